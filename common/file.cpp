@@ -1,0 +1,119 @@
+#include "common/file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+
+namespace hoist {
+
+UniqueFd open_file(const std::string& path, int flags, unsigned mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_sys("open", path);
+  return UniqueFd(fd);
+}
+
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_sys("read", "fd " + std::to_string(fd));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open_file(path, O_RDONLY);
+  try {
+    return read_fd(fd.get());
+  } catch (const SysError& e) {
+    throw_sys("read", path, e.code());
+  }
+}
+
+void write_all(int fd, std::string_view data, std::string_view what) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_sys("write", what);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void write_file(const std::string& path, std::string_view data, int extra_flags) {
+  UniqueFd fd = open_file(path, O_WRONLY | O_TRUNC | extra_flags);
+  write_all(fd.get(), data, path);
+}
+
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+  std::string tmp = path + ".tmp";
+  {
+    UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    write_all(fd.get(), data, tmp);
+    if (::fsync(fd.get()) != 0) throw_sys("fsync", tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_sys("rename", tmp + " to " + path);
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+bool mkdir_all(const std::string& path, unsigned mode) {
+  if (path.empty()) return false;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw_sys("mkdir", path, ENOTDIR);
+    return false;
+  }
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) mkdir_all(path.substr(0, slash), mode);
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_sys("mkdir", path);
+  return true;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+static void remove_at(int dirfd, const char* name, const std::string& shown) {
+  if (::unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return;
+  if (errno != EISDIR && errno != EPERM) throw_sys("remove", shown);
+  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) throw_sys("open", shown);
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    throw_sys("opendir", shown);
+  }
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    try {
+      remove_at(::dirfd(d), e->d_name, shown + "/" + e->d_name);
+    } catch (...) {
+      ::closedir(d);
+      throw;
+    }
+  }
+  ::closedir(d);
+  if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) throw_sys("remove", shown);
+}
+
+void remove_all(const std::string& path) { remove_at(AT_FDCWD, path.c_str(), path); }
+
+}  // namespace hoist

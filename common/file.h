@@ -1,0 +1,25 @@
+// Small file helpers. Every failure throws SysError naming the operation and the path.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "common/fd.h"
+
+namespace hoist {
+
+UniqueFd open_file(const std::string& path, int flags, unsigned mode = 0644);
+std::string read_file(const std::string& path);
+std::string read_fd(int fd);
+// Writes the whole buffer (retrying on EINTR / short writes).
+void write_all(int fd, std::string_view data, std::string_view what);
+// Plain write (truncate + write); for pseudo-files such as cgroupfs and procfs.
+void write_file(const std::string& path, std::string_view data, int extra_flags = 0);
+// Crash-safe replace: write a temp file, fsync, rename over `path`, fsync the directory.
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// mkdir -p; returns true if something was created.
+bool mkdir_all(const std::string& path, unsigned mode = 0755);
+bool path_exists(const std::string& path);
+// rm -rf without following symlinks.
+void remove_all(const std::string& path);
+
+}  // namespace hoist

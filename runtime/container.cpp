@@ -1,0 +1,800 @@
+#include "runtime/container.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/keyctl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "runtime/cgroups/cgroups.h"
+#include "runtime/hooks.h"
+#include "runtime/namespaces.h"
+#include "runtime/process.h"
+#include "runtime/rootfs.h"
+#include "runtime/state.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace hoist::runtime {
+namespace {
+
+using nlohmann::json;
+
+std::string abs_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) throw_sys("resolve path", p);
+  return buf;
+}
+
+// A unix socket path that fits sun_path even under a long --root: go through the dir fd.
+struct SockAddr {
+  struct sockaddr_un addr{};
+  UniqueFd dirfd;
+  SockAddr(const std::string& dir, const char* name) {
+    addr.sun_family = AF_UNIX;
+    std::string p = dir + "/" + name;
+    if (p.size() >= sizeof addr.sun_path) {
+      dirfd = open_file(dir, O_PATH | O_DIRECTORY);
+      p = "/proc/self/fd/" + std::to_string(dirfd.get()) + "/" + name;
+    }
+    std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
+  }
+  const struct sockaddr* get() const { return reinterpret_cast<const struct sockaddr*>(&addr); }
+};
+
+void write_id_maps(pid_t pid, const oci::Linux& l) {
+  auto fmt = [](const std::vector<oci::IdMapping>& m) {
+    std::string s;
+    for (auto& x : m) s += std::to_string(x.container_id) + " " + std::to_string(x.host_id) + " " + std::to_string(x.size) + "\n";
+    return s;
+  };
+  std::string base = "/proc/" + std::to_string(pid);
+  if (!l.uid_mappings.empty()) write_file(base + "/uid_map", fmt(l.uid_mappings));
+  if (!l.gid_mappings.empty()) write_file(base + "/gid_map", fmt(l.gid_mappings));
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+  if (path.empty()) return;
+  std::string p = path[0] == '/' ? path : abs_path(".") + "/" + path;
+  write_file_atomic(p, std::to_string(pid), 0644);
+}
+
+std::unique_ptr<cgroups::Manager> open_cgroup(const ContainerState& s) {
+  return cgroups::open(cgroups::Layout::detect(), s.cgroup_path);
+}
+
+// Waits up to timeout_ms for a process (not necessarily our child) to exit.
+bool wait_gone(pid_t pid, unsigned long long start, int timeout_ms) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pfd >= 0) {
+    UniqueFd g(pfd);
+    if (process_start_time(pid) != start) return true;
+    struct pollfd p{pfd, POLLIN, 0};
+    int r;
+    do r = ::poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    return r > 0;
+  }
+  long long end = monotonic_ms() + timeout_ms;
+  while (monotonic_ms() < end) {
+    if (process_start_time(pid) != start) return true;
+    ::usleep(1000);
+  }
+  return process_start_time(pid) != start;
+}
+
+// Sends a signal to the recorded init process, refusing a reused pid.
+void signal_init(const ContainerState& s, int sig) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0));
+  if (pfd < 0) {
+    if (errno == ESRCH) return;
+    throw_sys("pidfd_open", std::to_string(s.pid));
+  }
+  UniqueFd g(pfd);
+  if (process_start_time(s.pid) != s.pid_start) return;
+  if (::syscall(SYS_pidfd_send_signal, pfd, sig, nullptr, 0) != 0 && errno != ESRCH)
+    throw_sys("kill", "pid " + std::to_string(s.pid) + " signal " + std::to_string(sig));
+}
+
+std::string saved_config_path(const StateStore& store, const std::string& id) { return store.dir(id) + "/config.json"; }
+
+oci::Spec saved_spec(const StateStore& store, const ContainerState& s) {
+  return oci::parse_spec(read_file(saved_config_path(store, s.id)), s.bundle);
+}
+
+// ---------------------------------------------------------------------------------------
+// The container's init process (runs in the child after clone).
+
+struct InitArgs {
+  const oci::Spec* spec;
+  const CreateOptions* opts;
+  std::string rootfs;
+  SyncChannel* sync;
+  int start_listener;
+  int console_fd;       // connected --console-socket, or -1
+  bool pty_to_parent;   // foreground run with a terminal: send the master to the runtime
+  cgroups::Layout layout;
+  std::string cgroup_path;
+  int new_flags;        // namespaces created for us
+};
+
+[[noreturn]] void init_main(InitArgs& a) {
+  SyncChannel& sync = *a.sync;
+  const oci::Spec& spec = *a.spec;
+  UniqueFd conn;
+  try {
+    sync.expect(SyncType::Go);
+    bool userns = a.new_flags & CLONE_NEWUSER || spec.has_namespace("user");
+    if (userns) {
+      if (::setresgid(0, 0, 0) != 0) throw_sys("setgid", "0 in the user namespace");
+      if (::setresuid(0, 0, 0) != 0) throw_sys("setuid", "0 in the user namespace");
+    }
+    // After the runtime has put us in our cgroup, so that it is the namespace's root.
+    if (a.new_flags & CLONE_NEWCGROUP && ::unshare(CLONE_NEWCGROUP) != 0) throw_sys("unshare", "cgroup namespace");
+    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+      throw_sys("sethostname", spec.hostname);
+    if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+      throw_sys("setdomainname", spec.domainname);
+    if (!a.opts->no_new_keyring) {
+      std::string name = "_ses." + a.opts->id;
+      ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str());
+    }
+    bool mntns = spec.has_namespace("mount");
+    RootfsContext rc;
+    rc.spec = &spec;
+    rc.rootfs = a.rootfs;
+    rc.userns = userns;
+    rc.new_cgroupns = a.new_flags & CLONE_NEWCGROUP;
+    rc.layout = a.layout;
+    rc.cgroup_path = a.cgroup_path;
+    if (mntns) prepare_rootfs(rc);
+
+    sync.send(SyncType::Hooks);
+    std::string state = sync.expect(SyncType::HooksDone).payload;
+    if (spec.hooks) run_hooks(spec.hooks->create_container, "createContainer", state);
+
+    if (mntns) {
+      enter_rootfs(a.rootfs, a.opts->no_pivot);
+      finish_rootfs(rc);
+    } else {
+      if (::chroot(a.rootfs.c_str()) != 0) throw_sys("chroot", a.rootfs);
+      if (::chdir("/") != 0) throw_sys("chdir", "/");
+    }
+    if (spec.linux) {
+      for (auto& [k, v] : spec.linux->sysctl) {
+        std::string path = "/proc/sys/" + k;
+        for (size_t i = 10; i < path.size(); ++i)
+          if (path[i] == '.') path[i] = '/';
+        write_file(path, v);
+      }
+    }
+    const oci::Process& proc = *spec.process;
+    if (proc.terminal) {
+      Pty pty = open_pty();
+      if (proc.console_size) set_winsize(pty.master.get(), proc.console_size->height, proc.console_size->width);
+      if (a.console_fd >= 0) send_fd(a.console_fd, pty.master.get(), "hoist-console");
+      if (a.pty_to_parent) sync.send(SyncType::Pty, {}, pty.master.get());
+      pty.master.reset();
+      attach_to_tty(pty.slave.get());
+    }
+    if (a.console_fd >= 0) ::close(a.console_fd);
+    if (proc.oom_score_adj) apply_oom_score_adj(*proc.oom_score_adj);
+    if (spec.linux && spec.linux->personality_domain) {
+      const auto& d = *spec.linux->personality_domain;
+      unsigned long pers = d == "LINUX32" ? 0x0008 : d == "LINUX" ? 0 : ~0UL;
+      if (pers == ~0UL) throw Error("personality: unknown domain \"" + d + "\"");
+      if (::personality(pers) < 0) throw_sys("personality", d);
+    }
+    sync.send(SyncType::Ready);
+    sync.close();
+
+    // Wait for `start`.
+    int c;
+    do c = ::accept4(a.start_listener, nullptr, nullptr, SOCK_CLOEXEC);
+    while (c < 0 && errno == EINTR);
+    if (c < 0) throw_sys("accept", "start socket");
+    conn.reset(c);
+    ::close(a.start_listener);
+    std::string start_state;
+    recv_fd(conn.get(), &start_state);
+    if (spec.hooks) run_hooks(spec.hooks->start_container, "startContainer", start_state);
+    ExecOptions eo;
+    eo.process = &proc;
+    eo.seccomp = spec.linux && spec.linux->seccomp ? &*spec.linux->seccomp : nullptr;
+    eo.preserve_fds = a.opts->preserve_fds;
+    eo.state_json = start_state;
+    // conn is close-on-exec: `start` sees EOF once the process runs.
+    finalize_and_exec(eo);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    try {
+      if (conn) send_fd(conn.get(), -1, msg);
+      else if (sync.fd() >= 0) sync.send(SyncType::Err, msg);
+      else log::error(msg);
+    } catch (...) {
+    }
+  }
+  _exit(1);
+}
+
+// ---------------------------------------------------------------------------------------
+// create: everything up to a container waiting for `start`.
+
+struct Launched {
+  ContainerState state;
+  UniqueFd pty_master;  // foreground run with a terminal
+};
+
+class CreateGuard {
+ public:
+  CreateGuard(const StateStore& store, std::string id) : store_(store), id_(std::move(id)) {}
+  ~CreateGuard() {
+    if (done_) return;
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (cg_) {
+      try {
+        cg_->kill_all(SIGKILL);
+        cg_->destroy();
+      } catch (const std::exception& e) {
+        log::warn(e.what());
+      }
+    }
+    try {
+      store_.remove(id_);
+    } catch (const std::exception& e) {
+      log::warn(e.what());
+    }
+  }
+  void set_pid(pid_t p) { pid_ = p; }
+  void set_cgroup(cgroups::Manager* m) { cg_ = m; }
+  void commit() { done_ = true; }
+
+ private:
+  const StateStore& store_;
+  std::string id_;
+  pid_t pid_ = -1;
+  cgroups::Manager* cg_ = nullptr;
+  bool done_ = false;
+};
+
+Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
+  validate_id(o.id);
+  std::string bundle = abs_path(o.bundle);
+  std::string config_text;
+  try {
+    config_text = read_file(bundle + "/config.json");
+  } catch (const Error& e) {
+    throw Error(std::string("load config: ") + e.what());
+  }
+  oci::Spec spec = oci::parse_spec(config_text, bundle);
+  if (!spec.process) throw Error("config: process: is required to create a container");
+  std::string rootfs = abs_path(spec.root->path);
+
+  StateStore store(g.root);
+  store.create_dir(o.id);
+  std::unique_ptr<cgroups::Manager> cg;  // outlives the guard, which may need it
+  CreateGuard guard(store, o.id);
+  write_file(saved_config_path(store, o.id), config_text, O_CREAT);
+
+  ContainerState st;
+  st.id = o.id;
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.created = now_rfc3339();
+  st.owner = ::geteuid();
+  st.annotations = spec.annotations;
+  st.systemd_cgroup = g.systemd_cgroup;
+
+  // The cgroup, with its limits, before the process exists.
+  cgroups::Layout layout = cgroups::Layout::detect();
+  st.cgroup_path = cgroups::resolve_path(spec.linux ? spec.linux->cgroups_path : "", o.id, g.systemd_cgroup);
+  cg = cgroups::open(layout, st.cgroup_path);
+  cg->create();
+  guard.set_cgroup(cg.get());
+  if (spec.linux && spec.linux->resources) cg->apply(*spec.linux->resources);
+
+  // The socket `start` connects to.
+  int ls = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (ls < 0) throw_sys("socket", "start");
+  UniqueFd listener(ls);
+  {
+    SockAddr sa(store.dir(o.id), "start.sock");
+    if (::bind(ls, sa.get(), sizeof sa.addr) != 0) throw_sys("bind", store.dir(o.id) + "/start.sock");
+  }
+  if (::listen(ls, 4) != 0) throw_sys("listen", store.dir(o.id) + "/start.sock");
+
+  UniqueFd console;
+  bool pty_to_parent = false;
+  if (spec.process->terminal) {
+    if (!o.console_socket.empty()) console = connect_unix(o.console_socket);
+    else if (foreground) pty_to_parent = true;
+    else throw Error("process.terminal is true: a --console-socket is required to create the container");
+  }
+
+  int new_flags = new_ns_flags(spec);
+  auto joins = open_ns_paths(spec);
+  bool two_step = !joins.empty() || (new_flags & CLONE_NEWTIME);
+
+  SyncChannel parent_ch, child_ch;
+  SyncChannel::make_pair(parent_ch, child_ch);
+  InitArgs ia{&spec, &o, rootfs, &child_ch, ls, console.get(), pty_to_parent, layout, st.cgroup_path, new_flags};
+
+  // Namespaces we create at clone time. The cgroup namespace waits until the cgroup is joined;
+  // the time namespace (and anything joined by path) needs the two-step path.
+  int clone_flags = new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME);
+  pid_t child;
+  if (!two_step) {
+    child = static_cast<pid_t>(::syscall(SYS_clone, clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    if (child < 0) throw_sys("clone", "container init");
+    if (child == 0) {
+      parent_ch.close();
+      init_main(ia);
+    }
+  } else {
+    // Intermediate process: join namespaces by path, unshare the new ones, fork the init.
+    child = ::fork();
+    if (child < 0) throw_sys("fork", "container init");
+    if (child == 0) {
+      parent_ch.close();
+      try {
+        join_namespaces(joins);
+        int unshare_flags = new_flags & ~CLONE_NEWCGROUP;
+        if (unshare_flags && ::unshare(unshare_flags) != 0) throw_sys("unshare", "namespaces");
+        if (new_flags & CLONE_NEWUSER) {
+          child_ch.send(SyncType::Pid, std::to_string(::getpid()));
+          child_ch.expect(SyncType::Go);
+        }
+        if (new_flags & CLONE_NEWTIME) {
+          std::string offs;
+          for (auto& [clock, off] : spec.linux->time_offsets)
+            offs += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+          if (!offs.empty()) write_file("/proc/self/timens_offsets", offs);
+        }
+        pid_t init = ::fork();
+        if (init < 0) throw_sys("fork", "container init");
+        if (init == 0) init_main(ia);
+        child_ch.send(SyncType::Pid, std::to_string(init));
+        _exit(0);
+      } catch (const std::exception& e) {
+        try {
+          child_ch.send(SyncType::Err, e.what());
+        } catch (...) {
+        }
+        _exit(1);
+      }
+    }
+  }
+  guard.set_pid(child);
+  child_ch.close();
+  console.reset();
+
+  pid_t init_pid = child;
+  if (two_step) {
+    if (new_flags & CLONE_NEWUSER) {
+      parent_ch.expect(SyncType::Pid);
+      write_id_maps(child, *spec.linux);
+      parent_ch.send(SyncType::Go);
+    }
+    init_pid = static_cast<pid_t>(parse_int(parent_ch.expect(SyncType::Pid).payload, "pid"));
+    int status;
+    ::waitpid(child, &status, 0);
+    guard.set_pid(init_pid);
+  } else if (new_flags & CLONE_NEWUSER) {
+    write_id_maps(init_pid, *spec.linux);
+  }
+  cg->add_pid(init_pid);
+  parent_ch.send(SyncType::Go);
+
+  st.pid = init_pid;
+  st.pid_start = process_start_time(init_pid);
+  parent_ch.expect(SyncType::Hooks);
+  std::string creating = state_json(st, Status::Creating);
+  if (spec.hooks) {
+    run_hooks(spec.hooks->prestart, "prestart", creating);
+    run_hooks(spec.hooks->create_runtime, "createRuntime", creating);
+  }
+  parent_ch.send(SyncType::HooksDone, creating);
+  Launched out;
+  if (pty_to_parent) out.pty_master = std::move(parent_ch.expect(SyncType::Pty).fd);
+  parent_ch.expect(SyncType::Ready);
+  store.save(st);
+  write_pid_file(o.pid_file, init_pid);
+  guard.commit();
+  out.state = st;
+  return out;
+}
+
+void do_start(const StateStore& store, const ContainerState& s) {
+  Status cur = current_status(store, s);
+  if (cur != Status::Created)
+    throw Error("cannot start container " + s.id + ": it is " + status_name(cur) + ", not created");
+  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_sys("socket");
+  UniqueFd sock(fd);
+  SockAddr sa(store.dir(s.id), "start.sock");
+  if (::connect(fd, sa.get(), sizeof sa.addr) != 0) throw_sys("connect", store.dir(s.id) + "/start.sock");
+  send_fd(fd, -1, state_json(s, Status::Created));
+  std::string reply;
+  recv_fd(fd, &reply);
+  ::unlink((store.dir(s.id) + "/start.sock").c_str());
+  if (!reply.empty()) throw Error(reply);
+  if (process_start_time(s.pid) != s.pid_start) throw Error("container " + s.id + ": the init process exited before it could start");
+}
+
+void run_poststart(const StateStore& store, const ContainerState& s) {
+  oci::Spec spec = saved_spec(store, s);
+  if (spec.hooks && !spec.hooks->poststart.empty())
+    run_hooks_warn(spec.hooks->poststart, "poststart", state_json(s, Status::Running));
+}
+
+// Kills what is left, removes the cgroup, runs poststop hooks, forgets the container.
+void destroy(const StateStore& store, const ContainerState& s) {
+  auto cg = open_cgroup(s);
+  if (cg->exists()) {
+    if (cg->frozen()) cg->freeze(false);
+    cg->kill_all(SIGKILL);
+  }
+  signal_init(s, SIGKILL);
+  wait_gone(s.pid, s.pid_start, 5000);
+  if (cg->exists()) cg->destroy();
+  std::optional<oci::Spec> spec;
+  try {
+    spec = saved_spec(store, s);
+  } catch (const Error& e) {
+    log::warn(e.what());
+  }
+  if (spec && spec->hooks && !spec->hooks->poststop.empty())
+    run_hooks_warn(spec->hooks->poststop, "poststop", state_json(s, Status::Stopped));
+  store.remove(s.id);
+}
+
+}  // namespace
+
+int parse_signal(const std::string& in) {
+  static const std::pair<const char*, int> kSigs[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+      {"ABRT", SIGABRT}, {"IOT", SIGIOT},     {"BUS", SIGBUS},   {"FPE", SIGFPE},     {"KILL", SIGKILL},
+      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM},
+      {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},   {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU},
+      {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+      {"POLL", SIGPOLL}, {"PWR", SIGPWR},     {"SYS", SIGSYS}};
+  std::string s = in;
+  if (!s.empty() && std::isdigit(static_cast<unsigned char>(s[0]))) {
+    long long n = parse_int(s, "signal");
+    if (n <= 0 || n > SIGRTMAX) throw Error("invalid signal \"" + in + "\"");
+    return static_cast<int>(n);
+  }
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  for (auto& [name, num] : kSigs)
+    if (s == name) return num;
+  if (s.rfind("RTMIN", 0) == 0 || s.rfind("RTMAX", 0) == 0) {
+    int base = s[2] == 'M' && s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+    int off = s.size() > 5 ? static_cast<int>(parse_int(s.substr(5), "signal")) : 0;
+    int n = base + off;
+    if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+  }
+  throw Error("invalid signal \"" + in + "\"");
+}
+
+int cmd_create(const GlobalOptions& g, const CreateOptions& o) {
+  launch(g, o, false);
+  return 0;
+}
+
+int cmd_start(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  do_start(store, s);
+  run_poststart(store, s);
+  return 0;
+}
+
+int cmd_run(const GlobalOptions& g, const CreateOptions& o, bool detach, bool keep) {
+  StateStore store(g.root);
+  if (!detach) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    block_forwarded_signals();
+  }
+  Launched l = launch(g, o, !detach);
+  try {
+    do_start(store, l.state);
+  } catch (...) {
+    destroy(store, l.state);
+    throw;
+  }
+  run_poststart(store, l.state);
+  if (detach) return 0;
+  int code = foreground_wait(l.state.pid, l.pty_master.get());
+  if (!keep) destroy(store, l.state);
+  return code;
+}
+
+int cmd_state(const GlobalOptions& g, const std::string& id) {
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  std::cout << state_json(s, current_status(store, s), true) << "\n";
+  return 0;
+}
+
+int cmd_kill(const GlobalOptions& g, const std::string& id, const std::string& signal, bool all) {
+  int sig = parse_signal(signal);
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  Status st = current_status(store, s);
+  if (st == Status::Stopped && !all) throw Error("container " + id + " is not running");
+  if (all) {
+    auto cg = open_cgroup(s);
+    if (cg->exists()) cg->kill_all(sig);
+  } else {
+    signal_init(s, sig);
+  }
+  return 0;
+}
+
+int cmd_delete(const GlobalOptions& g, const std::string& id, bool force) {
+  StateStore store(g.root);
+  ContainerState s;
+  try {
+    s = store.load(id);
+  } catch (const Error&) {
+    if (force) return 0;
+    throw;
+  }
+  Status st = current_status(store, s);
+  if ((st == Status::Running || st == Status::Paused) && !force)
+    throw Error("cannot delete container " + id + " that is not stopped: " + status_name(st));
+  destroy(store, s);
+  return 0;
+}
+
+int cmd_pause(const GlobalOptions& g, const std::string& id, bool pause) {
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  Status st = current_status(store, s);
+  if (pause && st != Status::Running) throw Error("cannot pause container " + id + ": it is " + status_name(st));
+  if (!pause && st != Status::Paused) throw Error("cannot resume container " + id + ": it is " + status_name(st) + ", not paused");
+  open_cgroup(s)->freeze(pause);
+  return 0;
+}
+
+int cmd_ps(const GlobalOptions& g, const std::string& id, const std::string& format, const std::vector<std::string>& ps_args) {
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  auto pids = open_cgroup(s)->pids();
+  if (format == "json") {
+    std::cout << json(pids).dump() << "\n";
+    return 0;
+  }
+  if (format != "table") throw Error("invalid format \"" + format + "\": want table or json");
+  std::string cmd = "ps " + (ps_args.empty() ? std::string("-ef") : join(ps_args, " "));
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) throw_sys("run", cmd);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (::pclose(f) != 0) throw Error("ps: " + cmd + " failed");
+  auto lines = split(out, '\n');
+  if (lines.empty()) return 0;
+  auto header = split(lines[0], ' ');
+  int col = -1, i = 0;
+  for (auto& h : header) {
+    if (h.empty()) continue;
+    if (h == "PID") col = i;
+    ++i;
+  }
+  if (col < 0) throw Error("ps: no PID column in the output of " + cmd);
+  std::cout << lines[0] << "\n";
+  for (size_t k = 1; k < lines.size(); ++k) {
+    std::vector<std::string> fields;
+    for (auto& w : split(lines[k], ' '))
+      if (!w.empty()) fields.push_back(w);
+    if (static_cast<int>(fields.size()) <= col) continue;
+    pid_t p = static_cast<pid_t>(std::atoi(fields[static_cast<size_t>(col)].c_str()));
+    if (std::find(pids.begin(), pids.end(), p) != pids.end()) std::cout << lines[k] << "\n";
+  }
+  return 0;
+}
+
+int cmd_list(const GlobalOptions& g, const std::string& format, bool quiet) {
+  StateStore store(g.root);
+  json arr = json::array();
+  std::vector<std::vector<std::string>> rows{{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+  for (auto& id : store.list()) {
+    ContainerState s;
+    try {
+      s = store.load(id);
+    } catch (const Error& e) {
+      log::warn(e.what());
+      continue;
+    }
+    Status st = current_status(store, s);
+    if (quiet) {
+      std::cout << id << "\n";
+      continue;
+    }
+    json j = json::parse(state_json(s, st));
+    arr.push_back(j);
+    rows.push_back({id, std::to_string(st == Status::Stopped ? 0 : s.pid), status_name(st), s.bundle, s.created,
+                    j["owner"].get<std::string>()});
+  }
+  if (quiet) return 0;
+  if (format == "json") {
+    std::cout << arr.dump() << "\n";
+    return 0;
+  }
+  if (format != "table") throw Error("invalid format \"" + format + "\": want table or json");
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 4, ' ');
+    }
+    std::cout << line << "\n";
+  }
+  return 0;
+}
+
+int cmd_exec(const GlobalOptions& g, const ExecOptions2& o) {
+  StateStore store(g.root);
+  ContainerState s = store.load(o.id);
+  Status st = current_status(store, s);
+  if (st == Status::Stopped) throw Error("cannot exec in a stopped container " + o.id);
+  if (st == Status::Paused && !o.ignore_paused) throw Error("cannot exec in a paused container " + o.id);
+  oci::Spec spec = saved_spec(store, s);
+
+  oci::Process proc;
+  if (!o.process_file.empty()) {
+    proc = oci::parse_process(read_file(o.process_file));
+  } else {
+    proc = *spec.process;
+    proc.args = o.args;
+    if (proc.args.empty()) throw Error("exec: no command given");
+    proc.terminal = o.tty;
+    proc.console_size.reset();
+    for (auto& e : o.env) proc.env.push_back(e);
+    if (!o.cwd.empty()) proc.cwd = o.cwd;
+    if (!o.user.empty()) {
+      auto parts = split(o.user, ':');
+      proc.user.uid = static_cast<uid_t>(parse_int(parts[0], "user"));
+      proc.user.gid = parts.size() > 1 ? static_cast<gid_t>(parse_int(parts[1], "group")) : 0;
+    }
+    if (!o.additional_gids.empty()) proc.user.additional_gids.assign(o.additional_gids.begin(), o.additional_gids.end());
+    if (o.no_new_privs) proc.no_new_privileges = true;
+    if (!o.caps.empty()) {
+      if (!proc.capabilities) proc.capabilities.emplace();
+      for (auto* set : {&proc.capabilities->bounding, &proc.capabilities->effective, &proc.capabilities->permitted,
+                        &proc.capabilities->inheritable, &proc.capabilities->ambient})
+        for (auto& c : o.caps) set->push_back(c);
+    }
+  }
+  UniqueFd console;
+  bool pty_to_parent = false;
+  if (proc.terminal) {
+    if (!o.console_socket.empty()) console = connect_unix(o.console_socket);
+    else if (!o.detach) pty_to_parent = true;
+    else throw Error("exec: a terminal in detached mode needs --console-socket");
+  }
+
+  auto nss = open_process_namespaces(s.pid);
+  // pid and time namespaces apply to children: join them here, before the fork.
+  for (auto& n : nss)
+    if ((n.flag == CLONE_NEWPID || n.flag == CLONE_NEWTIME) && ::setns(n.fd.get(), n.flag) != 0)
+      throw_sys("setns", n.path);
+  if (!o.detach) block_forwarded_signals();
+
+  SyncChannel parent_ch, child_ch;
+  SyncChannel::make_pair(parent_ch, child_ch);
+  int ep[2];
+  if (::pipe2(ep, O_CLOEXEC) != 0) throw_sys("pipe");
+  UniqueFd err_rd(ep[0]), err_wr(ep[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork", "exec process");
+  if (pid == 0) {
+    parent_ch.close();
+    err_rd.reset();
+    try {
+      sigset_t all;
+      sigfillset(&all);
+      ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
+      for (auto& n : nss)
+        if (n.flag != CLONE_NEWPID && n.flag != CLONE_NEWTIME && ::setns(n.fd.get(), n.flag) != 0)
+          throw_sys("setns", n.path);
+      nss.clear();
+      child_ch.expect(SyncType::Go);
+      if (proc.terminal) {
+        Pty pty = open_pty();
+        if (proc.console_size) set_winsize(pty.master.get(), proc.console_size->height, proc.console_size->width);
+        if (console) send_fd(console.get(), pty.master.get(), "hoist-console");
+        if (pty_to_parent) child_ch.send(SyncType::Pty, {}, pty.master.get());
+        pty.master.reset();
+        attach_to_tty(pty.slave.get());
+      }
+      console.reset();
+      child_ch.close();
+      if (proc.oom_score_adj) apply_oom_score_adj(*proc.oom_score_adj);
+      ExecOptions eo;
+      eo.process = &proc;
+      eo.seccomp = spec.linux && spec.linux->seccomp ? &*spec.linux->seccomp : nullptr;
+      eo.preserve_fds = o.preserve_fds;
+      eo.state_json = state_json(s, Status::Running);
+      finalize_and_exec(eo);
+    } catch (const std::exception& e) {
+      std::string m = e.what();
+      ssize_t r = ::write(err_wr.get(), m.data(), m.size());
+      (void)r;
+    }
+    _exit(255);
+  }
+  child_ch.close();
+  err_wr.reset();
+  console.reset();
+  try {
+    open_cgroup(s)->add_pid(pid);
+    parent_ch.send(SyncType::Go);
+  } catch (...) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw;
+  }
+  UniqueFd master;
+  if (pty_to_parent) {
+    try {
+      master = std::move(parent_ch.expect(SyncType::Pty).fd);
+    } catch (const Error&) {
+      // fall through to the error pipe for the real reason
+    }
+  }
+  std::string err = read_fd(err_rd.get());
+  if (!err.empty()) {
+    ::waitpid(pid, nullptr, 0);
+    throw Error(err);
+  }
+  write_pid_file(o.pid_file, pid);
+  if (o.detach) return 0;
+  return foreground_wait(pid, master.get());
+}
+
+int cmd_update(const GlobalOptions& g, const std::string& id, const std::string& resources_file) {
+  StateStore store(g.root);
+  ContainerState s = store.load(id);
+  std::string text = resources_file == "-" ? read_fd(0) : read_file(resources_file);
+  // Reuse the config parser: wrap the resources in a minimal spec.
+  std::string wrapped = R"({"ociVersion":"1.1.0","root":{"path":"/"},"linux":{"resources":)" + text + "}}";
+  oci::Spec spec = oci::parse_spec(wrapped);
+  open_cgroup(s)->apply(*spec.linux->resources);
+  return 0;
+}
+
+}  // namespace hoist::runtime

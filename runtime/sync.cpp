@@ -1,0 +1,92 @@
+#include "runtime/sync.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace hoist::runtime {
+
+void SyncChannel::make_pair(SyncChannel& parent, SyncChannel& child) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw_sys("socketpair", "sync");
+  parent = SyncChannel(UniqueFd(sv[0]));
+  child = SyncChannel(UniqueFd(sv[1]));
+}
+
+void send_fd(int sock, int fd, std::string_view payload) {
+  struct msghdr msg{};
+  struct iovec iov;
+  char dummy = 0;
+  iov.iov_base = payload.empty() ? &dummy : const_cast<char*>(payload.data());
+  iov.iov_len = payload.empty() ? 1 : payload.size();
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  if (fd >= 0) {
+    std::memset(cbuf, 0, sizeof cbuf);
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw_sys("sendmsg", "fd " + std::to_string(sock));
+}
+
+UniqueFd recv_fd(int sock, std::string* payload) {
+  char buf[65536];
+  struct msghdr msg{};
+  struct iovec iov{buf, sizeof buf};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) throw_sys("recvmsg", "fd " + std::to_string(sock));
+  if (payload) payload->assign(buf, static_cast<size_t>(n));
+  UniqueFd out;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      out.reset(fd);
+    }
+  }
+  if (n == 0 && !out) out.reset();
+  return out;
+}
+
+void SyncChannel::send(SyncType t, std::string_view payload, int pass_fd) {
+  std::string buf(1, static_cast<char>(t));
+  buf.append(payload);
+  send_fd(fd_.get(), pass_fd, buf);
+}
+
+SyncMsg SyncChannel::recv() {
+  std::string data;
+  UniqueFd fd = recv_fd(fd_.get(), &data);
+  if (data.empty()) throw Error("the container init process exited during set-up");
+  return SyncMsg{static_cast<SyncType>(data[0]), data.substr(1), std::move(fd)};
+}
+
+SyncMsg SyncChannel::expect(SyncType t) {
+  SyncMsg m = recv();
+  if (m.type == SyncType::Err) throw Error(m.payload);
+  if (m.type != t)
+    throw Error(std::string("sync: expected message '") + static_cast<char>(t) + "', got '" +
+                static_cast<char>(m.type) + "'");
+  return m;
+}
+
+}  // namespace hoist::runtime
