@@ -125,6 +125,23 @@ oci::Spec saved_spec(const StateStore& store, const ContainerState& s) {
   return oci::parse_spec(read_file(saved_config_path(store, s.id)), s.bundle);
 }
 
+// The spec's device rules, then what every container needs (as runc allows): mknod of anything,
+// the standard character devices, ptys, tun, and the devices listed in linux.devices.
+oci::Resources with_default_devices(const oci::Linux& l) {
+  oci::Resources r = *l.resources;
+  auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
+    r.devices.push_back(oci::DeviceRule{true, type, major, minor, access});
+  };
+  allow("c", std::nullopt, std::nullopt, "m");
+  allow("b", std::nullopt, std::nullopt, "m");
+  for (auto [maj, min] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}, {10, 200}})
+    allow("c", maj, min, "rwm");
+  allow("c", 136, std::nullopt, "rwm");
+  for (auto& d : l.devices)
+    if (d.type == "c" || d.type == "b" || d.type == "u") allow(d.type == "b" ? "b" : "c", d.major, d.minor, "rwm");
+  return r;
+}
+
 // ---------------------------------------------------------------------------------------
 // The container's init process (runs in the child after clone).
 
@@ -317,7 +334,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   cg = cgroups::open(layout, st.cgroup_path);
   cg->create();
   guard.set_cgroup(cg.get());
-  if (spec.linux && spec.linux->resources) cg->apply(*spec.linux->resources);
+  if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
 
   // The socket `start` connects to.
   int ls = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -443,8 +460,8 @@ void do_start(const StateStore& store, const ContainerState& s) {
   std::string reply;
   recv_fd(fd, &reply);
   ::unlink((store.dir(s.id) + "/start.sock").c_str());
+  // EOF without a message: the connection was closed by the execve (it is close-on-exec).
   if (!reply.empty()) throw Error(reply);
-  if (process_start_time(s.pid) != s.pid_start) throw Error("container " + s.id + ": the init process exited before it could start");
 }
 
 void run_poststart(const StateStore& store, const ContainerState& s) {

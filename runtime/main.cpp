@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <set>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -14,7 +15,46 @@
 using namespace hoist;
 using namespace hoist::runtime;
 
+namespace {
+// `exec ID CMD ARGS...` and `ps ID PS-ARGS...`: what follows the id belongs to the command, even
+// if it looks like an option ("sh -c"). Cuts argv after the id; returns the tail.
+std::vector<std::string> split_tail(int& argc, char** argv) {
+  static const std::set<std::string> global_values = {"--root", "--log", "--log-format", "--rootless", "--criu"};
+  static const std::set<std::string> exec_values = {"-p", "--process", "-e", "--env", "--cwd", "-u", "--user",
+                                                    "-g", "--additional-gids", "-c", "--cap", "--console-socket",
+                                                    "--pid-file", "--preserve-fds", "--process-label", "--apparmor",
+                                                    "--cgroup"};
+  static const std::set<std::string> ps_values = {"-f", "--format"};
+  int i = 1;
+  while (i < argc && argv[i][0] == '-') i += global_values.count(argv[i]) ? 2 : 1;
+  if (i >= argc) return {};
+  std::string cmd = argv[i];
+  if (cmd != "exec" && cmd != "ps") return {};
+  const auto& values = cmd == "exec" ? exec_values : ps_values;
+  for (++i; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      // "exec -- ID CMD": drop the separator.
+      for (int k = i; k + 1 < argc; ++k) argv[k] = argv[k + 1];
+      argv[--argc] = nullptr;
+      break;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      if (values.count(a)) ++i;
+      continue;
+    }
+    break;
+  }
+  std::vector<std::string> tail;
+  for (int k = i + 1; k < argc; ++k) tail.push_back(argv[k]);
+  if (i < argc) argc = i + 1;
+  return tail;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  int parse_argc = argc;
+  std::vector<std::string> tail = split_tail(parse_argc, argv);
   CLI::App app{"hoist-runtime: run containers from OCI bundles"};
   app.set_version_flag("-v,--version", std::string("hoist-runtime version 0.1.0\nspec: ") + oci::kOciVersion);
   app.require_subcommand(1);
@@ -75,7 +115,7 @@ int main(int argc, char** argv) {
   list->add_flag("-q,--quiet", quiet);
   auto* ps = app.add_subcommand("ps", "processes running in a container");
   ps->add_option("-f,--format", format);
-  ps->prefix_command();
+  ps->add_option("id", id)->required();
   ExecOptions2 eo;
   auto* exec = app.add_subcommand("exec", "run a process in a running container");
   exec->add_option("-p,--process", eo.process_file);
@@ -93,7 +133,7 @@ int main(int argc, char** argv) {
   exec->add_option("--preserve-fds", eo.preserve_fds);
   std::string ignored;
   exec->add_option("--process-label,--apparmor,--cgroup", ignored);
-  exec->prefix_command();
+  exec->add_option("id", eo.id)->required();
   std::string spec_bundle = ".";
   bool spec_rootless = false;
   auto* spec = app.add_subcommand("spec", "write a default config.json");
@@ -106,14 +146,14 @@ int main(int argc, char** argv) {
   update->add_option("id", id)->required();
 
   try {
-    app.parse(argc, argv);
+    app.parse(parse_argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   log::init({log_path, log_format == "json", debug ? log::Level::Debug : log::Level::Warn});
 
   try {
-    if (*create || *run || *exec) ensure_cloned_binary(argv);
+    if (*create || *run || *exec) ensure_cloned_binary(argv, g.root);
     if (*create) return cmd_create(g, co);
     if (*run) return cmd_run(g, co, detach, keep);
     if (*start) return cmd_start(g, id);
@@ -123,18 +163,9 @@ int main(int argc, char** argv) {
     if (*pause) return cmd_pause(g, id, true);
     if (*resume) return cmd_pause(g, id, false);
     if (*list) return cmd_list(g, format, quiet);
-    if (*ps) {
-      auto rest = ps->remaining();
-      if (rest.empty()) throw Error("ps: a container id is required");
-      std::string cid = rest[0];
-      rest.erase(rest.begin());
-      return cmd_ps(g, cid, format, rest);
-    }
+    if (*ps) return cmd_ps(g, id, format, tail);
     if (*exec) {
-      auto rest = exec->remaining();
-      if (rest.empty()) throw Error("exec: a container id is required");
-      eo.id = rest[0];
-      eo.args.assign(rest.begin() + 1, rest.end());
+      eo.args = tail;
       if (eo.process_file.empty() && eo.args.empty()) throw Error("exec: a command is required (or --process)");
       return cmd_exec(g, eo);
     }

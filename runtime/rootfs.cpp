@@ -98,14 +98,12 @@ void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, co
     UniqueFd dst = open_in_root(root_fd, m.destination, true, false);
     do_mount("tmpfs", fd_path(dst.get()), "tmpfs", (flags & ~MS_RDONLY), "mode=755", shown);
   }
-  auto one = [&](const std::string& name, const std::string& host_mp, const char* type, const std::string& opts) {
+  // Each hierarchy is a bind mount of the container's own cgroup directory (as runc does;
+  // cgroup v1 cannot be mounted inside a user namespace).
+  auto one = [&](const std::string& name, const std::string& host_mp) {
     std::string dest = m.destination + "/" + name;
     UniqueFd d = open_in_root(root_fd, dest, true, false);
-    if (ctx.new_cgroupns) {
-      do_mount("cgroup", fd_path(d.get()), type, flags & ~MS_RDONLY, opts, dest);
-    } else {
-      do_mount(host_mp + ctx.cgroup_path, fd_path(d.get()), nullptr, MS_BIND | MS_REC, "", dest);
-    }
+    do_mount(host_mp + ctx.cgroup_path, fd_path(d.get()), nullptr, MS_BIND | MS_REC, "", dest);
     if (flags & MS_RDONLY) {
       d = open_in_root(root_fd, dest, false, false);
       remount_bind(fd_path(d.get()), flags, dest);
@@ -113,7 +111,7 @@ void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, co
   };
   for (auto& [name, mp] : v1_groups(ctx.layout)) {
     std::string dirname = name.rfind("name=", 0) == 0 ? name.substr(5) : name;
-    one(dirname, mp, "cgroup", name);
+    one(dirname, mp);
     if (name.find(',') != std::string::npos) {  // co-mounted: cpu -> cpu,cpuacct
       UniqueFd base = open_in_root(root_fd, m.destination, false, false);
       for (auto& c : split(name, ','))
@@ -121,7 +119,7 @@ void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, co
           throw_sys("symlink", m.destination + "/" + c);
     }
   }
-  if (!ctx.layout.unified.empty()) one("unified", ctx.layout.unified, "cgroup2", "");
+  if (!ctx.layout.unified.empty()) one("unified", ctx.layout.unified);
   if (flags & MS_RDONLY) {
     UniqueFd dst = open_in_root(root_fd, m.destination, false, false);
     remount_bind(fd_path(dst.get()), flags, shown);

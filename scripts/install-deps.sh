@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package Hoist needs to build, test and benchmark. Idempotent; run as root.
+set -euo pipefail
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config
+  libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev
+  # tests
+  libgtest-dev libgmock-dev busybox-static jq file procps
+  # reference runtimes (test oracles and benchmark peers) and the benchmark driver
+  runc crun hyperfine
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"

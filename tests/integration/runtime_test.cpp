@@ -1,0 +1,320 @@
+// Behaviour of an OCI runtime seen from inside and outside its containers. These tests run the
+// runtime named by $HOIST_TEST_RUNTIME (default: our hoist-runtime), so runc must pass them too.
+#include <fcntl.h>
+#include <sys/capability.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace hoist::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+void set_args(json& j, const std::string& script) { j["process"]["args"] = {"sh", "-c", script}; }
+
+void add_tmpfs(json& j, const std::string& dest, const std::string& size = "size=16m") {
+  j["mounts"].push_back({{"destination", dest}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", size}}});
+}
+
+std::string status_line(const std::string& out, const std::string& key) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) {
+      auto v = line.substr(key.size());
+      return v.substr(v.find_first_not_of(" \t"));
+    }
+  return "";
+}
+
+class Runtime : public RuntimeFixture {};
+
+TEST_F(Runtime, ProcessIsPid1WithTheConfiguredHostname) {
+  auto r = run_container("pid1", [](json& j) {
+    j["hostname"] = "box-one";
+    set_args(j, "echo pid=$$; hostname");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "pid=1\nbox-one\n");
+}
+
+TEST_F(Runtime, ExitCodeOfTheProcessIsTheExitCodeOfRun) {
+  auto r = run_container("exitcode", [](json& j) { set_args(j, "exit 42"); });
+  EXPECT_EQ(r.code, 42) << r.err;
+}
+
+TEST_F(Runtime, MountTableHasTheConfiguredMounts) {
+  auto r = run_container("mounts", [](json& j) { set_args(j, "cat /proc/self/mountinfo"); });
+  ASSERT_EQ(r.code, 0) << r.err;
+  // field 5 is the mount point, then options; after " - " the type.
+  auto has = [&](const std::string& point, const std::string& type) {
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string a, b, c, d, mp;
+      f >> a >> b >> c >> d >> mp;
+      auto dash = line.find(" - ");
+      if (mp == point && dash != std::string::npos && line.substr(dash + 3, type.size()) == type) return line;
+    }
+    return std::string();
+  };
+  EXPECT_NE(has("/proc", "proc"), "") << r.out;
+  EXPECT_NE(has("/dev", "tmpfs"), "") << r.out;
+  EXPECT_NE(has("/dev/pts", "devpts"), "") << r.out;
+  EXPECT_NE(has("/dev/shm", "tmpfs"), "") << r.out;
+  EXPECT_NE(has("/dev/mqueue", "mqueue"), "") << r.out;
+  std::string sys = has("/sys", "sysfs");
+  ASSERT_NE(sys, "") << r.out;
+  EXPECT_NE(sys.find(" ro,"), std::string::npos) << sys;
+  std::string root = has("/", "");
+  ASSERT_NE(root, "") << r.out;
+  EXPECT_NE(root.find(" ro,"), std::string::npos) << "root should be read-only: " << root;
+}
+
+TEST_F(Runtime, EffectiveCapabilitiesAreExactlyTheConfiguredSet) {
+  json caps = {"CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"};
+  auto r = run_container("caps", [&](json& j) {
+    j["process"]["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+    set_args(j, "grep -E '^Cap(Eff|Bnd|Prm)' /proc/self/status");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  unsigned long long want = (1ULL << CAP_CHOWN) | (1ULL << CAP_KILL) | (1ULL << CAP_NET_RAW);
+  char hex[32];
+  snprintf(hex, sizeof hex, "%016llx", want);
+  EXPECT_EQ(status_line(r.out, "CapEff:"), hex) << r.out;
+  EXPECT_EQ(status_line(r.out, "CapPrm:"), hex) << r.out;
+  EXPECT_EQ(status_line(r.out, "CapBnd:"), hex) << r.out;
+}
+
+TEST_F(Runtime, SeccompFilterDeniesWithTheConfiguredErrno) {
+  auto r = run_container("seccomp", [](json& j) {
+    add_tmpfs(j, "/tmp");
+    j["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86"}},
+        {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}}}}};
+    set_args(j, "grep '^Seccomp:' /proc/self/status; mkdir /tmp/x 2>&1; echo rc=$?; touch /tmp/y && echo touched");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(status_line(r.out, "Seccomp:"), "2") << r.out;
+  EXPECT_NE(r.out.find("Function not implemented"), std::string::npos) << r.out;  // ENOSYS = 38
+  EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("touched"), std::string::npos) << r.out;
+}
+
+TEST_F(Runtime, MemoryLimitKillsTheProcessThatExceedsIt) {
+  // tmpfs pages are charged to the writer's memory cgroup; there is no swap to escape to.
+  auto r = run_container("oom", [](json& j) {
+    add_tmpfs(j, "/fill", "size=256m");
+    j["linux"]["resources"]["memory"] = {{"limit", 32 << 20}, {"swap", 32 << 20}};
+    set_args(j, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; exec dd if=/dev/zero of=/fill/x bs=1M count=100");
+  }, 60);
+  EXPECT_EQ(r.out, std::to_string(32 << 20) + "\n") << r.err;
+  EXPECT_EQ(r.code, 137) << "the writer should have been OOM-killed: " << r.out << r.err;
+}
+
+TEST_F(Runtime, PidsLimitStopsForks) {
+  auto r = run_container("pids", [](json& j) {
+    j["linux"]["resources"]["pids"] = {{"limit", 5}};
+    set_args(j, "cat /sys/fs/cgroup/pids/pids.max; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait");
+  });
+  EXPECT_EQ(r.out, "5\n") << r.err;
+  EXPECT_NE(r.err.find("fork"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Resource temporarily unavailable"), std::string::npos) << r.err;
+}
+
+TEST_F(Runtime, ReadOnlyRootfsRefusesWrites) {
+  auto r = run_container("rofs", [](json& j) { set_args(j, "touch /newfile 2>&1; echo rc=$?"); });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
+}
+
+TEST_F(Runtime, MaskedPathsShowNothingAndReadonlyPathsRefuseWrites) {
+  auto r = run_container("masked", [](json& j) {
+    j["linux"]["maskedPaths"].push_back("/proc/version");
+    set_args(j, "echo version=$(cat /proc/version); echo firmware=$(ls /sys/firmware | wc -l); "
+                "(echo 1 > /proc/sys/kernel/ns_last_pid) 2>&1; echo rc=$?");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("version=\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("firmware=0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
+}
+
+TEST_F(Runtime, UserNamespaceMapsRootToAnUnprivilegedHostId) {
+  auto r = run_container("userns", [](json& j) {
+    j["linux"]["namespaces"].push_back({{"type", "user"}});
+    j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    set_args(j, "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0     100000      65536"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n0\n"), std::string::npos) << r.out;
+  // Host root owns the rootfs; it is not mapped, so the overflow id shows.
+  EXPECT_NE(r.out.find("65534"), std::string::npos) << r.out;
+}
+
+TEST_F(Runtime, LifeCycleCreateStartKillDelete) {
+  std::string b = make_bundle("life", [](json& j) { j["process"]["args"] = {"sleep", "100"}; });
+  track("life");
+  auto c = rt({"create", "--bundle", b, "--pid-file", dir_ + "/pid", "life"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  json s = state("life");
+  EXPECT_EQ(s["status"], "created") << s;
+  EXPECT_EQ(s["id"], "life");
+  int pid = s["pid"].get<int>();
+  EXPECT_GT(pid, 0);
+  std::string pidfile;
+  std::ifstream(dir_ + "/pid") >> pidfile;
+  EXPECT_EQ(pidfile, std::to_string(pid));
+  EXPECT_EQ(fs::canonical(s["bundle"].get<std::string>()), fs::canonical(b));
+
+  EXPECT_NE(rt({"create", "--bundle", b, "life"}).code, 0) << "a second container with the same id";
+  ASSERT_EQ(rt({"start", "life"}).code, 0);
+  EXPECT_EQ(state("life")["status"], "running");
+  EXPECT_NE(rt({"start", "life"}).code, 0) << "start twice";
+  EXPECT_NE(rt({"delete", "life"}).code, 0) << "delete of a running container without --force";
+
+  ASSERT_EQ(rt({"kill", "life", "KILL"}).code, 0);
+  std::string st;
+  for (int i = 0; i < 100 && (st = state("life")["status"]) != "stopped"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(st, "stopped");
+  EXPECT_NE(rt({"kill", "life", "KILL"}).code, 0) << "kill of a stopped container";
+  ASSERT_EQ(rt({"delete", "life"}).code, 0);
+  EXPECT_NE(rt({"state", "life"}).code, 0) << "state after delete";
+  // Gone, or a zombie waiting for whoever inherited it: not running in any case.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pidf, comm, st_field;
+  if (stat >> pidf >> comm >> st_field) EXPECT_EQ(st_field, "Z") << "init process still running";
+}
+
+TEST_F(Runtime, ExecRunsInTheContainersNamespaces) {
+  std::string b = make_bundle("exec", [](json& j) {
+    j["hostname"] = "exec-box";
+    j["process"]["args"] = {"sleep", "100"};
+  });
+  track("exec");
+  ASSERT_EQ(rt({"run", "--detach", "--bundle", b, "exec"}).code, 0);
+  auto r = rt({"exec", "exec", "sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("exec-box\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sleep 100"), std::string::npos) << r.out;
+  auto code = rt({"exec", "exec", "sh", "-c", "exit 7"});
+  EXPECT_EQ(code.code, 7) << code.err;
+  auto ps = rt({"ps", "--format", "json", "exec"});
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  EXPECT_EQ(json::parse(ps.out).size(), 1u) << ps.out;
+  EXPECT_EQ(rt({"delete", "--force", "exec"}).code, 0);
+}
+
+TEST_F(Runtime, TerminalGoesThroughTheConsoleSocket) {
+  std::string sock = dir_ + "/console.sock";
+  int ls = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strcpy(addr.sun_path, sock.c_str());
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(ls, 1), 0);
+  int master = -1;
+  std::thread receiver([&] {
+    int c = accept(ls, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[256];
+    struct iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    if (recvmsg(c, &msg, 0) > 0)
+      if (auto* cm = CMSG_FIRSTHDR(&msg); cm && cm->cmsg_type == SCM_RIGHTS) memcpy(&master, CMSG_DATA(cm), sizeof(int));
+    close(c);
+  });
+  std::string b = make_bundle("tty", [](json& j) {
+    j["process"]["terminal"] = true;
+    set_args(j, "tty; echo columns=$(stty size)");
+    j["process"]["consoleSize"] = {{"height", 30}, {"width", 100}};
+  });
+  track("tty");
+  auto c = rt({"create", "--console-socket", sock, "--bundle", b, "tty"});
+  receiver.join();
+  close(ls);
+  ASSERT_EQ(c.code, 0) << c.err;
+  ASSERT_GE(master, 0) << "no pty master received";
+  ASSERT_EQ(rt({"start", "tty"}).code, 0);
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(master, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(master);
+  EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
+  EXPECT_NE(out.find("columns=30 100"), std::string::npos) << out;
+}
+
+TEST_F(Runtime, HooksGetTheStateOnStdin) {
+  std::string out = dir_ + "/hooks";
+  fs::create_directories(out);
+  auto hook = [&](const std::string& name) {
+    return json{{"path", "/bin/sh"}, {"args", {"sh", "-c", "cat > " + out + "/" + name + ".json"}}};
+  };
+  auto r = run_container("hooks", [&](json& j) {
+    j["hooks"] = {{"prestart", {hook("prestart")}}, {"poststart", {hook("poststart")}}, {"poststop", {hook("poststop")}}};
+    set_args(j, "true");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (std::string k : {"prestart", "poststart", "poststop"}) {
+    std::ifstream f(out + "/" + k + ".json");
+    ASSERT_TRUE(f.good()) << k << " hook did not run";
+    json s = json::parse(f);
+    EXPECT_EQ(s["id"], "hooks") << k;
+    if (k != "poststop") EXPECT_GT(s.value("pid", 0), 0) << k;  // the spec wants a pid while it runs
+    EXPECT_TRUE(s.contains("bundle")) << k;
+  }
+}
+
+TEST_F(Runtime, MissingExecutableIsReportedByName) {
+  auto r = run_container("noexec", [](json& j) { j["process"]["args"] = {"/no/such/binary"}; });
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/no/such/binary"), std::string::npos) << r.err;
+  EXPECT_NE(rt({"state", "noexec"}).code, 0) << "a failed run must leave no container behind";
+}
+
+// CVE-2019-5736: a process in the container holds /proc/<init>/exe and writes through it once the
+// runtime has gone. The runtime binary must not be writable that way.
+TEST_F(Runtime, RuntimeBinaryCannotBeOverwrittenThroughProcExe) {
+  std::string b = make_bundle("exe", [](json& j) { j["process"]["args"] = {"sleep", "100"}; });
+  track("exe");
+  ASSERT_EQ(rt({"create", "--bundle", b, "exe"}).code, 0);
+  int pid = state("exe")["pid"].get<int>();
+  int fd = open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(rt({"delete", "--force", "exe"}).code, 0);
+  int w = open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_WRONLY | O_CLOEXEC);
+  bool wrote = false;
+  if (w >= 0) {
+    // Write back the byte that is there: harmless if the protection is missing.
+    char c;
+    int r = open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC);
+    if (r >= 0 && pread(r, &c, 1, 0) == 1) wrote = pwrite(w, &c, 1, 0) == 1;
+    if (r >= 0) close(r);
+    close(w);
+  }
+  close(fd);
+  EXPECT_FALSE(wrote) << "the runtime binary was writable through /proc/<pid>/exe";
+}
+
+}  // namespace
+}  // namespace hoist::test
