@@ -513,9 +513,12 @@ int parse_signal(const std::string& in) {
   for (auto& [name, num] : kSigs)
     if (s == name) return num;
   if (s.rfind("RTMIN", 0) == 0 || s.rfind("RTMAX", 0) == 0) {
-    int base = s[2] == 'M' && s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
-    int off = s.size() > 5 ? static_cast<int>(parse_int(s.substr(5), "signal")) : 0;
-    int n = base + off;
+    int n = s[3] == 'I' ? SIGRTMIN : SIGRTMAX;  // RTMIN+k, RTMAX-k
+    std::string off = s.substr(5);
+    if (off.size() > 1 && (off[0] == '+' || off[0] == '-'))
+      n += static_cast<int>(parse_int(off.substr(1), "signal")) * (off[0] == '+' ? 1 : -1);
+    else if (!off.empty())
+      n = -1;
     if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
   }
   throw Error("invalid signal \"" + in + "\"");
