@@ -195,11 +195,11 @@ struct InitArgs {
 
     if (mntns) {
       enter_rootfs(a.rootfs, a.opts->no_pivot);
-      finish_rootfs(rc);
     } else {
       if (::chroot(a.rootfs.c_str()) != 0) throw_sys("chroot", a.rootfs);
       if (::chdir("/") != 0) throw_sys("chdir", "/");
     }
+    // Before /proc/sys turns read-only.
     if (spec.linux) {
       for (auto& [k, v] : spec.linux->sysctl) {
         std::string path = "/proc/sys/" + k;
@@ -208,6 +208,7 @@ struct InitArgs {
         write_file(path, v);
       }
     }
+    if (mntns) finish_rootfs(rc);
     const oci::Process& proc = *spec.process;
     if (proc.terminal) {
       Pty pty = open_pty();
