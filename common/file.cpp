@@ -55,14 +55,15 @@ void write_file(const std::string& path, std::string_view data, int extra_flags)
   write_all(fd.get(), data, path);
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode, bool durable) {
   std::string tmp = path + ".tmp";
   {
     UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
     write_all(fd.get(), data, tmp);
-    if (::fsync(fd.get()) != 0) throw_sys("fsync", tmp);
+    if (durable && ::fsync(fd.get()) != 0) throw_sys("fsync", tmp);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw_sys("rename", tmp + " to " + path);
+  if (!durable) return;
   auto slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -14,8 +14,10 @@ std::string read_fd(int fd);
 void write_all(int fd, std::string_view data, std::string_view what);
 // Plain write (truncate + write); for pseudo-files such as cgroupfs and procfs.
 void write_file(const std::string& path, std::string_view data, int extra_flags = 0);
-// Crash-safe replace: write a temp file, fsync, rename over `path`, fsync the directory.
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// Crash-safe replace: write a temp file, rename it over `path`. Readers and a kill -9 at any
+// point see the old or the new content. `durable` adds fsync of the file and the directory, so a
+// power loss does too (not needed for state under /run, which a reboot clears anyway).
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644, bool durable = true);
 // mkdir -p; returns true if something was created.
 bool mkdir_all(const std::string& path, unsigned mode = 0755);
 bool path_exists(const std::string& path);

@@ -79,7 +79,7 @@ void write_id_maps(pid_t pid, const oci::Linux& l) {
 void write_pid_file(const std::string& path, pid_t pid) {
   if (path.empty()) return;
   std::string p = path[0] == '/' ? path : abs_path(".") + "/" + path;
-  write_file_atomic(p, std::to_string(pid), 0644);
+  write_file_atomic(p, std::to_string(pid), 0644, /*durable=*/false);
 }
 
 std::unique_ptr<cgroups::Manager> open_cgroup(const ContainerState& s) {
@@ -169,8 +169,17 @@ struct InitArgs {
       if (::setresgid(0, 0, 0) != 0) throw_sys("setgid", "0 in the user namespace");
       if (::setresuid(0, 0, 0) != 0) throw_sys("setuid", "0 in the user namespace");
     }
-    // After the runtime has put us in our cgroup, so that it is the namespace's root.
-    if (a.new_flags & CLONE_NEWCGROUP && ::unshare(CLONE_NEWCGROUP) != 0) throw_sys("unshare", "cgroup namespace");
+    // Joining the cgroup costs the runtime an RCU grace period; we mount meanwhile. The cgroup
+    // namespace must wait for it (its root is our cgroup at unshare time), and so must a cgroup2
+    // mount in it (on v1 the cgroup mounts are binds of the cgroup directories).
+    bool joined = false;
+    auto wait_joined = [&] {
+      if (joined) return;
+      sync.expect(SyncType::Joined);
+      joined = true;
+      if (a.new_flags & CLONE_NEWCGROUP && ::unshare(CLONE_NEWCGROUP) != 0) throw_sys("unshare", "cgroup namespace");
+    };
+    if (a.layout.is_v2()) wait_joined();
     if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
       throw_sys("sethostname", spec.hostname);
     if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
@@ -188,6 +197,7 @@ struct InitArgs {
     rc.layout = a.layout;
     rc.cgroup_path = a.cgroup_path;
     if (mntns) prepare_rootfs(rc);
+    wait_joined();
 
     sync.send(SyncType::Hooks);
     std::string state = sync.expect(SyncType::HooksDone).payload;
@@ -426,8 +436,9 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   } else if (new_flags & CLONE_NEWUSER) {
     write_id_maps(init_pid, *spec.linux);
   }
-  cg->add_pid(init_pid);
   parent_ch.send(SyncType::Go);
+  cg->add_pid(init_pid);
+  parent_ch.send(SyncType::Joined);
 
   st.pid = init_pid;
   st.pid_start = process_start_time(init_pid);

@@ -48,7 +48,8 @@ void StateStore::save(const ContainerState& s) const {
             {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
             {"owner", s.owner},     {"cgroup_path", s.cgroup_path}, {"systemd_cgroup", s.systemd_cgroup},
             {"annotations", s.annotations}};
-  write_file_atomic(dir(s.id) + "/state.json", j.dump(), 0600);
+  // Runtime state describes live processes: it need not survive a power loss, only a kill.
+  write_file_atomic(dir(s.id) + "/state.json", j.dump(), 0600, /*durable=*/false);
 }
 
 bool StateStore::exists(const std::string& id) const { return path_exists(dir(id) + "/state.json"); }

@@ -9,7 +9,8 @@
 namespace hoist::runtime {
 
 enum class SyncType : char {
-  Go = 'g',          // runtime -> init: ids mapped and cgroup joined; carry on
+  Go = 'g',          // runtime -> init: ids mapped; carry on
+  Joined = 'j',      // runtime -> init: now in the container's cgroup
   Hooks = 'h',       // init -> runtime: run createRuntime/prestart hooks now
   HooksDone = 'H',   // runtime -> init
   State = 's',       // runtime -> init: state JSON for the container's own hooks

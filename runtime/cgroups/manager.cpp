@@ -87,6 +87,9 @@ void make_dir(const std::string& path) {
 // rmdir of a cgroup, child cgroups first (the files inside are not removable, and need not be).
 // EBUSY is retried a few times: the kernel may still be releasing the last exiting task.
 void remove_cgroup(const std::string& dir) {
+  // The common case, a leaf: one rmdir.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
+  if (errno != EBUSY && errno != ENOTEMPTY) throw_sys("rmdir", dir);
   DIR* d = ::opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT) return;
@@ -95,7 +98,9 @@ void remove_cgroup(const std::string& dir) {
   std::vector<std::string> children;
   while (struct dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
-    if (name != "." && name != ".." && is_dir(dir + "/" + name)) children.push_back(dir + "/" + name);
+    if (name == "." || name == "..") continue;
+    bool dir_entry = e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && is_dir(dir + "/" + name));
+    if (dir_entry) children.push_back(dir + "/" + name);
   }
   ::closedir(d);
   for (const auto& child : children) remove_cgroup(child);
