@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -42,6 +43,8 @@ namespace hoist::runtime {
 namespace {
 
 using nlohmann::json;
+
+constexpr const char* kDefaultCgroupParent = "/hoist-runtime";
 
 std::string abs_path(const std::string& p) {
   char buf[PATH_MAX];
@@ -343,7 +346,12 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   cgroups::Layout layout = cgroups::Layout::detect();
   st.cgroup_path = cgroups::resolve_path(spec.linux ? spec.linux->cgroups_path : "", o.id, g.systemd_cgroup);
   cg = cgroups::open(layout, st.cgroup_path);
-  cg->create();
+  try {
+    cg->create();
+  } catch (const SysError& e) {
+    if (e.code() != ENOENT) throw;
+    cg->create();  // a delete removed the shared parent under us; once more
+  }
   guard.set_cgroup(cg.get());
   if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
 
@@ -492,6 +500,15 @@ void destroy(const StateStore& store, const ContainerState& s) {
   signal_init(s, SIGKILL);
   wait_gone(s.pid, s.pid_start, 5000);
   if (cg->exists()) cg->destroy();
+  // The parent of default cgroups (/hoist-runtime/<id>) goes with its last container. A create
+  // racing with this retries (see launch).
+  if (s.cgroup_path.rfind(kDefaultCgroupParent, 0) == 0) {
+    auto layout = cgroups::Layout::detect();
+    std::set<std::string> roots;
+    for (auto& [ctrl, mp] : layout.v1) roots.insert(mp);
+    if (!layout.unified.empty()) roots.insert(layout.unified);
+    for (auto& r : roots) ::rmdir((r + kDefaultCgroupParent).c_str());
+  }
   std::optional<oci::Spec> spec;
   try {
     spec = saved_spec(store, s);

@@ -70,7 +70,16 @@ UniqueFd recv_fd(int sock, std::string* payload) {
 void SyncChannel::send(SyncType t, std::string_view payload, int pass_fd) {
   std::string buf(1, static_cast<char>(t));
   buf.append(payload);
-  send_fd(fd_.get(), pass_fd, buf);
+  try {
+    send_fd(fd_.get(), pass_fd, buf);
+  } catch (const SysError& e) {
+    // The peer is gone; the reason it sent before leaving says more than EPIPE.
+    if (e.code() != EPIPE && e.code() != ECONNRESET) throw;
+    char reply[65536];
+    ssize_t n = ::recv(fd_.get(), reply, sizeof reply, MSG_DONTWAIT);
+    if (n > 1 && reply[0] == static_cast<char>(SyncType::Err)) throw Error(std::string(reply + 1, static_cast<size_t>(n - 1)));
+    throw;
+  }
 }
 
 SyncMsg SyncChannel::recv() {

@@ -318,3 +318,118 @@ TEST_F(Runtime, RuntimeBinaryCannotBeOverwrittenThroughProcExe) {
 
 }  // namespace
 }  // namespace hoist::test
+
+namespace hoist::test {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class RuntimeMore : public RuntimeFixture {
+ protected:
+  bool cgroup_exists(const std::string& id) {
+    for (auto& h : fs::directory_iterator("/sys/fs/cgroup"))
+      if (fs::exists(h.path().string() + cgroup_parent() + "/" + id)) return true;
+    return false;
+  }
+};
+
+TEST_F(RuntimeMore, PauseFreezesAndResumeThaws) {
+  std::string b = make_bundle("frz", [](json& j) { j["process"]["args"] = {"sleep", "100"}; });
+  track("frz");
+  ASSERT_EQ(rt({"run", "--detach", "--bundle", b, "frz"}).code, 0);
+  ASSERT_EQ(rt({"pause", "frz"}).code, 0);
+  EXPECT_EQ(state("frz")["status"], "paused");
+  int pid = state("frz")["pid"].get<int>();
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string a, b2, s;
+  st >> a >> b2 >> s;
+  EXPECT_TRUE(s == "D" || s == "S") << "frozen task state " << s;
+  EXPECT_NE(rt({"exec", "frz", "true"}).code, 0) << "exec into a paused container";
+  EXPECT_NE(rt({"pause", "frz"}).code, 0) << "pause twice";
+  ASSERT_EQ(rt({"resume", "frz"}).code, 0);
+  EXPECT_EQ(state("frz")["status"], "running");
+  EXPECT_EQ(rt({"exec", "frz", "true"}).code, 0);
+  EXPECT_EQ(rt({"delete", "--force", "frz"}).code, 0);
+  EXPECT_FALSE(cgroup_exists("frz")) << "cgroup left after delete";
+}
+
+TEST_F(RuntimeMore, KillAllSignalsEveryProcess) {
+  std::string b = make_bundle("kall", [](json& j) {
+    j["process"]["args"] = {"sh", "-c", "sleep 100 & sleep 100 & wait"};
+  });
+  track("kall");
+  ASSERT_EQ(rt({"run", "--detach", "--bundle", b, "kall"}).code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto ps = rt({"ps", "--format", "json", "kall"});
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  EXPECT_EQ(json::parse(ps.out).size(), 3u) << ps.out;
+  ASSERT_EQ(rt({"kill", "--all", "kall", "KILL"}).code, 0);
+  std::string st;
+  for (int i = 0; i < 100 && (st = state("kall")["status"]) != "stopped"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(st, "stopped");
+  EXPECT_EQ(rt({"delete", "kall"}).code, 0);
+}
+
+TEST_F(RuntimeMore, FailedCreateLeavesNothingBehind) {
+  std::string b = make_bundle("bad", [](json& j) {
+    j["mounts"].push_back({{"destination", "/mnt"}, {"type", "bind"}, {"source", "/no/such/source"}, {"options", {"bind"}}});
+  });
+  track("bad");
+  auto r = rt({"create", "--bundle", b, "bad"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("/no/such/source"), std::string::npos) << r.err;
+  EXPECT_NE(rt({"state", "bad"}).code, 0);
+  EXPECT_FALSE(cgroup_exists("bad")) << "cgroup left after a failed create";
+}
+
+TEST_F(RuntimeMore, FailingPrestartHookStopsTheContainer) {
+  std::string b = make_bundle("hookfail", [](json& j) {
+    j["hooks"] = {{"prestart", {{{"path", "/bin/false"}}}}};
+    j["process"]["args"] = {"true"};
+  });
+  track("hookfail");
+  auto r = rt({"run", "--bundle", b, "hookfail"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(rt({"state", "hookfail"}).code, 0);
+  EXPECT_FALSE(cgroup_exists("hookfail"));
+}
+
+TEST_F(RuntimeMore, UnsettableOomScoreAdjIsReportedWithItsCause) {
+  if (!runtime_is_hoist()) GTEST_SKIP() << "runc hides the cause";
+  // This host's root lacks CAP_SYS_RESOURCE; where it has it, lowering works and there is no error.
+  auto r = run_container("oomadj", [](json& j) {
+    j["process"]["oomScoreAdj"] = -999;
+    j["process"]["args"] = {"cat", "/proc/self/oom_score_adj"};
+  });
+  if (r.code == 0) {
+    EXPECT_EQ(r.out, "-999\n");
+  } else {
+    EXPECT_NE(r.err.find("oom_score_adj"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("CAP_SYS_RESOURCE"), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(RuntimeMore, JoinsANamespaceByPath) {
+  // A first container's network and uts namespaces, joined by a second.
+  std::string b1 = make_bundle("ns1", [](json& j) {
+    j["hostname"] = "owner";
+    j["process"]["args"] = {"sleep", "100"};
+  });
+  track("ns1");
+  ASSERT_EQ(rt({"run", "--detach", "--bundle", b1, "ns1"}).code, 0);
+  int pid = state("ns1")["pid"].get<int>();
+  auto r = run_container("ns2", [&](json& j) {
+    for (auto& ns : j["linux"]["namespaces"])
+      if (ns["type"] == "uts" || ns["type"] == "network") ns["path"] = "/proc/" + std::to_string(pid) + "/ns/" + (ns["type"] == "uts" ? "uts" : "net");
+    j.erase("hostname");
+    j["process"]["args"] = {"sh", "-c", "hostname; readlink /proc/self/ns/net"};
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string net = fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/net");
+  EXPECT_EQ(r.out, "owner\n" + net + "\n");
+}
+
+}  // namespace
+}  // namespace hoist::test
