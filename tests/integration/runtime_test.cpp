@@ -433,3 +433,101 @@ TEST_F(RuntimeMore, JoinsANamespaceByPath) {
 
 }  // namespace
 }  // namespace hoist::test
+
+namespace hoist::test {
+namespace {
+
+using nlohmann::json;
+
+class RuntimeConfig : public RuntimeFixture {};
+
+TEST_F(RuntimeConfig, UserGroupsUmaskRlimitsAndNoNewPrivs) {
+  auto r = run_container("user", [](json& j) {
+    j["process"]["user"] = {{"uid", 1000}, {"gid", 1001}, {"additionalGids", {2000, 2001}}, {"umask", 63}};
+    j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"hard", 1000}, {"soft", 500}}};
+    j["process"]["noNewPrivileges"] = true;
+    j["process"]["args"] = {"sh", "-c", "id; umask; ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status"};
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "uid=1000 gid=1001 groups=2000,2001\n0077\n500\n1000\nNoNewPrivs:\t1\n");
+}
+
+TEST_F(RuntimeConfig, SysctlsDevicesAndCgroupLimitsAreApplied) {
+  auto r = run_container("knobs", [](json& j) {
+    j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+    j["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
+    j["linux"]["resources"]["cpu"] = {{"shares", 512}, {"quota", 50000}, {"period", 100000}, {"cpus", "0"}};
+    j["process"]["args"] = {"sh", "-c",
+                            "cat /proc/sys/net/ipv4/ip_forward; stat -c '%F %t:%T %a' /dev/fuse; "
+                            "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+                            "/sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpuset/cpuset.cpus; "
+                            "ls -l /dev/ptmx /dev/fd | sed 's/.* -> //'"};
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\ncharacter special file a:e5 600\n512\n50000\n100000\n0\n/proc/self/fd\npts/ptmx\n");
+}
+
+TEST_F(RuntimeConfig, PreservedFdsReachTheProcess) {
+  std::string b = make_bundle("fds", [](json& j) { j["process"]["args"] = {"sh", "-c", "cat <&3; cat <&4"}; });
+  track("fds");
+  std::string cmd = "exec 3</proc/version 4<<EOF\nfour\nEOF\n" + runtime_path() + " --root " + root_ +
+                    " run --preserve-fds 2 --bundle " + b + " fds";
+  auto r = run_cmd({"/bin/sh", "-c", cmd});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 13), "Linux version");
+  EXPECT_NE(r.out.find("four\n"), std::string::npos) << r.out;
+}
+
+TEST_F(RuntimeConfig, NoPivotUsesChroot) {
+  std::string b = make_bundle("nopivot", [](json& j) { j["process"]["args"] = {"sh", "-c", "ls /bin/busybox && echo ok"}; });
+  track("nopivot");
+  auto r = rt({"run", "--no-pivot", "--bundle", b, "nopivot"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "/bin/busybox\nok\n");
+}
+
+TEST_F(RuntimeConfig, TimeNamespaceOffsetsTheBoottimeClock) {
+  if (!runtime_is_hoist()) GTEST_SKIP() << "time namespaces are newer than runc 1.1";
+  auto r = run_container("timens", [](json& j) {
+    j["linux"]["namespaces"].push_back({{"type", "time"}});
+    j["linux"]["timeOffsets"] = {{"boottime", {{"secs", 10000000}, {"nanosecs", 0}}}};
+    j["process"]["args"] = {"cat", "/proc/uptime"};
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(std::stod(r.out), 10000000.0) << r.out;
+}
+
+TEST_F(RuntimeConfig, HookTimeoutFailsTheCreate) {
+  std::string b = make_bundle("hooktime", [](json& j) {
+    j["hooks"] = {{"createRuntime", {{{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}}}}};
+  });
+  track("hooktime");
+  auto start = std::chrono::steady_clock::now();
+  auto r = rt({"create", "--bundle", b, "hooktime"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(8));
+  EXPECT_NE(rt({"state", "hooktime"}).code, 0);
+}
+
+TEST_F(RuntimeConfig, SpecWritesAConfigThatRuns) {
+  std::string b = dir_ + "/spec";
+  std::filesystem::create_directories(b);
+  auto s = run_cmd({runtime_path(), "spec", "--bundle", b});
+  ASSERT_EQ(s.code, 0) << s.err;
+  json j = json::parse(std::ifstream(b + "/config.json"));
+  EXPECT_EQ(j["root"]["path"], "rootfs");
+  EXPECT_TRUE(j["process"]["terminal"].get<bool>());
+  EXPECT_NE(run_cmd({runtime_path(), "spec", "--bundle", b}).code, 0) << "overwrote an existing config.json";
+  j["root"]["path"] = busybox_rootfs();
+  j["process"]["terminal"] = false;
+  j["process"]["args"] = {"echo", "from spec"};
+  j["linux"]["cgroupsPath"] = cgroup_parent() + "/fromspec";
+  std::ofstream(b + "/config.json") << j.dump();
+  track("fromspec");
+  auto r = rt({"run", "--bundle", b, "fromspec"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "from spec\n");
+}
+
+}  // namespace
+}  // namespace hoist::test
