@@ -451,12 +451,14 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   st.pid = init_pid;
   st.pid_start = process_start_time(init_pid);
   parent_ch.expect(SyncType::Hooks);
-  std::string creating = state_json(st, Status::Creating);
+  // The state these hooks see says "created", as the runtime-tools suite and crun have it: the
+  // container exists and its process waits, though `create` has not returned yet.
+  std::string created = state_json(st, Status::Created);
   if (spec.hooks) {
-    run_hooks(spec.hooks->prestart, "prestart", creating);
-    run_hooks(spec.hooks->create_runtime, "createRuntime", creating);
+    run_hooks(spec.hooks->prestart, "prestart", created);
+    run_hooks(spec.hooks->create_runtime, "createRuntime", created);
   }
-  parent_ch.send(SyncType::HooksDone, creating);
+  parent_ch.send(SyncType::HooksDone, created);
   Launched out;
   if (pty_to_parent) out.pty_master = std::move(parent_ch.expect(SyncType::Pty).fd);
   parent_ch.expect(SyncType::Ready);
@@ -842,7 +844,10 @@ int cmd_update(const GlobalOptions& g, const std::string& id, const std::string&
   // Reuse the config parser: wrap the resources in a minimal spec.
   std::string wrapped = R"({"ociVersion":"1.1.0","root":{"path":"/"},"linux":{"resources":)" + text + "}}";
   oci::Spec spec = oci::parse_spec(wrapped);
-  open_cgroup(s)->apply(*spec.linux->resources);
+  // New device rules replace the old ones: keep what every container needs after them.
+  oci::Linux l = *spec.linux;
+  if (!l.resources->devices.empty()) l.devices = saved_spec(store, s).linux.value_or(oci::Linux{}).devices;
+  open_cgroup(s)->apply(l.resources->devices.empty() ? *l.resources : with_default_devices(l));
   return 0;
 }
 

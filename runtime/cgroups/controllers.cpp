@@ -10,6 +10,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "runtime/cgroups/cgroups.h"
+#include "runtime/cgroups/devices_bpf.h"
 
 namespace hoist::runtime::cgroups::detail {
 
@@ -303,9 +304,9 @@ void devices_v1(const std::string& dir, const Resources& r) {
   for (const auto& rule : r.devices) write_value(dir, rule.allow ? "devices.allow" : "devices.deny", device_rule(rule));
 }
 
-// v2 enforces device rules with an eBPF program attached to the cgroup, which is out of scope
-// here: the rules are skipped silently and the caller restricts devices by what it mknods.
-void devices_v2(const std::string&, const Resources&) {}
+// v2 has no devices files: the rules become an eBPF program attached to the cgroup. A hybrid
+// host never gets here when it has the v1 devices controller (V1Manager writes the v1 files).
+void devices_v2(const std::string& dir, const Resources& r) { apply_device_rules_v2(dir, r.devices); }
 
 }  // namespace
 
