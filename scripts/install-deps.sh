@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev
   # tests
-  libgtest-dev libgmock-dev busybox-static jq file procps
+  libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
   # reference runtimes (test oracles and benchmark peers) and the benchmark driver
   runc crun hyperfine
 )

@@ -176,4 +176,14 @@ json RuntimeFixture::state(const std::string& id) {
   return json::parse(r.out);
 }
 
+std::string RuntimeFixture::wait_status(const std::string& id, const std::string& want) {
+  std::string st;
+  for (int i = 0; i < 100; ++i) {
+    st = state(id).value("status", "");
+    if (st == want) break;
+    usleep(20000);
+  }
+  return st;
+}
+
 }  // namespace hoist::test

@@ -39,6 +39,8 @@ class RuntimeFixture : public ::testing::Test {
   // `run` of a container whose process prints something; returns the result.
   CmdResult run_container(const std::string& id, const std::function<void(nlohmann::json&)>& edit, int timeout_s = 30);
   nlohmann::json state(const std::string& id);
+  // Polls `state` until the status is `want` (up to 2 s); returns the last status seen.
+  std::string wait_status(const std::string& id, const std::string& want);
   void track(const std::string& id) { ids_.push_back(id); }
   std::string cgroup_parent() const { return cgroup_parent_; }
 

@@ -187,10 +187,7 @@ TEST_F(Runtime, LifeCycleCreateStartKillDelete) {
   EXPECT_NE(rt({"delete", "life"}).code, 0) << "delete of a running container without --force";
 
   ASSERT_EQ(rt({"kill", "life", "KILL"}).code, 0);
-  std::string st;
-  for (int i = 0; i < 100 && (st = state("life")["status"]) != "stopped"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(st, "stopped");
+  EXPECT_EQ(wait_status("life", "stopped"), "stopped");
   EXPECT_NE(rt({"kill", "life", "KILL"}).code, 0) << "kill of a stopped container";
   ASSERT_EQ(rt({"delete", "life"}).code, 0);
   EXPECT_NE(rt({"state", "life"}).code, 0) << "state after delete";
@@ -262,6 +259,20 @@ TEST_F(Runtime, TerminalGoesThroughTheConsoleSocket) {
   close(master);
   EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
   EXPECT_NE(out.find("columns=30 100"), std::string::npos) << out;
+}
+
+TEST_F(Runtime, ForegroundRunWithATerminalRelaysItsOutput) {
+  std::string b = make_bundle("fgtty", [](json& j) {
+    j["process"]["terminal"] = true;
+    set_args(j, "tty; test -t 0 && echo stdin-is-a-tty");
+  });
+  track("fgtty");
+  // As from an interactive shell: the runtime itself runs on a terminal (script(1) gives it one).
+  std::string cmd = runtime_path() + " --root " + root_ + " run --bundle " + b + " fgtty";
+  auto r = run_cmd({"script", "-qefc", cmd, "/dev/null"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stdin-is-a-tty"), std::string::npos) << r.out;
 }
 
 TEST_F(Runtime, HooksGetTheStateOnStdin) {
@@ -365,10 +376,7 @@ TEST_F(RuntimeMore, KillAllSignalsEveryProcess) {
   ASSERT_EQ(ps.code, 0) << ps.err;
   EXPECT_EQ(json::parse(ps.out).size(), 3u) << ps.out;
   ASSERT_EQ(rt({"kill", "--all", "kall", "KILL"}).code, 0);
-  std::string st;
-  for (int i = 0; i < 100 && (st = state("kall")["status"]) != "stopped"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(st, "stopped");
+  EXPECT_EQ(wait_status("kall", "stopped"), "stopped");
   EXPECT_EQ(rt({"delete", "kall"}).code, 0);
 }
 
