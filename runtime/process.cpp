@@ -92,6 +92,26 @@ std::vector<cap_value_t> cap_list(const std::vector<std::string>& names) {
   return out;
 }
 
+// AppArmor confines the process from its execve on. A profile that cannot be applied is an error:
+// the caller asked for confinement we cannot give.
+void apply_apparmor(const std::string& profile) {
+  if (profile.empty()) return;
+  std::string cmd = "exec " + profile;
+  int err = ENOENT;
+  for (const char* path : {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"}) {
+    try {
+      write_file(path, cmd);
+      return;
+    } catch (const SysError& e) {
+      err = e.code();
+      if (err != ENOENT) break;
+    }
+  }
+  if (err == ENOENT || err == EINVAL)
+    throw Error("apparmor profile \"" + profile + "\": AppArmor is not enabled on this host, or has no such profile");
+  throw Error(sys_message("apply apparmor profile", "\"" + profile + "\"", err));
+}
+
 }  // namespace
 
 int rlimit_resource(const std::string& name) {
@@ -221,6 +241,7 @@ void finalize_and_exec(const ExecOptions& o) {
   if (::chdir(p.cwd.c_str()) != 0) throw Error(sys_message("chdir to cwd", "\"" + p.cwd + "\" set in config.json", errno));
   if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_sys("prctl", "PR_SET_NO_NEW_PRIVS");
   if (p.user.umask) ::umask(*p.user.umask);
+  apply_apparmor(p.apparmor_profile);
   if (filter && p.no_new_privileges) load_filter();
 
   // Nothing of ours may leak into the container beyond the preserved fds.

@@ -505,6 +505,17 @@ TEST_F(RuntimeConfig, TimeNamespaceOffsetsTheBoottimeClock) {
   EXPECT_GT(std::stod(r.out), 10000000.0) << r.out;
 }
 
+TEST_F(RuntimeConfig, AnAppArmorProfileThatCannotBeAppliedIsAnError) {
+  if (std::filesystem::exists("/sys/kernel/security/apparmor")) GTEST_SKIP() << "AppArmor is enabled here";
+  auto r = run_container("aa", [](json& j) {
+    j["process"]["apparmorProfile"] = "no-such-profile";
+    j["process"]["args"] = {"echo", "unconfined"};
+  });
+  EXPECT_NE(r.code, 0);
+  EXPECT_EQ(r.out.find("unconfined"), std::string::npos) << "ran without the requested confinement";
+  if (runtime_is_hoist()) EXPECT_NE(r.err.find("no-such-profile"), std::string::npos) << r.err;
+}
+
 TEST_F(RuntimeConfig, HookTimeoutFailsTheCreate) {
   std::string b = make_bundle("hooktime", [](json& j) {
     j["hooks"] = {{"createRuntime", {{{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}}}}};
