@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 
 #include "common/error.h"
@@ -239,6 +240,11 @@ void finalize_and_exec(const ExecOptions& o) {
   if (filter && !p.no_new_privileges) load_filter();
   apply_capabilities_and_user(p);
   if (::chdir(p.cwd.c_str()) != 0) throw Error(sys_message("chdir to cwd", "\"" + p.cwd + "\" set in config.json", errno));
+  // A cwd reached through an inherited fd (/proc/self/fd/N) could lie outside the container's
+  // root (CVE-2024-21626); the kernel then cannot name it from our root.
+  char cwd_buf[PATH_MAX];
+  if (!::getcwd(cwd_buf, sizeof cwd_buf) && errno == ENOENT)
+    throw Error("cwd \"" + p.cwd + "\" set in config.json is outside the container's root");
   if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_sys("prctl", "PR_SET_NO_NEW_PRIVS");
   if (p.user.umask) ::umask(*p.user.umask);
   apply_apparmor(p.apparmor_profile);

@@ -516,6 +516,22 @@ TEST_F(RuntimeConfig, AnAppArmorProfileThatCannotBeAppliedIsAnError) {
   if (runtime_is_hoist()) EXPECT_NE(r.err.find("no-such-profile"), std::string::npos) << r.err;
 }
 
+// CVE-2024-21626: a directory fd the runtime inherited must not become the process's way out.
+TEST_F(RuntimeConfig, CwdThroughAnInheritedFdCannotLeaveTheRoot) {
+  std::string host = dir_ + "/host-dir";
+  std::filesystem::create_directories(host);
+  std::ofstream(host + "/host-marker") << "x";
+  std::string b = make_bundle("cwdfd", [](json& j) {
+    j["process"]["cwd"] = "/proc/self/fd/7";
+    j["process"]["args"] = {"ls"};
+  });
+  track("cwdfd");
+  std::string cmd = "exec 7<" + host + "; exec " + runtime_path() + " --root " + root_ + " run --bundle " + b + " cwdfd";
+  auto r = run_cmd({"/bin/sh", "-c", cmd});
+  EXPECT_EQ(r.out.find("host-marker"), std::string::npos) << "the container saw the host directory";
+  EXPECT_NE(r.code, 0) << r.out;
+}
+
 TEST_F(RuntimeConfig, HookTimeoutFailsTheCreate) {
   std::string b = make_bundle("hooktime", [](json& j) {
     j["hooks"] = {{"createRuntime", {{{"path", "/bin/sleep"}, {"args", {"sleep", "10"}}, {"timeout", 1}}}}};
