@@ -61,6 +61,12 @@ UniqueFd sealed_copy(int self) {
 
 }  // namespace
 
+int sealed_exe_copy() {
+  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self) throw_sys("open", "/proc/self/exe");
+  return sealed_copy(self.get()).release();
+}
+
 void ensure_cloned_binary(char** argv, const std::string& scratch_dir) {
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self) throw_sys("open", "/proc/self/exe");

@@ -12,4 +12,7 @@ namespace hoist::runtime {
 // mounting is not allowed, from a sealed memfd copy. Throws Error if neither works.
 void ensure_cloned_binary(char** argv, const std::string& scratch_dir);
 
+// A sealed memfd copy of the running binary (close-on-exec); throws Error on failure.
+int sealed_exe_copy();
+
 }  // namespace hoist::runtime

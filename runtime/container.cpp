@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "runtime/cgroups/cgroups.h"
 #include "runtime/hooks.h"
+#include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
@@ -146,132 +147,6 @@ oci::Resources with_default_devices(const oci::Linux& l) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The container's init process (runs in the child after clone).
-
-struct InitArgs {
-  const oci::Spec* spec;
-  const CreateOptions* opts;
-  std::string rootfs;
-  SyncChannel* sync;
-  int start_listener;
-  int console_fd;       // connected --console-socket, or -1
-  bool pty_to_parent;   // foreground run with a terminal: send the master to the runtime
-  cgroups::Layout layout;
-  std::string cgroup_path;
-  int new_flags;        // namespaces created for us
-};
-
-[[noreturn]] void init_main(InitArgs& a) {
-  SyncChannel& sync = *a.sync;
-  const oci::Spec& spec = *a.spec;
-  UniqueFd conn;
-  try {
-    sync.expect(SyncType::Go);
-    bool userns = a.new_flags & CLONE_NEWUSER || spec.has_namespace("user");
-    if (userns) {
-      if (::setresgid(0, 0, 0) != 0) throw_sys("setgid", "0 in the user namespace");
-      if (::setresuid(0, 0, 0) != 0) throw_sys("setuid", "0 in the user namespace");
-    }
-    // Joining the cgroup costs the runtime an RCU grace period; we mount meanwhile. The cgroup
-    // namespace must wait for it (its root is our cgroup at unshare time), and so must a cgroup2
-    // mount in it (on v1 the cgroup mounts are binds of the cgroup directories).
-    bool joined = false;
-    auto wait_joined = [&] {
-      if (joined) return;
-      sync.expect(SyncType::Joined);
-      joined = true;
-      if (a.new_flags & CLONE_NEWCGROUP && ::unshare(CLONE_NEWCGROUP) != 0) throw_sys("unshare", "cgroup namespace");
-    };
-    if (a.layout.is_v2()) wait_joined();
-    if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
-      throw_sys("sethostname", spec.hostname);
-    if (!spec.domainname.empty() && ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
-      throw_sys("setdomainname", spec.domainname);
-    if (!a.opts->no_new_keyring) {
-      std::string name = "_ses." + a.opts->id;
-      ::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str());
-    }
-    bool mntns = spec.has_namespace("mount");
-    RootfsContext rc;
-    rc.spec = &spec;
-    rc.rootfs = a.rootfs;
-    rc.userns = userns;
-    rc.new_cgroupns = a.new_flags & CLONE_NEWCGROUP;
-    rc.layout = a.layout;
-    rc.cgroup_path = a.cgroup_path;
-    if (mntns) prepare_rootfs(rc);
-    wait_joined();
-
-    sync.send(SyncType::Hooks);
-    std::string state = sync.expect(SyncType::HooksDone).payload;
-    if (spec.hooks) run_hooks(spec.hooks->create_container, "createContainer", state);
-
-    if (mntns) {
-      enter_rootfs(a.rootfs, a.opts->no_pivot);
-    } else {
-      if (::chroot(a.rootfs.c_str()) != 0) throw_sys("chroot", a.rootfs);
-      if (::chdir("/") != 0) throw_sys("chdir", "/");
-    }
-    // Before /proc/sys turns read-only.
-    if (spec.linux) {
-      for (auto& [k, v] : spec.linux->sysctl) {
-        std::string path = "/proc/sys/" + k;
-        for (size_t i = 10; i < path.size(); ++i)
-          if (path[i] == '.') path[i] = '/';
-        write_file(path, v);
-      }
-    }
-    if (mntns) finish_rootfs(rc);
-    const oci::Process& proc = *spec.process;
-    if (proc.terminal) {
-      Pty pty = open_pty();
-      if (proc.console_size) set_winsize(pty.master.get(), proc.console_size->height, proc.console_size->width);
-      if (a.console_fd >= 0) send_fd(a.console_fd, pty.master.get(), "hoist-console");
-      if (a.pty_to_parent) sync.send(SyncType::Pty, {}, pty.master.get());
-      pty.master.reset();
-      attach_to_tty(pty.slave.get());
-    }
-    if (a.console_fd >= 0) ::close(a.console_fd);
-    if (proc.oom_score_adj) apply_oom_score_adj(*proc.oom_score_adj);
-    if (spec.linux && spec.linux->personality_domain) {
-      const auto& d = *spec.linux->personality_domain;
-      unsigned long pers = d == "LINUX32" ? 0x0008 : d == "LINUX" ? 0 : ~0UL;
-      if (pers == ~0UL) throw Error("personality: unknown domain \"" + d + "\"");
-      if (::personality(pers) < 0) throw_sys("personality", d);
-    }
-    sync.send(SyncType::Ready);
-    sync.close();
-
-    // Wait for `start`.
-    int c;
-    do c = ::accept4(a.start_listener, nullptr, nullptr, SOCK_CLOEXEC);
-    while (c < 0 && errno == EINTR);
-    if (c < 0) throw_sys("accept", "start socket");
-    conn.reset(c);
-    ::close(a.start_listener);
-    std::string start_state;
-    recv_fd(conn.get(), &start_state);
-    if (spec.hooks) run_hooks(spec.hooks->start_container, "startContainer", start_state);
-    ExecOptions eo;
-    eo.process = &proc;
-    eo.seccomp = spec.linux && spec.linux->seccomp ? &*spec.linux->seccomp : nullptr;
-    eo.preserve_fds = a.opts->preserve_fds;
-    eo.state_json = start_state;
-    // conn is close-on-exec: `start` sees EOF once the process runs.
-    finalize_and_exec(eo);
-  } catch (const std::exception& e) {
-    std::string msg = e.what();
-    try {
-      if (conn) send_fd(conn.get(), -1, msg);
-      else if (sync.fd() >= 0) sync.send(SyncType::Err, msg);
-      else log::error(msg);
-    } catch (...) {
-    }
-  }
-  _exit(1);
-}
-
-// ---------------------------------------------------------------------------------------
 // create: everything up to a container waiting for `start`.
 
 struct Launched {
@@ -342,19 +217,6 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   st.annotations = spec.annotations;
   st.systemd_cgroup = g.systemd_cgroup;
 
-  // The cgroup, with its limits, before the process exists.
-  cgroups::Layout layout = cgroups::Layout::detect();
-  st.cgroup_path = cgroups::resolve_path(spec.linux ? spec.linux->cgroups_path : "", o.id, g.systemd_cgroup);
-  cg = cgroups::open(layout, st.cgroup_path);
-  try {
-    cg->create();
-  } catch (const SysError& e) {
-    if (e.code() != ENOENT) throw;
-    cg->create();  // a delete removed the shared parent under us; once more
-  }
-  guard.set_cgroup(cg.get());
-  if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
-
   // The socket `start` connects to.
   int ls = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (ls < 0) throw_sys("socket", "start");
@@ -379,7 +241,27 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
 
   SyncChannel parent_ch, child_ch;
   SyncChannel::make_pair(parent_ch, child_ch);
-  InitArgs ia{&spec, &o, rootfs, &child_ch, ls, console.get(), pty_to_parent, layout, st.cgroup_path, new_flags};
+  cgroups::Layout layout = cgroups::Layout::detect();
+  st.cgroup_path = cgroups::resolve_path(spec.linux ? spec.linux->cgroups_path : "", o.id, g.systemd_cgroup);
+  InitParams ip;
+  ip.config_text = config_text;
+  ip.bundle = bundle;
+  ip.id = o.id;
+  ip.rootfs = rootfs;
+  ip.no_pivot = o.no_pivot;
+  ip.no_new_keyring = o.no_new_keyring;
+  ip.preserve_fds = o.preserve_fds;
+  ip.start_listener = ls;
+  ip.console_fd = console.get();
+  ip.pty_to_parent = pty_to_parent;
+  ip.layout = layout;
+  ip.cgroup_path = st.cgroup_path;
+  ip.new_flags = new_flags;
+  // The init re-executes the runtime from a read-only bind mount on this (empty) file.
+  std::string exe_point = store.dir(o.id) + "/exe";
+  write_file(exe_point, "", O_CREAT);
+  bool userns = spec.has_namespace("user");
+  auto become_init = [&]() { exec_init(child_ch, new_flags, userns, exe_point, {ls, console.get()}); };
 
   // Namespaces we create at clone time. The cgroup namespace waits until the cgroup is joined;
   // the time namespace (and anything joined by path) needs the two-step path.
@@ -390,7 +272,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
     if (child < 0) throw_sys("clone", "container init");
     if (child == 0) {
       parent_ch.close();
-      init_main(ia);
+      become_init();
     }
   } else {
     // Intermediate process: join namespaces by path, unshare the new ones, fork the init.
@@ -414,7 +296,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
         }
         pid_t init = ::fork();
         if (init < 0) throw_sys("fork", "container init");
-        if (init == 0) init_main(ia);
+        if (init == 0) become_init();
         child_ch.send(SyncType::Pid, std::to_string(init));
         _exit(0);
       } catch (const std::exception& e) {
@@ -445,6 +327,20 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
     write_id_maps(init_pid, *spec.linux);
   }
   parent_ch.send(SyncType::Go);
+  parent_ch.send(SyncType::Init, ip.serialize());
+
+  // The cgroup and its limits, while the init re-executes and mounts; it waits for Joined only
+  // where it needs the cgroup (its cgroup mount and namespace).
+  cg = cgroups::open(layout, st.cgroup_path);
+  try {
+    cg->create();
+  } catch (const SysError& e) {
+    if (e.code() != ENOENT) throw;
+    cg->create();  // a delete removed the shared parent under us; once more
+  }
+  guard.set_cgroup(cg.get());
+  if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
+
   cg->add_pid(init_pid);
   parent_ch.send(SyncType::Joined);
 
@@ -499,9 +395,11 @@ void destroy(const StateStore& store, const ContainerState& s) {
     if (cg->frozen()) cg->freeze(false);
     cg->kill_all(SIGKILL);
   }
-  signal_init(s, SIGKILL);
-  wait_gone(s.pid, s.pid_start, 5000);
-  if (cg->exists()) cg->destroy();
+  if (process_start_time(s.pid) == s.pid_start) {
+    signal_init(s, SIGKILL);
+    wait_gone(s.pid, s.pid_start, 5000);
+  }
+  cg->destroy();
   // The parent of default cgroups (/hoist-runtime/<id>) goes with its last container. A create
   // racing with this retries (see launch).
   if (s.cgroup_path.rfind(kDefaultCgroupParent, 0) == 0) {

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <set>
 
@@ -10,6 +12,7 @@
 #include "common/log.h"
 #include "runtime/cloned_binary.h"
 #include "runtime/container.h"
+#include "runtime/init.h"
 #include "runtime/spec.h"
 
 using namespace hoist;
@@ -53,6 +56,8 @@ std::vector<std::string> split_tail(int& argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The container's init process (see runtime/init.h): no command line to speak of.
+  if (argc == 3 && std::strcmp(argv[1], "__init") == 0) init_entry(std::atoi(argv[2]));
   int parse_argc = argc;
   std::vector<std::string> tail = split_tail(parse_argc, argv);
   CLI::App app{"hoist-runtime: run containers from OCI bundles"};
@@ -153,7 +158,8 @@ int main(int argc, char** argv) {
   log::init({log_path, log_format == "json", debug ? log::Level::Debug : log::Level::Warn});
 
   try {
-    if (*create || *run || *exec) ensure_cloned_binary(argv, g.root);
+    // `exec` enters a running container from this process; create/run re-execute in the init.
+    if (*exec) ensure_cloned_binary(argv, g.root);
     if (*create) return cmd_create(g, co);
     if (*run) return cmd_run(g, co, detach, keep);
     if (*start) return cmd_start(g, id);

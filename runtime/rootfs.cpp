@@ -143,6 +143,7 @@ void mount_entry(const RootfsContext& ctx, int root_fd, const oci::Mount& m) {
     return;
   }
   if (m.type == "cgroup") {
+    if (ctx.before_cgroup_mount) ctx.before_cgroup_mount();
     mount_cgroup(ctx, root_fd, m, mo);
     return;
   }

@@ -1,6 +1,7 @@
 // The container's filesystem: mounts, devices, pivot_root, masked and read-only paths.
 // Runs in the container's mount namespace, in the init process.
 #pragma once
+#include <functional>
 #include <string>
 
 #include "common/fd.h"
@@ -16,6 +17,7 @@ struct RootfsContext {
   bool new_cgroupns = false;  // cgroup mounts show the container's own cgroup as root
   cgroups::Layout layout;
   std::string cgroup_path;    // as from cgroups::resolve_path
+  std::function<void()> before_cgroup_mount;  // waits until the cgroup exists and is joined
 };
 
 // Before pivot_root: root propagation, the rootfs bind mount, every spec mount, devices.

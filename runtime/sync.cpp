@@ -42,9 +42,19 @@ void send_fd(int sock, int fd, std::string_view payload) {
 }
 
 UniqueFd recv_fd(int sock, std::string* payload) {
-  char buf[65536];
+  // The size of the next message first (SOCK_SEQPACKET keeps boundaries), then the message.
+  char probe;
+  struct iovec piov{&probe, 1};
+  struct msghdr peek{};
+  peek.msg_iov = &piov;
+  peek.msg_iovlen = 1;
+  ssize_t size;
+  do size = ::recvmsg(sock, &peek, MSG_PEEK | MSG_TRUNC);
+  while (size < 0 && errno == EINTR);
+  if (size < 0) throw_sys("recvmsg", "fd " + std::to_string(sock));
+  std::string buf(static_cast<size_t>(size > 0 ? size : 1), '\0');
   struct msghdr msg{};
-  struct iovec iov{buf, sizeof buf};
+  struct iovec iov{buf.data(), buf.size()};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
@@ -54,7 +64,8 @@ UniqueFd recv_fd(int sock, std::string* payload) {
   do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) throw_sys("recvmsg", "fd " + std::to_string(sock));
-  if (payload) payload->assign(buf, static_cast<size_t>(n));
+  buf.resize(static_cast<size_t>(n));
+  if (payload) *payload = std::move(buf);
   UniqueFd out;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
@@ -63,7 +74,6 @@ UniqueFd recv_fd(int sock, std::string* payload) {
       out.reset(fd);
     }
   }
-  if (n == 0 && !out) out.reset();
   return out;
 }
 

@@ -10,6 +10,7 @@ namespace hoist::runtime {
 
 enum class SyncType : char {
   Go = 'g',          // runtime -> init: ids mapped; carry on
+  Init = 'i',        // runtime -> init: its parameters (InitParams), after Go
   Joined = 'j',      // runtime -> init: now in the container's cgroup
   Hooks = 'h',       // init -> runtime: run createRuntime/prestart hooks now
   HooksDone = 'H',   // runtime -> init
