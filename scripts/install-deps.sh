@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
   # reference runtimes (test oracles and benchmark peers) and the benchmark driver
   runc crun hyperfine
+  # peers the integration tests drive hoist-runtime through
+  podman containerd
 )
 missing=()
 for p in "${packages[@]}"; do
