@@ -134,8 +134,8 @@ class FirstError {
 class Base : public Manager {
  public:
   void kill_all(int sig) override {
-    if (pids().empty()) return;  // the common case at delete: nothing left to signal or freeze
     if (sig == SIGKILL && kill_at_once()) return wait_until_empty();
+    if (pids().empty()) return;  // the common case at delete: nothing left to signal or freeze
     bool was_frozen = frozen_or_false();
     // Frozen processes cannot fork while we signal them one by one.
     bool froze = !was_frozen && try_freeze();
