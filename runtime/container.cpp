@@ -2,12 +2,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/keyctl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,7 +29,6 @@
 #include "runtime/init.h"
 #include "runtime/namespaces.h"
 #include "runtime/process.h"
-#include "runtime/rootfs.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"

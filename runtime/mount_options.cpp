@@ -2,7 +2,10 @@
 
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cstring>
+
+#include "common/error.h"
 
 namespace hoist::runtime {
 namespace {
@@ -19,6 +22,17 @@ constexpr Opt kOpts[] = {
     {"lazytime", false, MS_LAZYTIME}, {"nolazytime", true, MS_LAZYTIME}, {"silent", false, MS_SILENT},
     {"loud", true, MS_SILENT},     {"iversion", false, MS_I_VERSION}, {"noiversion", true, MS_I_VERSION},
     {"nosymfollow", false, 256 /* MS_NOSYMFOLLOW */}};
+// Recursive mount attributes (mount_setattr with AT_RECURSIVE); values of MOUNT_ATTR_*.
+struct RecursiveOpt { const char* name; bool clear; uint64_t attr; };
+constexpr RecursiveOpt kRecursive[] = {
+    {"rro", false, 0x1},      {"rrw", true, 0x1},      {"rnosuid", false, 0x2},        {"rsuid", true, 0x2},
+    {"rnodev", false, 0x4},   {"rdev", true, 0x4},     {"rnoexec", false, 0x8},        {"rexec", true, 0x8},
+    {"rnodiratime", false, 0x80}, {"rdiratime", true, 0x80}, {"rnosymfollow", false, 0x200000},
+    {"rsymfollow", true, 0x200000}};
+// The atime mode is one field (MOUNT_ATTR__ATIME = 0x70): clear it, then set the mode.
+struct AtimeOpt { const char* name; uint64_t mode; };
+constexpr AtimeOpt kRecursiveAtime[] = {{"rnoatime", 0x10}, {"rstrictatime", 0x20}, {"rrelatime", 0x0},
+                                        {"ratime", 0x0},    {"rnorelatime", 0x20},  {"rnostrictatime", 0x0}};
 }  // namespace
 
 unsigned long propagation_flag(const std::string& w) {
@@ -46,11 +60,18 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
       continue;
     }
     // Runtime-only extensions that are not for the kernel.
-    if (o == "tmpcopyup" || o == "idmap" || o == "ridmap" || o.rfind("x-", 0) == 0 || o.rfind("X-", 0) == 0 ||
-        o == "rro" || o == "rrw" || o == "rnosuid" || o == "rsuid" || o == "rnodev" || o == "rdev" ||
-        o == "rnoexec" || o == "rexec" || o == "rnoatime" || o == "ratime" || o == "rrelatime" ||
-        o == "rnorelatime" || o == "rstrictatime" || o == "rnostrictatime" || o == "rnodiratime" ||
-        o == "rdiratime" || o == "rnosymfollow" || o == "rsymfollow") {
+    if (o == "tmpcopyup" || o.rfind("x-", 0) == 0 || o.rfind("X-", 0) == 0) continue;
+    if (o == "idmap" || o == "ridmap") throw Error("mount option \"" + o + "\": idmapped mounts are not supported");
+    if (auto it = std::find_if(std::begin(kRecursive), std::end(kRecursive), [&](auto& r) { return o == r.name; });
+        it != std::end(kRecursive)) {
+      (it->clear ? m.rattr_clr : m.rattr_set) |= it->attr;
+      (it->clear ? m.rattr_set : m.rattr_clr) &= ~it->attr;
+      continue;
+    }
+    if (auto it = std::find_if(std::begin(kRecursiveAtime), std::end(kRecursiveAtime), [&](auto& r) { return o == r.name; });
+        it != std::end(kRecursiveAtime)) {
+      m.rattr_clr |= 0x70;
+      m.rattr_set = (m.rattr_set & ~0x70ULL) | it->mode;
       continue;
     }
     bool known = false;

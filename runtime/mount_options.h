@@ -1,5 +1,6 @@
 // Parsing of mount options from config.json into mount(2) flags, propagation and data.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@ struct MountOptions {
   std::string data;               // options the filesystem gets ("mode=755,size=65536k")
   bool bind = false;
   bool recursive = false;         // rbind
+  // Recursive attributes ("rro", "rnosuid", ...): MOUNT_ATTR_* to set / clear on the whole tree.
+  uint64_t rattr_set = 0, rattr_clr = 0;
 };
 
 MountOptions parse_mount_options(const std::vector<std::string>& options);

@@ -46,6 +46,16 @@ unsigned long locked_flags(const std::string& target) {
   return f;
 }
 
+// "rro", "rnosuid", ...: the attributes on the mount and everything below it.
+void set_recursive_attrs(const std::string& target, const MountOptions& mo, const std::string& shown) {
+  if (!mo.rattr_set && !mo.rattr_clr) return;
+  struct {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attr{mo.rattr_set, mo.rattr_clr, 0, 0};
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, target.c_str(), AT_RECURSIVE, &attr, sizeof attr) != 0)
+    throw_sys("set recursive mount attributes on", shown);
+}
+
 void remount_bind(const std::string& target, unsigned long flags, const std::string& shown) {
   unsigned long f = MS_REMOUNT | MS_BIND | (flags & ~(MS_BIND | MS_REC | MS_REMOUNT));
   if (::mount(nullptr, target.c_str(), nullptr, f, nullptr) == 0) return;
@@ -138,6 +148,7 @@ void mount_entry(const RootfsContext& ctx, int root_fd, const oci::Mount& m) {
     dst = open_in_root(root_fd, m.destination, false, false);  // the new mount, not what it covers
     std::string target = fd_path(dst.get());
     if (mo.flags & ~(MS_BIND | MS_REC)) remount_bind(target, mo.flags, m.destination);
+    set_recursive_attrs(target, mo, m.destination);
     if (mo.propagation && ::mount(nullptr, target.c_str(), nullptr, mo.propagation, nullptr) != 0)
       throw_sys("set propagation of", m.destination);
     return;
@@ -168,6 +179,7 @@ void mount_entry(const RootfsContext& ctx, int root_fd, const oci::Mount& m) {
   dst = open_in_root(root_fd, m.destination, false, false);
   target = fd_path(dst.get());
   if (mo.flags & MS_REMOUNT) do_mount("", target, nullptr, flags, mo.data, m.destination);
+  set_recursive_attrs(target, mo, m.destination);
   if (mo.propagation && ::mount(nullptr, target.c_str(), nullptr, mo.propagation, nullptr) != 0)
     throw_sys("set propagation of", m.destination);
 }

@@ -475,6 +475,25 @@ TEST_F(RuntimeConfig, SysctlsDevicesAndCgroupLimitsAreApplied) {
   EXPECT_EQ(r.out, "1\ncharacter special file a:e5 600\n512\n50000\n100000\n0\n/proc/self/fd\npts/ptmx\n");
 }
 
+TEST_F(RuntimeConfig, RecursiveReadOnlyBindCoversSubmounts) {
+  if (!runtime_is_hoist()) GTEST_SKIP() << "runc 1.1 has no rro";
+  // A host tree with a submount, bind-mounted "rbind,rro": the submount must be read-only too.
+  // The submount lives in a private mount namespace of the test's own (unshare -m).
+  std::string src = dir_ + "/tree";
+  std::filesystem::create_directories(src + "/sub");
+  std::string b = make_bundle("rro", [&](json& j) {
+    j["mounts"].push_back({{"destination", "/mnt"}, {"type", "bind"}, {"source", src}, {"options", {"rbind", "rro"}}});
+    j["process"]["args"] = {"sh", "-c", "touch /mnt/sub/x 2>&1; echo rc=$?"};
+  });
+  track("rro");
+  std::string inner = "mount -t tmpfs t " + src + "/sub && exec " + runtime_path() + " --root " + root_ +
+                      " run --bundle " + b + " rro";
+  auto r = run_cmd({"unshare", "-m", "--propagation", "private", "/bin/sh", "-c", inner});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rc=1"), std::string::npos) << r.out;
+}
+
 TEST_F(RuntimeConfig, PreservedFdsReachTheProcess) {
   std::string b = make_bundle("fds", [](json& j) { j["process"]["args"] = {"sh", "-c", "cat <&3; cat <&4"}; });
   track("fds");

@@ -149,6 +149,10 @@ TEST(MountOptions, FlagsPropagationAndData) {
   EXPECT_TRUE(b.bind);
   EXPECT_TRUE(b.recursive);
   EXPECT_EQ(b.flags, static_cast<unsigned long>(MS_BIND | MS_REC));  // "rw" after "ro" wins
+  auto r = runtime::parse_mount_options({"rbind", "rro", "rnosuid", "rnoatime"});
+  EXPECT_EQ(r.rattr_set, 0x1u | 0x2u | 0x10u);  // MOUNT_ATTR_RDONLY | NOSUID | NOATIME
+  EXPECT_EQ(r.rattr_clr, 0x70u);                // the atime field
+  EXPECT_THROW(runtime::parse_mount_options({"bind", "idmap"}), Error);
   auto x = runtime::parse_mount_options({"bind", "tmpcopyup", "X-mount.mkdir"});
   EXPECT_EQ(x.data, "");
   EXPECT_EQ(x.flags, static_cast<unsigned long>(MS_BIND));
