@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <set>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -41,8 +40,6 @@ namespace hoist::runtime {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kDefaultCgroupParent = "/hoist-runtime";
 
 std::string abs_path(const std::string& p) {
   char buf[PATH_MAX];
@@ -329,12 +326,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   // The cgroup and its limits, while the init re-executes and mounts; it waits for Joined only
   // where it needs the cgroup (its cgroup mount and namespace).
   cg = cgroups::open(layout, st.cgroup_path);
-  try {
-    cg->create();
-  } catch (const SysError& e) {
-    if (e.code() != ENOENT) throw;
-    cg->create();  // a delete removed the shared parent under us; once more
-  }
+  cg->create();
   guard.set_cgroup(cg.get());
   if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
 
@@ -397,15 +389,6 @@ void destroy(const StateStore& store, const ContainerState& s) {
     wait_gone(s.pid, s.pid_start, 5000);
   }
   cg->destroy();
-  // The parent of default cgroups (/hoist-runtime/<id>) goes with its last container. A create
-  // racing with this retries (see launch).
-  if (s.cgroup_path.rfind(kDefaultCgroupParent, 0) == 0) {
-    auto layout = cgroups::Layout::detect();
-    std::set<std::string> roots;
-    for (auto& [ctrl, mp] : layout.v1) roots.insert(mp);
-    if (!layout.unified.empty()) roots.insert(layout.unified);
-    for (auto& r : roots) ::rmdir((r + kDefaultCgroupParent).c_str());
-  }
   std::optional<oci::Spec> spec;
   try {
     spec = saved_spec(store, s);

@@ -33,7 +33,7 @@ struct Layout {
 //    prefix "" -> "name.scope"; empty cgroupsPath -> "/system.slice/hoist-runtime-<id>.scope")
 //  - absolute -> itself; relative -> "/" + it (as runc's cgroupfs driver does), cleaned lexically
 //    so that ".." cannot climb above the hierarchy root
-//  - empty -> "/hoist-runtime/<id>"
+//  - empty -> "/<id>"
 std::string resolve_path(const std::string& cgroups_path, const std::string& id, bool systemd);
 
 class Manager {

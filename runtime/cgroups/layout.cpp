@@ -118,7 +118,7 @@ Layout Layout::parse_mountinfo(const std::string& mountinfo) {
 
 std::string resolve_path(const std::string& cgroups_path, const std::string& id, bool systemd) {
   if (systemd) return systemd_path(cgroups_path, id);
-  if (cgroups_path.empty()) return clean_path("/hoist-runtime/" + id);
+  if (cgroups_path.empty()) return clean_path("/" + id);  // as crun: no shared parent to create and remove
   return clean_path(cgroups_path);
 }
 

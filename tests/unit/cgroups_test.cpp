@@ -134,7 +134,7 @@ TEST(CgroupLayout, ParsesV2HostIgnoringNonRootMounts) {
 // ---- resolve_path ----
 
 TEST(CgroupPath, Cgroupfs) {
-  EXPECT_EQ(cg::resolve_path("", "c1", false), "/hoist-runtime/c1");
+  EXPECT_EQ(cg::resolve_path("", "c1", false), "/c1");
   EXPECT_EQ(cg::resolve_path("/docker/abc", "c1", false), "/docker/abc");
   EXPECT_EQ(cg::resolve_path("docker/abc", "c1", false), "/docker/abc");
   EXPECT_EQ(cg::resolve_path("/a//b/./c/", "c1", false), "/a/b/c");
