@@ -145,6 +145,7 @@ oci::Resources with_default_devices(const oci::Linux& l) {
 
 struct Launched {
   ContainerState state;
+  oci::Hooks hooks;     // for `run`: poststart and poststop without reading the config again
   UniqueFd pty_master;  // foreground run with a terminal
 };
 
@@ -351,6 +352,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   write_pid_file(o.pid_file, init_pid);
   guard.commit();
   out.state = st;
+  if (spec.hooks) out.hooks = *spec.hooks;
   return out;
 }
 
@@ -371,14 +373,22 @@ void do_start(const StateStore& store, const ContainerState& s) {
   if (!reply.empty()) throw Error(reply);
 }
 
-void run_poststart(const StateStore& store, const ContainerState& s) {
-  oci::Spec spec = saved_spec(store, s);
-  if (spec.hooks && !spec.hooks->poststart.empty())
-    run_hooks_warn(spec.hooks->poststart, "poststart", state_json(s, Status::Running));
+// The hooks of a container from the config saved at create (none if it cannot be read).
+oci::Hooks saved_hooks(const StateStore& store, const ContainerState& s) {
+  try {
+    return saved_spec(store, s).hooks.value_or(oci::Hooks{});
+  } catch (const Error& e) {
+    log::warn(e.what());
+    return {};
+  }
+}
+
+void run_poststart(const oci::Hooks& hooks, const ContainerState& s) {
+  if (!hooks.poststart.empty()) run_hooks_warn(hooks.poststart, "poststart", state_json(s, Status::Running));
 }
 
 // Kills what is left, removes the cgroup, runs poststop hooks, forgets the container.
-void destroy(const StateStore& store, const ContainerState& s) {
+void destroy(const StateStore& store, const ContainerState& s, const oci::Hooks& hooks) {
   auto cg = open_cgroup(s);
   if (cg->exists()) {
     if (cg->frozen()) cg->freeze(false);
@@ -389,14 +399,7 @@ void destroy(const StateStore& store, const ContainerState& s) {
     wait_gone(s.pid, s.pid_start, 5000);
   }
   cg->destroy();
-  std::optional<oci::Spec> spec;
-  try {
-    spec = saved_spec(store, s);
-  } catch (const Error& e) {
-    log::warn(e.what());
-  }
-  if (spec && spec->hooks && !spec->hooks->poststop.empty())
-    run_hooks_warn(spec->hooks->poststop, "poststop", state_json(s, Status::Stopped));
+  if (!hooks.poststop.empty()) run_hooks_warn(hooks.poststop, "poststop", state_json(s, Status::Stopped));
   store.remove(s.id);
 }
 
@@ -442,7 +445,7 @@ int cmd_start(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   ContainerState s = store.load(id);
   do_start(store, s);
-  run_poststart(store, s);
+  run_poststart(saved_hooks(store, s), s);
   return 0;
 }
 
@@ -456,13 +459,13 @@ int cmd_run(const GlobalOptions& g, const CreateOptions& o, bool detach, bool ke
   try {
     do_start(store, l.state);
   } catch (...) {
-    destroy(store, l.state);
+    destroy(store, l.state, l.hooks);
     throw;
   }
-  run_poststart(store, l.state);
+  run_poststart(l.hooks, l.state);
   if (detach) return 0;
   int code = foreground_wait(l.state.pid, l.pty_master.get());
-  if (!keep) destroy(store, l.state);
+  if (!keep) destroy(store, l.state, l.hooks);
   return code;
 }
 
@@ -500,7 +503,7 @@ int cmd_delete(const GlobalOptions& g, const std::string& id, bool force) {
   Status st = current_status(store, s);
   if ((st == Status::Running || st == Status::Paused) && !force)
     throw Error("cannot delete container " + id + " that is not stopped: " + status_name(st));
-  destroy(store, s);
+  destroy(store, s, saved_hooks(store, s));
   return 0;
 }
 
