@@ -184,3 +184,62 @@ TEST(Process, NamesOfCapabilitiesRlimitsAndSignals) {
 
 }  // namespace
 }  // namespace hoist
+
+namespace hoist {
+namespace {
+
+// Every value of a full config replaced, one at a time, by values of every other JSON type:
+// the parser must either accept or reject with hoist::Error, never crash or leak another exception.
+void mutate_all(const nlohmann::json& root, nlohmann::json& node, int& cases) {
+  static const nlohmann::json kValues[] = {nullptr, 1, -1, 1.5, "x", "", true, nlohmann::json::array(),
+                                           nlohmann::json::object(), nlohmann::json::array({1, "a"}),
+                                           18446744073709551615ULL, -9223372036854775807LL};
+  auto visit = [&](nlohmann::json& child) {
+    nlohmann::json saved = child;
+    for (auto& v : kValues) {
+      child = v;
+      ++cases;
+      try {
+        oci::parse_spec(root.dump(), "/bundle");
+      } catch (const Error&) {
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "non-Error exception " << e.what() << " for " << root.dump();
+      }
+    }
+    child = saved;
+    mutate_all(root, child, cases);
+  };
+  if (node.is_object())
+    for (auto& [k, v] : node.items()) visit(v);
+  else if (node.is_array())
+    for (auto& v : node) visit(v);
+}
+
+TEST(Spec, AnyWrongTypeAnywhereIsACleanError) {
+  nlohmann::json j = nlohmann::json::parse(oci::default_spec_json(false));
+  j["process"]["user"]["additionalGids"] = {5};
+  j["process"]["consoleSize"] = {{"height", 1}, {"width", 2}};
+  j["hooks"] = {{"prestart", {{{"path", "/bin/true"}, {"args", {"true"}}, {"timeout", 3}}}}};
+  j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}};
+  j["linux"]["gidMappings"] = j["linux"]["uidMappings"];
+  j["linux"]["namespaces"].push_back({{"type", "user"}});
+  j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
+  j["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}}};
+  j["linux"]["resources"]["memory"] = {{"limit", 1}, {"swap", 2}};
+  j["linux"]["resources"]["cpu"] = {{"shares", 2}, {"cpus", "0"}};
+  j["linux"]["resources"]["blockIO"] = {{"weight", 10}, {"throttleReadBpsDevice", {{{"major", 8}, {"minor", 0}, {"rate", 1}}}}};
+  j["linux"]["resources"]["unified"] = {{"memory.high", "1"}};
+  j["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                           {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_ERRNO"},
+                                          {"args", {{{"index", 0}, {"value", 1}, {"op", "SCMP_CMP_EQ"}}}}}}}};
+  j["linux"]["timeOffsets"] = {{"boottime", {{"secs", 1}, {"nanosecs", 0}}}};
+  j["linux"]["namespaces"].push_back({{"type", "time"}});
+  ASSERT_NO_THROW(oci::parse_spec(j.dump(), "/bundle"));
+  int cases = 0;
+  nlohmann::json root = j;
+  mutate_all(root, root, cases);
+  EXPECT_GT(cases, 1000);
+}
+
+}  // namespace
+}  // namespace hoist
