@@ -165,6 +165,24 @@ TEST_F(Runtime, UserNamespaceMapsRootToAnUnprivilegedHostId) {
   EXPECT_NE(r.out.find("65534"), std::string::npos) << r.out;
 }
 
+TEST_F(Runtime, ExecJoinsTheUserNamespace) {
+  std::string b = make_bundle("usexec", [](json& j) {
+    j["linux"]["namespaces"].push_back({{"type", "user"}});
+    j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    j["process"]["args"] = {"sleep", "100"};
+  });
+  track("usexec");
+  ASSERT_EQ(rt({"run", "--detach", "--bundle", b, "usexec"}).code, 0);
+  auto r = rt({"exec", "usexec", "sh", "-c", "id -u; cat /proc/self/uid_map"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("100000"), std::string::npos) << r.out;
+  auto u = rt({"exec", "--user", "1000:1000", "usexec", "id"});
+  ASSERT_EQ(u.code, 0) << u.err;
+  EXPECT_EQ(u.out, "uid=1000 gid=1000\n");
+}
+
 TEST_F(Runtime, LifeCycleCreateStartKillDelete) {
   std::string b = make_bundle("life", [](json& j) { j["process"]["args"] = {"sleep", "100"}; });
   track("life");
