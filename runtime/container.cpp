@@ -334,8 +334,12 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   cg->add_pid(init_pid);
   parent_ch.send(SyncType::Joined);
 
+  // Recorded while still creating, so that a `create` killed from here on leaves a container
+  // that `delete` can find and clean up (its init, its cgroup).
   st.pid = init_pid;
   st.pid_start = process_start_time(init_pid);
+  st.creating = true;
+  store.save(st);
   parent_ch.expect(SyncType::Hooks);
   // The state these hooks see says "created", as the runtime-tools suite and crun have it: the
   // container exists and its process waits, though `create` has not returned yet.
@@ -348,6 +352,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   Launched out;
   if (pty_to_parent) out.pty_master = std::move(parent_ch.expect(SyncType::Pty).fd);
   parent_ch.expect(SyncType::Ready);
+  st.creating = false;
   store.save(st);
   write_pid_file(o.pid_file, init_pid);
   guard.commit();

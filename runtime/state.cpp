@@ -46,7 +46,7 @@ void StateStore::create_dir(const std::string& id) const {
 void StateStore::save(const ContainerState& s) const {
   json j = {{"id", s.id},           {"pid", s.pid},         {"pid_start", s.pid_start},
             {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
-            {"owner", s.owner},     {"cgroup_path", s.cgroup_path}, {"systemd_cgroup", s.systemd_cgroup},
+            {"owner", s.owner},     {"cgroup_path", s.cgroup_path}, {"systemd_cgroup", s.systemd_cgroup}, {"creating", s.creating},
             {"annotations", s.annotations}};
   // Runtime state describes live processes: it need not survive a power loss, only a kill.
   write_file_atomic(dir(s.id) + "/state.json", j.dump(), 0600, /*durable=*/false);
@@ -75,6 +75,7 @@ ContainerState StateStore::load(const std::string& id) const {
     s.owner = j.value("owner", 0u);
     s.cgroup_path = j.value("cgroup_path", "");
     s.systemd_cgroup = j.value("systemd_cgroup", false);
+    s.creating = j.value("creating", false);
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     return s;
   } catch (const json::exception& e) {
@@ -117,10 +118,11 @@ unsigned long long process_start_time(pid_t pid) {
   return std::stoull(fields[19]);
 }
 
-Status current_status(const StateStore& store, const ContainerState& s, bool*) {
+Status current_status(const StateStore& store, const ContainerState& s) {
   if (s.pid <= 0) return Status::Stopped;
   unsigned long long st = process_start_time(s.pid);
   if (st == 0 || (s.pid_start && st != s.pid_start)) return Status::Stopped;
+  if (s.creating) return Status::Creating;
   if (path_exists(store.dir(s.id) + "/start.sock")) return Status::Created;
   if (!s.cgroup_path.empty()) {
     auto mgr = cgroups::open(cgroups::Layout::detect(), s.cgroup_path);

@@ -22,6 +22,7 @@ struct ContainerState {
   uid_t owner = 0;
   std::string cgroup_path;
   bool systemd_cgroup = false;
+  bool creating = false;  // `create` has not finished (or was killed before it did)
   std::map<std::string, std::string> annotations;
 };
 
@@ -45,7 +46,7 @@ class StateStore {
 };
 
 // Live status of a container from its recorded pid, the start socket and the freezer.
-Status current_status(const StateStore& store, const ContainerState& s, bool* frozen_checked = nullptr);
+Status current_status(const StateStore& store, const ContainerState& s);
 // starttime field of /proc/<pid>/stat (0 if the process is gone); zombie counts as gone.
 unsigned long long process_start_time(pid_t pid);
 // The OCI state JSON (with runc's extra fields) for `state`, hooks and `list`.
