@@ -213,7 +213,9 @@ TEST_F(Runtime, LifeCycleCreateStartKillDelete) {
   // Gone, or a zombie waiting for whoever inherited it: not running in any case.
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string pidf, comm, st_field;
-  if (stat >> pidf >> comm >> st_field) EXPECT_EQ(st_field, "Z") << "init process still running";
+  if (stat >> pidf >> comm >> st_field) {
+    EXPECT_EQ(st_field, "Z") << "init process still running";
+  }
 }
 
 TEST_F(Runtime, ExecRunsInTheContainersNamespaces) {
@@ -310,7 +312,9 @@ TEST_F(Runtime, HooksGetTheStateOnStdin) {
     ASSERT_TRUE(f.good()) << k << " hook did not run";
     json s = json::parse(f);
     EXPECT_EQ(s["id"], "hooks") << k;
-    if (k != "poststop") EXPECT_GT(s.value("pid", 0), 0) << k;  // the spec wants a pid while it runs
+    if (k != "poststop") {
+      EXPECT_GT(s.value("pid", 0), 0) << k;  // the spec wants a pid while it runs
+    }
     EXPECT_TRUE(s.contains("bundle")) << k;
   }
 }
@@ -583,7 +587,9 @@ TEST_F(RuntimeConfig, AnAppArmorProfileThatCannotBeAppliedIsAnError) {
   });
   EXPECT_NE(r.code, 0);
   EXPECT_EQ(r.out.find("unconfined"), std::string::npos) << "ran without the requested confinement";
-  if (runtime_is_hoist()) EXPECT_NE(r.err.find("no-such-profile"), std::string::npos) << r.err;
+  if (runtime_is_hoist()) {
+    EXPECT_NE(r.err.find("no-such-profile"), std::string::npos) << r.err;
+  }
 }
 
 // CVE-2024-21626: a directory fd the runtime inherited must not become the process's way out.
