@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Start-to-exit latency of `RUNTIME run` on a busybox OCI bundle running `true`:
-# hoist-runtime vs crun vs runc, measured in one hyperfine session. Needs root.
-#   bench/runtime-run.sh [--runs N] [--hoist PATH] [--out FILE.json]
+# hoist-runtime vs crun vs runc, measured in one hyperfine session, on a busybox OCI bundle. Needs root.
+#   --op run  (default) start-to-exit latency of `RUNTIME run` of a container running `true`
+#   --op exec latency of `RUNTIME exec ID true` into a running container
+#   bench/runtime-run.sh [--op run|exec] [--runs N] [--hoist PATH] [--out FILE.json]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runs=100 warmup=10 out='' hoist=$repo/build/runtime/hoist-runtime
-usage() { echo "usage: $0 [--runs N] [--hoist PATH] [--out FILE.json]" >&2; exit 2; }
+runs=100 warmup=10 out='' hoist=$repo/build/runtime/hoist-runtime op=run
+usage() { echo "usage: $0 [--op run|exec] [--runs N] [--hoist PATH] [--out FILE.json]" >&2; exit 2; }
 die() { echo "runtime-run: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
     --hoist) [ $# -ge 2 ] || usage; hoist=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    --op) [ $# -ge 2 ] || usage; op=$2; shift 2 ;;
     *) usage ;;
   esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
+[[ $op == run || $op == exec ]] || die "--op wants run or exec"
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 missing=()
 for t in hyperfine jq crun runc; do command -v "$t" >/dev/null || missing+=("$t"); done
@@ -56,20 +59,29 @@ trap 'exit 143' TERM
 
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp" >/dev/null
 bundle=$tmp/busybox-bundle
-jq '.process.args = ["true"]' "$bundle/config.json" >"$tmp/config.json"
+process='["true"]'
+[ "$op" = exec ] && process='["sleep", "3600"]'
+jq --argjson p "$process" '.process.args = $p' "$bundle/config.json" >"$tmp/config.json"
 mv "$tmp/config.json" "$bundle/config.json"
 
 # One smoke run each, so a broken runtime fails loudly with its own error message.
 cmds=() failed=0
 for i in 0 1 2; do
-  args=("${bins[i]}" --root "$tmp/state-${names[i]}" run --bundle "$bundle" "bench-${names[i]}")
+  state=(--root "$tmp/state-${names[i]}")
+  if [ "$op" = exec ]; then
+    "${bins[i]}" "${state[@]}" run --detach --bundle "$bundle" "bench-${names[i]}" </dev/null >/dev/null 2>&1 ||
+      { echo "runtime-run: ${names[i]} could not start the container to exec into" >&2; failed=1; }
+    args=("${bins[i]}" "${state[@]}" exec "bench-${names[i]}" true)
+  else
+    args=("${bins[i]}" "${state[@]}" run --bundle "$bundle" "bench-${names[i]}")
+  fi
   err=$("${args[@]}" 2>&1 </dev/null) || { echo "runtime-run: ${names[i]} failed ($?): $err" >&2; failed=1; }
   cmds+=(-n "${names[i]}" "$(printf '%q ' "${args[@]}")")
 done
 [ "$failed" -eq 0 ] || exit 1
 
 echo "hoist: $hoist ($("$hoist" --version | head -1)); $(crun --version | head -1); $(runc --version | head -1)"
-echo "bundle: busybox, process.args [\"true\"]; runs $runs, warm-up $warmup"
+echo "op: $op; bundle: busybox, process.args $process; runs $runs, warm-up $warmup"
 hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$tmp/hf.json" "${cmds[@]}"
 
 # Medians (hyperfine reports seconds) and ratios; a runtime whose any run exited non-zero is FAILED.
