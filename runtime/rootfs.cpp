@@ -77,18 +77,6 @@ bool is_dir(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// The v1 hierarchies grouped by mount point: "cpu,cpuacct" -> mount point.
-std::map<std::string, std::string> v1_groups(const cgroups::Layout& l) {
-  std::map<std::string, std::vector<std::string>> by_mp;
-  for (auto& [ctrl, mp] : l.v1) by_mp[mp].push_back(ctrl);
-  std::map<std::string, std::string> out;
-  for (auto& [mp, ctrls] : by_mp) {
-    std::sort(ctrls.begin(), ctrls.end());
-    out[join(ctrls, ",")] = mp;
-  }
-  return out;
-}
-
 void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, const MountOptions& mo) {
   std::string shown = m.destination;
   unsigned long flags = mo.flags & ~(MS_BIND | MS_REC);
@@ -110,26 +98,23 @@ void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, co
   }
   // Each hierarchy is a bind mount of the container's own cgroup directory (as runc does;
   // cgroup v1 cannot be mounted inside a user namespace).
-  auto one = [&](const std::string& name, const std::string& host_mp) {
+  auto one = [&](const std::string& name, const std::string& source) {
     std::string dest = m.destination + "/" + name;
     UniqueFd d = open_in_root(root_fd, dest, true, false);
-    do_mount(host_mp + ctx.cgroup_path, fd_path(d.get()), nullptr, MS_BIND | MS_REC, "", dest);
+    do_mount(source, fd_path(d.get()), nullptr, MS_BIND | MS_REC, "", dest);
     if (flags & MS_RDONLY) {
       d = open_in_root(root_fd, dest, false, false);
       remount_bind(fd_path(d.get()), flags, dest);
     }
   };
-  for (auto& [name, mp] : v1_groups(ctx.layout)) {
-    std::string dirname = name.rfind("name=", 0) == 0 ? name.substr(5) : name;
-    one(dirname, mp);
-    if (name.find(',') != std::string::npos) {  // co-mounted: cpu -> cpu,cpuacct
-      UniqueFd base = open_in_root(root_fd, m.destination, false, false);
-      for (auto& c : split(name, ','))
-        if (::symlinkat(name.c_str(), base.get(), c.c_str()) != 0 && errno != EEXIST)
-          throw_sys("symlink", m.destination + "/" + c);
-    }
+  for (const auto& b : cgroup_v1_binds(ctx.layout, ctx.cgroup_path)) {
+    one(b.name, b.source);
+    if (b.links.empty()) continue;
+    UniqueFd base = open_in_root(root_fd, m.destination, false, false);
+    for (auto& l : b.links)
+      if (::symlinkat(b.name.c_str(), base.get(), l.c_str()) != 0 && errno != EEXIST)
+        throw_sys("symlink", m.destination + "/" + l);
   }
-  if (!ctx.layout.unified.empty()) one("unified", ctx.layout.unified);
   if (flags & MS_RDONLY) {
     UniqueFd dst = open_in_root(root_fd, m.destination, false, false);
     remount_bind(fd_path(dst.get()), flags, shown);
@@ -240,6 +225,25 @@ void setup_dev(const RootfsContext& ctx, int root_fd) {
 }
 
 }  // namespace
+
+std::vector<CgroupBind> cgroup_v1_binds(const cgroups::Layout& l, const std::string& cgroup_path) {
+  // Co-mounted controllers share a hierarchy: group them by mount point.
+  std::map<std::string, std::vector<std::string>> by_mp;
+  for (auto& [ctrl, mp] : l.v1) by_mp[mp].push_back(ctrl);
+  std::vector<CgroupBind> out;
+  for (auto& [mp, ctrls] : by_mp) {
+    std::sort(ctrls.begin(), ctrls.end());
+    CgroupBind b;
+    b.name = join(ctrls, ",");
+    if (b.name.rfind("name=", 0) == 0) b.name = b.name.substr(5);  // name=systemd -> systemd
+    b.source = mp + cgroup_path;
+    if (ctrls.size() > 1) b.links = ctrls;  // cpu -> cpu,cpuacct
+    out.push_back(std::move(b));
+  }
+  if (!l.unified.empty()) out.push_back({"unified", l.unified + cgroup_path, {}});
+  std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.name < y.name; });
+  return out;
+}
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/fd.h"
 #include "runtime/cgroups/cgroups.h"
@@ -32,5 +33,15 @@ void finish_rootfs(const RootfsContext& ctx);
 // directories, the last one as a file when `file` is set.
 UniqueFd open_in_root(int root_fd, const std::string& path, bool create, bool file);
 std::string fd_path(int fd);  // "/proc/self/fd/N"
+
+// What a "cgroup" mount shows on a v1 or hybrid host: under a tmpfs, one bind mount per
+// hierarchy of the container's own cgroup directory, named after its controllers, with
+// symlinks for co-mounted ones (cpu -> cpu,cpuacct), and "unified" for a hybrid host's cgroup2.
+struct CgroupBind {
+  std::string name;                // directory under the mount point
+  std::string source;              // host directory bound there
+  std::vector<std::string> links;  // symlinks to `name`
+};
+std::vector<CgroupBind> cgroup_v1_binds(const cgroups::Layout& layout, const std::string& cgroup_path);
 
 }  // namespace hoist::runtime
