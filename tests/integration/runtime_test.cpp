@@ -200,6 +200,13 @@ TEST_F(Runtime, LifeCycleCreateStartKillDelete) {
   EXPECT_EQ(fs::canonical(s["bundle"].get<std::string>()), fs::canonical(b));
 
   EXPECT_NE(rt({"create", "--bundle", b, "life"}).code, 0) << "a second container with the same id";
+  auto ls = rt({"list", "--format", "json"});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  json all = json::parse(ls.out);
+  ASSERT_EQ(all.size(), 1u) << ls.out;
+  EXPECT_EQ(all[0]["id"], "life");
+  EXPECT_EQ(all[0]["status"], "created");
+  EXPECT_EQ(rt({"list", "-q"}).out, "life\n");
   ASSERT_EQ(rt({"start", "life"}).code, 0);
   EXPECT_EQ(state("life")["status"], "running");
   EXPECT_NE(rt({"start", "life"}).code, 0) << "start twice";
