@@ -1,6 +1,8 @@
 #include "runtime/cloned_binary.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
@@ -11,7 +13,6 @@
 
 #include "common/error.h"
 #include "common/fd.h"
-#include "common/file.h"
 
 extern char** environ;
 
@@ -23,23 +24,6 @@ constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 [[noreturn]] void exec_fd(int fd, char** argv) {
   ::syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH);
   throw_sys("execute", "read-only runtime copy");
-}
-
-// A read-only bind mount of /proc/self/exe, detached at once: only our fd keeps it alive.
-UniqueFd readonly_view(const std::string& dir) {
-  mkdir_all(dir, 0711);
-  std::string tmpl = dir + "/.hoist-runtime.XXXXXX";
-  int tfd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (tfd < 0) return {};
-  ::close(tfd);
-  UniqueFd out;
-  if (::mount("/proc/self/exe", tmpl.c_str(), nullptr, MS_BIND, nullptr) == 0) {
-    if (::mount(nullptr, tmpl.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0)
-      out.reset(::open(tmpl.c_str(), O_PATH | O_CLOEXEC));
-    ::umount2(tmpl.c_str(), MNT_DETACH);
-  }
-  ::unlink(tmpl.c_str());
-  return out;
 }
 
 UniqueFd sealed_copy(int self) {
@@ -61,23 +45,47 @@ UniqueFd sealed_copy(int self) {
 
 }  // namespace
 
-int sealed_exe_copy() {
+UniqueFd readonly_self() {
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self) throw_sys("open", "/proc/self/exe");
-  return sealed_copy(self.get()).release();
+  // /proc/self/exe names a mount of the namespace we were started in, which a bind cannot take
+  // from: bind the path, as our namespace's copy of the tree has it, if it is still our file.
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  struct stat running, at_path;
+  if (n > 0) {
+    exe[n] = '\0';
+    if (::fstat(self.get(), &running) == 0 && ::stat(exe, &at_path) == 0 && running.st_ino == at_path.st_ino &&
+        running.st_dev == at_path.st_dev &&
+        ::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) == 0 &&
+        ::mount(exe, exe, nullptr, MS_BIND, nullptr) == 0) {
+      if (::mount(nullptr, exe, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+        throw_sys("remount read-only", exe);
+      int fd = ::open(exe, O_PATH | O_CLOEXEC);
+      if (fd < 0) throw_sys("open", exe);
+      return UniqueFd(fd);
+    }
+  }
+  return sealed_copy(self.get());
 }
 
-void ensure_cloned_binary(char** argv, const std::string& scratch_dir) {
+UniqueFd sealed_self_copy() {
+  UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self) throw_sys("open", "/proc/self/exe");
+  return sealed_copy(self.get());
+}
+
+void ensure_cloned_binary(char** argv) {
   UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self) throw_sys("open", "/proc/self/exe");
   struct statvfs sv;
   if (::fstatvfs(self.get(), &sv) == 0 && (sv.f_flag & ST_RDONLY)) return;
   int seals = ::fcntl(self.get(), F_GET_SEALS);
   if (seals >= 0 && (seals & kSeals) == kSeals) return;
-  if (UniqueFd ro = readonly_view(scratch_dir)) exec_fd(ro.get(), argv);
-  UniqueFd mem = sealed_copy(self.get());
   self.reset();
-  exec_fd(mem.get(), argv);
+  if (::unshare(CLONE_NEWNS) != 0) throw_sys("unshare", "mount namespace");
+  UniqueFd ro = readonly_self();
+  exec_fd(ro.get(), argv);
 }
 
 }  // namespace hoist::runtime

@@ -252,11 +252,8 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   ip.layout = layout;
   ip.cgroup_path = st.cgroup_path;
   ip.new_flags = new_flags;
-  // The init re-executes the runtime from a read-only bind mount on this (empty) file.
-  std::string exe_point = store.dir(o.id) + "/exe";
-  write_file(exe_point, "", O_CREAT);
   bool userns = spec.has_namespace("user");
-  auto become_init = [&]() { exec_init(child_ch, new_flags, userns, exe_point, {ls, console.get()}); };
+  auto become_init = [&]() { exec_init(child_ch, new_flags, userns, {ls, console.get()}); };
 
   // Namespaces we create at clone time. The cgroup namespace waits until the cgroup is joined;
   // the time namespace (and anything joined by path) needs the two-step path.

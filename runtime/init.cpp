@@ -135,37 +135,6 @@ using nlohmann::json;
   _exit(1);
 }
 
-// A read-only view of our own binary: a bind mount in the child's private mount namespace,
-// remounted read-only; writes through /proc/<pid>/exe then fail with EROFS. Without a mount
-// namespace of our own, a sealed memfd copy.
-int readonly_exe(bool own_mntns, const std::string& mount_point) {
-  if (own_mntns) {
-    // Nothing we mount may reach the host's namespace.
-    if (::mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) throw_sys("set propagation of", "/");
-    // /proc/self/exe points into the parent's mount namespace, which a bind cannot take from:
-    // bind the same path as our namespace's copy of the tree has it.
-    char exe[PATH_MAX];
-    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return sealed_exe_copy();
-    exe[n] = '\0';
-    // The file at that path must still be the one we run (not a newer build put in its place).
-    struct stat running, at_path;
-    if (::stat("/proc/self/exe", &running) != 0 || ::stat(exe, &at_path) != 0 || running.st_ino != at_path.st_ino ||
-        running.st_dev != at_path.st_dev)
-      return sealed_exe_copy();
-    if (::mount(exe, mount_point.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-      if (errno == ENOENT) return sealed_exe_copy();  // replaced or deleted since we started
-      throw_sys(std::string("bind mount ") + exe + " on", mount_point);
-    }
-    if (::mount(nullptr, mount_point.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
-      throw_sys("remount read-only", mount_point);
-    int fd = ::open(mount_point.c_str(), O_PATH | O_CLOEXEC);
-    if (fd < 0) throw_sys("open", mount_point);
-    return fd;
-  }
-  return sealed_exe_copy();
-}
-
 }  // namespace
 
 std::string InitParams::serialize() const {
@@ -196,12 +165,13 @@ InitParams InitParams::parse(const std::string& text) {
   return p;
 }
 
-void exec_init(SyncChannel& sync, int new_flags, bool userns, const std::string& exe_mount_point,
-               std::initializer_list<int> keep_fds) {
+void exec_init(SyncChannel& sync, int new_flags, bool userns, std::initializer_list<int> keep_fds) {
   try {
     // Still with the runtime's own ids (a new user namespace has no maps yet), so the binary's
     // path is reachable.
-    UniqueFd exe(readonly_exe(new_flags & CLONE_NEWNS, exe_mount_point));
+    // A mount namespace we created is ours to bind in; one joined by path belongs to another
+    // container, so there a sealed copy serves.
+    UniqueFd exe = new_flags & CLONE_NEWNS ? readonly_self() : sealed_self_copy();
     sync.expect(SyncType::Go);
     // Root of a new user namespace once the runtime has written the maps: the exec that follows
     // must keep our capabilities there.

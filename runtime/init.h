@@ -30,12 +30,11 @@ struct InitParams {
   static InitParams parse(const std::string& text);
 };
 
-// In the cloned child: waits for the runtime's Go (ids mapped), becomes root of a new user
-// namespace, and re-executes the runtime as the init. `exe_mount_point` is an empty file the
-// read-only view of the binary is mounted on (inside the child's own mount namespace).
-// `keep_fds` stay open across the exec. Never returns; reports failure over `sync`.
-[[noreturn]] void exec_init(SyncChannel& sync, int new_flags, bool userns, const std::string& exe_mount_point,
-                            std::initializer_list<int> keep_fds);
+// In the cloned child: makes a read-only view of the runtime binary (runtime/cloned_binary.h),
+// waits for the runtime's Go (ids mapped), becomes root of a new user namespace, and
+// re-executes the runtime as the init. `keep_fds` stay open across the exec. Never returns;
+// reports failure over `sync`.
+[[noreturn]] void exec_init(SyncChannel& sync, int new_flags, bool userns, std::initializer_list<int> keep_fds);
 
 // `hoist-runtime __init FD`: the init process proper.
 [[noreturn]] void init_entry(int sync_fd);

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
 
   try {
     // `exec` enters a running container from this process; create/run re-execute in the init.
-    if (*exec) ensure_cloned_binary(argv, g.root);
+    if (*exec) ensure_cloned_binary(argv);
     if (*create) return cmd_create(g, co);
     if (*run) return cmd_run(g, co, detach, keep);
     if (*start) return cmd_start(g, id);
