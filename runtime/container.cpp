@@ -124,9 +124,11 @@ oci::Spec saved_spec(const StateStore& store, const ContainerState& s) {
 }
 
 // The spec's device rules, then what every container needs (as runc allows): mknod of anything,
-// the standard character devices, ptys, tun, and the devices listed in linux.devices.
+// the standard character devices, ptys, tun, and the devices listed in linux.devices. A config
+// without device rules leaves device access alone (on cgroup v2 a rule list means a filter).
 oci::Resources with_default_devices(const oci::Linux& l) {
   oci::Resources r = *l.resources;
+  if (r.devices.empty()) return r;
   auto allow = [&](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor, const char* access) {
     r.devices.push_back(oci::DeviceRule{true, type, major, minor, access});
   };
