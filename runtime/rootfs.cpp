@@ -1,6 +1,7 @@
 #include "runtime/rootfs.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -247,7 +248,17 @@ std::vector<CgroupBind> cgroup_v1_binds(const cgroups::Layout& l, const std::str
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+namespace {
+UniqueFd open_in_root_at_depth(int root_fd, const std::string& path, bool create, bool file, int depth);
+}
+
 UniqueFd open_in_root(int root_fd, const std::string& path, bool create, bool file) {
+  return open_in_root_at_depth(root_fd, path, create, file, 0);
+}
+
+namespace {
+UniqueFd open_in_root_at_depth(int root_fd, const std::string& path, bool create, bool file, int depth) {
+  if (depth > 40) throw_sys("open", path, ELOOP);
   std::string r = rel(path);
   if (r.empty()) {
     int fd = ::openat(root_fd, ".", O_PATH | O_CLOEXEC);
@@ -279,6 +290,19 @@ UniqueFd open_in_root(int root_fd, const std::string& path, bool create, bool fi
         throw_sys("mkdir", "/" + next);
       }
       nfd = static_cast<int>(::syscall(SYS_openat2, root_fd, next.c_str(), &how, sizeof how));
+      if (nfd < 0 && errno == ENOENT) {
+        // A symlink to something missing (an image's /var/run -> /run without /run): create its
+        // target, resolved inside the root like everything else, and carry on from there.
+        char target[PATH_MAX];
+        ssize_t n = ::readlinkat(cur.get(), parts[i].c_str(), target, sizeof target - 1);
+        if (n > 0) {
+          target[n] = '\0';
+          std::string via = target[0] == '/' ? std::string(target) : "/" + prefix + "/" + target;
+          for (size_t k = i + 1; k < parts.size(); ++k) via += "/" + parts[k];
+          return open_in_root_at_depth(root_fd, via, create, file, depth + 1);
+        }
+        errno = ENOENT;
+      }
       if (nfd < 0) throw_sys("open", "/" + next);
     }
     cur.reset(nfd);
@@ -286,6 +310,7 @@ UniqueFd open_in_root(int root_fd, const std::string& path, bool create, bool fi
   }
   return cur;
 }
+}  // namespace
 
 void prepare_rootfs(const RootfsContext& ctx) {
   const oci::Spec& s = *ctx.spec;
