@@ -661,9 +661,6 @@ int cmd_exec(const GlobalOptions& g, const ExecOptions2& o) {
     parent_ch.close();
     err_rd.reset();
     try {
-      sigset_t all;
-      sigfillset(&all);
-      ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
       for (auto& n : nss)
         if (n.flag != CLONE_NEWPID && n.flag != CLONE_NEWTIME && ::setns(n.fd.get(), n.flag) != 0)
           throw_sys("setns", n.path);

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/fd.h"
 #include "common/log.h"
+#include "runtime/terminal.h"
 
 namespace hoist::runtime {
 namespace {
@@ -30,19 +31,23 @@ void run_one(const oci::Hook& h, const char* kind, const std::string& state) {
   if (pid < 0) throw_sys("fork", "hook");
   if (pid == 0) {
     ::dup2(rd.get(), 0);
-    ::signal(SIGPIPE, SIG_DFL);
+    unblock_all_signals();
     ::execve(h.path.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   rd.reset();
-  // The hook may not read its stdin at all; a closed pipe is not our failure.
-  ::signal(SIGPIPE, SIG_IGN);
+  // The hook may not read its stdin at all; a closed pipe is not our failure. SIGPIPE is ignored
+  // only for these writes: an ignored signal would outlive execve into the container's process.
+  struct sigaction ign{}, old{};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
   size_t off = 0;
   while (off < state.size()) {
     ssize_t n = ::write(wr.get(), state.data() + off, state.size() - off);
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
+  ::sigaction(SIGPIPE, &old, nullptr);
   wr.reset();
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   UniqueFd pfd(pidfd);

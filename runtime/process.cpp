@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/capability.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -22,6 +23,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "runtime/seccomp.h"
+#include "runtime/terminal.h"
 
 namespace hoist::runtime {
 namespace {
@@ -250,8 +252,12 @@ void finalize_and_exec(const ExecOptions& o) {
   apply_apparmor(p.apparmor_profile);
   if (filter && p.no_new_privileges) load_filter();
 
-  // Nothing of ours may leak into the container beyond the preserved fds.
+  // Nothing of ours may leak into the container beyond the preserved fds, nor our signal mask.
   ::syscall(SYS_close_range, 3 + o.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  // The process starts with default dispositions (ignored ones would survive execve), as runc's.
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  unblock_all_signals();
 
   std::vector<char*> argv, envp;
   for (auto& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));

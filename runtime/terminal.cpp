@@ -113,6 +113,12 @@ void block_forwarded_signals() {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
 }
 
+void unblock_all_signals() {
+  sigset_t all;
+  sigfillset(&all);
+  ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
+}
+
 int foreground_wait(pid_t pid, int master) {
   sigset_t set = forwarded_set();
   ::sigprocmask(SIG_BLOCK, &set, nullptr);

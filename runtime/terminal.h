@@ -27,6 +27,9 @@ UniqueFd connect_unix(const std::string& path);
 int foreground_wait(pid_t pid, int pty_master);
 // Signals we forward (blocked before the loop starts, so none is lost).
 void block_forwarded_signals();
+// Unblocks every signal: a blocked mask survives execve, so whatever the runtime blocked for
+// itself must not reach a container process or a hook.
+void unblock_all_signals();
 
 // Shell-style exit code from a wait status.
 int exit_code(int status);

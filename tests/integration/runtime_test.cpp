@@ -21,6 +21,13 @@ namespace fs = std::filesystem;
 
 void set_args(json& j, const std::string& script) { j["process"]["args"] = {"sh", "-c", script}; }
 
+// A new user namespace: container ids 0-65535 are host ids 100000-165535.
+void add_userns(json& j) {
+  j["linux"]["namespaces"].push_back({{"type", "user"}});
+  j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  j["linux"]["gidMappings"] = j["linux"]["uidMappings"];
+}
+
 void add_tmpfs(json& j, const std::string& dest, const std::string& size = "size=16m") {
   j["mounts"].push_back({{"destination", dest}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"nosuid", size}}});
 }
@@ -154,9 +161,7 @@ TEST_F(Runtime, MaskedPathsShowNothingAndReadonlyPathsRefuseWrites) {
 
 TEST_F(Runtime, UserNamespaceMapsRootToAnUnprivilegedHostId) {
   auto r = run_container("userns", [](json& j) {
-    j["linux"]["namespaces"].push_back({{"type", "user"}});
-    j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    add_userns(j);
     set_args(j, "cat /proc/self/uid_map /proc/self/gid_map; id -u; ls -ln /bin/busybox");
   });
   ASSERT_EQ(r.code, 0) << r.err;
@@ -168,9 +173,7 @@ TEST_F(Runtime, UserNamespaceMapsRootToAnUnprivilegedHostId) {
 
 TEST_F(Runtime, ExecJoinsTheUserNamespace) {
   std::string b = make_bundle("usexec", [](json& j) {
-    j["linux"]["namespaces"].push_back({{"type", "user"}});
-    j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
-    j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+    add_userns(j);
     j["process"]["args"] = {"sleep", "100"};
   });
   track("usexec");
@@ -301,6 +304,17 @@ TEST_F(Runtime, ForegroundRunWithATerminalRelaysItsOutput) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("/dev/pts/0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("stdin-is-a-tty"), std::string::npos) << r.out;
+}
+
+// Whatever the runtime blocks or ignores for itself (signal forwarding in `run`, SIGPIPE while it
+// feeds hooks) must not reach the container's process: both survive execve.
+TEST_F(Runtime, ProcessStartsWithNoBlockedOrIgnoredSignals) {
+  auto r = run_container("signals", [](json& j) {
+    j["hooks"] = {{"startContainer", {{{"path", "/bin/true"}}}}};
+    j["process"]["args"] = {"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"};
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST_F(Runtime, HooksGetTheStateOnStdin) {
