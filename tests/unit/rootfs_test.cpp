@@ -91,5 +91,23 @@ TEST_F(OpenInRoot, ErrorsNameThePath) {
   }
 }
 
+TEST(CgroupMount, OneBindPerHierarchyWithLinksForCoMountedControllers) {
+  cgroups::Layout l;
+  l.v1 = {{"cpu", "/sys/fs/cgroup/cpu,cpuacct"}, {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct"},
+          {"memory", "/sys/fs/cgroup/memory"}, {"name=systemd", "/sys/fs/cgroup/systemd"}};
+  l.unified = "/sys/fs/cgroup/unified";
+  auto binds = cgroup_v1_binds(l, "/c1");
+  ASSERT_EQ(binds.size(), 4u);
+  EXPECT_EQ(binds[0].name, "cpu,cpuacct");
+  EXPECT_EQ(binds[0].source, "/sys/fs/cgroup/cpu,cpuacct/c1");
+  EXPECT_EQ(binds[0].links, (std::vector<std::string>{"cpu", "cpuacct"}));
+  EXPECT_EQ(binds[1].name, "memory");
+  EXPECT_TRUE(binds[1].links.empty());
+  EXPECT_EQ(binds[2].name, "systemd");
+  EXPECT_EQ(binds[2].source, "/sys/fs/cgroup/systemd/c1");
+  EXPECT_EQ(binds[3].name, "unified");
+  EXPECT_EQ(binds[3].source, "/sys/fs/cgroup/unified/c1");
+}
+
 }  // namespace
 }  // namespace hoist::runtime
