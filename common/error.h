@@ -13,6 +13,20 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
+// Kinds the API maps to Docker's status codes: 404, 409, 400.
+class NotFound : public Error {
+ public:
+  using Error::Error;
+};
+class Conflict : public Error {
+ public:
+  using Error::Error;
+};
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+
 // A failed system call: the operation, the path or value it acted on, and errno.
 class SysError : public Error {
  public:

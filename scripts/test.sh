@@ -12,7 +12,7 @@ if [ "$(id -u)" -eq 0 ]; then
   ctest --output-on-failure -L root
   if command -v runc >/dev/null; then
     echo "== the same integration tests, runc as the runtime"
-    HOIST_TEST_RUNTIME=runc ctest --output-on-failure -L root
+    HOIST_TEST_RUNTIME=runc ctest --output-on-failure -L runtime
   fi
 else
   echo "test.sh: not root: skipping the integration tests (label root)" >&2

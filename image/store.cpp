@@ -1,0 +1,488 @@
+#include "image/store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace hoist::image {
+
+using nlohmann::json;
+
+namespace {
+
+std::string unique_name() {
+  static std::atomic<unsigned> n{0};
+  std::random_device rd;
+  return std::to_string(getpid()) + "-" + std::to_string(n++) + "-" + std::to_string(rd());
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* dp = ::opendir(dir.c_str());
+  if (!dp) {
+    if (errno == ENOENT) return out;
+    throw_sys("open directory", dir);
+  }
+  while (auto* e = ::readdir(dp)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  ::closedir(dp);
+  return out;
+}
+
+json layer_to_json(const LayerInfo& l) {
+  return {{"digest", l.digest.str()}, {"mediaType", l.media_type}, {"size", l.size},
+          {"diffID", l.diff_id.str()}, {"chainID", l.chain_id.str()}};
+}
+
+json record_to_json(const ImageRecord& r) {
+  json layers = json::array();
+  for (auto& l : r.layers) layers.push_back(layer_to_json(l));
+  json j = {{"id", r.id.str()},
+            {"manifestDigest", r.manifest_digest.str()},
+            {"manifestMediaType", r.manifest_media_type},
+            {"layers", layers},
+            {"created", r.created},
+            {"size", r.size}};
+  if (r.index_digest) j["indexDigest"] = r.index_digest->str();
+  return j;
+}
+
+ImageRecord record_from_json(const json& j) {
+  ImageRecord r;
+  r.id = Digest::parse(j.at("id").get<std::string>());
+  r.manifest_digest = Digest::parse(j.at("manifestDigest").get<std::string>());
+  r.manifest_media_type = j.at("manifestMediaType").get<std::string>();
+  if (j.contains("indexDigest")) r.index_digest = Digest::parse(j.at("indexDigest").get<std::string>());
+  for (auto& l : j.at("layers")) {
+    LayerInfo li;
+    li.digest = Digest::parse(l.at("digest").get<std::string>());
+    li.media_type = l.at("mediaType").get<std::string>();
+    li.size = l.at("size").get<std::int64_t>();
+    li.diff_id = Digest::parse(l.at("diffID").get<std::string>());
+    li.chain_id = Digest::parse(l.at("chainID").get<std::string>());
+    r.layers.push_back(std::move(li));
+  }
+  r.created = j.value("created", "");
+  r.size = j.value("size", std::int64_t{0});
+  return r;
+}
+
+// Can this process mount overlayfs with directories under `tmp`?
+bool overlay_works(const std::string& tmp) {
+  if (geteuid() != 0) return false;
+  auto base = tmp + "/overlay-probe-" + unique_name();
+  for (auto d : {"/l1", "/l2", "/u", "/w", "/m"}) mkdir_all(base + d, 0700);
+  auto opts = "lowerdir=" + base + "/l2:" + base + "/l1,upperdir=" + base + "/u,workdir=" + base + "/w";
+  bool ok = ::mount("overlay", (base + "/m").c_str(), "overlay", 0, opts.c_str()) == 0;
+  if (ok) ::umount2((base + "/m").c_str(), MNT_DETACH);
+  remove_all(base);
+  return ok;
+}
+
+}  // namespace
+
+std::vector<Digest> chain_ids(const std::vector<Digest>& diff_ids) {
+  std::vector<Digest> out;
+  for (auto& d : diff_ids) {
+    if (out.empty()) {
+      out.push_back(d);
+    } else {
+      out.push_back(digest_of(out.back().str() + " " + d.str()));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Store::Store(std::string root, std::optional<SnapshotMode> mode)
+    : root_((mkdir_all(root, 0700), root)),
+      lock_([&] {
+        auto p = root_ + "/lock";
+        UniqueFd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd) throw_sys("open", p);
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+          if (errno == EWOULDBLOCK) throw Error("image store " + root_ + " is in use by another process");
+          throw_sys("lock", p);
+        }
+        return fd;
+      }()),
+      content_(root_ + "/content") {
+  remove_all(root_ + "/tmp");
+  mkdir_all(root_ + "/tmp", 0700);
+  mkdir_all(root_ + "/snapshots", 0700);
+  mkdir_all(root_ + "/images", 0700);
+
+  auto driver_file = root_ + "/snapshotter";
+  if (path_exists(driver_file)) {
+    auto d = std::string(trim(read_file(driver_file)));
+    mode_ = d == "copy" ? SnapshotMode::Copy : SnapshotMode::Overlay;
+    if (mode && *mode != mode_)
+      throw Error("image store " + root_ + " uses the " + d + " snapshotter; it cannot be changed");
+  } else {
+    mode_ = mode ? *mode : (overlay_works(root_ + "/tmp") ? SnapshotMode::Overlay : SnapshotMode::Copy);
+    write_file_atomic(driver_file, mode_ == SnapshotMode::Copy ? "copy\n" : "overlay\n", 0600);
+  }
+  load();
+  std::lock_guard lk(mu_);
+  gc_locked();
+}
+
+Store::~Store() = default;
+
+void Store::load() {
+  std::lock_guard lk(mu_);
+  for (auto& name : list_dir(root_ + "/images")) {
+    auto path = root_ + "/images/" + name;
+    if (name.size() < 5 || name.substr(name.size() - 5) != ".json") {
+      remove_all(path);  // an interrupted atomic write
+      continue;
+    }
+    try {
+      auto rec = record_from_json(json::parse(read_file(path)));
+      images_[rec.id] = std::move(rec);
+    } catch (const std::exception& e) {
+      log::warn("image store: ignoring unreadable image record " + path + ": " + e.what());
+    }
+  }
+  auto refs_path = root_ + "/repositories.json";
+  if (path_exists(refs_path)) {
+    auto j = json::parse(read_file(refs_path));
+    for (auto& [k, v] : j.at("refs").items()) {
+      auto id = Digest::parse(v.get<std::string>());
+      if (images_.count(id)) refs_[k] = id;
+    }
+  }
+}
+
+void Store::save_refs_locked() {
+  json refs = json::object();
+  for (auto& [k, v] : refs_) refs[k] = v.str();
+  write_file_atomic(root_ + "/repositories.json", json{{"refs", refs}}.dump(1) + "\n", 0600);
+}
+
+void Store::write_record_locked(const ImageRecord& rec) {
+  write_file_atomic(root_ + "/images/" + rec.id.hex + ".json", record_to_json(rec).dump(1) + "\n", 0600);
+}
+
+std::optional<ImageRecord> Store::get(const Digest& id) const {
+  std::lock_guard lk(mu_);
+  auto it = images_.find(id);
+  if (it == images_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<ImageRecord> Store::list() const {
+  std::lock_guard lk(mu_);
+  std::vector<ImageRecord> out;
+  for (auto& [_, r] : images_) out.push_back(r);
+  return out;
+}
+
+std::optional<Digest> Store::lookup(const Reference& ref) const {
+  std::lock_guard lk(mu_);
+  auto it = refs_.find(ref.str());
+  if (it == refs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Digest> Store::resolve_locked(const std::string& spec, bool* by_ref) const {
+  if (by_ref) *by_ref = false;
+  // A full or short image ID.
+  std::string hex = spec.rfind("sha256:", 0) == 0 ? spec.substr(7) : spec;
+  bool is_hex = !hex.empty() && hex.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (is_hex) {
+    std::optional<Digest> found;
+    int matches = 0;
+    for (auto& [id, _] : images_) {
+      if (id.hex.compare(0, hex.size(), hex) == 0) {
+        found = id;
+        ++matches;
+      }
+    }
+    if (matches == 1) return found;
+    if (matches > 1 && hex.size() < 64) return std::nullopt;
+  }
+  try {
+    auto ref = Reference::parse(spec);
+    auto it = refs_.find(ref.str());
+    if (it != refs_.end()) {
+      if (by_ref) *by_ref = true;
+      return it->second;
+    }
+    // name@digest where the digest is the image's manifest (or index) digest.
+    if (ref.digest) {
+      for (auto& [id, rec] : images_)
+        if (rec.manifest_digest == *ref.digest || (rec.index_digest && *rec.index_digest == *ref.digest))
+          for (auto& [k, v] : refs_)
+            if (v == id && Reference::parse_name_only(k).name() == ref.name()) return id;
+    }
+  } catch (const Error&) {
+    // not a valid reference: just not found
+  }
+  return std::nullopt;
+}
+
+ImageRecord Store::resolve(const std::string& spec) const {
+  std::lock_guard lk(mu_);
+  auto id = resolve_locked(spec, nullptr);
+  if (!id) throw NotFound("No such image: " + spec);
+  return images_.at(*id);
+}
+
+std::vector<Reference> Store::references(const Digest& id) const {
+  std::lock_guard lk(mu_);
+  std::vector<Reference> out;
+  for (auto& [k, v] : refs_)
+    if (v == id) out.push_back(Reference::parse_name_only(k));
+  return out;
+}
+
+void Store::add_image(const ImageRecord& rec, const std::vector<Reference>& refs) {
+  for (auto& l : rec.layers)
+    if (!has_snapshot(l.chain_id)) throw Error("add image " + rec.id.str() + ": layer " + l.chain_id.str() + " missing");
+  // Make the blobs and unpacked layers durable before a record points at them.
+  if (::syncfs(lock_.get()) != 0) throw_sys("syncfs", root_);
+  std::lock_guard lk(mu_);
+  write_record_locked(rec);
+  images_[rec.id] = rec;
+  for (auto& r : refs) refs_[r.str()] = rec.id;
+  if (!refs.empty()) save_refs_locked();
+}
+
+void Store::tag(const Digest& id, const Reference& ref) {
+  std::lock_guard lk(mu_);
+  if (!images_.count(id)) throw NotFound("No such image: " + id.str());
+  refs_[ref.str()] = id;
+  save_refs_locked();
+}
+
+void Store::delete_image_locked(const Digest& id, RemoveReport& report) {
+  auto path = root_ + "/images/" + id.hex + ".json";
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw_sys("remove", path);
+  images_.erase(id);
+  report.deleted.push_back(id.str());
+}
+
+RemoveReport Store::remove(const std::string& spec, bool force) {
+  std::lock_guard lk(mu_);
+  RemoveReport report;
+  bool by_ref = false;
+  auto id = resolve_locked(spec, &by_ref);
+  if (!id) throw NotFound("No such image: " + spec);
+  std::vector<std::string> names;
+  for (auto& [k, v] : refs_)
+    if (v == *id) names.push_back(k);
+
+  if (by_ref) {
+    auto key = Reference::parse(spec).str();
+    if (!refs_.count(key)) {  // matched through name@manifest-digest
+      for (auto& n : names)
+        if (Reference::parse_name_only(n).name() == Reference::parse(spec).name()) key = n;
+    }
+    refs_.erase(key);
+    report.untagged.push_back(Reference::parse_name_only(key).familiar());
+    // As Docker: once no tag names the image, its digest references go too, and so does the image.
+    bool tagged = false;
+    std::vector<std::string> digest_refs;
+    for (auto& [k, v] : refs_) {
+      if (v != *id) continue;
+      if (Reference::parse_name_only(k).tag.empty()) {
+        digest_refs.push_back(k);
+      } else {
+        tagged = true;
+      }
+    }
+    if (!tagged) {
+      for (auto& k : digest_refs) {
+        refs_.erase(k);
+        report.untagged.push_back(Reference::parse_name_only(k).familiar());
+      }
+    }
+    save_refs_locked();
+    if (!tagged) delete_image_locked(*id, report);
+  } else {
+    // By ID: refused when several repositories name it (Docker's rule), unless forced.
+    std::set<std::string> repos;
+    for (auto& n : names) repos.insert(Reference::parse_name_only(n).name());
+    if (repos.size() > 1 && !force)
+      throw Conflict("conflict: unable to delete " + id->short_id() +
+                     " (must be forced) - image is referenced in multiple repositories");
+    for (auto& n : names) {
+      refs_.erase(n);
+      report.untagged.push_back(Reference::parse_name_only(n).familiar());
+    }
+    if (!names.empty()) save_refs_locked();
+    delete_image_locked(*id, report);
+  }
+  for (auto& s : gc_locked()) report.deleted.push_back(s.str());
+  return report;
+}
+
+RemoveReport Store::prune(bool all, const std::function<bool(const Digest&)>& in_use) {
+  std::lock_guard lk(mu_);
+  RemoveReport report;
+  std::vector<Digest> victims;
+  for (auto& [id, _] : images_) {
+    bool named = std::any_of(refs_.begin(), refs_.end(), [&](auto& kv) { return kv.second == id; });
+    if ((named && !all) || (in_use && in_use(id))) continue;
+    victims.push_back(id);
+  }
+  for (auto& id : victims) {
+    std::vector<std::string> names;
+    for (auto& [k, v] : refs_)
+      if (v == id) names.push_back(k);
+    for (auto& n : names) {
+      refs_.erase(n);
+      report.untagged.push_back(Reference::parse_name_only(n).familiar());
+    }
+    if (!names.empty()) save_refs_locked();
+    delete_image_locked(id, report);
+  }
+  for (auto& s : gc_locked()) report.deleted.push_back(s.str());
+  return report;
+}
+
+// --- snapshots -----------------------------------------------------------------------------------
+
+bool Store::has_snapshot(const Digest& chain_id) const {
+  return path_exists(root_ + "/snapshots/" + chain_id.hex + "/meta.json");
+}
+
+std::int64_t Store::snapshot_size(const Digest& chain_id) const {
+  try {
+    return json::parse(read_file(root_ + "/snapshots/" + chain_id.hex + "/meta.json")).value("size", std::int64_t{0});
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+std::string Store::snapshot_path(const Digest& chain_id) const { return root_ + "/snapshots/" + chain_id.hex + "/fs"; }
+
+std::vector<std::string> Store::layer_paths(const ImageRecord& rec) const {
+  std::vector<std::string> out;
+  if (mode_ == SnapshotMode::Copy) {
+    if (!rec.layers.empty()) out.push_back(snapshot_path(rec.layers.back().chain_id));
+    return out;
+  }
+  for (auto& l : rec.layers) out.push_back(snapshot_path(l.chain_id));
+  return out;
+}
+
+Store::SnapshotBuilder::SnapshotBuilder(Store& s, std::string dir) : store_(&s), dir_(std::move(dir)), fs_(dir_ + "/fs") {
+  mkdir_all(fs_, 0755);
+}
+Store::SnapshotBuilder::SnapshotBuilder(SnapshotBuilder&& o) noexcept
+    : store_(o.store_), dir_(std::move(o.dir_)), fs_(std::move(o.fs_)) {
+  o.dir_.clear();
+}
+Store::SnapshotBuilder::~SnapshotBuilder() {
+  if (dir_.empty()) return;
+  try {
+    remove_all(dir_);
+  } catch (const std::exception& e) {
+    log::warn(std::string("image store: ") + e.what());
+  }
+}
+
+void Store::SnapshotBuilder::commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size) {
+  json meta = {{"chainID", chain_id.str()}, {"diffID", diff_id.str()}, {"size", size}};
+  write_file(dir_ + "/meta.json", meta.dump() + "\n", O_CREAT);
+  auto dst = store_->root_ + "/snapshots/" + chain_id.hex;
+  std::lock_guard lk(store_->mu_);
+  if (path_exists(dst + "/meta.json")) return;  // someone else published it; ours is removed
+  if (path_exists(dst)) remove_all(dst);
+  if (::rename(dir_.c_str(), dst.c_str()) != 0) throw_sys("rename " + dir_ + " to", dst);
+  dir_.clear();
+}
+
+Store::SnapshotBuilder Store::new_snapshot() { return SnapshotBuilder(*this, root_ + "/tmp/snap-" + unique_name()); }
+
+Store::TempDir::~TempDir() {
+  if (path_.empty()) return;
+  try {
+    remove_all(path_);
+  } catch (const std::exception& e) {
+    log::warn(std::string("image store: ") + e.what());
+  }
+}
+
+Store::TempDir Store::temp_dir() {
+  auto p = root_ + "/tmp/work-" + unique_name();
+  mkdir_all(p, 0700);
+  return TempDir(p);
+}
+
+// --- leases and garbage collection -------------------------------------------------------------
+
+Store::Lease::Lease(Lease&& o) noexcept : store_(o.store_), id_(o.id_) { o.store_ = nullptr; }
+Store::Lease::~Lease() {
+  if (!store_) return;
+  std::lock_guard lk(store_->mu_);
+  store_->leases_.erase(id_);
+}
+void Store::Lease::add_blob(const Digest& d) {
+  std::lock_guard lk(store_->mu_);
+  store_->leases_[id_].first.insert(d);
+}
+void Store::Lease::add_snapshot(const Digest& c) {
+  std::lock_guard lk(store_->mu_);
+  store_->leases_[id_].second.insert(c);
+}
+Store::Lease Store::lease() {
+  std::lock_guard lk(mu_);
+  int id = next_lease_++;
+  leases_[id];
+  return Lease(*this, id);
+}
+
+std::vector<Digest> Store::gc() {
+  std::lock_guard lk(mu_);
+  return gc_locked();
+}
+
+std::vector<Digest> Store::gc_locked() {
+  std::set<Digest> keep_blobs, keep_snaps;
+  for (auto& [id, rec] : images_) {
+    keep_blobs.insert(id);
+    keep_blobs.insert(rec.manifest_digest);
+    if (rec.index_digest) keep_blobs.insert(*rec.index_digest);
+    for (auto& l : rec.layers) {
+      keep_blobs.insert(l.digest);
+      keep_snaps.insert(l.chain_id);
+    }
+  }
+  for (auto& [_, l] : leases_) {
+    keep_blobs.insert(l.first.begin(), l.first.end());
+    keep_snaps.insert(l.second.begin(), l.second.end());
+  }
+  std::vector<Digest> removed;
+  for (auto& name : list_dir(root_ + "/snapshots")) {
+    auto s = "sha256:" + name;
+    if (Digest::valid(s) && keep_snaps.count(Digest::parse(s)) && path_exists(root_ + "/snapshots/" + name + "/meta.json"))
+      continue;
+    remove_all(root_ + "/snapshots/" + name);
+    if (Digest::valid(s)) removed.push_back(Digest::parse(s));
+  }
+  for (auto& d : content_.list())
+    if (!keep_blobs.count(d)) content_.remove(d);
+  return removed;
+}
+
+}  // namespace hoist::image

@@ -1,0 +1,167 @@
+// The image store: blobs (ContentStore), unpacked layers (snapshots), image records and references.
+//
+// On disk, under the store root (e.g. /var/lib/hoist/image):
+//   lock                      flock: one process owns the store
+//   content/                  ContentStore (manifests, configs, layer blobs)
+//   snapshots/<chain-id>/     fs/ (the unpacked layer) and meta.json, published by renaming a
+//                             finished directory from tmp/; overlay mode: each holds one layer's diff;
+//                             copy mode: each holds the full tree up to that layer
+//   images/<id>.json          image records (id = config digest), written atomically
+//   repositories.json         references -> image id, written atomically
+//   tmp/                      work directories; cleared on open
+// Every change is ordered (blobs, snapshots, record, then references) so a kill -9 at any point
+// leaves either the old state or the new one plus unreferenced leftovers, which open() removes.
+// Reference counts are not stored: a snapshot or blob lives while an image record needs it.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/digest.h"
+#include "common/fd.h"
+#include "image/content_store.h"
+#include "image/reference.h"
+
+namespace hoist::image {
+
+struct LayerInfo {
+  Digest digest;  // the blob (compressed as distributed)
+  std::string media_type;
+  std::int64_t size = 0;
+  Digest diff_id;   // uncompressed
+  Digest chain_id;  // identifies the snapshot
+};
+
+struct ImageRecord {
+  Digest id;  // config digest
+  Digest manifest_digest;
+  std::string manifest_media_type;
+  std::optional<Digest> index_digest;  // when the image came through an index / manifest list
+  std::vector<LayerInfo> layers;
+  std::string created;   // when it entered the store (RFC 3339)
+  std::int64_t size = 0;  // unpacked size of all layers
+};
+
+// chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)), as in the OCI image spec.
+std::vector<Digest> chain_ids(const std::vector<Digest>& diff_ids);
+
+enum class SnapshotMode { Overlay, Copy };
+
+struct RemoveReport {
+  std::vector<std::string> untagged;  // references removed (familiar form)
+  std::vector<std::string> deleted;   // image ids and layer chain ids removed
+};
+
+class Store {
+ public:
+  // Opens (creating) the store at `root`; takes the lock or throws "image store ... in use by
+  // another process". Clears tmp/, ingest leftovers, and anything no image record needs.
+  explicit Store(std::string root, std::optional<SnapshotMode> mode = std::nullopt);
+  ~Store();
+
+  ContentStore& content() { return content_; }
+  SnapshotMode mode() const { return mode_; }
+  const std::string& root() const { return root_; }
+
+  // --- images and references
+  std::optional<ImageRecord> get(const Digest& id) const;
+  std::vector<ImageRecord> list() const;
+  // An image by reference ("busybox", "x:1", "name@sha256:..."), full ID or unique ID prefix;
+  // throws NotFound "No such image: ..." (Docker's message).
+  ImageRecord resolve(const std::string& spec) const;
+  std::optional<Digest> lookup(const Reference& ref) const;
+  // References naming `id` (full form), sorted.
+  std::vector<Reference> references(const Digest& id) const;
+  // Publishes a complete image (all its snapshots and blobs present); replaces a record with the
+  // same id. Then points each of `refs` at it (a tag moving from another image leaves that one
+  // dangling, as Docker does).
+  void add_image(const ImageRecord& rec, const std::vector<Reference>& refs);
+  void tag(const Digest& id, const Reference& ref);
+  // Docker's rmi: a reference removes that reference, and the image once nothing names it; an ID
+  // removes the image (Conflict when several references name it, unless force).
+  RemoveReport remove(const std::string& spec, bool force);
+  // Removes dangling images (all unused images when `all`); returns what was removed.
+  RemoveReport prune(bool all, const std::function<bool(const Digest&)>& in_use = {});
+
+  // --- snapshots
+  bool has_snapshot(const Digest& chain_id) const;
+  // The unpacked size recorded for a snapshot (0 if unknown).
+  std::int64_t snapshot_size(const Digest& chain_id) const;
+  // The unpacked tree of a snapshot.
+  std::string snapshot_path(const Digest& chain_id) const;
+  // The snapshot trees of an image, lowest first (overlay lowerdirs are these, reversed).
+  std::vector<std::string> layer_paths(const ImageRecord& rec) const;
+  // A snapshot being built: a fresh directory under tmp/; commit() publishes it.
+  class SnapshotBuilder {
+   public:
+    SnapshotBuilder(SnapshotBuilder&&) noexcept;
+    ~SnapshotBuilder();
+    const std::string& fs() const { return fs_; }
+    // Publishes it as `chain_id`; if another builder got there first, this one is discarded.
+    void commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size);
+
+   private:
+    friend class Store;
+    SnapshotBuilder(Store& s, std::string dir);
+    Store* store_;
+    std::string dir_, fs_;
+  };
+  SnapshotBuilder new_snapshot();
+  // A directory under tmp/ removed by the destructor of the returned guard.
+  class TempDir {
+   public:
+    TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+    ~TempDir();
+    const std::string& path() const { return path_; }
+
+   private:
+    friend class Store;
+    explicit TempDir(std::string p) : path_(std::move(p)) {}
+    std::string path_;
+  };
+  TempDir temp_dir();
+
+  // --- leases: blobs and snapshots that a running pull/load is still assembling; gc keeps them.
+  class Lease {
+   public:
+    Lease(Lease&&) noexcept;
+    ~Lease();
+    void add_blob(const Digest& d);
+    void add_snapshot(const Digest& chain_id);
+
+   private:
+    friend class Store;
+    Lease(Store& s, int id) : store_(&s), id_(id) {}
+    Store* store_;
+    int id_;
+  };
+  Lease lease();
+
+  // Removes snapshots and blobs that no image record and no lease needs; returns the snapshots removed.
+  std::vector<Digest> gc();
+
+ private:
+  std::string root_;
+  UniqueFd lock_;
+  ContentStore content_;
+  SnapshotMode mode_;
+  mutable std::mutex mu_;
+  std::map<Digest, ImageRecord> images_;
+  std::map<std::string, Digest> refs_;  // full reference string -> image id
+  std::map<int, std::pair<std::set<Digest>, std::set<Digest>>> leases_;  // id -> (blobs, snapshots)
+  int next_lease_ = 0;
+
+  void load();
+  void save_refs_locked();
+  void write_record_locked(const ImageRecord& rec);
+  void delete_image_locked(const Digest& id, RemoveReport& report);
+  std::vector<Digest> gc_locked();
+  std::optional<Digest> resolve_locked(const std::string& spec, bool* by_ref) const;
+};
+
+}  // namespace hoist::image
