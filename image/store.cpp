@@ -404,6 +404,12 @@ Store::SnapshotBuilder::~SnapshotBuilder() {
 void Store::SnapshotBuilder::commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size) {
   json meta = {{"chainID", chain_id.str()}, {"diffID", diff_id.str()}, {"size", size}};
   write_file(dir_ + "/meta.json", meta.dump() + "\n", O_CREAT);
+  // Flush the unpacked files now, while other layers are still being unpacked, so the syncfs
+  // before the image record (add_image) finds little left to write.
+  {
+    UniqueFd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d || ::syncfs(d.get()) != 0) throw_sys("syncfs", dir_);
+  }
   auto dst = store_->root_ + "/snapshots/" + chain_id.hex;
   std::lock_guard lk(store_->mu_);
   if (path_exists(dst + "/meta.json")) return;  // someone else published it; ours is removed

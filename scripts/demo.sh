@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine, as root: install what is needed, build, make a
-# busybox OCI bundle, and run containers with hoist-runtime.
+# busybox image, push it to a private registry on loopback and pull it back with hoist-image, and
+# run containers from the pulled image with hoist-runtime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,10 +9,32 @@ scripts/build.sh
 rt=build/runtime/hoist-runtime
 scripts/make-busybox-fixtures.sh build/fixtures >/dev/null
 state=$(mktemp -d /tmp/hoist-demo.XXXXXX)
-trap '"$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+reg_pid=
+trap '"$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1 || true
+      [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null; rm -rf "$state"' EXIT
+
+echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
+hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$state/registry.yml" <<YML
+version: 0.1
+storage: {filesystem: {rootdirectory: $state/registry}}
+http: {addr: 127.0.0.1:$port}
+YML
+docker-registry serve "$state/registry.yml" > "$state/registry.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+ref=127.0.0.1:$port/demo/busybox:1
+hi import build/fixtures/busybox-rootfs.tar "$ref"
+hi push "$ref"
+hi rmi "$ref"
+hi pull "$ref"
+hi images
+rootfs=$(hi inspect "$ref" | jq -r '.Layers[-1].path')
+
 bundle="$state/bundle"
 mkdir -p "$bundle"
-jq --arg root "$PWD/build/fixtures/busybox-bundle/rootfs" \
+jq --arg root "$rootfs" \
    '.root.path = $root | .process.args = ["sh", "-c", "echo \"hello from $(hostname), pid $$, as $(id -un)\"; grep -E \"^(CapEff|Seccomp):\" /proc/self/status"]' \
    build/fixtures/busybox-bundle/config.json > "$bundle/config.json"
 

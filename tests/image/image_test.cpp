@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -393,6 +395,53 @@ TEST_F(ImageTest, TlsRegistryWithoutItsCaIsRefused) {
     EXPECT_NE(std::string(e.what()).find("certificate"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(store.list().empty());
+}
+
+// ---- snapshots: layers stacked, whiteouts honoured, in both snapshotters ------------------------
+
+TEST_F(ImageTest, LayersStackWithWhiteoutsInBothSnapshotters) {
+  LocalRegistry reg;
+  Registry c(reg.host(), reg.settings());
+  push_raw_image(c, "layers/app", "1",
+                 {make_tar({{"etc/", ""}, {"etc/keep", "base\n"}, {"etc/gone", "x"}, {"opq/", ""}, {"opq/old", "x"},
+                            {"shared", "v1\n"}},
+                           true),
+                  make_tar({{"etc/.wh.gone", ""}, {"opq/", ""}, {"opq/.wh..wh..opq", ""}, {"opq/new", "n\n"},
+                            {"shared", "v2\n"}},
+                           true)});
+  // Copy snapshotter: the top snapshot is the whole tree.
+  {
+    Store store(root() + "-copy", SnapshotMode::Copy);
+    auto r = pull_image(store, reg.settings(), Reference::parse(reg.host() + "/layers/app:1"), {});
+    auto paths = store.layer_paths(r.image);
+    ASSERT_EQ(paths.size(), 1u);
+    EXPECT_EQ(read_file(paths[0] + "/etc/keep"), "base\n");
+    EXPECT_FALSE(fs::exists(paths[0] + "/etc/gone"));
+    EXPECT_FALSE(fs::exists(paths[0] + "/opq/old"));
+    EXPECT_EQ(read_file(paths[0] + "/opq/new"), "n\n");
+    EXPECT_EQ(read_file(paths[0] + "/shared"), "v2\n");
+    // The lower snapshot is untouched by the upper one.
+    EXPECT_TRUE(fs::exists(store.snapshot_path(r.image.layers[0].chain_id) + "/etc/gone"));
+  }
+  fs::remove_all(root() + "-copy");
+  // Overlay snapshotter: mounted as overlayfs lower layers, the tree a container sees is the same.
+  Store store(root(), SnapshotMode::Overlay);
+  auto r = pull_image(store, reg.settings(), Reference::parse(reg.host() + "/layers/app:1"), {});
+  auto paths = store.layer_paths(r.image);
+  ASSERT_EQ(paths.size(), 2u);
+  std::string lower = paths[1] + ":" + paths[0];
+  auto mnt = dir_.path() + "/mnt";
+  fs::create_directories(mnt);
+  ASSERT_EQ(mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, ("lowerdir=" + lower).c_str()), 0) << strerror(errno);
+  struct Unmount {
+    std::string p;
+    ~Unmount() { umount2(p.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  EXPECT_EQ(read_file(mnt + "/etc/keep"), "base\n");
+  EXPECT_FALSE(fs::exists(mnt + "/etc/gone"));
+  EXPECT_FALSE(fs::exists(mnt + "/opq/old"));
+  EXPECT_EQ(read_file(mnt + "/opq/new"), "n\n");
+  EXPECT_EQ(read_file(mnt + "/shared"), "v2\n");
 }
 
 // ---- platforms --------------------------------------------------------------------------------
