@@ -184,13 +184,8 @@ void save_docker(Store& store, const std::vector<SaveItem>& items, TarWriter& ta
           UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
           if (!out) throw_sys("create", tmp);
           UniqueFd in = store.content().open(l.digest);
-          auto got = decompress(
-              [&](char* b, std::size_t n) -> std::size_t {
-                auto r = ::read(in.get(), b, n);
-                if (r < 0) throw_sys("read", path);
-                return static_cast<std::size_t>(r);
-              },
-              [&](const char* p, std::size_t n) { write_all(out.get(), std::string_view(p, n), tmp); });
+          auto got = decompress(fd_reader(in.get(), path),
+                                [&](const char* p, std::size_t n) { write_all(out.get(), std::string_view(p, n), tmp); });
           if (got != l.diff_id)
             throw Error("save: layer " + l.digest.str() + " unpacks to " + got.str() + ", expected " + l.diff_id.str());
         }
@@ -493,11 +488,7 @@ ImageRecord import_image(Store& store, const ReadFn& in, const ImportOptions& op
     xo.privileged = geteuid() == 0;
     xo.whiteouts = store.mode() == SnapshotMode::Copy ? WhiteoutMode::Apply : WhiteoutMode::Overlay;
     UniqueFd fd = store.content().open(blob_digest);
-    auto res = extract_layer(snap.fs(), [&](char* b, std::size_t n) -> std::size_t {
-      auto r = ::read(fd.get(), b, n);
-      if (r < 0) throw_sys("read", blob_path);
-      return static_cast<std::size_t>(r);
-    }, xo);
+    auto res = extract_layer(snap.fs(), fd_reader(fd.get(), blob_path), xo);
     diff_id = res.diff_id;
     lease.add_snapshot(diff_id);
     snap.commit(diff_id, diff_id, res.uncompressed_size);

@@ -61,16 +61,6 @@ void fetch_to_store(Store& store, BlobSource& src, const Descriptor& d, Progress
   w.commit(d.digest, d.size);
 }
 
-ReadFn file_reader(UniqueFd& fd, const std::string& what) {
-  return [&fd, what](char* buf, std::size_t len) -> std::size_t {
-    while (true) {
-      auto n = ::read(fd.get(), buf, len);
-      if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno != EINTR) throw_sys("read", what);
-    }
-  };
-}
-
 struct LayerJob {
   const Descriptor* desc;
   Digest diff_id, chain_id;
@@ -189,7 +179,7 @@ class Installer {
     if (store_.content().has(j.desc->digest)) {
       progress_.emit(id, "Extracting");
       auto fd = store_.content().open(j.desc->digest);
-      res = extract_layer(snap.fs(), file_reader(fd, store_.content().path(j.desc->digest)), xo);
+      res = extract_layer(snap.fs(), fd_reader(fd.get(), store_.content().path(j.desc->digest)), xo);
     } else {
       res = download_and_extract(j, snap.fs(), xo);
     }
@@ -276,7 +266,7 @@ class Installer {
     xo.privileged = geteuid() == 0;
     xo.whiteouts = WhiteoutMode::Apply;
     auto fd = store_.content().open(j.desc->digest);
-    auto res = extract_layer(snap.fs(), file_reader(fd, store_.content().path(j.desc->digest)), xo);
+    auto res = extract_layer(snap.fs(), fd_reader(fd.get(), store_.content().path(j.desc->digest)), xo);
     check_diff_id(j, res.diff_id);
     snap.commit(j.chain_id, j.diff_id, res.uncompressed_size);
     j.size = res.uncompressed_size;
@@ -296,6 +286,16 @@ ImageRecord install_image(Store& store, BlobSource& src, const InstallInput& in,
     store.gc();
     throw;
   }
+}
+
+ReadFn fd_reader(int fd, const std::string& what) {
+  return [fd, what](char* buf, std::size_t len) -> std::size_t {
+    while (true) {
+      auto n = ::read(fd, buf, len);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) throw_sys("read", what);
+    }
+  };
 }
 
 void stream_file(const std::string& path, const std::function<void(const char*, std::size_t)>& sink) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "image/layer.h"
 #include "image/manifest.h"
 #include "image/store.h"
 
@@ -61,6 +62,9 @@ class DirBlobSource : public BlobSource {
  private:
   std::string dir_;
 };
+
+// A ReadFn over a file descriptor (retrying EINTR; errors name `what`).
+ReadFn fd_reader(int fd, const std::string& what);
 
 // Streams a file into `sink` in large chunks.
 void stream_file(const std::string& path, const std::function<void(const char*, std::size_t)>& sink);

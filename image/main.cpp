@@ -44,16 +44,6 @@ ProgressFn line_progress(bool quiet) {
   };
 }
 
-ReadFn fd_reader(int fd) {
-  return [fd](char* buf, std::size_t len) -> std::size_t {
-    while (true) {
-      auto n = ::read(fd, buf, len);
-      if (n >= 0) return static_cast<std::size_t>(n);
-      if (errno != EINTR) throw_sys("read", "input");
-    }
-  };
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,7 +237,7 @@ int main(int argc, char** argv) {
         fd.reset(::open(input.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw_sys("open", input);
       }
-      auto res = load_images(store, fd_reader(fd ? fd.get() : 0), line_progress(quiet));
+      auto res = load_images(store, fd_reader(fd ? fd.get() : 0, input.empty() || input == "-" ? "stdin" : input), line_progress(quiet));
       for (auto& l : res.loaded) std::cout << l << "\n";
     } else if (imp->parsed()) {
       UniqueFd fd;
@@ -258,7 +248,7 @@ int main(int argc, char** argv) {
       ImportOptions io;
       io.message = message;
       if (!ref_s.empty()) io.refs.push_back(Reference::parse(ref_s));
-      auto rec = import_image(store, fd_reader(fd ? fd.get() : 0), io);
+      auto rec = import_image(store, fd_reader(fd ? fd.get() : 0, input.empty() || input == "-" ? "stdin" : input), io);
       std::cout << rec.id.str() << "\n";
     }
   } catch (const std::exception& e) {
