@@ -484,7 +484,9 @@ INSTANTIATE_TEST_SUITE_P(Registry, RegistryModes, ::testing::Values(Mode::Plain,
 
 // ---- plain registry: errors, skopeo-pushed images, parallel pulls ------------------------------
 
-class RegistryPlain : public ::testing::Test {
+// One registry of mode M shared by the tests of a suite (started by the first, stopped after the last).
+template <Mode M>
+class SharedRegistryTest : public ::testing::Test {
  protected:
   static std::unique_ptr<LocalRegistry>& shared() {
     static std::unique_ptr<LocalRegistry> r;
@@ -493,11 +495,14 @@ class RegistryPlain : public ::testing::Test {
   static void TearDownTestSuite() { shared().reset(); }
   void SetUp() override {
     SKIP_WITHOUT_REGISTRY_TOOLS();
-    if (!shared()) shared() = std::make_unique<LocalRegistry>(Mode::Plain);
+    if (!shared()) shared() = std::make_unique<LocalRegistry>(M);
     reg_ = shared().get();
   }
   LocalRegistry* reg_ = nullptr;
   TempDir tmp_;
+};
+
+class RegistryPlain : public SharedRegistryTest<Mode::Plain> {
 };
 
 TEST_F(RegistryPlain, ErrorMessagesNameTheOperation) {
@@ -603,25 +608,13 @@ TEST_F(RegistryPlain, PullsAnImagePushedBySkopeo) {
 
 // ---- TLS -----------------------------------------------------------------------------------------
 
-class RegistryTls : public ::testing::Test {
+class RegistryTls : public SharedRegistryTest<Mode::Tls> {
  protected:
-  static std::unique_ptr<LocalRegistry>& shared() {
-    static std::unique_ptr<LocalRegistry> r;
-    return r;
-  }
-  static void TearDownTestSuite() { shared().reset(); }
-  void SetUp() override {
-    SKIP_WITHOUT_REGISTRY_TOOLS();
-    if (!shared()) shared() = std::make_unique<LocalRegistry>(Mode::Tls);
-    reg_ = shared().get();
-  }
   RegistrySettings no_ca() {
     auto s = reg_->settings();
     s.certs_dir = tmp_.path() + "/empty-certs.d";
     return s;
   }
-  LocalRegistry* reg_ = nullptr;
-  TempDir tmp_;
 };
 
 TEST_F(RegistryTls, SecureRegistryIsVerifiedWithTheCertsDirCa) {
