@@ -10,8 +10,13 @@ rt=build/runtime/hoist-runtime
 scripts/make-busybox-fixtures.sh build/fixtures >/dev/null
 state=$(mktemp -d /tmp/hoist-demo.XXXXXX)
 reg_pid=
-trap '"$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1 || true
-      [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null; rm -rf "$state"' EXIT
+cleanup() {
+  set +e
+  "$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1
+  if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; fi
+  rm -rf "$state"
+}
+trap cleanup EXIT
 
 echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
 hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }
