@@ -5,13 +5,15 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev
-  libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev
+  libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libboost-dev
   # tests
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
   # a real registry for the image tests (plain, TLS, htpasswd, token), its tools, the test servers
   docker-registry openssl apache2-utils python3 curl zstd
   # image tools used as oracles and benchmark peers; debootstrap builds the benchmark's Debian image
   skopeo umoci docker.io debootstrap
+  # real Docker API clients the engine is tested with
+  python3-docker docker-compose
   # reference runtimes (test oracles and benchmark peers) and the benchmark driver
   runc crun hyperfine
   # peers the integration tests drive hoist-runtime through

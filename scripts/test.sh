@@ -12,6 +12,7 @@ ctest --output-on-failure -L unit
 if [ "$(id -u)" -eq 0 ]; then
   ctest --output-on-failure -L root
   ctest --output-on-failure -L image
+  ctest --output-on-failure -L engine
   if command -v runc >/dev/null; then
     echo "== the runtime integration tests again, runc as the runtime"
     HOIST_TEST_RUNTIME=runc ctest --output-on-failure -L root
