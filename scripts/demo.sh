@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine, as root: install what is needed, build, make a
-# busybox image, push it to a private registry on loopback and pull it back with hoist-image, and
-# run containers from the pulled image with hoist-runtime.
+# The main job on a fresh Debian 12 machine, as root: install what is needed, build; start hoistd,
+# make a busybox image with `hoist import` and run containers through `hoist`; push the image to a
+# private registry on loopback and pull it back with hoist-image; run containers from the pulled
+# image with hoist-runtime directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,13 +11,38 @@ rt=build/runtime/hoist-runtime
 scripts/make-busybox-fixtures.sh build/fixtures >/dev/null
 state=$(mktemp -d /tmp/hoist-demo.XXXXXX)
 reg_pid=
+hoistd_pid=
+cgroup_parent=
 cleanup() {
   set +e
   "$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1
   if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; fi
+  if [ -n "$hoistd_pid" ]; then
+    build/cli/hoist -H "unix://$state/hoist.sock" rm -f demo-web >/dev/null 2>&1
+    kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
+    for d in /sys/fs/cgroup/*"$cgroup_parent" /sys/fs/cgroup/unified"$cgroup_parent"; do [ -d "$d" ] && rmdir "$d"; done
+  fi
   rm -rf "$state"
 }
 trap cleanup EXIT
+
+echo "== hoistd and hoist: start the daemon, make a busybox image (no registry needed), run containers"
+hoist="build/cli/hoist -H unix://$state/hoist.sock"
+cgroup_parent=/hoist-demo-$$
+build/engine/hoistd -H "unix://$state/hoist.sock" --data-root "$state/hoistd" --exec-root "$state/hoistd-run" \
+  --cgroup-parent "$cgroup_parent" > "$state/hoistd.log" 2>&1 &
+hoistd_pid=$!
+for _ in $(seq 100); do [ -S "$state/hoist.sock" ] && break; sleep 0.05; done
+$hoist import build/fixtures/busybox-rootfs.tar busybox:demo
+$hoist run --rm busybox:demo sh -c 'echo "hello from $(hostname), pid $$"'
+$hoist run -d --name demo-web busybox:demo sh -c 'echo serving; sleep 300'
+$hoist ps
+sleep 0.3
+$hoist logs demo-web
+$hoist stop -t 1 demo-web
+$hoist ps -a --format '{{.Names}}: {{.Status}}'
+$hoist rm demo-web
+$hoist images
 
 echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
 hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }

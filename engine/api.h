@@ -1,0 +1,21 @@
+// Route registration of the Docker Engine API groups.
+//
+// Each group is a function adding its routes to the router; Daemon::start() calls the system and
+// image groups, then every registrar added with add_route_registrar() / Daemon::add_routes()
+// (containers, exec, networks, volumes come that way).
+#pragma once
+#include "engine/daemon.h"
+#include "engine/router.h"
+
+namespace hoist::engine {
+
+// GET/HEAD /_ping, GET /version, /info, /events, /system/df.
+void register_system_routes(Router& r, Daemon& d);
+// /images/...: json, {name}/json, {name}/history, create (pull, import), {name}/tag, DELETE {name},
+// {name}/push, get, {name}/get, load, prune.
+void register_image_routes(Router& r, Daemon& d);
+
+// Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
+void write_json_line(Writer& w, const std::string& serialized);
+
+}  // namespace hoist::engine

@@ -1,0 +1,573 @@
+// /containers/... endpoints: create, list, inspect, start, stop, restart, kill, wait, remove,
+// rename, logs, attach, resize, top, stats, pause/unpause, prune.
+#include "engine/api_containers.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "engine/api.h"
+#include "engine/oci_spec.h"
+#include "engine/shim.h"
+#include "image/store.h"
+
+namespace hoist::engine {
+
+using nlohmann::json;
+
+namespace {
+
+json parse_or_empty(const std::string& s) {
+  try {
+    auto j = json::parse(s);
+    return j.is_object() ? j : json::object();
+  } catch (const json::exception&) {
+    return json::object();
+  }
+}
+
+std::int64_t unix_of(const std::string& rfc3339) {
+  auto ns = parse_rfc3339_ns(rfc3339);
+  return ns > 0 ? ns / 1000000000 : 0;
+}
+
+bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
+
+json image_config_of(Daemon& d, const std::string& image_id) {
+  try {
+    auto cfg = json::parse(d.store().content().read(Digest::parse(image_id)));
+    return cfg.contains("config") && cfg["config"].is_object() ? cfg["config"] : json::object();
+  } catch (const std::exception&) {
+    return json::object();
+  }
+}
+
+std::string command_line(const std::vector<std::string>& args) {
+  std::string s;
+  for (auto& a : args) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+// Docker's stream header for one frame of a multiplexed stream.
+std::string frame(int stream, std::string_view payload) {
+  std::string h(8, '\0');
+  h[0] = static_cast<char>(stream);
+  auto n = static_cast<std::uint32_t>(payload.size());
+  h[4] = static_cast<char>(n >> 24);
+  h[5] = static_cast<char>(n >> 16);
+  h[6] = static_cast<char>(n >> 8);
+  h[7] = static_cast<char>(n);
+  return h + std::string(payload);
+}
+
+bool write_fd_all(int fd, const char* p, std::size_t n) {
+  while (n) {
+    auto w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOTSOCK) w = ::write(fd, p, n);
+      if (w < 0) return false;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// Copies both ways between the client and the shim until the shim closes its side.
+void splice_both_ways(int client, int shim) {
+  bool client_open = true;
+  char buf[64 * 1024];
+  while (true) {
+    struct pollfd p[2] = {{shim, POLLIN, 0}, {client_open ? client : -1, POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[0].revents) {
+      auto n = ::read(shim, buf, sizeof buf);
+      if (n <= 0) return;
+      if (!write_fd_all(client, buf, static_cast<std::size_t>(n))) return;
+    }
+    if (client_open && p[1].revents) {
+      auto n = ::read(client, buf, sizeof buf);
+      if (n <= 0) {
+        client_open = false;
+        ::shutdown(shim, SHUT_WR);  // EOF on the container's stdin (StdinOnce)
+        continue;
+      }
+      if (!write_fd_all(shim, buf, static_cast<std::size_t>(n))) client_open = false;
+    }
+  }
+}
+
+json state_json(const ContainerRecord& r) {
+  bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused;
+  return {{"Status", state_name(r.state)},
+          {"Running", running},
+          {"Paused", r.state == ContainerState::Paused},
+          {"Restarting", r.state == ContainerState::Restarting},
+          {"OOMKilled", r.oom_killed},
+          {"Dead", r.state == ContainerState::Dead},
+          {"Pid", running ? r.pid : 0},
+          {"ExitCode", r.exit_code},
+          {"Error", r.error},
+          {"StartedAt", r.started_at},
+          {"FinishedAt", r.finished_at}};
+}
+
+}  // namespace
+
+std::string human_duration(std::int64_t s) {
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  auto m = s / 60;
+  if (m == 1) return "About a minute";
+  if (m < 60) return std::to_string(m) + " minutes";
+  auto h = (s + 1800) / 3600;
+  if (h == 1) return "About an hour";
+  if (h < 48) return std::to_string(h) + " hours";
+  if (h < 24 * 7 * 2) return std::to_string(h / 24) + " days";
+  if (h < 24 * 30 * 2) return std::to_string(h / 24 / 7) + " weeks";
+  if (h < 24 * 365 * 2) return std::to_string(h / 24 / 30) + " months";
+  return std::to_string(h / 24 / 365) + " years";
+}
+
+std::string container_status(const ContainerRecord& r, std::int64_t now) {
+  switch (r.state) {
+    case ContainerState::Running:
+      return "Up " + human_duration(now - unix_of(r.started_at));
+    case ContainerState::Paused:
+      return "Up " + human_duration(now - unix_of(r.started_at)) + " (Paused)";
+    case ContainerState::Restarting:
+      return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(now - unix_of(r.finished_at)) + " ago";
+    case ContainerState::Exited:
+      if (is_zero_time(r.finished_at)) return "Created";
+      return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(now - unix_of(r.finished_at)) + " ago";
+    case ContainerState::Dead:
+      return "Dead";
+    case ContainerState::Removing:
+      return "Removal In Progress";
+    default:
+      return "Created";
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::move(opts)) {
+  ManagerOptions mo;
+  mo.data_root = d.config().data_root;
+  mo.exec_root = d.config().exec_root + "/containers";
+  mo.runtime = d.config().runtime;
+  mo.runtime_root = opts_.runtime_root.empty() ? d.config().exec_root + "/runtime" : opts_.runtime_root;
+  mo.shim = opts_.shim;
+  mo.spec_builder = [this](const ContainerRecord& r, const std::string& rootfs) {
+    SpecInput in;
+    in.id = r.id;
+    in.config = parse_or_empty(r.config_json);
+    in.host_config = parse_or_empty(r.host_config_json);
+    in.image_config = image_config_of(d_, r.image_id);
+    in.rootfs = rootfs;
+    in.hostname = in.config.value("Hostname", "");
+    if (in.hostname.empty()) in.hostname = r.id.substr(0, 12);
+    auto dir = mgr_->container_dir(r.id);
+    in.hostname_path = dir + "/hostname";
+    in.hosts_path = dir + "/hosts";
+    in.resolv_conf_path = dir + "/resolv.conf";
+    write_file_atomic(in.hostname_path, in.hostname + "\n", 0644, false);
+    write_file_atomic(in.hosts_path,
+                      "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + in.hostname + "\n",
+                      0644, false);
+    std::string resolv;
+    try {
+      resolv = read_file("/etc/resolv.conf");
+    } catch (const Error&) {
+    }
+    write_file_atomic(in.resolv_conf_path, resolv, 0644, false);
+    in.cgroup_parent = opts_.cgroup_parent;
+    return build_oci_spec(in).dump();
+  };
+  mo.on_event = [this](const ContainerRecord& r, const std::string& action) { on_event(r, action); };
+  mgr_ = std::make_unique<ContainerManager>(mo);
+  mgr_->restore();
+
+  auto& hooks = d.hooks();
+  hooks.container_counts = [this] {
+    Daemon::ContainerCounts c;
+    for (auto& r : mgr_->list()) {
+      ++c.total;
+      if (r.state == ContainerState::Running) ++c.running;
+      else if (r.state == ContainerState::Paused) ++c.paused;
+      else ++c.stopped;
+    }
+    return c;
+  };
+  hooks.image_user = [this](const Digest& id) -> std::optional<std::string> {
+    for (auto& r : mgr_->list())
+      if (r.image_id == id.str()) return r.id;
+    return std::nullopt;
+  };
+  hooks.image_containers = [this](const Digest& id) {
+    int n = 0;
+    for (auto& r : mgr_->list()) n += r.image_id == id.str();
+    return n;
+  };
+
+  d.add_routes([this](Router& rt, Daemon&) {
+    auto& m = *mgr_;
+    auto& dm = d_;
+
+    rt.post("/containers/create", [&](Request& req, Response& res) {
+      auto body = json::parse(req.body());
+      if (!body.is_object()) throw InvalidArgument("config must be a JSON object");
+      auto image = body.value("Image", "");
+      if (image.empty()) throw InvalidArgument("Config cannot be empty in order to create a container");
+      auto rec = dm.store().resolve(image);
+      auto host_config = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
+      json config = body;
+      config.erase("HostConfig");
+      config.erase("NetworkingConfig");
+      if (resolve_command(config, image_config_of(dm, rec.id.str())).empty())
+        throw InvalidArgument("No command specified");
+      CreateParams p;
+      p.name = req.q("name");
+      p.image = image;
+      p.image_id = rec.id.str();
+      p.layer_paths = dm.store().layer_paths(rec);
+      p.copy_snapshot = dm.store().mode() == image::SnapshotMode::Copy;
+      p.config_json = config.dump();
+      p.host_config_json = host_config.dump();
+      p.tty = config.value("Tty", false);
+      p.open_stdin = config.value("OpenStdin", false);
+      if (config.contains("StopSignal") && config["StopSignal"].is_string()) p.stop_signal = config["StopSignal"];
+      if (config.contains("StopTimeout") && config["StopTimeout"].is_number_integer()) p.stop_timeout = config["StopTimeout"];
+      auto id = m.create(p);
+      res.json(201, json{{"Id", id}, {"Warnings", json::array()}}.dump());
+    });
+
+    rt.get("/containers/json", [&](Request& req, Response& res) {
+      bool all = req.qbool("all");
+      auto filters = parse_filters(req.q("filters"));
+      auto now = static_cast<std::int64_t>(std::time(nullptr));
+      json out = json::array();
+      auto list = m.list();
+      std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
+      for (auto& r : list) {
+        bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused;
+        if (!all && !running && !filters.count("status")) continue;
+        auto keep = [&](const std::string& key, const std::function<bool(const std::string&)>& f) {
+          auto it = filters.find(key);
+          if (it == filters.end()) return true;
+          for (auto& v : it->second)
+            if (f(v)) return true;
+          return false;
+        };
+        auto config = parse_or_empty(r.config_json);
+        auto labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
+        if (!keep("status", [&](auto& v) { return v == state_name(r.state); })) continue;
+        if (!keep("name", [&](auto& v) { return r.name.find(v.rfind("/", 0) == 0 ? v.substr(1) : v) != std::string::npos; }))
+          continue;
+        if (!keep("id", [&](auto& v) { return r.id.rfind(v, 0) == 0; })) continue;
+        if (!keep("exited", [&](auto& v) { return r.state == ContainerState::Exited && std::to_string(r.exit_code) == v; }))
+          continue;
+        if (!keep("ancestor", [&](auto& v) { return r.image == v || r.image_id.find(v) != std::string::npos; })) continue;
+        if (!keep("label", [&](auto& v) {
+              auto eq = v.find('=');
+              auto k = v.substr(0, eq);
+              if (!labels.contains(k)) return false;
+              return eq == std::string::npos || labels[k] == v.substr(eq + 1);
+            }))
+          continue;
+        auto cmd = resolve_command(config, image_config_of(dm, r.image_id));
+        out.push_back({{"Id", r.id},
+                       {"Names", {"/" + r.name}},
+                       {"Image", r.image},
+                       {"ImageID", r.image_id},
+                       {"Command", command_line(cmd)},
+                       {"Created", unix_of(r.created)},
+                       {"Ports", json::array()},
+                       {"Labels", labels},
+                       {"State", state_name(r.state)},
+                       {"Status", container_status(r, now)},
+                       {"HostConfig", {{"NetworkMode", "none"}}},
+                       {"NetworkSettings", {{"Networks", json::object()}}},
+                       {"Mounts", json::array()}});
+      }
+      res.json(200, out.dump());
+    });
+
+    rt.get("/containers/{id}/json", [&](Request& req, Response& res) {
+      auto r = m.inspect(req.param("id"));
+      auto config = parse_or_empty(r.config_json);
+      auto cmd = resolve_command(config, image_config_of(dm, r.image_id));
+      json args = json::array();
+      for (std::size_t i = 1; i < cmd.size(); ++i) args.push_back(cmd[i]);
+      auto dir = m.container_dir(r.id);
+      json out = {{"Id", r.id},
+                  {"Created", r.created},
+                  {"Path", cmd.empty() ? "" : cmd[0]},
+                  {"Args", args},
+                  {"State", state_json(r)},
+                  {"Image", r.image_id},
+                  {"ResolvConfPath", dir + "/resolv.conf"},
+                  {"HostnamePath", dir + "/hostname"},
+                  {"HostsPath", dir + "/hosts"},
+                  {"LogPath", r.log_path},
+                  {"Name", "/" + r.name},
+                  {"RestartCount", r.restart_count},
+                  {"Driver", r.snapshot_mode == "copy" ? "vfs" : "overlay2"},
+                  {"Platform", "linux"},
+                  {"MountLabel", ""},
+                  {"ProcessLabel", ""},
+                  {"AppArmorProfile", ""},
+                  {"HostConfig", parse_or_empty(r.host_config_json)},
+                  {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", json::object()}}},
+                  {"Mounts", json::array()},
+                  {"Config", config},
+                  {"NetworkSettings", {{"Networks", json::object()}, {"Ports", json::object()}}}};
+      out["Config"]["Image"] = r.image;
+      res.json(200, out.dump());
+    });
+
+    rt.post("/containers/{id}/start", [&](Request& req, Response& res) {
+      auto id = m.resolve(req.param("id"));
+      bool started = false;
+      try {
+        started = m.start(id);
+      } catch (const std::exception&) {
+        // As Docker: a container meant to be removed on exit is removed when it cannot start.
+        if (parse_or_empty(m.inspect(id).host_config_json).value("AutoRemove", false)) {
+          try {
+            m.remove(id, true);
+          } catch (const std::exception& e) {
+            log::warn("auto-remove " + id + ": " + e.what());
+          }
+        }
+        throw;
+      }
+      res.send(started ? 204 : 304, "");
+    });
+    rt.post("/containers/{id}/stop", [&](Request& req, Response& res) {
+      std::optional<int> t;
+      if (!req.q("t").empty()) t = std::stoi(req.q("t"));
+      res.send(m.stop(req.param("id"), t) ? 204 : 304, "");
+    });
+    rt.post("/containers/{id}/restart", [&](Request& req, Response& res) {
+      std::optional<int> t;
+      if (!req.q("t").empty()) t = std::stoi(req.q("t"));
+      m.stop(req.param("id"), t);
+      m.start(req.param("id"));
+      res.send(204, "");
+    });
+    rt.post("/containers/{id}/kill", [&](Request& req, Response& res) {
+      m.kill(req.param("id"), req.q("signal", "SIGKILL"));
+      res.send(204, "");
+    });
+    rt.post("/containers/{id}/pause", [&](Request& req, Response& res) {
+      m.pause(req.param("id"));
+      res.send(204, "");
+    });
+    rt.post("/containers/{id}/unpause", [&](Request& req, Response& res) {
+      m.unpause(req.param("id"));
+      res.send(204, "");
+    });
+    rt.post("/containers/{id}/rename", [&](Request& req, Response& res) {
+      m.rename(req.param("id"), req.q("name"));
+      res.send(204, "");
+    });
+    rt.del("/containers/{id}", [&](Request& req, Response& res) {
+      m.remove(req.param("id"), req.qbool("force"));
+      res.send(204, "");
+    });
+
+    rt.post("/containers/{id}/wait", [&](Request& req, Response& res) {
+      auto id = m.resolve(req.param("id"));
+      auto c = req.q("condition", "not-running");
+      WaitCondition cond = c == "next-exit" ? WaitCondition::NextExit
+                           : c == "removed" ? WaitCondition::Removed
+                                            : WaitCondition::NotRunning;
+      // Headers go out at once, so the client knows the wait is in place before it starts the container.
+      auto& w = res.stream(200);
+      std::atomic<bool> cancel{false};
+      std::thread watch([&] {
+        while (!cancel) {
+          if (!w.alive()) {
+            cancel = true;
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      });
+      int code = 0;
+      std::string err;
+      try {
+        code = m.wait(id, cond, &cancel);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+      bool client_gone = cancel.exchange(true);
+      watch.join();
+      if (client_gone) return;
+      json out = {{"StatusCode", code}, {"Error", err.empty() ? json(nullptr) : json{{"Message", err}}}};
+      w.write(out.dump() + "\n");
+    });
+
+    rt.get("/containers/{id}/logs", [&](Request& req, Response& res) {
+      auto r = m.inspect(req.param("id"));
+      LogReadOptions o;
+      o.stdout_ = req.qbool("stdout");
+      o.stderr_ = req.qbool("stderr");
+      if (!o.stdout_ && !o.stderr_) throw InvalidArgument("You must choose at least one stream");
+      o.follow = req.qbool("follow");
+      o.timestamps = req.qbool("timestamps");
+      auto tail = req.q("tail", "all");
+      if (tail != "all" && !tail.empty()) o.tail = std::stoll(tail);
+      if (!req.q("since").empty() && req.q("since") != "0") o.since_ns = parse_time_arg_ns(req.q("since"));
+      if (!req.q("until").empty() && req.q("until") != "0") o.until_ns = parse_time_arg_ns(req.q("until"));
+      auto& w = res.stream(200, r.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+      std::atomic<bool> cancel{false};
+      m.logs(r.id, o, [&](const LogEntry& e) {
+        std::string line = o.timestamps ? e.time + " " + e.log : e.log;
+        bool ok = r.tty ? w.write(line) : w.write(frame(e.stream == "stderr" ? 2 : 1, line));
+        return ok;
+      }, &cancel);
+    });
+
+    rt.post("/containers/{id}/attach", [&](Request& req, Response& res) {
+      auto id = m.resolve(req.param("id"));
+      bool in = req.qbool("stdin"), out = req.qbool("stdout"), err = req.qbool("stderr");
+      bool upgrade = !req.header("upgrade").empty();
+      auto rec = m.inspect(id);
+      // docker run attaches first and starts the container once the attach is answered: the shim
+      // it gets will hold the output for us until we are connected.
+      bool not_started = rec.state == ContainerState::Created ||
+                         (rec.state == ContainerState::Exited && is_zero_time(rec.started_at));
+      if (not_started && req.qbool("stream", true)) m.expect_attach(id);
+      res.hijack(upgrade ? 101 : 200,
+                 rec.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+                 [&](UniqueFd client, std::string already) {
+                   // Wait (up to 60 s) for the start that follows.
+                   auto r = m.inspect(id);
+                   for (int i = 0; i < 1200 && r.state != ContainerState::Running; ++i) {
+                     // It ran and exited already (its shim may still hold the output for us).
+                     if (r.state == ContainerState::Exited && r.started_at != rec.started_at) break;
+                     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                     try {
+                       r = m.inspect(id);
+                     } catch (const NotFound&) {
+                       return;
+                     }
+                   }
+                   UniqueFd shim;
+                   try {
+                     shim = m.attach(id, in, out, err, r.open_stdin && r.config_json.find("\"StdinOnce\":true") != std::string::npos);
+                   } catch (const std::exception& e) {
+                     log::debug("attach " + id + ": " + e.what());
+                     return;  // it is gone already: nothing more to send
+                   }
+                   if (!already.empty()) write_fd_all(shim.get(), already.data(), already.size());
+                   splice_both_ways(client.get(), shim.get());
+                 });
+    });
+
+    rt.post("/containers/{id}/resize", [&](Request& req, Response& res) {
+      m.resize(req.param("id"), static_cast<unsigned>(std::stoul(req.q("h", "0"))),
+               static_cast<unsigned>(std::stoul(req.q("w", "0"))));
+      res.send(200, "");
+    });
+
+    rt.get("/containers/{id}/top", [&](Request& req, Response& res) {
+      auto t = m.top(req.param("id"));
+      res.json(200, json{{"Titles", t.titles}, {"Processes", t.processes}}.dump());
+    });
+
+    rt.get("/containers/{id}/stats", [&](Request& req, Response& res) {
+      auto id = m.resolve(req.param("id"));
+      auto r = m.inspect(id);
+      bool stream = req.qbool("stream", true) && !req.qbool("one-shot");
+      auto ncpu = std::thread::hardware_concurrency();
+      json prev = {{"cpu_usage", {{"total_usage", 0}}}, {"system_cpu_usage", 0}, {"online_cpus", ncpu}};
+      auto sample = [&] {
+        auto s = m.stats(id);
+        json cur = {{"cpu_usage", {{"total_usage", s.cpu_usage_ns}}},
+                    {"system_cpu_usage", monotonic_ms() * 1000000LL * ncpu},
+                    {"online_cpus", ncpu}};
+        json out = {{"read", now_rfc3339()},
+                    {"id", id},
+                    {"name", "/" + r.name},
+                    {"pids_stats", {{"current", s.pids}}},
+                    {"memory_stats", {{"usage", s.memory_usage}, {"limit", s.memory_limit}}},
+                    {"cpu_stats", cur},
+                    {"precpu_stats", prev}};
+        prev = cur;
+        return out.dump() + "\n";
+      };
+      if (!stream) {
+        res.json(200, sample());
+        return;
+      }
+      auto& w = res.stream(200);
+      while (w.alive() && w.write(sample())) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (m.inspect(id).state != ContainerState::Running) break;
+      }
+    });
+
+    rt.post("/containers/prune", [&](Request&, Response& res) {
+      json deleted = json::array();
+      for (auto& r : m.list()) {
+        if (r.state == ContainerState::Running || r.state == ContainerState::Paused) continue;
+        try {
+          m.remove(r.id, false);
+          deleted.push_back(r.id);
+        } catch (const std::exception& e) {
+          log::warn("prune " + r.id + ": " + e.what());
+        }
+      }
+      res.json(200, json{{"ContainersDeleted", deleted}, {"SpaceReclaimed", 0}}.dump());
+    });
+  });
+}
+
+ContainerService::~ContainerService() = default;
+
+void ContainerService::on_event(const ContainerRecord& r, const std::string& action) {
+  Event e;
+  e.type = "container";
+  e.action = action;
+  e.actor_id = r.id;
+  e.attributes["name"] = r.name;
+  e.attributes["image"] = r.image;
+  if (action == "die") e.attributes["exitCode"] = std::to_string(r.exit_code);
+  d_.events().publish(std::move(e));
+  if (action == "die") {
+    auto hc = parse_or_empty(r.host_config_json);
+    if (hc.value("AutoRemove", false)) {
+      auto id = r.id;
+      auto exit_file = mgr_->state_dir(id) + "/exit.json";
+      std::thread([this, id, exit_file] {
+        // The shim writes exit.json once attached clients have all the output: remove after that.
+        for (int i = 0; i < 200 && !path_exists(exit_file); ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        try {
+          mgr_->remove(id, true);
+        } catch (const std::exception& ex) {
+          log::warn("auto-remove " + id + ": " + ex.what());
+        }
+      }).detach();
+    }
+  }
+}
+
+}  // namespace hoist::engine

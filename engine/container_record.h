@@ -1,0 +1,49 @@
+// The persistent record of a container: <data_root>/containers/<id>/config.json, written
+// atomically on every change (before the change is reported).
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hoist::engine {
+
+enum class ContainerState { Created, Running, Paused, Restarting, Removing, Exited, Dead };
+const char* state_name(ContainerState s);  // Docker's words: "created", "running", ...
+ContainerState parse_state(const std::string& s);
+
+struct ContainerRecord {
+  std::string id;          // 64 hex
+  std::string name;        // without the leading "/"
+  std::string image;       // the image as the user named it
+  std::string image_id;    // sha256:...
+  std::vector<std::string> layer_paths;  // lowest first
+  std::string snapshot_mode = "overlay";  // or "copy"
+  std::string config_json = "{}";      // Docker's Config
+  std::string host_config_json = "{}"; // Docker's HostConfig
+  std::string oci_spec_json;           // the spec to run (root.path filled in at start)
+  std::string created;     // RFC 3339
+  ContainerState state = ContainerState::Created;
+  pid_t pid = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string error;
+  std::string started_at = "0001-01-01T00:00:00Z";
+  std::string finished_at = "0001-01-01T00:00:00Z";
+  int restart_count = 0;
+  bool tty = false;
+  bool open_stdin = false;
+  std::string stop_signal = "SIGTERM";
+  int stop_timeout = 10;  // seconds
+  std::string log_path;
+  std::string cgroup_path;  // linux.cgroupsPath of the spec, for stats
+
+  std::string to_json() const;
+  static ContainerRecord from_json(const std::string& text);
+  // Atomic (durable) write to <dir>/config.json.
+  void save(const std::string& dir) const;
+  static ContainerRecord load(const std::string& dir);
+};
+
+}  // namespace hoist::engine

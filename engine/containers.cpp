@@ -1,0 +1,872 @@
+#include "engine/containers.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "engine/rootfs_mount.h"
+#include "engine/shim.h"
+
+namespace hoist::engine {
+using nlohmann::json;
+
+struct ContainerManager::Entry {
+  std::mutex mu;
+  std::condition_variable cv;
+  ContainerRecord rec;
+  std::string dir;        // container dir
+  std::string state_dir;  // exec_root/<id>
+  std::thread monitor;
+  UniqueFd wait_fd;       // the monitor's "wait" connection; shutdown() stops the monitor
+  std::uint64_t exits = 0;
+  bool removed = false;
+  bool expect_attach = false;  // see ContainerManager::expect_attach
+};
+
+namespace {
+
+std::string random_id() {
+  unsigned char b[32];
+  std::size_t got = 0;
+  while (got < sizeof b) {
+    ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys("getrandom");
+    got += static_cast<std::size_t>(n);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+  return s;
+}
+
+bool valid_name(const std::string& n) {
+  if (n.size() < 2) return false;
+  if (n.empty() || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
+  for (char c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+std::string generated_name(const std::string& id) {
+  static const char* adj[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "kind", "lucid", "merry",
+                              "nifty", "proud", "quirky", "sharp", "sleepy", "vivid", "witty", "zealous"};
+  static const char* noun[] = {"babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler", "lovelace",
+                               "noether", "pascal", "ritchie", "shannon", "turing", "wozniak", "yalow"};
+  unsigned a = static_cast<unsigned>(std::stoul(id.substr(0, 4), nullptr, 16));
+  unsigned b = static_cast<unsigned>(std::stoul(id.substr(4, 4), nullptr, 16));
+  return std::string(adj[a % std::size(adj)]) + "_" + noun[b % std::size(noun)];
+}
+
+std::string strip_slash(const std::string& n) { return !n.empty() && n[0] == '/' ? n.substr(1) : n; }
+
+int signal_number(const std::string& in) {
+  std::string s = in;
+  if (s.empty()) return SIGKILL;
+  if (std::isdigit(static_cast<unsigned char>(s[0]))) {
+    int n = static_cast<int>(parse_int(s, "signal"));
+    if (n <= 0 || n >= 65) throw InvalidArgument("invalid signal: " + in);
+    return n;
+  }
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  static const std::pair<const char*, int> names[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
+      {"ABRT", SIGABRT}, {"IOT", SIGIOT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL},
+      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+      {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU},
+      {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+      {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS}};
+  for (auto& [n, v] : names)
+    if (s == n) return v;
+  if (s.rfind("RTMIN", 0) == 0 || s.rfind("RTMAX", 0) == 0) {
+    int base = s[2] == 'M' && s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
+    if (s.size() == 5) return base;
+    return base + static_cast<int>(parse_int(s.substr(5), "signal"));
+  }
+  throw InvalidArgument("invalid signal: " + in);
+}
+
+bool running_state(ContainerState s) { return s == ContainerState::Running || s == ContainerState::Paused; }
+
+pid_t read_shim_pid(const std::string& state_dir) {
+  try {
+    auto parts = split(std::string(trim(read_file(state_dir + "/shim.pid"))), ' ');
+    return parts.empty() ? 0 : static_cast<pid_t>(parse_int(parts[0], "shim pid"));
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+ContainerManager::ContainerManager(ManagerOptions opts) : opts_(std::move(opts)) {
+  mkdir_all(opts_.data_root + "/containers", 0710);
+  mkdir_all(opts_.exec_root, 0700);
+}
+
+ContainerManager::~ContainerManager() {
+  closing_ = true;
+  std::vector<std::shared_ptr<Entry>> all;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, e] : ids_) all.push_back(e);
+  }
+  for (auto& e : all) {
+    std::thread t;
+    {
+      std::lock_guard lk(e->mu);
+      if (e->wait_fd) ::shutdown(e->wait_fd.get(), SHUT_RDWR);
+      t = std::move(e->monitor);
+    }
+    if (t.joinable()) t.join();
+  }
+}
+
+void ContainerManager::event(const ContainerRecord& r, const std::string& what) {
+  if (!opts_.on_event) return;
+  try {
+    opts_.on_event(r, what);
+  } catch (const std::exception& e) {
+    log::warn("container event hook (" + what + "): " + e.what());
+  }
+}
+
+void ContainerManager::persist(Entry& e) { e.rec.save(e.dir); }
+
+void ContainerManager::runtime_cmd(const std::vector<std::string>& args, bool check) {
+  std::vector<std::string> argv = {opts_.runtime, "--root", opts_.runtime_root};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  int errp[2];
+  if (::pipe2(errp, O_CLOEXEC) < 0) throw_sys("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork", opts_.runtime);
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(errp[1], 2);
+    ::execv(a[0], a.data());
+    _exit(127);
+  }
+  ::close(errp[1]);
+  UniqueFd r(errp[0]);
+  std::string err = read_fd(r.get());
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (check && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    std::string msg(trim(err));
+    if (msg.rfind("hoist-runtime: ", 0) == 0) msg = msg.substr(15);
+    throw Error("runtime " + args[0] + ": " + (msg.empty() ? "failed" : msg));
+  }
+}
+
+std::shared_ptr<ContainerManager::Entry> ContainerManager::get(const std::string& ref) const {
+  std::lock_guard lk(mu_);
+  if (ref.empty()) throw NotFound("No such container: " + ref);
+  if (auto it = ids_.find(ref); it != ids_.end()) return it->second;
+  if (auto it = names_.find(strip_slash(ref)); it != names_.end()) return ids_.at(it->second);
+  std::shared_ptr<Entry> found;
+  for (auto it = ids_.lower_bound(ref); it != ids_.end() && it->first.rfind(ref, 0) == 0; ++it) {
+    if (found) throw InvalidArgument("multiple IDs found with provided prefix: " + ref);
+    found = it->second;
+  }
+  if (!found) throw NotFound("No such container: " + ref);
+  return found;
+}
+
+std::string ContainerManager::resolve(const std::string& ref) const {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  return e->rec.id;
+}
+
+ContainerRecord ContainerManager::inspect(const std::string& ref) const {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  return e->rec;
+}
+
+std::vector<ContainerRecord> ContainerManager::list() const {
+  std::vector<std::shared_ptr<Entry>> all;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, e] : ids_) all.push_back(e);
+  }
+  std::vector<ContainerRecord> out;
+  for (auto& e : all) {
+    std::lock_guard lk(e->mu);
+    if (!e->removed) out.push_back(e->rec);
+  }
+  return out;
+}
+
+pid_t ContainerManager::shim_pid(const std::string& ref) const {
+  auto e = get(ref);
+  return read_shim_pid(e->state_dir);
+}
+
+std::string ContainerManager::create(const CreateParams& p) {
+  auto e = std::make_shared<Entry>();
+  ContainerRecord& r = e->rec;
+  {
+    std::lock_guard lk(mu_);
+    do r.id = random_id();
+    while (ids_.count(r.id));
+    std::string name = strip_slash(p.name);
+    if (name.empty()) {
+      name = generated_name(r.id);
+      for (int i = 2; names_.count(name); ++i) name = generated_name(r.id) + std::to_string(i);
+    } else if (!valid_name(name)) {
+      throw InvalidArgument("Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    if (auto it = names_.find(name); it != names_.end())
+      throw Conflict("Conflict. The container name \"/" + name + "\" is already in use by container \"" + it->second +
+                     "\". You have to remove (or rename) that container to be able to reuse that name.");
+    r.name = name;
+    names_[name] = r.id;  // reserved; released below on failure
+    ids_[r.id] = e;
+  }
+  try {
+    r.image = p.image;
+    r.image_id = p.image_id;
+    r.layer_paths = p.layer_paths;
+    r.snapshot_mode = p.copy_snapshot ? "copy" : "overlay";
+    r.config_json = p.config_json.empty() ? "{}" : p.config_json;
+    r.host_config_json = p.host_config_json.empty() ? "{}" : p.host_config_json;
+    r.oci_spec_json = p.oci_spec_json;
+    r.created = now_rfc3339();
+    r.tty = p.tty;
+    r.open_stdin = p.open_stdin;
+    r.stop_signal = p.stop_signal.empty() ? "SIGTERM" : p.stop_signal;
+    r.stop_timeout = p.stop_timeout;
+    e->dir = container_dir(r.id);
+    e->state_dir = state_dir(r.id);
+    r.log_path = e->dir + "/" + r.id + "-json.log";
+    mkdir_all(e->dir, 0710);
+    persist(*e);
+  } catch (...) {
+    std::lock_guard lk(mu_);
+    names_.erase(r.name);
+    ids_.erase(r.id);
+    try {
+      remove_all(e->dir);
+    } catch (...) {
+    }
+    throw;
+  }
+  event(r, "create");
+  return r.id;
+}
+
+void ContainerManager::spawn_shim(Entry& e) {
+  const ContainerRecord& r = e.rec;
+  std::vector<std::string> argv = {opts_.shim,          "--id",           r.id,         "--bundle",  e.state_dir,
+                                   "--runtime",         opts_.runtime,    "--runtime-root", opts_.runtime_root,
+                                   "--state-dir",       e.state_dir,      "--log-path",  r.log_path, "--ready-fd", "3"};
+  if (r.tty) argv.push_back("--tty");
+  if (r.open_stdin) argv.push_back("--stdin");
+  if (e.expect_attach) {
+    argv.push_back("--attach-wait");
+    argv.push_back("5000");
+    e.expect_attach = false;
+  }
+  if (opts_.log_max_size > 0) {
+    argv.push_back("--log-max-size");
+    argv.push_back(std::to_string(opts_.log_max_size));
+  }
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork", opts_.shim);
+  if (pid == 0) {
+    // Only async-signal-safe calls: hoistd has threads.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = ::open("/dev/null", O_RDWR);
+    if (wr.get() == 3) fcntl(3, F_SETFD, 0);
+    else ::dup2(wr.get(), 3);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::setsid();
+    ::execv(a[0], a.data());
+    _exit(127);
+  }
+  wr.reset();
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}  // the first fork returns at once
+  std::string reply;
+  long long deadline = monotonic_ms() + 120000;
+  for (;;) {
+    long long left = deadline - monotonic_ms();
+    if (left <= 0) throw Error("start " + r.id + ": the shim did not report within 120 s");
+    pollfd pf{rd.get(), POLLIN, 0};
+    int n = ::poll(&pf, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    char buf[4096];
+    ssize_t k = ::read(rd.get(), buf, sizeof buf);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    reply.append(buf, static_cast<std::size_t>(k));
+  }
+  reply = std::string(trim(reply));
+  if (reply.rfind("ok ", 0) == 0) {
+    e.rec.pid = static_cast<pid_t>(parse_int(reply.substr(3), "container pid"));
+    return;
+  }
+  if (reply.rfind("error ", 0) == 0) throw Error(reply.substr(6));
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) throw Error("start " + r.id + ": cannot execute " + opts_.shim);
+  std::string shim_log;
+  try {
+    shim_log = std::string(trim(read_file(e.state_dir + "/shim.log")));
+  } catch (...) {
+  }
+  throw Error("start " + r.id + ": the shim exited without reporting" + (shim_log.empty() ? "" : ": " + shim_log));
+}
+
+bool ContainerManager::start(const std::string& ref) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  if (running_state(e->rec.state)) return false;
+  if (e->monitor.joinable()) {  // the previous run's monitor is finishing
+    auto t = std::move(e->monitor);
+    lk.unlock();
+    t.join();
+    lk.lock();
+    if (running_state(e->rec.state)) return false;
+  }
+  ContainerRecord& r = e->rec;
+  RootfsLayout layout{e->dir, r.layer_paths, r.snapshot_mode == "copy"};
+  mount_rootfs(layout);
+  RootfsGuard guard(layout.rootfs());
+  try {
+    // The bundle: exec_root/<id>/config.json; state files of the last run go.
+    mkdir_all(e->state_dir, 0700);
+    for (const char* f : {"exit.json", "attach.sock", "shim.pid", "init.pid", "console.sock"})
+      ::unlink((e->state_dir + "/" + f).c_str());
+    std::string spec_text = opts_.spec_builder ? opts_.spec_builder(r, layout.rootfs()) : r.oci_spec_json;
+    if (spec_text.empty()) throw InvalidArgument("container " + r.id + " has no OCI spec");
+    json spec = json::parse(spec_text);
+    spec["root"]["path"] = layout.rootfs();
+    if (!spec["root"].contains("readonly")) spec["root"]["readonly"] = false;
+    spec["process"]["terminal"] = r.tty;
+    if (spec.contains("linux") && spec["linux"].contains("cgroupsPath"))
+      r.cgroup_path = spec["linux"]["cgroupsPath"].get<std::string>();
+    write_file_atomic(e->state_dir + "/config.json", spec.dump(), 0600, false);
+    spawn_shim(*e);
+  } catch (const std::exception& ex) {
+    r.error = ex.what();
+    try {
+      persist(*e);
+    } catch (...) {
+    }
+    throw;
+  }
+  r.state = ContainerState::Running;
+  r.error.clear();
+  r.exit_code = 0;
+  r.oom_killed = false;
+  r.started_at = now_rfc3339();
+  persist(*e);
+  guard.release();
+  UniqueFd wfd;
+  try {
+    wfd = shim_wait_begin(e->state_dir);
+  } catch (...) {
+    // Exited (and the shim gone) already: the monitor reads exit.json.
+  }
+  start_monitor(e, std::move(wfd));
+  ContainerRecord copy = r;
+  lk.unlock();
+  event(copy, "start");
+  return true;
+}
+
+void ContainerManager::start_monitor(const std::shared_ptr<Entry>& e, UniqueFd wait_fd) {
+  // Called with e->mu held.
+  e->wait_fd = std::move(wait_fd);
+  e->monitor = std::thread([this, e] { monitor(e); });
+}
+
+void ContainerManager::monitor(std::shared_ptr<Entry> e) {
+  int fd;
+  {
+    std::lock_guard lk(e->mu);
+    fd = e->wait_fd.get();
+  }
+  std::optional<ShimExit> ex;
+  if (fd >= 0) ex = shim_wait_read(fd);
+  if (closing_) return;  // the manager goes away; the shim keeps running
+  if (!ex) {
+    // No reply: the shim finished between our connect and its reply, or died. exit.json is
+    // written before the shim lets go of anything; give a dying shim a moment.
+    pid_t sp = read_shim_pid(e->state_dir);
+    for (int i = 0; i < 50 && !(ex = read_exit_file(e->state_dir)); ++i) {
+      if (sp > 0 && ::kill(sp, 0) < 0 && i > 5) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (closing_) return;
+    }
+  }
+  ContainerRecord copy;
+  {
+    std::lock_guard lk(e->mu);
+    if (!running_state(e->rec.state)) return;
+    if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "");
+    else mark_exited(*e, 255, now_rfc3339(), false, "the container's shim exited without a status");
+    copy = e->rec;
+  }
+  event(copy, "die");
+}
+
+void ContainerManager::cleanup_after_exit(Entry& e) {
+  try {
+    runtime_cmd({"delete", "--force", e.rec.id}, false);
+  } catch (...) {
+  }
+  try {
+    if (e.rec.snapshot_mode != "copy") unmount_rootfs(e.dir + "/rootfs");
+  } catch (const std::exception& ex) {
+    log::warn(std::string("container ") + e.rec.id + ": " + ex.what());
+  }
+}
+
+void ContainerManager::mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error) {
+  // With e.mu held.
+  cleanup_after_exit(e);
+  e.rec.state = ContainerState::Exited;
+  e.rec.exit_code = code;
+  e.rec.oom_killed = oom;
+  e.rec.pid = 0;
+  e.rec.finished_at = at.empty() ? now_rfc3339() : at;
+  if (!error.empty()) e.rec.error = error;
+  try {
+    persist(e);
+  } catch (const std::exception& ex) {
+    log::error(std::string("container ") + e.rec.id + ": " + ex.what());
+  }
+  ++e.exits;
+  e.cv.notify_all();
+}
+
+void ContainerManager::kill(const std::string& ref, const std::string& signal) {
+  int sig = signal_number(signal);
+  auto e = get(ref);
+  ContainerRecord copy;
+  {
+    std::lock_guard lk(e->mu);
+    if (!running_state(e->rec.state)) throw Conflict("Container " + e->rec.id + " is not running");
+    runtime_cmd({"kill", e->rec.id, std::to_string(sig)}, true);
+    if (e->rec.state == ContainerState::Paused && sig == SIGKILL) runtime_cmd({"resume", e->rec.id}, false);
+    copy = e->rec;
+  }
+  event(copy, "kill");
+}
+
+bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  if (!running_state(e->rec.state)) return false;
+  int timeout = timeout_s ? *timeout_s : e->rec.stop_timeout;
+  std::uint64_t exits = e->exits;
+  auto exited = [&] { return e->exits != exits || !running_state(e->rec.state); };
+  int sig = SIGTERM;
+  try {
+    sig = signal_number(e->rec.stop_signal);
+  } catch (...) {
+  }
+  bool paused = e->rec.state == ContainerState::Paused;
+  try {
+    runtime_cmd({"kill", e->rec.id, std::to_string(sig)}, true);
+    if (paused) runtime_cmd({"resume", e->rec.id}, false);
+  } catch (const std::exception& ex) {
+    log::warn(std::string("stop ") + e->rec.id + ": " + ex.what());
+  }
+  bool done = timeout < 0 ? (e->cv.wait(lk, exited), true) : e->cv.wait_for(lk, std::chrono::seconds(timeout), exited);
+  if (!done) {
+    try {
+      runtime_cmd({"kill", e->rec.id, std::to_string(SIGKILL)}, true);
+    } catch (const std::exception& ex) {
+      log::warn(std::string("stop ") + e->rec.id + ": " + ex.what());
+    }
+    if (!e->cv.wait_for(lk, std::chrono::seconds(30), exited))
+      throw Error("stop " + e->rec.id + ": the container did not exit after SIGKILL");
+  }
+  ContainerRecord copy = e->rec;
+  lk.unlock();
+  event(copy, "stop");
+  return true;
+}
+
+void ContainerManager::pause(const std::string& ref) {
+  auto e = get(ref);
+  ContainerRecord copy;
+  {
+    std::lock_guard lk(e->mu);
+    if (e->rec.state == ContainerState::Paused) throw Conflict("Container " + e->rec.id + " is already paused");
+    if (e->rec.state != ContainerState::Running) throw Conflict("Container " + e->rec.id + " is not running");
+    runtime_cmd({"pause", e->rec.id}, true);
+    e->rec.state = ContainerState::Paused;
+    persist(*e);
+    copy = e->rec;
+  }
+  event(copy, "pause");
+}
+
+void ContainerManager::unpause(const std::string& ref) {
+  auto e = get(ref);
+  ContainerRecord copy;
+  {
+    std::lock_guard lk(e->mu);
+    if (e->rec.state != ContainerState::Paused) throw Conflict("Container " + e->rec.id + " is not paused");
+    runtime_cmd({"resume", e->rec.id}, true);
+    e->rec.state = ContainerState::Running;
+    persist(*e);
+    copy = e->rec;
+  }
+  event(copy, "unpause");
+}
+
+void ContainerManager::remove(const std::string& ref, bool force) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  if (running_state(e->rec.state)) {
+    if (!force)
+      throw Conflict("You cannot remove a " + std::string(state_name(e->rec.state)) + " container " + e->rec.id +
+                     ". Stop the container before attempting removal or force remove");
+    std::uint64_t exits = e->exits;
+    runtime_cmd({"kill", e->rec.id, std::to_string(SIGKILL)}, false);
+    if (e->rec.state == ContainerState::Paused) runtime_cmd({"resume", e->rec.id}, false);
+    if (!e->cv.wait_for(lk, std::chrono::seconds(30), [&] { return e->exits != exits || !running_state(e->rec.state); }))
+      throw Error("remove " + e->rec.id + ": the container did not exit after SIGKILL");
+  }
+  std::thread t = std::move(e->monitor);
+  lk.unlock();
+  if (t.joinable()) t.join();
+  lk.lock();
+  if (e->removed) throw NotFound("No such container: " + ref);
+  e->rec.state = ContainerState::Removing;
+  cleanup_after_exit(*e);
+  unmount_rootfs(e->dir + "/rootfs");
+  remove_all(e->state_dir);
+  remove_all(e->dir);
+  e->removed = true;
+  e->wait_fd.reset();
+  ContainerRecord copy = e->rec;
+  {
+    std::lock_guard mlk(mu_);
+    names_.erase(copy.name);
+    ids_.erase(copy.id);
+  }
+  e->cv.notify_all();
+  lk.unlock();
+  event(copy, "destroy");
+}
+
+void ContainerManager::rename(const std::string& ref, const std::string& new_name_in) {
+  std::string name = strip_slash(new_name_in);
+  if (!valid_name(name))
+    throw InvalidArgument("Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  std::string old = e->rec.name;
+  if (old == name) throw Conflict("Renaming a container with the same name as its current name");
+  {
+    std::lock_guard mlk(mu_);
+    if (auto it = names_.find(name); it != names_.end())
+      throw Conflict("Conflict. The container name \"/" + name + "\" is already in use by container \"" + it->second +
+                     "\". You have to remove (or rename) that container to be able to reuse that name.");
+    names_[name] = e->rec.id;
+  }
+  e->rec.name = name;
+  try {
+    persist(*e);
+  } catch (...) {
+    e->rec.name = old;
+    std::lock_guard mlk(mu_);
+    names_.erase(name);
+    throw;
+  }
+  {
+    std::lock_guard mlk(mu_);
+    names_.erase(old);
+  }
+  event(e->rec, "rename");
+}
+
+int ContainerManager::wait(const std::string& ref, WaitCondition cond, const std::atomic<bool>* cancel) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  std::uint64_t exits = e->exits;
+  auto done = [&] {
+    switch (cond) {
+      case WaitCondition::NotRunning: return !running_state(e->rec.state);
+      case WaitCondition::NextExit: return e->exits != exits;
+      case WaitCondition::Removed: return e->removed;
+    }
+    return true;
+  };
+  while (!done()) {
+    if (cancel && cancel->load()) throw Error("wait cancelled");
+    if (closing_) throw Error("wait cancelled: the engine is shutting down");
+    e->cv.wait_for(lk, std::chrono::milliseconds(100));
+  }
+  return e->rec.exit_code;
+}
+
+void ContainerManager::logs(const std::string& ref, const LogReadOptions& opts,
+                            const std::function<bool(const LogEntry&)>& sink, const std::atomic<bool>* cancel) {
+  auto e = get(ref);
+  std::string path;
+  {
+    std::lock_guard lk(e->mu);
+    path = e->rec.log_path;
+  }
+  read_logs(path, opts, sink,
+            [e] {
+              std::lock_guard lk(e->mu);
+              return running_state(e->rec.state) && !e->removed;
+            },
+            cancel);
+}
+
+TopResult ContainerManager::top(const std::string& ref) {
+  auto e = get(ref);
+  std::string id;
+  {
+    std::lock_guard lk(e->mu);
+    if (!running_state(e->rec.state)) throw Conflict("Container " + e->rec.id + " is not running");
+    id = e->rec.id;
+  }
+  // The pids from the runtime (the container's cgroup), details from /proc.
+  std::vector<std::string> argv = {opts_.runtime, "--root", opts_.runtime_root, "ps", "--format", "json", id};
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork");
+  if (pid == 0) {
+    ::dup2(p[1], 1);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 2);
+    ::execv(a[0], a.data());
+    _exit(127);
+  }
+  ::close(p[1]);
+  UniqueFd rd(p[0]);
+  std::string out = read_fd(rd.get());
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("top " + id + ": runtime ps failed");
+  TopResult t;
+  t.titles = {"UID", "PID", "PPID", "CMD"};
+  json pids = json::parse(out, nullptr, false);
+  if (!pids.is_array()) return t;
+  for (auto& pj : pids) {
+    if (!pj.is_number_integer()) continue;
+    std::string ps = std::to_string(pj.get<long long>());
+    std::string stat, cmdline, status;
+    try {
+      stat = read_file("/proc/" + ps + "/stat");
+      cmdline = read_file("/proc/" + ps + "/cmdline");
+      status = read_file("/proc/" + ps + "/status");
+    } catch (...) {
+      continue;  // gone meanwhile
+    }
+    std::string ppid, uid, comm;
+    auto rp = stat.rfind(')');
+    auto lp = stat.find('(');
+    if (lp != std::string::npos && rp != std::string::npos) comm = stat.substr(lp + 1, rp - lp - 1);
+    if (rp != std::string::npos) {
+      auto f = split(stat.substr(rp + 2), ' ');
+      if (f.size() > 1) ppid = f[1];
+    }
+    auto u = status.find("\nUid:");
+    if (u != std::string::npos) {
+      auto f = split(std::string(trim(status.substr(u + 5, status.find('\n', u + 1) - u - 5))), '\t');
+      if (!f.empty()) uid = f[0];
+    }
+    for (auto& c : cmdline)
+      if (c == '\0') c = ' ';
+    std::string cmd(trim(cmdline));
+    if (cmd.empty()) cmd = "[" + comm + "]";
+    t.processes.push_back({uid, ps, ppid, cmd});
+  }
+  return t;
+}
+
+ContainerStats ContainerManager::stats(const std::string& ref) {
+  auto e = get(ref);
+  std::string cg;
+  {
+    std::lock_guard lk(e->mu);
+    cg = e->rec.cgroup_path;
+    if (cg.empty()) cg = "/" + e->rec.id;
+  }
+  if (cg[0] != '/') cg = "/" + cg;
+  ContainerStats s;
+  auto num = [](const std::string& path) -> std::int64_t {
+    try {
+      std::string v(trim(read_file(path)));
+      if (v == "max") return 0;
+      return std::stoll(v);
+    } catch (...) {
+      return 0;
+    }
+  };
+  if (path_exists("/sys/fs/cgroup/cgroup.controllers")) {
+    std::string d = "/sys/fs/cgroup" + cg;
+    s.memory_usage = num(d + "/memory.current");
+    s.memory_limit = num(d + "/memory.max");
+    s.pids = num(d + "/pids.current");
+    try {
+      std::string text = read_file(d + "/cpu.stat");
+      auto k = text.find("usage_usec ");
+      if (k != std::string::npos) s.cpu_usage_ns = std::stoll(text.substr(k + 11)) * 1000;
+    } catch (...) {
+    }
+  } else {
+    s.memory_usage = num("/sys/fs/cgroup/memory" + cg + "/memory.usage_in_bytes");
+    s.memory_limit = num("/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes");
+    if (s.memory_limit >= (std::int64_t(1) << 62)) s.memory_limit = 0;
+    s.cpu_usage_ns = num("/sys/fs/cgroup/cpuacct" + cg + "/cpuacct.usage");
+    if (!s.cpu_usage_ns) s.cpu_usage_ns = num("/sys/fs/cgroup/cpu,cpuacct" + cg + "/cpuacct.usage");
+    s.pids = num("/sys/fs/cgroup/pids" + cg + "/pids.current");
+  }
+  return s;
+}
+
+UniqueFd ContainerManager::attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin) {
+  auto e = get(ref);
+  bool running;
+  {
+    std::lock_guard lk(e->mu);
+    running = running_state(e->rec.state);
+  }
+  try {
+    return shim_attach(e->state_dir, in, out, err, close_stdin);
+  } catch (const std::exception&) {
+    // A shim that is still there may hold the output of a container that has just exited.
+    if (running) throw;
+    throw Conflict("You cannot attach to a stopped container, start it first");
+  }
+}
+
+void ContainerManager::resize(const std::string& ref, unsigned rows, unsigned cols) {
+  auto e = get(ref);
+  {
+    std::lock_guard lk(e->mu);
+    if (!running_state(e->rec.state)) throw Conflict("Container " + e->rec.id + " is not running");
+  }
+  shim_resize(e->state_dir, rows, cols);
+}
+
+void ContainerManager::restore() {
+  std::string root = opts_.data_root + "/containers";
+  DIR* d = ::opendir(root.c_str());
+  if (!d) return;
+  std::vector<std::string> dirs;
+  while (auto* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n.size() == 64) dirs.push_back(n);
+  }
+  ::closedir(d);
+  for (auto& id : dirs) {
+    auto e = std::make_shared<Entry>();
+    e->dir = root + "/" + id;
+    e->state_dir = state_dir(id);
+    try {
+      e->rec = ContainerRecord::load(e->dir);
+    } catch (const std::exception& ex) {
+      log::warn(std::string("restore: ") + ex.what());
+      continue;
+    }
+    if (e->rec.id != id) continue;
+    {
+      std::lock_guard lk(mu_);
+      if (ids_.count(id)) continue;
+      ids_[id] = e;
+      names_[e->rec.name] = id;
+    }
+    std::unique_lock lk(e->mu);
+    if (e->rec.state == ContainerState::Removing) {
+      // A remove that did not finish.
+      cleanup_after_exit(*e);
+      try {
+        remove_all(e->state_dir);
+        remove_all(e->dir);
+      } catch (...) {
+      }
+      e->removed = true;
+      std::lock_guard mlk(mu_);
+      names_.erase(e->rec.name);
+      ids_.erase(id);
+      continue;
+    }
+    if (!running_state(e->rec.state)) continue;
+    // A live shim answers on its socket.
+    UniqueFd wfd;
+    try {
+      ShimStatus st = shim_status(e->state_dir);
+      if (st.running) wfd = shim_wait_begin(e->state_dir);
+    } catch (...) {
+    }
+    if (wfd) {
+      start_monitor(e, std::move(wfd));
+      continue;
+    }
+    // The shim is gone (or finishing): its exit.json, else unknown.
+    pid_t sp = read_shim_pid(e->state_dir);
+    std::optional<ShimExit> ex;
+    for (int i = 0; i < 30 && !(ex = read_exit_file(e->state_dir)); ++i) {
+      if (sp <= 0 || ::kill(sp, 0) < 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "");
+    else mark_exited(*e, 255, now_rfc3339(), false, "the container's shim was gone when the engine restarted");
+  }
+}
+
+void ContainerManager::expect_attach(const std::string& ref) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  e->expect_attach = true;
+}
+
+}  // namespace hoist::engine

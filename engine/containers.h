@@ -1,0 +1,144 @@
+// Container lifecycle below the API: records, rootfs, shims, state changes. Thread-safe
+// (one mutex per container plus one for the name/id maps); every state change is persisted
+// (atomic write of the record) before it is reported.
+//
+// On disk:
+//   <data_root>/containers/<id>/config.json   the record (ContainerRecord)
+//   <data_root>/containers/<id>/<id>-json.log the json-file log
+//   <data_root>/containers/<id>/{rootfs,upper,work,l}/  the overlay (or copied) rootfs
+//   <exec_root>/<id>/                         bundle (config.json) and shim state dir
+//                                             (attach.sock, exit.json, shim.pid, *.log)
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/fd.h"
+#include "engine/container_record.h"
+#include "engine/logs.h"
+
+namespace hoist::engine {
+
+struct ManagerOptions {
+  std::string data_root;     // e.g. /var/lib/hoist
+  std::string exec_root;     // e.g. /run/hoist
+  std::string runtime;       // OCI runtime binary (hoist-runtime)
+  std::string runtime_root;  // its --root (e.g. /run/hoist-runtime)
+  std::string shim;          // hoist-shim binary
+  std::int64_t log_max_size = 0;  // json-file rotation (0: never)
+  // Builds the OCI spec (JSON) at each start, with root.path = `rootfs`. When unset, the
+  // CreateParams::oci_spec_json stored in the record is used (its root.path replaced).
+  std::function<std::string(const ContainerRecord&, const std::string& rootfs)> spec_builder;
+  // Hook after a state change is persisted ("create", "start", "die", "stop", "kill", "pause",
+  // "unpause", "destroy", "rename"): events, restart policies. Called without locks held.
+  std::function<void(const ContainerRecord&, const std::string& event)> on_event;
+};
+
+struct CreateParams {
+  std::string name;  // "" → generated; a leading "/" is accepted
+  std::string image;  // as the user named it
+  std::string image_id;
+  std::vector<std::string> layer_paths;  // lowest first (image::Store::layer_paths)
+  bool copy_snapshot = false;            // image::SnapshotMode::Copy
+  std::string oci_spec_json;             // ready spec (when no spec_builder)
+  std::string config_json = "{}";        // Docker Config
+  std::string host_config_json = "{}";   // Docker HostConfig
+  bool tty = false;
+  bool open_stdin = false;
+  std::string stop_signal = "SIGTERM";
+  int stop_timeout = 10;
+};
+
+enum class WaitCondition { NotRunning, NextExit, Removed };
+
+struct TopResult {
+  std::vector<std::string> titles;                  // UID PID PPID CMD
+  std::vector<std::vector<std::string>> processes;  // one row per process
+};
+
+struct ContainerStats {
+  std::int64_t memory_usage = 0, memory_limit = 0;  // bytes (limit 0: none)
+  std::int64_t cpu_usage_ns = 0;
+  std::int64_t pids = 0;
+};
+
+class ContainerManager {
+ public:
+  explicit ContainerManager(ManagerOptions opts);
+  // Leaves shims and containers running (live restore: a new manager's restore() finds them).
+  ~ContainerManager();
+  ContainerManager(const ContainerManager&) = delete;
+  ContainerManager& operator=(const ContainerManager&) = delete;
+
+  // Loads every record; reconnects to live shims; containers whose shim is gone are marked
+  // exited (code from exit.json, else 255) and their runtime state and mount are cleaned up.
+  void restore();
+
+  // Returns the new id (64 hex). Conflict when the name is taken, InvalidArgument when invalid.
+  std::string create(const CreateParams& p);
+  // Full id of an id, a unique id prefix or a name ("x" or "/x"); NotFound "No such container: x".
+  std::string resolve(const std::string& ref) const;
+  ContainerRecord inspect(const std::string& ref) const;
+  std::vector<ContainerRecord> list() const;
+  // Mounts the rootfs, writes the bundle, spawns the shim, waits until the process runs.
+  // Returns false when it was already running (Docker's 304).
+  bool start(const std::string& ref);
+  // StopSignal, then SIGKILL after `timeout_s` (record's StopTimeout when unset; <0: wait forever).
+  // Returns false when it was not running (304).
+  bool stop(const std::string& ref, std::optional<int> timeout_s = std::nullopt);
+  // `signal`: a number or a name ("KILL", "SIGTERM"); Conflict when not running.
+  void kill(const std::string& ref, const std::string& signal = "SIGKILL");
+  void pause(const std::string& ref);
+  void unpause(const std::string& ref);
+  // Conflict when running (or paused) unless `force` (then it is killed first).
+  void remove(const std::string& ref, bool force);
+  void rename(const std::string& ref, const std::string& new_name);
+  // Blocks until the condition holds; returns the exit code. `cancel` is polled (every 100 ms);
+  // a cancelled wait throws Error("wait cancelled").
+  int wait(const std::string& ref, WaitCondition cond, const std::atomic<bool>* cancel = nullptr);
+  // json-file log entries; with opts.follow, until the container stops or `cancel`/`sink` says so.
+  void logs(const std::string& ref, const LogReadOptions& opts, const std::function<bool(const LogEntry&)>& sink,
+            const std::atomic<bool>* cancel = nullptr);
+  TopResult top(const std::string& ref);
+  ContainerStats stats(const std::string& ref);
+
+  // Attach/resize pass through to the shim (protocol in engine/shim.h).
+  UniqueFd attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin);
+  void resize(const std::string& ref, unsigned rows, unsigned cols);
+  // The next start is to be attached (docker run without -d): the shim holds the container's
+  // output until the attach stream arrives (up to a few seconds), so none of it is missed.
+  void expect_attach(const std::string& ref);
+  // <exec_root>/<id>: the shim's state dir (attach.sock etc.).
+  std::string state_dir(const std::string& id) const { return opts_.exec_root + "/" + id; }
+  std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
+  // The shim's pid (0 if unknown) — for tests and diagnostics.
+  pid_t shim_pid(const std::string& ref) const;
+
+ private:
+  struct Entry;
+  std::shared_ptr<Entry> get(const std::string& ref) const;
+  void persist(Entry& e);
+  void spawn_shim(Entry& e);
+  void start_monitor(const std::shared_ptr<Entry>& e, UniqueFd wait_fd);
+  void monitor(std::shared_ptr<Entry> e);
+  void mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error);
+  void cleanup_after_exit(Entry& e);
+  void runtime_cmd(const std::vector<std::string>& args, bool check);
+  void event(const ContainerRecord& r, const std::string& what);
+
+  ManagerOptions opts_;
+  mutable std::mutex mu_;  // ids_, names_
+  std::map<std::string, std::shared_ptr<Entry>> ids_;
+  std::map<std::string, std::string> names_;  // name -> id
+  std::atomic<bool> closing_{false};
+};
+
+}  // namespace hoist::engine

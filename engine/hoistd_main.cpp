@@ -1,0 +1,98 @@
+// hoistd: the Docker Engine API daemon.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/api_containers.h"
+#include "engine/daemon.h"
+
+namespace {
+
+// A helper binary named `name`: an explicit path as given; else next to hoistd, in the build
+// tree's sibling directory (build/engine/hoistd → build/runtime/hoist-runtime), else on PATH.
+std::string find_binary(const std::string& name, const std::string& build_dir) {
+  if (name.find('/') != std::string::npos) return name;
+  char self[4096];
+  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<std::size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (auto cand : {dir + "/" + name, dir + "/../" + build_dir + "/" + name})
+      if (::access(cand.c_str(), X_OK) == 0) return cand;
+  }
+  return name;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hoist;
+  CLI::App app{"hoistd: the Hoist container engine daemon (Docker Engine API on a Unix socket)"};
+  engine::DaemonConfig cfg;
+  std::string config_file = "/etc/hoist/daemon.json";
+  app.add_option("-H,--host", cfg.host, "socket to listen on (unix:///path)");
+  app.add_option("--data-root", cfg.data_root, "persistent state (images, containers)");
+  app.add_option("--exec-root", cfg.exec_root, "runtime state (pid file, shim sockets)");
+  app.add_option("--config-file", config_file, "daemon configuration (JSON, same keys as the flags)");
+  app.add_option("--config-dir", cfg.config_dir, "certs.d/ and config.json (registry credentials)");
+  app.add_option("--runtime", cfg.runtime, "OCI runtime binary");
+  std::string shim = "hoist-shim", cgroup_parent = "/hoist";
+  app.add_option("--shim", shim, "per-container shim binary");
+  app.add_option("--cgroup-parent", cgroup_parent, "parent cgroup of the containers");
+  app.add_flag("-D,--debug", cfg.debug, "debug logging");
+  app.add_option("-l,--log-level", cfg.log_level, "debug, info, warn, error");
+  app.add_option("--insecure-registry", cfg.insecure_registries, "registry (host[:port] or CIDR) that may use plain http");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    std::vector<std::string> given;
+    for (const char* k : {"host", "data-root", "exec-root", "config-dir", "runtime", "debug", "log-level",
+                          "insecure-registry"})
+      if (app.count(std::string("--") + k) > 0) given.push_back(k);
+    bool explicit_file = app.get_option("--config-file")->count() > 0;
+    if (explicit_file || ::access(config_file.c_str(), F_OK) == 0) {
+      cfg.config_file = config_file;
+      cfg.merge_file(config_file, given);
+    }
+    log::Options lo;
+    lo.min = cfg.debug || cfg.log_level == "debug" ? log::Level::Debug
+             : cfg.log_level == "warn"             ? log::Level::Warn
+             : cfg.log_level == "error"            ? log::Level::Error
+                                                   : log::Level::Info;
+    log::init(lo);
+
+    // Signals are taken synchronously by the main thread.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    cfg.runtime = find_binary(cfg.runtime, "runtime");
+    engine::Daemon daemon(cfg);
+    engine::ContainerService containers(daemon, {find_binary(shim, "engine"), "", cgroup_parent});
+    daemon.start();
+    log::info("hoistd listening on " + cfg.socket_path());
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) continue;
+      log::info("hoistd: signal " + std::to_string(sig) + ", shutting down");
+      break;
+    }
+    daemon.stop(3000);
+    std::fflush(nullptr);
+    // Request threads may still hold references to the daemon: leave without destructors.
+    ::_exit(0);
+  } catch (const std::exception& e) {
+    std::cerr << "hoistd: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,74 @@
+// Docker's json-file log driver: one JSON object per line,
+//   {"log":"hi\n","stream":"stdout","time":"2026-11-23T17:48:47.123456789Z"}
+// A line longer than 16 KiB is cut into partial entries (no trailing "\n" in "log").
+// The writer is used by hoist-shim (no JSON library, no allocation beyond the line buffer);
+// the reader (with tail/since/until/follow) by the container manager.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace hoist::engine {
+
+inline constexpr std::size_t kLogPartialMax = 16 * 1024;
+
+// Escapes `s` as the inside of a JSON string (quotes not included), appending to `out`.
+void json_escape_append(std::string& out, std::string_view s);
+// One json-file entry for `log` (already cut; ends with '\n' unless partial).
+std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time);
+
+// Splits a stream into lines; each complete line (or a 16 KiB chunk) goes out as one entry.
+class LogWriter {
+ public:
+  // `path`: the log file (opened O_APPEND, created 0640). max_size > 0: rotated to path.1 when
+  // it would grow past max_size (one old file kept).
+  LogWriter(std::string path, std::int64_t max_size = 0);
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+  // stream: 1 = stdout, 2 = stderr.
+  void write(int stream, std::string_view data);
+  // Writes out what is buffered (a partial line at EOF), as Docker does on close.
+  void flush();
+
+ private:
+  void emit(int stream, std::string_view line);
+  std::string path_;
+  std::int64_t max_size_ = 0, size_ = 0;
+  int fd_ = -1;
+  std::string pending_[3];
+};
+
+struct LogEntry {
+  std::string log;     // the text, with its "\n" unless partial
+  std::string stream;  // "stdout" or "stderr"
+  std::string time;    // RFC 3339 with nanoseconds
+};
+
+// Parses one line of a json-file log; false on junk.
+bool parse_log_entry(std::string_view line, LogEntry& out);
+// RFC 3339 (with optional fraction, Z or ±hh:mm) → nanoseconds since the epoch; -1 on junk.
+std::int64_t parse_rfc3339_ns(std::string_view t);
+// Docker's `since`/`until` values: RFC 3339, or unix seconds with optional fraction ("1700000000.5").
+std::int64_t parse_time_arg_ns(std::string_view v);
+
+struct LogReadOptions {
+  bool stdout_ = true, stderr_ = true;
+  bool timestamps = false;    // only passed through: the callback gets the entry's time anyway
+  long long tail = -1;        // last N entries; -1 = all
+  std::int64_t since_ns = 0;  // 0 = no bound
+  std::int64_t until_ns = 0;  // 0 = no bound
+  bool follow = false;
+};
+
+// Calls `sink` for each selected entry of the log at `path` (and path.1 before it, when
+// rotated). With follow, keeps reading appended entries until `still_running()` is false and
+// the file is drained, or `cancel` is set, or `sink` returns false.
+// A missing file is an empty log.
+void read_logs(const std::string& path, const LogReadOptions& opts,
+               const std::function<bool(const LogEntry&)>& sink,
+               const std::function<bool()>& still_running = {}, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace hoist::engine

@@ -1,0 +1,764 @@
+// OCI spec generation from Docker's Config/HostConfig, following dockerd's behaviour
+// (daemon/oci_linux.go, oci/defaults.go, container env, caps and security-opt parsing).
+#include "engine/oci_spec.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/fd.h"
+#include "common/file.h"
+
+namespace hoist::engine {
+namespace {
+using json = nlohmann::json;
+
+constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr int64_t kDefaultShmSize = 64 * 1024 * 1024;
+
+// A JSON value that may be a string, an array of strings or null → list of strings;
+// nullopt when absent/null.
+std::optional<std::vector<std::string>> str_list(const json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  const json& v = obj[key];
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (const auto& e : v) {
+      if (!e.is_string()) throw InvalidArgument(std::string(key) + ": expected a list of strings");
+      out.push_back(e.get<std::string>());
+    }
+  } else {
+    throw InvalidArgument(std::string(key) + ": expected a string or a list of strings");
+  }
+  return out;
+}
+
+std::string str(const json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
+  return obj[key].get<std::string>();
+}
+int64_t num(const json& obj, const char* key, int64_t def = 0) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return def;
+  return obj[key].get<int64_t>();
+}
+bool flag(const json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_boolean() && obj[key].get<bool>();
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) out.push_back(cur);
+  if (!s.empty() && s.back() == sep) out.emplace_back();
+  return out;
+}
+
+bool parse_u32(const std::string& s, uint32_t& out) {
+  if (s.empty() || s.size() > 10) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > 0xffffffffULL) return false;
+  out = static_cast<uint32_t>(v);
+  return true;
+}
+
+// Reads <rootfs>/<rel> with every component resolved inside the rootfs (symlinks included).
+// nullopt when missing.
+std::optional<std::string> read_in_root(const std::string& rootfs, const std::string& rel) {
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_sys("open", rootfs);
+  }
+  struct open_how how {};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd;
+  do {
+    fd = static_cast<int>(::syscall(SYS_openat2, root.get(), rel.c_str(), &how, sizeof how));
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw_sys("open", rootfs + "/" + rel);
+  }
+  UniqueFd f(fd);
+  struct stat st {};
+  if (::fstat(f.get(), &st) != 0) throw_sys("stat", rootfs + "/" + rel);
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  return read_fd(f.get());
+}
+
+struct PasswdEntry { std::string name; uint32_t uid, gid; };
+struct GroupEntry { std::string name; uint32_t gid; std::vector<std::string> members; };
+
+std::vector<PasswdEntry> parse_passwd(const std::string& text) {
+  std::vector<PasswdEntry> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto f = split(line, ':');
+    if (f.size() < 4) continue;
+    PasswdEntry e{f[0], 0, 0};
+    if (!parse_u32(f[2], e.uid) || !parse_u32(f[3], e.gid)) continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::vector<GroupEntry> parse_group(const std::string& text) {
+  std::vector<GroupEntry> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto f = split(line, ':');
+    if (f.size() < 3) continue;
+    GroupEntry g{f[0], 0, {}};
+    if (!parse_u32(f[2], g.gid)) continue;
+    if (f.size() >= 4 && !f[3].empty())
+      for (auto& m : split(f[3], ',')) if (!m.empty()) g.members.push_back(m);
+    out.push_back(g);
+  }
+  return out;
+}
+
+struct SecurityOpts {
+  bool no_new_privileges = false;
+  std::optional<std::string> apparmor;
+  std::optional<std::string> seccomp;
+  bool systempaths_unconfined = false;
+  std::optional<bool> writable_cgroups;
+};
+
+std::optional<bool> parse_bool(const std::string& v) {
+  static const std::set<std::string> t = {"1", "t", "T", "true", "TRUE", "True"};
+  static const std::set<std::string> f = {"0", "f", "F", "false", "FALSE", "False"};
+  if (t.count(v)) return true;
+  if (f.count(v)) return false;
+  return std::nullopt;
+}
+
+SecurityOpts parse_security_opts(const json& host_config) {
+  SecurityOpts so;
+  auto opts = str_list(host_config, "SecurityOpt").value_or(std::vector<std::string>{});
+  for (const auto& opt : opts) {
+    if (opt == "no-new-privileges") { so.no_new_privileges = true; continue; }
+    if (opt == "disable") continue;  // SELinux label disable: no SELinux here
+    std::string k, v;
+    auto eq = opt.find('='), colon = opt.find(':');
+    if (eq != std::string::npos) { k = opt.substr(0, eq); v = opt.substr(eq + 1); }
+    else if (colon != std::string::npos) { k = opt.substr(0, colon); v = opt.substr(colon + 1); }
+    else throw InvalidArgument("invalid --security-opt 1: \"" + opt + "\"");
+    if (k == "label") continue;  // SELinux labels: accepted, not applied (no SELinux support)
+    if (k == "apparmor") { so.apparmor = v; continue; }
+    if (k == "seccomp") { so.seccomp = v; continue; }
+    if (k == "no-new-privileges") {
+      auto b = parse_bool(v);
+      if (!b) throw InvalidArgument("invalid --security-opt 2: \"" + opt + "\"");
+      so.no_new_privileges = *b;
+      continue;
+    }
+    if (k == "systempaths" && v == "unconfined") { so.systempaths_unconfined = true; continue; }
+    if (k == "writable-cgroups") {
+      auto b = parse_bool(v);
+      if (!b) throw InvalidArgument("invalid --security-opt 2: \"" + opt + "\"");
+      so.writable_cgroups = *b;
+      continue;
+    }
+    throw InvalidArgument("invalid --security-opt 2: \"" + opt + "\"");
+  }
+  return so;
+}
+
+std::string normalize_cap(const std::string& c) {
+  std::string u = upper(c);
+  if (u == "ALL") return u;
+  if (u.rfind("CAP_", 0) != 0) u = "CAP_" + u;
+  const auto& all = all_capabilities();
+  if (std::find(all.begin(), all.end(), u) == all.end())
+    throw InvalidArgument("unknown capability: \"" + c + "\"");
+  return u;
+}
+
+bool cgroup_v2_host() { return path_exists("/sys/fs/cgroup/cgroup.controllers"); }
+
+bool apparmor_enabled() {
+  try {
+    std::string s = read_file("/sys/module/apparmor/parameters/enabled");
+    return !s.empty() && s[0] == 'Y';
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+json mount(const std::string& dst, const std::string& type, const std::string& src,
+           std::vector<std::string> opts) {
+  return json{{"destination", dst}, {"type", type}, {"source", src}, {"options", opts}};
+}
+
+// Docker's tmpfs option merge: later flags win over their opposites, key=value by key.
+std::vector<std::string> merge_tmpfs_options(const std::vector<std::string>& in) {
+  static const std::map<std::string, std::string> opposite = {
+      {"exec", "noexec"}, {"noexec", "exec"}, {"suid", "nosuid"}, {"nosuid", "suid"},
+      {"dev", "nodev"}, {"nodev", "dev"}, {"ro", "rw"}, {"rw", "ro"},
+      {"atime", "noatime"}, {"noatime", "atime"}};
+  std::vector<std::string> out;
+  for (const auto& o : in) {
+    if (o.empty()) continue;
+    auto key = o.substr(0, o.find('='));
+    out.erase(std::remove_if(out.begin(), out.end(), [&](const std::string& e) {
+                auto ek = e.substr(0, e.find('='));
+                if (ek == key) return true;
+                auto it = opposite.find(o);
+                return it != opposite.end() && e == it->second;
+              }), out.end());
+    out.push_back(o);
+  }
+  return out;
+}
+
+void check_abs(const std::string& p, const std::string& type) {
+  if (p.empty() || p[0] != '/')
+    throw InvalidArgument("invalid mount config for type \"" + type + "\": invalid mount path: '" + p +
+                          "' mount path must be absolute");
+}
+
+const std::set<std::string> kPropagations = {"shared", "rshared", "slave", "rslave", "private", "rprivate"};
+
+json bind_from_spec(const std::string& spec) {
+  auto parts = split(spec, ':');
+  if (parts.size() < 2 || parts.size() > 3)
+    throw InvalidArgument("invalid volume specification: '" + spec + "'");
+  const std::string& src = parts[0];
+  const std::string& dst = parts[1];
+  if (src.empty() || src[0] != '/')
+    throw InvalidArgument("invalid volume specification: '" + spec + "': named volumes are not supported yet");
+  check_abs(dst, "bind");
+  if (dst == "/") throw InvalidArgument("invalid specification: destination can't be '/'");
+  bool ro = false;
+  std::string prop = "rprivate";
+  if (parts.size() == 3) {
+    for (const auto& o : split(parts[2], ',')) {
+      if (o == "ro") ro = true;
+      else if (o == "rw") ro = false;
+      else if (o == "z" || o == "Z" || o == "nocopy" || o == "consistent" || o == "cached" || o == "delegated") {}
+      else if (kPropagations.count(o)) prop = o;
+      else throw InvalidArgument("invalid mode: " + o);
+    }
+  }
+  std::vector<std::string> opts = {"rbind", prop};
+  if (ro) opts.push_back("ro");
+  return mount(dst, "bind", src, opts);
+}
+
+json mount_from_api(const json& m) {
+  std::string type = str(m, "Type");
+  std::string target = str(m, "Target");
+  check_abs(target, type);
+  if (type == "bind") {
+    std::string src = str(m, "Source");
+    if (src.empty() || src[0] != '/')
+      throw InvalidArgument("invalid mount config for type \"bind\": invalid mount path: '" + src +
+                            "' mount path must be absolute");
+    struct stat st {};
+    if (::stat(src.c_str(), &st) != 0)
+      throw InvalidArgument("invalid mount config for type \"bind\": bind source path does not exist: " + src);
+    std::string prop = "rprivate";
+    bool recursive = true;
+    if (m.contains("BindOptions") && m["BindOptions"].is_object()) {
+      std::string p = str(m["BindOptions"], "Propagation");
+      if (!p.empty()) {
+        if (!kPropagations.count(p)) throw InvalidArgument("invalid propagation mode: " + p);
+        prop = p;
+      }
+      if (flag(m["BindOptions"], "NonRecursive")) recursive = false;
+    }
+    std::vector<std::string> opts = {recursive ? "rbind" : "bind", prop};
+    if (flag(m, "ReadOnly")) opts.push_back("ro");
+    return mount(target, "bind", src, opts);
+  }
+  if (type == "tmpfs") {
+    std::vector<std::string> opts = {"noexec", "nosuid", "nodev", "rprivate"};
+    if (m.contains("TmpfsOptions") && m["TmpfsOptions"].is_object()) {
+      int64_t size = num(m["TmpfsOptions"], "SizeBytes");
+      if (size > 0) opts.push_back("size=" + std::to_string(size / 1024) + "k");
+      int64_t mode = num(m["TmpfsOptions"], "Mode");
+      if (mode > 0) {
+        std::ostringstream o;
+        o << std::oct << mode;
+        opts.push_back("mode=" + o.str());
+      }
+    }
+    if (flag(m, "ReadOnly")) opts.push_back("ro");
+    return mount(target, "tmpfs", "tmpfs", merge_tmpfs_options(opts));
+  }
+  throw InvalidArgument("mount type \"" + type + "\" is not supported");
+}
+
+const std::map<std::string, std::string> kRlimits = {
+    {"core", "RLIMIT_CORE"},       {"cpu", "RLIMIT_CPU"},         {"data", "RLIMIT_DATA"},
+    {"fsize", "RLIMIT_FSIZE"},     {"locks", "RLIMIT_LOCKS"},     {"memlock", "RLIMIT_MEMLOCK"},
+    {"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},     {"nofile", "RLIMIT_NOFILE"},
+    {"nproc", "RLIMIT_NPROC"},     {"rss", "RLIMIT_RSS"},         {"rtprio", "RLIMIT_RTPRIO"},
+    {"rttime", "RLIMIT_RTTIME"},   {"sigpending", "RLIMIT_SIGPENDING"}, {"stack", "RLIMIT_STACK"},
+    {"as", "RLIMIT_AS"}};
+
+json device_rule(bool allow, const std::string& type, std::optional<int64_t> major,
+                 std::optional<int64_t> minor, const std::string& access) {
+  json r{{"allow", allow}, {"access", access}};
+  if (!type.empty()) r["type"] = type;
+  if (major) r["major"] = *major;
+  if (minor) r["minor"] = *minor;
+  return r;
+}
+
+}  // namespace
+
+std::vector<std::string> resolve_command(const json& config, const json& image_config) {
+  auto entrypoint = str_list(config, "Entrypoint");
+  auto cmd = str_list(config, "Cmd");
+  // `--entrypoint ""` arrives as [""]: an explicitly empty entrypoint.
+  if (entrypoint && entrypoint->size() == 1 && (*entrypoint)[0].empty()) entrypoint->clear();
+  std::vector<std::string> ep, args;
+  if (!entrypoint || entrypoint->empty()) {
+    if (!cmd || cmd->empty()) cmd = str_list(image_config, "Cmd");
+    if (!entrypoint) entrypoint = str_list(image_config, "Entrypoint");
+  }
+  if (entrypoint) ep = *entrypoint;
+  if (cmd) args = *cmd;
+  ep.insert(ep.end(), args.begin(), args.end());
+  return ep;
+}
+
+std::vector<std::string> merge_env(const json& image_env, const json& container_env) {
+  std::vector<std::string> out;
+  auto put = [&](const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('='));
+    for (auto& e : out)
+      if (e.substr(0, e.find('=')) == key) { e = kv; return; }
+    out.push_back(kv);
+  };
+  for (const json* src : {&image_env, &container_env})
+    if (src->is_array())
+      for (const auto& e : *src) if (e.is_string()) put(e.get<std::string>());
+  return out;
+}
+
+std::vector<std::string> effective_capabilities(const json& cap_add, const json& cap_drop, bool privileged) {
+  const auto& all = all_capabilities();
+  if (privileged) return all;
+  auto norm_list = [](const json& j) {
+    std::vector<std::string> out;
+    if (j.is_array())
+      for (const auto& c : j) if (c.is_string()) out.push_back(normalize_cap(c.get<std::string>()));
+    return out;
+  };
+  auto adds = norm_list(cap_add), drops = norm_list(cap_drop);
+  auto has = [](const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+  };
+  std::vector<std::string> base;
+  if (has(adds, "ALL")) base = all;
+  else if (!has(drops, "ALL")) base = default_capabilities();
+  std::vector<std::string> out;
+  for (const auto& c : all) {  // canonical order
+    bool in = has(base, c) || has(adds, c);
+    if (has(drops, "ALL") && !has(adds, "ALL")) in = has(adds, c);
+    if (has(drops, c)) in = false;
+    if (in) out.push_back(c);
+  }
+  return out;
+}
+
+ResolvedUser resolve_user(const std::string& rootfs, const std::string& user,
+                          const std::vector<std::string>& group_add) {
+  ResolvedUser r;
+  std::string u = user, g;
+  bool group_given = false;
+  if (auto c = user.find(':'); c != std::string::npos) {
+    u = user.substr(0, c);
+    g = user.substr(c + 1);
+    group_given = true;
+  }
+  auto passwd_text = read_in_root(rootfs, "/etc/passwd");
+  auto group_text = read_in_root(rootfs, "/etc/group");
+  auto passwd = passwd_text ? parse_passwd(*passwd_text) : std::vector<PasswdEntry>{};
+  auto groups = group_text ? parse_group(*group_text) : std::vector<GroupEntry>{};
+
+  std::string name;
+  uint32_t n = 0;
+  if (u.empty()) {
+    r.uid = 0;
+    for (const auto& p : passwd) if (p.uid == 0) { name = p.name; r.gid = p.gid; break; }
+  } else if (parse_u32(u, n)) {
+    r.uid = n;
+    for (const auto& p : passwd) if (p.uid == n) { name = p.name; r.gid = p.gid; break; }
+  } else {
+    bool found = false;
+    for (const auto& p : passwd)
+      if (p.name == u) { name = p.name; r.uid = p.uid; r.gid = p.gid; found = true; break; }
+    if (!found) throw InvalidArgument("unable to find user " + u + ": no matching entries in passwd file");
+  }
+  if (group_given) {
+    if (g.empty()) throw InvalidArgument("invalid user specification: \"" + user + "\"");
+    if (parse_u32(g, n)) {
+      r.gid = n;
+    } else {
+      bool found = false;
+      for (const auto& gr : groups) if (gr.name == g) { r.gid = gr.gid; found = true; break; }
+      if (!found) throw InvalidArgument("unable to find group " + g + ": no matching entries in group file");
+    }
+  } else if (!name.empty()) {
+    for (const auto& gr : groups)
+      if (std::find(gr.members.begin(), gr.members.end(), name) != gr.members.end() &&
+          std::find(r.additional_gids.begin(), r.additional_gids.end(), gr.gid) == r.additional_gids.end())
+        r.additional_gids.push_back(gr.gid);
+  }
+  for (const auto& ga : group_add) {
+    uint32_t gid = 0;
+    if (!parse_u32(ga, gid)) {
+      bool found = false;
+      for (const auto& gr : groups) if (gr.name == ga) { gid = gr.gid; found = true; break; }
+      if (!found) throw InvalidArgument("Unable to find group " + ga + ": no matching entries in group file");
+    }
+    if (std::find(r.additional_gids.begin(), r.additional_gids.end(), gid) == r.additional_gids.end())
+      r.additional_gids.push_back(gid);
+  }
+  return r;
+}
+
+json build_oci_spec(const SpecInput& in) {
+  const json& cfg = in.config.is_object() ? in.config : json::object();
+  const json& hc = in.host_config.is_object() ? in.host_config : json::object();
+  const json& img = in.image_config.is_object() ? in.image_config : json::object();
+  const bool privileged = flag(hc, "Privileged");
+  const bool tty = flag(cfg, "Tty");
+
+  // --- process args
+  std::vector<std::string> args = resolve_command(cfg, img);
+  if (args.empty()) throw InvalidArgument("No command specified");
+  json mounts_extra = json::array();
+  if (flag(hc, "Init")) {
+    if (in.init_path.empty())
+      throw InvalidArgument("could not find init binary for --init (no docker-init configured)");
+    args.insert(args.begin(), {"/sbin/docker-init", "--"});
+    mounts_extra.push_back(mount("/sbin/docker-init", "bind", in.init_path, {"bind", "ro"}));
+  }
+
+  // --- hostname and env
+  std::string hostname = str(cfg, "Hostname");
+  if (hostname.empty()) hostname = in.hostname.empty() ? in.id.substr(0, 12) : in.hostname;
+  std::vector<std::string> env = {kDefaultPath, "HOSTNAME=" + hostname};
+  if (tty) env.push_back("TERM=xterm");
+  auto merged = merge_env(img.contains("Env") ? img["Env"] : json(), cfg.contains("Env") ? cfg["Env"] : json());
+  for (const auto& kv : merged) {
+    std::string key = kv.substr(0, kv.find('='));
+    bool replaced = false;
+    for (auto& e : env)
+      if (e.substr(0, e.find('=')) == key) { e = kv; replaced = true; break; }
+    if (!replaced) env.push_back(kv);
+  }
+
+  // --- cwd and user
+  std::string cwd = str(cfg, "WorkingDir");
+  if (cwd.empty()) cwd = str(img, "WorkingDir");
+  if (cwd.empty()) cwd = "/";
+  if (cwd[0] != '/')
+    throw InvalidArgument("the working directory '" + cwd + "' is invalid, it needs to be an absolute path");
+  std::string user = str(cfg, "User");
+  if (user.empty()) user = str(img, "User");
+  std::vector<std::string> group_add = str_list(hc, "GroupAdd").value_or(std::vector<std::string>{});
+  ResolvedUser ru = resolve_user(in.rootfs, user, group_add);
+
+  // --- security
+  SecurityOpts so = parse_security_opts(hc);
+  auto caps = effective_capabilities(hc.contains("CapAdd") ? hc["CapAdd"] : json(),
+                                     hc.contains("CapDrop") ? hc["CapDrop"] : json(), privileged);
+
+  json process;
+  process["terminal"] = tty;
+  json juser{{"uid", ru.uid}, {"gid", ru.gid}};
+  if (!ru.additional_gids.empty()) juser["additionalGids"] = ru.additional_gids;
+  process["user"] = juser;
+  process["args"] = args;
+  process["env"] = env;
+  process["cwd"] = cwd;
+  process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  process["noNewPrivileges"] = so.no_new_privileges;
+  if (hc.contains("OomScoreAdj") && hc["OomScoreAdj"].is_number()) {
+    int64_t adj = hc["OomScoreAdj"].get<int64_t>();
+    if (adj < -1000 || adj > 1000)
+      throw InvalidArgument("Invalid value " + std::to_string(adj) + ", range for oom score adj is [-1000, 1000]");
+    if (adj != 0) process["oomScoreAdj"] = adj;
+  }
+  if (hc.contains("Ulimits") && hc["Ulimits"].is_array()) {
+    json rl = json::array();
+    for (const auto& u : hc["Ulimits"]) {
+      std::string name = str(u, "Name");
+      auto it = kRlimits.find(name);
+      if (it == kRlimits.end()) throw InvalidArgument("invalid ulimit type: " + name);
+      int64_t soft = num(u, "Soft"), hard = num(u, "Hard");
+      if (soft > hard) throw InvalidArgument("ulimit soft limit must be less than or equal to hard limit: " +
+                                             std::to_string(soft) + " > " + std::to_string(hard));
+      rl.push_back({{"type", it->second}, {"hard", static_cast<uint64_t>(hard)}, {"soft", static_cast<uint64_t>(soft)}});
+    }
+    if (!rl.empty()) process["rlimits"] = rl;
+  }
+  if (apparmor_enabled()) {
+    if (privileged) process["apparmorProfile"] = so.apparmor.value_or("unconfined");
+    else process["apparmorProfile"] = so.apparmor.value_or("docker-default");
+  }
+
+  json spec;
+  spec["ociVersion"] = "1.1.0";
+  spec["process"] = process;
+  spec["root"] = {{"path", in.rootfs}, {"readonly", flag(hc, "ReadonlyRootfs")}};
+
+  // --- namespaces
+  const std::string net_mode = str(hc, "NetworkMode");
+  const std::string ipc_mode = str(hc, "IpcMode");
+  const std::string pid_mode = str(hc, "PidMode");
+  const std::string uts_mode = str(hc, "UTSMode");
+  std::string cgroupns_mode = str(hc, "CgroupnsMode");
+  const bool v2 = cgroup_v2_host();
+  if (cgroupns_mode.empty()) cgroupns_mode = v2 ? "private" : "host";
+  if (cgroupns_mode != "private" && cgroupns_mode != "host")
+    throw InvalidArgument("invalid cgroup namespace mode: " + cgroupns_mode);
+  for (const auto* m : {&ipc_mode, &pid_mode, &uts_mode})
+    if (!m->empty() && *m != "host" && *m != "private" && *m != "shareable" && *m != "none")
+      throw InvalidArgument("mode \"" + *m + "\" is not supported");
+  json ns = json::array();
+  if (pid_mode != "host") ns.push_back({{"type", "pid"}});
+  if (net_mode != "host") {
+    json n{{"type", "network"}};
+    if (!in.netns_path.empty() && in.netns_path != "host") n["path"] = in.netns_path;
+    ns.push_back(n);
+  }
+  if (ipc_mode != "host") ns.push_back({{"type", "ipc"}});
+  if (uts_mode != "host") ns.push_back({{"type", "uts"}});
+  ns.push_back({{"type", "mount"}});
+  if (cgroupns_mode == "private") ns.push_back({{"type", "cgroup"}});
+  if (uts_mode != "host") spec["hostname"] = hostname;
+  if (!str(cfg, "Domainname").empty()) spec["domainname"] = str(cfg, "Domainname");
+
+  // --- mounts: Docker's defaults, replaced by user mounts at the same destination
+  int64_t shm = num(hc, "ShmSize");
+  if (shm < 0) throw InvalidArgument("SHM size can not be less than 0");
+  if (shm == 0) shm = kDefaultShmSize;
+  bool cgroup_rw = privileged || so.writable_cgroups.value_or(false);
+  std::vector<json> mounts = {
+      mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
+      mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
+      mount("/dev/pts", "devpts", "devpts",
+            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
+      privileged ? mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev"})
+                 : mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      cgroup_rw ? mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev"})
+                : mount("/sys/fs/cgroup", "cgroup", "cgroup", {"ro", "nosuid", "noexec", "nodev"}),
+      mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
+  };
+  if (ipc_mode == "host")
+    mounts.push_back(mount("/dev/shm", "bind", "/dev/shm", {"rbind", "rprivate"}));
+  else if (ipc_mode != "none")
+    mounts.push_back(mount("/dev/shm", "tmpfs", "shm",
+                           {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}));
+  std::vector<json> user_mounts;
+  if (!in.resolv_conf_path.empty())
+    user_mounts.push_back(mount("/etc/resolv.conf", "bind", in.resolv_conf_path, {"rbind", "rprivate"}));
+  if (!in.hostname_path.empty())
+    user_mounts.push_back(mount("/etc/hostname", "bind", in.hostname_path, {"rbind", "rprivate"}));
+  if (!in.hosts_path.empty())
+    user_mounts.push_back(mount("/etc/hosts", "bind", in.hosts_path, {"rbind", "rprivate"}));
+  if (auto binds = str_list(hc, "Binds"))
+    for (const auto& b : *binds) user_mounts.push_back(bind_from_spec(b));
+  if (hc.contains("Mounts") && hc["Mounts"].is_array())
+    for (const auto& m : hc["Mounts"]) user_mounts.push_back(mount_from_api(m));
+  if (hc.contains("Tmpfs") && hc["Tmpfs"].is_object()) {
+    for (const auto& [dst, optsj] : hc["Tmpfs"].items()) {
+      check_abs(dst, "tmpfs");
+      std::vector<std::string> opts = {"noexec", "nosuid", "nodev", "rprivate"};
+      if (optsj.is_string())
+        for (auto& o : split(optsj.get<std::string>(), ',')) opts.push_back(o);
+      user_mounts.push_back(mount(dst, "tmpfs", "tmpfs", merge_tmpfs_options(opts)));
+    }
+  }
+  for (const auto& m : mounts_extra) user_mounts.push_back(m);
+  std::set<std::string> seen;
+  for (const auto& um : user_mounts) {
+    std::string d = um["destination"];
+    if (!seen.insert(d).second) throw InvalidArgument("Duplicate mount point: " + d);
+  }
+  json jm = json::array();
+  for (const auto& m : mounts)
+    if (!seen.count(m["destination"].get<std::string>())) jm.push_back(m);
+  // Parents before children: sort user mounts by path depth (stable).
+  std::stable_sort(user_mounts.begin(), user_mounts.end(), [](const json& a, const json& b) {
+    auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/'); };
+    return depth(a["destination"].get<std::string>()) < depth(b["destination"].get<std::string>());
+  });
+  for (const auto& m : user_mounts) jm.push_back(m);
+  spec["mounts"] = jm;
+
+  // --- linux
+  json lx;
+  lx["namespaces"] = ns;
+  std::string parent = str(hc, "CgroupParent");
+  if (parent.empty()) parent = in.cgroup_parent.empty() ? "/hoist" : in.cgroup_parent;
+  if (parent[0] != '/') parent = "/" + parent;
+  if (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+  lx["cgroupsPath"] = (parent == "/" ? "" : parent) + "/" + in.id;
+
+  json res;
+  json devrules = json::array();
+  json lxdevices = json::array();
+  if (privileged) {
+    devrules.push_back(device_rule(true, "", std::nullopt, std::nullopt, "rwm"));
+  } else {
+    devrules.push_back(device_rule(false, "", std::nullopt, std::nullopt, "rwm"));
+    devrules.push_back(device_rule(true, "c", std::nullopt, std::nullopt, "m"));
+    devrules.push_back(device_rule(true, "b", std::nullopt, std::nullopt, "m"));
+    // moby's oci defaults (zero, null, urandom, random, tty, console; fuse denied), then the
+    // rules runc adds itself (full, pts/*, ptmx, net/tun) so the spec is complete on its own.
+    const std::pair<int64_t, int64_t> rwm[] = {{1, 5}, {1, 3}, {1, 9}, {1, 8}, {5, 0}, {5, 1}};
+    for (auto [ma, mi] : rwm) devrules.push_back(device_rule(true, "c", ma, mi, "rwm"));
+    devrules.push_back(device_rule(false, "c", 10, 229, "rwm"));
+    devrules.push_back(device_rule(true, "c", 1, 7, "rwm"));
+    devrules.push_back(device_rule(true, "c", 136, std::nullopt, "rwm"));
+    devrules.push_back(device_rule(true, "c", 5, 2, "rwm"));
+    devrules.push_back(device_rule(true, "c", 10, 200, "rwm"));
+  }
+  if (hc.contains("Devices") && hc["Devices"].is_array()) {
+    for (const auto& d : hc["Devices"]) {
+      std::string host = str(d, "PathOnHost"), ctr = str(d, "PathInContainer"), perms = str(d, "CgroupPermissions");
+      if (ctr.empty()) ctr = host;
+      if (perms.empty()) perms = "rwm";
+      if (perms.find_first_not_of("rwm") != std::string::npos)
+        throw InvalidArgument("invalid device mode: " + perms);
+      struct stat st {};
+      if (::stat(host.c_str(), &st) != 0)
+        throw InvalidArgument("error gathering device information while adding custom device \"" + host +
+                              "\": no such file or directory");
+      if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        throw InvalidArgument("error gathering device information while adding custom device \"" + host +
+                              "\": not a device node");
+      std::string type = S_ISCHR(st.st_mode) ? "c" : "b";
+      int64_t ma = major(st.st_rdev), mi = minor(st.st_rdev);
+      lxdevices.push_back({{"path", ctr}, {"type", type}, {"major", ma}, {"minor", mi},
+                           {"fileMode", st.st_mode & 07777}, {"uid", st.st_uid}, {"gid", st.st_gid}});
+      devrules.push_back(device_rule(true, type, ma, mi, perms));
+    }
+  }
+  res["devices"] = devrules;
+  if (!lxdevices.empty()) lx["devices"] = lxdevices;
+
+  json mem = json::object();
+  int64_t memory = num(hc, "Memory"), swap = num(hc, "MemorySwap");
+  if (memory < 0) throw InvalidArgument("invalid memory limit");
+  if (memory > 0 && memory < 6 * 1024 * 1024)
+    throw InvalidArgument("Minimum memory limit allowed is 6MB");
+  if (memory > 0 && swap > 0 && swap < memory)
+    throw InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage");
+  if (memory == 0 && swap > 0)
+    throw InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
+  if (memory > 0) {
+    mem["limit"] = memory;
+    if (swap == 0) swap = memory * 2;  // Docker's default: as much swap as memory
+    mem["swap"] = swap;
+  }
+  if (int64_t r = num(hc, "MemoryReservation"); r > 0) mem["reservation"] = r;
+  if (hc.contains("MemorySwappiness") && hc["MemorySwappiness"].is_number()) {
+    int64_t s = hc["MemorySwappiness"].get<int64_t>();
+    if (s != -1) {
+      if (s < 0 || s > 100)
+        throw InvalidArgument("Invalid value: " + std::to_string(s) + ", valid memory swappiness range is 0-100");
+      mem["swappiness"] = s;
+    }
+  }
+  if (flag(hc, "OomKillDisable")) mem["disableOOMKiller"] = true;
+  if (!mem.empty()) res["memory"] = mem;
+
+  json cpu = json::object();
+  int64_t nano = num(hc, "NanoCpus"), quota = num(hc, "CpuQuota"), period = num(hc, "CpuPeriod");
+  if (nano > 0 && period > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+  if (nano > 0 && quota > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+  if (nano < 0) throw InvalidArgument("range of CPUs is from 0.01 to the number of CPUs available");
+  if (int64_t shares = num(hc, "CpuShares"); shares > 0) cpu["shares"] = shares;
+  if (nano > 0) {
+    cpu["period"] = 100000;
+    cpu["quota"] = nano * 100000 / 1000000000;
+  } else {
+    if (period > 0) cpu["period"] = period;
+    if (quota > 0) cpu["quota"] = quota;
+  }
+  if (!str(hc, "CpusetCpus").empty()) cpu["cpus"] = str(hc, "CpusetCpus");
+  if (!str(hc, "CpusetMems").empty()) cpu["mems"] = str(hc, "CpusetMems");
+  if (!cpu.empty()) res["cpu"] = cpu;
+  if (hc.contains("PidsLimit") && hc["PidsLimit"].is_number()) {
+    int64_t p = hc["PidsLimit"].get<int64_t>();
+    if (p > 0) res["pids"] = {{"limit", p}};
+    else if (p < 0) res["pids"] = {{"limit", -1}};
+  }
+  lx["resources"] = res;
+
+  if (hc.contains("Sysctls") && hc["Sysctls"].is_object() && !hc["Sysctls"].empty()) {
+    json s = json::object();
+    for (const auto& [k, v] : hc["Sysctls"].items()) {
+      if (net_mode == "host" && k.rfind("net.", 0) == 0)
+        throw InvalidArgument("sysctl '" + k + "' not allowed in host network mode");
+      s[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    lx["sysctl"] = s;
+  }
+
+  if (!privileged && !so.systempaths_unconfined) {
+    lx["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+                         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                         "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
+    lx["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  }
+
+  if (!privileged) {
+    std::string prof = so.seccomp.value_or("");
+    if (prof == "unconfined") {
+      // no filter
+    } else if (prof.empty() || prof == "builtin") {
+      lx["seccomp"] = default_seccomp_profile(caps);
+    } else {
+      json p;
+      try {
+        p = json::parse(prof);
+      } catch (const json::exception& e) {
+        throw InvalidArgument(std::string("Decoding seccomp profile failed: ") + e.what());
+      }
+      lx["seccomp"] = seccomp_profile_to_oci(p, caps);
+    }
+  }
+  spec["linux"] = lx;
+  return spec;
+}
+
+}  // namespace hoist::engine

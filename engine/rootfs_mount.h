@@ -1,0 +1,45 @@
+// A container's root filesystem: an overlay of the image's layers (read-only lowerdirs, highest
+// first) with upper/ and work/ in the container's directory, mounted on <dir>/rootfs.
+// The copy snapshotter's fallback: the top snapshot (a full tree) copied once into <dir>/rootfs.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace hoist::engine {
+
+struct RootfsLayout {
+  std::string dir;  // the container's directory (holds rootfs/, upper/, work/, l/)
+  std::vector<std::string> layers;  // lowest first
+  bool copy = false;  // copy snapshotter: no mount
+  std::string rootfs() const { return dir + "/rootfs"; }
+};
+
+// Mounts (or copies) the rootfs; idempotent (an existing mount is kept). When the overlay
+// option string would exceed a page, the lowerdirs are reached through short symlinks
+// <dir>/l/<n> and the mount is made from a child process chdir'ed into <dir>.
+void mount_rootfs(const RootfsLayout& l);
+// Unmounts if mounted (lazy detach when busy). Never throws for "not mounted".
+void unmount_rootfs(const std::string& rootfs);
+bool is_mounted(const std::string& path);
+// The overlay options for `l` (exposed for tests); `relative`: with l/<n> links and relative paths.
+std::string overlay_options(const RootfsLayout& l, bool relative);
+
+// Unmounts in the destructor unless release()d: for the error paths of start.
+class RootfsGuard {
+ public:
+  explicit RootfsGuard(std::string rootfs) : rootfs_(std::move(rootfs)) {}
+  ~RootfsGuard() {
+    if (!rootfs_.empty()) {
+      try {
+        unmount_rootfs(rootfs_);
+      } catch (...) {
+      }
+    }
+  }
+  void release() { rootfs_.clear(); }
+
+ private:
+  std::string rootfs_;
+};
+
+}  // namespace hoist::engine

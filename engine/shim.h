@@ -1,0 +1,95 @@
+// hoist-shim: one small process per container. It outlives hoistd (double fork + setsid), is
+// the child subreaper of the container's init, holds the container's stdio (pipes) or pty master,
+// writes the json-file log, serves attach clients, reaps, records the exit status and deletes
+// the runtime's state.
+//
+// Files in the state dir (exec_root/<id>/):
+//   attach.sock   the control / attach socket (protocol below)
+//   shim.pid      "<shim pid> <init pid>\n"
+//   exit.json     {"exit_code":N,"exited_at":"RFC3339Nano","oom_killed":false}, written atomically
+//                 before the shim deletes the runtime state and exits
+//   shim.log      the shim's own errors
+//   runtime.log   the runtime's --log
+//
+// Attach socket protocol (unix stream socket). The client sends ONE request line:
+//   "attach [stdin] [stdout] [stderr] [close-stdin]\n"
+//       reply "ok\n", then the connection is the stream: shim → client carries the container's
+//       output as Docker's multiplexed frames ([stream(1|2),0,0,0,size BE32] + payload) for a
+//       non-TTY container, raw bytes for a TTY one; client → shim bytes are written to the
+//       container's stdin (if requested). With close-stdin, the client's EOF (shutdown(SHUT_WR)
+//       or close) closes the container's stdin (Docker's StdinOnce). When the container exits the
+//       shim sends what is left and closes the connection.
+//   "resize <rows> <cols>\n"   → "ok\n" (TIOCSWINSZ on the pty master) or "error <msg>\n"
+//   "close-stdin\n"            → "ok\n"
+//   "status\n"                 → one JSON line: {"running":true,"pid":N} or
+//                                {"running":false,"exit_code":N,"exited_at":"...","oom_killed":false}
+//   "wait\n"                   → the same JSON line, sent once the container has exited
+// Anything else gets "error <msg>\n".
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/fd.h"
+
+namespace hoist::engine {
+
+struct ShimOptions {
+  std::string id;
+  std::string bundle;
+  std::string runtime;       // path of the OCI runtime binary
+  std::string runtime_root;  // its --root
+  std::string state_dir;
+  std::string log_path;      // json-file log
+  bool tty = false;
+  bool stdin_open = false;
+  std::int64_t log_max_size = 0;
+  int ready_fd = -1;  // written "ok <init pid>\n" or "error <msg>\n", then closed
+  bool foreground = false;  // don't daemonize (debugging)
+  // A client is about to attach (docker run without -d attaches before it starts the container):
+  // the container's output stays in its pipes, unread, until the first attach stream arrives or
+  // this many milliseconds pass, so the client sees it from the first byte. 0: no wait.
+  int attach_wait_ms = 0;
+};
+
+// hoist-shim's main: parses argv (see ShimOptions; --ready-fd N, --foreground) and runs.
+int shim_main(int argc, char** argv);
+// Runs the shim (daemonizes first unless foreground). Returns the process exit code.
+int run_shim(const ShimOptions& o);
+
+// --- client side (ContainerManager / API)
+
+struct ShimExit {
+  int exit_code = 0;
+  std::string exited_at;
+  bool oom_killed = false;
+};
+
+struct ShimStatus {
+  bool running = false;
+  pid_t pid = 0;
+  ShimExit exit;
+};
+
+// Connects to <state_dir>/attach.sock; throws SysError when nothing listens.
+UniqueFd shim_connect(const std::string& state_dir);
+// One request line, one reply line (without the "\n"). timeout_ms < 0: no timeout.
+std::string shim_request(const std::string& state_dir, const std::string& line, int timeout_ms = 5000);
+ShimStatus shim_status(const std::string& state_dir);
+// Parses a status / wait / exit.json JSON text.
+ShimStatus parse_shim_status(const std::string& json);
+void shim_resize(const std::string& state_dir, unsigned rows, unsigned cols);
+void shim_close_stdin(const std::string& state_dir);
+// Opens an attach stream (after the "ok"); the returned fd is the stream described above.
+UniqueFd shim_attach(const std::string& state_dir, bool in, bool out, bool err, bool close_stdin);
+// Starts a "wait": the returned fd gets one JSON line when the container exits (read it with
+// read_wait_reply). Throws when the shim does not answer.
+UniqueFd shim_wait_begin(const std::string& state_dir);
+// Blocks until the reply line; nullopt when the connection broke without one.
+std::optional<ShimExit> shim_wait_read(int fd);
+// exit.json of a finished shim, if there.
+std::optional<ShimExit> read_exit_file(const std::string& state_dir);
+
+}  // namespace hoist::engine

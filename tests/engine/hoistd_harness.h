@@ -1,0 +1,56 @@
+// A private hoistd for one test: its own data root, exec root and socket in a temp dir; killed
+// (process group, SIGTERM then SIGKILL) and removed by the destructor, even when the test fails.
+//
+//   hoist::test::Hoistd d;                       // started and answering /_ping
+//   auto r = d.docker({"images"});               // the docker CLI against it (private DOCKER_CONFIG)
+//   auto h = d.http("GET", "/v1.41/images/json");  // libcurl over the socket
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "registry_harness.h"
+
+namespace hoist::test {
+
+struct HttpResult {
+  long status = 0;        // 0: transport error (see error)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;
+};
+
+class Hoistd {
+ public:
+  explicit Hoistd(const std::vector<std::string>& extra_args = {});
+  ~Hoistd();
+  Hoistd(const Hoistd&) = delete;
+  Hoistd& operator=(const Hoistd&) = delete;
+
+  const std::string& dir() const { return dir_.path(); }
+  std::string socket() const { return dir() + "/hoist.sock"; }
+  std::string host() const { return "unix://" + socket(); }
+  std::string data_root() const { return dir() + "/data"; }
+  std::string exec_root() const { return dir() + "/exec"; }
+  std::string log() const;
+  bool running() { return proc_.running(); }
+  void stop() { proc_.stop(); }
+
+  // docker -H unix://... args (DOCKER_CONFIG is a private dir).
+  CmdResult docker(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 120) const;
+  // python3 -c script, with HOIST_HOST set to host().
+  CmdResult python(const std::string& script, int timeout_s = 120) const;
+  // One HTTP request over the socket. `abort_after` > 0: stop reading after that many body bytes.
+  HttpResult http(const std::string& method, const std::string& path, const std::string& body = "",
+                  const std::vector<std::string>& headers = {}, long abort_after = 0, int timeout_s = 60) const;
+
+ private:
+  TempDir dir_;
+  ChildProcess proc_;
+};
+
+// The fixtures dir (busybox-rootfs.tar, busybox-oci/), made once per test binary.
+std::string fixtures_dir();
+
+}  // namespace hoist::test
