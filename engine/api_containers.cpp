@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -400,13 +402,18 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       // Headers go out at once, so the client knows the wait is in place before it starts the container.
       auto& w = res.stream(200);
       std::atomic<bool> cancel{false};
+      std::mutex mu;
+      std::condition_variable cv;
+      bool done = false;
+      // Watches for a client that hangs up (the wait is cancelled then); woken at once when done.
       std::thread watch([&] {
-        while (!cancel) {
+        std::unique_lock lk(mu);
+        while (!done) {
           if (!w.alive()) {
             cancel = true;
             return;
           }
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          cv.wait_for(lk, std::chrono::milliseconds(200));
         }
       });
       int code = 0;
@@ -416,8 +423,13 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       } catch (const std::exception& e) {
         err = e.what();
       }
-      bool client_gone = cancel.exchange(true);
+      {
+        std::lock_guard lk(mu);
+        done = true;
+      }
+      cv.notify_all();
       watch.join();
+      bool client_gone = cancel.load();
       if (client_gone) return;
       json out = {{"StatusCode", code}, {"Error", err.empty() ? json(nullptr) : json{{"Message", err}}}};
       w.write(out.dump() + "\n");
