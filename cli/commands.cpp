@@ -1483,16 +1483,7 @@ int cmd_import(Ctx& ctx, const std::vector<std::string>& argv) {
     f = open_file(p.args[0], O_RDONLY | O_CLOEXEC);
     fd = f.get();
   }
-  Progress pr{false};
-  ctx.c().stream("POST", path, "", [&](std::string_view d) {
-    pr.feed(d);
-    return true;
-  }, {{"Content-Type", "application/x-tar"}}, fd);
-  if (!pr.error.empty()) {
-    errp(pr.error + "\n");
-    return 1;
-  }
-  return 0;
+  return stream_upload(ctx, path, fd);
 }
 
 int cmd_login(Ctx& ctx, const std::vector<std::string>& argv) {
