@@ -1,5 +1,7 @@
 #include "cli/format.h"
 
+#include "common/clock.h"
+
 #include <time.h>
 
 #include <algorithm>
@@ -458,36 +460,8 @@ std::string container_status(std::string_view state, int exit_code, double since
 }
 
 double parse_rfc3339(std::string_view s) {
-  int Y, M, D, h, m, sec;
-  if (s.size() < 19 || sscanf(std::string(s.substr(0, 19)).c_str(), "%d-%d-%dT%d:%d:%d", &Y, &M, &D, &h, &m, &sec) != 6)
-    return 0;
-  if (Y <= 1) return 0;
-  struct tm tm {};
-  tm.tm_year = Y - 1900;
-  tm.tm_mon = M - 1;
-  tm.tm_mday = D;
-  tm.tm_hour = h;
-  tm.tm_min = m;
-  tm.tm_sec = sec;
-  double t = (double)timegm(&tm);
-  size_t i = 19;
-  if (i < s.size() && s[i] == '.') {
-    double f = 0, scale = 0.1;
-    ++i;
-    while (i < s.size() && isdigit((unsigned char)s[i])) {
-      f += (s[i] - '0') * scale;
-      scale /= 10;
-      ++i;
-    }
-    t += f;
-  }
-  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh = 0, om = 0;
-    sscanf(std::string(s.substr(i + 1)).c_str(), "%d:%d", &oh, &om);
-    double off = oh * 3600 + om * 60;
-    t += s[i] == '+' ? -off : off;
-  }
-  return t;
+  auto ns = parse_rfc3339_ns(s);
+  return ns > 0 ? static_cast<double>(ns) / 1e9 : 0;  // junk and Go's zero time (year 1) → 0
 }
 
 std::string get_timestamp(std::string_view value, double now) {

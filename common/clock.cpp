@@ -22,4 +22,57 @@ long long monotonic_ms() {
   return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+namespace {
+int digits(std::string_view s, std::size_t pos, std::size_t n) {
+  if (pos + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+}  // namespace
+
+std::int64_t parse_rfc3339_ns(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.fffffffff](Z|±hh:mm)
+  int Y = digits(t, 0, 4), M = digits(t, 5, 2), D = digits(t, 8, 2), h = digits(t, 11, 2), m = digits(t, 14, 2),
+      s = digits(t, 17, 2);
+  if (Y < 0 || M < 1 || D < 1 || h < 0 || m < 0 || s < 0 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't' && t[10] != ' '))
+    return -1;
+  std::size_t pos = 19;
+  std::int64_t frac = 0;
+  if (pos < t.size() && t[pos] == '.') {
+    ++pos;
+    int nd = 0;
+    while (pos < t.size() && t[pos] >= '0' && t[pos] <= '9') {
+      if (nd < 9) frac = frac * 10 + (t[pos] - '0'), ++nd;
+      ++pos;
+    }
+    for (; nd < 9; ++nd) frac *= 10;
+  }
+  std::int64_t off = 0;
+  if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
+    ++pos;
+  } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+    int oh = digits(t, pos + 1, 2), om = digits(t, pos + 4, 2);
+    if (oh < 0 || om < 0) return -1;
+    off = (oh * 3600 + om * 60) * (t[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return -1;
+  }
+  if (pos != t.size()) return -1;
+  struct tm tm {};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = s;
+  std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - off;
+  return secs * 1000000000LL + frac;
+}
+
 }  // namespace hoist

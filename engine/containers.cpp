@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/signals.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -78,33 +79,7 @@ std::string generated_name(const std::string& id) {
 
 std::string strip_slash(const std::string& n) { return !n.empty() && n[0] == '/' ? n.substr(1) : n; }
 
-int signal_number(const std::string& in) {
-  std::string s = in;
-  if (s.empty()) return SIGKILL;
-  if (std::isdigit(static_cast<unsigned char>(s[0]))) {
-    int n = static_cast<int>(parse_int(s, "signal"));
-    if (n <= 0 || n >= 65) throw InvalidArgument("invalid signal: " + in);
-    return n;
-  }
-  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
-  static const std::pair<const char*, int> names[] = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"TRAP", SIGTRAP},
-      {"ABRT", SIGABRT}, {"IOT", SIGIOT},   {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL},
-      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-      {"TERM", SIGTERM}, {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-      {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU},
-      {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-      {"POLL", SIGPOLL}, {"PWR", SIGPWR}, {"SYS", SIGSYS}};
-  for (auto& [n, v] : names)
-    if (s == n) return v;
-  if (s.rfind("RTMIN", 0) == 0 || s.rfind("RTMAX", 0) == 0) {
-    int base = s[2] == 'M' && s[3] == 'I' ? SIGRTMIN : SIGRTMAX;
-    if (s.size() == 5) return base;
-    return base + static_cast<int>(parse_int(s.substr(5), "signal"));
-  }
-  throw InvalidArgument("invalid signal: " + in);
-}
+int signal_number(const std::string& in) { return in.empty() ? SIGKILL : parse_signal(in); }
 
 bool running_state(ContainerState s) { return s == ContainerState::Running || s == ContainerState::Paused; }
 

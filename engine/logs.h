@@ -4,6 +4,7 @@
 // The writer is used by hoist-shim (no JSON library, no allocation beyond the line buffer);
 // the reader (with tail/since/until/follow) by the container manager.
 #pragma once
+#include "common/clock.h"
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -49,8 +50,6 @@ struct LogEntry {
 
 // Parses one line of a json-file log; false on junk.
 bool parse_log_entry(std::string_view line, LogEntry& out);
-// RFC 3339 (with optional fraction, Z or ±hh:mm) → nanoseconds since the epoch; -1 on junk.
-std::int64_t parse_rfc3339_ns(std::string_view t);
 // Docker's `since`/`until` values: RFC 3339, or unix seconds with optional fraction ("1700000000.5").
 std::int64_t parse_time_arg_ns(std::string_view v);
 

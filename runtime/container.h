@@ -47,7 +47,5 @@ int cmd_exec(const GlobalOptions& g, const ExecOptions2& o);
 int cmd_update(const GlobalOptions& g, const std::string& id, const std::string& resources_file);
 int cmd_features();
 
-// "KILL", "SIGKILL", "9" -> 9; throws Error on anything else.
-int parse_signal(const std::string& s);
 
 }  // namespace hoist::runtime

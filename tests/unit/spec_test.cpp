@@ -1,3 +1,4 @@
+#include "common/signals.h"
 #include "runtime/spec.h"
 
 #include <gtest/gtest.h>
@@ -172,14 +173,14 @@ TEST(Process, NamesOfCapabilitiesRlimitsAndSignals) {
   EXPECT_EQ(runtime::capability_value("CAP_NOPE"), -1);
   EXPECT_EQ(runtime::rlimit_resource("RLIMIT_NOFILE"), RLIMIT_NOFILE);
   EXPECT_EQ(runtime::rlimit_resource("NOFILE"), -1);
-  EXPECT_EQ(runtime::parse_signal("KILL"), 9);
-  EXPECT_EQ(runtime::parse_signal("SIGTERM"), 15);
-  EXPECT_EQ(runtime::parse_signal("sigusr1"), 10);
-  EXPECT_EQ(runtime::parse_signal("2"), 2);
-  EXPECT_EQ(runtime::parse_signal("RTMIN+1"), SIGRTMIN + 1);
-  EXPECT_THROW(runtime::parse_signal("SIGNOPE"), Error);
-  EXPECT_THROW(runtime::parse_signal("0"), Error);
-  EXPECT_THROW(runtime::parse_signal("99"), Error);
+  EXPECT_EQ(hoist::parse_signal("KILL"), 9);
+  EXPECT_EQ(hoist::parse_signal("SIGTERM"), 15);
+  EXPECT_EQ(hoist::parse_signal("sigusr1"), 10);
+  EXPECT_EQ(hoist::parse_signal("2"), 2);
+  EXPECT_EQ(hoist::parse_signal("RTMIN+1"), SIGRTMIN + 1);
+  EXPECT_THROW(hoist::parse_signal("SIGNOPE"), Error);
+  EXPECT_THROW(hoist::parse_signal("0"), Error);
+  EXPECT_THROW(hoist::parse_signal("99"), Error);
 }
 
 }  // namespace
