@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -44,13 +45,42 @@ std::int64_t unix_of(const std::string& rfc3339) {
 
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
 
+// Image configs are immutable (named by their digest): parsed once, kept (a few KiB each).
 json image_config_of(Daemon& d, const std::string& image_id) {
+  static std::mutex mu;
+  static std::map<std::string, json> cache;
+  {
+    std::lock_guard lk(mu);
+    if (auto it = cache.find(image_id); it != cache.end()) return it->second;
+  }
+  json out = json::object();
   try {
     auto cfg = json::parse(d.store().content().read(Digest::parse(image_id)));
-    return cfg.contains("config") && cfg["config"].is_object() ? cfg["config"] : json::object();
+    if (cfg.contains("config") && cfg["config"].is_object()) out = cfg["config"];
   } catch (const std::exception&) {
-    return json::object();
+    return out;  // not cached: the image may be gone or not there yet
   }
+  std::lock_guard lk(mu);
+  if (cache.size() > 4096) cache.clear();
+  cache[image_id] = out;
+  return out;
+}
+
+// HostConfig checks of Docker's container create.
+void validate_host_config(const json& hc) {
+  if (!hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object()) return;
+  auto& rp = hc["RestartPolicy"];
+  std::string name = rp.contains("Name") && rp["Name"].is_string() ? rp["Name"].get<std::string>() : "";
+  int max = rp.contains("MaximumRetryCount") && rp["MaximumRetryCount"].is_number_integer()
+                ? rp["MaximumRetryCount"].get<int>() : 0;
+  if (name != "" && name != "no" && name != "always" && name != "unless-stopped" && name != "on-failure")
+    throw InvalidArgument("invalid restart policy: unknown policy '" + name +
+                          "'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
+  if (max < 0) throw InvalidArgument("invalid restart policy: maximum retry count cannot be negative");
+  if (max > 0 && name != "on-failure")
+    throw InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'");
+  if (name != "" && name != "no" && hc.value("AutoRemove", false))
+    throw InvalidArgument("conflicting options: cannot use restart policy and auto-remove together");
 }
 
 std::string command_line(const std::vector<std::string>& args) {
@@ -113,18 +143,21 @@ void splice_both_ways(int client, int shim) {
 }
 
 json state_json(const ContainerRecord& r) {
-  bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused;
-  return {{"Status", state_name(r.state)},
+  bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused ||
+                 r.state == ContainerState::Restarting;
+  json out = {{"Status", state_name(r.state)},
           {"Running", running},
           {"Paused", r.state == ContainerState::Paused},
           {"Restarting", r.state == ContainerState::Restarting},
           {"OOMKilled", r.oom_killed},
           {"Dead", r.state == ContainerState::Dead},
-          {"Pid", running ? r.pid : 0},
+          {"Pid", r.state == ContainerState::Running || r.state == ContainerState::Paused ? r.pid : 0},
           {"ExitCode", r.exit_code},
           {"Error", r.error},
           {"StartedAt", r.started_at},
           {"FinishedAt", r.finished_at}};
+  if (!r.health_json.empty()) out["Health"] = parse_or_empty(r.health_json);
+  return out;
 }
 
 }  // namespace
@@ -147,8 +180,12 @@ std::string human_duration(std::int64_t s) {
 
 std::string container_status(const ContainerRecord& r, std::int64_t now) {
   switch (r.state) {
-    case ContainerState::Running:
-      return "Up " + human_duration(now - unix_of(r.started_at));
+    case ContainerState::Running: {
+      std::string up = "Up " + human_duration(now - unix_of(r.started_at));
+      if (r.health_json.empty()) return up;
+      auto h = parse_or_empty(r.health_json).value("Status", "starting");
+      return up + (h == "starting" ? " (health: starting)" : " (" + h + ")");
+    }
     case ContainerState::Paused:
       return "Up " + human_duration(now - unix_of(r.started_at)) + " (Paused)";
     case ContainerState::Restarting:
@@ -198,11 +235,22 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     }
     write_file_atomic(in.resolv_conf_path, resolv, 0644, false);
     in.cgroup_parent = opts_.cgroup_parent;
+    in.init_path = opts_.init;
     return build_oci_spec(in).dump();
   };
-  mo.on_event = [this](const ContainerRecord& r, const std::string& action) { on_event(r, action); };
+  mo.on_event = [this](const ContainerRecord& r, const std::string& action,
+                       const std::map<std::string, std::string>& attrs) { on_event(r, action, attrs); };
   mgr_ = std::make_unique<ContainerManager>(mo);
+  health_ = std::make_unique<HealthMonitor>(*mgr_, [this](const std::string& id, const std::string& status) {
+    if (status == "starting") return;  // Docker reports what probes decide
+    try {
+      on_event(mgr_->inspect(id), "health_status: " + status, {});
+    } catch (const std::exception&) {
+    }
+  });
   mgr_->restore();
+  for (auto& r : mgr_->list())  // live-restored containers: their checks go on
+    if (r.state == ContainerState::Running) start_health(r);
 
   auto& hooks = d.hooks();
   hooks.container_counts = [this] {
@@ -237,6 +285,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       if (image.empty()) throw InvalidArgument("Config cannot be empty in order to create a container");
       auto rec = dm.store().resolve(image);
       auto host_config = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
+      validate_host_config(host_config);
       json config = body;
       config.erase("HostConfig");
       config.erase("NetworkingConfig");
@@ -266,7 +315,8 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       auto list = m.list();
       std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
       for (auto& r : list) {
-        bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused;
+        bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused ||
+                       r.state == ContainerState::Restarting;
         if (!all && !running && !filters.count("status")) continue;
         auto keep = [&](const std::string& key, const std::function<bool(const std::string&)>& f) {
           auto it = filters.find(key);
@@ -281,6 +331,11 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
         if (!keep("name", [&](auto& v) { return r.name.find(v.rfind("/", 0) == 0 ? v.substr(1) : v) != std::string::npos; }))
           continue;
         if (!keep("id", [&](auto& v) { return r.id.rfind(v, 0) == 0; })) continue;
+        if (!keep("health", [&](auto& v) {
+              if (r.health_json.empty()) return v == "none";
+              return parse_or_empty(r.health_json).value("Status", "starting") == v;
+            }))
+          continue;
         if (!keep("exited", [&](auto& v) { return r.state == ContainerState::Exited && std::to_string(r.exit_code) == v; }))
           continue;
         if (!keep("ancestor", [&](auto& v) { return r.image == v || r.image_id.find(v) != std::string::npos; })) continue;
@@ -328,6 +383,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"LogPath", r.log_path},
                   {"Name", "/" + r.name},
                   {"RestartCount", r.restart_count},
+                  {"ExecIDs", m.exec_ids(r.id).empty() ? json(nullptr) : json(m.exec_ids(r.id))},
                   {"Driver", r.snapshot_mode == "copy" ? "vfs" : "overlay2"},
                   {"Platform", "linux"},
                   {"MountLabel", ""},
@@ -339,6 +395,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"Config", config},
                   {"NetworkSettings", {{"Networks", json::object()}, {"Ports", json::object()}}}};
       out["Config"]["Image"] = r.image;
+      if (out["Config"].value("Hostname", "").empty()) out["Config"]["Hostname"] = r.id.substr(0, 12);
       res.json(200, out.dump());
     });
 
@@ -370,6 +427,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       if (!req.q("t").empty()) t = std::stoi(req.q("t"));
       m.stop(req.param("id"), t);
       m.start(req.param("id"));
+      on_event(m.inspect(req.param("id")), "restart", {});
       res.send(204, "");
     });
     rt.post("/containers/{id}/kill", [&](Request& req, Response& res) {
@@ -493,6 +551,132 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                  });
     });
 
+    // ---- exec
+    rt.post("/containers/{id}/exec", [&](Request& req, Response& res) {
+      auto text = req.body();
+      json body = json::parse(text.empty() ? std::string("{}") : text);
+      if (!body.is_object()) throw InvalidArgument("exec config must be a JSON object");
+      auto strings = [&](const char* key) {
+        std::vector<std::string> v;
+        if (!body.contains(key) || body[key].is_null()) return v;
+        if (body[key].is_string()) return std::vector<std::string>{body[key].get<std::string>()};
+        if (!body[key].is_array()) throw InvalidArgument(std::string(key) + " must be an array of strings");
+        for (auto& x : body[key]) {
+          if (!x.is_string()) throw InvalidArgument(std::string(key) + " must be an array of strings");
+          v.push_back(x.get<std::string>());
+        }
+        return v;
+      };
+      auto str = [&](const char* key) {
+        return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string();
+      };
+      auto flag = [&](const char* key) { return body.contains(key) && body[key].is_boolean() && body[key].get<bool>(); };
+      ExecParams p;
+      p.cmd = strings("Cmd");
+      p.env = strings("Env");
+      p.user = str("User");
+      p.workdir = str("WorkingDir");
+      p.detach_keys = str("DetachKeys");
+      p.tty = flag("Tty");
+      p.privileged = flag("Privileged");
+      p.attach_stdin = flag("AttachStdin");
+      p.attach_stdout = flag("AttachStdout");
+      p.attach_stderr = flag("AttachStderr");
+      if (p.cmd.empty()) throw InvalidArgument("No exec command specified");
+      auto id = m.exec_create(req.param("id"), p);
+      res.json(201, json{{"Id", id}}.dump());
+    });
+
+    rt.get("/exec/{id}/json", [&](Request& req, Response& res) {
+      auto i = m.exec_inspect(req.param("id"));
+      json args = json::array();
+      for (std::size_t k = 1; k < i.params.cmd.size(); ++k) args.push_back(i.params.cmd[k]);
+      json out = {{"ID", i.id},
+                  {"Running", i.running},
+                  {"ExitCode", i.exit_code ? json(*i.exit_code) : json(nullptr)},
+                  {"ProcessConfig",
+                   {{"tty", i.params.tty},
+                    {"entrypoint", i.params.cmd.empty() ? "" : i.params.cmd[0]},
+                    {"arguments", args},
+                    {"privileged", i.params.privileged},
+                    {"user", i.params.user}}},
+                  {"OpenStdin", i.params.attach_stdin},
+                  {"OpenStderr", i.params.attach_stderr},
+                  {"OpenStdout", i.params.attach_stdout},
+                  {"CanRemove", false},
+                  {"ContainerID", i.container_id},
+                  {"DetachKeys", i.params.detach_keys},
+                  {"Pid", i.running ? i.pid : 0}};
+      res.json(200, out.dump());
+    });
+
+    rt.post("/exec/{id}/start", [&](Request& req, Response& res) {
+      auto text = req.body();
+      json body = text.empty() ? json::object() : json::parse(text);
+      if (!body.is_object()) throw InvalidArgument("exec start config must be a JSON object");
+      bool detach = body.contains("Detach") && body["Detach"].is_boolean() && body["Detach"].get<bool>();
+      unsigned rows = 0, cols = 0;
+      if (body.contains("ConsoleSize") && body["ConsoleSize"].is_array() && body["ConsoleSize"].size() == 2 &&
+          body["ConsoleSize"][0].is_number_unsigned() && body["ConsoleSize"][1].is_number_unsigned()) {
+        rows = body["ConsoleSize"][0].get<unsigned>();
+        cols = body["ConsoleSize"][1].get<unsigned>();
+      }
+      auto id = req.param("id");
+      auto info = m.exec_inspect(id);
+      bool attach = !detach && (info.params.attach_stdin || info.params.attach_stdout || info.params.attach_stderr);
+      if (info.started)
+        throw Conflict("Error: Exec command " + id + (info.running ? " is already running" : " has already run"));
+      auto crec = m.inspect(info.container_id);
+      if (crec.state != ContainerState::Running)
+        throw Conflict("Container " + crec.id + (crec.state == ContainerState::Paused
+                                                      ? " is paused, unpause the container before exec"
+                                                      : " is not running"));
+      if (!attach) {
+        m.exec_start(id, false);
+        if (detach) {
+          res.send(200, "");
+          return;
+        }
+        // Nothing attached: the answer comes when the process has ended, as Docker does.
+        m.exec_wait(id);
+        res.send(200, "");
+        return;
+      }
+      bool upgrade = !req.header("upgrade").empty();
+      res.hijack(upgrade ? 101 : 200,
+                 info.params.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+                 [&](UniqueFd client, std::string already) {
+                   // As Docker: a process that cannot start is reported in the stream (the
+                   // exec's exit code says 126).
+                   try {
+                     m.exec_start(id, true, rows, cols);
+                   } catch (const std::exception& e) {
+                     std::string msg = std::string("OCI runtime exec failed: ") + e.what() + "\r\n";
+                     if (!info.params.tty) msg = frame(1, msg);
+                     write_fd_all(client.get(), msg.data(), msg.size());
+                     return;
+                   }
+                   UniqueFd shim;
+                   try {
+                     shim = m.exec_attach(id);
+                   } catch (const std::exception& e) {
+                     log::debug("exec attach " + id + ": " + e.what());
+                     return;
+                   }
+                   if (!already.empty()) write_fd_all(shim.get(), already.data(), already.size());
+                   splice_both_ways(client.get(), shim.get());
+                   // The stream ends when the process has: its exit code is known before the
+                   // client asks for it (exec inspect).
+                   m.exec_wait(id);
+                 });
+    });
+
+    rt.post("/exec/{id}/resize", [&](Request& req, Response& res) {
+      m.exec_resize(req.param("id"), static_cast<unsigned>(std::stoul(req.q("h", "0"))),
+                    static_cast<unsigned>(std::stoul(req.q("w", "0"))));
+      res.send(200, "");
+    });
+
     rt.post("/containers/{id}/resize", [&](Request& req, Response& res) {
       m.resize(req.param("id"), static_cast<unsigned>(std::stoul(req.q("h", "0"))),
                static_cast<unsigned>(std::stoul(req.q("w", "0"))));
@@ -552,20 +736,33 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
   });
 }
 
-ContainerService::~ContainerService() = default;
+ContainerService::~ContainerService() { health_.reset(); }
 
-void ContainerService::on_event(const ContainerRecord& r, const std::string& action) {
+void ContainerService::start_health(const ContainerRecord& r) {
+  auto cfg = HealthConfig::from(parse_or_empty(r.config_json), image_config_of(d_, r.image_id));
+  if (cfg) health_->start(r.id, *cfg);
+}
+
+void ContainerService::on_event(const ContainerRecord& r, const std::string& action,
+                                const std::map<std::string, std::string>& attrs) {
   Event e;
   e.type = "container";
   e.action = action;
   e.actor_id = r.id;
+  e.attributes = attrs;
   e.attributes["name"] = r.name;
   e.attributes["image"] = r.image;
+  auto config = parse_or_empty(r.config_json);
+  if (config.contains("Labels") && config["Labels"].is_object())
+    for (auto& [k, v] : config["Labels"].items())
+      if (v.is_string() && !e.attributes.count(k)) e.attributes[k] = v.get<std::string>();
   if (action == "die") e.attributes["exitCode"] = std::to_string(r.exit_code);
   d_.events().publish(std::move(e));
+  if (action == "start") start_health(r);
+  if (action == "die" || action == "destroy") health_->stop(r.id);
   if (action == "die") {
     auto hc = parse_or_empty(r.host_config_json);
-    if (hc.value("AutoRemove", false)) {
+    if (hc.value("AutoRemove", false) && r.state != ContainerState::Restarting) {
       auto id = r.id;
       auto exit_file = mgr_->state_dir(id) + "/exit.json";
       std::thread([this, id, exit_file] {

@@ -1,10 +1,12 @@
 // The container endpoints of the Docker Engine API, over ContainerManager.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 
 #include "engine/containers.h"
 #include "engine/daemon.h"
+#include "engine/health.h"
 
 namespace hoist::engine {
 
@@ -17,6 +19,7 @@ class ContainerService {
     std::string shim;          // hoist-shim binary
     std::string runtime_root;  // the runtime's --root (default <exec_root>/runtime)
     std::string cgroup_parent = "/hoist";
+    std::string init;          // hoist-init binary (HostConfig.Init)
   };
   ContainerService(Daemon& d, Options opts);
   ~ContainerService();
@@ -26,7 +29,9 @@ class ContainerService {
   Daemon& d_;
   Options opts_;
   std::unique_ptr<ContainerManager> mgr_;
-  void on_event(const ContainerRecord& r, const std::string& action);
+  std::unique_ptr<HealthMonitor> health_;  // destroyed before mgr_
+  void start_health(const ContainerRecord& r);
+  void on_event(const ContainerRecord& r, const std::string& action, const std::map<std::string, std::string>& attrs);
 };
 
 // "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the Status column of `docker ps`.

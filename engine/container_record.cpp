@@ -45,12 +45,14 @@ std::string ContainerRecord::to_json() const {
               {"StartedAt", started_at},
               {"FinishedAt", finished_at}}},
             {"RestartCount", restart_count},
+            {"ManuallyStopped", manually_stopped},
             {"Tty", tty},
             {"OpenStdin", open_stdin},
             {"StopSignal", stop_signal},
             {"StopTimeout", stop_timeout},
             {"LogPath", log_path},
             {"CgroupPath", cgroup_path}};
+  if (!health_json.empty()) j["State"]["Health"] = json::parse(health_json, nullptr, false);
   return j.dump();
 }
 
@@ -75,7 +77,9 @@ ContainerRecord ContainerRecord::from_json(const std::string& text) {
   r.error = st.value("Error", "");
   r.started_at = st.value("StartedAt", r.started_at);
   r.finished_at = st.value("FinishedAt", r.finished_at);
+  if (st.contains("Health") && st["Health"].is_object()) r.health_json = st["Health"].dump();
   r.restart_count = j.value("RestartCount", 0);
+  r.manually_stopped = j.value("ManuallyStopped", false);
   r.tty = j.value("Tty", false);
   r.open_stdin = j.value("OpenStdin", false);
   r.stop_signal = j.value("StopSignal", "SIGTERM");

@@ -32,6 +32,8 @@ struct ContainerRecord {
   std::string started_at = "0001-01-01T00:00:00Z";
   std::string finished_at = "0001-01-01T00:00:00Z";
   int restart_count = 0;
+  bool manually_stopped = false;
+  std::string health_json;  // State.Health ({"Status","FailingStreak","Log"}), "" without a health check  // by stop/kill: restart policies leave it alone (Docker's HasBeenManuallyStopped)
   bool tty = false;
   bool open_stdin = false;
   std::string stop_signal = "SIGTERM";

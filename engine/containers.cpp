@@ -23,6 +23,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/oci_spec.h"
 #include "engine/rootfs_mount.h"
 #include "engine/shim.h"
 
@@ -40,6 +41,20 @@ struct ContainerManager::Entry {
   std::uint64_t exits = 0;
   bool removed = false;
   bool expect_attach = false;  // see ContainerManager::expect_attach
+  bool restart_cancel = false;  // stop/kill/rm during the back-off of a restart
+  int restart_delay_ms = 0;     // the back-off: 100 ms doubling up to 1 min; reset after 10 s up
+};
+
+struct ContainerManager::Exec {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string id, container_id, state_dir;
+  ExecParams p;
+  bool started = false, running = false;
+  std::optional<int> exit_code;
+  pid_t pid = 0;
+  std::thread waiter;
+  UniqueFd wait_fd;
 };
 
 namespace {
@@ -92,7 +107,34 @@ pid_t read_shim_pid(const std::string& state_dir) {
   }
 }
 
+bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
+
+std::string join_cmd(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& a : v) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
 }  // namespace
+
+RestartPolicy RestartPolicy::from_host_config(const std::string& host_config_json) {
+  RestartPolicy p;
+  json hc = json::parse(host_config_json, nullptr, false);
+  if (!hc.is_object() || !hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object()) return p;
+  auto& rp = hc["RestartPolicy"];
+  if (rp.contains("Name") && rp["Name"].is_string()) p.name = rp["Name"].get<std::string>();
+  if (rp.contains("MaximumRetryCount") && rp["MaximumRetryCount"].is_number_integer())
+    p.max_retries = rp["MaximumRetryCount"].get<int>();
+  return p;
+}
+
+bool RestartPolicy::should_restart(int exit_code, bool manually_stopped, int restart_count, bool boot) const {
+  if (name == "always") return boot || !manually_stopped;  // a manual stop holds until the daemon restarts
+  if (name == "unless-stopped") return !manually_stopped;
+  if (name == "on-failure")
+    return (boot || !manually_stopped) && exit_code != 0 && (max_retries <= 0 || restart_count < max_retries);
+  return false;
+}
 
 ContainerManager::ContainerManager(ManagerOptions opts) : opts_(std::move(opts)) {
   mkdir_all(opts_.data_root + "/containers", 0710);
@@ -111,16 +153,32 @@ ContainerManager::~ContainerManager() {
     {
       std::lock_guard lk(e->mu);
       if (e->wait_fd) ::shutdown(e->wait_fd.get(), SHUT_RDWR);
+      e->cv.notify_all();
       t = std::move(e->monitor);
+    }
+    if (t.joinable()) t.join();
+  }
+  std::vector<std::shared_ptr<Exec>> execs;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, x] : execs_) execs.push_back(x);
+  }
+  for (auto& x : execs) {
+    std::thread t;
+    {
+      std::lock_guard lk(x->mu);
+      if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
+      t = std::move(x->waiter);
     }
     if (t.joinable()) t.join();
   }
 }
 
-void ContainerManager::event(const ContainerRecord& r, const std::string& what) {
+void ContainerManager::event(const ContainerRecord& r, const std::string& what,
+                             const std::map<std::string, std::string>& attrs) {
   if (!opts_.on_event) return;
   try {
-    opts_.on_event(r, what);
+    opts_.on_event(r, what, attrs);
   } catch (const std::exception& e) {
     log::warn("container event hook (" + what + "): " + e.what());
   }
@@ -259,22 +317,10 @@ std::string ContainerManager::create(const CreateParams& p) {
   return r.id;
 }
 
-void ContainerManager::spawn_shim(Entry& e) {
-  const ContainerRecord& r = e.rec;
-  std::vector<std::string> argv = {opts_.shim,          "--id",           r.id,         "--bundle",  e.state_dir,
-                                   "--runtime",         opts_.runtime,    "--runtime-root", opts_.runtime_root,
-                                   "--state-dir",       e.state_dir,      "--log-path",  r.log_path, "--ready-fd", "3"};
-  if (r.tty) argv.push_back("--tty");
-  if (r.open_stdin) argv.push_back("--stdin");
-  if (e.expect_attach) {
-    argv.push_back("--attach-wait");
-    argv.push_back("5000");
-    e.expect_attach = false;
-  }
-  if (opts_.log_max_size > 0) {
-    argv.push_back("--log-max-size");
-    argv.push_back(std::to_string(opts_.log_max_size));
-  }
+pid_t ContainerManager::spawn_shim(std::vector<std::string> argv, const std::string& state_dir, const std::string& what) {
+  argv.insert(argv.begin(), opts_.shim);
+  argv.push_back("--ready-fd");
+  argv.push_back("3");
   std::vector<char*> a;
   for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
   a.push_back(nullptr);
@@ -305,7 +351,7 @@ void ContainerManager::spawn_shim(Entry& e) {
   long long deadline = monotonic_ms() + 120000;
   for (;;) {
     long long left = deadline - monotonic_ms();
-    if (left <= 0) throw Error("start " + r.id + ": the shim did not report within 120 s");
+    if (left <= 0) throw Error(what + ": the shim did not report within 120 s");
     pollfd pf{rd.get(), POLLIN, 0};
     int n = ::poll(&pf, 1, static_cast<int>(left));
     if (n < 0 && errno == EINTR) continue;
@@ -317,41 +363,52 @@ void ContainerManager::spawn_shim(Entry& e) {
     reply.append(buf, static_cast<std::size_t>(k));
   }
   reply = std::string(trim(reply));
-  if (reply.rfind("ok ", 0) == 0) {
-    e.rec.pid = static_cast<pid_t>(parse_int(reply.substr(3), "container pid"));
-    return;
-  }
+  if (reply.rfind("ok ", 0) == 0) return static_cast<pid_t>(parse_int(reply.substr(3), "process pid"));
   if (reply.rfind("error ", 0) == 0) throw Error(reply.substr(6));
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) throw Error("start " + r.id + ": cannot execute " + opts_.shim);
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 127) throw Error(what + ": cannot execute " + opts_.shim);
   std::string shim_log;
   try {
-    shim_log = std::string(trim(read_file(e.state_dir + "/shim.log")));
+    shim_log = std::string(trim(read_file(state_dir + "/shim.log")));
   } catch (...) {
   }
-  throw Error("start " + r.id + ": the shim exited without reporting" + (shim_log.empty() ? "" : ": " + shim_log));
+  throw Error(what + ": the shim exited without reporting" + (shim_log.empty() ? "" : ": " + shim_log));
 }
 
 bool ContainerManager::start(const std::string& ref) {
   auto e = get(ref);
   std::unique_lock lk(e->mu);
   if (e->removed) throw NotFound("No such container: " + ref);
-  if (running_state(e->rec.state)) return false;
+  if (running_state(e->rec.state) || e->rec.state == ContainerState::Restarting) return false;
   if (e->monitor.joinable()) {  // the previous run's monitor is finishing
     auto t = std::move(e->monitor);
     lk.unlock();
     t.join();
     lk.lock();
-    if (running_state(e->rec.state)) return false;
+    if (e->removed) throw NotFound("No such container: " + ref);
+    if (running_state(e->rec.state) || e->rec.state == ContainerState::Restarting) return false;
   }
-  ContainerRecord& r = e->rec;
-  RootfsLayout layout{e->dir, r.layer_paths, r.snapshot_mode == "copy"};
+  // A start by the user: restart policies apply again, from a count of zero.
+  e->rec.manually_stopped = false;
+  e->rec.restart_count = 0;
+  e->restart_delay_ms = 0;
+  UniqueFd wfd = run_container(*e);
+  start_monitor(e, std::move(wfd));
+  ContainerRecord copy = e->rec;
+  lk.unlock();
+  event(copy, "start");
+  return true;
+}
+
+UniqueFd ContainerManager::run_container(Entry& e) {
+  ContainerRecord& r = e.rec;
+  RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy"};
   mount_rootfs(layout);
   RootfsGuard guard(layout.rootfs());
   try {
     // The bundle: exec_root/<id>/config.json; state files of the last run go.
-    mkdir_all(e->state_dir, 0700);
+    mkdir_all(e.state_dir, 0700);
     for (const char* f : {"exit.json", "attach.sock", "shim.pid", "init.pid", "console.sock"})
-      ::unlink((e->state_dir + "/" + f).c_str());
+      ::unlink((e.state_dir + "/" + f).c_str());
     std::string spec_text = opts_.spec_builder ? opts_.spec_builder(r, layout.rootfs()) : r.oci_spec_json;
     if (spec_text.empty()) throw InvalidArgument("container " + r.id + " has no OCI spec");
     json spec = json::parse(spec_text);
@@ -360,34 +417,45 @@ bool ContainerManager::start(const std::string& ref) {
     spec["process"]["terminal"] = r.tty;
     if (spec.contains("linux") && spec["linux"].contains("cgroupsPath"))
       r.cgroup_path = spec["linux"]["cgroupsPath"].get<std::string>();
-    write_file_atomic(e->state_dir + "/config.json", spec.dump(), 0600, false);
-    spawn_shim(*e);
+    write_file_atomic(e.state_dir + "/config.json", spec.dump(), 0600, false);
+    std::vector<std::string> argv = {"--id",        r.id,        "--bundle",   e.state_dir, "--runtime",
+                                     opts_.runtime, "--runtime-root", opts_.runtime_root, "--state-dir", e.state_dir,
+                                     "--log-path",  r.log_path};
+    if (r.tty) argv.push_back("--tty");
+    if (r.open_stdin) argv.push_back("--stdin");
+    if (e.expect_attach) {
+      argv.push_back("--attach-wait");
+      argv.push_back("5000");
+      e.expect_attach = false;
+    }
+    if (opts_.log_max_size > 0) {
+      argv.push_back("--log-max-size");
+      argv.push_back(std::to_string(opts_.log_max_size));
+    }
+    r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);
   } catch (const std::exception& ex) {
     r.error = ex.what();
     try {
-      persist(*e);
+      persist(e);
     } catch (...) {
     }
     throw;
   }
   r.state = ContainerState::Running;
+  if (!r.health_json.empty()) r.health_json = R"({"Status":"starting","FailingStreak":0,"Log":[]})";
   r.error.clear();
   r.exit_code = 0;
   r.oom_killed = false;
   r.started_at = now_rfc3339();
-  persist(*e);
+  persist(e);
   guard.release();
   UniqueFd wfd;
   try {
-    wfd = shim_wait_begin(e->state_dir);
+    wfd = shim_wait_begin(e.state_dir);
   } catch (...) {
     // Exited (and the shim gone) already: the monitor reads exit.json.
   }
-  start_monitor(e, std::move(wfd));
-  ContainerRecord copy = r;
-  lk.unlock();
-  event(copy, "start");
-  return true;
+  return wfd;
 }
 
 void ContainerManager::start_monitor(const std::shared_ptr<Entry>& e, UniqueFd wait_fd) {
@@ -397,33 +465,102 @@ void ContainerManager::start_monitor(const std::shared_ptr<Entry>& e, UniqueFd w
 }
 
 void ContainerManager::monitor(std::shared_ptr<Entry> e) {
-  int fd;
-  {
-    std::lock_guard lk(e->mu);
-    fd = e->wait_fd.get();
-  }
-  std::optional<ShimExit> ex;
-  if (fd >= 0) ex = shim_wait_read(fd);
-  if (closing_) return;  // the manager goes away; the shim keeps running
-  if (!ex) {
-    // No reply: the shim finished between our connect and its reply, or died. exit.json is
-    // written before the shim lets go of anything; give a dying shim a moment.
-    pid_t sp = read_shim_pid(e->state_dir);
-    for (int i = 0; i < 50 && !(ex = read_exit_file(e->state_dir)); ++i) {
-      if (sp > 0 && ::kill(sp, 0) < 0 && i > 5) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (closing_) return;
+  for (;;) {
+    int fd;
+    {
+      std::lock_guard lk(e->mu);
+      fd = e->wait_fd.get();
     }
+    std::optional<ShimExit> ex;
+    if (fd >= 0) ex = shim_wait_read(fd);
+    if (closing_) return;  // the manager goes away; the shim keeps running
+    if (!ex) {
+      // No reply: the shim finished between our connect and its reply, or died. exit.json is
+      // written before the shim lets go of anything; give a dying shim a moment.
+      pid_t sp = read_shim_pid(e->state_dir);
+      for (int i = 0; i < 50 && !(ex = read_exit_file(e->state_dir)); ++i) {
+        if (sp > 0 && ::kill(sp, 0) < 0 && i > 5) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (closing_) return;
+      }
+    }
+    ContainerRecord copy;
+    bool restart = false;
+    int delay_ms = 0;
+    {
+      std::lock_guard lk(e->mu);
+      if (!running_state(e->rec.state)) return;
+      auto policy = RestartPolicy::from_host_config(e->rec.host_config_json);
+      int code = ex ? ex->exit_code : 255;
+      restart = !e->removed &&
+                policy.should_restart(code, e->rec.manually_stopped, e->rec.restart_count, false);
+      if (restart) {
+        // Docker's back-off: 100 ms, doubled at each restart up to a minute; a run of 10 s or
+        // more starts it over.
+        std::int64_t ran_ns = 0;
+        try {
+          ran_ns = parse_rfc3339_ns(now_rfc3339()) - parse_rfc3339_ns(e->rec.started_at);
+        } catch (...) {
+        }
+        if (ran_ns >= 10'000'000'000LL) e->restart_delay_ms = 0;
+        e->restart_delay_ms = e->restart_delay_ms == 0 ? 100 : std::min(e->restart_delay_ms * 2, 60000);
+        delay_ms = e->restart_delay_ms;
+      }
+      auto final_state = restart ? ContainerState::Restarting : ContainerState::Exited;
+      if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "", final_state);
+      else mark_exited(*e, 255, now_rfc3339(), false, "the container's shim exited without a status", final_state);
+      copy = e->rec;
+    }
+    event(copy, "die");
+    forget_execs(copy.id);  // their processes died with the container
+    if (!restart) return;
+    {
+      std::unique_lock lk(e->mu);
+      e->cv.wait_for(lk, std::chrono::milliseconds(delay_ms),
+                     [&] { return closing_.load() || e->restart_cancel || e->removed; });
+      if (closing_) return;  // the record says Restarting: the next daemon applies the policy
+      if (e->restart_cancel || e->removed) {
+        e->restart_cancel = false;
+        if (!e->removed) {
+          e->rec.state = ContainerState::Exited;
+          persist(*e);
+        }
+        e->cv.notify_all();
+        return;
+      }
+      try {
+        ++e->rec.restart_count;
+        e->wait_fd = run_container(*e);
+      } catch (const std::exception& ex2) {
+        log::warn("restart " + e->rec.id + ": " + ex2.what());
+        e->rec.state = ContainerState::Exited;
+        e->rec.error = ex2.what();
+        try {
+          persist(*e);
+        } catch (...) {
+        }
+        e->cv.notify_all();
+        return;
+      }
+      e->cv.notify_all();
+      copy = e->rec;
+    }
+    event(copy, "start");
   }
-  ContainerRecord copy;
-  {
-    std::lock_guard lk(e->mu);
-    if (!running_state(e->rec.state)) return;
-    if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "");
-    else mark_exited(*e, 255, now_rfc3339(), false, "the container's shim exited without a status");
-    copy = e->rec;
+}
+
+void ContainerManager::cancel_restart(Entry& e, std::unique_lock<std::mutex>& lk) {
+  if (e.rec.state != ContainerState::Restarting) return;
+  e.restart_cancel = true;
+  e.cv.notify_all();
+  if (e.monitor.joinable()) {
+    e.cv.wait_for(lk, std::chrono::seconds(30), [&] { return e.rec.state != ContainerState::Restarting; });
+  } else {
+    // Restored from disk in this state (no monitor waiting).
+    e.rec.state = ContainerState::Exited;
+    e.restart_cancel = false;
+    persist(e);
   }
-  event(copy, "die");
 }
 
 void ContainerManager::cleanup_after_exit(Entry& e) {
@@ -438,10 +575,18 @@ void ContainerManager::cleanup_after_exit(Entry& e) {
   }
 }
 
-void ContainerManager::mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error) {
+void ContainerManager::mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error,
+                                   ContainerState state) {
   // With e.mu held.
   cleanup_after_exit(e);
-  e.rec.state = ContainerState::Exited;
+  e.rec.state = state;
+  if (!e.rec.health_json.empty()) {  // a container that does not run is not healthy (as Docker)
+    json h = json::parse(e.rec.health_json, nullptr, false);
+    if (h.is_object()) {
+      h["Status"] = "unhealthy";
+      e.rec.health_json = h.dump();
+    }
+  }
   e.rec.exit_code = code;
   e.rec.oom_killed = oom;
   e.rec.pid = 0;
@@ -461,8 +606,23 @@ void ContainerManager::kill(const std::string& ref, const std::string& signal) {
   auto e = get(ref);
   ContainerRecord copy;
   {
-    std::lock_guard lk(e->mu);
+    std::unique_lock lk(e->mu);
+    if (e->rec.state == ContainerState::Restarting) {
+      // Between two runs: the signal has no process; the restart is called off (as Docker).
+      e->rec.manually_stopped = true;
+      cancel_restart(*e, lk);
+      return;
+    }
     if (!running_state(e->rec.state)) throw Conflict("Container " + e->rec.id + " is not running");
+    int stop_sig = SIGTERM;
+    try {
+      stop_sig = signal_number(e->rec.stop_signal);
+    } catch (...) {
+    }
+    if ((sig == SIGKILL || sig == stop_sig) && !e->rec.manually_stopped) {
+      e->rec.manually_stopped = true;  // no restart by policy after this exit
+      persist(*e);
+    }
     runtime_cmd({"kill", e->rec.id, std::to_string(sig)}, true);
     if (e->rec.state == ContainerState::Paused && sig == SIGKILL) runtime_cmd({"resume", e->rec.id}, false);
     copy = e->rec;
@@ -473,7 +633,19 @@ void ContainerManager::kill(const std::string& ref, const std::string& signal) {
 bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s) {
   auto e = get(ref);
   std::unique_lock lk(e->mu);
+  if (e->rec.state == ContainerState::Restarting) {
+    e->rec.manually_stopped = true;
+    cancel_restart(*e, lk);
+    ContainerRecord copy = e->rec;
+    lk.unlock();
+    event(copy, "stop");
+    return true;
+  }
   if (!running_state(e->rec.state)) return false;
+  if (!e->rec.manually_stopped) {
+    e->rec.manually_stopped = true;  // no restart by policy after this exit
+    persist(*e);
+  }
   int timeout = timeout_s ? *timeout_s : e->rec.stop_timeout;
   std::uint64_t exits = e->exits;
   auto exited = [&] { return e->exits != exits || !running_state(e->rec.state); };
@@ -538,10 +710,18 @@ void ContainerManager::remove(const std::string& ref, bool force) {
   auto e = get(ref);
   std::unique_lock lk(e->mu);
   if (e->removed) throw NotFound("No such container: " + ref);
+  if (e->rec.state == ContainerState::Restarting) {
+    if (!force)
+      throw Conflict("You cannot remove a restarting container " + e->rec.id +
+                     ". Stop the container before attempting removal or force remove");
+    e->rec.manually_stopped = true;
+    cancel_restart(*e, lk);
+  }
   if (running_state(e->rec.state)) {
     if (!force)
       throw Conflict("You cannot remove a " + std::string(state_name(e->rec.state)) + " container " + e->rec.id +
                      ". Stop the container before attempting removal or force remove");
+    e->rec.manually_stopped = true;  // no restart by policy
     std::uint64_t exits = e->exits;
     runtime_cmd({"kill", e->rec.id, std::to_string(SIGKILL)}, false);
     if (e->rec.state == ContainerState::Paused) runtime_cmd({"resume", e->rec.id}, false);
@@ -568,6 +748,7 @@ void ContainerManager::remove(const std::string& ref, bool force) {
   }
   e->cv.notify_all();
   lk.unlock();
+  forget_execs(copy.id);
   event(copy, "destroy");
 }
 
@@ -836,12 +1017,270 @@ void ContainerManager::restore() {
     if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "");
     else mark_exited(*e, 255, now_rfc3339(), false, "the container's shim was gone when the engine restarted");
   }
+  // Restart policies at daemon start: "always" (even after a manual stop), "unless-stopped" and
+  // "on-failure" (after a failure) containers that are not running start again.
+  std::vector<std::shared_ptr<Entry>> all;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, e] : ids_) all.push_back(e);
+  }
+  for (auto& e : all) {
+    std::unique_lock lk(e->mu);
+    auto& r = e->rec;
+    if (e->removed || running_state(r.state) || e->monitor.joinable() || is_zero_time(r.started_at)) continue;
+    if (r.state == ContainerState::Restarting) {
+      r.state = ContainerState::Exited;
+      persist(*e);
+    }
+    if (!RestartPolicy::from_host_config(r.host_config_json).should_restart(r.exit_code, r.manually_stopped,
+                                                                           r.restart_count, true))
+      continue;
+    try {
+      UniqueFd wfd = run_container(*e);
+      start_monitor(e, std::move(wfd));
+    } catch (const std::exception& ex) {
+      log::warn("restart " + r.id + " at daemon start: " + ex.what());
+      continue;
+    }
+    ContainerRecord copy = r;
+    lk.unlock();
+    event(copy, "start");
+  }
 }
 
 void ContainerManager::expect_attach(const std::string& ref) {
   auto e = get(ref);
   std::lock_guard lk(e->mu);
   e->expect_attach = true;
+}
+
+// ---------- exec
+
+std::shared_ptr<ContainerManager::Exec> ContainerManager::get_exec(const std::string& id) const {
+  std::lock_guard lk(mu_);
+  auto it = execs_.find(id);
+  if (it == execs_.end()) throw NotFound("No such exec instance: " + id);
+  return it->second;
+}
+
+std::string ContainerManager::exec_create(const std::string& ref, const ExecParams& p) {
+  auto e = get(ref);
+  ContainerRecord copy;
+  auto x = std::make_shared<Exec>();
+  {
+    std::lock_guard lk(e->mu);
+    if (e->rec.state == ContainerState::Paused)
+      throw Conflict("Container " + e->rec.id + " is paused, unpause the container before exec");
+    if (e->rec.state != ContainerState::Running) throw Conflict("Container " + e->rec.id + " is not running");
+    if (p.cmd.empty()) throw InvalidArgument("No exec command specified");
+    x->container_id = e->rec.id;
+    x->p = p;
+    std::lock_guard mlk(mu_);
+    do x->id = random_id();
+    while (execs_.count(x->id));
+    x->state_dir = e->state_dir + "/exec/" + x->id;
+    execs_[x->id] = x;
+    copy = e->rec;
+  }
+  event(copy, "exec_create: " + join_cmd(p.cmd), {{"execID", x->id}});
+  return x->id;
+}
+
+ExecInfo ContainerManager::exec_inspect(const std::string& exec_id) const {
+  auto x = get_exec(exec_id);
+  std::lock_guard lk(x->mu);
+  ExecInfo i;
+  i.id = x->id;
+  i.container_id = x->container_id;
+  i.params = x->p;
+  i.started = x->started;
+  i.running = x->running;
+  i.exit_code = x->exit_code;
+  i.pid = x->pid;
+  return i;
+}
+
+std::vector<std::string> ContainerManager::exec_ids(const std::string& container_id) const {
+  std::lock_guard lk(mu_);
+  std::vector<std::string> out;
+  for (auto& [id, x] : execs_)
+    if (x->container_id == container_id) out.push_back(id);
+  return out;
+}
+
+void ContainerManager::exec_start(const std::string& exec_id, bool attach, unsigned rows, unsigned cols) {
+  auto x = get_exec(exec_id);
+  std::shared_ptr<Entry> e;
+  try {
+    e = get(x->container_id);
+  } catch (const NotFound&) {
+    throw Conflict("Container " + x->container_id + " is not running");
+  }
+  std::unique_lock xlk(x->mu);
+  if (x->started)
+    throw Conflict("Error: Exec command " + x->id + (x->running ? " is already running" : " has already run"));
+  ContainerRecord rec;
+  json process;
+  {
+    std::lock_guard lk(e->mu);
+    if (e->rec.state == ContainerState::Paused)
+      throw Conflict("Container " + e->rec.id + " is paused, unpause the container before exec");
+    if (e->rec.state != ContainerState::Running) throw Conflict("Container " + e->rec.id + " is not running");
+    rec = e->rec;
+    json spec = json::parse(read_file(e->state_dir + "/config.json"));
+    process = spec.value("process", json::object());
+    process.erase("consoleSize");
+    if (x->p.tty && rows && cols) process["consoleSize"] = {{"height", rows}, {"width", cols}};
+    process["terminal"] = x->p.tty;
+    process["args"] = x->p.cmd;
+    process["env"] = merge_env(process.value("env", json::array()), json(x->p.env));
+    if (!x->p.workdir.empty()) process["cwd"] = x->p.workdir;
+    if (!x->p.user.empty()) {
+      auto u = resolve_user(spec["root"]["path"].get<std::string>(), x->p.user);
+      process["user"] = {{"uid", u.uid}, {"gid", u.gid}, {"additionalGids", u.additional_gids}};
+    }
+    if (x->p.privileged) {
+      auto caps = effective_capabilities(json::array(), json::array(), true);
+      process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+    }
+  }
+  mkdir_all(x->state_dir, 0700);
+  std::string process_file = x->state_dir + "/process.json";
+  write_file_atomic(process_file, process.dump(), 0600, false);
+  std::vector<std::string> argv = {"--id",        rec.id,        "--exec-process", process_file, "--runtime",
+                                   opts_.runtime, "--runtime-root", opts_.runtime_root, "--state-dir", x->state_dir};
+  if (x->p.tty) argv.push_back("--tty");
+  if (x->p.attach_stdin) argv.push_back("--stdin");
+  if (attach) {
+    argv.push_back("--attach-wait");
+    argv.push_back("5000");
+  }
+  x->started = true;
+  try {
+    x->pid = spawn_shim(argv, x->state_dir, "exec " + x->id);
+  } catch (...) {
+    x->exit_code = 126;
+    x->cv.notify_all();
+    throw;
+  }
+  x->running = true;
+  try {
+    x->wait_fd = shim_wait_begin(x->state_dir);
+  } catch (...) {
+  }
+  int fd = x->wait_fd.get();
+  x->waiter = std::thread([this, x, rec, fd] {
+    std::optional<ShimExit> ex;
+    if (fd >= 0) ex = shim_wait_read(fd);
+    if (closing_) return;
+    for (int i = 0; !ex && i < 50; ++i) {  // finishing between our connect and its reply
+      if ((ex = read_exit_file(x->state_dir))) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    int code = ex ? ex->exit_code : 255;
+    {
+      std::lock_guard lk(x->mu);
+      x->running = false;
+      x->exit_code = code;
+      x->cv.notify_all();
+    }
+    event(rec, "exec_die", {{"execID", x->id}, {"exitCode", std::to_string(code)}});
+  });
+  xlk.unlock();
+  event(rec, "exec_start: " + join_cmd(x->p.cmd), {{"execID", x->id}});
+}
+
+UniqueFd ContainerManager::exec_attach(const std::string& exec_id) {
+  auto x = get_exec(exec_id);
+  bool in, out, err;
+  {
+    std::lock_guard lk(x->mu);
+    if (!x->started) throw Conflict("exec " + exec_id + " has not been started");
+    in = x->p.attach_stdin;
+    out = x->p.attach_stdout;
+    err = x->p.attach_stderr;
+  }
+  return shim_attach(x->state_dir, in, out, err, true);
+}
+
+void ContainerManager::exec_resize(const std::string& exec_id, unsigned rows, unsigned cols) {
+  auto x = get_exec(exec_id);
+  {
+    std::lock_guard lk(x->mu);
+    if (!x->running) throw Conflict("exec " + exec_id + " is not running");
+  }
+  shim_resize(x->state_dir, rows, cols);
+}
+
+int ContainerManager::exec_wait(const std::string& exec_id) {
+  auto x = get_exec(exec_id);
+  std::unique_lock lk(x->mu);
+  while (!x->exit_code && !closing_) x->cv.wait_for(lk, std::chrono::milliseconds(200));
+  return x->exit_code.value_or(255);
+}
+
+void ContainerManager::forget_execs(const std::string& container_id) {
+  std::vector<std::shared_ptr<Exec>> gone;
+  {
+    std::lock_guard lk(mu_);
+    for (auto it = execs_.begin(); it != execs_.end();) {
+      if (it->second->container_id == container_id) {
+        gone.push_back(it->second);
+        it = execs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& x : gone) {
+    std::thread t;
+    {
+      std::lock_guard lk(x->mu);
+      if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
+      t = std::move(x->waiter);
+    }
+    if (t.joinable()) t.join();
+    try {
+      remove_all(x->state_dir);
+    } catch (...) {
+    }
+  }
+}
+
+void ContainerManager::exec_forget(const std::string& exec_id) {
+  std::shared_ptr<Exec> x;
+  {
+    std::lock_guard lk(mu_);
+    auto it = execs_.find(exec_id);
+    if (it == execs_.end()) return;
+    x = it->second;
+    execs_.erase(it);
+  }
+  std::thread t;
+  {
+    std::lock_guard lk(x->mu);
+    if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
+    t = std::move(x->waiter);
+  }
+  if (t.joinable()) t.join();
+  try {
+    remove_all(x->state_dir);
+  } catch (...) {
+  }
+}
+
+bool ContainerManager::set_health(const std::string& id, const std::string& health_json) {
+  std::shared_ptr<Entry> e;
+  try {
+    e = get(id);
+  } catch (const NotFound&) {
+    return false;
+  }
+  std::lock_guard lk(e->mu);
+  if (e->removed || e->rec.state != ContainerState::Running) return false;
+  e->rec.health_json = health_json;
+  persist(*e);
+  return true;
 }
 
 }  // namespace hoist::engine

@@ -38,8 +38,42 @@ struct ManagerOptions {
   // CreateParams::oci_spec_json stored in the record is used (its root.path replaced).
   std::function<std::string(const ContainerRecord&, const std::string& rootfs)> spec_builder;
   // Hook after a state change is persisted ("create", "start", "die", "stop", "kill", "pause",
-  // "unpause", "destroy", "rename"): events, restart policies. Called without locks held.
-  std::function<void(const ContainerRecord&, const std::string& event)> on_event;
+  // "unpause", "destroy", "rename", "exec_create: CMD", "exec_start: CMD", "exec_die",
+  // "health_status: STATUS"): events. `attrs`: extra event attributes (execID, exitCode).
+  // Called without locks held.
+  std::function<void(const ContainerRecord&, const std::string& event, const std::map<std::string, std::string>& attrs)>
+      on_event;
+};
+
+// A process run in a running container (docker exec).
+struct ExecParams {
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // KEY=VALUE, over the container's
+  std::string user;              // "" → the container's
+  std::string workdir;           // "" → the container's
+  bool tty = false;
+  bool privileged = false;
+  bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  std::string detach_keys;
+};
+
+struct ExecInfo {
+  std::string id;
+  std::string container_id;
+  ExecParams params;
+  bool started = false;
+  bool running = false;
+  std::optional<int> exit_code;  // once it ended
+  pid_t pid = 0;
+};
+
+// HostConfig.RestartPolicy.
+struct RestartPolicy {
+  std::string name;  // "", "no", "always", "unless-stopped", "on-failure"
+  int max_retries = 0;
+  static RestartPolicy from_host_config(const std::string& host_config_json);
+  // Docker's rule for a container that exited on its own (`boot`: at daemon start).
+  bool should_restart(int exit_code, bool manually_stopped, int restart_count, bool boot) const;
 };
 
 struct CreateParams {
@@ -116,6 +150,26 @@ class ContainerManager {
   // The next start is to be attached (docker run without -d): the shim holds the container's
   // output until the attach stream arrives (up to a few seconds), so none of it is missed.
   void expect_attach(const std::string& ref);
+  // docker exec. exec_create: Conflict when the container is not running (or paused).
+  std::string exec_create(const std::string& ref, const ExecParams& p);
+  // NotFound "No such exec instance: ID".
+  ExecInfo exec_inspect(const std::string& exec_id) const;
+  // Ids of the container's execs (inspect's ExecIDs).
+  std::vector<std::string> exec_ids(const std::string& container_id) const;
+  // Runs the process. With `attach`, its output is held (up to 5 s) until exec_attach connects.
+  // Conflict when it was started before or the container is not running.
+  // rows/cols: the terminal's first size (a tty exec), 0: the default.
+  void exec_start(const std::string& exec_id, bool attach, unsigned rows = 0, unsigned cols = 0);
+  UniqueFd exec_attach(const std::string& exec_id);
+  void exec_resize(const std::string& exec_id, unsigned rows, unsigned cols);
+  // Blocks until the exec's process has exited; returns its exit code.
+  int exec_wait(const std::string& exec_id);
+  // Drops a finished exec (its record and state dir).
+  void exec_forget(const std::string& exec_id);
+  // Replaces State.Health of a container that is running (persisted); false when it is not
+  // running (any more), and then nothing is written.
+  bool set_health(const std::string& id, const std::string& health_json);
+
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).
   std::string state_dir(const std::string& id) const { return opts_.exec_root + "/" + id; }
   std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
@@ -124,20 +178,31 @@ class ContainerManager {
 
  private:
   struct Entry;
+  struct Exec;
   std::shared_ptr<Entry> get(const std::string& ref) const;
+  std::shared_ptr<Exec> get_exec(const std::string& id) const;
   void persist(Entry& e);
-  void spawn_shim(Entry& e);
+  // Spawns a shim (argv without --ready-fd) and waits for its "ok <pid>"; returns the pid.
+  pid_t spawn_shim(std::vector<std::string> argv, const std::string& state_dir, const std::string& what);
+  // Mounts the rootfs, writes the bundle, spawns the shim; state Running, persisted. e.mu held.
+  // Returns the shim's "wait" connection (empty when it has exited already).
+  UniqueFd run_container(Entry& e);
+  // Cancels a pending restart (state Restarting) and waits until it is Exited. e.mu held by lk.
+  void cancel_restart(Entry& e, std::unique_lock<std::mutex>& lk);
+  void forget_execs(const std::string& container_id);
   void start_monitor(const std::shared_ptr<Entry>& e, UniqueFd wait_fd);
   void monitor(std::shared_ptr<Entry> e);
-  void mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error);
+  void mark_exited(Entry& e, int code, const std::string& at, bool oom, const std::string& error,
+                   ContainerState state = ContainerState::Exited);
   void cleanup_after_exit(Entry& e);
   void runtime_cmd(const std::vector<std::string>& args, bool check);
-  void event(const ContainerRecord& r, const std::string& what);
+  void event(const ContainerRecord& r, const std::string& what, const std::map<std::string, std::string>& attrs = {});
 
   ManagerOptions opts_;
   mutable std::mutex mu_;  // ids_, names_
   std::map<std::string, std::shared_ptr<Entry>> ids_;
   std::map<std::string, std::string> names_;  // name -> id
+  std::map<std::string, std::shared_ptr<Exec>> execs_;  // under mu_
   std::atomic<bool> closing_{false};
 };
 

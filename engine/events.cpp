@@ -39,7 +39,11 @@ bool EventFilter::matches(const Event& e) const {
     return it == e.attributes.end() ? std::string() : it->second;
   };
   if (!any("type", [&](const std::string& v) { return v == e.type; })) return false;
-  if (!any("event", [&](const std::string& v) { return v == e.action; })) return false;
+  // "exec_start: sh -c ..." and "health_status: healthy" match their bare prefixes too (as Docker).
+  if (!any("event", [&](const std::string& v) {
+        return v == e.action || (v.find(':') == std::string::npos && e.action.rfind(v + ":", 0) == 0);
+      }))
+    return false;
   if (!any("image", [&](const std::string& v) {
         return (e.type == "image" && (v == e.actor_id || v == attr("name"))) || v == attr("image");
       }))

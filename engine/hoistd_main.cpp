@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--runtime", cfg.runtime, "OCI runtime binary");
   std::string shim = "hoist-shim", cgroup_parent = "/hoist";
   app.add_option("--shim", shim, "per-container shim binary");
+  std::string init = "hoist-init";
+  app.add_option("--init-path", init, "the init bound at /sbin/docker-init for --init");
   app.add_option("--cgroup-parent", cgroup_parent, "parent cgroup of the containers");
   app.add_flag("-D,--debug", cfg.debug, "debug logging");
   app.add_option("-l,--log-level", cfg.log_level, "debug, info, warn, error");
@@ -77,7 +79,8 @@ int main(int argc, char** argv) {
 
     cfg.runtime = find_binary(cfg.runtime, "runtime");
     engine::Daemon daemon(cfg);
-    engine::ContainerService containers(daemon, {find_binary(shim, "engine"), "", cgroup_parent});
+    engine::ContainerService containers(daemon,
+                                        {find_binary(shim, "engine"), "", cgroup_parent, find_binary(init, "engine")});
     daemon.start();
     log::info("hoistd listening on " + cfg.socket_path());
     for (;;) {

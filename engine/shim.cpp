@@ -265,8 +265,10 @@ class Shim {
 void Shim::start_container() {
   const std::string& sd = o_.state_dir;
   std::string pid_file = sd + "/init.pid", rt_log = sd + "/runtime.log", console = sd + "/console.sock";
-  std::vector<std::string> argv = {o_.runtime, "--root", o_.runtime_root, "--log", rt_log, "--log-format", "json",
-                                   "create", "--bundle", o_.bundle, "--pid-file", pid_file};
+  bool exec = !o_.exec_process.empty();
+  std::vector<std::string> argv = {o_.runtime, "--root", o_.runtime_root, "--log", rt_log, "--log-format", "json"};
+  if (exec) argv.insert(argv.end(), {"exec", "--detach", "--process", o_.exec_process, "--pid-file", pid_file});
+  else argv.insert(argv.end(), {"create", "--bundle", o_.bundle, "--pid-file", pid_file});
   UniqueFd console_l;
   int in_r = -1, out_w = -1, err_w = -1;
   UniqueFd in_r_own, out_w_own, err_w_own;
@@ -320,10 +322,12 @@ void Shim::start_container() {
   if (!done) {
     while (::waitpid(create, &st, 0) < 0 && errno == EINTR) {}
   }
+  const char* what = exec ? "exec" : "create";
   if (status_code(st) != 0)
-    throw Error(runtime_error(rt_log, "runtime create exited with " + std::to_string(status_code(st))));
-  if (o_.tty && !pty_) throw Error("runtime create did not send the pty master");
+    throw Error(runtime_error(rt_log, std::string("runtime ") + what + " exited with " + std::to_string(status_code(st))));
+  if (o_.tty && !pty_) throw Error(std::string("runtime ") + what + " did not send the pty master");
   init_pid_ = static_cast<pid_t>(parse_int(trim(read_file(pid_file)), "init pid"));
+  if (exec) return;  // running already
   pid_t start = spawn({o_.runtime, "--root", o_.runtime_root, "--log", rt_log, "--log-format", "json", "start", o_.id}, -1, -1, -1);
   while (::waitpid(start, &st, 0) < 0 && errno == EINTR) {}
   if (status_code(st) != 0) {
@@ -335,7 +339,7 @@ void Shim::start_container() {
 }
 
 void Shim::on_output(int stream, const char* p, std::size_t n) {
-  log_->write(stream, std::string_view(p, n));
+  if (log_) log_->write(stream, std::string_view(p, n));
   for (auto& c : clients_) {
     if (c->mode != Client::Stream) continue;
     if (stream == 2 ? !c->want_err : !c->want_out) continue;
@@ -542,7 +546,7 @@ void Shim::loop() {
 }
 
 void Shim::finish() {
-  log_->flush();
+  if (log_) log_->flush();
   std::string js = json_exit(exit_code_, exited_at_, oom_);
   try {
     std::string file = "{\"exit_code\":" + std::to_string(exit_code_) + ",\"exited_at\":\"" + exited_at_ +
@@ -551,10 +555,12 @@ void Shim::finish() {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hoist-shim: %s\n", e.what());
   }
-  int st;
-  pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "--log", o_.state_dir + "/runtime.log", "--log-format", "json",
-                     "delete", "--force", o_.id}, -1, -1, -1);
-  while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
+  if (o_.exec_process.empty()) {
+    int st;
+    pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "--log", o_.state_dir + "/runtime.log", "--log-format",
+                       "json", "delete", "--force", o_.id}, -1, -1, -1);
+    while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
+  }
   // No new connections; those already made (in the backlog, or with their request line not read
   // yet) still get their answer: a "wait" or "status" racing the exit is never left hanging.
   ::unlink((o_.state_dir + "/attach.sock").c_str());
@@ -609,7 +615,7 @@ int Shim::run() {
   sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd_) throw_sys("signalfd");
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  log_ = std::make_unique<LogWriter>(o_.log_path, o_.log_max_size);
+  if (!o_.log_path.empty()) log_ = std::make_unique<LogWriter>(o_.log_path, o_.log_max_size);
   try {
     start_container();
     listen_ = listen_unix(o_.state_dir + "/attach.sock");
@@ -692,6 +698,7 @@ int shim_main(int argc, char** argv) {
     else if (a == "--log-max-size") o.log_max_size = std::atoll(val().c_str());
     else if (a == "--ready-fd") o.ready_fd = std::atoi(val().c_str());
     else if (a == "--attach-wait") o.attach_wait_ms = std::atoi(val().c_str());
+    else if (a == "--exec-process") o.exec_process = val();
     else if (a == "--tty") o.tty = true;
     else if (a == "--stdin") o.stdin_open = true;
     else if (a == "--foreground") o.foreground = true;
@@ -700,11 +707,11 @@ int shim_main(int argc, char** argv) {
       return 2;
     }
   }
-  if (o.id.empty() || o.bundle.empty() || o.runtime.empty() || o.runtime_root.empty() || o.state_dir.empty() ||
-      o.log_path.empty()) {
+  if (o.id.empty() || (o.bundle.empty() && o.exec_process.empty()) || o.runtime.empty() || o.runtime_root.empty() ||
+      o.state_dir.empty() || (o.log_path.empty() && o.exec_process.empty())) {
     std::fprintf(stderr,
                  "usage: hoist-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR "
-                 "--log-path FILE [--tty] [--stdin] [--log-max-size N] [--ready-fd N] [--attach-wait MS] [--foreground]\n");
+                 "--log-path FILE [--exec-process FILE] [--tty] [--stdin] [--log-max-size N] [--ready-fd N] [--attach-wait MS] [--foreground]\n");
     return 2;
   }
   // Nothing of the manager's but stdio and the ready fd.

@@ -10,6 +10,7 @@
 //                 before the shim deletes the runtime state and exits
 //   shim.log      the shim's own errors
 //   runtime.log   the runtime's --log
+// An exec shim (--exec-process) has the same files in its own state dir and the same protocol.
 //
 // Attach socket protocol (unix stream socket). The client sends ONE request line:
 //   "attach [stdin] [stdout] [stderr] [close-stdin]\n"
@@ -52,6 +53,10 @@ struct ShimOptions {
   // the container's output stays in its pipes, unread, until the first attach stream arrives or
   // this many milliseconds pass, so the client sees it from the first byte. 0: no wait.
   int attach_wait_ms = 0;
+  // Exec mode: run this process (an OCI process JSON file) in the running container `id` with
+  // `runtime exec --detach` instead of creating the container; no log (output goes to attached
+  // clients only) and no `runtime delete` at the end. exit.json etc. go to state_dir as usual.
+  std::string exec_process;
 };
 
 // hoist-shim's main: parses argv (see ShimOptions; --ready-fd N, --foreground) and runs.

@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -24,7 +26,18 @@ Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-
                                    exec_root(),          "--config-file", dir() + "/daemon.json",
                                    "--config-dir",       dir() + "/etc", "--debug"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  proc_ = ChildProcess(argv, dir() + "/hoistd.log");
+  argv_ = argv;
+  launch();
+}
+
+void Hoistd::restart(bool kill9) {
+  if (kill9 && proc_.pid() > 0) ::kill(proc_.pid(), SIGKILL);  // stop() then reaps it at once
+  proc_.stop();
+  launch();
+}
+
+void Hoistd::launch() {
+  proc_ = ChildProcess(argv_, dir() + "/hoistd.log");
   for (int i = 0; i < 200; ++i) {
     if (fs::exists(socket())) {
       auto r = http("GET", "/_ping", "", {}, 0, 5);

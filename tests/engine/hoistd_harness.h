@@ -36,6 +36,9 @@ class Hoistd {
   std::string log() const;
   bool running() { return proc_.running(); }
   void stop() { proc_.stop(); }
+  // A new daemon on the same dirs and arguments, after the old one is stopped (SIGTERM) or, with
+  // `kill9`, killed with SIGKILL. Waits until it answers /_ping.
+  void restart(bool kill9 = false);
 
   // docker -H unix://... args (DOCKER_CONFIG is a private dir).
   CmdResult docker(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 120) const;
@@ -46,7 +49,9 @@ class Hoistd {
                   const std::vector<std::string>& headers = {}, long abort_after = 0, int timeout_s = 60) const;
 
  private:
+  void launch();
   TempDir dir_;
+  std::vector<std::string> argv_;
   ChildProcess proc_;
 };
 
