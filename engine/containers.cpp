@@ -55,6 +55,25 @@ struct ContainerManager::Exec {
   pid_t pid = 0;
   std::thread waiter;
   UniqueFd wait_fd;
+
+  // Ends the waiter thread (shuts its "wait" connection down) and joins it.
+  void stop_waiter() {
+    std::thread t;
+    {
+      std::lock_guard lk(mu);
+      if (wait_fd) ::shutdown(wait_fd.get(), SHUT_RDWR);
+      t = std::move(waiter);
+    }
+    if (t.joinable()) t.join();
+  }
+  // ...and removes its state dir.
+  void forget() {
+    stop_waiter();
+    try {
+      remove_all(state_dir);
+    } catch (...) {
+    }
+  }
 };
 
 namespace {
@@ -163,15 +182,7 @@ ContainerManager::~ContainerManager() {
     std::lock_guard lk(mu_);
     for (auto& [id, x] : execs_) execs.push_back(x);
   }
-  for (auto& x : execs) {
-    std::thread t;
-    {
-      std::lock_guard lk(x->mu);
-      if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
-      t = std::move(x->waiter);
-    }
-    if (t.joinable()) t.join();
-  }
+  for (auto& x : execs) x->stop_waiter();
 }
 
 void ContainerManager::event(const ContainerRecord& r, const std::string& what,
@@ -1232,19 +1243,7 @@ void ContainerManager::forget_execs(const std::string& container_id) {
       }
     }
   }
-  for (auto& x : gone) {
-    std::thread t;
-    {
-      std::lock_guard lk(x->mu);
-      if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
-      t = std::move(x->waiter);
-    }
-    if (t.joinable()) t.join();
-    try {
-      remove_all(x->state_dir);
-    } catch (...) {
-    }
-  }
+  for (auto& x : gone) x->forget();
 }
 
 void ContainerManager::exec_forget(const std::string& exec_id) {
@@ -1256,17 +1255,7 @@ void ContainerManager::exec_forget(const std::string& exec_id) {
     x = it->second;
     execs_.erase(it);
   }
-  std::thread t;
-  {
-    std::lock_guard lk(x->mu);
-    if (x->wait_fd) ::shutdown(x->wait_fd.get(), SHUT_RDWR);
-    t = std::move(x->waiter);
-  }
-  if (t.joinable()) t.join();
-  try {
-    remove_all(x->state_dir);
-  } catch (...) {
-  }
+  x->forget();
 }
 
 bool ContainerManager::set_health(const std::string& id, const std::string& health_json) {

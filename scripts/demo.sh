@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine, as root: install what is needed, build; start hoistd,
-# make a busybox image with `hoist import` and run containers through `hoist`; push the image to a
-# private registry on loopback and pull it back with hoist-image; run containers from the pulled
-# image with hoist-runtime directly.
+# The main job on a fresh Debian 12 machine, as root: install what is needed, build; start hoistd on
+# its default data root and socket (/var/lib/hoist, /run/hoist/hoist.sock), make a busybox image with
+# `hoist import` from Debian's busybox-static when there is none (no registry is contacted), and run
+# containers through `hoist`; then push an image to a private registry on loopback and pull it back
+# with hoist-image, and run containers from it with hoist-runtime directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,35 +13,43 @@ scripts/make-busybox-fixtures.sh build/fixtures >/dev/null
 state=$(mktemp -d /tmp/hoist-demo.XXXXXX)
 reg_pid=
 hoistd_pid=
-cgroup_parent=
+hoist=build/cli/hoist  # the default socket, unix:///run/hoist/hoist.sock
 cleanup() {
   set +e
   "$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1
   if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; fi
+  $hoist rm -f demo-web demo-exec >/dev/null 2>&1
   if [ -n "$hoistd_pid" ]; then
-    build/cli/hoist -H "unix://$state/hoist.sock" rm -f demo-web >/dev/null 2>&1
+    # We started it: stop it again (containers of others would keep running: live restore).
     kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
-    for d in /sys/fs/cgroup/*"$cgroup_parent" /sys/fs/cgroup/unified"$cgroup_parent"; do [ -d "$d" ] && rmdir "$d"; done
+    for d in /sys/fs/cgroup/*/hoist /sys/fs/cgroup/unified/hoist; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
   fi
   rm -rf "$state"
 }
 trap cleanup EXIT
 
-echo "== hoistd and hoist: start the daemon, make a busybox image (no registry needed), run containers"
-hoist="build/cli/hoist -H unix://$state/hoist.sock"
-cgroup_parent=/hoist-demo-$$
-build/engine/hoistd -H "unix://$state/hoist.sock" --data-root "$state/hoistd" --exec-root "$state/hoistd-run" \
-  --cgroup-parent "$cgroup_parent" > "$state/hoistd.log" 2>&1 &
-hoistd_pid=$!
-for _ in $(seq 100); do [ -S "$state/hoist.sock" ] && break; sleep 0.05; done
-$hoist import build/fixtures/busybox-rootfs.tar busybox:demo
-$hoist run --rm busybox:demo sh -c 'echo "hello from $(hostname), pid $$"'
-$hoist run -d --name demo-web busybox:demo sh -c 'echo serving; sleep 300'
+echo "== hoistd and hoist: the daemon on its default data root, a busybox image, containers"
+if $hoist version >/dev/null 2>&1; then
+  echo "(a hoistd already answers on /run/hoist/hoist.sock: using it)"
+else
+  build/engine/hoistd > "$state/hoistd.log" 2>&1 &
+  hoistd_pid=$!
+  for _ in $(seq 100); do $hoist version >/dev/null 2>&1 && break; sleep 0.05; done
+fi
+if ! $hoist image inspect busybox:latest >/dev/null 2>&1; then
+  # No registry is assumed to be reachable: the image is made from Debian's busybox-static.
+  $hoist import --change 'CMD ["sh"]' build/fixtures/busybox-rootfs.tar busybox:latest
+fi
+$hoist run --rm busybox sh -c 'echo "hello from $(hostname), pid $$"'
+$hoist run -d --name demo-web --restart on-failure --health-cmd 'test -f /tmp/up' --health-interval 1s \
+  busybox sh -c 'echo serving; touch /tmp/up; sleep 300'
+$hoist exec demo-web sh -c 'echo "exec in demo-web: $(ps | wc -l) lines of ps"'
 $hoist ps
-sleep 0.3
+sleep 1.5
+$hoist ps --format '{{.Names}}: {{.Status}}'
 $hoist logs demo-web
 $hoist stop -t 1 demo-web
-$hoist ps -a --format '{{.Names}}: {{.Status}}'
+$hoist ps -a --filter name=demo- --format '{{.Names}}: {{.Status}}'
 $hoist rm demo-web
 $hoist images
 

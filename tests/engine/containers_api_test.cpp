@@ -21,41 +21,6 @@ namespace {
 
 std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-api"; }
 
-// Whatever a failed test left running: containers' processes and shims, mounts, cgroups.
-void force_cleanup(const Hoistd& d) {
-  std::error_code ec;
-  auto states = d.exec_root() + "/containers";
-  if (fs::exists(states, ec)) {
-    for (auto& e : fs::directory_iterator(states, ec)) {
-      std::ifstream f(e.path() / "shim.pid");
-      pid_t shim = 0, init = 0;
-      f >> shim >> init;
-      if (init > 0) kill(init, SIGKILL);
-      if (shim > 0) kill(shim, SIGKILL);
-    }
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::ifstream mi("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> points;
-  while (std::getline(mi, line)) {
-    std::istringstream ss(line);
-    std::string a, b, c, r, mp;
-    ss >> a >> b >> c >> r >> mp;
-    if (mp.rfind(d.dir(), 0) == 0) points.push_back(mp);
-  }
-  for (auto it = points.rbegin(); it != points.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
-  for (auto& base : {std::string("/sys/fs/cgroup"), std::string("/sys/fs/cgroup/unified")}) {
-    if (!fs::exists(base, ec)) continue;
-    for (auto& ctl : fs::directory_iterator(base, ec)) {
-      auto p = ctl.path().string() + cgroup_parent();
-      if (!fs::exists(p, ec)) continue;
-      for (auto& child : fs::directory_iterator(p, ec)) rmdir(child.path().c_str());
-      rmdir(p.c_str());
-    }
-  }
-}
-
 class ContainerApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -70,7 +35,7 @@ class ContainerApiTest : public ::testing::Test {
     auto ids = d_->docker({"ps", "-aq"});
     for (auto& id : hoist::split(std::string(trim(ids.out)), '\n'))
       if (!id.empty()) d_->docker({"rm", "-f", id});
-    force_cleanup(*d_);
+    hoist::test::force_cleanup(*d_, cgroup_parent());
   }
   std::unique_ptr<Hoistd> d_;
 };

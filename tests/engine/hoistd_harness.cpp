@@ -1,9 +1,9 @@
 #include "hoistd_harness.h"
 
 #include <curl/curl.h>
-#include <unistd.h>
-
 #include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -131,6 +131,40 @@ HttpResult Hoistd::http(const std::string& method, const std::string& path, cons
   curl_slist_free_all(hl);
   curl_easy_cleanup(c);
   return r;
+}
+
+void force_cleanup(const Hoistd& d, const std::string& cgroup_parent) {
+  std::error_code ec;
+  auto states = d.exec_root() + "/containers";
+  if (fs::exists(states, ec)) {
+    for (auto& e : fs::directory_iterator(states, ec)) {
+      std::ifstream f(e.path() / "shim.pid");
+      pid_t shim = 0, init = 0;
+      f >> shim >> init;
+      if (init > 0) kill(init, SIGKILL);
+      if (shim > 0) kill(shim, SIGKILL);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  std::vector<std::string> points;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string a, b, c, r, mp;
+    ss >> a >> b >> c >> r >> mp;
+    if (mp.rfind(d.dir(), 0) == 0) points.push_back(mp);
+  }
+  for (auto it = points.rbegin(); it != points.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+  for (auto& base : {std::string("/sys/fs/cgroup"), std::string("/sys/fs/cgroup/unified")}) {
+    if (!fs::exists(base, ec)) continue;
+    for (auto& ctl : fs::directory_iterator(base, ec)) {
+      auto p = ctl.path().string() + cgroup_parent;
+      if (!fs::exists(p, ec)) continue;
+      for (auto& child : fs::directory_iterator(p, ec)) rmdir(child.path().c_str());
+      rmdir(p.c_str());
+    }
+  }
 }
 
 }  // namespace hoist::test

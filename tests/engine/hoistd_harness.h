@@ -58,4 +58,8 @@ class Hoistd {
 // The fixtures dir (busybox-rootfs.tar, busybox-oci/), made once per test binary.
 std::string fixtures_dir();
 
+// Whatever a failed test left behind with daemon `d`: its containers' processes and shims (from
+// their shim.pid files), mounts under its dir, and the cgroups under `cgroup_parent`.
+void force_cleanup(const Hoistd& d, const std::string& cgroup_parent);
+
 }  // namespace hoist::test

@@ -27,40 +27,6 @@ namespace {
 
 std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-life"; }
 
-void force_cleanup(const Hoistd& d) {
-  std::error_code ec;
-  auto states = d.exec_root() + "/containers";
-  if (fs::exists(states, ec)) {
-    for (auto& e : fs::directory_iterator(states, ec)) {
-      std::ifstream f(e.path() / "shim.pid");
-      pid_t shim = 0, init = 0;
-      f >> shim >> init;
-      if (init > 0) kill(init, SIGKILL);
-      if (shim > 0) kill(shim, SIGKILL);
-    }
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::ifstream mi("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> points;
-  while (std::getline(mi, line)) {
-    std::istringstream ss(line);
-    std::string a, b, c, r, mp;
-    ss >> a >> b >> c >> r >> mp;
-    if (mp.rfind(d.dir(), 0) == 0) points.push_back(mp);
-  }
-  for (auto it = points.rbegin(); it != points.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
-  for (auto& base : {std::string("/sys/fs/cgroup"), std::string("/sys/fs/cgroup/unified")}) {
-    if (!fs::exists(base, ec)) continue;
-    for (auto& ctl : fs::directory_iterator(base, ec)) {
-      auto p = ctl.path().string() + cgroup_parent();
-      if (!fs::exists(p, ec)) continue;
-      for (auto& child : fs::directory_iterator(p, ec)) rmdir(child.path().c_str());
-      rmdir(p.c_str());
-    }
-  }
-}
-
 // Polls `f` until it returns true or `seconds` pass.
 bool eventually(const std::function<bool()>& f, int seconds = 10) {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -86,7 +52,7 @@ class LifecycleTest : public ::testing::TestWithParam<std::string> {
     auto ids = d_->docker({"ps", "-aq"});
     for (auto& id : hoist::split(std::string(trim(ids.out)), '\n'))
       if (!id.empty()) d_->docker({"rm", "-f", id});
-    force_cleanup(*d_);
+    hoist::test::force_cleanup(*d_, cgroup_parent());
   }
   CmdResult cli(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60) {
     if (GetParam() == "docker") return d_->docker(args, input, timeout_s);
