@@ -6,18 +6,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "engine/api.h"
 #include "engine/oci_spec.h"
 #include "engine/shim.h"
@@ -139,6 +142,50 @@ void splice_both_ways(int client, int shim) {
       }
       if (!write_fd_all(shim, buf, static_cast<std::size_t>(n))) client_open = false;
     }
+  }
+}
+
+// Sets `gone` when the client of `w` hangs up, polled every 200 ms on a thread of its own until
+// the watch is destroyed: a handler blocked in a wait, or following a quiet log, learns of it.
+class HangupWatch {
+ public:
+  HangupWatch(Writer& w, std::atomic<bool>& gone)
+      : thread_([this, &w, &gone] {
+          std::unique_lock lk(mu_);
+          while (!done_) {
+            if (!w.alive()) {
+              gone = true;
+              return;
+            }
+            cv_.wait_for(lk, std::chrono::milliseconds(200));
+          }
+        }) {}
+  ~HangupWatch() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  HangupWatch(const HangupWatch&) = delete;
+  HangupWatch& operator=(const HangupWatch&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+// An integer query parameter, `def` when absent; a malformed one is the client's error (400).
+long long int_query(const Request& req, const std::string& key, long long def) {
+  auto v = req.q(key);
+  if (v.empty()) return def;
+  try {
+    return parse_int(v, key);
+  } catch (const Error&) {
+    throw InvalidArgument("invalid value for \"" + key + "\": " + v);
   }
 }
 
@@ -371,6 +418,13 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       json args = json::array();
       for (std::size_t i = 1; i < cmd.size(); ++i) args.push_back(cmd[i]);
       auto dir = m.container_dir(r.id);
+      // The log driver is json-file, always: said as dockerd says it (docker-py reads it to know
+      // whether it can get the output of containers.run).
+      auto host_config = parse_or_empty(r.host_config_json);
+      auto& log_config = host_config["LogConfig"];
+      if (!log_config.is_object()) log_config = json::object();
+      if (!log_config["Type"].is_string() || log_config["Type"] == "") log_config["Type"] = "json-file";
+      if (!log_config["Config"].is_object()) log_config["Config"] = json::object();
       json out = {{"Id", r.id},
                   {"Created", r.created},
                   {"Path", cmd.empty() ? "" : cmd[0]},
@@ -389,7 +443,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"MountLabel", ""},
                   {"ProcessLabel", ""},
                   {"AppArmorProfile", ""},
-                  {"HostConfig", parse_or_empty(r.host_config_json)},
+                  {"HostConfig", host_config},
                   {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", json::object()}}},
                   {"Mounts", json::array()},
                   {"Config", config},
@@ -419,12 +473,12 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     });
     rt.post("/containers/{id}/stop", [&](Request& req, Response& res) {
       std::optional<int> t;
-      if (!req.q("t").empty()) t = std::stoi(req.q("t"));
+      if (!req.q("t").empty()) t = static_cast<int>(int_query(req, "t", 0));
       res.send(m.stop(req.param("id"), t) ? 204 : 304, "");
     });
     rt.post("/containers/{id}/restart", [&](Request& req, Response& res) {
       std::optional<int> t;
-      if (!req.q("t").empty()) t = std::stoi(req.q("t"));
+      if (!req.q("t").empty()) t = static_cast<int>(int_query(req, "t", 0));
       m.stop(req.param("id"), t);
       m.start(req.param("id"));
       on_event(m.inspect(req.param("id")), "restart", {});
@@ -460,35 +514,17 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       // Headers go out at once, so the client knows the wait is in place before it starts the container.
       auto& w = res.stream(200);
       std::atomic<bool> cancel{false};
-      std::mutex mu;
-      std::condition_variable cv;
-      bool done = false;
-      // Watches for a client that hangs up (the wait is cancelled then); woken at once when done.
-      std::thread watch([&] {
-        std::unique_lock lk(mu);
-        while (!done) {
-          if (!w.alive()) {
-            cancel = true;
-            return;
-          }
-          cv.wait_for(lk, std::chrono::milliseconds(200));
-        }
-      });
       int code = 0;
       std::string err;
-      try {
-        code = m.wait(id, cond, &cancel);
-      } catch (const std::exception& e) {
-        err = e.what();
-      }
       {
-        std::lock_guard lk(mu);
-        done = true;
+        HangupWatch watch(w, cancel);  // a client that hangs up cancels the wait
+        try {
+          code = m.wait(id, cond, &cancel);
+        } catch (const std::exception& e) {
+          err = e.what();
+        }
       }
-      cv.notify_all();
-      watch.join();
-      bool client_gone = cancel.load();
-      if (client_gone) return;
+      if (cancel) return;
       json out = {{"StatusCode", code}, {"Error", err.empty() ? json(nullptr) : json{{"Message", err}}}};
       w.write(out.dump() + "\n");
     });
@@ -501,12 +537,14 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       if (!o.stdout_ && !o.stderr_) throw InvalidArgument("You must choose at least one stream");
       o.follow = req.qbool("follow");
       o.timestamps = req.qbool("timestamps");
-      auto tail = req.q("tail", "all");
-      if (tail != "all" && !tail.empty()) o.tail = std::stoll(tail);
+      if (req.q("tail", "all") != "all") o.tail = int_query(req, "tail", -1);
       if (!req.q("since").empty() && req.q("since") != "0") o.since_ns = parse_time_arg_ns(req.q("since"));
       if (!req.q("until").empty() && req.q("until") != "0") o.until_ns = parse_time_arg_ns(req.q("until"));
       auto& w = res.stream(200, r.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
       std::atomic<bool> cancel{false};
+      // Following a log that stays quiet: only a watch notices a client that hung up.
+      std::optional<HangupWatch> watch;
+      if (o.follow) watch.emplace(w, cancel);
       m.logs(r.id, o, [&](const LogEntry& e) {
         std::string line = o.timestamps ? e.time + " " + e.log : e.log;
         bool ok = r.tty ? w.write(line) : w.write(frame(e.stream == "stderr" ? 2 : 1, line));
@@ -678,8 +716,8 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     });
 
     rt.post("/containers/{id}/resize", [&](Request& req, Response& res) {
-      m.resize(req.param("id"), static_cast<unsigned>(std::stoul(req.q("h", "0"))),
-               static_cast<unsigned>(std::stoul(req.q("w", "0"))));
+      m.resize(req.param("id"), static_cast<unsigned>(int_query(req, "h", 0)),
+               static_cast<unsigned>(int_query(req, "w", 0)));
       res.send(200, "");
     });
 

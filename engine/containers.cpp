@@ -638,7 +638,7 @@ void ContainerManager::kill(const std::string& ref, const std::string& signal) {
     if (e->rec.state == ContainerState::Paused && sig == SIGKILL) runtime_cmd({"resume", e->rec.id}, false);
     copy = e->rec;
   }
-  event(copy, "kill");
+  event(copy, "kill", {{"signal", std::to_string(sig)}});
 }
 
 bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s) {
@@ -669,6 +669,7 @@ bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s
   try {
     runtime_cmd({"kill", e->rec.id, std::to_string(sig)}, true);
     if (paused) runtime_cmd({"resume", e->rec.id}, false);
+    event(e->rec, "kill", {{"signal", std::to_string(sig)}});  // as Docker: kill, die, stop
   } catch (const std::exception& ex) {
     log::warn(std::string("stop ") + e->rec.id + ": " + ex.what());
   }
@@ -676,6 +677,7 @@ bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s
   if (!done) {
     try {
       runtime_cmd({"kill", e->rec.id, std::to_string(SIGKILL)}, true);
+      event(e->rec, "kill", {{"signal", std::to_string(SIGKILL)}});
     } catch (const std::exception& ex) {
       log::warn(std::string("stop ") + e->rec.id + ": " + ex.what());
     }
@@ -683,7 +685,11 @@ bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s
       throw Error("stop " + e->rec.id + ": the container did not exit after SIGKILL");
   }
   ContainerRecord copy = e->rec;
+  // The monitor publishes "die" once it has let go of e->mu: let it finish, so that "stop" comes
+  // after "die" as with Docker (no restart follows a manual stop, so it ends).
+  std::thread t = std::move(e->monitor);
   lk.unlock();
+  if (t.joinable()) t.join();
   event(copy, "stop");
   return true;
 }
@@ -978,6 +984,15 @@ void ContainerManager::restore() {
     auto e = std::make_shared<Entry>();
     e->dir = root + "/" + id;
     e->state_dir = state_dir(id);
+    if (!path_exists(e->dir + "/config.json")) {
+      // A create cut short before its record was written (atomically): never acknowledged.
+      try {
+        remove_all(e->dir);
+      } catch (const std::exception& ex) {
+        log::warn(std::string("restore: ") + ex.what());
+      }
+      continue;
+    }
     try {
       e->rec = ContainerRecord::load(e->dir);
     } catch (const std::exception& ex) {
@@ -1006,7 +1021,18 @@ void ContainerManager::restore() {
       ids_.erase(id);
       continue;
     }
-    if (!running_state(e->rec.state)) continue;
+    if (!running_state(e->rec.state)) {
+      // A start cut short by a crash after the shim reported but before the record said so: the
+      // shim (and container) or runtime state may be left. Neither outlives the restart; the
+      // next start begins clean. (A shim that had not reported yet finds the ready pipe closed
+      // and tears its container down itself.)
+      pid_t sp = read_shim_pid(e->state_dir);
+      if ((sp > 0 && ::kill(sp, 0) == 0) || path_exists(opts_.runtime_root + "/" + id)) {
+        if (sp > 0) ::kill(sp, SIGKILL);
+        cleanup_after_exit(*e);
+      }
+      continue;
+    }
     // A live shim answers on its socket.
     UniqueFd wfd;
     try {

@@ -230,16 +230,15 @@ class ChunkWriter : public Writer {
     }
     return !dead_;
   }
+  // May run on another thread than write() (a handler watching for a hang-up while it streams):
+  // it only polls the fd and sets dead_; finish() marks the connection for closing.
   bool alive() override {
     if (dead_) return false;
     pollfd p{c_->stream_.fd(), POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-      dead_ = true;
-      c_->close_after_ = true;
-    }
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) dead_ = true;
     return !dead_;
   }
-  bool dead_ = false;
+  std::atomic<bool> dead_{false};
 
  private:
   Connection* c_;
@@ -271,7 +270,10 @@ Writer& Response::stream(int st, const std::string& content_type) {
 void Response::finish() {
   if (!streaming_ || hijacked_) return;
   auto* w = static_cast<ChunkWriter*>(writer_.get());
-  if (w->dead_) return;
+  if (w->dead_) {
+    conn_->close_after_ = true;
+    return;
+  }
   try {
     conn_->write("0\r\n\r\n");
   } catch (const std::exception&) {

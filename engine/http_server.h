@@ -58,7 +58,8 @@ struct PayloadTooLarge : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A chunked response body being written. Safe to call from one thread at a time (the handler's).
+// A chunked response body being written. write() from one thread at a time (the handler's);
+// alive() may also be called from another thread meanwhile (a watch for the client hanging up).
 class Writer {
  public:
   virtual ~Writer() = default;

@@ -216,14 +216,18 @@ class Shim {
   int run();
 
  private:
-  void report_ready(const std::string& msg) {
-    if (o_.ready_fd < 0) return;
+  // False when the manager is gone (the pipe's read end closed): nobody knows of this start.
+  bool report_ready(const std::string& msg) {
+    if (o_.ready_fd < 0) return true;
+    bool ok = true;
     try {
       write_all(o_.ready_fd, msg, "ready fd");
     } catch (...) {
+      ok = false;
     }
     ::close(o_.ready_fd);
     const_cast<ShimOptions&>(o_).ready_fd = -1;
+    return ok;
   }
   void start_container();
   void loop();
@@ -634,7 +638,19 @@ int Shim::run() {
   oom_file_ = oom_counter_file(init_pid_);
   oom_base_ = oom_kills(oom_file_);
   if (o_.attach_wait_ms > 0) hold_until_ = monotonic_ms() + o_.attach_wait_ms;
-  report_ready("ok " + std::to_string(init_pid_) + "\n");
+  if (!report_ready("ok " + std::to_string(init_pid_) + "\n")) {
+    // hoistd died during the start: its record does not say running, so nothing would ever
+    // stop this container. Undo the start.
+    std::fprintf(stderr, "hoist-shim %s: the engine went away during the start; undoing it\n", o_.id.c_str());
+    ::kill(init_pid_, SIGKILL);
+    if (o_.exec_process.empty()) {
+      int st;
+      pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "delete", "--force", o_.id}, -1, -1, -1);
+      while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
+    }
+    ::unlink((o_.state_dir + "/attach.sock").c_str());
+    return 1;
+  }
   reap();  // an init that already exited
   loop();
   finish();

@@ -1,8 +1,6 @@
 // hoistd's system and image endpoints as users see them: the docker CLI, docker-py and raw HTTP
 // (libcurl) against a private hoistd; a private docker-registry fed by skopeo as the image source.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,6 +15,7 @@ namespace fs = std::filesystem;
 using hoist::test::CmdResult;
 using hoist::test::Hoistd;
 using hoist::test::LocalRegistry;
+using hoist::test::raw_http;
 using hoist::test::run_cmd;
 using nlohmann::json;
 
@@ -39,37 +38,6 @@ std::string fixture_config_digest() {
   std::string mdig = index["manifests"][0]["digest"];
   auto manifest = json::parse(std::ifstream(dir + "/blobs/sha256/" + mdig.substr(7)));
   return manifest["config"]["digest"];
-}
-
-// Raw HTTP over the socket: sends `req`, returns whatever comes back before EOF/timeout.
-std::string raw_http(const std::string& sock, const std::string& req, int timeout_ms = 5000) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return "";
-  }
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  [[maybe_unused]] auto w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, std::size_t(n));
-    if (out.find("\r\n\r\n") != std::string::npos && out.find("Content-Length") != std::string::npos) {
-      // Enough for a status line + small body.
-      auto hdr_end = out.find("\r\n\r\n");
-      auto cl = out.find("Content-Length: ");
-      auto len = std::stoul(out.substr(cl + 16));
-      if (out.size() >= hdr_end + 4 + len) break;
-    }
-  }
-  ::close(fd);
-  return out;
 }
 
 class ImageApiTest : public ::testing::Test {

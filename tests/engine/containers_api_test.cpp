@@ -2,7 +2,6 @@
 // (own data root, exec root, socket, cgroup parent), running containers from a busybox image.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include <filesystem>

@@ -3,14 +3,20 @@
 #include <curl/curl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "common/strings.h"
 
 namespace fs = std::filesystem;
 
@@ -21,18 +27,11 @@ std::string fixtures_dir() { return fs::path(busybox_rootfs()).parent_path().par
 Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-test") {
   fs::create_directories(dir() + "/docker-config");
   std::ofstream(dir() + "/daemon.json") << "{}\n";
-  std::vector<std::string> argv = {HOISTD_BIN,           "-H",          host(),
-                                   "--data-root",        data_root(),   "--exec-root",
-                                   exec_root(),          "--config-file", dir() + "/daemon.json",
-                                   "--config-dir",       dir() + "/etc", "--debug"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  argv_ = argv;
-  launch();
-}
-
-void Hoistd::restart(bool kill9) {
-  if (kill9 && proc_.pid() > 0) ::kill(proc_.pid(), SIGKILL);  // stop() then reaps it at once
-  proc_.stop();
+  argv_ = {HOISTD_BIN,           "-H",          host(),
+           "--data-root",        data_root(),   "--exec-root",
+           exec_root(),          "--config-file", dir() + "/daemon.json",
+           "--config-dir",       dir() + "/etc", "--debug"};
+  argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
   launch();
 }
 
@@ -47,6 +46,18 @@ void Hoistd::launch() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("hoistd did not start: " + log());
+}
+
+void Hoistd::kill9() {
+  pid_t p = proc_.pid();
+  if (p <= 0) return;
+  ::kill(p, SIGKILL);
+  while (proc_.running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+void Hoistd::restart() {
+  proc_.stop();
+  launch();
 }
 
 Hoistd::~Hoistd() { proc_.stop(); }
@@ -133,6 +144,87 @@ HttpResult Hoistd::http(const std::string& method, const std::string& path, cons
   return r;
 }
 
+// ---- raw connections, leftovers -----------------------------------------------------------------
+
+int connect_unix(const std::string& sock) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+
+std::string raw_http(const std::string& sock, const std::string& req, int timeout_ms) {
+  int fd = connect_unix(sock);
+  if (fd < 0) return "";
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  [[maybe_unused]] auto w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, std::size_t(n));
+    auto hdr_end = out.find("\r\n\r\n");
+    auto cl = out.find("Content-Length: ");
+    if (hdr_end != std::string::npos && cl != std::string::npos && cl < hdr_end &&
+        out.size() >= hdr_end + 4 + std::stoul(out.substr(cl + 16)))
+      break;
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string Leftovers::describe() const {
+  std::string s;
+  for (auto& m : mounts) s += "  mount " + m + "\n";
+  for (auto p : shims) s += "  hoist-shim pid " + std::to_string(p) + "\n";
+  for (auto& c : cgroups) s += "  cgroup " + c + "\n";
+  return s;
+}
+
+namespace {
+std::vector<std::string> cgroup_dirs(const std::string& cgroup_parent) {
+  std::vector<std::string> bases = {"/sys/fs/cgroup" + cgroup_parent};
+  std::error_code ec;
+  for (auto& ctl : fs::directory_iterator("/sys/fs/cgroup", ec))
+    if (ctl.is_directory(ec)) bases.push_back(ctl.path().string() + cgroup_parent);
+  return bases;
+}
+}  // namespace
+
+Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent) {
+  Leftovers l;
+  std::ifstream mi("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(mi, line)) {
+    std::istringstream ss(line);
+    std::string a, b, c, r, mp;
+    ss >> a >> b >> c >> r >> mp;
+    if (mp.rfind(d.dir(), 0) == 0) l.mounts.push_back(mp);
+  }
+  std::error_code ec;
+  for (auto& p : fs::directory_iterator("/proc", ec)) {
+    auto pid = p.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream f(p.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto args = split(cmd, '\0');
+    if (args.empty() || fs::path(args[0]).filename() != "hoist-shim") continue;
+    if (std::any_of(args.begin(), args.end(), [&](auto& a) { return a.rfind(d.exec_root(), 0) == 0; }))
+      l.shims.push_back(std::stoi(pid));
+  }
+  for (auto& base : cgroup_dirs(cgroup_parent)) {
+    if (!fs::is_directory(base, ec)) continue;
+    for (auto& e : fs::recursive_directory_iterator(base, ec))
+      if (e.is_directory(ec)) l.cgroups.push_back(e.path().string());
+  }
+  return l;
+}
+
 void force_cleanup(const Hoistd& d, const std::string& cgroup_parent) {
   std::error_code ec;
   auto states = d.exec_root() + "/containers";
@@ -145,25 +237,25 @@ void force_cleanup(const Hoistd& d, const std::string& cgroup_parent) {
       if (shim > 0) kill(shim, SIGKILL);
     }
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  std::ifstream mi("/proc/self/mountinfo");
-  std::string line;
-  std::vector<std::string> points;
-  while (std::getline(mi, line)) {
-    std::istringstream ss(line);
-    std::string a, b, c, r, mp;
-    ss >> a >> b >> c >> r >> mp;
-    if (mp.rfind(d.dir(), 0) == 0) points.push_back(mp);
-  }
-  for (auto it = points.rbegin(); it != points.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
-  for (auto& base : {std::string("/sys/fs/cgroup"), std::string("/sys/fs/cgroup/unified")}) {
-    if (!fs::exists(base, ec)) continue;
-    for (auto& ctl : fs::directory_iterator(base, ec)) {
-      auto p = ctl.path().string() + cgroup_parent;
-      if (!fs::exists(p, ec)) continue;
-      for (auto& child : fs::directory_iterator(p, ec)) rmdir(child.path().c_str());
-      rmdir(p.c_str());
+  for (auto p : leftovers(d, cgroup_parent).shims) kill(p, SIGKILL);
+  for (auto& base : cgroup_dirs(cgroup_parent)) {  // whatever still runs in the containers' cgroups
+    if (!fs::is_directory(base, ec)) continue;
+    for (auto& e : fs::recursive_directory_iterator(base, ec)) {
+      std::ifstream procs(e.path() / "cgroup.procs");
+      for (pid_t p; procs >> p;) kill(p, SIGKILL);
     }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto points = leftovers(d, cgroup_parent).mounts;
+  for (auto it = points.rbegin(); it != points.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+  for (auto& base : cgroup_dirs(cgroup_parent)) {
+    if (!fs::is_directory(base, ec)) continue;
+    std::vector<std::string> dirs;
+    for (auto& e : fs::recursive_directory_iterator(base, ec))
+      if (e.is_directory(ec)) dirs.push_back(e.path().string());
+    std::sort(dirs.rbegin(), dirs.rend());  // children before parents
+    for (auto& c : dirs) ::rmdir(c.c_str());
+    ::rmdir(base.c_str());
   }
 }
 

@@ -36,9 +36,12 @@ class Hoistd {
   std::string log() const;
   bool running() { return proc_.running(); }
   void stop() { proc_.stop(); }
-  // A new daemon on the same dirs and arguments, after the old one is stopped (SIGTERM) or, with
-  // `kill9`, killed with SIGKILL. Waits until it answers /_ping.
-  void restart(bool kill9 = false);
+  pid_t pid() const { return proc_.pid(); }
+  // A crash: SIGKILL to hoistd alone (its shims and containers live on), reaped.
+  void kill9();
+  // A new hoistd with the same arguments on the same roots and socket (after stop() or kill9()),
+  // answering /_ping; throws with the log when it does not come up.
+  void restart();
 
   // docker -H unix://... args (DOCKER_CONFIG is a private dir).
   CmdResult docker(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 120) const;
@@ -58,8 +61,24 @@ class Hoistd {
 // The fixtures dir (busybox-rootfs.tar, busybox-oci/), made once per test binary.
 std::string fixtures_dir();
 
-// Whatever a failed test left behind with daemon `d`: its containers' processes and shims (from
-// their shim.pid files), mounts under its dir, and the cgroups under `cgroup_parent`.
+// A connected Unix stream socket to `sock` (-1 on failure); the caller closes it.
+int connect_unix(const std::string& sock);
+// Sends `req` as is on a new connection and returns what comes back, up to the end of a response
+// with Content-Length, EOF, or `timeout_ms` without a byte.
+std::string raw_http(const std::string& sock, const std::string& req, int timeout_ms = 5000);
+
+// What a test's daemon may leave on the machine: mounts under its dir, hoist-shim processes
+// serving its exec root, cgroups under `cgroup_parent` (in any hierarchy).
+struct Leftovers {
+  std::vector<std::string> mounts;   // mount points
+  std::vector<pid_t> shims;
+  std::vector<std::string> cgroups;  // cgroup directories
+  bool empty() const { return mounts.empty() && shims.empty() && cgroups.empty(); }
+  std::string describe() const;
+};
+Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent);
+// Removes what a failed test left: kills the containers' processes and shims, unmounts
+// everything under the test dir, removes the cgroups under `cgroup_parent`.
 void force_cleanup(const Hoistd& d, const std::string& cgroup_parent);
 
 }  // namespace hoist::test

@@ -185,7 +185,8 @@ TEST_P(LifecycleTest, RestartPoliciesAtDaemonStart) {
   ASSERT_EQ(cli({"stop", "-t", "0", "al"}).code, 0);
   ASSERT_EQ(cli({"stop", "-t", "0", "un"}).code, 0);
   std::string u2_pid = out({"inspect", "-f", "{{.State.Pid}}", "un2"});
-  d_->restart(/*kill9=*/true);
+  d_->kill9();
+  d_->restart();
   EXPECT_TRUE(eventually([&] { return inspect("al")["State"]["Status"] == "running"; }));
   EXPECT_EQ(inspect("un")["State"]["Status"], "exited");
   EXPECT_EQ(out({"inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "un2"}), "running " + u2_pid);
