@@ -47,6 +47,8 @@ class Client {
   // Negotiates the API version with /_ping (once); paths are then prefixed with /v<version>.
   void negotiate();
   const std::string& version() const { return version_; }
+  // Uses a version negotiated already (by another Client of the same daemon).
+  void set_version(const std::string& v) { version_ = v; }
 
   // A request with a JSON (or other) body; throws ApiError for status >= 400 unless
   // `allow_error`.

@@ -569,7 +569,7 @@ struct Waiter {
       std::string body;
       try {
         Client c(sock);
-        c.negotiate();
+        c.set_version(ver);  // no second /_ping
         c.stream(
             "POST", "/containers/" + q(id) + "/wait?condition=" + condition, "",
             [&](std::string_view d) {

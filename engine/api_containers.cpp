@@ -565,18 +565,20 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       res.hijack(upgrade ? 101 : 200,
                  rec.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
                  [&](UniqueFd client, std::string already) {
-                   // Wait (up to 60 s) for the start that follows.
-                   auto r = m.inspect(id);
-                   for (int i = 0; i < 1200 && r.state != ContainerState::Running; ++i) {
-                     // It ran and exited already (its shim may still hold the output for us).
-                     if (r.state == ContainerState::Exited && r.started_at != rec.started_at) break;
-                     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-                     try {
-                       r = m.inspect(id);
-                     } catch (const NotFound&) {
-                       return;
-                     }
+                   // Wait (up to 60 s, or until the client hangs up) for the start that follows;
+                   // if it ran and exited already, its shim may still hold the output for us.
+                   std::optional<ContainerRecord> started;
+                   try {
+                     started = m.wait_started(id, rec.started_at, 60000, [&] {
+                       // A full hang-up only: a client that has sent all its stdin (half-close) waits.
+                       pollfd p{client.get(), 0, 0};
+                       return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+                     });
+                   } catch (const NotFound&) {
+                     return;
                    }
+                   if (!started) return;
+                   auto& r = *started;
                    UniqueFd shim;
                    try {
                      shim = m.attach(id, in, out, err, r.open_stdin && r.config_json.find("\"StdinOnce\":true") != std::string::npos);

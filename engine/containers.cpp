@@ -459,6 +459,7 @@ UniqueFd ContainerManager::run_container(Entry& e) {
   r.oom_killed = false;
   r.started_at = now_rfc3339();
   persist(e);
+  e.cv.notify_all();  // wait_started
   guard.release();
   UniqueFd wfd;
   try {
@@ -1082,6 +1083,29 @@ void ContainerManager::restore() {
     ContainerRecord copy = r;
     lk.unlock();
     event(copy, "start");
+  }
+}
+
+std::optional<ContainerRecord> ContainerManager::wait_started(const std::string& ref, const std::string& prev_started_at,
+                                                             int timeout_ms, const std::function<bool()>& cancel) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  long long deadline = monotonic_ms() + timeout_ms;
+  for (;;) {
+    if (e->removed) return std::nullopt;
+    auto st = e->rec.state;
+    if (st == ContainerState::Running || st == ContainerState::Paused ||
+        (st == ContainerState::Exited && e->rec.started_at != prev_started_at))
+      return e->rec;
+    long long left = deadline - monotonic_ms();
+    if (left <= 0 || closing_) return std::nullopt;
+    e->cv.wait_for(lk, std::chrono::milliseconds(std::min<long long>(left, 100)));
+    if (cancel) {
+      lk.unlock();
+      bool stop = cancel();
+      lk.lock();
+      if (stop) return std::nullopt;
+    }
   }
 }
 

@@ -147,6 +147,11 @@ class ContainerManager {
   // Attach/resize pass through to the shim (protocol in engine/shim.h).
   UniqueFd attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin);
   void resize(const std::string& ref, unsigned rows, unsigned cols);
+  // Blocks until the container runs, or has run and exited, in a start after `prev_started_at`
+  // (its StartedAt when the caller looked); returns the record then. nullopt after `timeout_ms`,
+  // when `cancel` returns true (asked every 100 ms), or when the container is removed.
+  std::optional<ContainerRecord> wait_started(const std::string& ref, const std::string& prev_started_at,
+                                              int timeout_ms, const std::function<bool()>& cancel = {});
   // The next start is to be attached (docker run without -d): the shim holds the container's
   // output until the attach stream arrives (up to a few seconds), so none of it is missed.
   void expect_attach(const std::string& ref);
