@@ -804,11 +804,8 @@ void ContainerService::on_event(const ContainerRecord& r, const std::string& act
     auto hc = parse_or_empty(r.host_config_json);
     if (hc.value("AutoRemove", false) && r.state != ContainerState::Restarting) {
       auto id = r.id;
-      auto exit_file = mgr_->state_dir(id) + "/exit.json";
-      std::thread([this, id, exit_file] {
-        // The shim writes exit.json once attached clients have all the output: remove after that.
-        for (int i = 0; i < 200 && !path_exists(exit_file); ++i)
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::thread([this, id] {
+        // remove() lets the shim finish first (the rest of the output to attached clients).
         try {
           mgr_->remove(id, true);
         } catch (const std::exception& ex) {

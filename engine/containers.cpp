@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,20 @@ pid_t read_shim_pid(const std::string& state_dir) {
   } catch (...) {
     return 0;
   }
+}
+
+// Waits up to timeout_ms for process `pid` to exit; true when it has (or never was). kill(pid, 0)
+// cannot tell: it succeeds on a zombie, and shims are reaped by init (slowly on some hosts), not
+// by us. A pidfd becomes readable when the process exits, zombie or not.
+bool wait_gone(pid_t pid, int timeout_ms) {
+  if (pid <= 0) return true;
+  UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pfd) return errno == ESRCH;
+  pollfd p{pfd.get(), POLLIN, 0};
+  int r;
+  do r = ::poll(&p, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0;
 }
 
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
@@ -491,7 +506,7 @@ void ContainerManager::monitor(std::shared_ptr<Entry> e) {
       // written before the shim lets go of anything; give a dying shim a moment.
       pid_t sp = read_shim_pid(e->state_dir);
       for (int i = 0; i < 50 && !(ex = read_exit_file(e->state_dir)); ++i) {
-        if (sp > 0 && ::kill(sp, 0) < 0 && i > 5) break;
+        if (i > 5 && wait_gone(sp, 0)) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (closing_) return;
       }
@@ -576,9 +591,13 @@ void ContainerManager::cancel_restart(Entry& e, std::unique_lock<std::mutex>& lk
 }
 
 void ContainerManager::cleanup_after_exit(Entry& e) {
-  try {
-    runtime_cmd({"delete", "--force", e.rec.id}, false);
-  } catch (...) {
+  // The shim deletes the runtime's container before it reports the exit; only a shim that died
+  // (or a start cut short) leaves the runtime's state behind.
+  if (path_exists(opts_.runtime_root + "/" + e.rec.id)) {
+    try {
+      runtime_cmd({"delete", "--force", e.rec.id}, false);
+    } catch (...) {
+    }
   }
   try {
     if (e.rec.snapshot_mode != "copy") unmount_rootfs(e.dir + "/rootfs");
@@ -752,6 +771,12 @@ void ContainerManager::remove(const std::string& ref, bool force) {
   lk.lock();
   if (e->removed) throw NotFound("No such container: " + ref);
   e->rec.state = ContainerState::Removing;
+  // The shim of the last run finishes (runtime delete, the rest of the output to attached
+  // clients) in its state dir: let it end before that dir goes.
+  if (pid_t sp = read_shim_pid(e->state_dir); sp > 0 && !wait_gone(sp, 3000)) {
+    ::kill(sp, SIGKILL);
+    wait_gone(sp, 1000);
+  }
   cleanup_after_exit(*e);
   unmount_rootfs(e->dir + "/rootfs");
   remove_all(e->state_dir);
@@ -1028,7 +1053,7 @@ void ContainerManager::restore() {
       // next start begins clean. (A shim that had not reported yet finds the ready pipe closed
       // and tears its container down itself.)
       pid_t sp = read_shim_pid(e->state_dir);
-      if ((sp > 0 && ::kill(sp, 0) == 0) || path_exists(opts_.runtime_root + "/" + id)) {
+      if ((sp > 0 && !wait_gone(sp, 0)) || path_exists(opts_.runtime_root + "/" + id)) {
         if (sp > 0) ::kill(sp, SIGKILL);
         cleanup_after_exit(*e);
       }
@@ -1049,7 +1074,7 @@ void ContainerManager::restore() {
     pid_t sp = read_shim_pid(e->state_dir);
     std::optional<ShimExit> ex;
     for (int i = 0; i < 30 && !(ex = read_exit_file(e->state_dir)); ++i) {
-      if (sp <= 0 || ::kill(sp, 0) < 0) break;
+      if (wait_gone(sp, 0)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (ex) mark_exited(*e, ex->exit_code, ex->exited_at, ex->oom_killed, "");

@@ -255,6 +255,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   ip.layout = layout;
   ip.cgroup_path = st.cgroup_path;
   ip.new_flags = new_flags;
+  ip.seccomp_cache = g.root + "/seccomp-cache";
   bool userns = spec.has_namespace("user");
   auto become_init = [&]() { exec_init(child_ch, new_flags, userns, {ls, console.get()}); };
 

@@ -20,6 +20,7 @@
 #include "runtime/hooks.h"
 #include "runtime/process.h"
 #include "runtime/rootfs.h"
+#include "runtime/seccomp.h"
 #include "runtime/spec.h"
 #include "runtime/terminal.h"
 
@@ -70,6 +71,11 @@ using nlohmann::json;
     std::string state = sync.expect(SyncType::HooksDone).payload;
     if (spec.hooks) run_hooks(spec.hooks->create_container, "createContainer", state);
 
+    // The seccomp program, while the host's file system (the cache) is still in view; compiling
+    // it here, at create, also keeps the compile out of the start-to-exec path.
+    std::string seccomp_bpf;
+    if (spec.linux && spec.linux->seccomp && !a.seccomp_cache.empty())
+      seccomp_bpf = SeccompFilter::cached_bpf(*spec.linux->seccomp, a.seccomp_cache);
     if (mntns) {
       enter_rootfs(a.rootfs, a.no_pivot);
     } else {
@@ -121,6 +127,7 @@ using nlohmann::json;
     eo.seccomp = spec.linux && spec.linux->seccomp ? &*spec.linux->seccomp : nullptr;
     eo.preserve_fds = a.preserve_fds;
     eo.state_json = start_state;
+    eo.seccomp_bpf = std::move(seccomp_bpf);
     // conn is close-on-exec: `start` sees EOF once the process runs.
     finalize_and_exec(eo);
   } catch (const std::exception& e) {
@@ -141,7 +148,8 @@ std::string InitParams::serialize() const {
   json j = {{"config", config_text}, {"bundle", bundle}, {"id", id}, {"rootfs", rootfs},
             {"no_pivot", no_pivot}, {"no_new_keyring", no_new_keyring}, {"preserve_fds", preserve_fds},
             {"start_listener", start_listener}, {"console_fd", console_fd}, {"pty_to_parent", pty_to_parent},
-            {"unified", layout.unified}, {"v1", layout.v1}, {"cgroup_path", cgroup_path}, {"new_flags", new_flags}};
+            {"unified", layout.unified}, {"v1", layout.v1}, {"cgroup_path", cgroup_path}, {"new_flags", new_flags},
+            {"seccomp_cache", seccomp_cache}};
   return j.dump();
 }
 
@@ -162,6 +170,7 @@ InitParams InitParams::parse(const std::string& text) {
   p.layout.v1 = j.at("v1").get<std::map<std::string, std::string>>();
   p.cgroup_path = j.at("cgroup_path");
   p.new_flags = j.at("new_flags");
+  p.seccomp_cache = j.value("seccomp_cache", "");
   return p;
 }
 

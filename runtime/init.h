@@ -25,6 +25,7 @@ struct InitParams {
   cgroups::Layout layout;
   std::string cgroup_path;
   int new_flags = 0;        // the namespaces created for the container
+  std::string seccomp_cache;  // dir of compiled seccomp programs (SeccompFilter::cached_bpf); "" for none
 
   std::string serialize() const;
   static InitParams parse(const std::string& text);

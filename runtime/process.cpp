@@ -231,15 +231,17 @@ void finalize_and_exec(const ExecOptions& o) {
   if (p.io_priority) apply_io_priority(*p.io_priority);
 
   std::optional<SeccompFilter> filter;
-  if (o.seccomp) filter.emplace(SeccompFilter::build(*o.seccomp));
+  bool raw = o.seccomp && !o.seccomp_bpf.empty();
+  if (o.seccomp && !raw) filter.emplace(SeccompFilter::build(*o.seccomp));
   auto load_filter = [&] {
+    if (raw) return SeccompFilter::load_bpf(o.seccomp_bpf);
     int nfd = filter->load();
     if (nfd >= 0) {
       UniqueFd guard(nfd);
       if (!o.seccomp->listener_path.empty()) send_seccomp_listener_fd(o.seccomp->listener_path, nfd, o.state_json);
     }
   };
-  if (filter && !p.no_new_privileges) load_filter();
+  if ((filter || raw) && !p.no_new_privileges) load_filter();
   apply_capabilities_and_user(p);
   if (::chdir(p.cwd.c_str()) != 0) throw Error(sys_message("chdir to cwd", "\"" + p.cwd + "\" set in config.json", errno));
   // A cwd reached through an inherited fd (/proc/self/fd/N) could lie outside the container's
@@ -250,7 +252,7 @@ void finalize_and_exec(const ExecOptions& o) {
   if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_sys("prctl", "PR_SET_NO_NEW_PRIVS");
   if (p.user.umask) ::umask(*p.user.umask);
   apply_apparmor(p.apparmor_profile);
-  if (filter && p.no_new_privileges) load_filter();
+  if ((filter || raw) && p.no_new_privileges) load_filter();
 
   // Nothing of ours may leak into the container beyond the preserved fds, nor our signal mask.
   ::syscall(SYS_close_range, 3 + o.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -13,6 +13,7 @@ struct ExecOptions {
   const oci::Seccomp* seccomp = nullptr;  // nullptr: no filter
   int preserve_fds = 0;                   // fds 3 .. 3+N-1 stay open
   std::string state_json;                 // for a seccomp listener, if any
+  std::string seccomp_bpf;                // the filter precompiled (SeccompFilter::cached_bpf), if any
 };
 
 // Applies everything in order and execs process->args. Throws Error on failure; never

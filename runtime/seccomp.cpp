@@ -1,10 +1,15 @@
 // linux.seccomp -> libseccomp, with runc's semantics (see seccomp.h).
 #include "runtime/seccomp.h"
 
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,6 +18,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/file.h"
 
 namespace hoist::runtime {
 namespace {
@@ -166,6 +172,60 @@ int SeccompFilter::load() {
   const int fd = seccomp_notify_fd(ctx_of(ctx_));
   if (fd < 0) check(fd < -1 ? fd : -EBADF, "get notify fd");
   return fd;
+}
+
+namespace {
+
+// Everything of cfg that shapes the program, as text: the cache key.
+std::string profile_text(const oci::Seccomp& c) {
+  // libseccomp's version and the API level it found in this kernel shape the program too.
+  const scmp_version* v = seccomp_version();
+  std::string s = "v1|libseccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                  std::to_string(v->micro) + "|api " + std::to_string(seccomp_api_get()) + "|" + c.default_action + "|" + (c.default_errno_ret ? std::to_string(*c.default_errno_ret) : "-");
+  for (auto& a : c.architectures) s += "|a:" + a;
+  for (auto& sc : c.syscalls) {
+    s += "|s:" + sc.action + ":" + (sc.errno_ret ? std::to_string(*sc.errno_ret) : "-");
+    for (auto& n : sc.names) s += "," + n;
+    for (auto& a : sc.args)
+      s += ";" + std::to_string(a.index) + "/" + a.op + "/" + std::to_string(a.value) + "/" + std::to_string(a.value_two);
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string SeccompFilter::cached_bpf(const oci::Seccomp& cfg, const std::string& cache_dir) {
+  if (!cfg.flags.empty() || !cfg.listener_path.empty()) return {};
+  for (auto& sc : cfg.syscalls)
+    if (sc.action == "SCMP_ACT_NOTIFY") return {};
+  std::string key = profile_text(cfg);
+  std::string file = cache_dir + "/" + std::to_string(std::hash<std::string>{}(key)) + ".bpf";
+  std::string head = key + '\n';
+  try {
+    std::string text = read_file(file);
+    if (text.size() > head.size() && text.compare(0, head.size(), head) == 0 &&
+        (text.size() - head.size()) % sizeof(sock_filter) == 0)
+      return text.substr(head.size());
+  } catch (...) {
+  }
+  SeccompFilter f = build(cfg);
+  UniqueFd fd(memfd_create("hoist-seccomp-bpf", MFD_CLOEXEC));
+  if (!fd) throw_sys("seccomp: memfd_create");
+  check(seccomp_export_bpf(ctx_of(f.ctx_), fd.get()), "export bpf");
+  ::lseek(fd.get(), 0, SEEK_SET);
+  std::string prog = read_fd(fd.get());
+  try {
+    mkdir_all(cache_dir, 0700);
+    write_file_atomic(file, head + prog, 0600, false);
+  } catch (...) {  // a cache that cannot be written costs the next run the compile, nothing more
+  }
+  return prog;
+}
+
+void SeccompFilter::load_bpf(const std::string& prog) {
+  sock_fprog fp{static_cast<unsigned short>(prog.size() / sizeof(sock_filter)),
+                reinterpret_cast<sock_filter*>(const_cast<char*>(prog.data()))};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) != 0) throw_sys("seccomp: load filter");
 }
 
 std::string SeccompFilter::pfc() const {
