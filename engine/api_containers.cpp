@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,53 @@ void validate_host_config(const json& hc) {
 std::string command_line(const std::vector<std::string>& args) {
   std::string s;
   for (auto& a : args) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+// What `docker ps` shows of a container that only changes with its config, name or image: parsed
+// and serialised once, reused by every /containers/json until one of those changes.
+struct PsSummary {
+  std::string key;     // name, image, image id and Config the rest was made from
+  json labels;         // for the label filter
+  std::string fields;  // the JSON members (without braces) but State and Status
+};
+
+std::mutex ps_mu;
+std::map<std::string, std::shared_ptr<const PsSummary>> ps_cache;  // by container id
+
+void ps_forget(const std::string& id) {
+  std::lock_guard lk(ps_mu);
+  ps_cache.erase(id);
+}
+
+std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r) {
+  auto& mu = ps_mu;
+  auto& cache = ps_cache;
+  std::string key = r.name + '\n' + r.image + '\n' + r.image_id + '\n' + r.created + '\n' + r.config_json;
+  {
+    std::lock_guard lk(mu);
+    if (auto it = cache.find(r.id); it != cache.end() && it->second->key == key) return it->second;
+  }
+  auto s = std::make_shared<PsSummary>();
+  s->key = std::move(key);
+  auto config = parse_or_empty(r.config_json);
+  s->labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
+  auto cmd = resolve_command(config, image_config_of(d, r.image_id));
+  json j = {{"Id", r.id},
+            {"Names", {"/" + r.name}},
+            {"Image", r.image},
+            {"ImageID", r.image_id},
+            {"Command", command_line(cmd)},
+            {"Created", unix_of(r.created)},
+            {"Ports", json::array()},
+            {"Labels", s->labels},
+            {"HostConfig", {{"NetworkMode", "none"}}},
+            {"NetworkSettings", {{"Networks", json::object()}}},
+            {"Mounts", json::array()}};
+  std::string text = j.dump();
+  s->fields = text.substr(1, text.size() - 2);
+  std::lock_guard lk(mu);
+  cache[r.id] = s;
   return s;
 }
 
@@ -358,7 +406,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       bool all = req.qbool("all");
       auto filters = parse_filters(req.q("filters"));
       auto now = static_cast<std::int64_t>(std::time(nullptr));
-      json out = json::array();
+      std::string out = "[";
       auto list = m.list();
       std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
       for (auto& r : list) {
@@ -372,8 +420,8 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
             if (f(v)) return true;
           return false;
         };
-        auto config = parse_or_empty(r.config_json);
-        auto labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
+        auto summary = ps_summary(dm, r);
+        const json& labels = summary->labels;
         if (!keep("status", [&](auto& v) { return v == state_name(r.state); })) continue;
         if (!keep("name", [&](auto& v) { return r.name.find(v.rfind("/", 0) == 0 ? v.substr(1) : v) != std::string::npos; }))
           continue;
@@ -393,22 +441,17 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
               return eq == std::string::npos || labels[k] == v.substr(eq + 1);
             }))
           continue;
-        auto cmd = resolve_command(config, image_config_of(dm, r.image_id));
-        out.push_back({{"Id", r.id},
-                       {"Names", {"/" + r.name}},
-                       {"Image", r.image},
-                       {"ImageID", r.image_id},
-                       {"Command", command_line(cmd)},
-                       {"Created", unix_of(r.created)},
-                       {"Ports", json::array()},
-                       {"Labels", labels},
-                       {"State", state_name(r.state)},
-                       {"Status", container_status(r, now)},
-                       {"HostConfig", {{"NetworkMode", "none"}}},
-                       {"NetworkSettings", {{"Networks", json::object()}}},
-                       {"Mounts", json::array()}});
+        // The parts that change with the state, after the cached rest.
+        out += out.size() > 1 ? ",{" : "{";
+        out += summary->fields;
+        out += ",\"State\":";
+        out += json(state_name(r.state)).dump();
+        out += ",\"Status\":";
+        out += json(container_status(r, now)).dump();
+        out += "}";
       }
-      res.json(200, out.dump());
+      out += "]";
+      res.json(200, out);
     });
 
     rt.get("/containers/{id}/json", [&](Request& req, Response& res) {
@@ -800,6 +843,7 @@ void ContainerService::on_event(const ContainerRecord& r, const std::string& act
   d_.events().publish(std::move(e));
   if (action == "start") start_health(r);
   if (action == "die" || action == "destroy") health_->stop(r.id);
+  if (action == "destroy") ps_forget(r.id);
   if (action == "die") {
     auto hc = parse_or_empty(r.host_config_json);
     if (hc.value("AutoRemove", false) && r.state != ContainerState::Restarting) {
