@@ -1,13 +1,16 @@
 #include "cli/client.h"
 
-#include <curl/curl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <cstring>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -17,11 +20,6 @@ namespace hoist::cli {
 namespace {
 
 constexpr const char* kMaxApi = "1.47";
-
-void curl_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 // Compares "1.41" style versions.
 int cmp_version(const std::string& a, const std::string& b) {
@@ -33,28 +31,55 @@ int cmp_version(const std::string& a, const std::string& b) {
   return 0;
 }
 
-struct Easy {
-  CURL* h;
-  curl_slist* hdrs = nullptr;
-  Easy() : h(curl_easy_init()) {
-    if (!h) throw Error("curl_easy_init failed");
-  }
-  ~Easy() {
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+namespace http = boost::beast::http;
+using local = boost::asio::local::stream_protocol;
+
+// One request's connection to the daemon's socket (Boost.Beast over a blocking Unix socket; no
+// keep-alive: each CLI request is its own connection, as with docker's CLI).
+struct Conn {
+  boost::asio::io_context io;
+  local::socket s{io};
+  explicit Conn(const std::string& path) {
+    boost::system::error_code ec;
+    s.connect(local::endpoint(path), ec);
+    if (ec) throw ConnectError("Cannot connect to the Hoist daemon at unix://" + path + ". Is the hoist daemon running?");
   }
 };
 
-size_t header_cb(char* p, size_t sz, size_t n, void* ud) {
-  auto* r = static_cast<Response*>(ud);
-  std::string_view line(p, sz * n);
-  auto c = line.find(':');
-  if (c != std::string_view::npos) {
-    std::string k(line.substr(0, c));
-    for (auto& ch : k) ch = (char)tolower((unsigned char)ch);
-    r->headers[k] = std::string(trim(line.substr(c + 1)));
+http::request<http::string_body> make_request(const std::string& method, const std::string& target,
+                                              const std::string& body, const std::map<std::string, std::string>& headers) {
+  http::request<http::string_body> req;
+  auto verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) req.method_string(method);
+  else req.method(verb);
+  req.target(target);
+  req.version(11);
+  req.set(http::field::host, "localhost");
+  req.set(http::field::user_agent, "hoist-cli");
+  bool has_ct = false;
+  for (auto& [k, v] : headers) {
+    req.set(k, v);
+    if (strcasecmp(k.c_str(), "Content-Type") == 0) has_ct = true;
   }
-  return sz * n;
+  if (method == "POST" || method == "PUT") {
+    if (!has_ct && !body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  return req;
+}
+
+template <class Fields>
+void copy_headers(const Fields& f, std::map<std::string, std::string>& out) {
+  for (auto& h : f) {
+    std::string k(h.name_string());
+    for (auto& ch : k) ch = (char)tolower((unsigned char)ch);
+    out[k] = std::string(h.value());
+  }
+}
+
+[[noreturn]] void read_failed(const boost::system::error_code& ec) {
+  throw Error("error reading the daemon's response: " + ec.message());
 }
 
 }  // namespace
@@ -88,11 +113,9 @@ std::string url_escape(std::string_view s) {
   return out;
 }
 
-Client::Client(std::string socket_path) : sock_(std::move(socket_path)) { curl_init_once(); }
+Client::Client(std::string socket_path) : sock_(std::move(socket_path)) {}
 
-std::string Client::url(const std::string& path) const {
-  return "http://localhost" + (version_.empty() ? "" : "/v" + version_) + path;
-}
+std::string Client::url(const std::string& path) const { return (version_.empty() ? "" : "/v" + version_) + path; }
 
 void Client::negotiate() {
   if (!version_.empty()) return;
@@ -104,118 +127,83 @@ void Client::negotiate() {
 
 Response Client::request(const std::string& method, const std::string& path, const std::string& body,
                          const std::map<std::string, std::string>& headers, bool allow_error) {
+  Conn c(sock_);
+  boost::system::error_code ec;
+  http::write(c.s, make_request(method, url(path), body, headers), ec);
+  if (ec) throw Error("error sending the request to the daemon: " + ec.message());
+  boost::beast::flat_buffer buf;
+  http::response_parser<http::string_body> p;
+  p.body_limit(boost::none);
+  p.skip(method == "HEAD");
+  http::read(c.s, buf, p, ec);
+  if (ec) read_failed(ec);
   Response r;
-  Easy e;
-  curl_easy_setopt(e.h, CURLOPT_UNIX_SOCKET_PATH, sock_.c_str());
-  auto u = url(path);
-  curl_easy_setopt(e.h, CURLOPT_URL, u.c_str());
-  curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "HEAD") curl_easy_setopt(e.h, CURLOPT_NOBODY, 1L);
-  bool has_ct = false;
-  for (auto& [k, v] : headers) {
-    e.hdrs = curl_slist_append(e.hdrs, (k + ": " + v).c_str());
-    if (strcasecmp(k.c_str(), "Content-Type") == 0) has_ct = true;
-  }
-  if (method == "POST" || method == "PUT") {
-    curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, (long)body.size());
-    if (!has_ct && !body.empty()) e.hdrs = curl_slist_append(e.hdrs, "Content-Type: application/json");
-  }
-  e.hdrs = curl_slist_append(e.hdrs, "Expect:");
-  e.hdrs = curl_slist_append(e.hdrs, "User-Agent: hoist-cli");
-  curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.hdrs);
-  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) -> size_t {
-    static_cast<std::string*>(ud)->append(p, sz * n);
-    return sz * n;
-  });
-  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, header_cb);
-  curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &r);
-  auto rc = curl_easy_perform(e.h);
-  if (rc != CURLE_OK)
-    throw ConnectError("Cannot connect to the Hoist daemon at unix://" + sock_ + ". Is the hoist daemon running?");
-  curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &r.status);
+  r.status = p.get().result_int();
+  r.body = std::move(p.get().body());
+  copy_headers(p.get(), r.headers);
   if (r.status >= 400 && !allow_error) throw ApiError(r.status, error_message(r.body));
   return r;
 }
-
-namespace {
-struct StreamCtx {
-  const std::function<bool(std::string_view)>* cb;
-  CURL* h;
-  long status = 0;
-  std::string err_body;
-  int upload_fd = -1;
-};
-}  // namespace
 
 long Client::stream(const std::string& method, const std::string& path, const std::string& body,
                     const std::function<bool(std::string_view)>& on_data,
                     const std::map<std::string, std::string>& headers, int upload_fd,
                     const std::function<void(long)>& on_headers) {
-  Easy e;
-  StreamCtx ctx{&on_data, e.h};
-  ctx.upload_fd = upload_fd;
-  curl_easy_setopt(e.h, CURLOPT_UNIX_SOCKET_PATH, sock_.c_str());
-  auto u = url(path);
-  curl_easy_setopt(e.h, CURLOPT_URL, u.c_str());
-  for (auto& [k, v] : headers) e.hdrs = curl_slist_append(e.hdrs, (k + ": " + v).c_str());
+  Conn c(sock_);
+  boost::system::error_code ec;
   if (upload_fd >= 0) {
-    curl_easy_setopt(e.h, CURLOPT_POST, 1L);
-    curl_easy_setopt(e.h, CURLOPT_READFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) -> size_t {
-      auto* c = static_cast<StreamCtx*>(ud);
-      for (;;) {
-        ssize_t r = ::read(c->upload_fd, p, sz * n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return CURL_READFUNC_ABORT;
-        return (size_t)r;
-      }
-    });
-    curl_easy_setopt(e.h, CURLOPT_READDATA, &ctx);
-    e.hdrs = curl_slist_append(e.hdrs, "Transfer-Encoding: chunked");
-  } else if (method == "POST") {
-    curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, (long)body.size());
-    if (!body.empty() && headers.find("Content-Type") == headers.end())
-      e.hdrs = curl_slist_append(e.hdrs, "Content-Type: application/json");
+    // The request body is the fd's content, sent as it is read (chunked).
+    auto req = make_request(method, url(path), "", headers);
+    req.set(http::field::transfer_encoding, "chunked");
+    req.erase(http::field::content_length);
+    http::request_serializer<http::string_body> sr(req);
+    http::write_header(c.s, sr, ec);
+    if (ec) throw Error("error sending the request to the daemon: " + ec.message());
+    std::vector<char> chunk(256 * 1024);
+    for (;;) {
+      ssize_t n = ::read(upload_fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_sys("read", "upload");
+      char size[32];
+      int k = snprintf(size, sizeof size, "%zx\r\n", static_cast<std::size_t>(n));
+      std::array<boost::asio::const_buffer, 3> parts = {boost::asio::buffer(size, static_cast<std::size_t>(k)),
+                                                         boost::asio::buffer(chunk.data(), static_cast<std::size_t>(n)),
+                                                         boost::asio::buffer(n > 0 ? "\r\n" : "\r\n", 2)};
+      boost::asio::write(c.s, parts, ec);
+      if (ec) break;  // the daemon stopped reading (it answers with an error below)
+      if (n == 0) break;
+    }
   } else {
-    curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    http::write(c.s, make_request(method, url(path), body, headers), ec);
+    if (ec) throw Error("error sending the request to the daemon: " + ec.message());
   }
-  e.hdrs = curl_slist_append(e.hdrs, "Expect:");
-  e.hdrs = curl_slist_append(e.hdrs, "User-Agent: hoist-cli");
-  curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.hdrs);
-  struct HdrCtx {
-    CURL* h;
-    const std::function<void(long)>* cb;
-  } hctx{e.h, &on_headers};
-  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) -> size_t {
-    auto* c = static_cast<HdrCtx*>(ud);
-    if (sz * n == 2 && p[0] == '\r' && *c->cb) {
-      long st = 0;
-      curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &st);
-      if (st != 100) (*c->cb)(st);
+  boost::beast::flat_buffer buf;
+  http::response_parser<http::buffer_body> p;
+  p.body_limit(boost::none);
+  http::read_header(c.s, buf, p, ec);
+  if (ec) read_failed(ec);
+  long status = p.get().result_int();
+  if (on_headers) on_headers(status);
+  std::string err_body;
+  char tmp[64 * 1024];
+  // read_some: what has arrived is handed on at once (events, logs -f, progress).
+  while (!p.is_done()) {
+    p.get().body().data = tmp;
+    p.get().body().size = sizeof tmp;
+    http::read_some(c.s, buf, p, ec);
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t n = sizeof tmp - p.get().body().size;
+    if (n) {
+      if (status >= 400) err_body.append(tmp, n);
+      else if (!on_data(std::string_view(tmp, n))) return status;  // stopped by the callback
     }
-    return sz * n;
-  });
-  curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &hctx);
-  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, +[](char* p, size_t sz, size_t n, void* ud) -> size_t {
-    auto* c = static_cast<StreamCtx*>(ud);
-    if (c->status == 0) curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
-    if (c->status >= 400) {
-      c->err_body.append(p, sz * n);
-      return sz * n;
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) break;
+    if (ec) {
+      if (status >= 400) break;
+      read_failed(ec);
     }
-    return (*c->cb)(std::string_view(p, sz * n)) ? sz * n : 0;
-  });
-  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &ctx);
-  auto rc = curl_easy_perform(e.h);
-  long status = 0;
-  curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 400) throw ApiError(status, error_message(ctx.err_body));
-  if (rc == CURLE_WRITE_ERROR) return status;  // stopped by the callback
-  if (rc != CURLE_OK && status == 0)
-    throw ConnectError("Cannot connect to the Hoist daemon at unix://" + sock_ + ". Is the hoist daemon running?");
-  if (rc != CURLE_OK) throw Error(std::string("error reading the daemon's response: ") + curl_easy_strerror(rc));
+  }
+  if (status >= 400) throw ApiError(status, error_message(err_body));
   return status;
 }
 

@@ -427,8 +427,11 @@ bool ContainerManager::start(const std::string& ref) {
 
 UniqueFd ContainerManager::run_container(Entry& e) {
   ContainerRecord& r = e.rec;
+  long long t0 = monotonic_ms();
   RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy"};
   mount_rootfs(layout);
+  long long t_mount = monotonic_ms();
+  long long t_spec = 0;
   RootfsGuard guard(layout.rootfs());
   try {
     // The bundle: exec_root/<id>/config.json; state files of the last run go.
@@ -458,6 +461,7 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       argv.push_back("--log-max-size");
       argv.push_back(std::to_string(opts_.log_max_size));
     }
+    t_spec = monotonic_ms();
     r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);
   } catch (const std::exception& ex) {
     r.error = ex.what();
@@ -473,9 +477,13 @@ UniqueFd ContainerManager::run_container(Entry& e) {
   r.exit_code = 0;
   r.oom_killed = false;
   r.started_at = now_rfc3339();
+  long long t_shim = monotonic_ms();
   persist(e);
   e.cv.notify_all();  // wait_started
   guard.release();
+  log::debug("start " + r.id.substr(0, 12) + ": rootfs " + std::to_string(t_mount - t0) + " ms, bundle " +
+             std::to_string(t_spec - t_mount) + " ms, shim+runtime " + std::to_string(t_shim - t_spec) +
+             " ms, record " + std::to_string(monotonic_ms() - t_shim) + " ms");
   UniqueFd wfd;
   try {
     wfd = shim_wait_begin(e.state_dir);
