@@ -1,5 +1,6 @@
 // hoistd: the Docker Engine API daemon.
 #include <signal.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
   app.add_option("-l,--log-level", cfg.log_level, "debug, info, warn, error");
   app.add_option("--insecure-registry", cfg.insecure_registries, "registry (host[:port] or CIDR) that may use plain http");
   CLI11_PARSE(app, argc, argv);
+  // A thread per connection would otherwise get arenas of its own, each keeping freed memory.
+  ::mallopt(M_ARENA_MAX, 2);
 
   try {
     std::vector<std::string> given;

@@ -1,6 +1,7 @@
 #include "engine/http_server.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -372,7 +373,9 @@ void HttpServer::accept_loop() {
       } catch (const std::exception& e) {
         log::debug(std::string("connection: ") + e.what());
       }
-      --active_;
+      // The last connection gone: give back what requests left free in malloc's arenas (a
+      // load or a save can leave megabytes), so an idle daemon stays small.
+      if (--active_ == 0) ::malloc_trim(0);
     }).detach();
   }
 }
