@@ -167,19 +167,22 @@ bool write_fd_all(int fd, const char* p, std::size_t n) {
 }
 
 // Copies both ways between the client and the shim until the shim closes its side.
-void splice_both_ways(int client, int shim) {
+// Returns the number of bytes that went from the shim to the client.
+std::size_t splice_both_ways(int client, int shim) {
+  std::size_t sent = 0;
   bool client_open = true;
   char buf[64 * 1024];
   while (true) {
     struct pollfd p[2] = {{shim, POLLIN, 0}, {client_open ? client : -1, POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      return;
+      return sent;
     }
     if (p[0].revents) {
       auto n = ::read(shim, buf, sizeof buf);
-      if (n <= 0) return;
-      if (!write_fd_all(client, buf, static_cast<std::size_t>(n))) return;
+      if (n <= 0) return sent;
+      if (!write_fd_all(client, buf, static_cast<std::size_t>(n))) return sent;
+      sent += static_cast<std::size_t>(n);
     }
     if (client_open && p[1].revents) {
       auto n = ::read(client, buf, sizeof buf);
@@ -615,22 +618,28 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                      started = m.wait_started(id, rec.started_at, 60000, [&] {
                        // A full hang-up only: a client that has sent all its stdin (half-close) waits.
                        pollfd p{client.get(), 0, 0};
-                       return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+                       bool gone = ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+                       if (gone) log::debug("attach " + id.substr(0, 12) + ": client hung up (revents " + std::to_string(p.revents) + ")");
+                       return gone;
                      });
                    } catch (const NotFound&) {
                      return;
                    }
-                   if (!started) return;
+                   if (!started) {
+                     log::debug("attach " + id.substr(0, 12) + ": no start came (or the client left)");
+                     return;
+                   }
                    auto& r = *started;
                    UniqueFd shim;
                    try {
                      shim = m.attach(id, in, out, err, r.open_stdin && r.config_json.find("\"StdinOnce\":true") != std::string::npos);
                    } catch (const std::exception& e) {
-                     log::debug("attach " + id + ": " + e.what());
+                     log::debug("attach " + id.substr(0, 12) + ": " + e.what());
                      return;  // it is gone already: nothing more to send
                    }
                    if (!already.empty()) write_fd_all(shim.get(), already.data(), already.size());
-                   splice_both_ways(client.get(), shim.get());
+                   auto sent = splice_both_ways(client.get(), shim.get());
+                   log::debug("attach " + id.substr(0, 12) + ": stream ended after " + std::to_string(sent) + " bytes");
                  });
     });
 

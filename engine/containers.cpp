@@ -141,6 +141,19 @@ bool wait_gone(pid_t pid, int timeout_ms) {
   return r > 0;
 }
 
+// Stops what a start cut short by a crash of the engine may have left running: the shim of
+// `state_dir` with its process group (the runtime it runs, a container init still in it).
+void stop_stray_shim(const std::string& state_dir) {
+  pid_t sp = read_shim_pid(state_dir);
+  // A shim of the last run may still be finishing (the rest of the output to attached clients,
+  // at most about a second); one whose engine died during a start undoes it and exits.
+  if (sp <= 0 || wait_gone(sp, 1500)) return;
+  pid_t pg = ::getpgid(sp);
+  if (pg > 1) ::kill(-pg, SIGKILL);
+  ::kill(sp, SIGKILL);
+  wait_gone(sp, 2000);
+}
+
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
 
 std::string join_cmd(const std::vector<std::string>& v) {
@@ -434,6 +447,9 @@ UniqueFd ContainerManager::run_container(Entry& e) {
   long long t_spec = 0;
   RootfsGuard guard(layout.rootfs());
   try {
+    // Leftovers of a start that a crash of the engine interrupted: its shim, the runtime's state.
+    stop_stray_shim(e.state_dir);
+    if (path_exists(opts_.runtime_root + "/" + r.id)) runtime_cmd({"delete", "--force", r.id}, false);
     // The bundle: exec_root/<id>/config.json; state files of the last run go.
     mkdir_all(e.state_dir, 0700);
     for (const char* f : {"exit.json", "attach.sock", "shim.pid", "init.pid", "console.sock"})
@@ -509,9 +525,27 @@ void ContainerManager::monitor(std::shared_ptr<Entry> e) {
     std::optional<ShimExit> ex;
     if (fd >= 0) ex = shim_wait_read(fd);
     if (closing_) return;  // the manager goes away; the shim keeps running
+    if (!ex && !read_exit_file(e->state_dir)) {
+      // No reply and no exit.json: while the shim lives, the container may too (a wait
+      // connection can fail); ask again rather than declare an exit that did not happen.
+      pid_t sp = read_shim_pid(e->state_dir);
+      if (sp > 0 && !wait_gone(sp, 0)) {
+        log::debug("container " + e->rec.id.substr(0, 12) + ": the shim's wait gave no status; waiting again");
+        UniqueFd again;
+        try {
+          again = shim_wait_begin(e->state_dir);
+        } catch (...) {
+          wait_gone(sp, 100);  // finishing: its socket is gone; exit.json is there or comes
+        }
+        std::lock_guard lk(e->mu);
+        if (again) e->wait_fd = std::move(again);
+        else e->wait_fd.reset();
+        if (e->wait_fd || !wait_gone(sp, 0)) continue;
+      }
+    }
     if (!ex) {
-      // No reply: the shim finished between our connect and its reply, or died. exit.json is
-      // written before the shim lets go of anything; give a dying shim a moment.
+      // The shim finished between our connect and its reply, or died. exit.json is written
+      // before the shim lets go of anything; give a dying shim a moment.
       pid_t sp = read_shim_pid(e->state_dir);
       for (int i = 0; i < 50 && !(ex = read_exit_file(e->state_dir)); ++i) {
         if (i > 5 && wait_gone(sp, 0)) break;
@@ -780,10 +814,23 @@ void ContainerManager::remove(const std::string& ref, bool force) {
   if (e->removed) throw NotFound("No such container: " + ref);
   e->rec.state = ContainerState::Removing;
   // The shim of the last run finishes (runtime delete, the rest of the output to attached
-  // clients) in its state dir: let it end before that dir goes.
-  if (pid_t sp = read_shim_pid(e->state_dir); sp > 0 && !wait_gone(sp, 3000)) {
-    ::kill(sp, SIGKILL);
-    wait_gone(sp, 1000);
+  // clients) in its state dir: let it end before that dir goes; without holding the container,
+  // which an attach that the shim is waiting for needs.
+  if (pid_t sp = read_shim_pid(e->state_dir); sp > 0 && !wait_gone(sp, 0)) {
+    lk.unlock();
+    if (!wait_gone(sp, 3000)) {
+      std::string shim_log;
+      try {
+        shim_log = std::string(trim(read_file(e->state_dir + "/shim.log")));
+      } catch (...) {
+      }
+      log::warn("remove " + e->rec.id.substr(0, 12) + ": its shim did not finish within 3 s; killed" +
+                (shim_log.empty() ? "" : " (shim log: " + shim_log + ")"));
+      ::kill(sp, SIGKILL);
+      wait_gone(sp, 1000);
+    }
+    lk.lock();
+    if (e->removed) throw NotFound("No such container: " + ref);
   }
   cleanup_after_exit(*e);
   unmount_rootfs(e->dir + "/rootfs");
@@ -1062,7 +1109,7 @@ void ContainerManager::restore() {
       // and tears its container down itself.)
       pid_t sp = read_shim_pid(e->state_dir);
       if ((sp > 0 && !wait_gone(sp, 0)) || path_exists(opts_.runtime_root + "/" + id)) {
-        if (sp > 0) ::kill(sp, SIGKILL);
+        stop_stray_shim(e->state_dir);
         cleanup_after_exit(*e);
       }
       continue;

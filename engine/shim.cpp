@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strings.h"
+#include "common/unix_socket.h"
 #include "engine/logs.h"
 
 namespace hoist::engine {
@@ -41,33 +42,12 @@ std::string json_exit(int code, const std::string& at, bool oom) {
 
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// A Unix socket address for `path`. Paths longer than sun_path (deep data roots, 64-hex ids) go
-// through /proc/self/fd/<dir fd>/<name>, so `dir` must stay open until bind/connect is done.
-sockaddr_un unix_addr(const std::string& path, socklen_t* len, UniqueFd& dir) {
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::string p = path;
-  if (p.size() >= sizeof a.sun_path) {
-    auto slash = path.rfind('/');
-    auto parent = slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-    dir.reset(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir) throw_sys("open", parent);
-    p = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + path.substr(slash + 1);
-    if (p.size() >= sizeof a.sun_path) throw Error("socket name too long: " + path);
-  }
-  std::memcpy(a.sun_path, p.c_str(), p.size() + 1);
-  *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + p.size() + 1);
-  return a;
-}
-
 UniqueFd listen_unix(const std::string& path) {
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s) throw_sys("socket", path);
   ::unlink(path.c_str());
-  socklen_t len;
-  UniqueFd dir;
-  auto a = unix_addr(path, &len, dir);
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), len) < 0) throw_sys("bind", path);
+  auto a = unix_address(path);
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a.addr), a.len) < 0) throw_sys("bind", path);
   ::chmod(path.c_str(), 0600);
   if (::listen(s.get(), 64) < 0) throw_sys("listen", path);
   return s;
@@ -250,6 +230,10 @@ class Shim {
   const ShimOptions& o_;
   UniqueFd listen_, sigfd_;
   UniqueFd out_r_, err_r_, stdin_w_, pty_;
+  // Our own handle on the pty's slave side: without it the pty hangs up when the container's last
+  // process exits, and what it printed but we had not read yet (held for an attach) is lost.
+  UniqueFd pty_slave_;
+  long long pty_quiet_since_ = 0;  // after the exit: when the pty last gave data
   std::string stdin_buf_;
   bool pending_close_ = false;
   pid_t init_pid_ = 0;
@@ -261,6 +245,7 @@ class Shim {
   std::string exited_at_;
   long long drain_deadline_ = 0;
   long long hold_until_ = 0;  // output is left in the pipes until then, or until a client attaches
+  bool finishing_ = false;    // in finish(): "wait" is answered at once
   bool attached_ = false;
   std::unique_ptr<LogWriter> log_;
   std::vector<std::unique_ptr<Client>> clients_;
@@ -271,8 +256,10 @@ void Shim::start_container() {
   std::string pid_file = sd + "/init.pid", rt_log = sd + "/runtime.log", console = sd + "/console.sock";
   bool exec = !o_.exec_process.empty();
   std::vector<std::string> argv = {o_.runtime, "--root", o_.runtime_root, "--log", rt_log, "--log-format", "json"};
+  // One runtime process starts the container (`run --detach` is create and start in one: an exec
+  // and a state reload fewer than `create` then `start`).
   if (exec) argv.insert(argv.end(), {"exec", "--detach", "--process", o_.exec_process, "--pid-file", pid_file});
-  else argv.insert(argv.end(), {"create", "--bundle", o_.bundle, "--pid-file", pid_file});
+  else argv.insert(argv.end(), {"run", "--detach", "--bundle", o_.bundle, "--pid-file", pid_file});
   UniqueFd console_l;
   int in_r = -1, out_w = -1, err_w = -1;
   UniqueFd in_r_own, out_w_own, err_w_own;
@@ -313,6 +300,7 @@ void Shim::start_container() {
       UniqueFd c(::accept4(console_l.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (c) {
         pty_ = recv_fd(c.get());
+        pty_slave_.reset(::ioctl(pty_.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
         break;
       }
       if (::waitpid(create, &st, WNOHANG) == create) {
@@ -326,20 +314,11 @@ void Shim::start_container() {
   if (!done) {
     while (::waitpid(create, &st, 0) < 0 && errno == EINTR) {}
   }
-  const char* what = exec ? "exec" : "create";
+  const char* what = exec ? "exec" : "run";
   if (status_code(st) != 0)
     throw Error(runtime_error(rt_log, std::string("runtime ") + what + " exited with " + std::to_string(status_code(st))));
   if (o_.tty && !pty_) throw Error(std::string("runtime ") + what + " did not send the pty master");
   init_pid_ = static_cast<pid_t>(parse_int(trim(read_file(pid_file)), "init pid"));
-  if (exec) return;  // running already
-  pid_t start = spawn({o_.runtime, "--root", o_.runtime_root, "--log", rt_log, "--log-format", "json", "start", o_.id}, -1, -1, -1);
-  while (::waitpid(start, &st, 0) < 0 && errno == EINTR) {}
-  if (status_code(st) != 0) {
-    std::string msg = runtime_error(rt_log, "runtime start exited with " + std::to_string(status_code(st)));
-    pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "delete", "--force", o_.id}, -1, -1, -1);
-    while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
-    throw Error(msg);
-  }
 }
 
 void Shim::on_output(int stream, const char* p, std::size_t n) {
@@ -433,7 +412,9 @@ void Shim::handle_request(Client& c) {
   } else if (cmd == "status") {
     c.out += status_json() + "\n";
   } else if (cmd == "wait") {
-    if (exited_) c.out += status_json() + "\n";
+    // Answered once finish() has run: an exited container whose output is still held for an
+    // attach (or still draining) has not finished, and whoever waits would remove it too early.
+    if (finishing_) c.out += status_json() + "\n";
     else c.mode = Client::Wait;
   } else {
     c.out += "error unknown request\n";
@@ -490,6 +471,8 @@ void Shim::loop() {
     }
     bool holding = hold_until_ && !attached_ && monotonic_ms() < hold_until_;
     if (hold_until_ && !holding) {
+      if (!attached_) std::fprintf(stderr, "%s hoist-shim %s: no attach within the hold; output goes to the log only\n",
+                                   now_rfc3339().c_str(), o_.id.c_str());
       hold_until_ = 0;  // the hold is over: from now on output is read as usual
       if (exited_) drain_deadline_ = monotonic_ms() + 2000;
     }
@@ -510,7 +493,18 @@ void Shim::loop() {
       if (!c->out.empty()) ev |= POLLOUT;
       p.push_back({c->fd.get(), ev, 0});
     }
-    int timeout = exited_ || holding ? 50 : -1;
+    // After the exit (and the hold): the pty is read until it has been quiet for a moment (the
+    // tty layer hands data on asynchronously), then closed.
+    bool pty_draining = exited_ && !holding && pty_ && pty_slave_;
+    if (pty_draining) {
+      if (!pty_quiet_since_) pty_quiet_since_ = monotonic_ms();
+      if (monotonic_ms() - pty_quiet_since_ > 20) {
+        pty_.reset();
+        pty_slave_.reset();
+        continue;
+      }
+    }
+    int timeout = pty_draining ? 5 : exited_ || holding ? 50 : -1;
     if (::poll(p.data(), p.size(), timeout) < 0 && errno != EINTR) throw_sys("poll");
     if (p[0].revents) reap();
     if (p[1].revents & POLLIN) {
@@ -532,6 +526,7 @@ void Shim::loop() {
     pump(out_r_, p[2].revents, 1);
     pump(err_r_, p[3].revents, 2);
     if (p[4].revents & POLLOUT) write_stdin();
+    if (pty_draining && (p[4].revents & POLLIN)) pty_quiet_since_ = monotonic_ms();
     pump(pty_, p[4].revents & ~POLLOUT, 1);
     if (p[5].revents & (POLLOUT | POLLERR)) write_stdin();
     // Only the clients polled this round (accept above may have added more).
@@ -550,6 +545,7 @@ void Shim::loop() {
 }
 
 void Shim::finish() {
+  finishing_ = true;
   if (log_) log_->flush();
   std::string js = json_exit(exit_code_, exited_at_, oom_);
   try {
@@ -621,6 +617,9 @@ int Shim::run() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (!o_.log_path.empty()) log_ = std::make_unique<LogWriter>(o_.log_path, o_.log_max_size);
   try {
+    // Known from the start (init pid 0 until there is one): an engine restarted while this start
+    // is under way finds the shim, and its runtime in the same process group, to stop them.
+    write_file_atomic(o_.state_dir + "/shim.pid", std::to_string(getpid()) + " 0\n", 0644, false);
     start_container();
     listen_ = listen_unix(o_.state_dir + "/attach.sock");
   } catch (const std::exception& e) {
@@ -740,19 +739,7 @@ int shim_main(int argc, char** argv) {
 
 // ---------- client side
 
-UniqueFd shim_connect(const std::string& state_dir) {
-  std::string path = state_dir + "/attach.sock";
-  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s) throw_sys("socket", path);
-  socklen_t len;
-  UniqueFd dir;
-  auto a = unix_addr(path, &len, dir);
-  int r;
-  do r = ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), len);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) throw_sys("connect", path);
-  return s;
-}
+UniqueFd shim_connect(const std::string& state_dir) { return unix_connect(state_dir + "/attach.sock"); }
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/unix_socket.h"
 
 namespace hoist::runtime {
 
@@ -49,17 +50,7 @@ void attach_to_tty(int slave) {
     if (::dup2(slave, fd) < 0) throw_sys("dup2", "terminal to fd " + std::to_string(fd));
 }
 
-UniqueFd connect_unix(const std::string& path) {
-  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) throw_sys("socket");
-  UniqueFd fd(s);
-  struct sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) throw Error("connect " + path + ": path too long for a unix socket");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (::connect(s, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) throw_sys("connect", path);
-  return fd;
-}
+UniqueFd connect_unix(const std::string& path) { return unix_connect(path); }
 
 int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);

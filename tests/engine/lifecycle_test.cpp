@@ -250,5 +250,17 @@ TEST_P(LifecycleTest, HealthCheckStatusAndEvents) {
   EXPECT_EQ(inspect("h2")["State"]["Health"]["Log"][0]["Output"], "Health check exceeded timeout (300ms)");
 }
 
+TEST_P(LifecycleTest, TtyOutputOfAnInstantExitIsNotLost) {
+  // A pty hangs up when the container's last process exits; what it printed before the client
+  // was attached must still reach the client (and the log).
+  for (int i = 0; i < 3; ++i) {
+    auto r = cli({"run", "--rm", "-t", "bb:1", "sh", "-c", "tty; echo hello; exit 4"});
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_EQ(r.out, "/dev/pts/0\r\nhello\r\n");
+  }
+  auto r = cli({"exec", "-t", "nosuch", "true"});
+  EXPECT_NE(r.code, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Clients, LifecycleTest, ::testing::Values("docker", "hoist"),
                          [](const auto& info) { return info.param; });

@@ -741,12 +741,13 @@ TEST_F(RobustnessTest, KillNineAtRandomPointsLosesNothingAcknowledged) {
 }
 
 TEST_F(RobustnessTest, StartInterruptedByADaemonCrashCanBeRetried) {
-  // A runtime whose "start" waits for a go-ahead: hoistd is killed while a start is in flight.
+  // A runtime whose "start" (or "run", create and start in one) waits for a go-ahead: hoistd is
+  // killed while a start is in flight.
   scratch_ = std::make_unique<hoist::test::TempDir>("hoist-robust-rt");
   auto& rt_dir = *scratch_;
   std::string wrapper = rt_dir.path() + "/runtime";
   std::ofstream(wrapper) << "#!/bin/sh\n"
-                         << "for a in \"$@\"; do if [ \"$a\" = start ]; then touch " << rt_dir.path()
+                         << "for a in \"$@\"; do if [ \"$a\" = start ] || [ \"$a\" = run ]; then touch " << rt_dir.path()
                          << "/start-called; while [ ! -e " << rt_dir.path() << "/release ]; do sleep 0.05; done; fi; done\n"
                          << "exec " << HOIST_RUNTIME_BIN << " \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);

@@ -65,7 +65,8 @@ class ShimProcessTest : public ::testing::Test {
   }
 
   // Writes the bundle and runs the shim; returns the ready line.
-  std::string run_shim(const std::vector<std::string>& args, bool tty = false, bool in = false) {
+  std::string run_shim(const std::vector<std::string>& args, bool tty = false, bool in = false,
+                       const std::vector<std::string>& extra = {}) {
     json spec = json::parse(std::ifstream(fs::path(test::busybox_rootfs()).parent_path() / "config.json"));
     spec["root"]["path"] = test::busybox_rootfs();
     spec["process"]["args"] = args;
@@ -77,6 +78,7 @@ class ShimProcessTest : public ::testing::Test {
                                      "--log-path", dir_ + "/log.json", "--ready-fd", "3"};
     if (tty) argv.push_back("--tty");
     if (in) argv.push_back("--stdin");
+    argv.insert(argv.end(), extra.begin(), extra.end());
     int p[2];
     EXPECT_EQ(pipe2(p, O_CLOEXEC), 0);
     pid_t pid = fork();
@@ -131,6 +133,26 @@ TEST_F(ShimProcessTest, ProtocolWaitExitFileAndCleanup) {
   std::string log = read_file(dir_ + "/log.json");
   EXPECT_NE(log.find("\"log\":\"out\\n\",\"stream\":\"stdout\""), std::string::npos) << log;
   EXPECT_NE(log.find("\"log\":\"err\\n\",\"stream\":\"stderr\""), std::string::npos) << log;
+}
+
+TEST_F(ShimProcessTest, OutputHeldForAnAttachIsNotReportedAsFinished) {
+  // docker run attaches after the start: a container that exits at once has its output held for
+  // the attach, and a "wait" must not be answered before that (the engine would remove it).
+  std::string ready = run_shim({"echo", "held for you"}, false, false, {"--attach-wait", "5000"});
+  ASSERT_EQ(ready.rfind("ok ", 0), 0u) << ready;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // it has exited by now
+  UniqueFd w = shim_wait_begin(state_);
+  pollfd p{w.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 300), 0) << "the wait was answered while the output was held";
+  UniqueFd a = shim_attach(state_, false, true, true, false);
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(a.get(), buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  EXPECT_NE(got.find("held for you\n"), std::string::npos);
+  auto ex = shim_wait_read(w.get());
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->exit_code, 0);
 }
 
 TEST_F(ShimProcessTest, ReportsRuntimeErrors) {
