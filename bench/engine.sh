@@ -64,27 +64,14 @@ cg_hoist=/hoist-bench-$$ cg_docker=/docker-bench-$$ cg_podman=/podman-bench-$$
 hs=(-H "unix://$H/hoist.sock")
 hc=("$cli" "${hs[@]}")
 dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")  # --config: nothing goes to ~/.docker
+docker_data=$D/data docker_flags=(--ip-masq=false --cgroup-parent "$cg_docker")
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 pm=(podman --root "$P/root" --runroot "$P/run" --tmpdir "$P/tmp" --storage-driver overlay --events-backend none
     --cgroup-manager cgroupfs --log-level error)
 hoistd_pid='' watchdog_pid='' made_run_docker='' podman_driver=overlay
 [ -e /run/docker ] || made_run_docker=1  # dockerd creates /run/docker/plugins whatever its exec-root
 
-# Whether process $1 is one this script started: its command line names our temp dir.
-is_ours() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$tmp/"; }
-stop_pid() {  # stop_pid PID SECONDS: TERM, wait, then KILL; only processes of ours
-  local pid=$1 i
-  [ -n "$pid" ] && is_ours "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
-umount_under() {  # unmounts $1 and everything mounted below it, deepest first (lazily if busy)
-  local m
-  findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || note "could not unmount $m"
-  done
-}
 remove_cgroup() {  # remove_cgroup NAME: kills what runs in /sys/fs/cgroup/*/NAME (any depth) and removes it
   local d i
   find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${1#/}" 2>/dev/null | while read -r top; do
@@ -106,7 +93,7 @@ our_pids() {  # our_pids COMM: processes named COMM that belong to this run (com
   true
 }
 # A client of ours (hoist, docker, podman) that has run for over 60 s hangs: kill it, so that hyperfine
-# records a failed run and goes on, and say so at the end. (hoist run --rm can hang: see bench/README.md.)
+# records a failed run and goes on, and say so at the end.
 watchdog() {
   local p t
   while sleep 5; do
@@ -127,33 +114,6 @@ sum_of() {  # sum_of rss|pss PID...: sum in KiB
   echo "$s"
 }
 
-start_dockerd() {  # start_dockerd DRIVER: returns 0 once the daemon answers
-  local i pid flags=()
-  mkdir -p "$D/data" "$D/exec" "$D/client"
-  # An own daemon.json keeps /etc/docker/daemon.json out; the key path keeps /etc/docker/key.json out.
-  jq -n --arg k "$D/key.json" '{"deprecated-key-path": $k}' >"$D/daemon.json"
-  dockerd --help 2>&1 | grep -q -- '--ip6tables' && flags+=(--ip6tables=false)
-  setsid dockerd --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/exec" \
-    --pidfile "$D/docker.pid" -H "unix://$D/docker.sock" --bridge none --iptables=false --ip-masq=false "${flags[@]}" \
-    --cgroup-parent "$cg_docker" --storage-driver "$1" --log-level warn >>"$D/dockerd.log" 2>&1 </dev/null &
-  pid=$!
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    "${dk[@]}" version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  stop_dockerd "$pid"
-  return 1
-}
-containerd_pid() { cat "$D/exec/containerd/containerd.pid" 2>/dev/null || true; }
-stop_dockerd() {  # stop_dockerd [PID]: the daemon of the pidfile (or PID), then its containerd
-  local d c
-  d=${1:-$(cat "$D/docker.pid" 2>/dev/null || true)}
-  c=$(containerd_pid)
-  stop_pid "$d" 20  # dockerd stops its containerd and unmounts its data root on the way out
-  stop_pid "$c" 5
-  umount_under "$D"
-}
 
 cleanup() {
   local p ids

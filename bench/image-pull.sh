@@ -11,50 +11,9 @@ die() { echo "image-pull: $*" >&2; exit 1; }
 note() { echo "image-pull: $*" >&2; }
 
 # --- helpers; they also serve the --prepare-store mode, which hyperfine runs before each timed pull ---
-# Whether process $1 is one this script started: its command line names our temp dir.
-is_ours() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$tmp/"; }
-stop_pid() {  # stop_pid PID SECONDS: TERM, wait, then KILL; only processes of ours
-  local pid=$1 i
-  [ -n "$pid" ] && is_ours "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
-umount_under() {  # unmounts $1 and everything mounted below it, deepest first (lazily if busy)
-  local m
-  findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || note "could not unmount $m"
-  done
-}
-# Private dockerd: own data/exec roots, socket, containerd and config; no bridge, no iptables.
-start_dockerd() {  # start_dockerd DRIVER: returns 0 once the daemon answers
-  local i pid flags=()
-  mkdir -p "$S/docker" "$D/exec" "$D/client"
-  # An own daemon.json keeps /etc/docker/daemon.json out; the key path keeps /etc/docker/key.json out.
-  jq -n --arg k "$D/key.json" '{"deprecated-key-path": $k}' >"$D/daemon.json"
-  dockerd --help 2>&1 | grep -q -- '--ip6tables' && flags+=(--ip6tables=false)
-  setsid dockerd --config-file "$D/daemon.json" --data-root "$S/docker" --exec-root "$D/exec" \
-    --pidfile "$D/docker.pid" -H "unix://$D/docker.sock" --bridge=none --iptables=false "${flags[@]}" \
-    --storage-driver "$1" --log-level warn >>"$D/dockerd.log" 2>&1 </dev/null &
-  pid=$!
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    "${dk[@]}" version >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  stop_dockerd "$pid"
-  return 1
-}
-stop_dockerd() {  # stop_dockerd [PID]: the daemon of the pidfile (or PID), then its containerd
-  local d c
-  d=${1:-$(cat "$D/docker.pid" 2>/dev/null || true)}
-  c=$(cat "$D/exec/containerd/containerd.pid" 2>/dev/null || true)
-  stop_pid "$d" 20  # dockerd stops its containerd and unmounts its data root on the way out
-  stop_pid "$c" 5
-  umount_under "$S/docker"
-  umount_under "$D/exec"
-}
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+docker_flags=()
 prepare_store() {  # prepare_store TOOL: empties TOOL's local store
   case $1 in
     hoist) umount_under "$S/hoist"; rm -rf --one-file-system "$S/hoist" ;;
@@ -72,7 +31,7 @@ prepare_store() {  # prepare_store TOOL: empties TOOL's local store
 }
 
 if [ "${1:-}" = --prepare-store ]; then
-  tmp=$HOIST_PULL_TMP D=$HOIST_PULL_TMP/docker S=$HOIST_PULL_TMP/fs ref=$HOIST_PULL_REF
+  tmp=$HOIST_PULL_TMP D=$HOIST_PULL_TMP/docker S=$HOIST_PULL_TMP/fs ref=$HOIST_PULL_REF docker_data=$HOIST_PULL_TMP/fs/docker
   docker_driver=$HOIST_PULL_DOCKER_DRIVER
   dk=(docker --config "$D/client" -H "unix://$D/docker.sock")
   prepare_store "$2"
@@ -124,6 +83,7 @@ layout=$(cd "$image_dir" && pwd)/layout
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hoist-pull.XXXXXX")
 D=$tmp/docker  # dockerd's sockets go below here; a unix socket path has at most 107 bytes
 S=$tmp/fs      # the stores (and $TMPDIR) of all tools: a fresh ext4 on a loop device, or a plain dir
+docker_data=$S/docker
 dk=(docker --config "$D/client" -H "unix://$D/docker.sock")  # --config: nothing goes to ~/.docker
 reg_pid='' run_docker_made='' docker_driver='' podman_driver='' loopdev=''
 [ -e /run/docker ] || run_docker_made=1  # dockerd creates /run/docker/plugins whatever its exec-root
