@@ -24,7 +24,9 @@
 //   "close-stdin\n"            → "ok\n"
 //   "status\n"                 → one JSON line: {"running":true,"pid":N} or
 //                                {"running":false,"exit_code":N,"exited_at":"...","oom_killed":false}
-//   "wait\n"                   → the same JSON line, sent once the container has exited
+//   "wait\n"                   → the same JSON line, sent when the shim finishes: the container has
+//                                exited and its output went out (a "wait" is not answered while
+//                                the output is held for an attach)
 // Anything else gets "error <msg>\n".
 #pragma once
 #include <sys/types.h>
