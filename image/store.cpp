@@ -242,7 +242,13 @@ std::optional<Digest> Store::resolve_locked(const std::string& spec, bool* by_re
 ImageRecord Store::resolve(const std::string& spec) const {
   std::lock_guard lk(mu_);
   auto id = resolve_locked(spec, nullptr);
-  if (!id) throw NotFound("No such image: " + spec);
+  if (!id) {
+    // As dockerd: a name without tag or digest is named with the tag it stood for.
+    auto last = spec.substr(spec.rfind('/') == std::string::npos ? 0 : spec.rfind('/') + 1);
+    bool bare_name = !spec.empty() && spec.find('@') == std::string::npos && last.find(':') == std::string::npos &&
+                     !Digest::valid(spec) && !(spec.size() == 64 && spec.find_first_not_of("0123456789abcdef") == std::string::npos);
+    throw NotFound("No such image: " + spec + (bare_name ? ":latest" : ""));
+  }
   return images_.at(*id);
 }
 
