@@ -168,7 +168,7 @@ long Client::stream(const std::string& method, const std::string& path, const st
       int k = snprintf(size, sizeof size, "%zx\r\n", static_cast<std::size_t>(n));
       std::array<boost::asio::const_buffer, 3> parts = {boost::asio::buffer(size, static_cast<std::size_t>(k)),
                                                          boost::asio::buffer(chunk.data(), static_cast<std::size_t>(n)),
-                                                         boost::asio::buffer(n > 0 ? "\r\n" : "\r\n", 2)};
+                                                         boost::asio::buffer("\r\n", 2)};
       boost::asio::write(c.s, parts, ec);
       if (ec) break;  // the daemon stopped reading (it answers with an error below)
       if (n == 0) break;

@@ -118,10 +118,17 @@ int signal_number(const std::string& in) { return in.empty() ? SIGKILL : parse_s
 
 bool running_state(ContainerState s) { return s == ContainerState::Running || s == ContainerState::Paused; }
 
+// The pid in <state_dir>/shim.pid if that process is still this state dir's shim, else 0. The
+// file outlives its shim, and a pid that was reused since must never be waited for or killed:
+// the process must name the state dir on its command line (the shim's --state-dir). A zombie
+// shim has an empty command line and counts as gone.
 pid_t read_shim_pid(const std::string& state_dir) {
   try {
     auto parts = split(std::string(trim(read_file(state_dir + "/shim.pid"))), ' ');
-    return parts.empty() ? 0 : static_cast<pid_t>(parse_int(parts[0], "shim pid"));
+    if (parts.empty()) return 0;
+    auto pid = static_cast<pid_t>(parse_int(parts[0], "shim pid"));
+    std::string cmdline = '\0' + read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    return cmdline.find('\0' + state_dir + '\0') != std::string::npos ? pid : 0;
   } catch (...) {
     return 0;
   }

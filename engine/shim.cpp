@@ -222,6 +222,14 @@ class Shim {
   }
   void reap();
   void finish();
+  // `runtime delete --force` of the container (not for an exec: the container is not ours).
+  void delete_container() {
+    if (!o_.exec_process.empty()) return;
+    int st;
+    pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "--log", o_.state_dir + "/runtime.log", "--log-format",
+                       "json", "delete", "--force", o_.id}, -1, -1, -1);
+    while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
+  }
   std::string status_json() const {
     return exited_ ? json_exit(exit_code_, exited_at_, oom_)
                    : "{\"running\":true,\"pid\":" + std::to_string(init_pid_) + "}";
@@ -555,12 +563,7 @@ void Shim::finish() {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hoist-shim: %s\n", e.what());
   }
-  if (o_.exec_process.empty()) {
-    int st;
-    pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "--log", o_.state_dir + "/runtime.log", "--log-format",
-                       "json", "delete", "--force", o_.id}, -1, -1, -1);
-    while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
-  }
+  delete_container();
   // No new connections; those already made (in the backlog, or with their request line not read
   // yet) still get their answer: a "wait" or "status" racing the exit is never left hanging.
   ::unlink((o_.state_dir + "/attach.sock").c_str());
@@ -642,11 +645,7 @@ int Shim::run() {
     // stop this container. Undo the start.
     std::fprintf(stderr, "hoist-shim %s: the engine went away during the start; undoing it\n", o_.id.c_str());
     ::kill(init_pid_, SIGKILL);
-    if (o_.exec_process.empty()) {
-      int st;
-      pid_t del = spawn({o_.runtime, "--root", o_.runtime_root, "delete", "--force", o_.id}, -1, -1, -1);
-      while (::waitpid(del, &st, 0) < 0 && errno == EINTR) {}
-    }
+    delete_container();
     ::unlink((o_.state_dir + "/attach.sock").c_str());
     return 1;
   }

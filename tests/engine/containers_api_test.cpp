@@ -31,9 +31,7 @@ class ContainerApiTest : public ::testing::Test {
   }
   void TearDown() override {
     if (!d_) return;
-    auto ids = d_->docker({"ps", "-aq"});
-    for (auto& id : hoist::split(std::string(trim(ids.out)), '\n'))
-      if (!id.empty()) d_->docker({"rm", "-f", id});
+    hoist::test::remove_all_containers(*d_);
     hoist::test::force_cleanup(*d_, cgroup_parent());
   }
   std::unique_ptr<Hoistd> d_;

@@ -259,4 +259,11 @@ void force_cleanup(const Hoistd& d, const std::string& cgroup_parent) {
   }
 }
 
+void remove_all_containers(Hoistd& d) {
+  if (!d.running()) return;
+  std::istringstream in(d.docker({"ps", "-aq"}).out);
+  std::string id;
+  while (in >> id) d.docker({"rm", "-f", id});
+}
+
 }  // namespace hoist::test

@@ -80,5 +80,7 @@ Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent);
 // Removes what a failed test left: kills the containers' processes and shims, unmounts
 // everything under the test dir, removes the cgroups under `cgroup_parent`.
 void force_cleanup(const Hoistd& d, const std::string& cgroup_parent);
+// `docker rm -f` of every container, if the daemon runs (a test's end, before force_cleanup).
+void remove_all_containers(Hoistd& d);
 
 }  // namespace hoist::test

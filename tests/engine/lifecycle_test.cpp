@@ -49,9 +49,7 @@ class LifecycleTest : public ::testing::TestWithParam<std::string> {
   }
   void TearDown() override {
     if (!d_) return;
-    auto ids = d_->docker({"ps", "-aq"});
-    for (auto& id : hoist::split(std::string(trim(ids.out)), '\n'))
-      if (!id.empty()) d_->docker({"rm", "-f", id});
+    hoist::test::remove_all_containers(*d_);
     hoist::test::force_cleanup(*d_, cgroup_parent());
   }
   CmdResult cli(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 60) {

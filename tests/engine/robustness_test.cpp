@@ -97,11 +97,7 @@ class RobustnessTest : public ::testing::Test {
   void stop_daemon() {
     if (!d_) return;
     if (HasFailure()) std::cerr << "---- hoistd log (tail) ----\n" << tail(d_->log(), 6000) << "\n";
-    if (d_->running()) {
-      auto ids = d_->docker({"ps", "-aq"});
-      for (auto& id : split(std::string(trim(ids.out)), '\n'))
-        if (!id.empty()) d_->docker({"rm", "-f", id});
-    }
+    hoist::test::remove_all_containers(*d_);
     d_->stop();
     hoist::test::force_cleanup(*d_, cgroup_parent());
     d_.reset();
