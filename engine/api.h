@@ -4,6 +4,8 @@
 // image groups, then every registrar added with add_route_registrar() / Daemon::add_routes()
 // (containers, exec, networks, volumes come that way).
 #pragma once
+#include <nlohmann/json_fwd.hpp>
+
 #include "engine/daemon.h"
 #include "engine/router.h"
 
@@ -14,6 +16,10 @@ void register_system_routes(Router& r, Daemon& d);
 // /images/...: json, {name}/json, {name}/history, create (pull, import), {name}/tag, DELETE {name},
 // {name}/push, get, {name}/get, load, prune.
 void register_image_routes(Router& r, Daemon& d);
+
+// A container.Config (of a container or an image) as dockerd's inspect shows it: every field, with
+// dockerd's zero values where the stored object has none.
+nlohmann::json config_view(const nlohmann::json& stored);
 
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);

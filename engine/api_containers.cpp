@@ -15,6 +15,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -23,7 +24,9 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api.h"
+#include "engine/logs.h"
 #include "engine/oci_spec.h"
+#include "engine/request_json.h"
 #include "engine/shim.h"
 #include "image/store.h"
 
@@ -70,8 +73,48 @@ json image_config_of(Daemon& d, const std::string& image_id) {
   return out;
 }
 
+// LogConfig: json-file is the one driver; its max-size is applied, its other options are refused
+// until they work, and anything dockerd does not know is refused with dockerd's words.
+void validate_log_config(const json& hc) {
+  if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object()) return;
+  const auto& lc = hc["LogConfig"];
+  std::string type = lc.contains("Type") && lc["Type"].is_string() ? lc["Type"].get<std::string>() : "";
+  static const std::set<std::string> dockers = {"none", "local", "syslog", "journald", "gelf", "fluentd",
+                                                "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"};
+  if (!type.empty() && type != "json-file") {
+    if (dockers.count(type)) throw InvalidArgument("logging driver '" + type + "' is not supported (only json-file)");
+    throw InvalidArgument("no log driver named '" + type + "' is registered");
+  }
+  if (!lc.contains("Config") || !lc["Config"].is_object()) return;
+  static const std::set<std::string> json_file_opts = {"max-file", "compress", "labels", "labels-regex",
+                                                       "env", "env-regex", "tag", "mode", "max-buffer-size"};
+  for (const auto& [k, v] : lc["Config"].items()) {
+    if (k == "max-size") {
+      if (!v.is_string()) throw InvalidArgument("invalid value for max-size");
+      parse_log_max_size(v.get<std::string>());  // throws for a bad size
+    } else if (json_file_opts.count(k)) {
+      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size)");
+    } else {
+      throw InvalidArgument("unknown log opt '" + k + "' for json-file log driver");
+    }
+  }
+}
+
 // HostConfig checks of Docker's container create.
-void validate_host_config(const json& hc) {
+void validate_host_config(const json& hc, const std::string& runtime) {
+  validate_log_config(hc);
+  if (hc.contains("Runtime") && hc["Runtime"].is_string()) {
+    auto name = hc["Runtime"].get<std::string>();
+    if (!name.empty() && name != runtime) throw InvalidArgument("unknown or invalid runtime name: " + name);
+  }
+  if (hc.contains("StorageOpt") && hc["StorageOpt"].is_object() && !hc["StorageOpt"].empty()) {
+    for (const auto& [k, v] : hc["StorageOpt"].items())
+      if (k != "size") throw InvalidArgument("Unknown option " + k);
+    throw InvalidArgument("--storage-opt is supported only for overlay over xfs with 'pquota' mount option");
+  }
+  if (hc.contains("DeviceCgroupRules") && hc["DeviceCgroupRules"].is_array())
+    for (const auto& r : hc["DeviceCgroupRules"])
+      device_cgroup_rule(r.is_string() ? r.get<std::string>() : std::string());
   if (!hc.contains("RestartPolicy") || !hc["RestartPolicy"].is_object()) return;
   auto& rp = hc["RestartPolicy"];
   std::string name = rp.contains("Name") && rp["Name"].is_string() ? rp["Name"].get<std::string>() : "";
@@ -85,6 +128,75 @@ void validate_host_config(const json& hc) {
     throw InvalidArgument("invalid restart policy: maximum retry count can only be used with 'on-failure'");
   if (name != "" && name != "no" && hc.value("AutoRemove", false))
     throw InvalidArgument("conflicting options: cannot use restart policy and auto-remove together");
+}
+
+// Fills what a stored object lacks from dockerd's zero values (a key given by the client wins).
+json with_defaults(json stored, const json& defaults) {
+  if (!stored.is_object()) stored = json::object();
+  for (const auto& [k, v] : defaults.items())
+    if (!stored.contains(k)) stored[k] = v;
+  return stored;
+}
+
+// HostConfig as dockerd's inspect shows it: every field, with dockerd's normalisations.
+json host_config_view(const json& stored, const std::string& runtime) {
+  static const json defaults = {
+      {"Binds", nullptr}, {"ContainerIDFile", ""}, {"LogConfig", {{"Type", "json-file"}, {"Config", json::object()}}},
+      {"NetworkMode", "none"}, {"PortBindings", json::object()}, {"RestartPolicy", {{"Name", "no"}, {"MaximumRetryCount", 0}}},
+      {"AutoRemove", false}, {"VolumeDriver", ""}, {"VolumesFrom", nullptr}, {"ConsoleSize", {0, 0}},
+      {"CapAdd", nullptr}, {"CapDrop", nullptr}, {"CgroupnsMode", "host"}, {"Dns", json::array()},
+      {"DnsOptions", json::array()}, {"DnsSearch", json::array()}, {"ExtraHosts", nullptr}, {"GroupAdd", nullptr},
+      {"IpcMode", "private"}, {"Cgroup", ""}, {"Links", nullptr}, {"OomScoreAdj", 0}, {"PidMode", ""},
+      {"Privileged", false}, {"PublishAllPorts", false}, {"ReadonlyRootfs", false}, {"SecurityOpt", nullptr},
+      {"UTSMode", ""}, {"UsernsMode", ""}, {"ShmSize", 67108864}, {"Isolation", ""}, {"CpuShares", 0},
+      {"Memory", 0}, {"NanoCpus", 0}, {"CgroupParent", ""}, {"BlkioWeight", 0}, {"BlkioWeightDevice", json::array()},
+      {"BlkioDeviceReadBps", nullptr}, {"BlkioDeviceWriteBps", nullptr}, {"BlkioDeviceReadIOps", nullptr},
+      {"BlkioDeviceWriteIOps", nullptr}, {"CpuPeriod", 0}, {"CpuQuota", 0}, {"CpuRealtimePeriod", 0},
+      {"CpuRealtimeRuntime", 0}, {"CpusetCpus", ""}, {"CpusetMems", ""}, {"Devices", json::array()},
+      {"DeviceCgroupRules", nullptr}, {"DeviceRequests", nullptr}, {"KernelMemory", 0}, {"KernelMemoryTCP", 0},
+      {"MemoryReservation", 0}, {"MemorySwap", 0}, {"MemorySwappiness", nullptr}, {"OomKillDisable", false},
+      {"PidsLimit", nullptr}, {"Ulimits", nullptr}, {"CpuCount", 0}, {"CpuPercent", 0}, {"IOMaximumIOps", 0},
+      {"IOMaximumBandwidth", 0}};
+  json hc = with_defaults(stored, defaults);
+  auto& log_config = hc["LogConfig"];
+  if (!log_config.is_object()) log_config = json::object();
+  if (!log_config["Type"].is_string() || log_config["Type"] == "") log_config["Type"] = "json-file";
+  if (!log_config["Config"].is_object()) log_config["Config"] = json::object();
+  if (!hc["Runtime"].is_string() || hc["Runtime"] == "") hc["Runtime"] = runtime;  // the default runtime's name
+  // -1 and 0 mean "not set": dockerd shows null.
+  if (hc["MemorySwappiness"].is_number() && hc["MemorySwappiness"].get<std::int64_t>() == -1)
+    hc["MemorySwappiness"] = nullptr;
+  if (hc["PidsLimit"].is_number() && hc["PidsLimit"].get<std::int64_t>() == 0) hc["PidsLimit"] = nullptr;
+  bool privileged = hc["Privileged"].is_boolean() && hc["Privileged"].get<bool>();
+  if (!hc.contains("MaskedPaths") || hc["MaskedPaths"].is_null())
+    hc["MaskedPaths"] = privileged ? json(nullptr) : json(default_masked_paths());
+  if (!hc.contains("ReadonlyPaths") || hc["ReadonlyPaths"].is_null())
+    hc["ReadonlyPaths"] = privileged ? json(nullptr) : json(default_readonly_paths());
+  return hc;
+}
+
+}  // namespace
+
+json config_view(const json& stored) {
+  static const json defaults = {
+      {"Hostname", ""}, {"Domainname", ""}, {"User", ""}, {"AttachStdin", false}, {"AttachStdout", false},
+      {"AttachStderr", false}, {"Tty", false}, {"OpenStdin", false}, {"StdinOnce", false}, {"Env", nullptr},
+      {"Cmd", nullptr}, {"Image", ""}, {"Volumes", nullptr}, {"WorkingDir", ""}, {"Entrypoint", nullptr},
+      {"OnBuild", nullptr}, {"Labels", nullptr}};
+  json c = with_defaults(stored, defaults);
+  if (c["Volumes"].is_object() && c["Volumes"].empty()) c["Volumes"] = nullptr;
+  return c;
+}
+
+namespace {
+
+// NetworkSettings of a container without a network (all it has is an empty namespace).
+json network_settings_view() {
+  return {{"Bridge", ""}, {"SandboxID", ""}, {"HairpinMode", false}, {"LinkLocalIPv6Address", ""},
+          {"LinkLocalIPv6PrefixLen", 0}, {"Ports", json::object()}, {"SandboxKey", ""},
+          {"SecondaryIPAddresses", nullptr}, {"SecondaryIPv6Addresses", nullptr}, {"EndpointID", ""},
+          {"Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"IPAddress", ""},
+          {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"MacAddress", ""}, {"Networks", json::object()}};
 }
 
 std::string command_line(const std::vector<std::string>& args) {
@@ -132,7 +244,7 @@ std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r)
             {"Labels", s->labels},
             {"HostConfig", {{"NetworkMode", "none"}}},
             {"NetworkSettings", {{"Networks", json::object()}}},
-            {"Mounts", json::array()}};
+            {"Mounts", inspect_mounts(parse_or_empty(r.host_config_json))}};
   std::string text = j.dump();
   s->fields = text.substr(1, text.size() - 2);
   std::lock_guard lk(mu);
@@ -377,13 +489,12 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     auto& dm = d_;
 
     rt.post("/containers/create", [&](Request& req, Response& res) {
-      auto body = json::parse(req.body());
-      if (!body.is_object()) throw InvalidArgument("config must be a JSON object");
+      auto body = decode_body(req, BodyType::ContainerCreate, false);
       auto image = body.value("Image", "");
       if (image.empty()) throw InvalidArgument("Config cannot be empty in order to create a container");
       auto rec = dm.store().resolve(image);
       auto host_config = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
-      validate_host_config(host_config);
+      validate_host_config(host_config, dm.config().runtime);
       json config = body;
       config.erase("HostConfig");
       config.erase("NetworkingConfig");
@@ -466,11 +577,19 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       auto dir = m.container_dir(r.id);
       // The log driver is json-file, always: said as dockerd says it (docker-py reads it to know
       // whether it can get the output of containers.run).
-      auto host_config = parse_or_empty(r.host_config_json);
-      auto& log_config = host_config["LogConfig"];
-      if (!log_config.is_object()) log_config = json::object();
-      if (!log_config["Type"].is_string() || log_config["Type"] == "") log_config["Type"] = "json-file";
-      if (!log_config["Config"].is_object()) log_config["Config"] = json::object();
+      auto host_config = host_config_view(parse_or_empty(r.host_config_json), dm.config().runtime);
+      json graph_data = nullptr;
+      if (r.snapshot_mode != "copy") {
+        std::string lower;
+        try {
+          for (auto& l : dm.store().layer_paths(dm.store().resolve(r.image_id)))
+            lower = l + (lower.empty() ? "" : ":" + lower);
+        } catch (const std::exception&) {
+          // the image was removed under the container (rmi -f): no lower dirs to name
+        }
+        graph_data = {{"LowerDir", lower}, {"MergedDir", dir + "/rootfs"}, {"UpperDir", dir + "/upper"},
+                      {"WorkDir", dir + "/work"}};
+      }
       json out = {{"Id", r.id},
                   {"Created", r.created},
                   {"Path", cmd.empty() ? "" : cmd[0]},
@@ -490,10 +609,10 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"ProcessLabel", ""},
                   {"AppArmorProfile", ""},
                   {"HostConfig", host_config},
-                  {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", json::object()}}},
-                  {"Mounts", json::array()},
-                  {"Config", config},
-                  {"NetworkSettings", {{"Networks", json::object()}, {"Ports", json::object()}}}};
+                  {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", graph_data}}},
+                  {"Mounts", inspect_mounts(host_config)},
+                  {"Config", with_defaults(config_view(config), {{"NetworkDisabled", false}})},
+                  {"NetworkSettings", network_settings_view()}};
       out["Config"]["Image"] = r.image;
       if (out["Config"].value("Hostname", "").empty()) out["Config"]["Hostname"] = r.id.substr(0, 12);
       res.json(200, out.dump());
@@ -608,6 +727,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       bool not_started = rec.state == ContainerState::Created ||
                          (rec.state == ContainerState::Exited && is_zero_time(rec.started_at));
       if (not_started && req.qbool("stream", true)) m.expect_attach(id);
+      m.announce(id, "attach");
       res.hijack(upgrade ? 101 : 200,
                  rec.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
                  [&](UniqueFd client, std::string already) {
@@ -645,9 +765,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
 
     // ---- exec
     rt.post("/containers/{id}/exec", [&](Request& req, Response& res) {
-      auto text = req.body();
-      json body = json::parse(text.empty() ? std::string("{}") : text);
-      if (!body.is_object()) throw InvalidArgument("exec config must be a JSON object");
+      json body = decode_body(req, BodyType::ExecCreate);
       auto strings = [&](const char* key) {
         std::vector<std::string> v;
         if (!body.contains(key) || body[key].is_null()) return v;
@@ -703,9 +821,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     });
 
     rt.post("/exec/{id}/start", [&](Request& req, Response& res) {
-      auto text = req.body();
-      json body = text.empty() ? json::object() : json::parse(text);
-      if (!body.is_object()) throw InvalidArgument("exec start config must be a JSON object");
+      json body = decode_body(req, BodyType::ExecStart);
       bool detach = body.contains("Detach") && body["Detach"].is_boolean() && body["Detach"].get<bool>();
       unsigned rows = 0, cols = 0;
       if (body.contains("ConsoleSize") && body["ConsoleSize"].is_array() && body["ConsoleSize"].size() == 2 &&

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api.h"
+#include "engine/request_json.h"
 #include "image/archive.h"
 #include "image/manifest.h"
 #include "image/pull.h"
@@ -64,7 +65,7 @@ Names names_of(Daemon& d, const ImageRecord& rec) {
 
 json summary(Daemon& d, const ImageRecord& rec, const json& cfg) {
   auto n = names_of(d, rec);
-  json labels = json::object();
+  json labels = nullptr;  // as dockerd: null for an image without labels
   if (cfg.contains("config") && cfg["config"].is_object() && cfg["config"].contains("Labels") &&
       cfg["config"]["Labels"].is_object())
     labels = cfg["config"]["Labels"];
@@ -72,7 +73,7 @@ json summary(Daemon& d, const ImageRecord& rec, const json& cfg) {
   return {{"Id", rec.id.str()},
           {"ParentId", ""},
           {"RepoTags", n.tags},
-          {"RepoDigests", n.digests},
+          {"RepoDigests", n.digests.empty() ? json(nullptr) : json(n.digests)},
           {"Created", rfc3339_to_unix(jstr(cfg, "created"))},
           {"Size", rec.size},
           {"SharedSize", -1},
@@ -172,11 +173,10 @@ void apply_auth(Daemon& d, const Request& req, const std::string& host, RequestA
   if (h.empty()) return;
   json j;
   try {
-    j = json::parse(b64decode(h));
-  } catch (const json::exception&) {
+    j = decode_json(b64decode(h), BodyType::AuthConfig);
+  } catch (const InvalidArgument&) {
     return;  // Docker ignores an undecodable header (anonymous access)
   }
-  if (!j.is_object()) return;
   image::Credentials c;
   c.username = jstr(j, "username");
   c.password = jstr(j, "password");
@@ -265,6 +265,7 @@ void import(Daemon& d, Request& req, Response& res) {
   if (!req.q("platform").empty()) opts.platform = image::Platform::parse(req.q("platform"));
   auto rec = image::import_image(d.store(), body_reader(req), opts);
   d.publish_image_event("import", rec.id.str(), repo.empty() ? "" : opts.refs[0].familiar());
+  for (auto& ref : opts.refs) d.publish_image_event("tag", rec.id.str(), ref.familiar());  // as dockerd
   Writer& w = res.stream(200, "application/json");
   write_json_line(w, json{{"status", rec.id.str()}}.dump());
 }
@@ -349,7 +350,8 @@ void register_image_routes(Router& r, Daemon& d) {
       gd_data["MergedDir"] = paths.back().substr(0, paths.back().rfind('/')) + "/merged";
       gd_data["WorkDir"] = paths.back().substr(0, paths.back().rfind('/')) + "/work";
     }
-    json config = cfg.contains("config") ? cfg["config"] : json(nullptr);
+    json config = config_view(cfg.contains("config") ? cfg["config"] : json::object());
+    json container_config = config_view(cfg.contains("container_config") ? cfg["container_config"] : json::object());
     json out = {{"Id", rec.id.str()},
                 {"RepoTags", n.tags},
                 {"RepoDigests", n.digests},
@@ -357,7 +359,7 @@ void register_image_routes(Router& r, Daemon& d) {
                 {"Comment", jstr(cfg, "comment")},
                 {"Created", jstr(cfg, "created")},
                 {"Container", ""},
-                {"ContainerConfig", cfg.contains("container_config") ? cfg["container_config"] : json::object()},
+                {"ContainerConfig", container_config},
                 {"DockerVersion", jstr(cfg, "docker_version")},
                 {"Author", jstr(cfg, "author")},
                 {"Config", config},

@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "common/strings.h"
 #include "engine/api.h"
+#include "engine/request_json.h"
 
 namespace hoist::engine {
 
@@ -101,6 +104,21 @@ std::int64_t now_nano() {
 
 void write_json_line(Writer& w, const std::string& serialized) { w.write(serialized + "\r\n"); }
 
+namespace {
+bool sysctl_on(const char* path) {
+  try {
+    return trim(read_file(path)) == "1";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+std::string env_or_empty(const char* a, const char* b) {
+  if (const char* v = std::getenv(a)) return v;
+  if (const char* v = std::getenv(b)) return v;
+  return "";
+}
+}  // namespace
+
 void register_system_routes(Router& r, Daemon& d) {
   auto ping = [](Request& req, Response& res) {
     res.headers["Cache-Control"] = "no-cache, no-store, must-revalidate";
@@ -150,7 +168,9 @@ void register_system_routes(Router& r, Daemon& d) {
     struct sysinfo si {};
     ::sysinfo(&si);
     auto& store = d.store();
-    json reg_cfg = {{"InsecureRegistryCIDRs", json::array({"127.0.0.0/8"})},
+    json reg_cfg = {{"AllowNondistributableArtifactsCIDRs", json::array()},
+                    {"AllowNondistributableArtifactsHostnames", json::array()},
+                    {"InsecureRegistryCIDRs", json::array({"127.0.0.0/8"})},
                     {"IndexConfigs", json::object()},
                     {"Mirrors", json::array()}};
     json info = {
@@ -199,6 +219,18 @@ void register_system_routes(Router& r, Daemon& d) {
         {"Swarm", {{"NodeID", ""}, {"NodeAddr", ""}, {"LocalNodeState", "inactive"}, {"ControlAvailable", false},
                    {"Error", ""}, {"RemoteManagers", nullptr}}},
         {"LiveRestoreEnabled", false},
+        {"KernelMemory", false},
+        {"KernelMemoryTCP", false},
+        {"OomKillDisable", true},
+        {"BridgeNfIptables", sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables")},
+        {"BridgeNfIp6tables", sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables")},
+        {"GenericResources", nullptr},
+        {"HttpProxy", env_or_empty("HTTP_PROXY", "http_proxy")},
+        {"HttpsProxy", env_or_empty("HTTPS_PROXY", "https_proxy")},
+        {"NoProxy", env_or_empty("NO_PROXY", "no_proxy")},
+        {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
+        {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
+        {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
         {"Isolation", ""},
         {"InitBinary", ""},
         {"SecurityOptions", json::array({"name=seccomp,profile=builtin"})},
@@ -244,8 +276,7 @@ void register_system_routes(Router& r, Daemon& d) {
   // docker login: checks the credentials against the registry; the client keeps them and sends them
   // with each pull/push (X-Registry-Auth).
   r.post("/auth", [&d](Request& req, Response& res) {
-    auto j = json::parse(req.body());
-    if (!j.is_object()) throw InvalidArgument("invalid auth configuration");
+    auto j = decode_body(req, BodyType::AuthConfig, false);
     std::string server = j.value("serveraddress", "");
     for (const char* scheme : {"https://", "http://"})
       if (server.rfind(scheme, 0) == 0) server = server.substr(std::string(scheme).size());
@@ -276,6 +307,7 @@ void register_system_routes(Router& r, Daemon& d) {
     df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
     df["Volumes"] = json::array();
     df["BuildCache"] = json::array();
+    df["BuilderSize"] = 0;
     res.json(200, df.dump() + "\n");
   });
 }

@@ -24,6 +24,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/logs.h"
 #include "engine/oci_spec.h"
 #include "engine/rootfs_mount.h"
 #include "engine/shim.h"
@@ -480,9 +481,15 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       argv.push_back("5000");
       e.expect_attach = false;
     }
-    if (opts_.log_max_size > 0) {
+    std::int64_t max_size = opts_.log_max_size;
+    json hc = json::parse(r.host_config_json, nullptr, false);
+    if (hc.is_object() && hc.contains("LogConfig") && hc["LogConfig"].is_object() &&
+        hc["LogConfig"].contains("Config") && hc["LogConfig"]["Config"].is_object() &&
+        hc["LogConfig"]["Config"].contains("max-size") && hc["LogConfig"]["Config"]["max-size"].is_string())
+      max_size = parse_log_max_size(hc["LogConfig"]["Config"]["max-size"].get<std::string>());
+    if (max_size > 0) {
       argv.push_back("--log-max-size");
-      argv.push_back(std::to_string(opts_.log_max_size));
+      argv.push_back(std::to_string(max_size));
     }
     t_spec = monotonic_ms();
     r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);
@@ -681,10 +688,21 @@ void ContainerManager::mark_exited(Entry& e, int code, const std::string& at, bo
   e.cv.notify_all();
 }
 
+void ContainerManager::announce(const std::string& ref, const std::string& what) {
+  auto e = get(ref);
+  ContainerRecord copy;
+  {
+    std::lock_guard lk(e->mu);
+    copy = e->rec;
+  }
+  event(copy, what);
+}
+
 void ContainerManager::kill(const std::string& ref, const std::string& signal) {
   int sig = signal_number(signal);
   auto e = get(ref);
   ContainerRecord copy;
+  std::uint64_t exits = 0;
   {
     std::unique_lock lk(e->mu);
     if (e->rec.state == ContainerState::Restarting) {
@@ -703,11 +721,19 @@ void ContainerManager::kill(const std::string& ref, const std::string& signal) {
       e->rec.manually_stopped = true;  // no restart by policy after this exit
       persist(*e);
     }
+    exits = e->exits;
     runtime_cmd({"kill", e->rec.id, std::to_string(sig)}, true);
     if (e->rec.state == ContainerState::Paused && sig == SIGKILL) runtime_cmd({"resume", e->rec.id}, false);
     copy = e->rec;
   }
   event(copy, "kill", {{"signal", std::to_string(sig)}});
+  if (sig != SIGKILL) return;
+  // As dockerd: a SIGKILL is answered once the container has stopped, so an inspect or rm that
+  // follows sees it exited.
+  std::unique_lock lk(e->mu);
+  auto exited = [&] { return e->exits != exits || !running_state(e->rec.state); };
+  if (!e->cv.wait_for(lk, std::chrono::seconds(30), exited))
+    throw Error("kill " + e->rec.id + ": the container did not exit after SIGKILL");
 }
 
 bool ContainerManager::stop(const std::string& ref, std::optional<int> timeout_s) {

@@ -180,6 +180,8 @@ class ContainerManager {
   std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
   // The shim's pid (0 if unknown) — for tests and diagnostics.
   pid_t shim_pid(const std::string& ref) const;
+  // Publishes a container event (e.g. "attach") for `ref` as the manager's own events are.
+  void announce(const std::string& ref, const std::string& what);
 
  private:
   struct Entry;

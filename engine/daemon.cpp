@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "common/json.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -28,14 +29,9 @@ std::vector<RouteRegistrar>& global_registrars() {
 void add_route_registrar(RouteRegistrar r) { global_registrars().push_back(std::move(r)); }
 
 void DaemonConfig::merge_file(const std::string& path, const std::vector<std::string>& explicit_keys) {
-  json j;
   std::string text = read_file(path);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return;  // empty file: no settings
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw InvalidArgument("config file " + path + ": " + e.what());
-  }
+  json j = parse_json(text, "config file " + path);
   if (!j.is_object()) throw InvalidArgument("config file " + path + ": not a JSON object");
   auto given = [&](const std::string& k) {
     return std::find(explicit_keys.begin(), explicit_keys.end(), k) != explicit_keys.end();

@@ -1,4 +1,5 @@
 #include "engine/logs.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +16,39 @@
 #include "common/clock.h"
 
 namespace hoist::engine {
+
+std::int64_t parse_log_max_size(const std::string& s) {
+  if (s == "-1") return 0;
+  auto bad = [&] { return InvalidArgument("invalid size: '" + s + "'"); };
+  std::size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i == 0 || i > 15) throw bad();
+  double n = std::stod(s.substr(0, i));
+  if (i < s.size() && s[i] == '.') {
+    std::size_t j = i + 1;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    if (j == i + 1) throw bad();
+    n = std::stod(s.substr(0, j));
+    i = j;
+  }
+  if (i < s.size() && s[i] == ' ') ++i;
+  std::string unit = s.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* const kUnits = "kmgtp";
+  double mult = 1;
+  if (!unit.empty() && std::strchr(kUnits, unit[0])) {
+    for (const char* u = kUnits; *u; ++u) {
+      mult *= 1024;
+      if (*u == unit[0]) break;
+    }
+    unit.erase(0, 1);
+  }
+  if (unit != "" && unit != "b" && unit != "ib" && unit != "i") throw bad();
+  double bytes = n * mult;
+  if (bytes < 1 || bytes > 9.0e18) throw bad();
+  return static_cast<std::int64_t>(bytes);
+}
+
 
 void json_escape_append(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";

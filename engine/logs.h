@@ -20,6 +20,10 @@ void json_escape_append(std::string& out, std::string_view s);
 // One json-file entry for `log` (already cut; ends with '\n' unless partial).
 std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time);
 
+// json-file's max-size option ("10m", "512k", "1g", binary units as Docker's RAMInBytes); -1 is
+// no limit (0 returned). Throws InvalidArgument for anything else.
+std::int64_t parse_log_max_size(const std::string& s);
+
 // Splits a stream into lines; each complete line (or a 16 KiB chunk) goes out as one entry.
 class LogWriter {
  public:

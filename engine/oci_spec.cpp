@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -275,6 +276,53 @@ json bind_from_spec(const std::string& spec) {
   return mount(dst, "bind", src, opts);
 }
 
+}  // namespace
+
+json inspect_mounts(const json& hc) {
+  json out = json::array();
+  auto bind = [&](const std::string& src, const std::string& dst, const std::string& mode, bool rw,
+                  const std::string& prop) {
+    out.push_back({{"Type", "bind"}, {"Source", src}, {"Destination", dst}, {"Mode", mode}, {"RW", rw},
+                   {"Propagation", prop}});
+  };
+  if (auto binds = str_list(hc, "Binds")) {
+    for (const auto& b : *binds) {
+      auto parts = split(b, ':');
+      if (parts.size() < 2) continue;
+      std::string mode = parts.size() > 2 ? parts[2] : "";
+      bool rw = true;
+      std::string prop = "rprivate";
+      for (const auto& o : split(mode, ',')) {
+        if (o == "ro") rw = false;
+        else if (o == "rw") rw = true;
+        else if (kPropagations.count(o)) prop = o;
+      }
+      bind(parts[0], parts[1], mode, rw, prop);
+    }
+  }
+  if (hc.contains("Mounts") && hc["Mounts"].is_array()) {
+    for (const auto& m : hc["Mounts"]) {
+      std::string type = str(m, "Type");
+      bool rw = !flag(m, "ReadOnly");
+      if (type == "bind") {
+        std::string prop = "rprivate";
+        if (m.contains("BindOptions") && m["BindOptions"].is_object() && !str(m["BindOptions"], "Propagation").empty())
+          prop = str(m["BindOptions"], "Propagation");
+        bind(str(m, "Source"), str(m, "Target"), "", rw, prop);
+      } else {
+        out.push_back({{"Type", type}, {"Source", str(m, "Source")}, {"Destination", str(m, "Target")},
+                       {"Mode", ""}, {"RW", rw}, {"Propagation", ""}});
+      }
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const json& a, const json& b) {
+    return a["Destination"].get<std::string>() < b["Destination"].get<std::string>();
+  });
+  return out;
+}
+
+namespace {
+
 json mount_from_api(const json& m) {
   std::string type = str(m, "Type");
   std::string target = str(m, "Target");
@@ -336,7 +384,65 @@ json device_rule(bool allow, const std::string& type, std::optional<int64_t> maj
   return r;
 }
 
+// HostConfig's Blkio* fields as the OCI blockIO resources (devices named by major:minor).
+json block_io(const json& hc) {
+  json b = json::object();
+  if (int64_t w = num(hc, "BlkioWeight"); w > 0) b["weight"] = w;
+  auto device = [](const json& d, const char* value_key) {
+    std::string path = str(d, "Path");
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+      throw InvalidArgument("blkio device " + path + ": " + std::strerror(errno));
+    if (!S_ISBLK(st.st_mode)) throw InvalidArgument("blkio device " + path + ": not a block device");
+    json out = {{"major", static_cast<int64_t>(major(st.st_rdev))}, {"minor", static_cast<int64_t>(minor(st.st_rdev))}};
+    out[std::string(value_key) == "Weight" ? "weight" : "rate"] = num(d, value_key);
+    return out;
+  };
+  if (hc.contains("BlkioWeightDevice") && hc["BlkioWeightDevice"].is_array())
+    for (const auto& d : hc["BlkioWeightDevice"]) b["weightDevice"].push_back(device(d, "Weight"));
+  for (auto [key, oci] : {std::pair{"BlkioDeviceReadBps", "throttleReadBpsDevice"},
+                          std::pair{"BlkioDeviceWriteBps", "throttleWriteBpsDevice"},
+                          std::pair{"BlkioDeviceReadIOps", "throttleReadIOPSDevice"},
+                          std::pair{"BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"}})
+    if (hc.contains(key) && hc[key].is_array())
+      for (const auto& d : hc[key]) b[oci].push_back(device(d, "Rate"));
+  return b;
+}
+
 }  // namespace
+
+const std::vector<std::string>& default_masked_paths() {
+  static const std::vector<std::string> v = {
+      "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+      "/sys/devices/virtual/powercap"};
+  return v;
+}
+
+const std::vector<std::string>& default_readonly_paths() {
+  static const std::vector<std::string> v = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  return v;
+}
+
+json device_cgroup_rule(const std::string& rule) {
+  // Docker's form: "TYPE MAJOR:MINOR ACCESS", TYPE a|b|c, MAJOR/MINOR a number or '*', ACCESS of rwm.
+  auto bad = [&] { return InvalidArgument("invalid device cgroup format '" + rule + "'"); };
+  auto parts = split(rule, ' ');
+  if (parts.size() != 3 || parts[0].size() != 1 || std::string("abc").find(parts[0][0]) == std::string::npos)
+    throw bad();
+  auto colon = parts[1].find(':');
+  if (colon == std::string::npos) throw bad();
+  auto number = [&](const std::string& v) -> std::optional<int64_t> {
+    if (v == "*") return std::nullopt;
+    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    return std::stoll(v);
+  };
+  auto ma = number(parts[1].substr(0, colon));
+  auto mi = number(parts[1].substr(colon + 1));
+  const std::string& access = parts[2];
+  if (access.empty() || access.size() > 3 || access.find_first_not_of("rwm") != std::string::npos) throw bad();
+  return device_rule(true, parts[0], ma, mi, access);
+}
 
 std::vector<std::string> resolve_command(const json& config, const json& image_config) {
   auto entrypoint = str_list(config, "Entrypoint");
@@ -672,6 +778,8 @@ json build_oci_spec(const SpecInput& in) {
       devrules.push_back(device_rule(true, type, ma, mi, perms));
     }
   }
+  if (auto rules = str_list(hc, "DeviceCgroupRules"))
+    for (const auto& rule : *rules) devrules.push_back(device_cgroup_rule(rule));
   res["devices"] = devrules;
   if (!lxdevices.empty()) lx["devices"] = lxdevices;
 
@@ -686,7 +794,8 @@ json build_oci_spec(const SpecInput& in) {
     throw InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
   if (memory > 0) {
     mem["limit"] = memory;
-    if (swap == 0) swap = memory * 2;  // Docker's default: as much swap as memory
+    // Docker's default: as much swap as memory; no limit where twice the memory does not fit.
+    if (swap == 0) swap = memory > INT64_MAX / 2 ? -1 : memory * 2;
     mem["swap"] = swap;
   }
   if (int64_t r = num(hc, "MemoryReservation"); r > 0) mem["reservation"] = r;
@@ -709,14 +818,23 @@ json build_oci_spec(const SpecInput& in) {
   if (int64_t shares = num(hc, "CpuShares"); shares > 0) cpu["shares"] = shares;
   if (nano > 0) {
     cpu["period"] = 100000;
-    cpu["quota"] = nano * 100000 / 1000000000;
+    cpu["quota"] = nano / 10000;  // nano * 100000 / 1e9, without the overflow
   } else {
     if (period > 0) cpu["period"] = period;
     if (quota > 0) cpu["quota"] = quota;
   }
+  if (int64_t v = num(hc, "CpuRealtimePeriod"); v > 0) cpu["realtimePeriod"] = v;
+  if (int64_t v = num(hc, "CpuRealtimeRuntime"); v != 0) cpu["realtimeRuntime"] = v;
   if (!str(hc, "CpusetCpus").empty()) cpu["cpus"] = str(hc, "CpusetCpus");
   if (!str(hc, "CpusetMems").empty()) cpu["mems"] = str(hc, "CpusetMems");
   if (!cpu.empty()) res["cpu"] = cpu;
+  if (json blkio = block_io(hc); !blkio.empty()) res["blockIO"] = blkio;
+  for (const char* k : {"KernelMemory", "KernelMemoryTCP", "CpuCount", "CpuPercent", "IOMaximumIOps",
+                        "IOMaximumBandwidth"})
+    if (num(hc, k) != 0) throw InvalidArgument(std::string(k) + " is not supported");
+  if (hc.contains("DeviceRequests") && hc["DeviceRequests"].is_array() && !hc["DeviceRequests"].empty())
+    throw InvalidArgument("could not select device driver \"" + str(hc["DeviceRequests"][0], "Driver") +
+                          "\" with capabilities: " + hc["DeviceRequests"][0].value("Capabilities", json::array()).dump());
   if (hc.contains("PidsLimit") && hc["PidsLimit"].is_number()) {
     int64_t p = hc["PidsLimit"].get<int64_t>();
     if (p > 0) res["pids"] = {{"limit", p}};
@@ -735,10 +853,9 @@ json build_oci_spec(const SpecInput& in) {
   }
 
   if (!privileged && !so.systempaths_unconfined) {
-    lx["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                         "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                         "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
-    lx["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+    // HostConfig.MaskedPaths / ReadonlyPaths replace the defaults when given (as dockerd).
+    lx["maskedPaths"] = str_list(hc, "MaskedPaths").value_or(default_masked_paths());
+    lx["readonlyPaths"] = str_list(hc, "ReadonlyPaths").value_or(default_readonly_paths());
   }
 
   if (!privileged) {

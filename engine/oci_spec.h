@@ -27,6 +27,18 @@ struct SpecInput {
 // Throws hoist::InvalidArgument with Docker's messages for bad input.
 nlohmann::json build_oci_spec(const SpecInput& in);
 
+// The "Mounts" of container inspect and ps for a HostConfig's Binds and Mounts: Type, Source,
+// Destination, Mode, RW, Propagation, as dockerd reports them (sorted by destination).
+nlohmann::json inspect_mounts(const nlohmann::json& host_config);
+
+// One of HostConfig.DeviceCgroupRules ("c 1:3 mr", "a *:* rwm") as an OCI device cgroup rule;
+// InvalidArgument with dockerd's message for a malformed one.
+nlohmann::json device_cgroup_rule(const std::string& rule);
+
+// Docker's default masked and read-only paths (those of an unprivileged container).
+const std::vector<std::string>& default_masked_paths();
+const std::vector<std::string>& default_readonly_paths();
+
 // Process args after Entrypoint/Cmd merging (inspect's Path + Args). Empty when nothing to run.
 std::vector<std::string> resolve_command(const nlohmann::json& config, const nlohmann::json& image_config);
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -104,12 +105,7 @@ ParsedTarget parse_target(std::string_view target) {
 Filters parse_filters(const std::string& s) {
   Filters f;
   if (s.empty()) return f;
-  json j;
-  try {
-    j = json::parse(s);
-  } catch (const json::exception& e) {
-    throw InvalidArgument(std::string("invalid filter: ") + e.what());
-  }
+  json j = parse_json(s, "invalid filter");
   if (!j.is_object()) throw InvalidArgument("invalid filter: not an object");
   for (auto& [k, v] : j.items()) {
     auto& out = f[k];
@@ -130,7 +126,7 @@ Filters parse_filters(const std::string& s) {
   return f;
 }
 
-std::string error_body(const std::string& msg) { return json{{"message", msg}}.dump() + "\n"; }
+std::string error_body(const std::string& msg) { return dump_json(json{{"message", msg}}) + "\n"; }
 
 int status_for(const std::exception& e) {
   if (dynamic_cast<const NotFound*>(&e)) return 404;

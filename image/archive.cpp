@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "common/json.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
@@ -360,12 +361,7 @@ std::string member(const std::string& dir, const std::string& name) {
 }
 
 void load_docker_archive(Store& store, const std::string& dir, const ProgressFn& progress, LoadResult& result) {
-  json entries;
-  try {
-    entries = json::parse(read_file(dir + "/manifest.json"));
-  } catch (const json::exception& e) {
-    throw Error(std::string("load: manifest.json: ") + e.what());
-  }
+  json entries = hoist::parse_json(read_file(dir + "/manifest.json"), "load: manifest.json");
   if (!entries.is_array()) throw Error("load: manifest.json is not a list");
   for (auto& entry : entries) {
     if (!entry.is_object() || !entry.contains("Config") || !entry["Config"].is_string() || !entry.contains("Layers") ||

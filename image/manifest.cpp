@@ -2,6 +2,7 @@
 
 #include <sys/utsname.h>
 
+#include "common/json.h"
 #include "common/error.h"
 #include "common/strings.h"
 
@@ -11,14 +12,10 @@ using nlohmann::json;
 
 namespace {
 
-json parse_json(const std::string& body, const std::string& what) {
-  try {
-    auto j = json::parse(body);
-    if (!j.is_object()) throw Error(what + ": not a JSON object");
-    return j;
-  } catch (const json::exception& e) {
-    throw Error(what + ": malformed JSON: " + e.what());
-  }
+json parse_object(const std::string& body, const std::string& what) {
+  auto j = hoist::parse_json(body, what);
+  if (!j.is_object()) throw Error(what + ": not a JSON object");
+  return j;
 }
 
 std::string normalize_arch(const std::string& a) {
@@ -114,8 +111,8 @@ bool is_layer_type(const std::string& t) {
 std::string sniff_media_type(const std::string& body, const std::string& header_type) {
   json j;
   try {
-    j = json::parse(body);
-  } catch (const json::exception&) {
+    j = hoist::parse_json(body, "manifest");
+  } catch (const InvalidArgument&) {
     return header_type;
   }
   if (!j.is_object()) return header_type;
@@ -128,7 +125,7 @@ std::string sniff_media_type(const std::string& body, const std::string& header_
 }
 
 Index Index::parse(const std::string& body, const std::string& media_type) {
-  auto j = parse_json(body, "manifest list");
+  auto j = parse_object(body, "manifest list");
   if (j.value("schemaVersion", 0) != 2) throw Error("manifest list: unsupported schemaVersion");
   if (!j.contains("manifests") || !j["manifests"].is_array()) throw Error("manifest list: no manifests array");
   Index ix;
@@ -150,7 +147,7 @@ const Descriptor& Index::select(const Platform& want) const {
 Manifest Manifest::parse(const std::string& body, const std::string& media_type) {
   if (media_type == media::kDockerSchema1 || media_type == media::kDockerSchema1Signed)
     throw Error("schema 1 manifests are not supported (" + media_type + "); the image must be pushed again with a current client");
-  auto j = parse_json(body, "manifest");
+  auto j = parse_object(body, "manifest");
   int version = j.value("schemaVersion", 0);
   if (version == 1) throw Error("schema 1 manifests are not supported; the image must be pushed again with a current client");
   if (version != 2) throw Error("manifest: unsupported schemaVersion " + std::to_string(version));
@@ -169,7 +166,7 @@ Manifest Manifest::parse(const std::string& body, const std::string& media_type)
 
 ImageConfig ImageConfig::parse(const std::string& body) {
   ImageConfig c;
-  c.raw = parse_json(body, "image config");
+  c.raw = parse_object(body, "image config");
   auto& j = c.raw;
   c.os = j.value("os", "");
   c.architecture = j.value("architecture", "");

@@ -23,6 +23,7 @@
 #include <random>
 #include <thread>
 
+#include "common/json.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -763,9 +764,9 @@ struct Registry::Impl {
     if (!rs.ok() || rs.status != 200) throw http_error(what, rs);
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(rs.body);
-    } catch (const nlohmann::json::exception&) {
-      throw RegistryError(what + ": the answer is not JSON", static_cast<int>(rs.status));
+      j = hoist::parse_json(rs.body, what);
+    } catch (const InvalidArgument& e) {
+      throw RegistryError(what + ": the answer is not JSON (" + e.what() + ")", static_cast<int>(rs.status));
     }
     Token t;
     if (j.is_object()) {
@@ -911,9 +912,9 @@ struct Registry::Impl {
     if (body.empty()) return ct;
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(body);
-    } catch (const nlohmann::json::exception&) {
-      throw RegistryError(op + ": the manifest is not valid JSON", 0);
+      j = hoist::parse_json(body, op);
+    } catch (const InvalidArgument& e) {
+      throw RegistryError(op + ": the manifest is not valid JSON (" + e.what() + ")", 0);
     }
     if (!j.is_object()) throw RegistryError(op + ": the manifest is not a JSON object", 0);
     if (j.value("schemaVersion", 0) == 1) refuse_schema1(op, kSchema1);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strings.h"
@@ -309,8 +310,8 @@ std::string normalize_auth_key(std::string_view key) {
 std::optional<ErrorBody> parse_error_body(std::string_view body) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception&) {
+    j = hoist::parse_json(body, "registry error");
+  } catch (const InvalidArgument&) {
     return std::nullopt;
   }
   if (!j.is_object()) return std::nullopt;
@@ -346,12 +347,7 @@ std::string bare_media_type(std::string_view ct) {
 namespace {
 
 nlohmann::json parse_auth_doc(const std::string& text, const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("auth file " + path + ": invalid JSON: " + e.what());
-  }
+  nlohmann::json j = hoist::parse_json(text, "auth file " + path);
   if (!j.is_object()) throw Error("auth file " + path + ": not a JSON object");
   if (j.contains("auths") && !j["auths"].is_object()) throw Error("auth file " + path + ": \"auths\" is not an object");
   return j;

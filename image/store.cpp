@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "common/json.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
@@ -155,7 +156,7 @@ void Store::load() {
       continue;
     }
     try {
-      auto rec = record_from_json(json::parse(read_file(path)));
+      auto rec = record_from_json(hoist::parse_json(read_file(path), path));
       images_[rec.id] = std::move(rec);
     } catch (const std::exception& e) {
       log::warn("image store: ignoring unreadable image record " + path + ": " + e.what());
@@ -163,7 +164,7 @@ void Store::load() {
   }
   auto refs_path = root_ + "/repositories.json";
   if (path_exists(refs_path)) {
-    auto j = json::parse(read_file(refs_path));
+    auto j = hoist::parse_json(read_file(refs_path), refs_path);
     for (auto& [k, v] : j.at("refs").items()) {
       auto id = Digest::parse(v.get<std::string>());
       if (images_.count(id)) refs_[k] = id;
@@ -373,7 +374,7 @@ bool Store::has_snapshot(const Digest& chain_id) const {
 
 std::int64_t Store::snapshot_size(const Digest& chain_id) const {
   try {
-    return json::parse(read_file(root_ + "/snapshots/" + chain_id.hex + "/meta.json")).value("size", std::int64_t{0});
+    return hoist::parse_json(read_file(root_ + "/snapshots/" + chain_id.hex + "/meta.json"), "snapshot meta").value("size", std::int64_t{0});
   } catch (const std::exception&) {
     return 0;
   }

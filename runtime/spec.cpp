@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json.h"
 #include "common/error.h"
 #include "common/file.h"
 
@@ -387,12 +388,7 @@ const Namespace* Spec::find_namespace(const std::string& type) const {
 }
 
 Spec parse_spec(const std::string& text, const std::string& bundle) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(std::string("config: invalid JSON: ") + e.what());
-  }
+  json j = hoist::parse_json(text, "config");
   Obj o(j, "");
   Spec s;
   s.oci_version = o.str("ociVersion");
@@ -449,12 +445,7 @@ Spec load_spec(const std::string& bundle) {
 }
 
 Process parse_process(const std::string& text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(std::string("process: invalid JSON: ") + e.what());
-  }
+  json j = hoist::parse_json(text, "process");
   Process p = parse_process_obj(Obj(j, "process"));
   validate_process(p, "process");
   return p;

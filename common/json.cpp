@@ -1,0 +1,57 @@
+#include "common/json.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace hoist {
+
+std::size_t json_depth(std::string_view text, std::size_t stop_after) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[': case '{':
+        if (++depth > deepest && (deepest = depth) > stop_after) return deepest;
+        break;
+      case ']': case '}':
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+  }
+  return deepest;
+}
+
+nlohmann::json parse_json(std::string_view text, std::string_view what, const JsonLimits& limits) {
+  std::string prefix = what.empty() ? std::string() : std::string(what) + ": ";
+  if (text.size() > limits.max_size)
+    throw InvalidArgument(prefix + "invalid JSON: " + std::to_string(text.size()) + " bytes exceed the limit of " +
+                          std::to_string(limits.max_size));
+  if (json_depth(text, limits.max_depth) > limits.max_depth)
+    throw InvalidArgument(prefix + "invalid JSON: exceeded max depth of " + std::to_string(limits.max_depth));
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    // nlohmann's message quotes the bytes it stopped at, which may be invalid UTF-8 themselves:
+    // keep the message printable so the error body can always be serialised.
+    std::string msg = e.what();
+    auto pos = msg.find("; last read: ");
+    if (pos != std::string::npos) msg.erase(pos);
+    if (msg.rfind("[json.exception.", 0) == 0 && msg.find("] ") != std::string::npos) msg.erase(0, msg.find("] ") + 2);
+    throw InvalidArgument(prefix + "invalid JSON: " + msg);
+  }
+}
+
+std::string dump_json(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace hoist

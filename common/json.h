@@ -1,0 +1,32 @@
+// Bounded JSON reading for everything outside input and the daemon's own files.
+//
+// nlohmann's parser is iterative, but copying, serialising and comparing a tree recurse once per
+// level: a body of 100,000 nested arrays would overflow a thread's stack long after it was parsed.
+// parse_json() checks the nesting depth and the size on the raw text first, so no tree deeper than
+// the limit is ever built, and every later recursive walk is bounded.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace hoist {
+
+struct JsonLimits {
+  std::size_t max_depth = 512;          // Docker's bodies nest ~6 deep, manifests ~5
+  std::size_t max_size = 64u << 20;     // bytes of text
+};
+
+// The deepest nesting of arrays and objects in `text` (string contents skipped); stops scanning
+// once it passes `stop_after`.
+std::size_t json_depth(std::string_view text, std::size_t stop_after = static_cast<std::size_t>(-1));
+
+// Parses `text` after the depth and size checks. Throws InvalidArgument naming `what` (e.g.
+// "request body", "manifest sha256:…", "/var/lib/hoist/x.json"): "<what>: invalid JSON: ...".
+nlohmann::json parse_json(std::string_view text, std::string_view what, const JsonLimits& limits = {});
+
+// Serialises without ever throwing: invalid UTF-8 in strings is replaced by U+FFFD.
+std::string dump_json(const nlohmann::json& j, int indent = -1);
+
+}  // namespace hoist

@@ -1,0 +1,246 @@
+// What docker clients expect of the container endpoints, through docker-py, the docker CLI and raw
+// HTTP against a private hoistd: request bodies read as Go reads them, kill answered once the
+// container is dead, Mounts in inspect, create's checks (log driver, runtime, storage options,
+// device cgroup rules, resources), bodies that are too deep or not UTF-8.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "common/file.h"
+#include "common/strings.h"
+#include "hoistd_harness.h"
+
+namespace fs = std::filesystem;
+using hoist::trim;
+using hoist::test::Hoistd;
+using hoist::test::HttpResult;
+using nlohmann::json;
+
+namespace {
+
+std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-fidelity"; }
+
+class ApiFidelityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "docker CLI missing";
+    d_ = std::make_unique<Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
+    auto r = d_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  void TearDown() override {
+    if (!d_) return;
+    if (HasFailure()) {
+      auto log = d_->log();
+      std::cerr << "---- hoistd log (tail) ----\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log) << "\n";
+    }
+    hoist::test::remove_all_containers(*d_);
+    hoist::test::force_cleanup(*d_, cgroup_parent());
+  }
+  HttpResult create(const std::string& body, const std::string& name = "") {
+    return d_->http("POST", "/v1.43/containers/create" + (name.empty() ? "" : "?name=" + name), body,
+                    {"Content-Type: application/json"});
+  }
+  json inspect(const std::string& ref) {
+    auto r = d_->http("GET", "/v1.43/containers/" + ref + "/json");
+    return r.status == 200 ? json::parse(r.body) : json();
+  }
+  void expect_alive() {
+    EXPECT_TRUE(d_->running()) << "hoistd died";
+    auto ping = d_->http("GET", "/_ping", "", {}, 0, 5);
+    EXPECT_EQ(ping.status, 200) << ping.error;
+  }
+  std::unique_ptr<Hoistd> d_;
+};
+
+}  // namespace
+
+// ---- request bodies are read as Go's encoding/json reads them
+
+TEST_F(ApiFidelityTest, DockerPyKeysMatchCaseInsensitively) {
+  if (hoist::test::run_cmd({"python3", "-c", "import docker"}).code != 0) GTEST_SKIP() << "python3-docker missing";
+  // docker-py spells these CPURealtimePeriod / CPURealtimeRuntime; dockerd's field is CpuRealtimePeriod.
+  auto r = d_->python(R"PY(
+import os, docker
+c = docker.APIClient(base_url=os.environ['HOIST_HOST'])
+hc = c.create_host_config(cpu_rt_period=900000, cpu_rt_runtime=0, mem_limit='64m')
+ct = c.create_container('bb:1', ['true'], host_config=hc, name='py-rt')
+h = c.inspect_container(ct['Id'])['HostConfig']
+print(h['CpuRealtimePeriod'], h['CpuRealtimeRuntime'], h['Memory'])
+print('CPURealtimePeriod' in h)
+)PY");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "900000 0 67108864\nFalse\n");
+}
+
+TEST_F(ApiFidelityTest, RawBodyKeysInAnyCaseAreApplied) {
+  // Lower-case keys at every level; map keys (Labels) keep their case.
+  auto r = create(R"({"image":"bb:1","cmd":["sh","-c","cat /sys/fs/cgroup/memory/memory.limit_in_bytes; echo $FOO"],
+                      "ENV":["FOO=bar"],"labels":{"MixedCase":"v"},
+                      "hostconfig":{"memory":67108864,"restartpolicy":{"name":"no"},"logconfig":{"type":"json-file"}}})",
+                 "lower");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = inspect("lower");
+  EXPECT_EQ(j["HostConfig"]["Memory"], 67108864);
+  EXPECT_EQ(j["HostConfig"]["RestartPolicy"]["Name"], "no");
+  EXPECT_EQ(j["Config"]["Labels"]["MixedCase"], "v");
+  EXPECT_FALSE(j["HostConfig"].contains("memory"));
+  auto s = d_->docker({"start", "-a", "lower"});
+  EXPECT_EQ(s.code, 0) << s.err;
+  EXPECT_EQ(s.out, "67108864\nbar\n");
+  // An exact key wins over a differently cased one, whatever their order.
+  r = create(R"({"Image":"bb:1","Cmd":["true"],"cmd":["false"],"HostConfig":{"memory":8388608,"Memory":16777216}})",
+             "both");
+  ASSERT_EQ(r.status, 201) << r.body;
+  j = inspect("both");
+  EXPECT_EQ(j["Config"]["Cmd"], json::array({"true"}));
+  EXPECT_EQ(j["HostConfig"]["Memory"], 16777216);
+}
+
+TEST_F(ApiFidelityTest, DeepOrMalformedBodiesAre400AndTheDaemonLives) {
+  std::string deep = R"({"Image":"bb:1","Cmd":["true"],"Labels":{"x":)" + std::string(100000, '[');
+  auto r = create(deep);
+  EXPECT_EQ(r.status, 400) << r.body.substr(0, 200);
+  EXPECT_NE(r.body.find("depth"), std::string::npos) << r.body.substr(0, 200);
+  expect_alive();
+  // Deep but closed: the same.
+  std::string closed = std::string(20000, '[') + std::string(20000, ']');
+  r = create(closed);
+  EXPECT_EQ(r.status, 400);
+  r = d_->http("POST", "/v1.43/containers/json?filters=" + std::string(5000, '%') , "");
+  expect_alive();
+  // Invalid UTF-8 inside a string: a 400 with a JSON message, never an empty reply.
+  r = create("{\"Image\":\"bb:1\",\"Cmd\":[\"echo\",\"\xff\xfe\"]}");
+  EXPECT_EQ(r.status, 400) << r.error;
+  ASSERT_FALSE(r.body.empty());
+  EXPECT_TRUE(json::parse(r.body).contains("message")) << r.body;
+  // Not an object.
+  r = create("[1,2,3]");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(json::parse(r.body).value("message", "").find("invalid JSON"), std::string::npos) << r.body;
+  expect_alive();
+}
+
+// ---- kill
+
+TEST_F(ApiFidelityTest, KillAnswersOnceTheContainerIsDead) {
+  if (hoist::test::run_cmd({"python3", "-c", "import docker"}).code != 0) GTEST_SKIP() << "python3-docker missing";
+  // Right after kill, inspect shows it exited and rm succeeds: every round.
+  auto r = d_->python(R"PY(
+import os, docker
+c = docker.APIClient(base_url=os.environ['HOIST_HOST'])
+bad = 0
+for i in range(8):
+    ct = c.create_container('bb:1', ['sh', '-c', 'trap "" TERM; while true; do sleep 1; done'])
+    c.start(ct['Id'])
+    c.kill(ct['Id'])
+    st = c.inspect_container(ct['Id'])['State']
+    if st['Running'] or st['ExitCode'] != 137 or st['Status'] != 'exited':
+        bad += 1
+        print('round', i, st['Status'], st['Running'], st['ExitCode'])
+    c.remove_container(ct['Id'])
+print('bad', bad)
+)PY");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("bad 0\n"), std::string::npos) << r.out;
+  // A signal other than SIGKILL returns at once and leaves a container that ignores it running.
+  auto id = std::string(trim(d_->docker({"run", "-d", "bb:1", "sh", "-c", "trap '' USR1; sleep 300"}).out));
+  EXPECT_EQ(d_->docker({"kill", "-s", "USR1", id}).code, 0);
+  EXPECT_EQ(inspect(id)["State"]["Running"], true);
+}
+
+// ---- Mounts in inspect and ps
+
+TEST_F(ApiFidelityTest, InspectShowsBindMountsAsDockerDoes) {
+  hoist::test::TempDir a, b;
+  std::ofstream(a.path() + "/f") << "from-a\n";
+  auto r = d_->docker({"run", "-d", "--name", "mnt", "-v", a.path() + ":/data:ro", "--mount",
+                       "type=bind,src=" + b.path() + ",dst=/m", "--mount", "type=tmpfs,dst=/t", "bb:1", "sleep", "300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto mounts = inspect("mnt")["Mounts"];
+  json want = json::array({
+      {{"Type", "bind"}, {"Source", a.path()}, {"Destination", "/data"}, {"Mode", "ro"}, {"RW", false},
+       {"Propagation", "rprivate"}},
+      {{"Type", "bind"}, {"Source", b.path()}, {"Destination", "/m"}, {"Mode", ""}, {"RW", true},
+       {"Propagation", "rprivate"}},
+      {{"Type", "tmpfs"}, {"Source", ""}, {"Destination", "/t"}, {"Mode", ""}, {"RW", true}, {"Propagation", ""}},
+  });
+  EXPECT_EQ(mounts, want) << mounts.dump(1);
+  // The bind is really there, read-only.
+  EXPECT_EQ(d_->docker({"exec", "mnt", "cat", "/data/f"}).out, "from-a\n");
+  EXPECT_NE(d_->docker({"exec", "mnt", "touch", "/data/g"}).code, 0);
+  // ps lists the same mounts.
+  auto ps = d_->docker({"ps", "--no-trunc", "--format", "{{.Mounts}}"});
+  EXPECT_NE(ps.out.find(a.path()), std::string::npos) << ps.out;
+  EXPECT_EQ(d_->docker({"rm", "-f", "mnt"}).code, 0);
+}
+
+// ---- create's checks
+
+TEST_F(ApiFidelityTest, CreateRefusesWhatItCannotHonour) {
+  auto expect_refused = [&](std::vector<std::string> args, const std::string& msg) {
+    args.insert(args.begin(), "run");
+    args.insert(args.end(), {"bb:1", "true"});
+    auto r = d_->docker(args);
+    EXPECT_EQ(r.code, 125) << args[1];
+    EXPECT_NE(r.err.find(msg), std::string::npos) << r.err;
+  };
+  expect_refused({"--log-driver", "asdf-nope"}, "no log driver named 'asdf-nope' is registered");
+  expect_refused({"--log-opt", "bogus=1"}, "unknown log opt 'bogus' for json-file log driver");
+  expect_refused({"--log-opt", "max-size=lots"}, "invalid size");
+  expect_refused({"--storage-opt", "size=1G"}, "--storage-opt is supported only for overlay over xfs");
+  expect_refused({"--runtime", "nosuch"}, "unknown or invalid runtime name: nosuch");
+  auto r = create(R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"DeviceCgroupRules":["c 1:3 xyz"]}})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("invalid device cgroup format 'c 1:3 xyz'"), std::string::npos) << r.body;
+  // Nothing was left behind by the refusals.
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+}
+
+TEST_F(ApiFidelityTest, InspectNamesTheRuntime) {
+  auto r = d_->docker({"create", "--name", "rt", "bb:1", "true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto info = json::parse(d_->http("GET", "/v1.43/info").body);
+  std::string runtime(trim(d_->docker({"inspect", "-f", "{{.HostConfig.Runtime}}", "rt"}).out));
+  EXPECT_FALSE(runtime.empty());
+  EXPECT_EQ(runtime, info["DefaultRuntime"].get<std::string>());
+  // Naming the default runtime explicitly works.
+  EXPECT_EQ(d_->docker({"run", "--rm", "--runtime", runtime, "bb:1", "true"}).code, 0);
+}
+
+TEST_F(ApiFidelityTest, DeviceCgroupRulesAreApplied) {
+  auto r = d_->docker({"run", "-d", "--name", "dev", "--device-cgroup-rule", "c 1:11 r", "--device-cgroup-rule",
+                       "b 7:* rw", "bb:1", "sleep", "300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto id = inspect("dev")["Id"].get<std::string>();
+  std::string file = "/sys/fs/cgroup/devices" + cgroup_parent() + "/" + id + "/devices.list";
+  if (!fs::exists(file)) GTEST_SKIP() << "no cgroup v1 devices hierarchy";
+  std::string list = hoist::read_file(file);
+  EXPECT_NE(list.find("c 1:11 r\n"), std::string::npos) << list;
+  EXPECT_NE(list.find("b 7:* rw\n"), std::string::npos) << list;
+}
+
+TEST_F(ApiFidelityTest, LogMaxSizeRotatesTheLog) {
+  auto r = d_->docker({"run", "--name", "lg", "--log-opt", "max-size=2k", "bb:1", "sh", "-c",
+                       "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto path = inspect("lg")["LogPath"].get<std::string>();
+  ASSERT_FALSE(path.empty());
+  EXPECT_LE(fs::file_size(path), 2048u + 200u);
+  EXPECT_EQ(inspect("lg")["HostConfig"]["LogConfig"]["Config"]["max-size"], "2k");
+}
+
+TEST_F(ApiFidelityTest, HugeMemoryLimitRunsWithoutOverflow) {
+  // 2^63-1: twice of it must not wrap around into a negative swap limit.
+  auto r = create(R"({"Image":"bb:1","Cmd":["sleep","300"],"HostConfig":{"Memory":9223372036854775807}})", "huge");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto s = d_->http("POST", "/v1.43/containers/huge/start");
+  EXPECT_EQ(s.status, 204) << s.body;
+  EXPECT_EQ(inspect("huge")["State"]["Running"], true);
+}
