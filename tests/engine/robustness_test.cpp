@@ -426,20 +426,19 @@ TEST_F(RobustnessTest, ThousandsOfIdleConnectionsDoNotLockOthersOut) {
       ASSERT_EQ(raw_status(resp), 200) << "connection " << i << ": " << resp;
     }
   }
-  for (int i = 0; i < stalled; ++i) {
+  // A new connection in `fds` that has sent `data`; -1 when that failed.
+  auto open_sending = [&](Fds& fds, const std::string& data) {
     int fd = hoist::test::connect_unix(d_->socket());
-    ASSERT_GE(fd, 0);
-    stalled_fds.v.push_back(fd);
-    std::string part = "GET /v1.43/containers/json HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-    ASSERT_EQ(::send(fd, part.data(), part.size(), MSG_NOSIGNAL), ssize_t(part.size()));
-  }
+    if (fd < 0) return -1;
+    fds.v.push_back(fd);
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size()) ? fd : -1;
+  };
+  for (int i = 0; i < stalled; ++i)
+    ASSERT_GE(open_sending(stalled_fds, "GET /v1.43/containers/json HTTP/1.1\r\nHost: x\r\nX-Slow: "), 0);
   auto stalled_at = Clock::now();
   for (int i = 0; i < streams; ++i) {
-    int fd = hoist::test::connect_unix(d_->socket());
+    int fd = open_sending(stream_fds, "GET /v1.43/events HTTP/1.1\r\nHost: x\r\n\r\n");
     ASSERT_GE(fd, 0);
-    stream_fds.v.push_back(fd);
-    std::string req = "GET /v1.43/events HTTP/1.1\r\nHost: x\r\n\r\n";
-    ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), ssize_t(req.size()));
     char buf[512];
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
