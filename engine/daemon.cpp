@@ -102,6 +102,7 @@ void Daemon::start() {
   for (auto& r : registrars_) r(router_, *this);
   ServerOptions o;
   o.socket_path = cfg_.socket_path();
+  o.header_timeout_s = cfg_.http_header_timeout_s;
   auto dir = o.socket_path.substr(0, o.socket_path.rfind('/'));
   if (!dir.empty()) mkdir_all(dir, 0755);
   server_ = std::make_unique<HttpServer>(o, [this](Request& req, Response& res) { router_.dispatch(req, res); });

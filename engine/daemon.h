@@ -32,6 +32,7 @@ struct DaemonConfig {
   std::vector<std::string> insecure_registries;
   std::string log_level = "info";
   bool debug = false;
+  int http_header_timeout_s = 30;  // a client's time to send a whole request head
 
   // Merges a daemon.json (keys: data-root, exec-root, hosts, runtime, insecure-registries,
   // log-level, debug) under the values set explicitly (`explicit_keys` lists flags given).

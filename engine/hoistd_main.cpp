@@ -1,6 +1,8 @@
 // hoistd: the Docker Engine API daemon.
 #include <signal.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +31,20 @@ std::string find_binary(const std::string& name, const std::string& build_dir) {
   return name;
 }
 
+rlimit g_nofile_at_start{};
+// Restores the limit the daemon started with in a forked child (shims, the runtime, containers).
+void restore_nofile_limit() { ::setrlimit(RLIMIT_NOFILE, &g_nofile_at_start); }
+
+// Every open API connection is an fd: hoistd allows itself as many as the hard limit does (as
+// dockerd does); the programs it starts keep the limit it was given.
+void raise_nofile_limit() {
+  if (::getrlimit(RLIMIT_NOFILE, &g_nofile_at_start) != 0 || g_nofile_at_start.rlim_cur >= g_nofile_at_start.rlim_max)
+    return;
+  rlimit raised = g_nofile_at_start;
+  raised.rlim_cur = raised.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) ::pthread_atfork(nullptr, nullptr, restore_nofile_limit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,9 +66,14 @@ int main(int argc, char** argv) {
   app.add_flag("-D,--debug", cfg.debug, "debug logging");
   app.add_option("-l,--log-level", cfg.log_level, "debug, info, warn, error");
   app.add_option("--insecure-registry", cfg.insecure_registries, "registry (host[:port] or CIDR) that may use plain http");
+  // Hidden: tests shorten it.
+  app.add_option("--http-header-timeout", cfg.http_header_timeout_s, "seconds a client has to send a request head")
+      ->check(CLI::PositiveNumber)
+      ->group("");
   CLI11_PARSE(app, argc, argv);
-  // A thread per connection would otherwise get arenas of its own, each keeping freed memory.
+  // Worker threads would otherwise get arenas of their own, each keeping freed memory.
   ::mallopt(M_ARENA_MAX, 2);
+  raise_nofile_limit();
 
   try {
     std::vector<std::string> given;

@@ -159,6 +159,12 @@ int connect_unix(const std::string& sock) {
 std::string raw_http(const std::string& sock, const std::string& req, int timeout_ms) {
   int fd = connect_unix(sock);
   if (fd < 0) return "";
+  auto out = raw_http_on(fd, req, timeout_ms);
+  ::close(fd);
+  return out;
+}
+
+std::string raw_http_on(int fd, const std::string& req, int timeout_ms) {
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   [[maybe_unused]] auto w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
@@ -174,7 +180,6 @@ std::string raw_http(const std::string& sock, const std::string& req, int timeou
         out.size() >= hdr_end + 4 + std::stoul(out.substr(cl + 16)))
       break;
   }
-  ::close(fd);
   return out;
 }
 

@@ -66,6 +66,8 @@ int connect_unix(const std::string& sock);
 // Sends `req` as is on a new connection and returns what comes back, up to the end of a response
 // with Content-Length, EOF, or `timeout_ms` without a byte.
 std::string raw_http(const std::string& sock, const std::string& req, int timeout_ms = 5000);
+// The same on an open connection `fd` (which stays open, for a next request).
+std::string raw_http_on(int fd, const std::string& req, int timeout_ms = 5000);
 
 // What a test's daemon may leave on the machine: mounts under its dir, hoist-shim processes
 // serving its exec root, cgroups under `cgroup_parent` (in any hierarchy).

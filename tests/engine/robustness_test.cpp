@@ -5,11 +5,14 @@
 // root, exec root, socket, cgroup parent) and removes what it made, also when it fails.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -390,6 +393,109 @@ TEST_F(RobustnessTest, SlowClientsDoNotBlockOthers) {
   for (int fd : fds) ::close(fd);
   expect_serving("after the stalled clients left");
   EXPECT_EQ(d_->http("GET", "/v1.43/containers/slow/json").status, 404) << "a half-sent create made a container";
+}
+
+TEST_F(RobustnessTest, ThousandsOfIdleConnectionsDoNotLockOthersOut) {
+  // Idle connections cost the daemon an fd each, not a thread; half-sent request heads are closed
+  // after the header timeout (2 s here; 30 s by default).
+  start_daemon({"--http-header-timeout", "2"});
+  const int idle = 2000, stalled = 50, streams = 3;
+  rlimit nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur < rlim_t(idle + stalled + 500)) {
+    if (nofile.rlim_max < rlim_t(idle + stalled + 500)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+    nofile.rlim_cur = nofile.rlim_max;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  }
+  long base = proc_status(d_->pid(), "Threads");
+  ASSERT_GT(base, 0);
+  struct Fds {
+    std::vector<int> v;
+    ~Fds() {
+      for (int fd : v) ::close(fd);
+    }
+  } idle_fds, stalled_fds, stream_fds;
+  // Keep-alive connections that made a request and wait (half of them), and connections that never
+  // said anything (the other half).
+  for (int i = 0; i < idle; ++i) {
+    int fd = hoist::test::connect_unix(d_->socket());
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno);
+    idle_fds.v.push_back(fd);
+    if (i % 2 == 0) {
+      auto resp = hoist::test::raw_http_on(fd, "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n", 5000);
+      ASSERT_EQ(raw_status(resp), 200) << "connection " << i << ": " << resp;
+    }
+  }
+  // A new connection in `fds` that has sent `data`; -1 when that failed.
+  auto open_sending = [&](Fds& fds, const std::string& data) {
+    int fd = hoist::test::connect_unix(d_->socket());
+    if (fd < 0) return -1;
+    fds.v.push_back(fd);
+    return ::send(fd, data.data(), data.size(), MSG_NOSIGNAL) == ssize_t(data.size()) ? fd : -1;
+  };
+  for (int i = 0; i < stalled; ++i)
+    ASSERT_GE(open_sending(stalled_fds, "GET /v1.43/containers/json HTTP/1.1\r\nHost: x\r\nX-Slow: "), 0);
+  auto stalled_at = Clock::now();
+  for (int i = 0; i < streams; ++i) {
+    int fd = open_sending(stream_fds, "GET /v1.43/events HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_GE(fd, 0);
+    char buf[512];
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);  // the response head
+  }
+  // /_ping and a container list answer at once, every time.
+  for (int i = 0; i < 10; ++i) {
+    auto t0 = Clock::now();
+    auto ping = d_->http("GET", "/_ping", "", {}, 0, 5);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    EXPECT_EQ(ping.status, 200) << ping.error;
+    EXPECT_LT(ms, 200) << "ping " << i << " took " << ms << " ms";
+    t0 = Clock::now();
+    auto list = d_->http("GET", "/v1.43/containers/json?all=1", "", {}, 0, 5);
+    ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    EXPECT_EQ(list.status, 200) << list.error;
+    EXPECT_LT(ms, 200) << "container list " << i << " took " << ms << " ms";
+  }
+  expect_serving("with " + std::to_string(idle + stalled + streams) + " connections open");
+  long threads = proc_status(d_->pid(), "Threads");
+  EXPECT_LT(threads, base + 50) << "hoistd has " << threads << " threads with " << idle << " idle connections";
+  // The stalled heads are closed after the header timeout, not before it; idle connections stay.
+  auto closed = [](int fd) {
+    char c;
+    return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+  };
+  EXPECT_FALSE(closed(stalled_fds.v.front())) << "a stalled head was closed before its timeout";
+  bool all_closed = eventually(
+      [&] { return std::all_of(stalled_fds.v.begin(), stalled_fds.v.end(), closed); }, 8000);
+  EXPECT_TRUE(all_closed) << "stalled request heads still open after "
+                          << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - stalled_at).count() << " s";
+  EXPECT_GE(Clock::now() - stalled_at, std::chrono::milliseconds(1900));
+  for (int i : {0, 1, idle / 2, idle - 1}) {
+    int fd = idle_fds.v[std::size_t(i)];
+    EXPECT_FALSE(closed(fd)) << "idle connection " << i << " was closed";
+    auto resp = hoist::test::raw_http_on(fd, "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n", 5000);
+    EXPECT_EQ(raw_status(resp), 200) << "idle connection " << i << ": " << resp;
+  }
+  // The event streams still get events.
+  ASSERT_EQ(d_->docker({"tag", "bb:1", "bb:idle"}).code, 0);
+  for (int fd : stream_fds.v) {
+    std::string got;
+    char buf[4096];
+    while (got.find("\"tag\"") == std::string::npos) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, std::size_t(n));
+    }
+    EXPECT_NE(got.find("\"tag\""), std::string::npos) << "an events stream got: " << got;
+  }
+  // All gone: the daemon's threads come back down.
+  for (auto* fds : {&idle_fds, &stalled_fds, &stream_fds}) {
+    for (int fd : fds->v) ::close(fd);
+    fds->v.clear();
+  }
+  expect_serving("after the connections closed");
+  expect_threads_back(base, "thousands of connections");
 }
 
 // ---- 3. events ------------------------------------------------------------------------------------

@@ -113,8 +113,14 @@ TEST(Router, ErrorMapping) {
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 namespace {
 
@@ -175,7 +181,19 @@ class ServerTest : public ::testing::Test {
         [[maybe_unused]] auto w = ::send(fd.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
       });
     });
-    ServerOptions o;
+    router_.get("/_ping", [](Request&, Response& res) { res.send(200, "OK", "text/plain"); });
+    // A stream that lasts while the client listens (as events or logs -f).
+    router_.get("/follow", [](Request&, Response& res) {
+      Writer& w = res.stream(200, "application/json");
+      w.write("{}\n");
+      for (int i = 0; i < 600 && w.alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    });
+    start_server({});
+  }
+  // (Re)starts the server with these options (the socket path is the test's).
+  void start_server(ServerOptions o) {
+    if (server_) server_->stop();
+    server_.reset();
     o.socket_path = dir_ + "/s.sock";
     server_ = std::make_unique<HttpServer>(o, [this](Request& q, Response& r) { router_.dispatch(q, r); });
     server_->start();
@@ -231,4 +249,175 @@ TEST_F(ServerTest, HijackHandsOverTheSocket) {
   EXPECT_NE(r.find("application/vnd.docker.raw-stream"), std::string::npos) << r;
   EXPECT_NE(r.find("echo:ping"), std::string::npos) << r;
   EXPECT_EQ(attached_id_, "abc");
+}
+
+// ---- many connections, slow heads, the connection limit ----------------------------------------
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long threads_now() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+  return -1;
+}
+
+template <class F>
+bool eventually(F f, int ms) {
+  auto end = Clock::now() + std::chrono::milliseconds(ms);
+  while (!f()) {
+    if (Clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// Whether the peer closed `fd` (EOF now, without waiting).
+bool peer_closed(int fd) {
+  char c;
+  return ::recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+struct Fds {
+  std::vector<int> v;
+  ~Fds() { close_all(); }
+  void close_all() {
+    for (int fd : v) ::close(fd);
+    v.clear();
+  }
+};
+
+const std::string kPing = "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n";
+
+}  // namespace
+
+TEST_F(ServerTest, ThousandsOfIdleConnectionsAndStreamsHoldNoThreads) {
+  const int idle = 2000, streams = 20;
+  rlimit nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur < rlim_t(2 * idle + 500)) {
+    if (nofile.rlim_max < rlim_t(2 * idle + 500)) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+    nofile.rlim_cur = nofile.rlim_max;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  }
+  ServerOptions o;
+  o.worker_idle_ms = 200;
+  start_server(o);
+  long base = threads_now();
+  Fds idle_fds, stream_fds;
+  for (int i = 0; i < idle; ++i) {
+    int fd = connect_unix(dir_ + "/s.sock");
+    ASSERT_GE(fd, 0) << "connection " << i;
+    idle_fds.v.push_back(fd);
+    if (i % 2 == 0) {  // a keep-alive connection after a request; the others never said anything
+      [[maybe_unused]] auto w = ::send(fd, kPing.data(), kPing.size(), MSG_NOSIGNAL);
+      auto r = read_until(fd, "OK");
+      ASSERT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << "connection " << i << ": " << r;
+    }
+  }
+  for (int i = 0; i < streams; ++i) {
+    int fd = connect_unix(dir_ + "/s.sock");
+    ASSERT_GE(fd, 0);
+    stream_fds.v.push_back(fd);
+    std::string req = "GET /follow HTTP/1.1\r\nHost: x\r\n\r\n";
+    [[maybe_unused]] auto w = ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    ASSERT_NE(read_until(fd, "{}").find("{}"), std::string::npos);
+  }
+  for (int i = 0; i < 20; ++i) {
+    auto t0 = Clock::now();
+    auto r = request(kPing, "OK");
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+    EXPECT_LT(ms, 200) << "ping " << i;
+  }
+  // A thread per stream and none per idle connection.
+  EXPECT_LT(threads_now(), base + streams + 10);
+  // (the last ping's worker may still be between its response and the loop)
+  EXPECT_TRUE(eventually([&] { return server_->active_connections() == streams; }, 1000))
+      << server_->active_connections() << " requests running";
+  // An idle connection still serves its next request.
+  for (int i : {0, 1, idle - 1}) {
+    int fd = idle_fds.v[std::size_t(i)];
+    [[maybe_unused]] auto w = ::send(fd, kPing.data(), kPing.size(), MSG_NOSIGNAL);
+    EXPECT_EQ(read_until(fd, "OK").rfind("HTTP/1.1 200", 0), 0u) << "idle connection " << i;
+  }
+  idle_fds.close_all();
+  stream_fds.close_all();
+  long now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = threads_now()) <= base; }, 5000)) << now << " threads, " << base << " before";
+  EXPECT_EQ(server_->active_connections(), 0);
+}
+
+TEST_F(ServerTest, UnfinishedRequestHeadsAreClosedAfterTheHeaderTimeout) {
+  ServerOptions o;
+  o.header_timeout_s = 1;
+  start_server(o);
+  Fds fds;
+  auto open = [&](const std::string& send) {
+    int fd = connect_unix(dir_ + "/s.sock");
+    EXPECT_GE(fd, 0);
+    fds.v.push_back(fd);
+    if (!send.empty()) {
+      [[maybe_unused]] auto w = ::send(fd, send.data(), send.size(), MSG_NOSIGNAL);
+    }
+    return fd;
+  };
+  int partial = open("GET /_ping HTTP/1.1\r\nHo");
+  int silent = open("");
+  int kept = open(kPing);
+  ASSERT_NE(read_until(kept, "OK").find("OK"), std::string::npos);
+  // A pipelined request whose second head is cut: the first is answered, the second waits.
+  int piped = open(kPing + "GET /_pi");
+  ASSERT_NE(read_until(piped, "OK").find("OK"), std::string::npos);
+  auto t0 = Clock::now();
+  EXPECT_FALSE(peer_closed(partial));
+  EXPECT_TRUE(eventually([&] { return peer_closed(partial) && peer_closed(piped); }, 4000));
+  EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(500)) << "closed before the timeout";
+  // Connections that are idle (not inside a head) stay.
+  EXPECT_FALSE(peer_closed(silent));
+  EXPECT_FALSE(peer_closed(kept));
+  // A head that arrives in pieces within the timeout is served.
+  int slow = open("GET /_ping HT");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string rest = "TP/1.1\r\nHost: x\r\n\r\n";
+  [[maybe_unused]] auto w = ::send(slow, rest.data(), rest.size(), MSG_NOSIGNAL);
+  EXPECT_NE(read_until(slow, "OK").find("OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, AtTheConnectionLimitTheLongestIdleGoes) {
+  ServerOptions o;
+  o.max_connections = 8;
+  start_server(o);
+  Fds fds;
+  for (int i = 0; i < 8; ++i) {
+    fds.v.push_back(connect_unix(dir_ + "/s.sock"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto r = request(kPing, "OK");
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_TRUE(eventually([&] { return peer_closed(fds.v[0]); }, 2000)) << "the oldest idle connection is open";
+  EXPECT_FALSE(peer_closed(fds.v[7]));
+}
+
+TEST_F(ServerTest, StopEndsIdleConnectionsAndStreams) {
+  Fds fds;
+  int idle = connect_unix(dir_ + "/s.sock");
+  fds.v.push_back(idle);
+  int stream = connect_unix(dir_ + "/s.sock");
+  fds.v.push_back(stream);
+  std::string req = "GET /follow HTTP/1.1\r\nHost: x\r\n\r\n";
+  [[maybe_unused]] auto w = ::send(stream, req.data(), req.size(), MSG_NOSIGNAL);
+  ASSERT_NE(read_until(stream, "{}").find("{}"), std::string::npos);
+  EXPECT_EQ(server_->active_connections(), 1);
+  auto t0 = Clock::now();
+  server_->stop();
+  EXPECT_TRUE(eventually([&] { return peer_closed(idle); }, 2000));
+  read_until(stream, "never");  // EOF
+  EXPECT_TRUE(eventually([&] { return server_->active_connections() == 0; }, 2000));
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_LT(connect_unix(dir_ + "/s.sock"), 0) << "the socket still accepts";
 }
