@@ -82,10 +82,8 @@ bool is_dir(const std::string& p) {
 
 // Where a mount may not go (runc's guard for CVE-2019-16884 and CVE-2019-19921): nothing covers
 // /proc but a proc filesystem (or a bind of one), and nothing goes below /proc except over the
-// few files lxcfs emulates. `where` is the destination inside the root, symlinks resolved or not;
-// proc and sysfs mounts are exempt, as in runc.
+// few files lxcfs emulates. `where` is the destination inside the root, symlinks resolved or not.
 void check_proc_destination(const oci::Mount& m, bool bind, const std::string& where) {
-  if (m.type == "proc" || m.type == "sysfs") return;
   static constexpr const char* kAllowed[] = {
       "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",    "/proc/swaps",
       "/proc/uptime",  "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
@@ -95,6 +93,7 @@ void check_proc_destination(const oci::Mount& m, bool bind, const std::string& w
   std::string op = "mount " + (m.source.empty() ? m.type : m.source) + " to " + m.destination + ": ";
   if (dest == "/proc") {
     struct statfs fs;
+    if (!bind && m.type == "proc") return;
     if (bind && ::statfs(m.source.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) return;
     throw Error(op + shown + " cannot be mounted because it is not of type proc");
   }

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -491,32 +492,45 @@ TEST_F(Peers, ContainerdShimDrivesTheRuntime) {
 // A hybrid host's cgroup2 hierarchy is shared: crun refuses to run while its root has any
 // controller ("cgroups in hybrid mode not supported"), which a host fixes by giving those
 // controllers to v1 (mounting their v1 hierarchy) -- and that fails with EBUSY once a runtime has
-// enabled one of them in cgroup2. The runtime must leave the root's controllers as it found
-// them, and crun and runc must still run afterwards.
+// enabled one of them in cgroup2. The runtime must leave the controllers of the cgroups it did
+// not create as it found them (the root's, and here the test's own parent's, which it sets up
+// empty), and crun and runc must still run afterwards.
 TEST_F(Peers, HybridHostStaysUsableForCrunAndRunc) {
   const std::string unified = "/sys/fs/cgroup/unified";
   if (!fs::exists(unified + "/cgroup.subtree_control")) GTEST_SKIP() << "not a hybrid cgroup host";
   for (auto bin : {"crun", "runc", "unshare"})
     if (which(bin).empty()) GTEST_SKIP() << bin << " not installed";
+  const std::string parent = unified + cgroup_parent();
   const std::string before = trim(read_file(unified + "/cgroup.subtree_control"));
-  if (!before.empty())
-    GTEST_SKIP() << "the cgroup2 root already delegates \"" << before << "\" (turned on by someone else): "
-                 << "crun cannot run here whatever the runtime does";
-  // Whatever happens, the root is left as found (a controller can be turned off there once no
-  // cgroup below has it on: the test's cgroups go first).
+  // Whatever happens, what the runtime turned on in the root is turned off again (possible once
+  // no cgroup below has it on: the test's cgroups go first).
   struct Restore {
-    std::string unified, parent;
+    std::string unified, parent, before;
     ~Restore() {
       remove_cgroup_tree(parent);
       std::istringstream now(read_file(unified + "/cgroup.subtree_control"));
-      for (std::string c; now >> c;) std::ofstream(unified + "/cgroup.subtree_control") << "-" << c;
+      for (std::string c; now >> c;)
+        if (("," + before + ",").find("," + c + ",") == std::string::npos)
+          std::ofstream(unified + "/cgroup.subtree_control") << "-" << c;
     }
-  } restore{unified, cgroup_parent()};
+  } restore{unified, cgroup_parent(), [&] {
+              std::string b = before;
+              std::replace(b.begin(), b.end(), ' ', ',');
+              return b;
+            }()};
+  ASSERT_TRUE(fs::create_directory(parent)) << parent;
   auto r = run_container("first", [](nlohmann::json& j) { j["process"]["args"] = {"echo", "hoist"}; });
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "hoist\n");
   EXPECT_EQ(trim(read_file(unified + "/cgroup.subtree_control")), before)
       << "the runtime changed " << unified << "/cgroup.subtree_control";
+  EXPECT_EQ(trim(read_file(parent + "/cgroup.subtree_control")), "")
+      << "the runtime changed " << parent << "/cgroup.subtree_control";
+  if (!before.empty()) {
+    std::cerr << "the cgroup2 root delegates \"" << before << "\" (turned on by someone else): crun cannot run "
+              << "here whatever the runtime does; crun and runc not run\n";
+    return;
+  }
 
   // The controllers cgroup2 holds go to a v1 hierarchy mounted in a private mount namespace
   // (released with it: no cgroup is left in it, so the controllers return to cgroup2).
