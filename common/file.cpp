@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace hoist {
 
@@ -84,6 +85,19 @@ bool mkdir_all(const std::string& path, unsigned mode) {
   if (slash != std::string::npos && slash > 0) mkdir_all(path.substr(0, slash), mode);
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_sys("mkdir", path);
   return true;
+}
+
+std::string clean_path(std::string_view path) {
+  std::vector<std::string> parts;
+  for (auto& p : split(path, '/')) {
+    if (p.empty() || p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(std::move(p));
+  }
+  return "/" + join(parts, "/");
 }
 
 bool path_exists(const std::string& path) {

@@ -21,6 +21,9 @@ void write_file_atomic(const std::string& path, std::string_view data, unsigned 
 // mkdir -p; returns true if something was created.
 bool mkdir_all(const std::string& path, unsigned mode = 0755);
 bool path_exists(const std::string& path);
+// Lexical cleanup of an absolute path: no "", "." or ".." components (".." stops at the root).
+// "/a//b/./../c" -> "/a/c"; nothing is resolved on disk.
+std::string clean_path(std::string_view path);
 // rm -rf without following symlinks.
 void remove_all(const std::string& path);
 

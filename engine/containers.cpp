@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -136,8 +138,9 @@ pid_t read_shim_pid(const std::string& state_dir) {
 }
 
 // Waits up to timeout_ms for process `pid` to exit; true when it has (or never was). kill(pid, 0)
-// cannot tell: it succeeds on a zombie, and shims are reaped by init (slowly on some hosts), not
-// by us. A pidfd becomes readable when the process exits, zombie or not.
+// cannot tell: it succeeds on a zombie (a shim between its exit and the reaper's wait, or one of
+// an earlier daemon, which init reaps). A pidfd becomes readable when the process exits, zombie
+// or not.
 bool wait_gone(pid_t pid, int timeout_ms) {
   if (pid <= 0) return true;
   UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -161,6 +164,62 @@ void stop_stray_shim(const std::string& state_dir) {
   ::kill(sp, SIGKILL);
   wait_gone(sp, 2000);
 }
+
+// The shims this daemon spawned stay its children (not double-forked away to init, which may
+// take its time to reap them: dozens of zombies in a loop of short runs), and one thread reaps
+// each as it exits. A shim outlives a restart of the daemon (its own session, no parent-death
+// signal); the shims of an earlier daemon are init's to reap.
+class ShimReaper {
+ public:
+  static ShimReaper& instance() {
+    static ShimReaper* r = new ShimReaper;  // never destroyed: its thread runs until the process ends
+    return *r;
+  }
+
+  void adopt(pid_t pid) {
+    UniqueFd pfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pfd) {  // cannot watch it: reap it now if it is done, else leave it
+      ::waitpid(pid, nullptr, WNOHANG);
+      return;
+    }
+    std::lock_guard lk(mu_);
+    adopted_.emplace_back(pid, std::move(pfd));
+    uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+  }
+
+ private:
+  ShimReaper() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!wake_) throw_sys("eventfd", "shim reaper");
+    std::thread([this] { run(); }).detach();
+  }
+
+  void run() {
+    std::vector<std::pair<pid_t, UniqueFd>> watched;
+    for (;;) {
+      {
+        std::lock_guard lk(mu_);
+        for (auto& a : adopted_) watched.push_back(std::move(a));
+        adopted_.clear();
+      }
+      std::vector<pollfd> fds{{wake_.get(), POLLIN, 0}};
+      for (auto& [pid, fd] : watched) fds.push_back({fd.get(), POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+      uint64_t n;
+      (void)!::read(wake_.get(), &n, sizeof n);
+      std::vector<std::pair<pid_t, UniqueFd>> left;
+      for (std::size_t i = 0; i < watched.size(); ++i) {
+        if (fds[i + 1].revents && ::waitpid(watched[i].first, nullptr, WNOHANG) != 0) continue;  // reaped (or not ours)
+        left.push_back(std::move(watched[i]));
+      }
+      watched = std::move(left);
+    }
+  }
+
+  UniqueFd wake_;
+  std::mutex mu_;
+  std::vector<std::pair<pid_t, UniqueFd>> adopted_;
+};
 
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
 
@@ -368,6 +427,7 @@ pid_t ContainerManager::spawn_shim(std::vector<std::string> argv, const std::str
   argv.insert(argv.begin(), opts_.shim);
   argv.push_back("--ready-fd");
   argv.push_back("3");
+  argv.push_back("--foreground");  // our child, in a session of its own (set up below)
   std::vector<char*> a;
   for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
   a.push_back(nullptr);
@@ -392,8 +452,19 @@ pid_t ContainerManager::spawn_shim(std::vector<std::string> argv, const std::str
     _exit(127);
   }
   wr.reset();
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}  // the first fork returns at once
+  // Reaped by the reaper once it exits, unless waited for here (it failed before reporting).
+  bool waited = false;
+  struct Adopt {
+    pid_t pid;
+    bool& waited;
+    ~Adopt() {
+      try {
+        if (!waited) ShimReaper::instance().adopt(pid);
+      } catch (const std::exception& e) {
+        log::warn("shim pid " + std::to_string(pid) + " is left for init to reap: " + e.what());
+      }
+    }
+  } adopt{pid, waited};
   std::string reply;
   long long deadline = monotonic_ms() + 120000;
   for (;;) {
@@ -411,6 +482,10 @@ pid_t ContainerManager::spawn_shim(std::vector<std::string> argv, const std::str
   }
   reply = std::string(trim(reply));
   if (reply.rfind("ok ", 0) == 0) return static_cast<pid_t>(parse_int(reply.substr(3), "process pid"));
+  // No "ok": the shim has exited, or is about to.
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  waited = true;
   if (reply.rfind("error ", 0) == 0) throw Error(reply.substr(6));
   if (WIFEXITED(st) && WEXITSTATUS(st) == 127) throw Error(what + ": cannot execute " + opts_.shim);
   std::string shim_log;

@@ -17,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -217,8 +218,14 @@ UniqueFd Extractor::open_dir(const std::string& rel, bool create) {
     std::string prefix = rel.substr(0, end), name = rel.substr(pos, end - pos);
     fd = resolve(prefix, O_PATH | O_DIRECTORY);
     if (fd < 0 && errno == ENOENT) {
-      // EEXIST here: `prefix` is a dangling symlink; refused rather than guessed at.
-      if (::mkdirat(cur.get(), name.c_str(), 0755) != 0) throw_sys("mkdirat", prefix);
+      if (::mkdirat(cur.get(), name.c_str(), 0755) != 0) {
+        // EEXIST: `prefix` is a symlink to nothing inside the root; refused rather than guessed at.
+        char target[PATH_MAX];
+        ssize_t n = errno == EEXIST ? ::readlinkat(cur.get(), name.c_str(), target, sizeof target - 1) : -1;
+        if (n < 0) throw_sys("mkdirat", prefix);
+        throw Error("parent \"" + prefix + "\" is a symlink to \"" + std::string(target, static_cast<std::size_t>(n)) +
+                    "\", which leads to no directory inside the layer root: refused");
+      }
       if (::fchmodat(cur.get(), name.c_str(), 0755, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("chmod", prefix);  // umask
       mark_ours(cur.get(), name);
       fd = resolve(prefix, O_PATH | O_DIRECTORY);

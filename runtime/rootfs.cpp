@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -78,6 +80,53 @@ bool is_dir(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// Where a mount may not go (runc's guard for CVE-2019-16884 and CVE-2019-19921): nothing covers
+// /proc but a proc filesystem (or a bind of one), and nothing goes below /proc except over the
+// few files lxcfs emulates. `where` is the destination inside the root, symlinks resolved or not.
+void check_proc_destination(const oci::Mount& m, bool bind, const std::string& where) {
+  static constexpr const char* kAllowed[] = {
+      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",    "/proc/swaps",
+      "/proc/uptime",  "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+      "/proc/sys/crypto/fips_enabled"};
+  std::string dest = clean_path(where);
+  std::string shown = "\"" + m.destination + "\"" + (dest == clean_path(m.destination) ? "" : " (resolved: " + dest + ")");
+  std::string op = "mount " + (m.source.empty() ? m.type : m.source) + " to " + m.destination + ": ";
+  if (dest == "/proc") {
+    struct statfs fs;
+    if (!bind && m.type == "proc") return;
+    if (bind && ::statfs(m.source.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC) return;
+    throw Error(op + shown + " cannot be mounted because it is not of type proc");
+  }
+  if (dest.rfind("/proc/", 0) != 0) return;
+  for (const char* a : kAllowed)
+    if (dest == a) return;
+  throw Error(op + shown + " cannot be mounted because it is inside /proc");
+}
+
+// The path inside the root of what `fd` (opened below root_fd) is, symlinks resolved; "" if it
+// cannot be told.
+std::string path_in_root(int root_fd, int fd) {
+  auto link = [](int f) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(fd_path(f).c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  std::string root = link(root_fd), p = link(fd);
+  if (root.empty() || p.empty()) return "";
+  if (root == "/") return p;
+  if (p == root) return "/";
+  return p.rfind(root + "/", 0) == 0 ? p.substr(root.size()) : "";
+}
+
+// The destination of `m` opened inside the root (created if missing), after checking both the
+// path as written and the path it resolves to against /proc.
+UniqueFd open_destination(int root_fd, const oci::Mount& m, bool bind, bool file) {
+  check_proc_destination(m, bind, m.destination);
+  UniqueFd dst = open_in_root(root_fd, m.destination, true, file);
+  if (std::string real = path_in_root(root_fd, dst.get()); !real.empty()) check_proc_destination(m, bind, real);
+  return dst;
+}
+
 void mount_cgroup(const RootfsContext& ctx, int root_fd, const oci::Mount& m, const MountOptions& mo) {
   std::string shown = m.destination;
   unsigned long flags = mo.flags & ~(MS_BIND | MS_REC);
@@ -129,7 +178,7 @@ void mount_entry(const RootfsContext& ctx, int root_fd, const oci::Mount& m) {
     mo.flags |= MS_BIND;
     struct stat st;
     if (::stat(m.source.c_str(), &st) != 0) throw_sys("stat bind mount source", m.source);
-    UniqueFd dst = open_in_root(root_fd, m.destination, true, !S_ISDIR(st.st_mode));
+    UniqueFd dst = open_destination(root_fd, m, true, !S_ISDIR(st.st_mode));
     do_mount(m.source, fd_path(dst.get()), nullptr, MS_BIND | (mo.recursive ? MS_REC : 0), "", m.destination);
     dst = open_in_root(root_fd, m.destination, false, false);  // the new mount, not what it covers
     std::string target = fd_path(dst.get());
@@ -140,11 +189,12 @@ void mount_entry(const RootfsContext& ctx, int root_fd, const oci::Mount& m) {
     return;
   }
   if (m.type == "cgroup") {
+    open_destination(root_fd, m, false, false);
     if (ctx.before_cgroup_mount) ctx.before_cgroup_mount();
     mount_cgroup(ctx, root_fd, m, mo);
     return;
   }
-  UniqueFd dst = open_in_root(root_fd, m.destination, true, false);
+  UniqueFd dst = open_destination(root_fd, m, false, false);
   std::string target = fd_path(dst.get());
   if (!is_dir(target)) throw Error("mount " + m.type + " to " + m.destination + ": destination is not a directory");
   std::string src = m.source.empty() ? m.type : m.source;
@@ -360,7 +410,8 @@ void finish_rootfs(const RootfsContext& ctx) {
         if (errno == ENOENT) continue;
         throw_sys("bind mount read-only path", p);
       }
-      remount_bind(p, MS_RDONLY, p);
+      // Read-only, and still nosuid, nodev, noexec where the mount it binds was (/proc/sys).
+      remount_bind(p, MS_RDONLY | (locked_flags(p) & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), p);
     }
     if (auto f = propagation_flag(s.linux->rootfs_propagation)) {
       if (::mount(nullptr, "/", nullptr, f, nullptr) != 0) throw_sys("set rootfs propagation", s.linux->rootfs_propagation);

@@ -40,7 +40,9 @@ class Manager {
  public:
   virtual ~Manager() = default;
   // Creates the cgroup (and its parents) in every hierarchy; on v1 copies cpuset.cpus/mems
-  // down from the parent where they are empty, on v2 enables the controllers on the way down.
+  // down from the parent where they are empty, on v2 enables the controllers on the way down
+  // (not in the unified part of a hybrid host, which other runtimes share: that one is left as
+  // the host set it).
   virtual void create() = 0;
   // Moves a process into the cgroup (every hierarchy).
   virtual void add_pid(pid_t pid) = 0;

@@ -46,20 +46,6 @@ std::vector<std::string> v1_controllers(std::string_view super_options) {
   return out;
 }
 
-// Lexical cleanup of an absolute path: no "", "." or ".." components (".." stops at the root).
-std::string clean_path(std::string_view path) {
-  std::vector<std::string> parts;
-  for (auto& p : words(path, '/')) {
-    if (p == ".") continue;
-    if (p == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(std::move(p));
-  }
-  return "/" + join(parts, "/");
-}
-
 std::string join_path(const std::string& parent, const std::string& child) {
   return parent == "/" ? "/" + child : parent + "/" + child;
 }

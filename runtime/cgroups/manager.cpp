@@ -191,8 +191,13 @@ class Base : public Manager {
 
 class V2Manager final : public Base {
  public:
-  V2Manager(std::string root, std::string path)
-      : root_(std::move(root)), path_(std::move(path)), dir_(under(root_, path_)) {}
+  // delegate: enable controllers on the way down (a v2 host). The unified part of a hybrid host
+  // is shared with the v1 hierarchies and with other runtimes: a controller enabled there is
+  // taken from v1 (its hierarchy can no longer be mounted) and makes crun and podman refuse to
+  // run ("cgroups in hybrid mode not supported"), so there only what the host already
+  // delegates is used, and no cgroup.subtree_control is written (as runc does).
+  V2Manager(std::string root, std::string path, bool delegate)
+      : root_(std::move(root)), path_(std::move(path)), dir_(under(root_, path_)), delegate_(delegate) {}
 
   // Enables every controller the parent has, at each level down to (not in) the leaf: the leaf
   // holds processes, and a cgroup with processes cannot delegate controllers.
@@ -200,7 +205,7 @@ class V2Manager final : public Base {
     std::string cur = root_;
     for (const auto& part : split(path_, '/')) {
       if (part.empty()) continue;
-      enable_controllers(cur);
+      if (delegate_) enable_controllers(cur);
       cur += "/" + part;
       make_dir(cur);
     }
@@ -294,6 +299,7 @@ class V2Manager final : public Base {
   }
 
   std::string root_, path_, dir_;
+  bool delegate_;
 };
 
 class V1Manager final : public Base {
@@ -302,7 +308,7 @@ class V1Manager final : public Base {
     std::set<std::string> mounts;
     for (const auto& [controller, mount] : v1_)
       if (mounts.insert(mount).second) dirs_.push_back(under(mount, path_));
-    if (!layout.unified.empty()) unified_ = std::make_unique<V2Manager>(layout.unified, path_);
+    if (!layout.unified.empty()) unified_ = std::make_unique<V2Manager>(layout.unified, path_, false);
   }
 
   void create() override {
@@ -400,7 +406,7 @@ class V1Manager final : public Base {
 std::unique_ptr<Manager> open(const Layout& layout, const std::string& path) {
   if (path.empty() || path[0] != '/' || contains(split(path, '/'), ".."))
     throw Error("invalid cgroup path \"" + path + "\"");
-  if (layout.is_v2()) return std::make_unique<V2Manager>(layout.unified, path);
+  if (layout.is_v2()) return std::make_unique<V2Manager>(layout.unified, path, true);
   if (!layout.v1.empty()) return std::make_unique<V1Manager>(layout, path);
   throw Error("no cgroup hierarchy is mounted");
 }

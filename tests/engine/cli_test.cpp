@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -290,6 +291,26 @@ TEST_F(CliTest, CreateStartWaitKillPause) {
   auto sa2 = hoist({"start", "-a", "c2"});
   EXPECT_EQ(sa2.out, "attached\n");
   EXPECT_EQ(sa2.code, 5);
+}
+
+// As docker: the containers are stopped in parallel, so three that ignore SIGTERM take one
+// grace period, not three; the names print in the order given, an unknown one as an error.
+TEST_F(CliTest, StopStopsInParallel) {
+  REQUIRE_RUN();
+  for (const char* n : {"s1", "s2", "s3"}) {
+    auto r = hoist({"run", "-d", "--name", n, "--network", "none", "bb:1", "sleep", "100"});  // pid 1: no SIGTERM
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  auto stop = hoist({"stop", "-t", "3", "s1", "nosuch", "s2", "s3"});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(stop.code, 1);
+  EXPECT_EQ(stop.out, "s1\ns2\ns3\n");
+  EXPECT_NE(stop.err.find("No such container: nosuch"), std::string::npos) << stop.err;
+  EXPECT_LT(took, std::chrono::milliseconds(6000)) << "one after the other: 3 x 3 s";
+  for (const char* n : {"s1", "s2", "s3"})
+    EXPECT_EQ(trimmed(docker({"inspect", "--format", "{{.State.Status}}", n}).out), "exited") << n;
+  EXPECT_EQ(hoist({"rm", "s1", "s2", "s3"}).code, 0);
 }
 
 TEST_F(CliTest, EventsWhileStarting) {

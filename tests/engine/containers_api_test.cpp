@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/strings.h"
 #include "hoistd_harness.h"
 
@@ -111,4 +113,24 @@ TEST_F(ContainerApiTest, ContainersKeepRunningAcrossADaemonKill) {
   EXPECT_EQ(d_->docker({"kill", "survivor"}).code, 0);
   EXPECT_EQ(trim(d_->docker({"wait", "survivor"}).out), "137");
   EXPECT_EQ(d_->docker({"rm", "survivor"}).code, 0);
+}
+
+// As dockerd with runc: a bind mount over /proc or below it is accepted at create and refused
+// at start (500) with the runtime's reason; the container stays created.
+TEST_F(ContainerApiTest, BindMountsOverProcAreRefusedAtStart) {
+  for (auto [dest, why] : {std::pair{"/proc/sys", "cannot be mounted because it is inside /proc"},
+                           std::pair{"/proc", "cannot be mounted because it is not of type proc"}}) {
+    SCOPED_TRACE(dest);
+    std::string body = R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"Binds":[")" + d_->dir() + ":" + dest + R"("]}})";
+    auto c = d_->http("POST", "/v1.41/containers/create", body, {"Content-Type: application/json"});
+    ASSERT_EQ(c.status, 201) << c.body;
+    std::string id = nlohmann::json::parse(c.body)["Id"];
+    auto s = d_->http("POST", "/v1.41/containers/" + id + "/start");
+    EXPECT_EQ(s.status, 500) << s.body;
+    std::string msg = nlohmann::json::parse(s.body, nullptr, false).value("message", "");
+    EXPECT_NE(msg.find(std::string("mount ") + d_->dir() + " to " + dest + ": \"" + dest + "\" " + why),
+              std::string::npos)
+        << s.body;
+    EXPECT_EQ(trim(d_->docker({"inspect", "-f", "{{.State.Status}}", id}).out), "created");
+  }
 }

@@ -248,6 +248,45 @@ TEST_P(LifecycleTest, HealthCheckStatusAndEvents) {
   EXPECT_EQ(inspect("h2")["State"]["Health"]["Log"][0]["Output"], "Health check exceeded timeout (300ms)");
 }
 
+// The daemon reaps the shims it spawns: each is its child while it runs, and none is left a
+// zombie (for init to collect, at its own pace) once its container has finished.
+TEST_P(LifecycleTest, ShimsAreTheDaemonsChildrenAndAreReaped) {
+  auto stat_of = [](pid_t pid) {  // "<state> <ppid>", "" once the process is gone
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line) || line.rfind(')') == std::string::npos) return std::string();
+    std::istringstream rest(line.substr(line.rfind(')') + 1));
+    std::string state, ppid;
+    rest >> state >> ppid;
+    return state + " " + ppid;
+  };
+  auto shim_of = [&](const std::string& id) {
+    std::ifstream f(d_->exec_root() + "/containers/" + id + "/shim.pid");
+    pid_t pid = 0;
+    f >> pid;
+    return pid;
+  };
+  std::string sleeper = out({"run", "-d", "bb:1", "sleep", "300"});
+  pid_t shim = shim_of(sleeper);
+  ASSERT_GT(shim, 0);
+  EXPECT_EQ(stat_of(shim).substr(2), std::to_string(d_->pid())) << "shim " << shim << ": " << stat_of(shim);
+  std::vector<pid_t> shims{shim};
+  for (int i = 0; i < 5; ++i) {
+    std::string id = out({"run", "-d", "bb:1", "true"});
+    shims.push_back(shim_of(id));
+  }
+  out({"rm", "-f", sleeper});
+  EXPECT_TRUE(eventually([&] {
+    for (pid_t p : shims)
+      if (!stat_of(p).empty()) return false;
+    return true;
+  }, 5)) << [&] {
+    std::string s;
+    for (pid_t p : shims) s += std::to_string(p) + ": " + stat_of(p) + "\n";
+    return s;
+  }();
+}
+
 TEST_P(LifecycleTest, TtyOutputOfAnInstantExitIsNotLost) {
   // A pty hangs up when the container's last process exits; what it printed before the client
   // was attached must still reach the client (and the log).

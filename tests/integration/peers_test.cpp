@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -486,6 +487,72 @@ TEST_F(Peers, ContainerdShimDrivesTheRuntime) {
   ASSERT_EQ(crm.code, 0) << crm.err << log();
   EXPECT_EQ(ctr({"containers", "ls", "-q"}).out, "");
   EXPECT_EQ(ctr({"task", "ls", "-q"}).out, "");
+}
+
+// A hybrid host's cgroup2 hierarchy is shared: crun refuses to run while its root has any
+// controller ("cgroups in hybrid mode not supported"), which a host fixes by giving those
+// controllers to v1 (mounting their v1 hierarchy) -- and that fails with EBUSY once a runtime has
+// enabled one of them in cgroup2. The runtime must leave the controllers of the cgroups it did
+// not create as it found them (the root's, and here the test's own parent's, which it sets up
+// empty), and crun and runc must still run afterwards.
+TEST_F(Peers, HybridHostStaysUsableForCrunAndRunc) {
+  const std::string unified = "/sys/fs/cgroup/unified";
+  if (!fs::exists(unified + "/cgroup.subtree_control")) GTEST_SKIP() << "not a hybrid cgroup host";
+  for (auto bin : {"crun", "runc", "unshare"})
+    if (which(bin).empty()) GTEST_SKIP() << bin << " not installed";
+  const std::string parent = unified + cgroup_parent();
+  const std::string before = trim(read_file(unified + "/cgroup.subtree_control"));
+  // Whatever happens, what the runtime turned on in the root is turned off again (possible once
+  // no cgroup below has it on: the test's cgroups go first).
+  struct Restore {
+    std::string unified, parent, before;
+    ~Restore() {
+      remove_cgroup_tree(parent);
+      std::istringstream now(read_file(unified + "/cgroup.subtree_control"));
+      for (std::string c; now >> c;)
+        if (("," + before + ",").find("," + c + ",") == std::string::npos)
+          std::ofstream(unified + "/cgroup.subtree_control") << "-" << c;
+    }
+  } restore{unified, cgroup_parent(), [&] {
+              std::string b = before;
+              std::replace(b.begin(), b.end(), ' ', ',');
+              return b;
+            }()};
+  ASSERT_TRUE(fs::create_directory(parent)) << parent;
+  auto r = run_container("first", [](nlohmann::json& j) { j["process"]["args"] = {"echo", "hoist"}; });
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "hoist\n");
+  EXPECT_EQ(trim(read_file(unified + "/cgroup.subtree_control")), before)
+      << "the runtime changed " << unified << "/cgroup.subtree_control";
+  EXPECT_EQ(trim(read_file(parent + "/cgroup.subtree_control")), "")
+      << "the runtime changed " << parent << "/cgroup.subtree_control";
+  if (!before.empty()) {
+    std::cerr << "the cgroup2 root delegates \"" << before << "\" (turned on by someone else): crun cannot run "
+              << "here whatever the runtime does; crun and runc not run\n";
+    return;
+  }
+
+  // The controllers cgroup2 holds go to a v1 hierarchy mounted in a private mount namespace
+  // (released with it: no cgroup is left in it, so the controllers return to cgroup2).
+  std::string controllers = trim(read_file(unified + "/cgroup.controllers"));
+  std::replace(controllers.begin(), controllers.end(), ' ', ',');
+  std::string crun_b = make_bundle("crun-box", [](nlohmann::json& j) { j["process"]["args"] = {"echo", "crun"}; });
+  std::string runc_b = make_bundle("runc-box", [](nlohmann::json& j) { j["process"]["args"] = {"echo", "runc"}; });
+  const char* script = R"(set -e
+d=$1 ctrls=$2 crun_bundle=$3 runc_bundle=$4
+mkdir -p "$d/v1"
+if [ -n "$ctrls" ]; then
+  mount -t cgroup -o "$ctrls" hoist-test "$d/v1" || { echo "mount the v1 $ctrls hierarchy: failed" >&2; exit 1; }
+  trap 'find "$d/v1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null; umount "$d/v1"' EXIT
+fi
+(cd "$crun_bundle" && crun --root "$d/crun" run crun-box)
+(cd "$runc_bundle" && runc --root "$d/runc" run runc-box)
+)";
+  auto peers = run_cmd({"unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", dir_, controllers,
+                        crun_b, runc_b},
+                       "", 60);
+  EXPECT_EQ(peers.code, 0) << peers.out << peers.err;
+  EXPECT_EQ(peers.out, "crun\nrunc\n") << peers.err;
 }
 
 }  // namespace

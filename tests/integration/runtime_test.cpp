@@ -171,6 +171,60 @@ TEST_F(Runtime, MaskedPathsShowNothingAndReadonlyPathsRefuseWrites) {
   EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
 }
 
+// A read-only path keeps the nosuid, nodev and noexec of the mount it binds (as docker's /proc).
+TEST_F(Runtime, ReadonlyPathsKeepNosuidNodevNoexec) {
+  auto r = run_container("rosys", [](json& j) {
+    for (auto& m : j["mounts"])
+      if (m["destination"] == "/proc") m["options"] = {"nosuid", "noexec", "nodev"};
+    set_args(j, "grep ' /proc/sys ' /proc/self/mountinfo");
+  });
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream f(r.out);
+  std::string id, parent, dev, root, point, opts;
+  f >> id >> parent >> dev >> root >> point >> opts;
+  ASSERT_EQ(point, "/proc/sys") << r.out;
+  for (const char* o : {"ro", "nosuid", "nodev", "noexec"})
+    EXPECT_NE(("," + opts + ",").find(std::string(",") + o + ","), std::string::npos) << o << " missing: " << r.out;
+}
+
+// runc's guard (CVE-2019-16884, CVE-2019-19921): nothing but proc over /proc, nothing below it
+// but the files lxcfs emulates, also when the destination reaches /proc through a symlink.
+TEST_F(Runtime, MountsOverProcAreRefused) {
+  auto refused = [&](const std::string& id, const std::string& rootfs, const json& m, const std::string& why) {
+    auto r = run_container(id, [&](json& j) {
+      if (!rootfs.empty()) j["root"]["path"] = rootfs;
+      j["mounts"].push_back(m);
+      set_args(j, "echo ran");
+    });
+    EXPECT_NE(r.code, 0) << id << ": " << r.out;
+    EXPECT_EQ(r.out.find("ran"), std::string::npos) << id;
+    EXPECT_NE(r.err.find("cannot be mounted because it is " + why), std::string::npos) << id << ": " << r.err;
+  };
+  auto bind = [](const std::string& src, const std::string& dst) {
+    return json{{"destination", dst}, {"type", "bind"}, {"source", src}, {"options", {"rbind"}}};
+  };
+  refused("onproc", "", bind(dir_, "/proc"), "not of type proc");
+  refused("onsys", "", bind(dir_, "/proc/sys"), "inside /proc");
+  refused("onsysdot", "", bind(dir_, "/proc/./sys/"), "inside /proc");
+  if (runtime_is_hoist()) {  // runc 1.1 checks bind mounts only; 1.2 every type
+    refused("tmpfs", "", {{"destination", "/proc/sys/kernel"}, {"type", "tmpfs"}, {"source", "tmpfs"}}, "inside /proc");
+    refused("sysfs", "", {{"destination", "/proc/sys"}, {"type", "sysfs"}, {"source", "sysfs"}}, "inside /proc");
+  }
+  // A rootfs of our own with /evil -> /proc/sys.
+  std::string rootfs = dir_ + "/rootfs-link";
+  ASSERT_EQ(run_cmd({"cp", "-a", busybox_rootfs(), rootfs}).code, 0);
+  fs::create_symlink("/proc/sys", rootfs + "/evil");
+  refused("symlink", rootfs, bind(dir_, "/evil"), "inside /proc");
+  // Over the files lxcfs emulates: allowed.
+  std::ofstream(dir_ + "/cpuinfo") << "fake cpuinfo\n";
+  auto ok = run_container("lxcfs", [&](json& j) {
+    j["mounts"].push_back(bind(dir_ + "/cpuinfo", "/proc/cpuinfo"));
+    set_args(j, "cat /proc/cpuinfo");
+  });
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "fake cpuinfo\n");
+}
+
 TEST_F(Runtime, UserNamespaceMapsRootToAnUnprivilegedHostId) {
   auto r = run_container("userns", [](json& j) {
     add_userns(j);

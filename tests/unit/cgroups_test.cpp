@@ -388,12 +388,23 @@ TEST_F(CgroupV1, MissingControllerIsAnError) {
   EXPECT_THROW(cg::open(layout, kPath)->apply(bad), Error);
 }
 
+// The unified part of a hybrid host is shared (v1 hierarchies, crun, podman): a controller
+// enabled in its root's subtree_control is taken from v1 and makes crun refuse to run.
+TEST_F(CgroupV1, HybridCreateLeavesTheUnifiedControllersAsFound) {
+  make_hybrid();
+  cg::open(layout, kPath)->create();
+  EXPECT_EQ(get(root("unified") + "/cgroup.subtree_control"), "");
+  EXPECT_EQ(get(root("unified") + "/hoist/cgroup.subtree_control"), "");
+  EXPECT_TRUE(hoist::path_exists(leaf("unified")));
+}
+
+// What the host delegates (here: hugetlb, enabled in the unified root by its owner) is used.
 TEST_F(CgroupV1, HybridHugetlbGoesToUnified) {
   make_hybrid();
+  put(root("unified") + "/cgroup.subtree_control", "hugetlb\n");
   auto m = cg::open(layout, kPath);
   m->create();
-  EXPECT_EQ(get(root("unified") + "/cgroup.subtree_control"), "+hugetlb");
-  EXPECT_EQ(get(root("unified") + "/hoist/cgroup.subtree_control"), "+hugetlb");
+  EXPECT_EQ(get(root("unified") + "/cgroup.subtree_control"), "hugetlb\n");
   Resources r;
   r.hugepage_limits = {{"2MB", 4194304}, {"1GB", 0}};
   r.pids_limit = 7;
