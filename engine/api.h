@@ -15,6 +15,9 @@ void register_system_routes(Router& r, Daemon& d);
 // {name}/push, get, {name}/get, load, prune.
 void register_image_routes(Router& r, Daemon& d);
 
+// /swarm, /nodes, /services, /tasks, /secrets, /configs as a dockerd outside swarm mode answers them.
+void register_swarm_routes(Router& r, Daemon& d);
+
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);
 

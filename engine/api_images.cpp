@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api.h"
+#include "engine/config_changes.h"
 #include "image/archive.h"
 #include "image/manifest.h"
 #include "image/pull.h"
@@ -262,6 +263,8 @@ void import(Daemon& d, Request& req, Response& res) {
   std::string repo = req.q("repo");
   if (!repo.empty()) opts.refs.push_back(Reference::parse(full_ref_string(repo, req.q("tag"))));
   opts.message = req.q("message");
+  // Dockerfile instructions for the image config, checked before the body is read (as dockerd).
+  apply_config_changes(opts.config, query_values(req.target, "changes"));
   if (!req.q("platform").empty()) opts.platform = image::Platform::parse(req.q("platform"));
   auto rec = image::import_image(d.store(), body_reader(req), opts);
   d.publish_image_event("import", rec.id.str(), repo.empty() ? "" : opts.refs[0].familiar());
@@ -500,7 +503,7 @@ void register_image_routes(Router& r, Daemon& d) {
     } catch (const std::exception& e) {
       err = e.what();
     }
-    if (!err.empty() && loaded.empty()) throw InvalidArgument(err);
+    // As dockerd: a bad archive is reported in the 200 stream (clients raise ImageLoadError).
     Writer& w = res.stream(200, "application/json");
     for (auto& l : loaded) {
       write_json_line(w, json{{"stream", l + "\n"}}.dump());

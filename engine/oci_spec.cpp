@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/file.h"
+#include "engine/resources.h"
 
 namespace hoist::engine {
 namespace {
@@ -675,53 +676,11 @@ json build_oci_spec(const SpecInput& in) {
   res["devices"] = devrules;
   if (!lxdevices.empty()) lx["devices"] = lxdevices;
 
-  json mem = json::object();
-  int64_t memory = num(hc, "Memory"), swap = num(hc, "MemorySwap");
-  if (memory < 0) throw InvalidArgument("invalid memory limit");
-  if (memory > 0 && memory < 6 * 1024 * 1024)
-    throw InvalidArgument("Minimum memory limit allowed is 6MB");
-  if (memory > 0 && swap > 0 && swap < memory)
-    throw InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage");
-  if (memory == 0 && swap > 0)
-    throw InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
-  if (memory > 0) {
-    mem["limit"] = memory;
-    if (swap == 0) swap = memory * 2;  // Docker's default: as much swap as memory
-    mem["swap"] = swap;
-  }
-  if (int64_t r = num(hc, "MemoryReservation"); r > 0) mem["reservation"] = r;
-  if (hc.contains("MemorySwappiness") && hc["MemorySwappiness"].is_number()) {
-    int64_t s = hc["MemorySwappiness"].get<int64_t>();
-    if (s != -1) {
-      if (s < 0 || s > 100)
-        throw InvalidArgument("Invalid value: " + std::to_string(s) + ", valid memory swappiness range is 0-100");
-      mem["swappiness"] = s;
-    }
-  }
-  if (flag(hc, "OomKillDisable")) mem["disableOOMKiller"] = true;
-  if (!mem.empty()) res["memory"] = mem;
-
-  json cpu = json::object();
-  int64_t nano = num(hc, "NanoCpus"), quota = num(hc, "CpuQuota"), period = num(hc, "CpuPeriod");
-  if (nano > 0 && period > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set");
-  if (nano > 0 && quota > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
-  if (nano < 0) throw InvalidArgument("range of CPUs is from 0.01 to the number of CPUs available");
-  if (int64_t shares = num(hc, "CpuShares"); shares > 0) cpu["shares"] = shares;
-  if (nano > 0) {
-    cpu["period"] = 100000;
-    cpu["quota"] = nano * 100000 / 1000000000;
-  } else {
-    if (period > 0) cpu["period"] = period;
-    if (quota > 0) cpu["quota"] = quota;
-  }
-  if (!str(hc, "CpusetCpus").empty()) cpu["cpus"] = str(hc, "CpusetCpus");
-  if (!str(hc, "CpusetMems").empty()) cpu["mems"] = str(hc, "CpusetMems");
-  if (!cpu.empty()) res["cpu"] = cpu;
-  if (hc.contains("PidsLimit") && hc["PidsLimit"].is_number()) {
-    int64_t p = hc["PidsLimit"].get<int64_t>();
-    if (p > 0) res["pids"] = {{"limit", p}};
-    else if (p < 0) res["pids"] = {{"limit", -1}};
-  }
+  // Memory, CPU, pids and block I/O weight: checked as dockerd checks them, then as OCI resources.
+  json checked = hc;
+  validate_resources(checked);
+  json limits = oci_resources(checked);
+  for (auto& [k, v] : limits.items()) res[k] = v;
   lx["resources"] = res;
 
   if (hc.contains("Sysctls") && hc["Sysctls"].is_object() && !hc["Sysctls"].empty()) {
