@@ -503,7 +503,19 @@ void register_image_routes(Router& r, Daemon& d) {
     } catch (const std::exception& e) {
       err = e.what();
     }
-    // As dockerd: a bad archive is reported in the 200 stream (clients raise ImageLoadError).
+    // As dockerd: a bad archive is reported in the 200 stream (clients raise ImageLoadError). The
+    // rest of the archive is read first (up to 256 MiB), so that a client still sending it gets
+    // the answer rather than a broken connection.
+    if (!err.empty()) try {
+        char sink[64 * 1024];
+        std::size_t total = 0;
+        while (total < (std::size_t{256} << 20)) {
+          auto n = req.read_body_some(sink, sizeof sink);
+          if (n == 0) break;
+          total += n;
+        }
+      } catch (const std::exception&) {
+      }
     Writer& w = res.stream(200, "application/json");
     for (auto& l : loaded) {
       write_json_line(w, json{{"stream", l + "\n"}}.dump());
