@@ -20,6 +20,8 @@ void register_image_routes(Router& r, Daemon& d);
 // A container.Config (of a container or an image) as dockerd's inspect shows it: every field, with
 // dockerd's zero values where the stored object has none.
 nlohmann::json config_view(const nlohmann::json& stored);
+// /swarm, /nodes, /services, /tasks, /secrets, /configs as a dockerd outside swarm mode answers them.
+void register_swarm_routes(Router& r, Daemon& d);
 
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);

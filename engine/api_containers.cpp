@@ -1,5 +1,5 @@
 // /containers/... endpoints: create, list, inspect, start, stop, restart, kill, wait, remove,
-// rename, logs, attach, resize, top, stats, pause/unpause, prune.
+// rename, update, logs, attach, resize, top, stats, pause/unpause, prune.
 #include "engine/api_containers.h"
 
 #include <poll.h>
@@ -24,9 +24,11 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api.h"
+#include "engine/config_changes.h"
 #include "engine/logs.h"
 #include "engine/oci_spec.h"
 #include "engine/request_json.h"
+#include "engine/resources.h"
 #include "engine/shim.h"
 #include "image/store.h"
 
@@ -370,6 +372,127 @@ json state_json(const ContainerRecord& r) {
   return out;
 }
 
+// POST /containers/{id}/update (docker update): resources and restart policy, checked as dockerd
+// checks them, applied to a running container's cgroup and kept in its HostConfig.
+void update_container(ContainerManager& m, Request& req, Response& res) {
+  json body = decode_body(req, BodyType::ContainerUpdate);
+  validate_update_restart_policy(body);
+  auto warnings = validate_resources(body, HostResources::probe(), true);
+  m.update(req.param("id"), [&](const ContainerRecord& r) {
+    return merge_update(parse_or_empty(r.host_config_json), body).dump();
+  });
+  res.json(200, json{{"Warnings", warnings.empty() ? json(nullptr) : json(warnings)}}.dump());
+}
+
+// GET /containers/{id}/stats as dockerd: stream=0 takes two samples a second apart (so that
+// precpu_stats is filled), stream=0&one-shot=1 (API 1.41 and later) one; a container that does
+// not run has all-zero stats.
+void container_stats(ContainerManager& m, Request& req, Response& res) {
+  auto id = m.resolve(req.param("id"));
+  auto name = m.inspect(id).name;
+  bool stream = req.qbool("stream", true);
+  bool one_shot = req.qbool("one-shot");
+  if (!req.version.empty()) {
+    auto dot = req.version.find('.');
+    if (dot != std::string::npos && std::atoi(req.version.substr(dot + 1).c_str()) < 41 && req.version[0] == '1')
+      one_shot = false;
+  }
+  if (stream && one_shot) throw InvalidArgument("cannot have stream=true and one-shot=true");
+  auto running = [&] {
+    auto s = m.inspect(id).state;
+    return s == ContainerState::Running || s == ContainerState::Paused;
+  };
+  if (!stream) {
+    if (!running()) return res.json(200, stats_json(id, name, nullptr, nullptr));
+    auto first = m.stats(id);
+    if (one_shot) return res.json(200, stats_json(id, name, &first, nullptr));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (!running()) return res.json(200, stats_json(id, name, nullptr, nullptr));
+    auto second = m.stats(id);
+    return res.json(200, stats_json(id, name, &second, &first));
+  }
+  auto& w = res.stream(200);
+  std::optional<ContainerStats> prev;
+  while (w.alive()) {
+    if (!running()) {
+      w.write(stats_json(id, name, nullptr, nullptr));
+      break;
+    }
+    auto cur = m.stats(id);
+    if (!w.write(stats_json(id, name, &cur, prev ? &*prev : nullptr))) break;
+    prev = std::move(cur);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+// ,"SizeRw":N,"SizeRootFs":M of ps and inspect with size=1: the writable layer, and it plus the
+// image. ps leaves a zero SizeRw out, inspect shows it (dockerd's omitempty on one, pointer on the other).
+std::string size_fields(Daemon& d, ContainerManager& m, const ContainerRecord& r, bool zero_rw) {
+  std::int64_t rw = 0, image = 0;
+  try {
+    rw = m.writable_size(r.id);
+  } catch (const std::exception&) {
+  }
+  try {
+    image = d.store().resolve(r.image_id).size;
+  } catch (const std::exception&) {
+  }
+  std::string out;
+  if (rw != 0 || zero_rw) out += ",\"SizeRw\":" + std::to_string(rw);
+  return out + ",\"SizeRootFs\":" + std::to_string(rw + image);
+}
+
+// POST /containers/prune: every container that does not run, as far as the filters (until,
+// label, label!) keep it; reports the bytes of the writable layers removed, as dockerd.
+void prune_containers(ContainerManager& m, Request& req, Response& res) {
+  auto filters = parse_filters(req.q("filters"));
+  std::int64_t until_ns = 0;
+  for (auto& [k, values] : filters) {
+    if (k != "until" && k != "label" && k != "label!") throw InvalidArgument("Invalid filter '" + k + "'");
+    if (k == "until" && !values.empty()) {
+      if (values.size() > 1) throw InvalidArgument("more than one until filter specified");
+      auto& v = values.front();
+      until_ns = parse_time_arg_ns(v);
+      if (until_ns < 0) {
+        try {
+          until_ns = parse_rfc3339_ns(now_rfc3339()) - parse_go_duration_ns(v);
+        } catch (const InvalidArgument&) {
+          throw Error("failed to parse value as time or duration: \"" + v + "\"");  // dockerd: a 500
+        }
+      }
+    }
+  }
+  auto label_match = [](const json& labels, const std::string& f) {
+    auto eq = f.find('=');
+    auto k = f.substr(0, eq);
+    if (!labels.contains(k)) return false;
+    return eq == std::string::npos || labels[k] == f.substr(eq + 1);
+  };
+  json deleted = json::array();
+  std::int64_t reclaimed = 0;
+  for (auto& r : m.list()) {
+    if (r.state == ContainerState::Running || r.state == ContainerState::Paused) continue;
+    if (until_ns > 0 && parse_rfc3339_ns(r.created) >= until_ns) continue;
+    auto config = parse_or_empty(r.config_json);
+    json labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
+    bool keep = false;
+    if (auto it = filters.find("label"); it != filters.end())
+      for (auto& f : it->second) keep = keep || !label_match(labels, f);
+    if (auto it = filters.find("label!"); it != filters.end())
+      for (auto& f : it->second) keep = keep || label_match(labels, f);
+    if (keep) continue;
+    try {
+      auto size = m.writable_size(r.id);  // what removing it frees
+      m.remove(r.id, false);
+      deleted.push_back(r.id);
+      reclaimed += size;
+    } catch (const std::exception& e) {
+      log::warn("prune " + r.id + ": " + e.what());
+    }
+  }
+  res.json(200, json{{"ContainersDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", reclaimed}}.dump());
+}
+
 }  // namespace
 
 std::string human_duration(std::int64_t s) {
@@ -478,6 +601,22 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       if (r.image_id == id.str()) return r.id;
     return std::nullopt;
   };
+  // system/df: every container as ps -a -s lists it.
+  hooks.df_containers = [this]() {
+    auto now = static_cast<std::int64_t>(std::time(nullptr));
+    auto list = mgr_->list();
+    std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
+    std::string out = "[";
+    for (auto& r : list) {
+      out += out.size() > 1 ? ",{" : "{";
+      out += ps_summary(d_, r)->fields;
+      out += ",\"State\":" + json(state_name(r.state)).dump();
+      out += ",\"Status\":" + json(container_status(r, now)).dump();
+      out += size_fields(d_, *mgr_, r, false);
+      out += "}";
+    }
+    return out + "]";
+  };
   hooks.image_containers = [this](const Digest& id) {
     int n = 0;
     for (auto& r : mgr_->list()) n += r.image_id == id.str();
@@ -495,6 +634,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       auto rec = dm.store().resolve(image);
       auto host_config = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
       validate_host_config(host_config, dm.config().runtime);
+      auto warnings = validate_resources(host_config);
       json config = body;
       config.erase("HostConfig");
       config.erase("NetworkingConfig");
@@ -513,11 +653,12 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       if (config.contains("StopSignal") && config["StopSignal"].is_string()) p.stop_signal = config["StopSignal"];
       if (config.contains("StopTimeout") && config["StopTimeout"].is_number_integer()) p.stop_timeout = config["StopTimeout"];
       auto id = m.create(p);
-      res.json(201, json{{"Id", id}, {"Warnings", json::array()}}.dump());
+      res.json(201, json{{"Id", id}, {"Warnings", warnings}}.dump());
     });
 
     rt.get("/containers/json", [&](Request& req, Response& res) {
       bool all = req.qbool("all");
+      bool with_size = req.qbool("size");
       auto filters = parse_filters(req.q("filters"));
       auto now = static_cast<std::int64_t>(std::time(nullptr));
       std::string out = "[";
@@ -562,6 +703,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
         out += json(state_name(r.state)).dump();
         out += ",\"Status\":";
         out += json(container_status(r, now)).dump();
+        if (with_size) out += size_fields(dm, m, r, false);
         out += "}";
       }
       out += "]";
@@ -615,6 +757,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"NetworkSettings", network_settings_view()}};
       out["Config"]["Image"] = r.image;
       if (out["Config"].value("Hostname", "").empty()) out["Config"]["Hostname"] = r.id.substr(0, 12);
+      if (req.qbool("size")) out.update(json::parse("{" + size_fields(dm, m, r, true).substr(1) + "}"));
       res.json(200, out.dump());
     });
 
@@ -665,6 +808,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       m.rename(req.param("id"), req.q("name"));
       res.send(204, "");
     });
+    rt.post("/containers/{id}/update", [&](Request& req, Response& res) { update_container(m, req, res); });
     rt.del("/containers/{id}", [&](Request& req, Response& res) {
       m.remove(req.param("id"), req.qbool("force"));
       res.send(204, "");
@@ -896,51 +1040,9 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       res.json(200, json{{"Titles", t.titles}, {"Processes", t.processes}}.dump());
     });
 
-    rt.get("/containers/{id}/stats", [&](Request& req, Response& res) {
-      auto id = m.resolve(req.param("id"));
-      auto r = m.inspect(id);
-      bool stream = req.qbool("stream", true) && !req.qbool("one-shot");
-      auto ncpu = std::thread::hardware_concurrency();
-      json prev = {{"cpu_usage", {{"total_usage", 0}}}, {"system_cpu_usage", 0}, {"online_cpus", ncpu}};
-      auto sample = [&] {
-        auto s = m.stats(id);
-        json cur = {{"cpu_usage", {{"total_usage", s.cpu_usage_ns}}},
-                    {"system_cpu_usage", monotonic_ms() * 1000000LL * ncpu},
-                    {"online_cpus", ncpu}};
-        json out = {{"read", now_rfc3339()},
-                    {"id", id},
-                    {"name", "/" + r.name},
-                    {"pids_stats", {{"current", s.pids}}},
-                    {"memory_stats", {{"usage", s.memory_usage}, {"limit", s.memory_limit}}},
-                    {"cpu_stats", cur},
-                    {"precpu_stats", prev}};
-        prev = cur;
-        return out.dump() + "\n";
-      };
-      if (!stream) {
-        res.json(200, sample());
-        return;
-      }
-      auto& w = res.stream(200);
-      while (w.alive() && w.write(sample())) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        if (m.inspect(id).state != ContainerState::Running) break;
-      }
-    });
+    rt.get("/containers/{id}/stats", [&](Request& req, Response& res) { container_stats(m, req, res); });
 
-    rt.post("/containers/prune", [&](Request&, Response& res) {
-      json deleted = json::array();
-      for (auto& r : m.list()) {
-        if (r.state == ContainerState::Running || r.state == ContainerState::Paused) continue;
-        try {
-          m.remove(r.id, false);
-          deleted.push_back(r.id);
-        } catch (const std::exception& e) {
-          log::warn("prune " + r.id + ": " + e.what());
-        }
-      }
-      res.json(200, json{{"ContainersDeleted", deleted}, {"SpaceReclaimed", 0}}.dump());
-    });
+    rt.post("/containers/prune", [&](Request& req, Response& res) { prune_containers(m, req, res); });
   });
 }
 

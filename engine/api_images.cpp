@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "engine/api.h"
 #include "engine/request_json.h"
+#include "engine/config_changes.h"
 #include "image/archive.h"
 #include "image/manifest.h"
 #include "image/pull.h"
@@ -262,6 +263,8 @@ void import(Daemon& d, Request& req, Response& res) {
   std::string repo = req.q("repo");
   if (!repo.empty()) opts.refs.push_back(Reference::parse(full_ref_string(repo, req.q("tag"))));
   opts.message = req.q("message");
+  // Dockerfile instructions for the image config, checked before the body is read (as dockerd).
+  apply_config_changes(opts.config, query_values(req.target, "changes"));
   if (!req.q("platform").empty()) opts.platform = image::Platform::parse(req.q("platform"));
   auto rec = image::import_image(d.store(), body_reader(req), opts);
   d.publish_image_event("import", rec.id.str(), repo.empty() ? "" : opts.refs[0].familiar());
@@ -502,7 +505,19 @@ void register_image_routes(Router& r, Daemon& d) {
     } catch (const std::exception& e) {
       err = e.what();
     }
-    if (!err.empty() && loaded.empty()) throw InvalidArgument(err);
+    // As dockerd: a bad archive is reported in the 200 stream (clients raise ImageLoadError). The
+    // rest of the archive is read first (up to 256 MiB), so that a client still sending it gets
+    // the answer rather than a broken connection.
+    if (!err.empty()) try {
+        char sink[64 * 1024];
+        std::size_t total = 0;
+        while (total < (std::size_t{256} << 20)) {
+          auto n = req.read_body_some(sink, sizeof sink);
+          if (n == 0) break;
+          total += n;
+        }
+      } catch (const std::exception&) {
+      }
     Writer& w = res.stream(200, "application/json");
     for (auto& l : loaded) {
       write_json_line(w, json{{"stream", l + "\n"}}.dump());

@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "engine/logs.h"
 #include "engine/oci_spec.h"
+#include "engine/resources.h"
 #include "engine/rootfs_mount.h"
 #include "engine/shim.h"
 
@@ -958,6 +959,38 @@ void ContainerManager::remove(const std::string& ref, bool force) {
   event(copy, "destroy");
 }
 
+void ContainerManager::update(const std::string& ref,
+                              const std::function<std::string(const ContainerRecord&)>& merge) {
+  auto e = get(ref);
+  std::unique_lock lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  const std::string& id = e->rec.id;
+  if (e->rec.state == ContainerState::Removing || e->rec.state == ContainerState::Dead)
+    throw Conflict("Cannot update container " + id + ": container is marked for removal and cannot be \"update\"");
+  std::string host_config;
+  try {
+    host_config = merge(e->rec);
+  } catch (const Conflict& ex) {
+    throw Conflict("Cannot update container " + id + ": " + ex.what());
+  }
+  if (running_state(e->rec.state)) {
+    std::string file = e->state_dir + "/update-resources.json";
+    write_file_atomic(file, oci_resources(json::parse(host_config)).dump(), 0600, false);
+    try {
+      runtime_cmd({"update", "--resources", file, id}, true);
+    } catch (const std::exception& ex) {
+      ::unlink(file.c_str());
+      throw Error("Cannot update container " + id + ": " + ex.what());
+    }
+    ::unlink(file.c_str());
+  }
+  e->rec.host_config_json = std::move(host_config);
+  persist(*e);
+  ContainerRecord copy = e->rec;
+  lk.unlock();
+  event(copy, "update");
+}
+
 void ContainerManager::rename(const std::string& ref, const std::string& new_name_in) {
   std::string name = strip_slash(new_name_in);
   if (!valid_name(name))
@@ -1093,45 +1126,24 @@ TopResult ContainerManager::top(const std::string& ref) {
   return t;
 }
 
+std::int64_t ContainerManager::writable_size(const std::string& ref) const {
+  auto e = get(ref);
+  RootfsLayout layout;
+  {
+    std::lock_guard lk(e->mu);
+    layout = RootfsLayout{e->dir, {}, e->rec.snapshot_mode == "copy"};
+  }
+  return writable_layer_size(layout);
+}
+
 ContainerStats ContainerManager::stats(const std::string& ref) {
   auto e = get(ref);
   std::string cg;
   {
     std::lock_guard lk(e->mu);
-    cg = e->rec.cgroup_path;
-    if (cg.empty()) cg = "/" + e->rec.id;
+    cg = e->rec.cgroup_path.empty() ? "/" + e->rec.id : e->rec.cgroup_path;
   }
-  if (cg[0] != '/') cg = "/" + cg;
-  ContainerStats s;
-  auto num = [](const std::string& path) -> std::int64_t {
-    try {
-      std::string v(trim(read_file(path)));
-      if (v == "max") return 0;
-      return std::stoll(v);
-    } catch (...) {
-      return 0;
-    }
-  };
-  if (path_exists("/sys/fs/cgroup/cgroup.controllers")) {
-    std::string d = "/sys/fs/cgroup" + cg;
-    s.memory_usage = num(d + "/memory.current");
-    s.memory_limit = num(d + "/memory.max");
-    s.pids = num(d + "/pids.current");
-    try {
-      std::string text = read_file(d + "/cpu.stat");
-      auto k = text.find("usage_usec ");
-      if (k != std::string::npos) s.cpu_usage_ns = std::stoll(text.substr(k + 11)) * 1000;
-    } catch (...) {
-    }
-  } else {
-    s.memory_usage = num("/sys/fs/cgroup/memory" + cg + "/memory.usage_in_bytes");
-    s.memory_limit = num("/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes");
-    if (s.memory_limit >= (std::int64_t(1) << 62)) s.memory_limit = 0;
-    s.cpu_usage_ns = num("/sys/fs/cgroup/cpuacct" + cg + "/cpuacct.usage");
-    if (!s.cpu_usage_ns) s.cpu_usage_ns = num("/sys/fs/cgroup/cpu,cpuacct" + cg + "/cpuacct.usage");
-    s.pids = num("/sys/fs/cgroup/pids" + cg + "/pids.current");
-  }
-  return s;
+  return read_cgroup_stats(cg);
 }
 
 UniqueFd ContainerManager::attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin) {

@@ -24,6 +24,7 @@
 #include "common/fd.h"
 #include "engine/container_record.h"
 #include "engine/logs.h"
+#include "engine/stats.h"
 
 namespace hoist::engine {
 
@@ -98,12 +99,6 @@ struct TopResult {
   std::vector<std::vector<std::string>> processes;  // one row per process
 };
 
-struct ContainerStats {
-  std::int64_t memory_usage = 0, memory_limit = 0;  // bytes (limit 0: none)
-  std::int64_t cpu_usage_ns = 0;
-  std::int64_t pids = 0;
-};
-
 class ContainerManager {
  public:
   explicit ContainerManager(ManagerOptions opts);
@@ -135,6 +130,11 @@ class ContainerManager {
   // Conflict when running (or paused) unless `force` (then it is killed first).
   void remove(const std::string& ref, bool force);
   void rename(const std::string& ref, const std::string& new_name);
+  // docker update: `merge` makes the new HostConfig (JSON) from the record (and may throw:
+  // a Conflict becomes "Cannot update container ID: ..."); a running or paused container gets
+  // its resources at once (runtime update). The record changes only once they applied; the
+  // next start builds its spec from it. Conflict for a container being removed or dead.
+  void update(const std::string& ref, const std::function<std::string(const ContainerRecord&)>& merge);
   // Blocks until the condition holds; returns the exit code. `cancel` is polled (every 100 ms);
   // a cancelled wait throws Error("wait cancelled").
   int wait(const std::string& ref, WaitCondition cond, const std::atomic<bool>* cancel = nullptr);
@@ -142,6 +142,9 @@ class ContainerManager {
   void logs(const std::string& ref, const LogReadOptions& opts, const std::function<bool(const LogEntry&)>& sink,
             const std::atomic<bool>* cancel = nullptr);
   TopResult top(const std::string& ref);
+  // Bytes in the container's writable layer (SizeRw; what removing it frees).
+  std::int64_t writable_size(const std::string& ref) const;
+  // A sample of the container's cgroup (engine/stats.h).
   ContainerStats stats(const std::string& ref);
 
   // Attach/resize pass through to the shim (protocol in engine/shim.h).

@@ -98,6 +98,7 @@ image::RegistrySettings Daemon::registry_settings() const {
 void Daemon::start() {
   register_system_routes(router_, *this);
   register_image_routes(router_, *this);
+  register_swarm_routes(router_, *this);
   for (auto& r : global_registrars()) r(router_, *this);
   for (auto& r : registrars_) r(router_, *this);
   ServerOptions o;

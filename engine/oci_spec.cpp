@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/file.h"
+#include "engine/resources.h"
 
 namespace hoist::engine {
 namespace {
@@ -384,10 +385,9 @@ json device_rule(bool allow, const std::string& type, std::optional<int64_t> maj
   return r;
 }
 
-// HostConfig's Blkio* fields as the OCI blockIO resources (devices named by major:minor).
-json block_io(const json& hc) {
+// HostConfig's per-device Blkio* fields as OCI blockIO entries (devices named by major:minor).
+json block_io_devices(const json& hc) {
   json b = json::object();
-  if (int64_t w = num(hc, "BlkioWeight"); w > 0) b["weight"] = w;
   auto device = [](const json& d, const char* value_key) {
     std::string path = str(d, "Path");
     struct stat st {};
@@ -783,63 +783,20 @@ json build_oci_spec(const SpecInput& in) {
   res["devices"] = devrules;
   if (!lxdevices.empty()) lx["devices"] = lxdevices;
 
-  json mem = json::object();
-  int64_t memory = num(hc, "Memory"), swap = num(hc, "MemorySwap");
-  if (memory < 0) throw InvalidArgument("invalid memory limit");
-  if (memory > 0 && memory < 6 * 1024 * 1024)
-    throw InvalidArgument("Minimum memory limit allowed is 6MB");
-  if (memory > 0 && swap > 0 && swap < memory)
-    throw InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage");
-  if (memory == 0 && swap > 0)
-    throw InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage");
-  if (memory > 0) {
-    mem["limit"] = memory;
-    // Docker's default: as much swap as memory; no limit where twice the memory does not fit.
-    if (swap == 0) swap = memory > INT64_MAX / 2 ? -1 : memory * 2;
-    mem["swap"] = swap;
-  }
-  if (int64_t r = num(hc, "MemoryReservation"); r > 0) mem["reservation"] = r;
-  if (hc.contains("MemorySwappiness") && hc["MemorySwappiness"].is_number()) {
-    int64_t s = hc["MemorySwappiness"].get<int64_t>();
-    if (s != -1) {
-      if (s < 0 || s > 100)
-        throw InvalidArgument("Invalid value: " + std::to_string(s) + ", valid memory swappiness range is 0-100");
-      mem["swappiness"] = s;
-    }
-  }
-  if (flag(hc, "OomKillDisable")) mem["disableOOMKiller"] = true;
-  if (!mem.empty()) res["memory"] = mem;
-
-  json cpu = json::object();
-  int64_t nano = num(hc, "NanoCpus"), quota = num(hc, "CpuQuota"), period = num(hc, "CpuPeriod");
-  if (nano > 0 && period > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set");
-  if (nano > 0 && quota > 0) throw InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
-  if (nano < 0) throw InvalidArgument("range of CPUs is from 0.01 to the number of CPUs available");
-  if (int64_t shares = num(hc, "CpuShares"); shares > 0) cpu["shares"] = shares;
-  if (nano > 0) {
-    cpu["period"] = 100000;
-    cpu["quota"] = nano / 10000;  // nano * 100000 / 1e9, without the overflow
-  } else {
-    if (period > 0) cpu["period"] = period;
-    if (quota > 0) cpu["quota"] = quota;
-  }
-  if (int64_t v = num(hc, "CpuRealtimePeriod"); v > 0) cpu["realtimePeriod"] = v;
-  if (int64_t v = num(hc, "CpuRealtimeRuntime"); v != 0) cpu["realtimeRuntime"] = v;
-  if (!str(hc, "CpusetCpus").empty()) cpu["cpus"] = str(hc, "CpusetCpus");
-  if (!str(hc, "CpusetMems").empty()) cpu["mems"] = str(hc, "CpusetMems");
-  if (!cpu.empty()) res["cpu"] = cpu;
-  if (json blkio = block_io(hc); !blkio.empty()) res["blockIO"] = blkio;
+  // Memory, CPU, pids and block I/O weight: checked as dockerd checks them, then as OCI resources.
+  json checked = hc;
+  validate_resources(checked);
+  json limits = oci_resources(checked);
+  for (auto& [k, v] : limits.items()) res[k] = v;
+  if (int64_t v = num(hc, "CpuRealtimePeriod"); v > 0) res["cpu"]["realtimePeriod"] = v;
+  if (int64_t v = num(hc, "CpuRealtimeRuntime"); v != 0) res["cpu"]["realtimeRuntime"] = v;
+  for (auto& [k, v] : block_io_devices(hc).items()) res["blockIO"][k] = v;
   for (const char* k : {"KernelMemory", "KernelMemoryTCP", "CpuCount", "CpuPercent", "IOMaximumIOps",
                         "IOMaximumBandwidth"})
     if (num(hc, k) != 0) throw InvalidArgument(std::string(k) + " is not supported");
   if (hc.contains("DeviceRequests") && hc["DeviceRequests"].is_array() && !hc["DeviceRequests"].empty())
     throw InvalidArgument("could not select device driver \"" + str(hc["DeviceRequests"][0], "Driver") +
                           "\" with capabilities: " + hc["DeviceRequests"][0].value("Capabilities", json::array()).dump());
-  if (hc.contains("PidsLimit") && hc["PidsLimit"].is_number()) {
-    int64_t p = hc["PidsLimit"].get<int64_t>();
-    if (p > 0) res["pids"] = {{"limit", p}};
-    else if (p < 0) res["pids"] = {{"limit", -1}};
-  }
   lx["resources"] = res;
 
   if (hc.contains("Sysctls") && hc["Sysctls"].is_object() && !hc["Sysctls"].empty()) {

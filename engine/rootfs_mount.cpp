@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <set>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -108,6 +110,22 @@ void unmount_rootfs(const std::string& rootfs) {
     }
     throw_sys("umount", rootfs);
   }
+}
+
+std::int64_t writable_layer_size(const RootfsLayout& l) {
+  if (l.copy) return 0;
+  namespace fs = std::filesystem;
+  std::int64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(l.dir + "/upper", fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    if (st.st_nlink > 1 && !seen.insert({st.st_dev, st.st_ino}).second) continue;
+    total += st.st_size;
+  }
+  return total;
 }
 
 }  // namespace hoist::engine

@@ -2,6 +2,7 @@
 // first) with upper/ and work/ in the container's directory, mounted on <dir>/rootfs.
 // The copy snapshotter's fallback: the top snapshot (a full tree) copied once into <dir>/rootfs.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ void unmount_rootfs(const std::string& rootfs);
 bool is_mounted(const std::string& path);
 // The overlay options for `l` (exposed for tests); `relative`: with l/<n> links and relative paths.
 std::string overlay_options(const RootfsLayout& l, bool relative);
+
+// Bytes in the container's writable layer (the overlay's upper/), counted as dockerd counts a
+// directory's size: every entry but directories, a hard-linked file once. 0 for the copy
+// snapshotter (no separate layer) or when the directory is gone.
+std::int64_t writable_layer_size(const RootfsLayout& l);
 
 // Unmounts in the destructor unless release()d: for the error paths of start.
 class RootfsGuard {
