@@ -30,6 +30,7 @@
 #include "engine/request_json.h"
 #include "engine/resources.h"
 #include "engine/shim.h"
+#include "image/registry_internal.h"
 #include "image/store.h"
 
 namespace hoist::engine {
@@ -266,6 +267,24 @@ std::string frame(int stream, std::string_view payload) {
   return h + std::string(payload);
 }
 
+// The Content-Type of an attach or exec stream: Docker says multiplexed-stream for frames
+// from API 1.42 on, raw-stream before and for raw bytes.
+std::string stream_content_type(const Request& req, bool raw) {
+  bool old = !req.version.empty() && compare_versions(req.version, "1.42") < 0;
+  return raw || old ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+}
+
+// Docker's detach keys (the detachKeys query of attach, DetachKeys of an exec) as bytes; `what`
+// names them in the error ("detach" or "escape", as Docker words it). "" → ctrl-p ctrl-q.
+std::string detach_keys_of(const std::string& spec, const std::string& what) {
+  if (spec.empty()) return std::string(kDefaultDetachKeys);
+  try {
+    return detach_key_bytes(spec);
+  } catch (const Error&) {
+    throw InvalidArgument("Invalid " + what + " keys (" + spec + ") provided");
+  }
+}
+
 bool write_fd_all(int fd, const char* p, std::size_t n) {
   while (n) {
     auto w = ::send(fd, p, n, MSG_NOSIGNAL);
@@ -281,21 +300,26 @@ bool write_fd_all(int fd, const char* p, std::size_t n) {
 }
 
 // Copies both ways between the client and the shim until the shim closes its side.
-// Returns the number of bytes that went from the shim to the client.
-std::size_t splice_both_ways(int client, int shim) {
+// Returns the number of bytes that went from the shim to the client; `client_eof` says whether
+// the client's input had ended by then.
+std::size_t splice_both_ways(int client, int shim, bool* client_eof = nullptr) {
   std::size_t sent = 0;
   bool client_open = true;
   char buf[64 * 1024];
+  auto done = [&] {
+    if (client_eof) *client_eof = !client_open;
+    return sent;
+  };
   while (true) {
     struct pollfd p[2] = {{shim, POLLIN, 0}, {client_open ? client : -1, POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      return sent;
+      return done();
     }
     if (p[0].revents) {
       auto n = ::read(shim, buf, sizeof buf);
-      if (n <= 0) return sent;
-      if (!write_fd_all(client, buf, static_cast<std::size_t>(n))) return sent;
+      if (n <= 0) return done();
+      if (!write_fd_all(client, buf, static_cast<std::size_t>(n))) return done();
       sent += static_cast<std::size_t>(n);
     }
     if (client_open && p[1].revents) {
@@ -862,19 +886,41 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     });
 
     rt.post("/containers/{id}/attach", [&](Request& req, Response& res) {
-      auto id = m.resolve(req.param("id"));
+      // As Docker: the keys are checked first, then the container.
+      auto keys = detach_keys_of(req.q("detachKeys"), "detach");
+      auto ref = req.param("id");
+      auto id = m.resolve(ref);
       bool in = req.qbool("stdin"), out = req.qbool("stdout"), err = req.qbool("stderr");
+      bool logs = req.qbool("logs"), stream = req.qbool("stream");
       bool upgrade = !req.header("upgrade").empty();
       auto rec = m.inspect(id);
+      if (rec.state == ContainerState::Paused)
+        throw Conflict("container " + ref + " is paused, unpause the container before attach");
+      if (rec.state == ContainerState::Restarting)
+        throw Conflict("container " + ref + " is restarting, wait until the container is running");
       // docker run attaches first and starts the container once the attach is answered: the shim
       // it gets will hold the output for us until we are connected.
       bool not_started = rec.state == ContainerState::Created ||
                          (rec.state == ContainerState::Exited && is_zero_time(rec.started_at));
-      if (not_started && req.qbool("stream", true)) m.expect_attach(id);
-      m.announce(id, "attach");
-      res.hijack(upgrade ? 101 : 200,
-                 rec.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+      if (not_started && stream) m.expect_attach(id);
+      res.hijack(upgrade ? 101 : 200, stream_content_type(req, rec.tty),
                  [&](UniqueFd client, std::string already) {
+                   // logs=1: the output so far (the json-file log) comes first.
+                   if (logs && (out || err)) {
+                     LogReadOptions o;
+                     o.stdout_ = out;
+                     o.stderr_ = err;
+                     try {
+                       m.logs(id, o, [&](const LogEntry& e) {
+                         std::string f = rec.tty ? e.log : frame(e.stream == "stderr" ? 2 : 1, e.log);
+                         return write_fd_all(client.get(), f.data(), f.size());
+                       });
+                     } catch (const std::exception& e) {
+                       log::debug("attach " + id.substr(0, 12) + ": logs: " + e.what());
+                     }
+                   }
+                   on_event(rec, "attach", {});
+                   if (!stream) return;
                    // Wait (up to 60 s, or until the client hangs up) for the start that follows;
                    // if it ran and exited already, its shim may still hold the output for us.
                    std::optional<ContainerRecord> started;
@@ -896,14 +942,24 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                    auto& r = *started;
                    UniqueFd shim;
                    try {
-                     shim = m.attach(id, in, out, err, r.open_stdin && r.config_json.find("\"StdinOnce\":true") != std::string::npos);
+                     shim = m.attach(id, in, out, err,
+                                     r.open_stdin && r.config_json.find("\"StdinOnce\":true") != std::string::npos, keys);
                    } catch (const std::exception& e) {
                      log::debug("attach " + id.substr(0, 12) + ": " + e.what());
                      return;  // it is gone already: nothing more to send
                    }
                    if (!already.empty()) write_fd_all(shim.get(), already.data(), already.size());
-                   auto sent = splice_both_ways(client.get(), shim.get());
+                   bool client_eof = false;
+                   auto sent = splice_both_ways(client.get(), shim.get(), &client_eof);
                    log::debug("attach " + id.substr(0, 12) + ": stream ended after " + std::to_string(sent) + " bytes");
+                   // Ended by the shim while the client still wrote and the container runs (its
+                   // shim has not finished): the detach keys.
+                   if (!client_eof && in) {
+                     try {
+                       if (shim_status(m.state_dir(id)).running) on_event(m.inspect(id), "detach", {});
+                     } catch (const std::exception&) {
+                     }
+                   }
                  });
     });
 
@@ -930,13 +986,20 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
       p.env = strings("Env");
       p.user = str("User");
       p.workdir = str("WorkingDir");
-      p.detach_keys = str("DetachKeys");
+      p.detach_keys = str("DetachKeys");  // docker-py's "detachKeys" too: decode_body canonicalises keys
       p.tty = flag("Tty");
       p.privileged = flag("Privileged");
       p.attach_stdin = flag("AttachStdin");
       p.attach_stdout = flag("AttachStdout");
       p.attach_stderr = flag("AttachStderr");
       if (p.cmd.empty()) throw InvalidArgument("No exec command specified");
+      if (!p.detach_keys.empty()) {
+        try {
+          detach_keys_of(p.detach_keys, "escape");
+        } catch (const InvalidArgument& e) {
+          throw Error(e.what());  // a 500, as Docker's
+        }
+      }
       auto id = m.exec_create(req.param("id"), p);
       res.json(201, json{{"Id", id}}.dump());
     });
@@ -959,7 +1022,10 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                   {"OpenStdout", i.params.attach_stdout},
                   {"CanRemove", false},
                   {"ContainerID", i.container_id},
-                  {"DetachKeys", i.params.detach_keys},
+                  // The bytes (base64 in JSON), as Docker shows them.
+                  {"DetachKeys", i.params.detach_keys.empty()
+                                     ? std::string()
+                                     : image::detail::base64_encode(detach_keys_of(i.params.detach_keys, "escape"))},
                   {"Pid", i.running ? i.pid : 0}};
       res.json(200, out.dump());
     });
@@ -967,6 +1033,9 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     rt.post("/exec/{id}/start", [&](Request& req, Response& res) {
       json body = decode_body(req, BodyType::ExecStart);
       bool detach = body.contains("Detach") && body["Detach"].is_boolean() && body["Detach"].get<bool>();
+      // The start, not the create, says how the stream looks (Docker's ExecStartCheck.Tty): raw
+      // bytes of stdout alone, or frames of both streams.
+      bool raw = body.contains("Tty") && body["Tty"].is_boolean() && body["Tty"].get<bool>();
       unsigned rows = 0, cols = 0;
       if (body.contains("ConsoleSize") && body["ConsoleSize"].is_array() && body["ConsoleSize"].size() == 2 &&
           body["ConsoleSize"][0].is_number_unsigned() && body["ConsoleSize"][1].is_number_unsigned()) {
@@ -995,8 +1064,8 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
         return;
       }
       bool upgrade = !req.header("upgrade").empty();
-      res.hijack(upgrade ? 101 : 200,
-                 info.params.tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream",
+      auto keys = detach_keys_of(info.params.detach_keys, "escape");
+      res.hijack(upgrade ? 101 : 200, stream_content_type(req, raw),
                  [&](UniqueFd client, std::string already) {
                    // As Docker: a process that cannot start is reported in the stream (the
                    // exec's exit code says 126).
@@ -1004,19 +1073,29 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                      m.exec_start(id, true, rows, cols);
                    } catch (const std::exception& e) {
                      std::string msg = std::string("OCI runtime exec failed: ") + e.what() + "\r\n";
-                     if (!info.params.tty) msg = frame(1, msg);
+                     if (!raw) msg = frame(1, msg);
                      write_fd_all(client.get(), msg.data(), msg.size());
                      return;
                    }
                    UniqueFd shim;
                    try {
-                     shim = m.exec_attach(id);
+                     shim = m.exec_attach(id, raw, keys);
                    } catch (const std::exception& e) {
                      log::debug("exec attach " + id + ": " + e.what());
                      return;
                    }
                    if (!already.empty()) write_fd_all(shim.get(), already.data(), already.size());
-                   splice_both_ways(client.get(), shim.get());
+                   bool client_eof = false;
+                   splice_both_ways(client.get(), shim.get(), &client_eof);
+                   if (m.exec_shim_running(id)) {
+                     // The stream ended before the process: detached by the keys (the stream says
+                     // so, as Docker's) or by the end of the client's input. It runs on.
+                     if (client_eof) return;
+                     std::string msg = "exec attach failed: error on attach stdin: read escape sequence\r\n";
+                     if (!raw) msg = frame(1, msg);
+                     write_fd_all(client.get(), msg.data(), msg.size());
+                     return;
+                   }
                    // The stream ends when the process has: its exit code is known before the
                    // client asks for it (exec inspect).
                    m.exec_wait(id);

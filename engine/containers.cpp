@@ -764,16 +764,6 @@ void ContainerManager::mark_exited(Entry& e, int code, const std::string& at, bo
   e.cv.notify_all();
 }
 
-void ContainerManager::announce(const std::string& ref, const std::string& what) {
-  auto e = get(ref);
-  ContainerRecord copy;
-  {
-    std::lock_guard lk(e->mu);
-    copy = e->rec;
-  }
-  event(copy, what);
-}
-
 void ContainerManager::kill(const std::string& ref, const std::string& signal) {
   int sig = signal_number(signal);
   auto e = get(ref);
@@ -1146,7 +1136,8 @@ ContainerStats ContainerManager::stats(const std::string& ref) {
   return read_cgroup_stats(cg);
 }
 
-UniqueFd ContainerManager::attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin) {
+UniqueFd ContainerManager::attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin,
+                                  const std::string& detach_keys) {
   auto e = get(ref);
   bool running;
   {
@@ -1154,7 +1145,13 @@ UniqueFd ContainerManager::attach(const std::string& ref, bool in, bool out, boo
     running = running_state(e->rec.state);
   }
   try {
-    return shim_attach(e->state_dir, in, out, err, close_stdin);
+    AttachRequest r;
+    r.in = in;
+    r.out = out;
+    r.err = err;
+    r.close_stdin = close_stdin;
+    r.detach_keys = detach_keys;
+    return shim_attach(e->state_dir, r);
   } catch (const std::exception&) {
     // A shim that is still there may hold the output of a container that has just exited.
     if (running) throw;
@@ -1451,17 +1448,33 @@ void ContainerManager::exec_start(const std::string& exec_id, bool attach, unsig
   event(rec, "exec_start: " + join_cmd(x->p.cmd), {{"execID", x->id}});
 }
 
-UniqueFd ContainerManager::exec_attach(const std::string& exec_id) {
+UniqueFd ContainerManager::exec_attach(const std::string& exec_id, std::optional<bool> raw_stream,
+                                       const std::string& detach_keys) {
   auto x = get_exec(exec_id);
-  bool in, out, err;
+  AttachRequest r;
   {
     std::lock_guard lk(x->mu);
     if (!x->started) throw Conflict("exec " + exec_id + " has not been started");
-    in = x->p.attach_stdin;
-    out = x->p.attach_stdout;
-    err = x->p.attach_stderr;
+    r.in = x->p.attach_stdin;
+    r.out = x->p.attach_stdout;
+    r.err = x->p.attach_stderr;
   }
-  return shim_attach(x->state_dir, in, out, err, true);
+  r.close_stdin = true;
+  if (raw_stream) {
+    r.mux = !*raw_stream;
+    if (*raw_stream) r.err = false;
+  }
+  r.detach_keys = detach_keys;
+  return shim_attach(x->state_dir, r);
+}
+
+bool ContainerManager::exec_shim_running(const std::string& exec_id) const {
+  auto x = get_exec(exec_id);
+  try {
+    return shim_status(x->state_dir).running;
+  } catch (const std::exception&) {
+    return false;  // finished: its socket is gone
+  }
 }
 
 void ContainerManager::exec_resize(const std::string& exec_id, unsigned rows, unsigned cols) {

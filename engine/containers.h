@@ -148,7 +148,9 @@ class ContainerManager {
   ContainerStats stats(const std::string& ref);
 
   // Attach/resize pass through to the shim (protocol in engine/shim.h).
-  UniqueFd attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin);
+  // detach_keys: the bytes that detach a client writing to a TTY (shim.h); "": none.
+  UniqueFd attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin,
+                  const std::string& detach_keys = {});
   void resize(const std::string& ref, unsigned rows, unsigned cols);
   // Blocks until the container runs, or has run and exited, in a start after `prev_started_at`
   // (its StartedAt when the caller looked); returns the record then. nullopt after `timeout_ms`,
@@ -168,7 +170,14 @@ class ContainerManager {
   // Conflict when it was started before or the container is not running.
   // rows/cols: the terminal's first size (a tty exec), 0: the default.
   void exec_start(const std::string& exec_id, bool attach, unsigned rows = 0, unsigned cols = 0);
-  UniqueFd exec_attach(const std::string& exec_id);
+  // raw_stream: what the start asked for (Docker's ExecStartCheck.Tty), which decides the stream
+  // rather than the exec's own Tty: true gives stdout alone as raw bytes, false multiplexed
+  // frames of stdout and stderr; unset: as the exec's Tty. detach_keys as for attach.
+  UniqueFd exec_attach(const std::string& exec_id, std::optional<bool> raw_stream = std::nullopt,
+                       const std::string& detach_keys = {});
+  // Whether the exec's process still runs, asked of its shim (false once the shim has finished):
+  // an attach stream that ended while it runs was detached.
+  bool exec_shim_running(const std::string& exec_id) const;
   void exec_resize(const std::string& exec_id, unsigned rows, unsigned cols);
   // Blocks until the exec's process has exited; returns its exit code.
   int exec_wait(const std::string& exec_id);
@@ -183,8 +192,6 @@ class ContainerManager {
   std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
   // The shim's pid (0 if unknown) — for tests and diagnostics.
   pid_t shim_pid(const std::string& ref) const;
-  // Publishes a container event (e.g. "attach") for `ref` as the manager's own events are.
-  void announce(const std::string& ref, const std::string& what);
 
  private:
   struct Entry;

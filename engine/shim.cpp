@@ -187,8 +187,18 @@ struct Client {
   std::string out;  // pending output
   enum { Request, Stream, Wait, Closing } mode = Request;
   bool want_in = false, want_out = false, want_err = false, close_stdin = false;
+  bool mux = false;        // output in frames
+  bool scan = false;       // input scanned for detach keys
+  DetachScanner detach;
   bool eof = false;
 };
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 class Shim {
  public:
@@ -214,6 +224,8 @@ class Shim {
   void on_output(int stream, const char* p, std::size_t n);
   void handle_request(Client& c);
   void client_read(Client& c);
+  // Input of a stream client: to the process's stdin (when it has one), up to the detach keys.
+  void client_input(Client& c, std::string_view in);
   void flush_client(Client& c);
   void write_stdin();
   void close_stdin() {
@@ -335,7 +347,7 @@ void Shim::on_output(int stream, const char* p, std::size_t n) {
     if (c->mode != Client::Stream) continue;
     if (stream == 2 ? !c->want_err : !c->want_out) continue;
     if (c->out.size() > (4u << 20)) continue;  // a client that does not read loses output
-    if (o_.tty) {
+    if (!c->mux) {
       c->out.append(p, n);
     } else {
       unsigned char h[8] = {static_cast<unsigned char>(stream), 0, 0, 0,
@@ -392,16 +404,30 @@ void Shim::handle_request(Client& c) {
   std::string cmd = w.empty() ? "" : w[0];
   c.mode = Client::Closing;
   if (cmd == "attach") {
+    c.mux = !o_.tty;
+    std::string keys;
     for (std::size_t i = 1; i < w.size(); ++i) {
       if (w[i] == "stdin") c.want_in = true;
       else if (w[i] == "stdout") c.want_out = true;
       else if (w[i] == "stderr") c.want_err = true;
       else if (w[i] == "close-stdin") c.close_stdin = true;
+      else if (w[i] == "raw") c.mux = false;
+      else if (w[i] == "mux") c.mux = true;
+      else if (w[i].rfind("detach=", 0) == 0)
+        for (std::size_t k = 7; k + 1 < w[i].size(); k += 2) {
+          int hi = hex_value(w[i][k]), lo = hex_value(w[i][k + 1]);
+          if (hi >= 0 && lo >= 0) keys += static_cast<char>(hi * 16 + lo);
+        }
     }
+    // As Docker: detach keys work on a terminal the client writes to.
+    c.scan = !keys.empty() && o_.tty && o_.stdin_open && c.want_in;
+    c.detach = DetachScanner(std::move(keys));
     c.mode = Client::Stream;
     attached_ = true;
     c.out += "ok\n";
-    if (c.want_in && !rest.empty()) stdin_buf_ += rest;
+    flush_client(c);
+    if (!rest.empty()) client_input(c, rest);
+    return;
   } else if (cmd == "resize" && w.size() == 3) {
     winsize ws{};
     ws.ws_row = static_cast<unsigned short>(std::atoi(w[1].c_str()));
@@ -436,9 +462,16 @@ void Shim::client_read(Client& c) {
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
     c.eof = true;
-    if (c.mode == Client::Stream && c.want_in && c.close_stdin) {
-      if (o_.tty) stdin_buf_ += '\x04';
-      else if (stdin_buf_.empty()) close_stdin();
+    if (c.mode == Client::Stream && c.want_in && o_.stdin_open) {
+      if (!c.close_stdin || o_.tty) {
+        // As Docker: the end of a client's input ends its attach, unless it closes the stdin of a
+        // process without a terminal (StdinOnce); the process runs on either way.
+        flush_client(c);
+        if (c.fd) ::shutdown(c.fd.get(), SHUT_RDWR);
+        c.fd.reset();
+        return;
+      }
+      if (stdin_buf_.empty()) close_stdin();
       else pending_close_ = true;
     }
     if (c.mode != Client::Stream) c.fd.reset();  // a stream client may half-close and still read
@@ -448,9 +481,22 @@ void Shim::client_read(Client& c) {
     c.in.append(buf, static_cast<std::size_t>(n));
     if (c.in.find('\n') != std::string::npos) handle_request(c);
     else if (c.in.size() > 4096) c.fd.reset();
-  } else if (c.mode == Client::Stream && c.want_in) {
-    stdin_buf_.append(buf, static_cast<std::size_t>(n));
+  } else if (c.mode == Client::Stream) {
+    client_input(c, std::string_view(buf, static_cast<std::size_t>(n)));
   }
+}
+
+void Shim::client_input(Client& c, std::string_view in) {
+  if (!c.want_in || !o_.stdin_open) return;  // nowhere to go (as Docker, without OpenStdin)
+  if (!c.scan) {
+    stdin_buf_.append(in);
+    return;
+  }
+  if (!c.detach.feed(in, stdin_buf_)) return;
+  // Detached: the connection ends here; the container's stdin stays as it is.
+  c.out.clear();
+  ::shutdown(c.fd.get(), SHUT_RDWR);
+  c.fd.reset();
 }
 
 void Shim::reap() {
@@ -811,12 +857,30 @@ void shim_resize(const std::string& state_dir, unsigned rows, unsigned cols) {
 void shim_close_stdin(const std::string& state_dir) { expect_ok(shim_request(state_dir, "close-stdin"), "close stdin"); }
 
 UniqueFd shim_attach(const std::string& state_dir, bool in, bool out, bool err, bool close_stdin) {
+  AttachRequest r;
+  r.in = in;
+  r.out = out;
+  r.err = err;
+  r.close_stdin = close_stdin;
+  return shim_attach(state_dir, r);
+}
+
+UniqueFd shim_attach(const std::string& state_dir, const AttachRequest& r) {
   UniqueFd s = shim_connect(state_dir);
   std::string req = "attach";
-  if (in) req += " stdin";
-  if (out) req += " stdout";
-  if (err) req += " stderr";
-  if (close_stdin) req += " close-stdin";
+  if (r.in) req += " stdin";
+  if (r.out) req += " stdout";
+  if (r.err) req += " stderr";
+  if (r.close_stdin) req += " close-stdin";
+  if (r.mux) req += *r.mux ? " mux" : " raw";
+  if (!r.detach_keys.empty()) {
+    static const char* digits = "0123456789abcdef";
+    req += " detach=";
+    for (unsigned char k : r.detach_keys) {
+      req += digits[k >> 4];
+      req += digits[k & 15];
+    }
+  }
   write_all(s.get(), req + "\n", state_dir + "/attach.sock");
   std::string reply;
   if (!read_line(s.get(), reply, 5000)) throw Error("attach " + state_dir + ": the shim did not answer");
@@ -834,6 +898,53 @@ std::optional<ShimExit> shim_wait_read(int fd) {
   std::string line;
   if (!read_line(fd, line, -1) || line.empty()) return std::nullopt;
   return parse_shim_status(line).exit;
+}
+
+std::string detach_key_bytes(std::string_view spec) {
+  // Docker's names: ctrl-@, ctrl-a ... ctrl-z, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_ (0 to 31).
+  static constexpr std::string_view ctrl_names = "@abcdefghijklmnopqrstuvwxyz[\\]^_";
+  std::string out;
+  for (std::size_t pos = 0;;) {
+    auto comma = spec.find(',', pos);
+    std::string_view key = spec.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    if (key.size() == 1) {
+      out += key[0];
+    } else if (key.size() == 6 && key.substr(0, 5) == "ctrl-" && ctrl_names.find(key[5]) != std::string_view::npos) {
+      out += static_cast<char>(ctrl_names.find(key[5]));
+    } else if (key == "DEL") {
+      out += '\x7f';
+    } else {
+      throw Error("unknown character: '" + std::string(key) + "'");
+    }
+    if (comma == std::string_view::npos) return out;
+    pos = comma + 1;
+  }
+}
+
+bool DetachScanner::feed(std::string_view in, std::string& out) {
+  for (char b : in) {
+    if (keys_.empty()) {
+      out += b;
+      continue;
+    }
+    if (b == keys_[matched_]) {
+      if (++matched_ == keys_.size()) {
+        matched_ = 0;
+        return true;
+      }
+      continue;
+    }
+    // Not the sequence after all: what was held back goes through, and this byte may start it.
+    out.append(keys_, 0, matched_);
+    matched_ = 0;
+    if (b == keys_[0]) {
+      if (keys_.size() == 1) return true;
+      matched_ = 1;
+    } else {
+      out += b;
+    }
+  }
+  return false;
 }
 
 std::optional<ShimExit> read_exit_file(const std::string& state_dir) {

@@ -13,13 +13,19 @@
 // An exec shim (--exec-process) has the same files in its own state dir and the same protocol.
 //
 // Attach socket protocol (unix stream socket). The client sends ONE request line:
-//   "attach [stdin] [stdout] [stderr] [close-stdin]\n"
+//   "attach [stdin] [stdout] [stderr] [close-stdin] [raw|mux] [detach=HEX]\n"
 //       reply "ok\n", then the connection is the stream: shim → client carries the container's
 //       output as Docker's multiplexed frames ([stream(1|2),0,0,0,size BE32] + payload) for a
-//       non-TTY container, raw bytes for a TTY one; client → shim bytes are written to the
-//       container's stdin (if requested). With close-stdin, the client's EOF (shutdown(SHUT_WR)
-//       or close) closes the container's stdin (Docker's StdinOnce). When the container exits the
-//       shim sends what is left and closes the connection.
+//       non-TTY container, raw bytes for a TTY one (raw / mux choose either way; a TTY's output is
+//       stream 1); client → shim bytes are written to the container's stdin (if requested and
+//       the process has one open: --stdin). The client's EOF on stdin (shutdown(SHUT_WR) or
+//       close) closes the container's stdin with close-stdin on a process without a TTY (Docker's
+//       StdinOnce; the stream goes on); otherwise it ends this attach (the connection is closed,
+//       stdin stays open), as Docker's. When the container exits the shim sends what is left and
+//       closes the connection.
+//       detach=HEX: the detach keys (bytes, hex-encoded). On a TTY with stdin, the client's input
+//       is scanned for them; once they all came in a row, they are dropped, the bytes before them
+//       go to stdin and the connection is closed at once (stdin stays open, the process runs on).
 //   "resize <rows> <cols>\n"   → "ok\n" (TIOCSWINSZ on the pty master) or "error <msg>\n"
 //   "close-stdin\n"            → "ok\n"
 //   "status\n"                 → one JSON line: {"running":true,"pid":N} or
@@ -34,6 +40,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/fd.h"
 
@@ -89,8 +96,34 @@ ShimStatus shim_status(const std::string& state_dir);
 ShimStatus parse_shim_status(const std::string& json);
 void shim_resize(const std::string& state_dir, unsigned rows, unsigned cols);
 void shim_close_stdin(const std::string& state_dir);
+struct AttachRequest {
+  bool in = false, out = false, err = false;
+  bool close_stdin = false;
+  std::optional<bool> mux;  // frames (true) or raw bytes; unset: frames unless the process has a TTY
+  std::string detach_keys;  // the bytes that detach (see the protocol); "": none
+};
 // Opens an attach stream (after the "ok"); the returned fd is the stream described above.
+UniqueFd shim_attach(const std::string& state_dir, const AttachRequest& r);
 UniqueFd shim_attach(const std::string& state_dir, bool in, bool out, bool err, bool close_stdin);
+
+// Docker's detach keys ("ctrl-p,ctrl-q", "ctrl-@", "a", "DEL"; comma-separated) as bytes; throws
+// Error "unknown character: 'x'" for anything else (an empty text included).
+std::string detach_key_bytes(std::string_view spec);
+// Docker's default: ctrl-p ctrl-q.
+inline constexpr std::string_view kDefaultDetachKeys = "\x10\x11";
+
+// Finds the detach keys in a stream of input, whatever its chunks: feed() appends to `out` what
+// passes through (a key held back until the next byte tells whether the sequence goes on) and
+// returns true when the whole sequence came; the input after it is dropped.
+class DetachScanner {
+ public:
+  explicit DetachScanner(std::string keys = {}) : keys_(std::move(keys)) {}
+  bool feed(std::string_view in, std::string& out);
+
+ private:
+  std::string keys_;
+  std::size_t matched_ = 0;  // keys_[0, matched_) seen last and held back
+};
 // Starts a "wait": the returned fd gets one JSON line when the container exits (read it with
 // read_wait_reply). Throws when the shim does not answer.
 UniqueFd shim_wait_begin(const std::string& state_dir);
