@@ -4,6 +4,9 @@
 // image groups, then every registrar added with add_route_registrar() / Daemon::add_routes()
 // (containers, exec, networks, volumes come that way).
 #pragma once
+#include <optional>
+#include <string_view>
+
 #include "engine/daemon.h"
 #include "engine/router.h"
 
@@ -14,6 +17,10 @@ void register_system_routes(Router& r, Daemon& d);
 // /images/...: json, {name}/json, {name}/history, create (pull, import), {name}/tag, DELETE {name},
 // {name}/push, get, {name}/get, load, prune.
 void register_image_routes(Router& r, Daemon& d);
+
+// The credentials of an X-Registry-Auth header (base64url JSON: username, password,
+// identitytoken); none for an empty, undecodable or credential-less header, as Docker.
+std::optional<image::Credentials> decode_registry_auth(std::string_view header);
 
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);
