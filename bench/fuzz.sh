@@ -51,6 +51,7 @@ seconds=$(awk -v m="$minutes" 'BEGIN { printf "%d", m * 60 }')
 mkdir -p "$out/corpus/$target" "$out/crashes/$target"
 log=$tmp/fuzz.log
 echo "fuzz.sh: $target for $minutes min (corpus $out/corpus/$target, seeds tests/fuzz/corpus/$target)"
+started=$(date +%s)
 set +e
 # -timeout: an input taking longer than 25 s is a hang, a finding too.
 # shellcheck disable=SC2086
@@ -62,6 +63,6 @@ set -e
 execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)
 crashes=$(grep -c '^artifact_prefix=.*Test unit written to' "$log" || true)
 corpus=$(ls "$out/corpus/$target" | wc -l)
-echo "fuzz.sh: $target: ${minutes} min, ${execs:-?} executions, $crashes crash(es), corpus $corpus inputs, exit $rc"
+echo "fuzz.sh: $target: $(($(date +%s) - started)) s of ${minutes} min, ${execs:-?} executions, $crashes crash(es), corpus $corpus inputs, exit $rc"
 grep '^artifact_prefix=.*Test unit written to' "$log" | sed 's/.*written to /fuzz.sh: crash: /' || true
 exit "$rc"

@@ -58,7 +58,9 @@ start_hoistd() {
   die "hoistd did not start"
 }
 cgroup_dirs() { find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -path "*${cg}" 2>/dev/null; }
-container_cgroups() { find $(cgroup_dirs) -mindepth 1 -type d 2>/dev/null | wc -l; }  # below the parent
+container_cgroups() {  # how many cgroups there are below the parent, in every hierarchy
+  cgroup_dirs | while read -r d; do find "$d" -mindepth 1 -type d; done | wc -l
+}
 remove_cgroups() {
   local d i
   cgroup_dirs | xargs -r -I{} find {} -depth -type d | while read -r d; do
