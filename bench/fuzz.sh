@@ -9,14 +9,14 @@
 # The seed corpus tests/fuzz/corpus/TARGET/ is read only; what the fuzzer learns goes to
 # build-fuzz/corpus/TARGET/ (kept between runs), crashing inputs to build-fuzz/crashes/TARGET/.
 # It prints the executions and crashes at the end and exits non-zero when a crash was found.
-# Extra libFuzzer flags: FUZZ_FLAGS="-max_len=65536 -jobs=2". Temporary files go to a private
-# directory that is removed on exit.
+# Extra libFuzzer flags: FUZZ_FLAGS="-max_len=65536 -jobs=2"; FUZZ_NO_BUILD=1 runs the binary
+# as it was last built. Temporary files go to a private directory that is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 out=$src/build-fuzz
 targets() { ls tests/fuzz/*_fuzz.cpp | sed 's|.*/||; s|_fuzz\.cpp$||'; }
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 build() {  # build [TARGET]
   command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (scripts/install-deps.sh)" >&2; exit 1; }
   CC=clang CXX=clang++ cmake -S . -B "$out" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_FUZZ=ON \
@@ -32,7 +32,7 @@ esac
 target=$1
 targets | grep -qx "$target" || { echo "fuzz.sh: no target $target (bench/fuzz.sh list)" >&2; exit 2; }
 [ $# -ge 2 ] || usage
-build "$target"
+[ -n "${FUZZ_NO_BUILD:-}" ] || build "$target"
 bin=$out/tests/fuzz/hoist_fuzz_$target
 
 tmp=$(mktemp -d /tmp/hoist-fuzz.XXXXXX)
