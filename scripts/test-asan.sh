@@ -7,6 +7,9 @@
 # hoist-image, the CLI), is written to build-asan/sanitizer/ and fails the run, even when the
 # process's own failure was absorbed (a daemon's child, say).
 #
+# Cost on the 2-core VM: the build from a cold ccache ~13 min (incremental after a change to a
+# common header ~5 min), the unit tests 21 s, the engine tests 58 s.
+#
 # Leak detection: on for the unit tests (one process each, a leak there is a real one); off for the
 # engine tests, where hoistd and the runtime are stopped by signals, fork children that exit()
 # with the parent's other threads gone (their memory then looks leaked), and run inside new
