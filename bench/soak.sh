@@ -8,28 +8,32 @@
 # processes, zombies (children of hoistd, its shims or this script), container records (the data
 # root's containers/, the exec root's containers/ and the runtime's state dirs); or when hoistd's
 # open fds grew, or its RSS grew by more than 1 MiB. hoistd's fds and RSS are taken at the same
-# point of a cycle (after step 2), in the first cycle after a warm-up one and in the last.
+# point of a cycle (after step 2), in cycle W (--warmup, default 1; cycle 0 is a warm-up too) and
+# in the last. With a long-lived hoistd (--restart-every K > 75) take W = 100: the daemon's event
+# history (the last 1024 events, ~14 a cycle) is full by then and stops growing.
 # Everything is private (temp dir, socket, data/exec roots, cgroup parent) and removed on exit.
-#   bench/soak.sh [--build DIR] [--restart-every K] N
+#   bench/soak.sh [--build DIR] [--restart-every K] [--warmup W] N
 # Needs root, jq and busybox-static; uses the binaries of build/ (scripts/build.sh).
 set -euo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
 repo=$(cd "$(dirname "$self")/.." && pwd)
 die() { echo "soak: $*" >&2; exit 1; }
 note() { echo "soak: $*" >&2; }
-usage() { echo "usage: $0 [--build DIR] [--restart-every K] N" >&2; exit 2; }
+usage() { echo "usage: $0 [--build DIR] [--restart-every K] [--warmup W] N" >&2; exit 2; }
 
-build=$repo/build every=1 n=''
+build=$repo/build every=1 warmup=1 n=''
 while [ $# -gt 0 ]; do
   case $1 in
     --build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
     --restart-every) [ $# -ge 2 ] || usage; every=$2; shift 2 ;;
+    --warmup) [ $# -ge 2 ] || usage; warmup=$2; shift 2 ;;
     -*) usage ;;
     *) [ -z "$n" ] || usage; n=$1; shift ;;
   esac
 done
 [[ $n =~ ^[1-9][0-9]*$ ]] || usage
 [[ $every =~ ^[1-9][0-9]*$ ]] || die "--restart-every wants a positive integer"
+[[ $warmup =~ ^[1-9][0-9]*$ ]] && ((warmup <= n)) || die "--warmup wants a positive integer, at most N"
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
 for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
@@ -146,9 +150,9 @@ cycle() {  # cycle I: one cycle; measures hoistd when I is 1 or the last
     note "cycle $i: run -d: $id"
     failures=$((failures + 1))
   fi
-  if [ "$i" -eq 1 ] || [ "$i" -eq "$n" ]; then
+  if [ "$i" -eq "$warmup" ] || [ "$i" -eq "$n" ]; then
     sleep 1  # monitor threads and connections of the cycle wind down
-    echo "$(fds) $(rss)" >"$tmp/measure.$([ "$i" -eq 1 ] && echo first || echo last)"
+    echo "$(fds) $(rss)" >"$tmp/measure.$([ "$i" -eq "$warmup" ] && echo first || echo last)"
   fi
   if ((i % every == 0)); then
     kill -KILL "$hoistd_pid"
@@ -167,13 +171,14 @@ sleep 1
 after=$(count)
 read -r fd1 rss1 <"$tmp/measure.first"
 read -r fd2 rss2 <"$tmp/measure.last"
-[ "$n" -eq 1 ] && { fd2=$fd1; rss2=$rss1; }
+[ "$n" -eq "$warmup" ] && { fd2=$fd1; rss2=$rss1; }
 
 status=0
 names=(mounts cgroups veths shims zombies records)
 read -ra b <<<"$before"
 read -ra a <<<"$after"
-printf 'soak: %d cycles in %d s (restart every %d), %d failed steps\n' "$n" "$elapsed" "$every" "$failures"
+printf 'soak: %d cycles in %d s (restart every %d; hoistd measured at cycles %d and %d), %d failed steps\n' \
+  "$n" "$elapsed" "$every" "$warmup" "$n" "$failures"
 printf '%-10s %8s %8s\n' what before after
 for k in "${!names[@]}"; do
   mark=''
