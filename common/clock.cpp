@@ -1,5 +1,7 @@
 #include "common/clock.h"
 
+#include <limits>
+
 #include <cstdio>
 #include <ctime>
 
@@ -71,8 +73,12 @@ std::int64_t parse_rfc3339_ns(std::string_view t) {
   tm.tm_hour = h;
   tm.tm_min = m;
   tm.tm_sec = s;
-  std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - off;
-  return secs * 1000000000LL + frac;
+  std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - off, ns;
+  // Outside 1677..2262 nanoseconds do not fit: the far past and future saturate (Go's zero time,
+  // year 1, is the far past) instead of wrapping around to a time in range.
+  if (__builtin_mul_overflow(secs, std::int64_t{1000000000}, &ns) || __builtin_add_overflow(ns, frac, &ns))
+    return secs < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+  return ns;
 }
 
 }  // namespace hoist

@@ -6,7 +6,8 @@
 namespace hoist {
 // The current UTC time as RFC 3339 with nanoseconds: 2026-11-23T17:48:47.123456789Z
 std::string now_rfc3339();
-// RFC 3339 (optional fraction, Z or ±hh:mm) → nanoseconds since the epoch; -1 on junk.
+// RFC 3339 (optional fraction, Z or ±hh:mm) → nanoseconds since the epoch; -1 on junk. Times
+// before 1677 or after 2262 saturate to the int64 minimum or maximum.
 std::int64_t parse_rfc3339_ns(std::string_view t);
 // CLOCK_MONOTONIC in milliseconds.
 long long monotonic_ms();

@@ -5,6 +5,8 @@
 // (containers, exec, networks, volumes come that way).
 #pragma once
 #include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string_view>
 
 #include "engine/daemon.h"
 #include "engine/router.h"
@@ -22,6 +24,9 @@ void register_image_routes(Router& r, Daemon& d);
 nlohmann::json config_view(const nlohmann::json& stored);
 // /swarm, /nodes, /services, /tasks, /secrets, /configs as a dockerd outside swarm mode answers them.
 void register_swarm_routes(Router& r, Daemon& d);
+// The credentials of an X-Registry-Auth header (base64url JSON: username, password,
+// identitytoken); none for an empty, undecodable or credential-less header, as Docker.
+std::optional<image::Credentials> decode_registry_auth(std::string_view header);
 
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);

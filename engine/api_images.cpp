@@ -170,23 +170,12 @@ struct RequestAuth {
 };
 void apply_auth(Daemon& d, const Request& req, const std::string& host, RequestAuth& ra) {
   ra.settings = d.registry_settings();
-  auto h = req.header("x-registry-auth");
-  if (h.empty()) return;
-  json j;
-  try {
-    j = decode_json(b64decode(h), BodyType::AuthConfig);
-  } catch (const InvalidArgument&) {
-    return;  // Docker ignores an undecodable header (anonymous access)
-  }
-  image::Credentials c;
-  c.username = jstr(j, "username");
-  c.password = jstr(j, "password");
-  c.identity_token = jstr(j, "identitytoken");
-  if (c.empty()) return;
+  auto c = decode_registry_auth(req.header("x-registry-auth"));
+  if (!c) return;
   static std::atomic<int> counter{0};
   ra.tmp_file = d.config().exec_root + "/auth-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + ".json";
   auto af = image::AuthFile::load(ra.tmp_file);
-  af.set(host, c);
+  af.set(host, *c);
   af.save();
   ra.settings.auth_file = ra.tmp_file;
 }
@@ -274,6 +263,22 @@ void import(Daemon& d, Request& req, Response& res) {
 }
 
 }  // namespace
+
+std::optional<image::Credentials> decode_registry_auth(std::string_view header) {
+  if (header.empty()) return std::nullopt;
+  json j;
+  try {
+    j = decode_json(b64decode(std::string(header)), BodyType::AuthConfig);
+  } catch (const InvalidArgument&) {
+    return std::nullopt;  // Docker ignores an undecodable header (anonymous access)
+  }
+  image::Credentials c;
+  c.username = jstr(j, "username");
+  c.password = jstr(j, "password");
+  c.identity_token = jstr(j, "identitytoken");
+  if (c.empty()) return std::nullopt;
+  return c;
+}
 
 // Shared with api_system.cpp (/system/df).
 std::string images_list_json(Daemon& d, const Filters& f, bool /*all*/) {

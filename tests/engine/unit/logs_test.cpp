@@ -1,6 +1,7 @@
 // json-file log writer/reader (engine/logs.h).
 #include "engine/logs.h"
 
+#include <limits>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -88,6 +89,10 @@ TEST_F(JsonFileLogTest, Rfc3339AndUnixArgs) {
   EXPECT_EQ(parse_rfc3339_ns("1970-01-01T01:00:01+01:00"), 1000000000LL);
   EXPECT_EQ(parse_rfc3339_ns("2026-11-23T17:48:47.123456789Z") % 1000000000LL, 123456789LL);
   EXPECT_EQ(parse_rfc3339_ns("junk"), -1);
+  // Out of the nanosecond range: the far future stays after now, Go's zero time before the epoch.
+  EXPECT_EQ(parse_rfc3339_ns("2600-01-01T00:00:00Z"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_GT(parse_rfc3339_ns("2600-01-01T00:00:00Z"), parse_rfc3339_ns("2026-01-01T00:00:00Z"));
+  EXPECT_EQ(parse_rfc3339_ns("0001-01-01T00:00:00Z"), std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(parse_time_arg_ns("12.25"), 12250000000LL);
   EXPECT_EQ(parse_time_arg_ns("1970-01-01T00:00:02Z"), 2000000000LL);
   EXPECT_EQ(parse_time_arg_ns("x1"), -1);
