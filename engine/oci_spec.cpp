@@ -790,7 +790,8 @@ json build_oci_spec(const SpecInput& in) {
   for (auto& [k, v] : limits.items()) res[k] = v;
   if (int64_t v = num(hc, "CpuRealtimePeriod"); v > 0) res["cpu"]["realtimePeriod"] = v;
   if (int64_t v = num(hc, "CpuRealtimeRuntime"); v != 0) res["cpu"]["realtimeRuntime"] = v;
-  for (auto& [k, v] : block_io_devices(hc).items()) res["blockIO"][k] = v;
+  json blkio_devices = block_io_devices(hc);
+  for (auto& [k, v] : blkio_devices.items()) res["blockIO"][k] = v;
   for (const char* k : {"KernelMemory", "KernelMemoryTCP", "CpuCount", "CpuPercent", "IOMaximumIOps",
                         "IOMaximumBandwidth"})
     if (num(hc, k) != 0) throw InvalidArgument(std::string(k) + " is not supported");

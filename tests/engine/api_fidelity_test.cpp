@@ -23,26 +23,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-fidelity"; }
-
-class ApiFidelityTest : public ::testing::Test {
+class ApiFidelityTest : public hoist::test::DaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
-    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "docker CLI missing";
-    d_ = std::make_unique<Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
-    auto r = d_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  void TearDown() override {
-    if (!d_) return;
-    if (HasFailure()) {
-      auto log = d_->log();
-      std::cerr << "---- hoistd log (tail) ----\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log) << "\n";
-    }
-    hoist::test::remove_all_containers(*d_);
-    hoist::test::force_cleanup(*d_, cgroup_parent());
-  }
+  ApiFidelityTest() : DaemonTest("fidelity") {}
   HttpResult create(const std::string& body, const std::string& name = "") {
     return d_->http("POST", "/v1.43/containers/create" + (name.empty() ? "" : "?name=" + name), body,
                     {"Content-Type: application/json"});
@@ -56,7 +39,6 @@ class ApiFidelityTest : public ::testing::Test {
     auto ping = d_->http("GET", "/_ping", "", {}, 0, 5);
     EXPECT_EQ(ping.status, 200) << ping.error;
   }
-  std::unique_ptr<Hoistd> d_;
 };
 
 }  // namespace

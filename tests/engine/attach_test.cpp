@@ -16,8 +16,6 @@ using hoist::test::Hoistd;
 
 namespace {
 
-std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-attach"; }
-
 // Python prelude for the docker-py scripts: a low-level client on hoistd, and helpers that read a
 // hijacked socket until it closes (or a deadline) and split Docker's frames.
 const char* kPrelude = R"PY(
@@ -45,23 +43,14 @@ def running(cid):
     return api.inspect_container(cid)['State']['Running']
 )PY";
 
-class AttachTest : public ::testing::Test {
+class AttachTest : public hoist::test::DaemonTest {
  protected:
+  AttachTest() : DaemonTest("attach") {}
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
-    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "docker CLI missing";
     if (hoist::test::run_cmd({"python3", "-c", "import docker"}).code != 0) GTEST_SKIP() << "python3-docker missing";
-    d_ = std::make_unique<Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
-    auto r = d_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  void TearDown() override {
-    if (!d_) return;
-    hoist::test::remove_all_containers(*d_);
-    hoist::test::force_cleanup(*d_, cgroup_parent());
+    DaemonTest::SetUp();
   }
   CmdResult py(const std::string& body, int timeout_s = 60) { return d_->python(std::string(kPrelude) + body, timeout_s); }
-  std::unique_ptr<Hoistd> d_;
 };
 
 }  // namespace

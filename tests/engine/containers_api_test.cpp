@@ -24,23 +24,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string cgroup_parent() { return "/hoist-test-" + std::to_string(getpid()) + "-api"; }
-
-class ContainerApiTest : public ::testing::Test {
+class ContainerApiTest : public hoist::test::DaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
-    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "docker CLI missing";
-    d_ = std::make_unique<Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
-    auto r = d_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
-    ASSERT_EQ(r.code, 0) << r.err;
-  }
-  void TearDown() override {
-    if (!d_) return;
-    hoist::test::remove_all_containers(*d_);
-    hoist::test::force_cleanup(*d_, cgroup_parent());
-  }
-  std::unique_ptr<Hoistd> d_;
+  ContainerApiTest() : DaemonTest("api") {}
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iostream>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -269,6 +270,28 @@ void remove_all_containers(Hoistd& d) {
   std::istringstream in(d.docker({"ps", "-aq"}).out);
   std::string id;
   while (in >> id) d.docker({"rm", "-f", id});
+}
+
+std::string DaemonTest::cgroup_parent() const {
+  return "/hoist-test-" + std::to_string(getpid()) + "-" + suffix_;
+}
+
+void DaemonTest::SetUp() {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (!have_tool("docker")) GTEST_SKIP() << "docker CLI missing";
+  d_ = std::make_unique<Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
+  auto r = d_->docker({"import", fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+}
+
+void DaemonTest::TearDown() {
+  if (!d_) return;
+  if (HasFailure()) {
+    auto log = d_->log();
+    std::cerr << "---- hoistd log (tail) ----\n" << (log.size() > 4000 ? log.substr(log.size() - 4000) : log) << "\n";
+  }
+  remove_all_containers(*d_);
+  force_cleanup(*d_, cgroup_parent());
 }
 
 }  // namespace hoist::test

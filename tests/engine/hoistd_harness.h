@@ -5,7 +5,10 @@
 //   auto r = d.docker({"images"});               // the docker CLI against it (private DOCKER_CONFIG)
 //   auto h = d.http("GET", "/v1.41/images/json");  // libcurl over the socket
 #pragma once
+#include <gtest/gtest.h>
+
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,5 +87,20 @@ Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent);
 void force_cleanup(const Hoistd& d, const std::string& cgroup_parent);
 // `docker rm -f` of every container, if the daemon runs (a test's end, before force_cleanup).
 void remove_all_containers(Hoistd& d);
+
+// A test with a private hoistd (cgroup parent /hoist-test-<pid>-<suffix>) and the busybox image
+// imported as bb:1; skipped without root or the docker CLI. Its containers, mounts and cgroups are
+// removed after it, also when it fails (then the tail of the daemon's log is printed).
+class DaemonTest : public ::testing::Test {
+ protected:
+  explicit DaemonTest(std::string suffix) : suffix_(std::move(suffix)) {}
+  std::string cgroup_parent() const;
+  void SetUp() override;
+  void TearDown() override;
+  std::unique_ptr<Hoistd> d_;
+
+ private:
+  std::string suffix_;
+};
 
 }  // namespace hoist::test
