@@ -1,5 +1,6 @@
 #include "common/json.h"
 
+#include <climits>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -48,6 +49,14 @@ nlohmann::json parse_json(std::string_view text, std::string_view what, const Js
     if (msg.rfind("[json.exception.", 0) == 0 && msg.find("] ") != std::string::npos) msg.erase(0, msg.find("] ") + 2);
     throw InvalidArgument(prefix + "invalid JSON: " + msg);
   }
+}
+
+std::int64_t json_int64(const nlohmann::json& v, std::string_view field) {
+  if (v.is_number_integer() &&
+      !(v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+    return v.get<std::int64_t>();
+  throw InvalidArgument("json: cannot unmarshal " + std::string(v.is_number() ? "number " : "") + dump_json(v) +
+                        " into Go struct field " + std::string(field) + " of type int64");
 }
 
 std::string dump_json(const nlohmann::json& j, int indent) {

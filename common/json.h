@@ -6,6 +6,7 @@
 // the limit is ever built, and every later recursive walk is bounded.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,11 @@ std::size_t json_depth(std::string_view text, std::size_t stop_after = static_ca
 // Parses `text` after the depth and size checks. Throws InvalidArgument naming `what` (e.g.
 // "request body", "manifest sha256:…", "/var/lib/hoist/x.json"): "<what>: invalid JSON: ...".
 nlohmann::json parse_json(std::string_view text, std::string_view what, const JsonLimits& limits = {});
+
+// A JSON number as Go decodes it into an int64 field: an integer in range, else InvalidArgument
+// ("json: cannot unmarshal number 1e+118 into Go struct field Memory of type int64"). A fraction
+// or exponent form is refused as Go refuses it (and a double outside int64 is never converted).
+std::int64_t json_int64(const nlohmann::json& v, std::string_view field);
 
 // Serialises without ever throwing: invalid UTF-8 in strings is replaced by U+FFFD.
 std::string dump_json(const nlohmann::json& j, int indent = -1);

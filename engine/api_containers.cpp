@@ -167,9 +167,8 @@ json host_config_view(const json& stored, const std::string& runtime) {
   if (!log_config["Config"].is_object()) log_config["Config"] = json::object();
   if (!hc["Runtime"].is_string() || hc["Runtime"] == "") hc["Runtime"] = runtime;  // the default runtime's name
   // -1 and 0 mean "not set": dockerd shows null.
-  if (hc["MemorySwappiness"].is_number() && hc["MemorySwappiness"].get<std::int64_t>() == -1)
-    hc["MemorySwappiness"] = nullptr;
-  if (hc["PidsLimit"].is_number() && hc["PidsLimit"].get<std::int64_t>() == 0) hc["PidsLimit"] = nullptr;
+  if (hc["MemorySwappiness"] == -1) hc["MemorySwappiness"] = nullptr;
+  if (hc["PidsLimit"] == 0) hc["PidsLimit"] = nullptr;
   bool privileged = hc["Privileged"].is_boolean() && hc["Privileged"].get<bool>();
   if (!hc.contains("MaskedPaths") || hc["MaskedPaths"].is_null())
     hc["MaskedPaths"] = privileged ? json(nullptr) : json(default_masked_paths());

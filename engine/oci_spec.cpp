@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "common/fd.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "engine/resources.h"
 
 namespace hoist::engine {
@@ -55,7 +56,7 @@ std::string str(const json& obj, const char* key) {
 }
 int64_t num(const json& obj, const char* key, int64_t def = 0) {
   if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return def;
-  return obj[key].get<int64_t>();
+  return json_int64(obj[key], key);
 }
 bool flag(const json& obj, const char* key) {
   return obj.is_object() && obj.contains(key) && obj[key].is_boolean() && obj[key].get<bool>();
@@ -616,7 +617,7 @@ json build_oci_spec(const SpecInput& in) {
   process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
   process["noNewPrivileges"] = so.no_new_privileges;
   if (hc.contains("OomScoreAdj") && hc["OomScoreAdj"].is_number()) {
-    int64_t adj = hc["OomScoreAdj"].get<int64_t>();
+    int64_t adj = json_int64(hc["OomScoreAdj"], "OomScoreAdj");
     if (adj < -1000 || adj > 1000)
       throw InvalidArgument("Invalid value " + std::to_string(adj) + ", range for oom score adj is [-1000, 1000]");
     if (adj != 0) process["oomScoreAdj"] = adj;

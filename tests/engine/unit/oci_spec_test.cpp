@@ -454,5 +454,24 @@ TEST(SeccompDefault, Profile) {
   EXPECT_FALSE(mentioned(admin, "kexec_load"));
 }
 
+// Found by the api_create_body fuzzer: a number too large for int64 (1e118) was converted from
+// double (undefined behaviour); as Go's decoder, a non-integer or out-of-range number is refused.
+TEST_F(OciSpec, NumbersThatAreNotInt64AreRefused) {
+  for (json bad : {json(1e118), json(1.5), json(18446744073709551615ull)}) {
+    SCOPED_TRACE(bad.dump());
+    for (const char* field : {"ShmSize", "OomScoreAdj", "CpuShares"}) {
+      auto in = input(json{{"Cmd", {"true"}}}, json{{field, bad}});
+      try {
+        build_oci_spec(in);
+        ADD_FAILURE() << field << " accepted";
+      } catch (const InvalidArgument& e) {
+        EXPECT_NE(std::string(e.what()).find(std::string("of type int64")), std::string::npos) << e.what();
+      }
+    }
+  }
+  // In range: taken.
+  EXPECT_NO_THROW(build(input(json{{"Cmd", {"true"}}}, json{{"ShmSize", 1048576}})));
+}
+
 }  // namespace
 }  // namespace hoist::engine
