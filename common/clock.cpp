@@ -1,6 +1,10 @@
 #include "common/clock.h"
 
+#include "common/error.h"
+
+#include <cctype>
 #include <limits>
+#include <stdexcept>
 
 #include <cstdio>
 #include <ctime>
@@ -79,6 +83,36 @@ std::int64_t parse_rfc3339_ns(std::string_view t) {
   if (__builtin_mul_overflow(secs, std::int64_t{1000000000}, &ns) || __builtin_add_overflow(ns, frac, &ns))
     return secs < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
   return ns;
+}
+
+std::int64_t parse_go_duration_ns(const std::string& v) {
+  auto bad = [&] { return InvalidArgument("time: invalid duration \"" + v + "\""); };
+  if (v == "0") return 0;
+  if (v.empty()) throw bad();
+  std::size_t i = v[0] == '-' || v[0] == '+' ? 1 : 0;
+  double sign = v[0] == '-' ? -1 : 1, total = 0;
+  if (i == v.size()) throw bad();
+  while (i < v.size()) {
+    std::size_t j = i;
+    while (j < v.size() && (std::isdigit(static_cast<unsigned char>(v[j])) || v[j] == '.')) ++j;
+    if (j == i || v.substr(i, j - i) == ".") throw bad();
+    double n;
+    try {
+      n = std::stod(v.substr(i, j - i));
+    } catch (const std::exception&) {  // "1..2" and the like
+      throw bad();
+    }
+    std::size_t k = j;
+    while (k < v.size() && !std::isdigit(static_cast<unsigned char>(v[k])) && v[k] != '.') ++k;
+    auto unit = v.substr(j, k - j);
+    double mul = unit == "ns" ? 1 : unit == "us" || unit == "\u00b5s" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9
+               : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
+    if (mul < 0) throw bad();
+    total += n * mul;
+    i = k;
+  }
+  if (total > 9.2e18) throw bad();
+  return static_cast<std::int64_t>(sign * total);
 }
 
 }  // namespace hoist

@@ -9,6 +9,9 @@ std::string now_rfc3339();
 // RFC 3339 (optional fraction, Z or ±hh:mm) → nanoseconds since the epoch; -1 on junk. Times
 // before 1677 or after 2262 saturate to the int64 minimum or maximum.
 std::int64_t parse_rfc3339_ns(std::string_view t);
+// Go's time.ParseDuration ("1m30s", "500ms", "2h") in nanoseconds; InvalidArgument
+// "time: invalid duration \"V\"" otherwise.
+std::int64_t parse_go_duration_ns(const std::string& v);
 // CLOCK_MONOTONIC in milliseconds.
 long long monotonic_ms();
 }  // namespace hoist

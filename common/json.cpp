@@ -1,6 +1,9 @@
 #include "common/json.h"
 
 #include <climits>
+#include <optional>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -57,6 +60,47 @@ std::int64_t json_int64(const nlohmann::json& v, std::string_view field) {
     return v.get<std::int64_t>();
   throw InvalidArgument("json: cannot unmarshal " + std::string(v.is_number() ? "number " : "") + dump_json(v) +
                         " into Go struct field " + std::string(field) + " of type int64");
+}
+
+// A JSON value that may be a string, an array of strings or null → list of strings;
+// nullopt when absent/null.
+std::optional<std::vector<std::string>> json_str_list(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  const nlohmann::json& v = obj[key];
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (const auto& e : v) {
+      if (!e.is_string()) throw InvalidArgument(std::string(key) + ": expected a list of strings");
+      out.push_back(e.get<std::string>());
+    }
+  } else {
+    throw InvalidArgument(std::string(key) + ": expected a string or a list of strings");
+  }
+  return out;
+}
+
+std::string json_str(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string()) return "";
+  return obj[key].get<std::string>();
+}
+std::int64_t json_num(const nlohmann::json& obj, const char* key, std::int64_t def) {
+  if (!obj.is_object() || !obj.contains(key) || !obj[key].is_number()) return def;
+  return json_int64(obj[key], key);
+}
+bool json_flag(const nlohmann::json& obj, const char* key) {
+  return obj.is_object() && obj.contains(key) && obj[key].is_boolean() && obj[key].get<bool>();
+}
+
+
+nlohmann::json object_or_empty(std::string_view text) {
+  try {
+    auto j = parse_json(text, "record");
+    if (j.is_object()) return j;
+  } catch (const Error&) {
+  }
+  return nlohmann::json::object();
 }
 
 std::string dump_json(const nlohmann::json& j, int indent) {

@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -31,6 +33,19 @@ nlohmann::json parse_json(std::string_view text, std::string_view what, const Js
 // ("json: cannot unmarshal number 1e+118 into Go struct field Memory of type int64"). A fraction
 // or exponent form is refused as Go refuses it (and a double outside int64 is never converted).
 std::int64_t json_int64(const nlohmann::json& v, std::string_view field);
+
+// Readers of a JSON object's fields that take what is there: "" / def / false when the key is
+// absent or of another type (json_num refuses a number out of int64 range, see json_int64).
+std::string json_str(const nlohmann::json& obj, const char* key);
+std::int64_t json_num(const nlohmann::json& obj, const char* key, std::int64_t def = 0);
+bool json_flag(const nlohmann::json& obj, const char* key);
+// A string or a list of strings as a list; nullopt when absent or null; InvalidArgument naming
+// the key for anything else.
+std::optional<std::vector<std::string>> json_str_list(const nlohmann::json& obj, const char* key);
+
+// The object stored in `text` (one of hoistd's own records), or {} when the text is empty, not
+// JSON or not an object.
+nlohmann::json object_or_empty(std::string_view text);
 
 // Serialises without ever throwing: invalid UTF-8 in strings is replaced by U+FFFD.
 std::string dump_json(const nlohmann::json& j, int indent = -1);

@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
-#include "engine/api.h"
+#include "engine/api/routes.h"
 
 namespace hoist::engine {
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "engine/events.h"
-#include "engine/http_server.h"
-#include "engine/router.h"
+#include "engine/api/http_server.h"
+#include "engine/api/router.h"
 #include "image/registry.h"
 #include "image/store.h"
 

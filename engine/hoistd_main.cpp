@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
-#include "engine/api_containers.h"
+#include "engine/container_service.h"
 #include "engine/daemon.h"
 
 namespace {

@@ -6,8 +6,8 @@
 
 #include "common/file.h"
 #include "common/error.h"
-#include "engine/oci_spec.h"
-#include "engine/request_json.h"
+#include "engine/containers/oci_spec.h"
+#include "engine/api/request_json.h"
 #include "fuzz.h"
 
 using nlohmann::json;

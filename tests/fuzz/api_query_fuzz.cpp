@@ -1,5 +1,5 @@
 // Request parsing: the request target (path, /vX.Y prefix, query) and the "filters" parameter.
-#include "engine/router.h"
+#include "engine/api/router.h"
 #include "fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {

@@ -1,5 +1,5 @@
 // The X-Registry-Auth header (base64url JSON) of pull and push.
-#include "engine/api.h"
+#include "engine/api/routes.h"
 #include "fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {

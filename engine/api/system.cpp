@@ -1,0 +1,315 @@
+// System endpoints: /_ping, /version, /info, /events, /system/df.
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strings.h"
+#include "engine/api/routes.h"
+#include "engine/api/request_json.h"
+
+namespace hoist::engine {
+
+using nlohmann::json;
+
+std::string images_list_json(Daemon& d, const Filters& f, bool all);  // api_images.cpp
+std::int64_t images_layers_size(Daemon& d);                            // api_images.cpp
+
+namespace {
+
+std::string kernel_version() {
+  utsname u{};
+  ::uname(&u);
+  return u.release;
+}
+
+std::string go_arch() {
+  utsname u{};
+  ::uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  if (m.size() >= 3 && m.compare(0, 3, "arm") == 0) return "arm";
+  return m;
+}
+
+std::string os_pretty_name() {
+  std::ifstream f("/etc/os-release");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      auto v = line.substr(12);
+      if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  return "Linux";
+}
+
+std::string hostname() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Docker's since/until: unix seconds (with optional .nanoseconds), a Go duration ("10m", "1h30m")
+// meaning that long ago, or RFC 3339.
+std::int64_t parse_time_nano(const std::string& s, std::int64_t now_nano) {
+  if (s.empty()) return 0;
+  if (s.find_first_not_of("0123456789.") == std::string::npos) {
+    auto dot = s.find('.');
+    std::int64_t sec = parse_int(s.substr(0, dot), "timestamp");
+    std::int64_t ns = 0;
+    if (dot != std::string::npos) {
+      std::string frac = s.substr(dot + 1);
+      frac.resize(9, '0');
+      ns = parse_int(frac.substr(0, 9), "timestamp");
+    }
+    return sec * 1000000000 + ns;
+  }
+  // duration
+  std::int64_t total = 0, num = 0;
+  bool ok = true, any = false;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      num = num * 10 + (c - '0');
+      any = true;
+    } else if (c == 'h' || c == 'm' || c == 's') {
+      total += num * (c == 'h' ? 3600 : c == 'm' ? 60 : 1);
+      num = 0;
+    } else {
+      ok = false;
+      break;
+    }
+  }
+  if (ok && any && num == 0) return now_nano - total * 1000000000;
+  std::tm tm{};
+  if (strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::int64_t(timegm(&tm)) * 1000000000;
+  throw InvalidArgument("invalid timestamp: " + s);
+}
+
+std::int64_t now_nano() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void write_json_line(Writer& w, const std::string& serialized) { w.write(serialized + "\r\n"); }
+
+namespace {
+bool sysctl_on(const char* path) {
+  try {
+    return trim(read_file(path)) == "1";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+std::string env_or_empty(const char* a, const char* b) {
+  if (const char* v = std::getenv(a)) return v;
+  if (const char* v = std::getenv(b)) return v;
+  return "";
+}
+}  // namespace
+
+void register_system_routes(Router& r, Daemon& d) {
+  auto ping = [](Request& req, Response& res) {
+    res.headers["Cache-Control"] = "no-cache, no-store, must-revalidate";
+    res.headers["Pragma"] = "no-cache";
+    res.headers["Builder-Version"] = "1";
+    if (req.method == "HEAD") {
+      res.send(200, "", "text/plain; charset=utf-8");  // Content-Length: 0
+      return;
+    }
+    res.send(200, "OK", "text/plain; charset=utf-8");
+  };
+  r.get("/_ping", ping);
+  r.head("/_ping", ping);
+
+  r.get("/version", [&d](Request&, Response& res) {
+    json v = {{"Platform", {{"Name", "Hoist Engine"}}},
+              {"Components",
+               json::array({{{"Name", "Engine"},
+                             {"Version", "24.0.0"},
+                             {"Details",
+                              {{"ApiVersion", kApiVersion},
+                               {"MinAPIVersion", kMinApiVersion},
+                               {"GitCommit", "hoist"},
+                               {"GoVersion", "n/a"},
+                               {"Os", "linux"},
+                               {"Arch", go_arch()},
+                               {"KernelVersion", kernel_version()},
+                               {"Experimental", "false"},
+                               {"BuildTime", ""}}}},
+                            {{"Name", "hoist-runtime"}, {"Version", "0.1"}, {"Details", {{"GitCommit", "hoist"}}}}})},
+              {"Version", "24.0.0"},
+              {"ApiVersion", kApiVersion},
+              {"MinAPIVersion", kMinApiVersion},
+              {"GitCommit", "hoist"},
+              {"GoVersion", "n/a"},
+              {"Os", "linux"},
+              {"Arch", go_arch()},
+              {"KernelVersion", kernel_version()},
+              {"BuildTime", ""}};
+    (void)d;
+    res.json(200, v.dump() + "\n");
+  });
+
+  r.get("/info", [&d](Request&, Response& res) {
+    Daemon::ContainerCounts cc;
+    if (d.hooks().container_counts) cc = d.hooks().container_counts();
+    struct sysinfo si {};
+    ::sysinfo(&si);
+    auto& store = d.store();
+    json reg_cfg = {{"AllowNondistributableArtifactsCIDRs", json::array()},
+                    {"AllowNondistributableArtifactsHostnames", json::array()},
+                    {"InsecureRegistryCIDRs", json::array({"127.0.0.0/8"})},
+                    {"IndexConfigs", json::object()},
+                    {"Mirrors", json::array()}};
+    json info = {
+        {"ID", d.id()},
+        {"Containers", cc.total},
+        {"ContainersRunning", cc.running},
+        {"ContainersPaused", cc.paused},
+        {"ContainersStopped", cc.stopped},
+        {"Images", store.list().size()},
+        {"Driver", store.mode() == image::SnapshotMode::Overlay ? "overlay2" : "vfs"},
+        {"DriverStatus", json::array({json::array({"Backing Filesystem", "extfs"})})},
+        {"DockerRootDir", d.config().data_root},
+        {"Plugins", {{"Volume", json::array({"local"})}, {"Network", json::array({"bridge", "host", "null"})},
+                     {"Authorization", nullptr}, {"Log", json::array({"json-file"})}}},
+        {"MemoryLimit", true},
+        {"SwapLimit", true},
+        {"CpuCfsPeriod", true},
+        {"CpuCfsQuota", true},
+        {"CPUShares", true},
+        {"CPUSet", true},
+        {"PidsLimit", true},
+        {"IPv4Forwarding", true},
+        {"Debug", d.config().debug},
+        {"NFd", 0},
+        {"NGoroutines", 0},
+        {"SystemTime", ""},
+        {"LoggingDriver", "json-file"},
+        {"CgroupDriver", "cgroupfs"},
+        {"CgroupVersion", ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? "2" : "1"},
+        {"NEventsListener", 0},
+        {"KernelVersion", kernel_version()},
+        {"OperatingSystem", os_pretty_name()},
+        {"OSVersion", ""},
+        {"OSType", "linux"},
+        {"Architecture", go_arch() == "amd64" ? "x86_64" : go_arch()},
+        {"IndexServerAddress", "https://index.docker.io/v1/"},
+        {"RegistryConfig", reg_cfg},
+        {"NCPU", ::sysconf(_SC_NPROCESSORS_ONLN)},
+        {"MemTotal", std::int64_t(si.totalram) * si.mem_unit},
+        {"Name", hostname()},
+        {"Labels", json::array()},
+        {"ExperimentalBuild", false},
+        {"ServerVersion", "24.0.0"},
+        {"Runtimes", {{d.config().runtime, {{"path", d.config().runtime}}}}},
+        {"DefaultRuntime", d.config().runtime},
+        {"Swarm", {{"NodeID", ""}, {"NodeAddr", ""}, {"LocalNodeState", "inactive"}, {"ControlAvailable", false},
+                   {"Error", ""}, {"RemoteManagers", nullptr}}},
+        {"LiveRestoreEnabled", false},
+        {"KernelMemory", false},
+        {"KernelMemoryTCP", false},
+        {"OomKillDisable", true},
+        {"BridgeNfIptables", sysctl_on("/proc/sys/net/bridge/bridge-nf-call-iptables")},
+        {"BridgeNfIp6tables", sysctl_on("/proc/sys/net/bridge/bridge-nf-call-ip6tables")},
+        {"GenericResources", nullptr},
+        {"HttpProxy", env_or_empty("HTTP_PROXY", "http_proxy")},
+        {"HttpsProxy", env_or_empty("HTTPS_PROXY", "https_proxy")},
+        {"NoProxy", env_or_empty("NO_PROXY", "no_proxy")},
+        {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
+        {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
+        {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
+        {"Isolation", ""},
+        {"InitBinary", ""},
+        {"SecurityOptions", json::array({"name=seccomp,profile=builtin"})},
+        {"Warnings", json::array()},
+    };
+    {
+      std::time_t t = std::time(nullptr);
+      char buf[64];
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+      info["SystemTime"] = buf;
+    }
+    for (auto& h : d.config().insecure_registries) reg_cfg["InsecureRegistryCIDRs"].push_back(h);
+    info["RegistryConfig"] = reg_cfg;
+    res.json(200, info.dump() + "\n");
+  });
+
+  r.get("/events", [&d](Request& req, Response& res) {
+    EventFilter f;
+    f.filters = parse_filters(req.q("filters"));
+    auto now = now_nano();
+    std::int64_t since = req.query.count("since") ? parse_time_nano(req.q("since"), now) : -1;
+    std::int64_t until = req.query.count("until") ? parse_time_nano(req.q("until"), now) : 0;
+    std::vector<Event> past;
+    auto sub = d.events().subscribe(f, since < 0 ? now + 1 : since, since < 0 ? nullptr : &past);
+    Writer& w = res.stream(200, "application/json");
+    for (auto& e : past) {
+      if (until && e.time_nano > until) break;
+      if (!w.write(e.to_json() + "\n")) return;
+    }
+    w.write("");
+    while (w.alive() && !d.stopping()) {
+      if (until && now_nano() >= until) break;
+      auto e = sub->next(250);
+      if (!e) {
+        if (sub->closed()) break;
+        continue;
+      }
+      if (until && e->time_nano > until) break;
+      if (!w.write(e->to_json() + "\n")) break;
+    }
+  });
+
+  // docker login: checks the credentials against the registry; the client keeps them and sends them
+  // with each pull/push (X-Registry-Auth).
+  r.post("/auth", [&d](Request& req, Response& res) {
+    auto j = decode_body(req, BodyType::AuthConfig, false);
+    std::string server = j.value("serveraddress", "");
+    for (const char* scheme : {"https://", "http://"})
+      if (server.rfind(scheme, 0) == 0) server = server.substr(std::string(scheme).size());
+    server = server.substr(0, server.find('/'));
+    if (server.empty() || server == "index.docker.io") server = "registry-1.docker.io";
+    image::Credentials c;
+    c.username = j.value("username", "");
+    c.password = j.value("password", "");
+    c.identity_token = j.value("identitytoken", "");
+    image::Registry reg(server, d.registry_settings());
+    reg.set_credentials(c);
+    try {
+      reg.ping();
+    } catch (const image::RegistryError& e) {
+      if (e.status() == 401 || e.status() == 403) {
+        res.send(401, error_body(e.what()));
+        return;
+      }
+      throw;
+    }
+    res.json(200, json{{"Status", "Login Succeeded"}, {"IdentityToken", ""}}.dump() + "\n");
+  });
+
+  r.get("/system/df", [&d](Request&, Response& res) {
+    json df;
+    df["LayersSize"] = images_layers_size(d);
+    df["Images"] = json::parse(images_list_json(d, {}, true));
+    df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
+    df["Volumes"] = json::array();
+    df["BuildCache"] = json::array();
+    df["BuilderSize"] = 0;
+    res.json(200, df.dump() + "\n");
+  });
+}
+
+}  // namespace hoist::engine

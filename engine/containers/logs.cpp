@@ -1,0 +1,305 @@
+#include "engine/containers/logs.h"
+#include "common/error.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+
+namespace hoist::engine {
+
+std::int64_t parse_log_max_size(const std::string& s) {
+  if (s == "-1") return 0;
+  auto bad = [&] { return InvalidArgument("invalid size: '" + s + "'"); };
+  std::size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i == 0 || i > 15) throw bad();
+  double n = std::stod(s.substr(0, i));
+  if (i < s.size() && s[i] == '.') {
+    std::size_t j = i + 1;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    if (j == i + 1) throw bad();
+    n = std::stod(s.substr(0, j));
+    i = j;
+  }
+  if (i < s.size() && s[i] == ' ') ++i;
+  std::string unit = s.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* const kUnits = "kmgtp";
+  double mult = 1;
+  if (!unit.empty() && std::strchr(kUnits, unit[0])) {
+    for (const char* u = kUnits; *u; ++u) {
+      mult *= 1024;
+      if (*u == unit[0]) break;
+    }
+    unit.erase(0, 1);
+  }
+  if (unit != "" && unit != "b" && unit != "ib" && unit != "i") throw bad();
+  double bytes = n * mult;
+  if (bytes < 1 || bytes > 9.0e18) throw bad();
+  return static_cast<std::int64_t>(bytes);
+}
+
+
+void json_escape_append(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else if (c < 0x80) {
+          out += static_cast<char>(c);
+        } else {
+          // Valid UTF-8 passes through; an invalid byte becomes U+FFFD (as Go's encoder does).
+          std::size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+          bool ok = n && i + n <= s.size();
+          for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+          if (ok) {
+            out.append(s.substr(i, n));
+            i += n - 1;
+          } else {
+            out += "\\ufffd";
+          }
+        }
+    }
+  }
+}
+
+std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time) {
+  std::string out;
+  out.reserve(log.size() + 80);
+  out += "{\"log\":\"";
+  json_escape_append(out, log);
+  out += "\",\"stream\":\"";
+  out += stream;
+  out += "\",\"time\":\"";
+  out += time;
+  out += "\"}\n";
+  return out;
+}
+
+LogWriter::LogWriter(std::string path, std::int64_t max_size) : path_(std::move(path)), max_size_(max_size) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  struct stat st;
+  if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = st.st_size;
+}
+
+LogWriter::~LogWriter() {
+  flush();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void LogWriter::emit(int stream, std::string_view line) {
+  if (fd_ < 0) return;
+  std::string e = format_log_entry(line, stream == 2 ? "stderr" : "stdout", now_rfc3339());
+  if (max_size_ > 0 && size_ > 0 && size_ + static_cast<std::int64_t>(e.size()) > max_size_) {
+    std::string old = path_ + ".1";
+    ::rename(path_.c_str(), old.c_str());
+    ::close(fd_);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    size_ = 0;
+    if (fd_ < 0) return;
+  }
+  const char* p = e.data();
+  std::size_t left = e.size();
+  while (left) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // a full disk loses log lines, never the container
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  size_ += static_cast<std::int64_t>(e.size());
+}
+
+void LogWriter::write(int stream, std::string_view data) {
+  if (stream != 1 && stream != 2) stream = 1;
+  std::string& pend = pending_[stream];
+  while (!data.empty()) {
+    auto nl = data.find('\n');
+    std::size_t take = nl == std::string_view::npos ? data.size() : nl + 1;
+    if (pend.size() + take > kLogPartialMax && (nl == std::string_view::npos || pend.size() + take > kLogPartialMax + 1)) {
+      // Cut at 16 KiB: a partial entry.
+      std::size_t room = kLogPartialMax - pend.size();
+      pend.append(data.substr(0, room));
+      emit(stream, pend);
+      pend.clear();
+      data.remove_prefix(room);
+      continue;
+    }
+    pend.append(data.substr(0, take));
+    data.remove_prefix(take);
+    if (!pend.empty() && pend.back() == '\n') {
+      emit(stream, pend);
+      pend.clear();
+    }
+  }
+}
+
+void LogWriter::flush() {
+  for (int s = 1; s <= 2; ++s)
+    if (!pending_[s].empty()) {
+      emit(s, pending_[s]);
+      pending_[s].clear();
+    }
+}
+
+bool parse_log_entry(std::string_view line, LogEntry& out) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  auto str = [&](const char* k) -> std::string {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  out.log = str("log");
+  out.stream = str("stream");
+  out.time = str("time");
+  return true;
+}
+
+std::int64_t parse_time_arg_ns(std::string_view v) {
+  if (v.empty()) return 0;
+  std::int64_t r = parse_rfc3339_ns(v);
+  if (r >= 0) return r;
+  // Unix seconds[.fraction]
+  std::int64_t secs = 0, frac = 0;
+  std::size_t i = 0;
+  bool any = false;
+  for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i) secs = secs * 10 + (v[i] - '0'), any = true;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    int nd = 0;
+    for (; i < v.size() && v[i] >= '0' && v[i] <= '9'; ++i)
+      if (nd < 9) frac = frac * 10 + (v[i] - '0'), ++nd;
+    for (; nd < 9; ++nd) frac *= 10;
+  }
+  if (!any || i != v.size()) return -1;
+  return secs * 1000000000LL + frac;
+}
+
+namespace {
+
+bool selected(const LogEntry& e, const LogReadOptions& o) {
+  if (e.stream == "stderr" ? !o.stderr_ : !o.stdout_) return false;
+  if (o.since_ns > 0 || o.until_ns > 0) {
+    std::int64_t t = parse_rfc3339_ns(e.time);
+    if (o.since_ns > 0 && t < o.since_ns) return false;
+    if (o.until_ns > 0 && t > o.until_ns) return false;
+  }
+  return true;
+}
+
+// Reads complete lines from fd starting at `buf` leftovers; returns false when the sink stops.
+bool drain(int fd, std::string& buf, const std::function<bool(std::string_view)>& line_fn) {
+  char tmp[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    buf.append(tmp, static_cast<std::size_t>(n));
+    std::size_t start = 0, nl;
+    while ((nl = buf.find('\n', start)) != std::string::npos) {
+      if (!line_fn(std::string_view(buf).substr(start, nl - start))) return false;
+      start = nl + 1;
+    }
+    buf.erase(0, start);
+  }
+  return true;
+}
+
+}  // namespace
+
+void read_logs(const std::string& path, const LogReadOptions& opts, const std::function<bool(const LogEntry&)>& sink,
+               const std::function<bool()>& still_running, const std::atomic<bool>* cancel) {
+  std::deque<LogEntry> tail;
+  bool use_tail = opts.tail >= 0;
+  bool stopped = false;
+  auto take = [&](std::string_view line) {
+    LogEntry e;
+    if (!parse_log_entry(line, e) || !selected(e, opts)) return true;
+    if (use_tail) {
+      if (opts.tail == 0) return true;
+      tail.push_back(std::move(e));
+      if (static_cast<long long>(tail.size()) > opts.tail) tail.pop_front();
+      return true;
+    }
+    if (!sink(e)) stopped = true;
+    return !stopped;
+  };
+  {
+    int old = ::open((path + ".1").c_str(), O_RDONLY | O_CLOEXEC);
+    if (old >= 0) {
+      std::string buf;
+      drain(old, buf, take);
+      ::close(old);
+      if (stopped) return;
+    }
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string buf;
+  if (fd >= 0) drain(fd, buf, take);
+  if (use_tail) {
+    use_tail = false;
+    for (auto& e : tail)
+      if (!sink(e)) {
+        stopped = true;
+        break;
+      }
+  }
+  if (stopped || !opts.follow) {
+    if (fd >= 0) ::close(fd);
+    return;
+  }
+  ino_t ino = 0;
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0) ino = st.st_ino;
+  for (;;) {
+    if (cancel && cancel->load()) break;
+    bool running = still_running ? still_running() : false;
+    if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && !drain(fd, buf, take)) break;
+    // Rotated: the writer renamed our file to path.1 and opened a new one.
+    struct stat now;
+    if (fd >= 0 && ::stat(path.c_str(), &now) == 0 && now.st_ino != ino) {
+      if (!drain(fd, buf, take)) break;
+      ::close(fd);
+      buf.clear();
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      ino = now.st_ino;
+      continue;
+    }
+    if (!running) {
+      if (fd >= 0) drain(fd, buf, take);
+      break;
+    }
+    if (opts.until_ns > 0) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      if (ts.tv_sec * 1000000000LL + ts.tv_nsec > opts.until_ns) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (fd >= 0) ::close(fd);
+}
+
+}  // namespace hoist::engine

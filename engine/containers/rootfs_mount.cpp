@@ -1,0 +1,131 @@
+#include "engine/containers/rootfs_mount.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <set>
+
+#include "common/error.h"
+#include "common/file.h"
+
+namespace hoist::engine {
+
+bool is_mounted(const std::string& path) {
+  struct stat a, b;
+  if (::stat(path.c_str(), &a) < 0) return false;
+  if (::stat((path + "/..").c_str(), &b) < 0) return false;
+  return a.st_dev != b.st_dev || a.st_ino == b.st_ino;
+}
+
+std::string overlay_options(const RootfsLayout& l, bool relative) {
+  std::string lower;
+  if (l.layers.empty()) {
+    lower = relative ? "empty" : l.dir + "/empty";
+  } else {
+    for (std::size_t i = l.layers.size(); i-- > 0;) {
+      if (!lower.empty()) lower += ':';
+      lower += relative ? "l/" + std::to_string(i) : l.layers[i];
+    }
+  }
+  std::string base = relative ? "" : l.dir + "/";
+  return "lowerdir=" + lower + ",upperdir=" + base + "upper,workdir=" + base + "work";
+}
+
+namespace {
+
+int do_mount(const std::string& opts, const std::string& target, const std::string& chdir_to) {
+  if (chdir_to.empty()) return ::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) == 0 ? 0 : errno;
+  // chdir is per process: do it in a child so hoistd's threads keep their working directory.
+  pid_t pid = ::fork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    if (::chdir(chdir_to.c_str()) < 0) _exit(errno & 0xff);
+    _exit(::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) == 0 ? 0 : (errno & 0xff));
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  return WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
+}
+
+}  // namespace
+
+void mount_rootfs(const RootfsLayout& l) {
+  std::string target = l.rootfs();
+  mkdir_all(target, 0755);
+  if (l.copy) {
+    if (path_exists(target + "/.hoist-copied") || l.layers.empty()) return;
+    // The top snapshot holds the whole tree.
+    pid_t pid = ::fork();
+    if (pid < 0) throw_sys("fork", "cp");
+    if (pid == 0) {
+      std::string src = l.layers.back() + "/.";
+      execl("/bin/cp", "cp", "-a", "--reflink=auto", src.c_str(), target.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("copy rootfs " + l.layers.back() + " to " + target + ": cp failed");
+    write_file_atomic(target + "/.hoist-copied", "", 0644, false);
+    return;
+  }
+  if (is_mounted(target)) return;
+  mkdir_all(l.dir + "/upper", 0755);
+  mkdir_all(l.dir + "/work", 0700);
+  if (l.layers.empty()) mkdir_all(l.dir + "/empty", 0755);
+  long page = ::sysconf(_SC_PAGESIZE);
+  std::string opts = overlay_options(l, false);
+  std::string chdir_to;
+  if (static_cast<long>(opts.size()) >= page) {
+    // Docker's trick: short links l/<n> -> layer, relative paths from the container's dir.
+    std::string ldir = l.dir + "/l";
+    mkdir_all(ldir, 0700);
+    for (std::size_t i = 0; i < l.layers.size(); ++i) {
+      std::string link = ldir + "/" + std::to_string(i);
+      ::unlink(link.c_str());
+      if (::symlink(l.layers[i].c_str(), link.c_str()) < 0) throw_sys("symlink", link);
+    }
+    opts = overlay_options(l, true);
+    chdir_to = l.dir;
+    if (static_cast<long>(opts.size()) >= page)
+      throw Error("mount overlay on " + target + ": " + std::to_string(l.layers.size()) +
+                  " layers do not fit in the mount options (" + std::to_string(opts.size()) + " bytes, limit " +
+                  std::to_string(page - 1) + ")");
+  }
+  int err = do_mount(opts + ",index=off", target, chdir_to);
+  if (err == EINVAL) err = do_mount(opts, target, chdir_to);  // a kernel without the index option
+  if (err) throw SysError("mount overlay on", target + " (" + opts + ")", err);
+}
+
+void unmount_rootfs(const std::string& rootfs) {
+  for (int i = 0; i < 10 && is_mounted(rootfs); ++i) {
+    if (::umount2(rootfs.c_str(), 0) == 0) continue;
+    if (errno == EINVAL || errno == ENOENT) return;
+    if (errno == EBUSY) {
+      if (::umount2(rootfs.c_str(), MNT_DETACH) < 0 && errno != EINVAL) throw_sys("umount", rootfs);
+      continue;
+    }
+    throw_sys("umount", rootfs);
+  }
+}
+
+std::int64_t writable_layer_size(const RootfsLayout& l) {
+  if (l.copy) return 0;
+  namespace fs = std::filesystem;
+  std::int64_t total = 0;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(l.dir + "/upper", fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    if (st.st_nlink > 1 && !seen.insert({st.st_dev, st.st_ino}).second) continue;
+    total += st.st_size;
+  }
+  return total;
+}
+
+}  // namespace hoist::engine

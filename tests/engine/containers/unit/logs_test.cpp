@@ -1,0 +1,165 @@
+// json-file log writer/reader (engine/logs.h).
+#include "engine/containers/logs.h"
+
+#include <limits>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+namespace hoist::engine {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class JsonFileLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/hoist-logs-XXXXXX";
+    ASSERT_NE(mkdtemp(t), nullptr);
+    dir_ = t;
+    path_ = dir_ + "/c-json.log";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::vector<json> lines() {
+    std::ifstream in(path_);
+    std::vector<json> out;
+    for (std::string l; std::getline(in, l);) out.push_back(json::parse(l));
+    return out;
+  }
+  std::vector<LogEntry> read(const LogReadOptions& o) {
+    std::vector<LogEntry> v;
+    read_logs(path_, o, [&](const LogEntry& e) {
+      v.push_back(e);
+      return true;
+    });
+    return v;
+  }
+  std::string dir_, path_;
+};
+
+TEST_F(JsonFileLogTest, DockerFormatOneEntryPerLine) {
+  {
+    LogWriter w(path_);
+    w.write(1, "hi\nthere");
+    w.write(2, "oops\n");
+    w.write(1, " you\n");
+  }
+  auto l = lines();
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0]["log"], "hi\n");
+  EXPECT_EQ(l[0]["stream"], "stdout");
+  EXPECT_EQ(l[1]["log"], "oops\n");
+  EXPECT_EQ(l[1]["stream"], "stderr");
+  EXPECT_EQ(l[2]["log"], "there you\n");
+  std::string t = l[0]["time"];
+  EXPECT_GT(parse_rfc3339_ns(t), 0) << t;
+  EXPECT_EQ(t.back(), 'Z');
+}
+
+TEST_F(JsonFileLogTest, PartialAtSixteenKAndFlushOnClose) {
+  {
+    LogWriter w(path_);
+    w.write(1, std::string(kLogPartialMax + 10, 'a') + "\n");
+    w.write(1, "tail-without-newline");
+  }
+  auto l = lines();
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0]["log"].get<std::string>().size(), kLogPartialMax);
+  EXPECT_EQ(l[1]["log"], std::string(10, 'a') + "\n");
+  EXPECT_EQ(l[2]["log"], "tail-without-newline");
+}
+
+TEST_F(JsonFileLogTest, EscapesControlAndInvalidUtf8) {
+  std::string out;
+  json_escape_append(out, std::string("a\"b\\c\t\x01\xc3\xa9\xff", 10));
+  EXPECT_EQ(out, "a\\\"b\\\\c\\t\\u0001\xc3\xa9\\ufffd");
+  auto j = json::parse(format_log_entry(std::string("x\x02\xff\n", 4), "stdout", "2026-01-01T00:00:00Z"));
+  EXPECT_EQ(j["log"], "x\x02\xef\xbf\xbd\n");
+}
+
+TEST_F(JsonFileLogTest, Rfc3339AndUnixArgs) {
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T00:00:01Z"), 1000000000LL);
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T00:00:01.5Z"), 1500000000LL);
+  EXPECT_EQ(parse_rfc3339_ns("1970-01-01T01:00:01+01:00"), 1000000000LL);
+  EXPECT_EQ(parse_rfc3339_ns("2026-11-23T17:48:47.123456789Z") % 1000000000LL, 123456789LL);
+  EXPECT_EQ(parse_rfc3339_ns("junk"), -1);
+  // Out of the nanosecond range: the far future stays after now, Go's zero time before the epoch.
+  EXPECT_EQ(parse_rfc3339_ns("2600-01-01T00:00:00Z"), std::numeric_limits<std::int64_t>::max());
+  EXPECT_GT(parse_rfc3339_ns("2600-01-01T00:00:00Z"), parse_rfc3339_ns("2026-01-01T00:00:00Z"));
+  EXPECT_EQ(parse_rfc3339_ns("0001-01-01T00:00:00Z"), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(parse_time_arg_ns("12.25"), 12250000000LL);
+  EXPECT_EQ(parse_time_arg_ns("1970-01-01T00:00:02Z"), 2000000000LL);
+  EXPECT_EQ(parse_time_arg_ns("x1"), -1);
+}
+
+TEST_F(JsonFileLogTest, ReaderFiltersTailSinceUntil) {
+  {
+    std::ofstream o(path_);
+    o << format_log_entry("one\n", "stdout", "2026-01-01T00:00:01Z");
+    o << format_log_entry("two\n", "stderr", "2026-01-01T00:00:02Z");
+    o << "garbage line\n";
+    o << format_log_entry("three\n", "stdout", "2026-01-01T00:00:03Z");
+    o << format_log_entry("four\n", "stdout", "2026-01-01T00:00:04Z");
+  }
+  LogReadOptions all;
+  EXPECT_EQ(read(all).size(), 4u);
+  LogReadOptions out_only;
+  out_only.stderr_ = false;
+  EXPECT_EQ(read(out_only).size(), 3u);
+  LogReadOptions tail;
+  tail.tail = 2;
+  auto t = read(tail);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].log, "three\n");
+  LogReadOptions zero;
+  zero.tail = 0;
+  EXPECT_TRUE(read(zero).empty());
+  LogReadOptions window;
+  window.since_ns = parse_rfc3339_ns("2026-01-01T00:00:02Z");
+  window.until_ns = parse_rfc3339_ns("2026-01-01T00:00:03Z");
+  auto w = read(window);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].stream, "stderr");
+  EXPECT_EQ(w[1].log, "three\n");
+  int n = 0;
+  read_logs("/nonexistent/x.log", all, [&](const LogEntry&) { return ++n > 0; });
+  EXPECT_EQ(n, 0);
+}
+
+TEST_F(JsonFileLogTest, RotationKeepsOneOldFileAndReaderSeesBoth) {
+  {
+    LogWriter w(path_, 200);
+    for (int i = 0; i < 6; ++i) w.write(1, "line " + std::to_string(i) + "\n");
+  }
+  EXPECT_TRUE(fs::exists(path_ + ".1"));
+  auto all = read({});
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back().log, "line 5\n");
+}
+
+TEST_F(JsonFileLogTest, FollowStopsWhenNotRunning) {
+  LogWriter w(path_);
+  w.write(1, "a\n");
+  int calls = 0;
+  std::vector<std::string> got;
+  LogReadOptions o;
+  o.follow = true;
+  read_logs(path_, o, [&](const LogEntry& e) {
+    got.push_back(e.log);
+    return true;
+  }, [&] {
+    if (++calls == 2) w.write(1, "b\n");
+    return calls < 4;
+  });
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1], "b\n");
+}
+
+}  // namespace
+}  // namespace hoist::engine
