@@ -1,5 +1,8 @@
 #include "image/manifest.h"
 
+#include <climits>
+#include <cstdint>
+
 #include <sys/utsname.h>
 
 #include "common/json.h"
@@ -108,6 +111,14 @@ bool is_layer_type(const std::string& t) {
          t == "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd";
 }
 
+std::int64_t schema_version(const json& j) {
+  // Integers only: a version of 1e300 or 2.5 is no version at all (and never a double cast to int).
+  auto it = j.find("schemaVersion");
+  if (it == j.end() || !it->is_number_integer()) return 0;
+  return it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)
+             ? -1 : it->get<std::int64_t>();
+}
+
 std::string sniff_media_type(const std::string& body, const std::string& header_type) {
   json j;
   try {
@@ -117,7 +128,7 @@ std::string sniff_media_type(const std::string& body, const std::string& header_
   }
   if (!j.is_object()) return header_type;
   if (j.contains("mediaType") && j["mediaType"].is_string()) return j["mediaType"].get<std::string>();
-  if (j.value("schemaVersion", 0) == 1) return media::kDockerSchema1;
+  if (schema_version(j) == 1) return media::kDockerSchema1;
   if (is_index_type(header_type) || is_manifest_type(header_type)) return header_type;
   if (j.contains("manifests")) return media::kOciIndex;
   if (j.contains("layers") || j.contains("config")) return media::kOciManifest;
@@ -126,7 +137,7 @@ std::string sniff_media_type(const std::string& body, const std::string& header_
 
 Index Index::parse(const std::string& body, const std::string& media_type) {
   auto j = parse_object(body, "manifest list");
-  if (j.value("schemaVersion", 0) != 2) throw Error("manifest list: unsupported schemaVersion");
+  if (schema_version(j) != 2) throw Error("manifest list: unsupported schemaVersion");
   if (!j.contains("manifests") || !j["manifests"].is_array()) throw Error("manifest list: no manifests array");
   Index ix;
   ix.media_type = media_type;
@@ -148,7 +159,7 @@ Manifest Manifest::parse(const std::string& body, const std::string& media_type)
   if (media_type == media::kDockerSchema1 || media_type == media::kDockerSchema1Signed)
     throw Error("schema 1 manifests are not supported (" + media_type + "); the image must be pushed again with a current client");
   auto j = parse_object(body, "manifest");
-  int version = j.value("schemaVersion", 0);
+  std::int64_t version = schema_version(j);
   if (version == 1) throw Error("schema 1 manifests are not supported; the image must be pushed again with a current client");
   if (version != 2) throw Error("manifest: unsupported schemaVersion " + std::to_string(version));
   Manifest m;

@@ -75,6 +75,8 @@ struct Manifest {
 
 // The media type of a manifest body: its mediaType field, else guessed from its keys.
 std::string sniff_media_type(const std::string& body, const std::string& header_type);
+// A manifest's schemaVersion: 0 when absent or not an integer, -1 when beyond int64.
+std::int64_t schema_version(const nlohmann::json& manifest);
 
 struct ImageConfig {
   nlohmann::json raw;  // the whole document

@@ -28,6 +28,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "image/manifest.h"
 #include "image/registry_internal.h"
 
 namespace hoist::image {
@@ -917,7 +918,7 @@ struct Registry::Impl {
       throw RegistryError(op + ": the manifest is not valid JSON (" + e.what() + ")", 0);
     }
     if (!j.is_object()) throw RegistryError(op + ": the manifest is not a JSON object", 0);
-    if (j.value("schemaVersion", 0) == 1) refuse_schema1(op, kSchema1);
+    if (schema_version(j) == 1) refuse_schema1(op, kSchema1);
     if (auto it = j.find("mediaType"); it != j.end() && it->is_string() && !it->get<std::string>().empty())
       return it->get<std::string>();
     if (j.contains("manifests")) return "application/vnd.oci.image.index.v1+json";
