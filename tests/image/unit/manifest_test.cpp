@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "image/manifest.h"
@@ -22,7 +23,7 @@ std::string manifest_with_version(const std::string& v) {
 
 TEST(ManifestSchemaVersion, OnlyTheInteger2IsAccepted) {
   EXPECT_NO_THROW(Manifest::parse(manifest_with_version("2"), media::kOciManifest));
-  for (std::string v : {"4" + std::string(110, '4') + "2", "2.0", "1e300", "-2", "18446744073709551615", "\"2\""})
+  for (std::string v : std::vector<std::string>{"4" + std::string(110, '4') + "2", "2.0", "1e300", "-2", "18446744073709551615", "\"2\""})
     EXPECT_THROW(Manifest::parse(manifest_with_version(v), media::kOciManifest), hoist::Error) << v;
   EXPECT_EQ(schema_version(nlohmann::json::parse("{\"schemaVersion\": 1e300}")), 0);
   EXPECT_EQ(schema_version(nlohmann::json::parse("{\"schemaVersion\": 18446744073709551615}")), -1);
