@@ -5,6 +5,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -19,7 +22,11 @@ namespace {
 // A helper binary named `name`: an explicit path as given; else next to hoistd, in the build
 // tree's sibling directory (build/engine/hoistd → build/runtime/hoist-runtime), else on PATH.
 std::string find_binary(const std::string& name, const std::string& build_dir) {
-  if (name.find('/') != std::string::npos) return name;
+  if (name.find('/') != std::string::npos) {
+    // A relative path is the caller's: the shim that runs the runtime works in "/".
+    char abs[PATH_MAX];
+    return name[0] != '/' && ::realpath(name.c_str(), abs) ? std::string(abs) : name;
+  }
   char self[4096];
   auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) {
