@@ -1,0 +1,868 @@
+// Container commands: run, create, start, attach, stop, restart, kill, pause, unpause, rm, rename,
+// wait, ps, logs, exec, top, stats; with the terminal handling (raw mode, resize, signal proxy)
+// and the stream pump they share.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cli/commands/commands.h"
+#include "cli/format.h"
+#include "common/file.h"
+#include "common/strings.h"
+
+namespace hoist::cli {
+
+namespace {
+
+// ---- terminal -------------------------------------------------------------------------------
+
+struct RawTerminal {
+  termios saved{};
+  bool active = false;
+  static RawTerminal* current;
+  void enable() {
+    if (!is_tty(0) || tcgetattr(0, &saved) != 0) return;
+    termios t = saved;
+    cfmakeraw(&t);
+    tcsetattr(0, TCSANOW, &t);
+    active = true;
+    current = this;
+  }
+  void restore() {
+    if (active) tcsetattr(0, TCSANOW, &saved);
+    active = false;
+  }
+  ~RawTerminal() { restore(); }
+};
+RawTerminal* RawTerminal::current = nullptr;
+
+int sigwinch_pipe[2] = {-1, -1};
+
+void on_signal_restore(int sig) {
+  if (RawTerminal::current && RawTerminal::current->active) tcsetattr(0, TCSANOW, &RawTerminal::current->saved);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// SIGWINCH and, with a signal proxy, SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2: the number goes
+// down the pipe and the pump loop acts on it (resize, or kill the container with it).
+void on_sigwinch(int sig) {
+  if (sigwinch_pipe[1] >= 0) {
+    char c = (char)sig;
+    (void)!write(sigwinch_pipe[1], &c, 1);
+  }
+}
+
+void resize(Ctx& ctx, const std::string& path_prefix) {
+  winsize ws{};
+  if (ioctl(0, TIOCGWINSZ, &ws) != 0 && ioctl(1, TIOCGWINSZ, &ws) != 0) return;
+  if (ws.ws_row == 0) return;
+  try {
+    ctx.c().request("POST", path_prefix + "/resize?h=" + std::to_string(ws.ws_row) + "&w=" + std::to_string(ws.ws_col), "",
+                    {}, true);
+  } catch (...) {
+  }
+}
+
+// Copies stdin → socket (in a thread) and socket → stdout/stderr (demultiplexed unless tty) until
+// the socket's EOF. `resize_prefix` non-empty: resize on SIGWINCH.
+void pump(Ctx& ctx, int sock, std::string leftover, bool tty, bool send_stdin, const std::string& resize_prefix,
+          const std::string& proxy_to = "") {
+  Demuxer dm([](int s, std::string_view d) {
+    if (s == 2) {
+      fflush(stdout);
+      fwrite(d.data(), 1, d.size(), stderr);
+    } else {
+      fwrite(d.data(), 1, d.size(), stdout);
+      fflush(stdout);
+    }
+  });
+  auto emit = [&](std::string_view d) {
+    if (tty) {
+      fwrite(d.data(), 1, d.size(), stdout);
+      fflush(stdout);
+    } else {
+      dm.feed(d);
+    }
+  };
+  if (!leftover.empty()) emit(leftover);
+  std::thread in;
+  int stop_pipe[2];
+  if (pipe2(stop_pipe, O_CLOEXEC) != 0) throw_sys("pipe");
+  if (send_stdin) {
+    in = std::thread([sock, tty, rd = stop_pipe[0]] {
+      char buf[32 * 1024];
+      for (;;) {
+        pollfd p[2] = {{0, POLLIN, 0}, {rd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+          if (errno == EINTR) continue;
+          break;
+        }
+        if (p[1].revents) return;
+        ssize_t n = ::read(0, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        size_t off = 0;
+        while (off < (size_t)n) {
+          ssize_t w = ::send(sock, buf + off, (size_t)n - off, MSG_NOSIGNAL);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) return;
+          off += (size_t)w;
+        }
+      }
+      if (!tty) shutdown(sock, SHUT_WR);
+    });
+  }
+  bool want_resize = !resize_prefix.empty() && tty;
+  if ((want_resize || !proxy_to.empty()) && sigwinch_pipe[0] < 0) {
+    if (pipe2(sigwinch_pipe, O_CLOEXEC | O_NONBLOCK) != 0) sigwinch_pipe[0] = sigwinch_pipe[1] = -1;
+  }
+  if (sigwinch_pipe[0] >= 0) {
+    if (want_resize) signal(SIGWINCH, on_sigwinch);
+    // docker's --sig-proxy: signals to the CLI go to the container (not with a tty, whose
+    // line discipline sends ^C itself).
+    if (!proxy_to.empty())
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, on_sigwinch);
+  }
+  char buf[32 * 1024];
+  for (;;) {
+    pollfd p[2] = {{sock, POLLIN, 0}, {sigwinch_pipe[0], POLLIN, 0}};
+    int np = sigwinch_pipe[0] >= 0 ? 2 : 1;
+    if (poll(p, np, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (np == 2 && p[1].revents) {
+      char c[16];
+      ssize_t n;
+      bool winch = false;
+      while ((n = ::read(sigwinch_pipe[0], c, sizeof c)) > 0)
+        for (ssize_t k = 0; k < n; ++k) {
+          if (c[k] == SIGWINCH) winch = true;
+          else if (!proxy_to.empty()) {
+            try {
+              ctx.c().request("POST", "/containers/" + proxy_to + "/kill?signal=" + std::to_string((int)c[k]), "", {}, true);
+            } catch (...) {
+            }
+          }
+        }
+      if (winch && want_resize) resize(ctx, resize_prefix);
+    }
+    if (!p[0].revents) continue;
+    ssize_t n = ::read(sock, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    emit(std::string_view(buf, (size_t)n));
+  }
+  (void)!write(stop_pipe[1], "x", 1);
+  if (in.joinable()) {
+    // The stdin reader may sit in read(); it stops at the next poll wake-up. Don't wait for a
+    // terminal's next key stroke.
+    in.detach();
+  }
+  fflush(stdout);
+}
+
+const Specs kRunSpecs = {
+    {"detach", 'd', false},      {"interactive", 'i', false}, {"tty", 't', false},       {"rm", 0, false},
+    {"name", 0, true},           {"env", 'e', true},          {"env-file", 0, true},      {"workdir", 'w', true},
+    {"user", 'u', true},         {"entrypoint", 0, true},     {"memory", 'm', true},      {"cpus", 0, true},
+    {"pids-limit", 0, true},     {"restart", 0, true},        {"read-only", 0, false},    {"cap-add", 0, true},
+    {"cap-drop", 0, true},       {"privileged", 0, false},    {"security-opt", 0, true},  {"init", 0, false},
+    {"health-cmd", 0, true},     {"health-interval", 0, true}, {"health-timeout", 0, true}, {"health-retries", 0, true},
+    {"health-start-period", 0, true}, {"publish", 'p', true},  {"volume", 'v', true},      {"network", 0, true},
+    {"net", 0, true},            {"hostname", 'h', true},     {"label", 'l', true},       {"attach", 'a', true},
+    {"quiet", 'q', false},       {"stop-signal", 0, true},    {"stop-timeout", 0, true},  {"no-healthcheck", 0, false},
+    {"pull", 0, true},           {"platform", 0, true},       {"help", 0, false}};
+
+// ---- container creation ---------------------------------------------------------------------
+
+json healthcheck(const Parsed& p) {
+  json h = json::object();
+  if (p.flag("no-healthcheck")) return json{{"Test", {"NONE"}}};
+  if (p.has("health-cmd")) h["Test"] = {"CMD-SHELL", p.get("health-cmd")};
+  if (p.has("health-interval")) h["Interval"] = parse_go_duration(p.get("health-interval"));
+  if (p.has("health-timeout")) h["Timeout"] = parse_go_duration(p.get("health-timeout"));
+  if (p.has("health-start-period")) h["StartPeriod"] = parse_go_duration(p.get("health-start-period"));
+  if (p.has("health-retries")) h["Retries"] = parse_int(p.get("health-retries"), "--health-retries");
+  return h;
+}
+
+json create_body(const Parsed& p, std::string& image) {
+  image = p.args.at(0);
+  json b;
+  b["Image"] = image;
+  std::vector<std::string> cmd(p.args.begin() + 1, p.args.end());
+  if (!cmd.empty()) b["Cmd"] = cmd;
+  if (p.has("entrypoint")) {
+    auto ep = p.get("entrypoint");
+    b["Entrypoint"] = ep.empty() ? json::array({""}) : json::array({ep});
+  }
+  std::vector<std::string> env;
+  for (auto& f : p.all("env-file")) {
+    std::string content;
+    try {
+      content = read_file(f);
+    } catch (const std::exception& e) {
+      throw InvalidArgument(std::string("invalid env file: ") + e.what());
+    }
+    for (auto& l : parse_env_file(content)) env.push_back(l);
+  }
+  for (auto& e : p.all("env")) {
+    if (e.find('=') == std::string::npos) {
+      const char* v = getenv(e.c_str());
+      if (v) env.push_back(e + "=" + v);
+    } else {
+      env.push_back(e);
+    }
+  }
+  if (!env.empty()) b["Env"] = env;
+  if (p.has("workdir")) b["WorkingDir"] = p.get("workdir");
+  if (p.has("user")) b["User"] = p.get("user");
+  if (p.has("hostname")) b["Hostname"] = p.get("hostname");
+  if (p.has("stop-signal")) b["StopSignal"] = p.get("stop-signal");
+  if (p.has("stop-timeout")) b["StopTimeout"] = parse_int(p.get("stop-timeout"), "--stop-timeout");
+  bool tty = p.flag("tty"), in = p.flag("interactive"), det = p.flag("detach");
+  b["Tty"] = tty;
+  b["OpenStdin"] = in;
+  b["StdinOnce"] = in && !det;
+  b["AttachStdin"] = in && !det;
+  b["AttachStdout"] = !det;
+  b["AttachStderr"] = !det;
+  json labels = json::object();
+  for (auto& l : p.all("label")) {
+    auto eq = l.find('=');
+    labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  b["Labels"] = labels;
+  auto hc = healthcheck(p);
+  if (!hc.empty()) b["Healthcheck"] = hc;
+  json h = json::object();
+  if (p.has("memory")) h["Memory"] = parse_ram_size(p.get("memory"));
+  if (p.has("cpus")) {
+    double c;
+    try {
+      c = std::stod(p.get("cpus"));
+    } catch (...) {
+      throw InvalidArgument("invalid argument \"" + p.get("cpus") + "\" for \"--cpus\" flag");
+    }
+    h["NanoCpus"] = (long long)(c * 1e9);
+  }
+  if (p.has("pids-limit")) h["PidsLimit"] = parse_int(p.get("pids-limit"), "--pids-limit");
+  if (p.has("restart")) {
+    auto r = p.get("restart");
+    auto c = r.find(':');
+    json rp = {{"Name", r.substr(0, c)}};
+    if (c != std::string::npos) rp["MaximumRetryCount"] = parse_int(r.substr(c + 1), "--restart");
+    h["RestartPolicy"] = rp;
+  }
+  if (p.flag("rm")) {
+    if (p.has("restart") && p.get("restart") != "no")
+      throw InvalidArgument("Conflicting options: --restart and --rm");
+    h["AutoRemove"] = true;
+  }
+  if (p.flag("read-only")) h["ReadonlyRootfs"] = true;
+  if (p.has("cap-add")) h["CapAdd"] = p.all("cap-add");
+  if (p.has("cap-drop")) h["CapDrop"] = p.all("cap-drop");
+  if (p.flag("privileged")) h["Privileged"] = true;
+  if (p.has("security-opt")) h["SecurityOpt"] = p.all("security-opt");
+  if (p.has("init")) h["Init"] = p.flag("init");
+  auto net = p.has("network") ? p.get("network") : p.get("net");
+  h["NetworkMode"] = net.empty() ? "default" : net;
+  if (p.has("volume")) h["Binds"] = p.all("volume");
+  if (p.has("publish")) {
+    json pb = json::object(), exposed = json::object();
+    for (auto& spec : p.all("publish")) {
+      // [ip:]hostPort:containerPort[/proto] or containerPort
+      auto parts = split(spec, ':');
+      std::string cport = parts.back(), hip, hport;
+      if (cport.find('/') == std::string::npos) cport += "/tcp";
+      if (parts.size() == 2) hport = parts[0];
+      if (parts.size() == 3) {
+        hip = parts[0];
+        hport = parts[1];
+      }
+      pb[cport].push_back({{"HostIp", hip}, {"HostPort", hport}});
+      exposed[cport] = json::object();
+    }
+    h["PortBindings"] = pb;
+    b["ExposedPorts"] = exposed;
+  }
+  b["HostConfig"] = h;
+  return b;
+}
+
+std::string create_container(Ctx& ctx, const Parsed& p) {
+  std::string image;
+  auto body = create_body(p, image);
+  std::string path = "/containers/create";
+  if (p.has("name")) path += "?name=" + q(p.get("name"));
+  Response r;
+  try {
+    r = ctx.c().request("POST", path, body.dump());
+  } catch (const ApiError& e) {
+    if (e.status() != 404 || std::string(e.what()).find("image") == std::string::npos) throw;
+    errp("Unable to find image '" + image + "' locally\n");
+    show_pull(image, ctx, p.flag("quiet"));
+    r = ctx.c().request("POST", path, body.dump());
+  }
+  auto j = json::parse(r.body);
+  if (j.contains("Warnings") && j["Warnings"].is_array())
+    for (auto& w : j["Warnings"]) errp("WARNING: " + w.get<std::string>() + "\n");
+  return j.value("Id", "");
+}
+
+int start_error_code(const std::string& msg) {
+  if (msg.find("executable file not found") != std::string::npos || msg.find("no such file or directory") != std::string::npos)
+    return 127;
+  if (msg.find("permission denied") != std::string::npos || msg.find("is a directory") != std::string::npos) return 126;
+  return 125;
+}
+
+// Waits on the container (in a thread) with the request registered before returning.
+struct Waiter {
+  std::thread t;
+  std::mutex m;
+  std::condition_variable cv;
+  bool registered = false, done = false;
+  int code = 0;
+  std::string err;
+  Waiter(Ctx& ctx, const std::string& id, const std::string& condition) {
+    auto sock = socket_path_from_host(ctx.host);
+    auto ver = ctx.c().version();
+    t = std::thread([this, sock, ver, id, condition] {
+      std::string body;
+      try {
+        Client c(sock);
+        c.set_version(ver);  // no second /_ping
+        c.stream(
+            "POST", "/containers/" + q(id) + "/wait?condition=" + condition, "",
+            [&](std::string_view d) {
+              body.append(d);
+              return true;
+            },
+            {}, -1,
+            [this](long) {
+              std::lock_guard l(m);
+              registered = true;
+              cv.notify_all();
+            });
+        auto j = json::parse(body);
+        code = j.value("StatusCode", 0);
+        if (j.contains("Error") && j["Error"].is_object() && !j["Error"].value("Message", "").empty())
+          err = j["Error"]["Message"].get<std::string>();
+      } catch (const std::exception& e) {
+        err = daemon_err(e);
+        code = 125;
+      }
+      std::lock_guard l(m);
+      registered = done = true;
+      cv.notify_all();
+    });
+    std::unique_lock l(m);
+    cv.wait_for(l, std::chrono::seconds(10), [this] { return registered; });
+  }
+  int wait() {
+    t.join();
+    return code;
+  }
+  ~Waiter() {
+    if (t.joinable()) t.detach();
+  }
+};
+
+}  // namespace
+
+int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
+  std::string name = create_only ? "create" : "run";
+  auto p = parse(name, kRunSpecs, argv, false, 1);
+  bool detach = create_only || p.flag("detach");
+  std::string id;
+  try {
+    id = create_container(ctx, p);
+  } catch (const ConnectError&) {
+    throw;
+  } catch (const std::exception& e) {
+    errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist " + name + " --help' for more information\n");
+    return 125;
+  }
+  if (create_only) {
+    out(id + "\n");
+    return 0;
+  }
+  bool tty = p.flag("tty"), in = p.flag("interactive");
+  if (detach) {
+    try {
+      ctx.c().request("POST", "/containers/" + id + "/start");
+    } catch (const ConnectError&) {
+      throw;
+    } catch (const std::exception& e) {
+      errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist run --help' for more information\n");
+      return start_error_code(e.what());
+    }
+    out(id + "\n");
+    return 0;
+  }
+  if (tty && in && !is_tty(0)) {
+    errp("the input device is not a TTY\n");
+    return 1;
+  }
+  std::string leftover;
+  UniqueFd sock;
+  try {
+    sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1", "",
+                          leftover);
+  } catch (const ConnectError&) {
+    throw;
+  } catch (const std::exception& e) {
+    errp("hoist: " + daemon_err(e) + "\n");
+    return 125;
+  }
+  Waiter w(ctx, id, p.flag("rm") ? "removed" : "next-exit");
+  RawTerminal raw;
+  if (tty && in) {
+    signal(SIGTERM, on_signal_restore);
+    signal(SIGHUP, on_signal_restore);
+    raw.enable();
+  }
+  try {
+    ctx.c().request("POST", "/containers/" + id + "/start");
+  } catch (const ConnectError&) {
+    raw.restore();
+    throw;
+  } catch (const std::exception& e) {
+    raw.restore();
+    errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist run --help' for more information\n");
+    if (p.flag("rm")) {
+      try {
+        ctx.c().request("DELETE", "/containers/" + id + "?force=1", "", {}, true);
+      } catch (...) {
+      }
+    }
+    fflush(stdout);
+    fflush(stderr);
+    _exit(start_error_code(e.what()));
+  }
+  if (tty) resize(ctx, "/containers/" + id);
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "", tty ? "" : id);
+  raw.restore();
+  int code = w.wait();
+  if (!w.err.empty() && code == 125) errp(w.err + "\n");
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);  // a detached stdin reader may still block in read()
+}
+
+namespace {
+
+json inspect_container(Ctx& ctx, const std::string& id) {
+  return json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+}
+
+}  // namespace
+
+int cmd_start(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("start", {{"attach", 'a', false}, {"interactive", 'i', false}, {"help", 0, false}}, argv, true, 1);
+  if (!p.flag("attach") && !p.flag("interactive"))
+    return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/start"); });
+  if (p.args.size() > 1) {
+    errp("you cannot start and attach multiple containers at once\n");
+    return 1;
+  }
+  auto c = inspect_container(ctx, p.args[0]);
+  std::string id = c["Id"];
+  bool tty = c["Config"].value("Tty", false), in = p.flag("interactive") && c["Config"].value("OpenStdin", false);
+  std::string leftover;
+  auto sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1", "",
+                             leftover);
+  Waiter w(ctx, id, "next-exit");
+  RawTerminal raw;
+  if (tty && in) raw.enable();
+  try {
+    ctx.c().request("POST", "/containers/" + id + "/start");
+  } catch (...) {
+    raw.restore();
+    throw;
+  }
+  if (tty) resize(ctx, "/containers/" + id);
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "");
+  raw.restore();
+  int code = w.wait();
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+}
+
+int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("attach", {{"no-stdin", 0, false}, {"sig-proxy", 0, false}, {"detach-keys", 0, true}, {"help", 0, false}},
+                 argv, true, 1, 1);
+  auto c = inspect_container(ctx, p.args[0]);
+  std::string id = c["Id"];
+  if (!c["State"].value("Running", false)) {
+    errp("You cannot attach to a stopped container, start it first\n");
+    return 1;
+  }
+  bool tty = c["Config"].value("Tty", false), in = !p.flag("no-stdin") && c["Config"].value("OpenStdin", false);
+  std::string leftover;
+  auto sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1", "",
+                             leftover);
+  RawTerminal raw;
+  if (tty && in) raw.enable();
+  if (tty) resize(ctx, "/containers/" + id);
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "");
+  raw.restore();
+  int code = 0;
+  try {
+    auto r = ctx.c().request("POST", "/containers/" + id + "/wait");
+    code = json::parse(r.body).value("StatusCode", 0);
+  } catch (...) {
+  }
+  fflush(stdout);
+  _exit(code);
+}
+
+int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
+  auto p = parse(what, {{"time", 't', true}, {"signal", 's', true}, {"help", 0, false}}, argv, true, 1);
+  std::string qs;
+  if (p.has("time")) qs += "t=" + std::to_string(parse_int(p.get("time"), "--time"));
+  if (p.has("signal")) qs += std::string(qs.empty() ? "" : "&") + "signal=" + q(p.get("signal"));
+  auto call = [&](const std::string& n) {
+    ctx.c().request("POST", "/containers/" + q(n) + "/" + what + (qs.empty() ? "" : "?" + qs));
+  };
+  // docker stops in parallel, and restarts one after the other.
+  return what == "stop" ? for_each_parallel(ctx, p.args, call) : for_each(p.args, call);
+}
+
+int cmd_kill(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("kill", {{"signal", 's', true}, {"help", 0, false}}, argv, true, 1);
+  std::string qs = p.has("signal") ? "?signal=" + q(p.get("signal")) : "";
+  return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/kill" + qs); });
+}
+
+int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
+  auto p = parse(what, {{"help", 0, false}}, argv, true, 1);
+  return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/" + what); });
+}
+
+int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("rm", {{"force", 'f', false}, {"volumes", 'v', false}, {"link", 'l', false}, {"help", 0, false}}, argv,
+                 true, 1);
+  std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0");
+  return for_each(p.args, [&](const std::string& n) { ctx.c().request("DELETE", "/containers/" + q(n) + qs); });
+}
+
+int cmd_rename(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("rename", {{"help", 0, false}}, argv, true, 2, 2);
+  ctx.c().request("POST", "/containers/" + q(p.args[0]) + "/rename?name=" + q(p.args[1]));
+  return 0;
+}
+
+int cmd_wait(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("wait", {{"help", 0, false}}, argv, true, 1);
+  return for_each(
+      p.args,
+      [&](const std::string& n) {
+        auto r = ctx.c().request("POST", "/containers/" + q(n) + "/wait");
+        out(std::to_string(json::parse(r.body).value("StatusCode", 0)) + "\n");
+      },
+      false);
+}
+
+namespace {
+
+const std::map<std::string, std::string> kPsHeaders = {
+    {"ID", "CONTAINER ID"}, {"Image", "IMAGE"},       {"Command", "COMMAND"}, {"CreatedAt", "CREATED AT"},
+    {"RunningFor", "CREATED"}, {"Status", "STATUS"},  {"Ports", "PORTS"},     {"Names", "NAMES"},
+    {"Size", "SIZE"},       {"State", "STATE"},       {"Labels", "LABELS"},   {"Mounts", "MOUNTS"},
+    {"Networks", "NETWORKS"}, {"LocalVolumes", "LOCAL VOLUMES"}};
+
+std::string ports_string(const json& ports) {
+  std::vector<std::string> v;
+  if (!ports.is_array()) return "";
+  for (auto& p : ports) {
+    std::string s;
+    if (p.contains("PublicPort") && p["PublicPort"].get<long long>() != 0)
+      s = p.value("IP", "0.0.0.0") + ":" + std::to_string(p["PublicPort"].get<long long>()) + "->";
+    s += std::to_string(p.value("PrivatePort", 0)) + "/" + p.value("Type", "tcp");
+    v.push_back(s);
+  }
+  return join(v, ", ");
+}
+
+}  // namespace
+
+int cmd_ps(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("ps",
+                 {{"all", 'a', false},
+                  {"quiet", 'q', false},
+                  {"filter", 'f', true},
+                  {"format", 0, true},
+                  {"no-trunc", 0, false},
+                  {"last", 'n', true},
+                  {"latest", 'l', false},
+                  {"size", 's', false},
+                  {"help", 0, false}},
+                 argv, true, 0, 0);
+  std::string path = "/containers/json?all=" + std::string(p.flag("all") ? "1" : "0");
+  if (p.has("filter")) path += "&filters=" + q(filters_json(p.all("filter")));
+  if (p.has("last")) path += "&limit=" + p.get("last");
+  if (p.flag("latest")) path += "&limit=1";
+  if (p.flag("size")) path += "&size=1";
+  auto list = json::parse(ctx.c().request("GET", path).body);
+  bool trunc = !p.flag("no-trunc");
+  double now = now_s();
+  std::vector<json> rows;
+  for (auto& c : list) {
+    std::string id = c.value("Id", "");
+    std::vector<std::string> names;
+    for (auto& n : c.value("Names", json::array())) {
+      std::string s = n.get<std::string>();
+      if (!s.empty() && s[0] == '/') s.erase(0, 1);
+      if (trunc && s.find('/') != std::string::npos) continue;
+      names.push_back(s);
+    }
+    std::string cmd = c.value("Command", "");
+    json labels = c.value("Labels", json::object());
+    std::vector<std::string> lab;
+    if (labels.is_object())
+      for (auto& [k, v] : labels.items()) lab.push_back(k + "=" + v.get<std::string>());
+    long long created = c.value("Created", 0LL);
+    std::string image = c.value("Image", "");
+    if (trunc && image.rfind("sha256:", 0) == 0) image = short_id(image);
+    std::vector<std::string> nets;
+    if (c.contains("NetworkSettings") && c["NetworkSettings"].is_object() && c["NetworkSettings"].contains("Networks"))
+      for (auto& [k, v] : c["NetworkSettings"]["Networks"].items()) nets.push_back(k);
+    std::string size;
+    if (c.contains("SizeRw"))
+      size = human_size((double)c.value("SizeRw", 0LL), 3) + " (virtual " + human_size((double)c.value("SizeRootFs", 0LL), 3) + ")";
+    std::string cmdq = trunc ? "\"" + ellipsis(cmd, 20) + "\"" : json(cmd).dump();
+    rows.push_back({{"ID", trunc ? short_id(id) : id},
+                    {"Image", image},
+                    {"Command", cmdq},
+                    {"CreatedAt", go_time_string(created)},
+                    {"RunningFor", human_duration(now - (double)created) + " ago"},
+                    {"Status", c.value("Status", "")},
+                    {"State", c.value("State", "")},
+                    {"Ports", ports_string(c.value("Ports", json::array()))},
+                    {"Names", join(names, ",")},
+                    {"Labels", join(lab, ",")},
+                    {"Mounts", ""},
+                    {"Networks", join(nets, ",")},
+                    {"Size", size}});
+  }
+  if (p.flag("quiet") && !p.has("format")) {
+    for (auto& r : rows) out(r["ID"].get<std::string>() + "\n");
+    return 0;
+  }
+  std::string fmt = p.get("format");
+  if (fmt.empty() || fmt == "table")
+    fmt = std::string("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}") +
+          (p.flag("size") ? "\t{{.Size}}" : "");
+  out(format_list(fmt, rows, kPsHeaders));
+  return 0;
+}
+
+int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("logs",
+                 {{"follow", 'f', false},
+                  {"tail", 'n', true},
+                  {"timestamps", 't', false},
+                  {"since", 0, true},
+                  {"until", 0, true},
+                  {"details", 0, false},
+                  {"help", 0, false}},
+                 argv, true, 1, 1);
+  auto c = inspect_container(ctx, p.args[0]);
+  bool tty = c["Config"].value("Tty", false);
+  std::string path = "/containers/" + q(c["Id"].get<std::string>()) + "/logs?stdout=1&stderr=1";
+  if (p.flag("follow")) path += "&follow=1";
+  if (p.flag("timestamps")) path += "&timestamps=1";
+  if (p.has("tail")) path += "&tail=" + q(p.get("tail"));
+  if (p.has("since")) path += "&since=" + q(get_timestamp(p.get("since"), now_s()));
+  if (p.has("until")) path += "&until=" + q(get_timestamp(p.get("until"), now_s()));
+  Demuxer dm([](int s, std::string_view d) {
+    if (s == 2) {
+      fflush(stdout);
+      fwrite(d.data(), 1, d.size(), stderr);
+    } else {
+      fwrite(d.data(), 1, d.size(), stdout);
+    }
+  });
+  ctx.c().stream("GET", path, "", [&](std::string_view d) {
+    if (tty) fwrite(d.data(), 1, d.size(), stdout);
+    else dm.feed(d);
+    fflush(stdout);
+    return true;
+  });
+  return 0;
+}
+
+int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("exec",
+                 {{"interactive", 'i', false},
+                  {"tty", 't', false},
+                  {"env", 'e', true},
+                  {"env-file", 0, true},
+                  {"user", 'u', true},
+                  {"workdir", 'w', true},
+                  {"detach", 'd', false},
+                  {"privileged", 0, false},
+                  {"detach-keys", 0, true},
+                  {"help", 0, false}},
+                 argv, false, 2);
+  bool tty = p.flag("tty"), in = p.flag("interactive"), det = p.flag("detach");
+  if (tty && in && !is_tty(0) && !det) {
+    errp("the input device is not a TTY\n");
+    return 1;
+  }
+  json b = {{"AttachStdin", in && !det}, {"AttachStdout", !det}, {"AttachStderr", !det}, {"Tty", tty},
+            {"Cmd", std::vector<std::string>(p.args.begin() + 1, p.args.end())}, {"Privileged", p.flag("privileged")}};
+  std::vector<std::string> env;
+  for (auto& f : p.all("env-file"))
+    for (auto& l : parse_env_file(read_file(f))) env.push_back(l);
+  for (auto& e : p.all("env")) env.push_back(e);
+  if (!env.empty()) b["Env"] = env;
+  if (p.has("user")) b["User"] = p.get("user");
+  if (p.has("workdir")) b["WorkingDir"] = p.get("workdir");
+  auto r = ctx.c().request("POST", "/containers/" + q(p.args[0]) + "/exec", b.dump());
+  std::string eid = json::parse(r.body).value("Id", "");
+  if (det) {
+    ctx.c().request("POST", "/exec/" + eid + "/start", json{{"Detach", true}, {"Tty", tty}}.dump());
+    return 0;
+  }
+  std::string leftover;
+  auto sock = ctx.c().hijack("/exec/" + eid + "/start", json{{"Detach", false}, {"Tty", tty}}.dump(), leftover);
+  RawTerminal raw;
+  if (tty && in) raw.enable();
+  if (tty) resize(ctx, "/exec/" + eid);
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/exec/" + eid : "");
+  raw.restore();
+  int code = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto j = json::parse(ctx.c().request("GET", "/exec/" + eid + "/json").body);
+    if (!j.value("Running", false)) {
+      code = j["ExitCode"].is_number() ? j["ExitCode"].get<int>() : 0;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+}
+
+int cmd_top(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("top", {{"help", 0, false}}, argv, false, 1);
+  std::string path = "/containers/" + q(p.args[0]) + "/top";
+  if (p.args.size() > 1) {
+    std::vector<std::string> a(p.args.begin() + 1, p.args.end());
+    path += "?ps_args=" + q(join(a, " "));
+  }
+  auto j = json::parse(ctx.c().request("GET", path).body);
+  std::vector<std::string> lines;
+  std::vector<std::string> t;
+  for (auto& x : j.value("Titles", json::array())) t.push_back(x.get<std::string>());
+  lines.push_back(join(t, "\t"));
+  for (auto& row : j.value("Processes", json::array())) {
+    std::vector<std::string> r;
+    for (auto& x : row) r.push_back(x.get<std::string>());
+    lines.push_back(join(r, "\t"));
+  }
+  out(tabwrite(lines));
+  return 0;
+}
+
+namespace {
+
+json stats_row(const json& s, const std::string& id) {
+  double cpu = 0;
+  try {
+    double cd = s["cpu_stats"]["cpu_usage"].value("total_usage", 0.0) - s["precpu_stats"]["cpu_usage"].value("total_usage", 0.0);
+    double sd = s["cpu_stats"].value("system_cpu_usage", 0.0) - s["precpu_stats"].value("system_cpu_usage", 0.0);
+    double ncpu = s["cpu_stats"].value("online_cpus", 0.0);
+    if (ncpu == 0) ncpu = 1;
+    if (sd > 0 && cd > 0) cpu = cd / sd * ncpu * 100.0;
+  } catch (...) {
+  }
+  double usage = 0, limit = 0;
+  if (s.contains("memory_stats") && s["memory_stats"].is_object()) {
+    usage = s["memory_stats"].value("usage", 0.0);
+    limit = s["memory_stats"].value("limit", 0.0);
+    if (s["memory_stats"].contains("stats") && s["memory_stats"]["stats"].is_object())
+      usage -= s["memory_stats"]["stats"].value("inactive_file", 0.0);
+  }
+  double rx = 0, tx = 0, br = 0, bw = 0;
+  if (s.contains("networks") && s["networks"].is_object())
+    for (auto& [k, v] : s["networks"].items()) {
+      rx += v.value("rx_bytes", 0.0);
+      tx += v.value("tx_bytes", 0.0);
+    }
+  if (s.contains("blkio_stats") && s["blkio_stats"].is_object() && s["blkio_stats"]["io_service_bytes_recursive"].is_array())
+    for (auto& e : s["blkio_stats"]["io_service_bytes_recursive"]) {
+      auto op = e.value("op", "");
+      if (op == "read" || op == "Read") br += e.value("value", 0.0);
+      if (op == "write" || op == "Write") bw += e.value("value", 0.0);
+    }
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.2f%%", cpu);
+  char mp[32];
+  snprintf(mp, sizeof mp, "%.2f%%", limit > 0 ? usage / limit * 100 : 0.0);
+  std::string name = s.value("name", "");
+  if (!name.empty() && name[0] == '/') name.erase(0, 1);
+  long long pids = s.contains("pids_stats") && s["pids_stats"].is_object() ? s["pids_stats"].value("current", 0LL) : 0;
+  return {{"ID", short_id(id)},
+          {"Container", id},
+          {"Name", name},
+          {"CPUPerc", buf},
+          {"MemUsage", bytes_size(usage) + " / " + bytes_size(limit)},
+          {"MemPerc", mp},
+          {"NetIO", human_size(rx, 3) + " / " + human_size(tx, 3)},
+          {"BlockIO", human_size(br, 3) + " / " + human_size(bw, 3)},
+          {"PIDs", std::to_string(pids)}};
+}
+
+}  // namespace
+
+int cmd_stats(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse("stats", {{"no-stream", 0, false}, {"all", 'a', false}, {"format", 0, true}, {"no-trunc", 0, false}, {"help", 0, false}},
+                 argv, true, 0);
+  std::vector<std::string> ids = p.args;
+  if (ids.empty()) {
+    auto list = json::parse(ctx.c().request("GET", std::string("/containers/json?all=") + (p.flag("all") ? "1" : "0")).body);
+    for (auto& c : list) ids.push_back(c["Id"]);
+  }
+  std::map<std::string, std::string> hdr = {{"ID", "CONTAINER ID"}, {"Container", "CONTAINER"}, {"Name", "NAME"},
+                                            {"CPUPerc", "CPU %"},     {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"},
+                                            {"NetIO", "NET I/O"},     {"BlockIO", "BLOCK I/O"},  {"PIDs", "PIDS"}};
+  std::string fmt = p.get("format", "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}");
+  for (;;) {
+    std::vector<json> rows;
+    for (auto& id : ids) {
+      auto r = ctx.c().request("GET", "/containers/" + q(id) + "/stats?stream=0", "", {}, true);
+      if (r.status != 200) continue;
+      auto s = json::parse(r.body);
+      rows.push_back(stats_row(s, s.value("id", id)));
+    }
+    if (!p.flag("no-stream") && is_tty(1)) out("\033[2J\033[H");
+    out(format_list(fmt, rows, hdr));
+    fflush(stdout);
+    if (p.flag("no-stream")) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+}  // namespace hoist::cli
