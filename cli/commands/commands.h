@@ -1,5 +1,6 @@
-// The command entry points that each group file (container.cpp, image.cpp, system.cpp) defines and
-// root.cpp dispatches to; main() is only `return hoist::cli::main_entry(argc, argv);`.
+// The commands each group file (container.cpp, image.cpp, system.cpp) defines, with their help and
+// flag tables, that root.cpp lists and dispatches to; main() is only
+// `return hoist::cli::main_entry(argc, argv);`.
 #pragma once
 #include <string>
 #include <vector>
@@ -10,41 +11,30 @@ namespace hoist::cli {
 
 int main_entry(int argc, char** argv);
 
+// A command: its arguments after its path, its exit status.
+using CommandFn = int(Ctx& ctx, const std::vector<std::string>& argv);
+
 // container.cpp
+extern const Command kRunCommand, kCreateCommand, kStartCommand, kAttachCommand, kStopCommand, kRestartCommand,
+    kKillCommand, kPauseCommand, kUnpauseCommand, kRmCommand, kRenameCommand, kWaitCommand, kPsCommand, kLogsCommand,
+    kExecCommand, kTopCommand, kStatsCommand;
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only);
-int cmd_start(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);
-int cmd_kill(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);
-int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_rename(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_wait(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_ps(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_top(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_stats(Ctx& ctx, const std::vector<std::string>& argv);
+int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);    // stop, restart
+int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);  // pause, unpause
+CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps, cmd_logs, cmd_exec, cmd_top, cmd_stats;
 
 // image.cpp
-int cmd_images(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_pull(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_push(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_tag(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_rmi(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_save(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_load(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_import(Ctx& ctx, const std::vector<std::string>& argv);
+extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kRmiCommand, kSaveCommand, kLoadCommand,
+    kImportCommand;
+CommandFn cmd_images, cmd_pull, cmd_push, cmd_tag, cmd_rmi, cmd_save, cmd_load, cmd_import;
 // Pulls `image` with docker's progress output (none when quiet); throws on failure.
 bool show_pull(const std::string& image, Ctx& ctx, bool quiet);
 
 // system.cpp
+extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,
+    kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand;
+// `type` "container" or "image": `hoist container inspect` / `hoist image inspect`.
 int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type = "");
-int cmd_login(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_logout(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_version(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_info(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_events(Ctx& ctx, const std::vector<std::string>& argv);
-int cmd_system(Ctx& ctx, const std::vector<std::string>& argv);
+CommandFn cmd_login, cmd_logout, cmd_version, cmd_info, cmd_events, cmd_system_df, cmd_system_prune;
 
 }  // namespace hoist::cli

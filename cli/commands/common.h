@@ -1,5 +1,6 @@
 // Shared by the command groups: the context (host, config dir, a lazily connected client), output
-// helpers, the flag parser front end with docker's usage errors, and per-container fan-out.
+// helpers, the command and flag tables with docker's help layout, the parser front end with docker's
+// usage errors, and per-container fan-out.
 #pragma once
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@ using json = nlohmann::json;
 struct Ctx {
   std::string host;
   std::string config_dir;
+  std::string path;  // the command as typed after "hoist", e.g. "container ls": usage lines and errors
   std::unique_ptr<Client> client;
   Client& c() {
     if (!client) {
@@ -43,11 +45,50 @@ std::string daemon_err(const std::exception& e);
 std::string filters_json(const std::vector<std::string>& fl);
 double now_s();
 
-using Specs = std::vector<FlagSpec>;
+// One flag of a command: what the parser needs and what `--help` prints, as docker's (pflag) tables.
+struct Flag {
+  std::string name;      // long name without "--"
+  char shorthand = 0;    // 0: none
+  std::string type;      // the value's type as docker prints it ("string", "list", "bytes", ...); "": a boolean
+  std::string usage;     // docker's description (a '\n' starts a new line, as in docker's)
+  std::string def = "";  // the default as docker shows it, "" for none; a "string" flag's is shown quoted
+  bool hidden = false;   // parsed, not listed: aliases such as --net, flags refused with a reason
+};
+using Flags = std::vector<Flag>;
 
-[[noreturn]] void usage_error(const std::string& cmd, const std::string& msg);
-Parsed parse(const std::string& cmd, const Specs& specs, const std::vector<std::string>& argv, bool interspersed = true,
-             size_t min_args = 0, long max_args = -1);
+// A command: its help (the synopsis after its path, docker's summary, its aliases) and its flags and
+// argument counts.
+struct Command {
+  std::string use;                   // "[OPTIONS] IMAGE [COMMAND] [ARG...]": the usage line after the path
+  std::string summary;               // the one line the command lists show
+  std::string description = "";      // its own help's text when longer than the summary (login)
+  std::vector<std::string> aliases;  // docker's "Aliases:" line, paths without "hoist " ({} for none)
+  Flags flags;                       // --help is added by parse()
+  bool interspersed = true;          // false: the first argument ends the flags (run, exec)
+  size_t min_args = 0;
+  long max_args = -1;                // -1: no limit
+};
+
+// docker's --format descriptions: with and without the 'table' forms.
+extern const char* const kFormatTableUsage;
+extern const char* const kFormatJsonUsage;
+
+// `hoist PATH --help` for `cmd`, laid out as docker's.
+std::string command_help(const std::string& path, const Command& cmd);
+// The "Options:" lines of `flags` as pflag lays them out (sorted, aligned, wrapped to `cols`).
+std::string flag_usages(const Flags& flags, int cols);
+// The columns help is wrapped to: the terminal's on stdin less one, 79 without one (as docker).
+int help_columns();
+// A list of commands as docker's command lists: two spaces, the name padded, the summary.
+std::string command_list(const std::vector<std::pair<std::string, std::string>>& names_and_summaries);
+
+// Prints `msg` and "See 'hoist PATH --help'." and ends the command with 125.
+[[noreturn]] void usage_error(const std::string& path, const std::string& msg);
+// Parses `argv` for the command `ctx.path` is (its --help printed here, exit 0), with its usage errors.
+Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>& argv);
+// Refuses a flag that hoist parses but cannot honour, as a usage error: "hoist: --NAME (-S) " + `rest`
+// (e.g. "is not supported yet: ...").
+[[noreturn]] void refuse_flag(const Ctx& ctx, const Command& cmd, const std::string& name, const std::string& rest);
 
 // Runs `fn` on each name, printing the name on success and the error otherwise (exit 1 if any
 // failed), as docker's stop/rm/kill/... do.

@@ -177,17 +177,53 @@ void pump(Ctx& ctx, int sock, std::string leftover, bool tty, bool send_stdin, c
   fflush(stdout);
 }
 
-const Specs kRunSpecs = {
-    {"detach", 'd', false},      {"interactive", 'i', false}, {"tty", 't', false},       {"rm", 0, false},
-    {"name", 0, true},           {"env", 'e', true},          {"env-file", 0, true},      {"workdir", 'w', true},
-    {"user", 'u', true},         {"entrypoint", 0, true},     {"memory", 'm', true},      {"cpus", 0, true},
-    {"pids-limit", 0, true},     {"restart", 0, true},        {"read-only", 0, false},    {"cap-add", 0, true},
-    {"cap-drop", 0, true},       {"privileged", 0, false},    {"security-opt", 0, true},  {"init", 0, false},
-    {"health-cmd", 0, true},     {"health-interval", 0, true}, {"health-timeout", 0, true}, {"health-retries", 0, true},
-    {"health-start-period", 0, true}, {"publish", 'p', true},  {"volume", 'v', true},      {"network", 0, true},
-    {"net", 0, true},            {"hostname", 'h', true},     {"label", 'l', true},       {"attach", 'a', true},
-    {"quiet", 'q', false},       {"stop-signal", 0, true},    {"stop-timeout", 0, true},  {"no-healthcheck", 0, false},
-    {"pull", 0, true},           {"platform", 0, true},       {"help", 0, false}};
+// The flags of run and create (run adds --detach), with docker's descriptions.
+Flags container_create_flags(bool run) {
+  Flags f = {
+      {"attach", 'a', "list", "Attach to STDIN, STDOUT or STDERR"},
+      {"cap-add", 0, "list", "Add Linux capabilities"},
+      {"cap-drop", 0, "list", "Drop Linux capabilities"},
+      {"cpus", 0, "decimal", "Number of CPUs"},
+      {"entrypoint", 0, "string", "Overwrite the default ENTRYPOINT of the image"},
+      {"env", 'e', "list", "Set environment variables"},
+      {"env-file", 0, "list", "Read in a file of environment variables"},
+      {"health-cmd", 0, "string", "Command to run to check health"},
+      {"health-interval", 0, "duration", "Time between running the check (ms|s|m|h)", "0s"},
+      {"health-retries", 0, "int", "Consecutive failures needed to report unhealthy"},
+      {"health-start-period", 0, "duration",
+       "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)", "0s"},
+      {"health-timeout", 0, "duration", "Maximum time to allow one check to run (ms|s|m|h)", "0s"},
+      {"hostname", 'h', "string", "Container host name"},
+      {"init", 0, "", "Run an init inside the container that forwards signals and reaps processes"},
+      {"interactive", 'i', "", "Keep STDIN open even if not attached"},
+      {"label", 'l', "list", "Set meta data on a container"},
+      {"memory", 'm', "bytes", "Memory limit"},
+      {"name", 0, "string", "Assign a name to the container"},
+      {"net", 0, "network", "Connect a container to a network", "", true},  // docker's hidden alias of --network
+      {"network", 0, "network", "Connect a container to a network"},
+      {"no-healthcheck", 0, "", "Disable any container-specified HEALTHCHECK"},
+      {"pids-limit", 0, "int", "Tune container pids limit (set -1 for unlimited)"},
+      {"platform", 0, "string", "Set platform if server is multi-platform capable"},
+      {"privileged", 0, "", "Give extended privileges to this container"},
+      {"publish", 'p', "list", "Publish a container's port(s) to the host"},
+      {"pull", 0, "string",
+       std::string("Pull image before ") + (run ? "running" : "creating") + " (\"always\", \"missing\", \"never\")",
+       "missing"},
+      {"quiet", 'q', "", "Suppress the pull output"},
+      {"read-only", 0, "", "Mount the container's root filesystem as read only"},
+      {"restart", 0, "string", "Restart policy to apply when a container exits", "no"},
+      {"rm", 0, "", "Automatically remove the container and its associated anonymous volumes when it exits"},
+      {"security-opt", 0, "list", "Security Options"},
+      {"stop-signal", 0, "string", "Signal to stop the container"},
+      {"stop-timeout", 0, "int", "Timeout (in seconds) to stop a container"},
+      {"tty", 't', "", "Allocate a pseudo-TTY"},
+      {"user", 'u', "string", "Username or UID (format: <name|uid>[:<group|gid>])"},
+      {"volume", 'v', "list", "Bind mount a volume"},
+      {"workdir", 'w', "string", "Working directory inside the container"},
+  };
+  if (run) f.push_back({"detach", 'd', "", "Run container in background and print container ID"});
+  return f;
+}
 
 // ---- container creation ---------------------------------------------------------------------
 
@@ -387,9 +423,24 @@ struct Waiter {
 
 }  // namespace
 
+const Command kRunCommand = {
+    .use = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    .summary = "Create and run a new container from an image",
+    .aliases = {"container run", "run"},
+    .flags = container_create_flags(true),
+    .interspersed = false,
+    .min_args = 1};
+const Command kCreateCommand = {
+    .use = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+    .summary = "Create a new container",
+    .aliases = {"container create", "create"},
+    .flags = container_create_flags(false),
+    .interspersed = false,
+    .min_args = 1};
+
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
-  std::string name = create_only ? "create" : "run";
-  auto p = parse(name, kRunSpecs, argv, false, 1);
+  const std::string& name = ctx.path;
+  auto p = parse(ctx, create_only ? kCreateCommand : kRunCommand, argv);
   bool detach = create_only || p.flag("detach");
   std::string id;
   try {
@@ -411,7 +462,7 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
     } catch (const ConnectError&) {
       throw;
     } catch (const std::exception& e) {
-      errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist run --help' for more information\n");
+      errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist " + name + " --help' for more information\n");
       return start_error_code(e.what());
     }
     out(id + "\n");
@@ -446,7 +497,7 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
     throw;
   } catch (const std::exception& e) {
     raw.restore();
-    errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist run --help' for more information\n");
+    errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist " + name + " --help' for more information\n");
     if (p.flag("rm")) {
       try {
         ctx.c().request("DELETE", "/containers/" + id + "?force=1", "", {}, true);
@@ -475,8 +526,16 @@ json inspect_container(Ctx& ctx, const std::string& id) {
 
 }  // namespace
 
+const Command kStartCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Start one or more stopped containers",
+    .aliases = {"container start", "start"},
+    .flags = {{"attach", 'a', "", "Attach STDOUT/STDERR and forward signals"},
+              {"interactive", 'i', "", "Attach container's STDIN"}},
+    .min_args = 1};
+
 int cmd_start(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("start", {{"attach", 'a', false}, {"interactive", 'i', false}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, kStartCommand, argv);
   if (!p.flag("attach") && !p.flag("interactive"))
     return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/start"); });
   if (p.args.size() > 1) {
@@ -507,9 +566,18 @@ int cmd_start(Ctx& ctx, const std::vector<std::string>& argv) {
   _exit(code);
 }
 
+const Command kAttachCommand = {
+    .use = "[OPTIONS] CONTAINER",
+    .summary = "Attach local standard input, output, and error streams to a running container",
+    .aliases = {"container attach", "attach"},
+    .flags = {{"detach-keys", 0, "string", "Override the key sequence for detaching a container"},
+              {"no-stdin", 0, "", "Do not attach STDIN"},
+              {"sig-proxy", 0, "", "Proxy all received signals to the process", "true"}},
+    .min_args = 1,
+    .max_args = 1};
+
 int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("attach", {{"no-stdin", 0, false}, {"sig-proxy", 0, false}, {"detach-keys", 0, true}, {"help", 0, false}},
-                 argv, true, 1, 1);
+  auto p = parse(ctx, kAttachCommand, argv);
   auto c = inspect_container(ctx, p.args[0]);
   std::string id = c["Id"];
   if (!c["State"].value("Running", false)) {
@@ -535,10 +603,33 @@ int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv) {
   _exit(code);
 }
 
+namespace {
+
+// stop's and restart's flags; --time is docker's hidden old name of --timeout.
+const Flags kStopFlags = {{"signal", 's', "string", "Signal to send to the container"},
+                          {"time", 0, "int", "Seconds to wait before killing the container", "", true},
+                          {"timeout", 't', "int", "Seconds to wait before killing the container"}};
+
+}  // namespace
+
+const Command kStopCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Stop one or more running containers",
+    .aliases = {"container stop", "stop"},
+    .flags = kStopFlags,
+    .min_args = 1};
+const Command kRestartCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Restart one or more containers",
+    .aliases = {"container restart", "restart"},
+    .flags = kStopFlags,
+    .min_args = 1};
+
 int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
-  auto p = parse(what, {{"time", 't', true}, {"signal", 's', true}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, what == "stop" ? kStopCommand : kRestartCommand, argv);
   std::string qs;
-  if (p.has("time")) qs += "t=" + std::to_string(parse_int(p.get("time"), "--time"));
+  if (p.has("timeout") || p.has("time"))
+    qs += "t=" + std::to_string(parse_int(p.get("timeout", p.get("time")), "--timeout"));
   if (p.has("signal")) qs += std::string(qs.empty() ? "" : "&") + "signal=" + q(p.get("signal"));
   auto call = [&](const std::string& n) {
     ctx.c().request("POST", "/containers/" + q(n) + "/" + what + (qs.empty() ? "" : "?" + qs));
@@ -547,32 +638,71 @@ int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& 
   return what == "stop" ? for_each_parallel(ctx, p.args, call) : for_each(p.args, call);
 }
 
+const Command kKillCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Kill one or more running containers",
+    .aliases = {"container kill", "kill"},
+    .flags = {{"signal", 's', "string", "Signal to send to the container"}},
+    .min_args = 1};
+
 int cmd_kill(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("kill", {{"signal", 's', true}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, kKillCommand, argv);
   std::string qs = p.has("signal") ? "?signal=" + q(p.get("signal")) : "";
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/kill" + qs); });
 }
 
+const Command kPauseCommand = {
+    .use = "CONTAINER [CONTAINER...]",
+    .summary = "Pause all processes within one or more containers",
+    .aliases = {"container pause", "pause"},
+    .min_args = 1};
+const Command kUnpauseCommand = {
+    .use = "CONTAINER [CONTAINER...]",
+    .summary = "Unpause all processes within one or more containers",
+    .aliases = {"container unpause", "unpause"},
+    .min_args = 1};
+
 int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
-  auto p = parse(what, {{"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, what == "pause" ? kPauseCommand : kUnpauseCommand, argv);
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/" + what); });
 }
 
+const Command kRmCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Remove one or more containers",
+    .aliases = {"container rm", "container remove", "rm"},
+    .flags = {{"force", 'f', "", "Force the removal of a running container (uses SIGKILL)"},
+              {"link", 'l', "", "Remove the specified link"},
+              {"volumes", 'v', "", "Remove anonymous volumes associated with the container"}},
+    .min_args = 1};
+
 int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("rm", {{"force", 'f', false}, {"volumes", 'v', false}, {"link", 'l', false}, {"help", 0, false}}, argv,
-                 true, 1);
+  auto p = parse(ctx, kRmCommand, argv);
   std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0");
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("DELETE", "/containers/" + q(n) + qs); });
 }
 
+const Command kRenameCommand = {
+    .use = "CONTAINER NEW_NAME",
+    .summary = "Rename a container",
+    .aliases = {"container rename", "rename"},
+    .min_args = 2,
+    .max_args = 2};
+
 int cmd_rename(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("rename", {{"help", 0, false}}, argv, true, 2, 2);
+  auto p = parse(ctx, kRenameCommand, argv);
   ctx.c().request("POST", "/containers/" + q(p.args[0]) + "/rename?name=" + q(p.args[1]));
   return 0;
 }
 
+const Command kWaitCommand = {
+    .use = "CONTAINER [CONTAINER...]",
+    .summary = "Block until one or more containers stop, then print their exit codes",
+    .aliases = {"container wait", "wait"},
+    .min_args = 1};
+
 int cmd_wait(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("wait", {{"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, kWaitCommand, argv);
   return for_each(
       p.args,
       [&](const std::string& n) {
@@ -605,18 +735,22 @@ std::string ports_string(const json& ports) {
 
 }  // namespace
 
+const Command kPsCommand = {
+    .use = "[OPTIONS]",
+    .summary = "List containers",
+    .aliases = {"container ls", "container list", "container ps", "ps"},
+    .flags = {{"all", 'a', "", "Show all containers (default shows just running)"},
+              {"filter", 'f', "filter", "Filter output based on conditions provided"},
+              {"format", 0, "string", kFormatTableUsage},
+              {"last", 'n', "int", "Show n last created containers (includes all states)", "-1"},
+              {"latest", 'l', "", "Show the latest created container (includes all states)"},
+              {"no-trunc", 0, "", "Don't truncate output"},
+              {"quiet", 'q', "", "Only display container IDs"},
+              {"size", 's', "", "Display total file sizes"}},
+    .max_args = 0};
+
 int cmd_ps(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("ps",
-                 {{"all", 'a', false},
-                  {"quiet", 'q', false},
-                  {"filter", 'f', true},
-                  {"format", 0, true},
-                  {"no-trunc", 0, false},
-                  {"last", 'n', true},
-                  {"latest", 'l', false},
-                  {"size", 's', false},
-                  {"help", 0, false}},
-                 argv, true, 0, 0);
+  auto p = parse(ctx, kPsCommand, argv);
   std::string path = "/containers/json?all=" + std::string(p.flag("all") ? "1" : "0");
   if (p.has("filter")) path += "&filters=" + q(filters_json(p.all("filter")));
   if (p.has("last")) path += "&limit=" + p.get("last");
@@ -676,16 +810,23 @@ int cmd_ps(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kLogsCommand = {
+    .use = "[OPTIONS] CONTAINER",
+    .summary = "Fetch the logs of a container",
+    .aliases = {"container logs", "logs"},
+    .flags = {{"details", 0, "", "Show extra details provided to logs"},
+              {"follow", 'f', "", "Follow log output"},
+              {"since", 0, "string",
+               "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"},
+              {"tail", 'n', "string", "Number of lines to show from the end of the logs", "all"},
+              {"timestamps", 't', "", "Show timestamps"},
+              {"until", 0, "string",
+               "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"}},
+    .min_args = 1,
+    .max_args = 1};
+
 int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("logs",
-                 {{"follow", 'f', false},
-                  {"tail", 'n', true},
-                  {"timestamps", 't', false},
-                  {"since", 0, true},
-                  {"until", 0, true},
-                  {"details", 0, false},
-                  {"help", 0, false}},
-                 argv, true, 1, 1);
+  auto p = parse(ctx, kLogsCommand, argv);
   auto c = inspect_container(ctx, p.args[0]);
   bool tty = c["Config"].value("Tty", false);
   std::string path = "/containers/" + q(c["Id"].get<std::string>()) + "/logs?stdout=1&stderr=1";
@@ -711,19 +852,24 @@ int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kExecCommand = {
+    .use = "[OPTIONS] CONTAINER COMMAND [ARG...]",
+    .summary = "Execute a command in a running container",
+    .aliases = {"container exec", "exec"},
+    .flags = {{"detach", 'd', "", "Detached mode: run command in the background"},
+              {"detach-keys", 0, "string", "Override the key sequence for detaching a container"},
+              {"env", 'e', "list", "Set environment variables"},
+              {"env-file", 0, "list", "Read in a file of environment variables"},
+              {"interactive", 'i', "", "Keep STDIN open even if not attached"},
+              {"privileged", 0, "", "Give extended privileges to the command"},
+              {"tty", 't', "", "Allocate a pseudo-TTY"},
+              {"user", 'u', "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")"},
+              {"workdir", 'w', "string", "Working directory inside the container"}},
+    .interspersed = false,
+    .min_args = 2};
+
 int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("exec",
-                 {{"interactive", 'i', false},
-                  {"tty", 't', false},
-                  {"env", 'e', true},
-                  {"env-file", 0, true},
-                  {"user", 'u', true},
-                  {"workdir", 'w', true},
-                  {"detach", 'd', false},
-                  {"privileged", 0, false},
-                  {"detach-keys", 0, true},
-                  {"help", 0, false}},
-                 argv, false, 2);
+  auto p = parse(ctx, kExecCommand, argv);
   bool tty = p.flag("tty"), in = p.flag("interactive"), det = p.flag("detach");
   if (tty && in && !is_tty(0) && !det) {
     errp("the input device is not a TTY\n");
@@ -765,8 +911,15 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
   _exit(code);
 }
 
+const Command kTopCommand = {
+    .use = "CONTAINER [ps OPTIONS]",
+    .summary = "Display the running processes of a container",
+    .aliases = {"container top", "top"},
+    .interspersed = false,
+    .min_args = 1};
+
 int cmd_top(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("top", {{"help", 0, false}}, argv, false, 1);
+  auto p = parse(ctx, kTopCommand, argv);
   std::string path = "/containers/" + q(p.args[0]) + "/top";
   if (p.args.size() > 1) {
     std::vector<std::string> a(p.args.begin() + 1, p.args.end());
@@ -837,9 +990,17 @@ json stats_row(const json& s, const std::string& id) {
 
 }  // namespace
 
+const Command kStatsCommand = {
+    .use = "[OPTIONS] [CONTAINER...]",
+    .summary = "Display a live stream of container(s) resource usage statistics",
+    .aliases = {"container stats", "stats"},
+    .flags = {{"all", 'a', "", "Show all containers (default shows just running)"},
+              {"format", 0, "string", kFormatTableUsage},
+              {"no-stream", 0, "", "Disable streaming stats and only pull the first result"},
+              {"no-trunc", 0, "", "Do not truncate output"}}};
+
 int cmd_stats(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("stats", {{"no-stream", 0, false}, {"all", 'a', false}, {"format", 0, true}, {"no-trunc", 0, false}, {"help", 0, false}},
-                 argv, true, 0);
+  auto p = parse(ctx, kStatsCommand, argv);
   std::vector<std::string> ids = p.args;
   if (ids.empty()) {
     auto list = json::parse(ctx.c().request("GET", std::string("/containers/json?all=") + (p.flag("all") ? "1" : "0")).body);

@@ -24,18 +24,25 @@ const std::map<std::string, std::string> kImageHeaders = {
     {"CreatedSince", "CREATED"}, {"CreatedAt", "CREATED AT"}, {"Size", "SIZE"}, {"Containers", "CONTAINERS"},
     {"SharedSize", "SHARED SIZE"}, {"UniqueSize", "UNIQUE SIZE"}, {"VirtualSize", "VIRTUAL SIZE"}};
 
+// docker's words on the value of save's and load's --platform.
+const char* const kPlatformFormat = " Formatted as \"os[/arch[/variant]]\" (e.g., \"linux/amd64\")";
+
 }  // namespace
 
+const Command kImagesCommand = {
+    .use = "[OPTIONS] [REPOSITORY[:TAG]]",
+    .summary = "List images",
+    .aliases = {"image ls", "image list", "images"},
+    .flags = {{"all", 'a', "", "Show all images (default hides intermediate images)"},
+              {"digests", 0, "", "Show digests"},
+              {"filter", 'f', "filter", "Filter output based on conditions provided"},
+              {"format", 0, "string", kFormatTableUsage},
+              {"no-trunc", 0, "", "Don't truncate output"},
+              {"quiet", 'q', "", "Only show image IDs"}},
+    .max_args = 1};
+
 int cmd_images(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("images",
-                 {{"quiet", 'q', false},
-                  {"all", 'a', false},
-                  {"filter", 'f', true},
-                  {"format", 0, true},
-                  {"digests", 0, false},
-                  {"no-trunc", 0, false},
-                  {"help", 0, false}},
-                 argv, true, 0, 1);
+  auto p = parse(ctx, kImagesCommand, argv);
   std::vector<std::string> filters = p.all("filter");
   if (!p.args.empty()) filters.push_back("reference=" + p.args[0]);
   std::string path = std::string("/images/json?all=") + (p.flag("all") ? "1" : "0");
@@ -240,9 +247,18 @@ std::string full_ref(const std::string& image) {
 
 }  // namespace
 
+const Command kPullCommand = {
+    .use = "[OPTIONS] NAME[:TAG|@DIGEST]",
+    .summary = "Download an image from a registry",
+    .aliases = {"image pull", "pull"},
+    .flags = {{"all-tags", 'a', "", "Download all tagged images in the repository"},
+              {"platform", 0, "string", "Set platform if server is multi-platform capable"},
+              {"quiet", 'q', "", "Suppress verbose output"}},
+    .min_args = 1,
+    .max_args = 1};
+
 int cmd_pull(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("pull", {{"quiet", 'q', false}, {"all-tags", 'a', false}, {"platform", 0, true}, {"help", 0, false}},
-                 argv, true, 1, 1);
+  auto p = parse(ctx, kPullCommand, argv);
   try {
     show_pull(p.args[0], ctx, p.flag("quiet"));
   } catch (const ConnectError&) {
@@ -257,8 +273,17 @@ int cmd_pull(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kPushCommand = {
+    .use = "[OPTIONS] NAME[:TAG]",
+    .summary = "Upload an image to a registry",
+    .aliases = {"image push", "push"},
+    .flags = {{"all-tags", 'a', "", "Push all tags of an image to the repository"},
+              {"quiet", 'q', "", "Suppress verbose output"}},
+    .min_args = 1,
+    .max_args = 1};
+
 int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("push", {{"quiet", 'q', false}, {"all-tags", 'a', false}, {"help", 0, false}}, argv, true, 1, 1);
+  auto p = parse(ctx, kPushCommand, argv);
   std::string repo, tag;
   split_ref(p.args[0], repo, tag);
   bool quiet = p.flag("quiet");
@@ -296,16 +321,31 @@ int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kTagCommand = {
+    .use = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    .aliases = {"image tag", "tag"},
+    .min_args = 2,
+    .max_args = 2};
+
 int cmd_tag(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("tag", {{"help", 0, false}}, argv, true, 2, 2);
+  auto p = parse(ctx, kTagCommand, argv);
   std::string repo, tag;
   split_ref(p.args[1], repo, tag);
   ctx.c().request("POST", "/images/" + q(p.args[0]) + "/tag?repo=" + q(repo) + (tag.empty() ? "" : "&tag=" + q(tag)));
   return 0;
 }
 
+const Command kRmiCommand = {
+    .use = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Remove one or more images",
+    .aliases = {"image rm", "image remove", "rmi"},
+    .flags = {{"force", 'f', "", "Force removal of the image"},
+              {"no-prune", 0, "", "Do not delete untagged parents"}},
+    .min_args = 1};
+
 int cmd_rmi(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("rmi", {{"force", 'f', false}, {"no-prune", 0, false}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, kRmiCommand, argv);
   return for_each(
       p.args,
       [&](const std::string& n) {
@@ -319,8 +359,16 @@ int cmd_rmi(Ctx& ctx, const std::vector<std::string>& argv) {
       false);
 }
 
+const Command kSaveCommand = {
+    .use = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    .aliases = {"image save", "save"},
+    .flags = {{"output", 'o', "string", "Write to a file, instead of STDOUT"},
+              {"platform", 0, "string", std::string("Save only the given platform variant.") + kPlatformFormat}},
+    .min_args = 1};
+
 int cmd_save(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("save", {{"output", 'o', true}, {"platform", 0, true}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, kSaveCommand, argv);
   std::string path = "/images/get?";
   for (size_t i = 0; i < p.args.size(); ++i) path += (i ? "&" : "") + std::string("names=") + q(p.args[i]);
   UniqueFd f;
@@ -367,8 +415,17 @@ int stream_upload(Ctx& ctx, const std::string& path, int fd) {
 
 }  // namespace
 
+const Command kLoadCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Load an image from a tar archive or STDIN",
+    .aliases = {"image load", "load"},
+    .flags = {{"input", 'i', "string", "Read from tar archive file, instead of STDIN"},
+              {"platform", 0, "string", std::string("Load only the given platform variant.") + kPlatformFormat},
+              {"quiet", 'q', "", "Suppress the load output"}},
+    .max_args = 0};
+
 int cmd_load(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("load", {{"input", 'i', true}, {"quiet", 'q', false}, {"platform", 0, true}, {"help", 0, false}}, argv, true, 0, 0);
+  auto p = parse(ctx, kLoadCommand, argv);
   UniqueFd f;
   int fd = 0;
   if (p.has("input")) {
@@ -381,9 +438,19 @@ int cmd_load(Ctx& ctx, const std::vector<std::string>& argv) {
   return stream_upload(ctx, std::string("/images/load?quiet=") + (p.flag("quiet") ? "1" : "0"), fd);
 }
 
+// docker's synopsis is "file|URL|-": hoist imports a file or stdin, not a URL.
+const Command kImportCommand = {
+    .use = "[OPTIONS] file|- [REPOSITORY[:TAG]]",
+    .summary = "Import the contents from a tarball to create a filesystem image",
+    .aliases = {"image import", "import"},
+    .flags = {{"change", 'c', "list", "Apply Dockerfile instruction to the created image"},
+              {"message", 'm', "string", "Set commit message for imported image"},
+              {"platform", 0, "string", "Set platform if server is multi-platform capable"}},
+    .min_args = 1,
+    .max_args = 2};
+
 int cmd_import(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("import", {{"message", 'm', true}, {"change", 'c', true}, {"platform", 0, true}, {"help", 0, false}}, argv,
-                 true, 1, 2);
+  auto p = parse(ctx, kImportCommand, argv);
   std::string path = "/images/create?fromSrc=-";
   if (p.args.size() > 1) {
     std::string repo, tag;

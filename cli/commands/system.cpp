@@ -21,9 +21,29 @@ std::string go_print_value(const json& j, const char* key) {
 
 }  // namespace
 
+const Command kInspectCommand = {
+    .use = "[OPTIONS] NAME|ID [NAME|ID...]",
+    .summary = "Return low-level information on Hoist objects",
+    .flags = {{"format", 'f', "string", kFormatJsonUsage},
+              {"size", 's', "", "Display total file sizes if the type is container"},
+              {"type", 0, "string", "Only inspect objects of the given type"}},
+    .min_args = 1};
+const Command kContainerInspectCommand = {
+    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
+    .summary = "Display detailed information on one or more containers",
+    .flags = {{"format", 'f', "string", kFormatJsonUsage},
+              {"size", 's', "", "Display total file sizes"}},
+    .min_args = 1};
+const Command kImageInspectCommand = {
+    .use = "[OPTIONS] IMAGE [IMAGE...]",
+    .summary = "Display detailed information on one or more images",
+    .flags = {{"format", 'f', "string", kFormatJsonUsage}},
+    .min_args = 1};
+
 int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type) {
-  std::string cmd = type.empty() ? "inspect" : type + " inspect";
-  auto p = parse(cmd, {{"format", 'f', true}, {"type", 0, true}, {"size", 's', false}, {"help", 0, false}}, argv, true, 1);
+  auto p = parse(ctx, type == "container" ? kContainerInspectCommand : type == "image" ? kImageInspectCommand
+                                                                                       : kInspectCommand,
+                 argv);
   if (p.has("type")) type = p.get("type");
   if (!type.empty() && type != "container" && type != "image") {
     errp("\"" + type + "\" is not a valid value for --type\n");
@@ -64,9 +84,17 @@ int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type
   return rc;
 }
 
+const Command kLoginCommand = {
+    .use = "[OPTIONS] [SERVER]",
+    .summary = "Authenticate to a registry",
+    .description = "Authenticate to a registry.\nDefaults to Docker Hub if no server is specified.",
+    .flags = {{"password", 'p', "string", "Password or Personal Access Token (PAT)"},
+              {"password-stdin", 0, "", "Take the Password or Personal Access Token (PAT) from stdin"},
+              {"username", 'u', "string", "Username"}},
+    .max_args = 1};
+
 int cmd_login(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("login", {{"username", 'u', true}, {"password", 'p', true}, {"password-stdin", 0, false}, {"help", 0, false}},
-                 argv, true, 0, 1);
+  auto p = parse(ctx, kLoginCommand, argv);
   std::string server = p.args.empty() ? kDefaultRegistry : p.args[0];
   std::string user = p.get("username"), pass = p.get("password");
   if (p.flag("password-stdin")) {
@@ -100,8 +128,14 @@ int cmd_login(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kLogoutCommand = {
+    .use = "[SERVER]",
+    .summary = "Log out from a registry",
+    .description = "Log out from a registry.\nIf no server is specified, the default is Docker Hub.",
+    .max_args = 1};
+
 int cmd_logout(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("logout", {{"help", 0, false}}, argv, true, 0, 1);
+  auto p = parse(ctx, kLogoutCommand, argv);
   std::string server = p.args.empty() ? kDefaultRegistry : p.args[0];
   auto cfg = load_config(ctx);
   if (!cfg.contains("auths") || !cfg["auths"].contains(server)) {
@@ -114,8 +148,14 @@ int cmd_logout(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kVersionCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Show the Hoist version information",
+    .flags = {{"format", 'f', "string", kFormatJsonUsage}},
+    .max_args = 0};
+
 int cmd_version(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("version", {{"format", 'f', true}, {"help", 0, false}}, argv, true, 0, 0);
+  auto p = parse(ctx, kVersionCommand, argv);
   json client = {{"Version", "0.1.0"}, {"ApiVersion", "1.47"}, {"Os", "linux"}, {"Arch", "amd64"}, {"GoVersion", "n/a"}};
   json server;
   std::string err;
@@ -141,8 +181,15 @@ int cmd_version(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
+const Command kInfoCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Display system-wide information",
+    .aliases = {"system info", "info"},
+    .flags = {{"format", 'f', "string", kFormatJsonUsage}},
+    .max_args = 0};
+
 int cmd_info(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("info", {{"format", 'f', true}, {"help", 0, false}}, argv, true, 0, 0);
+  auto p = parse(ctx, kInfoCommand, argv);
   auto j = json::parse(ctx.c().request("GET", "/info").body);
   if (p.has("format")) {
     out(format_list(p.get("format"), {j}, {}));
@@ -187,9 +234,18 @@ std::string event_time(long long nanos) {
 
 }  // namespace
 
+const Command kEventsCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Get real time events from the server",
+    .aliases = {"system events", "events"},
+    .flags = {{"filter", 'f', "filter", "Filter output based on conditions provided"},
+              {"format", 0, "string", kFormatJsonUsage},
+              {"since", 0, "string", "Show all events created since timestamp"},
+              {"until", 0, "string", "Stream events until this timestamp"}},
+    .max_args = 0};
+
 int cmd_events(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse("events", {{"since", 0, true}, {"until", 0, true}, {"filter", 'f', true}, {"format", 0, true}, {"help", 0, false}},
-                 argv, true, 0, 0);
+  auto p = parse(ctx, kEventsCommand, argv);
   std::string path = "/events?";
   std::vector<std::string> qs;
   if (p.has("since")) qs.push_back("since=" + q(get_timestamp(p.get("since"), now_s())));
@@ -236,117 +292,122 @@ int cmd_events(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
-int cmd_system(Ctx& ctx, const std::vector<std::string>& argv) {
-  if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
-    errp("Usage:  hoist system COMMAND\n\nCommands:\n  df          Show disk usage\n  events      Get real time events\n  info        Display system-wide information\n  prune       Remove unused data\n");
-    return 0;
+const Command kSystemDfCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Show hoist disk usage",
+    .flags = {{"format", 0, "string", kFormatTableUsage},
+              {"verbose", 'v', "", "Show detailed information on space usage"}},
+    .max_args = 0};
+
+int cmd_system_df(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse(ctx, kSystemDfCommand, argv);
+  auto j = json::parse(ctx.c().request("GET", "/system/df").body);
+  std::vector<json> rows;
+  long long isize = 0, iactive = 0, ireclaim = 0;
+  for (auto& im : j.value("Images", json::array())) {
+    isize += im.value("Size", 0LL);
+    if (im.value("Containers", 0LL) > 0) ++iactive;
+    else ireclaim += im.value("Size", 0LL);
   }
-  std::vector<std::string> rest(argv.begin() + 1, argv.end());
-  if (argv[0] == "info") return cmd_info(ctx, rest);
-  if (argv[0] == "events") return cmd_events(ctx, rest);
-  if (argv[0] == "df") {
-    auto p = parse("system df", {{"verbose", 'v', false}, {"format", 0, true}, {"help", 0, false}}, rest, true, 0, 0);
-    auto j = json::parse(ctx.c().request("GET", "/system/df").body);
-    std::vector<json> rows;
-    long long isize = 0, iactive = 0, ireclaim = 0;
-    for (auto& im : j.value("Images", json::array())) {
-      isize += im.value("Size", 0LL);
-      if (im.value("Containers", 0LL) > 0) ++iactive;
-      else ireclaim += im.value("Size", 0LL);
-    }
-    long long csize = 0, cactive = 0, creclaim = 0;
-    for (auto& c : j.value("Containers", json::array())) {
-      csize += c.value("SizeRw", 0LL);
-      if (c.value("State", "") == "running") ++cactive;
-      else creclaim += c.value("SizeRw", 0LL);
-    }
-    long long vsize = 0, vactive = 0, vreclaim = 0;
-    for (auto& v : j.value("Volumes", json::array())) {
-      long long s = v.contains("UsageData") ? v["UsageData"].value("Size", 0LL) : 0;
-      vsize += s;
-      if (v.contains("UsageData") && v["UsageData"].value("RefCount", 0LL) > 0) ++vactive;
-      else vreclaim += s;
-    }
-    long long bsize = 0, breclaim = 0, bactive = 0;
-    for (auto& b : j.value("BuildCache", json::array())) {
-      bsize += b.value("Size", 0LL);
-      if (b.value("InUse", false)) ++bactive;
-      else breclaim += b.value("Size", 0LL);
-    }
-    auto pct = [](long long r, long long t) {
-      if (t <= 0) return std::string();
-      return " (" + std::to_string((int)(100.0 * r / t)) + "%)";
-    };
-    auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim) {
-      rows.push_back({{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
-                      {"Size", human_size((double)size, 3)}, {"Reclaimable", human_size((double)reclaim, 3) + pct(reclaim, size)}});
-    };
-    row("Images", j.value("Images", json::array()).size(), iactive, isize, ireclaim);
-    row("Containers", j.value("Containers", json::array()).size(), cactive, csize, creclaim);
-    row("Local Volumes", j.value("Volumes", json::array()).size(), vactive, vsize, vreclaim);
-    row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim);
-    out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"), rows,
-                    {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"}, {"Reclaimable", "RECLAIMABLE"}}));
-    return 0;
+  long long csize = 0, cactive = 0, creclaim = 0;
+  for (auto& c : j.value("Containers", json::array())) {
+    csize += c.value("SizeRw", 0LL);
+    if (c.value("State", "") == "running") ++cactive;
+    else creclaim += c.value("SizeRw", 0LL);
   }
-  if (argv[0] == "prune") {
-    auto p = parse("system prune", {{"all", 'a', false}, {"force", 'f', false}, {"volumes", 0, false}, {"filter", 0, true}, {"help", 0, false}},
-                   rest, true, 0, 0);
-    if (!p.flag("force")) {
-      out(std::string("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n") +
-          (p.flag("volumes") ? "  - all anonymous volumes not used by at least one container\n" : "") +
-          (p.flag("all") ? "  - all images without at least one container associated to them\n" : "  - all dangling images\n") +
-          "  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
-      fflush(stdout);
-      std::string ans;
-      std::getline(std::cin, ans);
-      if (ans != "y" && ans != "Y") return 0;
-    }
-    long long reclaimed = 0;
-    auto c = json::parse(ctx.c().request("POST", "/containers/prune").body);
-    if (c["ContainersDeleted"].is_array() && !c["ContainersDeleted"].empty()) {
-      out("Deleted Containers:\n");
-      for (auto& x : c["ContainersDeleted"]) out(x.get<std::string>() + "\n");
+  long long vsize = 0, vactive = 0, vreclaim = 0;
+  for (auto& v : j.value("Volumes", json::array())) {
+    long long s = v.contains("UsageData") ? v["UsageData"].value("Size", 0LL) : 0;
+    vsize += s;
+    if (v.contains("UsageData") && v["UsageData"].value("RefCount", 0LL) > 0) ++vactive;
+    else vreclaim += s;
+  }
+  long long bsize = 0, breclaim = 0, bactive = 0;
+  for (auto& b : j.value("BuildCache", json::array())) {
+    bsize += b.value("Size", 0LL);
+    if (b.value("InUse", false)) ++bactive;
+    else breclaim += b.value("Size", 0LL);
+  }
+  auto pct = [](long long r, long long t) {
+    if (t <= 0) return std::string();
+    return " (" + std::to_string((int)(100.0 * r / t)) + "%)";
+  };
+  auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim) {
+    rows.push_back({{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
+                    {"Size", human_size((double)size, 3)}, {"Reclaimable", human_size((double)reclaim, 3) + pct(reclaim, size)}});
+  };
+  row("Images", j.value("Images", json::array()).size(), iactive, isize, ireclaim);
+  row("Containers", j.value("Containers", json::array()).size(), cactive, csize, creclaim);
+  row("Local Volumes", j.value("Volumes", json::array()).size(), vactive, vsize, vreclaim);
+  row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim);
+  out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"), rows,
+                  {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"}, {"Reclaimable", "RECLAIMABLE"}}));
+  return 0;
+}
+
+const Command kSystemPruneCommand = {
+    .use = "[OPTIONS]",
+    .summary = "Remove unused data",
+    .flags = {{"all", 'a', "", "Remove all unused images not just dangling ones"},
+              {"filter", 0, "filter", "Provide filter values (e.g. \"label=<key>=<value>\")"},
+              {"force", 'f', "", "Do not prompt for confirmation"},
+              {"volumes", 0, "", "Prune anonymous volumes"}},
+    .max_args = 0};
+
+int cmd_system_prune(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse(ctx, kSystemPruneCommand, argv);
+  if (!p.flag("force")) {
+    out(std::string("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n") +
+        (p.flag("volumes") ? "  - all anonymous volumes not used by at least one container\n" : "") +
+        (p.flag("all") ? "  - all images without at least one container associated to them\n" : "  - all dangling images\n") +
+        "  - unused build cache\n\nAre you sure you want to continue? [y/N] ");
+    fflush(stdout);
+    std::string ans;
+    std::getline(std::cin, ans);
+    if (ans != "y" && ans != "Y") return 0;
+  }
+  long long reclaimed = 0;
+  auto c = json::parse(ctx.c().request("POST", "/containers/prune").body);
+  if (c["ContainersDeleted"].is_array() && !c["ContainersDeleted"].empty()) {
+    out("Deleted Containers:\n");
+    for (auto& x : c["ContainersDeleted"]) out(x.get<std::string>() + "\n");
+    out("\n");
+  }
+  reclaimed += c.value("SpaceReclaimed", 0LL);
+  auto n = ctx.c().request("POST", "/networks/prune", "", {}, true);
+  if (n.status == 200) {
+    auto nj = json::parse(n.body);
+    if (nj["NetworksDeleted"].is_array() && !nj["NetworksDeleted"].empty()) {
+      out("Deleted Networks:\n");
+      for (auto& x : nj["NetworksDeleted"]) out(x.get<std::string>() + "\n");
       out("\n");
     }
-    reclaimed += c.value("SpaceReclaimed", 0LL);
-    auto n = ctx.c().request("POST", "/networks/prune", "", {}, true);
-    if (n.status == 200) {
-      auto nj = json::parse(n.body);
-      if (nj["NetworksDeleted"].is_array() && !nj["NetworksDeleted"].empty()) {
-        out("Deleted Networks:\n");
-        for (auto& x : nj["NetworksDeleted"]) out(x.get<std::string>() + "\n");
+  }
+  if (p.flag("volumes")) {
+    auto v = ctx.c().request("POST", "/volumes/prune", "", {}, true);
+    if (v.status == 200) {
+      auto vj = json::parse(v.body);
+      if (vj["VolumesDeleted"].is_array() && !vj["VolumesDeleted"].empty()) {
+        out("Deleted Volumes:\n");
+        for (auto& x : vj["VolumesDeleted"]) out(x.get<std::string>() + "\n");
         out("\n");
       }
+      reclaimed += vj.value("SpaceReclaimed", 0LL);
     }
-    if (p.flag("volumes")) {
-      auto v = ctx.c().request("POST", "/volumes/prune", "", {}, true);
-      if (v.status == 200) {
-        auto vj = json::parse(v.body);
-        if (vj["VolumesDeleted"].is_array() && !vj["VolumesDeleted"].empty()) {
-          out("Deleted Volumes:\n");
-          for (auto& x : vj["VolumesDeleted"]) out(x.get<std::string>() + "\n");
-          out("\n");
-        }
-        reclaimed += vj.value("SpaceReclaimed", 0LL);
-      }
-    }
-    std::string f = p.flag("all") ? "{\"dangling\":{\"false\":true}}" : "{\"dangling\":{\"true\":true}}";
-    auto i = json::parse(ctx.c().request("POST", "/images/prune?filters=" + q(f)).body);
-    if (i["ImagesDeleted"].is_array() && !i["ImagesDeleted"].empty()) {
-      out("Deleted Images:\n");
-      for (auto& e : i["ImagesDeleted"]) {
-        if (e.contains("Untagged")) out("untagged: " + e["Untagged"].get<std::string>() + "\n");
-        if (e.contains("Deleted")) out("deleted: " + e["Deleted"].get<std::string>() + "\n");
-      }
-      out("\n");
-    }
-    reclaimed += i.value("SpaceReclaimed", 0LL);
-    out("Total reclaimed space: " + human_size((double)reclaimed, 3) + "\n");
-    return 0;
   }
-  errp("hoist system: unknown command: " + argv[0] + "\n");
-  return 1;
+  std::string f = p.flag("all") ? "{\"dangling\":{\"false\":true}}" : "{\"dangling\":{\"true\":true}}";
+  auto i = json::parse(ctx.c().request("POST", "/images/prune?filters=" + q(f)).body);
+  if (i["ImagesDeleted"].is_array() && !i["ImagesDeleted"].empty()) {
+    out("Deleted Images:\n");
+    for (auto& e : i["ImagesDeleted"]) {
+      if (e.contains("Untagged")) out("untagged: " + e["Untagged"].get<std::string>() + "\n");
+      if (e.contains("Deleted")) out("deleted: " + e["Deleted"].get<std::string>() + "\n");
+    }
+    out("\n");
+  }
+  reclaimed += i.value("SpaceReclaimed", 0LL);
+  out("Total reclaimed space: " + human_size((double)reclaimed, 3) + "\n");
+  return 0;
 }
 
 }  // namespace hoist::cli
