@@ -225,6 +225,15 @@ Flags container_create_flags(bool run) {
   return f;
 }
 
+Command container_create_command(bool run) {
+  return {.use = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+          .summary = run ? "Create and run a new container from an image" : "Create a new container",
+          .aliases = {run ? "container run" : "container create", run ? "run" : "create"},
+          .flags = container_create_flags(run),
+          .interspersed = false,
+          .min_args = 1};
+}
+
 // ---- container creation ---------------------------------------------------------------------
 
 json healthcheck(const Parsed& p) {
@@ -362,6 +371,13 @@ std::string create_container(Ctx& ctx, const Parsed& p) {
   return j.value("Id", "");
 }
 
+// Ends the CLI with `code` at once: a detached stdin reader may still block in read().
+[[noreturn]] void exit_now(int code) {
+  fflush(stdout);
+  fflush(stderr);
+  _exit(code);
+}
+
 int start_error_code(const std::string& msg) {
   if (msg.find("executable file not found") != std::string::npos || msg.find("no such file or directory") != std::string::npos)
     return 127;
@@ -423,20 +439,8 @@ struct Waiter {
 
 }  // namespace
 
-const Command kRunCommand = {
-    .use = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-    .summary = "Create and run a new container from an image",
-    .aliases = {"container run", "run"},
-    .flags = container_create_flags(true),
-    .interspersed = false,
-    .min_args = 1};
-const Command kCreateCommand = {
-    .use = "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-    .summary = "Create a new container",
-    .aliases = {"container create", "create"},
-    .flags = container_create_flags(false),
-    .interspersed = false,
-    .min_args = 1};
+const Command kRunCommand = container_create_command(true);
+const Command kCreateCommand = container_create_command(false);
 
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   const std::string& name = ctx.path;
@@ -504,18 +508,14 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
       } catch (...) {
       }
     }
-    fflush(stdout);
-    fflush(stderr);
-    _exit(start_error_code(e.what()));
+    exit_now(start_error_code(e.what()));
   }
   if (tty) resize(ctx, "/containers/" + id);
   pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "", tty ? "" : id);
   raw.restore();
   int code = w.wait();
   if (!w.err.empty() && code == 125) errp(w.err + "\n");
-  fflush(stdout);
-  fflush(stderr);
-  _exit(code);  // a detached stdin reader may still block in read()
+  exit_now(code);
 }
 
 namespace {
@@ -561,9 +561,7 @@ int cmd_start(Ctx& ctx, const std::vector<std::string>& argv) {
   pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "");
   raw.restore();
   int code = w.wait();
-  fflush(stdout);
-  fflush(stderr);
-  _exit(code);
+  exit_now(code);
 }
 
 const Command kAttachCommand = {
@@ -599,8 +597,7 @@ int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv) {
     code = json::parse(r.body).value("StatusCode", 0);
   } catch (...) {
   }
-  fflush(stdout);
-  _exit(code);
+  exit_now(code);
 }
 
 namespace {
@@ -906,9 +903,7 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  fflush(stdout);
-  fflush(stderr);
-  _exit(code);
+  exit_now(code);
 }
 
 const Command kTopCommand = {

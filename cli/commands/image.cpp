@@ -123,6 +123,7 @@ namespace {
 // Renders a stream of JSON messages (pull/push/load/import) as docker's jsonmessage does.
 struct Progress {
   bool tty;
+  bool quiet = false;  // only the error and the aux messages are taken, nothing shown
   std::vector<std::string> ids;  // line order
   std::string buf;
   std::string error;
@@ -154,6 +155,7 @@ struct Progress {
       if (on_aux) on_aux(m["aux"]);
       return;
     }
+    if (quiet) return;
     std::string id = m.value("id", ""), status = m.value("status", ""), stream = m.value("stream", "");
     std::string prog;
     if (m.contains("progressDetail") && m["progressDetail"].is_object() && !m["progressDetail"].empty())
@@ -209,21 +211,9 @@ bool show_pull(const std::string& image, Ctx& ctx, bool quiet) {
   std::string repo, tag;
   split_ref(image, repo, tag);
   if (tag.empty()) tag = "latest";
-  Progress pr{!quiet && is_tty(1)};
+  Progress pr{!quiet && is_tty(1), quiet};
   ctx.c().stream("POST", "/images/create?fromImage=" + q(repo) + "&tag=" + q(tag), "", [&](std::string_view d) {
-    if (!quiet) pr.feed(d);
-    else {
-      pr.buf.append(d);
-      size_t nl;
-      while ((nl = pr.buf.find('\n')) != std::string::npos) {
-        try {
-          auto m = json::parse(pr.buf.substr(0, nl));
-          if (m.contains("error")) pr.error = m.value("error", "");
-        } catch (...) {
-        }
-        pr.buf.erase(0, nl + 1);
-      }
-    }
+    pr.feed(d);
     return true;
   }, auth_header(ctx, image));
   if (!pr.error.empty()) throw Error(pr.error);
@@ -287,7 +277,7 @@ int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   std::string repo, tag;
   split_ref(p.args[0], repo, tag);
   bool quiet = p.flag("quiet");
-  Progress pr{!quiet && is_tty(1)};
+  Progress pr{!quiet && is_tty(1), quiet};
   std::string digest;
   pr.on_aux = [&](const json& a) {
     if (a.contains("Digest")) digest = a.value("Digest", "");
@@ -295,21 +285,7 @@ int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   if (!quiet) out("The push refers to repository [" + full_ref(repo).substr(0, full_ref(repo).rfind(':')) + "]\n");
   ctx.c().stream("POST", "/images/" + q(repo) + "/push" + (tag.empty() ? "" : "?tag=" + q(tag)), "",
                  [&](std::string_view d) {
-                   if (quiet) {
-                     pr.buf.append(d);
-                     size_t nl;
-                     while ((nl = pr.buf.find('\n')) != std::string::npos) {
-                       try {
-                         auto m = json::parse(pr.buf.substr(0, nl));
-                         if (m.contains("error")) pr.error = m.value("error", "");
-                         if (m.contains("aux")) pr.on_aux(m["aux"]);
-                       } catch (...) {
-                       }
-                       pr.buf.erase(0, nl + 1);
-                     }
-                   } else {
-                     pr.feed(d);
-                   }
+                   pr.feed(d);
                    return true;
                  },
                  auth_header(ctx, repo));

@@ -354,6 +354,18 @@ const Command kSystemPruneCommand = {
               {"volumes", 0, "", "Prune anonymous volumes"}},
     .max_args = 0};
 
+namespace {
+
+// A prune answer's list of deleted IDs under `title`, as docker prints it (nothing when empty).
+void print_deleted(const std::string& title, const json& ids) {
+  if (!ids.is_array() || ids.empty()) return;
+  out(title + ":\n");
+  for (auto& x : ids) out(x.get<std::string>() + "\n");
+  out("\n");
+}
+
+}  // namespace
+
 int cmd_system_prune(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kSystemPruneCommand, argv);
   if (!p.flag("force")) {
@@ -368,30 +380,15 @@ int cmd_system_prune(Ctx& ctx, const std::vector<std::string>& argv) {
   }
   long long reclaimed = 0;
   auto c = json::parse(ctx.c().request("POST", "/containers/prune").body);
-  if (c["ContainersDeleted"].is_array() && !c["ContainersDeleted"].empty()) {
-    out("Deleted Containers:\n");
-    for (auto& x : c["ContainersDeleted"]) out(x.get<std::string>() + "\n");
-    out("\n");
-  }
+  print_deleted("Deleted Containers", c["ContainersDeleted"]);
   reclaimed += c.value("SpaceReclaimed", 0LL);
   auto n = ctx.c().request("POST", "/networks/prune", "", {}, true);
-  if (n.status == 200) {
-    auto nj = json::parse(n.body);
-    if (nj["NetworksDeleted"].is_array() && !nj["NetworksDeleted"].empty()) {
-      out("Deleted Networks:\n");
-      for (auto& x : nj["NetworksDeleted"]) out(x.get<std::string>() + "\n");
-      out("\n");
-    }
-  }
+  if (n.status == 200) print_deleted("Deleted Networks", json::parse(n.body)["NetworksDeleted"]);
   if (p.flag("volumes")) {
     auto v = ctx.c().request("POST", "/volumes/prune", "", {}, true);
     if (v.status == 200) {
       auto vj = json::parse(v.body);
-      if (vj["VolumesDeleted"].is_array() && !vj["VolumesDeleted"].empty()) {
-        out("Deleted Volumes:\n");
-        for (auto& x : vj["VolumesDeleted"]) out(x.get<std::string>() + "\n");
-        out("\n");
-      }
+      print_deleted("Deleted Volumes", vj["VolumesDeleted"]);
       reclaimed += vj.value("SpaceReclaimed", 0LL);
     }
   }
