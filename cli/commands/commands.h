@@ -27,8 +27,9 @@ CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps,
 extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kRmiCommand, kSaveCommand, kLoadCommand,
     kImportCommand;
 CommandFn cmd_images, cmd_pull, cmd_push, cmd_tag, cmd_rmi, cmd_save, cmd_load, cmd_import;
-// Pulls `image` with docker's progress output (none when quiet); throws on failure.
-bool show_pull(const std::string& image, Ctx& ctx, bool quiet);
+// Pulls `image` (for `platform`, "" the daemon's) with docker's progress output (none when quiet);
+// throws on failure.
+bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform = "");
 
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,

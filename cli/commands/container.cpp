@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -247,6 +248,44 @@ json healthcheck(const Parsed& p) {
   return h;
 }
 
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = (char)std::tolower((unsigned char)ch);
+  return s;
+}
+
+// The streams run attaches to, as docker's: -a's, or stdout and stderr; stdin too with -i; none with -d.
+struct Streams {
+  bool in = false, out = false, err = false;
+};
+
+Streams attached_streams(const Parsed& p) {
+  Streams s;
+  if (p.flag("detach")) return s;
+  for (auto& a : p.all("attach")) {
+    auto name = lower(a);
+    s.in = s.in || name == "stdin";
+    s.out = s.out || name == "stdout";
+    s.err = s.err || name == "stderr";
+  }
+  if (!p.has("attach")) s.out = s.err = true;
+  if (p.flag("interactive")) s.in = true;
+  return s;
+}
+
+// The values of run's and create's flags that docker's CLI checks before it sends anything; throws
+// FlagError with docker's words.
+void check_create_flags(const Parsed& p) {
+  for (auto& a : p.all("attach")) {
+    auto name = lower(a);
+    if (name != "stdin" && name != "stdout" && name != "stderr")
+      throw FlagError("invalid argument \"" + a + "\" for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR");
+  }
+  if (p.has("attach") && p.flag("detach")) throw FlagError("conflicting options: cannot specify both --attach and --detach");
+  auto pull = p.get("pull", "missing");
+  if (pull != "always" && pull != "missing" && pull != "never")
+    throw FlagError("invalid pull option: '" + pull + "': must be one of \"always\", \"missing\" or \"never\"");
+}
+
 json create_body(const Parsed& p, std::string& image) {
   image = p.args.at(0);
   json b;
@@ -282,12 +321,13 @@ json create_body(const Parsed& p, std::string& image) {
   if (p.has("stop-signal")) b["StopSignal"] = p.get("stop-signal");
   if (p.has("stop-timeout")) b["StopTimeout"] = parse_int(p.get("stop-timeout"), "--stop-timeout");
   bool tty = p.flag("tty"), in = p.flag("interactive"), det = p.flag("detach");
+  auto streams = attached_streams(p);
   b["Tty"] = tty;
   b["OpenStdin"] = in;
   b["StdinOnce"] = in && !det;
-  b["AttachStdin"] = in && !det;
-  b["AttachStdout"] = !det;
-  b["AttachStderr"] = !det;
+  b["AttachStdin"] = streams.in;
+  b["AttachStdout"] = streams.out;
+  b["AttachStderr"] = streams.err;
   json labels = json::object();
   for (auto& l : p.all("label")) {
     auto eq = l.find('=');
@@ -354,15 +394,19 @@ json create_body(const Parsed& p, std::string& image) {
 std::string create_container(Ctx& ctx, const Parsed& p) {
   std::string image;
   auto body = create_body(p, image);
-  std::string path = "/containers/create";
-  if (p.has("name")) path += "?name=" + q(p.get("name"));
+  std::vector<std::string> query;
+  if (p.has("name")) query.push_back("name=" + q(p.get("name")));
+  if (p.has("platform")) query.push_back("platform=" + q(p.get("platform")));
+  std::string path = "/containers/create" + (query.empty() ? "" : "?" + join(query, "&"));
+  auto pull = p.get("pull", "missing");
+  if (pull == "always") show_pull(image, ctx, p.flag("quiet"), p.get("platform"));
   Response r;
   try {
     r = ctx.c().request("POST", path, body.dump());
   } catch (const ApiError& e) {
-    if (e.status() != 404 || std::string(e.what()).find("image") == std::string::npos) throw;
+    if (e.status() != 404 || std::string(e.what()).find("image") == std::string::npos || pull != "missing") throw;
     errp("Unable to find image '" + image + "' locally\n");
-    show_pull(image, ctx, p.flag("quiet"));
+    show_pull(image, ctx, p.flag("quiet"), p.get("platform"));
     r = ctx.c().request("POST", path, body.dump());
   }
   auto j = json::parse(r.body);
@@ -445,6 +489,11 @@ const Command kCreateCommand = container_create_command(false);
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   const std::string& name = ctx.path;
   auto p = parse(ctx, create_only ? kCreateCommand : kRunCommand, argv);
+  try {
+    check_create_flags(p);
+  } catch (const FlagError& e) {
+    usage_error(ctx.path, e.what());
+  }
   bool detach = create_only || p.flag("detach");
   std::string id;
   try {
@@ -459,7 +508,9 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
     out(id + "\n");
     return 0;
   }
-  bool tty = p.flag("tty"), in = p.flag("interactive");
+  bool tty = p.flag("tty");
+  auto streams = attached_streams(p);
+  bool in = streams.in;
   if (detach) {
     try {
       ctx.c().request("POST", "/containers/" + id + "/start");
@@ -479,8 +530,9 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   std::string leftover;
   UniqueFd sock;
   try {
-    sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1", "",
-                          leftover);
+    sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") +
+                              "&stdout=" + (streams.out ? "1" : "0") + "&stderr=" + (streams.err ? "1" : "0"),
+                          "", leftover);
   } catch (const ConnectError&) {
     throw;
   } catch (const std::exception& e) {
@@ -558,7 +610,7 @@ int cmd_start(Ctx& ctx, const std::vector<std::string>& argv) {
     throw;
   }
   if (tty) resize(ctx, "/containers/" + id);
-  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "");
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "", tty ? "" : id);
   raw.restore();
   int code = w.wait();
   exit_now(code);
@@ -583,13 +635,15 @@ int cmd_attach(Ctx& ctx, const std::vector<std::string>& argv) {
     return 1;
   }
   bool tty = c["Config"].value("Tty", false), in = !p.flag("no-stdin") && c["Config"].value("OpenStdin", false);
+  bool sig_proxy = !p.has("sig-proxy") || p.flag("sig-proxy");  // default true
   std::string leftover;
-  auto sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1", "",
-                             leftover);
+  auto sock = ctx.c().hijack("/containers/" + id + "/attach?stream=1&stdin=" + (in ? "1" : "0") + "&stdout=1&stderr=1" +
+                                 (p.has("detach-keys") ? "&detachKeys=" + q(p.get("detach-keys")) : ""),
+                             "", leftover);
   RawTerminal raw;
   if (tty && in) raw.enable();
   if (tty) resize(ctx, "/containers/" + id);
-  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "");
+  pump(ctx, sock.get(), leftover, tty, in, tty ? "/containers/" + id : "", sig_proxy && !tty ? id : "");
   raw.restore();
   int code = 0;
   try {
@@ -669,12 +723,15 @@ const Command kRmCommand = {
     .summary = "Remove one or more containers",
     .aliases = {"container rm", "container remove", "rm"},
     .flags = {{"force", 'f', "", "Force the removal of a running container (uses SIGKILL)"},
-              {"link", 'l', "", "Remove the specified link"},
+              {"link", 'l', "", "Remove the specified link", "", true},  // refused
               {"volumes", 'v', "", "Remove anonymous volumes associated with the container"}},
     .min_args = 1};
 
 int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kRmCommand, argv);
+  if (p.flag("link"))
+    refuse_flag(ctx, kRmCommand, "link",
+                "is not supported: hoist has no links between containers (docker's legacy --link), so none to remove");
   std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0");
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("DELETE", "/containers/" + q(n) + qs); });
 }
@@ -829,6 +886,7 @@ int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv) {
   std::string path = "/containers/" + q(c["Id"].get<std::string>()) + "/logs?stdout=1&stderr=1";
   if (p.flag("follow")) path += "&follow=1";
   if (p.flag("timestamps")) path += "&timestamps=1";
+  if (p.flag("details")) path += "&details=1";
   if (p.has("tail")) path += "&tail=" + q(p.get("tail"));
   if (p.has("since")) path += "&since=" + q(get_timestamp(p.get("since"), now_s()));
   if (p.has("until")) path += "&until=" + q(get_timestamp(p.get("until"), now_s()));
@@ -881,6 +939,7 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
   if (!env.empty()) b["Env"] = env;
   if (p.has("user")) b["User"] = p.get("user");
   if (p.has("workdir")) b["WorkingDir"] = p.get("workdir");
+  if (p.has("detach-keys")) b["DetachKeys"] = p.get("detach-keys");
   auto r = ctx.c().request("POST", "/containers/" + q(p.args[0]) + "/exec", b.dump());
   std::string eid = json::parse(r.body).value("Id", "");
   if (det) {
@@ -936,7 +995,7 @@ int cmd_top(Ctx& ctx, const std::vector<std::string>& argv) {
 
 namespace {
 
-json stats_row(const json& s, const std::string& id) {
+json stats_row(const json& s, const std::string& id, bool trunc) {
   double cpu = 0;
   try {
     double cd = s["cpu_stats"]["cpu_usage"].value("total_usage", 0.0) - s["precpu_stats"]["cpu_usage"].value("total_usage", 0.0);
@@ -972,7 +1031,7 @@ json stats_row(const json& s, const std::string& id) {
   std::string name = s.value("name", "");
   if (!name.empty() && name[0] == '/') name.erase(0, 1);
   long long pids = s.contains("pids_stats") && s["pids_stats"].is_object() ? s["pids_stats"].value("current", 0LL) : 0;
-  return {{"ID", short_id(id)},
+  return {{"ID", trunc ? short_id(id) : id},
           {"Container", id},
           {"Name", name},
           {"CPUPerc", buf},
@@ -1011,7 +1070,7 @@ int cmd_stats(Ctx& ctx, const std::vector<std::string>& argv) {
       auto r = ctx.c().request("GET", "/containers/" + q(id) + "/stats?stream=0", "", {}, true);
       if (r.status != 200) continue;
       auto s = json::parse(r.body);
-      rows.push_back(stats_row(s, s.value("id", id)));
+      rows.push_back(stats_row(s, s.value("id", id), !p.flag("no-trunc")));
     }
     if (!p.flag("no-stream") && is_tty(1)) out("\033[2J\033[H");
     out(format_list(fmt, rows, hdr));

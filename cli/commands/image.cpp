@@ -207,12 +207,14 @@ void split_ref(const std::string& ref, std::string& repo, std::string& tag) {
 
 }  // namespace
 
-bool show_pull(const std::string& image, Ctx& ctx, bool quiet) {
+bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform) {
   std::string repo, tag;
   split_ref(image, repo, tag);
   if (tag.empty()) tag = "latest";
   Progress pr{!quiet && is_tty(1), quiet};
-  ctx.c().stream("POST", "/images/create?fromImage=" + q(repo) + "&tag=" + q(tag), "", [&](std::string_view d) {
+  std::string path = "/images/create?fromImage=" + q(repo) + "&tag=" + q(tag);
+  if (!platform.empty()) path += "&platform=" + q(platform);
+  ctx.c().stream("POST", path, "", [&](std::string_view d) {
     pr.feed(d);
     return true;
   }, auth_header(ctx, image));
@@ -241,7 +243,7 @@ const Command kPullCommand = {
     .use = "[OPTIONS] NAME[:TAG|@DIGEST]",
     .summary = "Download an image from a registry",
     .aliases = {"image pull", "pull"},
-    .flags = {{"all-tags", 'a', "", "Download all tagged images in the repository"},
+    .flags = {{"all-tags", 'a', "", "Download all tagged images in the repository", "", true},  // refused
               {"platform", 0, "string", "Set platform if server is multi-platform capable"},
               {"quiet", 'q', "", "Suppress verbose output"}},
     .min_args = 1,
@@ -249,8 +251,11 @@ const Command kPullCommand = {
 
 int cmd_pull(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kPullCommand, argv);
+  if (p.flag("all-tags"))
+    refuse_flag(ctx, kPullCommand, "all-tags",
+                "is not supported yet: hoistd pulls one tag at a time; name each tag to pull (NAME:TAG)");
   try {
-    show_pull(p.args[0], ctx, p.flag("quiet"));
+    show_pull(p.args[0], ctx, p.flag("quiet"), p.get("platform"));
   } catch (const ConnectError&) {
     throw;
   } catch (const ApiError&) {
@@ -267,13 +272,16 @@ const Command kPushCommand = {
     .use = "[OPTIONS] NAME[:TAG]",
     .summary = "Upload an image to a registry",
     .aliases = {"image push", "push"},
-    .flags = {{"all-tags", 'a', "", "Push all tags of an image to the repository"},
+    .flags = {{"all-tags", 'a', "", "Push all tags of an image to the repository", "", true},  // refused
               {"quiet", 'q', "", "Suppress verbose output"}},
     .min_args = 1,
     .max_args = 1};
 
 int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kPushCommand, argv);
+  if (p.flag("all-tags"))
+    refuse_flag(ctx, kPushCommand, "all-tags",
+                "is not supported yet: hoistd pushes one tag at a time; name each tag to push (NAME:TAG)");
   std::string repo, tag;
   split_ref(p.args[0], repo, tag);
   bool quiet = p.flag("quiet");
@@ -347,6 +355,7 @@ int cmd_save(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kSaveCommand, argv);
   std::string path = "/images/get?";
   for (size_t i = 0; i < p.args.size(); ++i) path += (i ? "&" : "") + std::string("names=") + q(p.args[i]);
+  if (p.has("platform")) path += "&platform=" + q(p.get("platform"));
   UniqueFd f;
   int fd = 1;
   std::string tmp;
@@ -411,7 +420,9 @@ int cmd_load(Ctx& ctx, const std::vector<std::string>& argv) {
     errp("requested load from stdin, but stdin is empty\n");
     return 1;
   }
-  return stream_upload(ctx, std::string("/images/load?quiet=") + (p.flag("quiet") ? "1" : "0"), fd);
+  std::string path = std::string("/images/load?quiet=") + (p.flag("quiet") ? "1" : "0");
+  if (p.has("platform")) path += "&platform=" + q(p.get("platform"));
+  return stream_upload(ctx, path, fd);
 }
 
 // docker's synopsis is "file|URL|-": hoist imports a file or stdin, not a URL.
@@ -436,6 +447,7 @@ int cmd_import(Ctx& ctx, const std::vector<std::string>& argv) {
   }
   if (p.has("message")) path += "&message=" + q(p.get("message"));
   for (auto& c : p.all("change")) path += "&changes=" + q(c);
+  if (p.has("platform")) path += "&platform=" + q(p.get("platform"));
   UniqueFd f;
   int fd = 0;
   if (p.args[0] != "-") {

@@ -132,7 +132,7 @@ const Entry* find_root_command(const std::string& name) {
 
 Flags global_flags(const std::string& default_host, const std::string& default_config) {
   return {{"config", 0, "string", "Location of client config files", default_config},
-          {"debug", 'D', "", "Enable debug mode", "", true},
+          {"debug", 'D', "", "Enable debug mode", "", true},  // refused: the client has no debug output
           {"host", 'H', "list", "Daemon socket to connect to", default_host},
           {"version", 'v', "", "Print version information and quit"},
           {"help", 'h', "", "Print usage", "", true}};
@@ -233,6 +233,11 @@ int main_entry(int argc, char** argv) {
     p = parse_flags(specs, Args(argv + 1, argv + argc), false);
   } catch (const FlagError& e) {
     errp(std::string(e.what()) + "\nSee 'hoist --help'.\n");
+    return 125;
+  }
+  if (p.flag("debug")) {
+    errp("hoist: --debug (-D) is not supported yet: the client has no debug output (hoistd's log has the daemon's)\n"
+         "See 'hoist --help'.\n");
     return 125;
   }
   if (p.has("host")) ctx.host = p.get("host");

@@ -75,7 +75,9 @@ int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type
       rc = 1;
     }
   }
-  if (p.has("format")) {
+  if (p.get("format") == "json") {  // docker's: the list, compact
+    out(ordered.dump() + "\n");
+  } else if (p.has("format")) {
     std::string f = p.get("format");
     for (auto& j : found) out(render_template(f, j) + "\n");
   } else {
@@ -165,7 +167,8 @@ int cmd_version(Ctx& ctx, const std::vector<std::string>& argv) {
     err = e.what();
   }
   if (p.has("format")) {
-    out(render_template(p.get("format"), json{{"Client", client}, {"Server", server}}) + "\n");
+    json both = {{"Client", client}, {"Server", server}};
+    out((p.get("format") == "json" ? both.dump() : render_template(p.get("format"), both)) + "\n");
     return err.empty() ? 0 : 1;
   }
   out("Client:\n Version:           0.1.0\n API version:       " + (ctx.client ? ctx.client->version() : std::string("1.47")) +
@@ -296,11 +299,14 @@ const Command kSystemDfCommand = {
     .use = "[OPTIONS]",
     .summary = "Show hoist disk usage",
     .flags = {{"format", 0, "string", kFormatTableUsage},
-              {"verbose", 'v', "", "Show detailed information on space usage"}},
+              {"verbose", 'v', "", "Show detailed information on space usage", "", true}},  // refused
     .max_args = 0};
 
 int cmd_system_df(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kSystemDfCommand, argv);
+  if (p.flag("verbose"))
+    refuse_flag(ctx, kSystemDfCommand, "verbose",
+                "is not supported yet: hoist shows the summary table only (hoist images, hoist ps -a --size have the rest)");
   auto j = json::parse(ctx.c().request("GET", "/system/df").body);
   std::vector<json> rows;
   long long isize = 0, iactive = 0, ireclaim = 0;
@@ -379,21 +385,24 @@ int cmd_system_prune(Ctx& ctx, const std::vector<std::string>& argv) {
     if (ans != "y" && ans != "Y") return 0;
   }
   long long reclaimed = 0;
-  auto c = json::parse(ctx.c().request("POST", "/containers/prune").body);
+  // --filter goes to every prune, as docker's; images also get dangling=true unless --all.
+  json filters = json::parse(filters_json(p.all("filter")));
+  std::string fq = filters.empty() ? "" : "?filters=" + q(filters.dump());
+  auto c = json::parse(ctx.c().request("POST", "/containers/prune" + fq).body);
   print_deleted("Deleted Containers", c["ContainersDeleted"]);
   reclaimed += c.value("SpaceReclaimed", 0LL);
-  auto n = ctx.c().request("POST", "/networks/prune", "", {}, true);
+  auto n = ctx.c().request("POST", "/networks/prune" + fq, "", {}, true);
   if (n.status == 200) print_deleted("Deleted Networks", json::parse(n.body)["NetworksDeleted"]);
   if (p.flag("volumes")) {
-    auto v = ctx.c().request("POST", "/volumes/prune", "", {}, true);
+    auto v = ctx.c().request("POST", "/volumes/prune" + fq, "", {}, true);
     if (v.status == 200) {
       auto vj = json::parse(v.body);
       print_deleted("Deleted Volumes", vj["VolumesDeleted"]);
       reclaimed += vj.value("SpaceReclaimed", 0LL);
     }
   }
-  std::string f = p.flag("all") ? "{\"dangling\":{\"false\":true}}" : "{\"dangling\":{\"true\":true}}";
-  auto i = json::parse(ctx.c().request("POST", "/images/prune?filters=" + q(f)).body);
+  filters["dangling"] = {{p.flag("all") ? "false" : "true", true}};
+  auto i = json::parse(ctx.c().request("POST", "/images/prune?filters=" + q(filters.dump())).body);
   if (i["ImagesDeleted"].is_array() && !i["ImagesDeleted"].empty()) {
     out("Deleted Images:\n");
     for (auto& e : i["ImagesDeleted"]) {
