@@ -1,6 +1,7 @@
 // Container commands: run, create, start, attach, stop, restart, kill, pause, unpause, rm, rename,
 // wait, ps, logs, exec, top, stats; with the terminal handling (raw mode, resize, signal proxy)
 // and the stream pump they share.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -181,10 +183,14 @@ void pump(Ctx& ctx, int sock, std::string leftover, bool tty, bool send_stdin, c
 // The flags of run and create (run adds --detach), with docker's descriptions.
 Flags container_create_flags(bool run) {
   Flags f = {
+      {"add-host", 0, "list", "Add a custom host-to-IP mapping (host:ip)"},
       {"attach", 'a', "list", "Attach to STDIN, STDOUT or STDERR"},
       {"cap-add", 0, "list", "Add Linux capabilities"},
       {"cap-drop", 0, "list", "Drop Linux capabilities"},
       {"cpus", 0, "decimal", "Number of CPUs"},
+      {"dns", 0, "list", "Set custom DNS servers"},
+      {"dns-option", 0, "list", "Set DNS options"},
+      {"dns-search", 0, "list", "Set custom DNS search domains"},
       {"entrypoint", 0, "string", "Overwrite the default ENTRYPOINT of the image"},
       {"env", 'e', "list", "Set environment variables"},
       {"env-file", 0, "list", "Read in a file of environment variables"},
@@ -206,7 +212,9 @@ Flags container_create_flags(bool run) {
       {"pids-limit", 0, "int", "Tune container pids limit (set -1 for unlimited)"},
       {"platform", 0, "string", "Set platform if server is multi-platform capable"},
       {"privileged", 0, "", "Give extended privileges to this container"},
-      {"publish", 'p', "list", "Publish a container's port(s) to the host"},
+      // Refused until containers have networks of their own (check_create_flags).
+      {"publish", 'p', "list", "Publish a container's port(s) to the host", "", true},
+      {"publish-all", 'P', "", "Publish all exposed ports to random ports", "", true},
       {"pull", 0, "string",
        std::string("Pull image before ") + (run ? "running" : "creating") + " (\"always\", \"missing\", \"never\")",
        "missing"},
@@ -272,9 +280,89 @@ Streams attached_streams(const Parsed& p) {
   return s;
 }
 
-// The values of run's and create's flags that docker's CLI checks before it sends anything; throws
-// FlagError with docker's words.
+// An IP address as Go's net.ParseIP takes it (surrounding spaces trimmed), in its canonical form;
+// "" when it is not one.
+std::string canonical_ip(std::string_view text) {
+  std::string s(trim(text));
+  in_addr v4{};
+  in6_addr v6{};
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) return inet_ntop(AF_INET, &v4, buf, sizeof buf);
+  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) return inet_ntop(AF_INET6, &v6, buf, sizeof buf);
+  return "";
+}
+
+// --add-host's value as the API takes it, "host:ip" (docker's ValidateExtraHost: host=ip and an
+// address in brackets are accepted too); throws FlagError with docker's words.
+std::string extra_host(const std::string& val) {
+  auto bad = [&](const std::string& why) {
+    return FlagError("invalid argument \"" + val + "\" for \"--add-host\" flag: " + why);
+  };
+  auto sep = val.find('=');
+  if (sep == std::string::npos) sep = val.find(':');  // the first ':': an IPv6 address has more
+  std::string host = sep == std::string::npos ? "" : val.substr(0, sep);
+  if (host.empty() || host.find(':') != std::string::npos) throw bad("bad format for add-host: \"" + val + "\"");
+  std::string ip = val.substr(sep + 1);
+  if (ip != "host-gateway") {
+    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+    if (canonical_ip(ip).empty()) throw bad("invalid IP address in add-host: \"" + ip + "\"");
+  }
+  return host + ":" + ip;
+}
+
+// --dns's value, canonical; throws FlagError with docker's words.
+std::string dns_server(const std::string& val) {
+  auto ip = canonical_ip(val);
+  if (ip.empty())
+    throw FlagError("invalid argument \"" + val + "\" for \"--dns\" flag: IP address is not correctly formatted: " + val);
+  return ip;
+}
+
+// --dns-search's value as docker's ValidateDNSSearch returns it: "." or a domain without its final
+// dot; throws FlagError with docker's words.
+std::string dns_search_domain(const std::string& val) {
+  std::string d = val;
+  while (!d.empty() && d.front() == ' ') d.erase(0, 1);
+  while (!d.empty() && d.back() == ' ') d.pop_back();
+  if (d == ".") return d;
+  while (!d.empty() && std::isspace((unsigned char)d.back())) d.pop_back();
+  if (!d.empty() && d.back() == '.') d.pop_back();
+  bool ok = !d.empty() && d.size() < 255 && std::any_of(d.begin(), d.end(), [](char c) { return std::isalpha((unsigned char)c); });
+  for (auto& label : split(d, '.')) {
+    ok = ok && !label.empty() && label.front() != '-' && label.back() != '-' &&
+         std::all_of(label.begin(), label.end(), [](char c) { return std::isalnum((unsigned char)c) || c == '-'; });
+  }
+  if (!ok) throw FlagError("invalid argument \"" + val + "\" for \"--dns-search\" flag: " + val + " is not a valid domain");
+  return d;
+}
+
+// --network (or its old name --net): "" (no flag: the daemon's default), "none" or "host".
+std::string network_mode(const Parsed& p) {
+  auto modes = p.all("network");
+  for (auto& n : p.all("net")) modes.push_back(n);
+  for (auto& m : modes) {
+    if (m != "none" && m != "host")
+      throw FlagError("hoist: --network " + m +
+                      " is not supported yet: containers have no networks until networking lands; --network none "
+                      "gives a container no network, --network host the host's");
+  }
+  if (modes.size() > 1 && std::any_of(modes.begin(), modes.end(), [&](auto& m) { return m != modes[0]; }))
+    throw FlagError("hoist: --network is given as both none and host: a container has one of them");
+  return modes.empty() ? "" : modes[0];
+}
+
+// The values of run's and create's flags that docker's CLI checks before it sends anything, and the
+// flags hoist refuses; throws FlagError with docker's words or the reason.
 void check_create_flags(const Parsed& p) {
+  for (auto [name, shown] : {std::pair{"publish", "--publish (-p)"}, std::pair{"publish-all", "--publish-all (-P)"}})
+    if (p.has(name))
+      throw FlagError(std::string("hoist: ") + shown +
+                      " is not supported yet: containers have no network of their own to publish ports from until "
+                      "networking lands (with --network host, a container's ports are the host's)");
+  network_mode(p);
+  for (auto& h : p.all("add-host")) extra_host(h);
+  for (auto& d : p.all("dns")) dns_server(d);
+  for (auto& d : p.all("dns-search")) dns_search_domain(d);
   for (auto& a : p.all("attach")) {
     auto name = lower(a);
     if (name != "stdin" && name != "stdout" && name != "stderr")
@@ -366,27 +454,18 @@ json create_body(const Parsed& p, std::string& image) {
   if (p.flag("privileged")) h["Privileged"] = true;
   if (p.has("security-opt")) h["SecurityOpt"] = p.all("security-opt");
   if (p.has("init")) h["Init"] = p.flag("init");
-  auto net = p.has("network") ? p.get("network") : p.get("net");
+  auto net = network_mode(p);
   h["NetworkMode"] = net.empty() ? "default" : net;
   if (p.has("volume")) h["Binds"] = p.all("volume");
-  if (p.has("publish")) {
-    json pb = json::object(), exposed = json::object();
-    for (auto& spec : p.all("publish")) {
-      // [ip:]hostPort:containerPort[/proto] or containerPort
-      auto parts = split(spec, ':');
-      std::string cport = parts.back(), hip, hport;
-      if (cport.find('/') == std::string::npos) cport += "/tcp";
-      if (parts.size() == 2) hport = parts[0];
-      if (parts.size() == 3) {
-        hip = parts[0];
-        hport = parts[1];
-      }
-      pb[cport].push_back({{"HostIp", hip}, {"HostPort", hport}});
-      exposed[cport] = json::object();
-    }
-    h["PortBindings"] = pb;
-    b["ExposedPorts"] = exposed;
-  }
+  auto each = [&](const char* flag, std::string (*to_api)(const std::string&)) {
+    json list = json::array();
+    for (auto& v : p.all(flag)) list.push_back(to_api(v));
+    return list;
+  };
+  if (p.has("dns")) h["Dns"] = each("dns", dns_server);
+  if (p.has("dns-search")) h["DnsSearch"] = each("dns-search", dns_search_domain);
+  if (p.has("dns-option")) h["DnsOptions"] = p.all("dns-option");
+  if (p.has("add-host")) h["ExtraHosts"] = each("add-host", extra_host);
   b["HostConfig"] = h;
   return b;
 }
