@@ -81,19 +81,22 @@ void resize(Ctx& ctx, const std::string& path_prefix) {
   }
 }
 
+// A frame of a multiplexed stream to stdout or stderr (stream 2), in the order they come.
+void write_frame(int stream, std::string_view d) {
+  if (stream == 2) {
+    fflush(stdout);
+    fwrite(d.data(), 1, d.size(), stderr);
+  } else {
+    fwrite(d.data(), 1, d.size(), stdout);
+    fflush(stdout);
+  }
+}
+
 // Copies stdin → socket (in a thread) and socket → stdout/stderr (demultiplexed unless tty) until
 // the socket's EOF. `resize_prefix` non-empty: resize on SIGWINCH.
 void pump(Ctx& ctx, int sock, std::string leftover, bool tty, bool send_stdin, const std::string& resize_prefix,
           const std::string& proxy_to = "") {
-  Demuxer dm([](int s, std::string_view d) {
-    if (s == 2) {
-      fflush(stdout);
-      fwrite(d.data(), 1, d.size(), stderr);
-    } else {
-      fwrite(d.data(), 1, d.size(), stdout);
-      fflush(stdout);
-    }
-  });
+  Demuxer dm(write_frame);
   auto emit = [&](std::string_view d) {
     if (tty) {
       fwrite(d.data(), 1, d.size(), stdout);
@@ -560,6 +563,10 @@ struct Waiter {
   }
 };
 
+json inspect_container(Ctx& ctx, const std::string& id) {
+  return json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+}
+
 }  // namespace
 
 const Command kRunCommand = container_create_command(true);
@@ -648,14 +655,6 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   if (!w.err.empty() && code == 125) errp(w.err + "\n");
   exit_now(code);
 }
-
-namespace {
-
-json inspect_container(Ctx& ctx, const std::string& id) {
-  return json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
-}
-
-}  // namespace
 
 const Command kStartCommand = {
     .use = "[OPTIONS] CONTAINER [CONTAINER...]",
@@ -969,14 +968,7 @@ int cmd_logs(Ctx& ctx, const std::vector<std::string>& argv) {
   if (p.has("tail")) path += "&tail=" + q(p.get("tail"));
   if (p.has("since")) path += "&since=" + q(get_timestamp(p.get("since"), now_s()));
   if (p.has("until")) path += "&until=" + q(get_timestamp(p.get("until"), now_s()));
-  Demuxer dm([](int s, std::string_view d) {
-    if (s == 2) {
-      fflush(stdout);
-      fwrite(d.data(), 1, d.size(), stderr);
-    } else {
-      fwrite(d.data(), 1, d.size(), stdout);
-    }
-  });
+  Demuxer dm(write_frame);
   ctx.c().stream("GET", path, "", [&](std::string_view d) {
     if (tty) fwrite(d.data(), 1, d.size(), stdout);
     else dm.feed(d);

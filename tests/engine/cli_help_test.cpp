@@ -101,6 +101,15 @@ std::map<std::string, std::string> commands_of(const std::string& help, const st
   return cmds;
 }
 
+// Each of `want` is in `listed` with its summary.
+void expect_listed(const std::map<std::string, std::string>& listed, const std::map<std::string, std::string>& want) {
+  for (auto& [name, summary] : want) {
+    auto it = listed.find(name);
+    ASSERT_NE(it, listed.end()) << name << " is not listed";
+    EXPECT_EQ(it->second, summary) << name;
+  }
+}
+
 TEST(CliHelp, RunListsItsFlagsWithTypeDescriptionAndDefault) {
   auto r = help_of("run");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -110,22 +119,27 @@ TEST(CliHelp, RunListsItsFlagsWithTypeDescriptionAndDefault) {
   EXPECT_NE(r.out.find("\nAliases:\n  hoist container run, hoist run\n"), std::string::npos) << r.out;
   auto flags = flags_of(r.out);
   ASSERT_TRUE(flags.count("memory")) << r.out;
-  EXPECT_EQ(flags["memory"].shorthand, "m");
-  EXPECT_EQ(flags["memory"].type, "bytes");
-  EXPECT_EQ(flags["memory"].description, "Memory limit");
-  EXPECT_EQ(flags["cpus"].type, "decimal");
-  EXPECT_EQ(flags["pids-limit"].type, "int");
-  EXPECT_EQ(flags["health-interval"].type, "duration");
-  EXPECT_EQ(flags["health-interval"].description, "Time between running the check (ms|s|m|h) (default 0s)");
-  EXPECT_EQ(flags["pull"].description, "Pull image before running (\"always\", \"missing\", \"never\") (default \"missing\")");
-  EXPECT_EQ(flags["add-host"].type, "list");
-  EXPECT_EQ(flags["add-host"].description, "Add a custom host-to-IP mapping (host:ip)");
-  EXPECT_EQ(flags["dns"].description, "Set custom DNS servers");
-  EXPECT_EQ(flags["dns-search"].description, "Set custom DNS search domains");
-  EXPECT_EQ(flags["dns-option"].description, "Set DNS options");
-  EXPECT_EQ(flags["detach"].type, "");  // a boolean shows no type
-  EXPECT_EQ(flags["hostname"].shorthand, "h");
-  EXPECT_TRUE(flags.count("help"));  // -h is --hostname's: --help is listed, as docker's run
+  struct Want {
+    const char *name, *shorthand, *type, *description;
+  };
+  for (auto w : {Want{"memory", "m", "bytes", "Memory limit"},
+                 Want{"cpus", "", "decimal", "Number of CPUs"},
+                 Want{"pids-limit", "", "int", "Tune container pids limit (set -1 for unlimited)"},
+                 Want{"health-interval", "", "duration", "Time between running the check (ms|s|m|h) (default 0s)"},
+                 Want{"pull", "", "string",
+                      "Pull image before running (\"always\", \"missing\", \"never\") (default \"missing\")"},
+                 Want{"add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)"},
+                 Want{"dns", "", "list", "Set custom DNS servers"},
+                 Want{"dns-search", "", "list", "Set custom DNS search domains"},
+                 Want{"dns-option", "", "list", "Set DNS options"},
+                 Want{"detach", "d", "", "Run container in background and print container ID"},  // a boolean: no type
+                 Want{"hostname", "h", "string", "Container host name"},
+                 Want{"help", "", "", "Print usage"}}) {  // -h is --hostname's: --help is listed, as docker's run
+    SCOPED_TRACE(w.name);
+    EXPECT_EQ(flags[w.name].shorthand, w.shorthand);
+    EXPECT_EQ(flags[w.name].type, w.type);
+    EXPECT_EQ(flags[w.name].description, w.description);
+  }
   // Flags hoist refuses are not offered; --net is docker's hidden old name of --network.
   for (auto hidden : {"publish", "publish-all", "net"}) EXPECT_FALSE(flags.count(hidden)) << hidden;
   // One column for the descriptions; wrapped to 79 columns without a terminal, as docker.
@@ -139,17 +153,15 @@ TEST(CliHelp, RootListsTheCommandsGroupedWithSummaries) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(first_line(r.out), "Usage:  hoist [OPTIONS] COMMAND");
   auto common = commands_of(r.out, "Common Commands:");
-  EXPECT_EQ(common["run"], "Create and run a new container from an image");
-  EXPECT_EQ(common["ps"], "List containers");
-  EXPECT_EQ(common["images"], "List images");
+  expect_listed(common, {{"run", "Create and run a new container from an image"},
+                         {"ps", "List containers"},
+                         {"images", "List images"}});
   EXPECT_EQ(common.count("rm"), 0u);
-  auto management = commands_of(r.out, "Management Commands:");
-  EXPECT_EQ(management["container"], "Manage containers");
-  EXPECT_EQ(management["image"], "Manage images");
-  EXPECT_EQ(management["system"], "Manage Hoist");
+  expect_listed(commands_of(r.out, "Management Commands:"),
+                {{"container", "Manage containers"}, {"image", "Manage images"}, {"system", "Manage Hoist"}});
   auto others = commands_of(r.out, "Commands:");
-  EXPECT_EQ(others["rm"], "Remove one or more containers");
-  EXPECT_EQ(others["wait"], "Block until one or more containers stop, then print their exit codes");
+  expect_listed(others, {{"rm", "Remove one or more containers"},
+                         {"wait", "Block until one or more containers stop, then print their exit codes"}});
   EXPECT_EQ(others.count("run"), 0u) << "listed once, under Common Commands";
   EXPECT_EQ(others.count("build"), 0u) << "only the commands hoist has";
   auto global = flags_of(r.out, "Global Options:");
@@ -171,15 +183,14 @@ TEST(CliHelp, GroupsListTheirCommands) {
   auto sys = help_of("system");
   ASSERT_EQ(sys.code, 0) << sys.err;
   EXPECT_EQ(first_line(sys.out), "Usage:  hoist system COMMAND");
-  auto cmds = commands_of(sys.out, "Commands:");
-  EXPECT_EQ(cmds["df"], "Show hoist disk usage");
-  EXPECT_EQ(cmds["prune"], "Remove unused data");
-  EXPECT_EQ(cmds["info"], "Display system-wide information");
-  EXPECT_EQ(cmds["events"], "Get real time events from the server");
+  expect_listed(commands_of(sys.out, "Commands:"), {{"df", "Show hoist disk usage"},
+                                                   {"prune", "Remove unused data"},
+                                                   {"info", "Display system-wide information"},
+                                                   {"events", "Get real time events from the server"}});
   auto container = hoist_at(kNoDaemon, {"container"});  // no subcommand: the group's help
   EXPECT_EQ(container.code, 0);
-  EXPECT_EQ(commands_of(container.out, "Commands:")["ls"], "List containers");
-  EXPECT_EQ(commands_of(container.out, "Commands:")["inspect"], "Display detailed information on one or more containers");
+  expect_listed(commands_of(container.out, "Commands:"),
+                {{"ls", "List containers"}, {"inspect", "Display detailed information on one or more containers"}});
   // docker's other names of a subcommand; help names it as docker does.
   EXPECT_EQ(first_line(help_of("container list").out), "Usage:  hoist container ls [OPTIONS]");
   EXPECT_EQ(first_line(help_of("image remove").out), "Usage:  hoist image rm [OPTIONS] IMAGE [IMAGE...]");
