@@ -1,6 +1,7 @@
 // Container commands: run, create, start, attach, stop, restart, kill, pause, unpause, rm, rename,
-// wait, ps, logs, exec, top, stats; with the terminal handling (raw mode, resize, signal proxy)
-// and the stream pump they share.
+// wait, ps, logs, exec, top, stats; with the create body and the checks of its flags (networking,
+// --add-host, --dns, -a, --pull), and the terminal handling (raw mode, resize, signal proxy) and
+// stream pump they share.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
