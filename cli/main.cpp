@@ -1,4 +1,4 @@
 // hoist: the docker-style CLI.
-#include "cli/commands.h"
+#include "cli/commands/commands.h"
 
 int main(int argc, char** argv) { return hoist::cli::main_entry(argc, argv); }

@@ -186,6 +186,27 @@ TEST_F(CliTest, RunOptionsReachTheContainer) {
   EXPECT_EQ(ep.out, "via entrypoint\n") << ep.err;
 }
 
+// --add-host, --dns, --dns-search, --dns-option and --network none reach the daemon as docker's CLI
+// sends them (host=ip and [addr] normalised to host:addr, a search domain without its final dot).
+TEST_F(CliTest, NetworkOptionsAsDockersCliSendsThem) {
+  std::vector<std::string> flags = {"--network",    "none",         "--add-host", "a:1.2.3.4", "--add-host",
+                                    "b=::1",        "--add-host",   "c:[fe80::1]", "--dns",     "1.1.1.1",
+                                    "--dns-search", "example.com.", "--dns-option", "ndots:2"};
+  for (auto [cli, name] : {std::pair{"hoist", "from-hoist"}, std::pair{"docker", "from-docker"}}) {
+    std::vector<std::string> args = {"create", "--name", name};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"bb:1", "true"});
+    auto r = std::string(cli) == "hoist" ? hoist(args) : docker(args);
+    ASSERT_EQ(r.code, 0) << cli << ": " << r.err;
+  }
+  for (auto field : {"ExtraHosts", "Dns", "DnsSearch", "DnsOptions", "NetworkMode"}) {
+    std::string f = std::string("{{json .HostConfig.") + field + "}}";
+    auto h = docker({"inspect", "--format", f, "from-hoist"});
+    EXPECT_EQ(h.out, docker({"inspect", "--format", f, "from-docker"}).out) << field;
+    EXPECT_NE(trimmed(h.out), "null") << field;
+  }
+}
+
 TEST_F(CliTest, SignalsGoToTheContainer) {
   REQUIRE_RUN();
   // docker's --sig-proxy: SIGTERM to the CLI reaches the container, whose exit code is ours.

@@ -1,0 +1,41 @@
+// The commands each group file (container.cpp, image.cpp, system.cpp) defines, with their help and
+// flag tables, that root.cpp lists and dispatches to; main() is only
+// `return hoist::cli::main_entry(argc, argv);`.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "cli/commands/common.h"
+
+namespace hoist::cli {
+
+int main_entry(int argc, char** argv);
+
+// A command: its arguments after its path, its exit status.
+using CommandFn = int(Ctx& ctx, const std::vector<std::string>& argv);
+
+// container.cpp
+extern const Command kRunCommand, kCreateCommand, kStartCommand, kAttachCommand, kStopCommand, kRestartCommand,
+    kKillCommand, kPauseCommand, kUnpauseCommand, kRmCommand, kRenameCommand, kWaitCommand, kPsCommand, kLogsCommand,
+    kExecCommand, kTopCommand, kStatsCommand;
+int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only);
+int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);    // stop, restart
+int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);  // pause, unpause
+CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps, cmd_logs, cmd_exec, cmd_top, cmd_stats;
+
+// image.cpp
+extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kRmiCommand, kSaveCommand, kLoadCommand,
+    kImportCommand;
+CommandFn cmd_images, cmd_pull, cmd_push, cmd_tag, cmd_rmi, cmd_save, cmd_load, cmd_import;
+// Pulls `image` (for `platform`, "" the daemon's) with docker's progress output (none when quiet);
+// throws on failure.
+bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform = "");
+
+// system.cpp
+extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,
+    kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand;
+// `type` "container" or "image": `hoist container inspect` / `hoist image inspect`.
+int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type = "");
+CommandFn cmd_login, cmd_logout, cmd_version, cmd_info, cmd_events, cmd_system_df, cmd_system_prune;
+
+}  // namespace hoist::cli

@@ -1,0 +1,102 @@
+// Shared by the command groups: the context (host, config dir, a lazily connected client), output
+// helpers, the command and flag tables with docker's help layout, the parser front end with docker's
+// usage errors, and per-container fan-out.
+#pragma once
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/client.h"
+
+namespace hoist::cli {
+
+using json = nlohmann::json;
+
+struct Ctx {
+  std::string host;
+  std::string config_dir;
+  std::string path;  // the command as typed after "hoist", e.g. "container ls": usage lines and errors
+  std::unique_ptr<Client> client;
+  Client& c() {
+    if (!client) {
+      client = std::make_unique<Client>(socket_path_from_host(host));
+      client->negotiate();
+    }
+    return *client;
+  }
+};
+
+// A command's failure with a specific exit status (message already printed when empty).
+struct ExitError {
+  int code;
+  std::string msg;
+};
+
+void out(std::string_view s);
+void errp(std::string_view s);
+std::string q(std::string_view s);
+bool is_tty(int fd);
+int term_width();
+std::string daemon_err(const std::exception& e);
+std::string filters_json(const std::vector<std::string>& fl);
+double now_s();
+
+// One flag of a command: what the parser needs and what `--help` prints, as docker's (pflag) tables.
+struct Flag {
+  std::string name;      // long name without "--"
+  char shorthand = 0;    // 0: none
+  std::string type;      // the value's type as docker prints it ("string", "list", "bytes", ...); "": a boolean
+  std::string usage;     // docker's description (a '\n' starts a new line, as in docker's)
+  std::string def = "";  // the default as docker shows it, "" for none; a "string" flag's is shown quoted
+  bool hidden = false;   // parsed, not listed: aliases such as --net, flags refused with a reason
+};
+using Flags = std::vector<Flag>;
+
+// A command: its help (the synopsis after its path, docker's summary, its aliases) and its flags and
+// argument counts.
+struct Command {
+  std::string use;                   // "[OPTIONS] IMAGE [COMMAND] [ARG...]": the usage line after the path
+  std::string summary;               // the one line the command lists show
+  std::string description = "";      // its own help's text when longer than the summary (login)
+  std::vector<std::string> aliases;  // docker's "Aliases:" line, paths without "hoist " ({} for none)
+  Flags flags;                       // --help is added by parse()
+  bool interspersed = true;          // false: the first argument ends the flags (run, exec)
+  size_t min_args = 0;
+  long max_args = -1;                // -1: no limit
+};
+
+// docker's --format descriptions: with and without the 'table' forms.
+extern const char* const kFormatTableUsage;
+extern const char* const kFormatJsonUsage;
+
+// `hoist PATH --help` for `cmd`, laid out as docker's.
+std::string command_help(const std::string& path, const Command& cmd);
+// The "Options:" lines of `flags` as pflag lays them out (sorted, aligned, wrapped to `cols`).
+std::string flag_usages(const Flags& flags, int cols);
+// The columns help is wrapped to: the terminal's on stdin less one, 79 without one (as docker).
+int help_columns();
+// A list of commands as docker's command lists: two spaces, the name padded, the summary.
+std::string command_list(const std::vector<std::pair<std::string, std::string>>& names_and_summaries);
+
+// Prints `msg` and "See 'hoist PATH --help'." and ends the command with 125.
+[[noreturn]] void usage_error(const std::string& path, const std::string& msg);
+// Parses `argv` for the command `ctx.path` is (its --help printed here, exit 0), with its usage errors.
+Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>& argv);
+// Refuses a flag that hoist parses but cannot honour, as a usage error: "hoist: --NAME (-S) " + `rest`
+// (e.g. "is not supported yet: ...").
+[[noreturn]] void refuse_flag(const Ctx& ctx, const Command& cmd, const std::string& name, const std::string& rest);
+
+// Runs `fn` on each name, printing the name on success and the error otherwise (exit 1 if any
+// failed), as docker's stop/rm/kill/... do.
+int for_each(const std::vector<std::string>& names, const std::function<void(const std::string&)>& fn,
+             bool print = true);
+// As for_each, with the calls made in parallel (as docker's stop: each container's grace period
+// runs at the same time as the others'); the names and errors still print in the order given.
+int for_each_parallel(Ctx& ctx, const std::vector<std::string>& names,
+                      const std::function<void(const std::string&)>& fn);
+
+}  // namespace hoist::cli

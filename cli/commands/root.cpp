@@ -1,0 +1,256 @@
+// The entry point: the global options (-H, --config, ...), the command tree (the management groups
+// container, image and system, and the commands docker also has at the top level), its dispatch, and
+// the root and group help laid out as docker 28's.
+#include <signal.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <functional>
+
+#include "cli/commands/commands.h"
+#include "common/strings.h"
+
+namespace hoist::cli {
+
+namespace {
+
+using Args = std::vector<std::string>;
+using Handler = std::function<int(Ctx&, const Args&)>;
+
+// A command of a group; names[0] is the one help shows, the others are docker's aliases of it.
+struct Entry {
+  std::vector<std::string> names;
+  const Command* cmd;
+  Handler run;
+};
+
+// A management command: "hoist container ...".
+struct Group {
+  std::string name;
+  std::string summary;
+  std::vector<Entry> entries;  // in docker's (alphabetical) order
+};
+
+int run_container(Ctx& c, const Args& a) { return cmd_run(c, a, false); }
+int create_container(Ctx& c, const Args& a) { return cmd_run(c, a, true); }
+int stop_containers(Ctx& c, const Args& a) { return cmd_stop(c, a, "stop"); }
+int restart_containers(Ctx& c, const Args& a) { return cmd_stop(c, a, "restart"); }
+int pause_containers(Ctx& c, const Args& a) { return cmd_simple(c, a, "pause"); }
+int unpause_containers(Ctx& c, const Args& a) { return cmd_simple(c, a, "unpause"); }
+int inspect_any(Ctx& c, const Args& a) { return cmd_inspect(c, a); }
+int inspect_containers(Ctx& c, const Args& a) { return cmd_inspect(c, a, "container"); }
+int inspect_images(Ctx& c, const Args& a) { return cmd_inspect(c, a, "image"); }
+
+const std::vector<Group>& groups() {
+  static const std::vector<Group> g = {
+      {"container",
+       "Manage containers",
+       {{{"attach"}, &kAttachCommand, cmd_attach},
+        {{"create"}, &kCreateCommand, create_container},
+        {{"exec"}, &kExecCommand, cmd_exec},
+        {{"inspect"}, &kContainerInspectCommand, inspect_containers},
+        {{"kill"}, &kKillCommand, cmd_kill},
+        {{"logs"}, &kLogsCommand, cmd_logs},
+        {{"ls", "list", "ps"}, &kPsCommand, cmd_ps},
+        {{"pause"}, &kPauseCommand, pause_containers},
+        {{"rename"}, &kRenameCommand, cmd_rename},
+        {{"restart"}, &kRestartCommand, restart_containers},
+        {{"rm", "remove"}, &kRmCommand, cmd_rm},
+        {{"run"}, &kRunCommand, run_container},
+        {{"start"}, &kStartCommand, cmd_start},
+        {{"stats"}, &kStatsCommand, cmd_stats},
+        {{"stop"}, &kStopCommand, stop_containers},
+        {{"top"}, &kTopCommand, cmd_top},
+        {{"unpause"}, &kUnpauseCommand, unpause_containers},
+        {{"wait"}, &kWaitCommand, cmd_wait}}},
+      {"image",
+       "Manage images",
+       {{{"import"}, &kImportCommand, cmd_import},
+        {{"inspect"}, &kImageInspectCommand, inspect_images},
+        {{"load"}, &kLoadCommand, cmd_load},
+        {{"ls", "list"}, &kImagesCommand, cmd_images},
+        {{"pull"}, &kPullCommand, cmd_pull},
+        {{"push"}, &kPushCommand, cmd_push},
+        {{"rm", "remove"}, &kRmiCommand, cmd_rmi},
+        {{"save"}, &kSaveCommand, cmd_save},
+        {{"tag"}, &kTagCommand, cmd_tag}}},
+      {"system",
+       "Manage Hoist",
+       {{{"df"}, &kSystemDfCommand, cmd_system_df},
+        {{"events"}, &kEventsCommand, cmd_events},
+        {{"info"}, &kInfoCommand, cmd_info},
+        {{"prune"}, &kSystemPruneCommand, cmd_system_prune}}},
+  };
+  return g;
+}
+
+// The commands of no group.
+const std::vector<Entry>& root_commands() {
+  static const std::vector<Entry> r = {{{"inspect"}, &kInspectCommand, inspect_any},
+                                       {{"login"}, &kLoginCommand, cmd_login},
+                                       {{"logout"}, &kLogoutCommand, cmd_logout},
+                                       {{"version"}, &kVersionCommand, cmd_version}};
+  return r;
+}
+
+// Group commands that docker also has at the top level: the name there, the group, the name in it.
+const std::vector<std::array<const char*, 3>> kShortcuts = {
+    {"attach", "container", "attach"}, {"create", "container", "create"}, {"events", "system", "events"},
+    {"exec", "container", "exec"},     {"images", "image", "ls"},         {"import", "image", "import"},
+    {"info", "system", "info"},        {"kill", "container", "kill"},     {"load", "image", "load"},
+    {"logs", "container", "logs"},     {"pause", "container", "pause"},   {"ps", "container", "ls"},
+    {"pull", "image", "pull"},         {"push", "image", "push"},         {"rename", "container", "rename"},
+    {"restart", "container", "restart"}, {"rm", "container", "rm"},       {"rmi", "image", "rm"},
+    {"run", "container", "run"},       {"save", "image", "save"},         {"start", "container", "start"},
+    {"stats", "container", "stats"},   {"stop", "container", "stop"},     {"tag", "image", "tag"},
+    {"top", "container", "top"},       {"unpause", "container", "unpause"}, {"wait", "container", "wait"}};
+
+// docker's "Common Commands", in its order.
+const std::vector<std::string> kCommon = {"run",   "exec",   "ps",      "pull", "push",
+                                          "images", "login", "logout", "version", "info"};
+
+const Group* find_group(const std::string& name) {
+  for (auto& g : groups())
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+const Entry* find_entry(const std::vector<Entry>& entries, const std::string& name) {
+  for (auto& e : entries)
+    if (std::find(e.names.begin(), e.names.end(), name) != e.names.end()) return &e;
+  return nullptr;
+}
+
+// A top-level command (not a group) by the name typed after "hoist".
+const Entry* find_root_command(const std::string& name) {
+  if (auto* e = find_entry(root_commands(), name)) return e;
+  for (auto& [top, group, sub] : kShortcuts)
+    if (name == top) return find_entry(find_group(group)->entries, sub);
+  return nullptr;
+}
+
+Flags global_flags(const std::string& default_host, const std::string& default_config) {
+  return {{"config", 0, "string", "Location of client config files", default_config},
+          {"debug", 'D', "", "Enable debug mode", "", true},  // refused: the client has no debug output
+          {"host", 'H', "list", "Daemon socket to connect to", default_host},
+          {"version", 'v', "", "Print version information and quit"},
+          {"help", 'h', "", "Print usage", "", true}};
+}
+
+std::string root_help(const Flags& global) {
+  std::vector<std::pair<std::string, std::string>> common, management, others;
+  for (auto& name : kCommon) common.emplace_back(name, find_root_command(name)->cmd->summary);
+  for (auto& g : groups()) management.emplace_back(g.name, g.summary);
+  for (auto& e : root_commands())
+    if (std::find(kCommon.begin(), kCommon.end(), e.names[0]) == kCommon.end())
+      others.emplace_back(e.names[0], e.cmd->summary);
+  for (auto& [top, group, sub] : kShortcuts)
+    if (std::find(kCommon.begin(), kCommon.end(), top) == kCommon.end())
+      others.emplace_back(top, find_root_command(top)->cmd->summary);
+  std::sort(others.begin(), others.end());
+  auto options = flag_usages(global, help_columns());
+  while (!options.empty() && (options.back() == '\n' || options.back() == ' ')) options.pop_back();
+  return "Usage:  hoist [OPTIONS] COMMAND\n\nA docker-compatible container engine client\n\nCommon Commands:\n" +
+         command_list(common) + "\nManagement Commands:\n" + command_list(management) + "\nCommands:\n" +
+         command_list(others) + "\nGlobal Options:\n" + options +
+         "\n\nRun 'hoist COMMAND --help' for more information on a command.\n";
+}
+
+std::string group_help(const Group& g) {
+  std::vector<std::pair<std::string, std::string>> list;
+  for (auto& e : g.entries) list.emplace_back(e.names[0], e.cmd->summary);
+  return "Usage:  hoist " + g.name + " COMMAND\n\n" + g.summary + "\n\nCommands:\n" + command_list(list) +
+         "\nRun 'hoist " + g.name + " COMMAND --help' for more information on a command.\n";
+}
+
+// Runs one command; its errors become docker's messages and exit statuses (125 for run and create,
+// whose own failures are told apart from the container's exit status, 1 otherwise).
+int run_entry(Ctx& ctx, const std::string& path, const Entry& e, const Args& args) {
+  ctx.path = path;
+  bool is_run = e.cmd == &kRunCommand || e.cmd == &kCreateCommand;
+  try {
+    return e.run(ctx, args);
+  } catch (const ExitError& x) {
+    if (!x.msg.empty()) errp(x.msg + "\n");
+    return x.code;
+  } catch (const ConnectError& x) {
+    errp(std::string(x.what()) + "\n");
+    return is_run ? 125 : 1;
+  } catch (const std::exception& x) {
+    errp(daemon_err(x) + "\n");
+    return is_run ? 125 : 1;
+  }
+}
+
+// `args`: a command and its arguments, as typed after "hoist" and its global options.
+int dispatch(Ctx& ctx, const Args& args, const Flags& global) {
+  if (args.empty()) {
+    out(root_help(global));
+    return 0;
+  }
+  const std::string& name = args[0];
+  Args rest(args.begin() + 1, args.end());
+  if (name == "help") {  // `hoist help`, `hoist help run`: the command's --help
+    if (!rest.empty()) rest.push_back("--help");
+    return dispatch(ctx, rest, global);
+  }
+  if (auto* g = find_group(name)) {
+    if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
+      out(group_help(*g));
+      return 0;
+    }
+    auto* e = find_entry(g->entries, rest[0]);
+    if (!e) {
+      errp("hoist: '" + rest[0] + "' is not a hoist " + g->name + " command.\nSee 'hoist " + g->name + " --help'\n");
+      return 1;
+    }
+    return run_entry(ctx, g->name + " " + e->names[0], *e, Args(rest.begin() + 1, rest.end()));
+  }
+  auto* e = find_root_command(name);
+  if (!e) {
+    errp("hoist: '" + name + "' is not a hoist command.\nSee 'hoist --help'\n");
+    return 1;
+  }
+  return run_entry(ctx, name, *e, rest);
+}
+
+}  // namespace
+
+int main_entry(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  Ctx ctx;
+  const char* env_host = getenv("HOIST_HOST");
+  ctx.host = env_host && *env_host ? env_host : "unix:///run/hoist/hoist.sock";
+  const char* home = getenv("HOME");
+  const char* env_cfg = getenv("HOIST_CONFIG");
+  ctx.config_dir = env_cfg && *env_cfg ? env_cfg : std::string(home ? home : "/root") + "/.hoist";
+  auto global = global_flags(ctx.host, ctx.config_dir);
+  std::vector<FlagSpec> specs;
+  for (auto& f : global) specs.push_back({f.name, f.shorthand, !f.type.empty()});
+  Parsed p;
+  try {
+    p = parse_flags(specs, Args(argv + 1, argv + argc), false);
+  } catch (const FlagError& e) {
+    errp(std::string(e.what()) + "\nSee 'hoist --help'.\n");
+    return 125;
+  }
+  if (p.flag("debug")) {
+    errp("hoist: --debug (-D) is not supported yet: the client has no debug output (hoistd's log has the daemon's)\n"
+         "See 'hoist --help'.\n");
+    return 125;
+  }
+  if (p.has("host")) ctx.host = p.get("host");
+  if (p.has("config")) ctx.config_dir = p.get("config");
+  if (p.flag("version")) {
+    out("Hoist version 0.1.0\n");
+    return 0;
+  }
+  if (p.flag("help")) {
+    out(root_help(global));
+    return 0;
+  }
+  return dispatch(ctx, p.args, global);
+}
+
+}  // namespace hoist::cli
