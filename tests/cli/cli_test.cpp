@@ -95,7 +95,9 @@ TEST_F(CliTest, ImagesTagRmi) {
   for (auto fmt : {"{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}", "json"}) {
     auto [h, d] = both({"images", "--format", fmt});
     EXPECT_EQ(h.code, 0) << h.err;
-    if (std::string(fmt) != "json") EXPECT_EQ(h.out, d.out) << fmt;
+    if (std::string(fmt) != "json") {
+      EXPECT_EQ(h.out, d.out) << fmt;
+    }
   }
   auto [hq, dq] = both({"images", "-q"});
   EXPECT_EQ(hq.out, dq.out);

@@ -258,7 +258,9 @@ print(c.attrs["HostConfig"]["Memory"], c.attrs["HostConfig"]["MemorySwap"], c.at
 )");
   EXPECT_EQ(py.code, 0) << py.err;
   EXPECT_EQ(trim(py.out), "83886080 167772160 512");
-  if (!v2()) EXPECT_EQ(cgroup_file(*d_, "upd", "cpu", "cpu.shares"), "512");
+  if (!v2()) {
+    EXPECT_EQ(cgroup_file(*d_, "upd", "cpu", "cpu.shares"), "512");
+  }
   r = d_->docker({"update", "--pids-limit", "20", "upd"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(cgroup_file(*d_, "upd", "pids", "pids.max"), "20");

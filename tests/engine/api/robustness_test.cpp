@@ -593,8 +593,9 @@ TEST_F(RobustnessTest, ContainerEventsArriveInOrderAndFilter) {
   // As dockerd: a docker stop sends the stop signal ("kill", signal 15), then "die", then "stop".
   EXPECT_EQ(ev2, (std::vector<std::string>{"create", "start", "kill", "die", "stop"}));
   for (auto& e : live)
-    if (e["Actor"]["Attributes"].value("name", "") == "ev2" && e["Action"] == "kill")
+    if (e["Actor"]["Attributes"].value("name", "") == "ev2" && e["Action"] == "kill") {
       EXPECT_EQ(e["Actor"]["Attributes"].value("signal", ""), "15") << e.dump();
+    }
 
   // The same from history: docker events --since/--until.
   auto t1 = std::to_string(std::time(nullptr) + 1);
