@@ -247,21 +247,34 @@ json eval_pipeline(Tokenizer& tk, const json& dot) {
   }
 }
 
+// The next action of a template from `i`: the text before it and what is inside "{{ }}"; `i` moves
+// past it. False when no action is left (`text` is then the rest); an unclosed one throws.
+bool next_action(std::string_view t, size_t& i, std::string_view& text, std::string_view& act) {
+  size_t b = t.find("{{", i);
+  if (b == std::string_view::npos) {
+    text = t.substr(i);
+    i = t.size();
+    return false;
+  }
+  size_t e = t.find("}}", b + 2);
+  if (e == std::string_view::npos) throw Error("template: unclosed action");
+  text = t.substr(i, b - i);
+  act = t.substr(b + 2, e - b - 2);
+  i = e + 2;
+  return true;
+}
+
 }  // namespace
 
 std::string render_template(std::string_view tmpl, const json& value) {
   std::string out;
   size_t i = 0;
+  std::string_view text, act;
   while (i < tmpl.size()) {
-    size_t b = tmpl.find("{{", i);
-    if (b == std::string_view::npos) {
-      out += tmpl.substr(i);
+    if (!next_action(tmpl, i, text, act)) {
+      out += text;
       break;
     }
-    size_t e = tmpl.find("}}", b + 2);
-    if (e == std::string_view::npos) throw Error("template: unclosed action");
-    std::string_view text = tmpl.substr(i, b - i);
-    std::string_view act = tmpl.substr(b + 2, e - b - 2);
     bool trim_left = !act.empty() && act[0] == '-' && act.size() > 1 && act[1] == ' ';
     bool trim_right = act.size() > 1 && act.back() == '-' && act[act.size() - 2] == ' ';
     if (trim_left) {
@@ -276,7 +289,6 @@ std::string render_template(std::string_view tmpl, const json& value) {
       if (!tk.done()) throw Error("template: unexpected \"" + tk.next() + "\" in command");
       out += go_print(v);
     }
-    i = e + 2;
     if (trim_right)
       while (i < tmpl.size() && isspace((unsigned char)tmpl[i])) ++i;
   }
@@ -333,16 +345,11 @@ std::string format_list(std::string format, const std::vector<json>& rows,
   {
     std::string h;
     size_t i = 0;
+    std::string_view text, act;
     while (i < format.size()) {
-      size_t b = format.find("{{", i);
-      if (b == std::string::npos) {
-        h += format.substr(i);
-        break;
-      }
-      size_t e = format.find("}}", b);
-      if (e == std::string::npos) break;
-      h += format.substr(i, b - i);
-      std::string act = format.substr(b + 2, e - b - 2);
+      bool more = next_action(format, i, text, act);
+      h += text;
+      if (!more) break;
       size_t d = act.rfind('.');
       std::string name;
       if (d != std::string::npos) {
@@ -351,7 +358,6 @@ std::string format_list(std::string format, const std::vector<json>& rows,
         name = act.substr(d + 1, end - d - 1);
       }
       if (!name.empty() && hdr.contains(name)) h += hdr[name].get<std::string>();
-      i = e + 2;
     }
     lines.push_back(h);
   }

@@ -127,6 +127,19 @@ struct TransferCtx {
   std::int64_t up_pos = 0;
 };
 
+// Runs a caller's callback inside a curl callback: false (curl then stops the transfer) when it
+// asked to stop or threw; its exception is kept for the caller's thread.
+template <typename F>
+bool call_back(Response& rs, F&& f) {
+  try {
+    if (f()) return true;
+    rs.aborted = true;
+  } catch (...) {
+    rs.exception = std::current_exception();
+  }
+  return false;
+}
+
 size_t header_cb(char* p, size_t size, size_t n, void* ud) {
   auto* c = static_cast<TransferCtx*>(ud);
   size_t len = size * n;
@@ -153,15 +166,7 @@ size_t header_cb(char* p, size_t size, size_t n, void* ud) {
     if (rs.status >= 200 && !c->headers_done) {
       c->headers_done = true;
       if (rs.status < 300 && c->rq->on_headers) {
-        try {
-          if (!c->rq->on_headers(rs)) {
-            rs.aborted = true;
-            return 0;
-          }
-        } catch (...) {
-          rs.exception = std::current_exception();
-          return 0;
-        }
+        if (!call_back(rs, [&] { return c->rq->on_headers(rs); })) return 0;
       }
     }
     return len;
@@ -177,16 +182,7 @@ size_t write_cb(char* p, size_t size, size_t n, void* ud) {
   size_t len = size * n;
   auto& rs = *c->rs;
   if (rs.status >= 200 && rs.status < 300 && c->rq->on_data) {
-    try {
-      if (!c->rq->on_data(p, len)) {
-        rs.aborted = true;
-        return 0;
-      }
-    } catch (...) {
-      rs.exception = std::current_exception();
-      return 0;
-    }
-    return len;
+    return call_back(rs, [&] { return c->rq->on_data(p, len); }) ? len : 0;
   }
   std::size_t room = c->rq->body_limit > rs.body.size() ? c->rq->body_limit - rs.body.size() : 0;
   if (len > room) rs.body_truncated = true;

@@ -216,6 +216,8 @@ Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>&
     out(command_help(path, cmd));
     throw ExitError{0, ""};
   }
+  for (auto& f : cmd.flags)
+    if (!f.refused.empty() && (f.type.empty() ? p.flag(f.name) : p.has(f.name))) refuse_flag(ctx, cmd, f.name, f.refused);
   size_t min_args = cmd.min_args;
   long max_args = cmd.max_args;
   if (p.args.size() < min_args) {

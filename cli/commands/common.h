@@ -53,6 +53,7 @@ struct Flag {
   std::string usage;     // docker's description (a '\n' starts a new line, as in docker's)
   std::string def = "";  // the default as docker shows it, "" for none; a "string" flag's is shown quoted
   bool hidden = false;   // parsed, not listed: aliases such as --net, flags refused with a reason
+  std::string refused = "";  // why hoist refuses the flag ("is not supported yet: ..."); parse() does
 };
 using Flags = std::vector<Flag>;
 

@@ -742,18 +742,12 @@ const Flags kStopFlags = {{"signal", 's', "string", "Signal to send to the conta
 
 }  // namespace
 
-const Command kStopCommand = {
-    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
-    .summary = "Stop one or more running containers",
-    .aliases = {"container stop", "stop"},
-    .flags = kStopFlags,
-    .min_args = 1};
-const Command kRestartCommand = {
-    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
-    .summary = "Restart one or more containers",
-    .aliases = {"container restart", "restart"},
-    .flags = kStopFlags,
-    .min_args = 1};
+const Command kStopCommand = {.use = "[OPTIONS] CONTAINER [CONTAINER...]",
+                              .summary = "Stop one or more running containers", .aliases = {"container stop", "stop"},
+                              .flags = kStopFlags, .min_args = 1};
+const Command kRestartCommand = {.use = "[OPTIONS] CONTAINER [CONTAINER...]",
+                                 .summary = "Restart one or more containers",
+                                 .aliases = {"container restart", "restart"}, .flags = kStopFlags, .min_args = 1};
 
 int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
   auto p = parse(ctx, what == "stop" ? kStopCommand : kRestartCommand, argv);
@@ -768,12 +762,9 @@ int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& 
   return what == "stop" ? for_each_parallel(ctx, p.args, call) : for_each(p.args, call);
 }
 
-const Command kKillCommand = {
-    .use = "[OPTIONS] CONTAINER [CONTAINER...]",
-    .summary = "Kill one or more running containers",
-    .aliases = {"container kill", "kill"},
-    .flags = {{"signal", 's', "string", "Signal to send to the container"}},
-    .min_args = 1};
+const Command kKillCommand = {.use = "[OPTIONS] CONTAINER [CONTAINER...]",
+                              .summary = "Kill one or more running containers", .aliases = {"container kill", "kill"},
+                              .flags = {{"signal", 's', "string", "Signal to send to the container"}}, .min_args = 1};
 
 int cmd_kill(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kKillCommand, argv);
@@ -781,16 +772,12 @@ int cmd_kill(Ctx& ctx, const std::vector<std::string>& argv) {
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("POST", "/containers/" + q(n) + "/kill" + qs); });
 }
 
-const Command kPauseCommand = {
-    .use = "CONTAINER [CONTAINER...]",
-    .summary = "Pause all processes within one or more containers",
-    .aliases = {"container pause", "pause"},
-    .min_args = 1};
-const Command kUnpauseCommand = {
-    .use = "CONTAINER [CONTAINER...]",
-    .summary = "Unpause all processes within one or more containers",
-    .aliases = {"container unpause", "unpause"},
-    .min_args = 1};
+const Command kPauseCommand = {.use = "CONTAINER [CONTAINER...]",
+                               .summary = "Pause all processes within one or more containers",
+                               .aliases = {"container pause", "pause"}, .min_args = 1};
+const Command kUnpauseCommand = {.use = "CONTAINER [CONTAINER...]",
+                                 .summary = "Unpause all processes within one or more containers",
+                                 .aliases = {"container unpause", "unpause"}, .min_args = 1};
 
 int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what) {
   auto p = parse(ctx, what == "pause" ? kPauseCommand : kUnpauseCommand, argv);
@@ -802,25 +789,19 @@ const Command kRmCommand = {
     .summary = "Remove one or more containers",
     .aliases = {"container rm", "container remove", "rm"},
     .flags = {{"force", 'f', "", "Force the removal of a running container (uses SIGKILL)"},
-              {"link", 'l', "", "Remove the specified link", "", true},  // refused
+              {"link", 'l', "", "Remove the specified link", "", true,
+               "is not supported: hoist has no links between containers (docker's legacy --link), so none to remove"},
               {"volumes", 'v', "", "Remove anonymous volumes associated with the container"}},
     .min_args = 1};
 
 int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kRmCommand, argv);
-  if (p.flag("link"))
-    refuse_flag(ctx, kRmCommand, "link",
-                "is not supported: hoist has no links between containers (docker's legacy --link), so none to remove");
   std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0");
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("DELETE", "/containers/" + q(n) + qs); });
 }
 
-const Command kRenameCommand = {
-    .use = "CONTAINER NEW_NAME",
-    .summary = "Rename a container",
-    .aliases = {"container rename", "rename"},
-    .min_args = 2,
-    .max_args = 2};
+const Command kRenameCommand = {.use = "CONTAINER NEW_NAME", .summary = "Rename a container",
+                                .aliases = {"container rename", "rename"}, .min_args = 2, .max_args = 2};
 
 int cmd_rename(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kRenameCommand, argv);
@@ -828,11 +809,9 @@ int cmd_rename(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
-const Command kWaitCommand = {
-    .use = "CONTAINER [CONTAINER...]",
-    .summary = "Block until one or more containers stop, then print their exit codes",
-    .aliases = {"container wait", "wait"},
-    .min_args = 1};
+const Command kWaitCommand = {.use = "CONTAINER [CONTAINER...]",
+                              .summary = "Block until one or more containers stop, then print their exit codes",
+                              .aliases = {"container wait", "wait"}, .min_args = 1};
 
 int cmd_wait(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kWaitCommand, argv);
@@ -1037,12 +1016,8 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
   exit_now(code);
 }
 
-const Command kTopCommand = {
-    .use = "CONTAINER [ps OPTIONS]",
-    .summary = "Display the running processes of a container",
-    .aliases = {"container top", "top"},
-    .interspersed = false,
-    .min_args = 1};
+const Command kTopCommand = {.use = "CONTAINER [ps OPTIONS]", .summary = "Display the running processes of a container",
+                             .aliases = {"container top", "top"}, .interspersed = false, .min_args = 1};
 
 int cmd_top(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kTopCommand, argv);

@@ -243,7 +243,8 @@ const Command kPullCommand = {
     .use = "[OPTIONS] NAME[:TAG|@DIGEST]",
     .summary = "Download an image from a registry",
     .aliases = {"image pull", "pull"},
-    .flags = {{"all-tags", 'a', "", "Download all tagged images in the repository", "", true},  // refused
+    .flags = {{"all-tags", 'a', "", "Download all tagged images in the repository", "", true,
+               "is not supported yet: hoistd pulls one tag at a time; name each tag to pull (NAME:TAG)"},
               {"platform", 0, "string", "Set platform if server is multi-platform capable"},
               {"quiet", 'q', "", "Suppress verbose output"}},
     .min_args = 1,
@@ -251,9 +252,6 @@ const Command kPullCommand = {
 
 int cmd_pull(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kPullCommand, argv);
-  if (p.flag("all-tags"))
-    refuse_flag(ctx, kPullCommand, "all-tags",
-                "is not supported yet: hoistd pulls one tag at a time; name each tag to pull (NAME:TAG)");
   try {
     show_pull(p.args[0], ctx, p.flag("quiet"), p.get("platform"));
   } catch (const ConnectError&) {
@@ -272,16 +270,14 @@ const Command kPushCommand = {
     .use = "[OPTIONS] NAME[:TAG]",
     .summary = "Upload an image to a registry",
     .aliases = {"image push", "push"},
-    .flags = {{"all-tags", 'a', "", "Push all tags of an image to the repository", "", true},  // refused
+    .flags = {{"all-tags", 'a', "", "Push all tags of an image to the repository", "", true,
+               "is not supported yet: hoistd pushes one tag at a time; name each tag to push (NAME:TAG)"},
               {"quiet", 'q', "", "Suppress verbose output"}},
     .min_args = 1,
     .max_args = 1};
 
 int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kPushCommand, argv);
-  if (p.flag("all-tags"))
-    refuse_flag(ctx, kPushCommand, "all-tags",
-                "is not supported yet: hoistd pushes one tag at a time; name each tag to push (NAME:TAG)");
   std::string repo, tag;
   split_ref(p.args[0], repo, tag);
   bool quiet = p.flag("quiet");
@@ -305,12 +301,9 @@ int cmd_push(Ctx& ctx, const std::vector<std::string>& argv) {
   return 0;
 }
 
-const Command kTagCommand = {
-    .use = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-    .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-    .aliases = {"image tag", "tag"},
-    .min_args = 2,
-    .max_args = 2};
+const Command kTagCommand = {.use = "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+                             .summary = "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+                             .aliases = {"image tag", "tag"}, .min_args = 2, .max_args = 2};
 
 int cmd_tag(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kTagCommand, argv);

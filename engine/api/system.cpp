@@ -134,30 +134,16 @@ void register_system_routes(Router& r, Daemon& d) {
   r.head("/_ping", ping);
 
   r.get("/version", [&d](Request&, Response& res) {
-    json v = {{"Platform", {{"Name", "Hoist Engine"}}},
-              {"Components",
-               json::array({{{"Name", "Engine"},
-                             {"Version", "24.0.0"},
-                             {"Details",
-                              {{"ApiVersion", kApiVersion},
-                               {"MinAPIVersion", kMinApiVersion},
-                               {"GitCommit", "hoist"},
-                               {"GoVersion", "n/a"},
-                               {"Os", "linux"},
-                               {"Arch", go_arch()},
-                               {"KernelVersion", kernel_version()},
-                               {"Experimental", "false"},
-                               {"BuildTime", ""}}}},
-                            {{"Name", "hoist-runtime"}, {"Version", "0.1"}, {"Details", {{"GitCommit", "hoist"}}}}})},
-              {"Version", "24.0.0"},
-              {"ApiVersion", kApiVersion},
-              {"MinAPIVersion", kMinApiVersion},
-              {"GitCommit", "hoist"},
-              {"GoVersion", "n/a"},
-              {"Os", "linux"},
-              {"Arch", go_arch()},
-              {"KernelVersion", kernel_version()},
+    // The top level and the Engine component's Details say the same, as dockerd's.
+    json v = {{"ApiVersion", kApiVersion}, {"MinAPIVersion", kMinApiVersion}, {"GitCommit", "hoist"},
+              {"GoVersion", "n/a"}, {"Os", "linux"}, {"Arch", go_arch()}, {"KernelVersion", kernel_version()},
               {"BuildTime", ""}};
+    json details = v;
+    details["Experimental"] = "false";
+    v["Platform"] = {{"Name", "Hoist Engine"}};
+    v["Version"] = "24.0.0";
+    v["Components"] = json::array({{{"Name", "Engine"}, {"Version", "24.0.0"}, {"Details", details}},
+                                   {{"Name", "hoist-runtime"}, {"Version", "0.1"}, {"Details", {{"GitCommit", "hoist"}}}}});
     (void)d;
     res.json(200, v.dump() + "\n");
   });

@@ -144,10 +144,10 @@ class ContainerManager {
   TopResult top(const std::string& ref);
   // Bytes in the container's writable layer (SizeRw; what removing it frees).
   std::int64_t writable_size(const std::string& ref) const;
-  // A sample of the container's cgroup (engine/stats.h).
+  // A sample of the container's cgroup (engine/containers/stats.h).
   ContainerStats stats(const std::string& ref);
 
-  // Attach/resize pass through to the shim (protocol in engine/shim.h).
+  // Attach/resize pass through to the shim (protocol in engine/shim/protocol.h).
   // detach_keys: the bytes that detach a client writing to a TTY (shim.h); "": none.
   UniqueFd attach(const std::string& ref, bool in, bool out, bool err, bool close_stdin,
                   const std::string& detach_keys = {});

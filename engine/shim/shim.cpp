@@ -222,6 +222,7 @@ class Shim {
     stdin_buf_.clear();
   }
   void reap();
+  void accept_clients();
   void finish();
   // `runtime delete --force` of the container (not for an exec: the container is not ours).
   void delete_container() {
@@ -485,6 +486,17 @@ void Shim::client_input(Client& c, std::string_view in) {
   c.fd.reset();
 }
 
+// Takes every connection waiting on the socket as a client (its request line comes later).
+void Shim::accept_clients() {
+  for (;;) {
+    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    auto c = std::make_unique<Client>();
+    c->fd.reset(fd);
+    clients_.push_back(std::move(c));
+  }
+}
+
 void Shim::reap() {
   signalfd_siginfo si;
   while (::read(sigfd_.get(), &si, sizeof si) > 0) {}
@@ -547,15 +559,7 @@ void Shim::loop() {
     int timeout = pty_draining ? 5 : exited_ || holding ? 50 : -1;
     if (::poll(p.data(), p.size(), timeout) < 0 && errno != EINTR) throw_sys("poll");
     if (p[0].revents) reap();
-    if (p[1].revents & POLLIN) {
-      for (;;) {
-        int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0) break;
-        auto c = std::make_unique<Client>();
-        c->fd.reset(fd);
-        clients_.push_back(std::move(c));
-      }
-    }
+    if (p[1].revents & POLLIN) accept_clients();
     char buf[32768];
     auto pump = [&](UniqueFd& fd, short rev, int stream) {
       if (!rev) return;
@@ -599,13 +603,7 @@ void Shim::finish() {
   // No new connections; those already made (in the backlog, or with their request line not read
   // yet) still get their answer: a "wait" or "status" racing the exit is never left hanging.
   ::unlink((o_.state_dir + "/" + std::string(kShimSocket)).c_str());
-  for (;;) {
-    int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) break;
-    auto c = std::make_unique<Client>();
-    c->fd.reset(fd);
-    clients_.push_back(std::move(c));
-  }
+  accept_clients();
   listen_.reset();
   long long req_deadline = monotonic_ms() + 200;
   for (;;) {

@@ -1,5 +1,5 @@
-// POST /containers/create body → the OCI spec builder (engine/oci_spec.h), as the create handler
-// decodes it (engine/request_json.h, then the spec builder): the body is the container Config, its HostConfig apart.
+// POST /containers/create body → the OCI spec builder (engine/containers/oci_spec.h), as the create handler
+// decodes it (engine/api/request_json.h, then the spec builder): the body is the container Config, its HostConfig apart.
 #include <unistd.h>
 
 #include <filesystem>

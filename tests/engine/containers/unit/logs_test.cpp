@@ -1,4 +1,4 @@
-// json-file log writer/reader (engine/logs.h).
+// json-file log writer/reader (engine/containers/logs.h).
 #include "engine/containers/logs.h"
 
 #include <limits>

@@ -1,4 +1,4 @@
-// Docker's detach keys (engine/shim.h): parsing and finding them in a stream of input.
+// Docker's detach keys (engine/shim/protocol.h): parsing and finding them in a stream of input.
 #include <gtest/gtest.h>
 
 #include <string>
