@@ -22,7 +22,7 @@ b=build-asan
 cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_SANITIZE=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
 cmake --build "$b" -j "$(nproc)" --target hoist_runtime_unit_tests hoist_image_unit_tests hoist_engine_unit_tests \
-  hoist_cli_unit_tests hoist_builder_unit_tests hoist_network_unit_tests hoist_volumes_unit_tests hoist_engine_tests
+  hoist_cli_unit_tests hoist_common_unit_tests hoist_builder_unit_tests hoist_network_unit_tests hoist_volumes_unit_tests hoist_engine_tests
 reports=$PWD/$b/sanitizer
 rm -rf "$reports" && mkdir -p "$reports"
 san() {  # san DETECT_LEAKS CTEST-ARGS...: ctest with the sanitizers' reports going to $reports

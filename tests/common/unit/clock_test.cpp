@@ -1,0 +1,29 @@
+// Go's time.ParseDuration as hoistd reads it (prune's until filter, HEALTHCHECK options of import
+// changes): its units and forms, and InvalidArgument for everything else (a "..s" once let
+// std::invalid_argument out of the parser).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+using hoist::InvalidArgument;
+using hoist::parse_go_duration_ns;
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
+
+TEST(GoDuration, UnitsAndForms) {
+  EXPECT_EQ(parse_go_duration_ns("0"), 0);
+  EXPECT_EQ(parse_go_duration_ns("1m30s"), 90'000'000'000);
+  EXPECT_EQ(parse_go_duration_ns("500ms"), 500'000'000);
+  EXPECT_EQ(parse_go_duration_ns("2h"), 7'200'000'000'000);
+  EXPECT_EQ(parse_go_duration_ns("1.5us"), 1'500);
+  EXPECT_EQ(parse_go_duration_ns("-3ns"), -3);
+}
+
+TEST(GoDuration, AnythingElseIsRefused) {
+  for (const char* bad : {"", "5", "s", "1x", "..s", ".s", "-", "1e3s", "99999999999h"})
+    EXPECT_THAT([&] { parse_go_duration_ns(bad); },
+                ThrowsMessage<InvalidArgument>(HasSubstr(std::string("invalid duration \"") + bad + "\"")))
+        << bad;
+}
