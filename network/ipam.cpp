@@ -124,6 +124,7 @@ std::uint32_t Ipam::allocate(const std::string& network, const std::string& owne
   std::lock_guard lk(mu_);
   auto& p = pool(network);
   std::uint32_t ip = 0;
+  const std::uint32_t last_before = p.last;
   if (want) {
     if (!p.subnet.contains(*want) || *want == p.subnet.base || *want == p.subnet.last())
       throw InvalidArgument("address " + ipv4_str(*want) + " does not belong to subnet " + p.subnet.str());
@@ -149,7 +150,8 @@ std::uint32_t Ipam::allocate(const std::string& network, const std::string& owne
   try {
     save();
   } catch (...) {
-    p.leases.erase(ip);  // not on disk: not handed out
+    p.leases.erase(ip);  // not on disk: not handed out, and the next search starts where it did
+    p.last = last_before;
     throw;
   }
   return ip;
