@@ -1,0 +1,72 @@
+// The embedded DNS server of user-defined networks, served by hoistd itself: for each container
+// a UDP and a TCP socket opened inside the container's network namespace at 127.0.0.11:53 (as
+// dockerd's), all served by one thread. It answers A queries for the names the resolver knows
+// (container names, aliases, name.network: several addresses in rotating order), PTR queries
+// for their addresses, and forwards everything else to the upstream resolvers from the host's
+// namespace (so a loopback resolver of the host's resolv.conf works, as with Docker).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace hoist::network {
+
+// One question of a DNS message (RFC 1035 §4.1.2).
+struct DnsQuestion {
+  std::string name;  // lower case, without the trailing dot ("web", "web.net1", "2.0.17.172.in-addr.arpa")
+  std::uint16_t type = 0;   // 1 A, 12 PTR, 28 AAAA, ...
+  std::uint16_t klass = 0;  // 1 IN
+};
+
+// A query as the server reads it: header fields and the first question. nullopt for anything
+// that is not a well-formed standard query with at least one question (a response, a truncated
+// or malformed message, a compression loop, a name over 255 bytes): the fuzz target's parser.
+struct DnsQuery {
+  std::uint16_t id = 0;
+  std::uint16_t flags = 0;  // as received (RD is echoed in the answer)
+  DnsQuestion question;
+  std::size_t question_end = 0;  // offset after the first question (the answer copies it)
+};
+std::optional<DnsQuery> parse_dns_query(std::span<const std::uint8_t> msg);
+
+// An answer to `q` (its question copied from `msg`): A records for `addresses` (type A), or one
+// PTR record naming `ptr_name` (type PTR), TTL 600 as dockerd's; with `rcode` (0 NOERROR,
+// 3 NXDOMAIN, 2 SERVFAIL) and no records when both are empty. Flags: QR, AA off, RA on, RD as asked.
+std::vector<std::uint8_t> build_dns_answer(std::span<const std::uint8_t> msg, const DnsQuery& q,
+                                           const std::vector<std::uint32_t>& addresses,
+                                           const std::string& ptr_name, int rcode);
+
+// What the server asks of hoistd, for the container `scope` (its id) that sent the query.
+struct DnsResolver {
+  // Addresses (host byte order) of `name` as seen from `scope`'s networks; empty: not ours.
+  std::function<std::vector<std::uint32_t>(const std::string& scope, const std::string& name)> lookup;
+  // The name of `address` as seen from `scope` ("web.net1"); nullopt: not ours.
+  std::function<std::optional<std::string>(const std::string& scope, std::uint32_t address)> reverse;
+};
+
+class DnsServer {
+ public:
+  // `upstreams`: "ip" or "ip:port" of the resolvers to forward to (the host's resolv.conf
+  // nameservers), tried in order with a timeout of 2 s each. Starts the serving thread.
+  DnsServer(DnsResolver resolver, std::vector<std::string> upstreams);
+  ~DnsServer();  // closes every socket and joins the thread
+  DnsServer(const DnsServer&) = delete;
+  DnsServer& operator=(const DnsServer&) = delete;
+
+  // Opens the container's sockets at `address`:`port` (127.0.0.11:53) inside the namespace at
+  // `netns_path` and serves them as `scope`. Replaces the sockets of a scope added before.
+  void add(const std::string& scope, const std::string& netns_path, const std::string& address = "127.0.0.11",
+           std::uint16_t port = 53);
+  void remove(const std::string& scope);
+  void set_upstreams(std::vector<std::string> upstreams);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hoist::network

@@ -1,0 +1,88 @@
+// NAT and filtering for bridge networks in an nftables table of Hoist's own (libnftables, one
+// transaction per change: no `nft` or `iptables` process), and the host ports that published
+// ports hold.
+//
+// The table (family ip) does:
+// - masquerade: traffic from a network's subnet leaving through any other device (not for
+//   --internal networks, nor with masquerade off);
+// - published ports: DNAT of host_ip:host_port (any local address when host_ip is 0, 127.0.0.1
+//   included, for traffic from outside (prerouting) and from the host itself (output)) to the
+//   container's address and port; traffic DNAT'ed to a container from the host's loopback or
+//   from a container of the same bridge (hairpin) is masqueraded so that replies come back;
+// - isolation: nothing is forwarded between two different networks' bridges; an --internal
+//   network's bridge forwards nothing to or from any other device.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/fd.h"
+#include "network/ipam.h"
+
+namespace hoist::network {
+
+struct NatNetwork {
+  std::string bridge;  // device name
+  Subnet subnet;
+  bool internal = false;    // no way out (and no published ports)
+  bool masquerade = true;   // com.docker.network.bridge.enable_ip_masquerade
+};
+
+struct PortMapping {
+  std::string proto;            // "tcp" or "udp"
+  std::uint32_t host_ip = 0;    // 0: every address of the host
+  std::uint16_t host_port = 0;
+  std::uint32_t container_ip = 0;
+  std::uint16_t container_port = 0;
+  std::string bridge;           // the container's network's bridge
+  bool operator==(const PortMapping&) const = default;
+};
+
+struct NatRules {
+  std::vector<NatNetwork> networks;
+  std::vector<PortMapping> ports;
+};
+
+// The nft script that replaces table `table` with these rules in one transaction (pure; the
+// unit tests read it). Includes the sysctl-free parts only.
+std::string render_ruleset(const std::string& table, const NatRules& rules);
+
+// The table of one daemon. apply() replaces the whole table atomically; remove() deletes it
+// (nothing when absent). Errors carry libnftables' message.
+class Nftables {
+ public:
+  explicit Nftables(std::string table);
+  ~Nftables();
+  Nftables(const Nftables&) = delete;
+  Nftables& operator=(const Nftables&) = delete;
+  void apply(const NatRules& rules);
+  void remove();
+  // Runs an nft command (for tests and diagnostics: "list table ip T"); returns its output.
+  std::string run(const std::string& cmd);
+
+ private:
+  std::string table_;
+  struct nft_ctx* ctx_ = nullptr;
+};
+
+// Host ports held by published ports: a bound socket per (proto, host_ip, port), so that no host
+// process and no other container can take a port a container publishes (and a port some process
+// holds already is refused). Connections never reach these sockets: DNAT comes first.
+class PortReservations {
+ public:
+  // Binds proto/host_ip:port (port 0: a free port in the kernel's ephemeral range); returns the
+  // port. Conflict "Bind for 0.0.0.0:8000 failed: port is already allocated" when this object
+  // holds it already; Conflict "listen tcp4 0.0.0.0:8000: bind: address already in use" (as
+  // dockerd's words) when some other socket has it.
+  std::uint16_t reserve(const std::string& proto, std::uint32_t host_ip, std::uint16_t port);
+  void release(const std::string& proto, std::uint32_t host_ip, std::uint16_t port);
+  bool held(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) const;
+
+ private:
+  std::map<std::tuple<std::string, std::uint32_t, std::uint16_t>, UniqueFd> held_;
+};
+
+}  // namespace hoist::network
