@@ -13,7 +13,7 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& msg) : std::runtime_error(msg) {}
 };
 
-// Kinds the API maps to Docker's status codes: 404, 409, 400.
+// Kinds the API maps to Docker's status codes: 404, 409, 400, 403.
 class NotFound : public Error {
  public:
   using Error::Error;
@@ -23,6 +23,12 @@ class Conflict : public Error {
   using Error::Error;
 };
 class InvalidArgument : public Error {
+ public:
+  using Error::Error;
+};
+// Refused by a rule rather than by the input's form (dockerd's 403: removing a predefined
+// network, a subnet that overlaps another network's).
+class Forbidden : public Error {
  public:
   using Error::Error;
 };

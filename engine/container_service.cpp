@@ -4,6 +4,7 @@
 
 #include <ctime>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -71,31 +72,16 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     in.host_config = object_or_empty(r.host_config_json);
     in.image_config = image_config_of(d_, r.image_id);
     in.rootfs = rootfs;
-    auto mode = network::parse_mode(json_str(in.host_config, "NetworkMode"));
-    in.hostname = in.config.value("Hostname", "");
-    if (in.hostname.empty() && mode == network::Mode::Host) in.hostname = host_name();  // as dockerd
-    if (in.hostname.empty()) in.hostname = r.id.substr(0, 12);
-    std::vector<network::HostEntry> extra;
-    for (const auto& h : json_str_list(in.host_config, "ExtraHosts").value_or(std::vector<std::string>{}))
-      extra.push_back(network::parse_extra_host(h));
-    network::DnsConfig dns;
-    dns.servers = json_str_list(in.host_config, "Dns").value_or(dns.servers);
-    dns.search = json_str_list(in.host_config, "DnsSearch").value_or(dns.search);
-    dns.options = json_str_list(in.host_config, "DnsOptions").value_or(dns.options);
-    auto dir = mgr_->container_dir(r.id);
-    in.hostname_path = dir + "/hostname";
-    in.hosts_path = dir + "/hosts";
-    in.resolv_conf_path = dir + "/resolv.conf";
-    write_file_atomic(in.hostname_path, in.hostname + "\n", 0644, false);
-    write_file_atomic(in.hosts_path, network::hosts_file(mode, read_or_empty("/etc/hosts"), extra), 0644, false);
-    write_file_atomic(in.resolv_conf_path, network::resolv_conf(mode, read_or_empty("/etc/resolv.conf"), dns), 0644,
-                      false);
+    setup_network(r, in);
     in.cgroup_parent = opts_.cgroup_parent;
     in.init_path = opts_.init;
     return build_oci_spec(in).dump();
   };
   mo.on_event = [this](const ContainerRecord& r, const std::string& action,
                        const std::map<std::string, std::string>& attrs) { publish(r, action, attrs); };
+  mo.on_stopped = [this](const ContainerRecord& r) {
+    if (opts_.networks) opts_.networks->release(r.id);
+  };
   mgr_ = std::make_unique<ContainerManager>(mo);
   health_ = std::make_unique<HealthMonitor>(*mgr_, [this](const std::string& id, const std::string& status) {
     if (status == "starting") return;  // Docker reports what probes decide
@@ -105,6 +91,12 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     }
   });
   mgr_->restore();
+  if (opts_.networks) {  // sandboxes of containers that exited while hoistd was down go
+    std::set<std::string> live;
+    for (auto& r : mgr_->list())
+      if (r.state == ContainerState::Running || r.state == ContainerState::Paused) live.insert(r.id);
+    opts_.networks->release_except(live);
+  }
   for (auto& r : mgr_->list())  // live-restored containers: their checks go on
     if (r.state == ContainerState::Running) start_health(r);
 
@@ -134,6 +126,105 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
 }
 
 ContainerService::~ContainerService() { health_.reset(); }
+
+void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
+  const std::string mode_text = json_str(in.host_config, "NetworkMode");
+  auto mode = network::parse_mode(mode_text);
+  in.hostname = in.config.value("Hostname", "");
+  if (in.hostname.empty() && mode == network::Mode::Host) in.hostname = host_name();  // as dockerd
+  if (in.hostname.empty()) in.hostname = r.id.substr(0, 12);
+  std::string domain = in.config.value("Domainname", "");
+  std::vector<network::HostEntry> extra;
+  for (const auto& h : json_str_list(in.host_config, "ExtraHosts").value_or(std::vector<std::string>{})) {
+    auto e = network::parse_extra_host(h);
+    if (e.address == "host-gateway") {
+      std::uint32_t gw = opts_.networks ? opts_.networks->default_gateway() : 0;
+      if (gw == 0) throw InvalidArgument("unable to derive the IP value for host-gateway");
+      e.address = network::ipv4_str(gw);
+    }
+    extra.push_back(e);
+  }
+  network::DnsConfig dns;
+  dns.servers = json_str_list(in.host_config, "Dns").value_or(dns.servers);
+  dns.search = json_str_list(in.host_config, "DnsSearch").value_or(dns.search);
+  dns.options = json_str_list(in.host_config, "DnsOptions").value_or(dns.options);
+  std::vector<network::HostEntry> self;
+  bool embedded_dns = false;
+  if (mode == network::Mode::Bridge) {
+    if (!opts_.networks) throw InvalidArgument("this daemon has no networks");
+    network::AttachRequest ar;
+    ar.container_id = r.id;
+    ar.container_name = r.name;
+    ar.hostname = in.hostname;
+    ar.mode = mode_text;
+    auto eps = object_or_empty(r.endpoints_json);
+    for (auto& [name, es] : eps.items()) {
+      network::EndpointRequest er;
+      if (es.contains("IPAMConfig") && es["IPAMConfig"].is_object()) {
+        auto ip = json_str(es["IPAMConfig"], "IPv4Address");
+        if (!ip.empty()) {
+          er.ip = network::parse_ipv4(ip);
+          if (!er.ip) throw InvalidArgument("invalid IPv4 address: " + ip);
+        }
+      }
+      er.aliases = json_str_list(es, "Aliases").value_or(std::vector<std::string>{});
+      er.mac = json_str(es, "MacAddress");
+      ar.endpoints[name] = er;
+    }
+    std::set<std::pair<std::uint16_t, std::string>> bound;
+    for (auto& b : network::port_bindings(in.host_config)) {
+      network::PortRequest pr;
+      pr.proto = b.proto;
+      pr.container_port = b.container_port;
+      pr.host_ip = b.host_ip.empty() ? 0 : network::parse_ipv4(b.host_ip).value_or(0);
+      pr.host_port_lo = b.host_port_lo;
+      pr.host_port_hi = b.host_port_hi;
+      ar.ports.push_back(pr);
+      bound.insert({b.container_port, b.proto});
+    }
+    if (json_flag(in.host_config, "PublishAllPorts")) {
+      for (const json* src : {&in.config, &in.image_config})
+        if (src->contains("ExposedPorts") && (*src)["ExposedPorts"].is_object())
+          for (auto& [key, v] : (*src)["ExposedPorts"].items()) {
+            auto [port, proto] = network::parse_port_key(key);
+            if (!bound.insert({port, proto}).second) continue;
+            network::PortRequest pr;
+            pr.proto = proto;
+            pr.container_port = port;
+            ar.ports.push_back(pr);
+          }
+    }
+    auto sb = opts_.networks->attach(ar);
+    in.netns_path = sb.netns_path;
+    embedded_dns = sb.user_dns;
+    if (!sb.endpoints.empty())
+      self.push_back({domain.empty() ? in.hostname : in.hostname + "." + domain + " " + in.hostname,
+                      network::ipv4_str(sb.endpoints.front().address)});
+  } else if (mode == network::Mode::Container) {
+    auto target = mgr_->inspect(network::mode_container(mode_text));
+    if (target.id == r.id) throw InvalidArgument("cannot join own network");
+    if (target.state != ContainerState::Running && target.state != ContainerState::Paused)
+      throw Conflict("cannot join network of a non running container: " + target.id);
+    auto sb = opts_.networks ? opts_.networks->sandbox(target.id) : std::nullopt;
+    in.netns_path = sb && !sb->netns_path.empty() ? sb->netns_path : "/proc/" + std::to_string(target.pid) + "/ns/net";
+    auto tdir = mgr_->container_dir(target.id);
+    // The files of the container whose network it shares, as dockerd binds them.
+    in.hosts_path = tdir + "/hosts";
+    in.resolv_conf_path = tdir + "/resolv.conf";
+    auto dir = mgr_->container_dir(r.id);
+    in.hostname_path = dir + "/hostname";
+    write_file_atomic(in.hostname_path, in.hostname + "\n", 0644, false);
+    return;
+  }
+  auto dir = mgr_->container_dir(r.id);
+  in.hostname_path = dir + "/hostname";
+  in.hosts_path = dir + "/hosts";
+  in.resolv_conf_path = dir + "/resolv.conf";
+  write_file_atomic(in.hostname_path, in.hostname + "\n", 0644, false);
+  write_file_atomic(in.hosts_path, network::hosts_file(mode, read_or_empty("/etc/hosts"), extra, self), 0644, false);
+  write_file_atomic(in.resolv_conf_path,
+                    network::resolv_conf(mode, read_or_empty(d_.config().resolv_conf), dns, embedded_dns), 0644, false);
+}
 
 void ContainerService::start_health(const ContainerRecord& r) {
   auto cfg = HealthConfig::from(object_or_empty(r.config_json), image_config_of(d_, r.image_id));

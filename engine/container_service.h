@@ -12,8 +12,10 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "engine/containers/health.h"
+#include "engine/containers/oci_spec.h"
 #include "engine/containers/manager.h"
 #include "engine/daemon.h"
+#include "network/networks.h"
 
 namespace hoist::engine {
 
@@ -25,10 +27,12 @@ class ContainerService {
     std::string runtime_root;  // the runtime's --root (default <exec_root>/runtime)
     std::string cgroup_parent = "/hoist";
     std::string init;          // hoist-init binary (HostConfig.Init)
+    network::NetworkController* networks = nullptr;  // sandboxes of bridge-mode containers
   };
   ContainerService(Daemon& d, Options opts);
   ~ContainerService();
   ContainerManager& manager() { return *mgr_; }
+  network::NetworkController& networks() { return *opts_.networks; }
   // Publishes a container event (the manager's, and those the API causes: attach, detach,
   // restart) and acts on it: health checks start and stop, AutoRemove containers go.
   void publish(const ContainerRecord& r, const std::string& action, const std::map<std::string, std::string>& attrs);
@@ -39,6 +43,9 @@ class ContainerService {
   std::unique_ptr<ContainerManager> mgr_;
   std::unique_ptr<HealthMonitor> health_;  // destroyed before mgr_
   void start_health(const ContainerRecord& r);
+  // The container's network: its sandbox (bridge modes) or the namespace it joins; fills
+  // in.netns_path and writes /etc/hosts and /etc/resolv.conf.
+  void setup_network(const ContainerRecord& r, SpecInput& in);
 };
 
 // The "config" object of an image's config blob ({} when the image is gone).

@@ -37,7 +37,8 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
     return std::find(explicit_keys.begin(), explicit_keys.end(), k) != explicit_keys.end();
   };
   static const std::vector<std::string> known = {"data-root", "exec-root", "hosts",  "runtime",
-                                                 "insecure-registries", "log-level", "debug", "config-dir"};
+                                                 "insecure-registries", "log-level", "debug", "config-dir",
+                                                 "bridge", "bip", "default-address-pools", "mtu", "nft-table"};
   for (auto& [k, v] : j.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw InvalidArgument("config file " + path + ": unknown key \"" + k + "\"");
@@ -56,6 +57,14 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
     }
     if (j.contains("log-level") && !given("log-level")) log_level = j["log-level"].get<std::string>();
     if (j.contains("debug") && !given("debug")) debug = j["debug"].get<bool>();
+    if (j.contains("bridge") && !given("bridge")) bridge_name = j["bridge"].get<std::string>();
+    if (j.contains("bip") && !given("bip")) bip = j["bip"].get<std::string>();
+    if (j.contains("mtu") && !given("mtu")) mtu = j["mtu"].get<int>();
+    if (j.contains("nft-table") && !given("nft-table")) nft_table = j["nft-table"].get<std::string>();
+    if (j.contains("default-address-pools") && !given("default-address-pool"))
+      for (auto& p : j["default-address-pools"])  // [{"base": "10.10.0.0/16", "size": 24}]
+        default_address_pools.push_back("base=" + p.at("base").get<std::string>() +
+                                        ",size=" + std::to_string(p.at("size").get<int>()));
   } catch (const json::exception& e) {
     throw InvalidArgument("config file " + path + ": " + e.what());
   }

@@ -33,6 +33,13 @@ struct DaemonConfig {
   std::string log_level = "info";
   bool debug = false;
   int http_header_timeout_s = 30;  // a client's time to send a whole request head
+  // Networking (dockerd's flags where it has them).
+  std::string bridge_name = "hoist0";  // the default bridge's device
+  std::string bip;                     // --bip: the default bridge's gateway/prefix ("" → a free pool)
+  std::vector<std::string> default_address_pools;  // "base=10.10.0.0/16,size=24" (dockerd's form)
+  int mtu = 1500;
+  std::string nft_table = "hoist";     // the nftables table (family ip) of this daemon
+  std::string resolv_conf = "/etc/resolv.conf";  // the host's: upstreams of the embedded DNS
 
   // Merges a daemon.json (keys: data-root, exec-root, hosts, runtime, insecure-registries,
   // log-level, debug) under the values set explicitly (`explicit_keys` lists flags given).

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "engine/container_service.h"
 #include "engine/daemon.h"
+#include "engine/network_service.h"
 
 namespace {
 
@@ -73,6 +74,13 @@ int main(int argc, char** argv) {
   app.add_flag("-D,--debug", cfg.debug, "debug logging");
   app.add_option("-l,--log-level", cfg.log_level, "debug, info, warn, error");
   app.add_option("--insecure-registry", cfg.insecure_registries, "registry (host[:port] or CIDR) that may use plain http");
+  app.add_option("-b,--bridge", cfg.bridge_name, "the default bridge network's device (created when absent)");
+  app.add_option("--bip", cfg.bip, "the default bridge's address and prefix (gateway/prefix, e.g. 172.17.0.1/16)");
+  app.add_option("--default-address-pool", cfg.default_address_pools,
+                 "pool new networks' subnets come from (base=10.10.0.0/16,size=24)");
+  app.add_option("--mtu", cfg.mtu, "MTU of the default bridge's containers")->check(CLI::Range(68, 65535));
+  app.add_option("--nft-table", cfg.nft_table, "nftables table (family ip) of this daemon's NAT and filtering");
+  app.add_option("--resolv-conf", cfg.resolv_conf, "the host's resolv.conf (the embedded DNS forwards to its nameservers)");
   // Hidden: tests shorten it.
   app.add_option("--http-header-timeout", cfg.http_header_timeout_s, "seconds a client has to send a request head")
       ->check(CLI::PositiveNumber)
@@ -85,7 +93,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> given;
     for (const char* k : {"host", "data-root", "exec-root", "config-dir", "runtime", "debug", "log-level",
-                          "insecure-registry"})
+                          "insecure-registry", "bridge", "bip", "default-address-pool", "mtu", "nft-table"})
       if (app.count(std::string("--") + k) > 0) given.push_back(k);
     bool explicit_file = app.get_option("--config-file")->count() > 0;
     if (explicit_file || ::access(config_file.c_str(), F_OK) == 0) {
@@ -110,8 +118,9 @@ int main(int argc, char** argv) {
 
     cfg.runtime = find_binary(cfg.runtime, "runtime");
     engine::Daemon daemon(cfg);
-    engine::ContainerService containers(daemon,
-                                        {find_binary(shim, "engine"), "", cgroup_parent, find_binary(init, "engine")});
+    engine::NetworkService networks(daemon);
+    engine::ContainerService containers(daemon, {find_binary(shim, "engine"), "", cgroup_parent,
+                                                 find_binary(init, "engine"), &networks.controller()});
     daemon.start();
     log::info("hoistd listening on " + cfg.socket_path());
     for (;;) {

@@ -29,6 +29,7 @@ struct NatNetwork {
   Subnet subnet;
   bool internal = false;    // no way out (and no published ports)
   bool masquerade = true;   // com.docker.network.bridge.enable_ip_masquerade
+  bool operator==(const NatNetwork&) const = default;
 };
 
 struct PortMapping {
@@ -44,6 +45,7 @@ struct PortMapping {
 struct NatRules {
   std::vector<NatNetwork> networks;
   std::vector<PortMapping> ports;
+  bool operator==(const NatRules&) const = default;
 };
 
 // The nft script that replaces table `table` with these rules in one transaction (pure; the

@@ -168,13 +168,114 @@ json config_view(const json& stored) {
 
 namespace {
 
-// NetworkSettings of a container without a network (all it has is an empty namespace).
-json network_settings_view() {
-  return {{"Bridge", ""}, {"SandboxID", ""}, {"HairpinMode", false}, {"LinkLocalIPv6Address", ""},
-          {"LinkLocalIPv6PrefixLen", 0}, {"Ports", json::object()}, {"SandboxKey", ""},
-          {"SecondaryIPAddresses", nullptr}, {"SecondaryIPv6Addresses", nullptr}, {"EndpointID", ""},
-          {"Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"IPAddress", ""},
-          {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"MacAddress", ""}, {"Networks", json::object()}};
+// The container's networks as Docker's EndpointSettings, by network name: its sandbox's
+// endpoints while it runs; the networks it joins at start (without addresses) otherwise.
+json networks_view(ContainerService& svc, const ContainerRecord& r, const std::optional<network::Sandbox>& sb) {
+  json nets = json::object();
+  auto& ctl = svc.networks();
+  auto requested = object_or_empty(r.endpoints_json);
+  auto es_json = [&](const std::string& name, const std::string& network_id) {
+    json es = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr}, {"MacAddress", ""},
+               {"DriverOpts", nullptr}, {"NetworkID", network_id}, {"EndpointID", ""}, {"Gateway", ""},
+               {"IPAddress", ""}, {"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""},
+               {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nullptr}};
+    for (auto& [k, v] : requested.items())
+      if ((k == name || k == network_id) && v.is_object()) {
+        if (v.contains("IPAMConfig") && v["IPAMConfig"].is_object() && !v["IPAMConfig"].empty()) es["IPAMConfig"] = v["IPAMConfig"];
+        if (v.contains("Aliases") && v["Aliases"].is_array() && !v["Aliases"].empty()) es["Aliases"] = v["Aliases"];
+      }
+    return es;
+  };
+  if (sb) {
+    for (auto& e : sb->endpoints) {
+      json es = es_json(e.network_name, e.network_id);
+      es["EndpointID"] = e.endpoint_id;
+      es["Gateway"] = e.gateway ? network::ipv4_str(e.gateway) : "";
+      es["IPAddress"] = network::ipv4_str(e.address);
+      es["IPPrefixLen"] = e.prefix;
+      es["MacAddress"] = e.mac;
+      if (!e.dns_names.empty()) es["DNSNames"] = e.dns_names;
+      nets[e.network_name] = es;
+    }
+    return nets;
+  }
+  auto hc = object_or_empty(r.host_config_json);
+  auto mode_text = json_str(hc, "NetworkMode");
+  auto mode = network::parse_mode(mode_text);
+  if (mode == network::Mode::Container) return nets;
+  std::vector<std::string> names;
+  names.push_back(mode == network::Mode::Bridge && (mode_text.empty() || mode_text == "default") ? "bridge" : mode_text);
+  for (auto& [k, v] : requested.items()) names.push_back(k);
+  for (auto& name : names) {
+    try {
+      auto n = ctl.get(name);
+      if (!nets.contains(n.name)) nets[n.name] = es_json(n.name, n.id);
+    } catch (const std::exception&) {  // a network removed since
+    }
+  }
+  return nets;
+}
+
+// NetworkSettings as dockerd's inspect shows them.
+json network_settings_view(ContainerService& svc, const ContainerRecord& r) {
+  auto sb = svc.networks().sandbox(r.id);
+  json ports = json::object();
+  auto config = object_or_empty(r.config_json);
+  if (sb) {
+    if (config.contains("ExposedPorts") && config["ExposedPorts"].is_object())
+      for (auto& [k, v] : config["ExposedPorts"].items()) ports[k.find('/') == std::string::npos ? k + "/tcp" : k] = nullptr;
+    for (auto& p : sb->ports) {
+      auto key = std::to_string(p.container_port) + "/" + p.proto;
+      if (!ports[key].is_array()) ports[key] = json::array();
+      ports[key].push_back({{"HostIp", network::ipv4_str(p.host_ip)}, {"HostPort", std::to_string(p.host_port)}});
+    }
+  }
+  json s = {{"Bridge", ""}, {"SandboxID", sb ? sb->sandbox_id : ""}, {"HairpinMode", false},
+            {"LinkLocalIPv6Address", ""}, {"LinkLocalIPv6PrefixLen", 0}, {"Ports", ports},
+            {"SandboxKey", sb ? sb->netns_path : ""}, {"SecondaryIPAddresses", nullptr},
+            {"SecondaryIPv6Addresses", nullptr}, {"EndpointID", ""}, {"Gateway", ""}, {"GlobalIPv6Address", ""},
+            {"GlobalIPv6PrefixLen", 0}, {"IPAddress", ""}, {"IPPrefixLen", 0}, {"IPv6Gateway", ""},
+            {"MacAddress", ""}, {"Networks", networks_view(svc, r, sb)}};
+  if (sb)  // the default bridge's endpoint is also shown at the top, as dockerd does
+    for (auto& e : sb->endpoints)
+      if (e.network_name == "bridge") {
+        s["EndpointID"] = e.endpoint_id;
+        s["Gateway"] = network::ipv4_str(e.gateway);
+        s["IPAddress"] = network::ipv4_str(e.address);
+        s["IPPrefixLen"] = e.prefix;
+        s["MacAddress"] = e.mac;
+      }
+  return s;
+}
+
+// What `docker ps` shows of a container's network: Ports, HostConfig.NetworkMode and
+// NetworkSettings.Networks, as JSON members (without braces).
+std::string ps_network_fields(ContainerService& svc, const ContainerRecord& r) {
+  auto sb = svc.networks().sandbox(r.id);
+  json ports = json::array();
+  if (sb) {
+    std::set<std::pair<int, std::string>> published;
+    for (auto& p : sb->ports) {
+      ports.push_back({{"IP", network::ipv4_str(p.host_ip)}, {"PrivatePort", p.container_port},
+                       {"PublicPort", p.host_port}, {"Type", p.proto}});
+      published.insert({p.container_port, p.proto});
+    }
+    auto config = object_or_empty(r.config_json);
+    if (config.contains("ExposedPorts") && config["ExposedPorts"].is_object())
+      for (auto& [k, v] : config["ExposedPorts"].items()) {
+        try {
+          auto [port, proto] = network::parse_port_key(k);
+          if (!published.count({port, proto})) ports.push_back({{"PrivatePort", port}, {"Type", proto}});
+        } catch (const std::exception&) {
+        }
+      }
+  }
+  auto mode = json_str(object_or_empty(r.host_config_json), "NetworkMode");
+  json j = {{"Ports", ports},
+            {"HostConfig", {{"NetworkMode", mode.empty() ? "default" : mode}}},
+            {"NetworkSettings", {{"Networks", networks_view(svc, r, sb)}}}};
+  std::string text = j.dump();
+  return text.substr(1, text.size() - 2);
 }
 
 std::string command_line(const std::vector<std::string>& args) {
@@ -222,10 +323,7 @@ std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r)
             {"ImageID", r.image_id},
             {"Command", command_line(cmd)},
             {"Created", unix_of(r.created)},
-            {"Ports", json::array()},
             {"Labels", s->labels},
-            {"HostConfig", {{"NetworkMode", "none"}}},
-            {"NetworkSettings", {{"Networks", json::object()}}},
             {"Mounts", volumes::inspect_mounts(object_or_empty(r.host_config_json))}};
   std::string text = j.dump();
   s->fields = text.substr(1, text.size() - 2);
@@ -550,6 +648,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     for (auto& r : list) {
       out += out.size() > 1 ? ",{" : "{";
       out += ps_summary(d, r)->fields;
+      out += "," + ps_network_fields(svc, r);
       out += ",\"State\":" + json(state_name(r.state)).dump();
       out += ",\"Status\":" + json(container_status(r, now)).dump();
       out += size_fields(d, svc.manager(), r, false);
@@ -560,6 +659,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
 
   auto& m = svc.manager();
   auto& dm = d;
+  register_network_routes(rt, d, svc);
 
   rt.post("/containers/create", [&](Request& req, Response& res) {
     auto body = decode_body(req, BodyType::ContainerCreate, false);
@@ -568,6 +668,16 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     auto rec = dm.store().resolve(image);
     auto host_config = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
     validate_host_config(host_config, dm.config().runtime);
+    json endpoints = json::object();
+    if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object() &&
+        body["NetworkingConfig"].contains("EndpointsConfig") && body["NetworkingConfig"]["EndpointsConfig"].is_object())
+      endpoints = body["NetworkingConfig"]["EndpointsConfig"];
+    if (json_str(host_config, "NetworkMode").empty()) host_config["NetworkMode"] = "default";  // as dockerd stores it
+    check_container_networks(svc.networks(), host_config, endpoints);
+    if (network::parse_mode(json_str(host_config, "NetworkMode")) == network::Mode::Container) {
+      if (!json_str(body, "Hostname").empty()) throw InvalidArgument("conflicting options: hostname and the network mode");
+      svc.manager().inspect(network::mode_container(json_str(host_config, "NetworkMode")));  // No such container
+    }
     auto warnings = validate_resources(host_config);
     json config = body;
     config.erase("HostConfig");
@@ -582,6 +692,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     p.copy_snapshot = dm.store().mode() == image::SnapshotMode::Copy;
     p.config_json = config.dump();
     p.host_config_json = host_config.dump();
+    p.endpoints_json = endpoints.dump();
     p.tty = config.value("Tty", false);
     p.open_stdin = config.value("OpenStdin", false);
     if (config.contains("StopSignal") && config["StopSignal"].is_string()) p.stop_signal = config["StopSignal"];
@@ -633,6 +744,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       // The parts that change with the state, after the cached rest.
       out += out.size() > 1 ? ",{" : "{";
       out += summary->fields;
+      out += "," + ps_network_fields(svc, r);
       out += ",\"State\":";
       out += json(state_name(r.state)).dump();
       out += ",\"Status\":";
@@ -688,7 +800,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
                 {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", graph_data}}},
                 {"Mounts", volumes::inspect_mounts(host_config)},
                 {"Config", with_defaults(config_view(config), {{"NetworkDisabled", false}})},
-                {"NetworkSettings", network_settings_view()}};
+                {"NetworkSettings", network_settings_view(svc, r)}};
     out["Config"]["Image"] = r.image;
     if (out["Config"].value("Hostname", "").empty()) out["Config"]["Hostname"] = r.id.substr(0, 12);
     if (req.qbool("size")) out.update(json::parse("{" + size_fields(dm, m, r, true).substr(1) + "}"));

@@ -132,6 +132,7 @@ int status_for(const std::exception& e) {
   if (dynamic_cast<const NotFound*>(&e)) return 404;
   if (dynamic_cast<const Conflict*>(&e)) return 409;
   if (dynamic_cast<const InvalidArgument*>(&e)) return 400;
+  if (dynamic_cast<const Forbidden*>(&e)) return 403;
   if (dynamic_cast<const json::exception*>(&e)) return 400;
   if (dynamic_cast<const PayloadTooLarge*>(&e)) return 413;
   return 500;

@@ -14,6 +14,10 @@
 #include "engine/containers/record.h"
 #include "engine/daemon.h"
 
+namespace hoist::network {
+class NetworkController;
+}
+
 namespace hoist::engine {
 
 // GET/HEAD /_ping, GET /version, /info, /events, /system/df.
@@ -31,6 +35,11 @@ class ContainerService;
 void register_container_routes(Router& r, Daemon& d, ContainerService& containers);
 // Drops what the container list keeps of a removed container.
 void forget_container_summary(const std::string& id);
+// /networks (engine/api/networks.cpp); registered with the container routes.
+void register_network_routes(Router& r, Daemon& d, ContainerService& containers);
+// A container create's network settings checked against the networks, with dockerd's words.
+void check_container_networks(network::NetworkController& ctl, const nlohmann::json& host_config,
+                              const nlohmann::json& endpoints);
 // "Up 3 seconds", "Exited (0) 2 minutes ago", "Created": the Status column of `docker ps`.
 std::string container_status(const ContainerRecord& r, std::int64_t now_unix);
 // Docker's units.HumanDuration: "Less than a second", "About a minute", "3 hours", ...

@@ -399,6 +399,7 @@ std::string ContainerManager::create(const CreateParams& p) {
     r.snapshot_mode = p.copy_snapshot ? "copy" : "overlay";
     r.config_json = p.config_json.empty() ? "{}" : p.config_json;
     r.host_config_json = p.host_config_json.empty() ? "{}" : p.host_config_json;
+    r.endpoints_json = p.endpoints_json.empty() ? "{}" : p.endpoints_json;
     r.oci_spec_json = p.oci_spec_json;
     r.created = now_rfc3339();
     r.tty = p.tty;
@@ -571,6 +572,13 @@ UniqueFd ContainerManager::run_container(Entry& e) {
     r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);
   } catch (const std::exception& ex) {
     r.error = ex.what();
+    if (opts_.on_stopped) {
+      try {
+        opts_.on_stopped(r);
+      } catch (const std::exception& ex2) {
+        log::warn("container " + r.id.substr(0, 12) + ": " + ex2.what());
+      }
+    }
     try {
       persist(e);
     } catch (...) {
@@ -735,6 +743,13 @@ void ContainerManager::cleanup_after_exit(Entry& e) {
     if (e.rec.snapshot_mode != "copy") unmount_rootfs(e.dir + "/rootfs");
   } catch (const std::exception& ex) {
     log::warn(std::string("container ") + e.rec.id + ": " + ex.what());
+  }
+  if (opts_.on_stopped) {
+    try {
+      opts_.on_stopped(e.rec);
+    } catch (const std::exception& ex) {
+      log::warn(std::string("container ") + e.rec.id + ": " + ex.what());
+    }
   }
 }
 
@@ -1533,6 +1548,20 @@ bool ContainerManager::set_health(const std::string& id, const std::string& heal
   e->rec.health_json = health_json;
   persist(*e);
   return true;
+}
+
+void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  std::string before = e->rec.endpoints_json;
+  e->rec.endpoints_json = endpoints_json;
+  try {
+    persist(*e);
+  } catch (...) {
+    e->rec.endpoints_json = before;
+    throw;
+  }
 }
 
 }  // namespace hoist::engine

@@ -44,6 +44,9 @@ struct ManagerOptions {
   // Called without locks held.
   std::function<void(const ContainerRecord&, const std::string& event, const std::map<std::string, std::string>& attrs)>
       on_event;
+  // Called once a container's run is over (it exited, its start failed, it is removed, or it was
+  // found gone at restore), with the container's lock held: its network goes.
+  std::function<void(const ContainerRecord&)> on_stopped;
 };
 
 // A process run in a running container (docker exec).
@@ -86,6 +89,7 @@ struct CreateParams {
   std::string oci_spec_json;             // ready spec (when no spec_builder)
   std::string config_json = "{}";        // Docker Config
   std::string host_config_json = "{}";   // Docker HostConfig
+  std::string endpoints_json = "{}";     // NetworkingConfig.EndpointsConfig
   bool tty = false;
   bool open_stdin = false;
   std::string stop_signal = "SIGTERM";
@@ -186,6 +190,8 @@ class ContainerManager {
   // Replaces State.Health of a container that is running (persisted); false when it is not
   // running (any more), and then nothing is written.
   bool set_health(const std::string& id, const std::string& health_json);
+  // Replaces the networks a container joins at start (network connect/disconnect), persisted.
+  void set_endpoints(const std::string& ref, const std::string& endpoints_json);
 
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).
   std::string state_dir(const std::string& id) const { return opts_.exec_root + "/" + id; }

@@ -22,6 +22,7 @@ struct ContainerRecord {
   std::string snapshot_mode = "overlay";  // or "copy"
   std::string config_json = "{}";      // Docker's Config
   std::string host_config_json = "{}"; // Docker's HostConfig
+  std::string endpoints_json = "{}";   // NetworkingConfig.EndpointsConfig: the networks to join at start
   std::string oci_spec_json;           // the spec to run (root.path filled in at start)
   std::string created;     // RFC 3339
   ContainerState state = ContainerState::Created;

@@ -1,6 +1,7 @@
 // /etc/hosts and /etc/resolv.conf of a container and the network fields of a HostConfig, against
 // what a private dockerd 20.10 writes and answers for the same input.
 #include <gmock/gmock.h>
+#include <map>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -16,16 +17,17 @@ using ::testing::StrEq;
 using ::testing::ThrowsMessage;
 namespace net = hoist::network;
 
-TEST(NetworkMode, NoneHostAndDefaultWorkOthersAreRefused) {
-  EXPECT_EQ(net::parse_mode(""), net::Mode::None);
-  EXPECT_EQ(net::parse_mode("default"), net::Mode::None);
+TEST(NetworkMode, EveryFormDockerKnows) {
+  EXPECT_EQ(net::parse_mode(""), net::Mode::Bridge);
+  EXPECT_EQ(net::parse_mode("default"), net::Mode::Bridge);
   EXPECT_EQ(net::parse_mode("none"), net::Mode::None);
   EXPECT_EQ(net::parse_mode("host"), net::Mode::Host);
-  EXPECT_THAT([] { net::parse_mode("bridge"); }, ThrowsMessage<InvalidArgument>(HasSubstr("not supported yet")));
-  EXPECT_THROW(net::parse_mode("container:abc"), InvalidArgument);
+  EXPECT_EQ(net::parse_mode("bridge"), net::Mode::Bridge);
+  EXPECT_EQ(net::parse_mode("container:abc"), net::Mode::Container);
+  EXPECT_EQ(net::mode_container("container:abc"), "abc");
   EXPECT_THROW(net::parse_mode("container:"), InvalidArgument);
   // dockerd's words (a 404)
-  EXPECT_THAT([] { net::parse_mode("backend"); }, ThrowsMessage<NotFound>(StrEq("network backend not found")));
+  EXPECT_EQ(net::parse_mode("backend"), net::Mode::Bridge);  // a network's name: the controller knows it
 }
 
 TEST(ExtraHosts, DockerdsFormAndMessages) {
@@ -39,7 +41,7 @@ TEST(ExtraHosts, DockerdsFormAndMessages) {
               ThrowsMessage<InvalidArgument>(StrEq("bad format for add-host: \"nocolon\"")));
   EXPECT_THAT([] { net::parse_extra_host("x:nope"); },
               ThrowsMessage<InvalidArgument>(StrEq("invalid IP address in add-host: \"nope\"")));
-  EXPECT_THROW(net::parse_extra_host("gw:host-gateway"), InvalidArgument);
+  EXPECT_EQ(net::parse_extra_host("gw:host-gateway").address, "host-gateway");  // the engine puts the gateway in
 }
 
 TEST(HostsFile, DockerdsLinesThenExtraHosts) {
@@ -85,10 +87,42 @@ TEST(NetworkHostConfig, WhatCannotBeHonouredIsRefused) {
   EXPECT_NO_THROW(net::check_host_config(
       json{{"NetworkMode", "none"}, {"PortBindings", json::object()}, {"ExtraHosts", {"a:1.2.3.4"}},
            {"Dns", {"1.1.1.1"}}, {"Links", nullptr}}));
-  EXPECT_THROW(net::check_host_config(json{{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}), InvalidArgument);
-  EXPECT_THROW(net::check_host_config(json{{"PublishAllPorts", true}}), InvalidArgument);
+  EXPECT_NO_THROW(net::check_host_config(json{{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}));
+  EXPECT_NO_THROW(net::check_host_config(json{{"PublishAllPorts", true}}));
   EXPECT_THROW(net::check_host_config(json{{"Links", {"db:db"}}}), InvalidArgument);
-  EXPECT_THROW(net::check_host_config(json{{"NetworkMode", "bridge"}}), InvalidArgument);
+  EXPECT_NO_THROW(net::check_host_config(json{{"NetworkMode", "bridge"}}));
+  EXPECT_THROW(net::check_host_config(json{{"NetworkMode", "container:x"}, {"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}),
+               hoist::Conflict);
+  EXPECT_THAT([] { net::check_host_config(json{{"PortBindings", {{"80/tcpx", json::array()}}}}); },
+              ThrowsMessage<InvalidArgument>(StrEq("invalid proto: tcpx")));
+  EXPECT_THAT([] { net::check_host_config(json{{"PortBindings", {{"http/tcp", json::array()}}}}); },
+              ThrowsMessage<InvalidArgument>(StrEq("invalid port specification: \"http\"")));
+  EXPECT_THAT([] { net::check_host_config(json{{"PortBindings", {{"80/tcp", {{{"HostPort", "99999"}}}}}}}); },
+              ThrowsMessage<InvalidArgument>(StrEq("invalid port specification: \"99999\"")));
   EXPECT_THROW(net::check_host_config(json{{"ExtraHosts", {"bad"}}}), InvalidArgument);
   EXPECT_THROW(net::check_host_config(json{{"Dns", 5}}), InvalidArgument);
+}
+
+TEST(PortBindings, RangesHostAddressesAndDefaults) {
+  auto b = net::port_bindings(json{{"PortBindings",
+                                    {{"80/tcp", {{{"HostIp", "127.0.0.1"}, {"HostPort", "8000-8002"}}}},
+                                     {"53/udp", {{{"HostPort", ""}}}},
+                                     {"443", {{{"HostIp", "0.0.0.0"}, {"HostPort", "443"}}}}}}});
+  ASSERT_EQ(b.size(), 3u);
+  std::map<int, net::PortBindingSpec> by;
+  for (auto& p : b) by[p.container_port] = p;
+  EXPECT_EQ(by[80].host_ip, "127.0.0.1");
+  EXPECT_EQ(by[80].host_port_lo, 8000);
+  EXPECT_EQ(by[80].host_port_hi, 8002);
+  EXPECT_EQ(by[53].proto, "udp");
+  EXPECT_EQ(by[53].host_port_lo, 0);  // any free port
+  EXPECT_EQ(by[443].proto, "tcp");
+  EXPECT_EQ(by[443].host_ip, "");  // 0.0.0.0: every address
+}
+
+TEST(ContainerFiles, OwnAddressInHostsAndTheEmbeddedDnsInResolvConf) {
+  auto hosts = net::hosts_file(net::Mode::Bridge, "", {}, {{"web", "10.1.0.2"}});
+  EXPECT_NE(hosts.find("\n10.1.0.2\tweb\n"), std::string::npos);
+  EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, "search corp\nnameserver 127.0.0.53\noptions edns0\n", {}, true),
+            "search corp\nnameserver 127.0.0.11\noptions edns0 ndots:0\n");
 }
