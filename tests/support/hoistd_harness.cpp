@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -32,8 +33,40 @@ Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-
            "--data-root",        data_root(),   "--exec-root",
            exec_root(),          "--config-file", dir() + "/daemon.json",
            "--config-dir",       dir() + "/etc", "--debug"};
+  std::random_device rd;
+  unsigned r = rd();
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08x", r);
+  bridge_ = std::string("hst") + hex;
+  table_ = std::string("hoist_t") + hex;
+  unsigned a = 200 + (r >> 8) % 8, b = (r >> 16) % 256, p = 160 + (r >> 24) % 8;
+  bip_ = "10." + std::to_string(a) + "." + std::to_string(b) + ".1/24";
+  pool_prefix_ = "10." + std::to_string(p) + ".";
+  argv_.insert(argv_.end(), {"--bridge", bridge_, "--nft-table", table_, "--bip", bip_, "--default-address-pool",
+                             "base=10." + std::to_string(p) + ".0.0/16,size=24"});
   argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
   launch();
+}
+
+// The devices, table and namespaces this daemon made (a test may shell out; hoistd does not).
+void Hoistd::cleanup_network() {
+  std::error_code ec;
+  std::vector<std::string> bridges = {bridge_};
+  if (fs::is_directory(data_root() + "/network/networks", ec))
+    for (auto& e : fs::directory_iterator(data_root() + "/network/networks", ec)) {
+      std::ifstream f(e.path());
+      std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      auto at = text.find("\"bridge\":\"");
+      if (at == std::string::npos) continue;
+      auto start = at + 10, end = text.find('"', start);
+      auto name = text.substr(start, end - start);
+      if (!name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") == std::string::npos)
+        bridges.push_back(name);
+    }
+  for (auto& b : bridges) std::system(("ip link del " + b + " >/dev/null 2>&1").c_str());
+  std::system(("nft delete table ip " + table_ + " >/dev/null 2>&1").c_str());
+  if (fs::is_directory(exec_root() + "/netns", ec))
+    for (auto& e : fs::directory_iterator(exec_root() + "/netns", ec)) ::umount2(e.path().c_str(), MNT_DETACH);
 }
 
 void Hoistd::launch() {
@@ -61,7 +94,10 @@ void Hoistd::restart() {
   launch();
 }
 
-Hoistd::~Hoistd() { proc_.stop(); }
+Hoistd::~Hoistd() {
+  proc_.stop();
+  cleanup_network();
+}
 
 std::string Hoistd::log() const {
   std::ifstream f(dir() + "/hoistd.log");

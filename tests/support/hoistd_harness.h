@@ -1,5 +1,8 @@
-// A private hoistd for one test: its own data root, exec root and socket in a temp dir; killed
-// (process group, SIGTERM then SIGKILL) and removed by the destructor, even when the test fails.
+// A private hoistd for one test: its own data root, exec root and socket in a temp dir, and its own
+// networking: a default bridge device "hst<hex>", a subnet from 10.200.0.0/13 for it and a pool
+// from 10.160.0.0/13 for its networks, an nftables table "hoist_t<hex>". Killed (process group,
+// SIGTERM then SIGKILL) and removed by the destructor, even when the test fails, with its bridges,
+// table and network namespaces.
 //
 //   hoist::test::Hoistd d;                       // started and answering /_ping
 //   auto r = d.docker({"images"});               // the docker CLI against it (private DOCKER_CONFIG)
@@ -37,6 +40,10 @@ class Hoistd {
   std::string data_root() const { return dir() + "/data"; }
   std::string exec_root() const { return dir() + "/exec"; }
   std::string log() const;
+  const std::string& bridge() const { return bridge_; }      // the default bridge's device
+  const std::string& nft_table() const { return table_; }    // family ip
+  const std::string& bip() const { return bip_; }            // its gateway/prefix
+  std::string pool_prefix() const { return pool_prefix_; }   // "10.16x.": new networks' subnets
   bool running() { return proc_.running(); }
   void stop() { proc_.stop(); }
   pid_t pid() const { return proc_.pid(); }
@@ -56,7 +63,9 @@ class Hoistd {
 
  private:
   void launch();
+  void cleanup_network();
   TempDir dir_;
+  std::string bridge_, table_, bip_, pool_prefix_;
   std::vector<std::string> argv_;
   ChildProcess proc_;
 };

@@ -1,0 +1,371 @@
+// Container networking through hoistd as a user sees it, with the real docker CLI: user-defined
+// networks with names and aliases, published TCP and UDP ports on 127.0.0.1 and on another host
+// address, isolation, --internal, none, container:, connect/disconnect, forwarding to an upstream
+// resolver, a kill -9 of hoistd while a port is in use, and Docker's errors for bad input.
+// Each daemon has its own bridge, subnets and nftables table (hoistd_harness.h); every address
+// used is on loopback, a bridge this test's daemon made, or its containers.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+#include "hoistd_harness.h"
+
+using hoist::trim;
+using nlohmann::json;
+
+namespace {
+
+// A port nothing listens on now (the kernel's pick, released).
+int free_tcp_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// GET / from ip:port over TCP; the response body ("" when nothing answered within 5 s).
+std::string http_get(const std::string& ip, int port) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+    timeval tv{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      std::string req = "GET / HTTP/1.0\r\nHost: x\r\n\r\n";
+      (void)::write(fd, req.data(), req.size());
+      std::string resp;
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) resp.append(buf, static_cast<size_t>(n));
+      ::close(fd);
+      auto body = resp.find("\r\n\r\n");
+      if (body != std::string::npos) return resp.substr(body + 4);
+    } else {
+      ::close(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // httpd may not listen yet
+  }
+  return "";
+}
+
+class NetworkingTest : public hoist::test::DaemonTest {
+ protected:
+  NetworkingTest() : DaemonTest("net") {}
+  std::string subnet(int n) const { return d_->pool_prefix() + std::to_string(n) + ".0/24"; }
+  std::string addr(int n, int host) const { return d_->pool_prefix() + std::to_string(n) + "." + std::to_string(host); }
+  std::string gateway() const { return d_->bip().substr(0, d_->bip().find('/')); }
+  // busybox httpd serving `text` at / on port 80.
+  std::vector<std::string> httpd(const std::string& text) const {
+    return {"bb:1", "sh", "-c", "mkdir -p /www && echo " + text + " > /www/index.html && exec httpd -f -p 80 -h /www"};
+  }
+  hoist::test::CmdResult docker(std::vector<std::string> args) { return d_->docker(args); }
+  json inspect(const std::string& what) {
+    auto r = d_->docker({"inspect", what});
+    auto j = json::parse(r.out, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0] : json();
+  }
+};
+
+}  // namespace
+
+TEST_F(NetworkingTest, ContainersOnAUserNetworkReachEachOtherByNameAndAlias) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(1), "appnet"}).code, 0);
+  std::vector<std::string> run = {"run", "-d", "--name", "web", "--network", "appnet", "--network-alias", "www"};
+  auto h = httpd("hello-web");
+  run.insert(run.end(), h.begin(), h.end());
+  auto r = docker(run);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto web = inspect("web");
+  auto ep = web["NetworkSettings"]["Networks"]["appnet"];
+  EXPECT_EQ(ep["IPAddress"], addr(1, 2));
+  EXPECT_EQ(ep["Gateway"], addr(1, 1));
+  EXPECT_EQ(ep["IPPrefixLen"], 24);
+  EXPECT_EQ(ep["Aliases"], json({"www"}));
+  EXPECT_EQ(ep["MacAddress"].get<std::string>().rfind("02:42:", 0), 0u);
+  EXPECT_EQ(web["HostConfig"]["NetworkMode"], "appnet");
+  for (const char* name : {"web", "www", "web.appnet"}) {
+    r = docker({"run", "--rm", "--network", "appnet", "bb:1", "wget", "-qO-", std::string("http://") + name + "/"});
+    EXPECT_EQ(r.out, "hello-web\n") << name << ": " << r.err;
+  }
+  // A second container behind the same alias: both addresses answer, in turns.
+  run = {"run", "-d", "--name", "web2", "--network", "appnet", "--network-alias", "www"};
+  h = httpd("hello-web2");
+  run.insert(run.end(), h.begin(), h.end());
+  ASSERT_EQ(docker(run).code, 0);
+  r = docker({"run", "--rm", "--network", "appnet", "bb:1", "nslookup", "www"});
+  EXPECT_NE(r.out.find(addr(1, 2)), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find(addr(1, 3)), std::string::npos) << r.out << r.err;
+  // PTR: an address's name.
+  r = docker({"run", "--rm", "--network", "appnet", "bb:1", "nslookup", addr(1, 2)});
+  EXPECT_NE(r.out.find("web.appnet"), std::string::npos) << r.out << r.err;
+  // /etc/resolv.conf points at the embedded server; /etc/hosts has the container's own address.
+  r = docker({"exec", "web", "cat", "/etc/resolv.conf", "/etc/hosts"});
+  EXPECT_NE(r.out.find("nameserver 127.0.0.11\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(addr(1, 2) + "\t"), std::string::npos) << r.out;
+  // The network lists its containers.
+  auto net = json::parse(docker({"network", "inspect", "appnet"}).out)[0];
+  EXPECT_EQ(net["Containers"].size(), 2u);
+  EXPECT_EQ(net["IPAM"]["Config"][0]["Subnet"], subnet(1));
+  // In use: removal refused.
+  r = docker({"network", "rm", "appnet"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("has active endpoints"), std::string::npos) << r.err;
+}
+
+TEST_F(NetworkingTest, PublishedPortsAnswerOnLoopbackAndOnOtherHostAddresses) {
+  int port = free_tcp_port();
+  std::vector<std::string> run = {"run", "-d", "--name", "pub", "-p", std::to_string(port) + ":80"};
+  auto h = httpd("published");
+  run.insert(run.end(), h.begin(), h.end());
+  auto r = docker(run);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(http_get("127.0.0.1", port), "published\n");
+  EXPECT_EQ(http_get(gateway(), port), "published\n");  // a host address other than loopback
+  auto c = inspect("pub");
+  EXPECT_EQ(c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"], std::to_string(port));
+  EXPECT_EQ(c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostIp"], "0.0.0.0");
+  EXPECT_EQ(c["NetworkSettings"]["IPAddress"], c["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]);
+  r = docker({"port", "pub"});
+  EXPECT_NE(r.out.find("80/tcp -> 0.0.0.0:" + std::to_string(port)), std::string::npos) << r.out;
+  r = docker({"ps", "--format", "{{.Ports}}"});
+  EXPECT_NE(r.out.find("0.0.0.0:" + std::to_string(port) + "->80/tcp"), std::string::npos) << r.out;
+  // Hairpin: another container reaches it through the host's address.
+  r = docker({"run", "--rm", "bb:1", "wget", "-qO-", "http://" + gateway() + ":" + std::to_string(port) + "/"});
+  EXPECT_EQ(r.out, "published\n") << r.err;
+  // The port is taken: a second container cannot have it, and nothing of it is left.
+  r = docker({"run", "-d", "--name", "clash", "-p", std::to_string(port) + ":80", "bb:1", "sleep", "30"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("port is already allocated"), std::string::npos) << r.err;
+  EXPECT_NE(inspect("clash")["State"]["Status"], "running");
+  // A host process's port: Docker's words.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::listen(fd, 1);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  r = docker({"run", "--rm", "-p", "127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + ":80", "bb:1", "true"});
+  ::close(fd);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("address already in use"), std::string::npos) << r.err;
+  // Removed: the port is free again and no longer answers.
+  ASSERT_EQ(docker({"rm", "-f", "pub"}).code, 0);
+  EXPECT_EQ(http_get("127.0.0.1", port), "");
+}
+
+TEST_F(NetworkingTest, UdpPortsAndPublishAll) {
+  int port = free_tcp_port();
+  auto r = docker({"run", "-d", "--name", "udp", "-p", "127.0.0.1:" + std::to_string(port) + ":5353/udp", "bb:1", "sh",
+                   "-c", "nc -u -l -p 5353 > /tmp/got"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  for (int i = 0; i < 20 && got.empty(); ++i) {
+    ::sendto(fd, "datagram\n", 9, 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    got = docker({"exec", "udp", "cat", "/tmp/got"}).out;
+  }
+  ::close(fd);
+  EXPECT_NE(got.find("datagram"), std::string::npos);
+  // -P: every exposed port on a free host port.
+  r = docker({"run", "-d", "--name", "all", "-P", "--expose", "80", "--expose", "81/udp", "bb:1", "sleep", "30"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto ports = inspect("all")["NetworkSettings"]["Ports"];
+  ASSERT_TRUE(ports["80/tcp"].is_array()) << ports.dump();
+  ASSERT_TRUE(ports["81/udp"].is_array()) << ports.dump();
+  EXPECT_NE(ports["80/tcp"][0]["HostPort"], "0");
+}
+
+TEST_F(NetworkingTest, NetworksAreIsolatedAndInternalHasNoWayOut) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(2), "n1"}).code, 0);
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(3), "n2"}).code, 0);
+  ASSERT_EQ(docker({"network", "create", "--internal", "--subnet", subnet(4), "sealed"}).code, 0);
+  std::vector<std::string> run = {"run", "-d", "--name", "srv", "--network", "n1"};
+  auto h = httpd("n1-only");
+  run.insert(run.end(), h.begin(), h.end());
+  ASSERT_EQ(docker(run).code, 0);
+  auto srv_ip = addr(2, 2);
+  auto r = docker({"run", "--rm", "--network", "n1", "bb:1", "wget", "-qO-", "-T", "2", "http://" + srv_ip + "/"});
+  EXPECT_EQ(r.out, "n1-only\n") << r.err;
+  r = docker({"run", "--rm", "--network", "n2", "bb:1", "wget", "-qO-", "-T", "2", "http://" + srv_ip + "/"});
+  EXPECT_NE(r.code, 0) << "another network reached it: " << r.out;
+  r = docker({"run", "--rm", "--network", "sealed", "bb:1", "wget", "-qO-", "-T", "2", "http://" + srv_ip + "/"});
+  EXPECT_NE(r.code, 0) << "an internal network reached out: " << r.out;
+  r = docker({"run", "--rm", "--network", "sealed", "bb:1", "route", "-n"});
+  EXPECT_EQ(r.out.find("0.0.0.0         " + addr(4, 1)), std::string::npos) << r.out;  // no default route
+  // none: lo alone.
+  r = docker({"run", "--rm", "--network", "none", "bb:1", "ls", "/sys/class/net"});
+  EXPECT_EQ(r.out, "lo\n");
+  // container:<name>: the same stack (srv's httpd on its 127.0.0.1).
+  r = docker({"run", "--rm", "--network", "container:srv", "bb:1", "wget", "-qO-", "http://127.0.0.1/"});
+  EXPECT_EQ(r.out, "n1-only\n") << r.err;
+}
+
+TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(5), "front"}).code, 0);
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(6), "back"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "c", "--network", "front", "bb:1", "sleep", "60"}).code, 0);
+  auto r = docker({"network", "connect", "--ip", addr(6, 77), "--alias", "cc", "back", "c"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(docker({"exec", "c", "ls", "/sys/class/net"}).out, "eth0\neth1\nlo\n");
+  EXPECT_EQ(inspect("c")["NetworkSettings"]["Networks"]["back"]["IPAddress"], addr(6, 77));
+  r = docker({"run", "--rm", "--network", "back", "bb:1", "ping", "-c", "1", "-W", "2", "cc"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  ASSERT_EQ(docker({"network", "disconnect", "back", "c"}).code, 0);
+  EXPECT_EQ(docker({"exec", "c", "ls", "/sys/class/net"}).out, "eth0\nlo\n");
+  EXPECT_FALSE(inspect("c")["NetworkSettings"]["Networks"].contains("back"));
+  r = docker({"network", "disconnect", "back", "c"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("is not connected"), std::string::npos) << r.err;
+}
+
+TEST_F(NetworkingTest, BadInputGetsDockersErrorsAndLeavesNothing) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(7), "first"}).code, 0);
+  auto r = docker({"network", "create", "--subnet", subnet(7), "overlap"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("Pool overlaps with other one on this address space"), std::string::npos) << r.err;
+  r = docker({"network", "create", "--subnet", subnet(8), "--gateway", addr(9, 1), "badgw"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("no matching subnet for gateway"), std::string::npos) << r.err;
+  r = docker({"network", "create", "--subnet", subnet(7), "first"});
+  EXPECT_NE(r.err.find("network with name first already exists"), std::string::npos) << r.err;
+  r = docker({"run", "--rm", "--network", "nope", "bb:1", "true"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("network nope not found"), std::string::npos) << r.err;
+  r = docker({"run", "--rm", "--ip", "10.9.9.9", "bb:1", "true"});
+  EXPECT_NE(r.err.find("user specified IP address is supported on user defined networks only"), std::string::npos) << r.err;
+  r = docker({"network", "rm", "bridge"});
+  EXPECT_NE(r.err.find("bridge is a pre-defined network and cannot be removed"), std::string::npos) << r.err;
+  auto list = docker({"network", "ls", "--format", "{{.Name}}"}).out;
+  EXPECT_EQ(list.find("overlap"), std::string::npos);
+  EXPECT_EQ(list.find("badgw"), std::string::npos);
+  // The HTTP statuses.
+  auto h = d_->http("POST", "/v1.41/networks/create", R"({"Name":"x","IPAM":{"Config":[{"Subnet":")" + subnet(7) + R"("}]}})",
+                    {"Content-Type: application/json"});
+  EXPECT_EQ(h.status, 403) << h.body;
+  h = d_->http("DELETE", "/v1.41/networks/bridge");
+  EXPECT_EQ(h.status, 403) << h.body;
+  h = d_->http("GET", "/v1.41/networks/nope");
+  EXPECT_EQ(h.status, 404) << h.body;
+  EXPECT_EQ(json::parse(h.body)["message"], "network nope not found");
+}
+
+TEST_F(NetworkingTest, NothingIsLeftAfterContainersAndNetworksGo) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(10), "gone"}).code, 0);
+  auto bridge = json::parse(docker({"network", "inspect", "gone"}).out)[0]["Options"];
+  int port = free_tcp_port();
+  ASSERT_EQ(docker({"run", "-d", "--name", "a", "--network", "gone", "-p", std::to_string(port) + ":80", "bb:1", "sleep", "60"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "b", "bb:1", "sleep", "60"}).code, 0);
+  auto veths = [&] { return hoist::test::run_cmd({"ip", "-o", "link", "show", "type", "veth"}).out; };
+  auto rules = [&] { return hoist::test::run_cmd({"nft", "list", "table", "ip", d_->nft_table()}).out; };
+  EXPECT_NE(rules().find("dport " + std::to_string(port)), std::string::npos) << rules();
+  auto before = veths();
+  ASSERT_EQ(docker({"rm", "-f", "a", "b"}).code, 0);
+  // The host ends go with the namespaces.
+  std::string after;
+  for (int i = 0; i < 40; ++i) {
+    after = veths();
+    if (after.find(d_->bridge()) == std::string::npos && after.find("master br-") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(after.find("master " + d_->bridge()), std::string::npos) << after;
+  EXPECT_EQ(rules().find("dport " + std::to_string(port)), std::string::npos) << rules();
+  ASSERT_EQ(docker({"network", "rm", "gone"}).code, 0);
+  auto leases = json::parse(std::ifstream(d_->data_root() + "/network/ipam.json"));
+  for (auto& [net, pool] : leases.items()) EXPECT_EQ(pool["leases"].size(), 1u) << pool.dump();  // the gateway
+  EXPECT_EQ(hoist::test::run_cmd({"ls", d_->exec_root() + "/netns"}).out, "");
+}
+
+TEST_F(NetworkingTest, APublishedPortOutlivesAKill9OfHoistd) {
+  int port = free_tcp_port();
+  std::vector<std::string> run = {"run", "-d", "--name", "keep", "-p", std::to_string(port) + ":80"};
+  auto h = httpd("still-here");
+  run.insert(run.end(), h.begin(), h.end());
+  ASSERT_EQ(docker(run).code, 0);
+  ASSERT_EQ(http_get("127.0.0.1", port), "still-here\n");
+  auto ip = inspect("keep")["NetworkSettings"]["IPAddress"];
+  d_->kill9();
+  EXPECT_EQ(http_get("127.0.0.1", port), "still-here\n");  // while hoistd is down
+  d_->restart();
+  EXPECT_EQ(http_get("127.0.0.1", port), "still-here\n");
+  auto c = inspect("keep");
+  EXPECT_EQ(c["NetworkSettings"]["IPAddress"], ip);
+  EXPECT_EQ(c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"], std::to_string(port));
+  // The port is still held: another container cannot take it.
+  auto r = docker({"run", "--rm", "-p", std::to_string(port) + ":80", "bb:1", "true"});
+  EXPECT_NE(r.code, 0);
+}
+
+TEST(NetworkingDns, OtherNamesGoToTheHostsResolver) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  // A fake upstream on a loopback address of its own, port 53, answering every A query with 192.0.2.99.
+  std::string upstream = "127.53." + std::to_string(getpid() % 250) + ".1";
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(53);
+  ::inet_pton(AF_INET, upstream.c_str(), &a.sin_addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
+  std::atomic<bool> stop{false};
+  std::atomic<int> queries{0};
+  std::thread server([&] {
+    while (!stop) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      unsigned char buf[512];
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 12) continue;
+      ++queries;
+      std::string resp(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
+      resp[2] = static_cast<char>(0x81);
+      resp[3] = static_cast<char>(0x80);
+      resp[7] = 1;  // one answer
+      bool a_query = n >= 4 && buf[n - 3] == 1;  // QTYPE A
+      if (!a_query) resp[7] = 0;
+      else resp += std::string("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x63", 16);
+      ::sendto(fd, resp.data(), resp.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
+    }
+  });
+  hoist::test::TempDir tmp("hoist-dns-test");
+  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << upstream << "\n";
+  {
+    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns"});
+    ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
+    ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "20.0/24", "dnsnet"}).code, 0);
+    auto r = d.docker({"run", "--rm", "--network", "dnsnet", "bb:1", "nslookup", "outside.example"});
+    EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
+    EXPECT_GT(queries.load(), 0);
+    hoist::test::remove_all_containers(d);
+  }
+  stop = true;
+  server.join();
+  ::close(fd);
+}
