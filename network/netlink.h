@@ -2,7 +2,9 @@
 // files, bridges, veth pairs whose container end is created straight inside the container's
 // namespace, addresses, routes, MTU and link state. No `ip` process. Every error names the
 // operation, the device or path and the kernel's reason ("add veth vethab12cd3 (peer eth0 in
-// /run/hoist/netns/ID): File exists").
+// /run/hoist/netns/ID): File exists"); the kernel's EEXIST is thrown as Conflict, its ENODEV as
+// NotFound, an invalid interface name, MAC or prefix as InvalidArgument. Every call opens its own
+// netlink socket in the calling thread's namespace: any thread may call, none is moved.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -15,8 +17,11 @@
 namespace hoist::network {
 
 // A new network namespace, with `lo` up, bind-mounted at `path` (the file is created; its
-// directory must exist). It lives while that mount (or a process in it) does. Error when `path`
-// is already a namespace.
+// directory must exist). It lives while that mount (or a process in it) does. Conflict when
+// `path` is already a namespace. Made on a thread of its own: no other thread changes namespace.
+// The directory is made a private mount of its own the first time (a bind mount of itself, as
+// `ip netns` does with /run/netns), so the namespace's mount never propagates to other mount
+// namespaces, where a copy would keep it alive after remove_netns.
 void create_netns(const std::string& path);
 // Unmounts (detached) and unlinks `path`; nothing when it is absent. The kernel frees the
 // namespace, and the container ends of its veth pairs with it, once no process is left in it.
@@ -57,7 +62,7 @@ struct VethConfig {
 // All or nothing: a failure part way deletes the pair before the error is thrown.
 void add_veth(const VethConfig& c);
 // Deletes a link inside the namespace at `netns_path` (a container's end: its host end goes
-// with it); nothing when it is absent.
+// with it); nothing when it, or the namespace, is absent.
 void delete_link_in_netns(const std::string& netns_path, const std::string& name);
 
 // The IPv4 destinations of the host's routes in the main table (the default route excluded),
@@ -66,7 +71,9 @@ std::vector<Subnet> host_routes();
 // The IPv4 addresses of the host's interfaces (loopback included).
 std::vector<std::uint32_t> host_addresses();
 
-// Writes `value` to /proc/sys/<key> ("net/ipv4/ip_forward"); nothing when it already holds it.
+// Writes `value` to /proc/sys/<key> ("net/ipv4/ip_forward"); nothing when it already holds it
+// (compared word by word: procfs separates a vector's values with tabs). /proc/sys/net is the
+// calling thread's namespace's: inside in_netns it sets the container's.
 void set_sysctl(const std::string& key, const std::string& value);
 
 }  // namespace hoist::network
