@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # hoistd vs dockerd vs podman, in one run, on the same busybox image. Needs root.
-#  1. `run --rm IMAGE true` end to end (one hyperfine -N session: client, daemon, shim, runtime, removal)
+#  1. `run --rm IMAGE true` end to end (one hyperfine -N session: client, daemon, shim, runtime, removal),
+#     with --network none and on a bridge network (hoist and docker: a user-defined bridge network
+#     each, 10.23x.y.0/24; dockerd runs without iptables, so neither adds NAT for it)
 #  2. idle RSS of the daemons: hoistd vs dockerd + its containerd
 #  3. memory per container: N detached `sleep 3600` containers each; RSS per hoist-shim,
 #     containerd-shim-runc-v2 and conmon
 #  4. GET /containers/json requests/s over one kept-alive connection, with those N containers present
 # Everything is private: a temp dir, its own sockets and stores, its own cgroup parents, a private
-# dockerd (with the containerd it spawns), podman with its own --root/--runroot; no network at all.
+# dockerd (with the containerd it spawns), podman with its own --root/--runroot; bridges of their own
+# (hoistd's default bridge hbench<pid> on 10.239.<n>.0/24, nftables table hoist_bench_<pid>) removed at the end.
 #   bench/engine.sh [--runs N] [--warmup N] [--containers N] [--requests N] [--idle S] [--build DIR]
 #                   [--tools hoist,docker,podman] [--docker-cli PATH] [--out FILE.json]
 set -euo pipefail
@@ -70,6 +73,7 @@ source "$repo/bench/lib.sh"
 pm=(podman --root "$P/root" --runroot "$P/run" --tmpdir "$P/tmp" --storage-driver overlay --events-backend none
     --cgroup-manager cgroupfs --log-level error)
 hoistd_pid='' watchdog_pid='' made_run_docker='' podman_driver=overlay
+hbridge=hbench$(( $$ % 100000 )) htable=hoist_bench_$$ hnet=$(( $$ % 200 + 20 ))
 [ -e /run/docker ] || made_run_docker=1  # dockerd creates /run/docker/plugins whatever its exec-root
 
 remove_cgroup() {  # remove_cgroup NAME: kills what runs in /sys/fs/cgroup/*/NAME (any depth) and removes it
@@ -139,6 +143,8 @@ cleanup() {
     [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && is_ours "$p" && stop_pid "$p" 2
   done
   remove_cgroup "$cg_hoist"; remove_cgroup "$cg_docker"; remove_cgroup "$cg_podman"
+  for dev in "$hbridge" $(cat "$tmp/bridges" 2>/dev/null); do ip link del "$dev" >/dev/null 2>&1; done
+  nft delete table ip "$htable" >/dev/null 2>&1
   umount_under "$tmp"
   rm -rf --one-file-system "$tmp"
   [ -d "$tmp" ] && note "could not remove $tmp"
@@ -160,6 +166,7 @@ img=localhost/hoist-busybox:latest
 echo '{}' >"$H/daemon.json"  # keeps /etc/hoist/daemon.json out
 setsid "$hoistd" "${hs[@]}" --config-file "$H/daemon.json" --data-root "$H/data" --exec-root "$H/run" \
   --config-dir "$H/etc" --runtime "$runtime" --shim "$shim" --cgroup-parent "$cg_hoist" --log-level warn \
+  --bridge "$hbridge" --bip "10.239.$hnet.1/24" --nft-table "$htable" \
   >"$H/hoistd.log" 2>&1 </dev/null &
 hoistd_pid=$!
 for ((i = 0; i < 100; i++)); do "${hc[@]}" version >/dev/null 2>&1 && break; kill -0 "$hoistd_pid" || break; sleep 0.05; done
@@ -213,9 +220,19 @@ podman_run=(run --network none --cgroup-parent "$cg_podman")
 (( 0x$(awk '/^CapEff:/ { print $2 }' /proc/self/status) >> 24 & 1 )) ||
   podman_run+=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
 cmd[podman]="$(printf '%q ' "${pm[@]}" "${podman_run[@]}" --rm "$img" true)"
+# The bridge case: a user-defined bridge network in each engine.
+"${hc[@]}" network create --subnet "10.238.$hnet.0/24" benchnet >/dev/null || die "hoist network create failed"
+"${hc[@]}" network inspect --format '{{index .Options "com.docker.network.bridge.name"}}' benchnet >>"$tmp/bridges" 2>/dev/null ||
+  echo "br-$("${hc[@]}" network inspect --format '{{.Id}}' benchnet | cut -c1-12)" >>"$tmp/bridges"
+cmd[hoist-bridge]="$(printf '%q ' "${hc[@]}" run --rm --network benchnet "$img" true)"
+if on docker; then
+  "${dk[@]}" network create --subnet "10.237.$hnet.0/24" benchnet >/dev/null || die "docker network create failed"
+  echo "br-$("${dk[@]}" network inspect --format '{{.Id}}' benchnet | cut -c1-12)" >>"$tmp/bridges"
+  cmd[docker-bridge]="$(printf '%q ' "${dk[@]}" run --rm --network benchnet "$img" true)"
+fi
 hf=() failed=0
-for t in hoist docker podman; do  # one smoke run each, so a broken tool fails with its own message
-  on "$t" || continue
+for t in hoist docker podman hoist-bridge docker-bridge; do  # one smoke run each, so a broken tool fails with its own message
+  on "${t%-bridge}" || continue
   rc=0; o=$(eval "${cmd[$t]}" 2>&1 </dev/null) || rc=$?
   [ "$rc" -eq 0 ] || { note "$t: run failed (exit $rc): $(tail -n 5 <<<"$o")"; failed=1; }
   hf+=(-n "$t" "${cmd[$t]}")
@@ -308,6 +325,8 @@ summary=$(jq --argjson idle "$(rssj "$idle_rss")" --argjson after "$(rssj "$afte
   | def ratio(a; b): if $r[a] and $r[b] then $r[a] / $r[b] else null end;
     { median_ms: ($r | map_values(. * 1000)),
       ratio: ({ hoist_docker: ratio("hoist"; "docker"), hoist_podman: ratio("hoist"; "podman"),
+                hoist_bridge_docker_bridge: ratio("hoist-bridge"; "docker-bridge"),
+                hoist_bridge_hoist_none: ratio("hoist-bridge"; "hoist"),
                 podman_docker: ratio("podman"; "docker") } | with_entries(select(.value != null))),
       daemon_rss: {idle: $idle, after_run_bench: $after, with_containers: $busy},
       containers: $n, shims: $shims, containers_json: $reqs, image: $img,
@@ -316,12 +335,12 @@ summary=$(jq --argjson idle "$(rssj "$idle_rss")" --argjson after "$(rssj "$afte
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 echo
 echo "1. run --rm $img true (end to end)"
-printf '%-8s %10s %20s %14s\n' tool 'median ms' 'mean ± stddev ms' 'ratio to hoist'
+printf '%-14s %10s %20s %14s\n' tool 'median ms' 'mean ± stddev ms' 'ratio to hoist'
 jq -r '(.results | map(select(.command == "hoist"))[0].median) as $h | .results[]
   | [.command, .median * 1000, .mean * 1000, (.stddev // 0) * 1000, .median / $h,
      (if any(.exit_codes[]; . != 0) then "FAILED" else "" end)] | @tsv' "$tmp/hf.json" |
   while IFS=$'\t' read -r n med mean sd ratio bad; do
-    printf '%-8s %10.1f %20s %14.2f%s\n' "$n" "$med" "$(printf '%.1f ± %.1f' "$mean" "$sd")" "$ratio" "${bad:+  $bad}"
+    printf '%-14s %10.1f %20s %14.2f%s\n' "$n" "$med" "$(printf '%.1f ± %.1f' "$mean" "$sd")" "$ratio" "${bad:+  $bad}"
   done
 jq -r '.ratio | to_entries | map("\(.key | sub("_"; "/")) \(.value * 100 | round / 100)") | join("  ")
   | if . == "" then empty else "ratios (median): " + . end' <<<"$summary"
