@@ -3,7 +3,10 @@
 // dockerd's), all served by one thread. It answers A queries for the names the resolver knows
 // (container names, aliases, name.network: several addresses in rotating order), PTR queries
 // for their addresses, and forwards everything else to the upstream resolvers from the host's
-// namespace (so a loopback resolver of the host's resolv.conf works, as with Docker).
+// namespace (so a loopback resolver of the host's resolv.conf works, as with Docker). A UDP
+// answer of our own over 512 bytes carries the records that fit and TC (the client asks again
+// over TCP); forwarded replies are relayed unchanged, to TCP clients too (framed; the upstream
+// is asked over UDP, so a reply it truncated stays truncated).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -36,11 +39,16 @@ std::optional<DnsQuery> parse_dns_query(std::span<const std::uint8_t> msg);
 // An answer to `q` (its question copied from `msg`): A records for `addresses` (type A), or one
 // PTR record naming `ptr_name` (type PTR), TTL 600 as dockerd's; with `rcode` (0 NOERROR,
 // 3 NXDOMAIN, 2 SERVFAIL) and no records when both are empty. Flags: QR, AA off, RA on, RD as asked.
+// The question's name is written out uncompressed. InvalidArgument when `q` is not `msg`'s, when
+// `ptr_name` has no wire form (an empty label, one over 63 bytes) or the answer would exceed 64 KiB.
 std::vector<std::uint8_t> build_dns_answer(std::span<const std::uint8_t> msg, const DnsQuery& q,
                                            const std::vector<std::uint32_t>& addresses,
                                            const std::string& ptr_name, int rcode);
 
-// What the server asks of hoistd, for the container `scope` (its id) that sent the query.
+// What the server asks of hoistd, for the container `scope` (its id) that sent the query. Both
+// are called on the server's serving thread, one query at a time: they should be quick (every
+// client waits meanwhile), may throw (the client gets SERVFAIL) and must not call the server's
+// add() or remove() (those wait for that thread).
 struct DnsResolver {
   // Addresses (host byte order) of `name` as seen from `scope`'s networks; empty: not ours.
   std::function<std::vector<std::uint32_t>(const std::string& scope, const std::string& name)> lookup;
@@ -51,16 +59,21 @@ struct DnsResolver {
 class DnsServer {
  public:
   // `upstreams`: "ip" or "ip:port" of the resolvers to forward to (the host's resolv.conf
-  // nameservers), tried in order with a timeout of 2 s each. Starts the serving thread.
+  // nameservers; IPv6 as "v6" or "[v6]:port"), tried in order with a timeout of 2 s each, from
+  // the namespace of the thread that constructs the server; no answer from any: SERVFAIL.
+  // InvalidArgument for a malformed one. Starts the serving thread.
   DnsServer(DnsResolver resolver, std::vector<std::string> upstreams);
   ~DnsServer();  // closes every socket and joins the thread
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;
 
   // Opens the container's sockets at `address`:`port` (127.0.0.11:53) inside the namespace at
-  // `netns_path` and serves them as `scope`. Replaces the sockets of a scope added before.
+  // `netns_path` and serves them as `scope`. Replaces the sockets of a scope added before (they
+  // are closed first, as they may hold the same address: when the new ones cannot be opened the
+  // scope is left without any). Error naming the socket, address, namespace and reason.
   void add(const std::string& scope, const std::string& netns_path, const std::string& address = "127.0.0.11",
            std::uint16_t port = 53);
+  // Closes the scope's sockets and TCP connections before returning; nothing for an unknown one.
   void remove(const std::string& scope);
   void set_upstreams(std::vector<std::string> upstreams);
 
