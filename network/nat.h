@@ -7,20 +7,32 @@
 //   --internal networks, nor with masquerade off);
 // - published ports: DNAT of host_ip:host_port (any local address when host_ip is 0, 127.0.0.1
 //   included, for traffic from outside (prerouting) and from the host itself (output)) to the
-//   container's address and port; traffic DNAT'ed to a container from the host's loopback or
-//   from a container of the same bridge (hairpin) is masqueraded so that replies come back;
-// - isolation: nothing is forwarded between two different networks' bridges; an --internal
-//   network's bridge forwards nothing to or from any other device.
+//   container's address and port; traffic DNAT'ed to a container from the host's own addresses
+//   (127.0.0.1 above all) or from a container of the same bridge (hairpin) is masqueraded so
+//   that replies come back through the host; a loopback destination from outside is never
+//   DNAT'ed (a port published on 127.0.0.1 is the host's alone);
+// - isolation: nothing is forwarded between two different networks' bridges, except to a
+//   published port (DNAT'ed: open to every network, as with dockerd's userland proxy); an
+//   --internal network's bridge forwards nothing to or from any other device, published ports
+//   included; nothing from a bridge reaches the host's 127.0.0.0/8.
+//
+// What the table needs of the devices (the data plane's part, not done here): each bridge has
+// net.ipv4.conf.<bridge>.route_localnet=1 (the replies to 127.0.0.1's connections come from the
+// bridge), each container's bridge port has hairpin mode on (where br_netfilter is active a
+// hairpin packet is bridged back out of the port it came in by), and net.ipv4.ip_forward=1.
 #pragma once
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "common/fd.h"
 #include "network/ipam.h"
+
+struct nft_ctx;  // libnftables
 
 namespace hoist::network {
 
@@ -49,7 +61,10 @@ struct NatRules {
 };
 
 // The nft script that replaces table `table` with these rules in one transaction (pure; the
-// unit tests read it). Includes the sysctl-free parts only.
+// unit tests read it). Includes the sysctl-free parts only. InvalidArgument for a table or device
+// name that is not plain (letters, digits, '_', '.', '-'; a device at most 15 bytes, a table a
+// letter first and at most 64), a protocol other than tcp and udp, or a mapping without host port,
+// container address or container port: no input can add syntax to the script.
 std::string render_ruleset(const std::string& table, const NatRules& rules);
 
 // The table of one daemon. apply() replaces the whole table atomically; remove() deletes it
@@ -66,8 +81,11 @@ class Nftables {
   std::string run(const std::string& cmd);
 
  private:
+  std::string exec(const std::string& script, const std::string& what);  // the output buffer
+
   std::string table_;
-  struct nft_ctx* ctx_ = nullptr;
+  std::mutex mu_;  // one libnftables context: one command at a time
+  ::nft_ctx* ctx_ = nullptr;
 };
 
 // Host ports held by published ports: a bound socket per (proto, host_ip, port), so that no host
@@ -77,13 +95,15 @@ class PortReservations {
  public:
   // Binds proto/host_ip:port (port 0: a free port in the kernel's ephemeral range); returns the
   // port. Conflict "Bind for 0.0.0.0:8000 failed: port is already allocated" when this object
-  // holds it already; Conflict "listen tcp4 0.0.0.0:8000: bind: address already in use" (as
-  // dockerd's words) when some other socket has it.
+  // holds it already (or the same port on every address, or on one address for a request of every
+  // address); Conflict "listen tcp4 0.0.0.0:8000: bind: address already in use" (as dockerd's
+  // words) when some other socket has it; InvalidArgument for a protocol other than tcp and udp.
   std::uint16_t reserve(const std::string& proto, std::uint32_t host_ip, std::uint16_t port);
   void release(const std::string& proto, std::uint32_t host_ip, std::uint16_t port);
   bool held(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) const;
 
  private:
+  mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::uint32_t, std::uint16_t>, UniqueFd> held_;
 };
 

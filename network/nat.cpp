@@ -1,0 +1,252 @@
+#include "network/nat.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <set>
+
+// libnftables.h defines _GNU_SOURCE itself, which the compiler has defined already.
+#pragma push_macro("_GNU_SOURCE")
+#undef _GNU_SOURCE
+#include <nftables/libnftables.h>
+#pragma pop_macro("_GNU_SOURCE")
+
+#include "common/error.h"
+
+namespace hoist::network {
+
+namespace {
+
+// Names go into the script as they are (the table) or quoted (devices): only characters that
+// can neither end a quoted string nor start a wildcard or another token, so no name can add
+// syntax to the script.
+bool plain_name(const std::string& name, std::size_t max) {
+  if (name.empty() || name.size() > max) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void check_table(const std::string& table) {
+  // nft reads an unquoted identifier: a letter first (a digit would make it a number).
+  bool letter = !table.empty() && ((table[0] >= 'a' && table[0] <= 'z') || (table[0] >= 'A' && table[0] <= 'Z'));
+  if (!letter || !plain_name(table, 64))
+    throw InvalidArgument("invalid nftables table name \"" + table +
+                          "\": a letter, then at most 63 letters, digits, '_', '.' or '-'");
+}
+
+// A network device name in double quotes.
+std::string dev(const std::string& name) {
+  if (!plain_name(name, 15))
+    throw InvalidArgument("invalid device name \"" + name +
+                          "\": at most 15 letters, digits, '_', '.' or '-'");
+  return "\"" + name + "\"";
+}
+
+void check_proto(const std::string& proto) {
+  if (proto != "tcp" && proto != "udp") throw InvalidArgument("invalid protocol \"" + proto + "\": tcp or udp");
+}
+
+std::string endpoint(std::uint32_t ip, std::uint16_t port) { return ipv4_str(ip) + ":" + std::to_string(port); }
+
+std::string trimmed(const char* s) {
+  std::string out = s ? s : "";
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+std::string render_ruleset(const std::string& table, const NatRules& rules) {
+  check_table(table);
+  std::set<std::string> internal, bridges;
+  for (const auto& n : rules.networks) {
+    dev(n.bridge);
+    bridges.insert(n.bridge);
+    if (n.internal) internal.insert(n.bridge);
+  }
+
+  std::string ports;
+  for (const auto& p : rules.ports) {
+    check_proto(p.proto);
+    if (!p.bridge.empty()) dev(p.bridge);
+    if (p.host_port == 0 || p.container_port == 0 || p.container_ip == 0)
+      throw InvalidArgument("invalid port mapping " + endpoint(p.host_ip, p.host_port) + " -> " +
+                            endpoint(p.container_ip, p.container_port) + "/" + p.proto);
+    if (internal.count(p.bridge)) continue;  // an internal network publishes nothing
+    ports += "\t\t";
+    if (p.host_ip != 0) ports += "ip daddr " + ipv4_str(p.host_ip) + " ";
+    ports += p.proto + " dport " + std::to_string(p.host_port) + " dnat to " +
+             endpoint(p.container_ip, p.container_port) + "\n";
+  }
+
+  std::string post, forward, guard;
+  for (const auto& n : rules.networks) {
+    if (n.internal) continue;
+    auto br = dev(n.bridge), subnet = n.subnet.str();
+    // The way out: the subnet's traffic leaving through any other device.
+    if (n.masquerade) post += "\t\tip saddr " + subnet + " oifname != " + br + " masquerade\n";
+    // From the host to a published port: a source of the host's own (127.0.0.1 above all, which
+    // cannot leave the host) becomes the bridge's address.
+    post += "\t\toifname " + br + " fib saddr type local masquerade\n";
+    // Hairpin: from a container to a published port of its own bridge (itself or a neighbour);
+    // the reply must come back through the host to be un-DNAT'ed. The source, not iifname: with
+    // br_netfilter the packet is bridged (back out of its port: hairpin mode) and postrouting
+    // sees no input device.
+    post += "\t\toifname " + br + " ip saddr " + subnet + " ct status dnat masquerade\n";
+  }
+  // A bridge has route_localnet (for the replies to the host's 127.0.0.1 above): no packet from
+  // it may reach the host's loopback addresses. Before conntrack undoes the masquerade of those
+  // replies (they come to the bridge's address), so they pass.
+  for (const auto& b : bridges) guard += "\t\tiifname " + dev(b) + " ip daddr 127.0.0.0/8 drop\n";
+  for (const auto& b : internal) {
+    forward += "\t\tiifname " + dev(b) + " oifname != " + dev(b) + " drop\n";
+    forward += "\t\toifname " + dev(b) + " iifname != " + dev(b) + " drop\n";
+  }
+  // A published port is open to every network (as docker-proxy makes it), the isolation of
+  // bridges from each other is for everything else.
+  forward += "\t\tct status dnat accept\n";
+  for (const auto& b : bridges)
+    if (!internal.count(b)) forward += "\t\tiifname " + dev(b) + " oifname != " + dev(b) + " oifname @bridges drop\n";
+
+  std::string s;
+  s += "table ip " + table + "\n";
+  s += "delete table ip " + table + "\n";
+  s += "table ip " + table + " {\n";
+  if (!bridges.empty()) {
+    s += "\tset bridges {\n\t\ttype ifname\n\t\telements = { ";
+    bool first = true;
+    for (const auto& b : bridges) {
+      s += (first ? "" : ", ") + dev(b);
+      first = false;
+    }
+    s += " }\n\t}\n\n";
+  }
+  s += "\tchain prerouting_raw {\n"
+       "\t\ttype filter hook prerouting priority raw; policy accept;\n" +
+       guard + "\t}\n\n";
+  // Loopback destinations from outside are never DNAT'ed (the kernel drops them as martians):
+  // a port published on 127.0.0.1 is the host's alone.
+  s += "\tchain prerouting {\n"
+       "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
+       "\t\tip daddr 127.0.0.0/8 return\n"
+       "\t\tfib daddr type local jump ports\n"
+       "\t}\n\n";
+  s += "\tchain output {\n"
+       "\t\ttype nat hook output priority -100; policy accept;\n"
+       "\t\tfib daddr type local jump ports\n"
+       "\t}\n\n";
+  s += "\tchain ports {\n" + ports + "\t}\n\n";
+  s += "\tchain postrouting {\n"
+       "\t\ttype nat hook postrouting priority srcnat; policy accept;\n" +
+       post + "\t}\n\n";
+  s += "\tchain forward {\n"
+       "\t\ttype filter hook forward priority filter; policy accept;\n" +
+       forward + "\t}\n";
+  s += "}\n";
+  return s;
+}
+
+Nftables::Nftables(std::string table) : table_(std::move(table)) {
+  check_table(table_);
+  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
+  if (!ctx_) throw Error("nftables: create a context: out of memory");
+  if (nft_ctx_buffer_output(ctx_) != 0 || nft_ctx_buffer_error(ctx_) != 0) {
+    nft_ctx_free(ctx_);
+    throw Error("nftables: buffer the output of a context: out of memory");
+  }
+}
+
+Nftables::~Nftables() { nft_ctx_free(ctx_); }
+
+std::string Nftables::exec(const std::string& script, const std::string& what) {
+  // The script is read from a file: libnftables (1.0.6) quotes the line of an error right for a
+  // file, and always the first line for a buffer.
+  UniqueFd fd(::memfd_create("hoist-nft", MFD_CLOEXEC));
+  if (!fd) throw_sys("nftables: " + what + ": memfd_create");
+  for (std::size_t off = 0; off < script.size();) {
+    ssize_t n = ::write(fd.get(), script.data() + off, script.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw_sys("nftables: " + what + ": write the script");
+    off += static_cast<std::size_t>(n);
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+
+  std::lock_guard lk(mu_);
+  int rc = nft_run_cmd_from_filename(ctx_, path.c_str());
+  // Both buffers are read (and so emptied) after every command.
+  std::string out = nft_ctx_get_output_buffer(ctx_);
+  std::string err = trimmed(nft_ctx_get_error_buffer(ctx_));
+  if (rc != 0) {
+    // "/proc/self/fd/N:5:12-22: Error: ..." → "line 5:12-22: Error: ..."
+    for (std::size_t at; (at = err.find(path + ":")) != std::string::npos;) err.replace(at, path.size() + 1, "line ");
+    throw Error("nftables: " + what + ": " + (err.empty() ? "failed" : err));
+  }
+  return out;
+}
+
+void Nftables::apply(const NatRules& rules) { exec(render_ruleset(table_, rules), "apply table " + table_); }
+
+void Nftables::remove() {
+  // Declaring the table first makes the delete succeed when it is absent; one transaction.
+  exec("table ip " + table_ + "\ndelete table ip " + table_ + "\n", "remove table " + table_);
+}
+
+std::string Nftables::run(const std::string& cmd) { return exec(cmd, "run '" + cmd + "'"); }
+
+std::uint16_t PortReservations::reserve(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) {
+  check_proto(proto);
+  std::lock_guard lk(mu_);
+  // Ours already, or overlapping one of ours (the same port on every address and on one).
+  if (port != 0)
+    for (const auto& [key, fd] : held_) {
+      const auto& [p, ip, pt] = key;
+      if (p == proto && pt == port && (ip == host_ip || ip == 0 || host_ip == 0))
+        throw Conflict("Bind for " + endpoint(host_ip, port) + " failed: port is already allocated");
+    }
+
+  UniqueFd fd(::socket(AF_INET, (proto == "tcp" ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0));
+  if (!fd) throw_sys("socket for", proto + " " + endpoint(host_ip, port));
+  // No SO_REUSEADDR: a bound socket that never listens keeps every other bind() off the port.
+  // Nothing is ever read: a datagram that reaches it (no DNAT, while the table is being
+  // replaced) takes as little memory as can be.
+  if (proto == "udp") {
+    int zero = 0;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &zero, sizeof zero);
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(host_ip);
+  sa.sin_port = htons(port);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    int err = errno;
+    if (err == EADDRINUSE)
+      throw Conflict("listen " + proto + "4 " + endpoint(host_ip, port) + ": bind: address already in use");
+    throw SysError("bind", proto + " " + endpoint(host_ip, port), err);
+  }
+  socklen_t len = sizeof sa;
+  if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0)
+    throw_sys("getsockname of", proto + " " + endpoint(host_ip, port));
+  std::uint16_t bound = ntohs(sa.sin_port);
+  held_[{proto, host_ip, bound}] = std::move(fd);
+  return bound;
+}
+
+void PortReservations::release(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) {
+  std::lock_guard lk(mu_);
+  held_.erase({proto, host_ip, port});
+}
+
+bool PortReservations::held(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) const {
+  std::lock_guard lk(mu_);
+  return held_.count({proto, host_ip, port}) != 0;
+}
+
+}  // namespace hoist::network
