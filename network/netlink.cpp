@@ -472,6 +472,12 @@ bool link_exists(const std::string& name) {
   return find_link(sk, name, "look up link " + name) != nullptr;
 }
 
+static void set_hairpin(const std::string& port, const std::string& what) {
+  std::string path = "/sys/class/net/" + port + "/brport/hairpin_mode";
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), "1", 1) != 1) throw SysError(what + ": write", path, errno);
+}
+
 void add_veth(const VethConfig& c) {
   const std::string what = "add veth " + c.host_name + " (peer " + c.container_name + " in " + c.netns_path + ")";
   check_ifname(c.host_name, what);
@@ -487,6 +493,9 @@ void add_veth(const VethConfig& c) {
   Undo undo([&] { delete_named(sk, c.host_name, ""); });
   LinkPtr host = must_find_link(sk, c.host_name, what);
   change_link(sk, host.get(), {.up = true, .master = master}, what + ": attach " + c.host_name + " to " + c.bridge);
+  // Hairpin: a container's traffic to a published port of its own comes back out of the port it
+  // entered by (bridged, with br_netfilter); the bridge drops that unless the port allows it.
+  set_hairpin(c.host_name, what);
   run_in_ns(ns.get(), c.netns_path, [&] { configure_container_end(c, what); });
   undo.commit();
 }

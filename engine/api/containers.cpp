@@ -673,6 +673,10 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
         body["NetworkingConfig"].contains("EndpointsConfig") && body["NetworkingConfig"]["EndpointsConfig"].is_object())
       endpoints = body["NetworkingConfig"]["EndpointsConfig"];
     if (json_str(host_config, "NetworkMode").empty()) host_config["NetworkMode"] = "default";  // as dockerd stores it
+    if (endpoints.contains("default")) {  // the docker CLI names the default network "default"
+      if (!endpoints.contains("bridge")) endpoints["bridge"] = endpoints["default"];
+      endpoints.erase("default");
+    }
     check_container_networks(svc.networks(), host_config, endpoints);
     if (network::parse_mode(json_str(host_config, "NetworkMode")) == network::Mode::Container) {
       if (!json_str(body, "Hostname").empty()) throw InvalidArgument("conflicting options: hostname and the network mode");

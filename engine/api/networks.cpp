@@ -106,13 +106,22 @@ void check_container_networks(net::NetworkController& ctl, const json& host_conf
           throw InvalidArgument("container cannot be connected to network " + name + " in network mode " + mode_text);
     return;
   }
+  // A network that does not exist (yet) is dockerd's error at start, not at create.
   std::string primary = mode_text.empty() || mode_text == "default" ? "bridge" : mode_text;
-  auto n = ctl.get(primary);
-  if (n.driver == "host" || n.driver == "null")
-    throw InvalidArgument("network mode " + primary + " names the " + n.name + " network: use --network " + n.name);
+  try {
+    auto n = ctl.get(primary);
+    if (n.driver == "host" || n.driver == "null")
+      throw InvalidArgument("network mode " + primary + " names the " + n.name + " network: use --network " + n.name);
+  } catch (const NotFound&) {
+  }
   if (!endpoints.is_object()) return;
   for (auto& [name, es] : endpoints.items()) {
-    auto en = ctl.get(name);
+    net::NetworkInfo en;
+    try {
+      en = ctl.get(name);
+    } catch (const NotFound&) {
+      continue;
+    }
     auto er = endpoint_request(es);
     if (en.default_bridge && er.ip) throw InvalidArgument("user specified IP address is supported on user defined networks only");
     if (en.default_bridge && !er.aliases.empty())
