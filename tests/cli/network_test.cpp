@@ -227,7 +227,9 @@ TEST_P(NetworkCli, CreateLsInspectRm) {
                                         {"network", "inspect", "-f", "{{.Name}} {{.Id}} {{.Scope}}", n1, n2},
                                         {"network", "inspect", "--format", "json", n1},
                                         {"network", "inspect", "nosuch-" + suffix_},
-                                        {"network", "inspect", "-f", "{{.Name}}", "nosuch-" + suffix_, n2}}) {
+                                        {"network", "inspect", "-f", "{{.Name}}", "nosuch-" + suffix_, n2},
+                                        {"inspect", "--format", "{{.Name}} {{.Driver}}", n1},  // any object's inspect
+                                        {"inspect", "--type", "network", "--format", "{{.Id}}", n2}}) {
     auto [h, d] = both(args);
     SCOPED_TRACE(args.back());
     EXPECT_EQ(h.code, d.code) << h.err;
