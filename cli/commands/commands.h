@@ -1,4 +1,4 @@
-// The commands each group file (container.cpp, image.cpp, system.cpp) defines, with their help and
+// The commands each group file (container.cpp, image.cpp, network.cpp, system.cpp) defines, with their help and
 // flag tables, that root.cpp lists and dispatches to; main() is only
 // `return hoist::cli::main_entry(argc, argv);`.
 #pragma once
@@ -30,6 +30,12 @@ CommandFn cmd_images, cmd_pull, cmd_push, cmd_tag, cmd_rmi, cmd_save, cmd_load, 
 // Pulls `image` (for `platform`, "" the daemon's) with docker's progress output (none when quiet);
 // throws on failure.
 bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform = "");
+
+// network.cpp: the network group, and `port` (container port).
+extern const Command kNetworkCreateCommand, kNetworkLsCommand, kNetworkInspectCommand, kNetworkRmCommand,
+    kNetworkPruneCommand, kNetworkConnectCommand, kNetworkDisconnectCommand, kPortCommand;
+CommandFn cmd_network_create, cmd_network_ls, cmd_network_inspect, cmd_network_rm, cmd_network_prune,
+    cmd_network_connect, cmd_network_disconnect, cmd_port;
 
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,

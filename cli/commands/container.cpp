@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "cli/commands/commands.h"
+#include "cli/commands/network.h"
 #include "cli/format.h"
 #include "common/file.h"
 #include "common/strings.h"
@@ -195,9 +196,11 @@ Flags container_create_flags(bool run) {
       {"dns", 0, "list", "Set custom DNS servers"},
       {"dns-option", 0, "list", "Set DNS options"},
       {"dns-search", 0, "list", "Set custom DNS search domains"},
+      {"domainname", 0, "string", "Container NIS domain name"},
       {"entrypoint", 0, "string", "Overwrite the default ENTRYPOINT of the image"},
       {"env", 'e', "list", "Set environment variables"},
       {"env-file", 0, "list", "Read in a file of environment variables"},
+      {"expose", 0, "list", "Expose a port or a range of ports"},
       {"health-cmd", 0, "string", "Command to run to check health"},
       {"health-interval", 0, "duration", "Time between running the check (ms|s|m|h)", "0s"},
       {"health-retries", 0, "int", "Consecutive failures needed to report unhealthy"},
@@ -207,18 +210,28 @@ Flags container_create_flags(bool run) {
       {"hostname", 'h', "string", "Container host name"},
       {"init", 0, "", "Run an init inside the container that forwards signals and reaps processes"},
       {"interactive", 'i', "", "Keep STDIN open even if not attached"},
+      {"ip", 0, "string", "IPv4 address (e.g., 172.30.100.104)"},
+      {"ip6", 0, "string", "IPv6 address (e.g., 2001:db8::33)", "", true,
+       "is not supported: hoist's networks give containers IPv4 addresses only"},
       {"label", 'l', "list", "Set meta data on a container"},
+      {"link", 0, "list", "Add link to another container", "", true,
+       "is not supported: hoist has no links between containers (docker's legacy --link); on a user-defined network "
+       "containers find each other by name and --network-alias"},
+      {"link-local-ip", 0, "list", "Container IPv4/IPv6 link-local addresses", "", true,
+       "is not supported: hoist gives containers no link-local addresses"},
+      {"mac-address", 0, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"},
       {"memory", 'm', "bytes", "Memory limit"},
       {"name", 0, "string", "Assign a name to the container"},
       {"net", 0, "network", "Connect a container to a network", "", true},  // docker's hidden alias of --network
+      {"net-alias", 0, "list", "Add network-scoped alias for the container", "", true},  // docker's hidden alias
       {"network", 0, "network", "Connect a container to a network"},
+      {"network-alias", 0, "list", "Add network-scoped alias for the container"},
       {"no-healthcheck", 0, "", "Disable any container-specified HEALTHCHECK"},
       {"pids-limit", 0, "int", "Tune container pids limit (set -1 for unlimited)"},
       {"platform", 0, "string", "Set platform if server is multi-platform capable"},
       {"privileged", 0, "", "Give extended privileges to this container"},
-      // Refused until containers have networks of their own (check_create_flags).
-      {"publish", 'p', "list", "Publish a container's port(s) to the host", "", true},
-      {"publish-all", 'P', "", "Publish all exposed ports to random ports", "", true},
+      {"publish", 'p', "list", "Publish a container's port(s) to the host"},
+      {"publish-all", 'P', "", "Publish all exposed ports to random ports"},
       {"pull", 0, "string",
        std::string("Pull image before ") + (run ? "running" : "creating") + " (\"always\", \"missing\", \"never\")",
        "missing"},
@@ -340,30 +353,9 @@ std::string dns_search_domain(const std::string& val) {
   return d;
 }
 
-// --network (or its old name --net): "" (no flag: the daemon's default), "none" or "host".
-std::string network_mode(const Parsed& p) {
-  auto modes = p.all("network");
-  for (auto& n : p.all("net")) modes.push_back(n);
-  for (auto& m : modes) {
-    if (m != "none" && m != "host")
-      throw FlagError("hoist: --network " + m +
-                      " is not supported yet: containers have no networks until networking lands; --network none "
-                      "gives a container no network, --network host the host's");
-  }
-  if (modes.size() > 1 && std::any_of(modes.begin(), modes.end(), [&](auto& m) { return m != modes[0]; }))
-    throw FlagError("hoist: --network is given as both none and host: a container has one of them");
-  return modes.empty() ? "" : modes[0];
-}
-
-// The values of run's and create's flags that docker's CLI checks before it sends anything, and the
-// flags hoist refuses; throws FlagError with docker's words or the reason.
+// The flags of run and create that docker's CLI checks with its flag parser; throws FlagError with
+// docker's words.
 void check_create_flags(const Parsed& p) {
-  for (auto [name, shown] : {std::pair{"publish", "--publish (-p)"}, std::pair{"publish-all", "--publish-all (-P)"}})
-    if (p.has(name))
-      throw FlagError(std::string("hoist: ") + shown +
-                      " is not supported yet: containers have no network of their own to publish ports from until "
-                      "networking lands (with --network host, a container's ports are the host's)");
-  network_mode(p);
   for (auto& h : p.all("add-host")) extra_host(h);
   for (auto& d : p.all("dns")) dns_server(d);
   for (auto& d : p.all("dns-search")) dns_search_domain(d);
@@ -378,7 +370,23 @@ void check_create_flags(const Parsed& p) {
     throw FlagError("invalid pull option: '" + pull + "': must be one of \"always\", \"missing\" or \"never\"");
 }
 
-json create_body(const Parsed& p, std::string& image) {
+// run's and create's flags with the aliases docker hides folded in (--net-alias into --network-alias).
+Parsed with_aliases(Parsed p) {
+  for (auto& a : p.all("net-alias")) p.values["network-alias"].push_back(a);
+  return p;
+}
+
+// The networking of run and create (ports, networks) as docker's CLI checks it after parsing its flags;
+// throws InvalidArgument (docker: "invalid containerPort: x", ...) or FlagError.
+void check_networking(const Parsed& p) {
+  parse_port_specs(p.all("publish"));
+  json exposed = json::object();
+  add_exposed_ports(exposed, p.all("expose"));
+  networking_config(p, "");
+}
+
+// POST /containers/create's body, for the daemon's API `api_version`.
+json create_body(const Parsed& p, std::string& image, const std::string& api_version) {
   image = p.args.at(0);
   json b;
   b["Image"] = image;
@@ -410,6 +418,7 @@ json create_body(const Parsed& p, std::string& image) {
   if (p.has("workdir")) b["WorkingDir"] = p.get("workdir");
   if (p.has("user")) b["User"] = p.get("user");
   if (p.has("hostname")) b["Hostname"] = p.get("hostname");
+  if (p.has("domainname")) b["Domainname"] = p.get("domainname");
   if (p.has("stop-signal")) b["StopSignal"] = p.get("stop-signal");
   if (p.has("stop-timeout")) b["StopTimeout"] = parse_int(p.get("stop-timeout"), "--stop-timeout");
   bool tty = p.flag("tty"), in = p.flag("interactive"), det = p.flag("detach");
@@ -458,8 +467,16 @@ json create_body(const Parsed& p, std::string& image) {
   if (p.flag("privileged")) h["Privileged"] = true;
   if (p.has("security-opt")) h["SecurityOpt"] = p.all("security-opt");
   if (p.has("init")) h["Init"] = p.flag("init");
-  auto net = network_mode(p);
-  h["NetworkMode"] = net.empty() ? "default" : net;
+  // Ports and networks as docker 28's CLI sends them.
+  auto ports = parse_port_specs(p.all("publish"));
+  add_exposed_ports(ports.exposed, p.all("expose"));
+  if (!ports.exposed.empty()) b["ExposedPorts"] = ports.exposed;
+  h["PortBindings"] = ports.bindings;
+  if (p.flag("publish-all")) h["PublishAllPorts"] = true;
+  auto net = networking_config(p, api_version);
+  h["NetworkMode"] = net.mode;
+  if (!net.config_mac.empty()) b["MacAddress"] = net.config_mac;
+  b["NetworkingConfig"] = {{"EndpointsConfig", net.endpoints}};
   if (p.has("volume")) h["Binds"] = p.all("volume");
   auto each = [&](const char* flag, std::string (*to_api)(const std::string&)) {
     json list = json::array();
@@ -476,7 +493,7 @@ json create_body(const Parsed& p, std::string& image) {
 
 std::string create_container(Ctx& ctx, const Parsed& p) {
   std::string image;
-  auto body = create_body(p, image);
+  auto body = create_body(p, image, ctx.c().version());
   std::vector<std::string> query;
   if (p.has("name")) query.push_back("name=" + q(p.get("name")));
   if (p.has("platform")) query.push_back("platform=" + q(p.get("platform")));
@@ -575,11 +592,16 @@ const Command kCreateCommand = container_create_command(false);
 
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   const std::string& name = ctx.path;
-  auto p = parse(ctx, create_only ? kCreateCommand : kRunCommand, argv);
+  auto p = with_aliases(parse(ctx, create_only ? kCreateCommand : kRunCommand, argv));
   try {
     check_create_flags(p);
+    check_networking(p);
   } catch (const FlagError& e) {
     usage_error(ctx.path, e.what());
+  } catch (const InvalidArgument& e) {
+    // docker: what its CLI finds wrong after parsing the flags ("docker: invalid containerPort: x").
+    errp(std::string("hoist: ") + e.what() + "\n\nRun 'hoist " + name + " --help' for more information\n");
+    return 125;
   }
   bool detach = create_only || p.flag("detach");
   std::string id;
@@ -588,6 +610,11 @@ int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only) {
   } catch (const ConnectError&) {
     throw;
   } catch (const std::exception& e) {
+    if (create_only && dynamic_cast<const ApiError*>(&e)) {
+      // docker create: the daemon's error as it is, exit 1 (run's is reported with its help hint, 125).
+      errp(daemon_err(e) + "\n");
+      return 1;
+    }
     errp("hoist: " + daemon_err(e) + "\n\nRun 'hoist " + name + " --help' for more information\n");
     return 125;
   }
@@ -831,19 +858,6 @@ const std::map<std::string, std::string> kPsHeaders = {
     {"RunningFor", "CREATED"}, {"Status", "STATUS"},  {"Ports", "PORTS"},     {"Names", "NAMES"},
     {"Size", "SIZE"},       {"State", "STATE"},       {"Labels", "LABELS"},   {"Mounts", "MOUNTS"},
     {"Networks", "NETWORKS"}, {"LocalVolumes", "LOCAL VOLUMES"}};
-
-std::string ports_string(const json& ports) {
-  std::vector<std::string> v;
-  if (!ports.is_array()) return "";
-  for (auto& p : ports) {
-    std::string s;
-    if (p.contains("PublicPort") && p["PublicPort"].get<long long>() != 0)
-      s = p.value("IP", "0.0.0.0") + ":" + std::to_string(p["PublicPort"].get<long long>()) + "->";
-    s += std::to_string(p.value("PrivatePort", 0)) + "/" + p.value("Type", "tcp");
-    v.push_back(s);
-  }
-  return join(v, ", ");
-}
 
 }  // namespace
 

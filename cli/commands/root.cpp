@@ -1,5 +1,5 @@
 // The entry point: the global options (-H, --config, ...), the command tree (the management groups
-// container, image and system, and the commands docker also has at the top level), its dispatch, and
+// container, image, network and system, and the commands docker also has at the top level), its dispatch, and
 // the root and group help laid out as docker 28's.
 #include <signal.h>
 
@@ -54,6 +54,7 @@ const std::vector<Group>& groups() {
         {{"logs"}, &kLogsCommand, cmd_logs},
         {{"ls", "list", "ps"}, &kPsCommand, cmd_ps},
         {{"pause"}, &kPauseCommand, pause_containers},
+        {{"port"}, &kPortCommand, cmd_port},
         {{"rename"}, &kRenameCommand, cmd_rename},
         {{"restart"}, &kRestartCommand, restart_containers},
         {{"rm", "remove"}, &kRmCommand, cmd_rm},
@@ -75,6 +76,15 @@ const std::vector<Group>& groups() {
         {{"rm", "remove"}, &kRmiCommand, cmd_rmi},
         {{"save"}, &kSaveCommand, cmd_save},
         {{"tag"}, &kTagCommand, cmd_tag}}},
+      {"network",
+       "Manage networks",
+       {{{"connect"}, &kNetworkConnectCommand, cmd_network_connect},
+        {{"create"}, &kNetworkCreateCommand, cmd_network_create},
+        {{"disconnect"}, &kNetworkDisconnectCommand, cmd_network_disconnect},
+        {{"inspect"}, &kNetworkInspectCommand, cmd_network_inspect},
+        {{"ls", "list"}, &kNetworkLsCommand, cmd_network_ls},
+        {{"prune"}, &kNetworkPruneCommand, cmd_network_prune},
+        {{"rm", "remove"}, &kNetworkRmCommand, cmd_network_rm}}},
       {"system",
        "Manage Hoist",
        {{{"df"}, &kSystemDfCommand, cmd_system_df},
@@ -99,7 +109,8 @@ const std::vector<std::array<const char*, 3>> kShortcuts = {
     {"attach", "container", "attach"}, {"create", "container", "create"}, {"events", "system", "events"},
     {"exec", "container", "exec"},     {"images", "image", "ls"},         {"import", "image", "import"},
     {"info", "system", "info"},        {"kill", "container", "kill"},     {"load", "image", "load"},
-    {"logs", "container", "logs"},     {"pause", "container", "pause"},   {"ps", "container", "ls"},
+    {"logs", "container", "logs"},     {"pause", "container", "pause"},   {"port", "container", "port"},
+    {"ps", "container", "ls"},
     {"pull", "image", "pull"},         {"push", "image", "push"},         {"rename", "container", "rename"},
     {"restart", "container", "restart"}, {"rm", "container", "rm"},       {"rmi", "image", "rm"},
     {"run", "container", "run"},       {"save", "image", "save"},         {"start", "container", "start"},

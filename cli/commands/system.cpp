@@ -43,7 +43,7 @@ int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type
                                                                                        : kInspectCommand,
                  argv);
   if (p.has("type")) type = p.get("type");
-  if (!type.empty() && type != "container" && type != "image") {
+  if (!type.empty() && type != "container" && type != "image" && type != "network") {
     errp("\"" + type + "\" is not a valid value for --type\n");
     return 1;
   }
@@ -53,9 +53,9 @@ int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type
   for (auto& n : p.args) {
     bool ok = false;
     std::string last_err;
-    for (std::string t : {"container", "image"}) {
+    for (std::string t : {"container", "image", "network"}) {
       if (!type.empty() && type != t) continue;
-      std::string path = (t == "container" ? "/containers/" : "/images/") + q(n) + "/json";
+      std::string path = t == "network" ? "/networks/" + q(n) : (t == "container" ? "/containers/" : "/images/") + q(n) + "/json";
       if (t == "container" && p.flag("size")) path += "?size=1";
       auto r = ctx.c().request("GET", path, "", {}, true);
       if (r.status == 200) {
