@@ -171,6 +171,11 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
       er.mac = json_str(es, "MacAddress");
       ar.endpoints[name] = er;
     }
+    // Config.MacAddress (what clients send below API 1.44): the first network's endpoint.
+    if (auto mac = json_str(in.config, "MacAddress"); !mac.empty()) {
+      std::string primary = mode_text.empty() || mode_text == "default" ? "bridge" : mode_text;
+      if (ar.endpoints[primary].mac.empty()) ar.endpoints[primary].mac = mac;
+    }
     std::set<std::pair<std::uint16_t, std::string>> bound;
     for (auto& b : network::port_bindings(in.host_config)) {
       network::PortRequest pr;

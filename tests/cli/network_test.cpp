@@ -103,10 +103,6 @@ class NetworkCli : public ::testing::TestWithParam<std::string> {
       hoistd_ = std::make_unique<hoist::test::Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
       host_ = hoistd_->host();
       cfg_ = hoistd_->dir() + "/hoist-config";
-      // Until the daemon's networking lands (the merge removes this skip).
-      auto r = hoistd_->http("GET", "/v1.43/networks");
-      if (r.status != 200)
-        GTEST_SKIP() << "hoistd has no networks yet: GET /networks answered " << r.status << " " << r.body;
     }
     auto imp = hoist({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
     ASSERT_EQ(imp.code, 0) << imp.err;
