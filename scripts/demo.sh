@@ -52,6 +52,13 @@ $hoist stop -t 1 demo-web
 $hoist ps -a --filter name=demo- --format '{{.Names}}: {{.Status}}'
 $hoist rm demo-web
 $hoist images
+echo "== a published port: busybox httpd on the default bridge, fetched from the host's 127.0.0.1"
+wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$hoist run -d --name demo-http -p "127.0.0.1:$wport:80" busybox \
+  sh -c 'mkdir -p /www && echo "hello over a published port" > /www/index.html && exec httpd -f -p 80 -h /www'
+$hoist port demo-http
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$wport/" && break; sleep 0.1; done
+$hoist rm -f demo-http
 
 echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
 hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }
