@@ -589,6 +589,8 @@ NetworkInfo NetworkController::create(const CreateRequest& r) {
     } else if (k == "com.docker.network.bridge.enable_icc") {
       if (!parse_bool_option(k, v))
         throw InvalidArgument("com.docker.network.bridge.enable_icc=false is not supported: containers of one network always reach each other");
+    } else if (k.rfind("com.docker.network.", 0) != 0) {
+      // Not an option of Docker's bridge driver: kept and shown by inspect, as dockerd does.
     } else {
       throw InvalidArgument("network option " + k + " is not supported (supported: com.docker.network.bridge.name, "
                             "com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade, "

@@ -368,10 +368,11 @@ TEST_F(CliFlagsTest, DnsAndExtraHostsReachHostConfig) {
   auto dns = hoist({"run", "--dns", "resolver", "bb:1", "true"});
   EXPECT_EQ(dns.code, 125);
   EXPECT_NE(dns.err.find("IP address is not correctly formatted: resolver"), std::string::npos) << dns.err;
-  // host-gateway passes the CLI (docker's rule) but hoistd cannot honour it without a bridge.
-  auto gw = hoist({"create", "--add-host", "gw:host-gateway", "bb:1", "true"});
-  EXPECT_EQ(gw.code, 1);  // docker create: a daemon's error as it is, exit 1
-  EXPECT_NE(gw.err.find("host-gateway is not supported yet"), std::string::npos) << gw.err;
+  // host-gateway: the default bridge's gateway.
+  auto gw = hoist({"run", "--rm", "--add-host", "gw:host-gateway", "bb:1", "grep", "gw", "/etc/hosts"});
+  EXPECT_EQ(gw.code, 0) << gw.err;
+  EXPECT_NE(gw.out.find("\tgw"), std::string::npos) << gw.out;
+  EXPECT_EQ(gw.out.find("host-gateway"), std::string::npos) << gw.out;
   EXPECT_EQ(containers().size(), 1u) << "h1 only";
 }
 

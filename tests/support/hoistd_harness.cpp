@@ -67,6 +67,7 @@ void Hoistd::cleanup_network() {
   std::system(("nft delete table ip " + table_ + " >/dev/null 2>&1").c_str());
   if (fs::is_directory(exec_root() + "/netns", ec))
     for (auto& e : fs::directory_iterator(exec_root() + "/netns", ec)) ::umount2(e.path().c_str(), MNT_DETACH);
+  ::umount2((exec_root() + "/netns").c_str(), MNT_DETACH);
 }
 
 void Hoistd::launch() {
@@ -246,7 +247,8 @@ Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent) {
     std::istringstream ss(line);
     std::string a, b, c, r, mp;
     ss >> a >> b >> c >> r >> mp;
-    if (mp.rfind(d.dir(), 0) == 0) l.mounts.push_back(mp);
+    // <exec-root>/netns is a private bind of itself (as /run/netns), kept while hoistd is down.
+    if (mp.rfind(d.dir(), 0) == 0 && mp != d.exec_root() + "/netns") l.mounts.push_back(mp);
   }
   std::error_code ec;
   for (auto& p : fs::directory_iterator("/proc", ec)) {

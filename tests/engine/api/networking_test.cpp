@@ -366,3 +366,48 @@ TEST(NetworkingDns, OtherNamesGoToTheHostsResolver) {
   server.join();
   ::close(fd);
 }
+
+TEST_F(NetworkingTest, DockerPyNetworksAndPublishedPorts) {
+  int port = free_tcp_port();
+  auto r = d_->python(R"PY(
+import os, sys, time, urllib.request, docker
+c = docker.DockerClient(base_url=os.environ['HOIST_HOST'])
+ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=')PY" + subnet(30) + R"PY(')])
+net = c.networks.create('pynet', driver='bridge', ipam=ipam, labels={'k': 'v'})
+assert net.attrs['IPAM']['Config'][0]['Subnet'] == ')PY" + subnet(30) + R"PY(', net.attrs
+assert [n.name for n in c.networks.list(filters={'label': 'k=v'})] == ['pynet']
+web = c.containers.run('bb:1', ['sh', '-c', 'mkdir -p /www && echo py-web > /www/index.html && exec httpd -f -p 80 -h /www'],
+                       name='pyweb', detach=True, network='pynet', ports={'80/tcp': ('127.0.0.1', )PY" +
+                      std::to_string(port) + R"PY()})
+web.reload()
+assert web.attrs['NetworkSettings']['Ports']['80/tcp'][0]['HostPort'] == ')PY" + std::to_string(port) + R"PY(', web.attrs['NetworkSettings']
+assert web.ports['80/tcp'][0]['HostIp'] == '127.0.0.1'
+body = ''
+for _ in range(50):
+    try:
+        body = urllib.request.urlopen('http://127.0.0.1:)PY" + std::to_string(port) + R"PY(/', timeout=2).read().decode()
+        break
+    except Exception:
+        time.sleep(0.1)
+assert body == 'py-web\n', body
+out = c.containers.run('bb:1', ['wget', '-qO-', 'http://pyweb/'], network='pynet', remove=True)
+assert out == b'py-web\n', out
+other = c.networks.create('pynet2', ipam=docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=')PY" +
+                      subnet(31) + R"PY(')]))
+other.connect(web, aliases=['alias2'])
+web.reload()
+assert set(web.attrs['NetworkSettings']['Networks']) == {'pynet', 'pynet2'}, web.attrs['NetworkSettings']['Networks']
+other.disconnect(web)
+web.remove(force=True)
+other.remove()
+net.remove()
+try:
+    c.networks.get('pynet')
+    sys.exit('pynet still there')
+except docker.errors.NotFound:
+    pass
+print('ok')
+)PY");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "ok\n") << r.err;
+}
