@@ -131,7 +131,8 @@ void check_host_config(const json& hc) {
   auto mode = parse_mode(mode_text);
   if (auto hosts = json_str_list(hc, "ExtraHosts"))
     for (const auto& h : *hosts) parse_extra_host(h);
-  json_str_list(hc, "Dns");
+  for (const auto& s : json_str_list(hc, "Dns").value_or(std::vector<std::string>{}))
+    if (!is_ip(s)) throw InvalidArgument("bad nameserver address " + s + ": not an IP address");
   json_str_list(hc, "DnsSearch");
   json_str_list(hc, "DnsOptions");
   auto ports = port_bindings(hc);
@@ -160,8 +161,8 @@ std::string hosts_file(Mode mode, std::string_view host_hosts, const std::vector
 std::string resolv_conf(Mode mode, std::string_view host_resolv, const DnsConfig& dns, bool embedded_dns) {
   std::string base;
   if (embedded_dns) {
-    // dockerd: the embedded server in place of the host's nameservers (it forwards to them), the
-    // host's search domains and options kept, ndots:0 added.
+    // dockerd: the embedded server in place of any nameserver (it forwards to Dns, or to the
+    // host's), the host's search domains and options kept unless given, ndots:0 added.
     auto search = dns.search.empty() ? resolv_values(host_resolv, "search") : dns.search;
     auto options = dns.options.empty() ? resolv_values(host_resolv, "options") : dns.options;
     if (search.size() == 1 && search[0] == ".") search.clear();

@@ -38,7 +38,7 @@ std::pair<std::uint16_t, std::string> parse_port_key(const std::string& key);
 std::vector<PortBindingSpec> port_bindings(const nlohmann::json& host_config);
 
 // Checks the network fields of a HostConfig with dockerd's messages: NetworkMode, ExtraHosts,
-// Dns*, PortBindings; Links are refused (InvalidArgument: legacy links are not supported; user
+// Dns* (each Dns entry an IPv4 or IPv6 address), PortBindings; Links are refused (InvalidArgument: legacy links are not supported; user
 // networks give names). `network_mode` ports on "host"/"none"/"container:" are dockerd's errors.
 void check_host_config(const nlohmann::json& host_config);
 
@@ -62,8 +62,10 @@ struct DnsConfig {
 // host's file; otherwise its nameservers on loopback are dropped (unreachable from the container;
 // Google's public resolvers when none is left, as dockerd). Any of Dns, DnsSearch, DnsOptions
 // replaces that part ("." as the only search domain: none).
-// `embedded_dns`: the container is on a user-defined network: its nameserver is 127.0.0.11 (the
-// embedded DNS, which forwards to the host's), with "options ndots:0" as dockerd writes it.
+// `embedded_dns`: the container is on a user-defined network: its only nameserver is 127.0.0.11
+// (the embedded DNS, which forwards to Dns when given, else to the host's resolvers: the caller
+// hands Dns to it), DnsSearch/DnsOptions or the host's search and options, "ndots:0" added
+// unless an ndots option is there, as dockerd writes it.
 std::string resolv_conf(Mode mode, std::string_view host_resolv, const DnsConfig& dns, bool embedded_dns = false);
 
 }  // namespace hoist::network

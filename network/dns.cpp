@@ -326,11 +326,13 @@ struct DnsServer::Impl {
     enum Kind { Add, Remove } kind;
     std::string scope;
     ScopeSockets sockets;
+    std::shared_ptr<const std::vector<Upstream>> upstreams;  // Add: the scope's own, or null
     std::promise<void> done;
   };
   struct Scope {
     ScopeSockets sockets;
     std::uint64_t udp_token = 0, tcp_token = 0;
+    std::shared_ptr<const std::vector<Upstream>> upstreams;  // null: the server's
   };
   struct Listener {
     std::string scope;
@@ -475,7 +477,7 @@ struct DnsServer::Impl {
     for (auto& c : todo) {
       try {
         drop_scope(c.scope);
-        if (c.kind == Command::Add) add_scope(c.scope, std::move(c.sockets));
+        if (c.kind == Command::Add) add_scope(c.scope, std::move(c.sockets), std::move(c.upstreams));
         c.done.set_value();
       } catch (...) {
         c.done.set_exception(std::current_exception());
@@ -484,8 +486,9 @@ struct DnsServer::Impl {
     return true;
   }
 
-  void add_scope(const std::string& name, ScopeSockets s) {
+  void add_scope(const std::string& name, ScopeSockets s, std::shared_ptr<const std::vector<Upstream>> upstreams) {
     Scope sc;
+    sc.upstreams = std::move(upstreams);
     sc.udp_token = next_token++;
     sc.tcp_token = next_token++;
     watch(s.udp.get(), sc.udp_token, EPOLLIN);
@@ -675,7 +678,7 @@ struct DnsServer::Impl {
     if (answer)
       respond(o, *answer);
     else
-      forward(msg, q, o);
+      forward(scope, msg, q, o);
   }
 
   // The answer for a name hoistd knows; nullopt for one to forward.
@@ -718,12 +721,15 @@ struct DnsServer::Impl {
 
   // ---- forwarding: one connected UDP socket per query in flight, upstreams tried in order
 
-  void forward(std::span<const std::uint8_t> msg, const DnsQuery& q, const Origin& o) {
+  // `scope`'s upstreams: its own, or the server's.
+  void forward(const std::string& scope, std::span<const std::uint8_t> msg, const DnsQuery& q, const Origin& o) {
     Forward f;
     f.query.assign(msg.begin(), msg.end());
     f.q = q;
     f.origin = o;
-    {
+    if (auto sc = scopes.find(scope); sc != scopes.end() && sc->second.upstreams) {
+      f.upstreams = sc->second.upstreams;
+    } else {
       std::lock_guard lk(mu);
       f.upstreams = upstreams;
     }
@@ -808,18 +814,20 @@ DnsServer::DnsServer(DnsResolver resolver, std::vector<std::string> upstreams)
 DnsServer::~DnsServer() = default;
 
 void DnsServer::add(const std::string& scope, const std::string& netns_path, const std::string& address,
-                    std::uint16_t port) {
+                    std::uint16_t port, std::vector<std::string> upstreams) {
   const auto ip = parse_ipv4(address);
   if (!ip) throw InvalidArgument("invalid DNS server address \"" + address + "\"");
+  std::shared_ptr<const std::vector<Upstream>> own;
+  if (!upstreams.empty()) own = parse_upstreams(upstreams);
   std::lock_guard lk(impl_->api_mu);
   // The scope's sockets before are closed first: they may hold the same address.
-  impl_->post({Impl::Command::Remove, scope, {}, {}});
-  impl_->post({Impl::Command::Add, scope, open_in_netns(netns_path, *ip, port), {}});
+  impl_->post({Impl::Command::Remove, scope, {}, {}, {}});
+  impl_->post({Impl::Command::Add, scope, open_in_netns(netns_path, *ip, port), std::move(own), {}});
 }
 
 void DnsServer::remove(const std::string& scope) {
   std::lock_guard lk(impl_->api_mu);
-  impl_->post({Impl::Command::Remove, scope, {}, {}});
+  impl_->post({Impl::Command::Remove, scope, {}, {}, {}});
 }
 
 void DnsServer::set_upstreams(std::vector<std::string> upstreams) {

@@ -3,7 +3,8 @@
 // dockerd's), all served by one thread. It answers A queries for the names the resolver knows
 // (container names, aliases, name.network: several addresses in rotating order), PTR queries
 // for their addresses, and forwards everything else to the upstream resolvers from the host's
-// namespace (so a loopback resolver of the host's resolv.conf works, as with Docker). A UDP
+// namespace (so a loopback resolver of the host's resolv.conf works, as with Docker): the
+// server's upstreams, or the container's own (its --dns servers, given to add()). A UDP
 // answer of our own over 512 bytes carries the records that fit and TC (the client asks again
 // over TCP); forwarded replies are relayed unchanged, to TCP clients too (framed; the upstream
 // is asked over UDP, so a reply it truncated stays truncated).
@@ -71,10 +72,14 @@ class DnsServer {
   // `netns_path` and serves them as `scope`. Replaces the sockets of a scope added before (they
   // are closed first, as they may hold the same address: when the new ones cannot be opened the
   // scope is left without any). Error naming the socket, address, namespace and reason.
+  // `upstreams`: where the scope's other names go, in the constructor's format and from the same
+  // namespace (the container's --dns servers); empty: the server's (set_upstreams() changes
+  // those, not a scope's own). InvalidArgument for a malformed one, before anything is closed.
   void add(const std::string& scope, const std::string& netns_path, const std::string& address = "127.0.0.11",
-           std::uint16_t port = 53);
+           std::uint16_t port = 53, std::vector<std::string> upstreams = {});
   // Closes the scope's sockets and TCP connections before returning; nothing for an unknown one.
   void remove(const std::string& scope);
+  // The server's upstreams from now on (queries in flight keep theirs).
   void set_upstreams(std::vector<std::string> upstreams);
 
  private:

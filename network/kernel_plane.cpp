@@ -39,7 +39,10 @@ class KernelPlane : public DataPlane {
   }
   std::vector<Subnet> host_routes() override { return network::host_routes(); }
   void set_sysctl(const std::string& key, const std::string& value) override { network::set_sysctl(key, value); }
-  void dns_add(const std::string& scope, const std::string& netns_path) override { dns_.add(scope, netns_path); }
+  void dns_add(const std::string& scope, const std::string& netns_path,
+               const std::vector<std::string>& upstreams) override {
+    dns_.add(scope, netns_path, "127.0.0.11", 53, upstreams);
+  }
   void dns_remove(const std::string& scope) override { dns_.remove(scope); }
 
  private:

@@ -114,7 +114,8 @@ json sandbox_to_json(const Sandbox& sb) {
                      {"host_port", p.host_port}});
   return {{"container_id", sb.container_id}, {"container_name", sb.container_name}, {"hostname", sb.hostname},
           {"netns_path", sb.netns_path},     {"sandbox_id", sb.sandbox_id},         {"mode", sb.mode},
-          {"user_dns", sb.user_dns},         {"endpoints", eps},                    {"ports", ports}};
+          {"user_dns", sb.user_dns},         {"dns_servers", sb.dns_servers},       {"endpoints", eps},
+          {"ports", ports}};
 }
 
 Sandbox sandbox_from_json(const json& j) {
@@ -126,6 +127,7 @@ Sandbox sandbox_from_json(const json& j) {
   sb.sandbox_id = json_str(j, "sandbox_id");
   sb.mode = json_str(j, "mode");
   sb.user_dns = json_flag(j, "user_dns");
+  sb.dns_servers = str_vec(j.value("dns_servers", json::array()));
   if (j.contains("endpoints") && j["endpoints"].is_array())
     for (auto& je : j["endpoints"]) {
       Endpoint e;
@@ -519,7 +521,7 @@ void NetworkController::start() {
     sb.ports = kept;
     if (sb.user_dns) {
       try {
-        s.plane->dns_add(cid, sb.netns_path);
+        s.plane->dns_add(cid, sb.netns_path, sb.dns_servers);
       } catch (const std::exception& ex) {
         log::warn("container " + cid.substr(0, 12) + ": dns: " + ex.what());
       }
@@ -731,6 +733,7 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
   sb.hostname = r.hostname;
   sb.sandbox_id = random_hex(64);
   sb.mode = mode;
+  sb.dns_servers = r.dns_servers;
   sb.netns_path = s.o.netns_dir + "/" + sb.sandbox_id.substr(0, 12);
   s.plane->create_netns(sb.netns_path);
   try {
@@ -759,7 +762,7 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
     s.boxes[sb.container_id] = sb;
     s.publish_view();
     s.apply_nat();
-    if (sb.user_dns) s.plane->dns_add(sb.container_id, sb.netns_path);
+    if (sb.user_dns) s.plane->dns_add(sb.container_id, sb.netns_path, sb.dns_servers);
     s.save_box(sb);
   } catch (...) {
     s.boxes.erase(sb.container_id);
@@ -819,7 +822,7 @@ Endpoint NetworkController::connect(const std::string& container_id, const std::
   bool had_dns = sb.user_dns;
   sb.user_dns = s.on_user_network(sb);
   try {
-    if (sb.user_dns && !had_dns) s.plane->dns_add(sb.container_id, sb.netns_path);
+    if (sb.user_dns && !had_dns) s.plane->dns_add(sb.container_id, sb.netns_path, sb.dns_servers);
     s.save_box(sb);
   } catch (...) {
     sb.endpoints.pop_back();

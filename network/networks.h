@@ -48,7 +48,10 @@ class DataPlane {
   virtual void release_port(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) = 0;
   virtual std::vector<Subnet> host_routes() = 0;
   virtual void set_sysctl(const std::string& key, const std::string& value) = 0;
-  virtual void dns_add(const std::string& scope, const std::string& netns_path) = 0;
+  // The embedded DNS's sockets for container `scope` in its namespace; `upstreams`: where its
+  // other names go (its --dns servers; empty: the host's resolvers).
+  virtual void dns_add(const std::string& scope, const std::string& netns_path,
+                       const std::vector<std::string>& upstreams) = 0;
   virtual void dns_remove(const std::string& scope) = 0;
 };
 
@@ -114,6 +117,7 @@ struct Sandbox {
   std::vector<Endpoint> endpoints;
   std::vector<BoundPort> ports;
   bool user_dns = false;   // on a user-defined network: resolv.conf points at 127.0.0.11
+  std::vector<std::string> dns_servers;  // HostConfig.Dns: the embedded DNS forwards there
 };
 
 struct AttachRequest {
@@ -122,6 +126,9 @@ struct AttachRequest {
   // Endpoint settings by network name or id (the mode's network and any others to join).
   std::map<std::string, EndpointRequest> endpoints;
   std::vector<PortRequest> ports;
+  // HostConfig.Dns: on a user-defined network the embedded DNS forwards the container's other
+  // names to these (IP addresses) instead of the host's resolvers; kept across restarts.
+  std::vector<std::string> dns_servers;
 };
 
 struct ControllerOptions {

@@ -1,7 +1,8 @@
 // The embedded DNS server against real sockets: each test makes a network namespace of its own
 // (lo up, bind-mounted in a temp dir), serves it at 127.0.0.11:53 and asks from inside it over
 // UDP and TCP. Names the resolver (a test lambda) knows are answered; the rest goes to a fake
-// upstream on the host's 127.0.0.1. No packet leaves loopback or the test's namespace.
+// upstream on the host's 127.0.0.1 (or ::1): the server's, or a scope's own. No packet leaves
+// loopback or the test's namespace.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
@@ -182,17 +183,29 @@ Bytes framed(const Bytes& m) {
   return b;
 }
 
-// A resolver on 127.0.0.1:<port> of the host: answers each query with the bytes `reply` makes
-// of it, or not at all; keeps what it received.
+// A resolver on 127.0.0.1:<port> (or [::1]:<port>) of the host: answers each query with the
+// bytes `reply` makes of it, or not at all; keeps what it received. SysError when the address
+// cannot be bound (no IPv6 on the host).
 class FakeUpstream {
  public:
-  explicit FakeUpstream(bool answer = true) : answer_(answer) {
-    fd_.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    auto sa = addr(ip("127.0.0.1"), 0);
-    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) hoist::throw_sys("bind", "fake upstream");
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+  explicit FakeUpstream(bool answer = true, bool v6 = false) : answer_(answer), v6_(v6) {
+    fd_.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd_) hoist::throw_sys("socket", "fake upstream");
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    if (v6) {
+      auto& sa6 = reinterpret_cast<sockaddr_in6&>(ss);
+      sa6.sin6_family = AF_INET6;
+      sa6.sin6_addr = in6addr_loopback;
+      len = sizeof sa6;
+    } else {
+      reinterpret_cast<sockaddr_in&>(ss) = addr(ip("127.0.0.1"), 0);
+      len = sizeof(sockaddr_in);
+    }
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) hoist::throw_sys("bind", "fake upstream");
+    len = sizeof ss;
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+    port_ = ntohs(v6 ? reinterpret_cast<sockaddr_in6&>(ss).sin6_port : reinterpret_cast<sockaddr_in&>(ss).sin_port);
     set_timeout(fd_.get(), 50);
     if (answer_) thread_ = std::thread([this] { serve(); });
   }
@@ -200,7 +213,7 @@ class FakeUpstream {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
   }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return (v6_ ? "[::1]:" : "127.0.0.1:") + std::to_string(port_); }
   // The reply: the query's ID and question, QR RD RA, one A record 93.184.216.34 with TTL 60
   // (not the server's 600), and a trailing byte no parser would write: relayed as it is.
   static Bytes reply_to(const Bytes& q) {
@@ -220,7 +233,7 @@ class FakeUpstream {
   void serve() {
     std::vector<std::uint8_t> buf(65536);
     while (!stop_) {
-      sockaddr_in from{};
+      sockaddr_storage from{};
       socklen_t len = sizeof from;
       auto n = ::recvfrom(fd_.get(), buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n <= 0) continue;
@@ -233,7 +246,7 @@ class FakeUpstream {
       ::sendto(fd_.get(), r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
     }
   }
-  bool answer_;
+  bool answer_, v6_;
   UniqueFd fd_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
@@ -338,17 +351,17 @@ class DnsServerTest : public ::testing::Test {
     });
   }
 
-  // A UDP socket of the namespace connected to the server.
-  UniqueFd udp_client(int timeout_ms = 5000) {
+  // A UDP socket of the namespace connected to the server (the scope served at `server`:53).
+  UniqueFd udp_client(int timeout_ms = 5000, std::uint32_t server = ip("127.0.0.11")) {
     auto s = socket_in_ns(SOCK_DGRAM);
-    auto sa = addr(ip("127.0.0.11"), 53);
+    auto sa = addr(server, 53);
     if (::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) hoist::throw_sys("connect", "udp");
     set_timeout(s.get(), timeout_ms);
     return s;
   }
 
-  Bytes udp_ask(const Bytes& q, int timeout_ms = 5000) {
-    auto s = udp_client(timeout_ms);
+  Bytes udp_ask(const Bytes& q, int timeout_ms = 5000, std::uint32_t server = ip("127.0.0.11")) {
+    auto s = udp_client(timeout_ms, server);
     if (::send(s.get(), q.data(), q.size(), 0) < 0) hoist::throw_sys("send", "udp");
     return udp_read(s.get());
   }
@@ -361,16 +374,16 @@ class DnsServerTest : public ::testing::Test {
     return buf;
   }
 
-  UniqueFd tcp_client() {
+  UniqueFd tcp_client(std::uint32_t server = ip("127.0.0.11")) {
     auto s = socket_in_ns(SOCK_STREAM);
     set_timeout(s.get(), 5000);
-    auto sa = addr(ip("127.0.0.11"), 53);
+    auto sa = addr(server, 53);
     if (::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) hoist::throw_sys("connect", "tcp");
     return s;
   }
 
-  Bytes tcp_ask(const Bytes& q) {
-    auto s = tcp_client();
+  Bytes tcp_ask(const Bytes& q, std::uint32_t server = ip("127.0.0.11")) {
+    auto s = tcp_client(server);
     auto f = framed(q);
     if (::send(s.get(), f.data(), f.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(f.size()))
       hoist::throw_sys("send", "tcp");
@@ -568,4 +581,55 @@ TEST_F(DnsServerTest, Errors) {
   EXPECT_NO_THROW(net::DnsServer(resolver(), {"127.0.0.53", "10.0.0.1:5353", "::1", "[fe80::1%1]:53"}));
   // c1 still served
   EXPECT_EQ(decode(udp_ask(query(41, "web", kA))).records, 1);
+}
+
+TEST_F(DnsServerTest, AScopesOwnUpstreamsTakeItsOtherNames) {
+  FakeUpstream server_up, own_up;
+  start({server_up.address()});  // c1 at 127.0.0.11: the server's upstreams
+  const auto c2 = ip("127.0.0.12");
+  server_->add("c2", ns_, "127.0.0.12", 53, {closed_port(), own_up.address()});  // tried in order
+  const auto q = query(0x7777, "example.com", kA);
+  EXPECT_EQ(udp_ask(q, 5000, c2), FakeUpstream::reply_to(q));
+  EXPECT_EQ(tcp_ask(q, c2), FakeUpstream::reply_to(q));
+  EXPECT_EQ(own_up.received().size(), 2u);
+  EXPECT_TRUE(server_up.received().empty()) << "c2's query went to the server's upstream";
+  EXPECT_EQ(udp_ask(q), FakeUpstream::reply_to(q));  // c1
+  EXPECT_EQ(server_up.received().size(), 1u);
+  EXPECT_EQ(own_up.received().size(), 2u);
+  // c2's names are still answered here, asked as c2.
+  EXPECT_EQ(decode(udp_ask(query(51, "web", kA), 5000, c2)).addresses, std::vector<std::uint32_t>{ip("172.18.0.2")});
+  EXPECT_THAT(asked(), ::testing::Contains("c2 web"));
+  // New upstreams for the server: c1's go there, c2 keeps its own.
+  FakeUpstream later;
+  server_->set_upstreams({later.address()});
+  EXPECT_EQ(udp_ask(q, 5000, c2), FakeUpstream::reply_to(q));
+  EXPECT_EQ(udp_ask(q), FakeUpstream::reply_to(q));
+  EXPECT_EQ(own_up.received().size(), 3u);
+  EXPECT_EQ(later.received().size(), 1u);
+  EXPECT_EQ(server_up.received().size(), 1u);
+  // A malformed one is refused before c2's sockets are touched.
+  EXPECT_THAT([&] { server_->add("c2", ns_, "127.0.0.12", 53, {"1.2.3.4", "resolver"}); },
+              ::testing::ThrowsMessage<hoist::InvalidArgument>(HasSubstr("invalid DNS upstream \"resolver\"")));
+  EXPECT_EQ(udp_ask(q, 5000, c2), FakeUpstream::reply_to(q));
+  EXPECT_EQ(own_up.received().size(), 4u);
+  // Added again without upstreams of its own: the server's from then on.
+  server_->add("c2", ns_, "127.0.0.12", 53);
+  EXPECT_EQ(udp_ask(q, 5000, c2), FakeUpstream::reply_to(q));
+  EXPECT_EQ(later.received().size(), 2u);
+  EXPECT_EQ(own_up.received().size(), 4u);
+}
+
+TEST_F(DnsServerTest, AScopesUpstreamMayBeIpv6) {
+  std::unique_ptr<FakeUpstream> up;
+  try {
+    up = std::make_unique<FakeUpstream>(true, true);
+  } catch (const hoist::SysError& e) {
+    GTEST_SKIP() << "no IPv6 loopback on this host: " << e.what();
+  }
+  start();  // the server has no upstream: only c1's own can answer
+  server_->add("c1", ns_, "127.0.0.11", 53, {up->address()});
+  const auto q = query(0x8888, "example.net", kAaaa);
+  EXPECT_EQ(udp_ask(q), FakeUpstream::reply_to(q));
+  EXPECT_EQ(tcp_ask(q), FakeUpstream::reply_to(q));
+  EXPECT_EQ(up->received().size(), 2u);
 }

@@ -1,7 +1,8 @@
 // Container networking through hoistd as a user sees it, with the real docker CLI: user-defined
 // networks with names and aliases, published TCP and UDP ports on 127.0.0.1 and on another host
 // address, isolation, --internal, none, container:, connect/disconnect, forwarding to an upstream
-// resolver, a kill -9 of hoistd while a port is in use, and Docker's errors for bad input.
+// resolver (the host's, or a container's --dns), a kill -9 of hoistd while a port is in use, and
+// Docker's errors for bad input.
 // Each daemon has its own bridge, subnets and nftables table (hoistd_harness.h); every address
 // used is on loopback, a bridge this test's daemon made, or its containers.
 #include <arpa/inet.h>
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -66,6 +68,66 @@ std::string http_get(const std::string& ip, int port) {
   }
   return "";
 }
+
+// A resolver on port 53 of a loopback address of its own (`address`, 127.x), answering every A
+// query with `answer` and any other with no record; counts the queries. error(): why it could not
+// bind ("" once it serves).
+class FakeResolver {
+ public:
+  FakeResolver(std::string address, const std::string& answer) : address_(std::move(address)) {
+    ::inet_pton(AF_INET, answer.c_str(), answer_);
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    ::inet_pton(AF_INET, address_.c_str(), &a.sin_addr);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      error_ = "bind " + address_ + ":53: " + strerror(errno);
+      return;
+    }
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeResolver() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FakeResolver(const FakeResolver&) = delete;
+  FakeResolver& operator=(const FakeResolver&) = delete;
+  const std::string& address() const { return address_; }
+  const std::string& error() const { return error_; }
+  int queries() const { return queries_; }
+
+ private:
+  void serve() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      unsigned char buf[512];
+      sockaddr_in from{};
+      socklen_t fl = sizeof from;
+      ssize_t n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
+      if (n < 12) continue;
+      ++queries_;
+      std::string resp(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
+      resp[2] = static_cast<char>(0x81);
+      resp[3] = static_cast<char>(0x80);
+      const bool a_query = buf[n - 3] == 1;  // QTYPE A
+      resp[7] = a_query ? 1 : 0;             // one answer, or none
+      if (a_query) {
+        resp += std::string("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04", 12);
+        resp.append(reinterpret_cast<const char*>(answer_), 4);
+      }
+      ::sendto(fd_, resp.data(), resp.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
+    }
+  }
+  std::string address_, error_;
+  unsigned char answer_[4] = {};
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> queries_{0};
+  std::thread thread_;
+};
 
 class NetworkingTest : public hoist::test::DaemonTest {
  protected:
@@ -323,50 +385,76 @@ TEST_F(NetworkingTest, APublishedPortOutlivesAKill9OfHoistd) {
 
 TEST(NetworkingDns, OtherNamesGoToTheHostsResolver) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
-  // A fake upstream on a loopback address of its own, port 53, answering every A query with 192.0.2.99.
-  std::string upstream = "127.53." + std::to_string(getpid() % 250) + ".1";
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(53);
-  ::inet_pton(AF_INET, upstream.c_str(), &a.sin_addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << strerror(errno);
-  std::atomic<bool> stop{false};
-  std::atomic<int> queries{0};
-  std::thread server([&] {
-    while (!stop) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      unsigned char buf[512];
-      sockaddr_in from{};
-      socklen_t fl = sizeof from;
-      ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &fl);
-      if (n < 12) continue;
-      ++queries;
-      std::string resp(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
-      resp[2] = static_cast<char>(0x81);
-      resp[3] = static_cast<char>(0x80);
-      resp[7] = 1;  // one answer
-      bool a_query = n >= 4 && buf[n - 3] == 1;  // QTYPE A
-      if (!a_query) resp[7] = 0;
-      else resp += std::string("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x63", 16);
-      ::sendto(fd, resp.data(), resp.size(), 0, reinterpret_cast<sockaddr*>(&from), fl);
-    }
-  });
+  FakeResolver upstream("127.53." + std::to_string(getpid() % 250) + ".1", "192.0.2.99");
+  ASSERT_EQ(upstream.error(), "");
   hoist::test::TempDir tmp("hoist-dns-test");
-  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << upstream << "\n";
+  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << upstream.address() << "\n";
   {
     hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns"});
     ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
     ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "20.0/24", "dnsnet"}).code, 0);
     auto r = d.docker({"run", "--rm", "--network", "dnsnet", "bb:1", "nslookup", "outside.example"});
     EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
-    EXPECT_GT(queries.load(), 0);
+    EXPECT_GT(upstream.queries(), 0);
     hoist::test::remove_all_containers(d);
   }
-  stop = true;
-  server.join();
-  ::close(fd);
+}
+
+// docker run --dns on a user-defined network: resolv.conf keeps 127.0.0.11 (so container names
+// still resolve) and the embedded DNS forwards that container's other names to its --dns server,
+// not to the host's resolver; a hoistd restart keeps it so.
+TEST(NetworkingDns, DnsServersOfAContainerTakeItsOtherNames) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  const std::string base = "127.53." + std::to_string(getpid() % 250) + ".";
+  FakeResolver hosts(base + "1", "192.0.2.99"), own(base + "2", "192.0.2.77");
+  ASSERT_EQ(hosts.error(), "");
+  ASSERT_EQ(own.error(), "");
+  hoist::test::TempDir tmp("hoist-dns-test");
+  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << hosts.address() << "\n";
+  {
+    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns"});
+    ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
+    ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "21.0/24", "dnsnet"}).code, 0);
+    ASSERT_EQ(d.docker({"run", "-d", "--name", "web", "--network", "dnsnet", "bb:1", "sleep", "300"}).code, 0);
+    auto r = d.docker({"run", "-d", "--name", "asker", "--network", "dnsnet", "--dns", own.address(), "bb:1", "sleep",
+                       "300"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    // The file names the embedded server alone; --dns-search and --dns-option go there.
+    r = d.docker({"run", "--rm", "--network", "dnsnet", "--dns", own.address(), "--dns-search", "corp.example",
+                  "--dns-option", "timeout:3", "bb:1", "cat", "/etc/resolv.conf"});
+    EXPECT_EQ(r.out, "search corp.example\nnameserver 127.0.0.11\noptions timeout:3 ndots:0\n") << r.err;
+    EXPECT_EQ(d.docker({"exec", "asker", "cat", "/etc/resolv.conf"}).out, "nameserver 127.0.0.11\noptions ndots:0\n");
+    // A container name: the embedded server's answer.
+    const std::string web_ip = d.pool_prefix() + "21.2";
+    r = d.docker({"exec", "asker", "nslookup", "web"});
+    EXPECT_NE(r.out.find(web_ip), std::string::npos) << r.out << r.err;
+    EXPECT_EQ(own.queries() + hosts.queries(), 0) << "web went to an upstream";
+    // Another name: asker's --dns server answers, the host's is not asked.
+    r = d.docker({"exec", "asker", "nslookup", "outside.example"});
+    EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
+    EXPECT_EQ(r.out.find("192.0.2.99"), std::string::npos) << r.out;
+    EXPECT_GT(own.queries(), 0);
+    EXPECT_EQ(hosts.queries(), 0);
+    // web has no --dns: the host's resolver.
+    const int own_before = own.queries();
+    r = d.docker({"exec", "web", "nslookup", "outside.example"});
+    EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
+    EXPECT_GT(hosts.queries(), 0);
+    EXPECT_EQ(own.queries(), own_before);
+    // hoistd killed and started again: asker's DNS comes back with its server.
+    d.kill9();
+    d.restart();
+    r = d.docker({"exec", "asker", "nslookup", "outside.example"});
+    EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
+    EXPECT_GT(own.queries(), own_before);
+    // A Dns entry that is no address is refused at create (the docker CLI checks it too).
+    auto h = d.http("POST", "/v1.41/containers/create",
+                    R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"NetworkMode":"dnsnet","Dns":["resolver"]}})",
+                    {"Content-Type: application/json"});
+    EXPECT_EQ(h.status, 400) << h.body;
+    EXPECT_NE(h.body.find("bad nameserver address resolver: not an IP address"), std::string::npos) << h.body;
+    hoist::test::remove_all_containers(d);
+  }
 }
 
 TEST_F(NetworkingTest, DockerPyNetworksAndPublishedPorts) {

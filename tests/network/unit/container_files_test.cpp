@@ -101,6 +101,9 @@ TEST(NetworkHostConfig, WhatCannotBeHonouredIsRefused) {
               ThrowsMessage<InvalidArgument>(StrEq("invalid port specification: \"99999\"")));
   EXPECT_THROW(net::check_host_config(json{{"ExtraHosts", {"bad"}}}), InvalidArgument);
   EXPECT_THROW(net::check_host_config(json{{"Dns", 5}}), InvalidArgument);
+  EXPECT_NO_THROW(net::check_host_config(json{{"NetworkMode", "appnet"}, {"Dns", {"1.1.1.1", "2001:db8::53"}}}));
+  EXPECT_THAT([] { net::check_host_config(json{{"NetworkMode", "appnet"}, {"Dns", {"1.1.1.1", "resolver"}}}); },
+              ThrowsMessage<InvalidArgument>(StrEq("bad nameserver address resolver: not an IP address")));
 }
 
 TEST(PortBindings, RangesHostAddressesAndDefaults) {
@@ -125,4 +128,19 @@ TEST(ContainerFiles, OwnAddressInHostsAndTheEmbeddedDnsInResolvConf) {
   EXPECT_NE(hosts.find("\n10.1.0.2\tweb\n"), std::string::npos);
   EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, "search corp\nnameserver 127.0.0.53\noptions edns0\n", {}, true),
             "search corp\nnameserver 127.0.0.11\noptions edns0 ndots:0\n");
+}
+
+TEST(ResolvConf, EmbeddedDnsStaysTheNameserverWhenDnsIsGiven) {
+  const std::string host = "search corp\nnameserver 127.0.0.53\noptions edns0\n";
+  // --dns: the embedded server forwards to it; the file still names 127.0.0.11 alone.
+  EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, host, {{"192.0.2.53", "2001:db8::53"}, {}, {}}, true),
+            "search corp\nnameserver 127.0.0.11\noptions edns0 ndots:0\n");
+  // --dns-search and --dns-option replace the host's; ndots:0 unless an ndots option is given.
+  EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, host, {{"192.0.2.53"}, {"ex.com", "ex.org"}, {"timeout:1"}}, true),
+            "search ex.com ex.org\nnameserver 127.0.0.11\noptions timeout:1 ndots:0\n");
+  EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, host, {{"192.0.2.53"}, {"."}, {"ndots:3"}}, true),
+            "nameserver 127.0.0.11\noptions ndots:3\n");
+  // Not on a user-defined network: the servers themselves.
+  EXPECT_EQ(net::resolv_conf(net::Mode::Bridge, host, {{"192.0.2.53"}, {}, {}}, false),
+            "search corp\nnameserver 192.0.2.53\noptions edns0\n");
 }

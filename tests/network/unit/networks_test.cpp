@@ -18,7 +18,8 @@ using ::testing::ThrowsMessage;
 namespace {
 
 struct FakeWorld {
-  std::set<std::string> bridges, netns, veths, dns;
+  std::set<std::string> bridges, netns, veths;
+  std::map<std::string, std::vector<std::string>> dns;  // scope → its upstreams
   std::set<std::tuple<std::string, std::uint32_t, std::uint16_t>> ports;
   net::NatRules nat;
   std::vector<net::Subnet> routes = {net::Subnet::parse("172.17.0.0/16"), net::Subnet::parse("192.0.2.0/24")};
@@ -64,7 +65,9 @@ class FakePlane : public net::DataPlane {
   }
   std::vector<net::Subnet> host_routes() override { return w_.routes; }
   void set_sysctl(const std::string&, const std::string&) override {}
-  void dns_add(const std::string& scope, const std::string&) override { w_.dns.insert(scope); }
+  void dns_add(const std::string& scope, const std::string&, const std::vector<std::string>& upstreams) override {
+    w_.dns[scope] = upstreams;
+  }
   void dns_remove(const std::string& scope) override { w_.dns.erase(scope); }
 
  private:
@@ -96,7 +99,8 @@ class NetworksTest : public ::testing::Test {
     return c;
   }
   net::Sandbox attach(const std::string& id, const std::string& name, const std::string& mode,
-                      std::map<std::string, net::EndpointRequest> eps = {}, std::vector<net::PortRequest> ports = {}) {
+                      std::map<std::string, net::EndpointRequest> eps = {}, std::vector<net::PortRequest> ports = {},
+                      std::vector<std::string> dns_servers = {}) {
     net::AttachRequest r;
     r.container_id = id + std::string(64 - id.size(), '0');
     r.container_name = name;
@@ -104,6 +108,7 @@ class NetworksTest : public ::testing::Test {
     r.mode = mode;
     r.endpoints = std::move(eps);
     r.ports = std::move(ports);
+    r.dns_servers = std::move(dns_servers);
     return ctl_->attach(r);
   }
   net::NetworkInfo create(const std::string& name, const std::string& subnet = "") {
@@ -282,6 +287,32 @@ TEST_F(NetworksTest, ARestartKeepsLiveSandboxesAndReleasesTheRest) {
   EXPECT_FALSE(ctl_->sandbox(a.container_id));
   EXPECT_TRUE(w_.nat.ports.empty());
   ctl_->remove("app");
+}
+
+TEST_F(NetworksTest, DnsServersGoToTheEmbeddedDnsAndOutliveARestart) {
+  using Servers = std::vector<std::string>;
+  create("app", "10.190.11.0/24");
+  const Servers own = {"192.0.2.53", "2001:db8::53"};
+  auto a = attach("aa", "a", "app", {}, {}, own);
+  auto b = attach("bb", "b", "app");  // no --dns: the host's resolvers (the server's own list)
+  auto c = attach("cc", "c", "bridge", {}, {}, {"192.0.2.54"});
+  EXPECT_EQ(a.dns_servers, own);
+  EXPECT_EQ(w_.dns.at(a.container_id), own);
+  EXPECT_EQ(w_.dns.at(b.container_id), Servers{});
+  // The default bridge has no embedded DNS; joining a user network brings it, with c's servers.
+  EXPECT_FALSE(w_.dns.count(c.container_id));
+  ctl_->connect(c.container_id, "app", {});
+  EXPECT_EQ(w_.dns.at(c.container_id), Servers{"192.0.2.54"});
+  // hoistd killed: the DNS sockets die with it; a restart adds every scope again with its servers.
+  ctl_.reset();
+  w_.dns.clear();
+  ctl_ = make();
+  EXPECT_EQ(w_.dns.at(a.container_id), own);
+  EXPECT_EQ(w_.dns.at(b.container_id), Servers{});
+  EXPECT_EQ(w_.dns.at(c.container_id), Servers{"192.0.2.54"});
+  EXPECT_EQ(ctl_->sandbox(a.container_id)->dns_servers, own);
+  ctl_->release(a.container_id);
+  EXPECT_FALSE(w_.dns.count(a.container_id));
 }
 
 }  // namespace
