@@ -84,7 +84,10 @@ void Ipam::save() const {
     j[name] = {{"subnet", p.subnet.str()}, {"range", p.range.str()}, {"gateway", ipv4_str(p.gateway)},
                {"last", ipv4_str(p.last)}, {"leases", leases}};
   }
-  write_file_atomic(file_, dump_json(j), 0600);
+  // Atomic (a kill -9 at any moment leaves the old file or the new one) but not synced: a power
+  // loss takes every namespace and container with it, so the leases it could lose no longer
+  // matter (the controller releases the leases of sandboxes that are gone at start).
+  write_file_atomic(file_, dump_json(j), 0600, false);
 }
 
 void Ipam::add_network(const std::string& network, const Subnet& subnet, std::uint32_t gateway,

@@ -1,5 +1,6 @@
 #include "runtime/container.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -235,7 +236,13 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
 
   int new_flags = new_ns_flags(spec);
   auto joins = open_ns_paths(spec);
-  bool two_step = !joins.empty() || (new_flags & CLONE_NEWTIME);
+  // A network namespace joined by path alone (an engine's prepared sandbox) needs no
+  // intermediate process: the runtime enters it just for the clone and comes back, so the init
+  // is born in it (a process of its own later, ~5 ms less per start).
+  bool net_only = !joins.empty() && std::all_of(joins.begin(), joins.end(), [](const NsJoin& j) {
+    return j.flag == CLONE_NEWNET;
+  });
+  bool two_step = (!joins.empty() && !net_only) || (new_flags & CLONE_NEWTIME);
 
   SyncChannel parent_ch, child_ch;
   SyncChannel::make_pair(parent_ch, child_ch);
@@ -264,12 +271,24 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   int clone_flags = new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME);
   pid_t child;
   if (!two_step) {
+    UniqueFd own_net;
+    if (!joins.empty()) {  // net_only
+      own_net = UniqueFd(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+      if (!own_net) throw_sys("open", "/proc/self/ns/net");
+      if (::setns(joins.front().fd.get(), CLONE_NEWNET) != 0) throw_sys("setns", joins.front().path);
+    }
     child = static_cast<pid_t>(::syscall(SYS_clone, clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-    if (child < 0) throw_sys("clone", "container init");
     if (child == 0) {
       parent_ch.close();
       become_init();
     }
+    int clone_errno = errno;
+    // Back in the runtime's own namespace before anything else (hooks run there).
+    if (own_net && ::setns(own_net.get(), CLONE_NEWNET) != 0) {
+      if (child > 0) ::kill(child, SIGKILL);
+      throw_sys("setns", "/proc/self/ns/net (back to the runtime's own)");
+    }
+    if (child < 0) throw_sys("clone", "container init", clone_errno);
   } else {
     // Intermediate process: join namespaces by path, unshare the new ones, fork the init.
     child = ::fork();

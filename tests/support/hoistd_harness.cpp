@@ -44,9 +44,12 @@ Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-
   pool_prefix_ = "10." + std::to_string(p) + ".";
   argv_.insert(argv_.end(), {"--bridge", bridge_, "--nft-table", table_, "--bip", bip_, "--default-address-pool",
                              "base=10." + std::to_string(p) + ".0.0/16,size=24"});
+  network_args_.assign(argv_.end() - 8, argv_.end());
   argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
   launch();
 }
+
+std::vector<std::string> Hoistd::network_args() const { return network_args_; }
 
 // The devices, table and namespaces this daemon made (a test may shell out; hoistd does not).
 void Hoistd::cleanup_network() {

@@ -44,6 +44,8 @@ class Hoistd {
   const std::string& nft_table() const { return table_; }    // family ip
   const std::string& bip() const { return bip_; }            // its gateway/prefix
   std::string pool_prefix() const { return pool_prefix_; }   // "10.16x.": new networks' subnets
+  // The networking flags this daemon runs with (for a test that starts another hoistd on its roots).
+  std::vector<std::string> network_args() const;
   bool running() { return proc_.running(); }
   void stop() { proc_.stop(); }
   pid_t pid() const { return proc_.pid(); }
@@ -66,6 +68,7 @@ class Hoistd {
   void cleanup_network();
   TempDir dir_;
   std::string bridge_, table_, bip_, pool_prefix_;
+  std::vector<std::string> network_args_;
   std::vector<std::string> argv_;
   ChildProcess proc_;
 };

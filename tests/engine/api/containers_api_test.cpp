@@ -90,9 +90,10 @@ TEST_F(ContainerApiTest, ContainersKeepRunningAcrossADaemonKill) {
   EXPECT_EQ(kill(std::stoi(pid), 0), 0) << "the container died with the daemon";
   // (the harness restarts a daemon on its own dirs only through a new object: use the HTTP API of a
   // fresh hoistd started by hand on the same roots)
-  hoist::test::ChildProcess again({HOISTD_BIN, "-H", d_->host(), "--data-root", data, "--exec-root", d_->exec_root(),
-                                   "--cgroup-parent", cgroup_parent()},
-                                  d_->dir() + "/hoistd2.log");
+  std::vector<std::string> argv = {HOISTD_BIN, "-H", d_->host(), "--data-root", data, "--exec-root", d_->exec_root(),
+                                   "--cgroup-parent", cgroup_parent()};
+  for (auto& a : d_->network_args()) argv.push_back(a);
+  hoist::test::ChildProcess again(argv, d_->dir() + "/hoistd2.log");
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {
     up = d_->http("GET", "/_ping").status == 200;
