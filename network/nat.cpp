@@ -93,9 +93,12 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
     auto br = dev(n.bridge), subnet = n.subnet.str();
     // The way out: the subnet's traffic leaving through any other device.
     if (n.masquerade) post += "\t\tip saddr " + subnet + " oifname != " + br + " masquerade\n";
-    // From the host to a published port: a source of the host's own (127.0.0.1 above all, which
-    // cannot leave the host) becomes the bridge's address.
-    post += "\t\toifname " + br + " fib saddr type local masquerade\n";
+    // From the host's 127.0.0.1 to a published port: a loopback source cannot leave the host, so
+    // it becomes the bridge's address. Only loopback sources: the host's other addresses are
+    // reachable from the container as they are, and masquerading every connection the host
+    // makes to its containers costs a NAT binding each (and a port search once thousands of
+    // them linger in TIME_WAIT: 10× fewer short connections per second).
+    post += "\t\toifname " + br + " ip saddr 127.0.0.0/8 masquerade fully-random\n";
     // Hairpin: from a container to a published port of its own bridge (itself or a neighbour);
     // the reply must come back through the host to be un-DNAT'ed. The source, not iifname: with
     // br_netfilter the packet is bridged (back out of its port: hairpin mode) and postrouting

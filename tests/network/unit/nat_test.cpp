@@ -111,7 +111,7 @@ TEST(NatRuleset, MasqueradeHairpinAndLoopback) {
   EXPECT_THAT(post, HasSubstr("type nat hook postrouting priority srcnat;"));
   EXPECT_THAT(post, HasSubstr("ip saddr 172.18.0.0/16 oifname != \"hbr-one\" masquerade\n"));
   EXPECT_THAT(post, HasSubstr("ip saddr 172.19.0.0/16 oifname != \"hbr-two\" masquerade\n"));
-  EXPECT_THAT(post, HasSubstr("oifname \"hbr-one\" fib saddr type local masquerade\n"));
+  EXPECT_THAT(post, HasSubstr("oifname \"hbr-one\" ip saddr 127.0.0.0/8 masquerade\n"));
   EXPECT_THAT(post, HasSubstr("oifname \"hbr-one\" ip saddr 172.18.0.0/16 ct status dnat masquerade\n"));
   EXPECT_THAT(chain(s, "prerouting_raw"), HasSubstr("iifname \"hbr-two\" ip daddr 127.0.0.0/8 drop\n"));
 
