@@ -10,6 +10,8 @@
 # Everything is private: a temp dir, its own sockets and stores, its own cgroup parents, a private
 # dockerd (with the containerd it spawns), podman with its own --root/--runroot; bridges of their own
 # (hoistd's default bridge hbench<pid> on 10.239.<n>.0/24, nftables table hoist_bench_<pid>) removed at the end.
+# podman is left out of the default tools on a hybrid cgroup host whose cgroup2 root delegates a controller
+# (crun refuses to run there).
 #   bench/engine.sh [--runs N] [--warmup N] [--containers N] [--requests N] [--idle S] [--build DIR]
 #                   [--tools hoist,docker,podman] [--docker-cli PATH] [--out FILE.json]
 set -euo pipefail
@@ -18,7 +20,7 @@ repo=$(cd "$(dirname "$self")/.." && pwd)
 die() { echo "engine: $*" >&2; exit 1; }
 note() { echo "engine: $*" >&2; }
 
-runs=30 warmup=5 ncont=50 nreq=2000 idle=5 build=$repo/build tools=hoist,docker,podman out='' docker_cli=docker
+runs=30 warmup=5 ncont=50 nreq=2000 idle=5 build=$repo/build tools=hoist,docker,podman tools_given='' out='' docker_cli=docker
 usage() {
   echo "usage: $0 [--runs N] [--warmup N] [--containers N] [--requests N] [--idle S] [--build DIR]" \
        "[--tools hoist,docker,podman] [--docker-cli PATH] [--out FILE.json]" >&2
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --requests) [ $# -ge 2 ] || usage; nreq=$2; shift 2 ;;
     --idle) [ $# -ge 2 ] || usage; idle=$2; shift 2 ;;
     --build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
-    --tools) [ $# -ge 2 ] || usage; tools=$2; shift 2 ;;
+    --tools) [ $# -ge 2 ] || usage; tools=$2 tools_given=1; shift 2 ;;
     --docker-cli) [ $# -ge 2 ] || usage; docker_cli=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     *) usage ;;
@@ -48,6 +50,16 @@ for t in "${list[@]}"; do
 done
 on() { [[ " ${want[*]} " == *" $1 "* ]]; }
 on hoist || die "--tools must include hoist (every figure is a ratio to it)"
+# A hybrid cgroup host whose cgroup2 root delegates a controller: crun, podman's runtime, refuses to
+# run ("cgroups in hybrid mode not supported"), and the controller cannot be given back to v1 while
+# it is on (bench/runtime-run.sh mounts the hugetlb v1 hierarchy when nothing has turned it on yet).
+# Turning it off is the host's business: podman is left out of the default tools, an error if asked for.
+if on podman && [ -n "$(cat /sys/fs/cgroup/unified/cgroup.subtree_control 2>/dev/null || true)" ]; then
+  why="the hybrid cgroup2 root delegates '$(cat /sys/fs/cgroup/unified/cgroup.subtree_control)', so crun (podman's runtime) refuses to run"
+  [ -z "$tools_given" ] || die "podman: $why (--tools hoist,docker leaves it out)"
+  note "leaving podman out: $why"
+  mapfile -t want < <(printf '%s\n' "${want[@]}" | grep -vx podman)
+fi
 hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
 for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 need=(hyperfine jq python3 busybox)
@@ -76,19 +88,6 @@ hoistd_pid='' watchdog_pid='' made_run_docker='' podman_driver=overlay
 hbridge=hbench$(( $$ % 100000 )) htable=hoist_bench_$$ hnet=$(( $$ % 200 + 20 ))
 [ -e /run/docker ] || made_run_docker=1  # dockerd creates /run/docker/plugins whatever its exec-root
 
-remove_cgroup() {  # remove_cgroup NAME: kills what runs in /sys/fs/cgroup/*/NAME (any depth) and removes it
-  local d i
-  find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${1#/}" 2>/dev/null | while read -r top; do
-    find "$top" -depth -type d | while read -r d; do
-      for ((i = 0; i < 20; i++)); do
-        [ -s "$d/cgroup.procs" ] || break
-        xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null || true
-        sleep 0.1
-      done
-      rmdir "$d" 2>/dev/null || { sleep 0.3; rmdir "$d" 2>/dev/null; } || note "could not remove cgroup $d"
-    done
-  done
-}
 our_pids() {  # our_pids COMM: processes named COMM that belong to this run (command line names $tmp)
   local p
   for p in /proc/[0-9]*; do
@@ -242,7 +241,7 @@ versions=("hoist: $build ($("$cli" --version 2>/dev/null | head -1), runtime hoi
 on docker && versions+=("dockerd $("${dk[@]}" version --format '{{.Server.Version}}') ($docker_driver, runc, $(containerd --version | awk '{ print "containerd " $3 }'), client $("${dk[@]}" version --format '{{.Client.Version}}'))")
 on podman && versions+=("$(podman --version) ($podman_driver, $("${pm[@]}" info --format '{{.Host.OCIRuntime.Name}}'), $(conmon --version | head -1))")
 (IFS=';'; echo "${versions[*]}" | sed 's/;/; /g')
-echo "image: $img ($image_id); run --rm --network none IMAGE true, $runs runs each after $warmup warm-up runs"
+echo "image: $img ($image_id); run --rm IMAGE true with --network none (hoist, docker, podman) and --network benchnet (a user-defined bridge network: hoist-bridge, docker-bridge), $runs runs each after $warmup warm-up runs"
 hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$tmp/hf.json" "${hf[@]}"
 after_rss=$(daemon_rss)
 
@@ -323,10 +322,14 @@ summary=$(jq --argjson idle "$(rssj "$idle_rss")" --argjson after "$(rssj "$afte
   --argjson shims "$shims" --argjson reqs "$reqj" --argjson n "$ncont" --arg img "$image_id" '
   (.results | map({key: .command, value: .median}) | from_entries) as $r
   | def ratio(a; b): if $r[a] and $r[b] then $r[a] / $r[b] else null end;
+    def diff_ms(a; b): if $r[a] and $r[b] then ($r[a] - $r[b]) * 1000 else null end;
     { median_ms: ($r | map_values(. * 1000)),
+      bridge_adds_ms: ({ hoist: diff_ms("hoist-bridge"; "hoist"), docker: diff_ms("docker-bridge"; "docker") }
+                       | with_entries(select(.value != null))),
       ratio: ({ hoist_docker: ratio("hoist"; "docker"), hoist_podman: ratio("hoist"; "podman"),
                 hoist_bridge_docker_bridge: ratio("hoist-bridge"; "docker-bridge"),
-                hoist_bridge_hoist_none: ratio("hoist-bridge"; "hoist"),
+                hoist_bridge_hoist: ratio("hoist-bridge"; "hoist"),
+                docker_bridge_docker: ratio("docker-bridge"; "docker"),
                 podman_docker: ratio("podman"; "docker") } | with_entries(select(.value != null))),
       daemon_rss: {idle: $idle, after_run_bench: $after, with_containers: $busy},
       containers: $n, shims: $shims, containers_json: $reqs, image: $img,
@@ -342,8 +345,10 @@ jq -r '(.results | map(select(.command == "hoist"))[0].median) as $h | .results[
   while IFS=$'\t' read -r n med mean sd ratio bad; do
     printf '%-14s %10.1f %20s %14.2f%s\n' "$n" "$med" "$(printf '%.1f ± %.1f' "$mean" "$sd")" "$ratio" "${bad:+  $bad}"
   done
-jq -r '.ratio | to_entries | map("\(.key | sub("_"; "/")) \(.value * 100 | round / 100)") | join("  ")
+jq -r '.ratio | to_entries | map("\(.key | gsub("_bridge"; "-bridge") | sub("_"; "/")) \(.value * 100 | round / 100)") | join("  ")
   | if . == "" then empty else "ratios (median): " + . end' <<<"$summary"
+jq -r '.bridge_adds_ms | to_entries | map("\(.key) +\(.value * 10 | round / 10) ms") | join("  ")
+  | if . == "" then empty else "a bridge network adds (median over --network none): " + . end' <<<"$summary"
 echo
 echo "2. daemon RSS (VmRSS), MiB: idle ${idle} s after loading the image / after the run benchmark / with $ncont containers"
 printf '%-22s %8s %8s %8s\n' daemon idle after busy

@@ -16,6 +16,19 @@ stop_pid() {  # stop_pid PID SECONDS: TERM, wait, then KILL; only processes of o
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
+remove_cgroup() {  # remove_cgroup NAME: kills what runs in /sys/fs/cgroup/*/NAME (any depth) and removes it
+  local d i
+  find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name "${1#/}" 2>/dev/null | while read -r top; do
+    find "$top" -depth -type d | while read -r d; do
+      for ((i = 0; i < 20; i++)); do
+        [ -n "$(cat "$d/cgroup.procs" 2>/dev/null)" ] || break  # (cgroup files have no size: -s is always false)
+        xargs -r kill -9 <"$d/cgroup.procs" 2>/dev/null || true
+        sleep 0.1
+      done
+      rmdir "$d" 2>/dev/null || { sleep 0.3; rmdir "$d" 2>/dev/null; } || note "could not remove cgroup $d"
+    done
+  done
+}
 umount_under() {  # unmounts $1 and everything mounted below it, deepest first (lazily if busy)
   local m
   findmnt -rno TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r | while read -r m; do
