@@ -98,7 +98,7 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
     // reachable from the container as they are, and masquerading every connection the host
     // makes to its containers costs a NAT binding each (and a port search once thousands of
     // them linger in TIME_WAIT: 10× fewer short connections per second).
-    post += "\t\toifname " + br + " ip saddr 127.0.0.0/8 masquerade fully-random\n";
+    post += "\t\toifname " + br + " ip saddr 127.0.0.0/8 masquerade\n";
     // Hairpin: from a container to a published port of its own bridge (itself or a neighbour);
     // the reply must come back through the host to be un-DNAT'ed. The source, not iifname: with
     // br_netfilter the packet is bridged (back out of its port: hairpin mode) and postrouting

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 
 #include <nlohmann/json.hpp>
@@ -203,7 +204,9 @@ struct NetworkController::State {
   ControllerOptions o;
   std::mutex view_mu;
   std::shared_ptr<const DnsView> view = std::make_shared<DnsView>();
+  std::atomic<std::uint64_t> generation{0};
   void publish_view() {
+    ++generation;
     auto v = std::make_shared<DnsView>();
     v->boxes = boxes;
     for (auto& [id, n] : nets) v->nets[id] = {n.name, n.default_bridge};
@@ -918,6 +921,8 @@ std::optional<std::string> NetworkController::reverse(const std::string& contain
   }
   return std::nullopt;
 }
+
+std::uint64_t NetworkController::generation() const { return s_->generation.load(); }
 
 std::uint32_t NetworkController::default_gateway() const {
   std::lock_guard lk(s_->mu);

@@ -195,6 +195,10 @@ class NetworkController {
   std::vector<std::uint32_t> lookup(const std::string& container_id, const std::string& name);
   std::optional<std::string> reverse(const std::string& container_id, std::uint32_t address) const;
 
+  // Counts the changes of networks and sandboxes: a view made at one value is current while the
+  // value stays (the API caches what `ps` shows of each container's network by it).
+  std::uint64_t generation() const;
+
   // Options of the predefined bridge (for /etc/hosts' host-gateway): its gateway.
   std::uint32_t default_gateway() const;
 

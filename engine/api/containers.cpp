@@ -250,7 +250,7 @@ json network_settings_view(ContainerService& svc, const ContainerRecord& r) {
 
 // What `docker ps` shows of a container's network: Ports, HostConfig.NetworkMode and
 // NetworkSettings.Networks, as JSON members (without braces).
-std::string ps_network_fields(ContainerService& svc, const ContainerRecord& r) {
+std::string ps_network_fields_uncached(ContainerService& svc, const ContainerRecord& r) {
   auto sb = svc.networks().sandbox(r.id);
   json ports = json::array();
   if (sb) {
@@ -276,6 +276,24 @@ std::string ps_network_fields(ContainerService& svc, const ContainerRecord& r) {
             {"NetworkSettings", {{"Networks", networks_view(svc, r, sb)}}}};
   std::string text = j.dump();
   return text.substr(1, text.size() - 2);
+}
+
+// The same, made once per container and change of the networks (the controller's generation),
+// its endpoints, its network mode and its exposed ports: `ps` stays a cache read.
+std::string ps_network_fields(ContainerService& svc, const ContainerRecord& r) {
+  static std::mutex mu;
+  static std::map<std::string, std::pair<std::string, std::string>> cache;  // id → (key, fields)
+  std::string key = std::to_string(svc.networks().generation()) + '\n' + r.endpoints_json + '\n' +
+                    r.host_config_json + '\n' + r.config_json;
+  {
+    std::lock_guard lk(mu);
+    if (auto it = cache.find(r.id); it != cache.end() && it->second.first == key) return it->second.second;
+  }
+  auto fields = ps_network_fields_uncached(svc, r);
+  std::lock_guard lk(mu);
+  if (cache.size() > 8192) cache.clear();
+  cache[r.id] = {std::move(key), fields};
+  return fields;
 }
 
 std::string command_line(const std::vector<std::string>& args) {
