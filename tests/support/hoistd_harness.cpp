@@ -1,6 +1,7 @@
 #include "hoistd_harness.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -257,8 +258,14 @@ Leftovers leftovers(const Hoistd& d, const std::string& cgroup_parent) {
   for (auto& p : fs::directory_iterator("/proc", ec)) {
     auto pid = p.path().filename().string();
     if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream f(p.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // read(2), not a stream: a process that exits meanwhile makes the read fail with ESRCH, which
+    // libstdc++'s filebuf throws as an exception whatever the stream's exception mask.
+    std::string cmd;
+    if (int fd = ::open((p.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) cmd.append(buf, static_cast<size_t>(n));
+      ::close(fd);
+    }
     auto args = split(cmd, '\0');
     if (args.empty() || fs::path(args[0]).filename() != "hoist-shim") continue;
     if (std::any_of(args.begin(), args.end(), [&](auto& a) { return a.rfind(d.exec_root(), 0) == 0; }))

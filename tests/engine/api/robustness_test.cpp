@@ -51,10 +51,13 @@ bool eventually(F f, int ms = 5000) {
 
 // A field of /proc/<pid>/status ("Threads", "VmHWM" in kB), -1 when unreadable.
 long proc_status(pid_t pid, const std::string& key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  try {  // the process may exit while it is read (libstdc++ throws ESRCH from the filebuf)
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(f, line))
+      if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  } catch (const std::exception&) {
+  }
   return -1;
 }
 
