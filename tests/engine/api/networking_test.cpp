@@ -390,13 +390,14 @@ TEST(NetworkingDns, OtherNamesGoToTheHostsResolver) {
   hoist::test::TempDir tmp("hoist-dns-test");
   std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << upstream.address() << "\n";
   {
-    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns"});
+    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns-" + std::to_string(getpid())});
     ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
     ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "20.0/24", "dnsnet"}).code, 0);
     auto r = d.docker({"run", "--rm", "--network", "dnsnet", "bb:1", "nslookup", "outside.example"});
     EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
     EXPECT_GT(upstream.queries(), 0);
     hoist::test::remove_all_containers(d);
+    hoist::test::force_cleanup(d, "/hoist-test-dns-" + std::to_string(getpid()));
   }
 }
 
@@ -412,7 +413,7 @@ TEST(NetworkingDns, DnsServersOfAContainerTakeItsOtherNames) {
   hoist::test::TempDir tmp("hoist-dns-test");
   std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << hosts.address() << "\n";
   {
-    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns"});
+    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns-" + std::to_string(getpid())});
     ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
     ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "21.0/24", "dnsnet"}).code, 0);
     ASSERT_EQ(d.docker({"run", "-d", "--name", "web", "--network", "dnsnet", "bb:1", "sleep", "300"}).code, 0);
@@ -454,6 +455,7 @@ TEST(NetworkingDns, DnsServersOfAContainerTakeItsOtherNames) {
     EXPECT_EQ(h.status, 400) << h.body;
     EXPECT_NE(h.body.find("bad nameserver address resolver: not an IP address"), std::string::npos) << h.body;
     hoist::test::remove_all_containers(d);
+    hoist::test::force_cleanup(d, "/hoist-test-dns-" + std::to_string(getpid()));
   }
 }
 
