@@ -94,7 +94,6 @@ NetworkService::NetworkService(Daemon& d) : d_(d) {
     if (!container.empty()) e.attributes["container"] = container;
     d_.events().publish(std::move(e));
   };
-  network::NetworkController* ctl = nullptr;
   network::DnsResolver resolver;
   // The DNS server's thread asks the controller, which exists by the time a socket is open.
   auto* ctl_slot = &ctl_;
@@ -104,7 +103,6 @@ NetworkService::NetworkService(Daemon& d) : d_(d) {
   resolver.reverse = [ctl_slot](const std::string& scope, std::uint32_t a) -> std::optional<std::string> {
     return *ctl_slot ? (*ctl_slot)->reverse(scope, a) : std::nullopt;
   };
-  (void)ctl;
   auto plane = network::make_kernel_data_plane(cfg.nft_table, std::move(resolver), nameservers(cfg.resolv_conf));
   ctl_ = std::make_unique<network::NetworkController>(std::move(o), std::move(plane));
   ctl_->start();

@@ -247,12 +247,15 @@ struct NetworkController::State {
     for (auto& [id, n] : nets)
       if (n.name == ref) return &n;
     const NetworkInfo* hit = nullptr;
+    std::size_t matches = 0;
     if (!ref.empty())
       for (auto& [id, n] : nets)
         if (id.compare(0, ref.size(), ref) == 0) {
-          if (hit) throw NotFound("network " + ref + " is ambiguous (" + std::to_string(2) + " matches found based on ID prefix)");
           hit = &n;
+          ++matches;
         }
+    if (matches > 1)
+      throw NotFound("network " + ref + " is ambiguous (" + std::to_string(matches) + " matches found based on ID prefix)");
     return hit;
   }
   const NetworkInfo& get(const std::string& ref) const {
@@ -698,15 +701,22 @@ std::map<std::string, std::string> NetworkController::container_names_on(const s
   return m;
 }
 
+namespace {
+// Logs at debug level how long an attach or release took.
+struct DebugTimer {
+  const char* what;
+  std::string id;
+  long long t0 = monotonic_ms();
+  ~DebugTimer() {
+    log::debug(std::string("network: ") + what + " " + id.substr(0, 12) + ": " + std::to_string(monotonic_ms() - t0) + " ms");
+  }
+};
+}  // namespace
+
 Sandbox NetworkController::attach(const AttachRequest& r) {
   auto& s = *s_;
   std::lock_guard lk(s.mu);
-  long long t0 = monotonic_ms();
-  struct Timer {
-    long long t0;
-    std::string id;
-    ~Timer() { log::debug("network: attach " + id.substr(0, 12) + ": " + std::to_string(monotonic_ms() - t0) + " ms"); }
-  } timer{t0, r.container_id};
+  DebugTimer timer{"attach", r.container_id};
   if (auto it = s.boxes.find(r.container_id); it != s.boxes.end()) {
     // A sandbox left by a start that did not finish: made anew.
     s.teardown(it->second);
@@ -785,12 +795,7 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
 void NetworkController::release(const std::string& container_id) {
   auto& s = *s_;
   std::lock_guard lk(s.mu);
-  long long t0 = monotonic_ms();
-  struct Timer {
-    long long t0;
-    std::string id;
-    ~Timer() { log::debug("network: release " + id.substr(0, 12) + ": " + std::to_string(monotonic_ms() - t0) + " ms"); }
-  } timer{t0, container_id};
+  DebugTimer timer{"release", container_id};
   auto it = s.boxes.find(container_id);
   if (it == s.boxes.end()) return;
   Sandbox sb = it->second;

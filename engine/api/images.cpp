@@ -477,7 +477,7 @@ void register_image_routes(Router& r, Daemon& d) {
     (void)rec;
   });
 
-  auto save = [&d](Request& req, Response& res, std::vector<std::string> names) {
+  auto save = [&d](Response& res, std::vector<std::string> names) {
     if (names.empty()) throw InvalidArgument("no image names given");
     for (auto& n : names) d.store().resolve(n);  // 404 before the stream starts
     Writer& w = res.stream(200, "application/x-tar");
@@ -492,10 +492,10 @@ void register_image_routes(Router& r, Daemon& d) {
     }
   };
   r.get("/images/get", [save](Request& req, Response& res) {
-    save(req, res, query_values(req.target, "names"));
+    save(res, query_values(req.target, "names"));
   });
   r.get("/images/{name...}/get", [save](Request& req, Response& res) {
-    save(req, res, {req.param("name")});
+    save(res, {req.param("name")});
   });
 
   r.post("/images/load", [&d](Request& req, Response& res) {

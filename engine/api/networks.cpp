@@ -133,9 +133,8 @@ void check_container_networks(net::NetworkController& ctl, const json& host_conf
   }
 }
 
-void register_network_routes(Router& rt, Daemon& d, ContainerService& svc) {
+void register_network_routes(Router& rt, ContainerService& svc) {
   auto& ctl = svc.networks();
-  (void)d;
 
   rt.get("/networks", [&](Request& req, Response& res) {
     auto f = parse_filters(req.q("filters"));

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -127,6 +128,35 @@ class FakeResolver {
   std::atomic<bool> stop_{false};
   std::atomic<int> queries_{0};
   std::thread thread_;
+};
+
+// A hoistd whose host resolv.conf names `host_resolver` alone, with a cgroup parent of its own, the
+// busybox image as bb:1 and a user network "dnsnet" on the pool's subnet `n`; its containers and
+// cgroups go with it, also when a test stops half way.
+class DnsDaemon {
+ public:
+  DnsDaemon(const std::string& host_resolver, int n)
+      : tmp_("hoist-dns-test"), cgroup_("/hoist-test-dns-" + std::to_string(getpid())) {
+    std::ofstream(tmp_.path() + "/resolv.conf") << "nameserver " << host_resolver << "\n";
+    d_.emplace(std::vector<std::string>{"--resolv-conf", tmp_.path() + "/resolv.conf", "--cgroup-parent", cgroup_});
+    ok_ = d_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code == 0 &&
+          d_->docker({"network", "create", "--subnet", d_->pool_prefix() + std::to_string(n) + ".0/24", "dnsnet"}).code == 0;
+  }
+  ~DnsDaemon() {
+    hoist::test::remove_all_containers(*d_);
+    hoist::test::force_cleanup(*d_, cgroup_);
+  }
+  DnsDaemon(const DnsDaemon&) = delete;
+  DnsDaemon& operator=(const DnsDaemon&) = delete;
+  bool ok() const { return ok_; }  // the image and the network are there
+  hoist::test::Hoistd& operator*() { return *d_; }
+  hoist::test::Hoistd* operator->() { return &*d_; }
+
+ private:
+  hoist::test::TempDir tmp_;
+  std::string cgroup_;
+  std::optional<hoist::test::Hoistd> d_;
+  bool ok_ = false;
 };
 
 class NetworkingTest : public hoist::test::DaemonTest {
@@ -387,18 +417,11 @@ TEST(NetworkingDns, OtherNamesGoToTheHostsResolver) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   FakeResolver upstream("127.53." + std::to_string(getpid() % 250) + ".1", "192.0.2.99");
   ASSERT_EQ(upstream.error(), "");
-  hoist::test::TempDir tmp("hoist-dns-test");
-  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << upstream.address() << "\n";
-  {
-    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns-" + std::to_string(getpid())});
-    ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
-    ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "20.0/24", "dnsnet"}).code, 0);
-    auto r = d.docker({"run", "--rm", "--network", "dnsnet", "bb:1", "nslookup", "outside.example"});
-    EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
-    EXPECT_GT(upstream.queries(), 0);
-    hoist::test::remove_all_containers(d);
-    hoist::test::force_cleanup(d, "/hoist-test-dns-" + std::to_string(getpid()));
-  }
+  DnsDaemon d(upstream.address(), 20);
+  ASSERT_TRUE(d.ok());
+  auto r = d->docker({"run", "--rm", "--network", "dnsnet", "bb:1", "nslookup", "outside.example"});
+  EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
+  EXPECT_GT(upstream.queries(), 0);
 }
 
 // docker run --dns on a user-defined network: resolv.conf keeps 127.0.0.11 (so container names
@@ -410,53 +433,46 @@ TEST(NetworkingDns, DnsServersOfAContainerTakeItsOtherNames) {
   FakeResolver hosts(base + "1", "192.0.2.99"), own(base + "2", "192.0.2.77");
   ASSERT_EQ(hosts.error(), "");
   ASSERT_EQ(own.error(), "");
-  hoist::test::TempDir tmp("hoist-dns-test");
-  std::ofstream(tmp.path() + "/resolv.conf") << "nameserver " << hosts.address() << "\n";
-  {
-    hoist::test::Hoistd d({"--resolv-conf", tmp.path() + "/resolv.conf", "--cgroup-parent", "/hoist-test-dns-" + std::to_string(getpid())});
-    ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
-    ASSERT_EQ(d.docker({"network", "create", "--subnet", d.pool_prefix() + "21.0/24", "dnsnet"}).code, 0);
-    ASSERT_EQ(d.docker({"run", "-d", "--name", "web", "--network", "dnsnet", "bb:1", "sleep", "300"}).code, 0);
-    auto r = d.docker({"run", "-d", "--name", "asker", "--network", "dnsnet", "--dns", own.address(), "bb:1", "sleep",
-                       "300"});
-    ASSERT_EQ(r.code, 0) << r.err;
-    // The file names the embedded server alone; --dns-search and --dns-option go there.
-    r = d.docker({"run", "--rm", "--network", "dnsnet", "--dns", own.address(), "--dns-search", "corp.example",
-                  "--dns-option", "timeout:3", "bb:1", "cat", "/etc/resolv.conf"});
-    EXPECT_EQ(r.out, "search corp.example\nnameserver 127.0.0.11\noptions timeout:3 ndots:0\n") << r.err;
-    EXPECT_EQ(d.docker({"exec", "asker", "cat", "/etc/resolv.conf"}).out, "nameserver 127.0.0.11\noptions ndots:0\n");
-    // A container name: the embedded server's answer.
-    const std::string web_ip = d.pool_prefix() + "21.2";
-    r = d.docker({"exec", "asker", "nslookup", "web"});
-    EXPECT_NE(r.out.find(web_ip), std::string::npos) << r.out << r.err;
-    EXPECT_EQ(own.queries() + hosts.queries(), 0) << "web went to an upstream";
-    // Another name: asker's --dns server answers, the host's is not asked.
-    r = d.docker({"exec", "asker", "nslookup", "outside.example"});
-    EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
-    EXPECT_EQ(r.out.find("192.0.2.99"), std::string::npos) << r.out;
-    EXPECT_GT(own.queries(), 0);
-    EXPECT_EQ(hosts.queries(), 0);
-    // web has no --dns: the host's resolver.
-    const int own_before = own.queries();
-    r = d.docker({"exec", "web", "nslookup", "outside.example"});
-    EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
-    EXPECT_GT(hosts.queries(), 0);
-    EXPECT_EQ(own.queries(), own_before);
-    // hoistd killed and started again: asker's DNS comes back with its server.
-    d.kill9();
-    d.restart();
-    r = d.docker({"exec", "asker", "nslookup", "outside.example"});
-    EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
-    EXPECT_GT(own.queries(), own_before);
-    // A Dns entry that is no address is refused at create (the docker CLI checks it too).
-    auto h = d.http("POST", "/v1.41/containers/create",
-                    R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"NetworkMode":"dnsnet","Dns":["resolver"]}})",
-                    {"Content-Type: application/json"});
-    EXPECT_EQ(h.status, 400) << h.body;
-    EXPECT_NE(h.body.find("bad nameserver address resolver: not an IP address"), std::string::npos) << h.body;
-    hoist::test::remove_all_containers(d);
-    hoist::test::force_cleanup(d, "/hoist-test-dns-" + std::to_string(getpid()));
-  }
+  DnsDaemon d(hosts.address(), 21);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->docker({"run", "-d", "--name", "web", "--network", "dnsnet", "bb:1", "sleep", "300"}).code, 0);
+  auto r = d->docker({"run", "-d", "--name", "asker", "--network", "dnsnet", "--dns", own.address(), "bb:1", "sleep",
+                     "300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The file names the embedded server alone; --dns-search and --dns-option go there.
+  r = d->docker({"run", "--rm", "--network", "dnsnet", "--dns", own.address(), "--dns-search", "corp.example",
+                "--dns-option", "timeout:3", "bb:1", "cat", "/etc/resolv.conf"});
+  EXPECT_EQ(r.out, "search corp.example\nnameserver 127.0.0.11\noptions timeout:3 ndots:0\n") << r.err;
+  EXPECT_EQ(d->docker({"exec", "asker", "cat", "/etc/resolv.conf"}).out, "nameserver 127.0.0.11\noptions ndots:0\n");
+  // A container name: the embedded server's answer.
+  const std::string web_ip = d->pool_prefix() + "21.2";
+  r = d->docker({"exec", "asker", "nslookup", "web"});
+  EXPECT_NE(r.out.find(web_ip), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(own.queries() + hosts.queries(), 0) << "web went to an upstream";
+  // Another name: asker's --dns server answers, the host's is not asked.
+  r = d->docker({"exec", "asker", "nslookup", "outside.example"});
+  EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("192.0.2.99"), std::string::npos) << r.out;
+  EXPECT_GT(own.queries(), 0);
+  EXPECT_EQ(hosts.queries(), 0);
+  // web has no --dns: the host's resolver.
+  const int own_before = own.queries();
+  r = d->docker({"exec", "web", "nslookup", "outside.example"});
+  EXPECT_NE(r.out.find("192.0.2.99"), std::string::npos) << r.out << r.err;
+  EXPECT_GT(hosts.queries(), 0);
+  EXPECT_EQ(own.queries(), own_before);
+  // hoistd killed and started again: asker's DNS comes back with its server.
+  d->kill9();
+  d->restart();
+  r = d->docker({"exec", "asker", "nslookup", "outside.example"});
+  EXPECT_NE(r.out.find("192.0.2.77"), std::string::npos) << r.out << r.err;
+  EXPECT_GT(own.queries(), own_before);
+  // A Dns entry that is no address is refused at create (the docker CLI checks it too).
+  auto h = d->http("POST", "/v1.41/containers/create",
+                  R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"NetworkMode":"dnsnet","Dns":["resolver"]}})",
+                  {"Content-Type: application/json"});
+  EXPECT_EQ(h.status, 400) << h.body;
+  EXPECT_NE(h.body.find("bad nameserver address resolver: not an IP address"), std::string::npos) << h.body;
 }
 
 TEST_F(NetworkingTest, DockerPyNetworksAndPublishedPorts) {
