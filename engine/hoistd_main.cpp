@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // Worker threads would otherwise get arenas of their own, each keeping freed memory.
   ::mallopt(M_ARENA_MAX, 2);
+  // Fixed thresholds: glibc raises them each time a large block is freed, after which the 1 MiB
+  // buffers of a load, save or pull stay in an arena as free memory (2-5 MiB more RSS at idle).
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 256 * 1024);
   raise_nofile_limit();
 
   try {

@@ -28,6 +28,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "image/curl_lib.h"
 #include "image/manifest.h"
 #include "image/registry_internal.h"
 
@@ -67,10 +68,6 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-void curl_global() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 struct Response {
   long status = 0;
@@ -318,34 +315,34 @@ struct Origin {
 };
 
 std::optional<Origin> origin_of(const std::string& url) {
-  CURLU* u = curl_url();
+  CURLU* u = curl_lib().url();
   if (!u) return std::nullopt;
   std::optional<Origin> out;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+  if (curl_lib().url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
     char *scheme = nullptr, *host = nullptr, *port = nullptr;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+    if (curl_lib().url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_lib().url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_lib().url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
       out = Origin{lower(scheme), lower(host), port};
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
+    curl_lib().free(scheme);
+    curl_lib().free(host);
+    curl_lib().free(port);
   }
-  curl_url_cleanup(u);
+  curl_lib().url_cleanup(u);
   return out;
 }
 
 // `loc` (a Location header) resolved against `base_url`.
 std::string resolve_url(const std::string& base_url, const std::string& loc) {
-  CURLU* u = curl_url();
+  CURLU* u = curl_lib().url();
   std::string out = loc;
-  if (u && curl_url_set(u, CURLUPART_URL, base_url.c_str(), 0) == CURLUE_OK &&
-      curl_url_set(u, CURLUPART_URL, loc.c_str(), 0) == CURLUE_OK) {
+  if (u && curl_lib().url_set(u, CURLUPART_URL, base_url.c_str(), 0) == CURLUE_OK &&
+      curl_lib().url_set(u, CURLUPART_URL, loc.c_str(), 0) == CURLUE_OK) {
     char* s = nullptr;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) out = s;
-    curl_free(s);
+    if (curl_lib().url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) out = s;
+    curl_lib().free(s);
   }
-  curl_url_cleanup(u);
+  curl_lib().url_cleanup(u);
   return out;
 }
 
@@ -384,7 +381,7 @@ struct TlsFiles {
 };
 
 std::string system_ca_bundle() {
-  const char* path = curl_version_info(CURLVERSION_NOW)->cainfo;
+  const char* path = curl_lib().version_info(CURLVERSION_NOW)->cainfo;
   for (std::string p : {std::string(path ? path : ""), std::string("/etc/ssl/certs/ca-certificates.crt")}) {
     if (p.empty() || !path_exists(p)) continue;
     try {
@@ -460,8 +457,8 @@ struct Registry::Impl {
   std::vector<CURL*> pool;
 
   ~Impl() {
-    for (auto* h : pool) curl_easy_cleanup(h);
-    if (share) curl_share_cleanup(share);
+    for (auto* h : pool) curl_lib().easy_cleanup(h);
+    if (share) curl_lib().share_cleanup(share);
   }
 
   std::string name(const std::string& repo, const std::string& ref) const {
@@ -484,7 +481,7 @@ struct Registry::Impl {
         return h;
       }
     }
-    CURL* h = curl_easy_init();
+    CURL* h = curl_lib().easy_init();
     if (!h) throw Error("curl_easy_init failed");
     return h;
   }
@@ -500,101 +497,101 @@ struct Registry::Impl {
       CURL* h;
       curl_slist* hdrs = nullptr;
       ~Release() {
-        curl_slist_free_all(hdrs);
+        curl_lib().slist_free_all(hdrs);
         self->release(h);
       }
     } guard{this, h};
-    curl_easy_reset(h);
+    curl_lib().easy_reset(h);
     TransferCtx ctx{&rq, &rs};
     char errbuf[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(h, CURLOPT_URL, rq.url.c_str());
-    curl_easy_setopt(h, CURLOPT_SHARE, share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, s.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, s.connect_timeout_s)));
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max(1, s.stall_timeout_s)));
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_lib().easy_setopt(h, CURLOPT_URL, rq.url.c_str());
+    curl_lib().easy_setopt(h, CURLOPT_SHARE, share);
+    curl_lib().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_lib().easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_lib().easy_setopt(h, CURLOPT_USERAGENT, s.user_agent.c_str());
+    curl_lib().easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    curl_lib().easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_lib().easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_lib().easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, s.connect_timeout_s)));
+    curl_lib().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_lib().easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max(1, s.stall_timeout_s)));
+    curl_lib().easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     if (rq.big_buffer) {
-      curl_easy_setopt(h, CURLOPT_BUFFERSIZE, kBufferSize);
-      curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, kBufferSize);
+      curl_lib().easy_setopt(h, CURLOPT_BUFFERSIZE, kBufferSize);
+      curl_lib().easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, kBufferSize);
     }
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ctx);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
+    curl_lib().easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_lib().easy_setopt(h, CURLOPT_HEADERDATA, &ctx);
+    curl_lib().easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_lib().easy_setopt(h, CURLOPT_WRITEDATA, &ctx);
     if (rq.follow) {
-      curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-      curl_easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
+      curl_lib().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+      curl_lib().easy_setopt(h, CURLOPT_MAXREDIRS, static_cast<long>(kMaxRedirects));
     }
     if (!rq.userpwd.empty()) {
-      curl_easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(h, CURLOPT_USERPWD, rq.userpwd.c_str());
+      curl_lib().easy_setopt(h, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+      curl_lib().easy_setopt(h, CURLOPT_USERPWD, rq.userpwd.c_str());
     }
     // TLS
     if (!rq.verify) {
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+      curl_lib().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_lib().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     curl_blob ca{};
     if (!tls.ca_blob.empty()) {
       ca.data = tls.ca_blob.data();
       ca.len = tls.ca_blob.size();
       ca.flags = CURL_BLOB_NOCOPY;
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+      curl_lib().easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
     }
     if (!tls.client_cert.empty()) {
-      curl_easy_setopt(h, CURLOPT_SSLCERT, tls.client_cert.c_str());
-      curl_easy_setopt(h, CURLOPT_SSLKEY, tls.client_key.c_str());
+      curl_lib().easy_setopt(h, CURLOPT_SSLCERT, tls.client_cert.c_str());
+      curl_lib().easy_setopt(h, CURLOPT_SSLKEY, tls.client_key.c_str());
     }
     // Method and body
     bool upload = rq.body || rq.body_fd >= 0;
     if (!upload) rq.body_len = 0;
     if (rq.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+      curl_lib().easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (rq.method == "POST" && !upload) {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+      curl_lib().easy_setopt(h, CURLOPT_POST, 1L);
+      curl_lib().easy_setopt(h, CURLOPT_POSTFIELDS, "");
+      curl_lib().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
     } else if (rq.method == "POST") {
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(rq.body_len));
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-      curl_easy_setopt(h, CURLOPT_READDATA, &ctx);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &ctx);
+      curl_lib().easy_setopt(h, CURLOPT_POST, 1L);
+      curl_lib().easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(rq.body_len));
+      curl_lib().easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+      curl_lib().easy_setopt(h, CURLOPT_READDATA, &ctx);
+      curl_lib().easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+      curl_lib().easy_setopt(h, CURLOPT_SEEKDATA, &ctx);
     } else if (rq.method == "PUT" || rq.method == "PATCH") {
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(rq.body_len));
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-      curl_easy_setopt(h, CURLOPT_READDATA, &ctx);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &ctx);
-      if (rq.method == "PATCH") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+      curl_lib().easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_lib().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(rq.body_len));
+      curl_lib().easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+      curl_lib().easy_setopt(h, CURLOPT_READDATA, &ctx);
+      curl_lib().easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+      curl_lib().easy_setopt(h, CURLOPT_SEEKDATA, &ctx);
+      if (rq.method == "PATCH") curl_lib().easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
     } else if (rq.method != "GET") {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
+      curl_lib().easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq.method.c_str());
     }
-    for (auto& hd : rq.headers) guard.hdrs = curl_slist_append(guard.hdrs, hd.c_str());
+    for (auto& hd : rq.headers) guard.hdrs = curl_lib().slist_append(guard.hdrs, hd.c_str());
     if (!rq.authorization.empty())
-      guard.hdrs = curl_slist_append(guard.hdrs, ("Authorization: " + rq.authorization).c_str());
-    if (upload) guard.hdrs = curl_slist_append(guard.hdrs, "Expect:");
-    if (guard.hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, guard.hdrs);
+      guard.hdrs = curl_lib().slist_append(guard.hdrs, ("Authorization: " + rq.authorization).c_str());
+    if (upload) guard.hdrs = curl_lib().slist_append(guard.hdrs, "Expect:");
+    if (guard.hdrs) curl_lib().easy_setopt(h, CURLOPT_HTTPHEADER, guard.hdrs);
 
-    rs.curl = curl_easy_perform(h);
+    rs.curl = curl_lib().easy_perform(h);
     long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_lib().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     if (code) rs.status = code;
     char* redir = nullptr;
-    if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &redir) == CURLE_OK && redir) rs.redirect_url = redir;
+    if (curl_lib().easy_getinfo(h, CURLINFO_REDIRECT_URL, &redir) == CURLE_OK && redir) rs.redirect_url = redir;
     if (rs.curl != CURLE_OK) {
-      std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rs.curl);
+      std::string detail = errbuf[0] ? errbuf : curl_lib().easy_strerror(rs.curl);
       while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
       long os_errno = 0;
-      if (curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0) {
+      if (curl_lib().easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0) {
         std::string why = std::strerror(static_cast<int>(os_errno));
         if (detail.find(why) == std::string::npos) detail += " (" + why + ")";
       }
@@ -926,7 +923,6 @@ struct Registry::Impl {
 // ---- Registry ----------------------------------------------------------------------------------
 
 Registry::Registry(std::string host, RegistrySettings settings) : impl_(std::make_unique<Impl>()) {
-  curl_global();
   auto& m = *impl_;
   if (host.empty()) throw Error("registry: empty host name");
   m.host = std::move(host);
@@ -940,15 +936,15 @@ Registry::Registry(std::string host, RegistrySettings settings) : impl_(std::mak
     if (m.endpoint != m.host) m.tls = load_certs_dir(m.s.certs_dir + "/" + m.host, m.tls);
   }
   if (!m.s.auth_file.empty()) m.creds = AuthFile::load(m.s.auth_file).get(m.host);
-  m.share = curl_share_init();
+  m.share = curl_lib().share_init();
   if (!m.share) throw Error("curl_share_init failed");
-  curl_share_setopt(m.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(m.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-  curl_share_setopt(m.share, CURLSHOPT_USERDATA, impl_.get());
-  curl_share_setopt(m.share, CURLSHOPT_LOCKFUNC, +[](CURL*, curl_lock_data d, curl_lock_access, void* ud) {
+  curl_lib().share_setopt(m.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_lib().share_setopt(m.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_lib().share_setopt(m.share, CURLSHOPT_USERDATA, impl_.get());
+  curl_lib().share_setopt(m.share, CURLSHOPT_LOCKFUNC, +[](CURL*, curl_lock_data d, curl_lock_access, void* ud) {
     static_cast<Impl*>(ud)->share_mu[d].lock();
   });
-  curl_share_setopt(m.share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data d, void* ud) {
+  curl_lib().share_setopt(m.share, CURLSHOPT_UNLOCKFUNC, +[](CURL*, curl_lock_data d, void* ud) {
     static_cast<Impl*>(ud)->share_mu[d].unlock();
   });
 }
