@@ -14,8 +14,18 @@
 #undef _GNU_SOURCE
 #include <nftables/libnftables.h>
 #pragma pop_macro("_GNU_SOURCE")
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/errno.h>
+#include <netlink/netfilter/ct.h>
+#include <netlink/netfilter/nfnl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
 
 #include "common/error.h"
+#include "common/log.h"
 
 namespace hoist::network {
 
@@ -195,7 +205,52 @@ std::string Nftables::exec(const std::string& script, const std::string& what) {
   return out;
 }
 
-void Nftables::apply(const NatRules& rules) { exec(render_ruleset(table_, rules), "apply table " + table_); }
+void Nftables::apply(const NatRules& rules) {
+  exec(render_ruleset(table_, rules), "apply table " + table_);
+  std::optional<NatRules> before;
+  {
+    std::lock_guard lk(mu_);
+    before = std::move(applied_);
+    applied_ = rules;
+  }
+  for (const auto& m : rules.ports) {
+    if (m.proto != "udp") continue;
+    if (before && std::find(before->ports.begin(), before->ports.end(), m) != before->ports.end()) continue;
+    try {
+      delete_conntrack(m.proto, m.host_ip, m.host_port);
+    } catch (const std::exception& e) {
+      log::warn(std::string("nftables: ") + e.what());
+    }
+  }
+}
+
+std::size_t delete_conntrack(const std::string& proto, std::uint32_t host_ip, std::uint16_t port) {
+  check_proto(proto);
+  const std::string what = "delete conntrack entries of " + proto + " " + endpoint(host_ip, port);
+  std::unique_ptr<nl_sock, decltype(&nl_socket_free)> sk(nl_socket_alloc(), nl_socket_free);
+  if (!sk) throw Error(what + ": out of memory");
+  if (int rc = nfnl_connect(sk.get()); rc < 0) throw Error(what + ": connect to netfilter: " + nl_geterror(rc));
+  nl_cache* raw = nullptr;
+  if (int rc = nfnl_ct_alloc_cache(sk.get(), &raw); rc < 0) throw Error(what + ": dump: " + nl_geterror(rc));
+  std::unique_ptr<nl_cache, decltype(&nl_cache_free)> cache(raw, nl_cache_free);
+  const std::uint8_t l4 = proto == "udp" ? IPPROTO_UDP : IPPROTO_TCP;
+  const std::uint32_t want = htonl(host_ip);
+  std::size_t n = 0;
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+    auto* ct = reinterpret_cast<nfnl_ct*>(o);
+    if (nfnl_ct_get_family(ct) != AF_INET || nfnl_ct_get_proto(ct) != l4 || nfnl_ct_get_dst_port(ct, 0) != port)
+      continue;
+    if (host_ip != 0) {
+      nl_addr* dst = nfnl_ct_get_dst(ct, 0);
+      if (!dst || nl_addr_get_len(dst) != 4 || std::memcmp(nl_addr_get_binary_addr(dst), &want, 4) != 0) continue;
+    }
+    // An entry that went on its own meanwhile is no error.
+    if (int rc = nfnl_ct_del(sk.get(), ct, 0); rc < 0 && rc != -NLE_OBJ_NOTFOUND)
+      throw Error(what + ": " + nl_geterror(rc));
+    ++n;
+  }
+  return n;
+}
 
 void Nftables::remove() {
   // Declaring the table first makes the delete succeed when it is absent; one transaction.

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -67,8 +68,16 @@ struct NatRules {
 // container address or container port: no input can add syntax to the script.
 std::string render_ruleset(const std::string& table, const NatRules& rules);
 
-// The table of one daemon. apply() replaces the whole table atomically; remove() deletes it
-// (nothing when absent). Errors carry libnftables' message.
+// Deletes the IPv4 conntrack entries of the calling thread's network namespace whose original
+// direction is `proto` to port `port` (and to address `host_ip` unless it is 0); returns how many
+// went. A UDP "connection" lives as long as datagrams keep coming, so without this a client that
+// keeps sending from one port stays DNAT'ed to the container that published the port first, after
+// it is gone and another one publishes it. Error when netlink fails.
+std::size_t delete_conntrack(const std::string& proto, std::uint32_t host_ip, std::uint16_t port);
+
+// The table of one daemon. apply() replaces the whole table atomically, then deletes the conntrack
+// entries of each UDP mapping that is new or changed (as dockerd does when it maps a UDP port);
+// remove() deletes it (nothing when absent). Errors carry libnftables' message.
 class Nftables {
  public:
   explicit Nftables(std::string table);
@@ -86,6 +95,7 @@ class Nftables {
   std::string table_;
   std::mutex mu_;  // one libnftables context: one command at a time
   ::nft_ctx* ctx_ = nullptr;
+  std::optional<NatRules> applied_;  // what the table holds (for the UDP mappings' conntrack)
 };
 
 // Host ports held by published ports: a bound socket per (proto, host_ip, port), so that no host

@@ -125,9 +125,16 @@ std::optional<std::string> tcp_echo(std::uint32_t addr, std::uint16_t port, int 
   return reply;
 }
 
-// The same over UDP: one datagram, one reply.
-std::optional<std::string> udp_echo(std::uint32_t addr, std::uint16_t port, int timeout_ms = 2000) {
+// The same over UDP: one datagram, one reply; from local port `src_port` when not 0.
+std::optional<std::string> udp_echo(std::uint32_t addr, std::uint16_t port, int timeout_ms = 2000,
+                                    std::uint16_t src_port = 0) {
   UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (src_port != 0) {
+    int one = 1;
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto local = inet(0, src_port);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return std::nullopt;
+  }
   auto sa = inet(addr, port);
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return std::nullopt;
   if (send(fd.get(), "hi", 2, 0) != 2 || !wait_for(fd.get(), POLLIN, timeout_ms)) return std::nullopt;
@@ -548,6 +555,25 @@ TEST_P(NatDataPath, PublishedPortsFromTheHost) {
   // The table gone, nothing is forwarded.
   nft_->remove();
   EXPECT_EQ(tcp_echo(kLoopback, tcp_port_, 500), std::nullopt);
+}
+
+// A UDP client that keeps sending from one port has a conntrack entry DNAT'ed to the container
+// that published the port; when another container takes the port over, the next datagram must
+// reach the new one, not the old one through the stale entry.
+TEST_P(NatDataPath, AUdpPortTakenOverByAnotherContainerReachesIt) {
+  const auto& a = nets_[0];
+  const auto& b = nets_[1];
+  auto src = ports_.reserve("udp", 0, 0);  // a free port for the client
+  ports_.release("udp", 0, src);
+  ASSERT_EQ(udp_echo(kLoopback, udp_port_, 2000, src), from(a));
+  auto moved = rules();
+  moved.ports.back().container_ip = b.container;
+  moved.ports.back().bridge = b.bridge;
+  nft_->apply(moved);
+  EXPECT_EQ(udp_echo(kLoopback, udp_port_, 2000, src), from(b));
+  // The entry is the one of the new mapping now; deleting again finds it.
+  EXPECT_GE(net::delete_conntrack("udp", 0, udp_port_), 1u);
+  EXPECT_EQ(net::delete_conntrack("udp", 0, udp_port_), 0u);
 }
 
 TEST_P(NatDataPath, HairpinFromAContainerToItsOwnPublishedPort) {
