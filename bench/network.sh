@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# hoistd vs dockerd networking, side by side in one run, on the busybox image. Needs root.
-#  a. a published port on 127.0.0.1: busybox httpd in a container on a user-defined bridge network,
+# hoistd vs dockerd networking, side by side in one run, on the busybox image (plus our server). Needs root.
+#  a. a published port on 127.0.0.1: an HTTP server in a container on a user-defined bridge network,
 #     `-p 127.0.0.1:PORT:80`; hoistd's port is an nftables DNAT rule, dockerd's (run with
-#     --iptables=false) goes through docker-proxy, its default userland proxy.
+#     --iptables=false) goes through docker-proxy, its default userland proxy. The server is
+#     bench/tools/httpserve.c (--server httpserve, the default: epoll workers, sendfile), built here
+#     with gcc -static and added to the busybox image, or busybox httpd (--server busybox: a fork
+#     per connection, which caps the requests/s of every path near its own rate).
 #     Requests/s over short connections (ab -n N -c C, no keep-alive, a 1 KiB file) and one bulk
 #     stream (curl GETs a sparse file of --bulk-mb MiB), each --runs times, targets alternating; medians.
 #     Control: the same against a twin container at its own address (no DNAT, no proxy): the ceiling.
@@ -17,8 +20,8 @@
 # (docker). All traffic is on 127.0.0.1 or to the script's own containers. Everything is removed on
 # exit, failure or Ctrl-C: containers, networks, bridges, the nftables table, docker-proxy processes.
 #   bench/network.sh [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--dns-containers N]
-#                    [--dns-rounds N] [--dns-from N] [--build DIR] [--tools hoist,docker]
-#                    [--docker-cli PATH] [--out FILE.json]
+#                    [--dns-rounds N] [--dns-from N] [--server httpserve|busybox] [--build DIR]
+#                    [--tools hoist,docker] [--docker-cli PATH] [--out FILE.json]
 set -euo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
 repo=$(cd "$(dirname "$self")/.." && pwd)
@@ -26,10 +29,12 @@ die() { echo "network: $*" >&2; exit 1; }
 note() { echo "network: $*" >&2; }
 
 runs=5 nreq=20000 conc=8 bulk_mb=200 ndns=50 dns_rounds=20 dns_from=5 build=$repo/build tools=hoist,docker out=''
+server=httpserve
 docker_cli=docker
 usage() {
   echo "usage: $0 [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--dns-containers N] [--dns-rounds N]" \
-       "[--dns-from N] [--build DIR] [--tools hoist,docker] [--docker-cli PATH] [--out FILE.json]" >&2
+       "[--dns-from N] [--server httpserve|busybox] [--build DIR] [--tools hoist,docker] [--docker-cli PATH]" \
+       "[--out FILE.json]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --dns-containers) [ $# -ge 2 ] || usage; ndns=$2; shift 2 ;;
     --dns-rounds) [ $# -ge 2 ] || usage; dns_rounds=$2; shift 2 ;;
     --dns-from) [ $# -ge 2 ] || usage; dns_from=$2; shift 2 ;;
+    --server) [ $# -ge 2 ] || usage; server=$2; shift 2 ;;
     --build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
     --tools) [ $# -ge 2 ] || usage; tools=$2; shift 2 ;;
     --docker-cli) [ $# -ge 2 ] || usage; docker_cli=$2; shift 2 ;;
@@ -53,6 +59,7 @@ for v in runs nreq conc bulk_mb ndns dns_rounds dns_from; do
 done
 [ "$ndns" -ge 2 ] || die "--dns-containers wants at least 2"
 [ "$dns_from" -le "$ndns" ] || die "--dns-from wants at most --dns-containers"
+case $server in httpserve | busybox) ;; *) die "--server: unknown server '$server' (httpserve or busybox)" ;; esac
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 want=() list=()
 IFS=, read -ra list <<<"$tools"
@@ -64,10 +71,11 @@ on hoist || die "--tools must include hoist (every figure is a ratio to it)"
 hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
 for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 need=(jq python3 busybox ab curl nsenter nft ip ss)
+[ "$server" = httpserve ] && need+=(gcc)
 on docker && need+=(dockerd containerd containerd-shim-runc-v2 docker-proxy "$docker_cli")
 missing=()
 for t in "${need[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
-[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install jq python3 busybox-static apache2-utils curl util-linux nftables iproute2 docker.io"
+[ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install jq python3 busybox-static apache2-utils curl util-linux nftables iproute2 gcc libc6-dev docker.io"
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG CONTAINER_HOST CONTAINER_CONNECTION HOIST_HOST
 # curl and ab must not go through a proxy of the caller's environment.
 unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
@@ -112,12 +120,14 @@ cleanup() {
   [ ${#client_pids[@]} -eq 0 ] || kill "${client_pids[@]}" 2>/dev/null  # DNS clients still running
   if [ -n "$hoistd_pid" ] && kill -0 "$hoistd_pid" 2>/dev/null; then
     ids=$(timeout 20 "${hc[@]}" ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086  # one argument per id
     [ -n "$ids" ] && timeout 60 "${hc[@]}" rm -f $ids >/dev/null 2>&1
     timeout 20 "${hc[@]}" network rm benchnet >/dev/null 2>&1
   fi
   stop_pid "$hoistd_pid" 5
   if [ -S "$D/docker.sock" ]; then
     ids=$(timeout 20 "${dk[@]}" ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086  # one argument per id
     [ -n "$ids" ] && timeout 60 "${dk[@]}" rm -f $ids >/dev/null 2>&1
     timeout 20 "${dk[@]}" network rm benchnet >/dev/null 2>&1
   fi
@@ -148,9 +158,23 @@ trap 'exit 143' TERM
 mkdir -p "$H" "$D" "$tmp/tmp"
 export TMPDIR=$tmp/tmp
 
-# --- the image, as engine.sh: the busybox layout loaded into hoistd, hoistd's save loaded into docker ---
+# --- the image, made once in hoistd and moved to docker as engine.sh does (hoistd's save, docker load) ---
+# busybox: the busybox OCI layout, loaded. httpserve: the same busybox root filesystem plus /httpserve
+# (a static build of bench/tools/httpserve.c), one layer, imported.
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null
-img=localhost/hoist-busybox:latest
+if [ "$server" = httpserve ]; then
+  gcc -O2 -static -o "$tmp/httpserve" "$repo/bench/tools/httpserve.c" || die "could not build bench/tools/httpserve.c"
+  file -L "$tmp/httpserve" 2>/dev/null | grep -q 'statically linked' || ldd "$tmp/httpserve" 2>&1 | grep -q 'not a dynamic' ||
+    die "$tmp/httpserve is not statically linked (apt-get install libc6-dev)"
+  mkdir "$tmp/rootfs"
+  tar -C "$tmp/rootfs" --numeric-owner -xf "$tmp/fixtures/busybox-rootfs.tar"
+  install -m 755 "$tmp/httpserve" "$tmp/rootfs/httpserve"
+  tar -C "$tmp/rootfs" --mtime=@0 --sort=name --owner=0 --group=0 --numeric-owner --format=gnu -cf "$tmp/netbench-rootfs.tar" .
+  rm -rf --one-file-system "$tmp/rootfs"
+  img=localhost/hoist-netbench:latest
+else
+  img=localhost/hoist-busybox:latest
+fi
 
 echo '{}' >"$H/daemon.json"
 : >"$H/resolv.conf"  # no upstream: the embedded DNS answers our names and forwards nothing
@@ -161,11 +185,16 @@ setsid "$hoistd" "${hs[@]}" --config-file "$H/daemon.json" --data-root "$H/data"
 hoistd_pid=$!
 for ((i = 0; i < 100; i++)); do "${hc[@]}" version >/dev/null 2>&1 && break; kill -0 "$hoistd_pid" || break; sleep 0.05; done
 "${hc[@]}" version >/dev/null 2>&1 || { tail -n 5 "$H/hoistd.log" >&2; die "hoistd did not start"; }
-"${hc[@]}" load -q -i "$tmp/fixtures/busybox-oci.tar" >/dev/null || die "hoist load failed"
+if [ "$server" = httpserve ]; then
+  "${hc[@]}" import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["sh"]' \
+    "$tmp/netbench-rootfs.tar" "$img" >/dev/null || die "hoist import failed"
+else
+  "${hc[@]}" load -q -i "$tmp/fixtures/busybox-oci.tar" >/dev/null || die "hoist load failed"
+fi
 image_id=$("${hc[@]}" image inspect --format '{{.Id}}' "$img") || die "hoist: no $img after load"
 
 if on docker; then
-  "${hc[@]}" save -o "$tmp/busybox-docker.tar" "$img" || die "hoist save failed"
+  "${hc[@]}" save -o "$tmp/image-docker.tar" "$img" || die "hoist save failed"
   docker_driver=''
   for drv in overlay2 vfs; do
     if start_dockerd "$drv"; then docker_driver=$drv; break; fi
@@ -174,7 +203,7 @@ if on docker; then
   done
   [ -n "$docker_driver" ] || die "could not start a private dockerd"
   docker_pid=$(cat "$D/docker.pid")
-  "${dk[@]}" load -q -i "$tmp/busybox-docker.tar" >/dev/null || die "docker load failed"
+  "${dk[@]}" load -q -i "$tmp/image-docker.tar" >/dev/null || die "docker load failed"
   id=$("${dk[@]}" image inspect --format '{{.Id}}' "$img") || die "docker: no $img after load"
   [ "$id" = "$image_id" ] || die "docker loaded $id, hoist has $image_id"
 fi
@@ -197,7 +226,7 @@ if on docker; then
     die "docker network create failed"
 fi
 
-versions=("hoist: $build ($("$cli" --version 2>/dev/null | sed -n 1p), nftables DNAT)")
+versions=("server: $server" "hoist: $build ($("$cli" --version 2>/dev/null | sed -n 1p), nftables DNAT)")
 on docker && versions+=("dockerd $("${dk[@]}" version --format '{{.Server.Version}}') ($docker_driver, --iptables=false: docker-proxy; client $("${dk[@]}" version --format '{{.Client.Version}}'))")
 versions+=("$(ab -V | sed -n 1p)" "$(curl --version | sed -n 1p | cut -d' ' -f1-2)" "python $(python3 -c 'import platform; print(platform.python_version())')")
 printf '%s\n' "${versions[@]}" | paste -sd'|' - | sed 's/|/; /g'
@@ -220,17 +249,21 @@ else:
 PY
 }
 small=1024
-# The container writes its files and execs httpd in the foreground: index.html (1 KiB) and a sparse big file.
-websh="mkdir -p /www && head -c $small /dev/zero | tr '\\0' x >/www/index.html && truncate -s ${bulk_mb}M /www/big && exec httpd -f -p 80 -h /www"
+# The container writes its files and execs the server in the foreground: index.html (1 KiB) and a sparse big file.
+case $server in
+  httpserve) serve='/httpserve -p 80 -d /www' server_name=httpserve ;;  # one worker per CPU
+  busybox) serve='httpd -f -p 80 -h /www' server_name='busybox httpd' ;;
+esac
+websh="mkdir -p /www && head -c $small /dev/zero | tr '\\0' x >/www/index.html && truncate -s ${bulk_mb}M /www/big && exec $serve"
 for t in "${want[@]}"; do
   port[$t]=$(free_port "${port[@]}") || die "no free port"
   eng "$t" run -d --name web --network benchnet -p "127.0.0.1:${port[$t]}:80" "$img" sh -c "$websh" >/dev/null ||
-    die "$t: could not start the httpd container"
+    die "$t: could not start the server container"
   # The control: the same server, unpublished, reached at its own address. A container of its own, since
   # the host's own connections to web's address would share tuples with the masqueraded ones (source:
   # the bridge's address) and collide with them in conntrack (SYNs lost, 1-3 s stalls).
   eng "$t" run -d --name webd --network benchnet "$img" sh -c "$websh" >/dev/null ||
-    die "$t: could not start the direct httpd container"
+    die "$t: could not start the direct server container"
 done
 # Targets: each engine's published port, and (control) a twin container's own address:80 on the same
 # bridge, the same server without DNAT or proxy in between: the ceiling of the published path.
@@ -269,7 +302,7 @@ bulk_mbs() {  # bulk_mbs URL: MB/s (10^6 bytes) of one GET of the big file
     printf "%.1f\n", $2 / $3 / 1e6 }' <<<"$o"
 }
 echo
-echo "a. published port 127.0.0.1:PORT -> httpd :80 on a user-defined bridge network"
+echo "a. published port 127.0.0.1:PORT -> $server_name :80 on a user-defined bridge network"
 for t in "${want[@]}"; do
   echo "   $t: 127.0.0.1:${port[$t]}, listening on the host: ${listener[$t]:-nothing (kernel DNAT)}; $t-direct: ${base[$t-direct]#http://}"
 done
@@ -294,7 +327,7 @@ for ((r = 1; r <= runs; r++)); do
   done
 done
 for t in "${targets[@]}"; do printf '   %-13s req/s %s; bulk MB/s %s\n' "$t" "${rps[$t]}" "${mbs[$t]}"; done
-for t in "${want[@]}"; do eng "$t" rm -f web webd >/dev/null || die "$t: could not remove the httpd containers"; done
+for t in "${want[@]}"; do eng "$t" rm -f web webd >/dev/null || die "$t: could not remove the server containers"; done
 
 # --- b. embedded DNS ---
 cat >"$tmp/dnsq.py" <<'PY'
@@ -426,6 +459,7 @@ for t in "${want[@]}"; do
 done
 
 # --- summary ---
+# shellcheck disable=SC2086  # one number per word
 nums() { printf '%s\n' $1 | jq -s .; }
 objs() {  # objs ARRAY-NAME: {tool: value, ...} of an associative array of JSON values
   local -n a=$1
@@ -440,11 +474,11 @@ http=$(for t in "${targets[@]}"; do
 done | jq -s add)
 notes=$(for t in "${!dns_note[@]}"; do jq -n --arg t "$t" --arg v "${dns_note[$t]}" '{($t): $v}'; done | jq -s 'add // {}')
 summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson each "$(objs dns_each)" \
-  --argjson conc "$(objs dns_conc)" --argjson notes "$notes" --arg img "$image_id" \
+  --argjson conc "$(objs dns_conc)" --argjson notes "$notes" --arg img "$image_id" --arg server "$server" \
   --argjson runs "$runs" --argjson nreq "$nreq" --argjson conc_ab "$conc" --argjson bulk "$bulk_mb" \
   --argjson ndns "$ndns" --argjson rounds "$dns_rounds" --arg from "${from[*]}" '
   def r(a; b): if a and b then a / b else null end;
-  { params: {runs: $runs, ab_requests: $nreq, ab_concurrency: $conc_ab, small_bytes: 1024, bulk_mib: $bulk,
+  { params: {server: $server, runs: $runs, ab_requests: $nreq, ab_concurrency: $conc_ab, small_bytes: 1024, bulk_mib: $bulk,
              dns_containers: $ndns, dns_rounds: $rounds, dns_from: ($from | split(" "))},
     http: $http,
     dns: {from_one: $one, from_each: $each, concurrent: $conc, notes: $notes},
@@ -460,7 +494,7 @@ summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson
     image: $img }')
 
 echo
-echo "a. published port on 127.0.0.1 ($runs runs each, alternating; medians)"
+echo "a. published port on 127.0.0.1, $server_name ($runs runs each, alternating; medians)"
 printf '%-14s %-26s %16s %18s\n' target 'path' "req/s (ab -c $conc)" "bulk MB/s (${bulk_mb} MiB)"
 jq -r '.http | to_entries[] | [.key, (if (.key | endswith("-direct")) then "container address, no NAT"
   elif .value.host_listener == "" then "127.0.0.1, nftables DNAT" else "127.0.0.1, " + .value.host_listener end),
