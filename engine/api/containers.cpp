@@ -26,6 +26,7 @@
 #include "common/strings.h"
 #include "engine/api/routes.h"
 #include "engine/container_service.h"
+#include "engine/containers/image_config.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
 #include "network/container_files.h"
@@ -704,8 +705,9 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     json config = body;
     config.erase("HostConfig");
     config.erase("NetworkingConfig");
-    if (resolve_command(config, image_config_of(dm, rec.id.str())).empty())
-      throw InvalidArgument("No command specified");
+    const json image_config = image_config_of(dm, rec.id.str());
+    config = merge_image_config(std::move(config), image_config);
+    if (resolve_command(config, image_config).empty()) throw InvalidArgument("No command specified");
     CreateParams p;
     p.name = req.q("name");
     p.image = image;

@@ -396,6 +396,18 @@ TEST_F(ContainerApiTest, ImportAppliesChangesAndLoadReportsABadArchiveInTheStrea
   r = d_->docker({"run", "--rm", "--user", "0", "chg:1"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "b\n");
+  // A container's Config is the image's completed by what the client gave, as dockerd keeps it.
+  r = d_->docker({"create", "--name", "chgc", "-e", "C=mine", "--label", "z=1", "chg:1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto cc = json::parse(d_->docker({"inspect", "-f", "{{json .Config}}", "chgc"}).out);
+  EXPECT_EQ(cc["Env"], json({"C=mine", "A=b"}));
+  EXPECT_EQ(cc["Cmd"], json({"sh", "-c", "echo $A"}));
+  EXPECT_EQ(cc["WorkingDir"], "/tmp");
+  EXPECT_EQ(cc["User"], "nobody");
+  EXPECT_EQ(cc["Labels"], json({{"x", "y"}, {"z", "1"}}));
+  EXPECT_EQ(cc["ExposedPorts"], cfg["ExposedPorts"]);
+  EXPECT_EQ(cc["Volumes"], cfg["Volumes"]);
+  EXPECT_EQ(d_->docker({"rm", "chgc"}).code, 0);
   r = d_->docker({"import", "--change", "CMD echo hi", tar, "chg:2"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(trim(d_->docker({"inspect", "-f", "{{json .Config.Cmd}}", "chg:2"}).out), R"(["/bin/sh","-c","echo hi"])");
