@@ -2,6 +2,8 @@
 
 #include <climits>
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include <sys/utsname.h>
 
@@ -34,17 +36,22 @@ std::string normalize_arch(const std::string& a) {
 Platform Platform::parse(const std::string& s) {
   auto parts = split(s, '/');
   Platform p;
-  if (parts.size() == 1) {
+  static const std::set<std::string> kOses = {"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios",
+                                               "js", "linux", "netbsd", "openbsd", "plan9", "solaris", "windows"};
+  if (parts.size() == 1 && kOses.count(parts[0])) {
+    p = host();  // an OS alone: this machine's architecture (as dockerd reads "windows")
+    p.os = parts[0];
+  } else if (parts.size() == 1) {
     p.architecture = normalize_arch(parts[0]);
   } else if (parts.size() <= 3) {
     p.os = parts[0];
     p.architecture = normalize_arch(parts[1]);
     if (parts.size() == 3) p.variant = parts[2];
   } else {
-    throw InvalidArgument("invalid platform \"" + s + "\": expected os/arch[/variant]");
+    throw InvalidArgument("\"" + s + "\": cannot parse platform specifier: invalid argument");  // dockerd's words
   }
   for (auto& f : {p.os, p.architecture})
-    if (f.empty()) throw InvalidArgument("invalid platform \"" + s + "\": expected os/arch[/variant]");
+    if (f.empty()) throw InvalidArgument("\"" + s + "\": cannot parse platform specifier: invalid argument");
   return p;
 }
 

@@ -34,6 +34,7 @@
 #include "engine/api/request_json.h"
 #include "engine/containers/resources.h"
 #include "engine/shim/client.h"
+#include "image/manifest.h"
 #include "image/registry_internal.h"
 #include "image/store.h"
 
@@ -168,6 +169,25 @@ json config_view(const json& stored) {
 }
 
 namespace {
+
+// create's `platform`: the image must be of it (a local image has one platform), else dockerd's
+// 404; a platform that does not parse is dockerd's 400.
+void check_image_platform(const std::string& ref, const std::string& platform, Daemon& d, const std::string& image_id) {
+  auto want = image::Platform::parse(platform);
+  auto cfg = json::parse(d.store().content().read(Digest::parse(image_id)), nullptr, false);
+  image::Platform have;
+  if (cfg.is_object()) {
+    have.os = cfg.value("os", have.os);
+    have.architecture = cfg.value("architecture", have.architecture);
+    have.variant = cfg.value("variant", "");
+  }
+  // A variant on one side only does not count (linux/amd64/v2 runs an amd64 image).
+  const bool same = want.os == have.os && want.architecture == have.architecture &&
+                    (want.variant.empty() || have.variant.empty() || want.variant == have.variant);
+  if (!same)
+    throw NotFound("image with reference " + ref + " was found but does not match the specified platform: wanted " +
+                   want.str() + ", actual: " + have.str());
+}
 
 // The container's networks as Docker's EndpointSettings, by network name: its sandbox's
 // endpoints while it runs; the networks it joins at start (without addresses) otherwise.
@@ -706,6 +726,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     config.erase("HostConfig");
     config.erase("NetworkingConfig");
     const json image_config = image_config_of(dm, rec.id.str());
+    if (!req.q("platform").empty()) check_image_platform(image, req.q("platform"), dm, rec.id.str());
     config = merge_image_config(std::move(config), image_config);
     if (resolve_command(config, image_config).empty()) throw InvalidArgument("No command specified");
     CreateParams p;

@@ -226,3 +226,27 @@ TEST_F(ApiFidelityTest, HugeMemoryLimitRunsWithoutOverflow) {
   EXPECT_EQ(s.status, 204) << s.body;
   EXPECT_EQ(inspect("huge")["State"]["Running"], true);
 }
+
+// create's `platform` query: a local image answers for its own platform only, with dockerd
+// 20.10's words (taken from it); raw HTTP, because the docker CLI pulls after a create's 404.
+TEST_F(ApiFidelityTest, CreateChecksThePlatformAsked) {
+  auto with = [&](const std::string& platform) {
+    return d_->http("POST", "/v1.41/containers/create?platform=" + platform, R"({"Image":"bb:1","Cmd":["true"]})",
+                    {"Content-Type: application/json"});
+  };
+  for (const std::string p : {"linux", "amd64", "linux/amd64", "linux/amd64/v2"}) {
+    auto r = with(p);
+    EXPECT_EQ(r.status, 201) << p << ": " << r.body;
+  }
+  auto r = with("linux/arm64");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_EQ(json::parse(r.body, nullptr, false).value("message", ""),
+            "image with reference bb:1 was found but does not match the specified platform: wanted linux/arm64, actual: linux/amd64");
+  r = with("windows");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_NE(r.body.find("wanted windows/amd64, actual: linux/amd64"), std::string::npos) << r.body;
+  r = with("bogus/x/y/z");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body, nullptr, false).value("message", ""),
+            "\"bogus/x/y/z\": cannot parse platform specifier: invalid argument");
+}
