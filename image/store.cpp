@@ -342,14 +342,14 @@ RemoveReport Store::remove(const std::string& spec, bool force) {
   return report;
 }
 
-RemoveReport Store::prune(bool all, const std::function<bool(const Digest&)>& in_use) {
+RemoveReport Store::prune(bool all, const std::function<bool(const Digest&)>& keep) {
   std::lock_guard lk(mu_);
   RemoveReport report;
   std::vector<Digest> victims;
   for (auto& entry : images_) {
     const Digest& id = entry.first;  // a named variable: clang 14 cannot capture a structured binding
     bool named = std::any_of(refs_.begin(), refs_.end(), [&](auto& kv) { return kv.second == id; });
-    if ((named && !all) || (in_use && in_use(id))) continue;
+    if ((named && !all) || (keep && keep(id))) continue;
     victims.push_back(id);
   }
   for (auto& id : victims) {

@@ -86,7 +86,8 @@ class Store {
   // removes the image (Conflict when several references name it, unless force).
   RemoveReport remove(const std::string& spec, bool force);
   // Removes dangling images (all unused images when `all`); returns what was removed.
-  RemoveReport prune(bool all, const std::function<bool(const Digest&)>& in_use = {});
+  // Removes unnamed images (every image unused when `all`), except those `keep` keeps.
+  RemoveReport prune(bool all, const std::function<bool(const Digest&)>& keep = {});
 
   // --- snapshots
   bool has_snapshot(const Digest& chain_id) const;

@@ -24,6 +24,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/api/prune_filters.h"
 #include "engine/api/routes.h"
 #include "engine/container_service.h"
 #include "engine/containers/image_config.h"
@@ -585,42 +586,13 @@ std::string size_fields(Daemon& d, ContainerManager& m, const ContainerRecord& r
 // POST /containers/prune: every container that does not run, as far as the filters (until,
 // label, label!) keep it; reports the bytes of the writable layers removed, as dockerd.
 void prune_containers(ContainerManager& m, Request& req, Response& res) {
-  auto filters = parse_filters(req.q("filters"));
-  std::int64_t until_ns = 0;
-  for (auto& [k, values] : filters) {
-    if (k != "until" && k != "label" && k != "label!") throw InvalidArgument("Invalid filter '" + k + "'");
-    if (k == "until" && !values.empty()) {
-      if (values.size() > 1) throw InvalidArgument("more than one until filter specified");
-      auto& v = values.front();
-      until_ns = parse_time_arg_ns(v);
-      if (until_ns < 0) {
-        try {
-          until_ns = parse_rfc3339_ns(now_rfc3339()) - parse_go_duration_ns(v);
-        } catch (const InvalidArgument&) {
-          throw Error("failed to parse value as time or duration: \"" + v + "\"");  // dockerd: a 500
-        }
-      }
-    }
-  }
-  auto label_match = [](const json& labels, const std::string& f) {
-    auto eq = f.find('=');
-    auto k = f.substr(0, eq);
-    if (!labels.contains(k)) return false;
-    return eq == std::string::npos || labels[k] == f.substr(eq + 1);
-  };
+  auto filters = PruneFilters::parse(parse_filters(req.q("filters")));
   json deleted = json::array();
   std::int64_t reclaimed = 0;
   for (auto& r : m.list()) {
     if (r.state == ContainerState::Running || r.state == ContainerState::Paused) continue;
-    if (until_ns > 0 && parse_rfc3339_ns(r.created) >= until_ns) continue;
     auto config = object_or_empty(r.config_json);
-    json labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
-    bool keep = false;
-    if (auto it = filters.find("label"); it != filters.end())
-      for (auto& f : it->second) keep = keep || !label_match(labels, f);
-    if (auto it = filters.find("label!"); it != filters.end())
-      for (auto& f : it->second) keep = keep || label_match(labels, f);
-    if (keep) continue;
+    if (!filters.selects(config.contains("Labels") ? config["Labels"] : json(), parse_rfc3339_ns(r.created))) continue;
     try {
       auto size = m.writable_size(r.id);  // what removing it frees
       m.remove(r.id, false);

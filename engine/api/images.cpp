@@ -8,10 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/api/prune_filters.h"
 #include "engine/api/routes.h"
 #include "engine/api/request_json.h"
 #include "builder/config_changes.h"
@@ -535,14 +537,28 @@ void register_image_routes(Router& r, Daemon& d) {
 
   r.post("/images/prune", [&d](Request& req, Response& res) {
     auto f = parse_filters(req.q("filters"));
+    auto pf = PruneFilters::parse(f, {"dangling"});
     bool all = false;
     if (auto it = f.find("dangling"); it != f.end() && !it->second.empty()) all = !truthy(it->second.front());
     std::map<Digest, std::int64_t> sizes;
     for (auto& rec : d.store().list())
       for (auto& l : rec.layers) sizes[l.chain_id] = d.store().snapshot_size(l.chain_id);
-    std::function<bool(const Digest&)> in_use;
-    if (d.hooks().image_user) in_use = [&d](const Digest& id) { return d.hooks().image_user(id).has_value(); };
-    auto rep = d.store().prune(all, in_use);
+    // Kept: images a container uses, and those the filters leave out (by the image's created
+    // time and labels, as dockerd).
+    std::function<bool(const Digest&)> keep = [&d, &pf](const Digest& id) {
+      if (d.hooks().image_user && d.hooks().image_user(id).has_value()) return true;
+      if (pf.until_ns == 0 && pf.label.empty() && pf.label_not.empty()) return false;
+      auto cfg = json::parse(d.store().content().read(id), nullptr, false);
+      if (!cfg.is_object()) return true;
+      std::int64_t created = 0;
+      try {
+        created = parse_rfc3339_ns(cfg.value("created", ""));
+      } catch (const std::exception&) {
+      }
+      const json& c = cfg.contains("config") && cfg["config"].is_object() ? cfg["config"] : json::object();
+      return !pf.selects(c.contains("Labels") ? c["Labels"] : json(), created);
+    };
+    auto rep = d.store().prune(all, keep);
     json deleted = json::array();
     std::int64_t reclaimed = 0;
     for (auto& u : rep.untagged) deleted.push_back({{"Untagged", u}});

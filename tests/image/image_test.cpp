@@ -692,7 +692,9 @@ TEST_F(ImageTest, KillNineAtAnyPointLeavesAConsistentStore) {
   waitpid(pid, nullptr, 0);
   expect_store_consistent(root(), &images);
   auto rm = tool({"rmi", ref});
-  if (images == 1) EXPECT_EQ(rm.code, 0) << rm.err;
+  if (images == 1) {
+    EXPECT_EQ(rm.code, 0) << rm.err;
+  }
   expect_store_consistent(root(), &images);
   EXPECT_EQ(images, 0u);
   EXPECT_EQ(count_entries(root() + "/snapshots"), 0u);

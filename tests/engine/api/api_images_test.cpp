@@ -233,6 +233,32 @@ TEST_F(ImageApiTest, ImportSaveLoadRoundTrip) {
   EXPECT_EQ(d_->docker({"image", "inspect", "imported/bb:1"}).code, 0);
 }
 
+// image prune's filters: label, label! and until select among the unused images as dockerd's do;
+// another filter is refused.
+TEST_F(ImageApiTest, PruneFiltersSelectWhatGoes) {
+  auto tarball = hoist::test::fixtures_dir() + "/busybox-rootfs.tar";
+  for (auto [name, label] : std::vector<std::pair<std::string, std::string>>{
+           {"p/a:1", "LABEL tier=web"}, {"p/b:1", "LABEL tier=db"}, {"p/c:1", "LABEL other=x"}})
+    ASSERT_EQ(d_->docker({"import", "--change", label, tarball, name}).code, 0) << name;
+  auto exists = [&](const std::string& n) { return d_->docker({"image", "inspect", n}).code == 0; };
+  // Made just now: nothing is older than an hour.
+  auto r = d_->docker({"image", "prune", "-a", "-f", "--filter", "until=1h"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(exists("p/a:1") && exists("p/b:1") && exists("p/c:1")) << r.out;
+  r = d_->docker({"image", "prune", "-a", "-f", "--filter", "label=tier=web"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(exists("p/a:1")) << r.out;
+  EXPECT_TRUE(exists("p/b:1") && exists("p/c:1")) << r.out;
+  r = d_->docker({"image", "prune", "-a", "-f", "--filter", "label!=tier"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(exists("p/c:1")) << r.out;
+  EXPECT_TRUE(exists("p/b:1")) << r.out;
+  auto h = d_->http("POST", "/images/prune?filters=%7B%22color%22%3A%5B%22red%22%5D%7D");  // {"color":["red"]}
+  EXPECT_EQ(h.status, 400) << h.body;
+  EXPECT_NE(h.body.find("Invalid filter 'color'"), std::string::npos) << h.body;
+  EXPECT_TRUE(exists("p/b:1"));
+}
+
 TEST_F(ImageApiTest, DockerPyPullAndList) {
   if (!hoist::test::registry_tools_missing().empty()) GTEST_SKIP() << hoist::test::registry_tools_missing();
   if (!hoist::test::have_tool("skopeo")) GTEST_SKIP() << "skopeo missing";
