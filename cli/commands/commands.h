@@ -29,7 +29,8 @@ extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kR
 CommandFn cmd_images, cmd_pull, cmd_push, cmd_tag, cmd_rmi, cmd_save, cmd_load, cmd_import;
 // Pulls `image` (for `platform`, "" the daemon's) with docker's progress output (none when quiet);
 // throws on failure.
-bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform = "");
+// Pulls `image` showing docker's progress: on stdout (pull), or on stderr (run/create's implicit pull).
+bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform = "", bool to_stderr = false);
 
 // network.cpp: the network group, and `port` (container port).
 extern const Command kNetworkCreateCommand, kNetworkLsCommand, kNetworkInspectCommand, kNetworkRmCommand,

@@ -499,14 +499,14 @@ std::string create_container(Ctx& ctx, const Parsed& p) {
   if (p.has("platform")) query.push_back("platform=" + q(p.get("platform")));
   std::string path = "/containers/create" + (query.empty() ? "" : "?" + join(query, "&"));
   auto pull = p.get("pull", "missing");
-  if (pull == "always") show_pull(image, ctx, p.flag("quiet"), p.get("platform"));
+  if (pull == "always") show_pull(image, ctx, p.flag("quiet"), p.get("platform"), true);
   Response r;
   try {
     r = ctx.c().request("POST", path, body.dump());
   } catch (const ApiError& e) {
     if (e.status() != 404 || std::string(e.what()).find("image") == std::string::npos || pull != "missing") throw;
     errp("Unable to find image '" + image + "' locally\n");
-    show_pull(image, ctx, p.flag("quiet"), p.get("platform"));
+    show_pull(image, ctx, p.flag("quiet"), p.get("platform"), true);
     r = ctx.c().request("POST", path, body.dump());
   }
   auto j = json::parse(r.body);

@@ -128,6 +128,9 @@ struct Progress {
   std::string buf;
   std::string error;
   std::function<void(const json&)> on_aux;
+  bool to_stderr = false;  // run/create's implicit pull shows on stderr, as docker's
+  void put(std::string_view t) const { to_stderr ? errp(t) : out(t); }
+  void flush() const { fflush(to_stderr ? stderr : stdout); }
   void feed(std::string_view d) {
     buf.append(d);
     size_t nl;
@@ -161,29 +164,29 @@ struct Progress {
     if (m.contains("progressDetail") && m["progressDetail"].is_object() && !m["progressDetail"].empty())
       prog = progress_bar(m["progressDetail"].value("current", 0LL), m["progressDetail"].value("total", 0LL), term_width());
     if (!stream.empty()) {
-      out(stream);
-      fflush(stdout);
+      put(stream);
+      flush();
       return;
     }
     if (!tty) {
       if (!prog.empty()) return;  // progress only on a terminal
-      out(progress_line(id, status, "") + "\n");
+      put(progress_line(id, status, "") + "\n");
       return;
     }
     if (id.empty()) {
-      out(progress_line(id, status, prog) + "\n");
-      fflush(stdout);
+      put(progress_line(id, status, prog) + "\n");
+      flush();
       return;
     }
     auto it = std::find(ids.begin(), ids.end(), id);
     if (it == ids.end()) {
       ids.push_back(id);
-      out("\033[2K\r" + progress_line(id, status, prog) + "\n");
+      put("\033[2K\r" + progress_line(id, status, prog) + "\n");
     } else {
       size_t up = ids.end() - it;
-      out("\033[" + std::to_string(up) + "A\033[2K\r" + progress_line(id, status, prog) + "\033[" + std::to_string(up) + "B\r");
+      put("\033[" + std::to_string(up) + "A\033[2K\r" + progress_line(id, status, prog) + "\033[" + std::to_string(up) + "B\r");
     }
-    fflush(stdout);
+    flush();
   }
 };
 
@@ -207,11 +210,12 @@ void split_ref(const std::string& ref, std::string& repo, std::string& tag) {
 
 }  // namespace
 
-bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform) {
+bool show_pull(const std::string& image, Ctx& ctx, bool quiet, const std::string& platform, bool to_stderr) {
   std::string repo, tag;
   split_ref(image, repo, tag);
   if (tag.empty()) tag = "latest";
-  Progress pr{!quiet && is_tty(1), quiet};
+  Progress pr{!quiet && is_tty(to_stderr ? 2 : 1), quiet};
+  pr.to_stderr = to_stderr;
   std::string path = "/images/create?fromImage=" + q(repo) + "&tag=" + q(tag);
   if (!platform.empty()) path += "&platform=" + q(platform);
   ctx.c().stream("POST", path, "", [&](std::string_view d) {

@@ -126,6 +126,20 @@ TEST_F(ImageApiTest, PullTagInspectRmiWithDockerCli) {
   ASSERT_EQ(pull.code, 0) << pull.err << pull.out;
   EXPECT_NE(pull.out.find("Status: Downloaded newer image for " + ref), std::string::npos) << pull.out;
   EXPECT_NE(pull.out.find("Digest: sha256:"), std::string::npos) << pull.out;
+  // run of an image not there: pulled, the progress on stderr and only the command's output on
+  // stdout, through docker's CLI and ours alike.
+  for (bool ours : {false, true}) {
+    ASSERT_EQ(d_->docker({"rmi", ref}).code, 0);
+    hoist::test::CmdResult run;
+    if (ours)
+      run = hoist::test::run_cmd({HOIST_CLI_BIN, "-H", d_->host(), "run", "--rm", ref, "echo", "ran"});
+    else
+      run = d_->docker({"run", "--rm", ref, "echo", "ran"});
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_EQ(run.out, "ran\n") << (ours ? "hoist" : "docker");
+    EXPECT_NE(run.err.find("Unable to find image '" + ref + "' locally"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("Status: Downloaded newer image for " + ref), std::string::npos) << run.err;
+  }
   // Again: up to date.
   auto again = d_->docker({"pull", ref});
   ASSERT_EQ(again.code, 0) << again.err;
