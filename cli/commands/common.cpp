@@ -190,9 +190,10 @@ std::string command_help(const std::string& path, const Command& cmd) {
   return r;
 }
 
-[[noreturn]] void usage_error(const std::string& path, const std::string& msg) {
+// A bad flag exits 125; a wrong number of arguments exits 1 (docker's cobra rule).
+[[noreturn]] void usage_error(const std::string& path, const std::string& msg, int code) {
   errp(msg + "\nSee 'hoist " + path + " --help'.\n");
-  throw ExitError{125, ""};
+  throw ExitError{code, ""};
 }
 
 [[noreturn]] void refuse_flag(const Ctx& ctx, const Command& cmd, const std::string& name, const std::string& rest) {
@@ -224,12 +225,12 @@ Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>&
     std::string m = "\"hoist " + path + "\" requires ";
     m += (max_args == (long)min_args ? "exactly " : "at least ") + std::to_string(min_args) + " argument" +
          (min_args == 1 ? "" : "s") + ".";
-    usage_error(path, m);
+    usage_error(path, m, 1);
   }
   if (max_args >= 0 && p.args.size() > (size_t)max_args) {
     std::string m = "\"hoist " + path + "\" accepts " +
                     (max_args == 0 ? std::string("no arguments") : "at most " + std::to_string(max_args) + " argument" + (max_args == 1 ? "" : "s")) + ".";
-    usage_error(path, m);
+    usage_error(path, m, 1);
   }
   return p;
 }

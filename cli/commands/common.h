@@ -83,8 +83,8 @@ int help_columns();
 // A list of commands as docker's command lists: two spaces, the name padded, the summary.
 std::string command_list(const std::vector<std::pair<std::string, std::string>>& names_and_summaries);
 
-// Prints `msg` and "See 'hoist PATH --help'." and ends the command with 125.
-[[noreturn]] void usage_error(const std::string& path, const std::string& msg);
+// Prints msg and "See 'hoist PATH --help'." and exits `code` (125: a bad flag; 1: a wrong number of arguments).
+[[noreturn]] void usage_error(const std::string& path, const std::string& msg, int code = 125);
 // Parses `argv` for the command `ctx.path` is (its --help printed here, exit 0), with its usage errors.
 Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>& argv);
 // Refuses a flag that hoist parses but cannot honour, as a usage error: "hoist: --NAME (-S) " + `rest`

@@ -6,6 +6,7 @@
 // itself, --network none/host, and the run/create flags that
 // reach HostConfig (--add-host, --dns...) or change what the CLI attaches to.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -153,6 +154,27 @@ TEST(CliHelp, RunListsItsFlagsWithTypeDescriptionAndDefault) {
   for (auto& [name, f] : flags) EXPECT_EQ(f.column, flags["memory"].column) << name;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) EXPECT_LE(line.size(), 79u) << line;
+}
+
+// Usage errors need no daemon: a wrong number of arguments exits 1, an unknown flag 125, as both
+// docker CLIs (checked against them here, at a socket that does not exist).
+TEST(CliHelp, UsageErrorsExitAsDockers) {
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+  };
+  for (const Case& c : std::vector<Case>{{{"run"}, 1}, {{"rm"}, 1}, {{"port", "a", "b", "c"}, 1},
+                                         {{"run", "--bogus", "x"}, 125}, {{"ps", "--nope"}, 125}}) {
+    std::string shown;
+    for (auto& a : c.args) shown += a + " ";
+    EXPECT_EQ(hoist_at(kNoDaemon, c.args).code, c.code) << "hoist " << shown;
+    for (const char* docker : {"/usr/bin/docker", "/usr/local/bin/docker"}) {
+      if (access(docker, X_OK) != 0) continue;
+      std::vector<std::string> argv{docker, "-H", kNoDaemon};
+      argv.insert(argv.end(), c.args.begin(), c.args.end());
+      EXPECT_EQ(hoist::test::run_cmd(argv, "", 60).code, c.code) << docker << " " << shown;
+    }
+  }
 }
 
 TEST(CliHelp, RootListsTheCommandsGroupedWithSummaries) {
