@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -20,6 +21,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace http = boost::beast::http;
 namespace net = boost::asio;
@@ -222,8 +224,11 @@ std::string Request::q(const std::string& key, const std::string& def) const {
 bool Request::qbool(const std::string& key, bool def) const {
   auto it = query.find(key);
   if (it == query.end()) return def;
-  const auto& v = it->second;
-  return v == "1" || v == "true" || v == "True" || v == "TRUE";
+  // dockerd's rule (httputils.BoolValue): anything but "", 0, no, false and none, in any case
+  // and with spaces around, is true.
+  std::string v(trim(it->second));
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return !(v.empty() || v == "0" || v == "no" || v == "false" || v == "none");
 }
 const std::string& Request::param(const std::string& key) const {
   static const std::string empty;

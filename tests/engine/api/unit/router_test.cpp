@@ -86,6 +86,17 @@ TEST(Router, QueryParsing) {
   EXPECT_EQ(url_decode("%zz%41", false), "%zzA");
 }
 
+// Boolean query parameters as dockerd reads them: absent is the default; "", 0, no, false and
+// none (any case, spaces around) are false; anything else is true.
+TEST(Router, BooleanQueryParameters) {
+  Request req;
+  req.query = parse_query("a=1&b=True&c=yes&d=%20FALSE%20&e=0&f=&g=None&h=no&i=2");
+  for (const char* k : {"a", "b", "c", "i"}) EXPECT_TRUE(req.qbool(k)) << k;
+  for (const char* k : {"d", "e", "f", "g", "h"}) EXPECT_FALSE(req.qbool(k, true)) << k;
+  EXPECT_FALSE(req.qbool("absent"));
+  EXPECT_TRUE(req.qbool("absent", true));
+}
+
 TEST(Router, Filters) {
   auto f = parse_filters(R"({"dangling":["true"],"reference":["a*","b"]})");
   EXPECT_EQ(f["dangling"], std::vector<std::string>{"true"});
