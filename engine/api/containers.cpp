@@ -53,7 +53,7 @@ std::int64_t unix_of(const std::string& rfc3339) {
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
 
 
-// LogConfig: json-file is the one driver; its max-size is applied, its other options are refused
+// LogConfig: json-file is the one driver; its max-size and max-file are applied, its other options are refused
 // until they work, and anything dockerd does not know is refused with dockerd's words.
 void validate_log_config(const json& hc) {
   if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object()) return;
@@ -66,14 +66,17 @@ void validate_log_config(const json& hc) {
     throw InvalidArgument("no log driver named '" + type + "' is registered");
   }
   if (!lc.contains("Config") || !lc["Config"].is_object()) return;
-  static const std::set<std::string> json_file_opts = {"max-file", "compress", "labels", "labels-regex",
+  static const std::set<std::string> json_file_opts = {"compress", "labels", "labels-regex",
                                                        "env", "env-regex", "tag", "mode", "max-buffer-size"};
   for (const auto& [k, v] : lc["Config"].items()) {
     if (k == "max-size") {
       if (!v.is_string()) throw InvalidArgument("invalid value for max-size");
       parse_log_max_size(v.get<std::string>());  // throws for a bad size
+    } else if (k == "max-file") {
+      if (!v.is_string()) throw InvalidArgument("invalid value for max-file");
+      parse_log_max_file(v.get<std::string>());
     } else if (json_file_opts.count(k)) {
-      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size)");
+      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size and max-file)");
     } else {
       throw InvalidArgument("unknown log opt '" + k + "' for json-file log driver");
     }

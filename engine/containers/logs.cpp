@@ -1,4 +1,6 @@
 #include "engine/containers/logs.h"
+
+#include <charconv>
 #include "common/error.h"
 
 #include <fcntl.h>
@@ -98,7 +100,17 @@ std::string format_log_entry(std::string_view log, std::string_view stream, std:
   return out;
 }
 
-LogWriter::LogWriter(std::string path, std::int64_t max_size) : path_(std::move(path)), max_size_(max_size) {
+int parse_log_max_file(const std::string& s) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
+    throw InvalidArgument("strconv.Atoi: parsing \"" + s + "\": invalid syntax");
+  if (n < 1) throw InvalidArgument("max-file cannot be less than 1");
+  return n;
+}
+
+LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files)
+    : path_(std::move(path)), max_size_(max_size), max_files_(max_files < 1 ? 1 : max_files) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   struct stat st;
   if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = st.st_size;
@@ -113,8 +125,14 @@ void LogWriter::emit(int stream, std::string_view line) {
   if (fd_ < 0) return;
   std::string e = format_log_entry(line, stream == 2 ? "stderr" : "stdout", now_rfc3339());
   if (max_size_ > 0 && size_ > 0 && size_ + static_cast<std::int64_t>(e.size()) > max_size_) {
-    std::string old = path_ + ".1";
-    ::rename(path_.c_str(), old.c_str());
+    // path.<n-1> goes, each older file moves up one, the current one becomes path.1; with one
+    // file in all, it is dropped. Readers that follow see a new inode and read the old one out.
+    for (int i = max_files_ - 1; i >= 2; --i)
+      ::rename((path_ + "." + std::to_string(i - 1)).c_str(), (path_ + "." + std::to_string(i)).c_str());
+    if (max_files_ >= 2)
+      ::rename(path_.c_str(), (path_ + ".1").c_str());
+    else
+      ::unlink(path_.c_str());
     ::close(fd_);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
     size_ = 0;
@@ -247,8 +265,11 @@ void read_logs(const std::string& path, const LogReadOptions& opts, const std::f
     return !stopped;
   };
   {
-    int old = ::open((path + ".1").c_str(), O_RDONLY | O_CLOEXEC);
-    if (old >= 0) {
+    int rotated = 0;  // path.1 ... path.<rotated> exist
+    while (::access((path + "." + std::to_string(rotated + 1)).c_str(), F_OK) == 0) ++rotated;
+    for (int i = rotated; i >= 1; --i) {
+      int old = ::open((path + "." + std::to_string(i)).c_str(), O_RDONLY | O_CLOEXEC);
+      if (old < 0) continue;
       std::string buf;
       drain(old, buf, take);
       ::close(old);

@@ -23,13 +23,17 @@ std::string format_log_entry(std::string_view log, std::string_view stream, std:
 // json-file's max-size option ("10m", "512k", "1g", binary units as Docker's RAMInBytes); -1 is
 // no limit (0 returned). Throws InvalidArgument for anything else.
 std::int64_t parse_log_max_size(const std::string& s);
+// json-file's max-file option: a whole number of at least 1, else InvalidArgument with dockerd's
+// words.
+int parse_log_max_file(const std::string& s);
 
 // Splits a stream into lines; each complete line (or a 16 KiB chunk) goes out as one entry.
 class LogWriter {
  public:
-  // `path`: the log file (opened O_APPEND, created 0640). max_size > 0: rotated to path.1 when
-  // it would grow past max_size (one old file kept).
-  LogWriter(std::string path, std::int64_t max_size = 0);
+  // `path`: the log file (opened O_APPEND, created 0640). max_size > 0: rotated when it would
+  // grow past max_size, keeping max_files files in all (path, path.1, ... path.<max_files-1>; the
+  // oldest goes); with max_files 1 the file starts over empty (dockerd's default).
+  LogWriter(std::string path, std::int64_t max_size = 0, int max_files = 1);
   ~LogWriter();
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
@@ -42,6 +46,7 @@ class LogWriter {
   void emit(int stream, std::string_view line);
   std::string path_;
   std::int64_t max_size_ = 0, size_ = 0;
+  int max_files_ = 1;
   int fd_ = -1;
   std::string pending_[3];
 };
@@ -66,8 +71,8 @@ struct LogReadOptions {
   bool follow = false;
 };
 
-// Calls `sink` for each selected entry of the log at `path` (and path.1 before it, when
-// rotated). With follow, keeps reading appended entries until `still_running()` is false and
+// Calls `sink` for each selected entry of the log at `path` (and the rotated files before it,
+// oldest first: path.N ... path.1). With follow, keeps reading appended entries until `still_running()` is false and
 // the file is drained, or `cancel` is set, or `sink` returns false.
 // A missing file is an empty log.
 void read_logs(const std::string& path, const LogReadOptions& opts,

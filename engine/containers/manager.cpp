@@ -559,14 +559,19 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       e.expect_attach = false;
     }
     std::int64_t max_size = opts_.log_max_size;
+    int max_files = 1;
     json hc = json::parse(r.host_config_json, nullptr, false);
     if (hc.is_object() && hc.contains("LogConfig") && hc["LogConfig"].is_object() &&
-        hc["LogConfig"].contains("Config") && hc["LogConfig"]["Config"].is_object() &&
-        hc["LogConfig"]["Config"].contains("max-size") && hc["LogConfig"]["Config"]["max-size"].is_string())
-      max_size = parse_log_max_size(hc["LogConfig"]["Config"]["max-size"].get<std::string>());
+        hc["LogConfig"].contains("Config") && hc["LogConfig"]["Config"].is_object()) {
+      const json& lc = hc["LogConfig"]["Config"];
+      if (lc.contains("max-size") && lc["max-size"].is_string()) max_size = parse_log_max_size(lc["max-size"].get<std::string>());
+      if (lc.contains("max-file") && lc["max-file"].is_string()) max_files = parse_log_max_file(lc["max-file"].get<std::string>());
+    }
     if (max_size > 0) {
       argv.push_back("--log-max-size");
       argv.push_back(std::to_string(max_size));
+      argv.push_back("--log-max-files");
+      argv.push_back(std::to_string(max_files));
     }
     t_spec = monotonic_ms();
     r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);

@@ -176,6 +176,7 @@ TEST_F(ApiFidelityTest, CreateRefusesWhatItCannotHonour) {
   expect_refused({"--log-driver", "asdf-nope"}, "no log driver named 'asdf-nope' is registered");
   expect_refused({"--log-opt", "bogus=1"}, "unknown log opt 'bogus' for json-file log driver");
   expect_refused({"--log-opt", "max-size=lots"}, "invalid size");
+  expect_refused({"--log-opt", "max-file=0"}, "max-file cannot be less than 1");
   expect_refused({"--storage-opt", "size=1G"}, "--storage-opt is supported only for overlay over xfs");
   expect_refused({"--runtime", "nosuch"}, "unknown or invalid runtime name: nosuch");
   auto r = create(R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"DeviceCgroupRules":["c 1:3 xyz"]}})");
@@ -216,6 +217,20 @@ TEST_F(ApiFidelityTest, LogMaxSizeRotatesTheLog) {
   ASSERT_FALSE(path.empty());
   EXPECT_LE(fs::file_size(path), 2048u + 200u);
   EXPECT_EQ(inspect("lg")["HostConfig"]["LogConfig"]["Config"]["max-size"], "2k");
+  EXPECT_FALSE(fs::exists(path + ".1"));  // max-file's default: one file
+  // max-file=3: two older files kept, and logs reads them in order.
+  r = d_->docker({"run", "--name", "lg3", "--log-opt", "max-size=2k", "--log-opt", "max-file=3", "bb:1", "sh", "-c",
+                  "i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  path = inspect("lg3")["LogPath"].get<std::string>();
+  EXPECT_TRUE(fs::exists(path + ".1") && fs::exists(path + ".2"));
+  EXPECT_FALSE(fs::exists(path + ".3"));
+  auto logs = d_->docker({"logs", "lg3"});
+  ASSERT_EQ(logs.code, 0) << logs.err;
+  EXPECT_EQ(logs.out.substr(logs.out.size() - 9), "line-299\n");
+  int first = std::stoi(logs.out.substr(5, logs.out.find('\n') - 5)), n = 0;
+  for (char c : logs.out) n += c == '\n';
+  EXPECT_EQ(first + n, 300) << "not one run of consecutive lines";
 }
 
 TEST_F(ApiFidelityTest, HugeMemoryLimitRunsWithoutOverflow) {

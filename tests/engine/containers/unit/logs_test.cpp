@@ -1,4 +1,5 @@
 // json-file log writer/reader (engine/containers/logs.h).
+#include "common/error.h"
 #include "engine/containers/logs.h"
 
 #include <limits>
@@ -132,15 +133,40 @@ TEST_F(JsonFileLogTest, ReaderFiltersTailSinceUntil) {
   EXPECT_EQ(n, 0);
 }
 
-TEST_F(JsonFileLogTest, RotationKeepsOneOldFileAndReaderSeesBoth) {
+TEST_F(JsonFileLogTest, RotationKeepsMaxFilesAndTheReaderSeesThemInOrder) {
+  // Each entry is about 80 bytes: two to a 200-byte file.
   {
-    LogWriter w(path_, 200);
-    for (int i = 0; i < 6; ++i) w.write(1, "line " + std::to_string(i) + "\n");
+    LogWriter w(path_, 200, 3);
+    for (int i = 0; i < 9; ++i) w.write(1, "line " + std::to_string(i) + "\n");
   }
   EXPECT_TRUE(fs::exists(path_ + ".1"));
+  EXPECT_TRUE(fs::exists(path_ + ".2"));
+  EXPECT_FALSE(fs::exists(path_ + ".3"));
   auto all = read({});
-  ASSERT_FALSE(all.empty());
-  EXPECT_EQ(all.back().log, "line 5\n");
+  ASSERT_EQ(all.size(), 5u);  // the last three files: 2 + 2 + 1 entries
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].log, "line " + std::to_string(i + 4) + "\n");
+}
+
+TEST_F(JsonFileLogTest, OneFileStartsOverWhenFull) {
+  {
+    LogWriter w(path_, 150);  // max-file's default: 1
+    for (int i = 0; i < 5; ++i) w.write(1, "line " + std::to_string(i) + "\n");
+  }
+  EXPECT_FALSE(fs::exists(path_ + ".1"));
+  auto all = read({});
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].log, "line 4\n");
+}
+
+TEST(JsonFileLogOptions, MaxFileAsDockerd) {
+  EXPECT_EQ(hoist::engine::parse_log_max_file("3"), 3);
+  EXPECT_THROW(hoist::engine::parse_log_max_file("0"), hoist::InvalidArgument);
+  try {
+    hoist::engine::parse_log_max_file("x");
+    ADD_FAILURE();
+  } catch (const hoist::InvalidArgument& e) {
+    EXPECT_STREQ(e.what(), "strconv.Atoi: parsing \"x\": invalid syntax");
+  }
 }
 
 TEST_F(JsonFileLogTest, FollowStopsWhenNotRunning) {
