@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -179,6 +180,35 @@ class Connection {
   void write(std::string_view s) {
     boost::system::error_code ec;
     if (!stream_.write_all(s.data(), s.size(), ec)) throw IoError("write: " + ec.message());
+  }
+
+  // Closing with request bytes unread makes the kernel reset the connection, and a reset makes
+  // the client's kernel drop what it has not read yet: the response just sent (say a 400 for an
+  // import's bad --change, answered before the body is read, as dockerd does) would be lost and
+  // the client would see "broken pipe". So the write side is shut first (the client gets the
+  // response and an end of stream), then what the client still sends is read and dropped until
+  // it stops, for at most 2 s and 8 MiB; a client that goes on past that gets half a second more
+  // to read the answer before the close.
+  void linger_close() {
+    ::shutdown(fd_.get(), SHUT_WR);
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::seconds(2);
+    std::size_t dropped = 0;
+    char tmp[65536];
+    for (;;) {
+      if (dropped >= (8u << 20)) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_.get(), POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      ssize_t n = ::read(fd_.get(), tmp, sizeof tmp);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) return;  // the client is done: a clean close
+      dropped += static_cast<std::size_t>(n);
+    }
+    std::this_thread::sleep_until(std::max(Clock::now(), start + std::chrono::milliseconds(500)));
   }
 
   std::size_t read_body_some(char* out, std::size_t n) {
@@ -715,23 +745,27 @@ bool HttpServer::handle(Connection& c) {
     log::debug(std::string("request ") + req.target + ": " + e.what());
     return false;  // connection broken mid-response
   }
-  if (c.close_after_) return false;
-  // An unread body: drain a little, else close.
+  // An unread body: drained when small (the connection is kept), else a lingering close.
   if (!c.parser_->is_done()) {
-    char tmp[65536];
-    std::size_t drained = 0;
-    try {
-      while (drained < (1u << 20)) {
-        auto n = c.read_body_some(tmp, sizeof tmp);
-        if (n == 0) break;
-        drained += n;
+    if (!c.close_after_) {
+      char tmp[65536];
+      std::size_t drained = 0;
+      try {
+        while (drained < (1u << 20)) {
+          auto n = c.read_body_some(tmp, sizeof tmp);
+          if (n == 0) break;
+          drained += n;
+        }
+      } catch (...) {
+        return false;
       }
-    } catch (...) {
+    }
+    if (!c.parser_->is_done()) {
+      c.linger_close();
       return false;
     }
-    if (!c.parser_->is_done()) return false;
   }
-  return true;
+  return !c.close_after_;
 }
 
 }  // namespace hoist::engine

@@ -370,6 +370,36 @@ TEST_F(RobustnessTest, HugeBodiesAreRefusedWithoutMemoryGrowth) {
   EXPECT_EQ(create("after", {{"Image", "bb:1"}, {"Cmd", {"true"}}}).status, 201);
 }
 
+// An error answered before the body is read (import's --change is checked first, as dockerd
+// does) reaches a client that is still sending a large body: the daemon must not reset the
+// connection under it, which would drop the answer on the client's side ("broken pipe").
+TEST_F(RobustnessTest, AnEarlyErrorReachesAClientStillSendingItsBody) {
+  for (int round = 0; round < 5; ++round) {
+    int fd = hoist::test::connect_unix(d_->socket());
+    ASSERT_GE(fd, 0);
+    const std::size_t body = 16u << 20;
+    std::string head = "POST /v1.43/images/create?fromSrc=-&repo=early&changes=RUN+echo HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/x-tar\r\nContent-Length: " + std::to_string(body) + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+    std::thread writer([fd, body] {
+      std::string chunk(64 << 10, '\0');
+      for (std::size_t sent = 0; sent < body; sent += chunk.size())
+        if (::send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL) < 0) return;  // the daemon closed
+    });
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string resp;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+    ::shutdown(fd, SHUT_RDWR);  // ends the writer's send if it still blocks
+    writer.join();
+    ::close(fd);
+    EXPECT_EQ(raw_status(resp), 400) << "round " << round << ": " << resp;
+    EXPECT_NE(resp.find("run is not a valid change command"), std::string::npos) << resp;
+  }
+  expect_serving("after early errors");
+}
+
 TEST_F(RobustnessTest, SlowClientsDoNotBlockOthers) {
   // Clients that send part of a request and then sit there: half a head, a head with half its body.
   std::vector<int> fds;
