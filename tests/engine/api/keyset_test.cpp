@@ -167,6 +167,9 @@ TEST_F(KeySetTest, ResponsesHaveDockersKeysAndTypes) {
   auto de = events(dsock), he = events(hsock);
   EXPECT_FALSE(de.empty());
   for (auto& [kind, e] : de) {
+    // dockerd logs "detach" when an attach ends by its context being cancelled, which races with
+    // the container's exit for an attached `run`: seen on some runs and not on others.
+    if (kind == "container/detach") continue;
     auto it = he.find(kind);
     if (it == he.end()) {
       report << "events: no " << kind << " event\n";
