@@ -97,7 +97,8 @@ const std::vector<Group>& groups() {
 
 // The commands of no group.
 const std::vector<Entry>& root_commands() {
-  static const std::vector<Entry> r = {{{"inspect"}, &kInspectCommand, inspect_any},
+  static const std::vector<Entry> r = {{{"compose"}, &kComposeCommand, cmd_compose},
+                                       {{"inspect"}, &kInspectCommand, inspect_any},
                                        {{"login"}, &kLoginCommand, cmd_login},
                                        {{"logout"}, &kLogoutCommand, cmd_logout},
                                        {{"version"}, &kVersionCommand, cmd_version}};
