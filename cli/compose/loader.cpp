@@ -312,9 +312,32 @@ void resolve_environment(json& svc, const Loader& l, bool resolve_env_files) {
         if (e.value("required", true)) throw Error("env file " + path + " not found: stat " + path + ": no such file or directory");
         continue;
       }
-      for (auto& [k, v] : parse_dotenv(read_text(path), path, l.lookup())) env[k] = v;
+      if (e.value("format", "") == "raw") {  // KEY=VALUE lines taken as they are
+        for (const auto& line : split_list(read_text(path), '\n')) {
+          auto eq = line.find('=');
+          if (line.starts_with("#") || eq == std::string::npos) continue;
+          env[line.substr(0, eq)] = line.substr(eq + 1);
+        }
+      } else if (e.contains("format") && !e["format"].is_null()) {
+        throw Error("env file " + path + ": unsupported format " + e["format"].dump());
+      } else {
+        for (auto& [k, v] : parse_dotenv(read_text(path), path, l.lookup())) env[k] = v;
+      }
     }
     svc.erase("env_file");
+  }
+  // label_file: labels from files of KEY=VALUE lines, under the service's own labels.
+  if (resolve_env_files && svc.contains("label_file")) {
+    json labels = json::object();
+    for (const auto& f : svc["label_file"]) {
+      std::string path = f.get<std::string>();
+      for (auto& [k, v] : parse_dotenv(read_text(path), path, [](std::string_view) { return std::nullopt; }))
+        labels[k] = v;
+    }
+    if (svc.contains("labels") && svc["labels"].is_object())
+      for (auto& [k, v] : svc["labels"].items()) labels[k] = v;
+    if (!labels.empty()) svc["labels"] = labels;
+    svc.erase("label_file");
   }
   if (svc.contains("environment") && svc["environment"].is_object())
     for (auto& [k, v] : svc["environment"].items()) env[k] = v;

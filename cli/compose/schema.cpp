@@ -121,6 +121,12 @@ void walk(const json& v, const std::string& pattern, std::vector<std::string>& p
     if (is_named(pattern)) {
       for (const auto& [k, item] : v.items()) {
         if (k.starts_with("x-") && pattern != "services.*.depends_on" && pattern != "services.*.networks") continue;
+        // The schema's patternProperties: names of services, networks, volumes, secrets and
+        // configs are [a-zA-Z0-9._-]+; any other key is an additional property.
+        if (pattern.find('.') == std::string::npos && pattern != "models" &&
+            (k.empty() || k.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                              std::string::npos))
+          throw Error(pattern + " additional properties '" + k + "' not allowed");
         path.push_back(k);
         if (pattern == "services" && !item.is_object() && !is_reset(item) && !is_override(item))
           throw Error(join_path(path) + " must be a mapping");

@@ -289,6 +289,23 @@ TEST_F(Compose, YamlOutputQuotesWhatWouldReadBackOtherwise) {
   EXPECT_EQ(parse_yaml(q.to_yaml(), "config.yaml"), *q.model);
 }
 
+TEST_F(Compose, EnvFileFormatsAndLabelFiles) {
+  write("raw.env", "A=\"quoted $X\"\n# comment\nB=plain\n");
+  write("labels.txt", "com.example.a=1\ncom.example.b=file\n");
+  write("compose.yaml",
+        "services:\n  web:\n    image: x\n    env_file: [{path: raw.env, format: raw}, {path: missing.env, required: false}]\n"
+        "    label_file: labels.txt\n    labels: {com.example.b: own}\n");
+  Project p = load();
+  EXPECT_EQ(svc(p, "web")["environment"], json({{"A", "\"quoted $X\""}, {"B", "plain"}}));
+  EXPECT_EQ(svc(p, "web")["labels"], json({{"com.example.a", "1"}, {"com.example.b", "own"}}));
+  EXPECT_FALSE(svc(p, "web").contains("label_file"));
+  write("compose.yaml", "services:\n  web:\n    image: x\n    env_file: missing.env\n");
+  EXPECT_EQ(error(), "env file " + (dir / "missing.env").string() + " not found: stat " + (dir / "missing.env").string() +
+                         ": no such file or directory");
+  write("compose.yaml", "services:\n  \"we b\":\n    image: x\n");
+  EXPECT_EQ(error(), "validating " + (dir / "compose.yaml").string() + ": services additional properties 'we b' not allowed");
+}
+
 TEST_F(Compose, ValidationErrors) {
   auto with = [&](const std::string& services, const std::string& rest = "") {
     write("compose.yaml", "services:\n" + services + rest);
