@@ -15,8 +15,8 @@ namespace hoist::cli {
 
 const Command kComposeCommand = {
     "[OPTIONS] COMMAND",
+    "Docker Compose",
     "Define and run multi-container applications with Docker",
-    "",
     {},
     {{"env-file", 0, "stringArray", "Specify an alternate environment file"},
      {"file", 'f', "stringArray", "Compose configuration files"},
