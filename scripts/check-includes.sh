@@ -3,7 +3,8 @@
 # module includes. Prints every include that breaks it and exits 1; run by ctest (label unit).
 #   common ← runtime;  common ← image, network, volumes ← builder ← engine;  cli: common only
 #   inside engine/: containers/ and shim/ never include api/ or the wiring at engine/'s top;
-#   shim/ includes no more of containers/ than the log format.
+#   shim/ includes no more of containers/ than the log format;
+#   cli/compose/ (the compose loader, a library of its own) includes only common/ and itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 allowed() {  # allowed DIR: the top-level modules DIR may include
@@ -32,6 +33,13 @@ for dir in common runtime image network volumes builder engine cli; do
         case $target in
           engine/api/* | engine/daemon.h | engine/container_service.h | engine/events.h)
             report "$file" "$target" "engine/containers/ and engine/shim/ sit below the API and the wiring" ;;
+        esac ;;
+    esac
+    case $file in
+      cli/compose/*)
+        case $target in
+          common/* | cli/compose/*) ;;
+          *) report "$file" "$target" "cli/compose/ may include only common/ and cli/compose/" ;;
         esac ;;
     esac
     case $file in

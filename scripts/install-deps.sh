@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev
   libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libboost-dev
-  libnl-route-3-dev libnl-nf-3-dev libnftables-dev
+  libnl-route-3-dev libnl-nf-3-dev libnftables-dev libyaml-cpp-dev
   # tests
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
   # a real registry for the image tests (plain, TLS, htpasswd, token), its tools, the test servers

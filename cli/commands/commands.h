@@ -38,6 +38,10 @@ extern const Command kNetworkCreateCommand, kNetworkLsCommand, kNetworkInspectCo
 CommandFn cmd_network_create, cmd_network_ls, cmd_network_inspect, cmd_network_rm, cmd_network_prune,
     cmd_network_connect, cmd_network_disconnect, cmd_port;
 
+// compose.cpp: `hoist compose [-f FILE]... COMMAND` (its own flags, then its commands).
+extern const Command kComposeCommand;
+CommandFn cmd_compose;
+
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,
     kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand;

@@ -153,6 +153,9 @@ std::string root_help(const Flags& global) {
   std::vector<std::pair<std::string, std::string>> common, management, others;
   for (auto& name : kCommon) common.emplace_back(name, find_root_command(name)->cmd->summary);
   for (auto& g : groups()) management.emplace_back(g.name, g.summary);
+  // compose has flags and commands of its own (docker lists its plugin here too).
+  management.emplace_back("compose", kComposeCommand.summary);
+  std::sort(management.begin(), management.end());
   for (auto& e : root_commands())
     if (std::find(kCommon.begin(), kCommon.end(), e.names[0]) == kCommon.end())
       others.emplace_back(e.names[0], e.cmd->summary);
@@ -205,6 +208,10 @@ int dispatch(Ctx& ctx, const Args& args, const Flags& global) {
   if (name == "help") {  // `hoist help`, `hoist help run`: the command's --help
     if (!rest.empty()) rest.push_back("--help");
     return dispatch(ctx, rest, global);
+  }
+  if (name == "compose") {
+    static const Entry compose{{"compose"}, &kComposeCommand, cmd_compose};
+    return run_entry(ctx, "compose", compose, rest);
   }
   if (auto* g = find_group(name)) {
     if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
