@@ -37,6 +37,11 @@ extern const Command kNetworkCreateCommand, kNetworkLsCommand, kNetworkInspectCo
 CommandFn cmd_network_create, cmd_network_ls, cmd_network_inspect, cmd_network_rm, cmd_network_prune,
     cmd_network_connect, cmd_network_disconnect, cmd_port;
 
+// volume.cpp: the volume group.
+extern const Command kVolumeCreateCommand, kVolumeLsCommand, kVolumeInspectCommand, kVolumeRmCommand,
+    kVolumePruneCommand;
+CommandFn cmd_volume_create, cmd_volume_ls, cmd_volume_inspect, cmd_volume_rm, cmd_volume_prune;
+
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,
     kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand;
