@@ -186,7 +186,8 @@ void register_volume_routes(Router& rt, Daemon&, VolumeService& svc) {
       }
     }
     svc.publish("prune", "", {{"reclaimed", std::to_string(reclaimed)}});
-    res.json(200, json{{"VolumesDeleted", deleted}, {"SpaceReclaimed", reclaimed}}.dump() + "\n");
+    // dockerd's field order.
+    res.json(200, "{\"VolumesDeleted\":" + deleted.dump() + ",\"SpaceReclaimed\":" + std::to_string(reclaimed) + "}\n");
   });
 }
 
