@@ -382,7 +382,8 @@ Parsed with_aliases(Parsed p) {
 }
 
 // The mounts and the networking of run and create (-v, --mount, ports, networks) as docker's CLI
-// checks them after parsing its flags; throws InvalidArgument (docker: "invalid containerPort: x", ...) or FlagError.
+// checks them after parsing its flags; throws InvalidArgument (docker: "invalid containerPort: x",
+// ...) or FlagError.
 void check_networking(const Parsed& p) {
   mount_flags(p);  // -v and --mount as docker's CLI checks them
   parse_port_specs(p.all("publish"));
@@ -988,8 +989,7 @@ const Command kExecCommand = {
               {"env-file", 0, "list", "Read in a file of environment variables"},
               {"interactive", 'i', "", "Keep STDIN open even if not attached"},
               {"privileged", 0, "", "Give extended privileges to the command"},
-              {"tmpfs", 0, "list", "Mount a tmpfs directory"},
-      {"tty", 't', "", "Allocate a pseudo-TTY"},
+              {"tty", 't', "", "Allocate a pseudo-TTY"},
               {"user", 'u', "string", "Username or UID (format: \"<name|uid>[:<group|gid>]\")"},
               {"workdir", 'w', "string", "Working directory inside the container"}},
     .interspersed = false,

@@ -408,7 +408,12 @@ int cmd_volume_inspect(Ctx& ctx, const std::vector<std::string>& argv) {
   if (p.get("format") == "json") {
     out(ordered.dump() + "\n");
   } else if (p.has("format")) {
-    for (auto& j : found) out(render_template(p.get("format"), j) + "\n");
+    for (auto& j : found) {
+      // Go's nil maps: a template sees "map[]".
+      for (auto* k : {"Labels", "Options"})
+        if (j.contains(k) && j[k].is_null()) j[k] = json::object();
+      out(render_template(p.get("format"), j) + "\n");
+    }
   } else {
     out(ordered.dump(4) + "\n");
   }
@@ -458,6 +463,8 @@ int cmd_volume_prune(Ctx& ctx, const std::vector<std::string>& argv) {
     return parts.size() < 2 || std::atoi(parts[0].c_str()) > 1 ||
            (std::atoi(parts[0].c_str()) == 1 && std::atoi(parts[1].c_str()) >= 42);
   };
+  if (p.flag("all") && !version.empty() && !at_least_142())
+    throw ExitError{1, "\"--all\" requires API version 1.42, but the Docker daemon API version is " + version};
   if (version.empty() || at_least_142()) {
     all_warning = p.flag("all");
     if (p.flag("all")) {

@@ -1,5 +1,6 @@
 // /volumes endpoints: list (filters dangling, name, label, driver), create, inspect, remove,
-// prune (anonymous volumes only from API 1.42 unless all=true), as dockerd answers them.
+// prune (unused volumes without driver options; anonymous ones only from API 1.42 unless
+// all=true), as dockerd answers them.
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -174,7 +175,8 @@ void register_volume_routes(Router& rt, Daemon&, VolumeService& svc) {
     json deleted = json::array();
     std::int64_t reclaimed = 0;
     for (const auto& v : filtered(svc, filters, {"label", "label!"})) {
-      if (v.driver != "local") continue;
+      // dockerd leaves volumes with driver options (a device, a tmpfs) to be removed by name.
+      if (v.driver != "local" || !v.options.empty()) continue;
       try {
         if (!svc.store().users(v.name).empty()) continue;
         auto size = volumes::VolumeStore::disk_usage(v.mountpoint);
