@@ -15,6 +15,7 @@
 #include "cli/commands/commands.h"
 #include "cli/commands/network.h"
 #include "cli/format.h"
+#include "common/file.h"
 #include "common/strings.h"
 
 namespace hoist::cli {
@@ -126,21 +127,11 @@ VolumeSpec parse_volume_spec(const std::string& spec) {
   return v;
 }
 
+// Go's filepath.Abs: the working directory joined and cleaned.
 std::string absolute(const std::string& rel) {
   char cwd[PATH_MAX];
   if (!::getcwd(cwd, sizeof cwd)) return rel;
-  std::string path = std::string(cwd) + "/" + rel;
-  // Go's filepath.Abs cleans the result.
-  std::vector<std::string> parts;
-  for (auto& p : split(path, '/')) {
-    if (p.empty() || p == ".") continue;
-    if (p == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
-    }
-    parts.push_back(p);
-  }
-  return "/" + join(parts, "/");
+  return clean_path(std::string(cwd) + "/" + rel);
 }
 
 }  // namespace
@@ -329,8 +320,8 @@ int cmd_volume_create(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kVolumeCreateCommand, argv);
   std::string name = p.args.empty() ? "" : p.args[0];
   if (p.has("name")) {
-    if (!name.empty() && name != p.get("name"))
-      usage_error(ctx.path, "conflicting options: cannot specify a volume-name through both --name and as a positional arg");
+    if (!p.args.empty())
+      throw ExitError{1, "conflicting options: cannot specify a volume-name through both --name and as a positional arg"};
     name = p.get("name");
   }
   json labels = json::object(), opts = json::object();
@@ -391,34 +382,10 @@ const Command kVolumeInspectCommand = {.use = "[OPTIONS] VOLUME [VOLUME...]",
 
 int cmd_volume_inspect(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kVolumeInspectCommand, argv);
-  std::vector<json> found;
-  nlohmann::ordered_json ordered = nlohmann::ordered_json::array();
-  int rc = 0;
-  std::string errors;
-  for (auto& n : p.args) {
-    auto r = ctx.c().request("GET", "/volumes/" + q(n), "", {}, true);
-    if (r.status != 200) {
-      errors += "Error response from daemon: " + error_message(r.body) + "\n";
-      rc = 1;
-      continue;
-    }
-    found.push_back(json::parse(r.body));
-    ordered.push_back(nlohmann::ordered_json::parse(r.body));
-  }
-  if (p.get("format") == "json") {
-    out(ordered.dump() + "\n");
-  } else if (p.has("format")) {
-    for (auto& j : found) {
-      // Go's nil maps: a template sees "map[]".
-      for (auto* k : {"Labels", "Options"})
-        if (j.contains(k) && j[k].is_null()) j[k] = json::object();
-      out(render_template(p.get("format"), j) + "\n");
-    }
-  } else {
-    out(ordered.dump(4) + "\n");
-  }
-  errp(errors);
-  return rc;
+  return inspect_each(ctx, p, [](const std::string& n) { return "/volumes/" + q(n); }, [](json& j) {
+    for (auto* k : {"Labels", "Options"})  // Go's nil maps: a template sees "map[]"
+      if (j.contains(k) && j[k].is_null()) j[k] = json::object();
+  });
 }
 
 const Command kVolumeRmCommand = {
@@ -431,18 +398,8 @@ const Command kVolumeRmCommand = {
 
 int cmd_volume_rm(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kVolumeRmCommand, argv);
-  int rc = 0;
   std::string force = p.flag("force") ? "?force=1" : "";
-  for (auto& n : p.args) {
-    auto r = ctx.c().request("DELETE", "/volumes/" + q(n) + force, "", {}, true);
-    if (r.status >= 400) {
-      errp("Error response from daemon: " + error_message(r.body) + "\n");
-      rc = 1;
-      continue;
-    }
-    out(n + "\n");
-  }
-  return rc;
+  return remove_each(ctx, p.args, [&](const std::string& n) { return "/volumes/" + q(n) + force; }, false);
 }
 
 const Command kVolumePruneCommand = {
@@ -473,15 +430,10 @@ int cmd_volume_prune(Ctx& ctx, const std::vector<std::string>& argv) {
       filters["all"] = {{"true", true}};
     }
   }
-  if (!p.flag("force")) {
-    out(std::string("WARNING! This will remove ") + (all_warning ? "all" : "anonymous") +
-        " local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-    fflush(stdout);
-    std::string ans;
-    std::getline(std::cin, ans);
-    ans = std::string(trim(ans));
-    if (ans != "y" && ans != "Y") return 0;  // docker: cancelled, nothing more printed, exit 0
-  }
+  if (!p.flag("force") && !confirm(std::string("WARNING! This will remove ") + (all_warning ? "all" : "anonymous") +
+                                    " local volumes not used by at least one container.\n"
+                                    "Are you sure you want to continue?"))
+    return 0;  // docker: cancelled, nothing more printed, exit 0
   std::string path = "/volumes/prune";
   if (!filters.empty()) path += "?filters=" + q(filters.dump());
   auto j = json::parse(ctx.c().request("POST", path).body);

@@ -126,6 +126,7 @@ TEST_P(VolumeCli, CreateLsInspectRmPruneAsDocker) {
         {"volume", "create", "-d", "foo", "vc-x"},
         {"volume", "create", "-o", "foo=bar", "vc-x"},
         {"volume", "create", "x"},
+        {"volume", "create", "--name", "vc-n", "vc-n"},
         {"volume", "rm", "vc-two"},
         {"volume", "rm", "-f", "nosuch"}})
     expect_same(args);
