@@ -395,7 +395,8 @@ TEST_F(VolumesTest, EventsAsDockerd) {
   ASSERT_EQ(ok({"rm", id}).code, 0);
   ASSERT_EQ(ok({"volume", "rm", "ev"}).code, 0);
   auto until = std::to_string(time(nullptr) + 1);
-  auto r = docker({"events", "--since", since, "--until", until, "--filter", "type=volume", "--format",
+  ok({"volume", "create", "other"});
+  auto r = docker({"events", "--since", since, "--until", until, "--filter", "volume=ev", "--format",
                    "{{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"});
   EXPECT_EQ(r.out, "create ev {\"driver\":\"local\"}\n"
                    "mount ev {\"container\":\"" + id + "\",\"destination\":\"/d\",\"driver\":\"local\","
