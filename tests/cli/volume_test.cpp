@@ -15,12 +15,12 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli_daemon_test.h"
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "harness.h"
@@ -35,51 +35,15 @@ using json = nlohmann::json;
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // The daemon a test runs against: "dockerd" or "hoistd".
-class VolumeCli : public ::testing::TestWithParam<std::string> {
+class VolumeCli : public hoist::test::CliDaemonTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (a private daemon)";
-    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "the docker CLI is not installed";
-    if (GetParam() == "dockerd") {
-      if (!hoist::test::PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
-      dockerd_ = std::make_unique<hoist::test::PrivateDockerd>();
-      host_ = "unix://" + dockerd_->dir() + "/docker.sock";
-      cfg_ = dockerd_->dir() + "/hoist-config";
-    } else {
-      hoistd_ = std::make_unique<hoist::test::Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
-      host_ = hoistd_->host();
-      cfg_ = hoistd_->dir() + "/hoist-config";
-    }
-    auto imp = hoist({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
-  }
+  VolumeCli() : CliDaemonTest("volcli") {}
   void TearDown() override {
     if (dockerd_ || hoistd_) {
       for (auto& id : lines(docker({"ps", "-aq"}).out)) docker({"rm", "-f", "-v", id});
       for (auto& v : lines(docker({"volume", "ls", "-q"}).out)) docker({"volume", "rm", "-f", v});
     }
-    if (hoistd_) {
-      hoist::test::remove_all_containers(*hoistd_);
-      hoist::test::force_cleanup(*hoistd_, cgroup_parent());
-      hoistd_.reset();
-    }
-    dockerd_.reset();
-  }
-  std::string cgroup_parent() const { return "/hoist-test-" + std::to_string(getpid()) + "-volcli"; }
-  static std::vector<std::string> lines(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);)
-      if (!l.empty()) v.push_back(l);
-    return v;
-  }
-  CmdResult hoist(const std::vector<std::string>& args, const std::string& input = "") {
-    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", host_, "--config", cfg_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, input, 120);
-  }
-  CmdResult docker(const std::vector<std::string>& args, const std::string& input = "") {
-    return dockerd_ ? dockerd_->docker(args, input) : hoistd_->docker(args, input);
+    CliDaemonTest::TearDown();
   }
   void expect_same(const std::vector<std::string>& args) {
     SCOPED_TRACE(hoist::join(args, " "));
@@ -88,10 +52,6 @@ class VolumeCli : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(h.out, d.out);
     EXPECT_EQ(h.err, d.err);
   }
-
-  std::unique_ptr<hoist::test::PrivateDockerd> dockerd_;
-  std::unique_ptr<hoist::test::Hoistd> hoistd_;
-  std::string host_, cfg_;
 };
 
 TEST_P(VolumeCli, CreateLsInspectRmPruneAsDocker) {
