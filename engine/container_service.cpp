@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "engine/api/routes.h"
 #include "engine/containers/oci_spec.h"
+#include "engine/volume_service.h"
 #include "network/container_files.h"
 
 namespace hoist::engine {
@@ -72,6 +73,9 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     in.host_config = object_or_empty(r.host_config_json);
     in.image_config = image_config_of(d_, r.image_id);
     in.rootfs = rootfs;
+    auto mounts = record_mounts(r);
+    if (opts_.volumes) mounts = opts_.volumes->attach(r.id, std::move(mounts), rootfs);
+    in.mounts = &mounts;
     setup_network(r, in);
     in.cgroup_parent = opts_.cgroup_parent;
     in.init_path = opts_.init;
@@ -81,6 +85,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
                        const std::map<std::string, std::string>& attrs) { publish(r, action, attrs); };
   mo.on_stopped = [this](const ContainerRecord& r) {
     if (opts_.networks) opts_.networks->release(r.id);
+    if (opts_.volumes) opts_.volumes->detach(r.id);
   };
   mgr_ = std::make_unique<ContainerManager>(mo);
   health_ = std::make_unique<HealthMonitor>(*mgr_, [this](const std::string& id, const std::string& status) {
@@ -96,6 +101,19 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     for (auto& r : mgr_->list())
       if (r.state == ContainerState::Running || r.state == ContainerState::Paused) live.insert(r.id);
     opts_.networks->release_except(live);
+  }
+  if (opts_.volumes) {  // references from the records; devices of the containers that still run
+    std::map<std::string, std::vector<volumes::MountPoint>> all;
+    std::set<std::string> running;
+    for (auto& r : mgr_->list()) {
+      try {
+        all[r.id] = record_mounts(r);
+      } catch (const std::exception& ex) {
+        log::warn("container " + r.id.substr(0, 12) + ": its mounts: " + ex.what());
+      }
+      if (r.state == ContainerState::Running || r.state == ContainerState::Paused) running.insert(r.id);
+    }
+    opts_.volumes->restore(all, running);
   }
   for (auto& r : mgr_->list())  // live-restored containers: their checks go on
     if (r.state == ContainerState::Running) start_health(r);
@@ -254,7 +272,21 @@ void ContainerService::publish(const ContainerRecord& r, const std::string& acti
   d_.events().publish(std::move(e));
   if (action == "start") start_health(r);
   if (action == "die" || action == "destroy") health_->stop(r.id);
-  if (action == "destroy") forget_container_summary(r.id);
+  if (action == "destroy") {
+    forget_container_summary(r.id);
+    if (opts_.volumes) {
+      bool with_volumes;
+      {
+        std::lock_guard lk(remove_mu_);
+        with_volumes = remove_volumes_.count(r.id) > 0;
+      }
+      try {
+        opts_.volumes->container_removed(r.id, record_mounts(r), with_volumes);
+      } catch (const std::exception& ex) {
+        log::warn("container " + r.id.substr(0, 12) + ": its volumes: " + ex.what());
+      }
+    }
+  }
   if (action == "die") {
     auto hc = object_or_empty(r.host_config_json);
     if (hc.value("AutoRemove", false) && r.state != ContainerState::Restarting) {
@@ -262,13 +294,84 @@ void ContainerService::publish(const ContainerRecord& r, const std::string& acti
       std::thread([this, id] {
         // remove() lets the shim finish first (the rest of the output to attached clients).
         try {
-          mgr_->remove(id, true);
+          remove(id, true, true);  // --rm takes the anonymous volumes too
         } catch (const std::exception& ex) {
           log::warn("auto-remove " + id + ": " + ex.what());
         }
       }).detach();
     }
   }
+}
+
+std::vector<volumes::MountPoint> record_mounts(const ContainerRecord& r) {
+  if (!r.mounts_json.empty()) return volumes::mounts_from_json(json::parse(r.mounts_json));
+  std::vector<volumes::MountPoint> out;
+  try {
+    out = volumes::user_mounts(object_or_empty(r.host_config_json));
+  } catch (const Error&) {  // as it was made: its start reports the error
+  }
+  return out;
+}
+
+std::vector<volumes::MountPoint> ContainerService::mounts_of(const std::string& container_ref) const {
+  return record_mounts(mgr_->inspect(container_ref));
+}
+
+std::string ContainerService::create(CreateParams p) {
+  auto host_config = object_or_empty(p.host_config_json);
+  auto config = object_or_empty(p.config_json);
+  // Config.Volumes: the container's and its image's, kept in the container's Config as dockerd does.
+  auto image_config = image_config_of(d_, p.image_id);
+  std::vector<std::string> config_volumes;
+  for (const json* c : {&image_config, &config})
+    if (c->contains("Volumes") && (*c)["Volumes"].is_object())
+      for (auto& [path, v] : (*c)["Volumes"].items()) {
+        config_volumes.push_back(path);
+        config["Volumes"][path] = json::object();
+      }
+  p.config_json = config.dump();
+  auto plan = volumes::plan_mounts(host_config, config_volumes, [this](const std::string& ref) {
+    try {
+      return mounts_of(ref);
+    } catch (const NotFound& e) {
+      throw InvalidArgument(e.what());  // dockerd: 400 "No such container: x"
+    }
+  });
+  if (!opts_.volumes) {
+    for (const auto& m : plan)
+      if (m.type == volumes::MountPoint::Type::Volume) throw InvalidArgument("this daemon has no volumes");
+    p.mounts_json = volumes::mounts_to_json(plan).dump();
+    return mgr_->create(p);
+  }
+  std::string holder = "creating-" + volumes::anonymous_volume_name().substr(0, 16);
+  std::vector<std::string> made;
+  try {
+    opts_.volumes->make_volumes(plan, holder, made);
+    p.mounts_json = volumes::mounts_to_json(plan).dump();
+    auto id = mgr_->create(p);
+    opts_.volumes->adopt(holder, id);
+    return id;
+  } catch (...) {
+    opts_.volumes->abandon(holder, made);
+    throw;
+  }
+}
+
+void ContainerService::remove(const std::string& ref, bool force, bool remove_volumes) {
+  auto id = mgr_->resolve(ref);
+  {
+    std::lock_guard lk(remove_mu_);
+    if (remove_volumes) remove_volumes_.insert(id);
+  }
+  try {
+    mgr_->remove(id, force);
+  } catch (...) {
+    std::lock_guard lk(remove_mu_);
+    remove_volumes_.erase(id);
+    throw;
+  }
+  std::lock_guard lk(remove_mu_);
+  remove_volumes_.erase(id);
 }
 
 }  // namespace hoist::engine

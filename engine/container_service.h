@@ -7,7 +7,10 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -16,8 +19,11 @@
 #include "engine/containers/manager.h"
 #include "engine/daemon.h"
 #include "network/networks.h"
+#include "volumes/mounts.h"
 
 namespace hoist::engine {
+
+class VolumeService;
 
 // Create before Daemon::start() (it adds its routes); destroy after stop().
 class ContainerService {
@@ -28,6 +34,7 @@ class ContainerService {
     std::string cgroup_parent = "/hoist";
     std::string init;          // hoist-init binary (HostConfig.Init)
     network::NetworkController* networks = nullptr;  // sandboxes of bridge-mode containers
+    VolumeService* volumes = nullptr;                // the containers' volumes
   };
   ContainerService(Daemon& d, Options opts);
   ~ContainerService();
@@ -36,6 +43,21 @@ class ContainerService {
   // Publishes a container event (the manager's, and those the API causes: attach, detach,
   // restart) and acts on it: health checks start and stop, AutoRemove containers go.
   void publish(const ContainerRecord& r, const std::string& action, const std::map<std::string, std::string>& attrs);
+
+  // Creates a container: its mounts planned as dockerd does (VolumesFrom, Binds, Mounts, Tmpfs,
+  // then an anonymous volume for each path of the container's and its image's Config.Volumes), its
+  // volumes made and referenced, then its record. Nothing it made stays when it fails.
+  std::string create(CreateParams p);
+  // Removes a container (ContainerManager::remove); with `remove_volumes` (rm -v, --rm) its
+  // anonymous volumes go too.
+  void remove(const std::string& ref, bool force, bool remove_volumes);
+
+  // The container's mounts as host paths, for whoever works on its file system (cp, archive,
+  // export, diff): binds with their host source, volumes with their host directory (the volume's
+  // _data, a mounted device's mount point; Source), tmpfs mounts (no host path: Source ""),
+  // each with its Destination in the container, ReadOnly and Type. In the order they were
+  // planned (sorted by destination). NotFound for an unknown container (id, prefix or name).
+  std::vector<volumes::MountPoint> mounts_of(const std::string& container_ref) const;
 
  private:
   Daemon& d_;
@@ -46,7 +68,13 @@ class ContainerService {
   // The container's network: its sandbox (bridge modes) or the namespace it joins; fills
   // in.netns_path and writes /etc/hosts and /etc/resolv.conf.
   void setup_network(const ContainerRecord& r, SpecInput& in);
+  std::mutex remove_mu_;
+  std::set<std::string> remove_volumes_;  // containers being removed with their anonymous volumes
 };
+
+// A record's mounts: those resolved at its create, or its HostConfig's binds and tmpfs for a
+// record made before that.
+std::vector<volumes::MountPoint> record_mounts(const ContainerRecord& r);
 
 // The "config" object of an image's config blob ({} when the image is gone).
 nlohmann::json image_config_of(Daemon& d, const std::string& image_id);

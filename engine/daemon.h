@@ -65,6 +65,8 @@ class Daemon {
     std::function<int(const Digest& image_id)> image_containers;
     // The "Containers" part of /system/df, serialized JSON array.
     std::function<std::string()> df_containers;
+    // The "Volumes" part of /system/df, serialized JSON array.
+    std::function<std::string()> df_volumes;
   };
 
   explicit Daemon(DaemonConfig cfg);

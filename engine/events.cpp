@@ -52,6 +52,7 @@ bool EventFilter::matches(const Event& e) const {
         return e.type == "container" && (v == e.actor_id || v == attr("name") || e.actor_id.rfind(v, 0) == 0);
       }))
     return false;
+  if (!any("volume", [&](const std::string& v) { return e.type == "volume" && v == e.actor_id; })) return false;
   if (!any("label", [&](const std::string& v) {
         auto eq = v.find('=');
         if (eq == std::string::npos) return e.attributes.count(v) > 0;

@@ -25,7 +25,7 @@ struct Event {
   std::string to_json() const;
 };
 
-// Docker's /events filters: type, event/action, image, container, label (key or key=value).
+// Docker's /events filters: type, event/action, image, container, volume, label (key or key=value).
 struct EventFilter {
   std::map<std::string, std::vector<std::string>> filters;
   bool matches(const Event& e) const;

@@ -17,6 +17,7 @@
 #include "engine/container_service.h"
 #include "engine/daemon.h"
 #include "engine/network_service.h"
+#include "engine/volume_service.h"
 
 namespace {
 
@@ -123,8 +124,9 @@ int main(int argc, char** argv) {
     cfg.runtime = find_binary(cfg.runtime, "runtime");
     engine::Daemon daemon(cfg);
     engine::NetworkService networks(daemon);
+    engine::VolumeService volumes(daemon);
     engine::ContainerService containers(daemon, {find_binary(shim, "engine"), "", cgroup_parent,
-                                                 find_binary(init, "engine"), &networks.controller()});
+                                                 find_binary(init, "engine"), &networks.controller(), &volumes});
     daemon.start();
     log::info("hoistd listening on " + cfg.socket_path());
     for (;;) {

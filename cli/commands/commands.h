@@ -41,6 +41,10 @@ CommandFn cmd_network_create, cmd_network_ls, cmd_network_inspect, cmd_network_r
 // compose.cpp: `hoist compose [-f FILE]... COMMAND` (its own flags, then its commands).
 extern const Command kComposeCommand;
 CommandFn cmd_compose;
+// volume.cpp: the volume group.
+extern const Command kVolumeCreateCommand, kVolumeLsCommand, kVolumeInspectCommand, kVolumeRmCommand,
+    kVolumePruneCommand;
+CommandFn cmd_volume_create, cmd_volume_ls, cmd_volume_inspect, cmd_volume_rm, cmd_volume_prune;
 
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <iostream>
 #include <thread>
 
 #include "cli/format.h"
@@ -272,6 +273,59 @@ int for_each_parallel(Ctx& ctx, const std::vector<std::string>& names,
   return for_each(names, [&](const std::string&) {
     if (auto e = errors[next++]) std::rethrow_exception(e);
   });
+}
+
+int inspect_each(Ctx& ctx, const Parsed& p, const std::function<std::string(const std::string&)>& path_of,
+                 const std::function<void(json&)>& for_template) {
+  std::vector<json> found;
+  nlohmann::ordered_json ordered = nlohmann::ordered_json::array();
+  std::string errors;
+  for (auto& n : p.args) {
+    auto r = ctx.c().request("GET", path_of(n), "", {}, true);
+    if (r.status != 200) {
+      errors += "Error response from daemon: " + error_message(r.body) + "\n";
+      continue;
+    }
+    found.push_back(json::parse(r.body));
+    ordered.push_back(nlohmann::ordered_json::parse(r.body));
+  }
+  if (p.get("format") == "json") {
+    out(ordered.dump() + "\n");
+  } else if (p.has("format")) {
+    for (auto& j : found) {
+      if (for_template) for_template(j);
+      out(render_template(p.get("format"), j) + "\n");
+    }
+  } else {
+    out(ordered.dump(4) + "\n");
+  }
+  errp(errors);
+  return errors.empty() ? 0 : 1;
+}
+
+int remove_each(Ctx& ctx, const std::vector<std::string>& names,
+                const std::function<std::string(const std::string&)>& path_of, bool ignore_not_found) {
+  int rc = 0;
+  for (auto& n : names) {
+    auto r = ctx.c().request("DELETE", path_of(n), "", {}, true);
+    if (r.status >= 400) {
+      if (ignore_not_found && r.status == 404) continue;
+      errp("Error response from daemon: " + error_message(r.body) + "\n");
+      rc = 1;
+      continue;
+    }
+    out(n + "\n");
+  }
+  return rc;
+}
+
+bool confirm(const std::string& warning) {
+  out(warning + " [y/N] ");
+  fflush(stdout);
+  std::string ans;
+  std::getline(std::cin, ans);
+  ans = std::string(trim(ans));
+  return ans == "y" || ans == "Y";
 }
 
 }  // namespace hoist::cli

@@ -100,4 +100,17 @@ int for_each(const std::vector<std::string>& names, const std::function<void(con
 int for_each_parallel(Ctx& ctx, const std::vector<std::string>& names,
                       const std::function<void(const std::string&)>& fn);
 
+// docker's inspect of objects fetched one by one (GET `path_of(name)`): the JSON array (indented,
+// or on one line for --format json) or each object rendered with the --format template (after
+// `for_template`, which may give it Go's zero values where the API sends null), then the errors
+// ("Error response from daemon: ..."); 1 if any failed.
+int inspect_each(Ctx& ctx, const Parsed& p, const std::function<std::string(const std::string&)>& path_of,
+                 const std::function<void(json&)>& for_template = {});
+// docker's rm of objects: DELETE `path_of(name)` for each name, the name printed when it went, the
+// daemon's error otherwise (a 404 skipped silently with `ignore_not_found`); 1 if any failed.
+int remove_each(Ctx& ctx, const std::vector<std::string>& names,
+                const std::function<std::string(const std::string&)>& path_of, bool ignore_not_found);
+// docker's prune prompt: `warning` then " [y/N] "; true when the answer is y or Y.
+bool confirm(const std::string& warning);
+
 }  // namespace hoist::cli

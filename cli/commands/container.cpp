@@ -25,6 +25,7 @@
 
 #include "cli/commands/commands.h"
 #include "cli/commands/network.h"
+#include "cli/commands/volume.h"
 #include "cli/format.h"
 #include "common/file.h"
 #include "common/strings.h"
@@ -221,6 +222,7 @@ Flags container_create_flags(bool run) {
        "is not supported: hoist gives containers no link-local addresses"},
       {"mac-address", 0, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"},
       {"memory", 'm', "bytes", "Memory limit"},
+      {"mount", 0, "mount", "Attach a filesystem mount to the container"},
       {"name", 0, "string", "Assign a name to the container"},
       {"net", 0, "network", "Connect a container to a network", "", true},  // docker's hidden alias of --network
       {"net-alias", 0, "list", "Add network-scoped alias for the container", "", true},  // docker's hidden alias
@@ -242,9 +244,12 @@ Flags container_create_flags(bool run) {
       {"security-opt", 0, "list", "Security Options"},
       {"stop-signal", 0, "string", "Signal to stop the container"},
       {"stop-timeout", 0, "int", "Timeout (in seconds) to stop a container"},
+      {"tmpfs", 0, "list", "Mount a tmpfs directory"},
       {"tty", 't', "", "Allocate a pseudo-TTY"},
       {"user", 'u', "string", "Username or UID (format: <name|uid>[:<group|gid>])"},
       {"volume", 'v', "list", "Bind mount a volume"},
+      {"volume-driver", 0, "string", "Optional volume driver for the container"},
+      {"volumes-from", 0, "list", "Mount volumes from the specified container(s)"},
       {"workdir", 'w', "string", "Working directory inside the container"},
   };
   if (run) f.push_back({"detach", 'd', "", "Run container in background and print container ID"});
@@ -376,9 +381,11 @@ Parsed with_aliases(Parsed p) {
   return p;
 }
 
-// The networking of run and create (ports, networks) as docker's CLI checks it after parsing its flags;
-// throws InvalidArgument (docker: "invalid containerPort: x", ...) or FlagError.
+// The mounts and the networking of run and create (-v, --mount, ports, networks) as docker's CLI
+// checks them after parsing its flags; throws InvalidArgument (docker: "invalid containerPort: x",
+// ...) or FlagError.
 void check_networking(const Parsed& p) {
+  mount_flags(p);  // -v and --mount as docker's CLI checks them
   parse_port_specs(p.all("publish"));
   json exposed = json::object();
   add_exposed_ports(exposed, p.all("expose"));
@@ -477,7 +484,7 @@ json create_body(const Parsed& p, std::string& image, const std::string& api_ver
   h["NetworkMode"] = net.mode;
   if (!net.config_mac.empty()) b["MacAddress"] = net.config_mac;
   b["NetworkingConfig"] = {{"EndpointsConfig", net.endpoints}};
-  if (p.has("volume")) h["Binds"] = p.all("volume");
+  apply_mount_flags(mount_flags(p), b, h);
   auto each = [&](const char* flag, std::string (*to_api)(const std::string&)) {
     json list = json::array();
     for (auto& v : p.all(flag)) list.push_back(to_api(v));

@@ -677,27 +677,9 @@ const Command kNetworkInspectCommand = {
 
 int cmd_network_inspect(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kNetworkInspectCommand, argv);
-  std::vector<json> found;
-  nlohmann::ordered_json ordered = nlohmann::ordered_json::array();
-  int rc = 0;
-  for (auto& n : p.args) {
-    auto r = ctx.c().request("GET", "/networks/" + q(n) + (p.flag("verbose") ? "?verbose=true" : ""), "", {}, true);
-    if (r.status != 200) {
-      errp("Error response from daemon: " + error_message(r.body) + "\n");
-      rc = 1;
-      continue;
-    }
-    found.push_back(json::parse(r.body));
-    ordered.push_back(nlohmann::ordered_json::parse(r.body));
-  }
-  if (p.get("format") == "json") {
-    out(ordered.dump() + "\n");
-  } else if (p.has("format")) {
-    for (auto& j : found) out(render_template(p.get("format"), j) + "\n");
-  } else {
-    out(ordered.dump(4) + "\n");
-  }
-  return rc;
+  return inspect_each(ctx, p, [&](const std::string& n) {
+    return "/networks/" + q(n) + (p.flag("verbose") ? "?verbose=true" : "");
+  });
 }
 
 const Command kNetworkRmCommand = {.use = "NETWORK [NETWORK...]",
@@ -708,18 +690,7 @@ const Command kNetworkRmCommand = {.use = "NETWORK [NETWORK...]",
 
 int cmd_network_rm(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kNetworkRmCommand, argv);
-  int rc = 0;
-  for (auto& n : p.args) {
-    auto r = ctx.c().request("DELETE", "/networks/" + q(n), "", {}, true);
-    if (r.status >= 400) {
-      if (p.flag("force") && r.status == 404) continue;
-      errp("Error response from daemon: " + error_message(r.body) + "\n");
-      rc = 1;
-      continue;
-    }
-    out(n + "\n");
-  }
-  return rc;
+  return remove_each(ctx, p.args, [](const std::string& n) { return "/networks/" + q(n); }, p.flag("force"));
 }
 
 const Command kNetworkPruneCommand = {
@@ -733,15 +704,10 @@ int cmd_network_prune(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kNetworkPruneCommand, argv);
   std::string path = "/networks/prune";
   if (p.has("filter")) path += "?filters=" + q(filters_json(p.all("filter")));
-  if (!p.flag("force")) {
-    out("WARNING! This will remove all custom networks not used by at least one container.\n"
-        "Are you sure you want to continue? [y/N] ");
-    fflush(stdout);
-    std::string ans;
-    std::getline(std::cin, ans);
-    ans = std::string(trim(ans));
-    if (ans != "y" && ans != "Y") return 0;  // docker: cancelled, nothing printed, exit 0
-  }
+  if (!p.flag("force") &&
+      !confirm("WARNING! This will remove all custom networks not used by at least one container.\n"
+               "Are you sure you want to continue?"))
+    return 0;  // docker: cancelled, nothing printed, exit 0
   auto j = json::parse(ctx.c().request("POST", path).body);
   if (j.contains("NetworksDeleted") && j["NetworksDeleted"].is_array() && !j["NetworksDeleted"].empty()) {
     std::string o = "Deleted Networks:\n";

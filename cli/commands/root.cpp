@@ -1,5 +1,5 @@
 // The entry point: the global options (-H, --config, ...), the command tree (the management groups
-// container, image, network and system, and the commands docker also has at the top level), its dispatch, and
+// container, image, network, system and volume, and the commands docker also has at the top level), its dispatch, and
 // the root and group help laid out as docker 28's.
 #include <signal.h>
 
@@ -91,6 +91,13 @@ const std::vector<Group>& groups() {
         {{"events"}, &kEventsCommand, cmd_events},
         {{"info"}, &kInfoCommand, cmd_info},
         {{"prune"}, &kSystemPruneCommand, cmd_system_prune}}},
+      {"volume",
+       "Manage volumes",
+       {{{"create"}, &kVolumeCreateCommand, cmd_volume_create},
+        {{"inspect"}, &kVolumeInspectCommand, cmd_volume_inspect},
+        {{"ls", "list"}, &kVolumeLsCommand, cmd_volume_ls},
+        {{"prune"}, &kVolumePruneCommand, cmd_volume_prune},
+        {{"rm", "remove"}, &kVolumeRmCommand, cmd_volume_rm}}},
   };
   return g;
 }

@@ -367,7 +367,7 @@ std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r)
             {"Command", command_line(cmd)},
             {"Created", unix_of(r.created)},
             {"Labels", s->labels},
-            {"Mounts", volumes::inspect_mounts(object_or_empty(r.host_config_json))}};
+            {"Mounts", volumes::inspect_mounts(record_mounts(r))}};
   std::string text = j.dump();
   s->fields = text.substr(1, text.size() - 2);
   std::lock_guard lk(mu);
@@ -717,7 +717,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     p.open_stdin = config.value("OpenStdin", false);
     if (config.contains("StopSignal") && config["StopSignal"].is_string()) p.stop_signal = config["StopSignal"];
     if (config.contains("StopTimeout") && config["StopTimeout"].is_number_integer()) p.stop_timeout = config["StopTimeout"];
-    auto id = m.create(p);
+    auto id = svc.create(p);
     res.json(201, json{{"Id", id}, {"Warnings", warnings}}.dump());
   });
 
@@ -818,7 +818,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
                 {"AppArmorProfile", ""},
                 {"HostConfig", host_config},
                 {"GraphDriver", {{"Name", r.snapshot_mode == "copy" ? "vfs" : "overlay2"}, {"Data", graph_data}}},
-                {"Mounts", volumes::inspect_mounts(host_config)},
+                {"Mounts", volumes::inspect_mounts(record_mounts(r))},
                 {"Config", with_defaults(config_view(config), {{"NetworkDisabled", false}})},
                 {"NetworkSettings", network_settings_view(svc, r)}};
     out["Config"]["Image"] = r.image;
@@ -836,7 +836,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       // As Docker: a container meant to be removed on exit is removed when it cannot start.
       if (object_or_empty(m.inspect(id).host_config_json).value("AutoRemove", false)) {
         try {
-          m.remove(id, true);
+          svc.remove(id, true, true);
         } catch (const std::exception& e) {
           log::warn("auto-remove " + id + ": " + e.what());
         }
@@ -876,7 +876,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
   });
   rt.post("/containers/{id}/update", [&](Request& req, Response& res) { update_container(m, req, res); });
   rt.del("/containers/{id}", [&](Request& req, Response& res) {
-    m.remove(req.param("id"), req.qbool("force"));
+    svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
     res.send(204, "");
   });
 

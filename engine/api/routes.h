@@ -17,6 +17,9 @@
 namespace hoist::network {
 class NetworkController;
 }
+namespace hoist::volumes {
+struct Volume;
+}
 
 namespace hoist::engine {
 
@@ -37,6 +40,11 @@ void register_container_routes(Router& r, Daemon& d, ContainerService& container
 void forget_container_summary(const std::string& id);
 // /networks (engine/api/networks.cpp); registered with the container routes.
 void register_network_routes(Router& r, ContainerService& containers);
+class VolumeService;
+// /volumes (engine/api/volumes.cpp): list (Docker's filters), create, inspect, remove, prune.
+void register_volume_routes(Router& r, Daemon& d, VolumeService& volumes);
+// A volume as dockerd's API shows it (CreatedAt, Driver, Labels, Mountpoint, Name, Options, Scope).
+nlohmann::json volume_json(const volumes::Volume& v);
 // A container create's network settings checked against the networks, with dockerd's words.
 void check_container_networks(network::NetworkController& ctl, const nlohmann::json& host_config,
                               const nlohmann::json& endpoints);

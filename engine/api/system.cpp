@@ -291,7 +291,7 @@ void register_system_routes(Router& r, Daemon& d) {
     df["LayersSize"] = images_layers_size(d);
     df["Images"] = json::parse(images_list_json(d, {}, true));
     df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
-    df["Volumes"] = json::array();
+    df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
     df["BuildCache"] = json::array();
     df["BuilderSize"] = 0;
     res.json(200, df.dump() + "\n");

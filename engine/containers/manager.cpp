@@ -400,6 +400,7 @@ std::string ContainerManager::create(const CreateParams& p) {
     r.config_json = p.config_json.empty() ? "{}" : p.config_json;
     r.host_config_json = p.host_config_json.empty() ? "{}" : p.host_config_json;
     r.endpoints_json = p.endpoints_json.empty() ? "{}" : p.endpoints_json;
+    r.mounts_json = p.mounts_json;
     r.oci_spec_json = p.oci_spec_json;
     r.created = now_rfc3339();
     r.tty = p.tty;

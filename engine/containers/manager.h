@@ -90,6 +90,7 @@ struct CreateParams {
   std::string config_json = "{}";        // Docker Config
   std::string host_config_json = "{}";   // Docker HostConfig
   std::string endpoints_json = "{}";     // NetworkingConfig.EndpointsConfig
+  std::string mounts_json;               // the resolved mounts (ContainerRecord::mounts_json)
   bool tty = false;
   bool open_stdin = false;
   std::string stop_signal = "SIGTERM";

@@ -524,12 +524,13 @@ json build_oci_spec(const SpecInput& in) {
     user_mounts.push_back(mount("/etc/hostname", "bind", in.hostname_path, {"rbind", "rprivate"}));
   if (!in.hosts_path.empty())
     user_mounts.push_back(mount("/etc/hosts", "bind", in.hosts_path, {"rbind", "rprivate"}));
-  for (const auto& m : volumes::user_mounts(hc)) {
+  for (const auto& m : in.mounts ? *in.mounts : volumes::user_mounts(hc)) {
     if (m.type == volumes::MountPoint::Type::Tmpfs) {
       user_mounts.push_back(mount(m.destination, "tmpfs", "tmpfs", m.options));
       continue;
     }
-    std::vector<std::string> opts = {m.recursive ? "rbind" : "bind", m.propagation};
+    // A volume is bound from its host path, as dockerd does (rbind, rprivate).
+    std::vector<std::string> opts = {m.recursive ? "rbind" : "bind", m.propagation.empty() ? "rprivate" : m.propagation};
     if (m.read_only) opts.push_back("ro");
     user_mounts.push_back(mount(m.destination, "bind", m.source, opts));
   }

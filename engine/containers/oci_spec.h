@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/containers/seccomp_default.h"
+#include "volumes/mounts.h"
 
 namespace hoist::engine {
 
@@ -21,6 +22,9 @@ struct SpecInput {
   std::string cgroup_parent;       // "/hoist" → cgroupsPath "/hoist/<id>"
   std::string init_path;           // static init bound at /sbin/docker-init for HostConfig.Init
   std::string netns_path;          // "" → new netns; NetworkMode "host" → no netns
+  // The container's own mounts, resolved (binds and volumes by host path); null → HostConfig's
+  // binds and tmpfs.
+  const std::vector<volumes::MountPoint>* mounts = nullptr;
 };
 
 // Merges image and container config (Entrypoint/Cmd, Env, WorkingDir, User) and builds the spec.

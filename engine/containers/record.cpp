@@ -35,6 +35,7 @@ std::string ContainerRecord::to_json() const {
             {"Config", parse_or_object(config_json)},
             {"HostConfig", parse_or_object(host_config_json)},
             {"EndpointsConfig", parse_or_object(endpoints_json)},
+            {"Mounts", mounts_json.empty() ? json(nullptr) : json::parse(mounts_json, nullptr, false)},
             {"OCISpec", oci_spec_json.empty() ? json(nullptr) : parse_or_object(oci_spec_json)},
             {"Created", created},
             {"State",
@@ -69,6 +70,7 @@ ContainerRecord ContainerRecord::from_json(const std::string& text) {
   r.config_json = j.value("Config", json::object()).dump();
   r.host_config_json = j.value("HostConfig", json::object()).dump();
   r.endpoints_json = j.value("EndpointsConfig", json::object()).dump();
+  if (j.contains("Mounts") && j["Mounts"].is_array()) r.mounts_json = j["Mounts"].dump();
   if (j.contains("OCISpec") && j["OCISpec"].is_object()) r.oci_spec_json = j["OCISpec"].dump();
   r.created = j.value("Created", "");
   auto st = j.value("State", json::object());

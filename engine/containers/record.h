@@ -23,6 +23,9 @@ struct ContainerRecord {
   std::string config_json = "{}";      // Docker's Config
   std::string host_config_json = "{}"; // Docker's HostConfig
   std::string endpoints_json = "{}";   // NetworkingConfig.EndpointsConfig: the networks to join at start
+  // The mounts resolved at create (volumes/mounts.h mounts_to_json): volumes named, sources as host
+  // paths. "" for a record made before mounts were resolved (then HostConfig's binds and tmpfs).
+  std::string mounts_json;
   std::string oci_spec_json;           // the spec to run (root.path filled in at start)
   std::string created;     // RFC 3339
   ContainerState state = ContainerState::Created;

@@ -251,7 +251,8 @@ TEST(CliHelp, EveryCommandAndFlagAsDocker28DescribesIt) {
         "login", "logout", "version", "info", "events", "system df", "system prune", "system info", "system events",
         "container ls", "container inspect", "container rm", "image ls", "image inspect", "image rm", "port",
         "container port", "network create", "network ls", "network list", "network inspect", "network rm",
-        "network remove", "network prune", "network connect", "network disconnect"}) {
+        "network remove", "network prune", "network connect", "network disconnect", "volume create", "volume ls",
+        "volume list", "volume inspect", "volume rm", "volume remove", "volume prune"}) {
     SCOPED_TRACE(path);
     auto h = help_of(path);
     ASSERT_EQ(h.code, 0) << h.err;
@@ -281,7 +282,7 @@ TEST(CliHelp, EveryCommandAndFlagAsDocker28DescribesIt) {
     }
   }
   // The root's and the groups' lists: the commands hoist has, each in docker's section, with its summary.
-  for (std::string group : {"", "container", "image", "network", "system"}) {
+  for (std::string group : {"", "container", "image", "network", "system", "volume"}) {
     SCOPED_TRACE(group);
     auto h = group.empty() ? hoist_at(kNoDaemon, {"--help"}) : help_of(group);
     auto d = as_hoist(hoist::test::run_cmd({"docker", group.empty() ? "--help" : group, "--help"}).out);

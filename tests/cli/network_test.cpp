@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_daemon_test.h"
 #include "docker_harness.h"
 #include "harness.h"
 #include "hoistd_harness.h"
@@ -86,26 +87,14 @@ std::string http_status_line(int port) {
 }
 
 // The daemon a test runs against: "dockerd" or "hoistd".
-class NetworkCli : public ::testing::TestWithParam<std::string> {
+class NetworkCli : public hoist::test::CliDaemonTest {
  protected:
+  NetworkCli() : CliDaemonTest("netcli") {}
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (a private daemon)";
-    if (!hoist::test::have_tool("docker")) GTEST_SKIP() << "the docker CLI is not installed";
     std::random_device rd;
     suffix_ = std::to_string(rd() % 100000);
     subnet_octet_ = 10 + (int)(rd() % 230);
-    if (GetParam() == "dockerd") {
-      if (!hoist::test::PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
-      dockerd_ = std::make_unique<hoist::test::PrivateDockerd>();
-      host_ = "unix://" + dockerd_->dir() + "/docker.sock";
-      cfg_ = dockerd_->dir() + "/hoist-config";
-    } else {
-      hoistd_ = std::make_unique<hoist::test::Hoistd>(std::vector<std::string>{"--cgroup-parent", cgroup_parent()});
-      host_ = hoistd_->host();
-      cfg_ = hoistd_->dir() + "/hoist-config";
-    }
-    auto imp = hoist({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
+    CliDaemonTest::SetUp();
   }
 
   void TearDown() override {
@@ -114,34 +103,11 @@ class NetworkCli : public ::testing::TestWithParam<std::string> {
       for (auto& id : lines(ids.out)) docker({"rm", "-f", id});
       for (auto& n : nets_) docker({"network", "rm", n});
     }
-    if (hoistd_) {
-      hoist::test::remove_all_containers(*hoistd_);
-      hoist::test::force_cleanup(*hoistd_, cgroup_parent());
-      hoistd_.reset();
-    }
-    dockerd_.reset();
+    CliDaemonTest::TearDown();
     // A bridge a stopped dockerd left behind (dockerd names them br-<12 digits of the id>).
     for (auto& id : net_ids_) run_cmd({"ip", "link", "del", "br-" + id.substr(0, 12)});
   }
 
-  std::string cgroup_parent() const { return "/hoist-test-" + std::to_string(getpid()) + "-netcli"; }
-
-  static std::vector<std::string> lines(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);)
-      if (!l.empty()) v.push_back(l);
-    return v;
-  }
-
-  CmdResult hoist(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 120) {
-    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", host_, "--config", cfg_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, input, timeout_s);
-  }
-  CmdResult docker(const std::vector<std::string>& args, const std::string& input = "", int timeout_s = 120) {
-    return dockerd_ ? dockerd_->docker(args, input, timeout_s) : hoistd_->docker(args, input, timeout_s);
-  }
   std::pair<CmdResult, CmdResult> both(const std::vector<std::string>& args, const std::string& input = "") {
     return {hoist(args, input), docker(args, input)};
   }
@@ -170,9 +136,7 @@ class NetworkCli : public ::testing::TestWithParam<std::string> {
     return probe.code == 0;
   }
 
-  std::unique_ptr<hoist::test::PrivateDockerd> dockerd_;
-  std::unique_ptr<hoist::test::Hoistd> hoistd_;
-  std::string host_, cfg_, suffix_, probe_err_;
+  std::string suffix_, probe_err_;
   int subnet_octet_ = 10;
   std::vector<std::string> nets_, net_ids_;
 };
