@@ -37,6 +37,9 @@ void register_container_routes(Router& r, Daemon& d, ContainerService& container
 void forget_container_summary(const std::string& id);
 // /networks (engine/api/networks.cpp); registered with the container routes.
 void register_network_routes(Router& r, ContainerService& containers);
+// /containers/{id}/archive: HEAD (stat), GET (tar out), PUT (tar in) (engine/api/archive.cpp);
+// registered with the container routes.
+void register_archive_routes(Router& r, ContainerService& containers);
 // A container create's network settings checked against the networks, with dockerd's words.
 void check_container_networks(network::NetworkController& ctl, const nlohmann::json& host_config,
                               const nlohmann::json& endpoints);
