@@ -10,7 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -133,7 +135,7 @@ Response Client::request(const std::string& method, const std::string& path, con
   if (ec) throw Error("error sending the request to the daemon: " + ec.message());
   boost::beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
-  p.body_limit(boost::none);
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Boost 1.74 then refuses every Content-Length body
   p.skip(method == "HEAD");
   http::read(c.s, buf, p, ec);
   if (ec) read_failed(ec);
@@ -179,7 +181,7 @@ long Client::stream(const std::string& method, const std::string& path, const st
   }
   boost::beast::flat_buffer buf;
   http::response_parser<http::buffer_body> p;
-  p.body_limit(boost::none);
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Boost 1.74 then refuses every Content-Length body
   http::read_header(c.s, buf, p, ec);
   if (ec) read_failed(ec);
   long status = p.get().result_int();

@@ -554,13 +554,12 @@ void progress_done(bool quiet, std::int64_t bytes, const std::string& where) {
 
 // ---- the two directions ----
 
-// The stat of a container path; an error other than 404 is fetched again with a GET (a HEAD
-// answer has no body to carry the daemon's message).
+// The stat of a container path; on an error the GET tells the daemon's words (a HEAD answer has no
+// body: its 404 may be an unknown container as well as a missing path).
 RemoteStat stat_or_error(Ctx& ctx, const std::string& container, const std::string& path) {
   try {
     return stat_path(ctx, container, path);
-  } catch (const ApiError& e) {
-    if (e.status() == 404) throw;
+  } catch (const ApiError&) {
     ctx.c().stream("GET", url_path(container, path), "", [](std::string_view) { return false; });
     throw;
   }
@@ -696,8 +695,9 @@ int copy_to_container(Ctx& ctx, const std::string& container, std::string src, c
       dstat.reset();
       dstat = stat_path(ctx, container, target);
     }
-  } catch (const ApiError& e) {
-    if (e.status() != 404) throw;
+  } catch (const ApiError&) {
+    // As docker: whatever the stat said, the PUT below tells (a missing path may still be made
+    // in its parent; an unknown container gets the daemon's words).
     dstat.reset();
   }
   if (dstat && (dstat->mode & kModeIrregular))
