@@ -185,7 +185,7 @@ for c in "${cases[@]}"; do
   done
   hm=$(tr ' ' '\n' <<<"${times[hoist]}" | grep . | median)
   dm=$(tr ' ' '\n' <<<"${times[docker]}" | grep . | median)
-  ratio=$(awk -v h="$hm" -v d="$dm" 'BEGIN { printf "%.2f", d > 0 ? h / d : 0 }')
+  ratio=$(awk -v h="$hm" -v d="$dm" 'BEGIN { printf "%.2f", (d > 0 ? h / d : 0) }')
   printf '%-10s %12s %12s %8s\n' "$c" "$hm" "$dm" "$ratio"
   results=$(jq -c --arg c "$c" --arg h "${times[hoist]}" --arg d "${times[docker]}" --argjson hm "$hm" --argjson dm "$dm" \
     '. + [{case: $c, hoist_ms: ($h | split(" ") | map(select(. != "") | tonumber)),

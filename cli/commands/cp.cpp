@@ -20,6 +20,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <exception>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
@@ -198,8 +199,8 @@ RemoteStat stat_path(Ctx& ctx, const std::string& container, const std::string& 
 
 class TarWriter {
  public:
-  // Writes to `fd` (a pipe to the upload).
-  explicit TarWriter(int fd) : lib_(archive_lib()), fd_(fd), a_(lib_.archive_write_new()) {
+  // Writes to `send` (the request body of the upload).
+  explicit TarWriter(const Client::BodySink& send) : lib_(archive_lib()), send_(send), a_(lib_.archive_write_new()) {
     if (!a_) throw Error("archive: out of memory");
     lib_.archive_write_set_format_pax_restricted(a_);
     lib_.archive_write_add_filter_none(a_);
@@ -229,13 +230,14 @@ class TarWriter {
     check(lib_.archive_write_close(a_));
   }
   std::int64_t bytes() const { return bytes_; }
+  // The daemon stopped reading (its answer says why).
+  bool closed() const { return closed_; }
 
  private:
   static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t len) {
     auto* t = static_cast<TarWriter*>(self);
-    try {
-      write_all(t->fd_, std::string_view(static_cast<const char*>(buf), len), "upload");
-    } catch (...) {
+    if (!t->send_(std::string_view(static_cast<const char*>(buf), len))) {
+      t->closed_ = true;
       return -1;
     }
     t->bytes_ += static_cast<std::int64_t>(len);
@@ -325,9 +327,10 @@ class TarWriter {
   }
 
   const ArchiveLib& lib_;
-  int fd_;
+  const Client::BodySink& send_;
   struct archive* a_;
   std::int64_t bytes_ = 0;
+  bool closed_ = false;
   std::string old_, new_;
   bool rebase_ = false;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
@@ -361,6 +364,14 @@ void remove_all_at(int dirfd, const std::string& name) {
     for (auto& n : names) remove_all_at(d.get(), n);
   }
   if (::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) throw_sys("rmdir", name);
+}
+
+// The process's umask (read, not changed: umask(2) would change it for every thread a moment).
+mode_t current_umask() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+  return 0777;  // unknown: every mode is set explicitly
 }
 
 class TarExtractor {
@@ -418,8 +429,39 @@ class TarExtractor {
     return n;
   }
 
-  // The directory `rel` below the destination (made 0755 when missing), opened for *at() calls.
-  UniqueFd parent(const std::string& rel) {
+  // The entry's data into the new file `f` (made with perm & 0777), then its mode (when the umask
+  // took bits off) and times. No owner: the files are the caller's (docker's NoLchown).
+  void fill(struct archive* a, int f, const std::string& path, archive_entry* e, mode_t perm, const timespec* times) {
+    const void* buf;
+    std::size_t len;
+    la_int64_t off;
+    la_int64_t end = 0;
+    for (;;) {
+      int r = lib_.archive_read_data_block(a, &buf, &len, &off);
+      if (r == ARCHIVE_EOF) break;
+      check(a, r);
+      for (std::size_t done = 0; done < len;) {
+        ssize_t w = ::pwrite(f, static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw_sys("write", path);
+        done += static_cast<std::size_t>(w);
+      }
+      end = std::max<la_int64_t>(end, off + static_cast<la_int64_t>(len));
+    }
+    if (lib_.archive_entry_size(e) > end && ::ftruncate(f, lib_.archive_entry_size(e)) != 0) throw_sys("truncate", path);
+    if (((perm & ~0777) != 0 || (perm & umask_) != 0) && ::fchmod(f, perm) != 0) throw_sys("chmod", path);
+    if (::futimens(f, times) != 0) throw_sys("utimes", path);
+  }
+
+  // The directory `rel` below the destination (made 0755 when missing), opened for *at() calls;
+  // kept for the next entries (a tar comes grouped by directory).
+  UniqueFd& parent(const std::string& rel) {
+    if (cached_fd_ && cached_ == rel) return cached_fd_;
+    cached_fd_ = open_parent(rel);
+    cached_ = rel;
+    return cached_fd_;
+  }
+  UniqueFd open_parent(const std::string& rel) {
     UniqueFd fd(open_beneath(root_.get(), rel, O_PATH | O_DIRECTORY));
     if (fd || errno != ENOENT) {
       if (!fd) throw_sys("open", join(dest_, rel));
@@ -450,21 +492,31 @@ class TarExtractor {
     const char* hardlink = lib_.archive_entry_hardlink(e);
     bool is_dir = !hardlink && type == AE_IFDIR;
     if (rel.empty()) return;  // the "." entry
+    if (is_dir) cached_.clear();  // it may replace what a cached parent was
     std::string pdir = rel.find('/') == std::string::npos ? "" : rel.substr(0, rel.rfind('/'));
     std::string bname = rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-    UniqueFd d = parent(pdir);
+    UniqueFd& d = parent(pdir);
+    mode_t perm = lib_.archive_entry_perm(e) & 07777;
+    timespec times[2];
+    times[1] = {lib_.archive_entry_mtime(e), lib_.archive_entry_mtime_nsec(e)};
+    times[0] = lib_.archive_entry_atime_is_set(e) ? timespec{lib_.archive_entry_atime(e), lib_.archive_entry_atime_nsec(e)}
+                                                  : times[1];
+    // The common case first: a new regular file (the checks below only when something is there).
+    if (!hardlink && type == AE_IFREG) {
+      UniqueFd f(::openat(d.get(), bname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm & 0777));
+      if (f) return fill(a, f.get(), path, e, perm, times);
+      if (errno != EEXIST) throw_sys("open", path);
+    }
     struct stat have;
     bool exists = ::fstatat(d.get(), bname.c_str(), &have, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && S_ISDIR(have.st_mode) && !is_dir)
       throw Error("cannot overwrite directory " + q(path) + " with non-directory " + q(dest_));
     if (exists && !S_ISDIR(have.st_mode) && is_dir)
       throw Error("cannot overwrite non-directory " + q(path) + " with directory " + q(dest_));
-    if (exists && !(S_ISDIR(have.st_mode) && is_dir)) remove_all_at(d.get(), bname);
-    mode_t perm = lib_.archive_entry_perm(e) & 07777;
-    timespec times[2];
-    times[1] = {lib_.archive_entry_mtime(e), lib_.archive_entry_mtime_nsec(e)};
-    times[0] = lib_.archive_entry_atime_is_set(e) ? timespec{lib_.archive_entry_atime(e), lib_.archive_entry_atime_nsec(e)}
-                                                  : times[1];
+    if (exists && !(S_ISDIR(have.st_mode) && is_dir)) {
+      remove_all_at(d.get(), bname);
+      if (S_ISDIR(have.st_mode)) cached_.clear();
+    }
     if (hardlink) {
       std::string t = join(dest_, clean(renamed(hardlink)));
       if (!t.starts_with(dest_)) throw Error("invalid hardlink " + q(t) + " -> " + q(hardlink));
@@ -485,26 +537,9 @@ class TarExtractor {
         return;
       }
       case AE_IFREG: {
-        UniqueFd f(::openat(d.get(), n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        UniqueFd f(::openat(d.get(), n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm & 0777));
         if (!f) throw_sys("open", path);
-        const void* buf;
-        std::size_t len;
-        la_int64_t off;
-        for (;;) {
-          int r = lib_.archive_read_data_block(a, &buf, &len, &off);
-          if (r == ARCHIVE_EOF) break;
-          check(a, r);
-          for (std::size_t done = 0; done < len;) {
-            ssize_t w = ::pwrite(f.get(), static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) throw_sys("write", path);
-            done += static_cast<std::size_t>(w);
-          }
-        }
-        if (::ftruncate(f.get(), lib_.archive_entry_size(e)) != 0) throw_sys("truncate", path);
-        if (::fchmod(f.get(), perm) != 0) throw_sys("chmod", path);
-        if (::futimens(f.get(), times) != 0) throw_sys("utimes", path);
-        return;
+        return fill(a, f.get(), path, e, perm, times);
       }
       case AE_IFLNK: {
         const char* target = lib_.archive_entry_symlink(e);
@@ -531,6 +566,9 @@ class TarExtractor {
   std::string dest_;
   std::vector<std::pair<std::string, std::string>> rebases_;
   UniqueFd root_;
+  std::string cached_;  // the last parent directory, and its fd
+  UniqueFd cached_fd_;
+  mode_t umask_ = current_umask();
   int fd_ = -1;
   std::unique_ptr<char[]> buf_;
   std::vector<std::pair<std::string, Times>> dirs_;
@@ -748,31 +786,21 @@ int copy_to_container(Ctx& ctx, const std::string& container, std::string src, c
     old_base = top;
     new_base = dbase;
   }
-  Pipe pipe;
-  std::exception_ptr local_error;
+  // The tar is made as it is sent: no copy in between, and the daemon extracts while it comes.
   std::int64_t bytes = 0;
-  std::thread t([&] {
-    try {
-      TarWriter w(pipe.w.get());
-      w.add_tree(sinfo.path, top, old_base, new_base);
-      bytes = w.bytes();
-    } catch (...) {
-      local_error = std::current_exception();
-    }
-    pipe.w.reset();
-  });
-  try {
-    ctx.c().stream("PUT", url_path(container, to) + query_extra, "", [](std::string_view) { return true; },
-                   {{"Content-Type", "application/x-tar"}}, pipe.r.get());
-  } catch (...) {
-    pipe.r.reset();
-    t.join();
-    if (local_error) std::rethrow_exception(local_error);
-    throw;
-  }
-  pipe.r.reset();
-  t.join();
-  if (local_error) std::rethrow_exception(local_error);
+  ctx.c().stream_upload(
+      "PUT", url_path(container, to) + query_extra,
+      [&](const Client::BodySink& send) {
+        TarWriter w(send);
+        try {
+          w.add_tree(sinfo.path, top, old_base, new_base);
+        } catch (const Error&) {
+          if (!w.closed()) throw;  // a local failure: the connection drops, nothing half-sent is applied
+          return;                  // the daemon stopped reading: its answer tells why
+        }
+        bytes = w.bytes();
+      },
+      [](std::string_view) { return true; }, {{"Content-Type", "application/x-tar"}});
   progress_done(quiet, bytes, container + ":" + dinfo.path);
   return 0;
 }

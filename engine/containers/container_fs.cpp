@@ -20,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/file.h"
 #include "image/layer_internal.h"
 #include "image/registry_internal.h"
 
@@ -599,6 +600,19 @@ void ContainerFs::archive(const std::string& path, const image::WriteFn& write) 
 
 // ---- tar in ----
 
+// The process's umask, read without changing it (umask(2) would, for every thread).
+mode_t process_umask() {
+  std::string status;
+  try {
+    status = read_fd(UniqueFd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC)).get());
+  } catch (const Error&) {
+    return 0777;  // unknown: every mode is set explicitly
+  }
+  std::size_t at = status.find("Umask:");
+  if (at == std::string::npos) return 0777;
+  return static_cast<mode_t>(std::strtoul(status.c_str() + at + 6, nullptr, 8));
+}
+
 class CopyIn {
  public:
   CopyIn(const ContainerFs& fs, const CopyInOptions& opts, std::string dest, const image::ReadFn& read)
@@ -669,9 +683,10 @@ class CopyIn {
   }
 
   // The directory `logical` (made when missing, 0755 owned by root, as dockerd makes parents),
-  // opened for *at() calls. Writes there must be allowed.
-  UniqueFd parent_dir(const std::string& logical) {
-    if (cached_fd_ && cached_ == logical) return UniqueFd(::fcntl(cached_fd_.get(), F_DUPFD_CLOEXEC, 0));
+  // opened for *at() calls: an fd kept until the next call. Entries come grouped by directory, so
+  // the last one is usually the one asked for.
+  int parent_dir(const std::string& logical) {
+    if (cached_fd_ && cached_ == logical) return cached_fd_.get();
     ContainerFs::Resolved r = fs_.resolve(logical, true);
     if (!r.exists) {
       // One missing component at a time, each resolved anew in the view.
@@ -696,10 +711,14 @@ class CopyIn {
     ContainerFs::Located loc = fs_.locate(r.path);
     UniqueFd fd(loc.open(O_PATH | O_DIRECTORY));
     if (!fd) throw_sys("open", r.path);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw_sys("stat", r.path);
     cached_ = logical;
     cached_loc_ = loc.mount;
-    cached_fd_ = UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
-    return fd;
+    cached_fd_ = std::move(fd);
+    // What a file made there gets without a chown: our ids, or the directory's group when setgid.
+    new_gid_ = (st.st_mode & S_ISGID) ? st.st_gid : ::getegid();
+    return cached_fd_.get();
   }
 
   void writable(const ContainerFs::Located& loc, const std::string& logical) const {
@@ -717,22 +736,28 @@ class CopyIn {
     const char* hardlink = archive_entry_hardlink(e);
     bool is_dir = !hardlink && type == AE_IFDIR;
     if (is_dir) cached_.clear();  // directories may replace what a cached parent was
-    UniqueFd dir = parent_dir(parent);
+    int dir = parent_dir(parent);
     writable(ContainerFs::Located{cached_loc_, ""}, joined);
+    Meta m = meta_of(e);
+    // The common case first: a new regular file (one create; checks only when something is there).
+    if (!hardlink && type == AE_IFREG) {
+      UniqueFd fd(::openat(dir, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, m.perm & 0777));
+      if (fd) return fill_file(a, fd.get(), joined, e, m);
+      if (errno != EEXIST) throw_sys("open", joined);
+    }
 
     struct stat have;
-    bool exists = ::fstatat(dir.get(), base.c_str(), &have, AT_SYMLINK_NOFOLLOW) == 0;
+    bool exists = ::fstatat(dir, base.c_str(), &have, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && opts_.no_overwrite_dir_non_dir) {
       if (S_ISDIR(have.st_mode) && !is_dir)
         fail("cannot overwrite directory " + quoted(joined) + " with non-directory " + quoted(dest_));
       if (!S_ISDIR(have.st_mode) && is_dir)
         fail("cannot overwrite non-directory " + quoted(joined) + " with directory " + quoted(dest_));
     }
-    Meta m = meta_of(e);
     if (is_dir) {
-      if (exists && !S_ISDIR(have.st_mode)) remove_all_at(dir.get(), base, joined);
-      if (::mkdirat(dir.get(), base.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir", joined);
-      UniqueFd fd(::openat(dir.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (exists && !S_ISDIR(have.st_mode)) remove_all_at(dir, base, joined);
+      if (::mkdirat(dir, base.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir", joined);
+      UniqueFd fd(::openat(dir, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) throw_sys("open", joined);
       if (::fchown(fd.get(), m.uid, m.gid) != 0) throw_sys("chown", joined);
       if (::fchmod(fd.get(), m.perm) != 0) throw_sys("chmod", joined);
@@ -740,28 +765,28 @@ class CopyIn {
       dirs_.emplace_back(joined, DirTimes{{m.times[0], m.times[1]}});
       return;
     }
-    if (hardlink) return make_hardlink(dir.get(), base, joined, hardlink, exists);
+    if (hardlink) return make_hardlink(dir, base, joined, hardlink, exists);
     if (exists) {
-      remove_all_at(dir.get(), base, joined);
+      remove_all_at(dir, base, joined);
       if (S_ISDIR(have.st_mode)) cached_.clear();
     }
     switch (type) {
       case AE_IFREG:
-        return make_file(a, dir.get(), base, joined, e, m);
+        return make_file(a, dir, base, joined, e, m);
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
         if (!target) fail("symlink without a target: " + quoted(joined));
         // dockerd's rule: a relative target may not climb out of the destination.
         std::string t = go_clean(parent + "/" + target);
         if (!t.starts_with(dest_)) fail("invalid symlink " + quoted(joined) + " -> " + quoted(target));
-        if (::symlinkat(target, dir.get(), base.c_str()) != 0) throw_sys("symlink", joined);
-        return apply_meta_at(dir.get(), base, m, true, true, joined);
+        if (::symlinkat(target, dir, base.c_str()) != 0) throw_sys("symlink", joined);
+        return apply_meta_at(dir, base, m, true, true, joined);
       }
       case AE_IFCHR:
       case AE_IFBLK:
       case AE_IFIFO:
-        if (::mknodat(dir.get(), base.c_str(), type | 0600, archive_entry_rdev(e)) != 0) throw_sys("mknod", joined);
-        return apply_meta_at(dir.get(), base, m, true, false, joined);
+        if (::mknodat(dir, base.c_str(), type | 0600, archive_entry_rdev(e)) != 0) throw_sys("mknod", joined);
+        return apply_meta_at(dir, base, m, true, false, joined);
       default:
         fail("unhandled tar header type " + std::to_string(type >> 12) + " for " + quoted(raw_name(e)));
     }
@@ -796,8 +821,14 @@ class CopyIn {
   void make_file(archive* a, int dir, const std::string& base, const std::string& joined, archive_entry* e,
                  const Meta& m) {
     // O_EXCL + O_NOFOLLOW: a new inode, never written through a planted symlink.
-    UniqueFd fd(::openat(dir, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    UniqueFd fd(::openat(dir, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, m.perm & 0777));
     if (!fd) throw_sys("open", joined);
+    fill_file(a, fd.get(), joined, e, m);
+  }
+
+  // The data of the entry into the new file `fd` (made with mode perm & 0777), then its owner,
+  // mode, xattrs and times; the calls that would change nothing are left out.
+  void fill_file(archive* a, int fd, const std::string& joined, archive_entry* e, const Meta& m) {
     const void* buf;
     std::size_t len;
     la_int64_t off;
@@ -807,15 +838,22 @@ class CopyIn {
       if (r == ARCHIVE_EOF) break;
       check(a, r);
       for (std::size_t done = 0; done < len;) {
-        ssize_t n = ::pwrite(fd.get(), static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
+        ssize_t n = ::pwrite(fd, static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) throw_sys("write", joined);
         done += static_cast<std::size_t>(n);
       }
       end = std::max<std::int64_t>(end, off + static_cast<std::int64_t>(len));
     }
-    if (archive_entry_size(e) > end && ::ftruncate(fd.get(), archive_entry_size(e)) != 0) throw_sys("truncate", joined);
-    apply_meta_fd(fd.get(), m, true, joined);
+    if (archive_entry_size(e) > end && ::ftruncate(fd, archive_entry_size(e)) != 0) throw_sys("truncate", joined);
+    bool chown = m.uid != ::geteuid() || m.gid != new_gid_;
+    if (chown && ::fchown(fd, m.uid, m.gid) != 0) throw_sys("chown", joined);
+    // The create applied the umask; a chown cleared setuid/setgid.
+    if ((m.perm & ~0777) != 0 || (m.perm & umask_) != 0 || chown) {
+      if (::fchmod(fd, m.perm) != 0) throw_sys("chmod", joined);
+    }
+    for (const Xattr& x : m.xattrs) write_xattr(fd, false, x, joined);
+    if (::futimens(fd, m.times) != 0) throw_sys("utimensat", joined);
   }
 
   // dockerd's rule: the target is a path below the destination, resolved there in the view.
@@ -858,6 +896,8 @@ class CopyIn {
   std::string cached_;  // the last parent directory opened, and its fd
   UniqueFd cached_fd_;
   const ContainerFs::Mount* cached_loc_ = nullptr;
+  gid_t new_gid_ = 0;          // the group a file made in the cached directory gets
+  mode_t umask_ = process_umask();
 };
 
 void ContainerFs::extract(const std::string& path, const image::ReadFn& read, const CopyInOptions& opts) const {
