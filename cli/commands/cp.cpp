@@ -30,6 +30,7 @@
 #include "cli/format.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/strings.h"
 
 namespace hoist::cli {
 
@@ -56,30 +57,7 @@ constexpr std::size_t kBuf = 1 << 20;
 
 // ---- Go's path/filepath and docker's archive path helpers, for slash paths ----
 
-std::string clean(std::string_view p) {
-  bool abs = !p.empty() && p[0] == '/';
-  std::vector<std::string_view> parts;
-  std::size_t ups = 0;
-  while (!p.empty()) {
-    std::size_t s = p.find('/');
-    std::string_view part = p.substr(0, s);
-    p = s == std::string_view::npos ? std::string_view() : p.substr(s + 1);
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      else if (!abs) ++ups;
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out = abs ? "/" : "";
-  for (std::size_t i = 0; i < ups; ++i) out += i ? "/.." : "..";
-  for (auto part : parts) {
-    if (!out.empty() && out.back() != '/') out += '/';
-    out += part;
-  }
-  return out.empty() ? "." : out;
-}
+std::string clean(std::string_view p) { return clean_path(p); }  // filepath.Clean
 std::string base(const std::string& p) {  // filepath.Base
   std::string s = p;
   while (s.size() > 1 && s.back() == '/') s.pop_back();

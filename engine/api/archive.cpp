@@ -2,6 +2,7 @@
 // X-Docker-Container-Path-Stat header, GET streams the path as a tar with it, PUT extracts a tar
 // into a directory. Paths resolve in the container's view (engine/containers/container_fs.h), on
 // running and stopped containers alike (a stopped one's rootfs is mounted for the request).
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -63,33 +64,33 @@ auto not_found_as_404(const std::string& path, const std::string& container, F f
 void register_archive_routes(Router& rt, ContainerService& svc) {
   auto& m = svc.manager();
 
-  rt.head("/containers/{id}/archive", [&m](Request& req, Response& res) {
+  // The container's view and the stat of the path asked for, in the answer's header.
+  auto stat_into = [&m](Request& req, Response& res) {
+    std::string path = path_param(req);
+    const std::string& id = req.param("id");
+    auto lease = m.lease_rootfs(id);
+    json hc = host_config(lease.record());
+    auto v = std::make_unique<View>(std::move(lease), hc);
+    PathStat st = not_found_as_404(path, id, [&] { return v->fs.stat(path); });
+    res.headers["X-Docker-Container-Path-Stat"] = path_stat_header(st);
+    return std::make_pair(std::move(v), path);
+  };
+
+  rt.head("/containers/{id}/archive", [stat_into](Request& req, Response& res) {
     // A HEAD answer has no body, errors included (the status says it).
     try {
-      std::string path = path_param(req);
-      const std::string& id = req.param("id");
-      auto lease = m.lease_rootfs(id);
-      json hc = host_config(lease.record());
-      View v(std::move(lease), hc);
-      PathStat st = not_found_as_404(path, id, [&] { return v.fs.stat(path); });
-      res.headers["X-Docker-Container-Path-Stat"] = path_stat_header(st);
+      stat_into(req, res);
       res.send(200, "", "");
     } catch (const std::exception& e) {
       res.send(status_for(e), "", "application/json");
     }
   });
 
-  rt.get("/containers/{id}/archive", [&m](Request& req, Response& res) {
-    std::string path = path_param(req);
-    const std::string& id = req.param("id");
-    auto lease = m.lease_rootfs(id);
-    json hc = host_config(lease.record());
-    View v(std::move(lease), hc);
-    PathStat st = not_found_as_404(path, id, [&] { return v.fs.stat(path); });
-    res.headers["X-Docker-Container-Path-Stat"] = path_stat_header(st);
+  rt.get("/containers/{id}/archive", [stat_into](Request& req, Response& res) {
+    auto [v, path] = stat_into(req, res);
     Writer* w = nullptr;
     // The head goes out with the first bytes, so an error before them is still a JSON answer.
-    v.fs.archive(path, [&](const char* buf, std::size_t len) {
+    v->fs.archive(path, [&](const char* buf, std::size_t len) {
       if (!w) w = &res.stream(200, "application/x-tar");
       if (!w->write(std::string_view(buf, len))) throw Error("archive: the client went away");
     });
@@ -114,6 +115,7 @@ void register_archive_routes(Router& rt, ContainerService& svc) {
       }
     }
     View v(std::move(lease), hc);
+    req.unlimited_body();  // extracted as it comes: a tree of any size
     not_found_as_404(path, id, [&] {
       v.fs.extract(path, [&](char* buf, std::size_t len) { return req.read_body_some(buf, len); }, opts);
       return 0;

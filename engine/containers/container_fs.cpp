@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file.h"
+#include "common/strings.h"
 #include "image/layer_internal.h"
 #include "image/registry_internal.h"
 
@@ -32,31 +33,7 @@ namespace {
 
 constexpr std::string_view kTarError = "Error processing tar file(exit status 1): ";
 
-// Go's filepath.Clean for slash paths: "a/../../b" -> "../b", "/../x" -> "/x", "" -> ".".
-std::string go_clean(std::string_view p) {
-  bool abs = !p.empty() && p[0] == '/';
-  std::vector<std::string_view> parts;
-  std::size_t ups = 0;  // leading ".." of a relative path
-  while (!p.empty()) {
-    std::size_t slash = p.find('/');
-    std::string_view part = p.substr(0, slash);
-    p = slash == std::string_view::npos ? std::string_view() : p.substr(slash + 1);
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      else if (!abs) ++ups;
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out = abs ? "/" : "";
-  for (std::size_t i = 0; i < ups; ++i) out += i ? "/.." : "..";
-  for (std::string_view part : parts) {
-    if (!out.empty() && out.back() != '/') out += '/';
-    out += part;
-  }
-  return out.empty() ? "." : out;
-}
+std::string go_clean(std::string_view p) { return clean_path(p); }  // Go's filepath.Clean
 
 std::string parent_of(const std::string& logical) {
   std::size_t slash = logical.rfind('/');
@@ -417,13 +394,7 @@ class CopyOut {
       if (::fstat(fd.get(), &st) != 0) throw_sys("lstat", logical);
     }
     if (S_ISSOCK(st.st_mode)) return;  // tar has no sockets (dockerd skips them too)
-    EntryPtr e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), st.st_mode & S_IFMT);
-    archive_entry_set_perm(e.get(), st.st_mode & 07777);
-    archive_entry_set_uid(e.get(), st.st_uid);
-    archive_entry_set_gid(e.get(), st.st_gid);
-    archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);  // whole seconds, as dockerd
+    EntryPtr e = entry_for(name, st);
     if (S_ISDIR(st.st_mode)) {
       UniqueFd dir(loc.open(O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
       if (!dir) {
@@ -478,7 +449,7 @@ class CopyOut {
           if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) continue;  // swapped meanwhile
           throw_sys("open", clog);
         }
-        EntryPtr e = dir_entry(cname, st);
+        EntryPtr e = entry_for(cname, st);
         check(archive_write_header(a_.get(), e.get()));
         walk(sub.get(), clog, cname);
         continue;
@@ -488,10 +459,11 @@ class CopyOut {
     }
   }
 
-  EntryPtr dir_entry(const std::string& name, const struct stat& st) {
+  // A header as dockerd writes it: type, permissions, numeric owner, mtime in whole seconds.
+  static EntryPtr entry_for(const std::string& name, const struct stat& st) {
     EntryPtr e(archive_entry_new());
     archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), AE_IFDIR);
+    archive_entry_set_filetype(e.get(), st.st_mode & S_IFMT);
     archive_entry_set_perm(e.get(), st.st_mode & 07777);
     archive_entry_set_uid(e.get(), st.st_uid);
     archive_entry_set_gid(e.get(), st.st_gid);
@@ -502,13 +474,7 @@ class CopyOut {
   void add_child(int dirfd, const std::string& child, const std::string& logical, const std::string& name,
                  const struct stat& st) {
     if (S_ISSOCK(st.st_mode)) return;
-    EntryPtr e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), st.st_mode & S_IFMT);
-    archive_entry_set_perm(e.get(), st.st_mode & 07777);
-    archive_entry_set_uid(e.get(), st.st_uid);
-    archive_entry_set_gid(e.get(), st.st_gid);
-    archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);
+    EntryPtr e = entry_for(name, st);
     if (st.st_nlink > 1) {
       auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, name);
       if (!first) {
