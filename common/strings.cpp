@@ -35,7 +35,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string clean_path(std::string_view p) {
+std::string go_clean(std::string_view p) {
   bool abs = !p.empty() && p[0] == '/';
   std::vector<std::string_view> parts;
   std::size_t ups = 0;  // leading ".." of a relative path

@@ -57,7 +57,7 @@ constexpr std::size_t kBuf = 1 << 20;
 
 // ---- Go's path/filepath and docker's archive path helpers, for slash paths ----
 
-std::string clean(std::string_view p) { return clean_path(p); }  // filepath.Clean
+std::string clean(std::string_view p) { return go_clean(p); }  // filepath.Clean
 std::string base(const std::string& p) {  // filepath.Base
   std::string s = p;
   while (s.size() > 1 && s.back() == '/') s.pop_back();

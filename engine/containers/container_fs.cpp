@@ -33,8 +33,6 @@ namespace {
 
 constexpr std::string_view kTarError = "Error processing tar file(exit status 1): ";
 
-std::string go_clean(std::string_view p) { return clean_path(p); }  // Go's filepath.Clean
-
 std::string parent_of(const std::string& logical) {
   std::size_t slash = logical.rfind('/');
   return slash == 0 || slash == std::string::npos ? "/" : logical.substr(0, slash);

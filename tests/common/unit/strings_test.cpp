@@ -1,4 +1,4 @@
-// common/strings.h: clean_path against Go's path.Clean results.
+// common/strings.h: go_clean against Go's path.Clean results.
 #include "common/strings.h"
 
 #include <gtest/gtest.h>
@@ -6,16 +6,16 @@
 namespace hoist {
 namespace {
 
-TEST(CleanPath, AsGoPathClean) {
-  EXPECT_EQ(clean_path(""), ".");
-  EXPECT_EQ(clean_path("/"), "/");
-  EXPECT_EQ(clean_path("//a//b/"), "/a/b");
-  EXPECT_EQ(clean_path("./a/./b/."), "a/b");
-  EXPECT_EQ(clean_path("a/../../b"), "../b");
-  EXPECT_EQ(clean_path("../../x"), "../../x");
-  EXPECT_EQ(clean_path("/../x"), "/x");
-  EXPECT_EQ(clean_path("/a/b/.."), "/a");
-  EXPECT_EQ(clean_path("a/.."), ".");
+TEST(GoClean, AsGoPathClean) {
+  EXPECT_EQ(go_clean(""), ".");
+  EXPECT_EQ(go_clean("/"), "/");
+  EXPECT_EQ(go_clean("//a//b/"), "/a/b");
+  EXPECT_EQ(go_clean("./a/./b/."), "a/b");
+  EXPECT_EQ(go_clean("a/../../b"), "../b");
+  EXPECT_EQ(go_clean("../../x"), "../../x");
+  EXPECT_EQ(go_clean("/../x"), "/x");
+  EXPECT_EQ(go_clean("/a/b/.."), "/a");
+  EXPECT_EQ(go_clean("a/.."), ".");
 }
 
 }  // namespace
