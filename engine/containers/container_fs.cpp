@@ -403,15 +403,7 @@ class CopyOut {
       walk(dir.get(), logical, name);
       return;
     }
-    if (st.st_nlink > 1) {
-      auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, name);
-      if (!first) {
-        archive_entry_set_hardlink(e.get(), it->second.c_str());
-        archive_entry_set_size(e.get(), 0);
-        check(archive_write_header(a_.get(), e.get()));
-        return;
-      }
-    }
+    if (as_hardlink(e.get(), st, name)) return;
     if (S_ISREG(st.st_mode)) return add_file(loc, logical, e.get());
     if (S_ISLNK(st.st_mode)) {
       UniqueFd fd(loc.open(O_PATH | O_NOFOLLOW));
@@ -469,19 +461,22 @@ class CopyOut {
     return e;
   }
 
+  // A second name of a multiply-linked inode goes as a hardlink entry to the first one; true then.
+  bool as_hardlink(archive_entry* e, const struct stat& st, const std::string& name) {
+    if (st.st_nlink < 2) return false;
+    auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, name);
+    if (first) return false;
+    archive_entry_set_hardlink(e, it->second.c_str());
+    archive_entry_set_size(e, 0);
+    check(archive_write_header(a_.get(), e));
+    return true;
+  }
+
   void add_child(int dirfd, const std::string& child, const std::string& logical, const std::string& name,
                  const struct stat& st) {
     if (S_ISSOCK(st.st_mode)) return;
     EntryPtr e = entry_for(name, st);
-    if (st.st_nlink > 1) {
-      auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, name);
-      if (!first) {
-        archive_entry_set_hardlink(e.get(), it->second.c_str());
-        archive_entry_set_size(e.get(), 0);
-        check(archive_write_header(a_.get(), e.get()));
-        return;
-      }
-    }
+    if (as_hardlink(e.get(), st, name)) return;
     if (S_ISREG(st.st_mode)) {
       // O_NONBLOCK: should it have become a fifo meanwhile, opening must not hang.
       UniqueFd fd(::openat(dirfd, child.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
