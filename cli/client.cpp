@@ -10,7 +10,9 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -133,7 +135,7 @@ Response Client::request(const std::string& method, const std::string& path, con
   if (ec) throw Error("error sending the request to the daemon: " + ec.message());
   boost::beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
-  p.body_limit(boost::none);
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Boost 1.74 then refuses every Content-Length body
   p.skip(method == "HEAD");
   http::read(c.s, buf, p, ec);
   if (ec) read_failed(ec);
@@ -145,41 +147,15 @@ Response Client::request(const std::string& method, const std::string& path, con
   return r;
 }
 
-long Client::stream(const std::string& method, const std::string& path, const std::string& body,
-                    const std::function<bool(std::string_view)>& on_data,
-                    const std::map<std::string, std::string>& headers, int upload_fd,
-                    const std::function<void(long)>& on_headers) {
-  Conn c(sock_);
+namespace {
+
+// The response of a stream: its body to `on_data` as it comes; ApiError for an error status.
+long read_stream_response(Conn& c, const std::function<bool(std::string_view)>& on_data,
+                          const std::function<void(long)>& on_headers) {
   boost::system::error_code ec;
-  if (upload_fd >= 0) {
-    // The request body is the fd's content, sent as it is read (chunked).
-    auto req = make_request(method, url(path), "", headers);
-    req.set(http::field::transfer_encoding, "chunked");
-    req.erase(http::field::content_length);
-    http::request_serializer<http::string_body> sr(req);
-    http::write_header(c.s, sr, ec);
-    if (ec) throw Error("error sending the request to the daemon: " + ec.message());
-    std::vector<char> chunk(256 * 1024);
-    for (;;) {
-      ssize_t n = ::read(upload_fd, chunk.data(), chunk.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_sys("read", "upload");
-      char size[32];
-      int k = snprintf(size, sizeof size, "%zx\r\n", static_cast<std::size_t>(n));
-      std::array<boost::asio::const_buffer, 3> parts = {boost::asio::buffer(size, static_cast<std::size_t>(k)),
-                                                         boost::asio::buffer(chunk.data(), static_cast<std::size_t>(n)),
-                                                         boost::asio::buffer("\r\n", 2)};
-      boost::asio::write(c.s, parts, ec);
-      if (ec) break;  // the daemon stopped reading (it answers with an error below)
-      if (n == 0) break;
-    }
-  } else {
-    http::write(c.s, make_request(method, url(path), body, headers), ec);
-    if (ec) throw Error("error sending the request to the daemon: " + ec.message());
-  }
   boost::beast::flat_buffer buf;
   http::response_parser<http::buffer_body> p;
-  p.body_limit(boost::none);
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());  // not boost::none: Boost 1.74 then refuses every Content-Length body
   http::read_header(c.s, buf, p, ec);
   if (ec) read_failed(ec);
   long status = p.get().result_int();
@@ -205,6 +181,62 @@ long Client::stream(const std::string& method, const std::string& path, const st
   }
   if (status >= 400) throw ApiError(status, error_message(err_body));
   return status;
+}
+
+
+}  // namespace
+
+long Client::stream(const std::string& method, const std::string& path, const std::string& body,
+                    const std::function<bool(std::string_view)>& on_data,
+                    const std::map<std::string, std::string>& headers, int upload_fd,
+                    const std::function<void(long)>& on_headers) {
+  if (upload_fd >= 0) {
+    // The request body is the fd's content, sent as it is read.
+    return stream_upload(method, path, [&](const BodySink& send) {
+      std::vector<char> chunk(256 * 1024);
+      for (;;) {
+        ssize_t n = ::read(upload_fd, chunk.data(), chunk.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_sys("read", "upload");
+        if (n == 0 || !send(std::string_view(chunk.data(), static_cast<std::size_t>(n)))) return;
+      }
+    }, on_data, headers, on_headers);
+  }
+  Conn c(sock_);
+  boost::system::error_code ec;
+  http::write(c.s, make_request(method, url(path), body, headers), ec);
+  if (ec) throw Error("error sending the request to the daemon: " + ec.message());
+  return read_stream_response(c, on_data, on_headers);
+}
+
+long Client::stream_upload(const std::string& method, const std::string& path,
+                           const std::function<void(const BodySink&)>& produce,
+                           const std::function<bool(std::string_view)>& on_data,
+                           const std::map<std::string, std::string>& headers,
+                           const std::function<void(long)>& on_headers) {
+  Conn c(sock_);
+  boost::system::error_code ec;
+  auto req = make_request(method, url(path), "", headers);
+  req.set(http::field::transfer_encoding, "chunked");
+  req.erase(http::field::content_length);
+  http::request_serializer<http::string_body> sr(req);
+  http::write_header(c.s, sr, ec);
+  if (ec) throw Error("error sending the request to the daemon: " + ec.message());
+  bool open = true;  // false once the daemon stopped reading (it answers with an error below)
+  auto send = [&](std::string_view piece) {
+    if (!open || piece.empty()) return open;
+    char size[32];
+    int k = snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    std::array<boost::asio::const_buffer, 3> parts = {boost::asio::buffer(size, static_cast<std::size_t>(k)),
+                                                       boost::asio::buffer(piece.data(), piece.size()),
+                                                       boost::asio::buffer("\r\n", 2)};
+    boost::asio::write(c.s, parts, ec);
+    if (ec) open = false;
+    return open;
+  };
+  produce(send);
+  if (open) boost::asio::write(c.s, boost::asio::buffer("0\r\n\r\n", 5), ec);
+  return read_stream_response(c, on_data, on_headers);
 }
 
 UniqueFd Client::hijack(const std::string& path, const std::string& body, std::string& leftover) {

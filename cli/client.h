@@ -60,6 +60,15 @@ class Client {
   long stream(const std::string& method, const std::string& path, const std::string& body,
               const std::function<bool(std::string_view)>& on_data, const std::map<std::string, std::string>& headers = {},
               int upload_fd = -1, const std::function<void(long)>& on_headers = {});
+  // Sends one piece of a request body; false once the daemon stopped reading it.
+  using BodySink = std::function<bool(std::string_view)>;
+  // As stream(), with the request body made by `produce`, which hands its pieces to the sink as it
+  // makes them (each sent as a chunk at once) and returns at the body's end.
+  long stream_upload(const std::string& method, const std::string& path,
+                     const std::function<void(const BodySink&)>& produce,
+                     const std::function<bool(std::string_view)>& on_data,
+                     const std::map<std::string, std::string>& headers = {},
+                     const std::function<void(long)>& on_headers = {});
   // POST with "Upgrade: tcp"; returns the raw socket after the 101/200 response headers, with any
   // bytes read past them in `leftover`. Throws ApiError on an error status.
   UniqueFd hijack(const std::string& path, const std::string& body, std::string& leftover);

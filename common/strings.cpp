@@ -35,6 +35,31 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+std::string go_clean(std::string_view p) {
+  bool abs = !p.empty() && p[0] == '/';
+  std::vector<std::string_view> parts;
+  std::size_t ups = 0;  // leading ".." of a relative path
+  while (!p.empty()) {
+    std::size_t slash = p.find('/');
+    std::string_view part = p.substr(0, slash);
+    p = slash == std::string_view::npos ? std::string_view() : p.substr(slash + 1);
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      else if (!abs) ++ups;
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out = abs ? "/" : "";
+  for (std::size_t i = 0; i < ups; ++i) out += i ? "/.." : "..";
+  for (std::string_view part : parts) {
+    if (!out.empty() && out.back() != '/') out += '/';
+    out += part;
+  }
+  return out.empty() ? "." : out;
+}
+
 long long parse_int(std::string_view s, std::string_view what) {
   s = trim(s);
   long long v = 0;

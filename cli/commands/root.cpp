@@ -47,6 +47,7 @@ const std::vector<Group>& groups() {
       {"container",
        "Manage containers",
        {{{"attach"}, &kAttachCommand, cmd_attach},
+        {{"cp"}, &kCpCommand, cmd_cp},
         {{"create"}, &kCreateCommand, create_container},
         {{"exec"}, &kExecCommand, cmd_exec},
         {{"inspect"}, &kContainerInspectCommand, inspect_containers},
@@ -113,7 +114,7 @@ const std::vector<Entry>& root_commands() {
 
 // Group commands that docker also has at the top level: the name there, the group, the name in it.
 const std::vector<std::array<const char*, 3>> kShortcuts = {
-    {"attach", "container", "attach"}, {"create", "container", "create"}, {"events", "system", "events"},
+    {"attach", "container", "attach"}, {"cp", "container", "cp"}, {"create", "container", "create"}, {"events", "system", "events"},
     {"exec", "container", "exec"},     {"images", "image", "ls"},         {"import", "image", "import"},
     {"info", "system", "info"},        {"kill", "container", "kill"},     {"load", "image", "load"},
     {"logs", "container", "logs"},     {"pause", "container", "pause"},   {"port", "container", "port"},

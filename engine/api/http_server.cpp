@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -210,6 +211,8 @@ class Connection {
     }
     std::this_thread::sleep_until(std::max(Clock::now(), start + std::chrono::milliseconds(500)));
   }
+  // Boost 1.74 takes boost::none as "a limit below every length": the largest value instead.
+  void unlimited_body() { parser_->body_limit(std::numeric_limits<std::uint64_t>::max()); }
 
   std::size_t read_body_some(char* out, std::size_t n) {
     auto& p = *parser_;
@@ -268,6 +271,9 @@ const std::string& Request::param(const std::string& key) const {
 std::size_t Request::read_body_some(char* buf, std::size_t n) {
   if (!conn) return 0;
   return conn->read_body_some(buf, n);
+}
+void Request::unlimited_body() {
+  if (conn) conn->unlimited_body();
 }
 std::string Request::body(std::size_t limit) {
   if (content_length >= 0 && std::uint64_t(content_length) > limit)

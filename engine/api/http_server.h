@@ -60,6 +60,9 @@ struct Request {
 
   // Reads up to n body bytes; 0 at the end of the body. Throws on a broken connection/timeout.
   std::size_t read_body_some(char* buf, std::size_t n);
+  // Lifts the server's body limit (ServerOptions::body_limit) for this request: a body streamed
+  // to disk as it comes (an archive PUT) may be as large as the client likes.
+  void unlimited_body();
   // The whole body, at most `limit` bytes (throws PayloadTooLarge beyond).
   std::string body(std::size_t limit = 4 << 20);
 

@@ -45,6 +45,9 @@ class VolumeService;
 void register_volume_routes(Router& r, Daemon& d, VolumeService& volumes);
 // A volume as dockerd's API shows it (CreatedAt, Driver, Labels, Mountpoint, Name, Options, Scope).
 nlohmann::json volume_json(const volumes::Volume& v);
+// /containers/{id}/archive: HEAD (stat), GET (tar out), PUT (tar in) (engine/api/archive.cpp);
+// registered with the container routes.
+void register_archive_routes(Router& r, ContainerService& containers);
 // A container create's network settings checked against the networks, with dockerd's words.
 void check_container_networks(network::NetworkController& ctl, const nlohmann::json& host_config,
                               const nlohmann::json& endpoints);

@@ -48,6 +48,7 @@ struct ContainerManager::Entry {
   bool expect_attach = false;  // see ContainerManager::expect_attach
   bool restart_cancel = false;  // stop/kill/rm during the back-off of a restart
   int restart_delay_ms = 0;     // the back-off: 100 ms doubling up to 1 min; reset after 10 s up
+  int rootfs_leases = 0;        // RootfsLease holders: the rootfs stays mounted while > 0
 };
 
 struct ContainerManager::Exec {
@@ -746,7 +747,7 @@ void ContainerManager::cleanup_after_exit(Entry& e) {
     }
   }
   try {
-    if (e.rec.snapshot_mode != "copy") unmount_rootfs(e.dir + "/rootfs");
+    if (e.rec.snapshot_mode != "copy" && e.rootfs_leases == 0) unmount_rootfs(e.dir + "/rootfs");
   } catch (const std::exception& ex) {
     log::warn(std::string("container ") + e.rec.id + ": " + ex.what());
   }
@@ -1567,6 +1568,46 @@ void ContainerManager::set_endpoints(const std::string& ref, const std::string& 
   } catch (...) {
     e->rec.endpoints_json = before;
     throw;
+  }
+}
+
+}  // namespace hoist::engine
+
+namespace hoist::engine {
+
+ContainerManager::RootfsLease ContainerManager::lease_rootfs(const std::string& ref) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  RootfsLease lease(nullptr);
+  RootfsLayout layout{e->dir, e->rec.layer_paths, e->rec.snapshot_mode == "copy"};
+  // Running (or paused, or between restarts): mounted already. Otherwise mounted here, kept
+  // while leased (mount_rootfs keeps a mount that is there).
+  bool mounted_here = !running_state(e->rec.state) && e->rootfs_leases == 0 && !layout.copy;
+  if (!running_state(e->rec.state)) mount_rootfs(layout);
+  lease.fd_ = UniqueFd(::open(layout.rootfs().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!lease.fd_) {
+    int err = errno;
+    if (mounted_here) unmount_rootfs(layout.rootfs());
+    throw SysError("open", layout.rootfs(), err);
+  }
+  lease.rec_ = e->rec;
+  lease.dir_ = e->dir;
+  ++e->rootfs_leases;
+  lease.e_ = e;  // from here the destructor gives the lease back (with e->mu free again)
+  return lease;
+}
+
+ContainerManager::RootfsLease::~RootfsLease() {
+  if (!e_) return;
+  fd_.reset();
+  std::lock_guard lk(e_->mu);
+  if (--e_->rootfs_leases > 0 || e_->removed || e_->rec.snapshot_mode == "copy") return;
+  if (running_state(e_->rec.state)) return;
+  try {
+    unmount_rootfs(e_->dir + "/rootfs");
+  } catch (const std::exception& ex) {
+    log::warn("container " + e_->rec.id.substr(0, 12) + ": " + ex.what());
   }
 }
 

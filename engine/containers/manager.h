@@ -194,6 +194,7 @@ class ContainerManager {
   // Replaces the networks a container joins at start (network connect/disconnect), persisted.
   void set_endpoints(const std::string& ref, const std::string& endpoints_json);
 
+
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).
   std::string state_dir(const std::string& id) const { return opts_.exec_root + "/" + id; }
   std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
@@ -228,6 +229,30 @@ class ContainerManager {
   std::map<std::string, std::string> names_;  // name -> id
   std::map<std::string, std::shared_ptr<Exec>> execs_;  // under mu_
   std::atomic<bool> closing_{false};
+
+ public:
+  // A container's root file system held for a copy (docker cp, the archive API): an O_PATH fd of
+  // its root directory and its record. A container that does not run gets its rootfs mounted for
+  // as long as a lease holds it (a start meanwhile uses that mount; the last lease of a container
+  // that is not running unmounts it). NotFound for an unknown or removed container.
+  class RootfsLease {
+   public:
+    RootfsLease(RootfsLease&&) noexcept = default;
+    RootfsLease& operator=(RootfsLease&&) = delete;
+    ~RootfsLease();
+    int fd() const { return fd_.get(); }
+    const ContainerRecord& record() const { return rec_; }
+    const std::string& dir() const { return dir_; }
+
+   private:
+    friend class ContainerManager;
+    explicit RootfsLease(std::shared_ptr<Entry> e) : e_(std::move(e)) {}
+    std::shared_ptr<Entry> e_;
+    UniqueFd fd_;
+    ContainerRecord rec_;
+    std::string dir_;
+  };
+  RootfsLease lease_rootfs(const std::string& ref);
 };
 
 }  // namespace hoist::engine

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# hoistd vs dockerd on the container's file system, side by side in one run, on the busybox image.
+# Needs root. Each case is a function `case_NAME ENGINE RUN` that does its set-up untimed and prints
+# the milliseconds of its timed part; every case runs --runs times per engine, engines alternating,
+# and the table shows the medians and hoist's time as a fraction of docker's (target: <= 0.5).
+#   cp-in   `cp` of a tree (--files files, --mb MiB in all, in 50 directories) from the host into a
+#           running container (a new destination each run), each engine with its own CLI
+#   cp-out  `cp` of the same tree out of the container into a new host directory
+# A case is added by writing its function and naming it in `all_cases` (e.g. a `commit` case).
+# Everything is private: a temp dir, a private dockerd (lib.sh: --bridge=none --iptables=false) and
+# hoistd with their own data roots, sockets, cgroup parents; hoistd's default bridge and nftables table
+# have names of their own and go at the end. Containers run with --network none. Everything is removed
+# on exit, failure or Ctrl-C.
+#   bench/fs.sh [--runs N] [--files N] [--mb N] [--cases cp-in,cp-out] [--build DIR] [--docker-cli PATH]
+#               [--out FILE.json]
+set -euo pipefail
+self=$(readlink -f "${BASH_SOURCE[0]}")
+repo=$(cd "$(dirname "$self")/.." && pwd)
+die() { echo "fs: $*" >&2; exit 1; }
+note() { echo "fs: $*" >&2; }
+
+runs=5 files=5000 mb=100 build=$repo/build docker_cli=docker out='' cases_arg=''
+all_cases=(cp-in cp-out)
+usage() {
+  echo "usage: $0 [--runs N] [--files N] [--mb N] [--cases ${all_cases[*]// /,}] [--build DIR] [--docker-cli PATH]" \
+       "[--out FILE.json]" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
+    --files) [ $# -ge 2 ] || usage; files=$2; shift 2 ;;
+    --mb) [ $# -ge 2 ] || usage; mb=$2; shift 2 ;;
+    --cases) [ $# -ge 2 ] || usage; cases_arg=$2; shift 2 ;;
+    --build) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
+    --docker-cli) [ $# -ge 2 ] || usage; docker_cli=$2; shift 2 ;;
+    --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
+    *) usage ;;
+  esac
+done
+for v in runs files mb; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v wants a positive integer"; done
+cases=("${all_cases[@]}")
+if [ -n "$cases_arg" ]; then
+  IFS=, read -ra cases <<<"$cases_arg"
+  for c in "${cases[@]}"; do declare -F "case_${c//-/_}" >/dev/null 2>&1 || [[ " ${all_cases[*]} " == *" $c "* ]] ||
+    die "--cases: unknown case '$c'"; done
+fi
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
+for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
+for t in jq python3 dockerd containerd "$docker_cli"; do command -v "$t" >/dev/null || die "missing $t"; done
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG HOIST_HOST
+
+tmp=$(mktemp -d /tmp/hoist-fsb.XXXXXX)
+chmod 711 "$tmp"
+H=$tmp/h D=$tmp/d
+cg_hoist=/hoist-fsbench-$$ cg_docker=/docker-fsbench-$$
+hc=("$cli" -H "unix://$H/hoist.sock")
+dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
+docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+hoistd_pid=''
+hbridge=hfb$(( $$ % 100000 )) htable=hoist_fsbench_$$ hbip=10.237.$(( $$ % 200 + 20 )).1/24
+made_run_docker=''
+[ -e /run/docker ] || made_run_docker=1
+
+cleanup() {
+  local p ids
+  set +e
+  trap - INT TERM
+  if [ -n "$hoistd_pid" ] && kill -0 "$hoistd_pid" 2>/dev/null; then
+    ids=$(timeout 20 "${hc[@]}" ps -aq 2>/dev/null)
+    [ -n "$ids" ] && timeout 60 "${hc[@]}" rm -f $ids >/dev/null 2>&1
+  fi
+  stop_pid "$hoistd_pid" 5
+  if [ -S "$D/docker.sock" ]; then
+    ids=$(timeout 20 "${dk[@]}" ps -aq 2>/dev/null)
+    [ -n "$ids" ] && timeout 60 "${dk[@]}" rm -f $ids >/dev/null 2>&1
+  fi
+  [ -d "$D" ] && stop_dockerd
+  remove_cgroup "$cg_hoist"; remove_cgroup "$cg_docker"
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && is_ours "$p" && stop_pid "$p" 2
+  done
+  ip link show "$hbridge" >/dev/null 2>&1 && { ip link del "$hbridge" || note "could not remove bridge $hbridge"; }
+  nft delete table ip "$htable" >/dev/null 2>&1
+  umount_under "$tmp"
+  rm -rf --one-file-system "$tmp"
+  [ -d "$tmp" ] && note "could not remove $tmp"
+  [ -n "$made_run_docker" ] && rmdir /run/docker/plugins /run/docker 2>/dev/null
+  true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$H" "$D" "$tmp/tmp" "$tmp/out"
+export TMPDIR=$tmp/tmp
+
+# --- the engines and the image (as network.sh: hoistd loads the busybox layout, docker loads hoistd's save) ---
+"$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null
+img=localhost/hoist-busybox:latest
+echo '{}' >"$H/daemon.json"
+: >"$H/resolv.conf"
+setsid "$hoistd" -H "unix://$H/hoist.sock" --config-file "$H/daemon.json" --data-root "$H/data" --exec-root "$H/run" \
+  --config-dir "$H/etc" --runtime "$runtime" --shim "$shim" --cgroup-parent "$cg_hoist" --log-level warn \
+  --bridge "$hbridge" --bip "$hbip" --nft-table "$htable" --resolv-conf "$H/resolv.conf" \
+  >"$H/hoistd.log" 2>&1 </dev/null &
+hoistd_pid=$!
+for ((i = 0; i < 100; i++)); do "${hc[@]}" version >/dev/null 2>&1 && break; kill -0 "$hoistd_pid" || break; sleep 0.05; done
+"${hc[@]}" version >/dev/null 2>&1 || { tail -n 5 "$H/hoistd.log" >&2; die "hoistd did not start"; }
+"${hc[@]}" load -q -i "$tmp/fixtures/busybox-oci.tar" >/dev/null || die "hoist load failed"
+"${hc[@]}" save -o "$tmp/busybox-docker.tar" "$img" || die "hoist save failed"
+docker_driver=''
+for drv in overlay2 vfs; do
+  if start_dockerd "$drv"; then docker_driver=$drv; break; fi
+  note "private dockerd did not start with --storage-driver $drv"
+  stop_dockerd; rm -rf --one-file-system "$D/data" "$D/exec"
+done
+[ -n "$docker_driver" ] || die "could not start a private dockerd"
+"${dk[@]}" load -q -i "$tmp/busybox-docker.tar" >/dev/null || die "docker load failed"
+
+eng() {  # eng ENGINE ARGS...: that engine's own CLI, with a time limit
+  local t=$1
+  shift
+  case $t in
+    hoist) timeout 600 "${hc[@]}" "$@" ;;
+    docker) timeout 600 "${dk[@]}" "$@" ;;
+  esac
+}
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# --- the tree: $files files in 50 directories, $mb MiB in all ---
+tree=$tmp/tree/src
+python3 - "$tree" "$files" "$mb" <<'EOF'
+import os, sys
+root, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+size = mb * 1024 * 1024 // n
+block = os.urandom(size)
+for i in range(n):
+    d = os.path.join(root, "d%02d" % (i % 50))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d" % i), "wb") as f:
+        f.write(block[i % 97:] + block[:i % 97])
+EOF
+for e in hoist docker; do
+  eng "$e" run -d --name fsbench --network none "$img" sleep 1000000 >/dev/null || die "$e: run failed"
+  eng "$e" cp "$tree" fsbench:/src || die "$e: the first cp failed"
+done
+
+# --- the cases: set-up untimed, the timed part's milliseconds on stdout ---
+case_cp_in() {  # case_cp_in ENGINE RUN
+  local t0 t1
+  sync
+  t0=$(ms)
+  eng "$1" cp -q "$tree" "fsbench:/in-$2" || die "$1: cp in failed"
+  t1=$(ms)
+  eng "$1" exec fsbench rm -rf "/in-$2" || die "$1: rm failed"
+  echo $(( t1 - t0 ))
+}
+case_cp_out() {  # case_cp_out ENGINE RUN
+  local t0 t1 dst=$tmp/out/$1-$2
+  sync
+  t0=$(ms)
+  eng "$1" cp -q fsbench:/src "$dst" || die "$1: cp out failed"
+  t1=$(ms)
+  [ "$(find "$dst" -type f | wc -l)" -eq "$files" ] || die "$1: cp out copied $(find "$dst" -type f | wc -l) files"
+  rm -rf "$dst"
+  echo $(( t1 - t0 ))
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+results='[]'
+printf '%-10s %12s %12s %8s\n' case "hoist ms" "docker ms" ratio
+for c in "${cases[@]}"; do
+  fn=case_${c//-/_}
+  declare -F "$fn" >/dev/null || die "no function $fn"
+  declare -A times=([hoist]='' [docker]='')
+  for ((r = 1; r <= runs; r++)); do
+    # Alternate which engine goes first, so neither always finds a warmer cache.
+    order=(hoist docker)
+    [ $((r % 2)) -eq 0 ] && order=(docker hoist)
+    for e in "${order[@]}"; do times[$e]+="$("$fn" "$e" "$r") "; done
+  done
+  hm=$(tr ' ' '\n' <<<"${times[hoist]}" | grep . | median)
+  dm=$(tr ' ' '\n' <<<"${times[docker]}" | grep . | median)
+  ratio=$(awk -v h="$hm" -v d="$dm" 'BEGIN { printf "%.2f", (d > 0 ? h / d : 0) }')
+  printf '%-10s %12s %12s %8s\n' "$c" "$hm" "$dm" "$ratio"
+  results=$(jq -c --arg c "$c" --arg h "${times[hoist]}" --arg d "${times[docker]}" --argjson hm "$hm" --argjson dm "$dm" \
+    '. + [{case: $c, hoist_ms: ($h | split(" ") | map(select(. != "") | tonumber)),
+           docker_ms: ($d | split(" ") | map(select(. != "") | tonumber)), hoist_median: $hm, docker_median: $dm,
+           ratio: (if $dm > 0 then $hm / $dm else null end)}]' <<<"$results")
+  unset times
+done
+echo "($runs runs each, medians; $files files, $mb MiB; docker $("${dk[@]}" version --format '{{.Server.Version}}') with $docker_driver)"
+[ -z "$out" ] || jq -n --argjson r "$results" --arg files "$files" --arg mb "$mb" --arg runs "$runs" \
+  '{files: ($files | tonumber), mb: ($mb | tonumber), runs: ($runs | tonumber), results: $r}' >"$out"
