@@ -23,6 +23,10 @@ int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& 
 int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);  // pause, unpause
 CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps, cmd_logs, cmd_exec, cmd_top, cmd_stats;
 
+// commit.cpp: a container's file system.
+extern const Command kCommitCommand, kDiffCommand, kExportCommand;
+CommandFn cmd_commit, cmd_diff, cmd_export;
+
 // image.cpp
 extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kRmiCommand, kSaveCommand, kLoadCommand,
     kImportCommand;

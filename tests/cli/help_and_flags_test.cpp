@@ -251,7 +251,8 @@ TEST(CliHelp, EveryCommandAndFlagAsDocker28DescribesIt) {
         "login", "logout", "version", "info", "events", "system df", "system prune", "system info", "system events",
         "container ls", "container inspect", "container rm", "image ls", "image inspect", "image rm", "port",
         "container port", "network create", "network ls", "network list", "network inspect", "network rm",
-        "network remove", "network prune", "network connect", "network disconnect"}) {
+        "network remove", "network prune", "network connect", "network disconnect", "commit", "diff", "export",
+        "container commit", "container diff", "container export"}) {
     SCOPED_TRACE(path);
     auto h = help_of(path);
     ASSERT_EQ(h.code, 0) << h.err;
