@@ -32,14 +32,6 @@ std::string lowered(std::string_view s) {
   return out;
 }
 
-// Go's httputils.BoolValueOrDefault: absent → `def`; "", "0", "no", "false", "none" → false.
-bool docker_bool(const Request& req, const std::string& key, bool def) {
-  auto it = req.query.find(key);
-  if (it == req.query.end()) return def;
-  std::string v = lowered(it->second);
-  return !(v.empty() || v == "0" || v == "no" || v == "false" || v == "none");
-}
-
 // dockerd's CheckForJSON: a body (or any Content-Type at all) must be application/json.
 void check_json_content(const Request& req) {
   std::string ct = req.header("content-type");
@@ -170,7 +162,7 @@ void commit(Daemon& d, ContainerService& svc, Request& req, Response& res) {
   // go to compression (bench/commit.sh); push sends it as it is (an OCI tar layer), save as is.
   in.compression = image::LayerCompression::None;
 
-  PauseGuard pause(m, r, docker_bool(req, "pause", true));
+  PauseGuard pause(m, r, req.qbool("pause", true));
   in.changes = container_change_source(r, m.container_dir(r.id));
   image::CommitResult result = image::commit_image(d.store(), in);
   std::string id = result.record.id.str();
