@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `commit` of a container that changed 50 MiB: hoist (hoist CLI -> hoistd) against docker (docker CLI ->
-# a private dockerd with overlay2, vfs if overlay2 cannot start), in one hyperfine session, on the same
+# `commit` of a container that changed 50 MiB: hoist (hoist CLI -> hoistd; and docker's CLI -> hoistd,
+# "hoist-dockercli") against docker (docker CLI -> a private dockerd with overlay2, vfs if overlay2
+# cannot start), in one hyperfine session, on the same
 # busybox rootfs imported into both. Before each timed commit (untimed, hyperfine --prepare) a
 # fresh container writes its 50 MiB (40 files of 1 MiB and 1,000 of 10 KiB, random bytes) and
 # exits, and `sync` flushes every dirty page, so each commit starts from a clean page cache
@@ -118,11 +119,14 @@ for t in hoist docker; do
     printf '%q ' "${c[@]}"; printf 'run --name cb --network none %q sh -c %q >/dev/null || exit 1\n' "$img" "$work"
     echo 'sync'; } >"$tmp/prepare-$t.sh"
 done
+# hoist-dockercli: hoistd through docker's own CLI, to tell the daemon's time from the client's.
+cp "$tmp/prepare-hoist.sh" "$tmp/prepare-hoist-dockercli.sh"
 declare -A cmd
 cmd[hoist]="$(printf '%q ' "${hc[@]}" commit cb bench-commit:latest)"
+cmd[hoist-dockercli]="$(printf '%q ' "$docker_cli" --config "$D/client" -H "unix://$H/hoist.sock" commit cb bench-commit:latest)"
 cmd[docker]="$(printf '%q ' "${dk[@]}" commit cb bench-commit:latest)"
 hf=()
-for t in hoist docker; do  # one run each first: a broken engine fails with its own message
+for t in hoist hoist-dockercli docker; do  # one run each first: a broken engine fails with its own message
   bash "$tmp/prepare-$t.sh" || die "$t: the container's work failed"
   rc=0; o=$(eval "${cmd[$t]}" 2>&1 </dev/null) || rc=$?
   [ "$rc" -eq 0 ] || die "$t: commit failed (exit $rc): $(tail -n 5 <<<"$o")"
@@ -132,8 +136,10 @@ echo "hoist: $build ($("$cli" --version 2>/dev/null | head -1)); dockerd $("${dk
 echo "commit of a container that wrote 50 MiB (40 x 1 MiB + 1,000 x 10 KiB, random), $runs runs each after $warmup warm-up runs; page cache flushed (sync) before each run"
 hyperfine -N --runs "$runs" --warmup "$warmup" --export-json "$tmp/hf.json" "${hf[@]}"
 summary=$(jq '(.results | map({key: .command, value: .median}) | from_entries) as $r
-  | {median_ms: ($r | map_values(. * 1000)), ratio: {hoist_docker: ($r.hoist / $r.docker)},
+  | {median_ms: ($r | map_values(. * 1000)),
+     ratio: {hoist_docker: ($r.hoist / $r.docker), hoist_dockercli_docker: ($r["hoist-dockercli"] / $r.docker)},
      failed: [.results[] | select(any(.exit_codes[]; . != 0)) | .command]}' "$tmp/hf.json")
-jq -r '"medians: hoist \(.median_ms.hoist | . * 10 | round / 10) ms, docker \(.median_ms.docker | . * 10 | round / 10) ms; hoist/docker \(.ratio.hoist_docker * 100 | round / 100)"' <<<"$summary"
+jq -r 'def r1: . * 10 | round / 10; def r2: . * 100 | round / 100;
+  "medians: hoist \(.median_ms.hoist | r1) ms, hoist through docker'"'"'s CLI \(.median_ms["hoist-dockercli"] | r1) ms, docker \(.median_ms.docker | r1) ms; hoist/docker \(.ratio.hoist_docker | r2), hoist-dockercli/docker \(.ratio.hoist_dockercli_docker | r2)"' <<<"$summary"
 [ -n "$out" ] && jq --argjson s "$summary" '. + {summary: $s}' "$tmp/hf.json" >"$out"
 [ "$(jq '.failed | length' <<<"$summary")" -eq 0 ]

@@ -1,11 +1,6 @@
 // A container's file system: `commit` (an image of its changes), `diff` (the changes) and
 // `export` (the whole file system as a tar), as docker 28's.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "cli/commands/commands.h"
-#include "common/error.h"
-#include "common/file.h"
 
 namespace hoist::cli {
 
@@ -70,31 +65,7 @@ const Command kExportCommand = {.use = "[OPTIONS] CONTAINER",
 
 int cmd_export(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kExportCommand, argv);
-  UniqueFd f;
-  int fd = 1;
-  std::string tmp;
-  if (p.has("output")) {
-    tmp = p.get("output") + ".hoist-tmp";
-    f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    fd = f.get();
-  } else if (is_tty(1)) {
-    errp("cowardly refusing to save to a terminal. Use the -o flag or redirect\n");
-    return 1;
-  }
-  try {
-    ctx.c().stream("GET", "/containers/" + q(p.args[0]) + "/export", "", [&](std::string_view d) {
-      write_all(fd, d, "output");
-      return true;
-    });
-  } catch (...) {
-    if (!tmp.empty()) ::unlink(tmp.c_str());
-    throw;
-  }
-  if (!tmp.empty()) {
-    f.reset();
-    if (::rename(tmp.c_str(), p.get("output").c_str()) != 0) throw_sys("rename", p.get("output"));
-  }
-  return 0;
+  return download_tar(ctx, "/containers/" + q(p.args[0]) + "/export", p.get("output"));
 }
 
 }  // namespace hoist::cli

@@ -1,12 +1,11 @@
 #include "engine/containers/init_layer.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
+#include <filesystem>
 
 #include "common/error.h"
 #include "common/file.h"
@@ -94,22 +93,17 @@ void make_entries(const std::string& target, const image::LayerStack& view) {
   }
 }
 
-std::vector<std::string> names_in(int dirfd, const std::string& shown) {
-  UniqueFd fd = open_in(dirfd, ".", O_RDONLY | O_DIRECTORY, shown);
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd.get()), ::closedir);
-  if (!d) throw_sys("opendir", shown);
-  fd.release();
+// The names in the directory `dirfd` (a directory of ours: the init layer), sorted.
+std::vector<std::string> names_in(int dirfd) {
   std::vector<std::string> out;
-  while (struct dirent* ent = ::readdir(d.get())) {
-    std::string n = ent->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd/" + std::to_string(dirfd)))
+    out.push_back(e.path().filename());
   std::sort(out.begin(), out.end());
   return out;
 }
 
 void apply_dir(int src, int dst, const std::string& rel) {
-  for (const std::string& name : names_in(src, rel)) {
+  for (const std::string& name : names_in(src)) {
     std::string path = rel.empty() ? name : rel + "/" + name;
     struct stat st;
     if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("stat", path);
