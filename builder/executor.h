@@ -2,8 +2,9 @@
 // engine (which owns containers and the image store), so that the builder's planner and its tests
 // run without root or containers, against a fake.
 //
-// The engine's implementation comes with the volumes issue's layer maker (commit, /changes) and
-// the builder issue that uses it; nothing implements this interface yet.
+// The engine's implementation will come with the builder: its commit() is the layer maker's
+// (image/layer_maker.h: the snapshot's changes as a ChangeSource) and image/commit.h's
+// commit_image, which `docker commit` uses today; nothing implements this interface yet.
 #pragma once
 #include <functional>
 #include <map>

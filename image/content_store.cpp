@@ -68,10 +68,10 @@ std::string ContentStore::read(const Digest& d, std::size_t max_size) const {
   return read_fd(fd.get());
 }
 
-Digest ContentStore::put(std::string_view data, const std::optional<Digest>& expected) {
+Digest ContentStore::put(std::string_view data, const std::optional<Digest>& expected, bool durable) {
   auto w = writer(expected ? expected->algo : DigestAlgo::Sha256);
   w.write(data.data(), data.size());
-  return w.commit(expected, static_cast<std::int64_t>(data.size()));
+  return w.commit(expected, static_cast<std::int64_t>(data.size()), durable);
 }
 
 bool ContentStore::remove(const Digest& d) {
@@ -103,10 +103,10 @@ ContentStore::Writer ContentStore::writer(DigestAlgo algo) {
   return Writer(*this, tmp, std::move(fd), algo);
 }
 
-void ContentStore::publish(const std::string& tmp, const Digest& d) {
+void ContentStore::publish(const std::string& tmp, const Digest& d, bool durable) {
   auto dst = path(d);
   if (::rename(tmp.c_str(), dst.c_str()) != 0) throw_sys("rename " + tmp + " to", dst);
-  fsync_dir(root_ + "/blobs/" + std::string(d.algo_name()));
+  if (durable) fsync_dir(root_ + "/blobs/" + std::string(d.algo_name()));
 }
 
 ContentStore::Writer::Writer(ContentStore& store, std::string tmp, UniqueFd fd, DigestAlgo algo)
@@ -141,7 +141,8 @@ void ContentStore::Writer::write(const char* data, std::size_t len) {
   }
 }
 
-Digest ContentStore::Writer::commit(const std::optional<Digest>& expected, std::optional<std::int64_t> expected_size) {
+Digest ContentStore::Writer::commit(const std::optional<Digest>& expected, std::optional<std::int64_t> expected_size,
+                                    bool durable) {
   flush();
   auto got = hasher_.digest();
   auto name = expected ? expected->str() : got.str();
@@ -157,12 +158,12 @@ Digest ContentStore::Writer::commit(const std::optional<Digest>& expected, std::
     throw Error("blob " + name + ": digest mismatch: the " + std::to_string(written_) + " bytes received hash to " +
                 got.str());
   }
-  if (::fsync(fd_.get()) != 0) throw_sys("fsync", tmp_);
+  if (durable && ::fsync(fd_.get()) != 0) throw_sys("fsync", tmp_);
   fd_.reset();
   if (store_->has(got)) {
     ::unlink(tmp_.c_str());
   } else {
-    store_->publish(tmp_, got);
+    store_->publish(tmp_, got, durable);
   }
   tmp_.clear();
   return got;

@@ -25,8 +25,8 @@ class ContentStore {
   // Reads a whole blob, refusing it above `max_size` bytes.
   std::string read(const Digest& d, std::size_t max_size = 64 << 20) const;
   UniqueFd open(const Digest& d) const;
-  // Stores `data`; throws if `expected` is given and does not match.
-  Digest put(std::string_view data, const std::optional<Digest>& expected = std::nullopt);
+  // Stores `data`; throws if `expected` is given and does not match. `durable`: see Writer::commit.
+  Digest put(std::string_view data, const std::optional<Digest>& expected = std::nullopt, bool durable = true);
   bool remove(const Digest& d);
   std::vector<Digest> list() const;
 
@@ -40,8 +40,11 @@ class ContentStore {
     std::int64_t written() const { return written_; }
     Digest digest() const { return hasher_.digest(); }
     // Verifies the digest (and size when given) and publishes the blob. On mismatch the temp
-    // file is removed and Error says what was expected and what arrived.
-    Digest commit(const std::optional<Digest>& expected, std::optional<std::int64_t> expected_size = std::nullopt);
+    // file is removed and Error says what was expected and what arrived. `durable`: fsync the
+    // blob and its directory first; false leaves that to a later syncfs of the store (whose
+    // caller then records that the blob may not have reached the disk).
+    Digest commit(const std::optional<Digest>& expected, std::optional<std::int64_t> expected_size = std::nullopt,
+                  bool durable = true);
 
    private:
     friend class ContentStore;
@@ -60,7 +63,7 @@ class ContentStore {
 
  private:
   std::string root_;
-  void publish(const std::string& tmp, const Digest& d);
+  void publish(const std::string& tmp, const Digest& d, bool durable);
 };
 
 }  // namespace hoist::image

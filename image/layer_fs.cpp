@@ -34,9 +34,15 @@ UniqueFd open_at(int dirfd, const std::string& name, int flags, const std::strin
 
 namespace {
 
-// Calls `list(buf, size)` (a listxattr or getxattr variant) until the buffer is big enough.
+// Calls `list(buf, size)` (a listxattr or getxattr variant) until the buffer is big enough: a
+// small buffer first (most files have no or small xattrs: one call), then the size it asks for.
 template <typename F>
 std::string read_sized(F list, const char* op, const std::string& shown) {
+  char small[512];
+  ssize_t got = list(small, sizeof small);
+  if (got >= 0) return std::string(small, static_cast<std::size_t>(got));
+  if (errno == ENOTSUP || errno == ENODATA) return {};
+  if (errno != ERANGE) throw_sys(op, shown);
   std::string buf;
   for (;;) {
     ssize_t n = list(nullptr, 0);

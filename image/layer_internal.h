@@ -1,5 +1,6 @@
-// Internals shared by layer.cpp (extraction), layer_stream.cpp (decompression) and
-// layer_tree.cpp (archive_directory, copy_tree): not part of the image module's interface.
+// Internals shared by layer.cpp (extraction), layer_stream.cpp (decompression),
+// layer_tree.cpp (TarBuilder, archive_directory, copy_tree) and layer_maker.cpp: not part of the
+// image module's interface.
 #pragma once
 #include <locale.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/fd.h"
 #include "image/layer.h"
 
@@ -112,6 +114,62 @@ void remove_all_at(int dirfd, const std::string& name, const std::string& shown)
 
 // openat(dirfd, name, flags | O_CLOEXEC); throws SysError("open", shown) on failure.
 UniqueFd open_at(int dirfd, const std::string& name, int flags, const std::string& shown);
+
+// A second consumer of what a TarBuilder reads: each entry as it goes into the tar (the layer
+// maker unpacks a layer with it while the tar is written, from the same reads).
+class TarMirror {
+ public:
+  virtual ~TarMirror() = default;
+  // A directory, file, symlink, device or fifo with its metadata and the xattrs written to the
+  // tar; `symlink`: its target; `hardlink`: the entry is a hard link to that earlier entry;
+  // `opaque`: a directory whose opaque marker follows it.
+  virtual void begin(const std::string& rel, const struct stat& st, const std::vector<Xattr>& xattrs,
+                     const std::string& symlink, const std::string& hardlink, bool opaque) = 0;
+  // The data of the regular file begun last, in order, then end().
+  virtual void data(const char* p, std::size_t n) = 0;
+  virtual void end() = 0;
+  // A whiteout entry for `rel` (`st`: the metadata it is written with).
+  virtual void whiteout(const std::string& rel, const struct stat& st) = 0;
+};
+
+struct TarBuilderOptions {
+  TarMirror* mirror = nullptr;
+  // Hash the stream (finish() returns the digest); false: finish() returns an empty digest and
+  // the caller hashes what `write` gets.
+  bool hash = true;
+};
+
+// Writes tar entries taken from a directory tree: pax format with deterministic headers (type,
+// mode, owner, mtime, xattrs but overlayfs' own and system.*; no atime or ctime), overlayfs
+// whiteouts (0:0 character devices) as ".wh.NAME" entries and opaque directories followed by
+// their ".wh..wh..opq" marker, a file met again through another hard link as a link to the first
+// path written, sockets left out. The stream is hashed on the way (the layer's diff ID). Every
+// file is opened with *at() calls and O_NOFOLLOW relative to a directory fd, so a tree changing
+// underneath (a running container) cannot lead it out.
+class TarBuilder {
+ public:
+  explicit TarBuilder(const WriteFn& write, const TarBuilderOptions& opts = {});
+  ~TarBuilder();
+  TarBuilder(const TarBuilder&) = delete;
+  TarBuilder& operator=(const TarBuilder&) = delete;
+
+  // `name` in the directory `dirfd` as the entry `rel`; with `recurse`, a directory is followed
+  // by everything below it (names sorted, depth first).
+  void add(int dirfd, const std::string& name, const std::string& rel, bool recurse);
+  // Everything below the directory `dirfd`, whose entries are named `prefix`/... ("" for a root).
+  void add_children(int dirfd, const std::string& prefix);
+  // A whiteout entry ".wh.NAME" for `rel` ("a/b" -> "a/.wh.b"): an empty file, mode 0600, with
+  // `st`'s owner and mtime.
+  void add_whiteout(const std::string& rel, const struct stat& st);
+  // Ends the archive (the end marker, no padding after it); returns the digest of the stream.
+  Digest finish();
+  std::int64_t entries() const;
+  std::int64_t bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Path join for messages and relative names: join("", "a") == "a".
 inline std::string join(const std::string& dir, std::string_view name) {

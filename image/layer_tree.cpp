@@ -47,9 +47,12 @@ struct EntryFree {
 };
 using EntryPtr = std::unique_ptr<archive_entry, EntryFree>;
 
-class TreeArchiver {
- public:
-  explicit TreeArchiver(const WriteFn& write) : write_(write), a_(archive_write_new()) {
+}  // namespace
+
+namespace layer_detail {
+
+struct TarBuilder::Impl {
+  Impl(const WriteFn& write, const TarBuilderOptions& opts) : write_(write), opts_(opts), a_(archive_write_new()) {
     if (!a_) throw Error("archive: out of memory");
     // pax: ustar headers, with pax records where ustar falls short (long names, xattrs,
     // sub-second mtimes).
@@ -58,30 +61,29 @@ class TreeArchiver {
     // Large blocks for few callbacks, no padding after the end marker (as Go's archive/tar).
     archive_write_set_bytes_per_block(a_.get(), static_cast<int>(kBufSize));
     archive_write_set_bytes_in_last_block(a_.get(), 1);
-    check(archive_write_open(a_.get(), this, nullptr, &TreeArchiver::write_cb, nullptr));
+    check(archive_write_open(a_.get(), this, nullptr, &Impl::write_cb, nullptr));
   }
 
   // After a failure, libarchive's close (in archive_write_free) would flush the rest of the
   // stream: drop it rather than hand a caller who got an exception more bytes.
-  ~TreeArchiver() {
+  ~Impl() {
     dropping_ = true;
     a_.reset();
   }
-  TreeArchiver(const TreeArchiver&) = delete;
-  TreeArchiver& operator=(const TreeArchiver&) = delete;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
-  Digest run(int root) {
-    walk(root, "");
+  Digest finish() {
     check(archive_write_close(a_.get()));
-    return hasher_.digest();
+    return opts_.hash ? hasher_.digest() : Digest{};
   }
 
- private:
   static la_ssize_t write_cb(struct archive* a, void* self, const void* buf, std::size_t len) {
-    auto* t = static_cast<TreeArchiver*>(self);
+    auto* t = static_cast<Impl*>(self);
     if (t->dropping_ || t->error_) return static_cast<la_ssize_t>(len);
     try {
-      t->hasher_.update(buf, len);
+      if (t->opts_.hash) t->hasher_.update(buf, len);
+      t->bytes_ += static_cast<std::int64_t>(len);
       t->write_(static_cast<const char*>(buf), len);
       return static_cast<la_ssize_t>(len);
     } catch (...) {
@@ -100,7 +102,8 @@ class TreeArchiver {
 
   // The children of a directory, sorted by name, depth first: a deterministic order.
   void walk(int dirfd, const std::string& prefix) {
-    for (const std::string& name : list_dir(dirfd, prefix.empty() ? "." : prefix)) add(dirfd, name, join(prefix, name));
+    for (const std::string& name : list_dir(dirfd, prefix.empty() ? "." : prefix))
+      add(dirfd, name, join(prefix, name), true);
   }
 
   EntryPtr entry_for(const std::string& rel, const struct stat& st) {
@@ -115,14 +118,21 @@ class TreeArchiver {
     return e;
   }
 
-  void add_xattrs(archive_entry* e, const std::vector<Xattr>& xattrs) {
+  // Adds the xattrs that go into a layer to `e`; returns them.
+  std::vector<Xattr> add_xattrs(archive_entry* e, const std::vector<Xattr>& xattrs) {
+    std::vector<Xattr> kept;
     for (const Xattr& x : xattrs) {
       if (is_overlay_xattr(x.name) || x.name.starts_with("system.")) continue;
       archive_entry_xattr_add_entry(e, x.name.c_str(), x.value.data(), x.value.size());
+      if (opts_.mirror) kept.push_back(x);
     }
+    return kept;
   }
 
-  void write_header(archive_entry* e) { check(archive_write_header(a_.get(), e)); }
+  void write_header(archive_entry* e) {
+    check(archive_write_header(a_.get(), e));
+    ++entries_;
+  }
 
   // An empty regular file: the tar form of overlayfs whiteouts.
   void write_marker(const std::string& rel, const struct stat& st, mode_t perm) {
@@ -133,29 +143,35 @@ class TreeArchiver {
     write_header(e.get());
   }
 
-  void add(int dirfd, const std::string& name, const std::string& rel) {
+  void add_whiteout(const std::string& rel, const struct stat& st) {
+    std::size_t slash = rel.rfind('/');
+    // slash == npos: npos + 1 == 0, the whole name.
+    write_marker(rel.substr(0, slash + 1) + ".wh." + rel.substr(slash + 1), st, 0600);
+    if (opts_.mirror) opts_.mirror->whiteout(rel, st);
+  }
+
+  void add(int dirfd, const std::string& name, const std::string& rel, bool recurse) {
     struct stat st;
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("stat", rel);
-    if (S_ISDIR(st.st_mode)) return add_dir(dirfd, name, rel);
+    if (S_ISDIR(st.st_mode)) return add_dir(dirfd, name, rel, recurse);
     if (S_ISSOCK(st.st_mode)) return;  // tar has no sockets
-    std::size_t slash = rel.rfind('/');
-    if (S_ISCHR(st.st_mode) && st.st_rdev == 0) {
-      // An overlayfs whiteout: ".wh.NAME", as Docker writes it.
-      std::string wh = rel.substr(0, slash + 1) + ".wh." + rel.substr(slash + 1);
-      return write_marker(wh, st, 0600);
-    }
+    // An overlayfs whiteout: ".wh.NAME", as Docker writes it.
+    if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return add_whiteout(rel, st);
     EntryPtr e = entry_for(rel, st);
     if (st.st_nlink > 1) {
       auto [it, first] = links_.try_emplace(InodeKey{st.st_dev, st.st_ino}, rel);
       if (!first) {
         archive_entry_set_hardlink(e.get(), it->second.c_str());
         archive_entry_set_size(e.get(), 0);
-        return write_header(e.get());
+        write_header(e.get());
+        if (opts_.mirror) opts_.mirror->begin(rel, st, {}, "", it->second, false);
+        return;
       }
     }
     if (S_ISREG(st.st_mode)) return add_file(dirfd, name, rel, e.get());
+    std::string target;
     if (S_ISLNK(st.st_mode)) {
-      std::string target(PATH_MAX, '\0');
+      target.resize(PATH_MAX);
       ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
       if (n < 0) throw_sys("readlink", rel);
       target.resize(static_cast<std::size_t>(n));
@@ -164,26 +180,30 @@ class TreeArchiver {
       archive_entry_set_rdev(e.get(), st.st_rdev);
     }
     UniqueFd node = open_at(dirfd, name, O_PATH | O_NOFOLLOW, rel);
-    add_xattrs(e.get(), read_xattrs(node.get(), true, rel));
+    std::vector<Xattr> kept = add_xattrs(e.get(), read_xattrs(node.get(), true, rel));
     write_header(e.get());
+    if (opts_.mirror) opts_.mirror->begin(rel, st, kept, target, "", false);
   }
 
-  void add_dir(int dirfd, const std::string& name, const std::string& rel) {
+  void add_dir(int dirfd, const std::string& name, const std::string& rel, bool recurse) {
     UniqueFd fd = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, rel);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw_sys("stat", rel);
     EntryPtr e = entry_for(rel, st);
     std::vector<Xattr> xattrs = read_xattrs(fd.get(), false, rel);
-    add_xattrs(e.get(), xattrs);
+    std::vector<Xattr> kept = add_xattrs(e.get(), xattrs);
     write_header(e.get());
     // An overlayfs opaque directory: the marker comes right after it, before its contents.
+    bool opaque = false;
     for (const Xattr& x : xattrs) {
       if ((x.name == "trusted.overlay.opaque" || x.name == "user.overlay.opaque") && x.value == "y") {
         write_marker(rel + "/.wh..wh..opq", st, st.st_mode & 0777);
+        opaque = true;
         break;
       }
     }
-    walk(fd.get(), rel);
+    if (opts_.mirror) opts_.mirror->begin(rel, st, kept, "", "", opaque);
+    if (recurse) walk(fd.get(), rel);
   }
 
   void add_file(int dirfd, const std::string& name, const std::string& rel, archive_entry* e) {
@@ -193,8 +213,9 @@ class TreeArchiver {
     if (::fstat(fd.get(), &st) != 0) throw_sys("stat", rel);
     if (!S_ISREG(st.st_mode)) throw Error("archive " + rel + ": changed while being read");
     archive_entry_set_size(e, st.st_size);
-    add_xattrs(e, read_xattrs(fd.get(), false, rel));
+    std::vector<Xattr> kept = add_xattrs(e, read_xattrs(fd.get(), false, rel));
     write_header(e);
+    if (opts_.mirror) opts_.mirror->begin(rel, st, kept, "", "", false);
     // The header promised st_size bytes: exactly that many follow.
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBufSize);
     for (off_t left = st.st_size; left > 0;) {
@@ -204,18 +225,38 @@ class TreeArchiver {
       if (n == 0) throw Error("archive " + rel + ": file shrank while being read");
       la_ssize_t w = archive_write_data(a_.get(), buf_.get(), static_cast<std::size_t>(n));
       if (w < 0) check(ARCHIVE_FATAL);
+      if (opts_.mirror) opts_.mirror->data(buf_.get(), static_cast<std::size_t>(n));
       left -= n;
     }
+    if (opts_.mirror) opts_.mirror->end();
   }
 
   const WriteFn& write_;
+  TarBuilderOptions opts_;
   std::unique_ptr<struct archive, ArchiveWriteFree> a_;
   Hasher hasher_;
   std::exception_ptr error_;
   bool dropping_ = false;
+  std::int64_t entries_ = 0, bytes_ = 0;
   std::map<InodeKey, std::string> links_;  // first path of each multiply-linked inode
   std::unique_ptr<char[]> buf_;
 };
+
+TarBuilder::TarBuilder(const WriteFn& write, const TarBuilderOptions& opts)
+    : impl_(std::make_unique<Impl>(write, opts)) {}
+TarBuilder::~TarBuilder() = default;
+void TarBuilder::add(int dirfd, const std::string& name, const std::string& rel, bool recurse) {
+  impl_->add(dirfd, name, rel, recurse);
+}
+void TarBuilder::add_children(int dirfd, const std::string& prefix) { impl_->walk(dirfd, prefix); }
+void TarBuilder::add_whiteout(const std::string& rel, const struct stat& st) { impl_->add_whiteout(rel, st); }
+Digest TarBuilder::finish() { return impl_->finish(); }
+std::int64_t TarBuilder::entries() const { return impl_->entries_; }
+std::int64_t TarBuilder::bytes() const { return impl_->bytes_; }
+
+}  // namespace layer_detail
+
+namespace {
 
 // ---- copy_tree ----
 
@@ -319,7 +360,9 @@ class TreeCopier {
 Digest archive_directory(const std::string& dir, const WriteFn& write) {
   Utf8Locale locale;
   UniqueFd root = open_file(dir, O_RDONLY | O_DIRECTORY);
-  return TreeArchiver(write).run(root.get());
+  TarBuilder tar(write);
+  tar.add_children(root.get(), "");
+  return tar.finish();
 }
 
 void copy_tree(const std::string& src, const std::string& dst) { TreeCopier(src, dst).copy(); }

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -18,6 +20,8 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "image/install.h"
+#include "image/layer.h"
 
 namespace hoist::image {
 
@@ -61,6 +65,12 @@ json record_to_json(const ImageRecord& r) {
             {"created", r.created},
             {"size", r.size}};
   if (r.index_digest) j["indexDigest"] = r.index_digest->str();
+  if (r.parent) j["parent"] = r.parent->str();
+  if (!r.unsynced.empty()) {
+    json u = json::array();
+    for (auto& c : r.unsynced) u.push_back(c.str());
+    j["unsynced"] = u;
+  }
   return j;
 }
 
@@ -70,6 +80,9 @@ ImageRecord record_from_json(const json& j) {
   r.manifest_digest = Digest::parse(j.at("manifestDigest").get<std::string>());
   r.manifest_media_type = j.at("manifestMediaType").get<std::string>();
   if (j.contains("indexDigest")) r.index_digest = Digest::parse(j.at("indexDigest").get<std::string>());
+  if (j.contains("parent")) r.parent = Digest::parse(j.at("parent").get<std::string>());
+  if (j.contains("unsynced"))
+    for (auto& c : j.at("unsynced")) r.unsynced.push_back(Digest::parse(c.get<std::string>()));
   for (auto& l : j.at("layers")) {
     LayerInfo li;
     li.digest = Digest::parse(l.at("digest").get<std::string>());
@@ -141,11 +154,109 @@ Store::Store(std::string root, std::optional<SnapshotMode> mode)
     write_file_atomic(driver_file, mode_ == SnapshotMode::Copy ? "copy\n" : "overlay\n", 0600);
   }
   load();
+  repair_unsynced();
   std::lock_guard lk(mu_);
   gc_locked();
 }
 
-Store::~Store() = default;
+Store::~Store() {
+  {
+    std::lock_guard lk(mu_);
+    sync_stop_ = true;
+  }
+  sync_cv_.notify_all();
+  // The syncer finishes what is pending first: a clean shutdown leaves no marked record.
+  if (syncer_.joinable()) syncer_.join();
+}
+
+void Store::syncer_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    sync_cv_.wait(lk, [&] { return sync_stop_ || !unsynced_.empty(); });
+    if (unsynced_.empty()) return;  // stopping, nothing left
+    std::set<Digest> ids = unsynced_;
+    lk.unlock();
+    int r = ::syncfs(lock_.get());
+    int err = errno;
+    lk.lock();
+    if (r != 0) {
+      // The marks stay: the next open checks those images.
+      log::warn("image store: syncfs " + root_ + ": " + std::strerror(err));
+      if (sync_stop_) return;
+      sync_cv_.wait_for(lk, std::chrono::seconds(5), [&] { return sync_stop_; });
+      continue;
+    }
+    for (const Digest& id : ids) {
+      unsynced_.erase(id);
+      auto it = images_.find(id);
+      if (it == images_.end() || it->second.unsynced.empty()) continue;
+      it->second.unsynced.clear();
+      try {
+        write_record_locked(it->second);
+      } catch (const std::exception& e) {
+        log::warn(std::string("image store: ") + e.what());
+      }
+    }
+  }
+}
+
+void Store::repair_unsynced() {
+  std::vector<ImageRecord> marked;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, rec] : images_)
+      if (!rec.unsynced.empty()) marked.push_back(rec);
+  }
+  for (ImageRecord& rec : marked) {
+    std::string why;
+    for (const Digest& chain : rec.unsynced) {
+      auto l = std::find_if(rec.layers.begin(), rec.layers.end(), [&](const LayerInfo& x) { return x.chain_id == chain; });
+      if (l == rec.layers.end()) continue;
+      try {
+        // The blob must be whole; the snapshot, written from the same bytes, is made again from it.
+        UniqueFd fd = content_.open(l->digest);
+        Hasher h(l->digest.algo);
+        ExtractOptions xo;
+        xo.privileged = ::geteuid() == 0;
+        if (mode_ == SnapshotMode::Copy) throw Error("a copy-mode layer cannot be unpacked again on its own");
+        auto snap = new_snapshot();
+        std::string what = content_.path(l->digest);
+        auto res = extract_layer(snap.fs(), [&](char* buf, std::size_t n) {
+          std::size_t got = fd_reader(fd.get(), what)(buf, n);
+          h.update(buf, got);
+          return got;
+        }, xo);
+        if (h.digest() != l->digest) throw Error("the blob does not match its digest");
+        if (res.diff_id != l->diff_id) throw Error("the layer unpacks to " + res.diff_id.str());
+        remove_all(root_ + "/snapshots/" + chain.hex);
+        snap.commit(chain, l->diff_id, res.uncompressed_size);
+      } catch (const std::exception& e) {
+        why = "layer " + chain.str() + ": " + e.what();
+        break;
+      }
+    }
+    std::lock_guard lk(mu_);
+    if (!why.empty()) {
+      log::warn("image store: dropping image " + rec.id.str() + ", written just before the store was last closed: " + why);
+      images_.erase(rec.id);
+      ::unlink((root_ + "/images/" + rec.id.hex + ".json").c_str());
+      bool refs_changed = false;
+      for (auto it = refs_.begin(); it != refs_.end();) {
+        if (it->second == rec.id) {
+          it = refs_.erase(it);
+          refs_changed = true;
+        } else {
+          ++it;
+        }
+      }
+      if (refs_changed) save_refs_locked();
+      continue;
+    }
+    rec.unsynced.clear();
+    images_[rec.id] = rec;
+    write_record_locked(rec);
+  }
+}
 
 void Store::load() {
   std::lock_guard lk(mu_);
@@ -172,14 +283,16 @@ void Store::load() {
   }
 }
 
-void Store::save_refs_locked() {
+void Store::save_refs_locked(bool durable) {
   json refs = json::object();
   for (auto& [k, v] : refs_) refs[k] = v.str();
-  write_file_atomic(root_ + "/repositories.json", json{{"refs", refs}}.dump(1) + "\n", 0600);
+  write_file_atomic(root_ + "/repositories.json", json{{"refs", refs}}.dump(1) + "\n", 0600, durable);
 }
 
 void Store::write_record_locked(const ImageRecord& rec) {
-  write_file_atomic(root_ + "/images/" + rec.id.hex + ".json", record_to_json(rec).dump(1) + "\n", 0600);
+  // A marked record need not reach the disk before its layers do: the syncer rewrites it.
+  write_file_atomic(root_ + "/images/" + rec.id.hex + ".json", record_to_json(rec).dump(1) + "\n", 0600,
+                    rec.unsynced.empty());
 }
 
 std::optional<ImageRecord> Store::get(const Digest& id) const {
@@ -264,13 +377,20 @@ std::vector<Reference> Store::references(const Digest& id) const {
 void Store::add_image(const ImageRecord& rec, const std::vector<Reference>& refs) {
   for (auto& l : rec.layers)
     if (!has_snapshot(l.chain_id)) throw Error("add image " + rec.id.str() + ": layer " + l.chain_id.str() + " missing");
-  // Make the blobs and unpacked layers durable before a record points at them.
-  if (::syncfs(lock_.get()) != 0) throw_sys("syncfs", root_);
+  bool unsynced = !rec.unsynced.empty();
+  // Make the blobs and unpacked layers durable before a record points at them (or, for layers
+  // written without a sync, mark the record until the syncer has done it).
+  if (!unsynced && ::syncfs(lock_.get()) != 0) throw_sys("syncfs", root_);
   std::lock_guard lk(mu_);
   write_record_locked(rec);
   images_[rec.id] = rec;
   for (auto& r : refs) refs_[r.str()] = rec.id;
-  if (!refs.empty()) save_refs_locked();
+  if (!refs.empty()) save_refs_locked(!unsynced);
+  if (unsynced) {
+    unsynced_.insert(rec.id);
+    if (!syncer_.joinable()) syncer_ = std::thread([this] { syncer_loop(); });
+    sync_cv_.notify_all();
+  }
 }
 
 void Store::tag(const Digest& id, const Reference& ref) {
@@ -409,12 +529,12 @@ Store::SnapshotBuilder::~SnapshotBuilder() {
   }
 }
 
-void Store::SnapshotBuilder::commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size) {
+void Store::SnapshotBuilder::commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size, bool durable) {
   json meta = {{"chainID", chain_id.str()}, {"diffID", diff_id.str()}, {"size", size}};
   write_file(dir_ + "/meta.json", meta.dump() + "\n", O_CREAT);
   // Flush the unpacked files now, while other layers are still being unpacked, so the syncfs
   // before the image record (add_image) finds little left to write.
-  {
+  if (durable) {
     UniqueFd d(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d || ::syncfs(d.get()) != 0) throw_sys("syncfs", dir_);
   }

@@ -13,6 +13,7 @@
 // leaves either the old state or the new one plus unreferenced leftovers, which open() removes.
 // Reference counts are not stored: a snapshot or blob lives while an image record needs it.
 #pragma once
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/digest.h"
@@ -45,6 +47,10 @@ struct ImageRecord {
   std::vector<LayerInfo> layers;
   std::string created;   // when it entered the store (RFC 3339)
   std::int64_t size = 0;  // unpacked size of all layers
+  std::optional<Digest> parent;  // the image a commit was made on (inspect's Parent)
+  // Layers (chain ids) whose blob and snapshot were written without a sync of the file system
+  // yet (Store::add_image with `unsynced`); empty once the store's background sync has run.
+  std::vector<Digest> unsynced;
 };
 
 // chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)), as in the OCI image spec.
@@ -79,7 +85,13 @@ class Store {
   std::vector<Reference> references(const Digest& id) const;
   // Publishes a complete image (all its snapshots and blobs present); replaces a record with the
   // same id. Then points each of `refs` at it (a tag moving from another image leaves that one
-  // dangling, as Docker does).
+  // dangling, as Docker does). The blobs and snapshots are made durable (syncfs) before the
+  // record is written, unless rec.unsynced names layers written without a sync (blob and
+  // snapshot committed with durable = false): then the record is written at once, marked, and a
+  // background thread of the store makes everything durable and clears the mark. A store opened
+  // with a marked record (the machine or the process went down before that) checks those layers'
+  // blobs against their digests and unpacks their snapshots again; an image whose blob is not
+  // whole is dropped, as if it had never been added.
   void add_image(const ImageRecord& rec, const std::vector<Reference>& refs);
   void tag(const Digest& id, const Reference& ref);
   // Docker's rmi: a reference removes that reference, and the image once nothing names it; an ID
@@ -104,7 +116,8 @@ class Store {
     ~SnapshotBuilder();
     const std::string& fs() const { return fs_; }
     // Publishes it as `chain_id`; if another builder got there first, this one is discarded.
-    void commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size);
+    // `durable`: syncfs first (false: see add_image's `unsynced`).
+    void commit(const Digest& chain_id, const Digest& diff_id, std::int64_t size, bool durable = true);
 
    private:
     friend class Store;
@@ -157,8 +170,17 @@ class Store {
   std::map<int, std::pair<std::set<Digest>, std::set<Digest>>> leases_;  // id -> (blobs, snapshots)
   int next_lease_ = 0;
 
+  // Background sync of unsynced records (started with the first one); see add_image.
+  std::set<Digest> unsynced_;  // image ids whose record is marked
+  std::thread syncer_;
+  std::condition_variable sync_cv_;
+  bool sync_stop_ = false;
+  void syncer_loop();
+  // At open: checks and re-unpacks the layers of marked records (see add_image).
+  void repair_unsynced();
+
   void load();
-  void save_refs_locked();
+  void save_refs_locked(bool durable = true);
   void write_record_locked(const ImageRecord& rec);
   void delete_image_locked(const Digest& id, RemoveReport& report);
   std::vector<Digest> gc_locked();

@@ -26,6 +26,9 @@ CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps,
 // cp.cpp: `cp` (container cp), files between a container and the local file system.
 extern const Command kCpCommand;
 CommandFn cmd_cp;
+// commit.cpp: a container's file system.
+extern const Command kCommitCommand, kDiffCommand, kExportCommand;
+CommandFn cmd_commit, cmd_diff, cmd_export;
 
 // image.cpp
 extern const Command kImagesCommand, kPullCommand, kPushCommand, kTagCommand, kRmiCommand, kSaveCommand, kLoadCommand,

@@ -2,6 +2,7 @@
 // flag lines), usage errors, parse(), for_each.
 #include "cli/commands/common.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 #include <thread>
 
 #include "cli/format.h"
+#include "common/error.h"
+#include "common/file.h"
 #include "common/strings.h"
 
 namespace hoist::cli {
@@ -326,6 +329,34 @@ bool confirm(const std::string& warning) {
   std::getline(std::cin, ans);
   ans = std::string(trim(ans));
   return ans == "y" || ans == "Y";
+}
+
+int download_tar(Ctx& ctx, const std::string& api_path, const std::string& output) {
+  UniqueFd f;
+  int fd = 1;
+  std::string tmp;
+  if (!output.empty()) {
+    tmp = output + ".hoist-tmp";
+    f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = f.get();
+  } else if (is_tty(1)) {
+    errp("cowardly refusing to save to a terminal. Use the -o flag or redirect\n");
+    return 1;
+  }
+  try {
+    ctx.c().stream("GET", api_path, "", [&](std::string_view d) {
+      write_all(fd, d, "output");
+      return true;
+    });
+  } catch (...) {
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+    throw;
+  }
+  if (!tmp.empty()) {
+    f.reset();
+    if (::rename(tmp.c_str(), output.c_str()) != 0) throw_sys("rename", output);
+  }
+  return 0;
 }
 
 }  // namespace hoist::cli

@@ -91,6 +91,11 @@ Parsed parse(const Ctx& ctx, const Command& cmd, const std::vector<std::string>&
 // (e.g. "is not supported yet: ...").
 [[noreturn]] void refuse_flag(const Ctx& ctx, const Command& cmd, const std::string& name, const std::string& rest);
 
+// GET `api_path`, a tar stream, into the file `output` (written whole, then renamed into place)
+// or, when it is empty, to stdout, which must not be a terminal (docker's "cowardly refusing"):
+// `save` and `export`. Returns the exit status.
+int download_tar(Ctx& ctx, const std::string& api_path, const std::string& output);
+
 // Runs `fn` on each name, printing the name on success and the error otherwise (exit 1 if any
 // failed), as docker's stop/rm/kill/... do.
 int for_each(const std::vector<std::string>& names, const std::function<void(const std::string&)>& fn,

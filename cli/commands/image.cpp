@@ -353,31 +353,7 @@ int cmd_save(Ctx& ctx, const std::vector<std::string>& argv) {
   std::string path = "/images/get?";
   for (size_t i = 0; i < p.args.size(); ++i) path += (i ? "&" : "") + std::string("names=") + q(p.args[i]);
   if (p.has("platform")) path += "&platform=" + q(p.get("platform"));
-  UniqueFd f;
-  int fd = 1;
-  std::string tmp;
-  if (p.has("output")) {
-    tmp = p.get("output") + ".hoist-tmp";
-    f = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    fd = f.get();
-  } else if (is_tty(1)) {
-    errp("cowardly refusing to save to a terminal. Use the -o flag or redirect\n");
-    return 1;
-  }
-  try {
-    ctx.c().stream("GET", path, "", [&](std::string_view d) {
-      write_all(fd, d, "output");
-      return true;
-    });
-  } catch (...) {
-    if (!tmp.empty()) unlink(tmp.c_str());
-    throw;
-  }
-  if (!tmp.empty()) {
-    f.reset();
-    if (rename(tmp.c_str(), p.get("output").c_str()) != 0) throw_sys("rename", p.get("output"));
-  }
-  return 0;
+  return download_tar(ctx, path, p.get("output"));
 }
 
 namespace {

@@ -47,9 +47,12 @@ const std::vector<Group>& groups() {
       {"container",
        "Manage containers",
        {{{"attach"}, &kAttachCommand, cmd_attach},
+        {{"commit"}, &kCommitCommand, cmd_commit},
         {{"cp"}, &kCpCommand, cmd_cp},
         {{"create"}, &kCreateCommand, create_container},
+        {{"diff"}, &kDiffCommand, cmd_diff},
         {{"exec"}, &kExecCommand, cmd_exec},
+        {{"export"}, &kExportCommand, cmd_export},
         {{"inspect"}, &kContainerInspectCommand, inspect_containers},
         {{"kill"}, &kKillCommand, cmd_kill},
         {{"logs"}, &kLogsCommand, cmd_logs},
@@ -114,8 +117,10 @@ const std::vector<Entry>& root_commands() {
 
 // Group commands that docker also has at the top level: the name there, the group, the name in it.
 const std::vector<std::array<const char*, 3>> kShortcuts = {
-    {"attach", "container", "attach"}, {"cp", "container", "cp"}, {"create", "container", "create"}, {"events", "system", "events"},
-    {"exec", "container", "exec"},     {"images", "image", "ls"},         {"import", "image", "import"},
+    {"attach", "container", "attach"}, {"commit", "container", "commit"}, {"cp", "container", "cp"},
+    {"create", "container", "create"}, {"diff", "container", "diff"},     {"events", "system", "events"},
+    {"exec", "container", "exec"},     {"export", "container", "export"}, {"images", "image", "ls"},
+    {"import", "image", "import"},
     {"info", "system", "info"},        {"kill", "container", "kill"},     {"load", "image", "load"},
     {"logs", "container", "logs"},     {"pause", "container", "pause"},   {"port", "container", "port"},
     {"ps", "container", "ls"},

@@ -74,7 +74,7 @@ json summary(Daemon& d, const ImageRecord& rec, const json& cfg) {
     labels = cfg["config"]["Labels"];
   int containers = d.hooks().image_containers ? d.hooks().image_containers(rec.id) : -1;
   return {{"Id", rec.id.str()},
-          {"ParentId", ""},
+          {"ParentId", rec.parent ? rec.parent->str() : ""},
           {"RepoTags", n.tags},
           {"RepoDigests", n.digests.empty() ? json(nullptr) : json(n.digests)},
           {"Created", rfc3339_to_unix(jstr(cfg, "created"))},
@@ -365,10 +365,10 @@ void register_image_routes(Router& r, Daemon& d) {
     json out = {{"Id", rec.id.str()},
                 {"RepoTags", n.tags},
                 {"RepoDigests", n.digests},
-                {"Parent", ""},
+                {"Parent", rec.parent ? rec.parent->str() : ""},
                 {"Comment", jstr(cfg, "comment")},
                 {"Created", jstr(cfg, "created")},
-                {"Container", ""},
+                {"Container", jstr(cfg, "container")},
                 {"ContainerConfig", container_config},
                 {"DockerVersion", jstr(cfg, "docker_version")},
                 {"Author", jstr(cfg, "author")},

@@ -38,6 +38,9 @@ class ContainerService;
 void register_container_routes(Router& r, Daemon& d, ContainerService& containers);
 // Drops what the container list keeps of a removed container.
 void forget_container_summary(const std::string& id);
+// POST /commit, GET /containers/{id}/changes and /containers/{id}/export (engine/api/commit.cpp);
+// registered with the container routes.
+void register_commit_routes(Router& r, Daemon& d, ContainerService& containers);
 // /networks (engine/api/networks.cpp); registered with the container routes.
 void register_network_routes(Router& r, ContainerService& containers);
 class VolumeService;

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/file.h"
+#include "engine/containers/init_layer.h"
 
 namespace hoist::engine {
 
@@ -51,28 +52,9 @@ int do_mount(const std::string& opts, const std::string& target, const std::stri
   return WIFEXITED(st) ? WEXITSTATUS(st) : EIO;
 }
 
-}  // namespace
-
-void mount_rootfs(const RootfsLayout& l) {
+// The overlay of l.layers (lowest first) with <dir>/upper and <dir>/work on <dir>/rootfs.
+void mount_overlay(const RootfsLayout& l) {
   std::string target = l.rootfs();
-  mkdir_all(target, 0755);
-  if (l.copy) {
-    if (path_exists(target + "/.hoist-copied") || l.layers.empty()) return;
-    // The top snapshot holds the whole tree.
-    pid_t pid = ::fork();
-    if (pid < 0) throw_sys("fork", "cp");
-    if (pid == 0) {
-      std::string src = l.layers.back() + "/.";
-      execl("/bin/cp", "cp", "-a", "--reflink=auto", src.c_str(), target.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("copy rootfs " + l.layers.back() + " to " + target + ": cp failed");
-    write_file_atomic(target + "/.hoist-copied", "", 0644, false);
-    return;
-  }
-  if (is_mounted(target)) return;
   mkdir_all(l.dir + "/upper", 0755);
   mkdir_all(l.dir + "/work", 0700);
   if (l.layers.empty()) mkdir_all(l.dir + "/empty", 0755);
@@ -95,9 +77,42 @@ void mount_rootfs(const RootfsLayout& l) {
                   " layers do not fit in the mount options (" + std::to_string(opts.size()) + " bytes, limit " +
                   std::to_string(page - 1) + ")");
   }
-  int err = do_mount(opts + ",index=off", target, chdir_to);
+  // redirect_dir=off: a renamed lower directory is copied up whole (rename gives EXDEV), so the
+  // upper dir always holds the whole change (the layer maker reads it as the container's layer).
+  int err = do_mount(opts + ",index=off,redirect_dir=off", target, chdir_to);
   if (err == EINVAL) err = do_mount(opts, target, chdir_to);  // a kernel without the index option
   if (err) throw SysError("mount overlay on", target + " (" + opts + ")", err);
+}
+
+}  // namespace
+
+void mount_rootfs(const RootfsLayout& l) {
+  std::string target = l.rootfs();
+  mkdir_all(target, 0755);
+  if (l.copy) {
+    // The marker is outside the tree (older containers have it at its root).
+    std::string marker = l.dir + "/rootfs.copied";
+    if (path_exists(marker) || path_exists(target + "/.hoist-copied") || l.layers.empty()) return;
+    // The top snapshot holds the whole tree.
+    pid_t pid = ::fork();
+    if (pid < 0) throw_sys("fork", "cp");
+    if (pid == 0) {
+      std::string src = l.layers.back() + "/.";
+      execl("/bin/cp", "cp", "-a", "--reflink=auto", src.c_str(), target.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("copy rootfs " + l.layers.back() + " to " + target + ": cp failed");
+    apply_init_layer(ensure_init_layer(l.dir, {l.layers.back()}), target);
+    write_file_atomic(marker, "", 0644, false);
+    return;
+  }
+  if (is_mounted(target)) return;
+  // The init layer goes between the image and the writable layer.
+  RootfsLayout with_init = l;
+  with_init.layers.push_back(ensure_init_layer(l.dir, l.layers));
+  return mount_overlay(with_init);
 }
 
 void unmount_rootfs(const std::string& rootfs) {

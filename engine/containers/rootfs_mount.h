@@ -1,6 +1,8 @@
-// A container's root filesystem: an overlay of the image's layers (read-only lowerdirs, highest
-// first) with upper/ and work/ in the container's directory, mounted on <dir>/rootfs.
-// The copy snapshotter's fallback: the top snapshot (a full tree) copied once into <dir>/rootfs.
+// A container's root filesystem: an overlay of the image's layers and the container's init layer
+// (read-only lowerdirs, highest first; engine/containers/init_layer.h) with upper/ and work/ in the
+// container's directory, mounted on <dir>/rootfs.
+// The copy snapshotter's fallback: the top snapshot (a full tree) copied once into <dir>/rootfs,
+// the init layer's entries put over it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,8 +11,8 @@
 namespace hoist::engine {
 
 struct RootfsLayout {
-  std::string dir;  // the container's directory (holds rootfs/, upper/, work/, l/)
-  std::vector<std::string> layers;  // lowest first
+  std::string dir;  // the container's directory (holds rootfs/, upper/, work/, l/, init/)
+  std::vector<std::string> layers;  // the image's, lowest first (mount_rootfs adds the init layer)
   bool copy = false;  // copy snapshotter: no mount
   std::string rootfs() const { return dir + "/rootfs"; }
 };

@@ -252,7 +252,7 @@ TEST(CliHelp, EveryCommandAndFlagAsDocker28DescribesIt) {
         "container ls", "container inspect", "container rm", "image ls", "image inspect", "image rm", "port",
         "container port", "network create", "network ls", "network list", "network inspect", "network rm",
         "network remove", "network prune", "network connect", "network disconnect", "volume create", "volume ls",
-        "volume list", "volume inspect", "volume rm", "volume remove", "volume prune"}) {
+        "volume list", "volume inspect", "volume rm", "volume remove", "volume prune", "commit", "diff", "export", "container commit", "container diff", "container export"}) {
     SCOPED_TRACE(path);
     auto h = help_of(path);
     ASSERT_EQ(h.code, 0) << h.err;
