@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "builder/config_merge.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
@@ -27,7 +28,6 @@
 #include "engine/api/prune_filters.h"
 #include "engine/api/routes.h"
 #include "engine/container_service.h"
-#include "engine/containers/image_config.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
 #include "network/container_files.h"
@@ -704,7 +704,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     config.erase("NetworkingConfig");
     const json image_config = image_config_of(dm, rec.id.str());
     if (!req.q("platform").empty()) check_image_platform(image, req.q("platform"), dm, rec.id.str());
-    config = merge_image_config(std::move(config), image_config);
+    builder::merge_config(config, image_config);
     if (resolve_command(config, image_config).empty()) throw InvalidArgument("No command specified");
     CreateParams p;
     p.name = req.q("name");
