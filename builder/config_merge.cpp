@@ -11,7 +11,9 @@ namespace {
 bool empty(const json& obj, const char* key) {
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return true;
-  if (it->is_string() || it->is_array() || it->is_object()) return it->empty();
+  // (json::empty() is false for any string: a string's emptiness is its text's.)
+  if (it->is_string()) return it->get_ref<const std::string&>().empty();
+  if (it->is_array() || it->is_object()) return it->empty();
   return false;
 }
 
