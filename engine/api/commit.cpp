@@ -195,18 +195,17 @@ void register_commit_routes(Router& rt, Daemon& d, ContainerService& svc) {
     ContainerManager& m = svc.manager();
     ContainerRecord r = m.inspect(req.param("id"));
     check_not_dead(r, "export");
-    bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused;
-    with_container_rootfs(r, m.container_dir(r.id), running, [&](const std::string& root) {
-      Writer& w = res.stream(200, "application/x-tar");
-      try {
-        image::archive_directory(root, [&w](const char* p, std::size_t n) {
-          if (!w.write(std::string_view(p, n))) throw Error("client went away");
-        });
-      } catch (const std::exception& e) {
-        log::warn("export " + r.id + ": " + e.what());
-        throw;  // breaks the connection: the client sees a truncated tar
-      }
-    });
+    // The rootfs as cp sees it: mounted already while the container runs, else for the lease.
+    auto lease = m.lease_rootfs(r.id);
+    Writer& w = res.stream(200, "application/x-tar");
+    try {
+      image::archive_directory(lease.dir() + "/rootfs", [&w](const char* p, std::size_t n) {
+        if (!w.write(std::string_view(p, n))) throw Error("client went away");
+      });
+    } catch (const std::exception& e) {
+      log::warn("export " + r.id + ": " + e.what());
+      throw;  // breaks the connection: the client sees a truncated tar
+    }
     svc.publish(m.inspect(r.id), "export", {});
   });
 }
