@@ -18,7 +18,9 @@ cleanup() {
   set +e
   "$rt" --root "$state/run" delete --force demo-bg >/dev/null 2>&1
   if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; fi
-  $hoist rm -f demo-web demo-exec >/dev/null 2>&1
+  $hoist rm -f demo-web demo-exec demo-http demo-commit >/dev/null 2>&1
+  $hoist volume rm demo-www >/dev/null 2>&1
+  $hoist rmi demo-committed:1 >/dev/null 2>&1
   if [ -n "$hoistd_pid" ]; then
     # We started it: stop it again (containers of others would keep running: live restore).
     kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
@@ -52,13 +54,25 @@ $hoist stop -t 1 demo-web
 $hoist ps -a --filter name=demo- --format '{{.Names}}: {{.Status}}'
 $hoist rm demo-web
 $hoist images
-echo "== a published port: busybox httpd on the default bridge, fetched from the host's 127.0.0.1"
+echo "== a named volume and a published port: one container writes a page into the volume, busybox httpd serves it"
 wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-$hoist run -d --name demo-http -p "127.0.0.1:$wport:80" busybox \
-  sh -c 'mkdir -p /www && echo "hello over a published port" > /www/index.html && exec httpd -f -p 80 -h /www'
+$hoist volume create demo-www
+$hoist run --rm -v demo-www:/www busybox sh -c 'echo "hello from a volume over a published port" > /www/index.html'
+$hoist run -d --name demo-http -p "127.0.0.1:$wport:80" -v demo-www:/www:ro busybox httpd -f -p 80 -h /www
 $hoist port demo-http
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$wport/" && break; sleep 0.1; done
+$hoist cp demo-http:/www/index.html "$state/index.html"
+echo "hoist cp copied out: $(cat "$state/index.html")"
 $hoist rm -f demo-http
+$hoist volume rm demo-www
+
+echo "== commit: a container's changes as a new image"
+$hoist run --name demo-commit busybox sh -c 'echo "made in a container, kept by commit" > /greeting; rm /bin/vi'
+$hoist diff demo-commit
+$hoist commit -c 'CMD ["cat", "/greeting"]' demo-commit demo-committed:1 >/dev/null
+$hoist run --rm demo-committed:1
+$hoist rm demo-commit
+$hoist rmi demo-committed:1 >/dev/null
 
 echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
 hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }
