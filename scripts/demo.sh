@@ -25,6 +25,11 @@ cleanup() {
     # We started it: stop it again (containers of others would keep running: live restore).
     kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
     for d in /sys/fs/cgroup/*/hoist /sys/fs/cgroup/unified/hoist; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+    # What the daemon keeps for its next start (as dockerd keeps docker0 and its rules): the default
+    # bridge, its nftables table and the bind mount that holds network namespaces.
+    ip link del hoist0 2>/dev/null
+    nft delete table ip hoist 2>/dev/null
+    umount /run/hoist/netns 2>/dev/null
   fi
   rm -rf "$state"
 }
