@@ -1,22 +1,15 @@
 #include "engine/containers/container_changes.h"
 
 #include "common/file.h"
+#include "engine/containers/rootfs_mount.h"
 
 namespace hoist::engine {
-
-namespace {
-
-bool copied(const std::string& dir) {
-  return path_exists(dir + "/rootfs.copied") || path_exists(dir + "/rootfs/.hoist-copied");
-}
-
-}  // namespace
 
 std::optional<image::ChangeSource> container_change_source(const ContainerRecord& r, const std::string& dir) {
   image::ChangeSource src;
   std::string init = dir + "/init";
   if (r.snapshot_mode == "copy") {
-    if (!copied(dir) || r.layer_paths.empty()) return std::nullopt;
+    if (!rootfs_copied(dir) || r.layer_paths.empty()) return std::nullopt;
     src.upper = dir + "/rootfs";
     src.full_tree = true;
     src.lowers = {r.layer_paths.back()};

@@ -86,13 +86,16 @@ void mount_overlay(const RootfsLayout& l) {
 
 }  // namespace
 
+bool rootfs_copied(const std::string& container_dir) {
+  return path_exists(container_dir + "/rootfs.copied") || path_exists(container_dir + "/rootfs/.hoist-copied");
+}
+
 void mount_rootfs(const RootfsLayout& l) {
   std::string target = l.rootfs();
   mkdir_all(target, 0755);
   if (l.copy) {
-    // The marker is outside the tree (older containers have it at its root).
     std::string marker = l.dir + "/rootfs.copied";
-    if (path_exists(marker) || path_exists(target + "/.hoist-copied") || l.layers.empty()) return;
+    if (rootfs_copied(l.dir) || l.layers.empty()) return;
     // The top snapshot holds the whole tree.
     pid_t pid = ::fork();
     if (pid < 0) throw_sys("fork", "cp");

@@ -21,6 +21,9 @@ struct RootfsLayout {
 // option string would exceed a page, the lowerdirs are reached through short symlinks
 // <dir>/l/<n> and the mount is made from a child process chdir'ed into <dir>.
 void mount_rootfs(const RootfsLayout& l);
+// The copy snapshotter: whether the container's tree in `container_dir`/rootfs was copied whole
+// (its marker beside the tree, or at its root for older containers).
+bool rootfs_copied(const std::string& container_dir);
 // Unmounts if mounted (lazy detach when busy). Never throws for "not mounted".
 void unmount_rootfs(const std::string& rootfs);
 bool is_mounted(const std::string& path);
