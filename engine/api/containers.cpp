@@ -942,11 +942,11 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       throw Conflict("container " + ref + " is paused, unpause the container before attach");
     if (rec.state == ContainerState::Restarting)
       throw Conflict("container " + ref + " is restarting, wait until the container is running");
-    // docker run attaches first and starts the container once the attach is answered: the shim
-    // it gets will hold the output for us until we are connected.
-    bool not_started = rec.state == ContainerState::Created ||
-                       (rec.state == ContainerState::Exited && is_zero_time(rec.started_at));
-    if (not_started && stream) m.expect_attach(id);
+    // docker run and `docker start -a` attach first and start the container once the attach is
+    // answered (a first start or a later one): the shim it gets will hold the output for us until
+    // we are connected.
+    bool not_running = rec.state == ContainerState::Created || rec.state == ContainerState::Exited;
+    if (not_running && stream) m.expect_attach(id);
     res.hijack(upgrade ? 101 : 200, stream_content_type(req, rec.tty),
                [&](UniqueFd client, std::string already) {
                  // logs=1: the output so far (the json-file log) comes first.
@@ -980,6 +980,10 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
                    return;
                  }
                  if (!started) {
+                   try {
+                     if (not_running) m.expect_attach(id, false);  // a later start is not held for us
+                   } catch (const NotFound&) {
+                   }
                    log::debug("attach " + id.substr(0, 12) + ": no start came (or the client left)");
                    return;
                  }

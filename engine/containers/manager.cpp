@@ -1328,10 +1328,10 @@ std::optional<ContainerRecord> ContainerManager::wait_started(const std::string&
   }
 }
 
-void ContainerManager::expect_attach(const std::string& ref) {
+void ContainerManager::expect_attach(const std::string& ref, bool expected) {
   auto e = get(ref);
   std::lock_guard lk(e->mu);
-  e->expect_attach = true;
+  e->expect_attach = expected;
 }
 
 // ---------- exec

@@ -164,7 +164,8 @@ class ContainerManager {
                                               int timeout_ms, const std::function<bool()>& cancel = {});
   // The next start is to be attached (docker run without -d): the shim holds the container's
   // output until the attach stream arrives (up to a few seconds), so none of it is missed.
-  void expect_attach(const std::string& ref);
+  // `expected` false takes that back (the attach gave up before a start came).
+  void expect_attach(const std::string& ref, bool expected = true);
   // docker exec. exec_create: Conflict when the container is not running (or paused).
   std::string exec_create(const std::string& ref, const ExecParams& p);
   // NotFound "No such exec instance: ID".

@@ -314,6 +314,13 @@ TEST_F(CliTest, CreateStartWaitKillPause) {
   auto sa2 = hoist({"start", "-a", "c2"});
   EXPECT_EQ(sa2.out, "attached\n");
   EXPECT_EQ(sa2.code, 5);
+  // A later start -a of the same container shows that run's output too, with the docker CLI as well.
+  auto again = hoist({"start", "-a", "c2"});
+  EXPECT_EQ(again.out, "attached\n");
+  EXPECT_EQ(again.code, 5);
+  auto by_docker = docker({"start", "-a", "c2"});
+  EXPECT_EQ(by_docker.out, "attached\n");
+  EXPECT_EQ(by_docker.code, 5);
 }
 
 // As docker: the containers are stopped in parallel, so three that ignore SIGTERM take one
