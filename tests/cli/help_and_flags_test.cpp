@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -362,17 +363,24 @@ TEST_F(CliFlagsTest, NetworkNoneAndHostRun) {
   EXPECT_NE(none.out.find("lo:"), std::string::npos) << none.out;
   EXPECT_EQ(std::count(none.out.begin(), none.out.end(), ':'), 1) << "only lo: " << none.out;
   EXPECT_EQ(host_config("n1")["NetworkMode"], "none");
-  // host: the host's interfaces.
-  auto host = hoist({"run", "--rm", "--network", "host", "bb:1", "cat", "/proc/net/dev"});
-  ASSERT_EQ(host.code, 0) << host.err;
+  // host: the host's interfaces (others' tests may add or remove veths meanwhile: every one there
+  // before and after is seen, and nothing that was there at neither moment).
   auto names = [](const std::string& dev) {
-    std::vector<std::string> v;
+    std::set<std::string> v;
     std::istringstream lines(dev);
     for (std::string l; std::getline(lines, l);)
-      if (auto c = l.find(':'); c != std::string::npos) v.push_back(squeeze(l.substr(0, c)));
+      if (auto c = l.find(':'); c != std::string::npos) v.insert(squeeze(l.substr(0, c)));
     return v;
   };
-  EXPECT_EQ(names(host.out), names(hoist::test::run_cmd({"cat", "/proc/net/dev"}).out));
+  auto before = names(hoist::test::run_cmd({"cat", "/proc/net/dev"}).out);
+  auto host = hoist({"run", "--rm", "--network", "host", "bb:1", "cat", "/proc/net/dev"});
+  ASSERT_EQ(host.code, 0) << host.err;
+  auto after = names(hoist::test::run_cmd({"cat", "/proc/net/dev"}).out);
+  auto seen = names(host.out);
+  EXPECT_TRUE(seen.count("lo")) << host.out;
+  for (const auto& n : before)
+    if (after.count(n)) EXPECT_TRUE(seen.count(n)) << n << " missing: " << host.out;
+  for (const auto& n : seen) EXPECT_TRUE(before.count(n) || after.count(n)) << n << " is not the host's";
   // No flag: NetworkMode "default", as before.
   ASSERT_EQ(hoist({"create", "--name", "d1", "bb:1", "true"}).code, 0);
   EXPECT_EQ(host_config("d1")["NetworkMode"], "default");
