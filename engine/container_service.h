@@ -40,6 +40,7 @@ class ContainerService {
   ~ContainerService();
   ContainerManager& manager() { return *mgr_; }
   network::NetworkController& networks() { return *opts_.networks; }
+  VolumeService* volumes() { return opts_.volumes; }  // null when the daemon runs without volumes
   // Publishes a container event (the manager's, and those the API causes: attach, detach,
   // restart) and acts on it: health checks start and stop, AutoRemove containers go.
   void publish(const ContainerRecord& r, const std::string& action, const std::map<std::string, std::string>& attrs);

@@ -1,16 +1,20 @@
 // /containers/{id}/archive: the archive API behind `docker cp`. HEAD answers a path's stat in the
 // X-Docker-Container-Path-Stat header, GET streams the path as a tar with it, PUT extracts a tar
 // into a directory. Paths resolve in the container's view (engine/containers/container_fs.h), on
-// running and stopped containers alike (a stopped one's rootfs is mounted for the request).
+// running and stopped containers alike (a stopped one's rootfs is mounted for the request, and its
+// volumes).
+#include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "engine/api/routes.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_fs.h"
 #include "engine/containers/manager.h"
 #include "engine/containers/oci_spec.h"
+#include "engine/volume_service.h"
 #include "image/layer_internal.h"
 
 namespace hoist::engine {
@@ -34,13 +38,60 @@ bool docker_bool(const Request& req, const std::string& key) {
   return !(t.empty() || t == "0" || t == "no" || t == "false" || t == "none");
 }
 
-// The view of a leased container: its rootfs and mounts.
+// The container's named volumes held mounted for one request, as dockerd mounts them for a copy:
+// a volume with options (a tmpfs, a device, a bind) has its device on its directory only while
+// someone uses it, so a stopped container's copy would otherwise reach the empty mount point. The
+// holder is a user of its own, given back when the request ends (after a crash of hoistd, the
+// restart unmounts what no running container uses).
+class VolumeHold {
+ public:
+  VolumeHold(VolumeService* service, const std::vector<volumes::MountPoint>& mounts, const std::string& id) {
+    if (!service) return;
+    static std::atomic<std::uint64_t> next{0};
+    store_ = &service->store();
+    user_ = "cp-" + id + "-" + std::to_string(++next);
+    try {
+      for (const auto& m : mounts) {
+        if (m.type != volumes::MountPoint::Type::Volume || m.name.empty()) continue;
+        store_->mount(m.name, user_);
+        names_.push_back(m.name);
+      }
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~VolumeHold() { release(); }
+  VolumeHold(const VolumeHold&) = delete;
+  VolumeHold& operator=(const VolumeHold&) = delete;
+
+ private:
+  void release() noexcept {
+    for (const auto& n : names_) {
+      try {
+        store_->unmount(n, user_);
+      } catch (const std::exception& e) {
+        log::warn("volume " + n + ": " + e.what());
+      }
+    }
+    names_.clear();
+  }
+  volumes::VolumeStore* store_ = nullptr;
+  std::string user_;
+  std::vector<std::string> names_;
+};
+
+// The view of a leased container: its rootfs and mounts, its volumes held mounted.
 struct View {
   ContainerManager::RootfsLease lease;
+  std::vector<volumes::MountPoint> mounts;
+  VolumeHold hold;
   ContainerFs fs;
-  View(ContainerManager::RootfsLease l, const json& hc)
+  View(ContainerManager::RootfsLease l, const json& hc, VolumeService* vs)
       : lease(std::move(l)),
-        fs(lease.fd(), hc.value("ReadonlyRootfs", false), view_mounts(record_mounts(lease.record()), lease.dir())) {}
+        mounts(record_mounts(lease.record())),
+        hold(vs, mounts, lease.record().id),
+        fs(lease.fd(), hc.value("ReadonlyRootfs", false), view_mounts(mounts, lease.dir())) {}
 };
 
 json host_config(const ContainerRecord& r) {
@@ -64,12 +115,12 @@ void register_archive_routes(Router& rt, ContainerService& svc) {
   auto& m = svc.manager();
 
   // The container's view and the stat of the path asked for, in the answer's header.
-  auto stat_into = [&m](Request& req, Response& res) {
+  auto stat_into = [&m, &svc](Request& req, Response& res) {
     std::string path = path_param(req);
     const std::string& id = req.param("id");
     auto lease = m.lease_rootfs(id);
     json hc = host_config(lease.record());
-    auto v = std::make_unique<View>(std::move(lease), hc);
+    auto v = std::make_unique<View>(std::move(lease), hc, svc.volumes());
     PathStat st = not_found_as_404(path, id, [&] { return v->fs.stat(path); });
     res.headers["X-Docker-Container-Path-Stat"] = path_stat_header(st);
     return std::make_pair(std::move(v), path);
@@ -96,7 +147,7 @@ void register_archive_routes(Router& rt, ContainerService& svc) {
     if (!w) res.stream(200, "application/x-tar");
   });
 
-  rt.put("/containers/{id}/archive", [&m](Request& req, Response& res) {
+  rt.put("/containers/{id}/archive", [&m, &svc](Request& req, Response& res) {
     std::string path = path_param(req);
     const std::string& id = req.param("id");
     CopyInOptions opts;
@@ -113,7 +164,7 @@ void register_archive_routes(Router& rt, ContainerService& svc) {
         opts.owner = std::make_pair(static_cast<uid_t>(u.uid), static_cast<gid_t>(u.gid));
       }
     }
-    View v(std::move(lease), hc);
+    View v(std::move(lease), hc, svc.volumes());
     req.unlimited_body();  // extracted as it comes: a tree of any size
     not_found_as_404(path, id, [&] {
       v.fs.extract(path, [&](char* buf, std::size_t len) { return req.read_body_some(buf, len); }, opts);

@@ -223,6 +223,16 @@ TEST_F(VolumesTest, BindBackedVolumeAndMissingHostDirectories) {
   auto r = docker({"run", "--rm", "-v", "bv:/b", "bb:1", "sh", "-c", "cat /b/hello; echo new > /b/new"});
   EXPECT_EQ(r.out, "host file\n") << r.err;
   EXPECT_EQ(hoist::read_file(host.path() + "/new"), "new\n");
+  // cp to and from a stopped container reaches the volume's device (mounted for the copy, as
+  // dockerd does), not the empty directory it is mounted on.
+  ASSERT_EQ(ok({"create", "--name", "cpv", "-v", "bv:/b", "bb:1", "true"}).code, 0);
+  std::ofstream(host.path() + "/in") << "copied in\n";
+  ASSERT_EQ(ok({"cp", host.path() + "/in", "cpv:/b/copied"}).code, 0);
+  EXPECT_EQ(hoist::read_file(host.path() + "/copied"), "copied in\n");
+  auto cp_out = docker({"cp", "cpv:/b/hello", "-"});
+  EXPECT_EQ(cp_out.code, 0) << cp_out.err;
+  EXPECT_NE(cp_out.out.find("host file"), std::string::npos);
+  ok({"rm", "cpv"});
   // Removing the volume never reaches through to the directory it bound.
   ok({"volume", "rm", "bv"});
   EXPECT_TRUE(hoist::path_exists(host.path() + "/hello"));
