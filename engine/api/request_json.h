@@ -29,7 +29,7 @@ enum class BodyType {
 // Canonicalises the keys of `j` (an object of `type`) in place; anything else is left alone.
 void canonicalize_keys(nlohmann::json& j, BodyType type);
 
-// Parses `text` (bounded), requires an object (an empty text gives {} when `empty_ok`), and
+// Parses `text` (bounded), requires an object (an empty text or `null` gives {} when `empty_ok`), and
 // canonicalises its keys. Errors are InvalidArgument (400) with dockerd's kind of message.
 nlohmann::json decode_json(std::string_view text, BodyType type, bool empty_ok = true);
 

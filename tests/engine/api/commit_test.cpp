@@ -295,6 +295,10 @@ TEST_F(CommitTest, ErrorsAreDockerdsAndChangeNothing) {
   std::string id = json::parse(h.body)["Id"];
   EXPECT_EQ(inspect("withbody")["Id"], id);
   EXPECT_EQ(d_->docker({"run", "--rm", "withbody"}).out, "body\n");
+  // docker 20.10's CLI sends a body of `null` when there is no config: as no config at all.
+  h = d_->http("POST", "/v1.41/commit?container=cc&repo=nullbody", "null", {"Content-Type: application/json"});
+  ASSERT_EQ(h.status, 201) << h.body;
+  EXPECT_EQ(inspect("nullbody")["Id"], json::parse(h.body)["Id"]);
 }
 
 TEST_F(CommitTest, DiffAndExportThroughTheClients) {

@@ -58,6 +58,9 @@ TEST(RequestJson, EmptyBadAndNonObjectBodies) {
   EXPECT_EQ(decode_json("", BodyType::ExecStart), json::object());
   EXPECT_EQ(decode_json(" \n", BodyType::ExecStart), json::object());
   EXPECT_THROW(decode_json("", BodyType::ContainerCreate, false), InvalidArgument);
+  // Go decodes null into a struct as nothing (docker 20.10's commit sends it).
+  EXPECT_EQ(decode_json("null", BodyType::ContainerCreate), json::object());
+  EXPECT_THROW(decode_json("null", BodyType::ContainerCreate, false), InvalidArgument);
   EXPECT_THROW(decode_json("[1]", BodyType::ExecCreate), InvalidArgument);
   EXPECT_THROW(decode_json("{\"Cmd\":", BodyType::ExecCreate), InvalidArgument);
   EXPECT_THROW(decode_json("{\"Cmd\":[\"\xff\"]}", BodyType::ExecCreate), InvalidArgument);
