@@ -156,6 +156,7 @@ void commit(Daemon& d, ContainerService& svc, Request& req, Response& res) {
   in.created_by = join_cmd(base);
   json cfg = {{"config", config_view(config)}, {"container", r.id}, {"container_config", config_view(base)}};
   if (!in.author.empty()) cfg["author"] = in.author;
+  if (!in.comment.empty()) cfg["comment"] = in.comment;  // inspect's Comment, as dockerd's
   in.config_json = cfg.dump();
   if (ref) in.refs = {*ref};
   // Uncompressed, as dockerd keeps a committed layer: most of a commit's time would otherwise

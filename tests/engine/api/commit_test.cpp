@@ -172,6 +172,7 @@ TEST_F(CommitTest, CommittedImageHasTheChangesAndRuns) {
   EXPECT_EQ(img["RootFS"]["Layers"].size(), base["RootFS"]["Layers"].size() + 1);
   EXPECT_EQ(img["RootFS"]["Layers"][0], base["RootFS"]["Layers"][0]);
   EXPECT_EQ(img["Author"], "Someone <s@x>");
+  EXPECT_EQ(img["Comment"], "the message");
   EXPECT_EQ(img["Container"], inspect("src")["Id"]);
   EXPECT_EQ(img["Parent"], base["Id"]);
   EXPECT_EQ(img["Config"]["Cmd"], json::array({"sh", "-c", kSteps}));
