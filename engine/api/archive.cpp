@@ -29,15 +29,6 @@ std::string path_param(const Request& req) {
   return path;
 }
 
-// Docker's httputils.BoolValue: anything but "", "0", "no", "false", "none" (any case) is true.
-bool docker_bool(const Request& req, const std::string& key) {
-  std::string v = req.q(key);
-  std::string t;
-  for (char c : v)
-    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return !(t.empty() || t == "0" || t == "no" || t == "false" || t == "none");
-}
-
 // The container's named volumes held mounted for one request, as dockerd mounts them for a copy:
 // a volume with options (a tmpfs, a device, a bind) has its device on its directory only while
 // someone uses it, so a stopped container's copy would otherwise reach the empty mount point. The
@@ -151,10 +142,10 @@ void register_archive_routes(Router& rt, ContainerService& svc) {
     std::string path = path_param(req);
     const std::string& id = req.param("id");
     CopyInOptions opts;
-    opts.no_overwrite_dir_non_dir = docker_bool(req, "noOverwriteDirNonDir");
+    opts.no_overwrite_dir_non_dir = req.qbool("noOverwriteDirNonDir");
     auto lease = m.lease_rootfs(id);
     json hc = host_config(lease.record());
-    if (docker_bool(req, "copyUIDGID")) {
+    if (req.qbool("copyUIDGID")) {
       // dockerd's rule: with copyUIDGID and a container user, every entry belongs to that user
       // (resolved in the container's /etc/passwd and /etc/group); without a user, the tar's owners.
       json cfg = json::parse(lease.record().config_json, nullptr, false);
