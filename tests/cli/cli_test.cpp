@@ -230,8 +230,8 @@ TEST_F(CliTest, InteractiveStdin) {
 
 TEST_F(CliTest, DetachedLifecycle) {
   REQUIRE_RUN();
-  auto r = hoist({"run", "-d", "--name", "web", "--network", "none", "bb:1", "sh", "-c",
-                  "echo out; echo err >&2; trap 'exit 0' TERM; while true; do sleep 0.1; done"});
+  auto r = hoist({"run", "-d", "--name", "web", "--network", "none", "--label", "tier=web", "--label", "env=test", "bb:1",
+                  "sh", "-c", "echo out; echo err >&2; trap 'exit 0' TERM; while true; do sleep 0.1; done"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto id = trimmed(r.out);
   EXPECT_EQ(id.size(), 64u) << r.out;
@@ -252,6 +252,9 @@ TEST_F(CliTest, DetachedLifecycle) {
   EXPECT_EQ(hq.out, dq.out);
   auto [hf, df] = both({"ps", "-a", "--filter", "name=web", "--format", "{{.ID}} {{.Image}} {{.Command}} {{.Names}}"});
   EXPECT_EQ(hf.out, df.out);
+  // Several label filters must all match, as dockerd's (other keys match any of their values).
+  EXPECT_EQ(hoist({"ps", "-q", "--no-trunc", "-f", "label=tier=web", "-f", "label=env=test"}).out, id + "\n");
+  EXPECT_EQ(hoist({"ps", "-q", "-f", "label=tier=web", "-f", "label=env=prod"}).out, "");
   auto table = hoist({"ps"});
   EXPECT_EQ(table.out.substr(0, table.out.find('\n')), docker({"ps"}).out.substr(0, table.out.find('\n')));
 

@@ -171,6 +171,8 @@ TEST_P(NetworkCli, CreateLsInspectRm) {
         {"network", "ls", "-f", "name=" + n1, "--format", "{{.ID}} {{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.IPv6}}"},
         {"network", "ls", "-f", mine, "--format", "table {{.Name}}\t{{.Internal}}\t{{.CreatedAt}}"},
         {"network", "ls", "-f", "type=custom", "-f", "driver=bridge", "-q", "--no-trunc"},
+        // Two label filters: both must match (only n1 has "bare").
+        {"network", "ls", "-f", mine, "-f", "label=bare", "--format", "{{.Name}}"},
         {"network", "ls", "-f", "id=" + id.substr(0, 10), "--format", "{{.Name}}"},
         {"network", "ls", "-q", "--format", "table"},
         {"network", "ls", "-f", "bogus=1"}}) {
