@@ -86,6 +86,13 @@ PrivateDockerd::~PrivateDockerd() { stop(); }
 
 void PrivateDockerd::stop() {
   if (pid_ > 0) {
+    // dockerd leaves its networks' bridges when it stops: the ones a test did not remove (it
+    // failed half way, or had no reason to) are deleted once dockerd is gone.
+    std::vector<std::string> bridges;
+    auto nets = docker({"network", "ls", "--no-trunc", "-q", "--filter", "type=custom", "--filter", "driver=bridge"}, "", 10);
+    std::istringstream ids(nets.out);
+    for (std::string id; std::getline(ids, id);)
+      if (id.size() >= 12) bridges.push_back("br-" + id.substr(0, 12));
     auto containerd = read_pid(dir_ + "/exec/containerd/containerd.pid");
     kill(pid_, SIGTERM);
     if (!exited(pid_, 15000)) {
@@ -97,6 +104,7 @@ void PrivateDockerd::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     pid_ = -1;
+    for (const auto& b : bridges) run_cmd({"ip", "link", "del", b}, "", 10);
   }
   if (!dir_.empty()) {
     unmount_below(dir_);
