@@ -128,7 +128,7 @@ json with_defaults(json stored, const json& defaults) {
 json host_config_view(const json& stored, const std::string& runtime) {
   static const json defaults = {
       {"Binds", nullptr}, {"ContainerIDFile", ""}, {"LogConfig", {{"Type", "json-file"}, {"Config", json::object()}}},
-      {"NetworkMode", "none"}, {"PortBindings", json::object()}, {"RestartPolicy", {{"Name", "no"}, {"MaximumRetryCount", 0}}},
+      {"NetworkMode", "none"}, {"PortBindings", nullptr}, {"RestartPolicy", {{"Name", ""}, {"MaximumRetryCount", 0}}},
       {"AutoRemove", false}, {"VolumeDriver", ""}, {"VolumesFrom", nullptr}, {"ConsoleSize", {0, 0}},
       {"CapAdd", nullptr}, {"CapDrop", nullptr}, {"CgroupnsMode", "host"}, {"Dns", json::array()},
       {"DnsOptions", json::array()}, {"DnsSearch", json::array()}, {"ExtraHosts", nullptr}, {"GroupAdd", nullptr},

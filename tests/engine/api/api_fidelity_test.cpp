@@ -71,6 +71,12 @@ TEST_F(ApiFidelityTest, RawBodyKeysInAnyCaseAreApplied) {
   auto j = inspect("lower");
   EXPECT_EQ(j["HostConfig"]["Memory"], 67108864);
   EXPECT_EQ(j["HostConfig"]["RestartPolicy"]["Name"], "no");
+  // What a client leaves out shows as dockerd 20.10 shows it: an empty restart policy name, no
+  // port bindings (null).
+  ASSERT_EQ(create(R"({"Image":"bb:1","Cmd":["true"]})", "bare").status, 201);
+  auto bare = inspect("bare");
+  EXPECT_EQ(bare["HostConfig"]["RestartPolicy"], json::parse(R"({"Name":"","MaximumRetryCount":0})"));
+  EXPECT_TRUE(bare["HostConfig"]["PortBindings"].is_null());
   EXPECT_EQ(j["Config"]["Labels"]["MixedCase"], "v");
   EXPECT_FALSE(j["HostConfig"].contains("memory"));
   auto s = d_->docker({"start", "-a", "lower"});
