@@ -22,7 +22,14 @@ b=build-asan
 cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOIST_SANITIZE=ON \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
 cmake --build "$b" -j "$(nproc)" --target hoist_runtime_unit_tests hoist_image_unit_tests hoist_engine_unit_tests \
-  hoist_cli_unit_tests hoist_common_unit_tests hoist_builder_unit_tests hoist_network_unit_tests hoist_volumes_unit_tests hoist_engine_tests
+  hoist_cli_unit_tests hoist_common_unit_tests hoist_builder_unit_tests hoist_network_unit_tests hoist_volumes_unit_tests \
+  hoist_compose_unit_tests hoist_engine_tests
+# Every unit test binary must be in the list above: one left out would have no tests here, silently.
+unit_count() { ctest --test-dir "$1" -N -L unit | awk '/^Total Tests:/ { print $3 }'; }
+if [ -d build ] && [ "$(unit_count build)" != "$(unit_count "$b")" ]; then
+  echo "test-asan.sh: build/ has $(unit_count build) unit tests, $b $(unit_count "$b"): a unit test binary is missing from the list" >&2
+  exit 1
+fi
 reports=$PWD/$b/sanitizer
 rm -rf "$reports" && mkdir -p "$reports"
 san() {  # san DETECT_LEAKS CTEST-ARGS...: ctest with the sanitizers' reports going to $reports
