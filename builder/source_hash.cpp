@@ -28,7 +28,7 @@ SourceHasher::SourceHasher(const SourceEntry& e) {
   bool regular = (e.mode & S_IFMT) == S_IFREG;
   const std::pair<const char*, std::string> fields[] = {
       {"name", name},
-      {"mode", std::to_string(e.mode)},
+      {"mode", std::to_string(e.type_bits ? e.mode : e.mode & 07777)},
       {"uid", std::to_string(e.uid)},
       {"gid", std::to_string(e.gid)},
       {"size", std::to_string(regular ? e.size : 0)},

@@ -1,7 +1,8 @@
 // The hashes dockerd's classic builder gives COPY/ADD sources (the "file:<hex>" and "dir:<hex>" of
 // created_by, and a fine content digest for the cache): a file's is the sha256 of its tarsum v1
-// header (name, mode with the file type bits, uid, gid, size, type flag, link target, user and
-// group names, device numbers, xattrs in key order; no mtime) followed by its content; a
+// header (name, mode: the permission bits alone, as dockerd 20.10.24 hashes it; uid, gid, size,
+// type flag, link target, user and group names, device numbers, xattrs in key order; no mtime)
+// followed by its content; a
 // directory's is the sha256 of the sorted hashes of itself and everything below it, joined with
 // ",". Checked against dockerd 20.10 (a context's files are owned by 0:0 without names).
 #pragma once
@@ -24,6 +25,9 @@ struct SourceEntry {
   std::string uname, gname;
   std::int64_t devmajor = 0, devminor = 0;
   std::map<std::string, std::string> xattrs;  // security.capability is the one dockerd reads
+  // The mode with its file type bits (dockerd hashes a stage's or an image's files, which it
+  // stats itself, so; a context's as their tar headers came, permission bits alone).
+  bool type_bits = false;
 };
 
 // One entry's hash: feed its content (regular files) and take hex().

@@ -26,6 +26,9 @@ CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps,
 // cp.cpp: `cp` (container cp), files between a container and the local file system.
 extern const Command kCpCommand;
 CommandFn cmd_cp;
+// build.cpp: an image from a Dockerfile (the daemon's classic /build API).
+extern const Command kBuildCommand;
+CommandFn cmd_build;
 // commit.cpp: a container's file system.
 extern const Command kCommitCommand, kDiffCommand, kExportCommand;
 CommandFn cmd_commit, cmd_diff, cmd_export;

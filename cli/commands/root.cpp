@@ -71,7 +71,8 @@ const std::vector<Group>& groups() {
         {{"wait"}, &kWaitCommand, cmd_wait}}},
       {"image",
        "Manage images",
-       {{{"import"}, &kImportCommand, cmd_import},
+       {{{"build"}, &kBuildCommand, cmd_build},
+        {{"import"}, &kImportCommand, cmd_import},
         {{"inspect"}, &kImageInspectCommand, inspect_images},
         {{"load"}, &kLoadCommand, cmd_load},
         {{"ls", "list"}, &kImagesCommand, cmd_images},
@@ -117,7 +118,7 @@ const std::vector<Entry>& root_commands() {
 
 // Group commands that docker also has at the top level: the name there, the group, the name in it.
 const std::vector<std::array<const char*, 3>> kShortcuts = {
-    {"attach", "container", "attach"}, {"commit", "container", "commit"}, {"cp", "container", "cp"},
+    {"attach", "container", "attach"}, {"build", "image", "build"},       {"commit", "container", "commit"}, {"cp", "container", "cp"},
     {"create", "container", "create"}, {"diff", "container", "diff"},     {"events", "system", "events"},
     {"exec", "container", "exec"},     {"export", "container", "export"}, {"images", "image", "ls"},
     {"import", "image", "import"},
@@ -131,7 +132,7 @@ const std::vector<std::array<const char*, 3>> kShortcuts = {
     {"top", "container", "top"},       {"unpause", "container", "unpause"}, {"wait", "container", "wait"}};
 
 // docker's "Common Commands", in its order.
-const std::vector<std::string> kCommon = {"run",   "exec",   "ps",      "pull", "push",
+const std::vector<std::string> kCommon = {"run",   "exec",   "ps",      "build", "pull", "push",
                                           "images", "login", "logout", "version", "info"};
 
 const Group* find_group(const std::string& name) {

@@ -677,6 +677,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
   register_network_routes(rt, svc);
   register_archive_routes(rt, svc);
   register_commit_routes(rt, d, svc);
+  register_build_routes(rt, d, svc);
 
   rt.post("/containers/create", [&](Request& req, Response& res) {
     auto body = decode_body(req, BodyType::ContainerCreate, false);

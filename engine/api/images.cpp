@@ -283,8 +283,13 @@ std::optional<image::Credentials> decode_registry_auth(std::string_view header) 
 }
 
 // Shared with api_system.cpp (/system/df).
-std::string images_list_json(Daemon& d, const Filters& f, bool /*all*/) {
+std::string images_list_json(Daemon& d, const Filters& f, bool all) {
   auto recs = d.store().list();
+  // dockerd's rule: without `all`, an image with no name that is another's parent (a build's
+  // intermediate image, the base of a commit) is left out.
+  std::set<Digest> parents;
+  for (auto& rec : recs)
+    if (rec.parent) parents.insert(*rec.parent);
   std::optional<bool> dangling;
   if (auto it = f.find("dangling"); it != f.end() && !it->second.empty()) dangling = truthy(it->second.front());
   auto created_of = [&](const std::string& spec) {
@@ -303,6 +308,7 @@ std::string images_list_json(Daemon& d, const Filters& f, bool /*all*/) {
     auto s = summary(d, rec, cfg);
     auto n = names_of(d, rec);
     bool is_dangling = n.tags.empty();
+    if (!all && is_dangling && n.digests.empty() && parents.count(rec.id)) continue;
     if (dangling && *dangling != is_dangling) continue;
     if (auto it = f.find("reference"); it != f.end() && !it->second.empty()) {
       bool any = false;

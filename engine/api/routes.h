@@ -41,6 +41,8 @@ void forget_container_summary(const std::string& id);
 // POST /commit, GET /containers/{id}/changes and /containers/{id}/export (engine/api/commit.cpp);
 // registered with the container routes.
 void register_commit_routes(Router& r, Daemon& d, ContainerService& containers);
+// POST /build (engine/api/build.cpp, engine/build_service.h); registered with the container routes.
+void register_build_routes(Router& r, Daemon& d, ContainerService& containers);
 // /networks (engine/api/networks.cpp); registered with the container routes.
 void register_network_routes(Router& r, ContainerService& containers);
 class VolumeService;

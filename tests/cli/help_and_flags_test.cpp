@@ -193,7 +193,7 @@ TEST(CliHelp, RootListsTheCommandsGroupedWithSummaries) {
   expect_listed(others, {{"rm", "Remove one or more containers"},
                          {"wait", "Block until one or more containers stop, then print their exit codes"}});
   EXPECT_EQ(others.count("run"), 0u) << "listed once, under Common Commands";
-  EXPECT_EQ(others.count("build"), 0u) << "only the commands hoist has";
+  EXPECT_EQ(others.count("search"), 0u) << "only the commands hoist has";
   auto global = flags_of(r.out, "Global Options:");
   EXPECT_EQ(global["host"].shorthand, "H");
   EXPECT_EQ(global["host"].description.rfind("Daemon socket to connect to", 0), 0u) << global["host"].description;
@@ -229,11 +229,13 @@ TEST(CliHelp, GroupsListTheirCommands) {
   EXPECT_NE(unknown.err.find("'bogus' is not a hoist system command"), std::string::npos) << unknown.err;
 }
 
-// docker's help with its brand replaced by hoist's (the formatting guide link and Docker Hub stay).
+// docker's help with its brand replaced by hoist's (the formatting guide link, Docker Hub and the
+// Dockerfile stay).
 std::string as_hoist(std::string s) {
   for (auto [from, to] : {std::pair{"Docker", "Hoist"}, std::pair{"docker", "hoist"}})
     for (size_t at; (at = s.find(from)) != std::string::npos;) s.replace(at, std::string(from).size(), to);
-  for (auto [from, to] : {std::pair{"docs.hoist.com", "docs.docker.com"}, std::pair{"Hoist Hub", "Docker Hub"}})
+  for (auto [from, to] : {std::pair{"docs.hoist.com", "docs.docker.com"}, std::pair{"Hoist Hub", "Docker Hub"},
+                          std::pair{"Hoistfile", "Dockerfile"}})
     for (size_t at; (at = s.find(from)) != std::string::npos;) s.replace(at, std::string(from).size(), to);
   return s;
 }

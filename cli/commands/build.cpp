@@ -1,0 +1,393 @@
+// `build`: an image from a Dockerfile, through the daemon's classic /build API, as docker's
+// legacy builder client does it. The context directory is sent as a tar made while it is sent
+// (no copy on the client), without what .dockerignore excludes (builder/dockerignore.h, the
+// same rules the daemon side knows); a Dockerfile outside the context (or `-f -`) is added to
+// the tar under a name of its own. The output is the daemon's stream as it comes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <functional>
+#include <cstdlib>
+#include <dirent.h>
+#include <memory>
+#include <random>
+
+#include "builder/dockerignore.h"
+#include "cli/archive_lib.h"
+#include "cli/commands/commands.h"
+#include "cli/format.h"
+#include "common/error.h"
+#include "common/file.h"
+#include "common/strings.h"
+
+namespace hoist::cli {
+
+namespace {
+
+constexpr std::size_t kBuf = 1 << 20;
+
+std::string rel_path(const std::string& base, const std::string& target) {
+  std::string b = clean_path(base), t = clean_path(target);
+  if (b == "/") return t.substr(1);
+  if (t == b) return ".";
+  if (t.size() > b.size() && t.starts_with(b) && t[b.size()] == '/') return t.substr(b.size() + 1);
+  return "";  // outside
+}
+
+std::string absolute(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return clean_path(p);
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof cwd)) throw_sys("getcwd");
+  return clean_path(std::string(cwd) + "/" + p);
+}
+
+// The context as a tar, written into the upload as it is made.
+class ContextTar {
+ public:
+  ContextTar(const Client::BodySink& send, const builder::IgnoreMatcher& ignore)
+      : lib_(archive_lib()), send_(send), ignore_(ignore), a_(lib_.archive_write_new()) {
+    if (!a_) throw Error("archive: out of memory");
+    lib_.archive_write_set_format_pax_restricted(a_);
+    lib_.archive_write_add_filter_none(a_);
+    lib_.archive_write_set_bytes_per_block(a_, static_cast<int>(kBuf));
+    lib_.archive_write_set_bytes_in_last_block(a_, 1);
+    check(lib_.archive_write_open(a_, this, nullptr, &ContextTar::write_cb, nullptr));
+  }
+  ~ContextTar() { lib_.archive_write_free(a_); }
+  ContextTar(const ContextTar&) = delete;
+  ContextTar& operator=(const ContextTar&) = delete;
+
+  void add_dir(const std::string& root) {
+    UniqueFd d(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) throw_sys("open", root);
+    walk(d.get(), "", root);
+  }
+  // A file of the given content (a Dockerfile from elsewhere).
+  void add_file(const std::string& name, const std::string& data) {
+    archive_entry* e = lib_.archive_entry_new();
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> guard(e, lib_.archive_entry_free);
+    lib_.archive_entry_set_pathname(e, name.c_str());
+    lib_.archive_entry_set_filetype(e, AE_IFREG);
+    lib_.archive_entry_set_perm(e, 0600);
+    lib_.archive_entry_set_mtime(e, ::time(nullptr), 0);
+    lib_.archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    check(lib_.archive_write_header(a_, e));
+    if (!data.empty() && lib_.archive_write_data(a_, data.data(), data.size()) < 0) check(ARCHIVE_FATAL);
+  }
+  void close() { check(lib_.archive_write_close(a_)); }
+  std::int64_t bytes() const { return bytes_; }
+  bool closed() const { return closed_; }
+
+ private:
+  static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t len) {
+    auto* t = static_cast<ContextTar*>(self);
+    if (!t->send_(std::string_view(static_cast<const char*>(buf), len))) {
+      t->closed_ = true;
+      return -1;
+    }
+    t->bytes_ += static_cast<std::int64_t>(len);
+    return static_cast<la_ssize_t>(len);
+  }
+  void check(int r) {
+    if (r >= ARCHIVE_WARN) return;
+    const char* m = lib_.archive_error_string(a_);
+    throw Error(std::string("archive: ") + (m ? m : "unknown error"));
+  }
+
+  static std::vector<std::string> names(int dfd, const std::string& shown) {
+    UniqueFd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_sys("open", shown);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd.get()), ::closedir);
+    if (!d) throw_sys("opendir", shown);
+    fd.release();
+    std::vector<std::string> out;
+    while (struct dirent* de = ::readdir(d.get())) {
+      std::string_view n = de->d_name;
+      if (n != "." && n != "..") out.emplace_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  void walk(int dirfd, const std::string& rel, const std::string& shown) {
+    for (const std::string& name : names(dirfd, shown)) {
+      std::string r = rel.empty() ? name : rel + "/" + name;
+      std::string what = shown + "/" + name;
+      struct stat st;
+      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("lstat", what);
+      bool excluded = ignore_.excluded(r);
+      if (excluded && !(S_ISDIR(st.st_mode) && ignore_.has_exclusions())) continue;
+      if (S_ISSOCK(st.st_mode)) continue;
+      if (!excluded) entry(dirfd, name, r, what, st);
+      if (S_ISDIR(st.st_mode)) {
+        UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) throw_sys("open", what);
+        walk(sub.get(), r, what);
+      }
+    }
+  }
+
+  void entry(int dirfd, const std::string& name, const std::string& rel, const std::string& shown, struct stat st) {
+    archive_entry* e = lib_.archive_entry_new();
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> guard(e, lib_.archive_entry_free);
+    std::string n = S_ISDIR(st.st_mode) ? rel + "/" : rel;
+    lib_.archive_entry_set_pathname(e, n.c_str());
+    lib_.archive_entry_set_filetype(e, st.st_mode & S_IFMT);
+    lib_.archive_entry_set_perm(e, st.st_mode & 07777);
+    // docker's client sends the context owned by root.
+    lib_.archive_entry_set_uid(e, 0);
+    lib_.archive_entry_set_gid(e, 0);
+    lib_.archive_entry_set_mtime(e, st.st_mtim.tv_sec, 0);
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(PATH_MAX, '\0');
+      ssize_t len = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+      if (len < 0) throw_sys("readlink", shown);
+      target.resize(static_cast<std::size_t>(len));
+      lib_.archive_entry_set_symlink(e, target.c_str());
+      return check(lib_.archive_write_header(a_, e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      if (!S_ISDIR(st.st_mode)) lib_.archive_entry_set_rdev(e, st.st_rdev);
+      return check(lib_.archive_write_header(a_, e));
+    }
+    UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!f) throw_sys("open", shown);
+    if (::fstat(f.get(), &st) != 0) throw_sys("stat", shown);
+    lib_.archive_entry_set_size(e, st.st_size);
+    check(lib_.archive_write_header(a_, e));
+    if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);
+    for (off_t left = st.st_size; left > 0;) {
+      ssize_t r = ::read(f.get(), buf_.get(), static_cast<std::size_t>(std::min<off_t>(left, kBuf)));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw_sys("read", shown);
+      if (r == 0) break;  // shrank: libarchive pads the entry
+      if (lib_.archive_write_data(a_, buf_.get(), static_cast<std::size_t>(r)) < 0) check(ARCHIVE_FATAL);
+      left -= r;
+    }
+  }
+
+  const ArchiveLib& lib_;
+  const Client::BodySink& send_;
+  const builder::IgnoreMatcher& ignore_;
+  struct archive* a_;
+  std::unique_ptr<char[]> buf_;
+  std::int64_t bytes_ = 0;
+  bool closed_ = false;
+};
+
+// KEY=VALUE list flags as a JSON object; "KEY" alone takes the environment's value (null when
+// unset), as docker's client.
+json kv_object(const std::vector<std::string>& items, bool from_env) {
+  json o = json::object();
+  for (const std::string& kv : items) {
+    std::size_t eq = kv.find('=');
+    if (eq != std::string::npos) {
+      o[kv.substr(0, eq)] = kv.substr(eq + 1);
+    } else if (from_env) {
+      const char* v = std::getenv(kv.c_str());
+      o[kv] = v ? json(v) : json(nullptr);
+    } else {
+      o[kv] = "";
+    }
+  }
+  return o;
+}
+
+std::string read_all_fd(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys("read", "stdin");
+    if (n == 0) return out;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// The /build query of the command's flags.
+std::string build_path(const Parsed& p, const std::string& dockerfile) {
+  std::string path = "/build?dockerfile=" + q(dockerfile);
+  for (const std::string& t : p.all("tag")) path += "&t=" + q(t);
+  if (p.flag("quiet")) path += "&q=1";
+  if (p.flag("no-cache")) path += "&nocache=1";
+  path += std::string("&rm=") + (p.has("rm") && !p.flag("rm") ? "0" : "1");
+  if (p.flag("force-rm")) path += "&forcerm=1";
+  if (p.has("target")) path += "&target=" + q(p.get("target"));
+  if (p.has("network")) path += "&networkmode=" + q(p.get("network"));
+  path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
+  path += "&labels=" + q(kv_object(p.all("label"), false).dump());
+  return path;
+}
+
+// Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
+// and prints the daemon's stream; a build error is printed to stderr, its code the exit status.
+int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
+               const std::function<std::int64_t(const Client::BodySink&)>& produce) {
+  std::string id, error, pending;
+  int error_code = 0;
+  auto on_data = [&](std::string_view d) {
+    pending.append(d);
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (trim(line).empty()) continue;
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      if (j.contains("errorDetail") || j.contains("error")) {
+        error = j.value("error", "");
+        if (j.contains("errorDetail") && j["errorDetail"].is_object()) {
+          error_code = j["errorDetail"].value("code", 0);
+          if (error.empty()) error = j["errorDetail"].value("message", "");
+        }
+        continue;
+      }
+      if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
+      if (j.contains("stream") && j["stream"].is_string()) out(j["stream"].get<std::string>());
+    }
+    return true;
+  };
+  ctx.c().stream_upload(
+      "POST", path,
+      [&](const Client::BodySink& send) {
+        std::int64_t sent = produce(send);
+        if (sent >= 0 && !p.flag("quiet"))
+          out("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
+      },
+      on_data, {{"Content-Type", "application/x-tar"}});
+  if (!error.empty()) {
+    errp(error + "\n");
+    return error_code ? error_code : 1;
+  }
+  if (p.has("iidfile") && !id.empty()) write_file_atomic(p.get("iidfile"), id, 0644, false);
+  return 0;
+}
+
+bool looks_like_archive(const std::string& d) {
+  auto starts = [&](std::string_view m) { return d.size() >= m.size() && std::string_view(d).substr(0, m.size()) == m; };
+  return starts("\x1f\x8b") || starts("BZh") || starts(std::string_view("\xfd" "7zXZ\x00", 6)) ||
+         starts("\x28\xb5\x2f\xfd") || (d.size() >= 262 && d.compare(257, 5, "ustar") == 0);
+}
+
+// `build -`: stdin is the context as a tar (sent as it is), or a Dockerfile (sent alone).
+int build_from_stdin(Ctx& ctx, const Parsed& p) {
+  std::string data = read_all_fd(0);
+  if (looks_like_archive(data)) {
+    std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
+    return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
+      return send(data) ? static_cast<std::int64_t>(data.size()) : std::int64_t{-1};
+    });
+  }
+  builder::IgnoreMatcher none(std::vector<std::string>{});
+  return send_build(ctx, p, build_path(p, "Dockerfile"), [&](const Client::BodySink& send) {
+    ContextTar tar(send, none);
+    try {
+      tar.add_file("Dockerfile", data);
+      tar.close();
+    } catch (const Error&) {
+      if (!tar.closed()) throw;
+      return std::int64_t{-1};
+    }
+    return tar.bytes();
+  });
+}
+
+}  // namespace
+
+const Command kBuildCommand = {
+    .use = "[OPTIONS] PATH | URL | -",
+    .summary = "Build an image from a Dockerfile",
+    .aliases = {"image build", "build", "builder build"},
+    .flags = {{"build-arg", 0, "list", "Set build-time variables"},
+              {"file", 'f', "string", "Name of the Dockerfile (Default is \"PATH/Dockerfile\")"},
+              {"force-rm", 0, "", "Always remove intermediate containers"},
+              {"iidfile", 0, "string", "Write the image ID to the file"},
+              {"label", 0, "list", "Set metadata for an image"},
+              {"network", 0, "string", "Set the networking mode for the RUN instructions during build", "default"},
+              {"no-cache", 0, "", "Do not use cache when building the image"},
+              {"pull", 0, "", "Always attempt to pull a newer version of the image", "", false,
+               "is not supported yet: hoist build uses the base images in the image store (hoist pull them first)"},
+              {"quiet", 'q', "", "Suppress the build output and print image ID on success"},
+              {"rm", 0, "", "Remove intermediate containers after a successful build", "true"},
+              {"tag", 't', "list", "Name and optionally a tag in the \"name:tag\" format"},
+              {"target", 0, "string", "Set the target build stage to build."}},
+    .min_args = 1,
+    .max_args = 1};
+
+int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse(ctx, kBuildCommand, argv);
+  const std::string& arg = p.args[0];
+  if (arg.find("://") != std::string::npos || arg.rfind("git@", 0) == 0)
+    throw Error("hoist build: a URL or git context is not supported yet");
+  if (arg == "-") return build_from_stdin(ctx, p);
+  std::string context = absolute(arg);
+  struct stat st;
+  if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
+  if (!S_ISDIR(st.st_mode)) throw Error("unable to prepare context: context must be a directory: " + context);
+
+  // The Dockerfile: inside the context (sent with it), or elsewhere / stdin (added to the tar).
+  std::string dockerfile = "Dockerfile", extra_name, extra_data;
+  auto random_name = [] {
+    std::random_device rd;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
+    return ".dockerfile." + std::string(hex, 12);
+  };
+  if (p.has("file")) {
+    // Relative to the working directory, as docker's client takes it.
+    std::string f = p.get("file");
+    if (f == "-") {
+      extra_data = read_all_fd(0);
+      extra_name = random_name();
+    } else {
+      std::string abs = absolute(f);
+      std::string rel = rel_path(context, abs);
+      if (rel.empty() || rel == ".") {
+        extra_data = read_file(abs);
+        extra_name = random_name();
+      } else {
+        dockerfile = rel;
+      }
+    }
+    if (!extra_name.empty()) dockerfile = extra_name;
+  }
+  if (extra_name.empty()) {
+    struct stat ds;
+    if (::stat((context + "/" + dockerfile).c_str(), &ds) != 0)
+      throw Error("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat " + context + "/" +
+                  dockerfile + ": no such file or directory");
+  }
+
+  // .dockerignore (or <Dockerfile>.dockerignore) of the context.
+  std::vector<std::string> patterns;
+  std::string ignore_file = ".dockerignore";
+  for (const std::string& cand : builder::dockerignore_candidates(extra_name.empty() ? dockerfile : "Dockerfile")) {
+    std::string path = context + "/" + cand;
+    if (path_exists(path)) {
+      patterns = builder::read_dockerignore(read_file(path));
+      ignore_file = cand;
+      break;
+    }
+  }
+  builder::IgnoreMatcher ignore(
+      builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
+
+  return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
+    ContextTar tar(send, ignore);
+    try {
+      tar.add_dir(context);
+      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
+      tar.close();
+    } catch (const Error&) {
+      if (!tar.closed()) throw;
+      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
+    }
+    return tar.bytes();
+  });
+}
+
+}  // namespace hoist::cli

@@ -1,0 +1,200 @@
+// POST /build as dockerd's classic builder answers it (engine/build_service.h runs the build):
+// the body is the context (a tar, plain or compressed); the answer is a stream of JSON lines
+// ({"stream":"Step 1/3 : FROM busybox"}, {"aux":{"ID":"sha256:..."}}, "Successfully built ...",
+// "Successfully tagged ...") ending in {"errorDetail":...,"error":...} when the build fails. An
+// error before the first line (a bad tag, Dockerfile or context) is an HTTP error instead, as
+// dockerd sends it while its output is still unflushed.
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "engine/api/routes.h"
+#include "engine/build_service.h"
+#include "engine/container_service.h"
+#include "image/reference.h"
+
+namespace hoist::engine {
+
+namespace {
+
+using nlohmann::json;
+
+// A JSON string as Go's encoding/json writes it: HTML characters and U+2028/U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+std::string go_json_string(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '<': case '>': case '&':
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+          break;
+        default:
+          if (c < 0x20) {
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: its length from the lead byte, checked.
+    std::size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    std::uint32_t cp = 0;
+    if (ok) {
+      cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+      for (std::size_t k = 1; k < len; ++k) {
+        unsigned char cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) {
+          ok = false;
+          break;
+        }
+        cp = (cp << 6) | (cc & 0x3F);
+      }
+      if (ok && ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))))
+        ok = false;
+    }
+    if (!ok) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (cp == 0x2028 || cp == 0x2029) out += cp == 0x2028 ? "\\u2028" : "\\u2029";
+    else out.append(s.substr(i, len));
+    i += len;
+  }
+  return out + "\"";
+}
+
+std::string stream_line(std::string_view text) { return "{\"stream\":" + go_json_string(text) + "}"; }
+
+std::string error_line(const std::string& msg, int code) {
+  std::string detail = "{";
+  if (code) detail += "\"code\":" + std::to_string(code) + ",";
+  detail += "\"message\":" + go_json_string(msg) + "}";
+  return "{\"errorDetail\":" + detail + ",\"error\":" + go_json_string(msg) + "}";
+}
+
+// A JSON object of strings from a query parameter (buildargs, labels); null values kept as nullopt.
+std::map<std::string, std::optional<std::string>> string_map(const std::string& text, const char* what) {
+  std::map<std::string, std::optional<std::string>> out;
+  if (text.empty()) return out;
+  json j = json::parse(text, nullptr, false);
+  if (j.is_null()) return out;
+  if (!j.is_object()) throw InvalidArgument(std::string("invalid ") + what + " parameter: not a JSON object");
+  for (auto& [k, v] : j.items()) {
+    if (v.is_null()) out[k] = std::nullopt;
+    else if (v.is_string()) out[k] = v.get<std::string>();
+    else throw InvalidArgument(std::string("invalid ") + what + " parameter: " + k + " is not a string");
+  }
+  return out;
+}
+
+bool nonzero(const Request& req, const std::string& key) {
+  std::string v = req.q(key);
+  return !v.empty() && v != "0";
+}
+
+// The parameters hoist build does not honour yet: refused when they ask for something.
+void check_unsupported(const Request& req) {
+  auto refuse = [](const std::string& what) {
+    throw InvalidArgument(what + " is not supported yet by hoist build");
+  };
+  if (!req.q("remote").empty()) refuse("a remote build context (remote)");
+  if (req.q("version") == "2") refuse("BuildKit (version=2)");
+  if (req.qbool("pull")) refuse("pull");
+  if (req.qbool("squash")) refuse("squash");
+  for (const char* k : {"memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"})
+    if (nonzero(req, k)) refuse(k);
+  for (const char* k : {"cpusetcpus", "cpusetmems", "cgroupparent", "isolation", "outputs"})
+    if (!req.q(k).empty()) refuse(k);
+  for (const char* k : {"cachefrom", "extrahosts", "ulimits"}) {
+    std::string v = req.q(k);
+    if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
+  }
+  std::string platform = req.q("platform");
+  if (!platform.empty() && platform != "linux" && platform != "linux/amd64") refuse("platform " + platform);
+}
+
+}  // namespace
+
+void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
+  auto builds = std::make_shared<BuildService>(d, svc);
+  rt.post("/build", [builds](Request& req, Response& res) {
+    BuildOptions o;
+    check_unsupported(req);
+    o.dockerfile = req.q("dockerfile", "Dockerfile");
+    if (o.dockerfile.empty()) o.dockerfile = "Dockerfile";
+    o.tags = query_values(req.target, "t");
+    bool quiet = req.qbool("q");
+    o.nocache = req.qbool("nocache");
+    o.rm = req.qbool("rm", true);
+    o.forcerm = req.qbool("forcerm");
+    o.build_args = string_map(req.q("buildargs"), "buildargs");
+    for (auto& [k, v] : string_map(req.q("labels"), "labels")) o.labels[k] = v.value_or("");
+    o.target = req.q("target");
+    o.network_mode = req.q("networkmode", "default");
+    if (o.network_mode.empty()) o.network_mode = "default";
+    req.unlimited_body();
+
+    Writer* w = nullptr;
+    std::string held;  // quiet: the text, sent only when the build fails
+    auto send = [&](const std::string& line) {
+      if (!w) w = &res.stream(200, "application/json");
+      if (!w->write(line + "\r\n")) throw Error("build: the client went away");
+    };
+    BuildOutput out;
+    out.stream = [&](std::string_view text) {
+      if (quiet) held += stream_line(text) + "\r\n";
+      else send(stream_line(text));
+    };
+    // dockerd 20.10 sends no aux line in quiet mode.
+    out.aux = [&](const std::string& id) {
+      if (!quiet) send("{\"aux\":{\"ID\":" + go_json_string(id) + "}}");
+    };
+    std::string id;
+    try {
+      id = builds->build(o, [&](char* buf, std::size_t len) { return req.read_body_some(buf, len); }, out);
+    } catch (const std::exception& e) {
+      int code = 0;
+      if (auto* f = dynamic_cast<const StepFailed*>(&e)) code = f->code();
+      if (quiet && !held.empty()) {
+        if (!w) w = &res.stream(200, "application/json");
+        w->write(held);
+        held.clear();
+      }
+      if (!w) throw;  // nothing sent yet: an HTTP error
+      log::info(std::string("build failed: ") + e.what());
+      w->write(error_line(e.what(), code) + "\r\n");
+      return;
+    }
+    if (quiet) {
+      send(stream_line(id + "\n"));
+      return;
+    }
+    send(stream_line("Successfully built " + id.substr(7, 12) + "\n"));
+    for (const std::string& t : o.tags) {
+      std::string shown = t;
+      try {
+        shown = image::Reference::parse(t).familiar();
+      } catch (const std::exception&) {
+      }
+      send(stream_line("Successfully tagged " + shown + "\n"));
+    }
+  });
+}
+
+}  // namespace hoist::engine

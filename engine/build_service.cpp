@@ -1,0 +1,663 @@
+// Dockerfile builds through the engine's containers and the layer maker (see build_service.h).
+#include "engine/build_service.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "builder/cache_key.h"
+#include "builder/dockerignore.h"
+#include "builder/go_match.h"
+#include "builder/history.h"
+#include "builder/image_config.h"
+#include "builder/planner.h"
+#include "builder/stage_eval.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "engine/api/routes.h"
+#include "engine/build_sources.h"
+#include "engine/container_service.h"
+#include "engine/containers/container_changes.h"
+#include "engine/containers/container_fs.h"
+#include "engine/containers/oci_spec.h"
+#include "engine/daemon.h"
+#include "image/commit.h"
+#include "image/layer_internal.h"
+#include "image/reference.h"
+
+namespace hoist::engine {
+
+namespace {
+
+using nlohmann::json;
+using builder::Step;
+
+constexpr std::uint32_t kGoModeDir = 1u << 31;
+// The label of a build's containers (never in an image: a step's image has the step's config).
+constexpr const char* kBuildLabel = "io.hoist.build";
+
+std::string short_id(const std::string& id) {
+  std::string hex = id.rfind("sha256:", 0) == 0 ? id.substr(7) : id;
+  return hex.substr(0, 12);
+}
+
+std::string rel_of(const std::string& abs) {
+  std::string c = builder::go_clean("/" + abs);
+  return c == "/" ? "" : c.substr(1);
+}
+
+std::string base_name(const std::string& p) {
+  std::size_t s = p.rfind('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+std::string parent_path(const std::string& abs) {
+  std::size_t s = abs.rfind('/');
+  return s == 0 || s == std::string::npos ? "/" : abs.substr(0, s);
+}
+
+// A tag as dockerd's build reads `t`: a name, the tag "latest" when none, no digest.
+image::Reference parse_tag(const std::string& t) {
+  image::Reference ref;
+  try {
+    ref = image::Reference::parse(t);
+  } catch (const InvalidArgument&) {
+    throw;
+  } catch (const Error& e) {
+    // dockerd's words name no reference: `invalid reference format: ...` without ` ("t")`.
+    std::string msg = e.what();
+    std::string suffix = " (\"" + t + "\")";
+    if (msg.size() > suffix.size() && msg.ends_with(suffix)) msg.resize(msg.size() - suffix.size());
+    throw InvalidArgument(msg);
+  }
+  if (ref.digest) throw InvalidArgument("invalid reference format");
+  return ref;
+}
+
+// What Hoist does not do yet: named, never ignored.
+void check_supported(const Step& s) {
+  const builder::Instruction& in = s.instruction;
+  auto refuse = [&](const std::string& what) {
+    throw InvalidArgument("Dockerfile line " + std::to_string(in.line) + ": " + what +
+                          " is not supported yet by hoist build");
+  };
+  switch (in.kind) {
+    case builder::Kind::Run:
+      if (!in.mount_specs.empty()) refuse("RUN --mount");
+      if (in.network != "default" && in.network != "none") refuse("RUN --network=" + in.network);
+      if (in.security != "sandbox") refuse("RUN --security=" + in.security);
+      if (!s.inline_files.empty()) refuse("RUN with a heredoc script");
+      break;
+    case builder::Kind::Copy:
+    case builder::Kind::Add: {
+      const char* k = builder::kind_name(in.kind);
+      if (!in.chmod.empty()) refuse(std::string(k) + " --chmod");
+      if (in.link) refuse(std::string(k) + " --link");
+      if (!in.excludes.empty()) refuse(std::string(k) + " --exclude");
+      if (in.parents) refuse(std::string(k) + " --parents");
+      if (!in.checksum.empty()) refuse("ADD --checksum");
+      if (in.unpack) refuse("ADD --unpack");
+      if (!in.source_contents.empty()) refuse(std::string(k) + " of a heredoc");
+      for (auto& src : in.sources)
+        if (src.rfind("http://", 0) == 0 || src.rfind("https://", 0) == 0) refuse("ADD of a URL");
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::vector<std::string> shell_of(const builder::ImageConfig& c) {
+  if (c.shell && !c.shell->empty()) return *c.shell;
+  return {"/bin/sh", "-c"};
+}
+
+// Removes a build container when the step is over, whatever happened.
+class ContainerGuard {
+ public:
+  ContainerGuard(ContainerService& svc, std::string id) : svc_(svc), id_(std::move(id)) {}
+  ~ContainerGuard() { release(); }
+  ContainerGuard(const ContainerGuard&) = delete;
+  ContainerGuard& operator=(const ContainerGuard&) = delete;
+  const std::string& id() const { return id_; }
+  void release() {
+    if (id_.empty()) return;
+    try {
+      svc_.remove(id_, true, true);
+    } catch (const std::exception& e) {
+      log::warn("build: remove intermediate container " + id_.substr(0, 12) + ": " + e.what());
+    }
+    id_.clear();
+  }
+
+ private:
+  ContainerService& svc_;
+  std::string id_;
+};
+
+// A file's bytes as an image::ReadFn.
+image::ReadFn fd_reader(int fd) {
+  return [fd](char* buf, std::size_t len) -> std::size_t {
+    for (;;) {
+      ssize_t n = ::read(fd, buf, len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_sys("read", "build file");
+      return static_cast<std::size_t>(n);
+    }
+  };
+}
+
+}  // namespace
+
+// One build: its directory, the images and containers it made, its output.
+struct BuildService::Run {
+  Daemon& d;
+  ContainerService& svc;
+  BuildCache& cache;
+  const BuildOptions& opts;
+  const BuildOutput& out;
+  std::string tmp;                 // the build's directory
+  std::unique_ptr<SourceTree> context;
+  std::optional<Digest> scratch;   // an empty image to make containers on scratch from
+  std::vector<Digest> uncached;    // images of steps kept by no cache entry (nocache)
+  int file_seq = 0;
+  std::optional<Digest> final_image;
+
+  struct StageResult {
+    std::optional<Digest> image;  // nullopt: scratch with no step
+    std::string key;
+    builder::ImageConfig config;
+  };
+  std::map<int, StageResult> stages;
+
+  void say(std::string_view text) { out.stream(text); }
+
+  image::Store& store() { return d.store(); }
+  ContainerManager& manager() { return svc.manager(); }
+
+  // The image a container on `parent` is made from (an empty one for scratch).
+  Digest container_image(const std::optional<Digest>& parent) {
+    if (parent) return *parent;
+    if (!scratch) {
+      image::CommitInput in;
+      in.config_json = json{{"config", json::object()}}.dump();
+      in.created_by = "hoist build: scratch";
+      scratch = image::commit_image(store(), in).record.id;
+    }
+    return *scratch;
+  }
+
+  // A container (never started unless it is a RUN's) on `parent` with `config`.
+  std::string make_container(const std::optional<Digest>& parent, json config, const std::string& network) {
+    Digest img = container_image(parent);
+    image::ImageRecord rec = store().resolve(img.str());
+    CreateParams p;
+    p.image = img.str();
+    p.image_id = img.str();
+    p.layer_paths = store().layer_paths(rec);
+    p.copy_snapshot = store().mode() == image::SnapshotMode::Copy;
+    config["Image"] = img.str();
+    if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = json::object();
+    config["Labels"][kBuildLabel] = "intermediate";  // found and removed at the next start after a crash
+    p.config_json = config.dump();
+    p.host_config_json = json{{"NetworkMode", network}}.dump();
+    return svc.create(p);
+  }
+
+  // RUN: starts the container, streams its output, returns its exit code.
+  int run_container(const std::string& id) {
+    ContainerManager& m = manager();
+    m.expect_attach(id);
+    m.start(id);
+    UniqueFd fd;
+    try {
+      fd = m.attach(id, false, true, true, false);
+    } catch (const std::exception& e) {
+      log::debug("build: attach " + id.substr(0, 12) + ": " + e.what());
+    }
+    if (fd) {
+      // Docker's multiplexed frames: [stream,0,0,0,size BE32] + payload.
+      std::string buf;
+      char chunk[16384];
+      for (;;) {
+        ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        buf.append(chunk, static_cast<std::size_t>(n));
+        while (buf.size() >= 8) {
+          std::size_t size = 0;
+          for (int k = 4; k < 8; ++k) size = (size << 8) | static_cast<unsigned char>(buf[k]);
+          if (buf.size() < 8 + size) break;
+          // stderr in red, as the classic builder's stderr writer sends it.
+          if (size && buf[0] == 2) say("\x1b[91m" + buf.substr(8, size) + "\x1b[0m");
+          else if (size) say(std::string_view(buf).substr(8, size));
+          buf.erase(0, 8 + size);
+        }
+      }
+    }
+    return m.wait(id, WaitCondition::NotRunning);
+  }
+
+  // Whether `path` (absolute) is a directory in the view (symlinks followed).
+  static bool is_dir_in(const ContainerFs& fs, const std::string& path) {
+    try {
+      PathStat st = fs.stat(path == "/" ? "/" : path + "/");
+      return (st.mode & kGoModeDir) != 0;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  static bool exists_in(const ContainerFs& fs, const std::string& path) {
+    try {
+      fs.stat(path);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  std::string new_file() { return tmp + "/part-" + std::to_string(++file_seq); }
+
+  // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view.
+  void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill) {
+    std::string path = new_file();
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd) throw_sys("open", path);
+    fill(fd.get());
+    if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw_sys("lseek", path);
+    fs.extract("/", fd_reader(fd.get()), {});
+    fd.reset();
+    ::unlink(path.c_str());
+  }
+
+  // WORKDIR: the directory, made 0755 root:root with its missing parents.
+  void make_workdir(const std::string& id, const std::string& dir) {
+    auto lease = manager().lease_rootfs(id);
+    ContainerFs fs(lease.fd(), false, {});
+    if (exists_in(fs, dir)) return;
+    std::string rel = rel_of(dir);
+    if (rel.empty()) return;
+    extract_made(fs, [&](int fd) { write_copy_tar(fd, {rel}, {}, std::make_pair(uid_t{0}, gid_t{0})); });
+  }
+
+  // COPY/ADD of resolved sources into the container's root file system.
+  void copy_into(const std::string& id, const Step& s, const std::vector<ResolvedSource>& srcs) {
+    const builder::Instruction& in = s.instruction;
+    bool add = in.kind == builder::Kind::Add;
+    auto lease = manager().lease_rootfs(id);
+    ContainerFs fs(lease.fd(), false, {});
+    // Without --chown: root for the context's files, the source's own owners for a stage's or
+    // an image's (dockerd 20.10's classic builder).
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (s.copy_from.kind == builder::SourceRef::Context) owner = std::make_pair(uid_t{0}, gid_t{0});
+    if (!in.chown.empty()) {
+      std::string spec = in.chown.find(':') == std::string::npos ? in.chown + ":" + in.chown : in.chown;
+      ResolvedUser u = resolve_user(image::layer_detail::proc_fd_path(lease.fd()), spec);
+      owner = std::make_pair(static_cast<uid_t>(u.uid), static_cast<gid_t>(u.gid));
+    }
+    std::string dest = builder::go_clean(s.dest);
+    bool slash = !s.dest.empty() && s.dest.back() == '/';
+    if (srcs.size() > 1 && !slash)
+      throw Error(std::string("When using ") + builder::kind_name(in.kind) +
+                  " with more than one source file, the destination must be a directory and end with a /");
+    bool dest_dir = slash || is_dir_in(fs, dest);
+    std::vector<TarPart> parts;
+    std::vector<const ResolvedSource*> archives;
+    std::string dir;  // the directory the sources go into
+    auto archive_src = [&](const ResolvedSource& r) {
+      if (!add || r.dir) return false;
+      UniqueFd f(::open(image::layer_detail::proc_fd_path(r.top.get()).c_str(), O_RDONLY | O_CLOEXEC));
+      return f && S_ISREG(r.items[0].st.st_mode) && is_archive(f.get());
+    };
+    if (dest_dir || (srcs.size() == 1 && (srcs[0].dir || archive_src(srcs[0])))) {
+      dir = dest;
+      for (const ResolvedSource& r : srcs) {
+        if (archive_src(r)) archives.push_back(&r);
+        else parts.push_back({&r, r.dir ? rel_of(dir) : rel_of(dir + "/" + base_name(r.name))});
+      }
+    } else {
+      dir = parent_path(dest);
+      parts.push_back({&srcs[0], rel_of(dest)});
+    }
+    std::vector<std::string> make;
+    if (rel_of(dir) != "" && !exists_in(fs, dir)) make.push_back(rel_of(dir));
+    if (!parts.empty() || !make.empty())
+      extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner); });
+    for (const ResolvedSource* r : archives) {
+      UniqueFd f(::open(image::layer_detail::proc_fd_path(r->top.get()).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!f) throw_sys("open", r->name);
+      CopyInOptions o;
+      if (!in.chown.empty()) o.owner = *owner;
+      fs.extract(dir, fd_reader(f.get()), o);
+    }
+  }
+
+  // The image config the step's commit writes: the step's config (and the container's, with
+  // the command the step recorded), as dockerd's classic builder writes them.
+  std::string commit_config(const Step& s, const std::optional<Digest>& parent, const std::string& cid,
+                            const std::vector<std::string>& container_cmd) {
+    json c = config_view(json::parse(s.config.to_json()));
+    c["Image"] = parent ? parent->str() : "";
+    json cc = c;
+    cc["Cmd"] = container_cmd;
+    cc["Hostname"] = cid.substr(0, 12);
+    json top = {{"config", c}, {"container", cid}, {"container_config", cc}};
+    if (!s.author.empty()) top["author"] = s.author;
+    return top.dump();
+  }
+
+  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
+  struct CopySources {
+    std::unique_ptr<ContainerGuard> holder;  // the container whose root is the source tree
+    std::optional<ContainerManager::RootfsLease> lease;
+    std::unique_ptr<SourceTree> tree;
+    std::vector<ResolvedSource> list;
+  };
+
+  void find_sources(const Step& s, CopySources& cs) {
+    const builder::Instruction& in = s.instruction;
+    const SourceTree* tree = context.get();
+    bool from_context = s.copy_from.kind == builder::SourceRef::Context;
+    if (!from_context) {
+      std::optional<Digest> img;
+      if (s.copy_from.kind == builder::SourceRef::Stage) {
+        img = stages.at(s.copy_from.stage).image;
+      } else if (s.copy_from.kind == builder::SourceRef::Image) {
+        try {
+          img = store().resolve(s.copy_from.image).id;
+        } catch (const NotFound&) {
+          throw NotFound("No such image: " + s.copy_from.image +
+                         " (hoist build does not pull images yet: pull it first)");
+        }
+      }
+      cs.holder = std::make_unique<ContainerGuard>(svc, make_container(img, json::object(), "none"));
+      cs.lease.emplace(manager().lease_rootfs(cs.holder->id()));
+      cs.tree = std::make_unique<SourceTree>(image::layer_detail::proc_fd_path(cs.lease->fd()));
+      tree = cs.tree.get();
+    }
+    std::string cmd = builder::kind_name(in.kind);
+    for (const std::string& src : in.sources) {
+      std::string clean = builder::go_clean(src);
+      if (from_context && (clean == ".." || clean.rfind("../", 0) == 0))
+        throw Error(cmd + " failed: Forbidden path outside the build context: " + src + " ()");
+      std::vector<std::string> found = tree->expand(src);
+      if (found.empty()) {
+        if (builder::has_wildcard(src)) throw Error(cmd + " failed: no source files were specified");
+        found.push_back(builder::go_clean("/" + src).substr(1));
+      }
+      for (const std::string& f : found) {
+        try {
+          cs.list.push_back(resolve_source(*tree, f, from_context));
+        } catch (const NotFound&) {
+          if (from_context)
+            throw Error(cmd + " failed: file not found in build context or excluded by .dockerignore: stat " + src +
+                        ": file does not exist");
+          throw Error(cmd + " failed: stat " + src + ": file does not exist");
+        }
+      }
+    }
+  }
+
+  // One step; returns the image after it (`parent` when cached or config-only with no change).
+  std::optional<Digest> step(const Step& s, const std::optional<Digest>& parent, std::string& key) {
+    check_supported(s);
+    CopySources cs;
+    std::vector<std::string> hashes;
+    std::string digest;
+    if (s.action == Step::Action::Copy) {
+      find_sources(s, cs);
+      for (auto& r : cs.list) hashes.push_back(r.hash);
+      digest = builder::combined_source_hash(hashes);
+    }
+    key = builder::step_cache_key(key, s.cache_text, digest);
+    if (!opts.nocache) {
+      if (auto hit = cache.get(key)) {
+        std::optional<Digest> id;
+        try {
+          id = Digest::parse(*hit);
+        } catch (const std::exception&) {
+        }
+        if (id && store().get(*id)) {
+          say(" ---> Using cache\n");
+          return id;
+        }
+        cache.drop(key);
+      }
+    }
+
+    const builder::Instruction& in = s.instruction;
+    std::vector<std::string> container_cmd = s.container_cmd;
+    if (s.action == Step::Action::Copy)
+      container_cmd = builder::nop_cmd_one(
+          shell_of(s.config),
+          builder::copy_text(builder::kind_name(in.kind), in.chown, builder::combined_source_hash(hashes), in.dest));
+    json config = json::parse(s.config.to_json());
+    bool visible = s.action == Step::Action::Run || s.action == Step::Action::Config ||
+                   s.action == Step::Action::Workdir;
+    std::string network = "none";
+    if (s.action == Step::Action::Run) {
+      config["Cmd"] = s.argv;
+      config["Entrypoint"] = json::array({""});
+      config["Env"] = s.env;
+      config["User"] = s.user;
+      config["WorkingDir"] = s.workdir;
+      network = in.network == "none" ? "none" : opts.network_mode;
+    } else {
+      config["Cmd"] = container_cmd;
+      config["Entrypoint"] = json::array({""});
+    }
+    config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
+    ContainerGuard c(svc, make_container(parent, config, network));
+    if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
+    switch (s.action) {
+      case Step::Action::Run: {
+        int code = run_container(c.id());
+        if (code != 0)
+          throw StepFailed("The command '" + join(s.argv, " ") + "' returned a non-zero code: " + std::to_string(code),
+                           code);
+        break;
+      }
+      case Step::Action::Copy:
+        copy_into(c.id(), s, cs.list);
+        break;
+      case Step::Action::Workdir:
+        make_workdir(c.id(), s.dir);
+        break;
+      case Step::Action::Config:
+        break;
+    }
+    // The source container goes before the commit.
+    cs.list.clear();
+    cs.tree.reset();
+    cs.lease.reset();
+    cs.holder.reset();
+
+    image::CommitInput ci;
+    ci.parent = parent;
+    if (s.action != Step::Action::Config) {
+      ContainerRecord r = manager().inspect(c.id());
+      ci.changes = container_change_source(r, manager().container_dir(r.id));
+    }
+    builder::HistoryEntry h = builder::history_entry(s, false, hashes);
+    ci.created_by = h.created_by;
+    ci.author = h.author;
+    ci.config_json = commit_config(s, parent, c.id(), container_cmd);
+    ci.compression = image::LayerCompression::None;
+    Digest id = image::commit_image(store(), ci).record.id;
+    if (opts.nocache) uncached.push_back(id);
+    else cache.put(key, id.str());
+    std::string cid = c.id();
+    c.release();
+    if (visible && (opts.rm || opts.forcerm)) say("Removing intermediate container " + short_id(cid) + "\n");
+    return id;
+  }
+};
+
+BuildService::BuildService(Daemon& d, ContainerService& svc)
+    : d_(d), svc_(svc), cache_(d.config().data_root + "/builder/cache.json") {
+  // What a build that hoistd's end interrupted left: its containers go.
+  for (const ContainerRecord& r : svc_.manager().list()) {
+    json c = json::parse(r.config_json, nullptr, false);
+    if (!c.is_object() || !c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(kBuildLabel))
+      continue;
+    try {
+      svc_.remove(r.id, true, true);
+      log::info("build: removed the intermediate container " + r.id.substr(0, 12) + " of an interrupted build");
+    } catch (const std::exception& e) {
+      log::warn("build: remove the intermediate container " + r.id.substr(0, 12) + ": " + e.what());
+    }
+  }
+}
+
+BuildService::~BuildService() = default;
+
+std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& read, const BuildOutput& out) {
+  std::vector<image::Reference> refs;
+  for (const std::string& t : opts.tags) refs.push_back(parse_tag(t));
+  if (opts.network_mode != "default" && opts.network_mode != "none" && opts.network_mode != "bridge")
+    throw InvalidArgument("networkmode " + opts.network_mode + " is not supported yet by hoist build (default, none)");
+
+  image::Store::TempDir tmp = d_.store().temp_dir();
+  Run run{d_, svc_, cache_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
+  std::string ctx_dir = tmp.path() + "/context";
+  mkdir_all(ctx_dir, 0755);
+  {
+    UniqueFd root(::open(ctx_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_sys("open", ctx_dir);
+    ContainerFs fs(root.get(), false, {});
+    try {
+      fs.extract("/", read, {});
+    } catch (const TarApplyError& e) {
+      throw InvalidArgument(std::string("failed to read the build context: ") + e.what());
+    }
+  }
+  run.context = std::make_unique<SourceTree>(ctx_dir);
+
+  // The Dockerfile, and .dockerignore's rule for it and itself: the client sent them even when
+  // excluded, COPY may not see them then (dockerd's removeDockerfile).
+  std::string df_rel = builder::go_clean("/" + opts.dockerfile).substr(1);
+  std::string text;
+  {
+    UniqueFd f(run.context->open(df_rel, O_RDONLY));
+    if (!f) throw InvalidArgument("Cannot locate specified Dockerfile: " + opts.dockerfile);
+    text = read_fd(f.get());
+  }
+  {
+    UniqueFd ig(run.context->open(".dockerignore", O_RDONLY));
+    if (ig) {
+      builder::IgnoreMatcher matcher(builder::read_dockerignore(read_fd(ig.get())));
+      for (const std::string& rel : {std::string(".dockerignore"), df_rel})
+        if (matcher.excluded(rel)) {
+          std::string parent = rel.find('/') == std::string::npos ? "" : rel.substr(0, rel.rfind('/'));
+          UniqueFd dir(run.context->open(parent, O_PATH | O_DIRECTORY));
+          if (dir) ::unlinkat(dir.get(), base_name(rel).c_str(), 0);
+        }
+    }
+  }
+
+  builder::BuildRequest req;
+  req.dockerfile = text;
+  req.target = opts.target;
+  req.args.values = opts.build_args;
+  req.labels = opts.labels;
+  std::unique_ptr<builder::Plan> plan = builder::plan_build(req);
+  std::size_t parser_warnings = plan->dockerfile.warnings.size();
+  for (std::size_t i = 0; i < parser_warnings && i < plan->warnings.size(); ++i) run.say(plan->warnings[i] + "\n");
+
+  std::vector<int> order;
+  for (auto& level : plan->levels()) order.insert(order.end(), level.begin(), level.end());
+  std::sort(order.begin(), order.end());
+  // The classic builder's count: the ARGs before the first FROM, then each stage's FROM and
+  // instructions (here the stages the target needs).
+  std::size_t total = plan->dockerfile.meta_args.size();
+  for (int s : order) total += 1 + plan->dockerfile.stages[s].commands.size();
+  std::size_t n = 0;
+  for (const builder::Instruction& meta : plan->dockerfile.meta_args) {
+    run.say("Step " + std::to_string(++n) + "/" + std::to_string(total) + " : " + meta.original);
+    run.say("\n");
+  }
+
+  struct Cleanup {
+    Run& run;
+    ~Cleanup() {
+      for (const Digest& id : run.uncached) {
+        if (run.final_image && *run.final_image == id) continue;
+        try {
+          run.store().remove(id.str(), true);
+        } catch (const std::exception&) {
+        }
+      }
+      if (run.scratch) {
+        try {
+          run.store().remove(run.scratch->str(), true);
+        } catch (const std::exception& e) {
+          log::debug(std::string("build: remove the scratch image: ") + e.what());
+        }
+      }
+    }
+  } cleanup{run};
+
+  std::optional<Digest> result;
+  for (int si : order) {
+    const builder::PlannedStage& ps = plan->stages[si];
+    const builder::Stage& st = plan->dockerfile.stages[si];
+    run.say("Step " + std::to_string(++n) + "/" + std::to_string(total) + " : " + st.original);
+    run.say("\n");
+    Run::StageResult sr;
+    std::string platform = plan->options.target.str();
+    switch (ps.from.kind) {
+      case builder::SourceRef::Scratch:
+        sr.key = builder::base_cache_key("scratch", platform);
+        break;
+      case builder::SourceRef::Stage: {
+        const Run::StageResult& base = run.stages.at(ps.from.stage);
+        sr = base;
+        break;
+      }
+      default: {
+        image::ImageRecord rec;
+        try {
+          rec = d_.store().resolve(ps.base);
+        } catch (const NotFound&) {
+          throw NotFound("No such image: " + ps.base + " (hoist build does not pull base images yet: pull it first)");
+        }
+        sr.image = rec.id;
+        sr.key = builder::base_cache_key(rec.id.str(), platform);
+        sr.config = builder::ImageConfig::from_json(image_config_of(d_, rec.id.str()).dump());
+        break;
+      }
+    }
+    builder::StageEvaluator ev(*plan, si, sr.config);
+    // The base's ONBUILD triggers belong to the FROM step: they run before its " ---> <id>".
+    if (ev.triggers() > 0)
+      run.say("# Executing " + std::to_string(ev.triggers()) + " build trigger" + (ev.triggers() > 1 ? "s" : "") + "\n");
+    for (std::size_t t = 0; t < ev.triggers(); ++t) sr.image = run.step(ev.next(), sr.image, sr.key);
+    run.say(" ---> " + (sr.image ? sr.image->short_id() : std::string()) + "\n");
+    while (!ev.done()) {
+      run.say("Step " + std::to_string(++n) + "/" + std::to_string(total) + " : " + ev.peek().original);
+      run.say("\n");
+      Step s = ev.next();
+      sr.image = run.step(s, sr.image, sr.key);
+      run.say(" ---> " + sr.image->short_id() + "\n");
+    }
+    sr.config = ev.config();
+    run.stages[si] = sr;
+    result = sr.image;
+    if (sr.image && out.aux) out.aux(sr.image->str());
+  }
+  if (!result) throw Error("No image was generated. Is your Dockerfile empty?");
+  run.final_image = result;
+  std::string id = result->str();
+  for (const image::Reference& ref : refs) {
+    d_.store().tag(*result, ref);
+    d_.publish_image_event("tag", id, ref.familiar());
+  }
+  for (std::size_t i = parser_warnings; i < plan->warnings.size(); ++i) run.say(plan->warnings[i]);
+  return id;
+}
+
+}  // namespace hoist::engine

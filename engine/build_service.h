@@ -1,0 +1,86 @@
+// Dockerfile builds: the engine side of builder/ (the executor that docs/architecture.md's
+// "Inside the builder" describes), as dockerd 20.10's classic builder runs them.
+//
+// The context (a tar, plain or compressed) is extracted into a directory of the build's own
+// under the image store's tmp/ (gone with the build, or at the next start of hoistd after a
+// crash); the Dockerfile is read from it and planned (builder/planner.h). The stages the target
+// needs run in the Dockerfile's order, each step of a stage through builder::StageEvaluator:
+//   - every step is looked up in the build cache first (its key: builder/cache_key.h over the
+//     parent's key, the step's text and, for COPY/ADD, the hashes of the files it reads);
+//   - else it gets a container of the engine (ContainerService) made from the previous step's
+//     image: RUN starts it (network `default` or `none`) and streams its output; COPY/ADD and
+//     WORKDIR write into its root file system through ContainerFs (every destination resolved
+//     inside the container; the sources resolved inside the context or the source stage's root,
+//     build_sources.h); a metadata step only commits it;
+//   - the container's changes become the step's image (image/commit.h, the layer maker), with
+//     the step's config and history entry (created_by, empty_layer, author) as the classic
+//     builder writes them; the container is removed (also when the step fails).
+// The step containers carry the label io.hoist.build: those an interrupted build left (hoistd
+// killed) are removed when the service starts; the build's directory goes with the store's tmp/.
+// The output is the classic builder's text ("Step 1/5 : FROM busybox", " ---> Running in ...",
+// " ---> Using cache", " ---> <id>"); the API wraps it in its JSON stream.
+//
+// Not supported yet, refused with an error naming them: RUN --mount, --network other than
+// default/none, --security; COPY/ADD --chmod, --link, --exclude, --parents, heredoc sources;
+// ADD of a URL and --checksum; FROM an image that is not in the store (no pull).
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "engine/build_cache.h"
+#include "image/layer.h"
+
+namespace hoist::engine {
+
+class Daemon;
+class ContainerService;
+
+struct BuildOptions {
+  std::string dockerfile = "Dockerfile";  // its path in the context
+  std::vector<std::string> tags;          // references, checked before anything runs
+  bool nocache = false;
+  bool rm = true, forcerm = false;        // the intermediate containers go in any case
+  std::map<std::string, std::optional<std::string>> build_args;
+  std::map<std::string, std::string> labels;
+  std::string target;
+  std::string network_mode = "default";   // RUN's network: default (bridge) or none
+};
+
+struct BuildOutput {
+  std::function<void(std::string_view text)> stream;  // the builder's text, as it comes
+  std::function<void(const std::string& image_id)> aux;
+};
+
+// A RUN step that exited with a non-zero code (dockerd's message; the code for errorDetail).
+class StepFailed : public Error {
+ public:
+  StepFailed(const std::string& msg, int code) : Error(msg), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+class BuildService {
+ public:
+  BuildService(Daemon& d, ContainerService& svc);
+  ~BuildService();
+  // Runs the build of the context read through `context`; returns the image id and names it
+  // with `tags`. Throws InvalidArgument for a bad tag or Dockerfile (before any output),
+  // StepFailed, or Error naming what failed.
+  std::string build(const BuildOptions& opts, const image::ReadFn& context, const BuildOutput& out);
+
+ private:
+  struct Run;
+  Daemon& d_;
+  ContainerService& svc_;
+  BuildCache cache_;
+};
+
+}  // namespace hoist::engine

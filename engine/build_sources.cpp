@@ -1,0 +1,308 @@
+// COPY/ADD sources of a build (see build_sources.h). Every open is an openat2 below the tree's
+// root (RESOLVE_IN_ROOT) or, inside a source being walked, an openat of one name with
+// O_NOFOLLOW below a directory fd reached that way.
+#include "engine/build_sources.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <memory>
+
+#include "builder/go_match.h"
+#include "builder/source_hash.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "image/layer_internal.h"
+
+namespace hoist::engine {
+
+using namespace image::layer_detail;
+
+namespace {
+
+constexpr std::size_t kChunk = 1 << 16;
+
+int openat2_in_root(int root, const std::string& rel, int flags, std::uint64_t resolve) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.resolve = resolve;
+  const char* p = rel.empty() ? "." : rel.c_str();
+  for (int attempt = 0;; ++attempt) {
+    int fd = static_cast<int>(::syscall(SYS_openat2, root, p, &how, sizeof how));
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR) || attempt == 64) return fd;
+  }
+}
+
+std::string join_rel(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a + "/" + b;
+}
+
+std::string read_link_at(int dir, const std::string& name, const std::string& shown) {
+  std::string target(PATH_MAX, '\0');
+  ssize_t n = ::readlinkat(dir, name.c_str(), target.data(), target.size());
+  if (n < 0) throw_sys("readlink", shown);
+  target.resize(static_cast<std::size_t>(n));
+  return target;
+}
+
+// The entries below the directory `dirfd` (its path `rel` below the source's top), depth first
+// with names sorted, never following a symlink.
+void walk(int dirfd, const std::string& rel, const std::string& shown, std::vector<SourceItem>& out) {
+  for (const std::string& name : list_dir(dirfd, shown)) {
+    SourceItem it;
+    it.rel = join_rel(rel, name);
+    std::string what = shown + "/" + name;
+    if (::fstatat(dirfd, name.c_str(), &it.st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("lstat", what);
+    if (S_ISSOCK(it.st.st_mode)) continue;  // no place in a tar
+    if (S_ISLNK(it.st.st_mode)) it.link = read_link_at(dirfd, name, what);
+    bool dir = S_ISDIR(it.st.st_mode);
+    std::string sub_rel = it.rel;  // `out` grows below: no reference into it
+    out.push_back(std::move(it));
+    if (dir) {
+      UniqueFd sub = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, what);
+      walk(sub.get(), sub_rel, what, out);
+    }
+  }
+}
+
+// A regular file below the source's top, opened for reading without following any symlink.
+UniqueFd open_item(const ResolvedSource& s, const SourceItem& it) {
+  if (it.rel.empty()) {
+    // The top's O_PATH fd, reopened (its symlinks were resolved in the tree already).
+    UniqueFd fd(::open(proc_fd_path(s.top.get()).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_sys("open", s.name);
+    return fd;
+  }
+  int fd = openat2_in_root(s.top.get(), it.rel, O_RDONLY | O_NOFOLLOW,
+                           RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0) throw_sys("open", s.name + "/" + it.rel);
+  return UniqueFd(fd);
+}
+
+std::string user_name(uid_t uid) {
+  struct passwd pw, *res = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res) return "";
+  return res->pw_name;
+}
+
+std::string group_name(gid_t gid) {
+  struct group gr, *res = nullptr;
+  char buf[4096];
+  if (::getgrgid_r(gid, &gr, buf, sizeof buf, &res) != 0 || !res) return "";
+  return res->gr_name;
+}
+
+std::string hash_item(const ResolvedSource& s, const SourceItem& it, bool context) {
+  builder::SourceEntry e;
+  e.name = it.rel.empty() ? s.resolved : s.resolved == "." ? it.rel : s.resolved + "/" + it.rel;
+  e.mode = it.st.st_mode;
+  e.uid = context ? 0 : it.st.st_uid;
+  e.gid = context ? 0 : it.st.st_gid;
+  e.size = S_ISREG(it.st.st_mode) ? it.st.st_size : 0;
+  e.linkname = it.link;
+  if (!context) {
+    // dockerd stats a stage's or an image's files itself: type bits, and the owners' names as
+    // its host's /etc/passwd and /etc/group give them.
+    e.type_bits = true;
+    e.uname = user_name(it.st.st_uid);
+    e.gname = group_name(it.st.st_gid);
+  }
+  if (S_ISCHR(it.st.st_mode) || S_ISBLK(it.st.st_mode)) {
+    e.devmajor = major(it.st.st_rdev);
+    e.devminor = minor(it.st.st_rdev);
+  }
+  builder::SourceHasher h(e);
+  if (S_ISREG(it.st.st_mode)) {
+    UniqueFd fd = open_item(s, it);
+    auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.get(), kChunk);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_sys("read", e.name);
+      if (n == 0) break;
+      h.update(std::string_view(buf.get(), static_cast<std::size_t>(n)));
+    }
+  }
+  return h.hex();
+}
+
+struct ArchiveWriteFree {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryFree {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+class TarOut {
+ public:
+  explicit TarOut(int fd) : a_(archive_write_new()) {
+    if (!a_) throw Error("copy: out of memory");
+    check(archive_write_set_format_pax_restricted(a_.get()));
+    check(archive_write_add_filter_none(a_.get()));
+    check(archive_write_open_fd(a_.get(), fd));
+  }
+  void check(int r) {
+    if (r >= ARCHIVE_WARN) return;
+    const char* msg = archive_error_string(a_.get());
+    throw Error(std::string("copy: write tar: ") + (msg ? msg : "unknown error"));
+  }
+  void entry(const std::string& name, const struct stat& st, const std::string& link, std::pair<uid_t, gid_t> owner,
+             int data_fd) {
+    std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), st.st_mode & S_IFMT);
+    archive_entry_set_perm(e.get(), st.st_mode & 07777);
+    archive_entry_set_uid(e.get(), owner.first);
+    archive_entry_set_gid(e.get(), owner.second);
+    archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(e.get(), link.c_str());
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e.get(), st.st_rdev);
+    archive_entry_set_size(e.get(), S_ISREG(st.st_mode) ? st.st_size : 0);
+    check(archive_write_header(a_.get(), e.get()));
+    if (!S_ISREG(st.st_mode)) return;
+    auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+    std::int64_t left = st.st_size;
+    while (left > 0) {
+      ssize_t n = ::read(data_fd, buf.get(), static_cast<std::size_t>(std::min<std::int64_t>(left, kChunk)));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_sys("read", name);
+      if (n == 0) throw Error("copy: " + name + ": file changed while being read");
+      if (archive_write_data(a_.get(), buf.get(), static_cast<std::size_t>(n)) < 0) check(ARCHIVE_FATAL);
+      left -= n;
+    }
+  }
+  void close() { check(archive_write_close(a_.get())); }
+
+ private:
+  std::unique_ptr<archive, ArchiveWriteFree> a_;
+};
+
+}  // namespace
+
+SourceTree::SourceTree(const std::string& dir) : dir_(dir) {
+  root_ = UniqueFd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_) throw_sys("open", dir);
+  real_ = read_link_at(AT_FDCWD, proc_fd_path(root_.get()), dir);
+}
+
+std::string SourceTree::path_of(int fd) const {
+  std::string p = read_link_at(AT_FDCWD, proc_fd_path(fd), dir_);
+  if (p == real_) return ".";
+  if (real_ == "/") return p.substr(1);
+  if (p.size() > real_.size() && p.starts_with(real_) && p[real_.size()] == '/') return p.substr(real_.size() + 1);
+  throw Error("copy: " + p + " is outside of the source tree " + real_);
+}
+
+int SourceTree::open(const std::string& rel, int flags) const {
+  return openat2_in_root(root_.get(), rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+std::vector<std::string> SourceTree::expand(const std::string& source) const {
+  std::string clean = builder::go_clean("/" + source).substr(1);
+  if (!builder::has_wildcard(clean)) return {clean};
+  // Element by element: a literal element is taken as it is, a pattern is matched against the
+  // names of the directory reached so far (resolved in the tree).
+  std::vector<std::string> parts = split(clean, '/');
+  std::vector<std::string> found = {""};
+  for (const std::string& part : parts) {
+    std::vector<std::string> next;
+    for (const std::string& base : found) {
+      if (!builder::has_wildcard(part)) {
+        next.push_back(join_rel(base, part));
+        continue;
+      }
+      UniqueFd d(open(base, O_RDONLY | O_DIRECTORY));
+      if (!d) continue;
+      for (const std::string& name : list_dir(d.get(), base.empty() ? "." : base))
+        if (builder::go_match(part, name)) next.push_back(join_rel(base, name));
+    }
+    found = std::move(next);
+  }
+  // Literal elements after a pattern may name nothing.
+  std::vector<std::string> out;
+  for (auto& f : found) {
+    UniqueFd fd(open(f, O_PATH));
+    if (fd) out.push_back(f);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context) {
+  ResolvedSource s;
+  s.name = rel.empty() ? "." : rel;
+  int fd = tree.open(rel, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      throw NotFound("file not found in build context or excluded by .dockerignore: stat " + rel +
+                     ": file does not exist");
+    throw_sys("open", rel);
+  }
+  s.top = UniqueFd(fd);
+  s.resolved = tree.path_of(s.top.get());
+  SourceItem top;
+  if (::fstat(s.top.get(), &top.st) != 0) throw_sys("stat", rel);
+  s.dir = S_ISDIR(top.st.st_mode);
+  s.items.push_back(top);
+  if (s.dir) {
+    UniqueFd d(::open(proc_fd_path(s.top.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) throw_sys("open", rel);
+    walk(d.get(), "", s.name, s.items);
+    std::vector<std::string> hexes;
+    for (const SourceItem& it : s.items) hexes.push_back(hash_item(s, it, context));
+    s.hash = builder::dir_source_hash(hexes);
+  } else {
+    s.hash = builder::file_source_hash(hash_item(s, s.items[0], context));
+  }
+  return s;
+}
+
+void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
+                    std::optional<std::pair<uid_t, gid_t>> owner) {
+  TarOut out(fd);
+  struct stat dir_st {};
+  dir_st.st_mode = S_IFDIR | 0755;
+  ::clock_gettime(CLOCK_REALTIME, &dir_st.st_mtim);
+  auto root = std::make_pair(uid_t{0}, gid_t{0});
+  for (const std::string& d : make_dirs) out.entry(d + "/", dir_st, "", owner.value_or(root), -1);
+  for (const TarPart& p : parts) {
+    const ResolvedSource& s = *p.src;
+    for (const SourceItem& it : s.items) {
+      // A directory's top is the destination itself: made (or kept) by the extraction.
+      if (s.dir && it.rel.empty()) continue;
+      std::string name = s.dir ? join_rel(p.dest, it.rel) : p.dest;
+      if (S_ISDIR(it.st.st_mode)) name += "/";
+      UniqueFd data;
+      if (S_ISREG(it.st.st_mode)) data = open_item(s, it);
+      out.entry(name, it.st, it.link, owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), data.get());
+    }
+  }
+  out.close();
+}
+
+bool is_archive(int fd) {
+  unsigned char b[512] = {};
+  ssize_t n = ::pread(fd, b, sizeof b, 0);
+  if (n < 6) return false;
+  if (b[0] == 0x1f && b[1] == 0x8b) return true;                                        // gzip
+  if (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;                           // bzip2
+  if (std::memcmp(b, "\xfd" "7zXZ\x00", 6) == 0) return true;                           // xz
+  if (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;        // zstd
+  return n >= 262 && std::memcmp(b + 257, "ustar", 5) == 0;                             // tar
+}
+
+}  // namespace hoist::engine

@@ -1,0 +1,87 @@
+// Where a Dockerfile build's COPY and ADD read: a tree (the build context extracted in a
+// directory of the build's own, or the root file system of an earlier stage's image), every path
+// resolved inside it as if the tree were "/" (openat2 RESOLVE_IN_ROOT): a symlink in the context
+// to "/" or "../.." leads to the tree's own root, never to the host's.
+//
+// A COPY source is looked up (wildcards with Go's filepath.Match rules, element by element),
+// walked (a directory's entries without following their symlinks), hashed as dockerd's classic
+// builder hashes it (builder/source_hash.h: the "file:"/"dir:" texts of the history, and the
+// content digest of the cache key), and written as a tar whose names are the places the files
+// take below the destination, for ContainerFs::extract in the step's container.
+#pragma once
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/fd.h"
+#include "image/layer.h"
+
+namespace hoist::engine {
+
+class SourceTree {
+ public:
+  // `dir`: the tree's root directory.
+  explicit SourceTree(const std::string& dir);
+  int fd() const { return root_.get(); }
+  const std::string& dir() const { return dir_; }
+
+  // The paths (relative, cleaned, "" for the root) a COPY source names: itself, or what its
+  // wildcards match, sorted. Empty when nothing matches.
+  std::vector<std::string> expand(const std::string& source) const;
+  // openat2 below the root (symlinks followed inside it). -1 and errno on failure.
+  int open(const std::string& rel, int flags) const;
+  // The path below the root of what `fd` (opened below it) is: "etc/passwd", "." for the root.
+  std::string path_of(int fd) const;
+
+ private:
+  std::string dir_;
+  std::string real_;  // the root's own path, symlinks resolved
+  UniqueFd root_;
+};
+
+// One entry of a source: its path below the source's top ("" for the top itself), its stat, a
+// symlink's target.
+struct SourceItem {
+  std::string rel;
+  struct stat st {};
+  std::string link;
+};
+
+// One resolved COPY source: the top (file or directory, symlinks on the way to it followed in
+// the tree) and, for a directory, everything below it.
+struct ResolvedSource {
+  std::string name;     // the source as found in the tree ("dir/a.txt", "." for the root): its
+                        // base name is the file's name at a directory destination
+  std::string resolved; // where it led, symlinks on the way followed in the tree: the names the
+                        // hashes use, as dockerd's
+  UniqueFd top;      // O_PATH fd of the top
+  bool dir = false;
+  std::vector<SourceItem> items;  // a directory: the top first, then the tree depth first, sorted
+  std::string hash;               // "file:<hex>" / "dir:<hex>" (dockerd's)
+};
+
+// Resolves and hashes one source (as expand() returned it). `context`: owners count as 0:0 in
+// the hash (dockerd's view of a context). Throws NotFound for a source that is not there.
+ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context);
+
+// One thing to put in the destination.
+struct TarPart {
+  const ResolvedSource* src = nullptr;
+  std::string dest;  // the path below "/" (no leading slash) the top becomes; a directory's
+                     // entries go below it
+};
+
+// Writes the tar of `parts` into the file `fd`: every entry owned by `owner` (unset: by its own
+// owner), modes and mtimes kept, the given directories (`make_dirs`, paths below "/", 0755,
+// owned by `owner` or root) first.
+void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
+                    std::optional<std::pair<uid_t, gid_t>> owner);
+
+// Whether the regular file `fd` is an archive ADD extracts (tar, plain or gzip, bzip2, xz, zstd).
+bool is_archive(int fd);
+
+}  // namespace hoist::engine

@@ -1,0 +1,109 @@
+// `hoist build` against a daemon: run against a private dockerd (the reference: its classic
+// builder) and a private hoistd with the same expectations. The context is sent with
+// .dockerignore applied by the client (the Dockerfile and the ignore file itself still sent),
+// -t, --build-arg, --label, --iidfile, -q, -f (inside and outside the context), and a failing
+// RUN's message and exit status.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli_daemon_test.h"
+#include "common/strings.h"
+#include "harness.h"
+
+namespace {
+
+using hoist::trim;
+using hoist::test::CmdResult;
+using hoist::test::run_cmd;
+using json = nlohmann::json;
+
+void put(const std::string& path, const std::string& data) {
+  run_cmd({"mkdir", "-p", path.substr(0, path.rfind('/'))});
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class BuildCli : public hoist::test::CliDaemonTest {
+ protected:
+  BuildCli() : CliDaemonTest("buildcli") {}
+  void SetUp() override {
+    CliDaemonTest::SetUp();
+    if (IsSkipped()) return;
+    dir_ = std::make_unique<hoist::test::TempDir>("hoist-build-cli");
+    ctx_ = dir_->path() + "/ctx";
+    put(ctx_ + "/Dockerfile",
+        "FROM bb:1\nARG V=1\nCOPY . /ctx/\nRUN echo \"v=$V\" > /v && ls -a /ctx | sort > /list\n");
+    put(ctx_ + "/.dockerignore", "secret*\n*.log\n!keep.log\n");
+    put(ctx_ + "/a.txt", "a\n");
+    put(ctx_ + "/secret.txt", "no\n");
+    put(ctx_ + "/x.log", "no\n");
+    put(ctx_ + "/keep.log", "yes\n");
+    put(ctx_ + "/sub/b.txt", "b\n");
+    put(ctx_ + "/bad.Dockerfile", "FROM bb:1\nRUN exit 7\n");
+    put(dir_->path() + "/elsewhere/Dockerfile", "FROM bb:1\nCOPY a.txt /a\nCMD [\"cat\", \"/a\"]\n");
+  }
+  void TearDown() override {
+    if (dockerd_ || hoistd_)
+      for (const char* img : {"bc:1", "bc:2", "bc:3"}) docker({"rmi", "-f", img});
+    CliDaemonTest::TearDown();
+  }
+  std::unique_ptr<hoist::test::TempDir> dir_;
+  std::string ctx_;
+};
+
+}  // namespace
+
+TEST_P(BuildCli, ContextArgsLabelsAndIidfile) {
+  std::string iid = dir_->path() + "/iid";
+  auto r = hoist({"build", "-t", "bc:1", "--build-arg", "V=5", "--label", "l1=x", "--iidfile", iid, ctx_});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out.rfind("Sending build context to Docker daemon  ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("Step 1/5 : FROM bb:1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Step 5/5 : LABEL l1=x\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nSuccessfully tagged bc:1\n"), std::string::npos) << r.out;
+  std::string id(trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:1"}).out));
+  EXPECT_EQ(slurp(iid), id);
+  EXPECT_NE(r.out.find("Successfully built " + id.substr(7, 12) + "\n"), std::string::npos) << r.out;
+  auto list = docker({"run", "--rm", "--network", "none", "bc:1", "cat", "/list", "/v"});
+  EXPECT_EQ(list.out, ".\n..\n.dockerignore\nDockerfile\na.txt\nbad.Dockerfile\nkeep.log\nsub\nv=5\n") << list.err;
+  EXPECT_EQ(trim(docker({"image", "inspect", "-f", "{{.Config.Labels.l1}}", "bc:1"}).out), "x");
+
+  // -q: the image id alone.
+  auto q = hoist({"build", "-q", "-t", "bc:2", ctx_});
+  ASSERT_EQ(q.code, 0) << q.err;
+  std::string id2(trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:2"}).out));
+  EXPECT_EQ(q.out, id2 + "\n");
+}
+
+TEST_P(BuildCli, DockerfileElsewhereAndFailures) {
+  auto r = hoist({"build", "-t", "bc:3", "-f", dir_->path() + "/elsewhere/Dockerfile", ctx_});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(docker({"run", "--rm", "--network", "none", "bc:3"}).out, "a\n");
+
+  // `-`: a Dockerfile on stdin, no context.
+  r = hoist({"build", "-t", "bc:2", "-"}, "FROM bb:1\nCMD [\"echo\", \"from stdin\"]\n");
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(docker({"run", "--rm", "--network", "none", "bc:2"}).out, "from stdin\n");
+
+  auto bad = hoist({"build", "-f", ctx_ + "/bad.Dockerfile", ctx_});
+  EXPECT_EQ(bad.code, 7) << bad.out;
+  EXPECT_NE(bad.err.find("The command '/bin/sh -c exit 7' returned a non-zero code: 7"), std::string::npos) << bad.err;
+
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nNOPE x\n");
+  auto parse = hoist({"build", ctx_});
+  EXPECT_NE(parse.code, 0);
+  EXPECT_NE(parse.err.find("unknown instruction: NOPE"), std::string::npos) << parse.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),
+                         [](const auto& info) { return info.param; });

@@ -1,0 +1,411 @@
+// Dockerfile builds through hoistd's /build (the classic builder's API), with a private dockerd
+// 20.10 doing the same builds as the oracle: docker's own CLI (DOCKER_BUILDKIT=0, the legacy
+// builder) against each daemon, the same context. Compared: the build's output (ids masked), the
+// image's config and history, its file tree (export of a container made from it), the cache (a
+// second build all cached; a changed file invalidates the steps from its COPY on), a failing RUN
+// (its message, no container or image left in hoistd), COPY through a context symlink to "/" (the
+// context's files, never the host's), and the raw JSON stream of POST /build.
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "common/strings.h"
+#include "docker_harness.h"
+#include "hoistd_harness.h"
+
+using hoist::trim;
+using hoist::test::CmdResult;
+using hoist::test::run_cmd;
+using nlohmann::json;
+
+namespace {
+
+void put(const std::string& path, const std::string& data, mode_t mode = 0644) {
+  std::string dir = path.substr(0, path.rfind('/'));
+  run_cmd({"mkdir", "-p", dir});
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+  ::chmod(path.c_str(), mode);
+}
+
+// Ids and digests (which differ between any two daemons) as <id>; the context's size line too
+// (the same context, but the docker CLI's tar and hoist's differ in padding).
+std::string masked(const std::string& s) {
+  std::string out = std::regex_replace(s, std::regex("sha256:[0-9a-f]{64}"), "<digest>");
+  out = std::regex_replace(out, std::regex("\\b[0-9a-f]{12}\\b"), "<id>");
+  return out;
+}
+
+// Each entry of a tar as "name type perm uid:gid [-> link] [size]" (no times).
+std::vector<std::string> tar_listing(const std::string& tar) {
+  std::vector<std::string> out;
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  archive_read_support_format_empty(a);
+  if (archive_read_open_memory(a, tar.data(), tar.size()) != ARCHIVE_OK) {
+    archive_read_free(a);
+    ADD_FAILURE() << "not a tar";
+    return out;
+  }
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    std::string name = archive_entry_pathname(e);
+    while (name.size() > 1 && name.back() == '/') name.pop_back();
+    std::ostringstream line;
+    char type = archive_entry_hardlink(e) ? 'h' : "?pc?d?b?-?l?s"[(archive_entry_filetype(e) >> 12) & 0xf];
+    line << name << " " << type << " " << std::oct << archive_entry_perm(e) << std::dec << " " << archive_entry_uid(e)
+         << ":" << archive_entry_gid(e);
+    if (archive_entry_symlink(e)) line << " -> " << archive_entry_symlink(e);
+    if (type == '-') line << " " << archive_entry_size(e);
+    out.push_back(line.str());
+  }
+  archive_read_free(a);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// `s` from the first `marker` on ("" when it has none).
+std::string from(const std::string& s, const std::string& marker) {
+  std::size_t at = s.find(marker);
+  return at == std::string::npos ? "" : s.substr(at);
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& l : v) s += l + "\n";
+  return s;
+}
+
+// The context every comparison builds: files, a directory, a symlink to "/" and a file at
+// etc/passwd of the context's own.
+void make_context(const std::string& dir) {
+  put(dir + "/a.txt", "alpha\n");
+  put(dir + "/dir/b.txt", "beta\n", 0600);
+  put(dir + "/dir/sub/c.sh", "#!/bin/sh\necho c\n", 0755);
+  put(dir + "/etc/passwd", "fake\n");
+  ::symlink("/", (dir + "/root").c_str());
+  put(dir + "/Dockerfile",
+      "FROM bb:1\n"
+      "LABEL org.test=one\n"
+      "ENV A=1 B=\"two words\"\n"
+      "WORKDIR /app\n"
+      "COPY a.txt .\n"
+      "COPY dir /app/dir/\n"
+      "COPY root/etc/passwd /fake\n"
+      "ARG V=3\n"
+      "RUN echo \"$A $V\" > /app/out && mkdir -p /var/x && echo built\n"
+      "EXPOSE 80/tcp\n"
+      "VOLUME /data\n"
+      "USER 1:2\n"
+      "CMD [\"sh\", \"-c\", \"cat /app/out\"]\n"
+      "STOPSIGNAL SIGUSR1\n");
+}
+
+class BuildTest : public hoist::test::DaemonTest {
+ protected:
+  BuildTest() : DaemonTest("build") {}
+
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (IsSkipped()) return;
+    if (!hoist::test::PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
+    dockerd_ = std::make_unique<hoist::test::PrivateDockerd>();
+    ASSERT_EQ(dockerd_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
+    ctx_ = d_->dir() + "/ctx";
+    make_context(ctx_);
+  }
+  void TearDown() override {
+    dockerd_.reset();
+    DaemonTest::TearDown();
+  }
+
+  std::string socket(bool hoist) const { return hoist ? d_->socket() : dockerd_->dir() + "/docker.sock"; }
+  // docker's legacy builder client against one daemon.
+  CmdResult build(bool hoist, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"env", "DOCKER_BUILDKIT=0", "DOCKER_CONFIG=" + d_->dir() + "/docker-config",
+                                  "docker", "-H", "unix://" + socket(hoist), "build"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 300);
+  }
+  CmdResult docker(bool hoist, const std::vector<std::string>& args) {
+    return hoist ? d_->docker(args) : dockerd_->docker(args);
+  }
+  json inspect(bool hoist, const std::string& what) {
+    auto r = docker(hoist, {"image", "inspect", what});
+    EXPECT_EQ(r.code, 0) << r.err;
+    json j = json::parse(r.out, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0] : json::object();
+  }
+  // created_by, newest first, the build's `n` entries.
+  std::vector<std::string> history(bool hoist, const std::string& image, std::size_t n) {
+    auto r = docker(hoist, {"history", "--no-trunc", "--format", "{{.CreatedBy}}", image});
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> out;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l) && out.size() < n;) out.push_back(l);
+    return out;
+  }
+  std::vector<std::string> files(bool hoist, const std::string& image) {
+    auto c = docker(hoist, {"create", "--name", "files", image, "true"});
+    EXPECT_EQ(c.code, 0) << c.err;
+    auto r = docker(hoist, {"export", "files"});
+    docker(hoist, {"rm", "-f", "-v", "files"});
+    return tar_listing(r.out);
+  }
+
+  std::unique_ptr<hoist::test::PrivateDockerd> dockerd_;
+  std::string ctx_;
+};
+
+}  // namespace
+
+// The same Dockerfile built by both: the same output (ids masked), config, history and files.
+TEST_F(BuildTest, MatchesDockerdsClassicBuilder) {
+  auto want = build(false, {"-t", "app:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = build(true, {"-t", "app:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_NE(got.out.find("Successfully tagged app:1\n"), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("\nbuilt\n"), std::string::npos) << got.out;
+
+  json wc = inspect(false, "app:1")["Config"], gc = inspect(true, "app:1")["Config"];
+  for (auto* c : {&wc, &gc}) {
+    EXPECT_EQ(c->value("Image", "").rfind("sha256:", 0), 0u) << c->dump();
+    c->erase("Image");
+  }
+  EXPECT_EQ(gc.dump(2), wc.dump(2));
+  EXPECT_EQ(history(true, "app:1", 13), history(false, "app:1", 13));
+  // The same layers: the steps that changed files (WORKDIR, the COPYs, RUN), none for the rest.
+  EXPECT_EQ(inspect(true, "app:1")["RootFS"]["Layers"].size(), inspect(false, "app:1")["RootFS"]["Layers"].size());
+  EXPECT_EQ(joined(files(true, "app:1")), joined(files(false, "app:1")));
+  // The context's etc/passwd, reached through its symlink to "/": never the host's.
+  auto r = d_->docker({"run", "--rm", "--network", "none", "--user", "0", "app:1", "cat", "/fake", "/app/out"});
+  EXPECT_EQ(r.out, "fake\n1 3\n") << r.err;
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "") << "no intermediate container left";
+  // docker 28's CLI without DOCKER_BUILDKIT (no buildx: the legacy builder) and docker 20.10's.
+  auto plain = run_cmd({"env", "DOCKER_CONFIG=" + d_->dir() + "/docker-config", "docker", "-H", d_->host(), "build",
+                        "-q", ctx_},
+                       "", 300);
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(trim(plain.out), inspect(true, "app:1").value("Id", "")) << "all cached: the same image";
+  if (::access("/usr/bin/docker", X_OK) == 0) {
+    auto old = run_cmd({"env", "DOCKER_BUILDKIT=0", "/usr/bin/docker", "-H", d_->host(), "build", "-t", "app:old", ctx_},
+                       "", 300);
+    EXPECT_EQ(old.code, 0) << old.err;
+    EXPECT_NE(old.out.find("Successfully tagged app:old\n"), std::string::npos) << old.out;
+    d_->docker({"rmi", "app:old"});
+  }
+  // The intermediate images are not listed without -a, as dockerd's.
+  auto names = [&](bool hoist) { return docker(hoist, {"images", "--format", "{{.Repository}}:{{.Tag}}"}).out; };
+  EXPECT_EQ(names(true), names(false));
+}
+
+// A second build is all cached; a changed file invalidates the steps from its COPY on. Both
+// daemons print the same (cache hits included).
+TEST_F(BuildTest, CacheAsDockerd) {
+  for (bool hoist : {false, true}) {
+    SCOPED_TRACE(hoist ? "hoistd" : "dockerd");
+    put(ctx_ + "/a.txt", "alpha\n");
+    auto first = build(hoist, {"-t", "app:1", ctx_});
+    ASSERT_EQ(first.code, 0) << first.err << first.out;
+    std::string first_id = inspect(hoist, "app:1").value("Id", "");
+    auto second = build(hoist, {"-t", "app:1", ctx_});
+    ASSERT_EQ(second.code, 0) << second.err;
+    EXPECT_EQ(inspect(hoist, "app:1").value("Id", ""), first_id);
+    std::size_t hits = 0;
+    for (std::size_t at = 0; (at = second.out.find(" ---> Using cache\n", at)) != std::string::npos; ++at) ++hits;
+    EXPECT_EQ(hits, 13u) << second.out;
+    EXPECT_EQ(second.out.find("Running in"), std::string::npos) << second.out;
+    put(ctx_ + "/a.txt", "changed\n");
+    auto third = build(hoist, {"-t", "app:1", ctx_});
+    ASSERT_EQ(third.code, 0) << third.err;
+    hits = 0;
+    for (std::size_t at = 0; (at = third.out.find(" ---> Using cache\n", at)) != std::string::npos; ++at) ++hits;
+    EXPECT_EQ(hits, 3u) << "LABEL, ENV, WORKDIR cached; COPY a.txt on not:\n" << third.out;
+    auto r = docker(hoist, {"run", "--rm", "--network", "none", "app:1", "cat", "/app/a.txt"});
+    EXPECT_EQ(r.out, "changed\n");
+    auto nocache = build(hoist, {"--no-cache", "-t", "app:2", ctx_});
+    ASSERT_EQ(nocache.code, 0) << nocache.err;
+    EXPECT_EQ(nocache.out.find("Using cache"), std::string::npos) << nocache.out;
+  }
+}
+
+// A failing RUN: dockerd's words and exit code; hoistd keeps no container and no new image.
+TEST_F(BuildTest, FailingRunAsDockerdAndNothingLeft) {
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo going; exit 3\n");
+  auto want = build(false, {"-t", "bad:1", ctx_});
+  std::string images_before = d_->docker({"images", "-aq"}).out;
+  auto got = build(true, {"-t", "bad:1", ctx_});
+  EXPECT_EQ(got.code, want.code);
+  EXPECT_EQ(got.code, 3);
+  EXPECT_EQ(from(got.err, "The command"), from(want.err, "The command"));
+  EXPECT_NE(got.err.find("The command '/bin/sh -c echo going; exit 3' returned a non-zero code: 3"), std::string::npos)
+      << got.err;
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  EXPECT_EQ(d_->docker({"images", "-aq"}).out, images_before);
+}
+
+// COPY never reads outside the context: a symlink to "/" leads to the context's root, ".." is
+// refused, a path that is only on the host is not found (dockerd's message).
+TEST_F(BuildTest, CopyStaysInsideTheContext) {
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY root/etc/hostname /h\n");
+  auto want = build(false, {ctx_});
+  auto got = build(true, {ctx_});
+  EXPECT_NE(got.code, 0) << got.out;
+  EXPECT_EQ(got.code, want.code);
+  EXPECT_NE(got.err.find("COPY failed: file not found in build context or excluded by .dockerignore: stat "
+                         "root/etc/hostname: file does not exist"),
+            std::string::npos)
+      << got.err;
+  EXPECT_EQ(from(got.err, "COPY failed"), from(want.err, "COPY failed"));
+
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY ../../../../etc/shadow /s\n");
+  got = build(true, {ctx_});
+  EXPECT_NE(got.code, 0) << got.out;
+
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY root/ /all/\n");
+  got = build(true, {"-t", "all:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err;
+  auto listing = joined(files(true, "all:1"));
+  EXPECT_NE(listing.find("all/etc/passwd - 644 0:0 5\n"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("all/a.txt - 644 0:0"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("all/etc/hostname"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("all/proc"), std::string::npos) << listing;
+}
+
+// The raw stream of POST /build: the same JSON lines as dockerd's, byte for byte (ids masked).
+TEST_F(BuildTest, RawStreamAsDockerd) {
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nENV X=<y>\nCOPY a.txt /\nRUN cat /a.txt\n");
+  std::string tar = ctx_ + "/../ctx.tar";
+  {
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, tar.c_str());
+    for (auto [name, data] : std::vector<std::pair<std::string, std::string>>{
+             {"Dockerfile", "FROM bb:1\nENV X=<y>\nCOPY a.txt /\nRUN cat /a.txt\n"}, {"a.txt", "alpha\n"}}) {
+      archive_entry* e = archive_entry_new();
+      archive_entry_set_pathname(e, name.c_str());
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+      archive_write_header(a, e);
+      archive_write_data(a, data.data(), data.size());
+      archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+  }
+  auto post = [&](bool hoist, const std::string& query) {
+    return run_cmd({"curl", "-sS", "--unix-socket", socket(hoist), "-X", "POST", "-H", "Content-Type: application/x-tar",
+                    "--data-binary", "@" + tar, "http://localhost/v1.41/build?" + query},
+                   "", 300);
+  };
+  for (const char* query : {"t=raw:1&t=raw:2&rm=1", "t=raw:1&q=1", "nocache=1&buildargs=%7B%22UNUSED%22%3A%221%22%7D"}) {
+    SCOPED_TRACE(query);
+    auto want = post(false, query);
+    auto got = post(true, query);
+    ASSERT_EQ(got.code, 0) << got.err;
+    EXPECT_EQ(masked(got.out), masked(want.out));
+  }
+  // An error before any output is an HTTP error, as dockerd's.
+  auto want = post(false, "t=Bad:Tag");
+  auto got = post(true, "t=Bad:Tag");
+  EXPECT_EQ(got.out, want.out);
+}
+
+// Two stages (a stage's files copied into a scratch one), ADD of a local tar (extracted, its
+// owners kept), --target: the same output, history and files as dockerd's.
+TEST_F(BuildTest, StagesAndAddTarAsDockerd) {
+  {
+    std::string tar = ctx_ + "/files.tar";
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, tar.c_str());
+    struct Entry {
+      std::string name, data;
+      mode_t type, perm;
+      int uid;
+    };
+    for (const Entry& x : std::vector<Entry>{{"t/", "", AE_IFDIR, 0750, 0},
+                                             {"t/f.txt", "in a tar\n", AE_IFREG, 0640, 1000},
+                                             {"t/l", "", AE_IFLNK, 0777, 0}}) {
+      archive_entry* e = archive_entry_new();
+      archive_entry_set_pathname(e, x.name.c_str());
+      archive_entry_set_filetype(e, x.type);
+      archive_entry_set_perm(e, x.perm);
+      archive_entry_set_uid(e, x.uid);
+      archive_entry_set_gid(e, x.uid);
+      archive_entry_set_mtime(e, 1700000000, 0);
+      if (x.type == AE_IFLNK) archive_entry_set_symlink(e, "f.txt");
+      archive_entry_set_size(e, static_cast<la_int64_t>(x.data.size()));
+      archive_write_header(a, e);
+      if (!x.data.empty()) archive_write_data(a, x.data.data(), x.data.size());
+      archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+  }
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1 AS base\n"
+      "RUN echo one > /one && echo to stderr >&2\n"
+      "ADD files.tar /unpacked/\n"
+      "FROM scratch AS out\n"
+      "COPY --from=base /one /unpacked/t/f.txt /got/\n"
+      "COPY --from=0 /bin/busybox /bin/\n"
+      "ENV PATH=/bin\n"
+      "FROM out AS last\n"
+      "LABEL last=1\n");
+  for (const std::string& target : {"out", "last"}) {
+    SCOPED_TRACE(target);
+    auto want = build(false, {"--target", target, "-t", "st:" + target, ctx_});
+    ASSERT_EQ(want.code, 0) << want.err << want.out;
+    auto got = build(true, {"--target", target, "-t", "st:" + target, ctx_});
+    ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+    EXPECT_EQ(masked(got.out), masked(want.out));
+    EXPECT_EQ(history(true, "st:" + target, 4), history(false, "st:" + target, 4));
+    EXPECT_EQ(joined(files(true, "st:" + target)), joined(files(false, "st:" + target)));
+  }
+  auto want = build(false, {"--target", "base", "-t", "st:base", ctx_});
+  auto got = build(true, {"--target", "base", "-t", "st:base", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err;
+  EXPECT_EQ(joined(files(true, "st:base")), joined(files(false, "st:base")));
+  auto r = d_->docker({"run", "--rm", "--network", "none", "st:last", "busybox", "cat", "/got/one", "/got/f.txt"});
+  EXPECT_EQ(r.out, "one\nin a tar\n") << r.err;
+}
+
+// hoistd killed (kill -9) in the middle of a RUN: after its restart the step's container is gone.
+TEST_F(BuildTest, KilledHoistdLeavesNoBuildContainer) {
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN sleep 120\n");
+  CmdResult during;
+  std::thread client([&] { during = build(true, {"-t", "never:1", ctx_}); });
+  bool running = false;
+  for (int i = 0; i < 200 && !running; ++i) {
+    running = !trim(d_->docker({"ps", "-q"}).out).empty();
+    if (!running) usleep(100000);
+  }
+  EXPECT_TRUE(running) << "the RUN step's container never ran";
+  d_->kill9();
+  client.join();
+  EXPECT_NE(during.code, 0);
+  d_->restart();
+  std::string left = "?";
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    left = std::string(trim(d_->docker({"ps", "-aq"}).out));
+    if (!left.empty()) usleep(100000);
+  }
+  EXPECT_EQ(left, "") << d_->log();
+  EXPECT_EQ(d_->docker({"images", "-q", "never:1"}).out, "");
+}
