@@ -579,8 +579,13 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   std::vector<json> cs;
   for (const auto& c : project_containers(ctx, proj.name, true))
     if (std::find(wanted.begin(), wanted.end(), label(c, compose::kLabelService)) != wanted.end()) cs.push_back(c);
+  // Compose v2's prefix: the container's name without "<project>-" (web-1), padded to the longest.
+  auto shown = [&](const json& c) {
+    std::string n = cname(c), pre = proj.name + "-";
+    return n.rfind(pre, 0) == 0 ? n.substr(pre.size()) : n;
+  };
   std::size_t width = 0;
-  for (const auto& c : cs) width = std::max(width, cname(c).size());
+  for (const auto& c : cs) width = std::max(width, shown(c).size());
   bool no_prefix = p.flag("no-log-prefix");
   std::vector<std::string> ids;
   for (const auto& c : cs) ids.push_back(c["Id"]);
@@ -594,7 +599,7 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
       try {
         const json& c = cs[i];
         std::string id = c["Id"];
-        std::string n = cname(c);
+        std::string n = shown(c);
         std::string prefix = no_prefix ? "" : n + std::string(width - n.size(), ' ') + "  | ";
         auto info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
         bool tty = info["Config"].value("Tty", false);

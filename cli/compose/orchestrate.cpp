@@ -98,7 +98,8 @@ std::map<std::string, std::string> container_labels(const Project& p, const std:
                                                     const std::string& image_id) {
   const json& s = service_of(p, service);
   std::map<std::string, std::string> l;
-  for (const auto& [k, v] : labels_of(s).items()) l[k] = v.get<std::string>();
+  const json own = labels_of(s);
+  for (const auto& [k, v] : own.items()) l[k] = v.get<std::string>();
   l[kLabelProject] = p.name;
   l[kLabelService] = service;
   l[kLabelNumber] = std::to_string(number);
