@@ -329,6 +329,8 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
   json labels = json::object();
   for (const auto& [k, v] : container_labels(p, service, number, image_id)) labels[k] = v;
   c["Labels"] = labels;
+  // Sent also when unset: dockerd before 25 keeps "" where later ones and hoistd say "no".
+  h["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   h["Binds"] = json::array();
   h["Mounts"] = json::array();
   json exposed = json::object();
