@@ -36,8 +36,9 @@ const Command kComposeUp = {
      {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."},
      {"timeout", 't', "int", "Use this timeout in seconds for container shutdown when attached or when containers are already running"},
      {"build", 0, "", "Build images before starting containers", "", false, "is not supported yet: hoist has no builder"},
-     {"wait", 0, "", "Wait for services to be running|healthy. Implies detached mode.", "", false,
-      "is not supported yet"}},
+     {"no-deps", 0, "", "Don't start linked services"},
+     {"wait", 0, "", "Wait for services to be running|healthy. Implies detached mode."},
+     {"wait-timeout", 0, "int", "Maximum duration in seconds to wait for the project to be running|healthy"}},
     true,
     0,
     -1};
@@ -292,15 +293,41 @@ void wait_dependencies(Ctx& ctx, const Project& proj, const std::string& service
   }
 }
 
+// --wait: each container running, and healthy when it has a healthcheck; an exit or "unhealthy"
+// fails; `timeout_s` 0 waits without a limit.
+void wait_ready(Ctx& ctx, const std::map<std::string, std::vector<std::string>>& ids, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (const auto& [service, list] : ids)
+    for (const auto& id : list) {
+      for (;;) {
+        json c = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+        std::string name = c["Name"].get<std::string>().substr(1);
+        const json& st = c["State"];
+        if (!st.value("Running", false))
+          throw ExitError{1, "container " + name + " exited (" + std::to_string(st.value("ExitCode", 0)) + ")"};
+        std::string hs = st.contains("Health") && st["Health"].is_object() ? st["Health"].value("Status", "") : "";
+        if (hs == "unhealthy") throw ExitError{1, "container " + name + " is unhealthy"};
+        if (hs.empty() || hs == "healthy") {
+          progress("Container", name, hs.empty() ? "Running" : "Healthy");
+          break;
+        }
+        if (timeout_s > 0 && std::chrono::steady_clock::now() > deadline)
+          throw ExitError{1, "timeout waiting for container " + name + " to be healthy"};
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+}
+
 int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
   ctx.path = "compose up";
   Parsed p = parse(ctx, kComposeUp, argv);
   Project proj = load(lo);
-  if (!p.flag("detach")) throw ExitError{1, "hoist compose up: attached mode is not supported yet; use -d"};
+  if (!p.flag("detach") && !p.flag("wait"))
+    throw ExitError{1, "hoist compose up: attached mode is not supported yet; use -d or --wait"};
   if (p.flag("force-recreate") && p.flag("no-recreate"))
     throw ExitError{1, "--force-recreate and --no-recreate are incompatible"};
   auto wanted = selected(proj, p.args);
-  auto services = with_dependencies(proj, wanted);
+  auto services = p.flag("no-deps") ? std::set<std::string>(wanted.begin(), wanted.end()) : with_dependencies(proj, wanted);
   std::map<std::string, int> scale;
   for (const auto& s : p.all("scale")) {
     auto eq = s.find('=');
@@ -423,6 +450,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
       progress("Container", name, "Started");
     }
   }
+  if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
   return 0;
 }
 

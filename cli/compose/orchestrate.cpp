@@ -431,7 +431,7 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
     } else refuse(what, k);
   }
   if (!exposed.empty()) c["ExposedPorts"] = exposed;
-  if (!bindings.empty()) h["PortBindings"] = bindings;
+  h["PortBindings"] = bindings;  // {} when none, as Compose v2 and docker's CLI send it
 
   auto nets = service_networks(s);
   if (!network_mode.empty()) {

@@ -51,6 +51,7 @@ services:
     depends_on: {db: {condition: service_healthy}}
     networks: [default, back]
     volumes: [data:/data]
+    ports: ["127.0.0.1::8080"]
     restart: unless-stopped
     deploy: {replicas: 2}
 networks:
@@ -165,6 +166,7 @@ class ComposeApp : public hoist::test::CliDaemonTest {
                                      {"Env", env},
                                      {"Healthcheck", c["Config"].value("Healthcheck", json())},
                                      {"RestartPolicy", c["HostConfig"]["RestartPolicy"]},
+                                     {"PortBindings", c["HostConfig"].value("PortBindings", json())},
                                      {"NetworkMode", norm(c["HostConfig"]["NetworkMode"])},
                                      {"Networks", nets},
                                      {"Mounts", mounts},
@@ -214,7 +216,7 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
      "com.docker.compose.project.working_dir":"DIR","com.docker.compose.service":"db",
      "com.docker.compose.version":"2.29.7","role":"db"},
     "Mounts":[],"NetworkMode":"P_back","Networks":{"P_back":["db"]},
-    "RestartPolicy":{"MaximumRetryCount":0,"Name":"no"},"Status":"running"},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"no"},"PortBindings":{},"Status":"running"},
    "P-web-1":{"Cmd":["httpd","-f","-p","8080","-h","/data"],"Env":["GREETING=hello"],"Healthcheck":null,
     "Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.container-number":"1",
      "com.docker.compose.depends_on":"db:service_healthy:false","com.docker.compose.image":"IMAGE",
@@ -223,7 +225,8 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
      "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
     "Mounts":[{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
     "Networks":{"P_back":["web"],"P_default":["web"]},
-    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},"Status":"running"},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
+    "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"},
    "P-web-2":{"Cmd":["httpd","-f","-p","8080","-h","/data"],"Env":["GREETING=hello"],"Healthcheck":null,
     "Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.container-number":"2",
      "com.docker.compose.depends_on":"db:service_healthy:false","com.docker.compose.image":"IMAGE",
@@ -232,7 +235,8 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
      "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
     "Mounts":[{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
     "Networks":{"P_back":["web"],"P_default":["web"]},
-    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},"Status":"running"}},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
+    "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"}},
   "networks":{
    "P_back":{"Driver":"bridge","Labels":{"com.docker.compose.network":"back","com.docker.compose.project":"P",
     "com.docker.compose.version":"2.29.7"},"Subnets":["NET_B"]},
@@ -240,7 +244,7 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
     "com.docker.compose.version":"2.29.7"},"Subnets":["NET_A"]}},
   "volumes":{"P_data":{"Driver":"local","Labels":{"com.docker.compose.project":"P",
    "com.docker.compose.version":"2.29.7","com.docker.compose.volume":"data"}}}})");
-  EXPECT_EQ(s, expected) << s.dump(1);
+  EXPECT_EQ(s, expected) << "DIFF " << json::diff(expected, s).dump();
   // The config hash is the loader's, the same for the two web replicas.
   auto hash_of = [&](const std::string& n) {
     return inspect("container", project_ + n)["Config"]["Labels"]["com.docker.compose.config-hash"];
@@ -249,7 +253,9 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_EQ(cfg.out, "web " + hash_of("-web-1").get<std::string>() + "\n");
   EXPECT_EQ(hash_of("-web-2"), hash_of("-web-1"));
   summaries()[GetParam()] = s;
-  if (summaries().size() == 2) EXPECT_EQ(summaries()["hoistd"], summaries()["dockerd"]);
+  if (summaries().size() == 2)
+    EXPECT_EQ(summaries()["hoistd"], summaries()["dockerd"])
+        << "DIFF " << json::diff(summaries()["dockerd"], summaries()["hoistd"]).dump();
 
   // The web replicas serve the volume; the db reaches them by the service's name.
   auto put = compose({"exec", "-T", "web", "sh", "-c", "echo hi > /data/x"});
@@ -257,6 +263,18 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   auto get = compose({"exec", "-T", "db", "wget", "-q", "-O-", "http://web:8080/x"});
   EXPECT_EQ(get.code, 0) << get.err;
   EXPECT_EQ(get.out, "hi\n");
+
+  // Published on 127.0.0.1 at a port of the daemon's choice, as ps shows it.
+  auto port = compose({"ps", "--format", "{{.Ports}}", "web"});
+  auto port_lines = lines(port.out);
+  ASSERT_EQ(port_lines.size(), 2u) << port.out << port.err;
+  for (const auto& l : port_lines) {
+    ASSERT_EQ(l.rfind("127.0.0.1:", 0), 0u) << l;
+    std::string hp = l.substr(10, l.find("->") - 10);
+    EXPECT_EQ(l.substr(l.find("->")), "->8080/tcp");
+    auto got = hoist::test::run_cmd({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + hp + "/x"});
+    EXPECT_EQ(got.out, "hi\n") << got.err;
+  }
 
   auto ps = compose({"ps", "--format", "{{.Name}} {{.Service}} {{.State}}"});
   EXPECT_EQ(ps.code, 0) << ps.err;
@@ -287,12 +305,19 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   auto again = compose({"exec", "-T", "db", "wget", "-q", "-O-", "http://web:8080/x"});
   EXPECT_EQ(again.out, "hi\n") << again.err;
 
+  // Scaled down to one web (with --wait: running, the db healthy).
+  auto scaled = compose({"up", "--wait", "--scale", "web=1"});
+  ASSERT_EQ(scaled.code, 0) << scaled.err;
+  EXPECT_NE(scaled.err.find(" Container " + project_ + "-web-2  Removed"), std::string::npos) << scaled.err;
+  EXPECT_EQ(lines(compose({"ps", "-q", "web"}).out).size(), 1u);
+  EXPECT_EQ(ids().count(project_ + "-web-1"), 1u);
+
   // stop, start
   ASSERT_EQ(compose({"stop", "-t", "1"}).code, 0);
   EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 0u);
-  EXPECT_EQ(lines(compose({"ps", "-aq"}).out).size(), 3u);
+  EXPECT_EQ(lines(compose({"ps", "-aq"}).out).size(), 2u);
   ASSERT_EQ(compose({"start"}).code, 0);
-  EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 3u);
+  EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 2u);
 
   // down -v: nothing of the project is left.
   auto down = compose({"down", "-v", "-t", "1"});
