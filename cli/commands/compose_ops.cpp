@@ -495,7 +495,12 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
           info["Labels"].value(compose::kLabelProject, "") != proj.name)
         continue;  // not made for this project
       progress("Network", name, "Removing");
-      ctx.c().request("DELETE", "/networks/" + q(info.value("Id", name)));
+      auto d = ctx.c().request("DELETE", "/networks/" + q(info.value("Id", name)), "", {}, true);
+      if (d.status >= 400 && error_message(d.body).find("active endpoints") != std::string::npos) {
+        progress("Network", name, "Resource is still in use");  // by an orphan, say: as Compose v2
+        continue;
+      }
+      if (d.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(d.body)};
       progress("Network", name, "Removed");
     }
   if (p.flag("volumes") && m.contains("volumes"))

@@ -340,6 +340,45 @@ TEST_P(ComposeApp, RefusalsComeBeforeAnythingIsMade) {
   EXPECT_EQ(summary(), json::object());
 }
 
+TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
+  auto file = [&](const std::string& job_cmd, bool with_extra) {
+    std::ofstream(dir_ + "/compose.yaml")
+        << "name: " << project_ << "\nservices:\n"
+        << "  job: {image: bb:1, command: [sh, -c, '" << job_cmd << "'], networks: [n]}\n"
+        << "  opt: {image: bb:1, command: [sh, -c, 'exit 1'], networks: [n]}\n"
+        << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n"
+        << "    depends_on:\n      job: {condition: service_completed_successfully}\n"
+        << "      opt: {condition: service_completed_successfully, required: false}\n"
+        << (with_extra ? "  extra: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" : "")
+        << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n";
+  };
+  // The job fails: up fails naming it, and the app is created but not started.
+  file("exit 3", true);
+  auto up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_NE(up.err.find("service \"job\" didn't complete successfully: exit 3"), std::string::npos) << up.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "created");
+  // The job succeeds: the app starts; the optional dependency's failure is only a warning.
+  file("exit 0", true);
+  up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find("WARNING: optional dependency \"opt\" failed"), std::string::npos) << up.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  EXPECT_EQ(compose({"ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"}).out,
+            "app running 0\nextra running 0\njob exited 0\nopt exited 1\n");
+  // A service gone from the file: an orphan, warned about, then removed with --remove-orphans.
+  file("exit 0", false);
+  auto down = compose({"down", "-t", "1"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  EXPECT_NE(down.err.find("Found orphan containers ([" + project_ + "-extra-1])"), std::string::npos) << down.err;
+  // The orphan still uses the network: down leaves it, saying so, as Compose v2.
+  EXPECT_NE(down.err.find(" Network " + project_ + "_n  Resource is still in use"), std::string::npos) << down.err;
+  EXPECT_EQ(lines(docker({"ps", "-aq", "--filter", "label=com.docker.compose.project=" + project_}).out).size(), 1u);
+  down = compose({"down", "--remove-orphans", "-t", "1"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(summary(), json::object());
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
 
