@@ -136,21 +136,25 @@ std::string label_filter(const std::vector<std::string>& labels) {
   return q(f.dump());
 }
 
+std::string label(const json& c, const char* key) {
+  if (!c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(key)) return "";
+  return c["Labels"][key].get<std::string>();
+}
+
 // The project's containers (one-off ones left out), sorted by name.
 std::vector<json> project_containers(Ctx& ctx, const std::string& project, bool all) {
   auto r = ctx.c().request("GET", std::string("/containers/json?all=") + (all ? "1" : "0") + "&filters=" +
                                       label_filter({std::string(compose::kLabelProject) + "=" + project,
                                                     std::string(compose::kLabelOneoff) + "=False"}));
   std::vector<json> v;
-  for (auto& c : json::parse(r.body)) v.push_back(c);
+  // The labels checked here too: a daemon that matched any one label filter instead of all
+  // would hand us other projects' containers.
+  for (auto& c : json::parse(r.body))
+    if (label(c, compose::kLabelProject) == project && label(c, compose::kLabelOneoff) == "False") v.push_back(c);
   std::sort(v.begin(), v.end(), [](const json& a, const json& b) { return a["Names"][0] < b["Names"][0]; });
   return v;
 }
 
-std::string label(const json& c, const char* key) {
-  if (!c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(key)) return "";
-  return c["Labels"][key].get<std::string>();
-}
 std::string cname(const json& c) {
   std::string n = c["Names"][0].get<std::string>();
   return n.empty() || n[0] != '/' ? n : n.substr(1);

@@ -2,6 +2,7 @@
 // wait, remove, rename, update, logs, attach, resize, top, stats, pause/unpause, prune, exec.
 // They work through the ContainerService (engine/container_service.h).
 
+#include <algorithm>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -756,7 +757,9 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       if (!keep("exited", [&](auto& v) { return r.state == ContainerState::Exited && std::to_string(r.exit_code) == v; }))
         continue;
       if (!keep("ancestor", [&](auto& v) { return r.image == v || r.image_id.find(v) != std::string::npos; })) continue;
-      if (!keep("label", [&](auto& v) {
+      // Every label filter must match (dockerd's MatchKVList), unlike the other keys' any-of.
+      if (auto it = filters.find("label"); it != filters.end() &&
+          !std::all_of(it->second.begin(), it->second.end(), [&](const std::string& v) {
             auto eq = v.find('=');
             auto k = v.substr(0, eq);
             if (!labels.contains(k)) return false;

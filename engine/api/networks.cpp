@@ -37,10 +37,15 @@ bool keep(const Filters& f, const net::NetworkInfo& n, bool in_use) {
     if (it == f.end()) return true;
     return std::any_of(it->second.begin(), it->second.end(), pred);
   };
+  // Every label filter must match (dockerd's MatchKVList).
+  auto all = [&](const char* key, const std::function<bool(const std::string&)>& pred) {
+    auto it = f.find(key);
+    return it == f.end() || std::all_of(it->second.begin(), it->second.end(), pred);
+  };
   return any("driver", [&](auto& v) { return n.driver == v; }) &&
          any("id", [&](auto& v) { return n.id.find(v) != std::string::npos; }) &&
          any("name", [&](auto& v) { return n.name.find(v) != std::string::npos; }) &&
-         any("label", [&](auto& v) { return label_match(n.labels, v); }) &&
+         all("label", [&](auto& v) { return label_match(n.labels, v); }) &&
          any("scope", [&](auto& v) { return v == "local"; }) &&
          any("type", [&](auto& v) { return v == (n.predefined ? "builtin" : "custom"); }) &&
          any("dangling", [&](auto& v) {

@@ -245,6 +245,17 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   "volumes":{"P_data":{"Driver":"local","Labels":{"com.docker.compose.project":"P",
    "com.docker.compose.version":"2.29.7","com.docker.compose.volume":"data"}}}})");
   EXPECT_EQ(s, expected) << "DIFF " << json::diff(expected, s).dump();
+  // Several label filters must all match (what compose's tools rely on to tell projects and
+  // one-off containers apart).
+  std::string proj_label = "label=com.docker.compose.project=" + project_;
+  EXPECT_EQ(docker({"ps", "-aq", "--filter", proj_label, "--filter", "label=com.docker.compose.oneoff=True"}).out, "");
+  EXPECT_EQ(docker({"network", "ls", "-q", "--filter", proj_label, "--filter", "label=com.docker.compose.network=x"}).out,
+            "");
+  EXPECT_EQ(lines(docker({"network", "ls", "-q", "--filter", proj_label, "--filter",
+                          "label=com.docker.compose.network=back"})
+                      .out)
+                .size(),
+            1u);
   // The config hash is the loader's, the same for the two web replicas.
   auto hash_of = [&](const std::string& n) {
     return inspect("container", project_ + n)["Config"]["Labels"]["com.docker.compose.config-hash"];
@@ -283,6 +294,22 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 3u);
   auto table = compose({"ps"});
   EXPECT_EQ(table.out.substr(0, table.out.find('\n')).substr(0, 4), "NAME");
+
+  // Docker's own compose tool (Debian's docker-compose 1.29, which takes no `name:`) sees the
+  // project hoist made: its containers by their labels.
+  if (hoist::test::run_cmd({"docker-compose", "version"}).code == 0) {
+    std::string v1 = dir_ + "/v1.yaml";
+    std::string text = kComposeFile;
+    std::ofstream(v1) << text.substr(text.find('\n') + 1);
+    auto v1ps = hoist::test::run_cmd({"env", "DOCKER_HOST=" + host_, "docker-compose", "--project-directory", dir_, "-p",
+                                      project_, "-f", v1, "ps", "--services"},
+                                     "", 60);
+    EXPECT_EQ(v1ps.out, "db\nweb\n") << v1ps.err;
+    v1ps = hoist::test::run_cmd(
+        {"env", "DOCKER_HOST=" + host_, "docker-compose", "--project-directory", dir_, "-p", project_, "-f", v1, "ps", "-q"},
+        "", 60);
+    EXPECT_EQ(lines(v1ps.out).size(), 3u) << v1ps.err;
+  }
 
   auto logs = compose({"logs", "--no-log-prefix", "db"});
   EXPECT_EQ(logs.out, "db-ready\n") << logs.err;
