@@ -386,15 +386,29 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_NE(up.err.find("service \"job\" didn't complete successfully: exit 3"), std::string::npos) << up.err;
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "created");
   // The job succeeds: the app starts; the optional dependency's failure is only a warning.
-  file("exit 0", true);
+  file("echo job-done", true);
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 0) << up.err;
   EXPECT_NE(up.err.find("WARNING: optional dependency \"opt\" failed"), std::string::npos) << up.err;
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
   EXPECT_EQ(compose({"ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"}).out,
             "app running 0\nextra running 0\njob exited 0\nopt exited 1\n");
+  // logs -f of exited containers ends with their output, each line prefixed.
+  auto logs = compose({"logs", "-f", "job", "opt"}, 30);
+  EXPECT_EQ(logs.code, 0) << logs.err;
+  EXPECT_EQ(logs.out, "job-1  | job-done\n");
+  // kill, restart, rm
+  EXPECT_EQ(compose({"kill", "app"}).code, 0);
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
+  EXPECT_EQ(compose({"restart", "-t", "1", "app"}).code, 0);
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  auto rm = compose({"rm", "-f", "job"});
+  EXPECT_EQ(rm.code, 0) << rm.err;
+  EXPECT_NE(rm.err.find(" Container " + project_ + "-job-1  Removed"), std::string::npos) << rm.err;
+  EXPECT_EQ(docker({"inspect", project_ + "-job-1"}).code, 1);
+
   // A service gone from the file: an orphan, warned about, then removed with --remove-orphans.
-  file("exit 0", false);
+  file("echo job-done", false);
   auto down = compose({"down", "-t", "1"});
   EXPECT_EQ(down.code, 0) << down.err;
   EXPECT_NE(down.err.find("Found orphan containers ([" + project_ + "-extra-1])"), std::string::npos) << down.err;
