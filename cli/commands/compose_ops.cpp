@@ -233,9 +233,12 @@ void ensure_volumes(Ctx& ctx, const Project& proj) {
   }
 }
 
+// `old_volumes`: the anonymous volumes a recreated container hands on (target, name).
 std::string create_container(Ctx& ctx, const Project& proj, const std::string& service, int number,
-                             const std::string& image_id) {
+                             const std::string& image_id,
+                             const std::vector<std::pair<std::string, std::string>>& old_volumes = {}) {
   auto plan = compose::container_create_plan(proj, service, number, image_id);
+  if (!old_volumes.empty()) compose::inherit_anonymous_volumes(plan, old_volumes);
   // Bind sources Compose creates when missing (create_host_path) are made by the daemon from Binds.
   progress("Container", plan.name, "Creating");
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
@@ -421,9 +424,14 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
           break;
         case compose::Step::Recreate: {
           progress("Container", name, "Recreate");
+          json old = json::parse(ctx.c().request("GET", "/containers/" + q(st.id) + "/json").body);
+          std::vector<std::pair<std::string, std::string>> vols;
+          for (const auto& m : old.value("Mounts", json::array()))
+            if (m.value("Type", "") == "volume" && !m.value("Name", "").empty())
+              vols.emplace_back(m.value("Destination", ""), m.value("Name", ""));
           ctx.c().request("POST", "/containers/" + q(st.id) + "/stop" + stop_query(p), "", {}, true);
           ctx.c().request("DELETE", "/containers/" + q(st.id));
-          std::string id = create_container(ctx, proj, service, st.number, image_id);
+          std::string id = create_container(ctx, proj, service, st.number, image_id, vols);
           ids[service].push_back(id);
           to_start.emplace_back(id, name);
           break;

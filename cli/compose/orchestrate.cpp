@@ -469,6 +469,34 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
   return plan;
 }
 
+void inherit_anonymous_volumes(CreatePlan& plan, const std::vector<std::pair<std::string, std::string>>& old_volumes) {
+  json body = json::parse(plan.body);
+  json& mounts = body["HostConfig"]["Mounts"];
+  if (!mounts.is_array()) mounts = json::array();
+  std::set<std::string> named, targets;
+  for (const auto& m : mounts) {
+    targets.insert(m.value("Target", ""));
+    if (m.value("Type", "") == "volume" && !m.value("Source", "").empty()) named.insert(m.value("Source", ""));
+  }
+  for (const auto& b : body["HostConfig"].value("Binds", json::array())) {
+    std::string s = b.get<std::string>();
+    auto c1 = s.find(':');
+    if (c1 != std::string::npos) targets.insert(s.substr(c1 + 1, s.find(':', c1 + 1) - c1 - 1));
+  }
+  for (const auto& [target, name] : old_volumes) {
+    if (named.count(name)) continue;
+    bool filled = false;
+    for (auto& m : mounts)
+      if (m.value("Type", "") == "volume" && m.value("Target", "") == target && m.value("Source", "").empty()) {
+        m["Source"] = name;
+        filled = true;
+      }
+    if (!filled && !targets.count(target))
+      mounts.push_back({{"Type", "volume"}, {"Source", name}, {"Target", target}, {"ReadOnly", false}});
+  }
+  plan.body = body.dump();
+}
+
 std::vector<Step> converge(std::vector<Existing> existing, int want, const std::string& config_hash,
                            const std::string& image_id, const ConvergeOptions& opts) {
   std::sort(existing.begin(), existing.end(), [](const Existing& a, const Existing& b) {

@@ -77,6 +77,11 @@ struct CreatePlan {
 CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
                                  const std::string& image_id);
 
+// Compose v2's recreate keeps a container's anonymous volumes: each volume of the old container
+// (target, volume name) that is not one the plan mounts by name goes to the new one at the same
+// target (filling the plan's anonymous mount there, or added for an image's VOLUME).
+void inherit_anonymous_volumes(CreatePlan& plan, const std::vector<std::pair<std::string, std::string>>& old_volumes);
+
 // A container of the service as the daemon lists it.
 struct Existing {
   std::string id, name;

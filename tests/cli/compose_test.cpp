@@ -50,7 +50,7 @@ services:
     environment: {GREETING: "${GREETING:-hello}"}
     depends_on: {db: {condition: service_healthy}}
     networks: [default, back]
-    volumes: [data:/data]
+    volumes: [data:/data, /cache]
     ports: ["127.0.0.1::8080"]
     restart: unless-stopped
     deploy: {replicas: 2}
@@ -160,7 +160,11 @@ class ComposeApp : public hoist::test::CliDaemonTest {
         if (e.get<std::string>().rfind("PATH=", 0) != 0) env.push_back(e);
       json mounts = json::array();
       for (auto& m : c.value("Mounts", json::array()))
-        mounts.push_back({{"Type", m["Type"]}, {"Name", norm(m.value("Name", ""))}, {"Destination", m["Destination"]}});
+        mounts.push_back({{"Type", m["Type"]},
+                          {"Name", m.value("Name", "").size() == 64 ? "ANON" : norm(m.value("Name", ""))},
+                          {"Destination", m["Destination"]}});
+      std::sort(mounts.begin(), mounts.end(),
+                [](const json& a, const json& b) { return a["Destination"] < b["Destination"]; });
       s["containers"][norm(name)] = {{"Labels", labels},
                                      {"Cmd", c["Config"]["Cmd"]},
                                      {"Env", env},
@@ -223,7 +227,7 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
      "com.docker.compose.oneoff":"False","com.docker.compose.project":"P",
      "com.docker.compose.project.config_files":"DIR/compose.yaml","com.docker.compose.project.working_dir":"DIR",
      "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
-    "Mounts":[{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
+    "Mounts":[{"Destination":"/cache","Name":"ANON","Type":"volume"},{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
     "Networks":{"P_back":["web"],"P_default":["web"]},
     "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
     "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"},
@@ -233,7 +237,7 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
      "com.docker.compose.oneoff":"False","com.docker.compose.project":"P",
      "com.docker.compose.project.config_files":"DIR/compose.yaml","com.docker.compose.project.working_dir":"DIR",
      "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
-    "Mounts":[{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
+    "Mounts":[{"Destination":"/cache","Name":"ANON","Type":"volume"},{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
     "Networks":{"P_back":["web"],"P_default":["web"]},
     "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
     "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"}},
@@ -319,6 +323,7 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   // up again: nothing changes; a changed environment recreates the web only.
   ASSERT_EQ(compose({"up", "-d"}).code, 0);
   EXPECT_EQ(ids(), first);
+  ASSERT_EQ(compose({"exec", "-T", "web", "sh", "-c", "echo kept > /cache/c"}).code, 0);
   write_env("bye");
   auto re = compose({"up", "-d"});
   ASSERT_EQ(re.code, 0) << re.err;
@@ -328,7 +333,8 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_NE(second[project_ + "-web-1"], first[project_ + "-web-1"]);
   EXPECT_NE(second[project_ + "-web-2"], first[project_ + "-web-2"]);
   EXPECT_EQ(inspect("container", project_ + "-web-1")["Config"]["Env"][0], "GREETING=bye");
-  // The volume kept its data.
+  // The anonymous volume went to the new container; the named one kept its data.
+  EXPECT_EQ(compose({"exec", "-T", "web", "cat", "/cache/c"}).out, "kept\n");
   auto again = compose({"exec", "-T", "db", "wget", "-q", "-O-", "http://web:8080/x"});
   EXPECT_EQ(again.out, "hi\n") << again.err;
 

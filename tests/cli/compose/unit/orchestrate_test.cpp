@@ -198,6 +198,16 @@ TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
   EXPECT_EQ(network_create_body(p, "n")["EnableIPv6"], true);
 }
 
+TEST_F(Orchestrate, RecreateInheritsAnonymousVolumes) {
+  Project p = load("services:\n  a: {image: bb:1, volumes: [/cache, data:/data, './x:/x']}\nvolumes:\n  data: {}\n");
+  auto plan = container_create_plan(p, "a", 1, "i");
+  inherit_anonymous_volumes(plan, {{"/cache", "anon1"}, {"/data", "app_data"}, {"/img", "anon2"}, {"/x", "anon3"}});
+  EXPECT_EQ(json::parse(plan.body)["HostConfig"]["Mounts"], json::parse(R"([
+    {"Type":"volume","Source":"anon1","Target":"/cache","ReadOnly":false},
+    {"Type":"volume","Source":"app_data","Target":"/data","ReadOnly":false},
+    {"Type":"volume","Source":"anon2","Target":"/img","ReadOnly":false}])"));
+}
+
 TEST_F(Orchestrate, ConvergeKeepsStartsRecreatesCreatesRemoves) {
   using K = Step::Kind;
   auto kinds = [](const std::vector<Step>& s) {
