@@ -387,9 +387,11 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
   ensure_volumes(ctx, proj);
 
   compose::ConvergeOptions co{p.flag("force-recreate"), p.flag("no-recreate")};
-  std::map<std::string, std::vector<std::string>> ids;  // service → its containers, for the dependency waits
-  for (const auto& service : proj.start_order()) {
-    if (!services.count(service)) continue;
+  // service → its containers, for the dependency waits. Every entry exists before the threads
+  // start: each thread appends to its own service's only, and reads those of earlier levels.
+  std::map<std::string, std::vector<std::string>> ids;
+  for (const auto& s : services) ids[s];
+  auto up_service = [&](const std::string& service) {
     const json& svc = compose::service_of(proj, service);
     std::string image_id = ensure_image(ctx, service, svc);
     std::vector<compose::Existing> existing;
@@ -454,13 +456,33 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
         }
       }
     }
-    if (p.flag("no-start")) continue;
+    if (p.flag("no-start")) return;
     wait_dependencies(ctx, proj, service, ids);
     for (const auto& [id, name] : to_start) {
       progress("Container", name, "Starting");
       ctx.c().request("POST", "/containers/" + q(id) + "/start");
       progress("Container", name, "Started");
     }
+  };
+  // Level by level; the services of one level in parallel (the client is shared: one connection
+  // per request).
+  for (const auto& level : compose::start_levels(proj)) {
+    std::vector<std::string> todo;
+    for (const auto& s : level)
+      if (services.count(s)) todo.push_back(s);
+    std::vector<std::exception_ptr> errors(todo.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < todo.size(); ++i)
+      threads.emplace_back([&, i] {
+        try {
+          up_service(todo[i]);
+        } catch (...) {
+          errors[i] = std::current_exception();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
   }
   if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
   return 0;

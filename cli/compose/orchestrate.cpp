@@ -88,6 +88,21 @@ std::map<std::string, std::string> dependency_conditions(const Project& p, const
   return out;
 }
 
+std::vector<std::vector<std::string>> start_levels(const Project& p) {
+  std::map<std::string, std::size_t> level;
+  std::vector<std::vector<std::string>> out;
+  for (const auto& s : p.start_order()) {  // each after its dependencies
+    std::size_t l = 0;
+    for (const auto& [dep, cond] : dependency_conditions(p, s))
+      if (level.count(dep)) l = std::max(l, level[dep] + 1);
+    level[s] = l;
+    if (out.size() <= l) out.resize(l + 1);
+    out[l].push_back(s);
+  }
+  for (auto& l : out) std::sort(l.begin(), l.end());
+  return out;
+}
+
 std::vector<std::string> stop_order(const Project& p) {
   auto o = p.start_order();
   std::reverse(o.begin(), o.end());

@@ -43,6 +43,9 @@ int replicas(const Project& p, const std::string& service);
 // The services `service` depends on, with their condition (service_started, service_healthy,
 // service_completed_successfully), by name.
 std::map<std::string, std::string> dependency_conditions(const Project& p, const std::string& service);
+// The services in levels: each level's services depend only on earlier levels' (started in
+// parallel within a level); a level sorted by name.
+std::vector<std::vector<std::string>> start_levels(const Project& p);
 // The start order reversed: what depends on a service stops before it.
 std::vector<std::string> stop_order(const Project& p);
 

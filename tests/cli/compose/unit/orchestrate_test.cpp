@@ -97,6 +97,12 @@ TEST_F(Orchestrate, NamesReplicasAndOrders) {
   EXPECT_THROW(service_of(p, "nope"), Error);
 }
 
+TEST_F(Orchestrate, StartLevels) {
+  Project p = load("services:\n  web: {image: x, depends_on: [api, cache]}\n  api: {image: x, depends_on: [db]}\n"
+                   "  db: {image: x}\n  cache: {image: x}\n  lone: {image: x}\n");
+  EXPECT_EQ(start_levels(p), (std::vector<std::vector<std::string>>{{"cache", "db", "lone"}, {"api"}, {"web"}}));
+}
+
 TEST_F(Orchestrate, ContainerNameOverrideAllowsOneReplica) {
   Project p = load("services:\n  a: {image: bb:1, container_name: mine}\n");
   EXPECT_EQ(container_name(p, "a", 1), "mine");
