@@ -161,7 +161,7 @@ json network_create_body(const Project& p, const std::string& key) {
   b["Labels"] = labels;
   if (n.is_object())
     for (const auto& [k, v] : n.items()) {
-      if (k == "name" || k == "labels" || k == "external") continue;
+      if (k == "name" || k == "labels" || k == "external" || k.rfind("x-", 0) == 0) continue;
       if (k == "driver") b["Driver"] = v;
       else if (k == "driver_opts") {
         json o = json::object();
@@ -209,7 +209,7 @@ json volume_create_body(const Project& p, const std::string& key) {
   b["Labels"] = labels;
   if (v.is_object())
     for (const auto& [k, x] : v.items()) {
-      if (k == "name" || k == "labels" || k == "external") continue;
+      if (k == "name" || k == "labels" || k == "external" || k.rfind("x-", 0) == 0) continue;
       if (k == "driver") b["Driver"] = x;
       else if (k == "driver_opts")
         for (const auto& [ok, ov] : x.items()) b["DriverOpts"][ok] = scalar(ov);
@@ -356,9 +356,10 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
   static const std::set<std::string> kIgnored = {
       // what the orchestrator uses itself, or the loader has resolved
       "image", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
-      "env_file", "extends"};
+      "env_file", "extends",
+      "develop"};  // `watch`'s, not the container's
   for (const auto& [k, v] : s.items()) {
-    if (kIgnored.count(k)) continue;
+    if (kIgnored.count(k) || k.rfind("x-", 0) == 0) continue;  // x-*: extensions, for tools
     if (k == "command") c["Cmd"] = v;
     else if (k == "entrypoint") c["Entrypoint"] = v;
     else if (k == "environment") {

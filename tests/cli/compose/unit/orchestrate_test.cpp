@@ -200,6 +200,9 @@ TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, network_mode: 'service:b'}\n  b: {image: bb:1}\n"),
             "services.a: `network_mode: service:b` is not supported yet by hoist compose");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, healthcheck: {test: [CMD, 'true']}}\n"), "(no error)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, x-tool: {k: v}}\n"), "(no error)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {file: ./s}\n"),
+            "services.a: `secrets` is not supported yet by hoist compose");
   Project p = load("services:\n  a: {image: bb:1}\nnetworks:\n  n: {driver: bridge, external: false, enable_ipv6: true}\n");
   EXPECT_EQ(network_create_body(p, "n")["EnableIPv6"], true);
 }
