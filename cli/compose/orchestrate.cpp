@@ -298,6 +298,27 @@ void map_volumes(const Project& p, const json& vols, const std::string& what, Ma
   }
 }
 
+// `secrets` and `configs` of a service: those backed by a file become read-only bind mounts (as
+// Compose v2 makes them), at /run/secrets/<target|source> and /<source> (or the target given).
+void map_file_mounts(const Project& p, const char* kind, const json& list, const std::string& what, Mapped& m) {
+  const json& top_level = (*p.model).value(kind, json::object());
+  for (const auto& item : list) {
+    std::string source = item.value("source", "");
+    for (const auto& [k, x] : item.items())
+      if (k != "source" && k != "target") refuse(what + "." + kind + "[" + source + "]", k);
+    const json def = top_level.value(source, json::object());
+    if (!def.contains("file"))
+      throw Error(std::string(kind) + "." + source + ": only file-backed " + kind +
+                  " are supported yet by hoist compose (not environment, content or external)");
+    std::string target = item.value("target", "");
+    if (std::string(kind) == "secrets")
+      target = target.empty() ? "/run/secrets/" + source : target[0] == '/' ? target : "/run/secrets/" + target;
+    else
+      target = target.empty() ? "/" + source : target;
+    m.host["Mounts"].push_back({{"Type", "bind"}, {"Source", def["file"]}, {"Target", target}, {"ReadOnly", true}});
+  }
+}
+
 void map_deploy(const json& d, const std::string& what, Mapped& m) {
   for (const auto& [k, v] : d.items()) {
     if (k == "replicas") continue;
@@ -392,7 +413,8 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
         t[x.substr(0, colon)] = colon == std::string::npos ? "" : x.substr(colon + 1);
       }
       h["Tmpfs"] = t;
-    } else if (k == "network_mode") network_mode = v.get<std::string>();
+    } else if (k == "secrets" || k == "configs") map_file_mounts(p, k.c_str(), v, what, m);
+    else if (k == "network_mode") network_mode = v.get<std::string>();
     else if (k == "healthcheck") c["Healthcheck"] = healthcheck_of(v, what);
     else if (k == "restart") {
       std::string r = v.get<std::string>();

@@ -379,12 +379,14 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
         << "name: " << project_ << "\nservices:\n"
         << "  job: {image: bb:1, command: [sh, -c, '" << job_cmd << "'], networks: [n]}\n"
         << "  opt: {image: bb:1, command: [sh, -c, 'exit 1'], networks: [n]}\n"
-        << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n"
+        << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n    secrets: [pw]\n"
         << "    depends_on:\n      job: {condition: service_completed_successfully}\n"
         << "      opt: {condition: service_completed_successfully, required: false}\n"
         << (with_extra ? "  extra: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" : "")
-        << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n";
+        << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
+        << "secrets:\n  pw: {file: ./pw.txt}\n";
   };
+  std::ofstream(dir_ + "/pw.txt") << "s3cret\n";
   // The job fails: up fails naming it, and the app is created but not started.
   file("exit 3", true);
   auto up = compose({"up", "-d"});
@@ -399,6 +401,9 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
   EXPECT_EQ(compose({"ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"}).out,
             "app running 0\nextra running 0\njob exited 0\nopt exited 1\n");
+  // A file secret, read-only at /run/secrets/<name>.
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/run/secrets/pw"}).out, "s3cret\n");
+  EXPECT_NE(compose({"exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/pw"}).code, 0);
   // logs -f of exited containers ends with their output, each line prefixed.
   auto logs = compose({"logs", "-f", "job", "opt"}, 30);
   EXPECT_EQ(logs.code, 0) << logs.err;

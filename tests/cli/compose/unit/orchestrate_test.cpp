@@ -201,10 +201,25 @@ TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
             "services.a: `network_mode: service:b` is not supported yet by hoist compose");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, healthcheck: {test: [CMD, 'true']}}\n"), "(no error)");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, x-tool: {k: v}}\n"), "(no error)");
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {file: ./s}\n"),
-            "services.a: `secrets` is not supported yet by hoist compose");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {environment: HOME}\n"),
+            "secrets.s: only file-backed secrets are supported yet by hoist compose (not environment, content or "
+            "external)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [{source: s, mode: 0400}]}\nsecrets:\n  s: {file: ./s}\n"),
+            "services.a.secrets[s]: `mode` is not supported yet by hoist compose");
   Project p = load("services:\n  a: {image: bb:1}\nnetworks:\n  n: {driver: bridge, external: false, enable_ipv6: true}\n");
   EXPECT_EQ(network_create_body(p, "n")["EnableIPv6"], true);
+}
+
+TEST_F(Orchestrate, FileSecretsAndConfigsAreReadOnlyBinds) {
+  Project p = load("services:\n  a:\n    image: bb:1\n    secrets: [s, {source: t, target: pw}]\n"
+                   "    configs: [c, {source: d, target: /etc/d.conf}]\n"
+                   "secrets:\n  s: {file: ./s}\n  t: {file: ./t}\nconfigs:\n  c: {file: ./c}\n  d: {file: ./d}\n");
+  auto d = dir.string();
+  EXPECT_EQ(json::parse(container_create_plan(p, "a", 1, "i").body)["HostConfig"]["Mounts"],
+            json::parse(R"([{"Type":"bind","Source":")" + d + R"(/c","Target":"/c","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/d","Target":"/etc/d.conf","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/s","Target":"/run/secrets/s","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/t","Target":"/run/secrets/pw","ReadOnly":true}])"));
 }
 
 TEST_F(Orchestrate, RecreateInheritsAnonymousVolumes) {
