@@ -141,6 +141,25 @@ std::string label(const json& c, const char* key) {
   return c["Labels"][key].get<std::string>();
 }
 
+// Runs fn on each item in threads of its own (the client is shared: one connection a request);
+// rethrows the first error once all are done.
+template <typename T, typename F>
+void in_parallel(const std::vector<T>& items, F fn) {
+  std::vector<std::exception_ptr> errors(items.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        fn(items[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 // The project's containers (one-off ones left out), sorted by name.
 std::vector<json> project_containers(Ctx& ctx, const std::string& project, bool all) {
   auto r = ctx.c().request("GET", std::string("/containers/json?all=") + (all ? "1" : "0") + "&filters=" +
@@ -470,19 +489,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     std::vector<std::string> todo;
     for (const auto& s : level)
       if (services.count(s)) todo.push_back(s);
-    std::vector<std::exception_ptr> errors(todo.size());
-    std::vector<std::thread> threads;
-    for (std::size_t i = 0; i < todo.size(); ++i)
-      threads.emplace_back([&, i] {
-        try {
-          up_service(todo[i]);
-        } catch (...) {
-          errors[i] = std::current_exception();
-        }
-      });
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    in_parallel(todo, up_service);
   }
   if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
   return 0;
@@ -505,9 +512,13 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
     ctx.c().request("DELETE", "/containers/" + q(id) + (p.flag("volumes") ? "?v=1" : ""));
     progress("Container", n, "Removed");
   };
-  for (const auto& service : compose::stop_order(proj))
+  // A service's containers in parallel (their grace periods overlap), services in reverse order.
+  for (const auto& service : compose::stop_order(proj)) {
+    std::vector<json> mine;
     for (const auto& c : containers)
-      if (label(c, compose::kLabelService) == service) remove(c);
+      if (label(c, compose::kLabelService) == service) mine.push_back(c);
+    in_parallel(mine, remove);
+  }
   std::vector<std::string> orphans;
   for (const auto& c : containers)
     if (std::find(names.begin(), names.end(), label(c, compose::kLabelService)) == names.end()) {
