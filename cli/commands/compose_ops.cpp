@@ -66,6 +66,8 @@ const Command kComposePs = {
      {"quiet", 'q', "", "Only display IDs"},
      {"services", 0, "", "Display services"},
      {"no-trunc", 0, "", "Don't truncate output"},
+     {"status", 0, "stringArray",
+      "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]"},
      {"format", 0, "string", "Format output using a custom template", "table"}},
     true,
     0,
@@ -226,7 +228,14 @@ void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>&
       if (r.status == 404) throw ExitError{1, "network " + name + " declared as external, but could not be found"};
       continue;
     }
-    if (r.status == 200) continue;
+    if (r.status == 200) {
+      json info = json::parse(r.body);
+      if (!info.contains("Labels") || !info["Labels"].is_object() ||
+          info["Labels"].value(compose::kLabelProject, "") != proj.name)
+        errp("WARNING: a network with name " + name + " exists but was not created for project \"" + proj.name +
+             "\".\nSet `external: true` to use an existing network\n");
+      continue;
+    }
     json body = compose::network_create_body(proj, key);
     progress("Network", name, "Creating");
     ctx.c().request("POST", "/networks/create", body.dump());
@@ -244,7 +253,14 @@ void ensure_volumes(Ctx& ctx, const Project& proj) {
       if (r.status == 404) throw ExitError{1, "external volume \"" + name + "\" not found"};
       continue;
     }
-    if (r.status == 200) continue;
+    if (r.status == 200) {
+      json info = json::parse(r.body);
+      if (!info.contains("Labels") || !info["Labels"].is_object() ||
+          info["Labels"].value(compose::kLabelProject, "") != proj.name)
+        errp("WARNING: volume \"" + name + "\" already exists but was not created by Docker Compose. Use " +
+             "`external: true` to use an existing volume\n");
+      continue;
+    }
     json body = compose::volume_create_body(proj, key);
     progress("Volume", name, "Creating");
     ctx.c().request("POST", "/volumes/create", body.dump());
@@ -575,9 +591,12 @@ int compose_ps(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     return 0;
   }
   std::vector<json> rows;
-  for (const auto& c : project_containers(ctx, proj.name, p.flag("all"))) {
+  auto statuses = p.all("status");
+  for (const auto& c : project_containers(ctx, proj.name, p.flag("all") || !statuses.empty())) {
     std::string service = label(c, compose::kLabelService);
     if (!p.args.empty() && std::find(wanted.begin(), wanted.end(), service) == wanted.end()) continue;
+    if (!statuses.empty() && std::find(statuses.begin(), statuses.end(), c.value("State", "")) == statuses.end())
+      continue;
     double created = c.value("Created", 0.0);
     std::string state = c.value("State", "");
     std::string status = c.value("Status", "");
@@ -748,6 +767,19 @@ int compose_each(Ctx& ctx, const compose::LoadOptions& lo, const std::string& su
       }
       ctx.c().request("DELETE", "/containers/" + q(id) + (p.flag("volumes") ? "?v=1" : ""));
       progress("Container", cname(c), "Removed");
+    }
+    return 0;
+  }
+  if (sub == "stop") {  // a service's containers in parallel, services in reverse dependency order
+    for (const auto& s : order) {
+      std::vector<json> mine;
+      for (const auto& c : todo)
+        if (label(c, compose::kLabelService) == s && c.value("State", "") == "running") mine.push_back(c);
+      in_parallel(mine, [&](const json& c) {
+        progress("Container", cname(c), "Stopping");
+        ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/stop" + stop_query(p));
+        progress("Container", cname(c), "Stopped");
+      });
     }
     return 0;
   }

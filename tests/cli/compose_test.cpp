@@ -268,9 +268,10 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_EQ(cfg.out, "web " + hash_of("-web-1").get<std::string>() + "\n");
   EXPECT_EQ(hash_of("-web-2"), hash_of("-web-1"));
   summaries()[GetParam()] = s;
-  if (summaries().size() == 2)
+  if (summaries().size() == 2) {
     EXPECT_EQ(summaries()["hoistd"], summaries()["dockerd"])
         << "DIFF " << json::diff(summaries()["dockerd"], summaries()["hoistd"]).dump();
+  }
 
   // The web replicas serve the volume; the db reaches them by the service's name.
   auto put = compose({"exec", "-T", "web", "sh", "-c", "echo hi > /data/x"});
@@ -401,6 +402,7 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
   EXPECT_EQ(compose({"ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"}).out,
             "app running 0\nextra running 0\njob exited 0\nopt exited 1\n");
+  EXPECT_EQ(compose({"ps", "--status", "exited", "--format", "{{.Service}}"}).out, "job\nopt\n");
   // A file secret, read-only at /run/secrets/<name>.
   EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/run/secrets/pw"}).out, "s3cret\n");
   EXPECT_NE(compose({"exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/pw"}).code, 0);
