@@ -51,6 +51,16 @@ CommandFn cmd_network_create, cmd_network_ls, cmd_network_inspect, cmd_network_r
 // compose.cpp: `hoist compose [-f FILE]... COMMAND` (its own flags, then its commands).
 extern const Command kComposeCommand;
 CommandFn cmd_compose;
+}  // namespace hoist::cli
+namespace hoist::compose {
+struct LoadOptions;
+}
+namespace hoist::cli {
+// compose_ops.cpp: the orchestration commands (up, down, ps, logs, start, stop, restart, kill, rm,
+// exec) and their summaries; -1 when `sub` is none of them.
+const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands();
+int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
+                        const std::vector<std::string>& argv);
 // volume.cpp: the volume group.
 extern const Command kVolumeCreateCommand, kVolumeLsCommand, kVolumeInspectCommand, kVolumeRmCommand,
     kVolumePruneCommand;

@@ -1,8 +1,9 @@
 // `hoist compose`: the compose project's flags (-f, -p, --project-directory, --env-file, --profile)
-// and its commands. Today `config`, which needs no daemon; the orchestration (up, down, ps, ...)
-// is refused until it lands.
+// and its commands: `config` here, which needs no daemon; the orchestration (up, down, ps, logs,
+// start, stop, restart, kill, rm, exec) in compose_ops.cpp; the others are refused until they land.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -52,8 +53,10 @@ const char* const kComposeCommands[] = {"attach", "build",  "cp",   "create", "d
 
 std::string compose_help() {
   std::string r = command_help("compose", kComposeCommand);
-  r += "\nCommands:\n" +
-       command_list({{"config", kComposeConfigCommand.summary}}) +
+  std::vector<std::pair<std::string, std::string>> cmds = compose_orchestration_commands();
+  cmds.emplace_back("config", kComposeConfigCommand.summary);
+  std::sort(cmds.begin(), cmds.end());
+  r += "\nCommands:\n" + command_list(cmds) +
        "\nRun 'hoist compose COMMAND --help' for more information on a command.\n";
   return r;
 }
@@ -140,9 +143,23 @@ int cmd_compose(Ctx& ctx, const std::vector<std::string>& argv) {
       throw ExitError{1, e.what()};
     }
   }
+  try {
+    int rc = compose_orchestrate(ctx, lo, sub, rest);
+    if (rc >= 0) return rc;
+  } catch (const ApiError& e) {
+    throw ExitError{1, daemon_err(e)};
+  } catch (const ConnectError& e) {
+    throw;
+  } catch (const Error& e) {
+    throw ExitError{1, e.what()};
+  }
   for (const char* c : kComposeCommands)
-    if (sub == c)
-      throw ExitError{1, "hoist compose " + sub + " is not supported yet: only `hoist compose config` works today"};
+    if (sub == c) {
+      std::string works;
+      for (const auto& [n, s] : compose_orchestration_commands()) works += n + ", ";
+      throw ExitError{1, "hoist compose " + sub + " is not supported yet: config, " + works.substr(0, works.size() - 2) +
+                             " work today"};
+    }
   usage_error("compose", "unknown docker command: \"compose " + sub + "\"");
 }
 

@@ -1,0 +1,866 @@
+// `hoist compose up/down/ps/logs/start/stop/restart/kill/rm/exec`: the orchestration, as a client
+// of the Docker Engine API (it works against hoistd and dockerd alike). What to send comes from
+// cli/compose/orchestrate.h; this file makes the calls, in dependency order, and prints Compose
+// v2's progress lines (" Container p-s-1  Started") on stderr.
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "cli/commands/commands.h"
+#include "cli/commands/network.h"
+#include "cli/compose/orchestrate.h"
+#include "cli/format.h"
+#include "common/strings.h"
+
+namespace hoist::cli {
+
+namespace {
+
+using compose::Project;
+
+const Command kComposeUp = {
+    "[OPTIONS] [SERVICE...]",
+    "Create and start containers",
+    "",
+    {},
+    {{"detach", 'd', "", "Detached mode: Run containers in the background"},
+     {"force-recreate", 0, "", "Recreate containers even if their configuration and image haven't changed"},
+     {"no-recreate", 0, "", "If containers already exist, don't recreate them. Incompatible with --force-recreate."},
+     {"no-build", 0, "", "Don't build an image, even if it's policy"},
+     {"no-start", 0, "", "Don't start the services after creating them"},
+     {"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
+     {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."},
+     {"timeout", 't', "int", "Use this timeout in seconds for container shutdown when attached or when containers are already running"},
+     {"build", 0, "", "Build images before starting containers", "", false, "is not supported yet: hoist has no builder"},
+     {"no-deps", 0, "", "Don't start linked services"},
+     {"wait", 0, "", "Wait for services to be running|healthy. Implies detached mode."},
+     {"wait-timeout", 0, "int", "Maximum duration in seconds to wait for the project to be running|healthy"}},
+    true,
+    0,
+    -1};
+
+const Command kComposeDown = {
+    "[OPTIONS] [SERVICES]",
+    "Stop and remove containers, networks",
+    "",
+    {},
+    {{"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
+     {"timeout", 't', "int", "Specify a shutdown timeout in seconds"},
+     {"volumes", 'v', "", "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers"},
+     {"rmi", 0, "string", "Remove images used by services. \"local\" remove only images that don't have a custom tag (\"local\"|\"all\")",
+      "", false, "is not supported yet"}},
+    true,
+    0,
+    0};
+
+const Command kComposePs = {
+    "[OPTIONS] [SERVICE...]",
+    "List containers",
+    "",
+    {},
+    {{"all", 'a', "", "Show all stopped containers (including those created by the run command)"},
+     {"quiet", 'q', "", "Only display IDs"},
+     {"services", 0, "", "Display services"},
+     {"no-trunc", 0, "", "Don't truncate output"},
+     {"status", 0, "stringArray",
+      "Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]"},
+     {"format", 0, "string", "Format output using a custom template", "table"}},
+    true,
+    0,
+    -1};
+
+const Command kComposeLogs = {
+    "[OPTIONS] [SERVICE...]",
+    "View output from containers",
+    "",
+    {},
+    {{"follow", 'f', "", "Follow log output"},
+     {"tail", 'n', "string", "Number of lines to show from the end of the logs for each container", "all"},
+     {"timestamps", 't', "", "Show timestamps"},
+     {"no-log-prefix", 0, "", "Don't print prefix in logs"},
+     {"no-color", 0, "", "Produce monochrome output"}},
+    true,
+    0,
+    -1};
+
+const Command kComposeStop = {"[OPTIONS] [SERVICE...]", "Stop services", "", {},
+                              {{"timeout", 't', "int", "Specify a shutdown timeout in seconds"}}, true, 0, -1};
+const Command kComposeRestart = {"[OPTIONS] [SERVICE...]", "Restart service containers", "", {},
+                                 {{"timeout", 't', "int", "Specify a shutdown timeout in seconds"}}, true, 0, -1};
+const Command kComposeStart = {"[SERVICE...]", "Start services", "", {}, {}, true, 0, -1};
+const Command kComposeKill = {"[OPTIONS] [SERVICE...]", "Force stop service containers", "", {},
+                              {{"signal", 's', "string", "SIGNAL to send to the container", "SIGKILL"}}, true, 0, -1};
+const Command kComposeRm = {"[OPTIONS] [SERVICE...]",
+                            "Removes stopped service containers",
+                            "",
+                            {},
+                            {{"force", 'f', "", "Don't ask to confirm removal"},
+                             {"stop", 's', "", "Stop the containers, if required, before removing"},
+                             {"volumes", 'v', "", "Remove any anonymous volumes attached to containers"}},
+                            true,
+                            0,
+                            -1};
+const Command kComposeExec = {
+    "[OPTIONS] SERVICE COMMAND [ARGS...]",
+    "Execute a command in a running container",
+    "",
+    {},
+    {{"detach", 'd', "", "Detached mode: Run command in the background"},
+     {"env", 'e', "stringArray", "Set environment variables"},
+     {"index", 0, "int", "Index of the container if service has multiple replicas", "1"},
+     {"no-TTY", 'T', "", "Disable pseudo-TTY allocation. By default `docker compose exec` allocates a TTY."},
+     {"privileged", 0, "", "Give extended privileges to the process"},
+     {"user", 'u', "string", "Run the command as this user"},
+     {"workdir", 'w', "string", "Path to workdir directory for this command"}},
+    false,
+    2,
+    -1};
+
+std::mutex g_out;
+
+Project load(const compose::LoadOptions& lo) {
+  Project proj = compose::load_project(lo);
+  for (const auto& w : proj.warnings) errp(w + "\n");
+  return proj;
+}
+
+void progress(const std::string& kind, const std::string& name, const std::string& state) {
+  std::lock_guard<std::mutex> l(g_out);
+  errp(" " + kind + " " + name + "  " + state + "\n");
+}
+
+std::string label_filter(const std::vector<std::string>& labels) {
+  json f = {{"label", labels}};
+  return q(f.dump());
+}
+
+std::string label(const json& c, const char* key) {
+  if (!c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(key)) return "";
+  return c["Labels"][key].get<std::string>();
+}
+
+// Runs fn on each item in threads of its own (the client is shared: one connection a request);
+// rethrows the first error once all are done.
+template <typename T, typename F>
+void in_parallel(const std::vector<T>& items, F fn) {
+  std::vector<std::exception_ptr> errors(items.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        fn(items[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+// The project's containers (one-off ones left out), sorted by name.
+std::vector<json> project_containers(Ctx& ctx, const std::string& project, bool all) {
+  auto r = ctx.c().request("GET", std::string("/containers/json?all=") + (all ? "1" : "0") + "&filters=" +
+                                      label_filter({std::string(compose::kLabelProject) + "=" + project,
+                                                    std::string(compose::kLabelOneoff) + "=False"}));
+  std::vector<json> v;
+  // The labels checked here too: a daemon that matched any one label filter instead of all
+  // would hand us other projects' containers.
+  for (auto& c : json::parse(r.body))
+    if (label(c, compose::kLabelProject) == project && label(c, compose::kLabelOneoff) == "False") v.push_back(c);
+  std::sort(v.begin(), v.end(), [](const json& a, const json& b) { return a["Names"][0] < b["Names"][0]; });
+  return v;
+}
+
+std::string cname(const json& c) {
+  std::string n = c["Names"][0].get<std::string>();
+  return n.empty() || n[0] != '/' ? n : n.substr(1);
+}
+
+// The services the command names (checked), else all of them.
+std::vector<std::string> selected(const Project& proj, const std::vector<std::string>& args) {
+  auto names = proj.service_names();
+  for (const auto& a : args)
+    if (std::find(names.begin(), names.end(), a) == names.end()) throw ExitError{1, "no such service: " + a};
+  return args.empty() ? names : args;
+}
+
+// `wanted` and everything it depends on, transitively.
+std::set<std::string> with_dependencies(const Project& proj, const std::vector<std::string>& wanted) {
+  std::set<std::string> out;
+  std::vector<std::string> todo = wanted;
+  while (!todo.empty()) {
+    std::string s = todo.back();
+    todo.pop_back();
+    if (!out.insert(s).second) continue;
+    for (const auto& [d, cond] : compose::dependency_conditions(proj, s)) todo.push_back(d);
+  }
+  return out;
+}
+
+// The image's id; pulls it when missing (pull_policy missing/if_not_present/always; never refuses).
+std::string ensure_image(Ctx& ctx, const std::string& service, const json& svc) {
+  std::string image = svc["image"].get<std::string>();
+  std::string policy = svc.value("pull_policy", std::string("missing"));
+  if (policy != "missing" && policy != "if_not_present" && policy != "always" && policy != "never")
+    throw ExitError{1, "services." + service + ": pull_policy \"" + policy + "\" is not supported yet by hoist compose"};
+  if (policy == "always") show_pull(image, ctx, true, "", true);
+  auto r = ctx.c().request("GET", "/images/" + q(image) + "/json", "", {}, true);
+  if (r.status == 404 && policy != "never") {
+    progress("Image", image, "Pulling");
+    show_pull(image, ctx, true, "", true);
+    progress("Image", image, "Pulled");
+    r = ctx.c().request("GET", "/images/" + q(image) + "/json", "", {}, true);
+  }
+  if (r.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(r.body)};
+  return json::parse(r.body).value("Id", "");
+}
+
+void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
+  for (const auto& key : used) {
+    std::string name = compose::network_name(proj, key);
+    auto r = ctx.c().request("GET", "/networks/" + q(name), "", {}, true);
+    if (compose::network_is_external(proj, key)) {
+      if (r.status == 404) throw ExitError{1, "network " + name + " declared as external, but could not be found"};
+      continue;
+    }
+    if (r.status == 200) {
+      json info = json::parse(r.body);
+      if (!info.contains("Labels") || !info["Labels"].is_object() ||
+          info["Labels"].value(compose::kLabelProject, "") != proj.name)
+        errp("WARNING: a network with name " + name + " exists but was not created for project \"" + proj.name +
+             "\".\nSet `external: true` to use an existing network\n");
+      continue;
+    }
+    json body = compose::network_create_body(proj, key);
+    progress("Network", name, "Creating");
+    ctx.c().request("POST", "/networks/create", body.dump());
+    progress("Network", name, "Created");
+  }
+}
+
+void ensure_volumes(Ctx& ctx, const Project& proj) {
+  const json& m = *proj.model;
+  if (!m.contains("volumes")) return;
+  for (const auto& [key, v] : m["volumes"].items()) {
+    std::string name = compose::volume_name(proj, key);
+    auto r = ctx.c().request("GET", "/volumes/" + q(name), "", {}, true);
+    if (compose::volume_is_external(proj, key)) {
+      if (r.status == 404) throw ExitError{1, "external volume \"" + name + "\" not found"};
+      continue;
+    }
+    if (r.status == 200) {
+      json info = json::parse(r.body);
+      if (!info.contains("Labels") || !info["Labels"].is_object() ||
+          info["Labels"].value(compose::kLabelProject, "") != proj.name)
+        errp("WARNING: volume \"" + name + "\" already exists but was not created by Docker Compose. Use " +
+             "`external: true` to use an existing volume\n");
+      continue;
+    }
+    json body = compose::volume_create_body(proj, key);
+    progress("Volume", name, "Creating");
+    ctx.c().request("POST", "/volumes/create", body.dump());
+    progress("Volume", name, "Created");
+  }
+}
+
+// `old_volumes`: the anonymous volumes a recreated container hands on (target, name).
+std::string create_container(Ctx& ctx, const Project& proj, const std::string& service, int number,
+                             const std::string& image_id,
+                             const std::vector<std::pair<std::string, std::string>>& old_volumes = {}) {
+  auto plan = compose::container_create_plan(proj, service, number, image_id);
+  if (!old_volumes.empty()) compose::inherit_anonymous_volumes(plan, old_volumes);
+  // Bind sources Compose creates when missing (create_host_path) are made by the daemon from Binds.
+  progress("Container", plan.name, "Creating");
+  auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
+  std::string id = json::parse(r.body).value("Id", "");
+  for (const auto& a : plan.connect_after)
+    ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
+                    json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  progress("Container", plan.name, "Created");
+  return id;
+}
+
+std::string stop_query(const Parsed& p) { return p.has("timeout") ? "?t=" + q(p.get("timeout")) : ""; }
+
+// Waits for what `service` needs of each dependency's containers before it starts.
+void wait_dependencies(Ctx& ctx, const Project& proj, const std::string& service,
+                       const std::map<std::string, std::vector<std::string>>& ids) {
+  const json& svc = compose::service_of(proj, service);
+  for (const auto& [dep, cond] : compose::dependency_conditions(proj, service)) {
+    bool required = !svc["depends_on"][dep].is_object() || svc["depends_on"][dep].value("required", true);
+    auto it = ids.find(dep);
+    if (it == ids.end()) continue;
+    for (const auto& id : it->second) {
+      if (cond == "service_started") continue;
+      auto inspect = [&] { return json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body); };
+      std::string name = inspect()["Name"].get<std::string>().substr(1);
+      try {
+        if (cond == "service_healthy") {
+          progress("Container", name, "Waiting");
+          for (;;) {
+            json c = inspect();
+            const json& st = c["State"];
+            if (!st.contains("Health") || st["Health"].is_null())
+              throw ExitError{1, "container " + name + " has no healthcheck configured"};
+            std::string hs = st["Health"].value("Status", "");
+            if (hs == "healthy") break;
+            if (hs == "unhealthy") throw ExitError{1, "dependency failed to start: container " + name + " is unhealthy"};
+            if (!st.value("Running", false))
+              throw ExitError{1, "dependency failed to start: container " + name + " exited (" +
+                                     std::to_string(st.value("ExitCode", 0)) + ")"};
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+          progress("Container", name, "Healthy");
+        } else if (cond == "service_completed_successfully") {
+          progress("Container", name, "Waiting");
+          auto r = ctx.c().request("POST", "/containers/" + q(id) + "/wait");
+          long code = json::parse(r.body).value("StatusCode", 0L);
+          if (code != 0)
+            throw ExitError{1, "service \"" + dep + "\" didn't complete successfully: exit " + std::to_string(code)};
+          progress("Container", name, "Exited");
+        } else {
+          throw ExitError{1, "services." + service + ".depends_on." + dep + ": condition \"" + cond +
+                                 "\" is not supported"};
+        }
+      } catch (const ExitError& e) {
+        if (required) throw;
+        errp("WARNING: optional dependency \"" + dep + "\" failed: " + e.msg + "\n");
+      }
+    }
+  }
+}
+
+// --wait: each container running, and healthy when it has a healthcheck; an exit or "unhealthy"
+// fails; `timeout_s` 0 waits without a limit.
+void wait_ready(Ctx& ctx, const std::map<std::string, std::vector<std::string>>& ids, int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (const auto& [service, list] : ids)
+    for (const auto& id : list) {
+      for (;;) {
+        json c = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+        std::string name = c["Name"].get<std::string>().substr(1);
+        const json& st = c["State"];
+        if (!st.value("Running", false))
+          throw ExitError{1, "container " + name + " exited (" + std::to_string(st.value("ExitCode", 0)) + ")"};
+        std::string hs = st.contains("Health") && st["Health"].is_object() ? st["Health"].value("Status", "") : "";
+        if (hs == "unhealthy") throw ExitError{1, "container " + name + " is unhealthy"};
+        if (hs.empty() || hs == "healthy") {
+          progress("Container", name, hs.empty() ? "Running" : "Healthy");
+          break;
+        }
+        if (timeout_s > 0 && std::chrono::steady_clock::now() > deadline)
+          throw ExitError{1, "timeout waiting for container " + name + " to be healthy"};
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+}
+
+int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose up";
+  Parsed p = parse(ctx, kComposeUp, argv);
+  Project proj = load(lo);
+  if (!p.flag("detach") && !p.flag("wait"))
+    throw ExitError{1, "hoist compose up: attached mode is not supported yet; use -d or --wait"};
+  if (p.flag("force-recreate") && p.flag("no-recreate"))
+    throw ExitError{1, "--force-recreate and --no-recreate are incompatible"};
+  auto wanted = selected(proj, p.args);
+  auto services = p.flag("no-deps") ? std::set<std::string>(wanted.begin(), wanted.end()) : with_dependencies(proj, wanted);
+  std::map<std::string, int> scale;
+  for (const auto& s : p.all("scale")) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos) throw ExitError{1, "invalid --scale \"" + s + "\": expected SERVICE=NUM"};
+    std::string svc = s.substr(0, eq);
+    selected(proj, {svc});
+    try {
+      scale[svc] = std::stoi(s.substr(eq + 1));
+    } catch (...) {
+      throw ExitError{1, "invalid --scale \"" + s + "\": expected SERVICE=NUM"};
+    }
+  }
+  // Everything that can be refused is refused before anything is made.
+  std::set<std::string> networks;
+  for (const auto& s : services) {
+    compose::container_create_plan(proj, s, 1, "");
+    const json& svc = compose::service_of(proj, s);
+    if (svc.contains("networks"))
+      for (const auto& [k, v] : svc["networks"].items()) networks.insert(k);
+  }
+  for (const auto& n : networks)
+    if (!compose::network_is_external(proj, n)) compose::network_create_body(proj, n);
+  if (proj.model->contains("volumes"))
+    for (const auto& [k, v] : (*proj.model)["volumes"].items())
+      if (!compose::volume_is_external(proj, k)) compose::volume_create_body(proj, k);
+
+  auto existing_all = project_containers(ctx, proj.name, true);
+  std::vector<std::string> orphans;
+  auto names = proj.service_names();
+  for (const auto& c : existing_all)
+    if (std::find(names.begin(), names.end(), label(c, compose::kLabelService)) == names.end())
+      orphans.push_back(c["Id"].get<std::string>());
+  if (!orphans.empty()) {
+    if (p.flag("remove-orphans")) {
+      for (const auto& c : existing_all) {
+        if (std::find(orphans.begin(), orphans.end(), c["Id"]) == orphans.end()) continue;
+        ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/stop", "", {}, true);
+        ctx.c().request("DELETE", "/containers/" + q(c["Id"].get<std::string>()) + "?force=1");
+        progress("Container", cname(c), "Removed");
+      }
+    } else {
+      std::vector<std::string> on;
+      for (const auto& c : existing_all)
+        if (std::find(orphans.begin(), orphans.end(), c["Id"]) != orphans.end()) on.push_back(cname(c));
+      errp("WARNING: Found orphan containers ([" + join(on, " ") + "]) for this project. If you removed or renamed " +
+           "this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n");
+    }
+  }
+  ensure_networks(ctx, proj, networks);
+  ensure_volumes(ctx, proj);
+
+  compose::ConvergeOptions co{p.flag("force-recreate"), p.flag("no-recreate")};
+  // service → its containers, for the dependency waits. Every entry exists before the threads
+  // start: each thread appends to its own service's only, and reads those of earlier levels.
+  std::map<std::string, std::vector<std::string>> ids;
+  for (const auto& s : services) ids[s];
+  auto up_service = [&](const std::string& service) {
+    const json& svc = compose::service_of(proj, service);
+    std::string image_id = ensure_image(ctx, service, svc);
+    std::vector<compose::Existing> existing;
+    for (const auto& c : existing_all) {
+      if (label(c, compose::kLabelService) != service) continue;
+      compose::Existing e;
+      e.id = c["Id"];
+      e.name = cname(c);
+      try {
+        e.number = std::stoi(label(c, compose::kLabelNumber));
+      } catch (...) {
+        e.number = 0;
+      }
+      e.config_hash = label(c, compose::kLabelConfigHash);
+      e.image_id = label(c, compose::kLabelImage);
+      e.state = c.value("State", "");
+      existing.push_back(e);
+    }
+    int want = scale.count(service) ? scale[service] : compose::replicas(proj, service);
+    auto steps = compose::converge(existing, want, proj.config_hash(service), image_id, co);
+    std::vector<std::pair<std::string, std::string>> to_start;  // id, name
+    for (const auto& st : steps) {
+      std::string name = compose::container_name(proj, service, st.number);
+      switch (st.kind) {
+        case compose::Step::Keep:
+          ids[service].push_back(st.id);
+          progress("Container", name, "Running");
+          break;
+        case compose::Step::Start:
+          ids[service].push_back(st.id);
+          to_start.emplace_back(st.id, name);
+          break;
+        case compose::Step::Recreate: {
+          progress("Container", name, "Recreate");
+          json old = json::parse(ctx.c().request("GET", "/containers/" + q(st.id) + "/json").body);
+          std::vector<std::pair<std::string, std::string>> vols;
+          for (const auto& m : old.value("Mounts", json::array()))
+            if (m.value("Type", "") == "volume" && !m.value("Name", "").empty())
+              vols.emplace_back(m.value("Destination", ""), m.value("Name", ""));
+          ctx.c().request("POST", "/containers/" + q(st.id) + "/stop" + stop_query(p), "", {}, true);
+          ctx.c().request("DELETE", "/containers/" + q(st.id));
+          std::string id = create_container(ctx, proj, service, st.number, image_id, vols);
+          ids[service].push_back(id);
+          to_start.emplace_back(id, name);
+          break;
+        }
+        case compose::Step::Create: {
+          std::string id = create_container(ctx, proj, service, st.number, image_id);
+          ids[service].push_back(id);
+          to_start.emplace_back(id, name);
+          break;
+        }
+        case compose::Step::Remove: {
+          std::string n;
+          for (const auto& e : existing)
+            if (e.id == st.id) n = e.name;
+          progress("Container", n, "Stopping");
+          ctx.c().request("POST", "/containers/" + q(st.id) + "/stop" + stop_query(p), "", {}, true);
+          ctx.c().request("DELETE", "/containers/" + q(st.id));
+          progress("Container", n, "Removed");
+          break;
+        }
+      }
+    }
+    if (p.flag("no-start")) return;
+    wait_dependencies(ctx, proj, service, ids);
+    for (const auto& [id, name] : to_start) {
+      progress("Container", name, "Starting");
+      ctx.c().request("POST", "/containers/" + q(id) + "/start");
+      progress("Container", name, "Started");
+    }
+  };
+  // Level by level; the services of one level in parallel (the client is shared: one connection
+  // per request).
+  for (const auto& level : compose::start_levels(proj)) {
+    std::vector<std::string> todo;
+    for (const auto& s : level)
+      if (services.count(s)) todo.push_back(s);
+    in_parallel(todo, up_service);
+  }
+  if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
+  return 0;
+}
+
+int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose down";
+  Parsed p = parse(ctx, kComposeDown, argv);
+  Project proj = load(lo);
+  auto containers = project_containers(ctx, proj.name, true);
+  auto names = proj.service_names();
+  auto remove = [&](const json& c) {
+    std::string id = c["Id"], n = cname(c);
+    if (c.value("State", "") == "running") {
+      progress("Container", n, "Stopping");
+      ctx.c().request("POST", "/containers/" + q(id) + "/stop" + stop_query(p), "", {}, true);
+      progress("Container", n, "Stopped");
+    }
+    progress("Container", n, "Removing");
+    ctx.c().request("DELETE", "/containers/" + q(id) + (p.flag("volumes") ? "?v=1" : ""));
+    progress("Container", n, "Removed");
+  };
+  // A service's containers in parallel (their grace periods overlap), services in reverse order.
+  for (const auto& service : compose::stop_order(proj)) {
+    std::vector<json> mine;
+    for (const auto& c : containers)
+      if (label(c, compose::kLabelService) == service) mine.push_back(c);
+    in_parallel(mine, remove);
+  }
+  std::vector<std::string> orphans;
+  for (const auto& c : containers)
+    if (std::find(names.begin(), names.end(), label(c, compose::kLabelService)) == names.end()) {
+      if (p.flag("remove-orphans")) remove(c);
+      else orphans.push_back(cname(c));
+    }
+  if (!orphans.empty())
+    errp("WARNING: Found orphan containers ([" + join(orphans, " ") + "]) for this project. If you removed or renamed " +
+         "this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n");
+  const json& m = *proj.model;
+  if (m.contains("networks"))
+    for (const auto& [key, n] : m["networks"].items()) {
+      if (compose::network_is_external(proj, key)) continue;
+      std::string name = compose::network_name(proj, key);
+      auto r = ctx.c().request("GET", "/networks/" + q(name), "", {}, true);
+      if (r.status != 200) continue;
+      json info = json::parse(r.body);
+      if (!info.contains("Labels") || !info["Labels"].is_object() ||
+          info["Labels"].value(compose::kLabelProject, "") != proj.name)
+        continue;  // not made for this project
+      progress("Network", name, "Removing");
+      auto d = ctx.c().request("DELETE", "/networks/" + q(info.value("Id", name)), "", {}, true);
+      if (d.status >= 400 && error_message(d.body).find("active endpoints") != std::string::npos) {
+        progress("Network", name, "Resource is still in use");  // by an orphan, say: as Compose v2
+        continue;
+      }
+      if (d.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(d.body)};
+      progress("Network", name, "Removed");
+    }
+  if (p.flag("volumes") && m.contains("volumes"))
+    for (const auto& [key, v] : m["volumes"].items()) {
+      if (compose::volume_is_external(proj, key)) continue;
+      std::string name = compose::volume_name(proj, key);
+      auto r = ctx.c().request("DELETE", "/volumes/" + q(name), "", {}, true);
+      if (r.status == 404) continue;
+      if (r.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(r.body)};
+      progress("Volume", name, "Removed");
+    }
+  return 0;
+}
+
+std::string quoted_command(const std::string& cmd, bool trunc) {
+  std::string c = trunc ? ellipsis(cmd, 20) : cmd;
+  return "\"" + c + "\"";
+}
+
+int compose_ps(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose ps";
+  Parsed p = parse(ctx, kComposePs, argv);
+  Project proj = load(lo);
+  auto wanted = selected(proj, p.args);
+  if (p.flag("services")) {
+    for (const auto& s : wanted) out(s + "\n");
+    return 0;
+  }
+  std::vector<json> rows;
+  auto statuses = p.all("status");
+  for (const auto& c : project_containers(ctx, proj.name, p.flag("all") || !statuses.empty())) {
+    std::string service = label(c, compose::kLabelService);
+    if (!p.args.empty() && std::find(wanted.begin(), wanted.end(), service) == wanted.end()) continue;
+    if (!statuses.empty() && std::find(statuses.begin(), statuses.end(), c.value("State", "")) == statuses.end())
+      continue;
+    double created = c.value("Created", 0.0);
+    std::string state = c.value("State", "");
+    std::string status = c.value("Status", "");
+    std::string health;
+    if (status.find("(healthy)") != std::string::npos) health = "healthy";
+    else if (status.find("(unhealthy)") != std::string::npos) health = "unhealthy";
+    else if (status.find("(health: starting)") != std::string::npos) health = "starting";
+    int exit_code = 0;
+    if (state == "exited") {
+      auto lp = status.find('('), rp = status.find(')');
+      if (lp != std::string::npos && rp != std::string::npos) exit_code = std::atoi(status.substr(lp + 1, rp - lp - 1).c_str());
+    }
+    json publishers = json::array();
+    for (const auto& pt : c.value("Ports", json::array()))
+      publishers.push_back({{"URL", pt.value("IP", "")},
+                            {"TargetPort", pt.value("PrivatePort", 0)},
+                            {"PublishedPort", pt.value("PublicPort", 0)},
+                            {"Protocol", pt.value("Type", "")}});
+    rows.push_back({{"ID", c["Id"]},
+                    {"Name", cname(c)},
+                    {"Names", cname(c)},
+                    {"Image", c.value("Image", "")},
+                    {"Command", quoted_command(c.value("Command", ""), !p.flag("no-trunc"))},
+                    {"Project", proj.name},
+                    {"Service", service},
+                    {"Created", static_cast<long long>(created)},
+                    {"RunningFor", human_duration(now_s() - created) + " ago"},
+                    {"State", state},
+                    {"Status", status},
+                    {"Health", health},
+                    {"ExitCode", exit_code},
+                    {"Labels", c.value("Labels", json::object())},
+                    {"Ports", ports_string(c.value("Ports", json::array()))},
+                    {"Publishers", publishers}});
+  }
+  if (p.flag("quiet")) {
+    for (const auto& r : rows) out(r["ID"].get<std::string>() + "\n");
+    return 0;
+  }
+  std::string fmt = p.get("format", "table");
+  if (fmt == "table")
+    fmt = "table {{.Name}}\t{{.Image}}\t{{.Command}}\t{{.Service}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}";
+  if (fmt == "json") {
+    for (auto& r : rows) {
+      json j = r;
+      j["Command"] = j["Command"].get<std::string>().substr(1, j["Command"].get<std::string>().size() - 2);
+      out(j.dump() + "\n");
+    }
+    return 0;
+  }
+  out(format_list(fmt, rows,
+                  {{"Name", "NAME"}, {"Names", "NAMES"}, {"Image", "IMAGE"}, {"Command", "COMMAND"},
+                   {"Service", "SERVICE"}, {"RunningFor", "CREATED"}, {"Status", "STATUS"}, {"Ports", "PORTS"},
+                   {"ID", "CONTAINER ID"}, {"State", "STATE"}, {"Project", "PROJECT"}, {"Health", "HEALTH"},
+                   {"ExitCode", "EXIT CODE"}}));
+  return 0;
+}
+
+// Writes `data` line by line with `prefix` before each line; a partial last line waits in `pending`.
+void prefixed(const std::string& prefix, std::string& pending, std::string_view data, FILE* to) {
+  pending.append(data);
+  std::size_t start = 0;
+  std::lock_guard<std::mutex> l(g_out);
+  for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = prefix + pending.substr(start, nl + 1 - start);
+    fwrite(line.data(), 1, line.size(), to);
+  }
+  fflush(to);
+  pending.erase(0, start);
+}
+
+int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose logs";
+  Parsed p = parse(ctx, kComposeLogs, argv);
+  Project proj = load(lo);
+  auto wanted = selected(proj, p.args);
+  std::vector<json> cs;
+  for (const auto& c : project_containers(ctx, proj.name, true))
+    if (std::find(wanted.begin(), wanted.end(), label(c, compose::kLabelService)) != wanted.end()) cs.push_back(c);
+  // Compose v2's prefix: the container's name without "<project>-" (web-1), padded to the longest.
+  auto shown = [&](const json& c) {
+    std::string n = cname(c), pre = proj.name + "-";
+    return n.rfind(pre, 0) == 0 ? n.substr(pre.size()) : n;
+  };
+  std::size_t width = 0;
+  for (const auto& c : cs) width = std::max(width, shown(c).size());
+  bool no_prefix = p.flag("no-log-prefix");
+  std::vector<std::string> ids;
+  for (const auto& c : cs) ids.push_back(c["Id"]);
+  std::map<std::string, json> by_id;
+  for (const auto& c : cs) by_id[c["Id"]] = c;
+  ctx.c();
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(cs.size());
+  for (std::size_t i = 0; i < cs.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        const json& c = cs[i];
+        std::string id = c["Id"];
+        std::string n = shown(c);
+        std::string prefix = no_prefix ? "" : n + std::string(width - n.size(), ' ') + "  | ";
+        auto info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+        bool tty = info["Config"].value("Tty", false);
+        std::string path = "/containers/" + q(id) + "/logs?stdout=1&stderr=1";
+        if (p.flag("follow")) path += "&follow=1";
+        if (p.flag("timestamps")) path += "&timestamps=1";
+        if (p.has("tail")) path += "&tail=" + q(p.get("tail"));
+        std::string pend_out, pend_err;
+        Demuxer dm([&](int stream, std::string_view d) {
+          if (stream == 2) prefixed(prefix, pend_err, d, stderr);
+          else prefixed(prefix, pend_out, d, stdout);
+        });
+        ctx.c().stream("GET", path, "", [&](std::string_view d) {
+          if (tty) prefixed(prefix, pend_out, d, stdout);
+          else dm.feed(d);
+          return true;
+        });
+        if (!pend_out.empty()) prefixed(prefix, pend_out, "\n", stdout);
+        if (!pend_err.empty()) prefixed(prefix, pend_err, "\n", stderr);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return 0;
+}
+
+// stop/start/restart/kill/rm: each selected service's containers, in (reverse) dependency order.
+int compose_each(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub, const std::vector<std::string>& argv) {
+  const Command& cmd = sub == "stop"      ? kComposeStop
+                       : sub == "start"   ? kComposeStart
+                       : sub == "restart" ? kComposeRestart
+                       : sub == "kill"    ? kComposeKill
+                                          : kComposeRm;
+  ctx.path = "compose " + sub;
+  Parsed p = parse(ctx, cmd, argv);
+  Project proj = load(lo);
+  auto wanted = selected(proj, p.args);
+  bool reverse = sub == "stop" || sub == "kill" || sub == "rm";
+  auto order = reverse ? compose::stop_order(proj) : proj.start_order();
+  auto containers = project_containers(ctx, proj.name, true);
+  std::vector<json> todo;
+  for (const auto& s : order) {
+    if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
+    for (const auto& c : containers)
+      if (label(c, compose::kLabelService) == s) todo.push_back(c);
+  }
+  if (sub == "rm") {
+    std::vector<json> gone;
+    for (const auto& c : todo)
+      if (c.value("State", "") != "running" || p.flag("stop")) gone.push_back(c);
+    if (gone.empty()) {
+      errp("No stopped containers\n");
+      return 0;
+    }
+    if (!p.flag("force")) {
+      std::string names;
+      for (const auto& c : gone) names += (names.empty() ? "" : ", ") + cname(c);
+      if (!confirm("Going to remove " + names + "\nAre you sure?")) return 0;
+    }
+    for (const auto& c : gone) {
+      std::string id = c["Id"];
+      if (c.value("State", "") == "running") {
+        ctx.c().request("POST", "/containers/" + q(id) + "/stop", "", {}, true);
+        progress("Container", cname(c), "Stopped");
+      }
+      ctx.c().request("DELETE", "/containers/" + q(id) + (p.flag("volumes") ? "?v=1" : ""));
+      progress("Container", cname(c), "Removed");
+    }
+    return 0;
+  }
+  if (sub == "stop") {  // a service's containers in parallel, services in reverse dependency order
+    for (const auto& s : order) {
+      std::vector<json> mine;
+      for (const auto& c : todo)
+        if (label(c, compose::kLabelService) == s && c.value("State", "") == "running") mine.push_back(c);
+      in_parallel(mine, [&](const json& c) {
+        progress("Container", cname(c), "Stopping");
+        ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/stop" + stop_query(p));
+        progress("Container", cname(c), "Stopped");
+      });
+    }
+    return 0;
+  }
+  for (const auto& c : todo) {
+    std::string id = c["Id"], n = cname(c), state = c.value("State", "");
+    if (sub == "stop") {
+      if (state != "running") continue;
+      progress("Container", n, "Stopping");
+      ctx.c().request("POST", "/containers/" + q(id) + "/stop" + stop_query(p));
+      progress("Container", n, "Stopped");
+    } else if (sub == "start") {
+      if (state == "running") continue;
+      progress("Container", n, "Starting");
+      ctx.c().request("POST", "/containers/" + q(id) + "/start");
+      progress("Container", n, "Started");
+    } else if (sub == "restart") {
+      progress("Container", n, "Restarting");
+      ctx.c().request("POST", "/containers/" + q(id) + "/restart" + stop_query(p));
+      progress("Container", n, "Started");
+    } else if (sub == "kill") {
+      if (state != "running") continue;
+      progress("Container", n, "Killing");
+      ctx.c().request("POST", "/containers/" + q(id) + "/kill?signal=" + q(p.get("signal", "SIGKILL")));
+      progress("Container", n, "Killed");
+    }
+  }
+  return 0;
+}
+
+int compose_exec(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose exec";
+  Parsed p = parse(ctx, kComposeExec, argv);
+  Project proj = load(lo);
+  std::string service = p.args[0];
+  selected(proj, {service});
+  int index = 1;
+  try {
+    index = std::stoi(p.get("index", "1"));
+  } catch (...) {
+    throw ExitError{1, "invalid --index \"" + p.get("index") + "\""};
+  }
+  std::string id;
+  for (const auto& c : project_containers(ctx, proj.name, false))
+    if (label(c, compose::kLabelService) == service && label(c, compose::kLabelNumber) == std::to_string(index))
+      id = c["Id"];
+  if (id.empty()) throw ExitError{1, "service \"" + service + "\" is not running"};
+  std::vector<std::string> args;
+  if (p.flag("detach")) args.push_back("-d");
+  if (!p.flag("no-TTY") && is_tty(0)) args.insert(args.end(), {"-i", "-t"});
+  else if (!p.flag("detach")) args.push_back("-i");
+  for (const auto& e : p.all("env")) args.insert(args.end(), {"-e", e});
+  if (p.flag("privileged")) args.push_back("--privileged");
+  if (p.has("user")) args.insert(args.end(), {"-u", p.get("user")});
+  if (p.has("workdir")) args.insert(args.end(), {"-w", p.get("workdir")});
+  args.push_back(id);
+  args.insert(args.end(), p.args.begin() + 1, p.args.end());
+  ctx.path = "exec";
+  return cmd_exec(ctx, args);
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands() {
+  static const std::vector<std::pair<std::string, std::string>> v = {
+      {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
+      {"logs", kComposeLogs.summary},  {"ps", kComposePs.summary},         {"restart", kComposeRestart.summary},
+      {"rm", kComposeRm.summary},      {"start", kComposeStart.summary},   {"stop", kComposeStop.summary},
+      {"up", kComposeUp.summary}};
+  return v;
+}
+
+int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
+                        const std::vector<std::string>& argv) {
+  if (sub == "up") return compose_up(ctx, lo, argv);
+  if (sub == "down") return compose_down(ctx, lo, argv);
+  if (sub == "ps") return compose_ps(ctx, lo, argv);
+  if (sub == "logs") return compose_logs(ctx, lo, argv);
+  if (sub == "exec") return compose_exec(ctx, lo, argv);
+  if (sub == "stop" || sub == "start" || sub == "restart" || sub == "kill" || sub == "rm")
+    return compose_each(ctx, lo, sub, argv);
+  return -1;
+}
+
+}  // namespace hoist::cli

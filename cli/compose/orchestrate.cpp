@@ -1,0 +1,562 @@
+// See orchestrate.h. The mapping of a service follows Compose v2's (pkg/compose/create.go's
+// behaviour): one field at a time, each known key handled or refused.
+#include "cli/compose/orchestrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace hoist::compose {
+
+using json = nlohmann::json;
+
+const char* const kComposeVersion = "2.29.7";
+
+namespace {
+
+std::string scalar(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+[[noreturn]] void refuse(const std::string& what, const std::string& key, const std::string& why = "") {
+  throw Error(what + ": `" + key + "` is not supported yet by hoist compose" + (why.empty() ? "" : " (" + why + ")"));
+}
+
+long long ns_of(const json& v) { return parse_go_duration_ns(scalar(v)); }
+
+json labels_of(const json& obj) {
+  json out = json::object();
+  if (obj.contains("labels") && obj["labels"].is_object())
+    for (const auto& [k, v] : obj["labels"].items()) out[k] = scalar(v);
+  return out;
+}
+
+const json& top(const Project& p, const char* kind, const std::string& key) {
+  const json& m = *p.model;
+  if (!m.contains(kind) || !m[kind].contains(key))
+    throw Error(std::string(kind == std::string("networks") ? "network" : "volume") + " \"" + key +
+                "\" is not declared in the project");
+  return m[kind][key];
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string r;
+  for (std::size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + v[i];
+  return r;
+}
+
+}  // namespace
+
+const json& service_of(const Project& p, const std::string& service) {
+  const json& m = *p.model;
+  if (!m.contains("services") || !m["services"].contains(service)) throw Error("no such service: " + service);
+  return m["services"][service];
+}
+
+int replicas(const Project& p, const std::string& service) {
+  const json& s = service_of(p, service);
+  if (s.contains("scale") && s["scale"].is_number_integer()) return s["scale"].get<int>();
+  if (s.contains("deploy") && s["deploy"].contains("replicas") && s["deploy"]["replicas"].is_number_integer())
+    return s["deploy"]["replicas"].get<int>();
+  return 1;
+}
+
+std::string container_name(const Project& p, const std::string& service, int number) {
+  const json& s = service_of(p, service);
+  if (s.contains("container_name") && s["container_name"].is_string()) {
+    if (replicas(p, service) > 1)
+      throw Error("services." + service + ": container_name \"" + s["container_name"].get<std::string>() +
+                  "\" allows one container only, the service wants " + std::to_string(replicas(p, service)));
+    return s["container_name"].get<std::string>();
+  }
+  return p.name + "-" + service + "-" + std::to_string(number);
+}
+
+std::map<std::string, std::string> dependency_conditions(const Project& p, const std::string& service) {
+  std::map<std::string, std::string> out;
+  const json& s = service_of(p, service);
+  if (s.contains("depends_on") && s["depends_on"].is_object())
+    for (const auto& [dep, d] : s["depends_on"].items())
+      out[dep] = d.is_object() ? d.value("condition", std::string("service_started")) : "service_started";
+  return out;
+}
+
+std::vector<std::vector<std::string>> start_levels(const Project& p) {
+  std::map<std::string, std::size_t> level;
+  std::vector<std::vector<std::string>> out;
+  for (const auto& s : p.start_order()) {  // each after its dependencies
+    std::size_t l = 0;
+    for (const auto& [dep, cond] : dependency_conditions(p, s))
+      if (level.count(dep)) l = std::max(l, level[dep] + 1);
+    level[s] = l;
+    if (out.size() <= l) out.resize(l + 1);
+    out[l].push_back(s);
+  }
+  for (auto& l : out) std::sort(l.begin(), l.end());
+  return out;
+}
+
+std::vector<std::string> stop_order(const Project& p) {
+  auto o = p.start_order();
+  std::reverse(o.begin(), o.end());
+  return o;
+}
+
+std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,
+                                                    const std::string& image_id) {
+  const json& s = service_of(p, service);
+  std::map<std::string, std::string> l;
+  const json own = labels_of(s);
+  for (const auto& [k, v] : own.items()) l[k] = v.get<std::string>();
+  l[kLabelProject] = p.name;
+  l[kLabelService] = service;
+  l[kLabelNumber] = std::to_string(number);
+  l[kLabelOneoff] = "False";
+  l[kLabelConfigHash] = p.config_hash(service);
+  l[kLabelWorkingDir] = p.working_dir;
+  l[kLabelConfigFiles] = join(p.config_files, ",");
+  std::vector<std::string> deps;
+  if (s.contains("depends_on") && s["depends_on"].is_object())
+    for (const auto& [dep, d] : s["depends_on"].items())
+      deps.push_back(dep + ":" + (d.is_object() ? d.value("condition", std::string("service_started")) : "service_started") +
+                     ":" + (d.is_object() && d.value("restart", false) ? "true" : "false"));
+  l[kLabelDependsOn] = join(deps, ",");
+  l[kLabelImage] = image_id;
+  l[kLabelVersion] = kComposeVersion;
+  return l;
+}
+
+bool network_is_external(const Project& p, const std::string& key) {
+  const json& n = top(p, "networks", key);
+  return n.is_object() && n.value("external", false);
+}
+bool volume_is_external(const Project& p, const std::string& key) {
+  const json& v = top(p, "volumes", key);
+  return v.is_object() && v.value("external", false);
+}
+std::string network_name(const Project& p, const std::string& key) {
+  const json& n = top(p, "networks", key);
+  return n.is_object() && n.contains("name") ? n["name"].get<std::string>() : p.name + "_" + key;
+}
+std::string volume_name(const Project& p, const std::string& key) {
+  const json& v = top(p, "volumes", key);
+  return v.is_object() && v.contains("name") ? v["name"].get<std::string>() : p.name + "_" + key;
+}
+
+json network_create_body(const Project& p, const std::string& key) {
+  const json& n = top(p, "networks", key);
+  std::string what = "networks." + key;
+  json b = {{"Name", network_name(p, key)}, {"CheckDuplicate", true}, {"Driver", "bridge"}};
+  json labels = labels_of(n);
+  labels[kLabelNetwork] = key;
+  labels[kLabelProject] = p.name;
+  labels[kLabelVersion] = kComposeVersion;
+  b["Labels"] = labels;
+  if (n.is_object())
+    for (const auto& [k, v] : n.items()) {
+      if (k == "name" || k == "labels" || k == "external" || k.rfind("x-", 0) == 0) continue;
+      if (k == "driver") b["Driver"] = v;
+      else if (k == "driver_opts") {
+        json o = json::object();
+        for (const auto& [ok, ov] : v.items()) o[ok] = scalar(ov);
+        b["Options"] = o;
+      } else if (k == "internal") b["Internal"] = v;
+      else if (k == "attachable") b["Attachable"] = v;
+      else if (k == "enable_ipv6") b["EnableIPv6"] = v;
+      else if (k == "ipam") {
+        json ipam = {{"Driver", v.value("driver", std::string("default"))}, {"Config", json::array()}};
+        for (const auto& [ik, iv] : v.items()) {
+          if (ik == "driver") continue;
+          if (ik == "options") {
+            json o = json::object();
+            for (const auto& [ok, ov] : iv.items()) o[ok] = scalar(ov);
+            ipam["Options"] = o;
+          } else if (ik == "config") {
+            for (const auto& c : iv) {
+              json cfg = json::object();
+              for (const auto& [ck, cv] : c.items()) {
+                if (ck == "subnet") cfg["Subnet"] = cv;
+                else if (ck == "ip_range") cfg["IPRange"] = cv;
+                else if (ck == "gateway") cfg["Gateway"] = cv;
+                else if (ck == "aux_addresses") cfg["AuxiliaryAddresses"] = cv;
+                else refuse(what + ".ipam.config", ck);
+              }
+              ipam["Config"].push_back(cfg);
+            }
+          } else refuse(what + ".ipam", ik);
+        }
+        b["IPAM"] = ipam;
+      } else refuse(what, k);
+    }
+  return b;
+}
+
+json volume_create_body(const Project& p, const std::string& key) {
+  const json& v = top(p, "volumes", key);
+  std::string what = "volumes." + key;
+  json b = {{"Name", volume_name(p, key)}, {"Driver", "local"}, {"DriverOpts", json::object()}};
+  json labels = labels_of(v);
+  labels[kLabelVolume] = key;
+  labels[kLabelProject] = p.name;
+  labels[kLabelVersion] = kComposeVersion;
+  b["Labels"] = labels;
+  if (v.is_object())
+    for (const auto& [k, x] : v.items()) {
+      if (k == "name" || k == "labels" || k == "external" || k.rfind("x-", 0) == 0) continue;
+      if (k == "driver") b["Driver"] = x;
+      else if (k == "driver_opts")
+        for (const auto& [ok, ov] : x.items()) b["DriverOpts"][ok] = scalar(ov);
+      else refuse(what, k);
+    }
+  return b;
+}
+
+namespace {
+
+// "80/tcp"
+std::string port_key(const json& target, const std::string& proto) { return scalar(target) + "/" + proto; }
+
+json healthcheck_of(const json& h, const std::string& what) {
+  json r = json::object();
+  if (h.value("disable", false)) return {{"Test", {"NONE"}}};
+  for (const auto& [k, v] : h.items()) {
+    if (k == "test") r["Test"] = v;
+    else if (k == "interval") r["Interval"] = ns_of(v);
+    else if (k == "timeout") r["Timeout"] = ns_of(v);
+    else if (k == "start_period") r["StartPeriod"] = ns_of(v);
+    else if (k == "start_interval") r["StartInterval"] = ns_of(v);
+    else if (k == "retries") r["Retries"] = v;
+    else if (k == "disable") continue;
+    else refuse(what + ".healthcheck", k);
+  }
+  return r;
+}
+
+struct Mapped {
+  json config = json::object();
+  json host = json::object();
+};
+
+void map_volumes(const Project& p, const json& vols, const std::string& what, Mapped& m) {
+  for (const auto& v : vols) {
+    std::string type = v.value("type", std::string("volume"));
+    std::string target = v.value("target", std::string());
+    bool ro = v.value("read_only", false);
+    for (const auto& [k, x] : v.items())
+      if (k != "type" && k != "source" && k != "target" && k != "read_only" && k != "consistency" && k != type)
+        refuse(what + ".volumes[" + target + "]", k);
+    if (type == "bind") {
+      const json bo = v.value("bind", json::object());
+      std::string opts = ro ? "ro" : "";
+      for (const auto& [k, x] : bo.items()) {
+        if (k == "create_host_path") continue;
+        if (k == "propagation") opts += std::string(opts.empty() ? "" : ",") + x.get<std::string>();
+        else refuse(what + ".volumes[" + target + "].bind", k);
+      }
+      if (bo.contains("create_host_path") && !bo["create_host_path"].get<bool>()) {
+        json mnt = {{"Type", "bind"}, {"Source", v.value("source", std::string())}, {"Target", target}, {"ReadOnly", ro}};
+        if (bo.contains("propagation")) mnt["BindOptions"] = {{"Propagation", bo["propagation"]}};
+        m.host["Mounts"].push_back(mnt);
+      } else {
+        m.host["Binds"].push_back(v.value("source", std::string()) + ":" + target + (opts.empty() ? "" : ":" + opts));
+      }
+    } else if (type == "volume") {
+      json mnt = {{"Type", "volume"}, {"Target", target}, {"ReadOnly", ro}};
+      if (v.contains("source") && !v["source"].get<std::string>().empty()) {
+        std::string src = v["source"].get<std::string>();
+        const json& m0 = *p.model;
+        mnt["Source"] = m0.contains("volumes") && m0["volumes"].contains(src) ? volume_name(p, src) : src;
+      } else {
+        mnt["Source"] = "";
+      }
+      const json vo = v.value("volume", json::object());
+      for (const auto& [k, x] : vo.items()) {
+        if (k == "nocopy") mnt["VolumeOptions"]["NoCopy"] = x;
+        else if (k == "subpath") mnt["VolumeOptions"]["Subpath"] = x;
+        else refuse(what + ".volumes[" + target + "].volume", k);
+      }
+      m.host["Mounts"].push_back(mnt);
+    } else if (type == "tmpfs") {
+      json mnt = {{"Type", "tmpfs"}, {"Target", target}, {"ReadOnly", ro}};
+      const json to = v.value("tmpfs", json::object());
+      for (const auto& [k, x] : to.items()) {
+        if (k == "size") mnt["TmpfsOptions"]["SizeBytes"] = x;
+        else if (k == "mode") mnt["TmpfsOptions"]["Mode"] = x;
+        else refuse(what + ".volumes[" + target + "].tmpfs", k);
+      }
+      m.host["Mounts"].push_back(mnt);
+    } else {
+      refuse(what + ".volumes[" + target + "]", "type: " + type);
+    }
+  }
+}
+
+// `secrets` and `configs` of a service: those backed by a file become read-only bind mounts (as
+// Compose v2 makes them), at /run/secrets/<target|source> and /<source> (or the target given).
+void map_file_mounts(const Project& p, const char* kind, const json& list, const std::string& what, Mapped& m) {
+  const json& top_level = (*p.model).value(kind, json::object());
+  for (const auto& item : list) {
+    std::string source = item.value("source", "");
+    for (const auto& [k, x] : item.items())
+      if (k != "source" && k != "target") refuse(what + "." + kind + "[" + source + "]", k);
+    const json def = top_level.value(source, json::object());
+    if (!def.contains("file"))
+      throw Error(std::string(kind) + "." + source + ": only file-backed " + kind +
+                  " are supported yet by hoist compose (not environment, content or external)");
+    std::string target = item.value("target", "");
+    if (std::string(kind) == "secrets")
+      target = target.empty() ? "/run/secrets/" + source : target[0] == '/' ? target : "/run/secrets/" + target;
+    else
+      target = target.empty() ? "/" + source : target;
+    m.host["Mounts"].push_back({{"Type", "bind"}, {"Source", def["file"]}, {"Target", target}, {"ReadOnly", true}});
+  }
+}
+
+void map_deploy(const json& d, const std::string& what, Mapped& m) {
+  for (const auto& [k, v] : d.items()) {
+    if (k == "replicas") continue;
+    if (k != "resources") refuse(what + ".deploy", k);
+    for (const auto& [rk, rv] : v.items()) {
+      if (rk != "limits") refuse(what + ".deploy.resources", rk);
+      for (const auto& [lk, lv] : rv.items()) {
+        if (lk == "cpus") m.host["NanoCpus"] = static_cast<long long>(std::llround(std::stod(scalar(lv)) * 1e9));
+        else if (lk == "memory") m.host["Memory"] = lv;
+        else if (lk == "pids") m.host["PidsLimit"] = lv;
+        else refuse(what + ".deploy.resources.limits", lk);
+      }
+    }
+  }
+}
+
+// The service's networks as (key, settings), primary first: by priority (higher first), then name.
+std::vector<std::pair<std::string, json>> service_networks(const json& s) {
+  std::vector<std::pair<std::string, json>> v;
+  if (s.contains("networks") && s["networks"].is_object())
+    for (const auto& [k, x] : s["networks"].items()) v.emplace_back(k, x.is_object() ? x : json::object());
+  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    int pa = a.second.value("priority", 0), pb = b.second.value("priority", 0);
+    return pa != pb ? pa > pb : a.first < b.first;
+  });
+  return v;
+}
+
+}  // namespace
+
+CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
+                                 const std::string& image_id) {
+  const json& s = service_of(p, service);
+  const std::string what = "services." + service;
+  if (s.contains("build"))
+    throw Error(what + ": `build` is not supported yet by hoist compose (images must exist or be pullable)");
+  if (!s.contains("image")) throw Error(what + ": neither `image` nor `build` is set");
+  CreatePlan plan;
+  plan.name = container_name(p, service, number);
+  Mapped m;
+  json& c = m.config;
+  json& h = m.host;
+  c["Image"] = s["image"];
+  json labels = json::object();
+  for (const auto& [k, v] : container_labels(p, service, number, image_id)) labels[k] = v;
+  c["Labels"] = labels;
+  // Sent also when unset: dockerd before 25 keeps "" where later ones and hoistd say "no".
+  h["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  h["Binds"] = json::array();
+  h["Mounts"] = json::array();
+  json exposed = json::object();
+  json bindings = json::object();
+  std::string network_mode;
+  json body = json::object();
+
+  static const std::set<std::string> kIgnored = {
+      // what the orchestrator uses itself, or the loader has resolved
+      "image", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
+      "env_file", "extends",
+      "develop"};  // `watch`'s, not the container's
+  for (const auto& [k, v] : s.items()) {
+    if (kIgnored.count(k) || k.rfind("x-", 0) == 0) continue;  // x-*: extensions, for tools
+    if (k == "command") c["Cmd"] = v;
+    else if (k == "entrypoint") c["Entrypoint"] = v;
+    else if (k == "environment") {
+      json env = json::array();
+      for (const auto& [ek, ev] : v.items())
+        if (!ev.is_null()) env.push_back(ek + "=" + scalar(ev));
+      c["Env"] = env;
+    } else if (k == "ports") {
+      for (const auto& port : v) {
+        for (const auto& [pk, pv] : port.items())
+          if (pk != "mode" && pk != "host_ip" && pk != "target" && pk != "published" && pk != "protocol" && pk != "app_protocol" && pk != "name")
+            refuse(what + ".ports", pk);
+        std::string key = port_key(port["target"], port.value("protocol", std::string("tcp")));
+        exposed[key] = json::object();
+        json b = {{"HostIp", port.value("host_ip", std::string())},
+                  {"HostPort", port.contains("published") ? scalar(port["published"]) : std::string()}};
+        bindings[key].push_back(b);
+      }
+    } else if (k == "expose") {
+      for (const auto& e : v) {
+        std::string x = scalar(e);
+        exposed[x.find('/') == std::string::npos ? x + "/tcp" : x] = json::object();
+      }
+    } else if (k == "volumes") map_volumes(p, v, what, m);
+    else if (k == "tmpfs") {
+      json t = json::object();
+      for (const auto& e : v) {
+        std::string x = scalar(e);
+        auto colon = x.find(':');
+        t[x.substr(0, colon)] = colon == std::string::npos ? "" : x.substr(colon + 1);
+      }
+      h["Tmpfs"] = t;
+    } else if (k == "secrets" || k == "configs") map_file_mounts(p, k.c_str(), v, what, m);
+    else if (k == "network_mode") network_mode = v.get<std::string>();
+    else if (k == "healthcheck") c["Healthcheck"] = healthcheck_of(v, what);
+    else if (k == "restart") {
+      std::string r = v.get<std::string>();
+      json rp = {{"Name", r}, {"MaximumRetryCount", 0}};
+      if (r.rfind("on-failure:", 0) == 0) rp = {{"Name", "on-failure"}, {"MaximumRetryCount", std::stoi(r.substr(11))}};
+      h["RestartPolicy"] = rp;
+    } else if (k == "deploy") map_deploy(v, what, m);
+    else if (k == "hostname") c["Hostname"] = v;
+    else if (k == "domainname") c["Domainname"] = v;
+    else if (k == "user") c["User"] = v;
+    else if (k == "working_dir") c["WorkingDir"] = v;
+    else if (k == "stop_signal") c["StopSignal"] = v;
+    else if (k == "stop_grace_period") c["StopTimeout"] = static_cast<int>(ns_of(v) / 1000000000LL);
+    else if (k == "tty") c["Tty"] = v;
+    else if (k == "stdin_open") c["OpenStdin"] = v;
+    else if (k == "init") h["Init"] = v;
+    else if (k == "privileged") h["Privileged"] = v;
+    else if (k == "read_only") h["ReadonlyRootfs"] = v;
+    else if (k == "cap_add") h["CapAdd"] = v;
+    else if (k == "cap_drop") h["CapDrop"] = v;
+    else if (k == "dns") h["Dns"] = v;
+    else if (k == "dns_search") h["DnsSearch"] = v;
+    else if (k == "dns_opt") h["DnsOptions"] = v;
+    else if (k == "shm_size") h["ShmSize"] = v;
+    else if (k == "mem_limit") h["Memory"] = v;
+    else if (k == "pids_limit") h["PidsLimit"] = v;
+    else if (k == "cpus") h["NanoCpus"] = static_cast<long long>(std::llround(v.get<double>() * 1e9));
+    else if (k == "sysctls") {
+      json sc = json::object();
+      for (const auto& [sk, sv] : v.items()) sc[sk] = scalar(sv);
+      h["Sysctls"] = sc;
+    } else if (k == "extra_hosts") {
+      json eh = json::array();
+      for (const auto& e : v) {
+        std::string x = e.get<std::string>();
+        auto eq = x.find('=');
+        eh.push_back(eq == std::string::npos ? x : x.substr(0, eq) + ":" + x.substr(eq + 1));
+      }
+      h["ExtraHosts"] = eh;
+    } else if (k == "ulimits") {
+      json ul = json::array();
+      for (const auto& [uk, uv] : v.items()) {
+        if (uv.is_object()) ul.push_back({{"Name", uk}, {"Soft", uv.value("soft", 0LL)}, {"Hard", uv.value("hard", 0LL)}});
+        else ul.push_back({{"Name", uk}, {"Soft", uv}, {"Hard", uv}});
+      }
+      h["Ulimits"] = ul;
+    } else if (k == "logging") {
+      json lc = {{"Type", v.value("driver", std::string())}, {"Config", json::object()}};
+      if (v.contains("options"))
+        for (const auto& [ok, ov] : v["options"].items()) lc["Config"][ok] = scalar(ov);
+      h["LogConfig"] = lc;
+    } else refuse(what, k);
+  }
+  if (!exposed.empty()) c["ExposedPorts"] = exposed;
+  h["PortBindings"] = bindings;  // {} when none, as Compose v2 and docker's CLI send it
+
+  auto nets = service_networks(s);
+  if (!network_mode.empty()) {
+    if (!nets.empty()) throw Error(what + ": `network_mode` and `networks` cannot be combined");
+    if (network_mode.rfind("service:", 0) == 0)
+      refuse(what, "network_mode: " + network_mode);
+    h["NetworkMode"] = network_mode;
+  } else {
+    for (std::size_t i = 0; i < nets.size(); ++i) {
+      const auto& [key, cfg] = nets[i];
+      json ep = json::object();
+      json aliases = json::array({service});
+      for (const auto& [nk, nv] : cfg.items()) {
+        if (nk == "aliases") {
+          for (const auto& a : nv)
+            if (std::find(aliases.begin(), aliases.end(), a) == aliases.end()) aliases.push_back(a);
+        } else if (nk == "ipv4_address") ep["IPAMConfig"]["IPv4Address"] = nv;
+        else if (nk == "ipv6_address") ep["IPAMConfig"]["IPv6Address"] = nv;
+        else if (nk == "priority") continue;
+        else refuse(what + ".networks." + key, nk);
+      }
+      ep["Aliases"] = aliases;
+      std::string name = network_name(p, key);
+      if (i == 0) {
+        h["NetworkMode"] = name;
+        body["NetworkingConfig"] = {{"EndpointsConfig", {{name, ep}}}};
+      } else {
+        plan.connect_after.push_back({name, ep.dump()});
+      }
+    }
+  }
+  for (auto& [k, v] : c.items()) body[k] = v;
+  body["HostConfig"] = h;
+  plan.body = body.dump();
+  return plan;
+}
+
+void inherit_anonymous_volumes(CreatePlan& plan, const std::vector<std::pair<std::string, std::string>>& old_volumes) {
+  json body = json::parse(plan.body);
+  json& mounts = body["HostConfig"]["Mounts"];
+  if (!mounts.is_array()) mounts = json::array();
+  std::set<std::string> named, targets;
+  for (const auto& m : mounts) {
+    targets.insert(m.value("Target", ""));
+    if (m.value("Type", "") == "volume" && !m.value("Source", "").empty()) named.insert(m.value("Source", ""));
+  }
+  for (const auto& b : body["HostConfig"].value("Binds", json::array())) {
+    std::string s = b.get<std::string>();
+    auto c1 = s.find(':');
+    if (c1 != std::string::npos) targets.insert(s.substr(c1 + 1, s.find(':', c1 + 1) - c1 - 1));
+  }
+  for (const auto& [target, name] : old_volumes) {
+    if (named.count(name)) continue;
+    bool filled = false;
+    for (auto& m : mounts)
+      if (m.value("Type", "") == "volume" && m.value("Target", "") == target && m.value("Source", "").empty()) {
+        m["Source"] = name;
+        filled = true;
+      }
+    if (!filled && !targets.count(target))
+      mounts.push_back({{"Type", "volume"}, {"Source", name}, {"Target", target}, {"ReadOnly", false}});
+  }
+  plan.body = body.dump();
+}
+
+std::vector<Step> converge(std::vector<Existing> existing, int want, const std::string& config_hash,
+                           const std::string& image_id, const ConvergeOptions& opts) {
+  std::sort(existing.begin(), existing.end(), [](const Existing& a, const Existing& b) {
+    return a.number != b.number ? a.number < b.number : a.name < b.name;
+  });
+  std::vector<Step> steps;
+  int highest = 0;
+  for (const auto& e : existing) highest = std::max(highest, e.number);
+  int kept = 0;
+  for (const auto& e : existing) {
+    if (kept >= want) {
+      steps.push_back({Step::Remove, e.number, e.id});
+      continue;
+    }
+    ++kept;
+    bool changed = e.config_hash != config_hash || (!image_id.empty() && e.image_id != image_id);
+    if (opts.force_recreate || (changed && !opts.no_recreate)) steps.push_back({Step::Recreate, e.number, e.id});
+    else if (e.state == "running") steps.push_back({Step::Keep, e.number, e.id});
+    else steps.push_back({Step::Start, e.number, e.id});
+  }
+  for (int i = kept; i < want; ++i) steps.push_back({Step::Create, ++highest, ""});
+  return steps;
+}
+
+}  // namespace hoist::compose

@@ -1,0 +1,111 @@
+// What the orchestrator (`hoist compose up/down/ps/...`) sends to and reads from the Docker Engine
+// API, as Compose v2 does, computed from the normalised project: names (`<project>-<service>-<n>`,
+// `<project>_default`), Compose's labels, the create bodies of networks, volumes and containers,
+// and the convergence decisions of `up` (which replicas to keep, start, recreate, create or remove).
+// Pure: no HTTP, no daemon. Whatever field of a service the mapping does not carry is refused with
+// an Error naming the service and the key, never dropped.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "cli/compose/project.h"
+
+namespace hoist::compose {
+
+// The Compose version the labels carry (`com.docker.compose.version`): the v2 release whose
+// behaviour the orchestrator follows.
+extern const char* const kComposeVersion;
+
+// Label keys.
+inline constexpr const char* kLabelProject = "com.docker.compose.project";
+inline constexpr const char* kLabelService = "com.docker.compose.service";
+inline constexpr const char* kLabelNumber = "com.docker.compose.container-number";
+inline constexpr const char* kLabelOneoff = "com.docker.compose.oneoff";
+inline constexpr const char* kLabelConfigHash = "com.docker.compose.config-hash";
+inline constexpr const char* kLabelWorkingDir = "com.docker.compose.project.working_dir";
+inline constexpr const char* kLabelConfigFiles = "com.docker.compose.project.config_files";
+inline constexpr const char* kLabelDependsOn = "com.docker.compose.depends_on";
+inline constexpr const char* kLabelImage = "com.docker.compose.image";
+inline constexpr const char* kLabelVersion = "com.docker.compose.version";
+inline constexpr const char* kLabelNetwork = "com.docker.compose.network";
+inline constexpr const char* kLabelVolume = "com.docker.compose.volume";
+
+// The service's JSON in the model; Error "no such service: X" when absent.
+const nlohmann::json& service_of(const Project& p, const std::string& service);
+
+// `<project>-<service>-<n>`, or the service's `container_name` (which allows one replica only).
+std::string container_name(const Project& p, const std::string& service, int number);
+// scale, else deploy.replicas, else 1.
+int replicas(const Project& p, const std::string& service);
+// The services `service` depends on, with their condition (service_started, service_healthy,
+// service_completed_successfully), by name.
+std::map<std::string, std::string> dependency_conditions(const Project& p, const std::string& service);
+// The services in levels: each level's services depend only on earlier levels' (started in
+// parallel within a level); a level sorted by name.
+std::vector<std::vector<std::string>> start_levels(const Project& p);
+// The start order reversed: what depends on a service stops before it.
+std::vector<std::string> stop_order(const Project& p);
+
+// A container's labels: the service's own, then Compose's. `image_id` is the image's id
+// (com.docker.compose.image).
+std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,
+                                                     const std::string& image_id);
+
+// POST /networks/create and /volumes/create bodies of the top-level network / volume `key`
+// (not for external ones). Error for a field not mapped.
+nlohmann::json network_create_body(const Project& p, const std::string& key);
+nlohmann::json volume_create_body(const Project& p, const std::string& key);
+bool network_is_external(const Project& p, const std::string& key);
+bool volume_is_external(const Project& p, const std::string& key);
+// The engine name of the top-level network / volume `key`.
+std::string network_name(const Project& p, const std::string& key);
+std::string volume_name(const Project& p, const std::string& key);
+
+// One network a container joins: the engine's network name and its EndpointSettings.
+struct Attachment {
+  std::string network;
+  std::string endpoint;  // JSON: {Aliases, IPAMConfig}
+};
+
+// POST /containers/create's body for replica `number`, and the networks joined after the create
+// (the API before 1.44 takes one network at create: the primary, by priority then name).
+struct CreatePlan {
+  std::string name;
+  std::string body;  // JSON
+  std::vector<Attachment> connect_after;
+};
+CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
+                                 const std::string& image_id);
+
+// Compose v2's recreate keeps a container's anonymous volumes: each volume of the old container
+// (target, volume name) that is not one the plan mounts by name goes to the new one at the same
+// target (filling the plan's anonymous mount there, or added for an image's VOLUME).
+void inherit_anonymous_volumes(CreatePlan& plan, const std::vector<std::pair<std::string, std::string>>& old_volumes);
+
+// A container of the service as the daemon lists it.
+struct Existing {
+  std::string id, name;
+  int number = 0;
+  std::string config_hash, image_id;  // from its labels
+  std::string state;                  // "running", "exited", "created", ...
+};
+// One step of `up` for a service.
+struct Step {
+  enum Kind { Keep, Start, Recreate, Create, Remove } kind;
+  int number = 0;
+  std::string id;  // the existing container (Keep, Start, Recreate, Remove)
+};
+struct ConvergeOptions {
+  bool force_recreate = false;
+  bool no_recreate = false;
+};
+// Compose v2's convergence: the `want` lowest-numbered containers are kept (started when not
+// running) or recreated when their config hash or image changed; the others are removed; missing
+// replicas are created with numbers after the highest existing one.
+std::vector<Step> converge(std::vector<Existing> existing, int want, const std::string& config_hash,
+                           const std::string& image_id, const ConvergeOptions& opts = {});
+
+}  // namespace hoist::compose

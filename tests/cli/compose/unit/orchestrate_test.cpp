@@ -1,0 +1,263 @@
+// cli/compose/orchestrate.h: names, labels, the create bodies of networks, volumes and
+// containers, refusals of what is not mapped, the dependency orders, and up's convergence.
+#include "cli/compose/orchestrate.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace hoist::compose {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class Orchestrate : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/hoist-compose-orch.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  Project load(const std::string& text) {
+    std::ofstream(dir / "compose.yaml") << text;
+    LoadOptions o;
+    o.cwd = dir.string();
+    o.project_name = "app";
+    return load_project(o);
+  }
+  std::string refusal(const std::string& text) {
+    try {
+      Project p = load(text);
+      for (const auto& s : p.service_names()) container_create_plan(p, s, 1, "sha256:x");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  }
+  fs::path dir;
+};
+
+const char* const kApp = R"(
+services:
+  web:
+    image: bb:1
+    command: httpd -f -p 8080
+    entrypoint: ["/bin/sh", "-c"]
+    environment: {A: "1", UNSET: null}
+    ports: ["127.0.0.1:8080:8080", "9000/udp"]
+    expose: ["7000"]
+    volumes: [data:/data, ./site:/site:ro, {type: tmpfs, target: /t, tmpfs: {size: 1024}}]
+    networks:
+      back: {aliases: [www]}
+      default: {}
+    restart: on-failure:3
+    depends_on:
+      db: {condition: service_healthy}
+    labels: {tier: front}
+    user: "1000:1000"
+    working_dir: /srv
+    hostname: webhost
+    deploy: {replicas: 2, resources: {limits: {memory: 64m, cpus: "0.5"}}}
+    init: true
+    cap_add: [NET_ADMIN]
+    extra_hosts: ["gw:10.0.0.1"]
+    stop_grace_period: 3s
+  db:
+    image: bb:1
+    healthcheck: {test: ["CMD", "true"], interval: 1s, retries: 3}
+    networks: [back]
+    tmpfs: [/run]
+networks:
+  back:
+    driver_opts: {com.docker.network.bridge.name: appback}
+    ipam: {config: [{subnet: 10.99.0.0/24}]}
+    labels: {x: y}
+volumes:
+  data:
+    labels: {keep: "yes"}
+)";
+
+TEST_F(Orchestrate, NamesReplicasAndOrders) {
+  Project p = load(kApp);
+  EXPECT_EQ(container_name(p, "web", 2), "app-web-2");
+  EXPECT_EQ(replicas(p, "web"), 2);
+  EXPECT_EQ(replicas(p, "db"), 1);
+  EXPECT_EQ(p.start_order(), (std::vector<std::string>{"db", "web"}));
+  EXPECT_EQ(stop_order(p), (std::vector<std::string>{"web", "db"}));
+  EXPECT_EQ(dependency_conditions(p, "web"), (std::map<std::string, std::string>{{"db", "service_healthy"}}));
+  EXPECT_EQ(network_name(p, "default"), "app_default");
+  EXPECT_EQ(volume_name(p, "data"), "app_data");
+  EXPECT_THROW(service_of(p, "nope"), Error);
+}
+
+TEST_F(Orchestrate, StartLevels) {
+  Project p = load("services:\n  web: {image: x, depends_on: [api, cache]}\n  api: {image: x, depends_on: [db]}\n"
+                   "  db: {image: x}\n  cache: {image: x}\n  lone: {image: x}\n");
+  EXPECT_EQ(start_levels(p), (std::vector<std::vector<std::string>>{{"cache", "db", "lone"}, {"api"}, {"web"}}));
+}
+
+TEST_F(Orchestrate, ContainerNameOverrideAllowsOneReplica) {
+  Project p = load("services:\n  a: {image: bb:1, container_name: mine}\n");
+  EXPECT_EQ(container_name(p, "a", 1), "mine");
+  EXPECT_EQ(json::parse(container_create_plan(p, "a", 1, "i").body)["Labels"][kLabelNumber], "1");
+}
+
+TEST_F(Orchestrate, ContainerLabels) {
+  Project p = load(kApp);
+  auto l = container_labels(p, "web", 2, "sha256:abc");
+  EXPECT_EQ(l["tier"], "front");
+  EXPECT_EQ(l[kLabelProject], "app");
+  EXPECT_EQ(l[kLabelService], "web");
+  EXPECT_EQ(l[kLabelNumber], "2");
+  EXPECT_EQ(l[kLabelOneoff], "False");
+  EXPECT_EQ(l[kLabelConfigHash], p.config_hash("web"));
+  EXPECT_EQ(l[kLabelWorkingDir], dir.string());
+  EXPECT_EQ(l[kLabelConfigFiles], (dir / "compose.yaml").string());
+  EXPECT_EQ(l[kLabelDependsOn], "db:service_healthy:false");
+  EXPECT_EQ(l[kLabelImage], "sha256:abc");
+  EXPECT_EQ(l[kLabelVersion], kComposeVersion);
+  EXPECT_EQ(container_labels(p, "db", 1, "i")[kLabelDependsOn], "");
+}
+
+TEST_F(Orchestrate, NetworkAndVolumeBodies) {
+  Project p = load(kApp);
+  json n = network_create_body(p, "back");
+  EXPECT_EQ(n["Name"], "app_back");
+  EXPECT_EQ(n["Driver"], "bridge");
+  EXPECT_EQ(n["Options"], json({{"com.docker.network.bridge.name", "appback"}}));
+  EXPECT_EQ(n["IPAM"], json({{"Driver", "default"}, {"Config", {{{"Subnet", "10.99.0.0/24"}}}}}));
+  EXPECT_EQ(n["Labels"], json({{"x", "y"},
+                               {kLabelNetwork, "back"},
+                               {kLabelProject, "app"},
+                               {kLabelVersion, kComposeVersion}}));
+  EXPECT_EQ(network_create_body(p, "default")["Labels"][kLabelNetwork], "default");
+  json v = volume_create_body(p, "data");
+  EXPECT_EQ(v["Name"], "app_data");
+  EXPECT_EQ(v["Labels"], json({{"keep", "yes"}, {kLabelVolume, "data"}, {kLabelProject, "app"},
+                               {kLabelVersion, kComposeVersion}}));
+  Project e = load("services:\n  a: {image: bb:1, networks: [x], volumes: [v:/v]}\nnetworks:\n  x: {external: true, name: shared}\n"
+                   "volumes:\n  v: {external: true}\n");
+  EXPECT_TRUE(network_is_external(e, "x"));
+  EXPECT_EQ(network_name(e, "x"), "shared");
+  EXPECT_TRUE(volume_is_external(e, "v"));
+  EXPECT_EQ(volume_name(e, "v"), "v");
+}
+
+TEST_F(Orchestrate, CreateBodyOfAService) {
+  Project p = load(kApp);
+  auto plan = container_create_plan(p, "web", 1, "sha256:abc");
+  EXPECT_EQ(plan.name, "app-web-1");
+  json b = json::parse(plan.body);
+  EXPECT_EQ(b["Image"], "bb:1");
+  EXPECT_EQ(b["Cmd"], json({"httpd", "-f", "-p", "8080"}));
+  EXPECT_EQ(b["Entrypoint"], json({"/bin/sh", "-c"}));
+  EXPECT_EQ(b["Env"], json({"A=1"}));
+  EXPECT_EQ(b["User"], "1000:1000");
+  EXPECT_EQ(b["WorkingDir"], "/srv");
+  EXPECT_EQ(b["Hostname"], "webhost");
+  EXPECT_EQ(b["StopTimeout"], 3);
+  EXPECT_EQ(b["Labels"]["com.docker.compose.service"], "web");
+  EXPECT_EQ(b["ExposedPorts"], json({{"8080/tcp", json::object()}, {"9000/udp", json::object()}, {"7000/tcp", json::object()}}));
+  const json& h = b["HostConfig"];
+  EXPECT_EQ(h["PortBindings"], json({{"8080/tcp", {{{"HostIp", "127.0.0.1"}, {"HostPort", "8080"}}}},
+                                     {"9000/udp", {{{"HostIp", ""}, {"HostPort", ""}}}}}));
+  EXPECT_EQ(h["Binds"], json({(dir / "site").string() + ":/site:ro"}));
+  EXPECT_EQ(h["Mounts"], json::parse(R"([{"Type":"volume","Source":"app_data","Target":"/data","ReadOnly":false},
+                                          {"Type":"tmpfs","Target":"/t","ReadOnly":false,"TmpfsOptions":{"SizeBytes":1024}}])"));
+  EXPECT_EQ(h["RestartPolicy"], json({{"Name", "on-failure"}, {"MaximumRetryCount", 3}}));
+  EXPECT_EQ(h["Memory"], 64 * 1024 * 1024);
+  EXPECT_EQ(h["NanoCpus"], 500000000);
+  EXPECT_EQ(h["Init"], true);
+  EXPECT_EQ(h["CapAdd"], json({"NET_ADMIN"}));
+  EXPECT_EQ(h["ExtraHosts"], json({"gw:10.0.0.1"}));
+  // The primary network (by name: app_back before app_default) at create, the other after.
+  EXPECT_EQ(h["NetworkMode"], "app_back");
+  EXPECT_EQ(b["NetworkingConfig"], json({{"EndpointsConfig", {{"app_back", {{"Aliases", {"web", "www"}}}}}}}));
+  ASSERT_EQ(plan.connect_after.size(), 1u);
+  EXPECT_EQ(plan.connect_after[0].network, "app_default");
+  EXPECT_EQ(json::parse(plan.connect_after[0].endpoint), json({{"Aliases", {"web"}}}));
+
+  json db = json::parse(container_create_plan(p, "db", 1, "i").body);
+  EXPECT_EQ(db["Healthcheck"], json({{"Test", {"CMD", "true"}}, {"Interval", 1000000000LL}, {"Retries", 3}}));
+  EXPECT_EQ(db["HostConfig"]["Tmpfs"], json({{"/run", ""}}));
+  EXPECT_FALSE(db.contains("Cmd"));  // the image's
+}
+
+TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
+  EXPECT_EQ(refusal("services:\n  a: {build: .}\n"),
+            "services.a: `build` is not supported yet by hoist compose (images must exist or be pullable)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, devices: [/dev/fuse]}\n"),
+            "services.a: `devices` is not supported yet by hoist compose");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, deploy: {placement: {constraints: [x]}}}\n"),
+            "services.a.deploy: `placement` is not supported yet by hoist compose");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, network_mode: 'service:b'}\n  b: {image: bb:1}\n"),
+            "services.a: `network_mode: service:b` is not supported yet by hoist compose");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, healthcheck: {test: [CMD, 'true']}}\n"), "(no error)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, x-tool: {k: v}}\n"), "(no error)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {environment: HOME}\n"),
+            "secrets.s: only file-backed secrets are supported yet by hoist compose (not environment, content or "
+            "external)");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [{source: s, mode: 0400}]}\nsecrets:\n  s: {file: ./s}\n"),
+            "services.a.secrets[s]: `mode` is not supported yet by hoist compose");
+  Project p = load("services:\n  a: {image: bb:1}\nnetworks:\n  n: {driver: bridge, external: false, enable_ipv6: true}\n");
+  EXPECT_EQ(network_create_body(p, "n")["EnableIPv6"], true);
+}
+
+TEST_F(Orchestrate, FileSecretsAndConfigsAreReadOnlyBinds) {
+  Project p = load("services:\n  a:\n    image: bb:1\n    secrets: [s, {source: t, target: pw}]\n"
+                   "    configs: [c, {source: d, target: /etc/d.conf}]\n"
+                   "secrets:\n  s: {file: ./s}\n  t: {file: ./t}\nconfigs:\n  c: {file: ./c}\n  d: {file: ./d}\n");
+  auto d = dir.string();
+  EXPECT_EQ(json::parse(container_create_plan(p, "a", 1, "i").body)["HostConfig"]["Mounts"],
+            json::parse(R"([{"Type":"bind","Source":")" + d + R"(/c","Target":"/c","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/d","Target":"/etc/d.conf","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/s","Target":"/run/secrets/s","ReadOnly":true},
+                            {"Type":"bind","Source":")" + d + R"(/t","Target":"/run/secrets/pw","ReadOnly":true}])"));
+}
+
+TEST_F(Orchestrate, RecreateInheritsAnonymousVolumes) {
+  Project p = load("services:\n  a: {image: bb:1, volumes: [/cache, data:/data, './x:/x']}\nvolumes:\n  data: {}\n");
+  auto plan = container_create_plan(p, "a", 1, "i");
+  inherit_anonymous_volumes(plan, {{"/cache", "anon1"}, {"/data", "app_data"}, {"/img", "anon2"}, {"/x", "anon3"}});
+  EXPECT_EQ(json::parse(plan.body)["HostConfig"]["Mounts"], json::parse(R"([
+    {"Type":"volume","Source":"anon1","Target":"/cache","ReadOnly":false},
+    {"Type":"volume","Source":"app_data","Target":"/data","ReadOnly":false},
+    {"Type":"volume","Source":"anon2","Target":"/img","ReadOnly":false}])"));
+}
+
+TEST_F(Orchestrate, ConvergeKeepsStartsRecreatesCreatesRemoves) {
+  using K = Step::Kind;
+  auto kinds = [](const std::vector<Step>& s) {
+    std::vector<std::pair<K, int>> v;
+    for (const auto& x : s) v.emplace_back(x.kind, x.number);
+    return v;
+  };
+  std::vector<Existing> ex = {{"id2", "p-s-2", 2, "h", "img", "exited"}, {"id1", "p-s-1", 1, "h", "img", "running"}};
+  // Nothing changed: the running one kept, the stopped one started.
+  EXPECT_EQ(kinds(converge(ex, 2, "h", "img")), (std::vector<std::pair<K, int>>{{K::Keep, 1}, {K::Start, 2}}));
+  // Scale up: new numbers after the highest.
+  EXPECT_EQ(kinds(converge(ex, 3, "h", "img")),
+            (std::vector<std::pair<K, int>>{{K::Keep, 1}, {K::Start, 2}, {K::Create, 3}}));
+  // Scale down: the highest go.
+  EXPECT_EQ(kinds(converge(ex, 1, "h", "img")), (std::vector<std::pair<K, int>>{{K::Keep, 1}, {K::Remove, 2}}));
+  // Config or image changed: recreated (unless --no-recreate); --force-recreate always.
+  EXPECT_EQ(kinds(converge(ex, 2, "h2", "img")), (std::vector<std::pair<K, int>>{{K::Recreate, 1}, {K::Recreate, 2}}));
+  EXPECT_EQ(kinds(converge(ex, 2, "h", "img2")), (std::vector<std::pair<K, int>>{{K::Recreate, 1}, {K::Recreate, 2}}));
+  EXPECT_EQ(kinds(converge(ex, 2, "h2", "img", {false, true})),
+            (std::vector<std::pair<K, int>>{{K::Keep, 1}, {K::Start, 2}}));
+  EXPECT_EQ(kinds(converge(ex, 1, "h", "img", {true, false})),
+            (std::vector<std::pair<K, int>>{{K::Recreate, 1}, {K::Remove, 2}}));
+  // None yet.
+  EXPECT_EQ(kinds(converge({}, 2, "h", "img")), (std::vector<std::pair<K, int>>{{K::Create, 1}, {K::Create, 2}}));
+  EXPECT_EQ(converge(ex, 2, "h", "img")[0].id, "id1");
+}
+
+}  // namespace
+}  // namespace hoist::compose

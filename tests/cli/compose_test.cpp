@@ -1,0 +1,440 @@
+// `hoist compose up/ps/logs/exec/stop/start/down` of a two-service app (busybox: a "db" with a
+// healthcheck, a "web" of two replicas serving a named volume with httpd, depending on the db being
+// healthy), against a private dockerd and a private hoistd: what each daemon ends up with
+// (containers, networks, volumes, labels, the create fields) is compared field by field with the
+// expected values and between the two daemons; `up` again recreates only the changed service;
+// `down -v` leaves nothing.
+//
+// Isolation: the project name has a random suffix, the project's two networks random subnets in
+// 10.196.0.0/16; TearDown runs `compose down -v --remove-orphans` and removes whatever is left with
+// the project's label, also when the test failed.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli_daemon_test.h"
+#include "common/strings.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// The summaries of each daemon, compared once both ran in one process (the test binary run by
+// hand; ctest runs one test a process, where the expected summary is what both must equal).
+std::map<std::string, json>& summaries() {
+  static std::map<std::string, json> m;
+  return m;
+}
+
+const char* const kComposeFile = R"(name: ${PROJECT}
+services:
+  db:
+    image: bb:1
+    command: ["sh", "-c", "echo db-ready; exec sleep 1000"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+    networks: [back]
+    labels: {role: db}
+  web:
+    image: bb:1
+    command: ["httpd", "-f", "-p", "8080", "-h", "/data"]
+    environment: {GREETING: "${GREETING:-hello}"}
+    depends_on: {db: {condition: service_healthy}}
+    networks: [default, back]
+    volumes: [data:/data, /cache]
+    ports: ["127.0.0.1::8080"]
+    restart: unless-stopped
+    deploy: {replicas: 2}
+networks:
+  default: {ipam: {config: [{subnet: "${NET_A}"}]}}
+  back: {ipam: {config: [{subnet: "${NET_B}"}]}}
+volumes:
+  data: {}
+)";
+
+class ComposeApp : public hoist::test::CliDaemonTest {
+ protected:
+  ComposeApp() : CliDaemonTest("compose") {}
+
+  void SetUp() override {
+    CliDaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::random_device rd;
+    unsigned r = rd();
+    char hex[9];
+    std::snprintf(hex, sizeof hex, "%08x", r);
+    project_ = std::string("hct") + hex;
+    octet_ = 10 + static_cast<int>(r % 200);
+    char tmpl[] = "/tmp/hoist-compose-e2e.XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    std::ofstream(dir_ + "/compose.yaml") << kComposeFile;
+    write_env("hello");
+  }
+
+  void TearDown() override {
+    if (!project_.empty() && (dockerd_ || hoistd_)) {
+      compose({"down", "-v", "--remove-orphans", "-t", "1"});
+      std::string f = "label=com.docker.compose.project=" + project_;
+      for (auto& id : lines(docker({"ps", "-aq", "--filter", f}).out)) docker({"rm", "-f", "-v", id});
+      for (auto& id : lines(docker({"network", "ls", "-q", "--filter", f}).out)) docker({"network", "rm", id});
+      for (auto& id : lines(docker({"volume", "ls", "-q", "--filter", f}).out)) docker({"volume", "rm", "-f", id});
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+    CliDaemonTest::TearDown();
+  }
+
+  void write_env(const std::string& greeting) {
+    std::ofstream(dir_ + "/.env") << "PROJECT=" << project_ << "\nGREETING=" << greeting << "\nNET_A=" << subnet(0)
+                                  << "\nNET_B=" << subnet(1) << "\n";
+  }
+  std::string subnet(int k) const { return "10.196." + std::to_string(octet_ + k) + ".0/24"; }
+
+  hoist::test::CmdResult compose(std::vector<std::string> args, int timeout_s = 120) {
+    args.insert(args.begin(), {"compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml"});
+    return hoist(args, "", timeout_s);
+  }
+
+  json inspect(const std::string& kind, const std::string& name) {
+    auto r = docker({kind, "inspect", name});
+    EXPECT_EQ(r.code, 0) << r.err;
+    auto j = json::parse(r.out.empty() ? "[{}]" : r.out);
+    return j.empty() ? json::object() : j[0];
+  }
+
+  std::map<std::string, std::string> ids() {
+    std::map<std::string, std::string> m;
+    for (auto& l : lines(docker({"ps", "-a", "--filter", "label=com.docker.compose.project=" + project_, "--format",
+                                 "{{.Names}} {{.ID}}"})
+                             .out)) {
+      auto sp = l.find(' ');
+      m[l.substr(0, sp)] = l.substr(sp + 1);
+    }
+    return m;
+  }
+
+  // What a daemon has of the project, without what differs by nature (ids, times, the project's
+  // random name, the image id's value, the daemon's own additions such as the short-id alias).
+  json summary() {
+    json s = json::object();
+    auto norm = [&](std::string v) {
+      for (std::size_t at; (at = v.find(project_)) != std::string::npos;) v.replace(at, project_.size(), "P");
+      for (std::size_t at; (at = v.find(dir_)) != std::string::npos;) v.replace(at, dir_.size(), "DIR");
+      if (v == subnet(0)) v = "NET_A";
+      if (v == subnet(1)) v = "NET_B";
+      return v;
+    };
+    for (const auto& [name, id] : ids()) {
+      json c = inspect("container", name);
+      json labels = json::object();
+      for (auto& [k, v] : c["Config"]["Labels"].items()) {
+        std::string val = v.get<std::string>();
+        if (k == "com.docker.compose.config-hash") {
+          EXPECT_EQ(val.size(), 64u) << val;
+          val = "HASH";
+        } else if (k == "com.docker.compose.image") {
+          EXPECT_EQ(val.rfind("sha256:", 0), 0u) << val;
+          val = "IMAGE";
+        }
+        labels[k] = norm(val);
+      }
+      json nets = json::object();
+      for (auto& [n, ep] : c["NetworkSettings"]["Networks"].items()) {
+        json aliases = json::array();
+        for (auto& a : ep.value("Aliases", json::array()))
+          if (id.rfind(a.get<std::string>(), 0) != 0 && c["Id"].get<std::string>().rfind(a.get<std::string>(), 0) != 0)
+            aliases.push_back(a);
+        nets[norm(n)] = aliases;
+      }
+      json env = json::array();
+      for (auto& e : c["Config"].value("Env", json::array()))
+        if (e.get<std::string>().rfind("PATH=", 0) != 0) env.push_back(e);
+      json mounts = json::array();
+      for (auto& m : c.value("Mounts", json::array()))
+        mounts.push_back({{"Type", m["Type"]},
+                          {"Name", m.value("Name", "").size() == 64 ? "ANON" : norm(m.value("Name", ""))},
+                          {"Destination", m["Destination"]}});
+      std::sort(mounts.begin(), mounts.end(),
+                [](const json& a, const json& b) { return a["Destination"] < b["Destination"]; });
+      s["containers"][norm(name)] = {{"Labels", labels},
+                                     {"Cmd", c["Config"]["Cmd"]},
+                                     {"Env", env},
+                                     {"Healthcheck", c["Config"].value("Healthcheck", json())},
+                                     {"RestartPolicy", c["HostConfig"]["RestartPolicy"]},
+                                     {"PortBindings", c["HostConfig"].value("PortBindings", json())},
+                                     {"NetworkMode", norm(c["HostConfig"]["NetworkMode"])},
+                                     {"Networks", nets},
+                                     {"Mounts", mounts},
+                                     {"Status", c["State"]["Status"]}};
+    }
+    for (auto& n : lines(docker({"network", "ls", "--filter", "label=com.docker.compose.project=" + project_, "--format",
+                                 "{{.Name}}"})
+                             .out)) {
+      json j = inspect("network", n);
+      json cfg = json::array();
+      for (auto& c : j["IPAM"].value("Config", json::array())) cfg.push_back(norm(c.value("Subnet", "")));
+      s["networks"][norm(n)] = {{"Driver", j["Driver"]}, {"Labels", j["Labels"]}, {"Subnets", cfg}};
+    }
+    for (auto& v : lines(docker({"volume", "ls", "--filter", "label=com.docker.compose.project=" + project_, "--format",
+                                 "{{.Name}}"})
+                             .out)) {
+      json j = inspect("volume", v);
+      s["volumes"][norm(v)] = {{"Driver", j["Driver"]}, {"Labels", j["Labels"]}};
+    }
+    return json::parse(norm(s.dump()));
+  }
+
+  std::string project_, dir_;
+  int octet_ = 10;
+};
+
+TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
+  auto up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find(" Container " + project_ + "-db-1  Healthy"), std::string::npos) << up.err;
+  auto first = ids();
+  ASSERT_EQ(first.size(), 3u);
+  for (const auto& n : {"-db-1", "-web-1", "-web-2"}) EXPECT_TRUE(first.count(project_ + n)) << n;
+
+  // The db started before the web (it waited for db's health).
+  auto started = [&](const std::string& n) { return inspect("container", n)["State"]["StartedAt"].get<std::string>(); };
+  EXPECT_LT(started(project_ + "-db-1"), started(project_ + "-web-1"));
+
+  // Everything the daemon has of the project, field by field: the same on both daemons.
+  json s = summary();
+  const json expected = json::parse(R"({"containers":{
+   "P-db-1":{"Cmd":["sh","-c","echo db-ready; exec sleep 1000"],"Env":[],
+    "Healthcheck":{"Interval":1000000000,"Test":["CMD","true"]},
+    "Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.container-number":"1",
+     "com.docker.compose.depends_on":"","com.docker.compose.image":"IMAGE","com.docker.compose.oneoff":"False",
+     "com.docker.compose.project":"P","com.docker.compose.project.config_files":"DIR/compose.yaml",
+     "com.docker.compose.project.working_dir":"DIR","com.docker.compose.service":"db",
+     "com.docker.compose.version":"2.29.7","role":"db"},
+    "Mounts":[],"NetworkMode":"P_back","Networks":{"P_back":["db"]},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"no"},"PortBindings":{},"Status":"running"},
+   "P-web-1":{"Cmd":["httpd","-f","-p","8080","-h","/data"],"Env":["GREETING=hello"],"Healthcheck":null,
+    "Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.container-number":"1",
+     "com.docker.compose.depends_on":"db:service_healthy:false","com.docker.compose.image":"IMAGE",
+     "com.docker.compose.oneoff":"False","com.docker.compose.project":"P",
+     "com.docker.compose.project.config_files":"DIR/compose.yaml","com.docker.compose.project.working_dir":"DIR",
+     "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
+    "Mounts":[{"Destination":"/cache","Name":"ANON","Type":"volume"},{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
+    "Networks":{"P_back":["web"],"P_default":["web"]},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
+    "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"},
+   "P-web-2":{"Cmd":["httpd","-f","-p","8080","-h","/data"],"Env":["GREETING=hello"],"Healthcheck":null,
+    "Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.container-number":"2",
+     "com.docker.compose.depends_on":"db:service_healthy:false","com.docker.compose.image":"IMAGE",
+     "com.docker.compose.oneoff":"False","com.docker.compose.project":"P",
+     "com.docker.compose.project.config_files":"DIR/compose.yaml","com.docker.compose.project.working_dir":"DIR",
+     "com.docker.compose.service":"web","com.docker.compose.version":"2.29.7"},
+    "Mounts":[{"Destination":"/cache","Name":"ANON","Type":"volume"},{"Destination":"/data","Name":"P_data","Type":"volume"}],"NetworkMode":"P_back",
+    "Networks":{"P_back":["web"],"P_default":["web"]},
+    "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
+    "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"}},
+  "networks":{
+   "P_back":{"Driver":"bridge","Labels":{"com.docker.compose.network":"back","com.docker.compose.project":"P",
+    "com.docker.compose.version":"2.29.7"},"Subnets":["NET_B"]},
+   "P_default":{"Driver":"bridge","Labels":{"com.docker.compose.network":"default","com.docker.compose.project":"P",
+    "com.docker.compose.version":"2.29.7"},"Subnets":["NET_A"]}},
+  "volumes":{"P_data":{"Driver":"local","Labels":{"com.docker.compose.project":"P",
+   "com.docker.compose.version":"2.29.7","com.docker.compose.volume":"data"}}}})");
+  EXPECT_EQ(s, expected) << "DIFF " << json::diff(expected, s).dump();
+  // Several label filters must all match (what compose's tools rely on to tell projects and
+  // one-off containers apart).
+  std::string proj_label = "label=com.docker.compose.project=" + project_;
+  EXPECT_EQ(docker({"ps", "-aq", "--filter", proj_label, "--filter", "label=com.docker.compose.oneoff=True"}).out, "");
+  EXPECT_EQ(docker({"network", "ls", "-q", "--filter", proj_label, "--filter", "label=com.docker.compose.network=x"}).out,
+            "");
+  EXPECT_EQ(lines(docker({"network", "ls", "-q", "--filter", proj_label, "--filter",
+                          "label=com.docker.compose.network=back"})
+                      .out)
+                .size(),
+            1u);
+  // The config hash is the loader's, the same for the two web replicas.
+  auto hash_of = [&](const std::string& n) {
+    return inspect("container", project_ + n)["Config"]["Labels"]["com.docker.compose.config-hash"];
+  };
+  auto cfg = compose({"config", "--hash", "web"});
+  EXPECT_EQ(cfg.out, "web " + hash_of("-web-1").get<std::string>() + "\n");
+  EXPECT_EQ(hash_of("-web-2"), hash_of("-web-1"));
+  summaries()[GetParam()] = s;
+  if (summaries().size() == 2) {
+    EXPECT_EQ(summaries()["hoistd"], summaries()["dockerd"])
+        << "DIFF " << json::diff(summaries()["dockerd"], summaries()["hoistd"]).dump();
+  }
+
+  // The web replicas serve the volume; the db reaches them by the service's name.
+  auto put = compose({"exec", "-T", "web", "sh", "-c", "echo hi > /data/x"});
+  EXPECT_EQ(put.code, 0) << put.err;
+  auto get = compose({"exec", "-T", "db", "wget", "-q", "-O-", "http://web:8080/x"});
+  EXPECT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, "hi\n");
+
+  // Published on 127.0.0.1 at a port of the daemon's choice, as ps shows it.
+  auto port = compose({"ps", "--format", "{{.Ports}}", "web"});
+  auto port_lines = lines(port.out);
+  ASSERT_EQ(port_lines.size(), 2u) << port.out << port.err;
+  for (const auto& l : port_lines) {
+    ASSERT_EQ(l.rfind("127.0.0.1:", 0), 0u) << l;
+    std::string hp = l.substr(10, l.find("->") - 10);
+    EXPECT_EQ(l.substr(l.find("->")), "->8080/tcp");
+    if (!hoist::test::have_tool("curl")) continue;
+    auto got = hoist::test::run_cmd({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + hp + "/x"});
+    EXPECT_EQ(got.out, "hi\n") << got.err;
+  }
+
+  auto ps = compose({"ps", "--format", "{{.Name}} {{.Service}} {{.State}}"});
+  EXPECT_EQ(ps.code, 0) << ps.err;
+  EXPECT_EQ(ps.out, project_ + "-db-1 db running\n" + project_ + "-web-1 web running\n" + project_ +
+                        "-web-2 web running\n");
+  EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 3u);
+  auto table = compose({"ps"});
+  EXPECT_EQ(table.out.substr(0, table.out.find('\n')).substr(0, 4), "NAME");
+
+  // Docker's own compose tool (Debian's docker-compose 1.29, which takes no `name:`) sees the
+  // project hoist made: its containers by their labels.
+  if (hoist::test::run_cmd({"docker-compose", "version"}).code == 0) {
+    std::string v1 = dir_ + "/v1.yaml";
+    std::string text = kComposeFile;
+    std::ofstream(v1) << text.substr(text.find('\n') + 1);
+    auto v1ps = hoist::test::run_cmd({"env", "DOCKER_HOST=" + host_, "docker-compose", "--project-directory", dir_, "-p",
+                                      project_, "-f", v1, "ps", "--services"},
+                                     "", 60);
+    EXPECT_EQ(v1ps.out, "db\nweb\n") << v1ps.err;
+    v1ps = hoist::test::run_cmd(
+        {"env", "DOCKER_HOST=" + host_, "docker-compose", "--project-directory", dir_, "-p", project_, "-f", v1, "ps", "-q"},
+        "", 60);
+    EXPECT_EQ(lines(v1ps.out).size(), 3u) << v1ps.err;
+  }
+
+  auto logs = compose({"logs", "--no-log-prefix", "db"});
+  EXPECT_EQ(logs.out, "db-ready\n") << logs.err;
+  logs = compose({"logs", "db"});
+  EXPECT_EQ(logs.out, "db-1  | db-ready\n") << logs.err;
+
+  // up again: nothing changes; a changed environment recreates the web only.
+  ASSERT_EQ(compose({"up", "-d"}).code, 0);
+  EXPECT_EQ(ids(), first);
+  ASSERT_EQ(compose({"exec", "-T", "web", "sh", "-c", "echo kept > /cache/c"}).code, 0);
+  write_env("bye");
+  auto re = compose({"up", "-d"});
+  ASSERT_EQ(re.code, 0) << re.err;
+  auto second = ids();
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(second[project_ + "-db-1"], first[project_ + "-db-1"]);
+  EXPECT_NE(second[project_ + "-web-1"], first[project_ + "-web-1"]);
+  EXPECT_NE(second[project_ + "-web-2"], first[project_ + "-web-2"]);
+  EXPECT_EQ(inspect("container", project_ + "-web-1")["Config"]["Env"][0], "GREETING=bye");
+  // The anonymous volume went to the new container; the named one kept its data.
+  EXPECT_EQ(compose({"exec", "-T", "web", "cat", "/cache/c"}).out, "kept\n");
+  auto again = compose({"exec", "-T", "db", "wget", "-q", "-O-", "http://web:8080/x"});
+  EXPECT_EQ(again.out, "hi\n") << again.err;
+
+  // Scaled down to one web (with --wait: running, the db healthy).
+  auto scaled = compose({"up", "--wait", "--scale", "web=1"});
+  ASSERT_EQ(scaled.code, 0) << scaled.err;
+  EXPECT_NE(scaled.err.find(" Container " + project_ + "-web-2  Removed"), std::string::npos) << scaled.err;
+  EXPECT_EQ(lines(compose({"ps", "-q", "web"}).out).size(), 1u);
+  EXPECT_EQ(ids().count(project_ + "-web-1"), 1u);
+
+  // stop, start
+  ASSERT_EQ(compose({"stop", "-t", "1"}).code, 0);
+  EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 0u);
+  EXPECT_EQ(lines(compose({"ps", "-aq"}).out).size(), 2u);
+  ASSERT_EQ(compose({"start"}).code, 0);
+  EXPECT_EQ(lines(compose({"ps", "-q"}).out).size(), 2u);
+
+  // down -v: nothing of the project is left.
+  auto down = compose({"down", "-v", "-t", "1"});
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(summary(), json::object());
+  EXPECT_EQ(docker({"volume", "inspect", project_ + "_data"}).code, 1);
+}
+
+TEST_P(ComposeApp, RefusalsComeBeforeAnythingIsMade) {
+  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
+                                        << "\nservices:\n  a: {image: bb:1}\n  b: {image: bb:1, devices: [/dev/fuse]}\n";
+  auto up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_EQ(up.err, "services.b: `devices` is not supported yet by hoist compose\n");
+  EXPECT_EQ(summary(), json::object());
+  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_ << "\nservices:\n  a: {build: .}\n";
+  up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_NE(up.err.find("`build` is not supported yet"), std::string::npos) << up.err;
+  EXPECT_EQ(summary(), json::object());
+}
+
+TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
+  auto file = [&](const std::string& job_cmd, bool with_extra) {
+    std::ofstream(dir_ + "/compose.yaml")
+        << "name: " << project_ << "\nservices:\n"
+        << "  job: {image: bb:1, command: [sh, -c, '" << job_cmd << "'], networks: [n]}\n"
+        << "  opt: {image: bb:1, command: [sh, -c, 'exit 1'], networks: [n]}\n"
+        << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n    secrets: [pw]\n"
+        << "    depends_on:\n      job: {condition: service_completed_successfully}\n"
+        << "      opt: {condition: service_completed_successfully, required: false}\n"
+        << (with_extra ? "  extra: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" : "")
+        << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
+        << "secrets:\n  pw: {file: ./pw.txt}\n";
+  };
+  std::ofstream(dir_ + "/pw.txt") << "s3cret\n";
+  // The job fails: up fails naming it, and the app is created but not started.
+  file("exit 3", true);
+  auto up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_NE(up.err.find("service \"job\" didn't complete successfully: exit 3"), std::string::npos) << up.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "created");
+  // The job succeeds: the app starts; the optional dependency's failure is only a warning.
+  file("echo job-done", true);
+  up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find("WARNING: optional dependency \"opt\" failed"), std::string::npos) << up.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  EXPECT_EQ(compose({"ps", "-a", "--format", "{{.Service}} {{.State}} {{.ExitCode}}"}).out,
+            "app running 0\nextra running 0\njob exited 0\nopt exited 1\n");
+  EXPECT_EQ(compose({"ps", "--status", "exited", "--format", "{{.Service}}"}).out, "job\nopt\n");
+  // A file secret, read-only at /run/secrets/<name>.
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/run/secrets/pw"}).out, "s3cret\n");
+  EXPECT_NE(compose({"exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/pw"}).code, 0);
+  // logs -f of exited containers ends with their output, each line prefixed.
+  auto logs = compose({"logs", "-f", "job", "opt"}, 30);
+  EXPECT_EQ(logs.code, 0) << logs.err;
+  EXPECT_EQ(logs.out, "job-1  | job-done\n");
+  // kill, restart, rm
+  EXPECT_EQ(compose({"kill", "app"}).code, 0);
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
+  EXPECT_EQ(compose({"restart", "-t", "1", "app"}).code, 0);
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  auto rm = compose({"rm", "-f", "job"});
+  EXPECT_EQ(rm.code, 0) << rm.err;
+  EXPECT_NE(rm.err.find(" Container " + project_ + "-job-1  Removed"), std::string::npos) << rm.err;
+  EXPECT_EQ(docker({"inspect", project_ + "-job-1"}).code, 1);
+
+  // A service gone from the file: an orphan, warned about, then removed with --remove-orphans.
+  file("echo job-done", false);
+  auto down = compose({"down", "-t", "1"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  EXPECT_NE(down.err.find("Found orphan containers ([" + project_ + "-extra-1])"), std::string::npos) << down.err;
+  // The orphan still uses the network: down leaves it, saying so, as Compose v2.
+  EXPECT_NE(down.err.find(" Network " + project_ + "_n  Resource is still in use"), std::string::npos) << down.err;
+  EXPECT_EQ(lines(docker({"ps", "-aq", "--filter", "label=com.docker.compose.project=" + project_}).out).size(), 1u);
+  down = compose({"down", "--remove-orphans", "-t", "1"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(summary(), json::object());
+}
+
+INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
