@@ -21,6 +21,10 @@ cleanup() {
   $hoist rm -f demo-web demo-exec demo-http demo-commit >/dev/null 2>&1
   $hoist volume rm demo-www >/dev/null 2>&1
   $hoist rmi demo-committed:1 >/dev/null 2>&1
+  [ -f "$state/compose/compose.yaml" ] && $hoist compose -f "$state/compose/compose.yaml" -p demo down -v -t 1 >/dev/null 2>&1
+  $hoist rm -f demo-app >/dev/null 2>&1
+  $hoist volume rm demo-logs >/dev/null 2>&1
+  $hoist rmi demo-app:1 >/dev/null 2>&1
   if [ -n "$hoistd_pid" ]; then
     # We started it: stop it again (containers of others would keep running: live restore).
     kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
@@ -78,6 +82,47 @@ $hoist commit -c 'CMD ["cat", "/greeting"]' demo-commit demo-committed:1 >/dev/n
 $hoist run --rm demo-committed:1
 $hoist rm demo-commit
 $hoist rmi demo-committed:1 >/dev/null
+
+echo "== build: a Dockerfile built by hoistd, its image run with a published port and a volume"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+mkdir -p "$state/app"
+cat > "$state/app/Dockerfile" <<'DOCKERFILE'
+FROM busybox
+WORKDIR /www
+COPY index.html .
+EXPOSE 80
+CMD ["sh", "-c", "date > /logs/started; exec httpd -f -p 80 -h /www"]
+DOCKERFILE
+echo "hello from an image hoist built" > "$state/app/index.html"
+$hoist build -t demo-app:1 "$state/app"
+aport=$(free_port)
+$hoist run -d --name demo-app -p "127.0.0.1:$aport:80" -v demo-logs:/logs demo-app:1
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$aport/" && break; sleep 0.1; done
+$hoist rm -f demo-app
+$hoist volume rm demo-logs
+
+echo "== compose: a two-service app from a compose file"
+cport=$(free_port)
+mkdir -p "$state/compose"
+cat > "$state/compose/compose.yaml" <<YAML
+services:
+  web:
+    image: demo-app:1
+    ports: ["127.0.0.1:$cport:80"]
+    volumes: [logs:/logs]
+    depends_on: [worker]
+  worker:
+    image: busybox
+    command: ["sh", "-c", "ping -c 1 web >/dev/null 2>&1; sleep 300"]
+volumes:
+  logs: {}
+YAML
+compose() { $hoist compose -f "$state/compose/compose.yaml" -p demo "$@"; }
+compose up -d
+compose ps
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$cport/" && break; sleep 0.1; done
+compose down -v -t 1
+$hoist rmi demo-app:1 >/dev/null
 
 echo "== hoist-image: import a busybox rootfs, push it to a private registry, remove it, pull it back"
 hi() { build/image/hoist-image --root "$state/images" --config-dir "$state/etc" "$@"; }
