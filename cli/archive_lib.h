@@ -6,6 +6,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
 namespace hoist::cli {
 
 #define HOIST_ARCHIVE_FUNCTIONS(X)                                                                                  \
@@ -32,5 +36,33 @@ struct ArchiveLib {
 
 // Loaded once, thread-safely; throws hoist::Error when the library or a function is missing.
 const ArchiveLib& archive_lib();
+
+// A tar (pax, no compression) written as it is made to `send` (a request body), in blocks of
+// `block` bytes: `cp`'s upload and `build`'s context. `send` returning false (the daemon stopped
+// reading; its answer says why) fails the write and sets closed().
+class TarStream {
+ public:
+  using Sink = std::function<bool(std::string_view)>;
+  TarStream(const Sink& send, std::size_t block);
+  ~TarStream();
+  TarStream(const TarStream&) = delete;
+  TarStream& operator=(const TarStream&) = delete;
+
+  const ArchiveLib& lib() const { return lib_; }
+  struct archive* get() const { return a_; }
+  // Throws hoist::Error "archive: <libarchive's message>" for a result below ARCHIVE_WARN.
+  void check(int r) const;
+  void close() { check(lib_.archive_write_close(a_)); }
+  std::int64_t bytes() const { return bytes_; }
+  bool closed() const { return closed_; }
+
+ private:
+  static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t len);
+  const ArchiveLib& lib_;
+  Sink send_;
+  struct archive* a_;
+  std::int64_t bytes_ = 0;
+  bool closed_ = false;
+};
 
 }  // namespace hoist::cli

@@ -48,15 +48,7 @@ std::string absolute(const std::string& p) {
 class ContextTar {
  public:
   ContextTar(const Client::BodySink& send, const builder::IgnoreMatcher& ignore)
-      : lib_(archive_lib()), send_(send), ignore_(ignore), a_(lib_.archive_write_new()) {
-    if (!a_) throw Error("archive: out of memory");
-    lib_.archive_write_set_format_pax_restricted(a_);
-    lib_.archive_write_add_filter_none(a_);
-    lib_.archive_write_set_bytes_per_block(a_, static_cast<int>(kBuf));
-    lib_.archive_write_set_bytes_in_last_block(a_, 1);
-    check(lib_.archive_write_open(a_, this, nullptr, &ContextTar::write_cb, nullptr));
-  }
-  ~ContextTar() { lib_.archive_write_free(a_); }
+      : lib_(archive_lib()), w_(send, kBuf), ignore_(ignore) {}
   ContextTar(const ContextTar&) = delete;
   ContextTar& operator=(const ContextTar&) = delete;
 
@@ -74,28 +66,15 @@ class ContextTar {
     lib_.archive_entry_set_perm(e, 0600);
     lib_.archive_entry_set_mtime(e, ::time(nullptr), 0);
     lib_.archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    check(lib_.archive_write_header(a_, e));
-    if (!data.empty() && lib_.archive_write_data(a_, data.data(), data.size()) < 0) check(ARCHIVE_FATAL);
+    w_.check(lib_.archive_write_header(w_.get(), e));
+    if (!data.empty() && lib_.archive_write_data(w_.get(), data.data(), data.size()) < 0) w_.check(ARCHIVE_FATAL);
   }
-  void close() { check(lib_.archive_write_close(a_)); }
-  std::int64_t bytes() const { return bytes_; }
-  bool closed() const { return closed_; }
+  void close() { w_.close(); }
+  std::int64_t bytes() const { return w_.bytes(); }
+  bool closed() const { return w_.closed(); }
 
  private:
-  static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t len) {
-    auto* t = static_cast<ContextTar*>(self);
-    if (!t->send_(std::string_view(static_cast<const char*>(buf), len))) {
-      t->closed_ = true;
-      return -1;
-    }
-    t->bytes_ += static_cast<std::int64_t>(len);
-    return static_cast<la_ssize_t>(len);
-  }
-  void check(int r) {
-    if (r >= ARCHIVE_WARN) return;
-    const char* m = lib_.archive_error_string(a_);
-    throw Error(std::string("archive: ") + (m ? m : "unknown error"));
-  }
+
 
   static std::vector<std::string> names(int dfd, const std::string& shown) {
     UniqueFd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -147,35 +126,32 @@ class ContextTar {
       if (len < 0) throw_sys("readlink", shown);
       target.resize(static_cast<std::size_t>(len));
       lib_.archive_entry_set_symlink(e, target.c_str());
-      return check(lib_.archive_write_header(a_, e));
+      return w_.check(lib_.archive_write_header(w_.get(), e));
     }
     if (!S_ISREG(st.st_mode)) {
       if (!S_ISDIR(st.st_mode)) lib_.archive_entry_set_rdev(e, st.st_rdev);
-      return check(lib_.archive_write_header(a_, e));
+      return w_.check(lib_.archive_write_header(w_.get(), e));
     }
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!f) throw_sys("open", shown);
     if (::fstat(f.get(), &st) != 0) throw_sys("stat", shown);
     lib_.archive_entry_set_size(e, st.st_size);
-    check(lib_.archive_write_header(a_, e));
+    w_.check(lib_.archive_write_header(w_.get(), e));
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);
     for (off_t left = st.st_size; left > 0;) {
       ssize_t r = ::read(f.get(), buf_.get(), static_cast<std::size_t>(std::min<off_t>(left, kBuf)));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) throw_sys("read", shown);
       if (r == 0) break;  // shrank: libarchive pads the entry
-      if (lib_.archive_write_data(a_, buf_.get(), static_cast<std::size_t>(r)) < 0) check(ARCHIVE_FATAL);
+      if (lib_.archive_write_data(w_.get(), buf_.get(), static_cast<std::size_t>(r)) < 0) w_.check(ARCHIVE_FATAL);
       left -= r;
     }
   }
 
   const ArchiveLib& lib_;
-  const Client::BodySink& send_;
+  TarStream w_;
   const builder::IgnoreMatcher& ignore_;
-  struct archive* a_;
   std::unique_ptr<char[]> buf_;
-  std::int64_t bytes_ = 0;
-  bool closed_ = false;
 };
 
 // KEY=VALUE list flags as a JSON object; "KEY" alone takes the environment's value (null when

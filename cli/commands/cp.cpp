@@ -178,15 +178,8 @@ RemoteStat stat_path(Ctx& ctx, const std::string& container, const std::string& 
 class TarWriter {
  public:
   // Writes to `send` (the request body of the upload).
-  explicit TarWriter(const Client::BodySink& send) : lib_(archive_lib()), send_(send), a_(lib_.archive_write_new()) {
-    if (!a_) throw Error("archive: out of memory");
-    lib_.archive_write_set_format_pax_restricted(a_);
-    lib_.archive_write_add_filter_none(a_);
-    lib_.archive_write_set_bytes_per_block(a_, static_cast<int>(kBuf));
-    lib_.archive_write_set_bytes_in_last_block(a_, 1);
-    check(lib_.archive_write_open(a_, this, nullptr, &TarWriter::write_cb, nullptr));
-  }
-  ~TarWriter() { lib_.archive_write_free(a_); }
+  explicit TarWriter(const Client::BodySink& send)
+      : lib_(archive_lib()), w_(send, kBuf) {}
   TarWriter(const TarWriter&) = delete;
   TarWriter& operator=(const TarWriter&) = delete;
 
@@ -205,27 +198,14 @@ class TarWriter {
     UniqueFd pfd(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!pfd) throw_sys("open", parent);
     add(pfd.get(), name, top, path);
-    check(lib_.archive_write_close(a_));
+    w_.check(lib_.archive_write_close(w_.get()));
   }
-  std::int64_t bytes() const { return bytes_; }
+  std::int64_t bytes() const { return w_.bytes(); }
   // The daemon stopped reading (its answer says why).
-  bool closed() const { return closed_; }
+  bool closed() const { return w_.closed(); }
 
  private:
-  static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t len) {
-    auto* t = static_cast<TarWriter*>(self);
-    if (!t->send_(std::string_view(static_cast<const char*>(buf), len))) {
-      t->closed_ = true;
-      return -1;
-    }
-    t->bytes_ += static_cast<std::int64_t>(len);
-    return static_cast<la_ssize_t>(len);
-  }
-  void check(int r) {
-    if (r >= ARCHIVE_WARN) return;
-    const char* m = lib_.archive_error_string(a_);
-    throw Error(std::string("archive: ") + (m ? m : "unknown error"));
-  }
+
   std::string named(const std::string& n) const { return rebase_ ? rebase(n, old_, new_) : n; }
 
   void add(int dirfd, const std::string& name, const std::string& entry, const std::string& shown) {
@@ -246,11 +226,11 @@ class TarWriter {
       if (!first) {
         lib_.archive_entry_set_hardlink(e, it->second.c_str());
         lib_.archive_entry_set_size(e, 0);
-        return check(lib_.archive_write_header(a_, e));
+        return w_.check(lib_.archive_write_header(w_.get(), e));
       }
     }
     if (S_ISDIR(st.st_mode)) {
-      check(lib_.archive_write_header(a_, e));
+      w_.check(lib_.archive_write_header(w_.get(), e));
       UniqueFd d(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!d) throw_sys("open", shown);
       for (const std::string& child : list(d.get(), shown))
@@ -264,11 +244,11 @@ class TarWriter {
       if (len < 0) throw_sys("readlink", shown);
       target.resize(static_cast<std::size_t>(len));
       lib_.archive_entry_set_symlink(e, target.c_str());
-      return check(lib_.archive_write_header(a_, e));
+      return w_.check(lib_.archive_write_header(w_.get(), e));
     }
     if (!S_ISREG(st.st_mode)) {
       lib_.archive_entry_set_rdev(e, st.st_rdev);
-      return check(lib_.archive_write_header(a_, e));
+      return w_.check(lib_.archive_write_header(w_.get(), e));
     }
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!f) throw_sys("open", shown);
@@ -277,14 +257,14 @@ class TarWriter {
     char cap[256];
     ssize_t cn = ::fgetxattr(f.get(), "security.capability", cap, sizeof cap);
     if (cn > 0) lib_.archive_entry_xattr_add_entry(e, "security.capability", cap, static_cast<std::size_t>(cn));
-    check(lib_.archive_write_header(a_, e));
+    w_.check(lib_.archive_write_header(w_.get(), e));
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);
     for (off_t left = st.st_size; left > 0;) {
       ssize_t r = ::read(f.get(), buf_.get(), static_cast<std::size_t>(std::min<off_t>(left, kBuf)));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) throw_sys("read", shown);
       if (r == 0) break;  // shrank: libarchive pads the entry
-      if (lib_.archive_write_data(a_, buf_.get(), static_cast<std::size_t>(r)) < 0) check(ARCHIVE_FATAL);
+      if (lib_.archive_write_data(w_.get(), buf_.get(), static_cast<std::size_t>(r)) < 0) w_.check(ARCHIVE_FATAL);
       left -= r;
     }
   }
@@ -305,10 +285,7 @@ class TarWriter {
   }
 
   const ArchiveLib& lib_;
-  const Client::BodySink& send_;
-  struct archive* a_;
-  std::int64_t bytes_ = 0;
-  bool closed_ = false;
+  TarStream w_;
   std::string old_, new_;
   bool rebase_ = false;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
