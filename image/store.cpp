@@ -138,6 +138,14 @@ Store::Store(std::string root, std::optional<SnapshotMode> mode)
         return fd;
       }()),
       content_(root_ + "/content") {
+  // A process killed between the overlay probe's mount and its unmount leaves the mount: it goes
+  // first, or the directory cannot be removed.
+  if (DIR* d = ::opendir((root_ + "/tmp").c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (std::string_view(e->d_name).starts_with("overlay-probe-"))
+        ::umount2((root_ + "/tmp/" + e->d_name + "/m").c_str(), MNT_DETACH);  // not mounted: EINVAL
+    ::closedir(d);
+  }
   remove_all(root_ + "/tmp");
   mkdir_all(root_ + "/tmp", 0700);
   mkdir_all(root_ + "/snapshots", 0700);
