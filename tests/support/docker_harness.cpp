@@ -33,7 +33,8 @@ pid_t read_pid(const std::string& path) {
   return f ? p : -1;
 }
 
-// Unmounts everything at or below `dir`, deepest first.
+}  // namespace
+
 void unmount_below(const std::string& dir) {
   std::vector<std::string> points;
   std::ifstream mi("/proc/self/mountinfo");
@@ -47,8 +48,6 @@ void unmount_below(const std::string& dir) {
   std::sort(points.rbegin(), points.rend());
   for (auto& p : points) umount2(p.c_str(), MNT_DETACH);
 }
-
-}  // namespace
 
 bool PrivateDockerd::available() { return access("/usr/sbin/dockerd", X_OK) == 0 && run_cmd({"docker", "--version"}).code == 0; }
 

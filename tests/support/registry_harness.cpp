@@ -240,6 +240,7 @@ TempDir::TempDir(const std::string& prefix) {
 }
 
 TempDir::~TempDir() {
+  unmount_below(path_);
   std::error_code ec;
   fs::remove_all(path_, ec);
 }

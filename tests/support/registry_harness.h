@@ -53,6 +53,10 @@ class ChildProcess {
 
 // A private temporary directory $TMPDIR/<prefix>-<pid>-XXXXXX, removed (rm -rf) by the destructor.
 // The first one of a prefix in a process also removes those left by dead processes (SIGKILL).
+// Unmounts everything at or below `dir`, deepest first (detached).
+void unmount_below(const std::string& dir);
+
+// A private directory under /tmp, removed with what is mounted below it.
 class TempDir {
  public:
   explicit TempDir(const std::string& prefix = "hoist-test");
