@@ -49,37 +49,10 @@ docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
 hoistd_pid='' made_run_docker=''
-hbridge=hbc$(( $$ % 100000 )) htable=hoist_bc_$$ hnet=$(( $$ % 200 + 20 ))
+hbridge=hbc$(( $$ % 100000 )) htable=hoist_bc_$$ hbip=10.236.$(( $$ % 200 + 20 )).1/24
 [ -e /run/docker ] || made_run_docker=1
 
-cleanup() {
-  local p ids
-  set +e
-  trap - INT TERM
-  if [ -n "$hoistd_pid" ] && kill -0 "$hoistd_pid" 2>/dev/null; then
-    ids=$("${hc[@]}" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && "${hc[@]}" rm -f $ids >/dev/null 2>&1
-  fi
-  stop_pid "$hoistd_pid" 10
-  if [ -S "$D/docker.sock" ]; then
-    ids=$(timeout 20 "${dk[@]}" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && timeout 60 "${dk[@]}" rm -f $ids >/dev/null 2>&1
-  fi
-  [ -d "$D" ] && stop_dockerd
-  remove_cgroup "$cg_hoist"; remove_cgroup "$cg_docker"
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && is_ours "$p" && stop_pid "$p" 2
-  done
-  ip link del "$hbridge" >/dev/null 2>&1
-  nft delete table ip "$htable" >/dev/null 2>&1
-  umount_under "$tmp"
-  rm -rf --one-file-system "$tmp"
-  [ -d "$tmp" ] && note "could not remove $tmp"
-  [ -n "$made_run_docker" ] && rmdir /run/docker/plugins /run/docker 2>/dev/null
-  true
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$H" "$D" "$tmp/tmp"
@@ -88,22 +61,10 @@ export TMPDIR=$tmp/tmp
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null
 rootfs=$tmp/fixtures/busybox-rootfs.tar img=bench-base:1
 
-echo '{}' >"$H/daemon.json"
-setsid "$hoistd" -H "unix://$H/hoist.sock" --config-file "$H/daemon.json" --data-root "$H/data" --exec-root "$H/run" \
-  --config-dir "$H/etc" --runtime "$runtime" --shim "$shim" --cgroup-parent "$cg_hoist" --log-level warn \
-  --bridge "$hbridge" --bip "10.236.$hnet.1/24" --nft-table "$htable" >"$H/hoistd.log" 2>&1 </dev/null &
-hoistd_pid=$!
-for ((i = 0; i < 100; i++)); do "${hc[@]}" version >/dev/null 2>&1 && break; kill -0 "$hoistd_pid" || break; sleep 0.05; done
-"${hc[@]}" version >/dev/null 2>&1 || { tail -n 5 "$H/hoistd.log" >&2; die "hoistd did not start"; }
+start_hoistd || die "hoistd did not start"
 "${hc[@]}" import "$rootfs" "$img" >/dev/null || die "hoist import failed"
 
-docker_driver=''
-for drv in overlay2 vfs; do
-  if start_dockerd "$drv"; then docker_driver=$drv; break; fi
-  note "private dockerd did not start with --storage-driver $drv: $(tail -n 2 "$D/dockerd.log" | tr '\n' ' ')"
-  stop_dockerd; rm -rf --one-file-system "$D/data" "$D/exec"
-done
-[ -n "$docker_driver" ] || die "could not start a private dockerd"
+start_private_dockerd || die "could not start a private dockerd"
 "${dk[@]}" import "$rootfs" "$img" >/dev/null || die "docker import failed"
 
 # The container's work: 40 MiB in 40 files, 10 MiB in 1,000 files.

@@ -65,34 +65,7 @@ hbridge=hfb$(( $$ % 100000 )) htable=hoist_fsbench_$$ hbip=10.237.$(( $$ % 200 +
 made_run_docker=''
 [ -e /run/docker ] || made_run_docker=1
 
-cleanup() {
-  local p ids
-  set +e
-  trap - INT TERM
-  if [ -n "$hoistd_pid" ] && kill -0 "$hoistd_pid" 2>/dev/null; then
-    ids=$(timeout 20 "${hc[@]}" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && timeout 60 "${hc[@]}" rm -f $ids >/dev/null 2>&1
-  fi
-  stop_pid "$hoistd_pid" 5
-  if [ -S "$D/docker.sock" ]; then
-    ids=$(timeout 20 "${dk[@]}" ps -aq 2>/dev/null)
-    [ -n "$ids" ] && timeout 60 "${dk[@]}" rm -f $ids >/dev/null 2>&1
-  fi
-  [ -d "$D" ] && stop_dockerd
-  remove_cgroup "$cg_hoist"; remove_cgroup "$cg_docker"
-  for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && is_ours "$p" && stop_pid "$p" 2
-  done
-  ip link show "$hbridge" >/dev/null 2>&1 && { ip link del "$hbridge" || note "could not remove bridge $hbridge"; }
-  nft delete table ip "$htable" >/dev/null 2>&1
-  umount_under "$tmp"
-  rm -rf --one-file-system "$tmp"
-  [ -d "$tmp" ] && note "could not remove $tmp"
-  [ -n "$made_run_docker" ] && rmdir /run/docker/plugins /run/docker 2>/dev/null
-  true
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$H" "$D" "$tmp/tmp" "$tmp/out"
@@ -101,24 +74,10 @@ export TMPDIR=$tmp/tmp
 # --- the engines and the image (as network.sh: hoistd loads the busybox layout, docker loads hoistd's save) ---
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null
 img=localhost/hoist-busybox:latest
-echo '{}' >"$H/daemon.json"
-: >"$H/resolv.conf"
-setsid "$hoistd" -H "unix://$H/hoist.sock" --config-file "$H/daemon.json" --data-root "$H/data" --exec-root "$H/run" \
-  --config-dir "$H/etc" --runtime "$runtime" --shim "$shim" --cgroup-parent "$cg_hoist" --log-level warn \
-  --bridge "$hbridge" --bip "$hbip" --nft-table "$htable" --resolv-conf "$H/resolv.conf" \
-  >"$H/hoistd.log" 2>&1 </dev/null &
-hoistd_pid=$!
-for ((i = 0; i < 100; i++)); do "${hc[@]}" version >/dev/null 2>&1 && break; kill -0 "$hoistd_pid" || break; sleep 0.05; done
-"${hc[@]}" version >/dev/null 2>&1 || { tail -n 5 "$H/hoistd.log" >&2; die "hoistd did not start"; }
+start_hoistd || die "hoistd did not start"
 "${hc[@]}" load -q -i "$tmp/fixtures/busybox-oci.tar" >/dev/null || die "hoist load failed"
 "${hc[@]}" save -o "$tmp/busybox-docker.tar" "$img" || die "hoist save failed"
-docker_driver=''
-for drv in overlay2 vfs; do
-  if start_dockerd "$drv"; then docker_driver=$drv; break; fi
-  note "private dockerd did not start with --storage-driver $drv"
-  stop_dockerd; rm -rf --one-file-system "$D/data" "$D/exec"
-done
-[ -n "$docker_driver" ] || die "could not start a private dockerd"
+start_private_dockerd || die "could not start a private dockerd"
 "${dk[@]}" load -q -i "$tmp/busybox-docker.tar" >/dev/null || die "docker load failed"
 
 eng() {  # eng ENGINE ARGS...: that engine's own CLI, with a time limit

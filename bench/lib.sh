@@ -64,3 +64,69 @@ stop_dockerd() {  # stop_dockerd [PID]: the daemon of the pidfile (or PID), then
   umount_under "$docker_data"
   umount_under "$D/exec"
 }
+
+# --- a private hoistd and dockerd side by side, and the clean-up after them ---
+# The caller sets, besides the above: H (hoistd's dir), hoistd shim runtime (binaries), hc (the hoist
+# CLI command, an array, pointed at unix://$H/hoist.sock), cg_hoist and cg_docker (cgroup parents),
+# hbridge, hbip, htable (hoistd's bridge, its address, its nft table); hoistd_pid='' and
+# made_run_docker (set when /run/docker did not exist before).
+
+start_hoistd() {  # start_hoistd [HOISTD FLAGS...]: returns once it answers; sets hoistd_pid
+  local i
+  mkdir -p "$H"
+  echo '{}' >"$H/daemon.json"  # keeps /etc/hoist/daemon.json out
+  : >"$H/resolv.conf"          # no upstream resolvers: nothing leaves the machine
+  setsid "$hoistd" -H "unix://$H/hoist.sock" --config-file "$H/daemon.json" --data-root "$H/data" \
+    --exec-root "$H/run" --config-dir "$H/etc" --runtime "$runtime" --shim "$shim" --cgroup-parent "$cg_hoist" \
+    --log-level warn --bridge "$hbridge" --bip "$hbip" --nft-table "$htable" --resolv-conf "$H/resolv.conf" "$@" \
+    >"$H/hoistd.log" 2>&1 </dev/null &
+  hoistd_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    "${hc[@]}" version >/dev/null 2>&1 && return 0
+    kill -0 "$hoistd_pid" || break
+    sleep 0.05
+  done
+  tail -n 5 "$H/hoistd.log" >&2
+  return 1
+}
+start_private_dockerd() {  # overlay2, else vfs; sets docker_driver; 1 when neither starts
+  local drv
+  docker_driver=''
+  for drv in overlay2 vfs; do
+    if start_dockerd "$drv"; then docker_driver=$drv; return 0; fi
+    note "private dockerd did not start with --storage-driver $drv: $(tail -n 2 "$D/dockerd.log" | tr '\n' ' ')"
+    stop_dockerd; rm -rf --one-file-system "$D/data" "$D/exec"
+  done
+  return 1
+}
+bench_cleanup() {  # the engines' containers, the daemons, cgroups, our processes, bridge, table, $tmp
+  local p ids dev
+  set +e
+  trap - INT TERM
+  # The clean way first: each engine removes its containers while it is still up.
+  if [ -n "$hoistd_pid" ] && kill -0 "$hoistd_pid" 2>/dev/null; then
+    ids=$(timeout 20 "${hc[@]}" ps -aq 2>/dev/null)
+    [ -n "$ids" ] && timeout 60 "${hc[@]}" rm -f $ids >/dev/null 2>&1
+  fi
+  stop_pid "$hoistd_pid" 10
+  if [ -S "$D/docker.sock" ]; then
+    ids=$(timeout 20 "${dk[@]}" ps -aq 2>/dev/null)
+    [ -n "$ids" ] && timeout 60 "${dk[@]}" rm -f $ids >/dev/null 2>&1
+  fi
+  [ -d "$D" ] && stop_dockerd
+  # What is left: the containers' processes (by cgroup), then shims and monitors (by command line).
+  remove_cgroup "$cg_hoist"; remove_cgroup "$cg_docker"
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && is_ours "$p" && stop_pid "$p" 2
+  done
+  for dev in "$hbridge" $(cat "$tmp/bridges" 2>/dev/null); do
+    ip link show "$dev" >/dev/null 2>&1 && { ip link del "$dev" || note "could not remove bridge $dev"; }
+  done
+  nft delete table ip "$htable" >/dev/null 2>&1
+  umount_under "$tmp"
+  rm -rf --one-file-system "$tmp"
+  [ -d "$tmp" ] && note "could not remove $tmp"
+  [ -n "$made_run_docker" ] && rmdir /run/docker/plugins /run/docker 2>/dev/null
+  true
+}
