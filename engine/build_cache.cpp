@@ -43,7 +43,10 @@ void BuildCache::save_locked() const {
   for (auto& [k, v] : entries_) steps[k] = v;
   std::string dir = path_.substr(0, path_.rfind('/'));
   mkdir_all(dir, 0700);
-  write_file_atomic(path_, nlohmann::json{{"steps", steps}}.dump(), 0600, true);
+  // Atomic (a kill -9 leaves the old or the new file) but not synced: the cache only saves work,
+  // a file lost with the machine reads as an empty cache, and an fsync here would wait for
+  // whatever else is being flushed (the build's context, a layer).
+  write_file_atomic(path_, nlohmann::json{{"steps", steps}}.dump(), 0600, false);
 }
 
 }  // namespace hoist::engine

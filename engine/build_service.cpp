@@ -200,6 +200,7 @@ struct BuildService::Run {
     p.image_id = img.str();
     p.layer_paths = store().layer_paths(rec);
     p.copy_snapshot = store().mode() == image::SnapshotMode::Copy;
+    p.volatile_upper = true;  // a step's layer is committed or dropped: no flush of the file system at unmount
     config["Image"] = img.str();
     if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = json::object();
     config["Labels"][kBuildLabel] = "intermediate";  // found and removed at the next start after a crash

@@ -427,9 +427,13 @@ CommitResult commit(Store& store, const CommitInput& in) {
   rec.created = now;
   rec.size = size;
   if (parent) rec.parent = parent->id;
+  // Without a new layer the image stands on its parent's: durable already, or still marked for
+  // the syncer (the marks carry over), so no syncfs (which would also flush whatever else is
+  // dirty on the file system, a build's context say).
+  if (!added && parent) rec.unsynced = parent->unsynced;
   if (added && !durable) rec.unsynced = {added->chain_id};
   long long t_record = monotonic_ms();
-  store.add_image(rec, in.refs);
+  store.add_image(rec, in.refs, !added);
   log::debug("commit image " + rec.id.short_id() + ": record " + std::to_string(monotonic_ms() - t_record) + " ms");
   return result;
 }

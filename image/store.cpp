@@ -182,6 +182,10 @@ void Store::syncer_loop() {
   for (;;) {
     sync_cv_.wait(lk, [&] { return sync_stop_ || !unsynced_.empty(); });
     if (unsynced_.empty()) return;  // stopping, nothing left
+    // A moment's delay gathers a burst of commits (a build's steps) into one syncfs, and lets
+    // short-lived files die unwritten: a syncfs flushes everything dirty on the file system, a
+    // build's context that is about to be deleted too. A stop syncs at once.
+    sync_cv_.wait_for(lk, kSyncDelay, [&] { return sync_stop_; });
     std::set<Digest> ids = unsynced_;
     lk.unlock();
     int r = ::syncfs(lock_.get());
@@ -382,13 +386,13 @@ std::vector<Reference> Store::references(const Digest& id) const {
   return out;
 }
 
-void Store::add_image(const ImageRecord& rec, const std::vector<Reference>& refs) {
+void Store::add_image(const ImageRecord& rec, const std::vector<Reference>& refs, bool layers_durable) {
   for (auto& l : rec.layers)
     if (!has_snapshot(l.chain_id)) throw Error("add image " + rec.id.str() + ": layer " + l.chain_id.str() + " missing");
   bool unsynced = !rec.unsynced.empty();
   // Make the blobs and unpacked layers durable before a record points at them (or, for layers
   // written without a sync, mark the record until the syncer has done it).
-  if (!unsynced && ::syncfs(lock_.get()) != 0) throw_sys("syncfs", root_);
+  if (!unsynced && !layers_durable && ::syncfs(lock_.get()) != 0) throw_sys("syncfs", root_);
   std::lock_guard lk(mu_);
   write_record_locked(rec);
   images_[rec.id] = rec;

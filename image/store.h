@@ -13,6 +13,7 @@
 // leaves either the old state or the new one plus unreferenced leftovers, which open() removes.
 // Reference counts are not stored: a snapshot or blob lives while an image record needs it.
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -92,7 +93,9 @@ class Store {
   // with a marked record (the machine or the process went down before that) checks those layers'
   // blobs against their digests and unpacks their snapshots again; an image whose blob is not
   // whole is dropped, as if it had never been added.
-  void add_image(const ImageRecord& rec, const std::vector<Reference>& refs);
+  // `layers_durable`: the caller knows every layer is durable already or named in rec.unsynced
+  // (an image on the layers of another, as a commit without a new layer): no syncfs then.
+  void add_image(const ImageRecord& rec, const std::vector<Reference>& refs, bool layers_durable = false);
   void tag(const Digest& id, const Reference& ref);
   // Docker's rmi: a reference removes that reference, and the image once nothing names it; an ID
   // removes the image (Conflict when several references name it, unless force).
@@ -172,6 +175,7 @@ class Store {
 
   // Background sync of unsynced records (started with the first one); see add_image.
   std::set<Digest> unsynced_;  // image ids whose record is marked
+  static constexpr std::chrono::seconds kSyncDelay{2};  // from the first mark to the syncfs
   std::thread syncer_;
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;

@@ -154,6 +154,8 @@ class Connection {
     ec = {};
     if (!parser_) {
       parser_.emplace();
+      stage_.clear();
+      stage_pos_ = 0;
       parser_->header_limit(1 << 20);
       parser_->body_limit(server_.opts_.body_limit);
     }
@@ -214,8 +216,35 @@ class Connection {
   // Boost 1.74 takes boost::none as "a limit below every length": the largest value instead.
   void unlimited_body() { parser_->body_limit(std::numeric_limits<std::uint64_t>::max()); }
 
+  // Body bytes come through a staging buffer of 64 KiB: a reader asking for little at a time (a
+  // tar reader takes 512 bytes) would otherwise cost a read(2) per call.
+  static constexpr std::size_t kStage = 64 * 1024;
+  std::string stage_;
+  std::size_t stage_pos_ = 0;
   std::size_t read_body_some(char* out, std::size_t n) {
+    if (stage_pos_ == stage_.size() && n < kStage) {
+      stage_.resize(kStage);
+      std::size_t got = read_body_direct(stage_.data(), kStage);
+      stage_.resize(got);
+      stage_pos_ = 0;
+    }
+    if (stage_pos_ < stage_.size()) {
+      std::size_t k = std::min(n, stage_.size() - stage_pos_);
+      std::memcpy(out, stage_.data() + stage_pos_, k);
+      stage_pos_ += k;
+      if (stage_pos_ == stage_.size()) {
+        stage_.clear();
+        stage_pos_ = 0;
+      }
+      return k;
+    }
+    return read_body_direct(out, n);
+  }
+  std::size_t read_body_direct(char* out, std::size_t n) {
     auto& p = *parser_;
+    // Beast reads no more than the buffer's free capacity (at least 512 bytes): without room,
+    // a large body would come 512 bytes per read(2).
+    if (buf_.capacity() < kStage) buf_.reserve(kStage);
     while (!p.is_done()) {
       p.get().body().data = out;
       p.get().body().size = n;

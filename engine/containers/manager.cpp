@@ -398,6 +398,7 @@ std::string ContainerManager::create(const CreateParams& p) {
     r.image_id = p.image_id;
     r.layer_paths = p.layer_paths;
     r.snapshot_mode = p.copy_snapshot ? "copy" : "overlay";
+    r.volatile_upper = p.volatile_upper;
     r.config_json = p.config_json.empty() ? "{}" : p.config_json;
     r.host_config_json = p.host_config_json.empty() ? "{}" : p.host_config_json;
     r.endpoints_json = p.endpoints_json.empty() ? "{}" : p.endpoints_json;
@@ -528,7 +529,7 @@ bool ContainerManager::start(const std::string& ref) {
 UniqueFd ContainerManager::run_container(Entry& e) {
   ContainerRecord& r = e.rec;
   long long t0 = monotonic_ms();
-  RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy"};
+  RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy", r.volatile_upper};
   mount_rootfs(layout);
   long long t_mount = monotonic_ms();
   long long t_spec = 0;
@@ -1580,7 +1581,7 @@ ContainerManager::RootfsLease ContainerManager::lease_rootfs(const std::string& 
   std::lock_guard lk(e->mu);
   if (e->removed) throw NotFound("No such container: " + ref);
   RootfsLease lease(nullptr);
-  RootfsLayout layout{e->dir, e->rec.layer_paths, e->rec.snapshot_mode == "copy"};
+  RootfsLayout layout{e->dir, e->rec.layer_paths, e->rec.snapshot_mode == "copy", e->rec.volatile_upper};
   // Running (or paused, or between restarts): mounted already. Otherwise mounted here, kept
   // while leased (mount_rootfs keeps a mount that is there).
   bool mounted_here = !running_state(e->rec.state) && e->rootfs_leases == 0 && !layout.copy;

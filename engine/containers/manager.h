@@ -86,6 +86,7 @@ struct CreateParams {
   std::string image_id;
   std::vector<std::string> layer_paths;  // lowest first (image::Store::layer_paths)
   bool copy_snapshot = false;            // image::SnapshotMode::Copy
+  bool volatile_upper = false;           // ContainerRecord::volatile_upper
   std::string oci_spec_json;             // ready spec (when no spec_builder)
   std::string config_json = "{}";        // Docker Config
   std::string host_config_json = "{}";   // Docker HostConfig

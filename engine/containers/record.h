@@ -20,6 +20,9 @@ struct ContainerRecord {
   std::string image_id;    // sha256:...
   std::vector<std::string> layer_paths;  // lowest first
   std::string snapshot_mode = "overlay";  // or "copy"
+  // The overlay is mounted `volatile` (no sync of the upper file system at unmount, nor at
+  // syncfs): for containers whose writable layer nobody needs after a crash, a build's steps.
+  bool volatile_upper = false;
   std::string config_json = "{}";      // Docker's Config
   std::string host_config_json = "{}"; // Docker's HostConfig
   std::string endpoints_json = "{}";   // NetworkingConfig.EndpointsConfig: the networks to join at start

@@ -33,7 +33,8 @@ std::string overlay_options(const RootfsLayout& l, bool relative) {
     }
   }
   std::string base = relative ? "" : l.dir + "/";
-  return "lowerdir=" + lower + ",upperdir=" + base + "upper,workdir=" + base + "work";
+  return "lowerdir=" + lower + ",upperdir=" + base + "upper,workdir=" + base + "work" +
+         (l.volatile_upper ? ",volatile" : "");
 }
 
 namespace {
@@ -57,6 +58,10 @@ void mount_overlay(const RootfsLayout& l) {
   std::string target = l.rootfs();
   mkdir_all(l.dir + "/upper", 0755);
   mkdir_all(l.dir + "/work", 0700);
+  // A volatile mount leaves work/work/incompat/volatile, and the kernel refuses the next mount
+  // while it is there (the upper may be incomplete after a crash): for such a container the
+  // upper is disposable by definition, so a second mount (a lease after its run) goes ahead.
+  if (l.volatile_upper) remove_all(l.dir + "/work/work/incompat");
   if (l.layers.empty()) mkdir_all(l.dir + "/empty", 0755);
   long page = ::sysconf(_SC_PAGESIZE);
   std::string opts = overlay_options(l, false);

@@ -14,6 +14,7 @@ struct RootfsLayout {
   std::string dir;  // the container's directory (holds rootfs/, upper/, work/, l/, init/)
   std::vector<std::string> layers;  // the image's, lowest first (mount_rootfs adds the init layer)
   bool copy = false;  // copy snapshotter: no mount
+  bool volatile_upper = false;  // overlay option volatile (ContainerRecord::volatile_upper)
   std::string rootfs() const { return dir + "/rootfs"; }
 };
 
