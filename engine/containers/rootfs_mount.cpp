@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "engine/containers/init_layer.h"
+#include "image/layer.h"
 
 namespace hoist::engine {
 
@@ -102,16 +103,7 @@ void mount_rootfs(const RootfsLayout& l) {
     std::string marker = l.dir + "/rootfs.copied";
     if (rootfs_copied(l.dir) || l.layers.empty()) return;
     // The top snapshot holds the whole tree.
-    pid_t pid = ::fork();
-    if (pid < 0) throw_sys("fork", "cp");
-    if (pid == 0) {
-      std::string src = l.layers.back() + "/.";
-      execl("/bin/cp", "cp", "-a", "--reflink=auto", src.c_str(), target.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("copy rootfs " + l.layers.back() + " to " + target + ": cp failed");
+    image::copy_tree(l.layers.back(), target);
     apply_init_layer(ensure_init_layer(l.dir, {l.layers.back()}), target);
     write_file_atomic(marker, "", 0644, false);
     return;
