@@ -175,6 +175,7 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
     ar.container_name = r.name;
     ar.hostname = in.hostname;
     ar.mode = mode_text;
+    ar.join_mode = !r.network_mode_detached;
     ar.dns_servers = dns.servers;  // the embedded DNS forwards there on a user-defined network
     auto eps = object_or_empty(r.endpoints_json);
     for (auto& [name, es] : eps.items()) {

@@ -733,7 +733,11 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
       if (k == n.name || k == n.id || (k.size() >= 12 && n.id.compare(0, k.size(), k) == 0)) return v;
     return EndpointRequest{};
   };
-  joins.push_back({&primary, req_for(primary)});
+  bool mode_listed = false;
+  for (auto& [k, v] : r.endpoints)
+    if (k == primary.name || k == primary.id || (k.size() >= 12 && primary.id.compare(0, k.size(), k) == 0))
+      mode_listed = true;
+  if (r.join_mode || mode_listed) joins.push_back({&primary, req_for(primary)});
   for (auto& [k, v] : r.endpoints) {
     const NetworkInfo& n = s.get(k);
     if (n.id == primary.id) continue;

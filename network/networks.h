@@ -125,6 +125,10 @@ struct AttachRequest {
   std::string mode;  // HostConfig.NetworkMode: "", "default", "bridge", "none", "host", a network, "container:<id>"
   // Endpoint settings by network name or id (the mode's network and any others to join).
   std::map<std::string, EndpointRequest> endpoints;
+  // false: the mode's network is joined only when `endpoints` names it (the container was
+  // disconnected from it while stopped, as dockerd allows: Docker Compose v1 does it to reconnect
+  // with aliases).
+  bool join_mode = true;
   std::vector<PortRequest> ports;
   // HostConfig.Dns: on a user-defined network the embedded DNS forwards the container's other
   // names to these (IP addresses) instead of the host's resolvers; kept across restarts.

@@ -230,7 +230,8 @@ json networks_view(ContainerService& svc, const ContainerRecord& r, const std::o
   auto mode = network::parse_mode(mode_text);
   if (mode == network::Mode::Container) return nets;
   std::vector<std::string> names;
-  names.push_back(mode == network::Mode::Bridge && (mode_text.empty() || mode_text == "default") ? "bridge" : mode_text);
+  if (!r.network_mode_detached)
+    names.push_back(mode == network::Mode::Bridge && (mode_text.empty() || mode_text == "default") ? "bridge" : mode_text);
   for (auto& [k, v] : requested.items()) names.push_back(k);
   for (auto& name : names) {
     try {

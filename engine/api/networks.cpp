@@ -281,13 +281,12 @@ void register_network_routes(Router& rt, ContainerService& svc) {
                                       [&](const net::Endpoint& e) { return e.network_id == n.id; });
     auto mode_text = json_str(object_or_empty(c.host_config_json), "NetworkMode");
     bool is_mode = (mode_text.empty() || mode_text == "default" ? "bridge" : mode_text) == n.name || mode_text == n.id;
+    if (is_mode && !listed && c.network_mode_detached) is_mode = false;  // disconnected before
     if (!listed && !attached && !is_mode)
       throw Forbidden("container " + c.id + " is not connected to network " + n.name);
-    if (is_mode && !attached)
-      throw Forbidden("container " + c.name + " joins " + n.name + " by its network mode at each start: change "
-                      "its mode rather than disconnect it while it is stopped");
     if (attached) ctl.disconnect(c.id, n.id);
-    svc.manager().set_endpoints(c.id, eps.dump());
+    // Leaving its mode's network: the next start joins it only if connected again (dockerd's).
+    svc.manager().set_endpoints(c.id, eps.dump(), is_mode);
     res.send(200, "");
   });
 }

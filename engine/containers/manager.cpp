@@ -1558,16 +1558,19 @@ bool ContainerManager::set_health(const std::string& id, const std::string& heal
   return true;
 }
 
-void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json) {
+void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached) {
   auto e = get(ref);
   std::lock_guard lk(e->mu);
   if (e->removed) throw NotFound("No such container: " + ref);
   std::string before = e->rec.endpoints_json;
+  bool detached_before = e->rec.network_mode_detached;
   e->rec.endpoints_json = endpoints_json;
+  if (mode_detached) e->rec.network_mode_detached = true;
   try {
     persist(*e);
   } catch (...) {
     e->rec.endpoints_json = before;
+    e->rec.network_mode_detached = detached_before;
     throw;
   }
 }

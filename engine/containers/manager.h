@@ -194,7 +194,8 @@ class ContainerManager {
   // running (any more), and then nothing is written.
   bool set_health(const std::string& id, const std::string& health_json);
   // Replaces the networks a container joins at start (network connect/disconnect), persisted.
-  void set_endpoints(const std::string& ref, const std::string& endpoints_json);
+  // `mode_detached`: sets ContainerRecord::network_mode_detached too.
+  void set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached = false);
 
 
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).

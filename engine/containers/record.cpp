@@ -33,6 +33,7 @@ std::string ContainerRecord::to_json() const {
             {"LayerPaths", layer_paths},
             {"SnapshotMode", snapshot_mode},
             {"VolatileUpper", volatile_upper},
+            {"NetworkModeDetached", network_mode_detached},
             {"Config", parse_or_object(config_json)},
             {"HostConfig", parse_or_object(host_config_json)},
             {"EndpointsConfig", parse_or_object(endpoints_json)},
@@ -69,6 +70,7 @@ ContainerRecord ContainerRecord::from_json(const std::string& text) {
   r.layer_paths = j.value("LayerPaths", std::vector<std::string>{});
   r.snapshot_mode = j.value("SnapshotMode", "overlay");
   r.volatile_upper = j.value("VolatileUpper", false);
+  r.network_mode_detached = j.value("NetworkModeDetached", false);
   r.config_json = j.value("Config", json::object()).dump();
   r.host_config_json = j.value("HostConfig", json::object()).dump();
   r.endpoints_json = j.value("EndpointsConfig", json::object()).dump();

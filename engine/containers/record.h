@@ -23,6 +23,9 @@ struct ContainerRecord {
   // The overlay is mounted `volatile` (no sync of the upper file system at unmount, nor at
   // syncfs): for containers whose writable layer nobody needs after a crash, a build's steps.
   bool volatile_upper = false;
+  // Disconnected from its NetworkMode's network while stopped: that network is joined at start
+  // only when the endpoints name it again (AttachRequest::join_mode).
+  bool network_mode_detached = false;
   std::string config_json = "{}";      // Docker's Config
   std::string host_config_json = "{}"; // Docker's HostConfig
   std::string endpoints_json = "{}";   // NetworkingConfig.EndpointsConfig: the networks to join at start

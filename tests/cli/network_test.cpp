@@ -325,6 +325,33 @@ TEST_P(NetworkCli, ConnectDisconnect) {
   EXPECT_NE(link.err.find("hoist: --link is not supported"), std::string::npos) << link.err;
 }
 
+// A container leaves the network of its --network while stopped and comes back with an alias, as
+// Docker Compose v1 does before each start; one left with no network starts with only lo.
+TEST_P(NetworkCli, DisconnectFromItsModeNetworkWhileStopped) {
+  REQUIRE_RUN();
+  auto a = name("a"), c = name("c"), lone = name("lone");
+  make_net("hoist", a, {"--subnet", subnet()});
+  ASSERT_EQ(docker({"create", "--name", c, "--network", a, "bb:1", "sleep", "60"}).code, 0);
+  auto dis = docker({"network", "disconnect", a, c});
+  EXPECT_EQ(dis.code, 0) << dis.err;
+  EXPECT_EQ(docker({"inspect", "--format", "{{len .NetworkSettings.Networks}}", c}).out, "0\n");
+  auto again = docker({"network", "disconnect", a, c});
+  EXPECT_EQ(again.code, 1);
+  auto conn = docker({"network", "connect", "--alias", "svc", a, c});
+  EXPECT_EQ(conn.code, 0) << conn.err;
+  auto st = docker({"start", c});
+  ASSERT_EQ(st.code, 0) << st.err;
+  auto al = docker({"inspect", "--format", "{{json (index .NetworkSettings.Networks \"" + a + "\").Aliases}}", c});
+  EXPECT_NE(al.out.find("\"svc\""), std::string::npos) << al.out << al.err;
+  auto ping = docker({"run", "--rm", "--network", a, "bb:1", "ping", "-c", "1", "-W", "5", "svc"}, "", 60);
+  EXPECT_EQ(ping.code, 0) << ping.out << ping.err;
+  ASSERT_EQ(docker({"create", "--name", lone, "--network", a, "bb:1", "sh", "-c", "ls /sys/class/net"}).code, 0);
+  EXPECT_EQ(docker({"network", "disconnect", a, lone}).code, 0);
+  auto only_lo = docker({"start", "-a", lone}, "", 60);
+  EXPECT_EQ(only_lo.code, 0) << only_lo.err;
+  EXPECT_EQ(only_lo.out, "lo\n");
+}
+
 TEST_P(NetworkCli, RunPublishPortPsInspect) {
   REQUIRE_RUN();
   auto net = name("web");
