@@ -523,6 +523,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     throw InvalidArgument("networkmode " + opts.network_mode + " is not supported yet by hoist build (default, none)");
 
   image::Store::TempDir tmp = d_.store().temp_dir();
+  tmp.remove_in_background();  // the context's files go after the answer
   Run run{d_, svc_, cache_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
   mkdir_all(ctx_dir, 0755);

@@ -171,8 +171,11 @@ Store::~Store() {
   {
     std::lock_guard lk(mu_);
     sync_stop_ = true;
+    remove_stop_ = true;
   }
   sync_cv_.notify_all();
+  remove_cv_.notify_all();
+  if (remover_.joinable()) remover_.join();
   // The syncer finishes what is pending first: a clean shutdown leaves no marked record.
   if (syncer_.joinable()) syncer_.join();
 }
@@ -562,6 +565,10 @@ Store::SnapshotBuilder Store::new_snapshot() { return SnapshotBuilder(*this, roo
 
 Store::TempDir::~TempDir() {
   if (path_.empty()) return;
+  if (later_ && store_) {
+    store_->remove_later(path_);
+    return;
+  }
   try {
     remove_all(path_);
   } catch (const std::exception& e) {
@@ -572,7 +579,33 @@ Store::TempDir::~TempDir() {
 Store::TempDir Store::temp_dir() {
   auto p = root_ + "/tmp/work-" + unique_name();
   mkdir_all(p, 0700);
-  return TempDir(p);
+  return TempDir(this, p);
+}
+
+void Store::remove_later(std::string path) {
+  std::lock_guard lk(mu_);
+  to_remove_.push_back(std::move(path));
+  if (!remover_.joinable()) remover_ = std::thread([this] { remover_loop(); });
+  remove_cv_.notify_all();
+}
+
+void Store::remover_loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    remove_cv_.wait(lk, [&] { return remove_stop_ || !to_remove_.empty(); });
+    if (to_remove_.empty()) return;  // stopping, nothing left
+    std::vector<std::string> paths;
+    paths.swap(to_remove_);
+    lk.unlock();
+    for (const std::string& p : paths) {
+      try {
+        remove_all(p);
+      } catch (const std::exception& e) {
+        log::warn(std::string("image store: ") + e.what());
+      }
+    }
+    lk.lock();
+  }
 }
 
 // --- leases and garbage collection -------------------------------------------------------------

@@ -132,14 +132,19 @@ class Store {
   // A directory under tmp/ removed by the destructor of the returned guard.
   class TempDir {
    public:
-    TempDir(TempDir&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+    TempDir(TempDir&& o) noexcept : store_(o.store_), path_(std::move(o.path_)), later_(o.later_) { o.path_.clear(); }
     ~TempDir();
     const std::string& path() const { return path_; }
+    // The destructor hands the directory to the store's remover thread instead of removing it
+    // there and then (a build's context: thousands of files need not hold up the answer).
+    void remove_in_background() { later_ = true; }
 
    private:
     friend class Store;
-    explicit TempDir(std::string p) : path_(std::move(p)) {}
+    TempDir(Store* s, std::string p) : store_(s), path_(std::move(p)) {}
+    Store* store_;
     std::string path_;
+    bool later_ = false;
   };
   TempDir temp_dir();
 
@@ -174,6 +179,14 @@ class Store {
   int next_lease_ = 0;
 
   // Background sync of unsynced records (started with the first one); see add_image.
+  // Directories to remove in the background (TempDir::remove_in_background); the destructor
+  // finishes them, and an open removes whatever a crash left in tmp/.
+  void remove_later(std::string path);
+  void remover_loop();
+  std::vector<std::string> to_remove_;
+  std::condition_variable remove_cv_;
+  bool remove_stop_ = false;
+  std::thread remover_;
   std::set<Digest> unsynced_;  // image ids whose record is marked
   static constexpr std::chrono::seconds kSyncDelay{2};  // from the first mark to the syncfs
   std::thread syncer_;

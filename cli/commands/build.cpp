@@ -225,6 +225,7 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
       if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
       if (j.contains("stream") && j["stream"].is_string()) out(j["stream"].get<std::string>());
     }
+    fflush(stdout);  // each step's lines as they come, into a pipe too
     return true;
   };
   ctx.c().stream_upload(
