@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <exception>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "builder/cache_key.h"
 #include "builder/dockerignore.h"
@@ -164,7 +166,6 @@ struct BuildService::Run {
   std::unique_ptr<SourceTree> context;
   std::optional<Digest> scratch;   // an empty image to make containers on scratch from
   std::vector<Digest> uncached;    // images of steps kept by no cache entry (nocache)
-  int file_seq = 0;
   std::optional<Digest> final_image;
 
   struct StageResult {
@@ -261,18 +262,32 @@ struct BuildService::Run {
     }
   }
 
-  std::string new_file() { return tmp + "/part-" + std::to_string(++file_seq); }
-
-  // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view.
+  // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view: through a
+  // pipe, `fill` on a thread of its own, so the tar is never stored.
   void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill) {
-    std::string path = new_file();
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd) throw_sys("open", path);
-    fill(fd.get());
-    if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw_sys("lseek", path);
-    fs.extract("/", fd_reader(fd.get()), {});
-    fd.reset();
-    ::unlink(path.c_str());
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_sys("pipe2", "build copy");
+    UniqueFd rd(p[0]), wr(p[1]);
+    std::exception_ptr fill_error;
+    std::thread writer([&] {
+      try {
+        fill(wr.get());
+      } catch (...) {
+        fill_error = std::current_exception();
+      }
+      wr.reset();  // the reader's end of file
+    });
+    try {
+      fs.extract("/", fd_reader(rd.get()), {});
+    } catch (...) {
+      rd.reset();  // a writer blocked on a full pipe gets EPIPE
+      writer.join();
+      if (fill_error) std::rethrow_exception(fill_error);
+      throw;
+    }
+    rd.reset();
+    writer.join();
+    if (fill_error) std::rethrow_exception(fill_error);
   }
 
   // WORKDIR: the directory, made 0755 root:root with its missing parents.
@@ -524,7 +539,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
 
   image::Store::TempDir tmp = d_.store().temp_dir();
   tmp.remove_in_background();  // the context's files go after the answer
-  Run run{d_, svc_, cache_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
+  Run run{d_, svc_, cache_, opts, out, tmp.path(), nullptr, std::nullopt, {}, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
   mkdir_all(ctx_dir, 0755);
   {
