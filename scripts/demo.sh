@@ -28,7 +28,12 @@ cleanup() {
   if [ -n "$hoistd_pid" ]; then
     # We started it: stop it again (containers of others would keep running: live restore).
     kill "$hoistd_pid" 2>/dev/null; wait "$hoistd_pid" 2>/dev/null
-    for d in /sys/fs/cgroup/*/hoist /sys/fs/cgroup/unified/hoist; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+    # Its cgroup parent, deepest first; a container's cgroup can take a moment to empty.
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      find /sys/fs/cgroup/*/hoist /sys/fs/cgroup/unified/hoist -depth -type d -exec rmdir {} + 2>/dev/null
+      compgen -G '/sys/fs/cgroup/*/hoist' >/dev/null || [ -d /sys/fs/cgroup/unified/hoist ] || break
+      sleep 0.2
+    done
     # What the daemon keeps for its next start (as dockerd keeps docker0 and its rules): the default
     # bridge, its nftables table and the bind mount that holds network namespaces.
     ip link del hoist0 2>/dev/null
