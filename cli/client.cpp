@@ -125,6 +125,8 @@ void Client::negotiate() {
   auto it = r.headers.find("api-version");
   std::string v = it != r.headers.end() ? it->second : "1.41";
   version_ = cmp_version(v, kMaxApi) < 0 ? v : kMaxApi;
+  if (auto c = r.headers.find("hoist-capabilities"); c != r.headers.end())
+    for (const std::string& cap : split(c->second, ',')) capabilities_.insert(std::string(trim(cap)));
 }
 
 Response Client::request(const std::string& method, const std::string& path, const std::string& body,

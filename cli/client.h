@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,8 @@ class Client {
   // Negotiates the API version with /_ping (once); paths are then prefixed with /v<version>.
   void negotiate();
   const std::string& version() const { return version_; }
+  // Whether the daemon (a hoistd) said at negotiation that it has `cap` ("context-stat").
+  bool has_capability(const std::string& cap) const { return capabilities_.count(cap) > 0; }
   // Uses a version negotiated already (by another Client of the same daemon).
   void set_version(const std::string& v) { version_ = v; }
 
@@ -77,6 +80,7 @@ class Client {
   std::string url(const std::string& path) const;
   std::string sock_;
   std::string version_;
+  std::set<std::string> capabilities_;
 };
 
 }  // namespace hoist::cli

@@ -167,6 +167,7 @@ struct BuildService::Run {
   std::optional<Digest> scratch;   // an empty image to make containers on scratch from
   std::vector<Digest> uncached;    // images of steps kept by no cache entry (nocache)
   std::optional<Digest> final_image;
+  const ContextStats* stats = nullptr;  // what hoist's CLI said of the context's files
 
   struct StageResult {
     std::optional<Digest> image;  // nullopt: scratch with no step
@@ -407,7 +408,7 @@ struct BuildService::Run {
       }
       for (const std::string& f : found) {
         try {
-          cs.list.push_back(resolve_source(*tree, f, from_context));
+          cs.list.push_back(resolve_source(*tree, f, from_context, from_context ? stats : nullptr));
         } catch (const NotFound&) {
           if (from_context)
             throw Error(cmd + " failed: file not found in build context or excluded by .dockerignore: stat " + src +
@@ -553,6 +554,18 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     }
   }
   run.context = std::make_unique<SourceTree>(ctx_dir);
+  std::optional<ContextStats> stats;
+  if (const std::string& name = opts.context_stat_entry; !name.empty()) {
+    if (name.find('/') != std::string::npos || name == "." || name == "..")
+      throw InvalidArgument("X-Hoist-Context-Stat: not a top-level name: " + name);
+    UniqueFd f(run.context->open(name, O_RDONLY | O_NOFOLLOW));
+    struct stat st {};
+    if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode))
+      throw InvalidArgument("X-Hoist-Context-Stat: the context has no file " + name);
+    stats = ContextStats::parse(read_fd(f.get()), &memo_);
+    if (::unlinkat(run.context->fd(), name.c_str(), 0) != 0) throw_sys("unlink", name);
+    run.stats = &*stats;
+  }
 
   // The Dockerfile, and .dockerignore's rule for it and itself: the client sent them even when
   // excluded, COPY may not see them then (dockerd's removeDockerfile).

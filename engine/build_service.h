@@ -34,6 +34,7 @@
 
 #include "common/error.h"
 #include "engine/build_cache.h"
+#include "engine/build_sources.h"
 #include "image/layer.h"
 
 namespace hoist::engine {
@@ -50,6 +51,9 @@ struct BuildOptions {
   std::map<std::string, std::string> labels;
   std::string target;
   std::string network_mode = "default";   // RUN's network: default (bridge) or none
+  // The name of the context's entry (top level) in which hoist's CLI describes the context's files
+  // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
+  std::string context_stat_entry;
 };
 
 struct BuildOutput {
@@ -81,6 +85,7 @@ class BuildService {
   Daemon& d_;
   ContainerService& svc_;
   BuildCache cache_;
+  HashMemo memo_;  // context files' hashes by the client's view of them, across builds
 };
 
 }  // namespace hoist::engine

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "builder/go_match.h"
 #include "builder/source_hash.h"
@@ -106,7 +107,13 @@ std::string group_name(gid_t gid) {
   return res->gr_name;
 }
 
-std::string hash_item(const ResolvedSource& s, const SourceItem& it, bool context) {
+// The memo's key of a context file: its header fields and the client's view of it.
+std::string memo_key(const builder::SourceEntry& e, const std::string& client_stat) {
+  return client_stat + '\0' + e.name + '\0' + std::to_string(e.mode) + '\0' + std::to_string(e.size) + '\0' +
+         std::to_string(e.uid) + ':' + std::to_string(e.gid) + '\0' + e.linkname;
+}
+
+std::string hash_item(const ResolvedSource& s, const SourceItem& it, bool context, const ContextStats* stats) {
   builder::SourceEntry e;
   e.name = it.rel.empty() ? s.resolved : s.resolved == "." ? it.rel : s.resolved + "/" + it.rel;
   e.mode = it.st.st_mode;
@@ -125,6 +132,22 @@ std::string hash_item(const ResolvedSource& s, const SourceItem& it, bool contex
     e.devmajor = major(it.st.st_rdev);
     e.devminor = minor(it.st.st_rdev);
   }
+  std::string key;
+  bool memoise = false;
+  if (context && stats && stats->memo && S_ISREG(it.st.st_mode)) {
+    auto f = stats->files.find(e.name);
+    if (f != stats->files.end()) {
+      key = memo_key(e, f->second);
+      if (auto hex = stats->memo->get(key)) return *hex;
+      // "dev:ino:size:mtime:ctime": settled if its ctime is a second older than the walk.
+      std::int64_t ctime = 0;
+      try {
+        ctime = std::stoll(f->second.substr(f->second.rfind(':') + 1));
+      } catch (const std::exception&) {
+      }
+      memoise = ctime > 0 && ctime < stats->walk_started_ns - 1'000'000'000LL;
+    }
+  }
   builder::SourceHasher h(e);
   if (S_ISREG(it.st.st_mode)) {
     UniqueFd fd = open_item(s, it);
@@ -137,7 +160,9 @@ std::string hash_item(const ResolvedSource& s, const SourceItem& it, bool contex
       h.update(std::string_view(buf.get(), static_cast<std::size_t>(n)));
     }
   }
-  return h.hex();
+  std::string hex = h.hex();
+  if (memoise) stats->memo->put(key, hex);
+  return hex;
 }
 
 struct ArchiveWriteFree {
@@ -242,7 +267,40 @@ std::vector<std::string> SourceTree::expand(const std::string& source) const {
   return out;
 }
 
-ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context) {
+std::optional<std::string> HashMemo::get(const std::string& key) const {
+  std::lock_guard lk(mu_);
+  auto it = hexes_.find(key);
+  if (it == hexes_.end()) return std::nullopt;
+  return it->second;
+}
+
+void HashMemo::put(const std::string& key, const std::string& hex) {
+  std::lock_guard lk(mu_);
+  if (hexes_.size() >= kMax) hexes_.clear();
+  hexes_[key] = hex;
+}
+
+ContextStats ContextStats::parse(const std::string& text, HashMemo* memo) {
+  ContextStats cs;
+  cs.memo = memo;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object() || !j.contains("started") || !j["started"].is_number_integer() || !j.contains("files") ||
+      !j["files"].is_object())
+    throw InvalidArgument("the build context's stat entry is malformed");
+  cs.walk_started_ns = j["started"].get<std::int64_t>();
+  for (auto& [path, v] : j["files"].items()) {
+    if (!v.is_array() || v.size() != 5) throw InvalidArgument("the build context's stat entry is malformed");
+    std::string k;
+    for (auto& n : v) {
+      if (!n.is_number_integer()) throw InvalidArgument("the build context's stat entry is malformed");
+      k += (k.empty() ? "" : ":") + std::to_string(n.get<std::int64_t>());
+    }
+    cs.files[path] = k;
+  }
+  return cs;
+}
+
+ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context, const ContextStats* stats) {
   ResolvedSource s;
   s.name = rel.empty() ? "." : rel;
   int fd = tree.open(rel, O_PATH);
@@ -263,10 +321,10 @@ ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bo
     if (!d) throw_sys("open", rel);
     walk(d.get(), "", s.name, s.items);
     std::vector<std::string> hexes;
-    for (const SourceItem& it : s.items) hexes.push_back(hash_item(s, it, context));
+    for (const SourceItem& it : s.items) hexes.push_back(hash_item(s, it, context, stats));
     s.hash = builder::dir_source_hash(hexes);
   } else {
-    s.hash = builder::file_source_hash(hash_item(s, s.items[0], context));
+    s.hash = builder::file_source_hash(hash_item(s, s.items[0], context, stats));
   }
   return s;
 }

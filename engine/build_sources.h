@@ -12,8 +12,11 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -64,9 +67,37 @@ struct ResolvedSource {
   std::string hash;               // "file:<hex>" / "dir:<hex>" (dockerd's)
 };
 
+// Hashes of context files by what the client saw of them (hoist's CLI sends, as the context's last
+// entry, each regular file's device, inode, size, mtime and ctime in nanoseconds): a file seen
+// with the same identity and metadata in a later build has the hash it had, unread. A file whose
+// ctime is less than a second older than the client's walk is never memoised (it may still have
+// been changing, within the clock's granularity). Shared by builds; bounded.
+class HashMemo {
+ public:
+  std::optional<std::string> get(const std::string& key) const;
+  void put(const std::string& key, const std::string& hex);
+
+ private:
+  static constexpr std::size_t kMax = 200000;  // entries; the memo starts over when full
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::string> hexes_;
+};
+
+// One build's view of its context's client-side metadata (ContextStats::parse of the CLI's entry).
+struct ContextStats {
+  std::map<std::string, std::string> files;  // context-relative path -> "dev:ino:size:mtime:ctime"
+  std::int64_t walk_started_ns = 0;           // the client's clock when it began the walk
+  HashMemo* memo = nullptr;
+  // The CLI's JSON: {"started": ns, "files": {"path": [dev, ino, size, mtime_ns, ctime_ns]}}.
+  // Throws InvalidArgument for a malformed one.
+  static ContextStats parse(const std::string& text, HashMemo* memo);
+};
+
 // Resolves and hashes one source (as expand() returned it). `context`: owners count as 0:0 in
-// the hash (dockerd's view of a context). Throws NotFound for a source that is not there.
-ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context);
+// the hash (dockerd's view of a context); `stats`: memoised hashes of the context's files.
+// Throws NotFound for a source that is not there.
+ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context,
+                              const ContextStats* stats = nullptr);
 
 // One thing to put in the destination.
 struct TarPart {

@@ -55,8 +55,14 @@ class ContextTar {
   void add_dir(const std::string& root) {
     UniqueFd d(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d) throw_sys("open", root);
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    stats_ = {{"started", std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec}, {"files", json::object()}};
     walk(d.get(), "", root);
   }
+  // The regular files' identity and times as this walk saw them (engine/build_sources.h
+  // ContextStats): hoistd then reuses the hashes of files it has seen unchanged.
+  std::string stats_json() const { return stats_.dump(); }
   // A file of the given content (a Dockerfile from elsewhere).
   void add_file(const std::string& name, const std::string& data) {
     archive_entry* e = lib_.archive_entry_new();
@@ -135,6 +141,9 @@ class ContextTar {
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!f) throw_sys("open", shown);
     if (::fstat(f.get(), &st) != 0) throw_sys("stat", shown);
+    auto ns = [](const struct timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+    stats_["files"][rel] = {std::int64_t(st.st_dev), std::int64_t(st.st_ino), std::int64_t(st.st_size),
+                            ns(st.st_mtim), ns(st.st_ctim)};
     lib_.archive_entry_set_size(e, st.st_size);
     w_.check(lib_.archive_write_header(w_.get(), e));
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);
@@ -152,6 +161,7 @@ class ContextTar {
   TarStream w_;
   const builder::IgnoreMatcher& ignore_;
   std::unique_ptr<char[]> buf_;
+  json stats_ = json::object();
 };
 
 // KEY=VALUE list flags as a JSON object; "KEY" alone takes the environment's value (null when
@@ -202,7 +212,8 @@ std::string build_path(const Parsed& p, const std::string& dockerfile) {
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
 // and prints the daemon's stream; a build error is printed to stderr, its code the exit status.
 int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
-               const std::function<std::int64_t(const Client::BodySink&)>& produce) {
+               const std::function<std::int64_t(const Client::BodySink&)>& produce,
+               const std::map<std::string, std::string>& headers = {}) {
   std::string id, error, pending;
   int error_code = 0;
   auto on_data = [&](std::string_view d) {
@@ -235,7 +246,11 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
         if (sent >= 0 && !p.flag("quiet"))
           out("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
       },
-      on_data, {{"Content-Type", "application/x-tar"}});
+      on_data, [&] {
+        auto h = headers;
+        h["Content-Type"] = "application/x-tar";
+        return h;
+      }());
   if (!error.empty()) {
     errp(error + "\n");
     return error_code ? error_code : 1;
@@ -353,18 +368,27 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   builder::IgnoreMatcher ignore(
       builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
 
+  // A hoistd gets the files' stat as the context's last entry, under a name of this build's own.
+  ctx.c().negotiate();
+  std::string stat_name;
+  std::map<std::string, std::string> headers;
+  if (ctx.c().has_capability("context-stat")) {
+    stat_name = random_name() + ".stat";
+    headers["X-Hoist-Context-Stat"] = stat_name;
+  }
   return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
     ContextTar tar(send, ignore);
     try {
       tar.add_dir(context);
       if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
+      if (!stat_name.empty()) tar.add_file(stat_name, tar.stats_json());
       tar.close();
     } catch (const Error&) {
       if (!tar.closed()) throw;
       return std::int64_t{-1};  // the daemon stopped reading: its answer says why
     }
     return tar.bytes();
-  });
+  }, headers);
 }
 
 }  // namespace hoist::cli

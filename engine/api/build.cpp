@@ -148,6 +148,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.target = req.q("target");
     o.network_mode = req.q("networkmode", "default");
     if (o.network_mode.empty()) o.network_mode = "default";
+    o.context_stat_entry = req.header("x-hoist-context-stat");
     req.unlimited_body();
 
     Writer* w = nullptr;
