@@ -34,6 +34,7 @@
 
 #include "common/error.h"
 #include "engine/build_cache.h"
+#include "engine/build_mounts.h"
 #include "image/layer.h"
 
 namespace hoist::engine {
@@ -45,11 +46,12 @@ struct BuildOptions {
   std::string dockerfile = "Dockerfile";  // its path in the context
   std::vector<std::string> tags;          // references, checked before anything runs
   bool nocache = false;
-  bool rm = true, forcerm = false;        // the intermediate containers go in any case
+  bool rm = true, forcerm = false;        // forcerm: a failed RUN's container goes too
   std::map<std::string, std::optional<std::string>> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
   std::string network_mode = "default";   // RUN's network: default (bridge) or none
+  std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
 };
 
 struct BuildOutput {
@@ -81,6 +83,7 @@ class BuildService {
   Daemon& d_;
   ContainerService& svc_;
   BuildCache cache_;
+  CacheMounts cache_mounts_;
 };
 
 }  // namespace hoist::engine

@@ -243,7 +243,9 @@ TEST_F(BuildTest, CacheAsDockerd) {
 }
 
 // A failing RUN: dockerd's words and exit code; hoistd keeps no container and no new image.
-TEST_F(BuildTest, FailingRunAsDockerdAndNothingLeft) {
+// A failed RUN's container is kept (rm=true only removes those of successful steps), exited
+// with the step's code, and survives a restart of hoistd; --force-rm removes it. No image left.
+TEST_F(BuildTest, FailingRunAsDockerdKeepsItsContainer) {
   put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo going; exit 3\n");
   auto want = build(false, {"-t", "bad:1", ctx_});
   std::string images_before = d_->docker({"images", "-aq"}).out;
@@ -254,8 +256,29 @@ TEST_F(BuildTest, FailingRunAsDockerdAndNothingLeft) {
   EXPECT_NE(got.err.find("The command '/bin/sh -c echo going; exit 3' returned a non-zero code: 3"), std::string::npos)
       << got.err;
   EXPECT_EQ(masked(got.out), masked(want.out));
-  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  auto kept = [&](bool hoist) {
+    std::string id(trim(docker(hoist, {"ps", "-aq"}).out));
+    if (id.empty()) return std::string("none");
+    return docker(hoist, {"inspect", "-f", "{{json .Config.Cmd}} {{.State.Status}} {{.State.ExitCode}}", id}).out;
+  };
+  EXPECT_EQ(kept(true), kept(false));
+  EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n");
   EXPECT_EQ(d_->docker({"images", "-aq"}).out, images_before);
+  d_->restart();
+  EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n") << "kept across a restart";
+
+  // --force-rm: "Removing intermediate container" before the error, nothing left.
+  for (bool hoist : {false, true}) {
+    std::istringstream ids(docker(hoist, {"ps", "-aq"}).out);
+    for (std::string id; std::getline(ids, id);) docker(hoist, {"rm", "-f", id});
+  }
+  want = build(false, {"--force-rm", "-t", "bad:1", ctx_});
+  got = build(true, {"--force-rm", "-t", "bad:1", ctx_});
+  EXPECT_EQ(got.code, 3);
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_NE(got.out.find("Removing intermediate container "), std::string::npos) << got.out;
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  EXPECT_EQ(trim(dockerd_->docker({"ps", "-aq"}).out), "");
 }
 
 // COPY never reads outside the context: a symlink to "/" leads to the context's root, ".." is
@@ -408,4 +431,197 @@ TEST_F(BuildTest, KilledHoistdLeavesNoBuildContainer) {
   }
   EXPECT_EQ(left, "") << d_->log();
   EXPECT_EQ(d_->docker({"images", "-q", "never:1"}).out, "");
+}
+
+namespace {
+
+// BuildKit (docker 20.10's CLI has it built in; its frontend is the one of dockerd, so no pull)
+// against the private dockerd, and hoist's own CLI (which sends secrets) against hoistd.
+class BuildMountTest : public BuildTest {
+ protected:
+  void SetUp() override {
+    BuildTest::SetUp();
+    if (IsSkipped()) return;
+    if (::access("/usr/bin/docker", X_OK) != 0) GTEST_SKIP() << "no docker 20.10 CLI (BuildKit client)";
+    put(d_->dir() + "/secret.txt", kSecret);
+  }
+  CmdResult buildkit(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"env", "DOCKER_BUILDKIT=1", "DOCKER_CONFIG=" + d_->dir() + "/docker-config",
+                                  "/usr/bin/docker", "-H", "unix://" + socket(false), "build", "--network", "none",
+                                  "--progress", "plain"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 300);
+  }
+  CmdResult hoist_build(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", d_->host(), "build"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 300);
+  }
+  // Every byte of the image as `docker save` gives it (layers, config, manifest).
+  std::string saved(bool hoist, const std::string& image) { return docker(hoist, {"save", image}).out; }
+  std::string cat(bool hoist, const std::string& image, const std::string& cmd) {
+    auto r = docker(hoist, {"run", "--rm", "--network", "none", image, "sh", "-c", cmd});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+  }
+  static constexpr const char* kSecret = "s3cr3t-Value-9f2c";
+};
+
+}  // namespace
+
+// RUN --mount of each type built by BuildKit and by hoistd: the same files in the image (the
+// mounts' contents never in a layer), the same results of the RUNs (a cache kept between builds,
+// read-only binds of the context and of another stage, an rw bind whose writes are discarded,
+// a bind through a context symlink to "/" staying in the context, tmpfs, a secret), the secret
+// in no layer, config or history; a missing required secret fails with BuildKit's message.
+TEST_F(BuildMountTest, RunMountsAsBuildKit) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1 AS base\n"
+      "RUN mkdir -p /stage && echo from-stage > /stage/s.txt\n"
+      "FROM bb:1\n"
+      "WORKDIR /w\n"
+      "RUN --mount=type=cache,target=/cache,id=c1 echo run >> /cache/log && cat /cache/log > /count\n"
+      "RUN --mount=type=bind,target=/ctx cat /ctx/a.txt > /from-ctx && "
+      "(touch /ctx/x 2>/dev/null && echo rw || echo ro) > /ctx-ro\n"
+      "RUN --mount=type=bind,from=base,source=/stage,target=/st cat /st/s.txt > /from-stage\n"
+      "RUN --mount=type=bind,source=dir,target=d,rw echo new > d/new && cat d/new d/b.txt > /rw-out\n"
+      "RUN --mount=type=tmpfs,target=/t echo x > /t/f && cat /t/f > /tmpfs-out\n"
+      "RUN --mount=type=secret,id=tok,required wc -c < /run/secrets/tok > /secret-len && "
+      "cat /run/secrets/tok > /dev/null\n");
+  std::string secret_arg = "id=tok,src=" + d_->dir() + "/secret.txt";
+  auto want = buildkit({"--secret", secret_arg, "-t", "mnt:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = hoist_build({"--secret", secret_arg, "-t", "mnt:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(got.out.find(kSecret), std::string::npos) << "the secret in the output";
+
+  std::string script = "cat /count /from-ctx /ctx-ro /from-stage /rw-out /tmpfs-out /secret-len; "
+                       "ls -A /w/d /cache /t /st /ctx 2>&1";
+  std::string w = cat(false, "mnt:1", script), g = cat(true, "mnt:1", script);
+  EXPECT_EQ(g, w);
+  EXPECT_EQ(g.substr(0, g.find("\n", g.find("x\n"))), "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx") << g;
+  EXPECT_EQ(joined(files(true, "mnt:1")), joined(files(false, "mnt:1")));
+  for (bool hoist : {true, false}) {
+    EXPECT_EQ(saved(hoist, "mnt:1").find(kSecret), std::string::npos) << (hoist ? "hoistd" : "dockerd");
+    EXPECT_EQ(docker(hoist, {"history", "--no-trunc", "mnt:1"}).out.find(kSecret), std::string::npos);
+    EXPECT_EQ(docker(hoist, {"image", "inspect", "mnt:1"}).out.find(kSecret), std::string::npos);
+  }
+  EXPECT_EQ(d_->log().find(kSecret), std::string::npos) << "the secret in hoistd's log";
+
+  // The cache mount is kept: a build whose RUN is not cached runs on it again (a changed build
+  // arg the RUN sees); --no-cache starts it afresh, as BuildKit does.
+  auto count = [&](bool hoist, const std::string& image) { return cat(hoist, image, "cat /count"); };
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nARG V\nRUN --mount=type=cache,target=/cache,id=c1 echo $V >> /cache/log && "
+                            "cat /cache/log > /count\n");
+  std::vector<std::pair<std::vector<std::string>, std::string>> runs = {
+      {{"--build-arg", "V=a"}, "run\na\n"},
+      {{"--build-arg", "V=b"}, "run\na\nb\n"},
+      {{"--no-cache", "--build-arg", "V=c"}, "c\n"},
+      {{"--build-arg", "V=d"}, "c\nd\n"}};
+  for (auto& [args, expect] : runs) {
+    auto a = args;
+    a.insert(a.end(), {"-t", "mnt:2", ctx_});
+    ASSERT_EQ(hoist_build(a).code, 0);
+    ASSERT_EQ(buildkit(a).code, 0);
+    EXPECT_EQ(count(true, "mnt:2"), expect);
+    EXPECT_EQ(count(true, "mnt:2"), count(false, "mnt:2"));
+  }
+  // ... and across a restart of hoistd.
+  d_->restart();
+  ASSERT_EQ(hoist_build({"--build-arg", "V=e", "-t", "mnt:3", ctx_}).code, 0);
+  EXPECT_EQ(count(true, "mnt:3"), "c\nd\ne\n");
+
+  // A missing required secret: BuildKit's message.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=secret,id=tok,required cat /run/secrets/tok\n");
+  want = buildkit({"--no-cache", "-t", "mnt:4", ctx_});
+  got = hoist_build({"--no-cache", "-t", "mnt:4", ctx_});
+  EXPECT_NE(want.code, 0);
+  EXPECT_NE(got.code, 0);
+  EXPECT_NE((want.out + want.err).find("secret tok not found: not found"), std::string::npos) << want.out << want.err;
+  EXPECT_NE(got.err.find("secret tok not found: not found"), std::string::npos) << got.err << got.out;
+}
+
+// What BuildKit's built-in frontend of dockerd 20.10 cannot parse (heredocs, secrets as env=),
+// checked against BuildKit's documented behaviour: heredoc scripts (run by the shell, a "#!" one
+// as a file, quoted delimiters not expanded, <<- tab stripping, several in one RUN), RUN
+// --network=host (the host's network namespace) and none, a secret as an env variable; the mounts'
+// specs and what binds read in the cache key; a locked cache shared by two builds.
+TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ENV WHO=world\n"
+      "RUN <<EOF\n"
+      "echo \"hello $WHO\" > /h1\n"
+      "echo two >> /h1\n"
+      "EOF\n"
+      "RUN <<EOF\n"
+      "#!/bin/sh\n"
+      "echo \"script $0\" > /h2\n"
+      "EOF\n"
+      "RUN cat <<'EOF' > /h3 && cat <<EOF2 >> /h3\n"
+      "raw $WHO\n"
+      "EOF\n"
+      "expanded $WHO\n"
+      "EOF2\n"
+      "RUN <<-EOF sh\n"
+      "\techo tabs > /h4\n"
+      "\tEOF\n"
+      "RUN --network=host readlink /proc/self/ns/net > /net-host\n"
+      "RUN --network=none ls /sys/class/net > /net-none\n"
+      "RUN --mount=type=secret,id=tok,env=TOK,target=/s test \"$TOK\" = \"$(cat /s)\" && echo env-ok > /env\n"
+      "RUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && test ! -e /run/secrets/tok && echo only-env >> /env\n"
+      // BuildKit transfers only the named part of the context; hoistd resolves it inside the
+      // context: the context's symlink to "/" leads to its own root, never the host's.
+      "RUN --mount=type=bind,source=root/etc,target=/e cat /e/passwd > /escape\n");
+  ::setenv("HOIST_TEST_TOK", kSecret, 1);
+  auto got = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", "-t", "hd:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  char ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", ns, sizeof ns - 1), 0);
+  EXPECT_EQ(cat(true, "hd:1", "cat /h1 /h2 /h3 /h4 /net-host /net-none /env"),
+            "hello world\ntwo\nscript /dev/pipes/EOF\nraw $WHO\nexpanded world\ntabs\n" + std::string(ns) +
+                "\nlo\nenv-ok\nonly-env\n");
+  EXPECT_EQ(cat(true, "hd:1", "cat /escape"), "fake\n");
+  EXPECT_EQ(saved(true, "hd:1").find(kSecret), std::string::npos);
+  EXPECT_EQ(docker(true, {"history", "--no-trunc", "hd:1"}).out.find(kSecret), std::string::npos);
+  EXPECT_EQ(d_->log().find(kSecret), std::string::npos);
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+
+  // The cache key: the same mounts hit, a changed spec or a changed file a bind reads misses.
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "RUN --mount=type=cache,target=/c1 echo one\n"
+      "RUN --mount=type=bind,source=a.txt,target=/a cat /a\n");
+  auto steps_cached = [&](const CmdResult& r) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = r.out.find("Using cache", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  ASSERT_EQ(hoist_build({ctx_}).code, 0);
+  auto again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 2u) << again.out;
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "RUN --mount=type=cache,target=/c2 echo one\n"
+      "RUN --mount=type=bind,source=a.txt,target=/a cat /a\n");
+  again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 0u) << again.out;
+  put(ctx_ + "/a.txt", "changed\n");
+  again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 1u) << again.out;
+  EXPECT_NE(again.out.find("\nchanged\n"), std::string::npos) << again.out;
+
+  // Locked sharing: two builds at once take turns on the cache (never both inside).
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ARG N\n"
+      "RUN --mount=type=cache,target=/l,sharing=locked "
+      "test ! -e /l/busy && touch /l/busy && sleep 1 && rm /l/busy && echo $N >> /l/turns\n");
+  CmdResult one, two;
+  std::thread t1([&] { one = hoist_build({"--build-arg", "N=1", ctx_}); });
+  std::thread t2([&] { two = hoist_build({"--build-arg", "N=2", ctx_}); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(one.code, 0) << one.out << one.err;
+  EXPECT_EQ(two.code, 0) << two.out << two.err;
 }
