@@ -487,7 +487,12 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
       "RUN --mount=type=bind,source=dir,target=d,rw echo new > d/new && cat d/new d/b.txt > /rw-out\n"
       "RUN --mount=type=tmpfs,target=/t echo x > /t/f && cat /t/f > /tmpfs-out\n"
       "RUN --mount=type=secret,id=tok,required wc -c < /run/secrets/tok > /secret-len && "
-      "cat /run/secrets/tok > /dev/null\n");
+      "cat /run/secrets/tok > /dev/null && stat -c '%a %u %g' /run/secrets/tok > /secret-stat\n"
+      "RUN --mount=type=secret,id=tok,target=/sec/t,mode=0440,uid=1,gid=2 stat -c '%a %u %g' /sec/t >> /secret-stat\n"
+      "RUN --mount=type=cache,target=/cu,uid=7,gid=8,mode=0700 stat -c '%a %u %g' /cu > /cache-stat\n"
+      "RUN --mount=type=cache,target=/cf,from=base,source=/stage ls /cf > /cache-from\n"
+      "RUN --mount=type=cache,target=/cro,ro (touch /cro/x 2>/dev/null && echo rw || echo ro) > /cache-ro\n"
+      "RUN --mount=type=bind,from=bb:1,source=/bin/busybox,target=/bb test -x /bb && echo img > /from-image\n");
   std::string secret_arg = "id=tok,src=" + d_->dir() + "/secret.txt";
   auto want = buildkit({"--secret", secret_arg, "-t", "mnt:1", ctx_});
   ASSERT_EQ(want.code, 0) << want.err << want.out;
@@ -495,11 +500,13 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
   ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
   EXPECT_EQ(got.out.find(kSecret), std::string::npos) << "the secret in the output";
 
-  std::string script = "cat /count /from-ctx /ctx-ro /from-stage /rw-out /tmpfs-out /secret-len; "
-                       "ls -A /w/d /cache /t /st /ctx 2>&1";
+  std::string script = "cat /count /from-ctx /ctx-ro /from-stage /rw-out /tmpfs-out /secret-len /secret-stat "
+                       "/cache-stat /cache-from /cache-ro /from-image; ls -A /w/d /cache /t /st /ctx /cf 2>&1";
   std::string w = cat(false, "mnt:1", script), g = cat(true, "mnt:1", script);
   EXPECT_EQ(g, w);
-  EXPECT_EQ(g.substr(0, g.find("\n", g.find("x\n"))), "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx") << g;
+  EXPECT_EQ(g.substr(0, g.find("img\n") + 4),
+            "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx\n17\n400 0 0\n440 1 2\n700 7 8\ns.txt\nro\nimg\n")
+      << g;
   EXPECT_EQ(joined(files(true, "mnt:1")), joined(files(false, "mnt:1")));
   for (bool hoist : {true, false}) {
     EXPECT_EQ(saved(hoist, "mnt:1").find(kSecret), std::string::npos) << (hoist ? "hoistd" : "dockerd");
@@ -572,7 +579,9 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
       "RUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && test ! -e /run/secrets/tok && echo only-env >> /env\n"
       // BuildKit transfers only the named part of the context; hoistd resolves it inside the
       // context: the context's symlink to "/" leads to its own root, never the host's.
-      "RUN --mount=type=bind,source=root/etc,target=/e cat /e/passwd > /escape\n");
+      "RUN --mount=type=bind,source=root/etc,target=/e cat /e/passwd > /escape\n"
+      // tmpfs size= (BuildKit's frontend in dockerd 20.10 does not know it yet).
+      "RUN --mount=type=tmpfs,target=/t2,size=1m df -k /t2 | tail -1 | awk '{print $2}' > /tmpfs-size\n");
   ::setenv("HOIST_TEST_TOK", kSecret, 1);
   auto got = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", "-t", "hd:1", ctx_});
   ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
@@ -581,7 +590,7 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   EXPECT_EQ(cat(true, "hd:1", "cat /h1 /h2 /h3 /h4 /net-host /net-none /env"),
             "hello world\ntwo\nscript /dev/pipes/EOF\nraw $WHO\nexpanded world\ntabs\n" + std::string(ns) +
                 "\nlo\nenv-ok\nonly-env\n");
-  EXPECT_EQ(cat(true, "hd:1", "cat /escape"), "fake\n");
+  EXPECT_EQ(cat(true, "hd:1", "cat /escape /tmpfs-size; ls -A /t2"), "fake\n1024\n");
   EXPECT_EQ(saved(true, "hd:1").find(kSecret), std::string::npos);
   EXPECT_EQ(docker(true, {"history", "--no-trunc", "hd:1"}).out.find(kSecret), std::string::npos);
   EXPECT_EQ(d_->log().find(kSecret), std::string::npos);
