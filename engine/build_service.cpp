@@ -13,6 +13,7 @@
 #include "builder/cache_key.h"
 #include "builder/dockerignore.h"
 #include "builder/go_match.h"
+#include "builder/go_text.h"
 #include "builder/history.h"
 #include "builder/image_config.h"
 #include "builder/planner.h"
@@ -477,11 +478,10 @@ struct BuildService::Run {
       if (m.env) return "";
       t = "/run/secrets/" + base_name(secret_id(m));
     }
-    if (t.empty())
-      throw Error("Dockerfile line " + std::to_string(s.instruction.line) + ": RUN --mount=type=" +
-                  builder::mount_type_name(m.type) + ": mount target must be specified");
-    if (t[0] != '/') t = (s.workdir.empty() ? "/" : s.workdir) + "/" + t;
-    return builder::go_clean(t);
+    if (t.empty() || t[0] != '/') t = (s.workdir.empty() ? "/" : s.workdir) + "/" + t;
+    t = builder::go_clean(t);
+    if (t == "/") throw Error("invalid mount target " + builder::go::quote(t));  // BuildKit's words
+    return t;
   }
 
   // Before the cache lookup: the sources of bind mounts (and of caches made from a stage), resolved

@@ -581,9 +581,11 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
       // context: the context's symlink to "/" leads to its own root, never the host's.
       "RUN --mount=type=bind,source=root/etc,target=/e cat /e/passwd > /escape\n"
       // tmpfs size= (BuildKit's frontend in dockerd 20.10 does not know it yet).
-      "RUN --mount=type=tmpfs,target=/t2,size=1m df -k /t2 | tail -1 | awk '{print $2}' > /tmpfs-size\n");
+      "RUN --mount=type=tmpfs,target=/t2,size=1m df -k /t2 | tail -1 | awk '{print $2}' > /tmpfs-size\n"
+      // --secret id=X alone: the variable X.
+      "RUN --mount=type=secret,id=HOIST_TEST_TOK,required test -s /run/secrets/HOIST_TEST_TOK\n");
   ::setenv("HOIST_TEST_TOK", kSecret, 1);
-  auto got = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", "-t", "hd:1", ctx_});
+  auto got = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", "--secret", "id=HOIST_TEST_TOK", "-t", "hd:1", ctx_});
   ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
   char ns[64] = {};
   ASSERT_GT(::readlink("/proc/self/ns/net", ns, sizeof ns - 1), 0);
@@ -619,6 +621,18 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   again = hoist_build({ctx_});
   EXPECT_EQ(steps_cached(again), 1u) << again.out;
   EXPECT_NE(again.out.find("\nchanged\n"), std::string::npos) << again.out;
+
+  // BuildKit's messages for a mount without a target and a bind of a missing source.
+  for (auto [line, message] : std::vector<std::pair<std::string, std::string>>{
+           {"RUN --mount=type=cache echo hi", "invalid mount target \"/\""},
+           {"RUN --mount=type=bind,source=nope,target=/x echo hi", "failed to compute cache key: \"/nope\" not found: not found"}}) {
+    put(ctx_ + "/Dockerfile", "FROM bb:1\n" + line + "\n");
+    auto want = buildkit({ctx_});
+    auto bad = hoist_build({ctx_});
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE((want.out + want.err).find(message), std::string::npos) << want.out << want.err;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << bad.err;
+  }
 
   // Locked sharing: two builds at once take turns on the cache (never both inside).
   put(ctx_ + "/Dockerfile",
