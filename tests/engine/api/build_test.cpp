@@ -3,8 +3,13 @@
 // builder) against each daemon, the same context. Compared: the build's output (ids masked), the
 // image's config and history, its file tree (export of a container made from it), the cache (a
 // second build all cached; a changed file invalidates the steps from its COPY on), a failing RUN
-// (its message, no container or image left in hoistd), COPY through a context symlink to "/" (the
-// context's files, never the host's), and the raw JSON stream of POST /build.
+// (its message, its container kept unless --force-rm, no image left), COPY through a context
+// symlink to "/" (the context's files, never the host's), and the raw JSON stream of POST /build.
+// BuildKit's RUN extras are compared with BuildKit itself (docker 20.10's CLI with
+// DOCKER_BUILDKIT=1 against the private dockerd, whose built-in frontend needs no pull): RUN
+// --mount of each type, secrets (hoist's CLI sends them in X-Hoist-Build-Secrets, docs/api.md);
+// what that frontend cannot parse (heredocs, secret env=, tmpfs size=) against BuildKit's
+// documented behaviour.
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
