@@ -627,6 +627,13 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   EXPECT_EQ(steps_cached(again), 1u) << again.out;
   EXPECT_NE(again.out.find("\nchanged\n"), std::string::npos) << again.out;
 
+  // A secrets header that does not parse: refused before the build starts.
+  for (const char* bad : {"%%%", "WzFd" /* [1] */, "eyJ4IjoxfQ==" /* {"x":1} */}) {
+    auto h = d_->http("POST", "/v1.41/build", "", {std::string("X-Hoist-Build-Secrets: ") + bad});
+    EXPECT_EQ(h.status, 400) << bad;
+    EXPECT_NE(h.body.find("invalid X-Hoist-Build-Secrets header"), std::string::npos) << h.body;
+  }
+
   // BuildKit's messages for a mount without a target and a bind of a missing source.
   for (auto [line, message] : std::vector<std::pair<std::string, std::string>>{
            {"RUN --mount=type=cache echo hi", "invalid mount target \"/\""},
