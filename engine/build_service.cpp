@@ -211,7 +211,7 @@ struct BuildService::Run {
 
   // A container (never started unless it is a RUN's) on `parent` with `config`.
   std::string make_container(const std::optional<Digest>& parent, json config, const std::string& network,
-                             const json& mounts = json::array()) {
+                             const json& host_config = json::object()) {
     Digest img = container_image(parent);
     image::ImageRecord rec = store().resolve(img.str());
     CreateParams p;
@@ -223,8 +223,8 @@ struct BuildService::Run {
     if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = json::object();
     config["Labels"][kBuildLabel] = "intermediate";  // found and removed at the next start after a crash
     p.config_json = config.dump();
-    json hc = {{"NetworkMode", network}};
-    if (!mounts.empty()) hc["Mounts"] = mounts;
+    json hc = host_config;
+    hc["NetworkMode"] = network;
     p.host_config_json = hc.dump();
     return svc.create(p);
   }
@@ -371,7 +371,6 @@ struct BuildService::Run {
     return top.dump();
   }
 
-  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
   // A tree to read from: the context, or the root of a stage's or an image's file system (held
   // mounted by a container of it that never starts).
   struct TreeHold {
@@ -403,6 +402,7 @@ struct BuildService::Run {
     return h.tree.get();
   }
 
+  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
   struct CopySources {
     TreeHold hold;
     std::vector<ResolvedSource> list;
@@ -442,6 +442,7 @@ struct BuildService::Run {
     std::vector<const SourceTree*> tree_of;                  // per mount: where its source is
     std::vector<std::optional<ResolvedSource>> sources;      // per mount: bind's or cache from='s source
     json mounts = json::array();
+    json tmpfs = json::object();                             // HostConfig.Tmpfs: destination → options
     std::vector<std::string> env;                            // secrets as env=
     std::vector<CacheMounts::Lease> caches;
     std::vector<std::string> dirs;                           // removed when the step ends
@@ -566,9 +567,10 @@ struct BuildService::Run {
           break;
         }
         case builder::MountType::Tmpfs: {
-          json j = {{"Type", "tmpfs"}, {"Target", target}};
-          if (m.size_limit > 0) j["TmpfsOptions"] = {{"SizeBytes", m.size_limit}};
-          rm.mounts.push_back(j);
+          // BuildKit's tmpfs is nosuid only (Docker's --mount type=tmpfs adds noexec and nodev).
+          std::string o = "exec,dev,nosuid";
+          if (m.size_limit > 0) o += ",size=" + std::to_string(m.size_limit / 1024) + "k";
+          rm.tmpfs[target] = o;
           break;
         }
         case builder::MountType::Secret: {
@@ -593,7 +595,6 @@ struct BuildService::Run {
           if (::fchown(f.get(), m.uid ? static_cast<uid_t>(*m.uid) : 0, m.gid ? static_cast<gid_t>(*m.gid) : 0) != 0)
             throw_sys("fchown", file);
           if (::fchmod(f.get(), m.mode ? static_cast<mode_t>(*m.mode & 07777) : 0400) != 0) throw_sys("fchmod", file);
-          if (::chmod(tmpl.c_str(), 0755) != 0) throw_sys("chmod", tmpl);
           bind(file, target, true);
           rm.file_targets.push_back(target);
           break;
@@ -675,7 +676,10 @@ struct BuildService::Run {
       config["Entrypoint"] = json::array({""});
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
-    ContainerGuard c(svc, make_container(parent, config, network, rm.mounts));
+    json hc = json::object();
+    if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
+    if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
+    ContainerGuard c(svc, make_container(parent, config, network, hc));
     if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
     switch (s.action) {
       case Step::Action::Run: {

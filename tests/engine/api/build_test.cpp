@@ -490,7 +490,8 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
       "(touch /ctx/x 2>/dev/null && echo rw || echo ro) > /ctx-ro\n"
       "RUN --mount=type=bind,from=base,source=/stage,target=/st cat /st/s.txt > /from-stage\n"
       "RUN --mount=type=bind,source=dir,target=d,rw echo new > d/new && cat d/new d/b.txt > /rw-out\n"
-      "RUN --mount=type=tmpfs,target=/t echo x > /t/f && cat /t/f > /tmpfs-out\n"
+      "RUN --mount=type=tmpfs,target=/t echo x > /t/f && cat /t/f > /tmpfs-out && "
+      "cp /bin/busybox /t/busybox && /t/busybox echo exec >> /tmpfs-out\n"
       "RUN --mount=type=secret,id=tok,required wc -c < /run/secrets/tok > /secret-len && "
       "cat /run/secrets/tok > /dev/null && stat -c '%a %u %g' /run/secrets/tok > /secret-stat\n"
       "RUN --mount=type=secret,id=tok,target=/sec/t,mode=0440,uid=1,gid=2 stat -c '%a %u %g' /sec/t >> /secret-stat\n"
@@ -510,7 +511,7 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
   std::string w = cat(false, "mnt:1", script), g = cat(true, "mnt:1", script);
   EXPECT_EQ(g, w);
   EXPECT_EQ(g.substr(0, g.find("img\n") + 4),
-            "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx\n17\n400 0 0\n440 1 2\n700 7 8\ns.txt\nro\nimg\n")
+            "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx\nexec\n17\n400 0 0\n440 1 2\n700 7 8\ns.txt\nro\nimg\n")
       << g;
   EXPECT_EQ(joined(files(true, "mnt:1")), joined(files(false, "mnt:1")));
   for (bool hoist : {true, false}) {
