@@ -628,6 +628,17 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   EXPECT_EQ(steps_cached(again), 1u) << again.out;
   EXPECT_NE(again.out.find("\nchanged\n"), std::string::npos) << again.out;
 
+  // --secret values hoist's CLI refuses (buildx's words).
+  for (auto [spec, message] : std::vector<std::pair<std::string, std::string>>{
+           {"id=x,bogus=1", "unexpected key 'bogus' in 'bogus=1'"},
+           {"id=x,type=nope", "unsupported secret type \"nope\""},
+           {"id", "invalid field 'id' must be a key=value pair"},
+           {"id=x,src=" + d_->dir() + "/none", "none"}}) {
+    auto bad = hoist_build({"--secret", spec, ctx_});
+    EXPECT_NE(bad.code, 0) << spec;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << spec << ": " << bad.err;
+  }
+
   // A secrets header that does not parse: refused before the build starts.
   for (const char* bad : {"%%%", "WzFd" /* [1] */, "eyJ4IjoxfQ==" /* {"x":1} */}) {
     auto h = d_->http("POST", "/v1.41/build", "", {std::string("X-Hoist-Build-Secrets: ") + bad});
