@@ -665,9 +665,7 @@ struct BuildService::Run {
       config["Cmd"] = s.argv;
       config["Entrypoint"] = json::array({""});
       prepare_mounts(s, rm);
-      std::vector<std::string> env = s.env;
-      env.insert(env.end(), rm.env.begin(), rm.env.end());
-      config["Env"] = env;
+      config["Env"] = s.env;
       config["User"] = s.user;
       config["WorkingDir"] = s.workdir;
       network = in.network == "none" ? "none" : in.network == "host" ? "host" : opts.network_mode;
@@ -680,6 +678,8 @@ struct BuildService::Run {
     if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
     if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
     ContainerGuard c(svc, make_container(parent, config, network, hc));
+    // Secrets as env= reach the process only: never the container's record or inspect.
+    if (!rm.env.empty()) svc.set_start_env(c.id(), rm.env);
     if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
     switch (s.action) {
       case Step::Action::Run: {
@@ -707,10 +707,9 @@ struct BuildService::Run {
           }
         }
         if (code != 0) {
-          // dockerd's classic builder keeps a failed RUN's container unless forcerm. One that
-          // had a secret in its env goes anyway: the secret would stay in its config.
-          if (opts.forcerm || !rm.env.empty()) {
-            if (opts.forcerm) say("Removing intermediate container " + short_id(c.id()) + "\n");
+          // dockerd's classic builder keeps a failed RUN's container unless forcerm.
+          if (opts.forcerm) {
+            say("Removing intermediate container " + short_id(c.id()) + "\n");
             c.release();
           } else {
             keep_container(c.id());

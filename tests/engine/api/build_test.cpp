@@ -603,6 +603,16 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   EXPECT_EQ(docker(true, {"history", "--no-trunc", "hd:1"}).out.find(kSecret), std::string::npos);
   EXPECT_EQ(d_->log().find(kSecret), std::string::npos);
   EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  // A failed RUN with a secret in its env: its kept container does not show the secret.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && exit 5\n");
+  auto failed = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", ctx_});
+  EXPECT_EQ(failed.code, 5) << failed.err;
+  std::string kept(trim(d_->docker({"ps", "-aq"}).out));
+  ASSERT_FALSE(kept.empty());
+  auto ins = d_->docker({"inspect", kept});
+  EXPECT_NE(ins.out.find("TOK"), std::string::npos) << "the command is there";
+  EXPECT_EQ(ins.out.find(kSecret), std::string::npos) << ins.out;
+  d_->docker({"rm", "-f", kept});
 
   // The cache key: the same mounts hit, a changed spec or a changed file a bind reads misses.
   put(ctx_ + "/Dockerfile",
