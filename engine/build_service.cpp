@@ -7,12 +7,15 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "builder/cache_key.h"
 #include "builder/dockerignore.h"
 #include "builder/go_match.h"
+#include "builder/go_text.h"
 #include "builder/history.h"
 #include "builder/image_config.h"
 #include "builder/planner.h"
@@ -89,10 +92,11 @@ void check_supported(const Step& s) {
   };
   switch (in.kind) {
     case builder::Kind::Run:
-      if (!in.mount_specs.empty()) refuse("RUN --mount");
-      if (in.network != "default" && in.network != "none") refuse("RUN --network=" + in.network);
+      if (in.network != "default" && in.network != "none" && in.network != "host")
+        refuse("RUN --network=" + in.network);
       if (in.security != "sandbox") refuse("RUN --security=" + in.security);
-      if (!s.inline_files.empty()) refuse("RUN with a heredoc script");
+      for (const builder::Mount& m : s.mounts)
+        if (m.type == builder::MountType::Ssh) refuse("RUN --mount=type=ssh");
       break;
     case builder::Kind::Copy:
     case builder::Kind::Add: {
@@ -126,6 +130,8 @@ class ContainerGuard {
   ContainerGuard(const ContainerGuard&) = delete;
   ContainerGuard& operator=(const ContainerGuard&) = delete;
   const std::string& id() const { return id_; }
+  // The container stays (a failed RUN's, as the classic builder keeps it).
+  void keep() { id_.clear(); }
   void release() {
     if (id_.empty()) return;
     try {
@@ -160,12 +166,14 @@ struct BuildService::Run {
   Daemon& d;
   ContainerService& svc;
   BuildCache& cache;
+  CacheMounts& cache_mounts;
   const BuildOptions& opts;
   const BuildOutput& out;
   std::string tmp;                 // the build's directory
   std::unique_ptr<SourceTree> context;
   std::optional<Digest> scratch;   // an empty image to make containers on scratch from
   std::vector<Digest> uncached;    // images of steps kept by no cache entry (nocache)
+  int file_seq = 0;
   std::optional<Digest> final_image;
   const ContextStats* stats = nullptr;  // what hoist's CLI said of the context's files
 
@@ -177,6 +185,17 @@ struct BuildService::Run {
   std::map<int, StageResult> stages;
 
   void say(std::string_view text) { out.stream(text); }
+
+  // A kept container is not one an interrupted build left: the service's start leaves it.
+  void keep_container(const std::string& id) {
+    try {
+      std::string dir = d.config().data_root + "/builder/kept";
+      mkdir_all(dir, 0700);
+      open_file(dir + "/" + id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    } catch (const std::exception& e) {
+      log::warn("build: keep " + id.substr(0, 12) + ": " + e.what());
+    }
+  }
 
   image::Store& store() { return d.store(); }
   ContainerManager& manager() { return svc.manager(); }
@@ -194,7 +213,8 @@ struct BuildService::Run {
   }
 
   // A container (never started unless it is a RUN's) on `parent` with `config`.
-  std::string make_container(const std::optional<Digest>& parent, json config, const std::string& network) {
+  std::string make_container(const std::optional<Digest>& parent, json config, const std::string& network,
+                             const json& host_config = json::object()) {
     Digest img = container_image(parent);
     image::ImageRecord rec = store().resolve(img.str());
     CreateParams p;
@@ -207,7 +227,9 @@ struct BuildService::Run {
     if (!config.contains("Labels") || !config["Labels"].is_object()) config["Labels"] = json::object();
     config["Labels"][kBuildLabel] = "intermediate";  // found and removed at the next start after a crash
     p.config_json = config.dump();
-    p.host_config_json = json{{"NetworkMode", network}}.dump();
+    json hc = host_config;
+    hc["NetworkMode"] = network;
+    p.host_config_json = hc.dump();
     return svc.create(p);
   }
 
@@ -262,6 +284,8 @@ struct BuildService::Run {
       return false;
     }
   }
+
+  std::string new_file() { return tmp + "/part-" + std::to_string(++file_seq); }
 
   // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view: through a
   // pipe, `fill` on a thread of its own, so the tar is never stored.
@@ -367,35 +391,47 @@ struct BuildService::Run {
     return top.dump();
   }
 
-  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
-  struct CopySources {
+  // A tree to read from: the context, or the root of a stage's or an image's file system (held
+  // mounted by a container of it that never starts).
+  struct TreeHold {
     std::unique_ptr<ContainerGuard> holder;  // the container whose root is the source tree
     std::optional<ContainerManager::RootfsLease> lease;
     std::unique_ptr<SourceTree> tree;
+    void reset() {
+      tree.reset();
+      lease.reset();
+      holder.reset();
+    }
+  };
+
+  const SourceTree* hold_tree(const builder::SourceRef& ref, TreeHold& h) {
+    if (ref.kind == builder::SourceRef::Context) return context.get();
+    std::optional<Digest> img;
+    if (ref.kind == builder::SourceRef::Stage) {
+      img = stages.at(ref.stage).image;
+    } else if (ref.kind == builder::SourceRef::Image) {
+      try {
+        img = store().resolve(ref.image).id;
+      } catch (const NotFound&) {
+        throw NotFound("No such image: " + ref.image + " (hoist build does not pull images yet: pull it first)");
+      }
+    }
+    h.holder = std::make_unique<ContainerGuard>(svc, make_container(img, json::object(), "none"));
+    h.lease.emplace(manager().lease_rootfs(h.holder->id()));
+    h.tree = std::make_unique<SourceTree>(image::layer_detail::proc_fd_path(h.lease->fd()));
+    return h.tree.get();
+  }
+
+  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
+  struct CopySources {
+    TreeHold hold;
     std::vector<ResolvedSource> list;
   };
 
   void find_sources(const Step& s, CopySources& cs) {
     const builder::Instruction& in = s.instruction;
-    const SourceTree* tree = context.get();
     bool from_context = s.copy_from.kind == builder::SourceRef::Context;
-    if (!from_context) {
-      std::optional<Digest> img;
-      if (s.copy_from.kind == builder::SourceRef::Stage) {
-        img = stages.at(s.copy_from.stage).image;
-      } else if (s.copy_from.kind == builder::SourceRef::Image) {
-        try {
-          img = store().resolve(s.copy_from.image).id;
-        } catch (const NotFound&) {
-          throw NotFound("No such image: " + s.copy_from.image +
-                         " (hoist build does not pull images yet: pull it first)");
-        }
-      }
-      cs.holder = std::make_unique<ContainerGuard>(svc, make_container(img, json::object(), "none"));
-      cs.lease.emplace(manager().lease_rootfs(cs.holder->id()));
-      cs.tree = std::make_unique<SourceTree>(image::layer_detail::proc_fd_path(cs.lease->fd()));
-      tree = cs.tree.get();
-    }
+    const SourceTree* tree = hold_tree(s.copy_from, cs.hold);
     std::string cmd = builder::kind_name(in.kind);
     for (const std::string& src : in.sources) {
       std::string clean = builder::go_clean(src);
@@ -419,16 +455,205 @@ struct BuildService::Run {
     }
   }
 
+  // RUN --mount and heredoc scripts: what the step's container mounts (HostConfig.Mounts of the
+  // container service), the env it adds, and what holds the mounts' sources until the step ends.
+  struct RunMounts {
+    std::vector<std::unique_ptr<TreeHold>> trees;            // per mount (null: none)
+    std::vector<const SourceTree*> tree_of;                  // per mount: where its source is
+    std::vector<std::optional<ResolvedSource>> sources;      // per mount: bind's or cache from='s source
+    json mounts = json::array();
+    json tmpfs = json::object();                             // HostConfig.Tmpfs: destination → options
+    std::vector<std::string> env;                            // secrets as env=
+    std::vector<CacheMounts::Lease> caches;
+    std::vector<std::string> dirs;                           // removed when the step ends
+    std::vector<std::string> file_targets;                   // file binds: the stubs the runtime makes
+    ~RunMounts() { release(); }
+    void release() {
+      caches.clear();
+      sources.clear();
+      tree_of.clear();
+      for (auto& t : trees)
+        if (t) t->reset();
+      trees.clear();
+      for (const std::string& d : dirs) {
+        try {
+          remove_all(d);
+        } catch (const std::exception& e) {
+          log::warn("build: remove " + d + ": " + e.what());
+        }
+      }
+      dirs.clear();
+    }
+  };
+
+  static std::string secret_id(const builder::Mount& m) {
+    if (!m.source.empty()) return m.source;
+    if (!m.cache_id.empty()) return m.cache_id;
+    return base_name(builder::go_clean(m.target));
+  }
+
+  // Where a mount goes in the container: BuildKit's target, relative ones below WORKDIR.
+  static std::string mount_target(const builder::Mount& m, const Step& s) {
+    std::string t = m.target;
+    if (t.empty() && m.type == builder::MountType::Secret) {
+      if (m.env) return "";
+      t = "/run/secrets/" + base_name(secret_id(m));
+    }
+    if (t.empty() || t[0] != '/') t = (s.workdir.empty() ? "/" : s.workdir) + "/" + t;
+    t = builder::go_clean(t);
+    if (t == "/") throw Error("invalid mount target " + builder::go::quote(t));  // BuildKit's words
+    return t;
+  }
+
+  // Before the cache lookup: the sources of bind mounts (and of caches made from a stage), resolved
+  // inside their tree and hashed for the step's cache key.
+  void resolve_mounts(const Step& s, RunMounts& rm, std::vector<std::string>& hashes) {
+    for (std::size_t i = 0; i < s.mounts.size(); ++i) {
+      const builder::Mount& m = s.mounts[i];
+      rm.trees.emplace_back();
+      rm.sources.emplace_back();
+      rm.tree_of.push_back(nullptr);
+      bool reads = m.type == builder::MountType::Bind || (m.type == builder::MountType::Cache && !m.from.empty());
+      if (!reads) continue;
+      const builder::SourceRef& ref = s.mount_sources[i];
+      rm.trees[i] = std::make_unique<TreeHold>();
+      const SourceTree* tree = rm.tree_of[i] = hold_tree(ref, *rm.trees[i]);
+      std::string rel = rel_of(m.source);
+      try {
+        rm.sources[i] = resolve_source(*tree, rel, ref.kind == builder::SourceRef::Context);
+      } catch (const NotFound&) {
+        throw Error("failed to compute cache key: \"/" + rel + "\" not found: not found");
+      }
+      hashes.push_back(std::to_string(i) + ":" + rm.sources[i]->hash);
+    }
+  }
+
+  // A copy of a resolved source in a new directory of the build (rw binds, caches made from a
+  // stage); returns the copy's top.
+  std::string copy_of(const ResolvedSource& r, const std::string& dir) {
+    UniqueFd d(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!d) throw_sys("open", dir);
+    ContainerFs fs(d.get(), false, {});
+    std::string name = r.dir ? "" : base_name(r.resolved);
+    extract_made(fs, [&](int fd) { write_copy_tar(fd, {}, {TarPart{&r, name}}, std::nullopt); });
+    return name.empty() ? dir : dir + "/" + name;
+  }
+
+  static std::string host_path(const SourceTree& tree, const ResolvedSource& r) {
+    return r.resolved == "." ? tree.real() : tree.real() + "/" + r.resolved;
+  }
+
+  // After a cache miss: the mounts themselves.
+  void prepare_mounts(const Step& s, RunMounts& rm) {
+    auto bind = [&](const std::string& src, const std::string& target, bool ro) {
+      rm.mounts.push_back({{"Type", "bind"}, {"Source", src}, {"Target", target}, {"ReadOnly", ro}});
+    };
+    for (std::size_t i = 0; i < s.mounts.size(); ++i) {
+      const builder::Mount& m = s.mounts[i];
+      std::string target = mount_target(m, s);
+      switch (m.type) {
+        case builder::MountType::Bind: {
+          const ResolvedSource& r = *rm.sources[i];
+          std::string src = host_path(*rm.tree_of[i], r);
+          if (!m.read_only) {  // writes go to a copy the step's end removes
+            std::string dir = new_file();
+            if (::mkdir(dir.c_str(), 0755) != 0) throw_sys("mkdir", dir);
+            rm.dirs.push_back(dir);
+            src = copy_of(r, dir);
+          }
+          bind(src, target, m.read_only);
+          if (!r.dir) rm.file_targets.push_back(target);
+          break;
+        }
+        case builder::MountType::Cache: {
+          CacheMounts::NewDir nd;
+          nd.mode = m.mode ? static_cast<unsigned>(*m.mode) : 0755;
+          nd.uid = m.uid ? static_cast<uid_t>(*m.uid) : 0;
+          nd.gid = m.gid ? static_cast<gid_t>(*m.gid) : 0;
+          if (rm.sources[i]) {
+            const ResolvedSource* r = &*rm.sources[i];
+            nd.init = [this, r](const std::string& dir) {
+              if (r->dir) {
+                copy_of(*r, dir);
+              } else {
+                throw Error("RUN --mount=type=cache: source " + r->name + " is not a directory");
+              }
+            };
+          }
+          std::string id = m.cache_id.empty() ? m.target : m.cache_id;
+          // --no-cache: the cache starts empty (and stays so for later builds), as BuildKit's.
+          rm.caches.push_back(cache_mounts.acquire(id, m.sharing, nd, opts.nocache));
+          bind(rm.caches.back().path(), target, m.read_only);
+          break;
+        }
+        case builder::MountType::Tmpfs: {
+          // BuildKit's tmpfs is nosuid only (Docker's --mount type=tmpfs adds noexec and nodev).
+          std::string o = "exec,dev,nosuid";
+          if (m.size_limit > 0) o += ",size=" + std::to_string(m.size_limit / 1024) + "k";
+          rm.tmpfs[target] = o;
+          break;
+        }
+        case builder::MountType::Secret: {
+          std::string id = secret_id(m);
+          auto it = opts.secrets.find(id);
+          if (it == opts.secrets.end()) {
+            if (m.required) throw Error("secret " + id + " not found: not found");
+            break;
+          }
+          if (m.env) rm.env.push_back(*m.env + "=" + it->second);
+          if (target.empty()) break;
+          // In the daemon's run directory (memory, never the data root), the step's own.
+          std::string base = d.config().exec_root + "/build-secrets";
+          mkdir_all(base, 0700);
+          std::string tmpl = base + "/XXXXXX";
+          if (!::mkdtemp(tmpl.data())) throw_sys("mkdtemp", base);
+          rm.dirs.push_back(tmpl);
+          std::string file = tmpl + "/secret";
+          UniqueFd f(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+          if (!f) throw_sys("open", file);
+          write_all(f.get(), it->second, file);
+          if (::fchown(f.get(), m.uid ? static_cast<uid_t>(*m.uid) : 0, m.gid ? static_cast<gid_t>(*m.gid) : 0) != 0)
+            throw_sys("fchown", file);
+          if (::fchmod(f.get(), m.mode ? static_cast<mode_t>(*m.mode & 07777) : 0400) != 0) throw_sys("fchmod", file);
+          bind(file, target, true);
+          rm.file_targets.push_back(target);
+          break;
+        }
+        case builder::MountType::Ssh:
+          break;  // refused by check_supported
+      }
+    }
+    if (!s.inline_files.empty()) {  // heredoc scripts, read-only under /dev/pipes/ (BuildKit's way)
+      std::string dir = new_file();
+      if (::mkdir(dir.c_str(), 0755) != 0) throw_sys("mkdir", dir);
+      rm.dirs.push_back(dir);
+      for (const builder::InlineFile& f : s.inline_files) {
+        std::string path = dir + "/" + base_name(f.path);
+        UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        write_all(fd.get(), f.data, path);
+        if (::fchmod(fd.get(), f.mode & 07777) != 0) throw_sys("fchmod", path);
+      }
+      bind(dir, "/dev/pipes", true);
+    }
+  }
+
   // One step; returns the image after it (`parent` when cached or config-only with no change).
   std::optional<Digest> step(const Step& s, const std::optional<Digest>& parent, std::string& key) {
     check_supported(s);
     CopySources cs;
+    RunMounts rm;
     std::vector<std::string> hashes;
     std::string digest;
     if (s.action == Step::Action::Copy) {
       find_sources(s, cs);
       for (auto& r : cs.list) hashes.push_back(r.hash);
       digest = builder::combined_source_hash(hashes);
+    }
+    if (s.action == Step::Action::Run) {
+      // The mounts' specs are in the step's text; what binds read is hashed as COPY's sources.
+      std::vector<std::string> mount_hashes;
+      resolve_mounts(s, rm, mount_hashes);
+      if (!mount_hashes.empty()) digest = builder::combined_source_hash(mount_hashes);
     }
     key = builder::step_cache_key(key, s.cache_text, digest);
     if (!opts.nocache) {
@@ -459,23 +684,60 @@ struct BuildService::Run {
     if (s.action == Step::Action::Run) {
       config["Cmd"] = s.argv;
       config["Entrypoint"] = json::array({""});
+      prepare_mounts(s, rm);
       config["Env"] = s.env;
       config["User"] = s.user;
       config["WorkingDir"] = s.workdir;
-      network = in.network == "none" ? "none" : opts.network_mode;
+      network = in.network == "none" ? "none" : in.network == "host" ? "host" : opts.network_mode;
     } else {
       config["Cmd"] = container_cmd;
       config["Entrypoint"] = json::array({""});
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
-    ContainerGuard c(svc, make_container(parent, config, network));
+    json hc = json::object();
+    if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
+    if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
+    ContainerGuard c(svc, make_container(parent, config, network, hc));
+    // Secrets as env= reach the process only: never the container's record or inspect.
+    if (!rm.env.empty()) svc.set_start_env(c.id(), rm.env);
     if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
     switch (s.action) {
       case Step::Action::Run: {
+        // The empty files the runtime makes to mount files on are not the step's (BuildKit's
+        // layers have no such stub): those that were not there go after the run.
+        std::vector<std::string> stubs;
+        if (!rm.file_targets.empty()) {
+          auto lease = manager().lease_rootfs(c.id());
+          SourceTree root(image::layer_detail::proc_fd_path(lease.fd()));
+          for (const std::string& t : rm.file_targets) {
+            UniqueFd f(root.open(rel_of(t), O_PATH | O_NOFOLLOW));
+            if (!f) stubs.push_back(t);
+          }
+        }
         int code = run_container(c.id());
-        if (code != 0)
+        if (!stubs.empty()) {
+          auto lease = manager().lease_rootfs(c.id());
+          SourceTree root(image::layer_detail::proc_fd_path(lease.fd()));
+          for (const std::string& t : stubs) {
+            UniqueFd dir(root.open(rel_of(parent_path(t)), O_PATH | O_DIRECTORY));
+            struct stat st {};
+            if (dir && ::fstatat(dir.get(), base_name(t).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_size == 0)
+              ::unlinkat(dir.get(), base_name(t).c_str(), 0);
+          }
+        }
+        if (code != 0) {
+          // dockerd's classic builder keeps a failed RUN's container unless forcerm.
+          if (opts.forcerm) {
+            say("Removing intermediate container " + short_id(c.id()) + "\n");
+            c.release();
+          } else {
+            keep_container(c.id());
+            c.keep();
+          }
           throw StepFailed("The command '" + join(s.argv, " ") + "' returned a non-zero code: " + std::to_string(code),
                            code);
+        }
         break;
       }
       case Step::Action::Copy:
@@ -489,9 +751,8 @@ struct BuildService::Run {
     }
     // The source container goes before the commit.
     cs.list.clear();
-    cs.tree.reset();
-    cs.lease.reset();
-    cs.holder.reset();
+    cs.hold.reset();
+    rm.release();
 
     image::CommitInput ci;
     ci.parent = parent;
@@ -515,9 +776,21 @@ struct BuildService::Run {
 };
 
 BuildService::BuildService(Daemon& d, ContainerService& svc)
-    : d_(d), svc_(svc), cache_(d.config().data_root + "/builder/cache.json") {
-  // What a build that hoistd's end interrupted left: its containers go.
+    : d_(d),
+      svc_(svc),
+      cache_(d.config().data_root + "/builder/cache.json"),
+      cache_mounts_(d.config().data_root + "/builder/cache-mounts") {
+  // What a build that hoistd's end interrupted left: its containers go (not the failed RUNs'
+  // containers builds kept on purpose: builder/kept/<id>; a mark whose container is gone goes).
+  std::string kept_dir = d.config().data_root + "/builder/kept";
+  std::set<std::string> kept, seen;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(kept_dir, ec)) kept.insert(e.path().filename().string());
   for (const ContainerRecord& r : svc_.manager().list()) {
+    if (kept.count(r.id)) {
+      seen.insert(r.id);
+      continue;
+    }
     json c = json::parse(r.config_json, nullptr, false);
     if (!c.is_object() || !c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(kBuildLabel))
       continue;
@@ -528,6 +801,8 @@ BuildService::BuildService(Daemon& d, ContainerService& svc)
       log::warn("build: remove the intermediate container " + r.id.substr(0, 12) + ": " + e.what());
     }
   }
+  for (const std::string& id : kept)
+    if (!seen.count(id)) ::unlink((kept_dir + "/" + id).c_str());
 }
 
 BuildService::~BuildService() = default;
@@ -535,12 +810,13 @@ BuildService::~BuildService() = default;
 std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& read, const BuildOutput& out) {
   std::vector<image::Reference> refs;
   for (const std::string& t : opts.tags) refs.push_back(parse_tag(t));
-  if (opts.network_mode != "default" && opts.network_mode != "none" && opts.network_mode != "bridge")
-    throw InvalidArgument("networkmode " + opts.network_mode + " is not supported yet by hoist build (default, none)");
+  if (opts.network_mode != "default" && opts.network_mode != "none" && opts.network_mode != "bridge" &&
+      opts.network_mode != "host")
+    throw InvalidArgument("networkmode " + opts.network_mode + " is not supported yet by hoist build (default, none, host)");
 
   image::Store::TempDir tmp = d_.store().temp_dir();
   tmp.remove_in_background();  // the context's files go after the answer
-  Run run{d_, svc_, cache_, opts, out, tmp.path(), nullptr, std::nullopt, {}, std::nullopt, {}};
+  Run run{d_, svc_, cache_, cache_mounts_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
   mkdir_all(ctx_dir, 0755);
   {

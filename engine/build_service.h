@@ -8,20 +8,25 @@
 //   - every step is looked up in the build cache first (its key: builder/cache_key.h over the
 //     parent's key, the step's text and, for COPY/ADD, the hashes of the files it reads);
 //   - else it gets a container of the engine (ContainerService) made from the previous step's
-//     image: RUN starts it (network `default` or `none`) and streams its output; COPY/ADD and
+//     image: RUN starts it (network `default`, `none` or `host`) and streams its output, with
+//     BuildKit's RUN --mount as the container's HostConfig.Mounts: bind (the context, a stage or
+//     an image; the source resolved inside its tree, read-only, or a copy for rw whose writes
+//     are discarded), cache (build_mounts.h), tmpfs, secret (a file in the exec root, or env=;
+//     BuildOptions::secrets), and heredoc scripts read-only under /dev/pipes/; what binds read
+//     is hashed into the cache key as COPY's sources are; COPY/ADD and
 //     WORKDIR write into its root file system through ContainerFs (every destination resolved
 //     inside the container; the sources resolved inside the context or the source stage's root,
 //     build_sources.h); a metadata step only commits it;
 //   - the container's changes become the step's image (image/commit.h, the layer maker), with
 //     the step's config and history entry (created_by, empty_layer, author) as the classic
-//     builder writes them; the container is removed (also when the step fails).
+//     builder writes them; the container is removed (also when the step fails, except a RUN
+//     that exited non-zero: kept unless forcerm, as the classic builder keeps it).
 // The step containers carry the label io.hoist.build: those an interrupted build left (hoistd
 // killed) are removed when the service starts; the build's directory goes with the store's tmp/.
 // The output is the classic builder's text ("Step 1/5 : FROM busybox", " ---> Running in ...",
 // " ---> Using cache", " ---> <id>"); the API wraps it in its JSON stream.
 //
-// Not supported yet, refused with an error naming them: RUN --mount, --network other than
-// default/none, --security; COPY/ADD --chmod, --link, --exclude, --parents, heredoc sources;
+// Not supported yet, refused with an error naming them: RUN --mount=type=ssh, --security; COPY/ADD --chmod, --link, --exclude, --parents, heredoc sources;
 // ADD of a URL and --checksum; FROM an image that is not in the store (no pull).
 #pragma once
 #include <functional>
@@ -35,6 +40,7 @@
 #include "common/error.h"
 #include "engine/build_cache.h"
 #include "engine/build_sources.h"
+#include "engine/build_mounts.h"
 #include "image/layer.h"
 
 namespace hoist::engine {
@@ -46,7 +52,7 @@ struct BuildOptions {
   std::string dockerfile = "Dockerfile";  // its path in the context
   std::vector<std::string> tags;          // references, checked before anything runs
   bool nocache = false;
-  bool rm = true, forcerm = false;        // the intermediate containers go in any case
+  bool rm = true, forcerm = false;        // forcerm: a failed RUN's container goes too
   std::map<std::string, std::optional<std::string>> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
@@ -54,6 +60,7 @@ struct BuildOptions {
   // The name of the context's entry (top level) in which hoist's CLI describes the context's files
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
   std::string context_stat_entry;
+  std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
 };
 
 struct BuildOutput {
@@ -86,6 +93,7 @@ class BuildService {
   ContainerService& svc_;
   BuildCache cache_;
   HashMemo memo_;  // context files' hashes by the client's view of them, across builds
+  CacheMounts cache_mounts_;
 };
 
 }  // namespace hoist::engine

@@ -31,6 +31,8 @@ class SourceTree {
   explicit SourceTree(const std::string& dir);
   int fd() const { return root_.get(); }
   const std::string& dir() const { return dir_; }
+  // The root's own path on the host, symlinks resolved.
+  const std::string& real() const { return real_; }
 
   // The paths (relative, cleaned, "" for the root) a COPY source names: itself, or what its
   // wildcards match, sorted. Empty when nothing matches.

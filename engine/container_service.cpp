@@ -79,7 +79,18 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     setup_network(r, in);
     in.cgroup_parent = opts_.cgroup_parent;
     in.init_path = opts_.init;
-    return build_oci_spec(in).dump();
+    json spec = build_oci_spec(in);
+    std::vector<std::string> extra;
+    {
+      std::lock_guard lk(start_env_mu_);
+      auto it = start_env_.find(r.id);
+      if (it != start_env_.end()) {
+        extra = std::move(it->second);
+        start_env_.erase(it);
+      }
+    }
+    for (auto& e : extra) spec["process"]["env"].push_back(e);
+    return spec.dump();
   };
   mo.on_event = [this](const ContainerRecord& r, const std::string& action,
                        const std::map<std::string, std::string>& attrs) { publish(r, action, attrs); };
@@ -358,8 +369,15 @@ std::string ContainerService::create(CreateParams p) {
   }
 }
 
+void ContainerService::set_start_env(const std::string& id, std::vector<std::string> env) {
+  std::lock_guard lk(start_env_mu_);
+  if (env.empty()) start_env_.erase(id);
+  else start_env_[id] = std::move(env);
+}
+
 void ContainerService::remove(const std::string& ref, bool force, bool remove_volumes) {
   auto id = mgr_->resolve(ref);
+  set_start_env(id, {});
   {
     std::lock_guard lk(remove_mu_);
     if (remove_volumes) remove_volumes_.insert(id);

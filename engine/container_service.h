@@ -60,6 +60,11 @@ class ContainerService {
   // planned (sorted by destination). NotFound for an unknown container (id, prefix or name).
   std::vector<volumes::MountPoint> mounts_of(const std::string& container_ref) const;
 
+  // Variables (KEY=value) the next start of container `id` gives its process without them being
+  // in the container's record, inspect or commit (a build's secrets as env=): they are only in
+  // the runtime's bundle under the exec root.
+  void set_start_env(const std::string& id, std::vector<std::string> env);
+
  private:
   Daemon& d_;
   Options opts_;
@@ -71,6 +76,8 @@ class ContainerService {
   void setup_network(const ContainerRecord& r, SpecInput& in);
   std::mutex remove_mu_;
   std::set<std::string> remove_volumes_;  // containers being removed with their anonymous volumes
+  std::mutex start_env_mu_;
+  std::map<std::string, std::vector<std::string>> start_env_;  // set_start_env, taken by the next start
 };
 
 // A record's mounts: those resolved at its create, or its HostConfig's binds and tmpfs for a

@@ -17,6 +17,7 @@
 
 #include "builder/dockerignore.h"
 #include "cli/archive_lib.h"
+#include "cli/commands/auth.h"
 #include "cli/commands/commands.h"
 #include "cli/format.h"
 #include "common/error.h"
@@ -209,11 +210,59 @@ std::string build_path(const Parsed& p, const std::string& dockerfile) {
   return path;
 }
 
+// `--secret id=x,src=file` / `id=x,env=VAR` / `type=env|file` / `id=x` (the env var x when set,
+// else the file x), as buildx reads them; sent in Hoist's X-Hoist-Build-Secrets header
+// (docs/api.md): base64 of {"<id>": "<base64 of the secret>"}.
+std::map<std::string, std::string> secrets_header(const Parsed& p) {
+  json all = json::object();
+  for (const std::string& spec : p.all("secret")) {
+    std::string id, src, env, type;
+    for (const std::string& field : split(spec, ',')) {
+      std::size_t eq = field.find('=');
+      if (eq == std::string::npos) throw Error("invalid field '" + field + "' must be a key=value pair");
+      std::string key = field.substr(0, eq), value = field.substr(eq + 1);
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (key == "type") {
+        if (value != "file" && value != "env") throw Error("unsupported secret type \"" + value + "\"");
+        type = value;
+      } else if (key == "id") {
+        id = value;
+      } else if (key == "source" || key == "src") {
+        src = value;
+      } else if (key == "env") {
+        env = value;
+      } else {
+        throw Error("unexpected key '" + key + "' in '" + field + "'");
+      }
+    }
+    if (type == "env" && env.empty()) std::swap(env, src);
+    if (id.empty()) id = !src.empty() ? src : env;
+    if (id.empty()) throw Error("secret " + spec + ": an id is required");
+    if (src.empty() && env.empty()) {
+      if (std::getenv(id.c_str())) env = id;
+      else src = id;
+    }
+    std::string data;
+    if (!env.empty()) {
+      const char* v = std::getenv(env.c_str());
+      if (!v) throw Error("secret " + id + ": environment variable " + env + " is not set");
+      data = v;
+    } else {
+      data = read_file(src);
+    }
+    all[id] = b64(data);
+  }
+  if (all.empty()) return {};
+  return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
+}
+
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
 // and prints the daemon's stream; a build error is printed to stderr, its code the exit status.
 int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
                const std::function<std::int64_t(const Client::BodySink&)>& produce,
-               const std::map<std::string, std::string>& headers = {}) {
+               std::map<std::string, std::string> headers = {}) {
+  for (auto& [k, v] : secrets_header(p)) headers[k] = v;
+  headers["Content-Type"] = "application/x-tar";
   std::string id, error, pending;
   int error_code = 0;
   auto on_data = [&](std::string_view d) {
@@ -246,11 +295,7 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
         if (sent >= 0 && !p.flag("quiet"))
           out("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
       },
-      on_data, [&] {
-        auto h = headers;
-        h["Content-Type"] = "application/x-tar";
-        return h;
-      }());
+      on_data, headers);
   if (!error.empty()) {
     errp(error + "\n");
     return error_code ? error_code : 1;
@@ -305,6 +350,8 @@ const Command kBuildCommand = {
                "is not supported yet: hoist build uses the base images in the image store (hoist pull them first)"},
               {"quiet", 'q', "", "Suppress the build output and print image ID on success"},
               {"rm", 0, "", "Remove intermediate containers after a successful build", "true"},
+              {"secret", 0, "list",
+               "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or \"id=x,env=VAR\")"},
               {"tag", 't', "list", "Name and optionally a tag in the \"name:tag\" format"},
               {"target", 0, "string", "Set the target build stage to build."}},
     .min_args = 1,

@@ -12,6 +12,7 @@
 #include "engine/build_service.h"
 #include "engine/container_service.h"
 #include "image/reference.h"
+#include "image/registry_internal.h"
 
 namespace hoist::engine {
 
@@ -129,6 +130,24 @@ void check_unsupported(const Request& req) {
   if (!platform.empty() && platform != "linux" && platform != "linux/amd64") refuse("platform " + platform);
 }
 
+// RUN --mount=type=secret's secrets: Hoist's own header (the classic API has no field for them;
+// docs/api.md): X-Hoist-Build-Secrets, base64 of a JSON object {"<id>": "<base64 of the bytes>"}.
+// Never logged, never written anywhere but the step's own secret file.
+std::map<std::string, std::string> build_secrets(const std::string& header) {
+  std::map<std::string, std::string> out;
+  if (header.empty()) return out;
+  auto text = image::detail::base64_decode(header);
+  json j = text ? json::parse(*text, nullptr, false) : json();
+  if (!j.is_object()) throw InvalidArgument("invalid X-Hoist-Build-Secrets header: not base64 of a JSON object");
+  for (auto& [id, v] : j.items()) {
+    std::optional<std::string> data = v.is_string() ? image::detail::base64_decode(v.get<std::string>()) : std::nullopt;
+    if (id.empty() || !data)
+      throw InvalidArgument("invalid X-Hoist-Build-Secrets header: secret \"" + id + "\" is not a base64 string");
+    out[id] = *data;
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
@@ -149,6 +168,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.network_mode = req.q("networkmode", "default");
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");
+    o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     req.unlimited_body();
 
     Writer* w = nullptr;

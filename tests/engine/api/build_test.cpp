@@ -3,8 +3,13 @@
 // builder) against each daemon, the same context. Compared: the build's output (ids masked), the
 // image's config and history, its file tree (export of a container made from it), the cache (a
 // second build all cached; a changed file invalidates the steps from its COPY on), a failing RUN
-// (its message, no container or image left in hoistd), COPY through a context symlink to "/" (the
-// context's files, never the host's), and the raw JSON stream of POST /build.
+// (its message, its container kept unless --force-rm, no image left), COPY through a context
+// symlink to "/" (the context's files, never the host's), and the raw JSON stream of POST /build.
+// BuildKit's RUN extras are compared with BuildKit itself (docker 20.10's CLI with
+// DOCKER_BUILDKIT=1 against the private dockerd, whose built-in frontend needs no pull): RUN
+// --mount of each type, secrets (hoist's CLI sends them in X-Hoist-Build-Secrets, docs/api.md);
+// what that frontend cannot parse (heredocs, secret env=, tmpfs size=) against BuildKit's
+// documented behaviour.
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
@@ -243,7 +248,9 @@ TEST_F(BuildTest, CacheAsDockerd) {
 }
 
 // A failing RUN: dockerd's words and exit code; hoistd keeps no container and no new image.
-TEST_F(BuildTest, FailingRunAsDockerdAndNothingLeft) {
+// A failed RUN's container is kept (rm=true only removes those of successful steps), exited
+// with the step's code, and survives a restart of hoistd; --force-rm removes it. No image left.
+TEST_F(BuildTest, FailingRunAsDockerdKeepsItsContainer) {
   put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo going; exit 3\n");
   auto want = build(false, {"-t", "bad:1", ctx_});
   std::string images_before = d_->docker({"images", "-aq"}).out;
@@ -254,8 +261,29 @@ TEST_F(BuildTest, FailingRunAsDockerdAndNothingLeft) {
   EXPECT_NE(got.err.find("The command '/bin/sh -c echo going; exit 3' returned a non-zero code: 3"), std::string::npos)
       << got.err;
   EXPECT_EQ(masked(got.out), masked(want.out));
-  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  auto kept = [&](bool hoist) {
+    std::string id(trim(docker(hoist, {"ps", "-aq"}).out));
+    if (id.empty()) return std::string("none");
+    return docker(hoist, {"inspect", "-f", "{{json .Config.Cmd}} {{.State.Status}} {{.State.ExitCode}}", id}).out;
+  };
+  EXPECT_EQ(kept(true), kept(false));
+  EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n");
   EXPECT_EQ(d_->docker({"images", "-aq"}).out, images_before);
+  d_->restart();
+  EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n") << "kept across a restart";
+
+  // --force-rm: "Removing intermediate container" before the error, nothing left.
+  for (bool hoist : {false, true}) {
+    std::istringstream ids(docker(hoist, {"ps", "-aq"}).out);
+    for (std::string id; std::getline(ids, id);) docker(hoist, {"rm", "-f", id});
+  }
+  want = build(false, {"--force-rm", "-t", "bad:1", ctx_});
+  got = build(true, {"--force-rm", "-t", "bad:1", ctx_});
+  EXPECT_EQ(got.code, 3);
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_NE(got.out.find("Removing intermediate container "), std::string::npos) << got.out;
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  EXPECT_EQ(trim(dockerd_->docker({"ps", "-aq"}).out), "");
 }
 
 // COPY never reads outside the context: a symlink to "/" leads to the context's root, ".." is
@@ -408,4 +436,249 @@ TEST_F(BuildTest, KilledHoistdLeavesNoBuildContainer) {
   }
   EXPECT_EQ(left, "") << d_->log();
   EXPECT_EQ(d_->docker({"images", "-q", "never:1"}).out, "");
+}
+
+namespace {
+
+// BuildKit (docker 20.10's CLI has it built in; its frontend is the one of dockerd, so no pull)
+// against the private dockerd, and hoist's own CLI (which sends secrets) against hoistd.
+class BuildMountTest : public BuildTest {
+ protected:
+  void SetUp() override {
+    BuildTest::SetUp();
+    if (IsSkipped()) return;
+    if (::access("/usr/bin/docker", X_OK) != 0) GTEST_SKIP() << "no docker 20.10 CLI (BuildKit client)";
+    put(d_->dir() + "/secret.txt", kSecret);
+  }
+  CmdResult buildkit(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"env", "DOCKER_BUILDKIT=1", "DOCKER_CONFIG=" + d_->dir() + "/docker-config",
+                                  "/usr/bin/docker", "-H", "unix://" + socket(false), "build", "--network", "none",
+                                  "--progress", "plain"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 300);
+  }
+  CmdResult hoist_build(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", d_->host(), "build"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 300);
+  }
+  // Every byte of the image as `docker save` gives it (layers, config, manifest).
+  std::string saved(bool hoist, const std::string& image) { return docker(hoist, {"save", image}).out; }
+  std::string cat(bool hoist, const std::string& image, const std::string& cmd) {
+    auto r = docker(hoist, {"run", "--rm", "--network", "none", image, "sh", "-c", cmd});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+  }
+  static constexpr const char* kSecret = "s3cr3t-Value-9f2c";
+};
+
+}  // namespace
+
+// RUN --mount of each type built by BuildKit and by hoistd: the same files in the image (the
+// mounts' contents never in a layer), the same results of the RUNs (a cache kept between builds,
+// read-only binds of the context and of another stage, an rw bind whose writes are discarded,
+// a bind through a context symlink to "/" staying in the context, tmpfs, a secret), the secret
+// in no layer, config or history; a missing required secret fails with BuildKit's message.
+TEST_F(BuildMountTest, RunMountsAsBuildKit) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1 AS base\n"
+      "RUN mkdir -p /stage && echo from-stage > /stage/s.txt\n"
+      "FROM bb:1\n"
+      "WORKDIR /w\n"
+      "RUN --mount=type=cache,target=/cache,id=c1 echo run >> /cache/log && cat /cache/log > /count\n"
+      "RUN --mount=type=bind,target=/ctx cat /ctx/a.txt > /from-ctx && "
+      "(touch /ctx/x 2>/dev/null && echo rw || echo ro) > /ctx-ro\n"
+      "RUN --mount=type=bind,from=base,source=/stage,target=/st cat /st/s.txt > /from-stage\n"
+      "RUN --mount=type=bind,source=dir,target=d,rw echo new > d/new && cat d/new d/b.txt > /rw-out\n"
+      "RUN --mount=type=tmpfs,target=/t echo x > /t/f && cat /t/f > /tmpfs-out && "
+      "cp /bin/busybox /t/busybox && /t/busybox echo exec >> /tmpfs-out\n"
+      "RUN --mount=type=secret,id=tok,required wc -c < /run/secrets/tok > /secret-len && "
+      "cat /run/secrets/tok > /dev/null && stat -c '%a %u %g' /run/secrets/tok > /secret-stat\n"
+      "RUN --mount=type=secret,id=tok,target=/sec/t,mode=0440,uid=1,gid=2 stat -c '%a %u %g' /sec/t >> /secret-stat\n"
+      "RUN --mount=type=cache,target=/cu,uid=7,gid=8,mode=0700 stat -c '%a %u %g' /cu > /cache-stat\n"
+      "RUN --mount=type=cache,target=/cf,from=base,source=/stage ls /cf > /cache-from\n"
+      "RUN --mount=type=cache,target=/cro,ro (touch /cro/x 2>/dev/null && echo rw || echo ro) > /cache-ro\n"
+      "RUN --mount=type=bind,from=bb:1,source=/bin/busybox,target=/bb test -x /bb && echo img > /from-image\n");
+  std::string secret_arg = "id=tok,src=" + d_->dir() + "/secret.txt";
+  auto want = buildkit({"--secret", secret_arg, "-t", "mnt:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = hoist_build({"--secret", secret_arg, "-t", "mnt:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(got.out.find(kSecret), std::string::npos) << "the secret in the output";
+
+  std::string script = "cat /count /from-ctx /ctx-ro /from-stage /rw-out /tmpfs-out /secret-len /secret-stat "
+                       "/cache-stat /cache-from /cache-ro /from-image; ls -A /w/d /cache /t /st /ctx /cf 2>&1";
+  std::string w = cat(false, "mnt:1", script), g = cat(true, "mnt:1", script);
+  EXPECT_EQ(g, w);
+  EXPECT_EQ(g.substr(0, g.find("img\n") + 4),
+            "run\nalpha\nro\nfrom-stage\nnew\nbeta\nx\nexec\n17\n400 0 0\n440 1 2\n700 7 8\ns.txt\nro\nimg\n")
+      << g;
+  EXPECT_EQ(joined(files(true, "mnt:1")), joined(files(false, "mnt:1")));
+  for (bool hoist : {true, false}) {
+    EXPECT_EQ(saved(hoist, "mnt:1").find(kSecret), std::string::npos) << (hoist ? "hoistd" : "dockerd");
+    EXPECT_EQ(docker(hoist, {"history", "--no-trunc", "mnt:1"}).out.find(kSecret), std::string::npos);
+    EXPECT_EQ(docker(hoist, {"image", "inspect", "mnt:1"}).out.find(kSecret), std::string::npos);
+  }
+  EXPECT_EQ(d_->log().find(kSecret), std::string::npos) << "the secret in hoistd's log";
+
+  // The cache mount is kept: a build whose RUN is not cached runs on it again (a changed build
+  // arg the RUN sees); --no-cache starts it afresh, as BuildKit does.
+  auto count = [&](bool hoist, const std::string& image) { return cat(hoist, image, "cat /count"); };
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nARG V\nRUN --mount=type=cache,target=/cache,id=c1 echo $V >> /cache/log && "
+                            "cat /cache/log > /count\n");
+  std::vector<std::pair<std::vector<std::string>, std::string>> runs = {
+      {{"--build-arg", "V=a"}, "run\na\n"},
+      {{"--build-arg", "V=b"}, "run\na\nb\n"},
+      {{"--no-cache", "--build-arg", "V=c"}, "c\n"},
+      {{"--build-arg", "V=d"}, "c\nd\n"}};
+  for (auto& [args, expect] : runs) {
+    auto a = args;
+    a.insert(a.end(), {"-t", "mnt:2", ctx_});
+    ASSERT_EQ(hoist_build(a).code, 0);
+    ASSERT_EQ(buildkit(a).code, 0);
+    EXPECT_EQ(count(true, "mnt:2"), expect);
+    EXPECT_EQ(count(true, "mnt:2"), count(false, "mnt:2"));
+  }
+  // ... and across a restart of hoistd.
+  d_->restart();
+  ASSERT_EQ(hoist_build({"--build-arg", "V=e", "-t", "mnt:3", ctx_}).code, 0);
+  EXPECT_EQ(count(true, "mnt:3"), "c\nd\ne\n");
+
+  // A missing required secret: BuildKit's message.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=secret,id=tok,required cat /run/secrets/tok\n");
+  want = buildkit({"--no-cache", "-t", "mnt:4", ctx_});
+  got = hoist_build({"--no-cache", "-t", "mnt:4", ctx_});
+  EXPECT_NE(want.code, 0);
+  EXPECT_NE(got.code, 0);
+  EXPECT_NE((want.out + want.err).find("secret tok not found: not found"), std::string::npos) << want.out << want.err;
+  EXPECT_NE(got.err.find("secret tok not found: not found"), std::string::npos) << got.err << got.out;
+}
+
+// What BuildKit's built-in frontend of dockerd 20.10 cannot parse (heredocs, secrets as env=),
+// checked against BuildKit's documented behaviour: heredoc scripts (run by the shell, a "#!" one
+// as a file, quoted delimiters not expanded, <<- tab stripping, several in one RUN), RUN
+// --network=host (the host's network namespace) and none, a secret as an env variable; the mounts'
+// specs and what binds read in the cache key; a locked cache shared by two builds.
+TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ENV WHO=world\n"
+      "RUN <<EOF\n"
+      "echo \"hello $WHO\" > /h1\n"
+      "echo two >> /h1\n"
+      "EOF\n"
+      "RUN <<EOF\n"
+      "#!/bin/sh\n"
+      "echo \"script $0\" > /h2\n"
+      "EOF\n"
+      "RUN cat <<'EOF' > /h3 && cat <<EOF2 >> /h3\n"
+      "raw $WHO\n"
+      "EOF\n"
+      "expanded $WHO\n"
+      "EOF2\n"
+      "RUN <<-EOF sh\n"
+      "\techo tabs > /h4\n"
+      "\tEOF\n"
+      "RUN --network=host readlink /proc/self/ns/net > /net-host\n"
+      "RUN --network=none ls /sys/class/net > /net-none\n"
+      "RUN --mount=type=secret,id=tok,env=TOK,target=/s test \"$TOK\" = \"$(cat /s)\" && echo env-ok > /env\n"
+      "RUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && test ! -e /run/secrets/tok && echo only-env >> /env\n"
+      // BuildKit transfers only the named part of the context; hoistd resolves it inside the
+      // context: the context's symlink to "/" leads to its own root, never the host's.
+      "RUN --mount=type=bind,source=root/etc,target=/e cat /e/passwd > /escape\n"
+      // tmpfs size= (BuildKit's frontend in dockerd 20.10 does not know it yet).
+      "RUN --mount=type=tmpfs,target=/t2,size=1m df -k /t2 | tail -1 | awk '{print $2}' > /tmpfs-size\n"
+      // --secret id=X alone: the variable X.
+      "RUN --mount=type=secret,id=HOIST_TEST_TOK,required test -s /run/secrets/HOIST_TEST_TOK\n");
+  ::setenv("HOIST_TEST_TOK", kSecret, 1);
+  auto got = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", "--secret", "id=HOIST_TEST_TOK", "-t", "hd:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  char ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", ns, sizeof ns - 1), 0);
+  EXPECT_EQ(cat(true, "hd:1", "cat /h1 /h2 /h3 /h4 /net-host /net-none /env"),
+            "hello world\ntwo\nscript /dev/pipes/EOF\nraw $WHO\nexpanded world\ntabs\n" + std::string(ns) +
+                "\nlo\nenv-ok\nonly-env\n");
+  EXPECT_EQ(cat(true, "hd:1", "cat /escape /tmpfs-size; ls -A /t2"), "fake\n1024\n");
+  EXPECT_EQ(saved(true, "hd:1").find(kSecret), std::string::npos);
+  EXPECT_EQ(docker(true, {"history", "--no-trunc", "hd:1"}).out.find(kSecret), std::string::npos);
+  EXPECT_EQ(d_->log().find(kSecret), std::string::npos);
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+  // A failed RUN with a secret in its env: its kept container does not show the secret.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=secret,id=tok,env=TOK test -n \"$TOK\" && exit 5\n");
+  auto failed = hoist_build({"--secret", "id=tok,env=HOIST_TEST_TOK", ctx_});
+  EXPECT_EQ(failed.code, 5) << failed.err;
+  std::string kept(trim(d_->docker({"ps", "-aq"}).out));
+  ASSERT_FALSE(kept.empty());
+  auto ins = d_->docker({"inspect", kept});
+  EXPECT_NE(ins.out.find("TOK"), std::string::npos) << "the command is there";
+  EXPECT_EQ(ins.out.find(kSecret), std::string::npos) << ins.out;
+  d_->docker({"rm", "-f", kept});
+
+  // The cache key: the same mounts hit, a changed spec or a changed file a bind reads misses.
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "RUN --mount=type=cache,target=/c1 echo one\n"
+      "RUN --mount=type=bind,source=a.txt,target=/a cat /a\n");
+  auto steps_cached = [&](const CmdResult& r) {
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = r.out.find("Using cache", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
+  ASSERT_EQ(hoist_build({ctx_}).code, 0);
+  auto again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 2u) << again.out;
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "RUN --mount=type=cache,target=/c2 echo one\n"
+      "RUN --mount=type=bind,source=a.txt,target=/a cat /a\n");
+  again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 0u) << again.out;
+  put(ctx_ + "/a.txt", "changed\n");
+  again = hoist_build({ctx_});
+  EXPECT_EQ(steps_cached(again), 1u) << again.out;
+  EXPECT_NE(again.out.find("\nchanged\n"), std::string::npos) << again.out;
+
+  // --secret values hoist's CLI refuses (buildx's words).
+  for (auto [spec, message] : std::vector<std::pair<std::string, std::string>>{
+           {"id=x,bogus=1", "unexpected key 'bogus' in 'bogus=1'"},
+           {"id=x,type=nope", "unsupported secret type \"nope\""},
+           {"id", "invalid field 'id' must be a key=value pair"},
+           {"id=x,src=" + d_->dir() + "/none", "none"}}) {
+    auto bad = hoist_build({"--secret", spec, ctx_});
+    EXPECT_NE(bad.code, 0) << spec;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << spec << ": " << bad.err;
+  }
+
+  // A secrets header that does not parse: refused before the build starts.
+  for (const char* bad : {"%%%", "WzFd" /* [1] */, "eyJ4IjoxfQ==" /* {"x":1} */}) {
+    auto h = d_->http("POST", "/v1.41/build", "", {std::string("X-Hoist-Build-Secrets: ") + bad});
+    EXPECT_EQ(h.status, 400) << bad;
+    EXPECT_NE(h.body.find("invalid X-Hoist-Build-Secrets header"), std::string::npos) << h.body;
+  }
+
+  // BuildKit's messages for a mount without a target and a bind of a missing source.
+  for (auto [line, message] : std::vector<std::pair<std::string, std::string>>{
+           {"RUN --mount=type=cache echo hi", "invalid mount target \"/\""},
+           {"RUN --mount=type=bind,source=nope,target=/x echo hi", "failed to compute cache key: \"/nope\" not found: not found"}}) {
+    put(ctx_ + "/Dockerfile", "FROM bb:1\n" + line + "\n");
+    auto want = buildkit({ctx_});
+    auto bad = hoist_build({ctx_});
+    EXPECT_NE(bad.code, 0);
+    EXPECT_NE((want.out + want.err).find(message), std::string::npos) << want.out << want.err;
+    EXPECT_NE(bad.err.find(message), std::string::npos) << bad.err;
+  }
+
+  // Locked sharing: two builds at once take turns on the cache (never both inside).
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ARG N\n"
+      "RUN --mount=type=cache,target=/l,sharing=locked "
+      "test ! -e /l/busy && touch /l/busy && sleep 1 && rm /l/busy && echo $N >> /l/turns\n");
+  CmdResult one, two;
+  std::thread t1([&] { one = hoist_build({"--build-arg", "N=1", ctx_}); });
+  std::thread t2([&] { two = hoist_build({"--build-arg", "N=2", ctx_}); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(one.code, 0) << one.out << one.err;
+  EXPECT_EQ(two.code, 0) << two.out << two.err;
 }

@@ -1,0 +1,66 @@
+// RUN --mount=type=cache's directories: kept by hoistd across builds and restarts under
+// <data-root>/builder/cache-mounts/<sha256 of the cache id>/<instance>, never part of a layer
+// (the step's container gets them as bind mounts of the container service). Who uses which
+// instance is known to this process only (a restart ends every build anyway):
+//   - shared: instance 0, any number of steps at once;
+//   - locked: instance 0, one step at a time (the others wait);
+//   - private: the first instance nobody uses, a new one when all are busy.
+// A directory made for the first time gets the mount's mode and owner (0755 0:0 by default) and,
+// when the mount names `from`, the caller's initial content (init).
+#pragma once
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace hoist::engine {
+
+class CacheMounts {
+ public:
+  explicit CacheMounts(std::string root);
+
+  class Lease {
+   public:
+    Lease(Lease&& o) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    const std::string& path() const { return path_; }
+
+   private:
+    friend class CacheMounts;
+    Lease(CacheMounts* owner, std::string key, int instance, std::string path)
+        : owner_(owner), key_(std::move(key)), instance_(instance), path_(std::move(path)) {}
+    CacheMounts* owner_;
+    std::string key_;
+    int instance_;
+    std::string path_;
+  };
+
+  struct NewDir {
+    unsigned mode = 0755;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::function<void(const std::string& dir)> init;  // fills a directory just made
+  };
+  // The directory of cache `id` for a step with `sharing` ("shared", "private", "locked"; ""
+  // is shared), held until the lease goes. `fresh`: emptied first (made anew) unless another
+  // step uses it at the moment.
+  Lease acquire(const std::string& id, const std::string& sharing, const NewDir& made, bool fresh = false);
+
+ private:
+  struct Use {
+    int users = 0;
+    bool exclusive = false;
+  };
+  void release(const std::string& key, int instance);
+  std::string root_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::map<int, Use>> uses_;
+};
+
+}  // namespace hoist::engine
