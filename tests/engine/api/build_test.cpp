@@ -690,3 +690,50 @@ TEST_F(BuildTest, RemoteContextAsDockerd) {
   EXPECT_NE(gone.out.find("failed to GET " + srv.url("/missing.tar") + " with status 404"), std::string::npos)
       << gone.out;
 }
+
+// FROM and COPY --from of images that are not in the store: pulled from a registry that wants a
+// login (the docker CLI's X-Registry-Config), the pull's messages in the output as dockerd's;
+// --pull pulls an image that is there again. Both daemons build the same Dockerfile.
+TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
+  if (!hoist::test::registry_tools_missing().empty()) GTEST_SKIP() << hoist::test::registry_tools_missing();
+  hoist::test::LocalRegistry reg(hoist::test::LocalRegistry::Mode::Htpasswd);
+  auto login = d_->docker({"login", "-u", reg.user(), "--password-stdin", reg.host()}, reg.password() + "\n");
+  ASSERT_EQ(login.code, 0) << login.err;
+  std::string one = reg.host() + "/priv/bb:1", two = reg.host() + "/priv/bb:2";
+  for (const std::string& ref : {one, two}) {
+    ASSERT_EQ(d_->docker({"tag", "bb:1", ref}).code, 0);
+    auto push = d_->docker({"push", ref});
+    ASSERT_EQ(push.code, 0) << push.err << push.out;
+    ASSERT_EQ(d_->docker({"rmi", ref}).code, 0);
+  }
+  put(ctx_ + "/Dockerfile", "FROM " + one + "\nCOPY --from=" + two + " /bin/busybox /bb2\n");
+  // The lines a user reads, without the layers' own ("<id>: Pull complete"), which come in the
+  // order the downloads end.
+  auto shown = [&](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(masked(text));
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("<id>: ", 0) != 0) out.push_back(l);
+    return joined(out);
+  };
+  auto want = build(false, {"-t", "pulled:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = build(true, {"-t", "pulled:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(shown(got.out), shown(want.out));
+  for (const std::string& w : {std::string("1: Pulling from priv/bb\n"), "Status: Downloaded newer image for " + one + "\n",
+                               "Status: Downloaded newer image for " + two + "\n", std::string("Digest: sha256:")})
+    EXPECT_NE(got.out.find(w), std::string::npos) << w << " in\n" << got.out;
+  EXPECT_NE(trim(d_->docker({"images", "-q", one}).out), "") << "the pulled base stays";
+  // --pull: pulled again, up to date; the steps cached.
+  auto again = build(true, {"--pull", "-t", "pulled:1", ctx_});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("Status: Image is up to date for " + one + "\n"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find(" ---> Using cache\n"), std::string::npos) << again.out;
+  // Without the login the registry refuses: the build says so.
+  d_->docker({"logout", reg.host()});
+  ASSERT_EQ(d_->docker({"rmi", one}).code, 0);
+  auto anon = build(true, {ctx_});
+  EXPECT_NE(anon.code, 0) << anon.out;
+  EXPECT_NE(anon.err.find(reg.host()), std::string::npos) << anon.err;
+}
