@@ -358,7 +358,9 @@ struct BuildService::Run {
   };
 
   // COPY/ADD of resolved sources into the container's root file system.
-  void copy_into(const std::string& id, const Step& s, const CopySources& cs) {
+  // `users_from`: the container whose /etc/passwd and /etc/group --chown's names are looked up in
+  // ("": the destination's; --link copies into an empty root but names the parent's users).
+  void copy_into(const std::string& id, const Step& s, const CopySources& cs, const std::string& users_from = "") {
     const builder::Instruction& in = s.instruction;
     const std::vector<ResolvedSource>& srcs = cs.list;
     auto lease = manager().lease_rootfs(id);
@@ -369,7 +371,9 @@ struct BuildService::Run {
     if (s.copy_from.kind == builder::SourceRef::Context) owner = std::make_pair(uid_t{0}, gid_t{0});
     if (!in.chown.empty()) {
       std::string spec = in.chown.find(':') == std::string::npos ? in.chown + ":" + in.chown : in.chown;
-      ResolvedUser u = resolve_user(image::layer_detail::proc_fd_path(lease.fd()), spec);
+      std::optional<ContainerManager::RootfsLease> users;
+      if (!users_from.empty()) users.emplace(manager().lease_rootfs(users_from));
+      ResolvedUser u = resolve_user(image::layer_detail::proc_fd_path(users ? users->fd() : lease.fd()), spec);
       owner = std::make_pair(static_cast<uid_t>(u.uid), static_cast<gid_t>(u.gid));
     }
     std::optional<mode_t> chmod;
@@ -601,6 +605,24 @@ struct BuildService::Run {
       digest = builder::combined_source_hash(hashes);
     }
     key = builder::step_cache_key(key, s.cache_text, digest);
+    // COPY --link: the copy is made on an empty root and its layer does not depend on the parent
+    // (BuildKit's): its own key leaves the parent out, and a step image made earlier under that
+    // key on another parent gives its layer again (overlay snapshots, whose layers are diffs).
+    const builder::Instruction& li = s.instruction;
+    bool link = s.action == Step::Action::Copy && li.link;
+    std::string link_key = link ? builder::step_cache_key("link", s.cache_text, digest) : "";
+    std::optional<image::ChangeSource> linked;
+    if (link && !opts.nocache && store().mode() == image::SnapshotMode::Overlay) {
+      if (auto hit = cache.get(link_key)) {
+        try {
+          image::ImageRecord rec = store().resolve(*hit);
+          std::size_t below = rec.parent ? store().resolve(rec.parent->str()).layers.size() : 0;
+          if (rec.layers.size() == below + 1) linked = image::ChangeSource{store().layer_paths(rec).back(), false, {}};
+        } catch (const std::exception& e) {
+          log::debug(std::string("build: --link layer of ") + *hit + ": " + e.what());
+        }
+      }
+    }
     if (!opts.nocache) {
       if (auto hit = cache.get(key)) {
         std::optional<Digest> id;
@@ -639,6 +661,7 @@ struct BuildService::Run {
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
     ContainerGuard c(svc, make_container(parent, config, network));
+    std::unique_ptr<ContainerGuard> link_container;  // --link: the empty root the copy goes into
     if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
     switch (s.action) {
       case Step::Action::Run: {
@@ -649,7 +672,13 @@ struct BuildService::Run {
         break;
       }
       case Step::Action::Copy:
-        copy_into(c.id(), s, cs);
+        if (linked) break;
+        if (link) {
+          link_container = std::make_unique<ContainerGuard>(svc, make_container(std::nullopt, config, "none"));
+          copy_into(link_container->id(), s, cs, c.id());
+        } else {
+          copy_into(c.id(), s, cs);
+        }
         break;
       case Step::Action::Workdir:
         make_workdir(c.id(), s.dir);
@@ -666,8 +695,10 @@ struct BuildService::Run {
 
     image::CommitInput ci;
     ci.parent = parent;
-    if (s.action != Step::Action::Config) {
-      ContainerRecord r = manager().inspect(c.id());
+    if (linked) {
+      ci.changes = linked;
+    } else if (s.action != Step::Action::Config) {
+      ContainerRecord r = manager().inspect(link_container ? link_container->id() : c.id());
       ci.changes = container_change_source(r, manager().container_dir(r.id));
     }
     builder::HistoryEntry h = builder::history_entry(s, false, hashes);
@@ -678,6 +709,7 @@ struct BuildService::Run {
     Digest id = image::commit_image(store(), ci).record.id;
     if (opts.nocache) uncached.push_back(id);
     else cache.put(key, id.str());
+    if (link && !opts.nocache) cache.put(link_key, id.str());
     std::string cid = c.id();
     c.release();
     if (visible && (opts.rm || opts.forcerm)) say("Removing intermediate container " + short_id(cid) + "\n");

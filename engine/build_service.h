@@ -24,8 +24,10 @@
 // them): --chmod=<octal> (every copied entry but symlinks and the directories the copy makes),
 // --exclude=<pattern> (dockerignore-style; matched against the paths below a directory source
 // and the names of a wildcard's matches), --parents (the source's directories from the context
-// root, or from a "/./" pivot, kept below the destination), --link (the same files: Hoist's
-// layers are each a diff of their own), heredoc sources (files 0644), ADD of an http(s) URL
+// root, or from a "/./" pivot, kept below the destination), --link (copied into an empty root,
+// the destination resolved there, --chown's names in the parent's; its layer keyed without the
+// parent, so a step built before on another parent gives the same layer again, as BuildKit's
+// cache; overlay snapshots), heredoc sources (files 0644), ADD of an http(s) URL
 // (build_fetch.h: mode 0600, mtime from Last-Modified, never extracted unless --unpack,
 // --checksum=sha256:... checked). ADD extracts a local file only when it is a tar (plain or
 // compressed). All of it is in the step's cache key (the flags in the step's text, the URL's

@@ -580,6 +580,30 @@ TEST_F(BuildTest, CopyFlagsAndHeredocs) {
   // The classic builder refuses --chmod; hoist does not: BuildKit's semantics.
   auto classic = build(false, {"-f", ctx_ + "/Dockerfile.chmod", ctx_});
   EXPECT_NE(classic.code, 0);
+
+  // --link: the copy's layer does not depend on the parent (BuildKit's cache): after a change
+  // of an earlier step the same layer comes again. Without --link the copy is made anew (its
+  // new directories' times differ).
+  auto last_layer = [&](const std::string& img) {
+    json l = inspect(true, img)["RootFS"]["Layers"];
+    return l.is_array() && !l.empty() ? l.back().get<std::string>() : std::string();
+  };
+  for (bool with_link : {true, false}) {
+    SCOPED_TRACE(with_link ? "--link" : "no --link");
+    std::string flag = with_link ? "--link " : "";
+    put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo one > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    auto b1 = build(true, {"-t", "link:1", ctx_});
+    ASSERT_EQ(b1.code, 0) << b1.err << b1.out;
+    usleep(10000);
+    put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo two > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    auto b2 = build(true, {"-t", "link:2", ctx_});
+    ASSERT_EQ(b2.code, 0) << b2.err << b2.out;
+    if (with_link) EXPECT_EQ(last_layer("link:2"), last_layer("link:1"));
+    else EXPECT_NE(last_layer("link:2"), last_layer("link:1"));
+    auto cat = d_->docker({"run", "--rm", "--network", "none", "link:2", "cat", "/one", "/new/dir/x"});
+    EXPECT_EQ(cat.out, "two\nalpha\n") << cat.err;
+    EXPECT_NE(joined(files(true, "link:2")).find("new/dir/x - 644 0:0 6\n"), std::string::npos);
+  }
 }
 
 // ADD of URLs (a loopback server) and of local archives, built by both daemons' classic builders:
