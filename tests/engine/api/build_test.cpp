@@ -667,6 +667,14 @@ TEST_F(BuildTest, AddUrlsAndArchivesAsDockerd) {
   auto local = build(true, {ctx_});
   EXPECT_NE(local.code, 0);
   EXPECT_NE(local.err.find("checksum requires HTTP(S) or Git sources"), std::string::npos) << local.err;
+  // BuildKit's --unpack: a URL's tar extracted on demand, a local one kept whole.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --unpack=true " + srv.url("/t.tar.gz") +
+                                " /u/\nADD --unpack=false t.tar.gz /k/\n");
+  auto unpack = build(true, {"-t", "unpack:1", ctx_});
+  ASSERT_EQ(unpack.code, 0) << unpack.err << unpack.out;
+  std::string unpacked = joined(files(true, "unpack:1"));
+  EXPECT_NE(unpacked.find("u/in-tar.txt - 644 0:0 13\n"), std::string::npos) << unpacked;
+  EXPECT_NE(unpacked.find("k/t.tar.gz - 644 0:0"), std::string::npos) << unpacked;
   // The URL's content is in the cache key: a changed file is fetched again into a new layer.
   put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + srv.url("/r.txt") + " /dl/\n");
   auto first = build(true, {"-t", "url:1", ctx_});
