@@ -57,9 +57,9 @@ size_t header_cb(char* data, size_t size, size_t n, void* user) {
 size_t write_cb(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::size_t len = size * n;
-  // The body of an error status is kept for the message, not written.
-  if (t->code >= 400) {
-    if (t->error_body.size() < 4096) t->error_body.append(data, std::min<std::size_t>(len, 4096));
+  // The body of an error status is kept for the message; only a 2xx answer's is the file.
+  if (t->code < 200 || t->code >= 300) {
+    if (t->code >= 400 && t->error_body.size() < 4096) t->error_body.append(data, std::min<std::size_t>(len, 4096));
     return len;
   }
   const char* p = data;

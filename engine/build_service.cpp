@@ -566,10 +566,17 @@ struct BuildService::Run {
       if (in.checksum.find(':') == std::string::npos) throw InvalidArgument("invalid checksum digest format");
       throw InvalidArgument("unsupported digest algorithm in --checksum " + in.checksum + " (hoist build: sha256)");
     }
+    if (!in.checksum.empty()) {
+      // go-digest's checks, with its words.
+      std::string hex = in.checksum.substr(7);
+      if (hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw InvalidArgument("invalid checksum digest format");
+      if (hex.size() != 64) throw InvalidArgument("invalid checksum digest length");
+    }
     std::string dl = own_dir() + "/download";
     Fetched f = fetch_url(url, dl);
     if (!in.checksum.empty() && f.sha256 != in.checksum)
-      throw Error("digest mismatch " + in.checksum + ": " + f.sha256);
+      throw Error("digest mismatch " + f.sha256 + ": " + in.checksum);  // BuildKit: got, then wanted
     std::string name = f.file_name;
     if (name.empty()) {
       if (!s.dest.empty() && s.dest.back() == '/') throw Error("cannot determine filename from url: " + url);

@@ -662,7 +662,7 @@ TEST_F(BuildTest, AddUrlsAndArchivesAsDockerd) {
   put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --checksum=" + bad + " " + srv.url("/r.txt") + " /ck\n");
   auto mismatch = build(true, {ctx_});
   EXPECT_NE(mismatch.code, 0);
-  EXPECT_NE(mismatch.err.find("digest mismatch " + bad + ": " + sum), std::string::npos) << mismatch.err;
+  EXPECT_NE(mismatch.err.find("digest mismatch " + sum + ": " + bad), std::string::npos) << mismatch.err;
   put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --checksum=" + sum + " a.txt /ck\n");
   auto local = build(true, {ctx_});
   EXPECT_NE(local.code, 0);
