@@ -126,7 +126,9 @@ TEST_F(BuildSources, CopyTarNamesEntriesAtTheDestination) {
 void make_tar(const std::string& path, const std::string& filter, int entries) {
   archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);
-  if (!filter.empty()) ASSERT_EQ(archive_write_add_filter_by_name(a, filter.c_str()), ARCHIVE_OK) << filter;
+  if (!filter.empty()) {
+    ASSERT_EQ(archive_write_add_filter_by_name(a, filter.c_str()), ARCHIVE_OK) << filter;
+  }
   ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
   for (int i = 0; i < entries; ++i) {
     archive_entry* e = archive_entry_new();
