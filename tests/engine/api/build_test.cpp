@@ -582,8 +582,8 @@ TEST_F(BuildTest, CopyFlagsAndHeredocs) {
   EXPECT_NE(classic.code, 0);
 
   // --link: the copy's layer does not depend on the parent (BuildKit's cache): after a change
-  // of an earlier step the same layer comes again. Without --link the copy is made anew (its
-  // new directories' times differ).
+  // of an earlier step the same layer comes again. Without --link the copy is made on the new
+  // parent (its /new, of another mode, is in the layer).
   auto last_layer = [&](const std::string& img) {
     json l = inspect(true, img)["RootFS"]["Layers"];
     return l.is_array() && !l.empty() ? l.back().get<std::string>() : std::string();
@@ -591,11 +591,12 @@ TEST_F(BuildTest, CopyFlagsAndHeredocs) {
   for (bool with_link : {true, false}) {
     SCOPED_TRACE(with_link ? "--link" : "no --link");
     std::string flag = with_link ? "--link " : "";
-    put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo one > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    put(ctx_ + "/Dockerfile",
+        "FROM bb:1\nRUN mkdir -m 700 /new && echo one > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
     auto b1 = build(true, {"-t", "link:1", ctx_});
     ASSERT_EQ(b1.code, 0) << b1.err << b1.out;
-    usleep(10000);
-    put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo two > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    put(ctx_ + "/Dockerfile",
+        "FROM bb:1\nRUN mkdir -m 750 /new && echo two > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
     auto b2 = build(true, {"-t", "link:2", ctx_});
     ASSERT_EQ(b2.code, 0) << b2.err << b2.out;
     if (with_link) EXPECT_EQ(last_layer("link:2"), last_layer("link:1"));
