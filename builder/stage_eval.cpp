@@ -229,6 +229,7 @@ void StageEvaluator::copy_step(Step& s) {
   in.dest = expand(in.dest);
   in.chown = expand(in.chown);
   in.chmod = expand(in.chmod);
+  for (auto& e : in.excludes) e = expand(e);
   if (in.kind == Kind::Add) in.checksum = expand(in.checksum);
   for (auto& c : in.source_contents) {
     if (!c.expand) continue;

@@ -3,10 +3,10 @@
 // command each step records (its history's created_by) and the text its cache key hashes.
 //
 // Substitution (the stage's env, then the build args the stage declared that the env does not
-// set): ADD, COPY (sources, destination, --chown, --chmod, --checksum; a heredoc's body unless
-// its delimiter was quoted), ENV, EXPOSE (a value may become several ports), LABEL, STOPSIGNAL,
-// USER, VOLUME, WORKDIR, ARG, RUN --mount values. Not: RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK,
-// MAINTAINER, ONBUILD (the shell or a later build does it), COPY --from.
+// set): ADD, COPY (sources, destination, --chown, --chmod, --exclude, --checksum; a heredoc's
+// body unless its delimiter was quoted), ENV, EXPOSE (a value may become several ports), LABEL,
+// STOPSIGNAL, USER, VOLUME, WORKDIR, ARG, RUN --mount values. Not: RUN, CMD, ENTRYPOINT, SHELL,
+// HEALTHCHECK, MAINTAINER, ONBUILD (the shell or a later build does it), COPY --from.
 //
 // A stage starts from its base image's config (PATH set when missing); the base's ONBUILD
 // triggers run first (dockerd: "# Executing N build triggers") and are not inherited.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <exception>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api/routes.h"
+#include "engine/build_fetch.h"
 #include "engine/build_sources.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_changes.h"
@@ -32,6 +34,7 @@
 #include "engine/daemon.h"
 #include "image/commit.h"
 #include "image/layer_internal.h"
+#include "image/pull.h"
 #include "image/reference.h"
 
 namespace hoist::engine {
@@ -83,6 +86,31 @@ image::Reference parse_tag(const std::string& t) {
   return ref;
 }
 
+// go-units' HumanSize: decimal units, 4 significant digits ("154B", "1.234kB").
+std::string go_human_size(double size) {
+  static const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+  int i = 0;
+  while (size >= 1000 && i < 8) {
+    size /= 1000;
+    ++i;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g%s", size, units[i]);
+  return buf;
+}
+
+bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
+
+// A source BuildKit reads as a git repository: git@..., git://..., or an http(s) URL of a
+// repository (".git" at the end of its path, before a "#ref").
+bool is_git_url(const std::string& s) {
+  if (s.rfind("git@", 0) == 0 || s.rfind("git://", 0) == 0) return true;
+  if (!is_url(s)) return false;
+  std::string path = s.substr(0, s.find('#'));
+  path = path.substr(0, path.find('?'));
+  return path.ends_with(".git") || path.ends_with(".git/");
+}
+
 // What Hoist does not do yet: named, never ignored.
 void check_supported(const Step& s) {
   const builder::Instruction& in = s.instruction;
@@ -99,19 +127,10 @@ void check_supported(const Step& s) {
         if (m.type == builder::MountType::Ssh) refuse("RUN --mount=type=ssh");
       break;
     case builder::Kind::Copy:
-    case builder::Kind::Add: {
-      const char* k = builder::kind_name(in.kind);
-      if (!in.chmod.empty()) refuse(std::string(k) + " --chmod");
-      if (in.link) refuse(std::string(k) + " --link");
-      if (!in.excludes.empty()) refuse(std::string(k) + " --exclude");
-      if (in.parents) refuse(std::string(k) + " --parents");
-      if (!in.checksum.empty()) refuse("ADD --checksum");
-      if (in.unpack) refuse("ADD --unpack");
-      if (!in.source_contents.empty()) refuse(std::string(k) + " of a heredoc");
+    case builder::Kind::Add:
       for (auto& src : in.sources)
-        if (src.rfind("http://", 0) == 0 || src.rfind("https://", 0) == 0) refuse("ADD of a URL");
+        if (is_git_url(src)) refuse(std::string(builder::kind_name(in.kind)) + " of a git repository (" + src + ")");
       break;
-    }
     default:
       break;
   }
@@ -195,6 +214,43 @@ struct BuildService::Run {
     } catch (const std::exception& e) {
       log::warn("build: keep " + id.substr(0, 12) + ": " + e.what());
     }
+  }
+
+  std::set<std::string> pulled;  // the references this build pulled (--pull: each once)
+
+  // An image FROM or COPY --from names: the store's, else (or with --pull) pulled, the progress
+  // in the output as dockerd's classic builder shows it.
+  image::ImageRecord base_image(const std::string& name) {
+    if (!opts.pull || pulled.count(name)) {
+      try {
+        return store().resolve(name);
+      } catch (const NotFound&) {
+      }
+    }
+    image::Reference ref;
+    try {
+      ref = image::Reference::parse(name);
+    } catch (const std::exception&) {
+      return store().resolve(name);  // an id, or a name that is not a reference: as the store says
+    }
+    if (ref.tag.empty() && !ref.digest) ref.tag = "latest";
+    image::RegistrySettings settings = opts.registry ? opts.registry(ref.domain) : d.registry_settings();
+    image::ProgressFn progress = [&](const image::ProgressEvent& e) {
+      if (out.progress) out.progress(e);
+    };
+    image::PullResult r;
+    try {
+      r = image::pull_image(store(), settings, ref, {}, progress);
+    } catch (const image::RegistryError& e) {
+      if (e.status() == 404 || e.status() == 401) throw NotFound(e.what());
+      throw;
+    }
+    progress({"", "Digest: " + r.digest.str(), 0, 0});
+    progress({"", (r.updated ? "Status: Downloaded newer image for " : "Status: Image is up to date for ") + ref.familiar(),
+              0, 0});
+    d.publish_image_event("pull", ref.familiar(), ref.familiar());
+    pulled.insert(name);
+    return r.image;
   }
 
   image::Store& store() { return d.store(); }
@@ -325,10 +381,40 @@ struct BuildService::Run {
     extract_made(fs, [&](int fd) { write_copy_tar(fd, {rel}, {}, std::make_pair(uid_t{0}, gid_t{0})); });
   }
 
+  // COPY/ADD: the sources, each with what the step does with it.
+  struct SourceInfo {
+    bool may_extract = false;          // ADD of a local file (or --unpack): a tar is extracted
+    std::string keep;                  // --parents: the path kept below the destination
+    std::vector<SourceItem> parents;   // --parents: the directories on the way (rel: kept path)
+  };
+
+  // A tree to read from: the context, or the root of a stage's or an image's file system (held
+  // mounted by a container of it that never starts).
+  struct TreeHold {
+    std::unique_ptr<ContainerGuard> holder;  // the container whose root is the source tree
+    std::optional<ContainerManager::RootfsLease> lease;
+    std::unique_ptr<SourceTree> tree;
+    void reset() {
+      tree.reset();
+      lease.reset();
+      holder.reset();
+    }
+  };
+
+  struct CopySources {
+    TreeHold hold;  // the stage's or image's root the sources are in
+    std::vector<std::unique_ptr<SourceTree>> own;  // heredocs' and downloads' directories
+    std::vector<ResolvedSource> list;
+    std::vector<SourceInfo> info;  // per entry of `list`
+    std::vector<std::string> hashes;
+  };
+
   // COPY/ADD of resolved sources into the container's root file system.
-  void copy_into(const std::string& id, const Step& s, const std::vector<ResolvedSource>& srcs) {
+  // `users_from`: the container whose /etc/passwd and /etc/group --chown's names are looked up in
+  // ("": the destination's; --link copies into an empty root but names the parent's users).
+  void copy_into(const std::string& id, const Step& s, const CopySources& cs, const std::string& users_from = "") {
     const builder::Instruction& in = s.instruction;
-    bool add = in.kind == builder::Kind::Add;
+    const std::vector<ResolvedSource>& srcs = cs.list;
     auto lease = manager().lease_rootfs(id);
     ContainerFs fs(lease.fd(), false, {});
     // Without --chown: root for the context's files, the source's own owners for a stage's or
@@ -337,37 +423,54 @@ struct BuildService::Run {
     if (s.copy_from.kind == builder::SourceRef::Context) owner = std::make_pair(uid_t{0}, gid_t{0});
     if (!in.chown.empty()) {
       std::string spec = in.chown.find(':') == std::string::npos ? in.chown + ":" + in.chown : in.chown;
-      ResolvedUser u = resolve_user(image::layer_detail::proc_fd_path(lease.fd()), spec);
+      std::optional<ContainerManager::RootfsLease> users;
+      if (!users_from.empty()) users.emplace(manager().lease_rootfs(users_from));
+      ResolvedUser u = resolve_user(image::layer_detail::proc_fd_path(users ? users->fd() : lease.fd()), spec);
       owner = std::make_pair(static_cast<uid_t>(u.uid), static_cast<gid_t>(u.gid));
     }
+    std::optional<mode_t> chmod;
+    if (!in.chmod.empty()) chmod = static_cast<mode_t>(std::stoul(in.chmod, nullptr, 8));
     std::string dest = builder::go_clean(s.dest);
     bool slash = !s.dest.empty() && s.dest.back() == '/';
-    if (srcs.size() > 1 && !slash)
+    if (srcs.size() > 1 && !slash && !in.parents)
       throw Error(std::string("When using ") + builder::kind_name(in.kind) +
                   " with more than one source file, the destination must be a directory and end with a /");
-    bool dest_dir = slash || is_dir_in(fs, dest);
+    bool dest_dir = slash || in.parents || is_dir_in(fs, dest);
     std::vector<TarPart> parts;
     std::vector<const ResolvedSource*> archives;
     std::string dir;  // the directory the sources go into
-    auto archive_src = [&](const ResolvedSource& r) {
-      if (!add || r.dir) return false;
+    auto archive_src = [&](std::size_t i) {
+      const ResolvedSource& r = srcs[i];
+      if (!cs.info[i].may_extract || r.dir) return false;
       UniqueFd f(::open(image::layer_detail::proc_fd_path(r.top.get()).c_str(), O_RDONLY | O_CLOEXEC));
       return f && S_ISREG(r.items[0].st.st_mode) && is_archive(f.get());
     };
-    if (dest_dir || (srcs.size() == 1 && (srcs[0].dir || archive_src(srcs[0])))) {
+    if (dest_dir || (srcs.size() == 1 && (srcs[0].dir || archive_src(0)))) {
       dir = dest;
-      for (const ResolvedSource& r : srcs) {
-        if (archive_src(r)) archives.push_back(&r);
-        else parts.push_back({&r, r.dir ? rel_of(dir) : rel_of(dir + "/" + base_name(r.name))});
+      for (std::size_t i = 0; i < srcs.size(); ++i) {
+        const ResolvedSource& r = srcs[i];
+        const SourceInfo& info = cs.info[i];
+        if (archive_src(i)) {
+          archives.push_back(&r);
+        } else if (in.parents) {
+          TarPart part{&r, rel_of(dir + "/" + info.keep), {}};
+          for (SourceItem it : info.parents) {
+            it.rel = rel_of(dir + "/" + it.rel);
+            part.parents.push_back(std::move(it));
+          }
+          parts.push_back(std::move(part));
+        } else {
+          parts.push_back({&r, r.dir ? rel_of(dir) : rel_of(dir + "/" + base_name(r.name)), {}});
+        }
       }
     } else {
       dir = parent_path(dest);
-      parts.push_back({&srcs[0], rel_of(dest)});
+      parts.push_back({&srcs[0], rel_of(dest), {}});
     }
     std::vector<std::string> make;
     if (rel_of(dir) != "" && !exists_in(fs, dir)) make.push_back(rel_of(dir));
     if (!parts.empty() || !make.empty())
-      extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner); });
+      extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner, chmod); });
     for (const ResolvedSource* r : archives) {
       UniqueFd f(::open(image::layer_detail::proc_fd_path(r->top.get()).c_str(), O_RDONLY | O_CLOEXEC));
       if (!f) throw_sys("open", r->name);
@@ -391,18 +494,7 @@ struct BuildService::Run {
     return top.dump();
   }
 
-  // A tree to read from: the context, or the root of a stage's or an image's file system (held
-  // mounted by a container of it that never starts).
-  struct TreeHold {
-    std::unique_ptr<ContainerGuard> holder;  // the container whose root is the source tree
-    std::optional<ContainerManager::RootfsLease> lease;
-    std::unique_ptr<SourceTree> tree;
-    void reset() {
-      tree.reset();
-      lease.reset();
-      holder.reset();
-    }
-  };
+
 
   const SourceTree* hold_tree(const builder::SourceRef& ref, TreeHold& h) {
     if (ref.kind == builder::SourceRef::Context) return context.get();
@@ -410,11 +502,7 @@ struct BuildService::Run {
     if (ref.kind == builder::SourceRef::Stage) {
       img = stages.at(ref.stage).image;
     } else if (ref.kind == builder::SourceRef::Image) {
-      try {
-        img = store().resolve(ref.image).id;
-      } catch (const NotFound&) {
-        throw NotFound("No such image: " + ref.image + " (hoist build does not pull images yet: pull it first)");
-      }
+      img = base_image(ref.image).id;
     }
     h.holder = std::make_unique<ContainerGuard>(svc, make_container(img, json::object(), "none"));
     h.lease.emplace(manager().lease_rootfs(h.holder->id()));
@@ -423,36 +511,151 @@ struct BuildService::Run {
   }
 
   // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from.
-  struct CopySources {
-    TreeHold hold;
-    std::vector<ResolvedSource> list;
-  };
+  // COPY/ADD: the sources, looked up in the context or in the stage or image named by --from,
+  // the heredocs and the URLs (each in a directory of the build's own).
+  // A directory of the build's own holding one file `name` (a heredoc, a download).
+  std::string own_dir() {
+    std::string d = tmp + "/src-" + std::to_string(++file_seq);
+    mkdir_all(d, 0755);
+    return d;
+  }
 
   void find_sources(const Step& s, CopySources& cs) {
     const builder::Instruction& in = s.instruction;
+    const SourceTree* tree = context.get();
     bool from_context = s.copy_from.kind == builder::SourceRef::Context;
-    const SourceTree* tree = hold_tree(s.copy_from, cs.hold);
+    bool add = in.kind == builder::Kind::Add;
     std::string cmd = builder::kind_name(in.kind);
+    std::unique_ptr<builder::IgnoreMatcher> exclude;
+    if (!in.excludes.empty()) {
+      std::vector<std::string> patterns;
+      for (const std::string& e : in.excludes) {
+        auto p = builder::read_dockerignore(e);
+        patterns.insert(patterns.end(), p.begin(), p.end());
+      }
+      try {
+        exclude = std::make_unique<builder::IgnoreMatcher>(patterns);
+      } catch (const std::exception& e) {
+        throw InvalidArgument(cmd + " --exclude: " + e.what());
+      }
+    }
+    bool local = false;
+    for (const std::string& src : in.sources) local = local || !is_url(src);
+    if (!from_context && local) tree = hold_tree(s.copy_from, cs.hold);
+    // `stat_names`: hashed as dockerd hashes a download (the file's stat, type bits and owner
+    // names), not as a context's file.
+    auto own_file = [&](const std::string& name, bool stat_names, const std::function<void(const std::string&)>& make) {
+      std::string d = own_dir();
+      make(d + "/" + name);
+      cs.own.push_back(std::make_unique<SourceTree>(d));
+      cs.list.push_back(resolve_source(*cs.own.back(), name, !stat_names));
+      cs.info.push_back({});
+    };
     for (const std::string& src : in.sources) {
+      if (is_url(src)) {
+        fetch_source(s, src, own_file, cs);
+        continue;
+      }
       std::string clean = builder::go_clean(src);
       if (from_context && (clean == ".." || clean.rfind("../", 0) == 0))
         throw Error(cmd + " failed: Forbidden path outside the build context: " + src + " ()");
+      // --parents: the part of the path kept below the destination starts after a "/./" (the
+      // pivot), else at the root.
+      std::string pivot;
+      if (in.parents) {
+        std::size_t at = src.find("/./");
+        if (at != std::string::npos) pivot = rel_of(src.substr(0, at));
+      }
       std::vector<std::string> found = tree->expand(src);
+      bool wild = builder::has_wildcard(src);
+      if (exclude && wild) {
+        // A match the patterns name (by its name) is left out, as BuildKit's wildcard copy.
+        std::erase_if(found, [&](const std::string& f) { return exclude->excluded(base_name(f)); });
+      }
       if (found.empty()) {
-        if (builder::has_wildcard(src)) throw Error(cmd + " failed: no source files were specified");
+        if (wild) throw Error(cmd + " failed: no source files were specified");
         found.push_back(builder::go_clean("/" + src).substr(1));
       }
       for (const std::string& f : found) {
         try {
-          cs.list.push_back(resolve_source(*tree, f, from_context, from_context ? stats : nullptr));
+          cs.list.push_back(resolve_source(*tree, f, from_context, exclude.get(), from_context ? stats : nullptr));
         } catch (const NotFound&) {
           if (from_context)
             throw Error(cmd + " failed: file not found in build context or excluded by .dockerignore: stat " + src +
                         ": file does not exist");
           throw Error(cmd + " failed: stat " + src + ": file does not exist");
         }
+        SourceInfo info;
+        info.may_extract = add && in.unpack.value_or(true);
+        if (in.parents) {
+          info.keep = pivot.empty() ? f : f.size() > pivot.size() ? f.substr(pivot.size() + 1) : "";
+          std::string on_way = pivot;
+          std::vector<std::string> elems = split(info.keep, '/');
+          std::string kept;
+          for (std::size_t k = 0; k + 1 < elems.size(); ++k) {
+            on_way = on_way.empty() ? elems[k] : on_way + "/" + elems[k];
+            kept = kept.empty() ? elems[k] : kept + "/" + elems[k];
+            UniqueFd d(tree->open(on_way, O_PATH | O_DIRECTORY));
+            SourceItem it;
+            it.rel = kept;
+            if (!d || ::fstat(d.get(), &it.st) != 0) throw_sys("stat", on_way);
+            info.parents.push_back(it);
+          }
+        }
+        cs.info.push_back(std::move(info));
       }
     }
+    for (const builder::SourceContent& c : in.source_contents) {
+      own_file(base_name(builder::go_clean("/" + c.path)), false, [&](const std::string& path) {
+        UniqueFd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!f) throw_sys("open", path);
+        write_all(f.get(), c.data, path);
+        if (::fchmod(f.get(), 0644) != 0) throw_sys("chmod", path);
+      });
+    }
+  }
+
+  // ADD of an http(s) URL: downloaded (dockerd: mode 0600, the mtime from Last-Modified), its
+  // checksum checked (BuildKit's words), never extracted unless --unpack.
+  template <typename OwnFile>
+  void fetch_source(const Step& s, const std::string& url, OwnFile& own_file, CopySources& cs) {
+    const builder::Instruction& in = s.instruction;
+    if (!in.checksum.empty() && in.checksum.rfind("sha256:", 0) != 0) {
+      if (in.checksum.find(':') == std::string::npos) throw InvalidArgument("invalid checksum digest format");
+      throw InvalidArgument("unsupported digest algorithm in --checksum " + in.checksum + " (hoist build: sha256)");
+    }
+    if (!in.checksum.empty()) {
+      // go-digest's checks, with its words.
+      std::string hex = in.checksum.substr(7);
+      if (hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw InvalidArgument("invalid checksum digest format");
+      if (hex.size() != 64) throw InvalidArgument("invalid checksum digest length");
+    }
+    std::string dl = own_dir() + "/download";
+    Fetched f = fetch_url(url, dl);
+    if (!in.checksum.empty() && f.sha256 != in.checksum)
+      throw Error("digest mismatch " + f.sha256 + ": " + in.checksum);  // BuildKit: got, then wanted
+    std::string name = f.file_name;
+    if (name.empty()) {
+      if (!s.dest.empty() && s.dest.back() == '/') throw Error("cannot determine filename from url: " + url);
+      name = "download";
+    }
+    own_file(name, true, [&](const std::string& path) {
+      if (::rename(dl.c_str(), path.c_str()) != 0) throw_sys("rename", path);
+      if (f.mtime) {
+        struct timespec ts[2] = {{*f.mtime, 0}, {*f.mtime, 0}};
+        if (::utimensat(AT_FDCWD, path.c_str(), ts, 0) != 0) throw_sys("utimensat", path);
+      }
+    });
+    cs.info.back().may_extract = in.unpack.value_or(false);
+    // dockerd names a download by its content hash alone (no "file:").
+    std::string& h = cs.list.back().hash;
+    if (h.rfind("file:", 0) == 0) h = h.substr(5);
+    // The classic builder's download progress, then an empty line.
+    struct stat st {};
+    ::fstat(cs.list.back().top.get(), &st);
+    if (out.progress) out.progress({"", "Downloading", st.st_size, st.st_size});
+    say("\n");
   }
 
   // RUN --mount and heredoc scripts: what the step's container mounts (HostConfig.Mounts of the
@@ -520,7 +723,8 @@ struct BuildService::Run {
       const SourceTree* tree = rm.tree_of[i] = hold_tree(ref, *rm.trees[i]);
       std::string rel = rel_of(m.source);
       try {
-        rm.sources[i] = resolve_source(*tree, rel, ref.kind == builder::SourceRef::Context);
+        bool ctx = ref.kind == builder::SourceRef::Context;
+        rm.sources[i] = resolve_source(*tree, rel, ctx, nullptr, ctx ? stats : nullptr);
       } catch (const NotFound&) {
         throw Error("failed to compute cache key: \"/" + rel + "\" not found: not found");
       }
@@ -642,7 +846,7 @@ struct BuildService::Run {
     check_supported(s);
     CopySources cs;
     RunMounts rm;
-    std::vector<std::string> hashes;
+    std::vector<std::string>& hashes = cs.hashes;
     std::string digest;
     if (s.action == Step::Action::Copy) {
       find_sources(s, cs);
@@ -656,6 +860,24 @@ struct BuildService::Run {
       if (!mount_hashes.empty()) digest = builder::combined_source_hash(mount_hashes);
     }
     key = builder::step_cache_key(key, s.cache_text, digest);
+    // COPY --link: the copy is made on an empty root and its layer does not depend on the parent
+    // (BuildKit's): its own key leaves the parent out, and a step image made earlier under that
+    // key on another parent gives its layer again (overlay snapshots, whose layers are diffs).
+    const builder::Instruction& li = s.instruction;
+    bool link = s.action == Step::Action::Copy && li.link;
+    std::string link_key = link ? builder::step_cache_key("link", s.cache_text, digest) : "";
+    std::optional<image::ChangeSource> linked;
+    if (link && !opts.nocache && store().mode() == image::SnapshotMode::Overlay) {
+      if (auto hit = cache.get(link_key)) {
+        try {
+          image::ImageRecord rec = store().resolve(*hit);
+          std::size_t below = rec.parent ? store().resolve(rec.parent->str()).layers.size() : 0;
+          if (rec.layers.size() == below + 1) linked = image::ChangeSource{store().layer_paths(rec).back(), false, {}};
+        } catch (const std::exception& e) {
+          log::debug(std::string("build: --link layer of ") + *hit + ": " + e.what());
+        }
+      }
+    }
     if (!opts.nocache) {
       if (auto hit = cache.get(key)) {
         std::optional<Digest> id;
@@ -700,6 +922,7 @@ struct BuildService::Run {
     ContainerGuard c(svc, make_container(parent, config, network, hc));
     // Secrets as env= reach the process only: never the container's record or inspect.
     if (!rm.env.empty()) svc.set_start_env(c.id(), rm.env);
+    std::unique_ptr<ContainerGuard> link_container;  // --link: the empty root the copy goes into
     if (visible) say(" ---> Running in " + c.id().substr(0, 12) + "\n");
     switch (s.action) {
       case Step::Action::Run: {
@@ -741,7 +964,13 @@ struct BuildService::Run {
         break;
       }
       case Step::Action::Copy:
-        copy_into(c.id(), s, cs.list);
+        if (linked) break;
+        if (link) {
+          link_container = std::make_unique<ContainerGuard>(svc, make_container(std::nullopt, config, "none"));
+          copy_into(link_container->id(), s, cs, c.id());
+        } else {
+          copy_into(c.id(), s, cs);
+        }
         break;
       case Step::Action::Workdir:
         make_workdir(c.id(), s.dir);
@@ -751,13 +980,16 @@ struct BuildService::Run {
     }
     // The source container goes before the commit.
     cs.list.clear();
+    cs.own.clear();
     cs.hold.reset();
     rm.release();
 
     image::CommitInput ci;
     ci.parent = parent;
-    if (s.action != Step::Action::Config) {
-      ContainerRecord r = manager().inspect(c.id());
+    if (linked) {
+      ci.changes = linked;
+    } else if (s.action != Step::Action::Config) {
+      ContainerRecord r = manager().inspect(link_container ? link_container->id() : c.id());
       ci.changes = container_change_source(r, manager().container_dir(r.id));
     }
     builder::HistoryEntry h = builder::history_entry(s, false, hashes);
@@ -768,6 +1000,7 @@ struct BuildService::Run {
     Digest id = image::commit_image(store(), ci).record.id;
     if (opts.nocache) uncached.push_back(id);
     else cache.put(key, id.str());
+    if (link && !opts.nocache) cache.put(link_key, id.str());
     std::string cid = c.id();
     c.release();
     if (visible && (opts.rm || opts.forcerm)) say("Removing intermediate container " + short_id(cid) + "\n");
@@ -823,8 +1056,44 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     UniqueFd root(::open(ctx_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_sys("open", ctx_dir);
     ContainerFs fs(root.get(), false, {});
+    UniqueFd remote;
+    if (!opts.remote.empty()) {
+      if (is_git_url(opts.remote) || !is_url(opts.remote))
+        throw InvalidArgument("remote " + opts.remote +
+                              ": hoist build fetches a context from an http(s) URL of a tar or a Dockerfile, not "
+                              "from a git repository");
+      std::string path = tmp.path() + "/remote";
+      try {
+        fetch_url(opts.remote, path);
+      } catch (const Error& e) {
+        throw InvalidArgument(e.what());
+      }
+      remote = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!remote) throw_sys("open", path);
+      struct stat st {};
+      ::fstat(remote.get(), &st);
+      // dockerd's download progress of the context: the size so far, no total.
+      if (out.message) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%8s", go_human_size(static_cast<double>(st.st_size)).c_str());
+        out.message("{\"status\":" + json(opts.remote).dump() + ",\"progressDetail\":{\"current\":" +
+                    std::to_string(st.st_size) + "},\"progress\":" + json(std::string(shown)).dump() +
+                    ",\"id\":\"Downloading context\"}");
+      }
+      bool archive = is_archive(remote.get());
+      if (!archive && out.message) out.message("{}");  // as dockerd's stream has it for a Dockerfile
+      if (!archive) {
+        // dockerd: a body that is no archive is the Dockerfile, alone in its context.
+        std::string df = ctx_dir + "/" + builder::go_clean("/" + opts.dockerfile).substr(1);
+        mkdir_all(parent_path(df), 0755);
+        if (::rename(path.c_str(), df.c_str()) != 0) throw_sys("rename", df);
+        ::chmod(df.c_str(), 0644);
+        remote.reset();
+      }
+    }
     try {
-      fs.extract("/", read, {});
+      if (remote) fs.extract("/", fd_reader(remote.get()), {});
+      else if (opts.remote.empty()) fs.extract("/", read, {});
     } catch (const TarApplyError& e) {
       throw InvalidArgument(std::string("failed to read the build context: ") + e.what());
     }
@@ -925,12 +1194,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
         break;
       }
       default: {
-        image::ImageRecord rec;
-        try {
-          rec = d_.store().resolve(ps.base);
-        } catch (const NotFound&) {
-          throw NotFound("No such image: " + ps.base + " (hoist build does not pull base images yet: pull it first)");
-        }
+        image::ImageRecord rec = run.base_image(ps.base);
         sr.image = rec.id;
         sr.key = builder::base_cache_key(rec.id.str(), platform);
         sr.config = builder::ImageConfig::from_json(image_config_of(d_, rec.id.str()).dump());

@@ -26,8 +26,24 @@
 // The output is the classic builder's text ("Step 1/5 : FROM busybox", " ---> Running in ...",
 // " ---> Using cache", " ---> <id>"); the API wraps it in its JSON stream.
 //
-// Not supported yet, refused with an error naming them: RUN --mount=type=ssh, --security; COPY/ADD --chmod, --link, --exclude, --parents, heredoc sources;
-// ADD of a URL and --checksum; FROM an image that is not in the store (no pull).
+// COPY/ADD (BuildKit's flags, which dockerd 20.10's classic builder refuses, as BuildKit reads
+// them): --chmod=<octal> (every copied entry but symlinks and the directories the copy makes),
+// --exclude=<pattern> (dockerignore-style; matched against the paths below a directory source
+// and the names of a wildcard's matches), --parents (the source's directories from the context
+// root, or from a "/./" pivot, kept below the destination), --link (copied into an empty root,
+// the destination resolved there, --chown's names in the parent's; its layer keyed without the
+// parent, so a step built before on another parent gives the same layer again, as BuildKit's
+// cache; overlay snapshots), heredoc sources (files 0644), ADD of an http(s) URL
+// (build_fetch.h: mode 0600, mtime from Last-Modified, never extracted unless --unpack,
+// --checksum=sha256:... checked). ADD extracts a local file only when it is a tar (plain or
+// compressed). All of it is in the step's cache key (the flags in the step's text, the URL's
+// content in the sources' hashes).
+//
+// FROM and COPY --from of an image not in the store (or any, with `pull`) pull it through
+// image::pull_image, the progress in the output as dockerd's JSON progress lines.
+//
+// Not supported yet, refused with an error naming them: RUN --mount=type=ssh, --security;
+// COPY/ADD of a git repository.
 #pragma once
 #include <functional>
 #include <map>
@@ -41,7 +57,9 @@
 #include "engine/build_cache.h"
 #include "engine/build_sources.h"
 #include "engine/build_mounts.h"
+#include "image/install.h"
 #include "image/layer.h"
+#include "image/registry.h"
 
 namespace hoist::engine {
 
@@ -61,11 +79,22 @@ struct BuildOptions {
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
   std::string context_stat_entry;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
+  bool pull = false;                      // pull every base image, even one in the store
+  // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
+  // or else a Dockerfile alone (dockerd's rule). A git repository is refused.
+  std::string remote;
+  // The registry settings (credentials) for a registry host; unset: the daemon's.
+  std::function<image::RegistrySettings(const std::string& host)> registry;
 };
 
 struct BuildOutput {
   std::function<void(std::string_view text)> stream;  // the builder's text, as it comes
   std::function<void(const std::string& image_id)> aux;
+  // A pull's or a download's progress message (the API's {"status":...,"id":...}).
+  std::function<void(const image::ProgressEvent& e)> progress;
+  // A message of the API's stream given whole (a JSON object's text), for those dockerd writes
+  // in a shape of their own (a remote context's download).
+  std::function<void(const std::string& json)> message;
 };
 
 // A RUN step that exited with a non-zero code (dockerd's message; the code for errorDetail).

@@ -61,20 +61,26 @@ std::string read_link_at(int dir, const std::string& name, const std::string& sh
 
 // The entries below the directory `dirfd` (its path `rel` below the source's top), depth first
 // with names sorted, never following a symlink.
-void walk(int dirfd, const std::string& rel, const std::string& shown, std::vector<SourceItem>& out) {
+void walk(int dirfd, const std::string& rel, const std::string& shown, std::vector<SourceItem>& out,
+          const builder::IgnoreMatcher* exclude) {
   for (const std::string& name : list_dir(dirfd, shown)) {
     SourceItem it;
     it.rel = join_rel(rel, name);
     std::string what = shown + "/" + name;
     if (::fstatat(dirfd, name.c_str(), &it.st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("lstat", what);
     if (S_ISSOCK(it.st.st_mode)) continue;  // no place in a tar
-    if (S_ISLNK(it.st.st_mode)) it.link = read_link_at(dirfd, name, what);
+    bool excluded = exclude && exclude->excluded(it.rel);
     bool dir = S_ISDIR(it.st.st_mode);
+    if (excluded && (!dir || !exclude->has_exclusions())) continue;
+    if (S_ISLNK(it.st.st_mode)) it.link = read_link_at(dirfd, name, what);
     std::string sub_rel = it.rel;  // `out` grows below: no reference into it
+    std::size_t at = out.size();
     out.push_back(std::move(it));
     if (dir) {
       UniqueFd sub = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, what);
-      walk(sub.get(), sub_rel, what, out);
+      walk(sub.get(), sub_rel, what, out, exclude);
+      // An excluded directory stays only for what a `!` pattern re-included below it.
+      if (excluded && out.size() == at + 1) out.pop_back();
     }
   }
 }
@@ -300,7 +306,8 @@ ContextStats ContextStats::parse(const std::string& text, HashMemo* memo) {
   return cs;
 }
 
-ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context, const ContextStats* stats) {
+ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context,
+                              const builder::IgnoreMatcher* exclude, const ContextStats* stats) {
   ResolvedSource s;
   s.name = rel.empty() ? "." : rel;
   int fd = tree.open(rel, O_PATH);
@@ -319,7 +326,7 @@ ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bo
   if (s.dir) {
     UniqueFd d(::open(proc_fd_path(s.top.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d) throw_sys("open", rel);
-    walk(d.get(), "", s.name, s.items);
+    walk(d.get(), "", s.name, s.items, exclude);
     std::vector<std::string> hexes;
     for (const SourceItem& it : s.items) hexes.push_back(hash_item(s, it, context, stats));
     s.hash = builder::dir_source_hash(hexes);
@@ -330,8 +337,12 @@ ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bo
 }
 
 void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
-                    std::optional<std::pair<uid_t, gid_t>> owner) {
+                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod) {
   TarOut out(fd);
+  auto moded = [&](struct stat st) {
+    if (chmod && !S_ISLNK(st.st_mode)) st.st_mode = (st.st_mode & S_IFMT) | (*chmod & 07777);
+    return st;
+  };
   struct stat dir_st {};
   dir_st.st_mode = S_IFDIR | 0755;
   ::clock_gettime(CLOCK_REALTIME, &dir_st.st_mtim);
@@ -339,6 +350,8 @@ void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std
   for (const std::string& d : make_dirs) out.entry(d + "/", dir_st, "", owner.value_or(root), -1);
   for (const TarPart& p : parts) {
     const ResolvedSource& s = *p.src;
+    for (const SourceItem& it : p.parents)
+      out.entry(it.rel + "/", moded(it.st), "", owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), -1);
     for (const SourceItem& it : s.items) {
       // A directory's top is the destination itself: made (or kept) by the extraction.
       if (s.dir && it.rel.empty()) continue;
@@ -346,21 +359,31 @@ void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std
       if (S_ISDIR(it.st.st_mode)) name += "/";
       UniqueFd data;
       if (S_ISREG(it.st.st_mode)) data = open_item(s, it);
-      out.entry(name, it.st, it.link, owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), data.get());
+      out.entry(name, moded(it.st), it.link, owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), data.get());
     }
   }
   out.close();
 }
 
 bool is_archive(int fd) {
-  unsigned char b[512] = {};
-  ssize_t n = ::pread(fd, b, sizeof b, 0);
-  if (n < 6) return false;
-  if (b[0] == 0x1f && b[1] == 0x8b) return true;                                        // gzip
-  if (b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') return true;                           // bzip2
-  if (std::memcmp(b, "\xfd" "7zXZ\x00", 6) == 0) return true;                           // xz
-  if (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return true;        // zstd
-  return n >= 262 && std::memcmp(b + 257, "ustar", 5) == 0;                             // tar
+  // dockerd: the stream decompressed (gzip, bzip2, xz, zstd) and a tar reader's first header
+  // read without error. Read through a dup of the fd at offset 0 (the caller's offset untouched).
+  struct ReadFree {
+    void operator()(archive* a) const { archive_read_free(a); }
+  };
+  std::unique_ptr<archive, ReadFree> a(archive_read_new());
+  if (!a) return false;
+  archive_read_support_filter_gzip(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  archive_read_support_filter_xz(a.get());
+  archive_read_support_filter_zstd(a.get());
+  archive_read_support_format_tar(a.get());
+  UniqueFd copy(::open(proc_fd_path(fd).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!copy) return false;
+  if (archive_read_open_fd(a.get(), copy.get(), kChunk) != ARCHIVE_OK) return false;
+  archive_entry* e = nullptr;
+  int r = archive_read_next_header(a.get(), &e);
+  return r == ARCHIVE_OK || r == ARCHIVE_WARN;
 }
 
 }  // namespace hoist::engine

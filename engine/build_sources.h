@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "builder/dockerignore.h"
 #include "common/fd.h"
 #include "image/layer.h"
 
@@ -96,25 +97,34 @@ struct ContextStats {
 };
 
 // Resolves and hashes one source (as expand() returned it). `context`: owners count as 0:0 in
-// the hash (dockerd's view of a context); `stats`: memoised hashes of the context's files.
-// Throws NotFound for a source that is not there.
+// the hash (dockerd's view of a context). Throws NotFound for a source that is not there.
+// `exclude` (COPY/ADD --exclude): the entries below a directory source whose path relative to
+// the source matches are left out (a directory with all below it, unless a `!` pattern
+// re-includes something below); the hash covers what is kept. `stats`: memoised hashes of the
+// context's files.
 ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bool context,
-                              const ContextStats* stats = nullptr);
+                              const builder::IgnoreMatcher* exclude = nullptr, const ContextStats* stats = nullptr);
 
 // One thing to put in the destination.
 struct TarPart {
   const ResolvedSource* src = nullptr;
   std::string dest;  // the path below "/" (no leading slash) the top becomes; a directory's
                      // entries go below it
+  // COPY --parents: the source's parent directories, written before it with their own modes
+  // (`rel`: the path below "/" each takes).
+  std::vector<SourceItem> parents;
 };
 
 // Writes the tar of `parts` into the file `fd`: every entry owned by `owner` (unset: by its own
-// owner), modes and mtimes kept, the given directories (`make_dirs`, paths below "/", 0755,
-// owned by `owner` or root) first.
+// owner), modes and mtimes kept (`chmod`, COPY --chmod: the permission bits of every entry but
+// symlinks and `make_dirs`), the given directories (`make_dirs`, paths below "/", 0755, owned by
+// `owner` or root) first.
 void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
-                    std::optional<std::pair<uid_t, gid_t>> owner);
+                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod = std::nullopt);
 
-// Whether the regular file `fd` is an archive ADD extracts (tar, plain or gzip, bzip2, xz, zstd).
+// Whether the regular file `fd` is an archive ADD extracts, as dockerd decides it: a tar (plain,
+// or compressed with gzip, bzip2, xz or zstd) with at least one entry. A compressed file that
+// is not a tar is copied as it is.
 bool is_archive(int fd);
 
 }  // namespace hoist::engine

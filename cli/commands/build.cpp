@@ -2,7 +2,9 @@
 // legacy builder client does it. The context directory is sent as a tar made while it is sent
 // (no copy on the client), without what .dockerignore excludes (builder/dockerignore.h, the
 // same rules the daemon side knows); a Dockerfile outside the context (or `-f -`) is added to
-// the tar under a name of its own. The output is the daemon's stream as it comes.
+// the tar under a name of its own. The output is the daemon's stream as it comes (a base image's
+// pull shown as docker's client shows it off a terminal). An http(s) URL is the daemon's to fetch
+// (remote=); a git repository is refused.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -205,6 +207,7 @@ std::string build_path(const Parsed& p, const std::string& dockerfile) {
   if (p.flag("force-rm")) path += "&forcerm=1";
   if (p.has("target")) path += "&target=" + q(p.get("target"));
   if (p.has("network")) path += "&networkmode=" + q(p.get("network"));
+  if (p.flag("pull")) path += "&pull=1";
   path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
   path += "&labels=" + q(kv_object(p.all("label"), false).dump());
   return path;
@@ -284,6 +287,15 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
       }
       if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
       if (j.contains("stream") && j["stream"].is_string()) out(j["stream"].get<std::string>());
+      // A base image's pull: its messages as docker's jsonmessage shows them off a terminal
+      // ("id: status"; the progress bars left out).
+      if (!j.contains("stream") && j.contains("status") && j["status"].is_string()) {
+        bool progress = j.contains("progressDetail") && j["progressDetail"].is_object() && !j["progressDetail"].empty();
+        if (!progress) {
+          std::string id = j.value("id", "");
+          out((id.empty() ? "" : id + ": ") + j["status"].get<std::string>() + "\n");
+        }
+      }
     }
     fflush(stdout);  // each step's lines as they come, into a pipe too
     return true;
@@ -346,8 +358,7 @@ const Command kBuildCommand = {
               {"label", 0, "list", "Set metadata for an image"},
               {"network", 0, "string", "Set the networking mode for the RUN instructions during build", "default"},
               {"no-cache", 0, "", "Do not use cache when building the image"},
-              {"pull", 0, "", "Always attempt to pull a newer version of the image", "", false,
-               "is not supported yet: hoist build uses the base images in the image store (hoist pull them first)"},
+              {"pull", 0, "", "Always attempt to pull a newer version of the image"},
               {"quiet", 'q', "", "Suppress the build output and print image ID on success"},
               {"rm", 0, "", "Remove intermediate containers after a successful build", "true"},
               {"secret", 0, "list",
@@ -360,8 +371,17 @@ const Command kBuildCommand = {
 int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kBuildCommand, argv);
   const std::string& arg = p.args[0];
-  if (arg.find("://") != std::string::npos || arg.rfind("git@", 0) == 0)
-    throw Error("hoist build: a URL or git context is not supported yet");
+  bool url = arg.rfind("http://", 0) == 0 || arg.rfind("https://", 0) == 0;
+  std::string url_path = url ? arg.substr(0, arg.find('#')) : "";
+  if (arg.rfind("git://", 0) == 0 || arg.rfind("git@", 0) == 0 || arg.rfind("github.com/", 0) == 0 ||
+      (url && url_path.ends_with(".git")))
+    throw Error("hoist build: a git repository as the context is not supported (clone it and build the directory)");
+  if (url) {
+    // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone): remote=.
+    std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
+    return send_build(ctx, p, build_path(p, dockerfile) + "&remote=" + q(arg),
+                      [](const Client::BodySink&) { return std::int64_t{-1}; });
+  }
   if (arg == "-") return build_from_stdin(ctx, p);
   std::string context = absolute(arg);
   struct stat st;

@@ -4,6 +4,9 @@
 // "Successfully tagged ...") ending in {"errorDetail":...,"error":...} when the build fails. An
 // error before the first line (a bad tag, Dockerfile or context) is an HTTP error instead, as
 // dockerd sends it while its output is still unflushed.
+#include <unistd.h>
+
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -11,6 +14,7 @@
 #include "engine/api/routes.h"
 #include "engine/build_service.h"
 #include "engine/container_service.h"
+#include "engine/daemon.h"
 #include "image/reference.h"
 #include "image/registry_internal.h"
 
@@ -114,9 +118,7 @@ void check_unsupported(const Request& req) {
   auto refuse = [](const std::string& what) {
     throw InvalidArgument(what + " is not supported yet by hoist build");
   };
-  if (!req.q("remote").empty()) refuse("a remote build context (remote)");
   if (req.q("version") == "2") refuse("BuildKit (version=2)");
-  if (req.qbool("pull")) refuse("pull");
   if (req.qbool("squash")) refuse("squash");
   for (const char* k : {"memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"})
     if (nonzero(req, k)) refuse(k);
@@ -152,7 +154,7 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
   auto builds = std::make_shared<BuildService>(d, svc);
-  rt.post("/build", [builds](Request& req, Response& res) {
+  rt.post("/build", [builds, &d](Request& req, Response& res) {
     BuildOptions o;
     check_unsupported(req);
     o.dockerfile = req.q("dockerfile", "Dockerfile");
@@ -169,6 +171,37 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
+    o.pull = req.qbool("pull");
+    o.remote = req.q("remote");
+    // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an
+    // auth file of the request's own, removed with it).
+    struct AuthTmp {
+      std::string path;
+      ~AuthTmp() {
+        if (!path.empty()) ::unlink(path.c_str());
+      }
+    } auth_tmp;
+    std::map<std::string, image::Credentials> creds = decode_registry_config(req.header("x-registry-config"));
+    if (!creds.empty()) {
+      static std::atomic<int> counter{0};
+      auth_tmp.path = d.config().exec_root + "/build-auth-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(++counter) + ".json";
+      auto af = image::AuthFile::load(auth_tmp.path);
+      for (auto& [key, c] : creds) {
+        std::string k = key;
+        for (const char* prefix : {"https://", "http://"})
+          if (k.rfind(prefix, 0) == 0) k = k.substr(std::string(prefix).size());
+        k = k.substr(0, k.find('/'));
+        if (k == "index.docker.io" || k == "registry-1.docker.io") k = "docker.io";
+        af.set(k, c);
+      }
+      af.save();
+    }
+    o.registry = [&d, path = auth_tmp.path](const std::string&) {
+      image::RegistrySettings settings = d.registry_settings();
+      if (!path.empty()) settings.auth_file = path;
+      return settings;
+    };
     req.unlimited_body();
 
     Writer* w = nullptr;
@@ -181,6 +214,15 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     out.stream = [&](std::string_view text) {
       if (quiet) held += stream_line(text) + "\r\n";
       else send(stream_line(text));
+    };
+    out.progress = [&](const image::ProgressEvent& e) {
+      std::string line = progress_json(e).dump();
+      if (quiet) held += line + "\r\n";
+      else send(line);
+    };
+    out.message = [&](const std::string& line) {
+      if (quiet) held += line + "\r\n";
+      else send(line);
     };
     // dockerd 20.10 sends no aux line in quiet mode.
     out.aux = [&](const std::string& id) {

@@ -120,6 +120,8 @@ std::string progress_bar(std::int64_t cur, std::int64_t total) {
   return bar;
 }
 
+}  // namespace
+
 json progress_json(const image::ProgressEvent& e) {
   json j = {{"status", e.status}};
   if (e.total > 0) {
@@ -131,6 +133,8 @@ json progress_json(const image::ProgressEvent& e) {
   if (!e.id.empty()) j["id"] = e.id;
   return j;
 }
+
+namespace {
 
 json error_json(const std::string& msg) { return {{"errorDetail", {{"message", msg}}}, {"error", msg}}; }
 
@@ -280,6 +284,22 @@ std::optional<image::Credentials> decode_registry_auth(std::string_view header) 
   c.identity_token = jstr(j, "identitytoken");
   if (c.empty()) return std::nullopt;
   return c;
+}
+
+std::map<std::string, image::Credentials> decode_registry_config(std::string_view header) {
+  std::map<std::string, image::Credentials> out;
+  if (header.empty()) return out;
+  json j = json::parse(b64decode(std::string(header)), nullptr, false);
+  if (!j.is_object()) return out;
+  for (auto& [key, v] : j.items()) {
+    if (!v.is_object()) continue;
+    image::Credentials c;
+    c.username = jstr(v, "username");
+    c.password = jstr(v, "password");
+    c.identity_token = jstr(v, "identitytoken");
+    if (!c.empty()) out[key] = c;
+  }
+  return out;
 }
 
 // Shared with api_system.cpp (/system/df).

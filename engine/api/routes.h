@@ -6,6 +6,7 @@
 #pragma once
 #include <nlohmann/json_fwd.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "engine/api/router.h"
 #include "engine/containers/record.h"
 #include "engine/daemon.h"
+#include "image/install.h"
 
 namespace hoist::network {
 class NetworkController;
@@ -65,6 +67,11 @@ void register_swarm_routes(Router& r, Daemon& d);
 // The credentials of an X-Registry-Auth header (base64url JSON: username, password,
 // identitytoken); none for an empty, undecodable or credential-less header, as Docker.
 std::optional<image::Credentials> decode_registry_auth(std::string_view header);
+// A pull's progress event as the API's JSON message ({"status","progressDetail","progress","id"}).
+nlohmann::json progress_json(const image::ProgressEvent& e);
+// X-Registry-Config (POST /build): base64url JSON of registry key -> auth config; undecodable or
+// empty entries are left out (anonymous, as Docker).
+std::map<std::string, image::Credentials> decode_registry_config(std::string_view header);
 
 // Writes one JSON line of a progress stream ("\r\n" terminated as Docker does).
 void write_json_line(Writer& w, const std::string& serialized);

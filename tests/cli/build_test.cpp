@@ -15,6 +15,7 @@
 #include "cli_daemon_test.h"
 #include "common/strings.h"
 #include "harness.h"
+#include "registry_harness.h"
 
 namespace {
 
@@ -103,6 +104,34 @@ TEST_P(BuildCli, DockerfileElsewhereAndFailures) {
   auto parse = hoist({"build", ctx_});
   EXPECT_NE(parse.code, 0);
   EXPECT_NE(parse.err.find("unknown instruction: NOPE"), std::string::npos) << parse.err;
+}
+
+// `hoist build URL`: the daemon fetches the context (a gzip-compressed tar from a loopback
+// server; dockerd does the same with remote=); a git repository is refused by the client.
+TEST_P(BuildCli, UrlContext) {
+  std::string www = dir_->path() + "/www";
+  put(www + "/src/Dockerfile", "FROM bb:1\nCOPY a.txt /a\nCMD [\"cat\", \"/a\"]\n");
+  put(www + "/src/a.txt", "from a url\n");
+  ASSERT_EQ(run_cmd({"tar", "-C", www + "/src", "-czf", www + "/ctx.tar.gz", "Dockerfile", "a.txt"}).code, 0);
+  hoist::test::ChildProcess srv({"python3", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", www},
+                                dir_->path() + "/http.log");
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::string log = slurp(dir_->path() + "/http.log");
+    std::size_t at = log.find(" port ");
+    if (at != std::string::npos && log.find(')', at) != std::string::npos)
+      port = log.substr(at + 6, log.find(' ', at + 6) - at - 6);
+    if (port.empty()) usleep(50000);
+  }
+  ASSERT_FALSE(port.empty()) << slurp(dir_->path() + "/http.log");
+  auto r = hoist({"build", "-t", "bc:1", "http://127.0.0.1:" + port + "/ctx.tar.gz"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_NE(r.out.find("Step 2/3 : COPY a.txt /a\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nSuccessfully tagged bc:1\n"), std::string::npos) << r.out;
+  EXPECT_EQ(docker({"run", "--rm", "--network", "none", "bc:1"}).out, "from a url\n");
+  auto git = hoist({"build", "https://127.0.0.1:" + port + "/repo.git"});
+  EXPECT_NE(git.code, 0);
+  EXPECT_NE(git.err.find("a git repository as the context is not supported"), std::string::npos) << git.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),

@@ -195,7 +195,7 @@ TEST(StageEval, SubstitutionPerInstruction) {
   auto b = run_stage(
       "FROM x\nARG D=/data\nARG U=app\nENV P=\"82 83\"\n"
       "WORKDIR $D/w\nUSER $U\nVOLUME $D ${D}2\nLABEL k=$U\nSTOPSIGNAL ${SIG:-SIGINT}\nEXPOSE $P 81\n"
-      "COPY --chown=$U:$U --chmod=0${M:-644} src$D $D/\n"
+      "COPY --chown=$U:$U --chmod=0${M:-644} --exclude=$U.log --exclude=*.tmp src$D $D/\n"
       "RUN echo $D\nCMD echo $D\nENTRYPOINT [\"$D\"]\nHEALTHCHECK CMD echo $D\nSHELL [\"$D\"]\nONBUILD RUN $D\nMAINTAINER $U\n");
   EXPECT_EQ(b.steps[3].dir, "/data/w");
   EXPECT_EQ(b.steps[4].config.user, "app");
@@ -207,6 +207,7 @@ TEST(StageEval, SubstitutionPerInstruction) {
   auto& copy = b.steps[9];
   EXPECT_EQ(copy.instruction.chown, "app:app");
   EXPECT_EQ(copy.instruction.chmod, "0644");
+  EXPECT_EQ(copy.instruction.excludes, (V{"app.log", "*.tmp"}));  // BuildKit expands --exclude
   EXPECT_EQ(copy.instruction.sources, V{"src/data"});
   EXPECT_EQ(copy.dest, "/data/");
   EXPECT_EQ(b.steps[10].argv, (V{"/bin/sh", "-c", "echo $D"}));

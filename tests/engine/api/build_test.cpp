@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fcntl.h>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -29,6 +31,7 @@
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "hoistd_harness.h"
+#include "registry_harness.h"
 
 using hoist::trim;
 using hoist::test::CmdResult;
@@ -681,4 +684,362 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   t2.join();
   EXPECT_EQ(one.code, 0) << one.out << one.err;
   EXPECT_EQ(two.code, 0) << two.out << two.err;
+}
+
+namespace {
+
+// A file server on a free loopback port for ADD's URLs and remote contexts: the files of `root`
+// (their mtimes as Last-Modified), and /cd/ answering r.txt's bytes with a Content-Disposition
+// filename of named.txt.
+class FileServer {
+ public:
+  explicit FileServer(const std::string& root) : dir_("hoist-build-http") {
+    std::string script = dir_.path() + "/serve.py";
+    std::ofstream(script) << R"(import http.server, os, sys
+root, portfile = sys.argv[1], sys.argv[2]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(s, *a, **k):
+        super().__init__(*a, directory=root, **k)
+    def do_GET(s):
+        if s.path.startswith('/cd/'):
+            body = open(os.path.join(root, 'r.txt'), 'rb').read()
+            s.send_response(200)
+            s.send_header('Content-Disposition', 'attachment; filename="named.txt"')
+            s.send_header('Content-Length', str(len(body)))
+            s.end_headers()
+            s.wfile.write(body)
+            return
+        return super().do_GET()
+    def log_message(s, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)
+open(portfile + '.tmp', 'w').write(str(srv.server_address[1]))
+os.rename(portfile + '.tmp', portfile)
+srv.serve_forever()
+)";
+    std::string portfile = dir_.path() + "/port";
+    proc_ = hoist::test::ChildProcess({"python3", script, root, portfile}, dir_.path() + "/log");
+    for (int i = 0; i < 100 && port_.empty(); ++i) {
+      std::ifstream in(portfile);
+      std::getline(in, port_);
+      if (port_.empty()) usleep(50000);
+    }
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + port_ + path; }
+  bool up() const { return !port_.empty(); }
+
+ private:
+  hoist::test::TempDir dir_;
+  hoist::test::ChildProcess proc_;
+  std::string port_;
+};
+
+// A tar (gzip-compressed when `gz`) of `files` (name, data) at `path`.
+void write_tar(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files, bool gz) {
+  run_cmd({"mkdir", "-p", path.substr(0, path.rfind('/'))});
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (gz) archive_write_add_filter_gzip(a);
+  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) {
+    archive_write_free(a);
+    FAIL() << "cannot write " << path;
+  }
+  for (auto& [name, data] : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+std::string gzip_of(const std::string& data) {
+  return run_cmd({"gzip", "-c", "-n"}, data).out;
+}
+
+}  // namespace
+
+// COPY's BuildKit flags in hoistd: --chmod (modes as BuildKit's, compared with dockerd's BuildKit
+// when it runs here), --exclude, --parents (with a ./ pivot), --link, heredocs (expanded or not,
+// <<- tabs removed, several at once); each flag in the cache key.
+TEST_F(BuildTest, CopyFlagsAndHeredocs) {
+  put(ctx_ + "/d/y.log", "log\n");
+  put(ctx_ + "/d/keep.log", "kept\n");
+  put(ctx_ + "/p/q/r.txt", "r\n", 0600);
+  ::chmod((ctx_ + "/p").c_str(), 0700);
+  ::symlink("b.txt", (ctx_ + "/dir/lnk").c_str());
+  std::string chmod_df =
+      "FROM bb:1\n"
+      "COPY --chmod=640 dir /a/b/\n"
+      "COPY --chmod=600 a.txt /c/x\n";
+  put(ctx_ + "/Dockerfile.chmod", chmod_df);
+  std::string main_df =
+      "FROM bb:1\n"
+      "COPY --exclude=*.log --exclude=!keep.log --exclude=sub dir d /ex/\n"
+      + chmod_df.substr(10) +
+      "COPY --parents dir/sub/c.sh p/q/r.txt /par/\n"
+      "COPY --parents p/./q/r.txt /piv\n"
+      "COPY --link --chown=7:8 a.txt /linked\n"
+      "ENV WHO=me\n"
+      "COPY <<EOF /h1\n"
+      "home $WHO\n"
+      "EOF\n"
+      "COPY <<\"EOF\" <<-EOT2 /hd/\n"
+      "raw $WHO\n"
+      "EOF\n"
+      "\ttabbed\n"
+      "\tEOT2\n"
+      "ADD --chmod=755 <<EOF /add.sh\n"
+      "#!/bin/sh\n"
+      "EOF\n";
+  put(ctx_ + "/Dockerfile", main_df);
+  auto got = build(true, {"-t", "flags:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  std::string listing = joined(files(true, "flags:1"));
+  for (const char* want : {"a/b d 755 0:0\n", "a/b/b.txt - 640 0:0 5\n", "a/b/sub d 640 0:0\n",
+                           "a/b/sub/c.sh - 640 0:0 17\n", "a/b/lnk l 777 0:0 -> b.txt\n", "c d 755 0:0\n",
+                           "c/x - 600 0:0 6\n", "ex/b.txt - 600 0:0 5\n", "ex/keep.log - 644 0:0 5\n",
+                           "par/dir d 755 0:0\n", "par/dir/sub d 755 0:0\n", "par/dir/sub/c.sh - 755 0:0 17\n",
+                           "par/p d 700 0:0\n", "par/p/q/r.txt - 600 0:0 2\n", "piv/q d 755 0:0\n",
+                           "piv/q/r.txt - 600 0:0 2\n", "linked - 644 7:8 6\n", "h1 - 644 0:0 8\n",
+                           "hd/EOF - 644 0:0 9\n", "hd/EOT2 - 644 0:0 7\n", "add.sh - 755 0:0 10\n"})
+    EXPECT_NE(listing.find(want), std::string::npos) << want << " in\n" << listing;
+  for (const char* never : {"ex/y.log", "ex/sub", "ex/c.sh", "par/a.txt", "piv/p"})
+    EXPECT_EQ(listing.find(std::string("\n") + never), std::string::npos) << never << " in\n" << listing;
+  auto r = d_->docker({"run", "--rm", "--network", "none", "flags:1", "cat", "/h1", "/hd/EOF", "/hd/EOT2"});
+  EXPECT_EQ(r.out, "home me\nraw $WHO\ntabbed\n") << r.err;
+
+  // All cached again; a file that --exclude leaves out changes no key, a kept one does.
+  std::string id1 = inspect(true, "flags:1").value("Id", "?");
+  auto again = build(true, {"-t", "flags:1", ctx_});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.out.find("Running in"), std::string::npos) << again.out;
+  EXPECT_EQ(inspect(true, "flags:1").value("Id", "!"), id1);
+  put(ctx_ + "/d/y.log", "changed\n");
+  auto excluded = build(true, {"-t", "flags:2", ctx_});
+  ASSERT_EQ(excluded.code, 0) << excluded.err;
+  EXPECT_EQ(inspect(true, "flags:2").value("Id", "?"), id1) << excluded.out;
+  // Another mode is another step.
+  put(ctx_ + "/Dockerfile", std::regex_replace(main_df, std::regex("--chmod=600"), "--chmod=604"));
+  auto moded = build(true, {"-t", "flags:3", ctx_});
+  ASSERT_EQ(moded.code, 0) << moded.err;
+  EXPECT_NE(inspect(true, "flags:3").value("Id", "?"), id1);
+  EXPECT_NE(joined(files(true, "flags:3")).find("c/x - 604 0:0 6\n"), std::string::npos);
+
+  // --chmod as dockerd's BuildKit gives it (when BuildKit runs with this dockerd's local images).
+  auto bk = run_cmd({"env", "DOCKER_BUILDKIT=1", "DOCKER_CONFIG=" + d_->dir() + "/docker-config", "/usr/bin/docker",
+                     "-H", "unix://" + socket(false), "build", "-f", ctx_ + "/Dockerfile.chmod", "-t", "chmod:1", ctx_},
+                    "", 300);
+  auto mine = build(true, {"-f", ctx_ + "/Dockerfile.chmod", "-t", "chmod:1", ctx_});
+  ASSERT_EQ(mine.code, 0) << mine.err;
+  if (bk.code == 0) {
+    auto part = [&](bool hoist) {
+      std::vector<std::string> out;
+      for (auto& l : files(hoist, "chmod:1"))
+        if (l.rfind("a/", 0) == 0 || l.rfind("c/", 0) == 0 || l.rfind("a ", 0) == 0 || l.rfind("c ", 0) == 0)
+          out.push_back(l);
+      return joined(out);
+    };
+    EXPECT_EQ(part(true), part(false));
+  } else {
+    std::cerr << "dockerd's BuildKit did not build here: " << bk.err << "\n";
+  }
+  // The classic builder refuses --chmod; hoist does not: BuildKit's semantics.
+  auto classic = build(false, {"-f", ctx_ + "/Dockerfile.chmod", ctx_});
+  EXPECT_NE(classic.code, 0);
+
+  // --link: the copy's layer does not depend on the parent (BuildKit's cache): after a change
+  // of an earlier step the same layer comes again. Without --link the copy is made on the new
+  // parent (its /new, of another mode, is in the layer).
+  auto last_layer = [&](const std::string& img) {
+    json l = inspect(true, img)["RootFS"]["Layers"];
+    return l.is_array() && !l.empty() ? l.back().get<std::string>() : std::string();
+  };
+  for (bool with_link : {true, false}) {
+    SCOPED_TRACE(with_link ? "--link" : "no --link");
+    std::string flag = with_link ? "--link " : "";
+    put(ctx_ + "/Dockerfile",
+        "FROM bb:1\nRUN mkdir -m 700 /new && echo one > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    auto b1 = build(true, {"-t", "link:1", ctx_});
+    ASSERT_EQ(b1.code, 0) << b1.err << b1.out;
+    put(ctx_ + "/Dockerfile",
+        "FROM bb:1\nRUN mkdir -m 750 /new && echo two > /one\nCOPY " + flag + "a.txt /new/dir/x\n");
+    auto b2 = build(true, {"-t", "link:2", ctx_});
+    ASSERT_EQ(b2.code, 0) << b2.err << b2.out;
+    if (with_link) EXPECT_EQ(last_layer("link:2"), last_layer("link:1"));
+    else EXPECT_NE(last_layer("link:2"), last_layer("link:1"));
+    auto cat = d_->docker({"run", "--rm", "--network", "none", "link:2", "cat", "/one", "/new/dir/x"});
+    EXPECT_EQ(cat.out, "two\nalpha\n") << cat.err;
+    EXPECT_NE(joined(files(true, "link:2")).find("new/dir/x - 644 0:0 6\n"), std::string::npos);
+  }
+}
+
+// ADD of URLs (a loopback server) and of local archives, built by both daemons' classic builders:
+// the same output, history (a download's hash), files, modes (0600 for a download) and mtimes
+// (Last-Modified); a gzip of a text file is copied, a gzip of a tar extracted, a URL never
+// extracted. Then BuildKit's --checksum: checked, its mismatch message, refused for a local file;
+// the URL's content in the cache key.
+TEST_F(BuildTest, AddUrlsAndArchivesAsDockerd) {
+  std::string www = d_->dir() + "/www";
+  put(www + "/r.txt", "remote file\n");
+  put(www + "/hello.txt.gz", gzip_of("hello\n"));
+  write_tar(www + "/t.tar.gz", {{"in-tar.txt", "from the tar\n"}}, true);
+  for (const char* f : {"r.txt", "hello.txt.gz", "t.tar.gz"}) {
+    struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
+    ::utimensat(AT_FDCWD, (www + "/" + f).c_str(), ts, 0);
+  }
+  FileServer srv(www);
+  ASSERT_TRUE(srv.up());
+  put(ctx_ + "/hello.txt.gz", gzip_of("hello\n"));
+  write_tar(ctx_ + "/t.tar.gz", {{"in-tar.txt", "from the tar\n"}}, true);
+  write_tar(ctx_ + "/plain.tar", {{"plain.txt", "plain\n"}}, false);
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ADD " + srv.url("/r.txt") + " /dl/\n"
+      "ADD " + srv.url("/r.txt") + " /named\n"
+      "ADD " + srv.url("/t.tar.gz") + " /tgz-url/\n"
+      "ADD " + srv.url("/cd/") + " /cd/\n"
+      "ADD hello.txt.gz t.tar.gz plain.tar /local/\n");
+  auto want = build(false, {"-t", "add:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = build(true, {"-t", "add:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_EQ(history(true, "add:1", 5), history(false, "add:1", 5));
+  EXPECT_EQ(joined(files(true, "add:1")), joined(files(false, "add:1")));
+  std::string listing = joined(files(true, "add:1"));
+  for (const char* w : {"dl/r.txt - 600 0:0 12\n", "named - 600 0:0 12\n", "cd/named.txt - 600 0:0 12\n",
+                        "local/hello.txt.gz - 644 0:0", "local/in-tar.txt - 644 0:0 13\n", "local/plain.txt - 644 0:0 6\n"})
+    EXPECT_NE(listing.find(w), std::string::npos) << w << " in\n" << listing;
+  auto times = [&](bool hoist) {
+    return docker(hoist, {"run", "--rm", "--network", "none", "add:1", "stat", "-c", "%n %Y", "/dl/r.txt", "/named",
+                          "/tgz-url/t.tar.gz"})
+        .out;
+  };
+  EXPECT_EQ(times(true), times(false));
+  EXPECT_NE(times(true).find("/dl/r.txt 1700000000\n"), std::string::npos) << times(true);
+
+  // BuildKit's --checksum (hoistd only: dockerd 20.10's builders know no such flag).
+  std::string sum = "sha256:" + run_cmd({"sha256sum", www + "/r.txt"}).out.substr(0, 64);
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --checksum=" + sum + " " + srv.url("/r.txt") + " /ck\n");
+  auto ok = build(true, {"-t", "ck:1", ctx_});
+  ASSERT_EQ(ok.code, 0) << ok.err << ok.out;
+  auto cached = build(true, {"-t", "ck:1", ctx_});
+  EXPECT_NE(cached.out.find(" ---> Using cache\n"), std::string::npos) << cached.out;
+  std::string bad = "sha256:" + std::string(64, '0');
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --checksum=" + bad + " " + srv.url("/r.txt") + " /ck\n");
+  auto mismatch = build(true, {ctx_});
+  EXPECT_NE(mismatch.code, 0);
+  EXPECT_NE(mismatch.err.find("digest mismatch " + sum + ": " + bad), std::string::npos) << mismatch.err;
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --checksum=" + sum + " a.txt /ck\n");
+  auto local = build(true, {ctx_});
+  EXPECT_NE(local.code, 0);
+  EXPECT_NE(local.err.find("checksum requires HTTP(S) or Git sources"), std::string::npos) << local.err;
+  // BuildKit's --unpack: a URL's tar extracted on demand, a local one kept whole.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD --unpack=true " + srv.url("/t.tar.gz") +
+                                " /u/\nADD --unpack=false t.tar.gz /k/\n");
+  auto unpack = build(true, {"-t", "unpack:1", ctx_});
+  ASSERT_EQ(unpack.code, 0) << unpack.err << unpack.out;
+  std::string unpacked = joined(files(true, "unpack:1"));
+  EXPECT_NE(unpacked.find("u/in-tar.txt - 644 0:0 13\n"), std::string::npos) << unpacked;
+  EXPECT_NE(unpacked.find("k/t.tar.gz - 644 0:0"), std::string::npos) << unpacked;
+  // The URL's content is in the cache key: a changed file is fetched again into a new layer.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + srv.url("/r.txt") + " /dl/\n");
+  auto first = build(true, {"-t", "url:1", ctx_});
+  ASSERT_EQ(first.code, 0) << first.err;
+  put(www + "/r.txt", "remote file, changed\n");
+  auto second = build(true, {"-t", "url:2", ctx_});
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(second.out.find("Using cache"), std::string::npos) << second.out;
+  auto r = d_->docker({"run", "--rm", "--network", "none", "url:2", "cat", "/dl/r.txt"});
+  EXPECT_EQ(r.out, "remote file, changed\n");
+  // A git repository is refused, never fetched.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + srv.url("/repo.git") + " /src/\n");
+  auto git = build(true, {ctx_});
+  EXPECT_NE(git.code, 0);
+  EXPECT_NE(git.err.find("ADD of a git repository"), std::string::npos) << git.err;
+}
+
+// POST /build?remote=: a URL of a context tar (gzip-compressed) or of a Dockerfile alone, fetched
+// by the daemon; the same stream as dockerd's. A git repository is refused by hoistd.
+TEST_F(BuildTest, RemoteContextAsDockerd) {
+  std::string www = d_->dir() + "/www";
+  write_tar(www + "/ctx.tar.gz", {{"Dockerfile", "FROM bb:1\nCOPY a.txt /\n"}, {"a.txt", "alpha\n"}}, true);
+  put(www + "/Dockerfile.txt", "FROM bb:1\nENV ONLY=1\n");
+  FileServer srv(www);
+  ASSERT_TRUE(srv.up());
+  auto post = [&](bool hoist, const std::string& query) {
+    return run_cmd({"curl", "-sS", "--unix-socket", socket(hoist), "-X", "POST", "-H",
+                    "Content-Type: application/x-tar", "http://localhost/v1.41/build?" + query},
+                   "", 300);
+  };
+  for (const std::string& path : {std::string("/ctx.tar.gz"), std::string("/Dockerfile.txt")}) {
+    SCOPED_TRACE(path);
+    std::string query = "t=rem:1&remote=" + srv.url(path);
+    auto want = post(false, query);
+    auto got = post(true, query);
+    ASSERT_EQ(got.code, 0) << got.err;
+    EXPECT_EQ(masked(got.out), masked(want.out));
+    EXPECT_NE(got.out.find("Successfully tagged rem:1"), std::string::npos) << got.out;
+  }
+  auto r = d_->docker({"run", "--rm", "--network", "none", "rem:1", "sh", "-c", "echo $ONLY"});
+  EXPECT_EQ(r.out, "1\n");
+  auto git = post(true, "remote=https://127.0.0.1:1/x/repo.git");
+  EXPECT_NE(git.out.find("not from a git repository"), std::string::npos) << git.out;
+  auto gone = post(true, "remote=" + srv.url("/missing.tar"));
+  EXPECT_NE(gone.out.find("failed to GET " + srv.url("/missing.tar") + " with status 404"), std::string::npos)
+      << gone.out;
+}
+
+// FROM and COPY --from of images that are not in the store: pulled from a registry that wants a
+// login (the docker CLI's X-Registry-Config), the pull's messages in the output as dockerd's;
+// --pull pulls an image that is there again. Both daemons build the same Dockerfile.
+TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
+  if (!hoist::test::registry_tools_missing().empty()) GTEST_SKIP() << hoist::test::registry_tools_missing();
+  hoist::test::LocalRegistry reg(hoist::test::LocalRegistry::Mode::Htpasswd);
+  auto login = d_->docker({"login", "-u", reg.user(), "--password-stdin", reg.host()}, reg.password() + "\n");
+  ASSERT_EQ(login.code, 0) << login.err;
+  std::string one = reg.host() + "/priv/bb:1", two = reg.host() + "/priv/bb:2";
+  for (const std::string& ref : {one, two}) {
+    ASSERT_EQ(d_->docker({"tag", "bb:1", ref}).code, 0);
+    auto push = d_->docker({"push", ref});
+    ASSERT_EQ(push.code, 0) << push.err << push.out;
+    ASSERT_EQ(d_->docker({"rmi", ref}).code, 0);
+  }
+  put(ctx_ + "/Dockerfile", "FROM " + one + "\nCOPY --from=" + two + " /bin/busybox /bb2\n");
+  // The lines a user reads, without the layers' own ("<id>: Pull complete"), which come in the
+  // order the downloads end.
+  auto shown = [&](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(masked(text));
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("<id>: ", 0) != 0) out.push_back(l);
+    return joined(out);
+  };
+  auto want = build(false, {"-t", "pulled:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = build(true, {"-t", "pulled:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(shown(got.out), shown(want.out));
+  for (const std::string& w : {std::string("1: Pulling from priv/bb\n"), "Status: Downloaded newer image for " + one + "\n",
+                               "Status: Downloaded newer image for " + two + "\n", std::string("Digest: sha256:")})
+    EXPECT_NE(got.out.find(w), std::string::npos) << w << " in\n" << got.out;
+  EXPECT_NE(trim(d_->docker({"images", "-q", one}).out), "") << "the pulled base stays";
+  // --pull: pulled again, up to date; the steps cached.
+  auto again = build(true, {"--pull", "-t", "pulled:1", ctx_});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("Status: Image is up to date for " + one + "\n"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find(" ---> Using cache\n"), std::string::npos) << again.out;
+  // Without the login the registry refuses: the build says so.
+  d_->docker({"logout", reg.host()});
+  ASSERT_EQ(d_->docker({"rmi", one}).code, 0);
+  auto anon = build(true, {ctx_});
+  EXPECT_NE(anon.code, 0) << anon.out;
+  EXPECT_NE(anon.err.find(reg.host()), std::string::npos) << anon.err;
 }

@@ -121,13 +121,112 @@ TEST_F(BuildSources, CopyTarNamesEntriesAtTheDestination) {
                                              "x/dir/up 7:8"}));
 }
 
-TEST_F(BuildSources, ArchivesAreRecognised) {
-  SourceTree t(ctx_);
-  UniqueFd plain(::open((ctx_ + "/a.txt").c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_FALSE(is_archive(plain.get()));
+// A tar at `path`, compressed with `filter` (archive_write_add_filter_by_name; "" for none), of
+// `entries` files.
+void make_tar(const std::string& path, const std::string& filter, int entries) {
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (!filter.empty()) {
+    ASSERT_EQ(archive_write_add_filter_by_name(a, filter.c_str()), ARCHIVE_OK) << filter;
+  }
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
+  for (int i = 0; i < entries; ++i) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, ("f" + std::to_string(i)).c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, 2);
+    archive_write_header(a, e);
+    archive_write_data(a, "x\n", 2);
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+// A compressed file of `data` (not a tar), with `filter`.
+void make_compressed(const std::string& path, const std::string& filter, const std::string& data) {
+  archive* a = archive_write_new();
+  archive_write_set_format_raw(a);
+  ASSERT_EQ(archive_write_add_filter_by_name(a, filter.c_str()), ARCHIVE_OK) << filter;
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_write_header(a, e);
+  archive_write_data(a, data.data(), data.size());
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+// dockerd's rule for ADD: a tar (plain or compressed) with an entry is extracted; a compressed
+// file that is no tar, a gzip header alone, an empty tar and a text are not.
+TEST_F(BuildSources, OnlyTarsAreArchives) {
+  auto archive_at = [](const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    EXPECT_TRUE(fd) << path;
+    return is_archive(fd.get());
+  };
+  EXPECT_FALSE(archive_at(ctx_ + "/a.txt"));
   put(ctx_ + "/g.gz", std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00", 8));
-  UniqueFd gz(::open((ctx_ + "/g.gz").c_str(), O_RDONLY | O_CLOEXEC));
-  EXPECT_TRUE(is_archive(gz.get()));
+  EXPECT_FALSE(archive_at(ctx_ + "/g.gz"));
+  for (const std::string filter : {"", "gzip", "bzip2", "xz", "zstd"}) {
+    SCOPED_TRACE(filter);
+    std::string tar = dir_ + "/t-" + filter + ".tar";
+    make_tar(tar, filter, 2);
+    EXPECT_TRUE(archive_at(tar));
+    make_tar(tar + ".empty", filter, 0);
+    EXPECT_FALSE(archive_at(tar + ".empty"));
+    if (filter.empty()) continue;
+    make_compressed(dir_ + "/text." + filter, filter, "just text\n");
+    EXPECT_FALSE(archive_at(dir_ + "/text." + filter));
+  }
+}
+
+// --exclude leaves entries out of a directory source (and out of its hash); a `!` pattern keeps
+// what it names below an excluded directory; --chmod sets every mode but a symlink's;
+// --parents' directories come first with their own modes.
+TEST_F(BuildSources, ExcludeChmodAndParents) {
+  SourceTree t(ctx_);
+  put(ctx_ + "/d/e/keep.md", "k\n");
+  put(ctx_ + "/d/g.txt", "g\n");
+  builder::IgnoreMatcher ex({"*.txt", "e", "!e/keep.md"});
+  ResolvedSource all = resolve_source(t, "d", true);
+  ResolvedSource some = resolve_source(t, "d", true, &ex);
+  std::vector<std::string> kept;
+  for (auto& it : some.items) kept.push_back(it.rel);
+  EXPECT_EQ(kept, (std::vector<std::string>{"", "e", "e/keep.md", "up"}));
+  EXPECT_NE(some.hash, all.hash);
+  put(ctx_ + "/d/g.txt", "changed\n");
+  EXPECT_EQ(resolve_source(t, "d", true, &ex).hash, some.hash) << "an excluded file is not in the hash";
+
+  ::chmod((ctx_ + "/d").c_str(), 0711);
+  ResolvedSource f = resolve_source(t, "d/e/f.txt", true);
+  TarPart part{&f, "p/d/e/f.txt", {}};
+  SourceItem d_item, e_item;
+  d_item.rel = "p/d";
+  ASSERT_EQ(::stat((ctx_ + "/d").c_str(), &d_item.st), 0);
+  e_item.rel = "p/d/e";
+  ASSERT_EQ(::stat((ctx_ + "/d/e").c_str(), &e_item.st), 0);
+  part.parents = {d_item, e_item};
+  std::string tar = dir_ + "/copy.tar";
+  {
+    UniqueFd fd(::open(tar.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    write_copy_tar(fd.get(), {}, {part, {&some, "s", {}}}, std::nullopt, mode_t{0640});
+  }
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  ASSERT_EQ(archive_read_open_filename(a, tar.c_str(), 10240), ARCHIVE_OK);
+  std::vector<std::string> names;
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%o", archive_entry_perm(e));
+    names.push_back(std::string(archive_entry_pathname(e)) + " " + mode);
+  }
+  archive_read_free(a);
+  EXPECT_EQ(names, (std::vector<std::string>{"p/d/ 640", "p/d/e/ 640", "p/d/e/f.txt 640", "s/e/ 640", "s/e/keep.md 640",
+                                             "s/up 777"}));
 }
 
 TEST_F(BuildSources, CacheSurvivesAReload) {
