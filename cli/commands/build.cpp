@@ -184,9 +184,9 @@ std::string read_all_fd(int fd) {
   }
 }
 
-// The /build query of the command's flags.
-std::string build_path(const Parsed& p, const std::string& dockerfile) {
-  std::string path = "/build?dockerfile=" + q(dockerfile);
+// The /build query of the command's flags, after the dockerfile ("&t=...").
+std::string build_query(const Parsed& p) {
+  std::string path;
   for (const std::string& t : p.all("tag")) path += "&t=" + q(t);
   if (p.flag("quiet")) path += "&q=1";
   if (p.flag("no-cache")) path += "&nocache=1";
@@ -199,11 +199,17 @@ std::string build_path(const Parsed& p, const std::string& dockerfile) {
   return path;
 }
 
+std::string build_path(const std::string& dockerfile, const std::string& query) {
+  return "/build?dockerfile=" + q(dockerfile) + query;
+}
+
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
-// and prints the daemon's stream; a build error is printed to stderr, its code the exit status.
-int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
-               const std::function<std::int64_t(const Client::BodySink&)>& produce) {
-  std::string id, error, pending;
+// and hands the daemon's stream to `on_stream`; a build error is printed to stderr, its code the
+// exit status. The image's id goes to `id`.
+int send_build(Ctx& ctx, bool quiet, const std::string& path,
+               const std::function<std::int64_t(const Client::BodySink&)>& produce,
+               const std::function<void(const std::string&)>& on_stream, std::string& id) {
+  std::string error, pending;
   int error_code = 0;
   auto on_data = [&](std::string_view d) {
     pending.append(d);
@@ -223,7 +229,7 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
         continue;
       }
       if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
-      if (j.contains("stream") && j["stream"].is_string()) out(j["stream"].get<std::string>());
+      if (j.contains("stream") && j["stream"].is_string()) on_stream(j["stream"].get<std::string>());
     }
     return true;
   };
@@ -231,16 +237,22 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
       "POST", path,
       [&](const Client::BodySink& send) {
         std::int64_t sent = produce(send);
-        if (sent >= 0 && !p.flag("quiet"))
-          out("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
+        if (sent >= 0 && !quiet)
+          on_stream("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
       },
       on_data, {{"Content-Type", "application/x-tar"}});
   if (!error.empty()) {
     errp(error + "\n");
     return error_code ? error_code : 1;
   }
-  if (p.has("iidfile") && !id.empty()) write_file_atomic(p.get("iidfile"), id, 0644, false);
   return 0;
+}
+
+void print_stream(const std::string& s) { out(s); }
+
+int finish(const Parsed& p, int rc, const std::string& id) {
+  if (rc == 0 && p.has("iidfile") && !id.empty()) write_file_atomic(p.get("iidfile"), id, 0644, false);
+  return rc;
 }
 
 bool looks_like_archive(const std::string& d) {
@@ -252,14 +264,15 @@ bool looks_like_archive(const std::string& d) {
 // `build -`: stdin is the context as a tar (sent as it is), or a Dockerfile (sent alone).
 int build_from_stdin(Ctx& ctx, const Parsed& p) {
   std::string data = read_all_fd(0);
+  std::string id;
   if (looks_like_archive(data)) {
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
-    return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
+    return finish(p, send_build(ctx, p.flag("quiet"), build_path(dockerfile, build_query(p)), [&](const Client::BodySink& send) {
       return send(data) ? static_cast<std::int64_t>(data.size()) : std::int64_t{-1};
-    });
+    }, print_stream, id), id);
   }
   builder::IgnoreMatcher none(std::vector<std::string>{});
-  return send_build(ctx, p, build_path(p, "Dockerfile"), [&](const Client::BodySink& send) {
+  return finish(p, send_build(ctx, p.flag("quiet"), build_path("Dockerfile", build_query(p)), [&](const Client::BodySink& send) {
     ContextTar tar(send, none);
     try {
       tar.add_file("Dockerfile", data);
@@ -269,10 +282,74 @@ int build_from_stdin(Ctx& ctx, const Parsed& p) {
       return std::int64_t{-1};
     }
     return tar.bytes();
-  });
+  }, print_stream, id), id);
 }
 
 }  // namespace
+
+int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(const std::string&)>& on_stream,
+                      std::string& id) {
+  const std::string& context = b.context;
+  struct stat st;
+  if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + context + "\" not found");
+  if (!S_ISDIR(st.st_mode)) throw Error("unable to prepare context: context must be a directory: " + context);
+
+  // The Dockerfile: inside the context (sent with it), or elsewhere / given as text (added to the tar).
+  std::string dockerfile = "Dockerfile", extra_name, extra_data;
+  auto random_name = [] {
+    std::random_device rd;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
+    return ".dockerfile." + std::string(hex, 12);
+  };
+  if (b.dockerfile_text) {
+    extra_data = *b.dockerfile_text;
+    extra_name = random_name();
+  } else if (!b.dockerfile.empty()) {
+    std::string abs = b.dockerfile[0] == '/' ? clean_path(b.dockerfile) : clean_path(context + "/" + b.dockerfile);
+    std::string rel = rel_path(context, abs);
+    if (rel.empty() || rel == ".") {
+      extra_data = read_file(abs);
+      extra_name = random_name();
+    } else {
+      dockerfile = rel;
+    }
+  }
+  if (!extra_name.empty()) dockerfile = extra_name;
+  if (extra_name.empty()) {
+    struct stat ds;
+    if (::stat((context + "/" + dockerfile).c_str(), &ds) != 0)
+      throw Error("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat " + context + "/" +
+                  dockerfile + ": no such file or directory");
+  }
+
+  // .dockerignore (or <Dockerfile>.dockerignore) of the context.
+  std::vector<std::string> patterns;
+  std::string ignore_file = ".dockerignore";
+  for (const std::string& cand : builder::dockerignore_candidates(extra_name.empty() ? dockerfile : "Dockerfile")) {
+    std::string path = context + "/" + cand;
+    if (path_exists(path)) {
+      patterns = builder::read_dockerignore(read_file(path));
+      ignore_file = cand;
+      break;
+    }
+  }
+  builder::IgnoreMatcher ignore(
+      builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
+
+  return send_build(ctx, b.quiet, build_path(dockerfile, b.query), [&](const Client::BodySink& send) {
+    ContextTar tar(send, ignore);
+    try {
+      tar.add_dir(context);
+      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
+      tar.close();
+    } catch (const Error&) {
+      if (!tar.closed()) throw;
+      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
+    }
+    return tar.bytes();
+  }, on_stream, id);
+}
 
 const Command kBuildCommand = {
     .use = "[OPTIONS] PATH | URL | -",
@@ -300,70 +377,20 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   if (arg.find("://") != std::string::npos || arg.rfind("git@", 0) == 0)
     throw Error("hoist build: a URL or git context is not supported yet");
   if (arg == "-") return build_from_stdin(ctx, p);
-  std::string context = absolute(arg);
+  ContextBuild b;
+  b.context = absolute(arg);
   struct stat st;
-  if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
-  if (!S_ISDIR(st.st_mode)) throw Error("unable to prepare context: context must be a directory: " + context);
-
-  // The Dockerfile: inside the context (sent with it), or elsewhere / stdin (added to the tar).
-  std::string dockerfile = "Dockerfile", extra_name, extra_data;
-  auto random_name = [] {
-    std::random_device rd;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
-    return ".dockerfile." + std::string(hex, 12);
-  };
+  if (::stat(b.context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
+  b.quiet = p.flag("quiet");
+  b.query = build_query(p);
   if (p.has("file")) {
     // Relative to the working directory, as docker's client takes it.
     std::string f = p.get("file");
-    if (f == "-") {
-      extra_data = read_all_fd(0);
-      extra_name = random_name();
-    } else {
-      std::string abs = absolute(f);
-      std::string rel = rel_path(context, abs);
-      if (rel.empty() || rel == ".") {
-        extra_data = read_file(abs);
-        extra_name = random_name();
-      } else {
-        dockerfile = rel;
-      }
-    }
-    if (!extra_name.empty()) dockerfile = extra_name;
+    if (f == "-") b.dockerfile_text = read_all_fd(0);
+    else b.dockerfile = absolute(f);
   }
-  if (extra_name.empty()) {
-    struct stat ds;
-    if (::stat((context + "/" + dockerfile).c_str(), &ds) != 0)
-      throw Error("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat " + context + "/" +
-                  dockerfile + ": no such file or directory");
-  }
-
-  // .dockerignore (or <Dockerfile>.dockerignore) of the context.
-  std::vector<std::string> patterns;
-  std::string ignore_file = ".dockerignore";
-  for (const std::string& cand : builder::dockerignore_candidates(extra_name.empty() ? dockerfile : "Dockerfile")) {
-    std::string path = context + "/" + cand;
-    if (path_exists(path)) {
-      patterns = builder::read_dockerignore(read_file(path));
-      ignore_file = cand;
-      break;
-    }
-  }
-  builder::IgnoreMatcher ignore(
-      builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
-
-  return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
-    ContextTar tar(send, ignore);
-    try {
-      tar.add_dir(context);
-      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
-      tar.close();
-    } catch (const Error&) {
-      if (!tar.closed()) throw;
-      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
-    }
-    return tar.bytes();
-  });
+  std::string id;
+  return finish(p, build_context_dir(ctx, b, print_stream, id), id);
 }
 
 }  // namespace hoist::cli

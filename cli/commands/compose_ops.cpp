@@ -4,6 +4,7 @@
 // v2's progress lines (" Container p-s-1  Started") on stderr.
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,10 +36,24 @@ const Command kComposeUp = {
      {"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
      {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."},
      {"timeout", 't', "int", "Use this timeout in seconds for container shutdown when attached or when containers are already running"},
-     {"build", 0, "", "Build images before starting containers", "", false, "is not supported yet: hoist has no builder"},
+     {"build", 0, "", "Build images before starting containers"},
      {"no-deps", 0, "", "Don't start linked services"},
      {"wait", 0, "", "Wait for services to be running|healthy. Implies detached mode."},
      {"wait-timeout", 0, "int", "Maximum duration in seconds to wait for the project to be running|healthy"}},
+    true,
+    0,
+    -1};
+
+const Command kComposeBuild = {
+    "[OPTIONS] [SERVICE...]",
+    "Build or rebuild services",
+    "",
+    {},
+    {{"build-arg", 0, "stringArray", "Set build-time variables for services"},
+     {"no-cache", 0, "", "Do not use cache when building the image"},
+     {"pull", 0, "", "Always attempt to pull a newer version of the image"},
+     {"quiet", 'q', "", "Don't print anything to STDOUT"},
+     {"with-dependencies", 0, "", "Also build dependencies (transitively)"}},
     true,
     0,
     -1};
@@ -51,8 +66,7 @@ const Command kComposeDown = {
     {{"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
      {"timeout", 't', "int", "Specify a shutdown timeout in seconds"},
      {"volumes", 'v', "", "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous volumes attached to containers"},
-     {"rmi", 0, "string", "Remove images used by services. \"local\" remove only images that don't have a custom tag (\"local\"|\"all\")",
-      "", false, "is not supported yet"}},
+     {"rmi", 0, "string", "Remove images used by services. \"local\" remove only images that don't have a custom tag (\"local\"|\"all\")"}},
     true,
     0,
     0};
@@ -203,9 +217,15 @@ std::set<std::string> with_dependencies(const Project& proj, const std::vector<s
 }
 
 // The image's id; pulls it when missing (pull_policy missing/if_not_present/always; never refuses).
-std::string ensure_image(Ctx& ctx, const std::string& service, const json& svc) {
-  std::string image = svc["image"].get<std::string>();
+std::string ensure_image(Ctx& ctx, const Project& proj, const std::string& service, const json& svc) {
+  std::string image = compose::service_image(proj, service);
   std::string policy = svc.value("pull_policy", std::string("missing"));
+  if (compose::has_build(proj, service)) {  // built before (build_images); never pulled
+    auto r = ctx.c().request("GET", "/images/" + q(image) + "/json", "", {}, true);
+    if (r.status == 404) throw ExitError{1, "service \"" + service + "\": image " + image + " is not built (--no-build)"};
+    if (r.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(r.body)};
+    return json::parse(r.body).value("Id", "");
+  }
   if (policy != "missing" && policy != "if_not_present" && policy != "always" && policy != "never")
     throw ExitError{1, "services." + service + ": pull_policy \"" + policy + "\" is not supported yet by hoist compose"};
   if (policy == "always") show_pull(image, ctx, true, "", true);
@@ -218,6 +238,66 @@ std::string ensure_image(Ctx& ctx, const std::string& service, const json& svc) 
   }
   if (r.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(r.body)};
   return json::parse(r.body).value("Id", "");
+}
+
+// Builds the image of each service of `services` that has `build:` (all of them with `always`,
+// else those whose image is missing or whose pull_policy is "build"), as `compose build`.
+void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>& services, bool always,
+                  const compose::BuildFlags& flags, const std::vector<std::string>& build_args, bool quiet) {
+  for (const auto& service : services) {
+    if (!compose::has_build(proj, service)) continue;
+    compose::BuildPlan plan = compose::build_plan(proj, service, flags);
+    if (!always && compose::service_of(proj, service).value("pull_policy", "") != "build" &&
+        ctx.c().request("GET", "/images/" + q(plan.image) + "/json", "", {}, true).status == 200)
+      continue;
+    if (!build_args.empty()) {
+      // --build-arg: over the file's args (KEY alone: the environment's value, unset: left out).
+      json args = json::object();
+      const json& b = compose::service_of(proj, service)["build"];
+      if (b.contains("args"))
+        for (const auto& [k, v] : b["args"].items())
+          if (!v.is_null()) args[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& a : build_args) {
+        auto eq = a.find('=');
+        if (eq != std::string::npos) args[a.substr(0, eq)] = a.substr(eq + 1);
+        else if (const char* e = std::getenv(a.c_str())) args[a] = e;
+      }
+      auto at = plan.query.find("&buildargs=");
+      auto end = plan.query.find('&', at + 1);
+      plan.query = plan.query.substr(0, at) + "&buildargs=" + q(args.dump()) + plan.query.substr(end);
+    }
+    ContextBuild b;
+    b.context = plan.context;
+    b.dockerfile = plan.dockerfile;
+    if (plan.has_inline) b.dockerfile_text = plan.dockerfile_inline;
+    b.query = plan.query;
+    b.quiet = quiet;
+    progress("Service", service, "Building");
+    std::string id;
+    int rc = build_context_dir(ctx, b, [&](const std::string& line) {
+      if (quiet) return;
+      std::lock_guard<std::mutex> l(g_out);
+      out(line);
+    }, id);
+    if (rc != 0) throw ExitError{rc, "failed to build service \"" + service + "\""};
+    progress("Service", service, "Built");
+  }
+}
+
+int compose_build(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose build";
+  Parsed p = parse(ctx, kComposeBuild, argv);
+  Project proj = load(lo);
+  auto wanted = selected(proj, p.args);
+  std::vector<std::string> services = wanted;
+  if (p.flag("with-dependencies")) {
+    auto all = with_dependencies(proj, wanted);
+    services.assign(all.begin(), all.end());
+  }
+  for (const auto& s : services)
+    if (compose::has_build(proj, s)) compose::build_plan(proj, s);  // refusals before any build
+  build_images(ctx, proj, services, true, {p.flag("no-cache"), p.flag("pull")}, p.all("build-arg"), p.flag("quiet"));
+  return 0;
 }
 
 void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
@@ -368,6 +448,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     throw ExitError{1, "hoist compose up: attached mode is not supported yet; use -d or --wait"};
   if (p.flag("force-recreate") && p.flag("no-recreate"))
     throw ExitError{1, "--force-recreate and --no-recreate are incompatible"};
+  if (p.flag("build") && p.flag("no-build")) throw ExitError{1, "--build and --no-build are incompatible"};
   auto wanted = selected(proj, p.args);
   auto services = p.flag("no-deps") ? std::set<std::string>(wanted.begin(), wanted.end()) : with_dependencies(proj, wanted);
   std::map<std::string, int> scale;
@@ -386,6 +467,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
   std::set<std::string> networks;
   for (const auto& s : services) {
     compose::container_create_plan(proj, s, 1, "");
+    if (compose::has_build(proj, s)) compose::build_plan(proj, s);
     const json& svc = compose::service_of(proj, s);
     if (svc.contains("networks"))
       for (const auto& [k, v] : svc["networks"].items()) networks.insert(k);
@@ -396,6 +478,9 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     for (const auto& [k, v] : (*proj.model)["volumes"].items())
       if (!compose::volume_is_external(proj, k)) compose::volume_create_body(proj, k);
 
+  if (!p.flag("no-build"))
+    build_images(ctx, proj, std::vector<std::string>(services.begin(), services.end()), p.flag("build"), {}, {},
+                 false);
   auto existing_all = project_containers(ctx, proj.name, true);
   std::vector<std::string> orphans;
   auto names = proj.service_names();
@@ -428,7 +513,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
   for (const auto& s : services) ids[s];
   auto up_service = [&](const std::string& service) {
     const json& svc = compose::service_of(proj, service);
-    std::string image_id = ensure_image(ctx, service, svc);
+    std::string image_id = ensure_image(ctx, proj, service, svc);
     std::vector<compose::Existing> existing;
     for (const auto& c : existing_all) {
       if (label(c, compose::kLabelService) != service) continue;
@@ -514,6 +599,8 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
 int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
   ctx.path = "compose down";
   Parsed p = parse(ctx, kComposeDown, argv);
+  if (p.has("rmi") && p.get("rmi") != "local" && p.get("rmi") != "all")
+    throw ExitError{1, "invalid --rmi option \"" + p.get("rmi") + "\": expected \"local\" or \"all\""};
   Project proj = load(lo);
   auto containers = project_containers(ctx, proj.name, true);
   auto names = proj.service_names();
@@ -564,6 +651,21 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
       if (d.status >= 400) throw ExitError{1, "Error response from daemon: " + error_message(d.body)};
       progress("Network", name, "Removed");
     }
+  if (p.has("rmi")) {
+    std::set<std::string> images;
+    for (const auto& s : names)
+      if (p.get("rmi") == "all" || !compose::service_of(proj, s).contains("image"))
+        images.insert(compose::service_image(proj, s));
+    for (const auto& image : images) {
+      auto r = ctx.c().request("DELETE", "/images/" + q(image), "", {}, true);
+      if (r.status == 404) continue;
+      if (r.status >= 400) {
+        errp("Error response from daemon: " + error_message(r.body) + "\n");
+        continue;
+      }
+      progress("Image", image, "Removed");
+    }
+  }
   if (p.flag("volumes") && m.contains("volumes"))
     for (const auto& [key, v] : m["volumes"].items()) {
       if (compose::volume_is_external(proj, key)) continue;
@@ -844,7 +946,7 @@ int compose_exec(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
 
 const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands() {
   static const std::vector<std::pair<std::string, std::string>> v = {
-      {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
+      {"build", kComposeBuild.summary}, {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
       {"logs", kComposeLogs.summary},  {"ps", kComposePs.summary},         {"restart", kComposeRestart.summary},
       {"rm", kComposeRm.summary},      {"start", kComposeStart.summary},   {"stop", kComposeStop.summary},
       {"up", kComposeUp.summary}};
@@ -854,6 +956,7 @@ const std::vector<std::pair<std::string, std::string>>& compose_orchestration_co
 int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
                         const std::vector<std::string>& argv) {
   if (sub == "up") return compose_up(ctx, lo, argv);
+  if (sub == "build") return compose_build(ctx, lo, argv);
   if (sub == "down") return compose_down(ctx, lo, argv);
   if (sub == "ps") return compose_ps(ctx, lo, argv);
   if (sub == "logs") return compose_logs(ctx, lo, argv);

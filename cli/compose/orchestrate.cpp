@@ -3,6 +3,7 @@
 #include "cli/compose/orchestrate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -107,6 +108,97 @@ std::vector<std::string> stop_order(const Project& p) {
   auto o = p.start_order();
   std::reverse(o.begin(), o.end());
   return o;
+}
+
+std::string service_image(const Project& p, const std::string& service) {
+  const json& s = service_of(p, service);
+  if (s.contains("image") && s["image"].is_string()) return s["image"].get<std::string>();
+  return p.name + "-" + service;
+}
+
+bool has_build(const Project& p, const std::string& service) { return service_of(p, service).contains("build"); }
+
+namespace {
+
+// Query encoding of a value for /build (percent-encoding of what is not unreserved).
+std::string qenc(const std::string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string r;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') r += static_cast<char>(c);
+    else r += std::string("%") + hex[c >> 4] + hex[c & 15];
+  }
+  return r;
+}
+
+}  // namespace
+
+BuildPlan build_plan(const Project& p, const std::string& service, const BuildFlags& flags) {
+  const json& s = service_of(p, service);
+  const std::string what = "services." + service + ".build";
+  if (!s.contains("build")) throw Error("services." + service + ": no `build` section");
+  const json& b = s["build"];
+  BuildPlan plan;
+  plan.image = service_image(p, service);
+  std::string query = "&t=" + qenc(plan.image);
+  json args = json::object(), labels = json::object();
+  bool no_cache = flags.no_cache, pull = flags.pull;
+  for (const auto& [k, v] : b.items()) {
+    if (k.rfind("x-", 0) == 0) continue;
+    if (k == "context") {
+      plan.context = v.get<std::string>();
+      if (plan.context.find("://") != std::string::npos || plan.context.rfind("git@", 0) == 0)
+        refuse(what, "context: " + plan.context, "a remote context: hoist's builder takes a directory");
+    } else if (k == "dockerfile") plan.dockerfile = v.get<std::string>();
+    else if (k == "dockerfile_inline") {
+      plan.has_inline = true;
+      plan.dockerfile_inline = v.get<std::string>();
+    } else if (k == "args") {
+      for (const auto& [ak, av] : v.items())
+        if (!av.is_null()) args[ak] = scalar(av);  // unset in the environment: not sent, as Compose
+    } else if (k == "labels") {
+      for (const auto& [lk, lv] : v.items()) labels[lk] = scalar(lv);
+    } else if (k == "target") query += "&target=" + qenc(v.get<std::string>());
+    else if (k == "cache_from") query += "&cachefrom=" + qenc(v.dump());
+    else if (k == "no_cache") no_cache = no_cache || v.get<bool>();
+    else if (k == "pull") pull = pull || v.get<bool>();
+    else if (k == "network") query += "&networkmode=" + qenc(v.get<std::string>());
+    else if (k == "shm_size") query += "&shmsize=" + qenc(scalar(v));
+    else if (k == "isolation") query += "&isolation=" + qenc(v.get<std::string>());
+    else if (k == "extra_hosts") {
+      json eh = json::array();
+      for (const auto& e : v) {
+        std::string x = e.get<std::string>();
+        auto eq = x.find('=');
+        eh.push_back(eq == std::string::npos ? x : x.substr(0, eq) + ":" + x.substr(eq + 1));
+      }
+      query += "&extrahosts=" + qenc(eh.dump());
+    } else if (k == "ulimits") {
+      json ul = json::array();
+      for (const auto& [uk, uv] : v.items()) {
+        if (uv.is_object()) ul.push_back({{"Name", uk}, {"Soft", uv.value("soft", 0LL)}, {"Hard", uv.value("hard", 0LL)}});
+        else ul.push_back({{"Name", uk}, {"Soft", uv}, {"Hard", uv}});
+      }
+      query += "&ulimits=" + qenc(ul.dump());
+    } else if (k == "tags") {
+      for (const auto& t : v) query += "&t=" + qenc(t.get<std::string>());
+    } else if (k == "platforms") {
+      if (v.size() > 1) refuse(what, "platforms", "several platforms need BuildKit");
+      if (v.size() == 1) query += "&platform=" + qenc(v[0].get<std::string>());
+    } else if (k == "secrets" || k == "ssh" || k == "cache_to" || k == "additional_contexts" || k == "entitlements" ||
+               k == "privileged" || k == "no_cache_filter" || k == "provenance" || k == "sbom") {
+      refuse(what, k, "it needs BuildKit; hoist builds with the classic builder (POST /build)");
+    } else refuse(what, k);
+  }
+  // Compose's labels on the image (after the file's own, which cannot override them).
+  labels[kLabelProject] = p.name;
+  labels[kLabelService] = service;
+  labels[kLabelVersion] = kComposeVersion;
+  if (no_cache) query += "&nocache=1";
+  if (pull) query += "&pull=1";
+  query += "&rm=1&buildargs=" + qenc(args.dump()) + "&labels=" + qenc(labels.dump());
+  plan.query = query;
+  return plan;
 }
 
 std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,
@@ -353,15 +445,13 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
                                  const std::string& image_id) {
   const json& s = service_of(p, service);
   const std::string what = "services." + service;
-  if (s.contains("build"))
-    throw Error(what + ": `build` is not supported yet by hoist compose (images must exist or be pullable)");
-  if (!s.contains("image")) throw Error(what + ": neither `image` nor `build` is set");
+  if (!s.contains("image") && !s.contains("build")) throw Error(what + ": neither `image` nor `build` is set");
   CreatePlan plan;
   plan.name = container_name(p, service, number);
   Mapped m;
   json& c = m.config;
   json& h = m.host;
-  c["Image"] = s["image"];
+  c["Image"] = service_image(p, service);
   json labels = json::object();
   for (const auto& [k, v] : container_labels(p, service, number, image_id)) labels[k] = v;
   c["Labels"] = labels;
@@ -376,7 +466,7 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
 
   static const std::set<std::string> kIgnored = {
       // what the orchestrator uses itself, or the loader has resolved
-      "image", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
+      "image", "build", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
       "env_file", "extends",
       "develop"};  // `watch`'s, not the container's
   for (const auto& [k, v] : s.items()) {

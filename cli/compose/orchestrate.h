@@ -49,6 +49,30 @@ std::vector<std::vector<std::string>> start_levels(const Project& p);
 // The start order reversed: what depends on a service stops before it.
 std::vector<std::string> stop_order(const Project& p);
 
+// The image the service's containers run: `image:`, else `<project>-<service>` (what `build:`
+// makes, as Compose v2 names it).
+std::string service_image(const Project& p, const std::string& service);
+bool has_build(const Project& p, const std::string& service);
+
+// What `compose build` sends to the classic POST /build for a service with `build:`: the context
+// directory, the Dockerfile (relative to the context or absolute, or its text for
+// dockerfile_inline) and the query after `dockerfile=` (t, buildargs, labels with Compose's
+// com.docker.compose.{project,service,version}, target, cachefrom, networkmode, ...). BuildKit's
+// keys (secrets, ssh, cache_to, additional_contexts, ...) are refused with an Error.
+struct BuildPlan {
+  std::string image;  // the tag the containers use
+  std::string context;
+  std::string dockerfile;
+  bool has_inline = false;
+  std::string dockerfile_inline;
+  std::string query;
+};
+struct BuildFlags {
+  bool no_cache = false;
+  bool pull = false;
+};
+BuildPlan build_plan(const Project& p, const std::string& service, const BuildFlags& flags = {});
+
 // A container's labels: the service's own, then Compose's. `image_id` is the image's id
 // (com.docker.compose.image).
 std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,

@@ -361,18 +361,79 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_EQ(docker({"volume", "inspect", project_ + "_data"}).code, 1);
 }
 
-TEST_P(ComposeApp, RefusalsComeBeforeAnythingIsMade) {
+TEST_P(ComposeApp, RefusalsBuildAndImages) {
   std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
                                         << "\nservices:\n  a: {image: bb:1}\n  b: {image: bb:1, devices: [/dev/fuse]}\n";
   auto up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
   EXPECT_EQ(up.err, "services.b: `devices` is not supported yet by hoist compose\n");
   EXPECT_EQ(summary(), json::object());
-  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_ << "\nservices:\n  a: {build: .}\n";
+  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
+                                        << "\nservices:\n  a: {build: {context: ., secrets: [s]}}\nsecrets:\n  s: {file: ./s}\n";
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
-  EXPECT_NE(up.err.find("`build` is not supported yet"), std::string::npos) << up.err;
+  EXPECT_EQ(up.err, "services.a.build: `secrets` is not supported yet by hoist compose (it needs BuildKit; hoist builds "
+                    "with the classic builder (POST /build))\n");
   EXPECT_EQ(summary(), json::object());
+
+  // build: a context with args, a target stage, labels; an inline Dockerfile with an image name.
+  fs::create_directories(dir_ + "/app");
+  auto dockerfile = [&](const std::string& extra) {
+    std::ofstream(dir_ + "/app/Dockerfile") << "FROM bb:1 AS base\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\n"
+                                            << extra << "FROM base AS final\nLABEL stage=final\n";
+  };
+  dockerfile("");
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n"
+      << "      target: final\n    command: [sleep, '1000']\n"
+      << "  inline:\n    image: " << project_ << "-custom:v1\n    build:\n"
+      << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n";
+  auto built = compose({"build"});
+  ASSERT_EQ(built.code, 0) << built.err;
+  EXPECT_NE(built.err.find(" Service app  Built"), std::string::npos) << built.err;
+  EXPECT_NE(built.out.find("Successfully tagged " + project_ + "-app:latest"), std::string::npos) << built.out;
+  json img = inspect("image", project_ + "-app");
+  const json& il = img["Config"]["Labels"];
+  EXPECT_EQ(il.value("com.docker.compose.project", ""), project_);
+  EXPECT_EQ(il.value("com.docker.compose.service", ""), "app");
+  EXPECT_EQ(il.value("com.docker.compose.version", ""), "2.29.7");
+  EXPECT_EQ(il.value("own", ""), "x");
+  EXPECT_EQ(il.value("stage", ""), "final");
+  EXPECT_EQ(inspect("image", project_ + "-custom:v1")["Config"]["Labels"].value("com.docker.compose.service", ""),
+            "inline");
+  // up uses what is built (no build); the containers run the images.
+  up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.err.find("Building"), std::string::npos) << up.err;
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/greeting"}).out, "hi\n");
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["Config"]["Image"], project_ + "-app");
+  EXPECT_EQ(docker({"logs", project_ + "-inline-1"}).out, "inline\n");
+  std::string app1 = inspect("container", project_ + "-app-1")["Id"];
+  // up --build rebuilds (a changed Dockerfile, --no-cache not needed) and recreates the app.
+  dockerfile("RUN echo two >> /greeting\n");
+  up = compose({"up", "-d", "--build", "app"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find(" Container " + project_ + "-app-1  Recreate"), std::string::npos) << up.err;
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/greeting"}).out, "hi\ntwo\n");
+  EXPECT_NE(inspect("container", project_ + "-app-1")["Id"], app1);
+  // --no-build with an image missing fails before anything is made.
+  ASSERT_EQ(compose({"rm", "-f", "inline"}).code, 0);
+  ASSERT_EQ(docker({"rmi", project_ + "-custom:v1"}).code, 0);
+  up = compose({"up", "-d", "--no-build", "inline"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_NE(up.err.find("image " + project_ + "-custom:v1 is not built"), std::string::npos) << up.err;
+  ASSERT_EQ(compose({"build", "-q", "--no-cache", "inline"}).code, 0);
+  // down --rmi local: the images compose named (not the one with `image:`); --rmi all: those too.
+  auto down = compose({"down", "-t", "1", "--rmi", "local"});
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_NE(down.err.find(" Image " + project_ + "-app  Removed"), std::string::npos) << down.err;
+  EXPECT_EQ(docker({"image", "inspect", project_ + "-app"}).code, 1);
+  EXPECT_EQ(docker({"image", "inspect", project_ + "-custom:v1"}).code, 0);
+  down = compose({"down", "--rmi", "all"});
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(docker({"image", "inspect", project_ + "-custom:v1"}).code, 1);
+  EXPECT_EQ(docker({"image", "inspect", "bb:1"}).code, 0);
 }
 
 TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
