@@ -2,7 +2,10 @@
 // of the Docker Engine API (it works against hoistd and dockerd alike). What to send comes from
 // cli/compose/orchestrate.h; this file makes the calls, in dependency order, and prints Compose
 // v2's progress lines (" Container p-s-1  Started") on stderr.
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -39,7 +42,13 @@ const Command kComposeUp = {
      {"build", 0, "", "Build images before starting containers"},
      {"no-deps", 0, "", "Don't start linked services"},
      {"wait", 0, "", "Wait for services to be running|healthy. Implies detached mode."},
-     {"wait-timeout", 0, "int", "Maximum duration in seconds to wait for the project to be running|healthy"}},
+     {"wait-timeout", 0, "int", "Maximum duration in seconds to wait for the project to be running|healthy"},
+     {"abort-on-container-exit", 0, "", "Stops all containers if any container was stopped. Incompatible with -d"},
+     {"exit-code-from", 0, "string", "Return the exit code of the selected service container. Implies --abort-on-container-exit"},
+     {"attach-dependencies", 0, "", "Automatically attach to log output of dependent services"},
+     {"no-color", 0, "", "Produce monochrome output"},
+     {"no-log-prefix", 0, "", "Don't print prefix in logs"},
+     {"timestamps", 0, "", "Show timestamps"}},
     true,
     0,
     -1};
@@ -440,12 +449,25 @@ void wait_ready(Ctx& ctx, const std::map<std::string, std::vector<std::string>>&
     }
 }
 
+struct AttachOptions {
+  std::set<std::string> services;  // whose containers are attached
+  bool abort_on_exit = false;
+  std::string exit_code_from;
+  bool color = false, no_prefix = false, timestamps = false;
+  std::string stop_query;  // "?t=N" or ""
+  double since = 0;        // output from then on (the start of `up`)
+};
+int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o);
+
 int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
   ctx.path = "compose up";
   Parsed p = parse(ctx, kComposeUp, argv);
   Project proj = load(lo);
-  if (!p.flag("detach") && !p.flag("wait"))
-    throw ExitError{1, "hoist compose up: attached mode is not supported yet; use -d or --wait"};
+  double started = now_s();
+  bool detached = p.flag("detach") || p.flag("wait");
+  bool abort_on_exit = p.flag("abort-on-container-exit") || p.has("exit-code-from");
+  if (detached && abort_on_exit) throw ExitError{1, "--abort-on-container-exit and -d cannot be combined."};
+  if (p.has("exit-code-from")) selected(proj, {p.get("exit-code-from")});
   if (p.flag("force-recreate") && p.flag("no-recreate"))
     throw ExitError{1, "--force-recreate and --no-recreate are incompatible"};
   if (p.flag("build") && p.flag("no-build")) throw ExitError{1, "--build and --no-build are incompatible"};
@@ -593,7 +615,18 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     in_parallel(todo, up_service);
   }
   if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
-  return 0;
+  if (detached || p.flag("no-start")) return 0;
+  AttachOptions ao;
+  if (p.args.empty() || p.flag("attach-dependencies")) ao.services = services;
+  else ao.services = std::set<std::string>(wanted.begin(), wanted.end());
+  ao.abort_on_exit = abort_on_exit;
+  ao.exit_code_from = p.get("exit-code-from");
+  ao.color = is_tty(1) && !p.flag("no-color") && !std::getenv("NO_COLOR");
+  ao.no_prefix = p.flag("no-log-prefix");
+  ao.timestamps = p.flag("timestamps");
+  ao.stop_query = stop_query(p);
+  ao.since = started;
+  return attach_up(ctx, proj, ao);
 }
 
 int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
@@ -770,6 +803,25 @@ void prefixed(const std::string& prefix, std::string& pending, std::string_view 
   pending.erase(0, start);
 }
 
+// A container's logs (GET /containers/ID/logs?`query`), each line after `prefix`, to stdout and
+// stderr as the container wrote them.
+void stream_logs(Ctx& ctx, const std::string& id, const std::string& prefix, const std::string& query) {
+  auto info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+  bool tty = info["Config"].value("Tty", false);
+  std::string pend_out, pend_err;
+  Demuxer dm([&](int stream, std::string_view d) {
+    if (stream == 2) prefixed(prefix, pend_err, d, stderr);
+    else prefixed(prefix, pend_out, d, stdout);
+  });
+  ctx.c().stream("GET", "/containers/" + q(id) + "/logs?" + query, "", [&](std::string_view d) {
+    if (tty) prefixed(prefix, pend_out, d, stdout);
+    else dm.feed(d);
+    return true;
+  });
+  if (!pend_out.empty()) prefixed(prefix, pend_out, "\n", stdout);
+  if (!pend_err.empty()) prefixed(prefix, pend_err, "\n", stderr);
+}
+
 int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
   ctx.path = "compose logs";
   Parsed p = parse(ctx, kComposeLogs, argv);
@@ -800,24 +852,11 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
         std::string id = c["Id"];
         std::string n = shown(c);
         std::string prefix = no_prefix ? "" : n + std::string(width - n.size(), ' ') + "  | ";
-        auto info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
-        bool tty = info["Config"].value("Tty", false);
-        std::string path = "/containers/" + q(id) + "/logs?stdout=1&stderr=1";
-        if (p.flag("follow")) path += "&follow=1";
-        if (p.flag("timestamps")) path += "&timestamps=1";
-        if (p.has("tail")) path += "&tail=" + q(p.get("tail"));
-        std::string pend_out, pend_err;
-        Demuxer dm([&](int stream, std::string_view d) {
-          if (stream == 2) prefixed(prefix, pend_err, d, stderr);
-          else prefixed(prefix, pend_out, d, stdout);
-        });
-        ctx.c().stream("GET", path, "", [&](std::string_view d) {
-          if (tty) prefixed(prefix, pend_out, d, stdout);
-          else dm.feed(d);
-          return true;
-        });
-        if (!pend_out.empty()) prefixed(prefix, pend_out, "\n", stdout);
-        if (!pend_err.empty()) prefixed(prefix, pend_err, "\n", stderr);
+        std::string query = "stdout=1&stderr=1";
+        if (p.flag("follow")) query += "&follow=1";
+        if (p.flag("timestamps")) query += "&timestamps=1";
+        if (p.has("tail")) query += "&tail=" + q(p.get("tail"));
+        stream_logs(ctx, id, prefix, query);
       } catch (...) {
         errors[i] = std::current_exception();
       }
@@ -826,6 +865,176 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   return 0;
+}
+
+// Compose v2's log prefix colours, in turn per container.
+const char* const kColors[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
+
+std::string log_prefix(const std::string& shown, std::size_t width, std::size_t index, bool color) {
+  std::string pre = shown + std::string(width > shown.size() ? width - shown.size() : 0, ' ') + "  | ";
+  if (!color) return pre;
+  return std::string("\033[") + kColors[index % (sizeof kColors / sizeof *kColors)] + "m" + pre + "\033[0m";
+}
+
+std::atomic<int> g_interrupts{0};
+extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
+
+void say(const std::string& line) {
+  std::lock_guard<std::mutex> l(g_out);
+  out(line);
+  fflush(stdout);
+}
+
+// Attached `up`: each container's output, prefixed, as it comes (containers started later or
+// again followed too), "<name> exited with code N" when one stops; returns when all stopped.
+// SIGINT/SIGTERM stop the project gracefully (a second one kills it); --abort-on-container-exit
+// stops it when one container exits.
+int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  auto shown = [&](const json& c) {
+    std::string n = cname(c), pre = proj.name + "-";
+    return n.rfind(pre, 0) == 0 ? n.substr(pre.size()) : n;
+  };
+  auto mine = [&] {
+    std::vector<json> v;
+    for (auto& c : project_containers(ctx, proj.name, true))
+      if (o.services.count(label(c, compose::kLabelService))) v.push_back(c);
+    return v;
+  };
+  struct Follow {
+    std::string shown, service;
+    std::size_t index = 0;
+    std::thread t;
+    std::atomic<bool> done{true};
+    double ended = 0;       // when the last stream ended (the next one starts there)
+    bool reported = false;  // "exited with code" printed for the current stop
+    bool streamed = false;  // a stream was started (a stopped container's output is read once)
+  };
+  std::map<std::string, std::unique_ptr<Follow>> follows;  // by id
+  std::size_t width = 0;
+  auto initial = mine();
+  std::vector<std::string> names;
+  for (const auto& c : initial) {
+    names.push_back(shown(c));
+    width = std::max(width, shown(c).size());
+  }
+  say("Attaching to " + join(names, ", ") + "\n");
+  bool abort = false;
+  int exit_code = 0;
+  std::string first_exited;
+  for (;;) {
+    if (g_interrupts.load() > 0) break;
+    bool any_live = false;
+    for (const auto& c : mine()) {
+      std::string id = c["Id"], state = c.value("State", "");
+      auto& f = follows[id];
+      if (!f) {
+        f = std::make_unique<Follow>();
+        f->shown = shown(c);
+        f->service = label(c, compose::kLabelService);
+        f->index = follows.size() - 1;
+        f->ended = o.since;
+        width = std::max(width, f->shown.size());
+      }
+      bool live = state == "running" || state == "restarting";
+      if (f->done.load() && f->t.joinable()) {
+        f->t.join();
+        f->ended = now_s();
+      }
+      if (f->done.load() && (live || !f->streamed)) {  // (again) running: from where the last stream ended
+        f->reported = false;
+        f->streamed = true;
+        f->done = false;
+        char since[32];
+        std::snprintf(since, sizeof since, "%.9f", f->ended);
+        std::string query = std::string("stdout=1&stderr=1&follow=1&since=") + since;
+        if (o.timestamps) query += "&timestamps=1";
+        std::string prefix = o.no_prefix ? "" : log_prefix(f->shown, width, f->index, o.color);
+        Follow* fp = f.get();
+        fp->t = std::thread([&ctx, fp, id, prefix, query] {
+          try {
+            stream_logs(ctx, id, prefix, query);
+          } catch (const std::exception&) {
+            // the container went away: what the next listing says decides
+          }
+          fp->done = true;
+        });
+      }
+      if (live || !f->done.load()) {
+        any_live = true;
+        continue;
+      }
+      if (!f->reported && (state == "exited" || state == "dead")) {
+        f->reported = true;
+        json info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+        int code = info["State"].value("ExitCode", 0);
+        if (info["State"].value("StartedAt", "").rfind("0001-", 0) == 0) continue;  // never started
+        say(f->shown + " exited with code " + std::to_string(code) + "\n");
+        if (first_exited.empty()) {
+          first_exited = f->service;
+          if (o.abort_on_exit && (o.exit_code_from.empty() || o.exit_code_from == f->service)) exit_code = code;
+        }
+        if (o.abort_on_exit) abort = true;
+      }
+    }
+    if (abort || !any_live) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  bool interrupted = g_interrupts.load() > 0;
+  if (abort || interrupted) {
+    say(interrupted ? "Gracefully stopping... (press Ctrl+C again to force)\n" : "Aborting on container exit...\n");
+    std::atomic<bool> stopped{false};
+    std::exception_ptr err;
+    std::thread stopper([&] {
+      try {
+        auto all = mine();
+        for (const auto& service : compose::stop_order(proj)) {
+          std::vector<json> todo;
+          for (const auto& c : all)
+            if (label(c, compose::kLabelService) == service && c.value("State", "") == "running") todo.push_back(c);
+          in_parallel(todo, [&](const json& c) {
+            progress("Container", cname(c), "Stopping");
+            ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/stop" + o.stop_query, "", {}, true);
+            progress("Container", cname(c), "Stopped");
+          });
+        }
+      } catch (...) {
+        err = std::current_exception();
+      }
+      stopped = true;
+    });
+    int seen = g_interrupts.load();
+    bool killed = false;
+    while (!stopped.load()) {
+      if (!killed && g_interrupts.load() > std::max(seen, interrupted ? 1 : 0)) {
+        killed = true;  // a second Ctrl-C: kill what is still running
+        for (const auto& c : mine())
+          if (c.value("State", "") == "running") {
+            progress("Container", cname(c), "Killing");
+            ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/kill", "", {}, true);
+            progress("Container", cname(c), "Killed");
+          }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    stopper.join();
+    if (err) std::rethrow_exception(err);
+  }
+  for (auto& [id, f] : follows)
+    if (f->t.joinable()) f->t.join();
+  if (interrupted) return 130;
+  if (!o.exit_code_from.empty()) {
+    for (const auto& c : mine())
+      if (label(c, compose::kLabelService) == o.exit_code_from) {
+        json info = json::parse(ctx.c().request("GET", "/containers/" + q(c["Id"].get<std::string>()) + "/json").body);
+        return info["State"].value("ExitCode", 0);
+      }
+  }
+  return exit_code;
 }
 
 // stop/start/restart/kill/rm: each selected service's containers, in (reverse) dependency order.

@@ -388,7 +388,8 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
       << "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n"
       << "      target: final\n    command: [sleep, '1000']\n"
       << "  inline:\n    image: " << project_ << "-custom:v1\n    build:\n"
-      << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n";
+      << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n"
+      << "  job: {image: bb:1, command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n";
   auto built = compose({"build"});
   ASSERT_EQ(built.code, 0) << built.err;
   EXPECT_NE(built.err.find(" Service app  Built"), std::string::npos) << built.err;
@@ -417,6 +418,34 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   EXPECT_NE(up.err.find(" Container " + project_ + "-app-1  Recreate"), std::string::npos) << up.err;
   EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/greeting"}).out, "hi\ntwo\n");
   EXPECT_NE(inspect("container", project_ + "-app-1")["Id"], app1);
+
+  // Attached up: the output of what it starts, prefixed, each exit; it returns when all stopped.
+  auto att = compose({"up", "--no-build", "inline"}, 60);
+  EXPECT_EQ(att.code, 0) << att.err;
+  EXPECT_EQ(att.out, "Attaching to inline-1\ninline-1  | inline\ninline-1 exited with code 0\n");
+  // --exit-code-from: the job's exit stops the others; its code is up's.
+  att = compose({"up", "--no-build", "-t", "1", "--exit-code-from", "job", "job", "app"}, 60);
+  EXPECT_EQ(att.code, 3) << att.err;
+  EXPECT_NE(att.out.find("job-1  | out\n"), std::string::npos) << att.out;
+  EXPECT_NE(att.err.find("job-1  | err\n"), std::string::npos) << att.err;
+  EXPECT_NE(att.out.find("job-1 exited with code 3\nAborting on container exit...\n"), std::string::npos) << att.out;
+  EXPECT_NE(att.err.find(" Container " + project_ + "-app-1  Stopped"), std::string::npos) << att.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "exited");
+  // Ctrl-C stops the project gracefully (sleep ignores SIGTERM: -t 30 would wait); a second one kills.
+  {
+    std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
+                      dir_ + " -f " + dir_ + "/compose.yaml up --no-build -t 30 app";
+    std::string wait_for = "i=0; while ! grep -q \"$1\" " + dir_ + "/up.out && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done";
+    std::string script = "w() { " + wait_for + "; }; " + cmd + " > " + dir_ + "/up.out 2> " + dir_ +
+                         "/up.err & p=$!; w Attaching; kill -INT $p; w Gracefully; sleep 0.5; kill -INT $p; wait $p; echo $?";
+    auto r = hoist::test::run_cmd({"sh", "-c", script}, "", 25);
+    EXPECT_EQ(r.out, "130\n") << r.err;
+    std::ifstream o(dir_ + "/up.out"), e(dir_ + "/up.err");
+    std::string so((std::istreambuf_iterator<char>(o)), {}), se((std::istreambuf_iterator<char>(e)), {});
+    EXPECT_EQ(so, "Attaching to app-1\nGracefully stopping... (press Ctrl+C again to force)\n");
+    EXPECT_NE(se.find(" Container " + project_ + "-app-1  Killed"), std::string::npos) << se;
+    EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
+  }
   // --no-build with an image missing fails before anything is made.
   ASSERT_EQ(compose({"rm", "-f", "inline"}).code, 0);
   ASSERT_EQ(docker({"rmi", project_ + "-custom:v1"}).code, 0);
@@ -433,7 +462,7 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   down = compose({"down", "--rmi", "all"});
   ASSERT_EQ(down.code, 0) << down.err;
   EXPECT_EQ(docker({"image", "inspect", project_ + "-custom:v1"}).code, 1);
-  EXPECT_EQ(docker({"image", "inspect", "bb:1"}).code, 0);
+  EXPECT_EQ(docker({"image", "inspect", "bb:1"}).code, 1);  // the job's: every image a service uses
 }
 
 TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
