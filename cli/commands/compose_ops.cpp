@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -63,6 +64,50 @@ const Command kComposeBuild = {
      {"pull", 0, "", "Always attempt to pull a newer version of the image"},
      {"quiet", 'q', "", "Don't print anything to STDOUT"},
      {"with-dependencies", 0, "", "Also build dependencies (transitively)"}},
+    true,
+    0,
+    -1};
+
+const Command kComposeRun = {
+    "[OPTIONS] SERVICE [COMMAND] [ARGS...]",
+    "Run a one-off command on a service",
+    "",
+    {},
+    {{"build", 0, "", "Build image before starting container"},
+     {"cap-add", 0, "list", "Add Linux capabilities"},
+     {"cap-drop", 0, "list", "Drop Linux capabilities"},
+     {"detach", 'd', "", "Run container in background and print container ID"},
+     {"entrypoint", 0, "string", "Override the entrypoint of the image"},
+     {"env", 'e', "stringArray", "Set environment variables"},
+     {"interactive", 'i', "", "Keep STDIN open even if not attached", "true"},
+     {"label", 'l', "stringArray", "Add or override a label"},
+     {"name", 0, "string", "Assign a name to the container"},
+     {"no-TTY", 'T', "", "Disable pseudo-TTY allocation (default: auto-detected)", "true"},
+     {"no-deps", 0, "", "Don't start linked services"},
+     {"publish", 'p', "stringArray", "Publish a container's port(s) to the host"},
+     {"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
+     {"rm", 0, "", "Automatically remove the container when it exits"},
+     {"service-ports", 0, "", "Run command with all service's ports enabled and mapped to the host"},
+     {"use-aliases", 0, "", "Use the service's network useAliases in the network(s) the container connects to"},
+     {"user", 'u', "string", "Run as specified username or uid"},
+     {"volume", 'v', "stringArray", "Bind mount a volume", "", false,
+      "is not supported yet by hoist compose run: add the volume to the service"},
+     {"workdir", 'w', "string", "Working directory inside the container"}},
+    false,
+    1,
+    -1};
+
+const Command kComposeCreate = {
+    "[OPTIONS] [SERVICE...]",
+    "Creates containers for a service",
+    "",
+    {},
+    {{"build", 0, "", "Build images before starting containers"},
+     {"force-recreate", 0, "", "Recreate containers even if their configuration and image haven't changed"},
+     {"no-build", 0, "", "Don't build an image, even if it's policy"},
+     {"no-recreate", 0, "", "If containers already exist, don't recreate them. Incompatible with --force-recreate."},
+     {"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
+     {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."}},
     true,
     0,
     -1};
@@ -185,16 +230,18 @@ void in_parallel(const std::vector<T>& items, F fn) {
     if (e) std::rethrow_exception(e);
 }
 
-// The project's containers (one-off ones left out), sorted by name.
-std::vector<json> project_containers(Ctx& ctx, const std::string& project, bool all) {
+// The project's containers (one-off ones left out unless `oneoff`), sorted by name.
+std::vector<json> project_containers(Ctx& ctx, const std::string& project, bool all, bool oneoff = false) {
+  std::vector<std::string> filters = {std::string(compose::kLabelProject) + "=" + project};
+  if (!oneoff) filters.push_back(std::string(compose::kLabelOneoff) + "=False");
   auto r = ctx.c().request("GET", std::string("/containers/json?all=") + (all ? "1" : "0") + "&filters=" +
-                                      label_filter({std::string(compose::kLabelProject) + "=" + project,
-                                                    std::string(compose::kLabelOneoff) + "=False"}));
+                                      label_filter(filters));
   std::vector<json> v;
   // The labels checked here too: a daemon that matched any one label filter instead of all
   // would hand us other projects' containers.
   for (auto& c : json::parse(r.body))
-    if (label(c, compose::kLabelProject) == project && label(c, compose::kLabelOneoff) == "False") v.push_back(c);
+    if (label(c, compose::kLabelProject) == project && (oneoff || label(c, compose::kLabelOneoff) == "False"))
+      v.push_back(c);
   std::sort(v.begin(), v.end(), [](const json& a, const json& b) { return a["Names"][0] < b["Names"][0]; });
   return v;
 }
@@ -635,7 +682,7 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   if (p.has("rmi") && p.get("rmi") != "local" && p.get("rmi") != "all")
     throw ExitError{1, "invalid --rmi option \"" + p.get("rmi") + "\": expected \"local\" or \"all\""};
   Project proj = load(lo);
-  auto containers = project_containers(ctx, proj.name, true);
+  auto containers = project_containers(ctx, proj.name, true, true);  // one-off ones (run) too
   auto names = proj.service_names();
   auto remove = [&](const json& c) {
     std::string id = c["Id"], n = cname(c);
@@ -1037,6 +1084,101 @@ int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
   return exit_code;
 }
 
+int compose_create(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose create";
+  Parsed p = parse(ctx, kComposeCreate, argv);
+  std::vector<std::string> up = {"--no-start"};
+  for (const char* f : {"build", "force-recreate", "no-build", "no-recreate", "remove-orphans"})
+    if (p.flag(f)) up.push_back(std::string("--") + f);
+  for (const auto& s : p.all("scale")) up.insert(up.end(), {"--scale", s});
+  up.insert(up.end(), p.args.begin(), p.args.end());
+  return compose_up(ctx, lo, up);
+}
+
+int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose run";
+  Parsed p = parse(ctx, kComposeRun, argv);
+  Project proj = load(lo);
+  std::string service = p.args[0];
+  selected(proj, {service});
+  compose::RunOptions ro;
+  ro.name = p.get("name");
+  {
+    std::random_device rd;
+    char hex[9];
+    for (int i = 0; i < 8; ++i) {
+      std::snprintf(hex, sizeof hex, "%08x", rd());
+      ro.slug += hex;
+    }
+  }
+  if (p.args.size() > 1) ro.command = std::vector<std::string>(p.args.begin() + 1, p.args.end());
+  if (p.has("entrypoint")) ro.entrypoint = compose::split_command(p.get("entrypoint"));
+  for (const auto& e : p.all("env")) {
+    if (e.find('=') != std::string::npos) ro.env.push_back(e);
+    else if (auto it = proj.environment.find(e); it != proj.environment.end()) ro.env.push_back(e + "=" + it->second);
+  }
+  for (const auto& l : p.all("label")) {
+    auto eq = l.find('=');
+    ro.labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  ro.user = p.get("user");
+  ro.workdir = p.get("workdir");
+  bool detach = p.flag("detach");
+  ro.interactive = !p.has("interactive") || p.flag("interactive");
+  ro.tty = p.has("no-TTY") ? !p.flag("no-TTY") : is_tty(0) && is_tty(1);
+  if (detach) ro.interactive = false;  // nothing attaches its stdin
+  ro.remove = p.flag("rm");
+  ro.service_ports = p.flag("service-ports");
+  ro.publish = p.all("publish");
+  ro.use_aliases = p.flag("use-aliases");
+  for (const auto& c : p.all("cap-add")) ro.cap_add.push_back(c);
+  for (const auto& c : p.all("cap-drop")) ro.cap_drop.push_back(c);
+  compose::run_plan(proj, service, ro, "");  // refusals before anything is made
+
+  // Its dependencies up (as `up -d`), unless --no-deps.
+  std::vector<std::string> deps;
+  if (!p.flag("no-deps"))
+    for (const auto& [d, cond] : compose::dependency_conditions(proj, service)) deps.push_back(d);
+  if (!deps.empty()) {
+    std::vector<std::string> up = {"-d"};
+    if (p.flag("build")) up.push_back("--build");
+    if (p.flag("remove-orphans")) up.push_back("--remove-orphans");
+    up.insert(up.end(), deps.begin(), deps.end());
+    int rc = compose_up(ctx, lo, up);
+    if (rc != 0) return rc;
+    ctx.path = "compose run";
+  }
+  std::set<std::string> networks;
+  const json& svc = compose::service_of(proj, service);
+  if (svc.contains("networks"))
+    for (const auto& [k, v] : svc["networks"].items()) networks.insert(k);
+  ensure_networks(ctx, proj, networks);
+  ensure_volumes(ctx, proj);
+  build_images(ctx, proj, {service}, p.flag("build"), {}, {}, false);
+  std::string image_id = ensure_image(ctx, proj, service, svc);
+  if (!deps.empty()) {
+    std::map<std::string, std::vector<std::string>> ids;
+    for (const auto& c : project_containers(ctx, proj.name, true)) ids[label(c, compose::kLabelService)].push_back(c["Id"]);
+    wait_dependencies(ctx, proj, service, ids);
+  }
+  auto plan = compose::run_plan(proj, service, ro, image_id);
+  auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
+  std::string id = json::parse(r.body).value("Id", "");
+  for (const auto& a : plan.connect_after)
+    ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
+                    json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  if (detach) {
+    ctx.c().request("POST", "/containers/" + q(id) + "/start");
+    out(id + "\n");
+    return 0;
+  }
+  std::vector<std::string> args = {"-a"};
+  if (ro.interactive) args.push_back("-i");
+  args.push_back(id);
+  ctx.path = "start";
+  return cmd_start(ctx, args);
+}
+
 // stop/start/restart/kill/rm: each selected service's containers, in (reverse) dependency order.
 int compose_each(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub, const std::vector<std::string>& argv) {
   const Command& cmd = sub == "stop"      ? kComposeStop
@@ -1155,7 +1297,8 @@ int compose_exec(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
 
 const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands() {
   static const std::vector<std::pair<std::string, std::string>> v = {
-      {"build", kComposeBuild.summary}, {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
+      {"build", kComposeBuild.summary}, {"create", kComposeCreate.summary}, {"run", kComposeRun.summary},
+      {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
       {"logs", kComposeLogs.summary},  {"ps", kComposePs.summary},         {"restart", kComposeRestart.summary},
       {"rm", kComposeRm.summary},      {"start", kComposeStart.summary},   {"stop", kComposeStop.summary},
       {"up", kComposeUp.summary}};
@@ -1166,6 +1309,8 @@ int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::str
                         const std::vector<std::string>& argv) {
   if (sub == "up") return compose_up(ctx, lo, argv);
   if (sub == "build") return compose_build(ctx, lo, argv);
+  if (sub == "run") return compose_run(ctx, lo, argv);
+  if (sub == "create") return compose_create(ctx, lo, argv);
   if (sub == "down") return compose_down(ctx, lo, argv);
   if (sub == "ps") return compose_ps(ctx, lo, argv);
   if (sub == "logs") return compose_logs(ctx, lo, argv);

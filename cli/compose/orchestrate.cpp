@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli/compose/internal.h"
 #include "common/clock.h"
 #include "common/error.h"
 
@@ -593,6 +594,96 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
   }
   for (auto& [k, v] : c.items()) body[k] = v;
   body["HostConfig"] = h;
+  plan.body = body.dump();
+  return plan;
+}
+
+std::vector<std::string> split_command(const std::string& s) { return detail::shell_split(s, "entrypoint"); }
+
+CreatePlan run_plan(const Project& p, const std::string& service, const RunOptions& o, const std::string& image_id) {
+  CreatePlan plan = container_create_plan(p, service, 1, image_id);
+  json body = json::parse(plan.body);
+  plan.name = !o.name.empty() ? o.name : p.name + "-" + service + "-run-" + o.slug.substr(0, 12);
+  json& l = body["Labels"];
+  for (const auto& [k, v] : o.labels) l[k] = v;
+  l[kLabelOneoff] = "True";
+  l[kLabelSlug] = o.slug;
+  l[kLabelNumber] = "-1";
+  json& h = body["HostConfig"];
+  h["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (o.remove) h["AutoRemove"] = true;
+  if (!o.service_ports) {
+    h["PortBindings"] = json::object();
+    // `expose`d ports stay exposed; what `ports` added goes.
+    const json& s = service_of(p, service);
+    json exposed = json::object();
+    if (s.contains("expose"))
+      for (const auto& e : s["expose"]) {
+        std::string x = scalar(e);
+        exposed[x.find('/') == std::string::npos ? x + "/tcp" : x] = json::object();
+      }
+    if (exposed.empty()) body.erase("ExposedPorts");
+    else body["ExposedPorts"] = exposed;
+  }
+  for (const auto& spec : o.publish) {
+    // [IP:][HOST:]CONTAINER[/PROTO]
+    std::string x = spec, proto = "tcp";
+    if (auto sl = x.rfind('/'); sl != std::string::npos) proto = x.substr(sl + 1), x = x.substr(0, sl);
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= x.size(); ++i)
+      if (i == x.size() || x[i] == ':') parts.push_back(x.substr(start, i - start)), start = i + 1;
+    if (parts.size() > 3 || parts.back().empty())
+      throw Error("invalid port \"" + spec + "\": expected [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]");
+    std::string key = parts.back() + "/" + proto;
+    body["ExposedPorts"][key] = json::object();
+    h["PortBindings"][key].push_back({{"HostIp", parts.size() == 3 ? parts[0] : ""},
+                                      {"HostPort", parts.size() >= 2 ? parts[parts.size() - 2] : ""}});
+  }
+  if (o.command) body["Cmd"] = *o.command;
+  if (o.entrypoint) {
+    body["Entrypoint"] = *o.entrypoint;
+    if (!o.command) body["Cmd"] = json::array();
+  }
+  if (!o.env.empty()) {
+    json env = body.value("Env", json::array());
+    for (const auto& e : o.env) {
+      std::string k = e.substr(0, e.find('='));
+      for (auto it = env.begin(); it != env.end();)
+        if (it->get<std::string>().substr(0, it->get<std::string>().find('=')) == k) it = env.erase(it);
+        else ++it;
+      env.push_back(e);
+    }
+    body["Env"] = env;
+  }
+  if (!o.user.empty()) body["User"] = o.user;
+  if (!o.workdir.empty()) body["WorkingDir"] = o.workdir;
+  body["Tty"] = o.tty;
+  body["OpenStdin"] = o.interactive;
+  body["AttachStdin"] = o.interactive;
+  body["StdinOnce"] = o.interactive;
+  body["AttachStdout"] = true;
+  body["AttachStderr"] = true;
+  auto caps = [&](const char* add, const char* drop, const std::vector<std::string>& v) {
+    json a = h.value(add, json::array()), d = json::array();
+    for (const auto& c : v) a.push_back(c);
+    for (const auto& c : h.value(drop, json::array()))
+      if (std::find(v.begin(), v.end(), c.get<std::string>()) == v.end()) d.push_back(c);
+    h[add] = a;
+    h[drop] = d;
+  };
+  if (!o.cap_add.empty()) caps("CapAdd", "CapDrop", o.cap_add);
+  if (!o.cap_drop.empty()) caps("CapDrop", "CapAdd", o.cap_drop);
+  auto strip = [&](json& ep) {  // only the service's name and aliases are the service's
+    if (!o.use_aliases) ep.erase("Aliases");
+  };
+  if (body.contains("NetworkingConfig"))
+    for (auto& [n, ep] : body["NetworkingConfig"]["EndpointsConfig"].items()) strip(ep);
+  for (auto& a : plan.connect_after) {
+    json ep = json::parse(a.endpoint);
+    strip(ep);
+    a.endpoint = ep.dump();
+  }
   plan.body = body.dump();
   return plan;
 }

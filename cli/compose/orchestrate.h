@@ -6,6 +6,7 @@
 // an Error naming the service and the key, never dropped.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,25 @@ struct CreatePlan {
 };
 CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
                                  const std::string& image_id);
+
+// `compose run`'s one-off container: the service's create plan changed as Compose v2 changes it.
+inline constexpr const char* kLabelSlug = "com.docker.compose.slug";
+struct RunOptions {
+  std::string name;                   // --name; "" = <project>-<service>-run-<slug's first 12>
+  std::string slug;                   // 64 hex digits (com.docker.compose.slug)
+  std::optional<std::vector<std::string>> command, entrypoint;
+  std::vector<std::string> env;       // -e KEY=VALUE (resolved by the caller)
+  std::map<std::string, std::string> labels;  // -l
+  std::string user, workdir;
+  bool tty = false, interactive = true, remove = false;
+  bool service_ports = false;         // the service's `ports` published (else none)
+  std::vector<std::string> publish;   // -p [IP:][HOST:]CONTAINER[/PROTO]
+  bool use_aliases = false;           // the service's network aliases
+  std::vector<std::string> cap_add, cap_drop;
+};
+// --entrypoint's words, split as a POSIX shell would (quotes, backslashes; no expansions).
+std::vector<std::string> split_command(const std::string& s);
+CreatePlan run_plan(const Project& p, const std::string& service, const RunOptions& o, const std::string& image_id);
 
 // Compose v2's recreate keeps a container's anonymous volumes: each volume of the old container
 // (target, volume name) that is not one the plan mounts by name goes to the new one at the same

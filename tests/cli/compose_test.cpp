@@ -506,6 +506,38 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
   EXPECT_EQ(compose({"restart", "-t", "1", "app"}).code, 0);
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  // run: a one-off container of the service (its dependencies up first), with the service's
+  // secrets and environment and the flags' changes; its exit code is run's.
+  auto run = compose({"run", "--rm", "-T", "-e", "X=1", "-u", "1:1", "-w", "/tmp", "app", "sh", "-c",
+                      "echo $X $(id -u) $(pwd); cat /run/secrets/pw"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out, "1 1 /tmp\ns3cret\n");
+  EXPECT_EQ(compose({"run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "exit 5"}).code, 5);
+  run = compose({"run", "-d", "--no-deps", "-l", "k=v", "-p", "127.0.0.1::9", "--entrypoint", "sleep", "app", "100"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string run_id = run.out.substr(0, run.out.size() - 1);
+  json one = inspect("container", run_id);
+  std::string one_name = one["Name"].get<std::string>().substr(1);
+  EXPECT_EQ(one_name.rfind(project_ + "-app-run-", 0), 0u) << one_name;
+  EXPECT_EQ(one_name.size(), project_.size() + 9 + 12) << one_name;
+  const json& ol = one["Config"]["Labels"];
+  EXPECT_EQ(ol["com.docker.compose.oneoff"], "True");
+  EXPECT_EQ(ol["com.docker.compose.container-number"], "-1");
+  EXPECT_EQ(ol["com.docker.compose.slug"].get<std::string>().substr(0, 12), one_name.substr(one_name.size() - 12));
+  EXPECT_EQ(ol["k"], "v");
+  EXPECT_EQ(one["Config"]["Entrypoint"], json({"sleep"}));
+  EXPECT_EQ(one["Config"]["Cmd"], json({"100"}));
+  EXPECT_EQ(one["HostConfig"]["PortBindings"], json::parse(R"({"9/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]})"));
+  EXPECT_EQ(one["State"]["Status"], "running");
+  // Not one of the service's containers for ps.
+  EXPECT_EQ(compose({"ps", "--format", "{{.Name}}", "app"}).out, project_ + "-app-1\n");
+  // create: the containers, not started.
+  ASSERT_EQ(compose({"rm", "-f", "-s", "extra"}).code, 0);
+  auto created = compose({"create", "extra"});
+  EXPECT_EQ(created.code, 0) << created.err;
+  EXPECT_EQ(inspect("container", project_ + "-extra-1")["State"]["Status"], "created");
+  ASSERT_EQ(compose({"start", "extra"}).code, 0);
+
   auto rm = compose({"rm", "-f", "job"});
   EXPECT_EQ(rm.code, 0) << rm.err;
   EXPECT_NE(rm.err.find(" Container " + project_ + "-job-1  Removed"), std::string::npos) << rm.err;

@@ -238,6 +238,58 @@ TEST_F(Orchestrate, BuildPlans) {
             "services.a.build: `platforms` is not supported yet by hoist compose (several platforms need BuildKit)");
 }
 
+// run's one-off container: name, labels, no restart, ports only when asked, overrides, aliases.
+TEST_F(Orchestrate, RunPlans) {
+  Project p = load(
+      "services:\n  web:\n    image: bb:1\n    command: [httpd]\n    restart: always\n    ports: ['8080:80']\n"
+      "    expose: ['81']\n    environment: {A: '1', B: '2'}\n    cap_drop: [NET_RAW]\n    networks: [n]\n"
+      "networks:\n  n: {}\n");
+  RunOptions o;
+  o.slug = std::string(64, 'a');
+  o.command = std::vector<std::string>{"sh"};
+  o.env = {"B=3", "C=4"};
+  o.user = "1:1";
+  o.remove = true;
+  o.cap_add = {"NET_RAW"};
+  CreatePlan plan = run_plan(p, "web", o, "sha256:i");
+  EXPECT_EQ(plan.name, "app-web-run-aaaaaaaaaaaa");
+  json b = json::parse(plan.body);
+  EXPECT_EQ(b["Labels"]["com.docker.compose.oneoff"], "True");
+  EXPECT_EQ(b["Labels"]["com.docker.compose.slug"], o.slug);
+  EXPECT_EQ(b["Labels"]["com.docker.compose.container-number"], "-1");
+  EXPECT_EQ(b["HostConfig"]["RestartPolicy"]["Name"], "no");
+  EXPECT_EQ(b["HostConfig"]["AutoRemove"], true);
+  EXPECT_EQ(b["HostConfig"]["PortBindings"], json::object());
+  EXPECT_EQ(b["ExposedPorts"], json({{"81/tcp", json::object()}}));
+  EXPECT_EQ(b["Cmd"], json({"sh"}));
+  EXPECT_EQ(b["Env"], json({"A=1", "B=3", "C=4"}));
+  EXPECT_EQ(b["User"], "1:1");
+  EXPECT_EQ(b["HostConfig"]["CapAdd"], json({"NET_RAW"}));
+  EXPECT_EQ(b["HostConfig"]["CapDrop"], json::array());
+  EXPECT_EQ(b["OpenStdin"], true);
+  EXPECT_FALSE(b["NetworkingConfig"]["EndpointsConfig"]["app_n"].contains("Aliases"));
+
+  RunOptions o2;
+  o2.slug = std::string(64, 'b');
+  o2.name = "mine";
+  o2.service_ports = true;
+  o2.publish = {"127.0.0.1:9000:90/udp", "91"};
+  o2.entrypoint = split_command("sh -c 'x y'");
+  o2.use_aliases = true;
+  o2.interactive = false;
+  b = json::parse(run_plan(p, "web", o2, "i").body);
+  EXPECT_EQ(run_plan(p, "web", o2, "i").name, "mine");
+  EXPECT_EQ(b["HostConfig"]["PortBindings"],
+            json::parse(R"({"80/tcp":[{"HostIp":"","HostPort":"8080"}],"90/udp":[{"HostIp":"127.0.0.1","HostPort":"9000"}],
+                           "91/tcp":[{"HostIp":"","HostPort":""}]})"));
+  EXPECT_EQ(b["Entrypoint"], json({"sh", "-c", "x y"}));
+  EXPECT_EQ(b["Cmd"], json::array());  // an entrypoint without a command drops the service's
+  EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["app_n"]["Aliases"], json({"web"}));
+  EXPECT_EQ(b["OpenStdin"], false);
+  o2.publish = {"1:2:3:4"};
+  EXPECT_THROW(run_plan(p, "web", o2, "i"), Error);
+}
+
 TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, devices: [/dev/fuse]}\n"),
             "services.a: `devices` is not supported yet by hoist compose");
