@@ -112,6 +112,75 @@ const Command kComposeCreate = {
     0,
     -1};
 
+const Command kComposePull = {
+    "[OPTIONS] [SERVICE...]",
+    "Pull service images",
+    "",
+    {},
+    {{"ignore-buildable", 0, "", "Ignore images that can be built"},
+     {"ignore-pull-failures", 0, "", "Pull what it can and ignores images with pull failures"},
+     {"include-deps", 0, "", "Also pull services declared as dependencies"},
+     {"quiet", 'q', "", "Pull without printing progress information"}},
+    true,
+    0,
+    -1};
+const Command kComposePush = {
+    "[OPTIONS] [SERVICE...]",
+    "Push service images",
+    "",
+    {},
+    {{"ignore-push-failures", 0, "", "Push what it can and ignores images with push failures"},
+     {"include-deps", 0, "", "Also push images of services declared as dependencies"},
+     {"quiet", 'q', "", "Push without printing progress information"}},
+    true,
+    0,
+    -1};
+const Command kComposePause = {"[SERVICE...]", "Pause services", "", {}, {}, true, 0, -1};
+const Command kComposeUnpause = {"[SERVICE...]", "Unpause services", "", {}, {}, true, 0, -1};
+const Command kComposeTop = {"[SERVICES...]", "Display the running processes", "", {}, {}, true, 0, -1};
+const Command kComposeImages = {
+    "[OPTIONS] [SERVICE...]",
+    "List images used by the created containers",
+    "",
+    {},
+    {{"format", 0, "string", "Format the output. Values: [table | json]", "table"},
+     {"quiet", 'q', "", "Only display IDs"}},
+    true,
+    0,
+    -1};
+const Command kComposePort = {
+    "[OPTIONS] SERVICE PRIVATE_PORT",
+    "Print the public port for a port binding",
+    "",
+    {},
+    {{"index", 0, "int", "Index of the container if service has multiple replicas", "0"},
+     {"protocol", 0, "string", "tcp or udp", "tcp"}},
+    true,
+    2,
+    2};
+const Command kComposeLs = {
+    "[OPTIONS]",
+    "List running compose projects",
+    "",
+    {},
+    {{"all", 'a', "", "Show all stopped Compose projects"},
+     {"filter", 0, "filter", "Filter output based on conditions provided"},
+     {"format", 0, "string", "Format the output. Values: [table | json]", "table"},
+     {"quiet", 'q', "", "Only display project names"}},
+    true,
+    0,
+    0};
+const Command kComposeVersion = {
+    "[OPTIONS]",
+    "Show the Docker Compose version information",
+    "",
+    {},
+    {{"format", 'f', "string", "Format the output. Values: [pretty | json]. (Default: pretty)"},
+     {"short", 0, "", "Shows only Compose's version number"}},
+    true,
+    0,
+    0};
+
 const Command kComposeDown = {
     "[OPTIONS] [SERVICES]",
     "Stop and remove containers, networks",
@@ -1179,6 +1248,253 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
   return cmd_start(ctx, args);
 }
 
+// The services the command names (with what they depend on for --include-deps), else all.
+std::vector<std::string> selected_with_deps(const Project& proj, const std::vector<std::string>& args, bool deps) {
+  auto wanted = selected(proj, args);
+  if (!deps) return wanted;
+  auto all = with_dependencies(proj, wanted);
+  return std::vector<std::string>(all.begin(), all.end());
+}
+
+int compose_pull(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose pull";
+  Parsed p = parse(ctx, kComposePull, argv);
+  Project proj = load(lo);
+  int rc = 0;
+  std::set<std::string> done;
+  for (const auto& s : selected_with_deps(proj, p.args, p.flag("include-deps"))) {
+    const json& svc = compose::service_of(proj, s);
+    if (!svc.contains("image")) continue;  // built, never pulled
+    if (compose::has_build(proj, s) && p.flag("ignore-buildable")) continue;
+    std::string image = svc["image"];
+    if (!done.insert(image).second) continue;
+    if (!p.flag("quiet")) progress("Image", image, "Pulling");
+    try {
+      show_pull(image, ctx, true, "", true);
+      if (!p.flag("quiet")) progress("Image", image, "Pulled");
+    } catch (const std::exception& e) {
+      // A service that can be built may be missing from registries: as Compose, only a warning.
+      if (!p.flag("ignore-pull-failures") && !compose::has_build(proj, s)) throw;
+      errp("WARNING: pulling " + image + " for service " + s + " failed: " + daemon_err(e) + "\n");
+    }
+  }
+  return rc;
+}
+
+int compose_push(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose push";
+  Parsed p = parse(ctx, kComposePush, argv);
+  Project proj = load(lo);
+  int rc = 0;
+  std::set<std::string> done;
+  for (const auto& s : selected_with_deps(proj, p.args, p.flag("include-deps"))) {
+    const json& svc = compose::service_of(proj, s);
+    if (!svc.contains("image")) continue;  // <project>-<service>: no registry to push to
+    std::vector<std::string> images = {svc["image"].get<std::string>()};
+    if (svc.contains("build") && svc["build"].contains("tags"))
+      for (const auto& t : svc["build"]["tags"]) images.push_back(t.get<std::string>());
+    for (const auto& image : images) {
+      if (!done.insert(image).second) continue;
+      if (!p.flag("quiet")) progress("Image", image, "Pushing");
+      ctx.path = "push";
+      int r = cmd_push(ctx, {"--quiet", image});
+      ctx.path = "compose push";
+      if (r != 0) {
+        if (!p.flag("ignore-push-failures")) return r;
+        rc = 0;
+        continue;
+      }
+      if (!p.flag("quiet")) progress("Image", image, "Pushed");
+    }
+  }
+  return rc;
+}
+
+// The project's containers of the selected services, in start order.
+std::vector<json> selected_containers(Ctx& ctx, const Project& proj, const std::vector<std::string>& args, bool all) {
+  auto wanted = selected(proj, args);
+  std::vector<json> v;
+  auto cs = project_containers(ctx, proj.name, all);
+  for (const auto& s : proj.start_order()) {
+    if (std::find(wanted.begin(), wanted.end(), s) == wanted.end()) continue;
+    for (const auto& c : cs)
+      if (label(c, compose::kLabelService) == s) v.push_back(c);
+  }
+  return v;
+}
+
+int compose_pause(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub, const std::vector<std::string>& argv) {
+  ctx.path = "compose " + sub;
+  Parsed p = parse(ctx, sub == "pause" ? kComposePause : kComposeUnpause, argv);
+  Project proj = load(lo);
+  auto cs = selected_containers(ctx, proj, p.args, false);
+  in_parallel(cs, [&](const json& c) {
+    std::string state = c.value("State", "");
+    if ((sub == "pause") == (state == "paused")) return;
+    progress("Container", cname(c), sub == "pause" ? "Pausing" : "Unpausing");
+    ctx.c().request("POST", "/containers/" + q(c["Id"].get<std::string>()) + "/" + sub);
+    progress("Container", cname(c), sub == "pause" ? "Paused" : "Unpaused");
+  });
+  return 0;
+}
+
+int compose_top(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose top";
+  Parsed p = parse(ctx, kComposeTop, argv);
+  Project proj = load(lo);
+  auto cs = selected_containers(ctx, proj, p.args, false);
+  std::sort(cs.begin(), cs.end(), [](const json& a, const json& b) { return cname(a) < cname(b); });
+  for (const auto& c : cs) {
+    auto j = json::parse(ctx.c().request("GET", "/containers/" + q(c["Id"].get<std::string>()) + "/top").body);
+    std::vector<std::string> lines;
+    std::vector<std::string> t;
+    for (auto& x : j.value("Titles", json::array())) t.push_back(x.get<std::string>());
+    lines.push_back(join(t, "\t"));
+    for (auto& row : j.value("Processes", json::array())) {
+      std::vector<std::string> r;
+      for (auto& x : row) r.push_back(x.get<std::string>());
+      lines.push_back(join(r, "\t"));
+    }
+    out(cname(c) + "\n" + tabwrite(lines) + "\n");
+  }
+  return 0;
+}
+
+int compose_images(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose images";
+  Parsed p = parse(ctx, kComposeImages, argv);
+  Project proj = load(lo);
+  std::vector<json> rows;
+  std::map<std::string, json> images;
+  auto cs = selected_containers(ctx, proj, p.args, true);
+  std::sort(cs.begin(), cs.end(), [](const json& a, const json& b) { return cname(a) < cname(b); });
+  for (const auto& c : cs) {
+    std::string image_id = c.value("ImageID", "");
+    if (!images.count(image_id))
+      images[image_id] = json::parse(ctx.c().request("GET", "/images/" + q(image_id) + "/json").body);
+    const json& img = images[image_id];
+    // The tag the container was made from, else the image's first.
+    std::string ref = c.value("Image", "");
+    std::string repo, tag;
+    auto tags = img.value("RepoTags", json::array());
+    std::string chosen;
+    for (const auto& t : tags)
+      if (t.get<std::string>() == ref || t.get<std::string>() == ref + ":latest") chosen = t;
+    if (chosen.empty() && !tags.empty()) chosen = tags[0];
+    auto colon = chosen.rfind(':');
+    if (colon != std::string::npos && chosen.find('/', colon) == std::string::npos)
+      repo = chosen.substr(0, colon), tag = chosen.substr(colon + 1);
+    else repo = chosen;
+    std::string id = img.value("Id", "");
+    rows.push_back({{"ContainerName", cname(c)},
+                    {"Repository", repo.empty() ? "<none>" : repo},
+                    {"Tag", tag.empty() ? "<none>" : tag},
+                    {"ID", id},
+                    {"Size", img.value("Size", 0LL)}});
+  }
+  if (p.flag("quiet")) {
+    std::set<std::string> seen;
+    for (const auto& r : rows)
+      if (seen.insert(r["ID"]).second) out(r["ID"].get<std::string>() + "\n");
+    return 0;
+  }
+  std::string fmt = p.get("format", "table");
+  if (fmt == "json") {
+    out(json(rows).dump() + "\n");
+    return 0;
+  }
+  if (fmt != "table") throw ExitError{1, "unsupported format \"" + fmt + "\": expected table or json"};
+  std::vector<std::string> lines = {"CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE"};
+  for (const auto& r : rows) {
+    std::string id = r["ID"];
+    if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
+    lines.push_back(r["ContainerName"].get<std::string>() + "\t" + r["Repository"].get<std::string>() + "\t" +
+                    r["Tag"].get<std::string>() + "\t" + id.substr(0, 12) + "\t" +
+                    human_size(static_cast<double>(r["Size"].get<long long>()), 3));
+  }
+  out(tabwrite(lines));
+  return 0;
+}
+
+int compose_port(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv) {
+  ctx.path = "compose port";
+  Parsed p = parse(ctx, kComposePort, argv);
+  Project proj = load(lo);
+  std::string service = p.args[0];
+  selected(proj, {service});
+  int index = 0;
+  try {
+    index = std::stoi(p.get("index", "0"));
+  } catch (...) {
+    throw ExitError{1, "invalid --index \"" + p.get("index") + "\""};
+  }
+  std::string proto = p.get("protocol", "tcp");
+  std::string port = p.args[1];
+  std::string id;
+  for (const auto& c : project_containers(ctx, proj.name, false))
+    if (label(c, compose::kLabelService) == service &&
+        (index == 0 ? id.empty() : label(c, compose::kLabelNumber) == std::to_string(index)))
+      id = c["Id"];
+  if (id.empty()) throw ExitError{1, "service \"" + service + "\" is not running"};
+  json info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+  const json& ports = info["NetworkSettings"].value("Ports", json::object());
+  std::string key = port + "/" + proto;
+  if (!ports.is_object() || !ports.contains(key) || !ports[key].is_array() || ports[key].empty())
+    throw ExitError{1, "no port " + key + " for container " + info["Name"].get<std::string>().substr(1)};
+  const json& b = ports[key][0];
+  out(b.value("HostIp", "") + ":" + b.value("HostPort", "") + "\n");
+  return 0;
+}
+
+int compose_ls(Ctx& ctx, const std::vector<std::string>& argv) {
+  ctx.path = "compose ls";
+  Parsed p = parse(ctx, kComposeLs, argv);
+  std::string name_filter;
+  for (const auto& f : p.all("filter")) {
+    if (f.rfind("name=", 0) != 0) throw ExitError{1, "invalid filter \"" + f + "\": only name= is supported"};
+    name_filter = f.substr(5);
+  }
+  auto r = ctx.c().request("GET", std::string("/containers/json?all=1&filters=") +
+                                      label_filter({std::string(compose::kLabelProject)}));
+  struct Proj {
+    std::map<std::string, int> states;
+    std::set<std::string> files;
+  };
+  std::map<std::string, Proj> projects;
+  for (auto& c : json::parse(r.body)) {
+    std::string name = label(c, compose::kLabelProject);
+    if (name.empty()) continue;
+    if (!name_filter.empty() && name.find(name_filter) == std::string::npos) continue;
+    auto& pr = projects[name];
+    pr.states[c.value("State", "")]++;
+    std::string files = label(c, compose::kLabelConfigFiles);
+    if (!files.empty()) pr.files.insert(files);
+  }
+  std::vector<json> rows;
+  for (const auto& [name, pr] : projects) {
+    if (!p.flag("all") && !pr.states.count("running")) continue;
+    std::vector<std::string> st, files(pr.files.begin(), pr.files.end());
+    for (const auto& [k, n] : pr.states) st.push_back(k + "(" + std::to_string(n) + ")");
+    rows.push_back({{"Name", name}, {"Status", join(st, ", ")}, {"ConfigFiles", join(files, ",")}});
+  }
+  if (p.flag("quiet")) {
+    for (const auto& row : rows) out(row["Name"].get<std::string>() + "\n");
+    return 0;
+  }
+  std::string fmt = p.get("format", "table");
+  if (fmt == "json") {
+    out(json(rows).dump() + "\n");
+    return 0;
+  }
+  if (fmt != "table") throw ExitError{1, "unsupported format \"" + fmt + "\": expected table or json"};
+  std::vector<std::string> lines = {"NAME\tSTATUS\tCONFIG FILES"};
+  for (const auto& row : rows)
+    lines.push_back(row["Name"].get<std::string>() + "\t" + row["Status"].get<std::string>() + "\t" +
+                    row["ConfigFiles"].get<std::string>());
+  out(tabwrite(lines));
+  return 0;
+}
+
 // stop/start/restart/kill/rm: each selected service's containers, in (reverse) dependency order.
 int compose_each(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub, const std::vector<std::string>& argv) {
   const Command& cmd = sub == "stop"      ? kComposeStop
@@ -1298,6 +1614,9 @@ int compose_exec(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
 const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands() {
   static const std::vector<std::pair<std::string, std::string>> v = {
       {"build", kComposeBuild.summary}, {"create", kComposeCreate.summary}, {"run", kComposeRun.summary},
+      {"pull", kComposePull.summary}, {"push", kComposePush.summary}, {"pause", kComposePause.summary},
+      {"unpause", kComposeUnpause.summary}, {"top", kComposeTop.summary}, {"images", kComposeImages.summary},
+      {"port", kComposePort.summary}, {"ls", kComposeLs.summary}, {"version", kComposeVersion.summary},
       {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
       {"logs", kComposeLogs.summary},  {"ps", kComposePs.summary},         {"restart", kComposeRestart.summary},
       {"rm", kComposeRm.summary},      {"start", kComposeStart.summary},   {"stop", kComposeStop.summary},
@@ -1305,11 +1624,30 @@ const std::vector<std::pair<std::string, std::string>>& compose_orchestration_co
   return v;
 }
 
+int compose_version(Ctx& ctx, const std::vector<std::string>& argv) {
+  ctx.path = "compose version";
+  Parsed p = parse(ctx, kComposeVersion, argv);
+  std::string v = std::string("v") + compose::kComposeVersion;
+  if (p.flag("short")) out(std::string(compose::kComposeVersion) + "\n");
+  else if (p.get("format", "pretty") == "json") out(json{{"version", v}}.dump() + "\n");
+  else if (p.get("format", "pretty") == "pretty") out("Docker Compose version " + v + " (hoist)\n");
+  else throw ExitError{1, "format value \"" + p.get("format") + "\" could not be parsed: expected pretty or json"};
+  return 0;
+}
+
 int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
                         const std::vector<std::string>& argv) {
   if (sub == "up") return compose_up(ctx, lo, argv);
   if (sub == "build") return compose_build(ctx, lo, argv);
   if (sub == "run") return compose_run(ctx, lo, argv);
+  if (sub == "pull") return compose_pull(ctx, lo, argv);
+  if (sub == "push") return compose_push(ctx, lo, argv);
+  if (sub == "pause" || sub == "unpause") return compose_pause(ctx, lo, sub, argv);
+  if (sub == "top") return compose_top(ctx, lo, argv);
+  if (sub == "images") return compose_images(ctx, lo, argv);
+  if (sub == "port") return compose_port(ctx, lo, argv);
+  if (sub == "ls") return compose_ls(ctx, argv);
+  if (sub == "version") return compose_version(ctx, argv);
   if (sub == "create") return compose_create(ctx, lo, argv);
   if (sub == "down") return compose_down(ctx, lo, argv);
   if (sub == "ps") return compose_ps(ctx, lo, argv);

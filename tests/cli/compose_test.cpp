@@ -293,6 +293,34 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
     EXPECT_EQ(got.out, "hi\n") << got.err;
   }
 
+  // port, top, images, pause/unpause, ls, version
+  EXPECT_EQ(compose({"port", "--index", "2", "web", "8080"}).out, port_lines[1].substr(0, port_lines[1].find("->")) + "\n");
+  EXPECT_EQ(compose({"port", "web", "9"}).code, 1);
+  auto top = compose({"top", "db"});
+  EXPECT_EQ(top.out.substr(0, top.out.find('\n')), project_ + "-db-1") << top.out << top.err;
+  EXPECT_NE(top.out.find("sleep 1000"), std::string::npos) << top.out;
+  auto imgs = compose({"images", "--format", "json"});
+  ASSERT_EQ(imgs.code, 0) << imgs.err;
+  json ij = json::parse(imgs.out);
+  ASSERT_EQ(ij.size(), 3u) << imgs.out;
+  EXPECT_EQ(ij[0]["ContainerName"], project_ + "-db-1");
+  EXPECT_EQ(ij[0]["Repository"], "bb");
+  EXPECT_EQ(ij[0]["Tag"], "1");
+  EXPECT_EQ(ij[0]["ID"], inspect("image", "bb:1")["Id"]);
+  EXPECT_EQ(lines(compose({"images", "-q"}).out).size(), 1u);
+  EXPECT_EQ(lines(compose({"images"}).out)[0].substr(0, 9), "CONTAINER");
+  ASSERT_EQ(compose({"pause", "web"}).code, 0);
+  EXPECT_EQ(compose({"ps", "--format", "{{.State}}", "web"}).out, "paused\npaused\n");
+  ASSERT_EQ(compose({"unpause"}).code, 0);
+  EXPECT_EQ(compose({"ps", "--format", "{{.State}}", "web"}).out, "running\nrunning\n");
+  auto ls = compose({"ls", "--format", "json"});
+  EXPECT_EQ(json::parse(ls.out),
+            json::parse("[{\"Name\":\"" + project_ + "\",\"Status\":\"running(3)\",\"ConfigFiles\":\"" + dir_ +
+                        "/compose.yaml\"}]"))
+      << ls.out << ls.err;
+  EXPECT_EQ(compose({"ls", "-q", "--filter", "name=nothing-such"}).out, "");
+  EXPECT_EQ(compose({"version", "--short"}).out, "2.29.7\n");
+
   auto ps = compose({"ps", "--format", "{{.Name}} {{.Service}} {{.State}}"});
   EXPECT_EQ(ps.code, 0) << ps.err;
   EXPECT_EQ(ps.out, project_ + "-db-1 db running\n" + project_ + "-web-1 web running\n" + project_ +
