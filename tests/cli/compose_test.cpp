@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "cli_daemon_test.h"
+#include "registry_harness.h"
 #include "common/strings.h"
 
 namespace {
@@ -404,6 +406,11 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
                     "with the classic builder (POST /build))\n");
   EXPECT_EQ(summary(), json::object());
 
+  // The inline service's image goes to a registry on loopback (when docker-registry is here).
+  std::unique_ptr<hoist::test::LocalRegistry> reg;
+  if (hoist::test::registry_tools_missing().empty()) reg = std::make_unique<hoist::test::LocalRegistry>();
+  const std::string custom = (reg ? reg->host() + "/" : std::string()) + project_ + "-custom:v1";
+
   // build: a context with args, a target stage, labels; an inline Dockerfile with an image name.
   fs::create_directories(dir_ + "/app");
   auto dockerfile = [&](const std::string& extra) {
@@ -415,7 +422,7 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
       << "name: " << project_ << "\nservices:\n"
       << "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n"
       << "      target: final\n    command: [sleep, '1000']\n"
-      << "  inline:\n    image: " << project_ << "-custom:v1\n    build:\n"
+      << "  inline:\n    image: " << custom << "\n    build:\n"
       << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n"
       << "  job: {image: bb:1, command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n";
   auto built = compose({"build"});
@@ -429,7 +436,7 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   EXPECT_EQ(il.value("com.docker.compose.version", ""), "2.29.7");
   EXPECT_EQ(il.value("own", ""), "x");
   EXPECT_EQ(il.value("stage", ""), "final");
-  EXPECT_EQ(inspect("image", project_ + "-custom:v1")["Config"]["Labels"].value("com.docker.compose.service", ""),
+  EXPECT_EQ(inspect("image", custom)["Config"]["Labels"].value("com.docker.compose.service", ""),
             "inline");
   // up uses what is built (no build); the containers run the images.
   up = compose({"up", "-d"});
@@ -476,20 +483,33 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   }
   // --no-build with an image missing fails before anything is made.
   ASSERT_EQ(compose({"rm", "-f", "inline"}).code, 0);
-  ASSERT_EQ(docker({"rmi", project_ + "-custom:v1"}).code, 0);
+  ASSERT_EQ(docker({"rmi", custom}).code, 0);
   up = compose({"up", "-d", "--no-build", "inline"});
   EXPECT_EQ(up.code, 1);
-  EXPECT_NE(up.err.find("image " + project_ + "-custom:v1 is not built"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find("image " + custom + " is not built"), std::string::npos) << up.err;
   ASSERT_EQ(compose({"build", "-q", "--no-cache", "inline"}).code, 0);
+  if (reg) {
+    // push, then pull back what was removed (a service with an image and a build pulls too).
+    auto push = compose({"push", "inline", "app"});
+    ASSERT_EQ(push.code, 0) << push.err;
+    EXPECT_NE(push.err.find(" Image " + custom + "  Pushed"), std::string::npos) << push.err;
+    EXPECT_EQ(push.err.find(project_ + "-app"), std::string::npos) << push.err;  // no registry name: not pushed
+    ASSERT_EQ(docker({"rmi", custom}).code, 0);
+    auto pull = compose({"pull", "inline"});
+    ASSERT_EQ(pull.code, 0) << pull.err;
+    EXPECT_NE(pull.err.find(" Image " + custom + "  Pulled"), std::string::npos) << pull.err;
+    EXPECT_EQ(docker({"logs", project_ + "-inline-1"}).code, 1);  // removed above
+    EXPECT_EQ(docker({"run", "--rm", custom, "cat", "/x"}).out, "inline\n");
+  }
   // down --rmi local: the images compose named (not the one with `image:`); --rmi all: those too.
   auto down = compose({"down", "-t", "1", "--rmi", "local"});
   ASSERT_EQ(down.code, 0) << down.err;
   EXPECT_NE(down.err.find(" Image " + project_ + "-app  Removed"), std::string::npos) << down.err;
   EXPECT_EQ(docker({"image", "inspect", project_ + "-app"}).code, 1);
-  EXPECT_EQ(docker({"image", "inspect", project_ + "-custom:v1"}).code, 0);
+  EXPECT_EQ(docker({"image", "inspect", custom}).code, 0);
   down = compose({"down", "--rmi", "all"});
   ASSERT_EQ(down.code, 0) << down.err;
-  EXPECT_EQ(docker({"image", "inspect", project_ + "-custom:v1"}).code, 1);
+  EXPECT_EQ(docker({"image", "inspect", custom}).code, 1);
   EXPECT_EQ(docker({"image", "inspect", "bb:1"}).code, 1);  // the job's: every image a service uses
 }
 
