@@ -347,6 +347,32 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
     EXPECT_EQ(lines(v1ps.out).size(), 3u) << v1ps.err;
   }
 
+  // hoist as docker's CLI plugin: a link named docker-compose in the plugins directory of a
+  // DOCKER_CONFIG; docker 28 runs it for `docker [-H HOST] compose ...`.
+  if (fs::exists("/usr/local/bin/docker")) {
+    std::string home = dir_ + "/home";
+    fs::create_directories(home + "/.docker/cli-plugins");
+    fs::create_symlink(fs::absolute(HOIST_CLI_BIN), home + "/.docker/cli-plugins/docker-compose");
+    std::vector<std::string> env = {"env", "-u", "DOCKER_HOST", "HOME=" + home, "DOCKER_CONFIG=" + home + "/.docker"};
+    auto docker28 = [&](std::vector<std::string> args) {
+      std::vector<std::string> argv = env;
+      argv.push_back("/usr/local/bin/docker");
+      argv.insert(argv.end(), args.begin(), args.end());
+      return hoist::test::run_cmd(argv, "", 60);
+    };
+    auto v = docker28({"compose", "version"});
+    EXPECT_EQ(v.out, "Docker Compose version v2.29.7 (hoist)\n") << v.err;
+    auto viaplugin = docker28({"-H", host_, "compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml", "ps",
+                               "--format", "{{.Name}}"});
+    EXPECT_EQ(viaplugin.out, project_ + "-db-1\n" + project_ + "-web-1\n" + project_ + "-web-2\n") << viaplugin.err;
+    env[2] = "DOCKER_HOST=" + host_;
+    env.erase(env.begin() + 1);
+    viaplugin = docker28({"compose", "ls", "-q"});
+    EXPECT_EQ(viaplugin.out, project_ + "\n") << viaplugin.err;
+    auto meta = hoist::test::run_cmd({home + "/.docker/cli-plugins/docker-compose", "docker-cli-plugin-metadata"});
+    EXPECT_EQ(json::parse(meta.out)["SchemaVersion"], "0.1.0") << meta.out;
+  }
+
   auto logs = compose({"logs", "--no-log-prefix", "db"});
   EXPECT_EQ(logs.out, "db-ready\n") << logs.err;
   logs = compose({"logs", "db"});
