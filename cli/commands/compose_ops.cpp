@@ -919,6 +919,15 @@ void prefixed(const std::string& prefix, std::string& pending, std::string_view 
   pending.erase(0, start);
 }
 
+// Compose v2's log prefix colours, in turn per container.
+const char* const kColors[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
+
+std::string log_prefix(const std::string& shown, std::size_t width, std::size_t index, bool color) {
+  std::string pre = shown + std::string(width > shown.size() ? width - shown.size() : 0, ' ') + "  | ";
+  if (!color) return pre;
+  return std::string("\033[") + kColors[index % (sizeof kColors / sizeof *kColors)] + "m" + pre + "\033[0m";
+}
+
 // A container's logs (GET /containers/ID/logs?`query`), each line after `prefix`, to stdout and
 // stderr as the container wrote them.
 void stream_logs(Ctx& ctx, const std::string& id, const std::string& prefix, const std::string& query) {
@@ -954,6 +963,7 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   std::size_t width = 0;
   for (const auto& c : cs) width = std::max(width, shown(c).size());
   bool no_prefix = p.flag("no-log-prefix");
+  bool color = is_tty(1) && !p.flag("no-color") && !std::getenv("NO_COLOR");
   std::vector<std::string> ids;
   for (const auto& c : cs) ids.push_back(c["Id"]);
   std::map<std::string, json> by_id;
@@ -967,7 +977,7 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
         const json& c = cs[i];
         std::string id = c["Id"];
         std::string n = shown(c);
-        std::string prefix = no_prefix ? "" : n + std::string(width - n.size(), ' ') + "  | ";
+        std::string prefix = no_prefix ? "" : log_prefix(n, width, i, color);
         std::string query = "stdout=1&stderr=1";
         if (p.flag("follow")) query += "&follow=1";
         if (p.flag("timestamps")) query += "&timestamps=1";
@@ -981,15 +991,6 @@ int compose_logs(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   for (auto& e : errors)
     if (e) std::rethrow_exception(e);
   return 0;
-}
-
-// Compose v2's log prefix colours, in turn per container.
-const char* const kColors[] = {"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"};
-
-std::string log_prefix(const std::string& shown, std::size_t width, std::size_t index, bool color) {
-  std::string pre = shown + std::string(width > shown.size() ? width - shown.size() : 0, ' ') + "  | ";
-  if (!color) return pre;
-  return std::string("\033[") + kColors[index % (sizeof kColors / sizeof *kColors)] + "m" + pre + "\033[0m";
 }
 
 std::atomic<int> g_interrupts{0};
@@ -1123,10 +1124,10 @@ int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
       }
       stopped = true;
     });
-    int seen = g_interrupts.load();
+    const int force_at = interrupted ? 2 : 1;  // the Ctrl-C after the one that stops
     bool killed = false;
     while (!stopped.load()) {
-      if (!killed && g_interrupts.load() > std::max(seen, interrupted ? 1 : 0)) {
+      if (!killed && g_interrupts.load() >= force_at) {
         killed = true;  // a second Ctrl-C: kill what is still running
         for (const auto& c : mine())
           if (c.value("State", "") == "running") {

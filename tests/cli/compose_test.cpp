@@ -3,7 +3,10 @@
 // healthy), against a private dockerd and a private hoistd: what each daemon ends up with
 // (containers, networks, volumes, labels, the create fields) is compared field by field with the
 // expected values and between the two daemons; `up` again recreates only the changed service;
-// `down -v` leaves nothing.
+// `down -v` leaves nothing. Also: port, top, images, pause, ls, version, and hoist as docker 28's
+// compose CLI plugin; `build:` (compose build, up --build/--no-build, down --rmi, push and pull
+// through a registry on loopback), attached up (prefixed output, --exit-code-from, Ctrl-C twice);
+// run (one-off containers) and create.
 //
 // Isolation: the project name has a random suffix, the project's two networks random subnets in
 // 10.196.0.0/16; TearDown runs `compose down -v --remove-orphans` and removes whatever is left with
