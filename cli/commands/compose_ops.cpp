@@ -90,8 +90,7 @@ const Command kComposeRun = {
      {"service-ports", 0, "", "Run command with all service's ports enabled and mapped to the host"},
      {"use-aliases", 0, "", "Use the service's network useAliases in the network(s) the container connects to"},
      {"user", 'u', "string", "Run as specified username or uid"},
-     {"volume", 'v', "stringArray", "Bind mount a volume", "", false,
-      "is not supported yet by hoist compose run: add the volume to the service"},
+     {"volume", 'v', "stringArray", "Bind mount a volume"},
      {"workdir", 'w', "string", "Working directory inside the container"}},
     false,
     1,
@@ -1203,6 +1202,7 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
   ro.use_aliases = p.flag("use-aliases");
   for (const auto& c : p.all("cap-add")) ro.cap_add.push_back(c);
   for (const auto& c : p.all("cap-drop")) ro.cap_drop.push_back(c);
+  ro.volumes = p.all("volume");
   compose::run_plan(proj, service, ro, "");  // refusals before anything is made
 
   // Its dependencies up (as `up -d`), unless --no-deps.

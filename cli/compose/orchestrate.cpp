@@ -11,6 +11,7 @@
 #include "cli/compose/internal.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/file.h"
 
 namespace hoist::compose {
 
@@ -672,6 +673,14 @@ CreatePlan run_plan(const Project& p, const std::string& service, const RunOptio
     h[add] = a;
     h[drop] = d;
   };
+  for (const auto& v : o.volumes) {
+    auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0)
+      throw Error("invalid volume \"" + v + "\": expected SOURCE:TARGET[:OPTIONS]");
+    std::string src = v.substr(0, colon);
+    if (src[0] == '.') src = clean_path(p.working_dir + "/" + src);  // relative: from the project directory
+    h["Binds"].push_back(src + v.substr(colon));
+  }
   if (!o.cap_add.empty()) caps("CapAdd", "CapDrop", o.cap_add);
   if (!o.cap_drop.empty()) caps("CapDrop", "CapAdd", o.cap_drop);
   auto strip = [&](json& ep) {  // only the service's name and aliases are the service's

@@ -119,6 +119,7 @@ struct RunOptions {
   std::vector<std::string> publish;   // -p [IP:][HOST:]CONTAINER[/PROTO]
   bool use_aliases = false;           // the service's network aliases
   std::vector<std::string> cap_add, cap_drop;
+  std::vector<std::string> volumes;   // -v SRC:DST[:OPTS] (a relative SRC from the project directory)
 };
 // --entrypoint's words, split as a POSIX shell would (quotes, backslashes; no expansions).
 std::vector<std::string> split_command(const std::string& s);

@@ -585,10 +585,10 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
   // run: a one-off container of the service (its dependencies up first), with the service's
   // secrets and environment and the flags' changes; its exit code is run's.
-  auto run = compose({"run", "--rm", "-T", "-e", "X=1", "-u", "1:1", "-w", "/tmp", "app", "sh", "-c",
-                      "echo $X $(id -u) $(pwd); cat /run/secrets/pw"});
+  auto run = compose({"run", "--rm", "-T", "-e", "X=1", "-u", "1:1", "-w", "/tmp", "-v", "./pw.txt:/pw2:ro", "app",
+                      "sh", "-c", "echo $X $(id -u) $(pwd); cat /run/secrets/pw /pw2"});
   EXPECT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.out, "1 1 /tmp\ns3cret\n");
+  EXPECT_EQ(run.out, "1 1 /tmp\ns3cret\ns3cret\n");
   EXPECT_EQ(compose({"run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "exit 5"}).code, 5);
   run = compose({"run", "-d", "--no-deps", "-l", "k=v", "-p", "127.0.0.1::9", "--entrypoint", "sleep", "app", "100"});
   ASSERT_EQ(run.code, 0) << run.err;

@@ -251,6 +251,7 @@ TEST_F(Orchestrate, RunPlans) {
   o.user = "1:1";
   o.remove = true;
   o.cap_add = {"NET_RAW"};
+  o.volumes = {"./d:/d:ro", "named:/n"};
   CreatePlan plan = run_plan(p, "web", o, "sha256:i");
   EXPECT_EQ(plan.name, "app-web-run-aaaaaaaaaaaa");
   json b = json::parse(plan.body);
@@ -267,6 +268,7 @@ TEST_F(Orchestrate, RunPlans) {
   EXPECT_EQ(b["HostConfig"]["CapAdd"], json({"NET_RAW"}));
   EXPECT_EQ(b["HostConfig"]["CapDrop"], json::array());
   EXPECT_EQ(b["OpenStdin"], true);
+  EXPECT_EQ(b["HostConfig"]["Binds"], json({dir.string() + "/d:/d:ro", "named:/n"}));
   EXPECT_FALSE(b["NetworkingConfig"]["EndpointsConfig"]["app_n"].contains("Aliases"));
 
   RunOptions o2;
