@@ -197,9 +197,9 @@ std::string read_all_fd(int fd) {
   }
 }
 
-// The /build query of the command's flags.
-std::string build_path(const Parsed& p, const std::string& dockerfile) {
-  std::string path = "/build?dockerfile=" + q(dockerfile);
+// The /build query of the command's flags, after the dockerfile ("&t=...").
+std::string build_query(const Parsed& p) {
+  std::string path;
   for (const std::string& t : p.all("tag")) path += "&t=" + q(t);
   if (p.flag("quiet")) path += "&q=1";
   if (p.flag("no-cache")) path += "&nocache=1";
@@ -211,6 +211,10 @@ std::string build_path(const Parsed& p, const std::string& dockerfile) {
   path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
   path += "&labels=" + q(kv_object(p.all("label"), false).dump());
   return path;
+}
+
+std::string build_path(const std::string& dockerfile, const std::string& query) {
+  return "/build?dockerfile=" + q(dockerfile) + query;
 }
 
 // `--secret id=x,src=file` / `id=x,env=VAR` / `type=env|file` / `id=x` (the env var x when set,
@@ -260,13 +264,14 @@ std::map<std::string, std::string> secrets_header(const Parsed& p) {
 }
 
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
-// and prints the daemon's stream; a build error is printed to stderr, its code the exit status.
-int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
+// and hands the daemon's stream to `on_stream`; a build error is printed to stderr, its code the
+// exit status. The image's id goes to `id`. `headers`: Hoist's own (secrets, the context's stat).
+int send_build(Ctx& ctx, bool quiet, const std::string& path,
                const std::function<std::int64_t(const Client::BodySink&)>& produce,
+               const std::function<void(const std::string&)>& on_stream, std::string& id,
                std::map<std::string, std::string> headers = {}) {
-  for (auto& [k, v] : secrets_header(p)) headers[k] = v;
   headers["Content-Type"] = "application/x-tar";
-  std::string id, error, pending;
+  std::string error, pending;
   int error_code = 0;
   auto on_data = [&](std::string_view d) {
     pending.append(d);
@@ -286,14 +291,14 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
         continue;
       }
       if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
-      if (j.contains("stream") && j["stream"].is_string()) out(j["stream"].get<std::string>());
+      if (j.contains("stream") && j["stream"].is_string()) on_stream(j["stream"].get<std::string>());
       // A base image's pull: its messages as docker's jsonmessage shows them off a terminal
       // ("id: status"; the progress bars left out).
       if (!j.contains("stream") && j.contains("status") && j["status"].is_string()) {
         bool progress = j.contains("progressDetail") && j["progressDetail"].is_object() && !j["progressDetail"].empty();
         if (!progress) {
-          std::string id = j.value("id", "");
-          out((id.empty() ? "" : id + ": ") + j["status"].get<std::string>() + "\n");
+          std::string pid = j.value("id", "");
+          on_stream((pid.empty() ? "" : pid + ": ") + j["status"].get<std::string>() + "\n");
         }
       }
     }
@@ -304,16 +309,22 @@ int send_build(Ctx& ctx, const Parsed& p, const std::string& path,
       "POST", path,
       [&](const Client::BodySink& send) {
         std::int64_t sent = produce(send);
-        if (sent >= 0 && !p.flag("quiet"))
-          out("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
+        if (sent >= 0 && !quiet)
+          on_stream("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
       },
       on_data, headers);
   if (!error.empty()) {
     errp(error + "\n");
     return error_code ? error_code : 1;
   }
-  if (p.has("iidfile") && !id.empty()) write_file_atomic(p.get("iidfile"), id, 0644, false);
   return 0;
+}
+
+void print_stream(const std::string& s) { out(s); }
+
+int finish(const Parsed& p, int rc, const std::string& id) {
+  if (rc == 0 && p.has("iidfile") && !id.empty()) write_file_atomic(p.get("iidfile"), id, 0644, false);
+  return rc;
 }
 
 bool looks_like_archive(const std::string& d) {
@@ -325,14 +336,15 @@ bool looks_like_archive(const std::string& d) {
 // `build -`: stdin is the context as a tar (sent as it is), or a Dockerfile (sent alone).
 int build_from_stdin(Ctx& ctx, const Parsed& p) {
   std::string data = read_all_fd(0);
+  std::string id;
   if (looks_like_archive(data)) {
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
-    return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
+    return finish(p, send_build(ctx, p.flag("quiet"), build_path(dockerfile, build_query(p)), [&](const Client::BodySink& send) {
       return send(data) ? static_cast<std::int64_t>(data.size()) : std::int64_t{-1};
-    });
+    }, print_stream, id, secrets_header(p)), id);
   }
   builder::IgnoreMatcher none(std::vector<std::string>{});
-  return send_build(ctx, p, build_path(p, "Dockerfile"), [&](const Client::BodySink& send) {
+  return finish(p, send_build(ctx, p.flag("quiet"), build_path("Dockerfile", build_query(p)), [&](const Client::BodySink& send) {
     ContextTar tar(send, none);
     try {
       tar.add_file("Dockerfile", data);
@@ -342,10 +354,83 @@ int build_from_stdin(Ctx& ctx, const Parsed& p) {
       return std::int64_t{-1};
     }
     return tar.bytes();
-  });
+  }, print_stream, id, secrets_header(p)), id);
 }
 
 }  // namespace
+
+int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(const std::string&)>& on_stream,
+                      std::string& id) {
+  const std::string& context = b.context;
+  struct stat st;
+  if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + context + "\" not found");
+  if (!S_ISDIR(st.st_mode)) throw Error("unable to prepare context: context must be a directory: " + context);
+
+  // The Dockerfile: inside the context (sent with it), or elsewhere / given as text (added to the tar).
+  std::string dockerfile = "Dockerfile", extra_name, extra_data;
+  auto random_name = [] {
+    std::random_device rd;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
+    return ".dockerfile." + std::string(hex, 12);
+  };
+  if (b.dockerfile_text) {
+    extra_data = *b.dockerfile_text;
+    extra_name = random_name();
+  } else if (!b.dockerfile.empty()) {
+    std::string abs = b.dockerfile[0] == '/' ? clean_path(b.dockerfile) : clean_path(context + "/" + b.dockerfile);
+    std::string rel = rel_path(context, abs);
+    if (rel.empty() || rel == ".") {
+      extra_data = read_file(abs);
+      extra_name = random_name();
+    } else {
+      dockerfile = rel;
+    }
+  }
+  if (!extra_name.empty()) dockerfile = extra_name;
+  if (extra_name.empty()) {
+    struct stat ds;
+    if (::stat((context + "/" + dockerfile).c_str(), &ds) != 0)
+      throw Error("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat " + context + "/" +
+                  dockerfile + ": no such file or directory");
+  }
+
+  // .dockerignore (or <Dockerfile>.dockerignore) of the context.
+  std::vector<std::string> patterns;
+  std::string ignore_file = ".dockerignore";
+  for (const std::string& cand : builder::dockerignore_candidates(extra_name.empty() ? dockerfile : "Dockerfile")) {
+    std::string path = context + "/" + cand;
+    if (path_exists(path)) {
+      patterns = builder::read_dockerignore(read_file(path));
+      ignore_file = cand;
+      break;
+    }
+  }
+  builder::IgnoreMatcher ignore(
+      builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
+
+  // A hoistd gets the files' stat as the context's last entry, under a name of this build's own.
+  ctx.c().negotiate();
+  std::string stat_name;
+  std::map<std::string, std::string> headers = b.headers;
+  if (ctx.c().has_capability("context-stat")) {
+    stat_name = random_name() + ".stat";
+    headers["X-Hoist-Context-Stat"] = stat_name;
+  }
+  return send_build(ctx, b.quiet, build_path(dockerfile, b.query), [&](const Client::BodySink& send) {
+    ContextTar tar(send, ignore);
+    try {
+      tar.add_dir(context);
+      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
+      if (!stat_name.empty()) tar.add_file(stat_name, tar.stats_json());
+      tar.close();
+    } catch (const Error&) {
+      if (!tar.closed()) throw;
+      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
+    }
+    return tar.bytes();
+  }, on_stream, id, headers);
+}
 
 const Command kBuildCommand = {
     .use = "[OPTIONS] PATH | URL | -",
@@ -378,84 +463,28 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
     throw Error("hoist build: a git repository as the context is not supported (clone it and build the directory)");
   if (url) {
     // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone): remote=.
+    std::string id;
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
-    return send_build(ctx, p, build_path(p, dockerfile) + "&remote=" + q(arg),
-                      [](const Client::BodySink&) { return std::int64_t{-1}; });
+    return finish(p, send_build(ctx, p.flag("quiet"), build_path(dockerfile, build_query(p)) + "&remote=" + q(arg),
+                                [](const Client::BodySink&) { return std::int64_t{-1}; }, print_stream, id,
+                                secrets_header(p)), id);
   }
   if (arg == "-") return build_from_stdin(ctx, p);
-  std::string context = absolute(arg);
+  ContextBuild b;
+  b.context = absolute(arg);
   struct stat st;
-  if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
-  if (!S_ISDIR(st.st_mode)) throw Error("unable to prepare context: context must be a directory: " + context);
-
-  // The Dockerfile: inside the context (sent with it), or elsewhere / stdin (added to the tar).
-  std::string dockerfile = "Dockerfile", extra_name, extra_data;
-  auto random_name = [] {
-    std::random_device rd;
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%08x%08x", rd(), rd());
-    return ".dockerfile." + std::string(hex, 12);
-  };
+  if (::stat(b.context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
+  b.quiet = p.flag("quiet");
+  b.query = build_query(p);
+  b.headers = secrets_header(p);
   if (p.has("file")) {
     // Relative to the working directory, as docker's client takes it.
     std::string f = p.get("file");
-    if (f == "-") {
-      extra_data = read_all_fd(0);
-      extra_name = random_name();
-    } else {
-      std::string abs = absolute(f);
-      std::string rel = rel_path(context, abs);
-      if (rel.empty() || rel == ".") {
-        extra_data = read_file(abs);
-        extra_name = random_name();
-      } else {
-        dockerfile = rel;
-      }
-    }
-    if (!extra_name.empty()) dockerfile = extra_name;
+    if (f == "-") b.dockerfile_text = read_all_fd(0);
+    else b.dockerfile = absolute(f);
   }
-  if (extra_name.empty()) {
-    struct stat ds;
-    if (::stat((context + "/" + dockerfile).c_str(), &ds) != 0)
-      throw Error("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat " + context + "/" +
-                  dockerfile + ": no such file or directory");
-  }
-
-  // .dockerignore (or <Dockerfile>.dockerignore) of the context.
-  std::vector<std::string> patterns;
-  std::string ignore_file = ".dockerignore";
-  for (const std::string& cand : builder::dockerignore_candidates(extra_name.empty() ? dockerfile : "Dockerfile")) {
-    std::string path = context + "/" + cand;
-    if (path_exists(path)) {
-      patterns = builder::read_dockerignore(read_file(path));
-      ignore_file = cand;
-      break;
-    }
-  }
-  builder::IgnoreMatcher ignore(
-      builder::IgnoreMatcher::with_build_files(patterns, dockerfile, ignore_file, false));
-
-  // A hoistd gets the files' stat as the context's last entry, under a name of this build's own.
-  ctx.c().negotiate();
-  std::string stat_name;
-  std::map<std::string, std::string> headers;
-  if (ctx.c().has_capability("context-stat")) {
-    stat_name = random_name() + ".stat";
-    headers["X-Hoist-Context-Stat"] = stat_name;
-  }
-  return send_build(ctx, p, build_path(p, dockerfile), [&](const Client::BodySink& send) {
-    ContextTar tar(send, ignore);
-    try {
-      tar.add_dir(context);
-      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
-      if (!stat_name.empty()) tar.add_file(stat_name, tar.stats_json());
-      tar.close();
-    } catch (const Error&) {
-      if (!tar.closed()) throw;
-      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
-    }
-    return tar.bytes();
-  }, headers);
+  std::string id;
+  return finish(p, build_context_dir(ctx, b, print_stream, id), id);
 }
 
 }  // namespace hoist::cli

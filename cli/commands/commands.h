@@ -2,6 +2,8 @@
 // flag tables, that root.cpp lists and dispatches to; main() is only
 // `return hoist::cli::main_entry(argc, argv);`.
 #pragma once
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,20 @@ CommandFn cmd_cp;
 // build.cpp: an image from a Dockerfile (the daemon's classic /build API).
 extern const Command kBuildCommand;
 CommandFn cmd_build;
+// A build of a context directory as `hoist build DIR` sends it (.dockerignore honoured, the
+// Dockerfile added to the tar when it is outside the context or given as text).
+struct ContextBuild {
+  std::string context;                         // an absolute directory
+  std::string dockerfile;                      // relative to the context, or absolute; "" = Dockerfile
+  std::optional<std::string> dockerfile_text;  // the Dockerfile's text, when it is no file
+  std::string query;                           // the rest of the /build query: "&t=...&buildargs=..."
+  bool quiet = false;                          // no "Sending build context" line
+  std::map<std::string, std::string> headers;  // Hoist's own request headers (build secrets)
+};
+// The daemon's stream goes to `on_stream`, the image's id to `id`; a build error is printed to
+// stderr and its code (1 when it has none) returned, 0 on success.
+int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(const std::string&)>& on_stream,
+                      std::string& id);
 // commit.cpp: a container's file system.
 extern const Command kCommitCommand, kDiffCommand, kExportCommand;
 CommandFn cmd_commit, cmd_diff, cmd_export;

@@ -249,8 +249,95 @@ int dispatch(Ctx& ctx, const Args& args, const Flags& global) {
 
 }  // namespace
 
+namespace {
+
+// As docker's CLI plugin `docker-compose` (hoist installed or linked as
+// ~/.docker/cli-plugins/docker-compose, or called as docker-compose): `docker-cli-plugin-metadata`
+// prints the plugin's metadata; `[GLOBAL FLAGS] compose ARGS` (how the docker CLI runs `docker
+// [GLOBAL FLAGS] compose ARGS`) and plain `ARGS` (a standalone docker-compose) are `hoist compose
+// ARGS`, against the daemon the docker CLI uses: its -H, else DOCKER_HOST, else docker's default
+// socket; credentials from its --config, else DOCKER_CONFIG, else ~/.docker. A docker context
+// other than "default" is refused (hoist does not read docker's context store).
+int compose_plugin_main(int argc, char** argv) {
+  Args args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "docker-cli-plugin-metadata") {
+    out(json{{"SchemaVersion", "0.1.0"},
+             {"Vendor", "Hoist"},
+             {"Version", "v2.29.7"},
+             {"ShortDescription", "Docker Compose"}}
+            .dump() +
+        "\n");
+    return 0;
+  }
+  Ctx ctx;
+  const char* host = getenv("DOCKER_HOST");
+  ctx.host = host && *host ? host : "unix:///var/run/docker.sock";
+  const char* cfg = getenv("DOCKER_CONFIG");
+  const char* home = getenv("HOME");
+  ctx.config_dir = cfg && *cfg ? cfg : std::string(home ? home : "/root") + "/.docker";
+  const char* env_context = getenv("DOCKER_CONTEXT");
+  std::string context = env_context ? env_context : "";
+  bool host_given = host && *host;
+  // The docker CLI's global flags it hands on before "compose".
+  std::size_t i = 0;
+  auto it = std::find(args.begin(), args.end(), "compose");
+  if (it != args.end()) {
+    std::size_t end = static_cast<std::size_t>(it - args.begin());
+    for (; i < end; ++i) {
+      std::string a = args[i], value;
+      auto eq = a.find('=');
+      std::string name = a.substr(0, eq);
+      auto take = [&] {
+        if (eq != std::string::npos) return a.substr(eq + 1);
+        if (i + 1 >= end) throw Error("flag needs an argument: " + name);
+        return args[++i];
+      };
+      try {
+        if (name == "-H" || name == "--host") ctx.host = take(), host_given = true;
+        else if (name == "--config") ctx.config_dir = take();
+        else if (name == "-c" || name == "--context") context = take();
+        else {
+          errp("docker-compose (hoist): the docker CLI's " + name + " is not supported yet by hoist's compose plugin\n");
+          return 125;
+        }
+      } catch (const Error& e) {
+        errp(std::string(e.what()) + "\n");
+        return 125;
+      }
+    }
+    args.erase(args.begin(), args.begin() + static_cast<long>(end) + 1);
+  }
+  if (context.empty() && !host_given) {
+    auto text = [&]() -> std::string {
+      FILE* f = fopen((ctx.config_dir + "/config.json").c_str(), "r");
+      if (!f) return "";
+      std::string d;
+      char buf[4096];
+      for (std::size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) d.append(buf, n);
+      fclose(f);
+      return d;
+    }();
+    json c = json::parse(text.empty() ? "{}" : text, nullptr, false);
+    if (c.is_object() && c.contains("currentContext") && c["currentContext"].is_string())
+      context = c["currentContext"].get<std::string>();
+  }
+  if (!context.empty() && context != "default" && !host_given) {
+    errp("docker-compose (hoist): docker context \"" + context +
+         "\" is not supported yet: hoist reads no docker context store; use -H or DOCKER_HOST\n");
+    return 1;
+  }
+  static const Entry compose{{"compose"}, &kComposeCommand, cmd_compose};
+  return run_entry(ctx, "compose", compose, args);
+}
+
+}  // namespace
+
 int main_entry(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
+  if (argc > 0) {
+    std::string self = argv[0];
+    if (self.substr(self.rfind('/') + 1) == "docker-compose") return compose_plugin_main(argc, argv);
+  }
   Ctx ctx;
   const char* env_host = getenv("HOIST_HOST");
   ctx.host = env_host && *env_host ? env_host : "unix:///run/hoist/hoist.sock";

@@ -3,12 +3,15 @@
 #include "cli/compose/orchestrate.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli/compose/internal.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/file.h"
 
 namespace hoist::compose {
 
@@ -107,6 +110,97 @@ std::vector<std::string> stop_order(const Project& p) {
   auto o = p.start_order();
   std::reverse(o.begin(), o.end());
   return o;
+}
+
+std::string service_image(const Project& p, const std::string& service) {
+  const json& s = service_of(p, service);
+  if (s.contains("image") && s["image"].is_string()) return s["image"].get<std::string>();
+  return p.name + "-" + service;
+}
+
+bool has_build(const Project& p, const std::string& service) { return service_of(p, service).contains("build"); }
+
+namespace {
+
+// Query encoding of a value for /build (percent-encoding of what is not unreserved).
+std::string qenc(const std::string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string r;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') r += static_cast<char>(c);
+    else r += std::string("%") + hex[c >> 4] + hex[c & 15];
+  }
+  return r;
+}
+
+}  // namespace
+
+BuildPlan build_plan(const Project& p, const std::string& service, const BuildFlags& flags) {
+  const json& s = service_of(p, service);
+  const std::string what = "services." + service + ".build";
+  if (!s.contains("build")) throw Error("services." + service + ": no `build` section");
+  const json& b = s["build"];
+  BuildPlan plan;
+  plan.image = service_image(p, service);
+  std::string query = "&t=" + qenc(plan.image);
+  json args = json::object(), labels = json::object();
+  bool no_cache = flags.no_cache, pull = flags.pull;
+  for (const auto& [k, v] : b.items()) {
+    if (k.rfind("x-", 0) == 0) continue;
+    if (k == "context") {
+      plan.context = v.get<std::string>();
+      if (plan.context.find("://") != std::string::npos || plan.context.rfind("git@", 0) == 0)
+        refuse(what, "context: " + plan.context, "a remote context: hoist's builder takes a directory");
+    } else if (k == "dockerfile") plan.dockerfile = v.get<std::string>();
+    else if (k == "dockerfile_inline") {
+      plan.has_inline = true;
+      plan.dockerfile_inline = v.get<std::string>();
+    } else if (k == "args") {
+      for (const auto& [ak, av] : v.items())
+        if (!av.is_null()) args[ak] = scalar(av);  // unset in the environment: not sent, as Compose
+    } else if (k == "labels") {
+      for (const auto& [lk, lv] : v.items()) labels[lk] = scalar(lv);
+    } else if (k == "target") query += "&target=" + qenc(v.get<std::string>());
+    else if (k == "cache_from") query += "&cachefrom=" + qenc(v.dump());
+    else if (k == "no_cache") no_cache = no_cache || v.get<bool>();
+    else if (k == "pull") pull = pull || v.get<bool>();
+    else if (k == "network") query += "&networkmode=" + qenc(v.get<std::string>());
+    else if (k == "shm_size") query += "&shmsize=" + qenc(scalar(v));
+    else if (k == "isolation") query += "&isolation=" + qenc(v.get<std::string>());
+    else if (k == "extra_hosts") {
+      json eh = json::array();
+      for (const auto& e : v) {
+        std::string x = e.get<std::string>();
+        auto eq = x.find('=');
+        eh.push_back(eq == std::string::npos ? x : x.substr(0, eq) + ":" + x.substr(eq + 1));
+      }
+      query += "&extrahosts=" + qenc(eh.dump());
+    } else if (k == "ulimits") {
+      json ul = json::array();
+      for (const auto& [uk, uv] : v.items()) {
+        if (uv.is_object()) ul.push_back({{"Name", uk}, {"Soft", uv.value("soft", 0LL)}, {"Hard", uv.value("hard", 0LL)}});
+        else ul.push_back({{"Name", uk}, {"Soft", uv}, {"Hard", uv}});
+      }
+      query += "&ulimits=" + qenc(ul.dump());
+    } else if (k == "tags") {
+      for (const auto& t : v) query += "&t=" + qenc(t.get<std::string>());
+    } else if (k == "platforms") {
+      if (v.size() > 1) refuse(what, "platforms", "several platforms need BuildKit");
+      if (v.size() == 1) query += "&platform=" + qenc(v[0].get<std::string>());
+    } else if (k == "secrets" || k == "ssh" || k == "cache_to" || k == "additional_contexts" || k == "entitlements" ||
+               k == "privileged" || k == "no_cache_filter" || k == "provenance" || k == "sbom") {
+      refuse(what, k, "it needs BuildKit; hoist builds with the classic builder (POST /build)");
+    } else refuse(what, k);
+  }
+  // Compose's labels on the image (after the file's own, which cannot override them).
+  labels[kLabelProject] = p.name;
+  labels[kLabelService] = service;
+  labels[kLabelVersion] = kComposeVersion;
+  if (no_cache) query += "&nocache=1";
+  if (pull) query += "&pull=1";
+  query += "&rm=1&buildargs=" + qenc(args.dump()) + "&labels=" + qenc(labels.dump());
+  plan.query = query;
+  return plan;
 }
 
 std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,
@@ -353,15 +447,13 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
                                  const std::string& image_id) {
   const json& s = service_of(p, service);
   const std::string what = "services." + service;
-  if (s.contains("build"))
-    throw Error(what + ": `build` is not supported yet by hoist compose (images must exist or be pullable)");
-  if (!s.contains("image")) throw Error(what + ": neither `image` nor `build` is set");
+  if (!s.contains("image") && !s.contains("build")) throw Error(what + ": neither `image` nor `build` is set");
   CreatePlan plan;
   plan.name = container_name(p, service, number);
   Mapped m;
   json& c = m.config;
   json& h = m.host;
-  c["Image"] = s["image"];
+  c["Image"] = service_image(p, service);
   json labels = json::object();
   for (const auto& [k, v] : container_labels(p, service, number, image_id)) labels[k] = v;
   c["Labels"] = labels;
@@ -376,7 +468,7 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
 
   static const std::set<std::string> kIgnored = {
       // what the orchestrator uses itself, or the loader has resolved
-      "image", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
+      "image", "build", "depends_on", "scale", "profiles", "pull_policy", "labels", "networks", "container_name",
       "env_file", "extends",
       "develop"};  // `watch`'s, not the container's
   for (const auto& [k, v] : s.items()) {
@@ -503,6 +595,104 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
   }
   for (auto& [k, v] : c.items()) body[k] = v;
   body["HostConfig"] = h;
+  plan.body = body.dump();
+  return plan;
+}
+
+std::vector<std::string> split_command(const std::string& s) { return detail::shell_split(s, "entrypoint"); }
+
+CreatePlan run_plan(const Project& p, const std::string& service, const RunOptions& o, const std::string& image_id) {
+  CreatePlan plan = container_create_plan(p, service, 1, image_id);
+  json body = json::parse(plan.body);
+  plan.name = !o.name.empty() ? o.name : p.name + "-" + service + "-run-" + o.slug.substr(0, 12);
+  json& l = body["Labels"];
+  for (const auto& [k, v] : o.labels) l[k] = v;
+  l[kLabelOneoff] = "True";
+  l[kLabelSlug] = o.slug;
+  l[kLabelNumber] = "-1";
+  json& h = body["HostConfig"];
+  h["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (o.remove) h["AutoRemove"] = true;
+  if (!o.service_ports) {
+    h["PortBindings"] = json::object();
+    // `expose`d ports stay exposed; what `ports` added goes.
+    const json& s = service_of(p, service);
+    json exposed = json::object();
+    if (s.contains("expose"))
+      for (const auto& e : s["expose"]) {
+        std::string x = scalar(e);
+        exposed[x.find('/') == std::string::npos ? x + "/tcp" : x] = json::object();
+      }
+    if (exposed.empty()) body.erase("ExposedPorts");
+    else body["ExposedPorts"] = exposed;
+  }
+  for (const auto& spec : o.publish) {
+    // [IP:][HOST:]CONTAINER[/PROTO]
+    std::string x = spec, proto = "tcp";
+    if (auto sl = x.rfind('/'); sl != std::string::npos) proto = x.substr(sl + 1), x = x.substr(0, sl);
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= x.size(); ++i)
+      if (i == x.size() || x[i] == ':') parts.push_back(x.substr(start, i - start)), start = i + 1;
+    if (parts.size() > 3 || parts.back().empty())
+      throw Error("invalid port \"" + spec + "\": expected [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]");
+    std::string key = parts.back() + "/" + proto;
+    body["ExposedPorts"][key] = json::object();
+    h["PortBindings"][key].push_back({{"HostIp", parts.size() == 3 ? parts[0] : ""},
+                                      {"HostPort", parts.size() >= 2 ? parts[parts.size() - 2] : ""}});
+  }
+  if (o.command) body["Cmd"] = *o.command;
+  if (o.entrypoint) {
+    body["Entrypoint"] = *o.entrypoint;
+    if (!o.command) body["Cmd"] = json::array();
+  }
+  if (!o.env.empty()) {
+    json env = body.value("Env", json::array());
+    for (const auto& e : o.env) {
+      std::string k = e.substr(0, e.find('='));
+      for (auto it = env.begin(); it != env.end();)
+        if (it->get<std::string>().substr(0, it->get<std::string>().find('=')) == k) it = env.erase(it);
+        else ++it;
+      env.push_back(e);
+    }
+    body["Env"] = env;
+  }
+  if (!o.user.empty()) body["User"] = o.user;
+  if (!o.workdir.empty()) body["WorkingDir"] = o.workdir;
+  body["Tty"] = o.tty;
+  body["OpenStdin"] = o.interactive;
+  body["AttachStdin"] = o.interactive;
+  body["StdinOnce"] = o.interactive;
+  body["AttachStdout"] = true;
+  body["AttachStderr"] = true;
+  auto caps = [&](const char* add, const char* drop, const std::vector<std::string>& v) {
+    json a = h.value(add, json::array()), d = json::array();
+    for (const auto& c : v) a.push_back(c);
+    for (const auto& c : h.value(drop, json::array()))
+      if (std::find(v.begin(), v.end(), c.get<std::string>()) == v.end()) d.push_back(c);
+    h[add] = a;
+    h[drop] = d;
+  };
+  for (const auto& v : o.volumes) {
+    auto colon = v.find(':');
+    if (colon == std::string::npos || colon == 0)
+      throw Error("invalid volume \"" + v + "\": expected SOURCE:TARGET[:OPTIONS]");
+    std::string src = v.substr(0, colon);
+    if (src[0] == '.') src = clean_path(p.working_dir + "/" + src);  // relative: from the project directory
+    h["Binds"].push_back(src + v.substr(colon));
+  }
+  if (!o.cap_add.empty()) caps("CapAdd", "CapDrop", o.cap_add);
+  if (!o.cap_drop.empty()) caps("CapDrop", "CapAdd", o.cap_drop);
+  auto strip = [&](json& ep) {  // only the service's name and aliases are the service's
+    if (!o.use_aliases) ep.erase("Aliases");
+  };
+  if (body.contains("NetworkingConfig"))
+    for (auto& [n, ep] : body["NetworkingConfig"]["EndpointsConfig"].items()) strip(ep);
+  for (auto& a : plan.connect_after) {
+    json ep = json::parse(a.endpoint);
+    strip(ep);
+    a.endpoint = ep.dump();
+  }
   plan.body = body.dump();
   return plan;
 }

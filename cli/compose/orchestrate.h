@@ -6,6 +6,7 @@
 // an Error naming the service and the key, never dropped.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,30 @@ std::vector<std::vector<std::string>> start_levels(const Project& p);
 // The start order reversed: what depends on a service stops before it.
 std::vector<std::string> stop_order(const Project& p);
 
+// The image the service's containers run: `image:`, else `<project>-<service>` (what `build:`
+// makes, as Compose v2 names it).
+std::string service_image(const Project& p, const std::string& service);
+bool has_build(const Project& p, const std::string& service);
+
+// What `compose build` sends to the classic POST /build for a service with `build:`: the context
+// directory, the Dockerfile (relative to the context or absolute, or its text for
+// dockerfile_inline) and the query after `dockerfile=` (t, buildargs, labels with Compose's
+// com.docker.compose.{project,service,version}, target, cachefrom, networkmode, ...). BuildKit's
+// keys (secrets, ssh, cache_to, additional_contexts, ...) are refused with an Error.
+struct BuildPlan {
+  std::string image;  // the tag the containers use
+  std::string context;
+  std::string dockerfile;
+  bool has_inline = false;
+  std::string dockerfile_inline;
+  std::string query;
+};
+struct BuildFlags {
+  bool no_cache = false;
+  bool pull = false;
+};
+BuildPlan build_plan(const Project& p, const std::string& service, const BuildFlags& flags = {});
+
 // A container's labels: the service's own, then Compose's. `image_id` is the image's id
 // (com.docker.compose.image).
 std::map<std::string, std::string> container_labels(const Project& p, const std::string& service, int number,
@@ -79,6 +104,26 @@ struct CreatePlan {
 };
 CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
                                  const std::string& image_id);
+
+// `compose run`'s one-off container: the service's create plan changed as Compose v2 changes it.
+inline constexpr const char* kLabelSlug = "com.docker.compose.slug";
+struct RunOptions {
+  std::string name;                   // --name; "" = <project>-<service>-run-<slug's first 12>
+  std::string slug;                   // 64 hex digits (com.docker.compose.slug)
+  std::optional<std::vector<std::string>> command, entrypoint;
+  std::vector<std::string> env;       // -e KEY=VALUE (resolved by the caller)
+  std::map<std::string, std::string> labels;  // -l
+  std::string user, workdir;
+  bool tty = false, interactive = true, remove = false;
+  bool service_ports = false;         // the service's `ports` published (else none)
+  std::vector<std::string> publish;   // -p [IP:][HOST:]CONTAINER[/PROTO]
+  bool use_aliases = false;           // the service's network aliases
+  std::vector<std::string> cap_add, cap_drop;
+  std::vector<std::string> volumes;   // -v SRC:DST[:OPTS] (a relative SRC from the project directory)
+};
+// --entrypoint's words, split as a POSIX shell would (quotes, backslashes; no expansions).
+std::vector<std::string> split_command(const std::string& s);
+CreatePlan run_plan(const Project& p, const std::string& service, const RunOptions& o, const std::string& image_id);
 
 // Compose v2's recreate keeps a container's anonymous volumes: each volume of the old container
 // (target, volume name) that is not one the plan mounts by name goes to the new one at the same

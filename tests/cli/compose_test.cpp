@@ -3,7 +3,10 @@
 // healthy), against a private dockerd and a private hoistd: what each daemon ends up with
 // (containers, networks, volumes, labels, the create fields) is compared field by field with the
 // expected values and between the two daemons; `up` again recreates only the changed service;
-// `down -v` leaves nothing.
+// `down -v` leaves nothing. Also: port, top, images, pause, ls, version, and hoist as docker 28's
+// compose CLI plugin; `build:` (compose build, up --build/--no-build, down --rmi, push and pull
+// through a registry on loopback), attached up (prefixed output, --exit-code-from, Ctrl-C twice);
+// run (one-off containers) and create.
 //
 // Isolation: the project name has a random suffix, the project's two networks random subnets in
 // 10.196.0.0/16; TearDown runs `compose down -v --remove-orphans` and removes whatever is left with
@@ -15,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "cli_daemon_test.h"
+#include "registry_harness.h"
 #include "common/strings.h"
 
 namespace {
@@ -293,6 +298,34 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
     EXPECT_EQ(got.out, "hi\n") << got.err;
   }
 
+  // port, top, images, pause/unpause, ls, version
+  EXPECT_EQ(compose({"port", "--index", "2", "web", "8080"}).out, port_lines[1].substr(0, port_lines[1].find("->")) + "\n");
+  EXPECT_EQ(compose({"port", "web", "9"}).code, 1);
+  auto top = compose({"top", "db"});
+  EXPECT_EQ(top.out.substr(0, top.out.find('\n')), project_ + "-db-1") << top.out << top.err;
+  EXPECT_NE(top.out.find("sleep 1000"), std::string::npos) << top.out;
+  auto imgs = compose({"images", "--format", "json"});
+  ASSERT_EQ(imgs.code, 0) << imgs.err;
+  json ij = json::parse(imgs.out);
+  ASSERT_EQ(ij.size(), 3u) << imgs.out;
+  EXPECT_EQ(ij[0]["ContainerName"], project_ + "-db-1");
+  EXPECT_EQ(ij[0]["Repository"], "bb");
+  EXPECT_EQ(ij[0]["Tag"], "1");
+  EXPECT_EQ(ij[0]["ID"], inspect("image", "bb:1")["Id"]);
+  EXPECT_EQ(lines(compose({"images", "-q"}).out).size(), 1u);
+  EXPECT_EQ(lines(compose({"images"}).out)[0].substr(0, 9), "CONTAINER");
+  ASSERT_EQ(compose({"pause", "web"}).code, 0);
+  EXPECT_EQ(compose({"ps", "--format", "{{.State}}", "web"}).out, "paused\npaused\n");
+  ASSERT_EQ(compose({"unpause"}).code, 0);
+  EXPECT_EQ(compose({"ps", "--format", "{{.State}}", "web"}).out, "running\nrunning\n");
+  auto ls = compose({"ls", "--format", "json"});
+  EXPECT_EQ(json::parse(ls.out),
+            json::parse("[{\"Name\":\"" + project_ + "\",\"Status\":\"running(3)\",\"ConfigFiles\":\"" + dir_ +
+                        "/compose.yaml\"}]"))
+      << ls.out << ls.err;
+  EXPECT_EQ(compose({"ls", "-q", "--filter", "name=nothing-such"}).out, "");
+  EXPECT_EQ(compose({"version", "--short"}).out, "2.29.7\n");
+
   auto ps = compose({"ps", "--format", "{{.Name}} {{.Service}} {{.State}}"});
   EXPECT_EQ(ps.code, 0) << ps.err;
   EXPECT_EQ(ps.out, project_ + "-db-1 db running\n" + project_ + "-web-1 web running\n" + project_ +
@@ -315,6 +348,32 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
         {"env", "DOCKER_HOST=" + host_, "docker-compose", "--project-directory", dir_, "-p", project_, "-f", v1, "ps", "-q"},
         "", 60);
     EXPECT_EQ(lines(v1ps.out).size(), 3u) << v1ps.err;
+  }
+
+  // hoist as docker's CLI plugin: a link named docker-compose in the plugins directory of a
+  // DOCKER_CONFIG; docker 28 runs it for `docker [-H HOST] compose ...`.
+  if (fs::exists("/usr/local/bin/docker")) {
+    std::string home = dir_ + "/home";
+    fs::create_directories(home + "/.docker/cli-plugins");
+    fs::create_symlink(fs::absolute(HOIST_CLI_BIN), home + "/.docker/cli-plugins/docker-compose");
+    std::vector<std::string> env = {"env", "-u", "DOCKER_HOST", "HOME=" + home, "DOCKER_CONFIG=" + home + "/.docker"};
+    auto docker28 = [&](std::vector<std::string> args) {
+      std::vector<std::string> argv = env;
+      argv.push_back("/usr/local/bin/docker");
+      argv.insert(argv.end(), args.begin(), args.end());
+      return hoist::test::run_cmd(argv, "", 60);
+    };
+    auto v = docker28({"compose", "version"});
+    EXPECT_EQ(v.out, "Docker Compose version v2.29.7 (hoist)\n") << v.err;
+    auto viaplugin = docker28({"-H", host_, "compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml", "ps",
+                               "--format", "{{.Name}}"});
+    EXPECT_EQ(viaplugin.out, project_ + "-db-1\n" + project_ + "-web-1\n" + project_ + "-web-2\n") << viaplugin.err;
+    env[2] = "DOCKER_HOST=" + host_;
+    env.erase(env.begin() + 1);
+    viaplugin = docker28({"compose", "ls", "-q"});
+    EXPECT_EQ(viaplugin.out, project_ + "\n") << viaplugin.err;
+    auto meta = hoist::test::run_cmd({home + "/.docker/cli-plugins/docker-compose", "docker-cli-plugin-metadata"});
+    EXPECT_EQ(json::parse(meta.out)["SchemaVersion"], "0.1.0") << meta.out;
   }
 
   auto logs = compose({"logs", "--no-log-prefix", "db"});
@@ -361,18 +420,126 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
   EXPECT_EQ(docker({"volume", "inspect", project_ + "_data"}).code, 1);
 }
 
-TEST_P(ComposeApp, RefusalsComeBeforeAnythingIsMade) {
+TEST_P(ComposeApp, RefusalsBuildAndImages) {
   std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
                                         << "\nservices:\n  a: {image: bb:1}\n  b: {image: bb:1, devices: [/dev/fuse]}\n";
   auto up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
   EXPECT_EQ(up.err, "services.b: `devices` is not supported yet by hoist compose\n");
   EXPECT_EQ(summary(), json::object());
-  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_ << "\nservices:\n  a: {build: .}\n";
+  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
+                                        << "\nservices:\n  a: {build: {context: ., secrets: [s]}}\nsecrets:\n  s: {file: ./s}\n";
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
-  EXPECT_NE(up.err.find("`build` is not supported yet"), std::string::npos) << up.err;
+  EXPECT_EQ(up.err, "services.a.build: `secrets` is not supported yet by hoist compose (it needs BuildKit; hoist builds "
+                    "with the classic builder (POST /build))\n");
   EXPECT_EQ(summary(), json::object());
+
+  // The inline service's image goes to a registry on loopback (when docker-registry is here).
+  std::unique_ptr<hoist::test::LocalRegistry> reg;
+  if (hoist::test::registry_tools_missing().empty()) reg = std::make_unique<hoist::test::LocalRegistry>();
+  const std::string custom = (reg ? reg->host() + "/" : std::string()) + project_ + "-custom:v1";
+
+  // build: a context with args, a target stage, labels; an inline Dockerfile with an image name.
+  fs::create_directories(dir_ + "/app");
+  auto dockerfile = [&](const std::string& extra) {
+    std::ofstream(dir_ + "/app/Dockerfile") << "FROM bb:1 AS base\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\n"
+                                            << extra << "FROM base AS final\nLABEL stage=final\n";
+  };
+  dockerfile("");
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n"
+      << "      target: final\n    command: [sleep, '1000']\n"
+      << "  inline:\n    image: " << custom << "\n    build:\n"
+      << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n"
+      << "  job: {image: bb:1, command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n";
+  auto built = compose({"build"});
+  ASSERT_EQ(built.code, 0) << built.err;
+  EXPECT_NE(built.err.find(" Service app  Built"), std::string::npos) << built.err;
+  EXPECT_NE(built.out.find("Successfully tagged " + project_ + "-app:latest"), std::string::npos) << built.out;
+  json img = inspect("image", project_ + "-app");
+  const json& il = img["Config"]["Labels"];
+  EXPECT_EQ(il.value("com.docker.compose.project", ""), project_);
+  EXPECT_EQ(il.value("com.docker.compose.service", ""), "app");
+  EXPECT_EQ(il.value("com.docker.compose.version", ""), "2.29.7");
+  EXPECT_EQ(il.value("own", ""), "x");
+  EXPECT_EQ(il.value("stage", ""), "final");
+  EXPECT_EQ(inspect("image", custom)["Config"]["Labels"].value("com.docker.compose.service", ""),
+            "inline");
+  // up uses what is built (no build); the containers run the images.
+  up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.err.find("Building"), std::string::npos) << up.err;
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/greeting"}).out, "hi\n");
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["Config"]["Image"], project_ + "-app");
+  EXPECT_EQ(docker({"logs", project_ + "-inline-1"}).out, "inline\n");
+  std::string app1 = inspect("container", project_ + "-app-1")["Id"];
+  // up --build rebuilds (a changed Dockerfile, --no-cache not needed) and recreates the app.
+  dockerfile("RUN echo two >> /greeting\n");
+  up = compose({"up", "-d", "--build", "app"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find(" Container " + project_ + "-app-1  Recreate"), std::string::npos) << up.err;
+  EXPECT_EQ(compose({"exec", "-T", "app", "cat", "/greeting"}).out, "hi\ntwo\n");
+  EXPECT_NE(inspect("container", project_ + "-app-1")["Id"], app1);
+
+  // Attached up: the output of what it starts, prefixed, each exit; it returns when all stopped.
+  auto att = compose({"up", "--no-build", "inline"}, 60);
+  EXPECT_EQ(att.code, 0) << att.err;
+  EXPECT_EQ(att.out, "Attaching to inline-1\ninline-1  | inline\ninline-1 exited with code 0\n");
+  // --exit-code-from: the job's exit stops the others; its code is up's.
+  att = compose({"up", "--no-build", "-t", "1", "--exit-code-from", "job", "job", "app"}, 60);
+  EXPECT_EQ(att.code, 3) << att.err;
+  EXPECT_NE(att.out.find("job-1  | out\n"), std::string::npos) << att.out;
+  EXPECT_NE(att.err.find("job-1  | err\n"), std::string::npos) << att.err;
+  EXPECT_NE(att.out.find("job-1 exited with code 3\nAborting on container exit...\n"), std::string::npos) << att.out;
+  EXPECT_NE(att.err.find(" Container " + project_ + "-app-1  Stopped"), std::string::npos) << att.err;
+  EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "exited");
+  // Ctrl-C stops the project gracefully (sleep ignores SIGTERM: -t 30 would wait); a second one kills.
+  {
+    std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
+                      dir_ + " -f " + dir_ + "/compose.yaml up --no-build -t 30 app";
+    std::string wait_for = "i=0; while ! grep -q \"$1\" " + dir_ + "/up.out && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done";
+    std::string script = "w() { " + wait_for + "; }; " + cmd + " > " + dir_ + "/up.out 2> " + dir_ +
+                         "/up.err & p=$!; w Attaching; kill -INT $p; w Gracefully; sleep 0.5; kill -INT $p; wait $p; echo $?";
+    auto r = hoist::test::run_cmd({"sh", "-c", script}, "", 25);
+    EXPECT_EQ(r.out, "130\n") << r.err;
+    std::ifstream o(dir_ + "/up.out"), e(dir_ + "/up.err");
+    std::string so((std::istreambuf_iterator<char>(o)), {}), se((std::istreambuf_iterator<char>(e)), {});
+    EXPECT_EQ(so, "Attaching to app-1\nGracefully stopping... (press Ctrl+C again to force)\n");
+    EXPECT_NE(se.find(" Container " + project_ + "-app-1  Killed"), std::string::npos) << se;
+    EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
+  }
+  // --no-build with an image missing fails before anything is made.
+  ASSERT_EQ(compose({"rm", "-f", "inline"}).code, 0);
+  ASSERT_EQ(docker({"rmi", custom}).code, 0);
+  up = compose({"up", "-d", "--no-build", "inline"});
+  EXPECT_EQ(up.code, 1);
+  EXPECT_NE(up.err.find("image " + custom + " is not built"), std::string::npos) << up.err;
+  ASSERT_EQ(compose({"build", "-q", "--no-cache", "inline"}).code, 0);
+  if (reg) {
+    // push, then pull back what was removed (a service with an image and a build pulls too).
+    auto push = compose({"push", "inline", "app"});
+    ASSERT_EQ(push.code, 0) << push.err;
+    EXPECT_NE(push.err.find(" Image " + custom + "  Pushed"), std::string::npos) << push.err;
+    EXPECT_EQ(push.err.find(project_ + "-app"), std::string::npos) << push.err;  // no registry name: not pushed
+    ASSERT_EQ(docker({"rmi", custom}).code, 0);
+    auto pull = compose({"pull", "inline"});
+    ASSERT_EQ(pull.code, 0) << pull.err;
+    EXPECT_NE(pull.err.find(" Image " + custom + "  Pulled"), std::string::npos) << pull.err;
+    EXPECT_EQ(docker({"logs", project_ + "-inline-1"}).code, 1);  // removed above
+    EXPECT_EQ(docker({"run", "--rm", custom, "cat", "/x"}).out, "inline\n");
+  }
+  // down --rmi local: the images compose named (not the one with `image:`); --rmi all: those too.
+  auto down = compose({"down", "-t", "1", "--rmi", "local"});
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_NE(down.err.find(" Image " + project_ + "-app  Removed"), std::string::npos) << down.err;
+  EXPECT_EQ(docker({"image", "inspect", project_ + "-app"}).code, 1);
+  EXPECT_EQ(docker({"image", "inspect", custom}).code, 0);
+  down = compose({"down", "--rmi", "all"});
+  ASSERT_EQ(down.code, 0) << down.err;
+  EXPECT_EQ(docker({"image", "inspect", custom}).code, 1);
+  EXPECT_EQ(docker({"image", "inspect", "bb:1"}).code, 1);  // the job's: every image a service uses
 }
 
 TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
@@ -416,6 +583,38 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
   EXPECT_EQ(compose({"restart", "-t", "1", "app"}).code, 0);
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "running");
+  // run: a one-off container of the service (its dependencies up first), with the service's
+  // secrets and environment and the flags' changes; its exit code is run's.
+  auto run = compose({"run", "--rm", "-T", "-e", "X=1", "-u", "1:1", "-w", "/tmp", "-v", "./pw.txt:/pw2:ro", "app",
+                      "sh", "-c", "echo $X $(id -u) $(pwd); cat /run/secrets/pw /pw2"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.out, "1 1 /tmp\ns3cret\ns3cret\n");
+  EXPECT_EQ(compose({"run", "--rm", "--no-deps", "-T", "app", "sh", "-c", "exit 5"}).code, 5);
+  run = compose({"run", "-d", "--no-deps", "-l", "k=v", "-p", "127.0.0.1::9", "--entrypoint", "sleep", "app", "100"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  std::string run_id = run.out.substr(0, run.out.size() - 1);
+  json one = inspect("container", run_id);
+  std::string one_name = one["Name"].get<std::string>().substr(1);
+  EXPECT_EQ(one_name.rfind(project_ + "-app-run-", 0), 0u) << one_name;
+  EXPECT_EQ(one_name.size(), project_.size() + 9 + 12) << one_name;
+  const json& ol = one["Config"]["Labels"];
+  EXPECT_EQ(ol["com.docker.compose.oneoff"], "True");
+  EXPECT_EQ(ol["com.docker.compose.container-number"], "-1");
+  EXPECT_EQ(ol["com.docker.compose.slug"].get<std::string>().substr(0, 12), one_name.substr(one_name.size() - 12));
+  EXPECT_EQ(ol["k"], "v");
+  EXPECT_EQ(one["Config"]["Entrypoint"], json({"sleep"}));
+  EXPECT_EQ(one["Config"]["Cmd"], json({"100"}));
+  EXPECT_EQ(one["HostConfig"]["PortBindings"], json::parse(R"({"9/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]})"));
+  EXPECT_EQ(one["State"]["Status"], "running");
+  // Not one of the service's containers for ps.
+  EXPECT_EQ(compose({"ps", "--format", "{{.Name}}", "app"}).out, project_ + "-app-1\n");
+  // create: the containers, not started.
+  ASSERT_EQ(compose({"rm", "-f", "-s", "extra"}).code, 0);
+  auto created = compose({"create", "extra"});
+  EXPECT_EQ(created.code, 0) << created.err;
+  EXPECT_EQ(inspect("container", project_ + "-extra-1")["State"]["Status"], "created");
+  ASSERT_EQ(compose({"start", "extra"}).code, 0);
+
   auto rm = compose({"rm", "-f", "job"});
   EXPECT_EQ(rm.code, 0) << rm.err;
   EXPECT_NE(rm.err.find(" Container " + project_ + "-job-1  Removed"), std::string::npos) << rm.err;

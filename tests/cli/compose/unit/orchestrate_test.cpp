@@ -190,9 +190,109 @@ TEST_F(Orchestrate, CreateBodyOfAService) {
   EXPECT_FALSE(db.contains("Cmd"));  // the image's
 }
 
+// `build:`: the image's name, the /build query (args, labels with Compose's, target, cache_from,
+// flags), the Dockerfile forms; BuildKit's keys refused.
+TEST_F(Orchestrate, BuildPlans) {
+  Project p = load(
+      "services:\n"
+      "  web:\n    build:\n      context: ./src\n      dockerfile: docker/Dockerfile.dev\n"
+      "      args: {A: '1', UNSET: null}\n      labels: {own: x}\n      target: final\n"
+      "      cache_from: [c:1]\n      network: host\n"
+      "  named: {image: reg/x:2, build: {dockerfile_inline: 'FROM scratch'}}\n"
+      "  plain: {image: bb:1}\n");
+  EXPECT_EQ(service_image(p, "web"), "app-web");
+  EXPECT_EQ(service_image(p, "named"), "reg/x:2");
+  EXPECT_TRUE(has_build(p, "web"));
+  EXPECT_FALSE(has_build(p, "plain"));
+  BuildPlan b = build_plan(p, "web", {true, false});
+  EXPECT_EQ(b.image, "app-web");
+  EXPECT_EQ(b.context, (dir / "src").string());
+  EXPECT_EQ(b.dockerfile, "docker/Dockerfile.dev");
+  EXPECT_FALSE(b.has_inline);
+  EXPECT_EQ(b.query,
+            "&t=app-web&cachefrom=%5B%22c%3A1%22%5D&networkmode=host&target=final&nocache=1&rm=1"
+            "&buildargs=%7B%22A%22%3A%221%22%7D"
+            "&labels=%7B%22com.docker.compose.project%22%3A%22app%22%2C%22com.docker.compose.service%22%3A%22web%22%2C"
+            "%22com.docker.compose.version%22%3A%222.29.7%22%2C%22own%22%3A%22x%22%7D");
+  // The container runs the built image.
+  EXPECT_EQ(json::parse(container_create_plan(p, "web", 1, "i").body)["Image"], "app-web");
+  BuildPlan n = build_plan(p, "named", {false, true});
+  EXPECT_TRUE(n.has_inline);
+  EXPECT_EQ(n.dockerfile_inline, "FROM scratch");
+  EXPECT_EQ(n.query.substr(0, 18), "&t=reg%2Fx%3A2&pul");
+  auto refused = [&](const std::string& build) {
+    try {
+      build_plan(load("services:\n  a:\n    build: " + build + "\n"), "a");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused("{context: ., ssh: [default]}"),
+            "services.a.build: `ssh` is not supported yet by hoist compose (it needs BuildKit; hoist builds with the "
+            "classic builder (POST /build))");
+  EXPECT_EQ(refused("{context: 'https://github.com/x/y.git'}"),
+            "services.a.build: `context: https://github.com/x/y.git` is not supported yet by hoist compose (a remote "
+            "context: hoist's builder takes a directory)");
+  EXPECT_EQ(refused("{context: ., platforms: [linux/amd64, linux/arm64]}"),
+            "services.a.build: `platforms` is not supported yet by hoist compose (several platforms need BuildKit)");
+}
+
+// run's one-off container: name, labels, no restart, ports only when asked, overrides, aliases.
+TEST_F(Orchestrate, RunPlans) {
+  Project p = load(
+      "services:\n  web:\n    image: bb:1\n    command: [httpd]\n    restart: always\n    ports: ['8080:80']\n"
+      "    expose: ['81']\n    environment: {A: '1', B: '2'}\n    cap_drop: [NET_RAW]\n    networks: [n]\n"
+      "networks:\n  n: {}\n");
+  RunOptions o;
+  o.slug = std::string(64, 'a');
+  o.command = std::vector<std::string>{"sh"};
+  o.env = {"B=3", "C=4"};
+  o.user = "1:1";
+  o.remove = true;
+  o.cap_add = {"NET_RAW"};
+  o.volumes = {"./d:/d:ro", "named:/n"};
+  CreatePlan plan = run_plan(p, "web", o, "sha256:i");
+  EXPECT_EQ(plan.name, "app-web-run-aaaaaaaaaaaa");
+  json b = json::parse(plan.body);
+  EXPECT_EQ(b["Labels"]["com.docker.compose.oneoff"], "True");
+  EXPECT_EQ(b["Labels"]["com.docker.compose.slug"], o.slug);
+  EXPECT_EQ(b["Labels"]["com.docker.compose.container-number"], "-1");
+  EXPECT_EQ(b["HostConfig"]["RestartPolicy"]["Name"], "no");
+  EXPECT_EQ(b["HostConfig"]["AutoRemove"], true);
+  EXPECT_EQ(b["HostConfig"]["PortBindings"], json::object());
+  EXPECT_EQ(b["ExposedPorts"], json({{"81/tcp", json::object()}}));
+  EXPECT_EQ(b["Cmd"], json({"sh"}));
+  EXPECT_EQ(b["Env"], json({"A=1", "B=3", "C=4"}));
+  EXPECT_EQ(b["User"], "1:1");
+  EXPECT_EQ(b["HostConfig"]["CapAdd"], json({"NET_RAW"}));
+  EXPECT_EQ(b["HostConfig"]["CapDrop"], json::array());
+  EXPECT_EQ(b["OpenStdin"], true);
+  EXPECT_EQ(b["HostConfig"]["Binds"], json({dir.string() + "/d:/d:ro", "named:/n"}));
+  EXPECT_FALSE(b["NetworkingConfig"]["EndpointsConfig"]["app_n"].contains("Aliases"));
+
+  RunOptions o2;
+  o2.slug = std::string(64, 'b');
+  o2.name = "mine";
+  o2.service_ports = true;
+  o2.publish = {"127.0.0.1:9000:90/udp", "91"};
+  o2.entrypoint = split_command("sh -c 'x y'");
+  o2.use_aliases = true;
+  o2.interactive = false;
+  b = json::parse(run_plan(p, "web", o2, "i").body);
+  EXPECT_EQ(run_plan(p, "web", o2, "i").name, "mine");
+  EXPECT_EQ(b["HostConfig"]["PortBindings"],
+            json::parse(R"({"80/tcp":[{"HostIp":"","HostPort":"8080"}],"90/udp":[{"HostIp":"127.0.0.1","HostPort":"9000"}],
+                           "91/tcp":[{"HostIp":"","HostPort":""}]})"));
+  EXPECT_EQ(b["Entrypoint"], json({"sh", "-c", "x y"}));
+  EXPECT_EQ(b["Cmd"], json::array());  // an entrypoint without a command drops the service's
+  EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["app_n"]["Aliases"], json({"web"}));
+  EXPECT_EQ(b["OpenStdin"], false);
+  o2.publish = {"1:2:3:4"};
+  EXPECT_THROW(run_plan(p, "web", o2, "i"), Error);
+}
+
 TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
-  EXPECT_EQ(refusal("services:\n  a: {build: .}\n"),
-            "services.a: `build` is not supported yet by hoist compose (images must exist or be pullable)");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, devices: [/dev/fuse]}\n"),
             "services.a: `devices` is not supported yet by hoist compose");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, deploy: {placement: {constraints: [x]}}}\n"),
