@@ -229,6 +229,39 @@ TEST_F(BuildSources, ExcludeChmodAndParents) {
                                              "s/up 777"}));
 }
 
+// hoist's CLI's view of the context's files (ContextStats): a file seen again with the same
+// identity and times keeps the hash it had, unread; another view, or a file that was changed
+// within a second of the client's walk, is read and hashed again.
+TEST_F(BuildSources, HashesMemoisedByTheClientsView) {
+  SourceTree t(ctx_);
+  HashMemo memo;
+  const std::int64_t s = 1'000'000'000;
+  auto stats = [&](const std::string& view, std::int64_t started) {
+    return ContextStats::parse("{\"started\": " + std::to_string(started) + ", \"files\": {\"a.txt\": [" + view + "]}}",
+                               &memo);
+  };
+  ContextStats settled = stats("1, 2, 6, " + std::to_string(100 * s) + ", " + std::to_string(100 * s), 200 * s);
+  std::string first = resolve_source(t, "a.txt", true, nullptr, &settled).hash;
+  EXPECT_EQ(first, resolve_source(t, "a.txt", true).hash);
+  put(ctx_ + "/a.txt", "ALPHA\n");  // same size, new bytes: the view says unchanged, so the memo answers
+  EXPECT_EQ(resolve_source(t, "a.txt", true, nullptr, &settled).hash, first);
+  std::string now = resolve_source(t, "a.txt", true).hash;
+  EXPECT_NE(now, first);
+  ContextStats changed = stats("1, 2, 6, " + std::to_string(100 * s) + ", " + std::to_string(150 * s), 200 * s);
+  EXPECT_EQ(resolve_source(t, "a.txt", true, nullptr, &changed).hash, now);
+  // Changed half a second before the walk: hashed, never memoised.
+  ContextStats racy = stats("1, 2, 6, " + std::to_string(300 * s) + ", " + std::to_string(300 * s), 300 * s + s / 2);
+  EXPECT_EQ(resolve_source(t, "a.txt", true, nullptr, &racy).hash, now);
+  put(ctx_ + "/a.txt", "alpha\n");
+  EXPECT_EQ(resolve_source(t, "a.txt", true, nullptr, &racy).hash, first);
+  // A file the view does not name, and a stage's files (context = false), are always read.
+  ContextStats other = stats("1, 2, 6, 1, 1", 200 * s);
+  EXPECT_EQ(resolve_source(t, "b.txt", true, nullptr, &other).hash, resolve_source(t, "b.txt", true).hash);
+  for (const char* bad : {"", "[]", "{\"started\": 1}", "{\"started\": 1, \"files\": {\"a\": [1, 2]}}",
+                          "{\"started\": 1, \"files\": {\"a\": [1, 2, 3, 4, \"x\"]}}"})
+    EXPECT_THROW(ContextStats::parse(bad, &memo), InvalidArgument) << bad;
+}
+
 TEST_F(BuildSources, CacheSurvivesAReload) {
   std::string path = dir_ + "/builder/cache.json";
   {
