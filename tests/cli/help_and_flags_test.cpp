@@ -380,8 +380,11 @@ TEST_F(CliFlagsTest, NetworkNoneAndHostRun) {
   auto after = names(hoist::test::run_cmd({"cat", "/proc/net/dev"}).out);
   auto seen = names(host.out);
   EXPECT_TRUE(seen.count("lo")) << host.out;
-  for (const auto& n : before)
-    if (after.count(n)) EXPECT_TRUE(seen.count(n)) << n << " missing: " << host.out;
+  for (const auto& n : before) {
+    if (after.count(n)) {
+      EXPECT_TRUE(seen.count(n)) << n << " missing: " << host.out;
+    }
+  }
   for (const auto& n : seen) EXPECT_TRUE(before.count(n) || after.count(n)) << n << " is not the host's";
   // No flag: NetworkMode "default", as before.
   ASSERT_EQ(hoist({"create", "--name", "d1", "bb:1", "true"}).code, 0);

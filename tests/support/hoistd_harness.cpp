@@ -25,6 +25,10 @@ namespace fs = std::filesystem;
 
 namespace hoist::test {
 
+namespace {
+std::vector<std::string> cgroup_dirs(const std::string& cgroup_parent);
+}  // namespace
+
 std::string fixtures_dir() { return fs::path(busybox_rootfs()).parent_path().parent_path().string(); }
 
 Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-test") {
@@ -47,6 +51,10 @@ Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-
                              "base=10." + std::to_string(p) + ".0.0/16,size=24"});
   network_args_.assign(argv_.end() - 8, argv_.end());
   argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
+  if (std::find(extra_args.begin(), extra_args.end(), "--cgroup-parent") == extra_args.end()) {
+    own_cgroup_parent_ = "/hoist-test-" + std::to_string(getpid()) + "-" + hex;
+    argv_.insert(argv_.end(), {"--cgroup-parent", own_cgroup_parent_});
+  }
   launch();
 }
 
@@ -102,6 +110,23 @@ void Hoistd::restart() {
 Hoistd::~Hoistd() {
   proc_.stop();
   cleanup_network();
+  if (!own_cgroup_parent_.empty()) {
+    // Empty by now unless a container outlived the daemon: its processes go first.
+    std::error_code ec;
+    for (auto& base : cgroup_dirs(own_cgroup_parent_)) {
+      if (!fs::is_directory(base, ec)) continue;
+      std::vector<fs::path> dirs;
+      for (auto& e : fs::recursive_directory_iterator(base, ec))
+        if (e.is_directory(ec)) dirs.push_back(e.path());
+      dirs.push_back(base);
+      for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+        std::ifstream procs(*it / "cgroup.procs");
+        for (pid_t p; procs >> p;) kill(p, SIGKILL);
+      }
+      for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
+        for (int i = 0; i < 20 && ::rmdir(it->c_str()) != 0 && errno == EBUSY; ++i) usleep(50000);
+    }
+  }
 }
 
 std::string Hoistd::log() const {

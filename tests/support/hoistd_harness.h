@@ -68,6 +68,9 @@ class Hoistd {
   void cleanup_network();
   TempDir dir_;
   std::string bridge_, table_, bip_, pool_prefix_;
+  // The cgroup parent the harness chose when the test gave none (removed by the destructor);
+  // without it the daemon's default /hoist would stay behind on the machine.
+  std::string own_cgroup_parent_;
   std::vector<std::string> network_args_;
   std::vector<std::string> argv_;
   ChildProcess proc_;

@@ -399,7 +399,7 @@ TEST_F(BuildTest, StagesAndAddTarAsDockerd) {
       "ENV PATH=/bin\n"
       "FROM out AS last\n"
       "LABEL last=1\n");
-  for (const std::string& target : {"out", "last"}) {
+  for (std::string target : {"out", "last"}) {
     SCOPED_TRACE(target);
     auto want = build(false, {"--target", target, "-t", "st:" + target, ctx_});
     ASSERT_EQ(want.code, 0) << want.err << want.out;
