@@ -30,6 +30,19 @@ void errp(std::string_view s) {
 
 std::string q(std::string_view s) { return url_escape(s); }
 
+std::string top_table(const nlohmann::json& top) {
+  std::vector<std::string> lines;
+  std::vector<std::string> t;
+  for (auto& x : top.value("Titles", nlohmann::json::array())) t.push_back(x.get<std::string>());
+  lines.push_back(join(t, "\t"));
+  for (auto& row : top.value("Processes", nlohmann::json::array())) {
+    std::vector<std::string> r;
+    for (auto& x : row) r.push_back(x.get<std::string>());
+    lines.push_back(join(r, "\t"));
+  }
+  return tabwrite(lines);
+}
+
 bool is_tty(int fd) { return isatty(fd) == 1; }
 
 int term_width() {

@@ -39,6 +39,8 @@ struct ExitError {
 void out(std::string_view s);
 void errp(std::string_view s);
 std::string q(std::string_view s);
+// A /containers/{id}/top answer (Titles, Processes) as docker's table.
+std::string top_table(const nlohmann::json& top);
 bool is_tty(int fd);
 int term_width();
 std::string daemon_err(const std::exception& e);

@@ -1347,16 +1347,7 @@ int compose_top(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
   std::sort(cs.begin(), cs.end(), [](const json& a, const json& b) { return cname(a) < cname(b); });
   for (const auto& c : cs) {
     auto j = json::parse(ctx.c().request("GET", "/containers/" + q(c["Id"].get<std::string>()) + "/top").body);
-    std::vector<std::string> lines;
-    std::vector<std::string> t;
-    for (auto& x : j.value("Titles", json::array())) t.push_back(x.get<std::string>());
-    lines.push_back(join(t, "\t"));
-    for (auto& row : j.value("Processes", json::array())) {
-      std::vector<std::string> r;
-      for (auto& x : row) r.push_back(x.get<std::string>());
-      lines.push_back(join(r, "\t"));
-    }
-    out(cname(c) + "\n" + tabwrite(lines) + "\n");
+    out(cname(c) + "\n" + top_table(j) + "\n");
   }
   return 0;
 }

@@ -1048,16 +1048,7 @@ int cmd_top(Ctx& ctx, const std::vector<std::string>& argv) {
     path += "?ps_args=" + q(join(a, " "));
   }
   auto j = json::parse(ctx.c().request("GET", path).body);
-  std::vector<std::string> lines;
-  std::vector<std::string> t;
-  for (auto& x : j.value("Titles", json::array())) t.push_back(x.get<std::string>());
-  lines.push_back(join(t, "\t"));
-  for (auto& row : j.value("Processes", json::array())) {
-    std::vector<std::string> r;
-    for (auto& x : row) r.push_back(x.get<std::string>());
-    lines.push_back(join(r, "\t"));
-  }
-  out(tabwrite(lines));
+  out(top_table(j));
   return 0;
 }
 
