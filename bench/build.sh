@@ -34,29 +34,13 @@ done
 IFS=, read -ra cases <<<"$cases_arg"
 for c in "${cases[@]}"; do [[ $c =~ ^(cold|cached|touched)$ ]] || die "--cases: unknown case '$c'"; done
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
-for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 docker_cli=/usr/bin/docker  # 20.10: BuildKit built into the CLI (the 28.2 CLI here has no buildx)
 for t in hyperfine jq python3 dockerd containerd "$docker_cli"; do command -v "$t" >/dev/null || die "missing $t"; done
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG HOIST_HOST DOCKER_BUILDKIT
 
-tmp=$(mktemp -d /tmp/hoist-bld.XXXXXX)
-chmod 711 "$tmp"
-H=$tmp/h D=$tmp/d
-cg_hoist=/hoist-bench-build-$$ cg_docker=/docker-bench-build-$$
-hc=("$cli" -H "unix://$H/hoist.sock")
-dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
-docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
-hoistd_pid='' made_run_docker=''
-hbridge=hbb$(( $$ % 100000 )) htable=hoist_bb_$$ hbip=10.235.$(( $$ % 200 + 20 )).1/24
-[ -e /run/docker ] || made_run_docker=1
-trap bench_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$H" "$D" "$tmp/tmp"
-export TMPDIR=$tmp/tmp
+bench_init bb 235
 
 # --- the engines and the image (hoistd loads the busybox layout, dockerd loads hoistd's save) ---
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null

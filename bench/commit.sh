@@ -29,8 +29,6 @@ done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup wants a non-negative integer"
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
-for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 missing=()
 for t in hyperfine jq busybox dockerd containerd containerd-shim-runc-v2 "$docker_cli"; do
   command -v "$t" >/dev/null || missing+=("$t")
@@ -38,25 +36,9 @@ done
 [ ${#missing[@]} -eq 0 ] || die "missing ${missing[*]}: apt-get install hyperfine jq busybox-static docker.io"
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG HOIST_HOST
 
-# Everything below $tmp (a short path: unix socket paths have at most 107 bytes).
-tmp=$(mktemp -d /tmp/hoist-cmt.XXXXXX)
-chmod 711 "$tmp"
-H=$tmp/h D=$tmp/d
-cg_hoist=/hoist-bench-commit-$$ cg_docker=/docker-bench-commit-$$
-hc=("$cli" -H "unix://$H/hoist.sock")
-dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
-docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
-hoistd_pid='' made_run_docker=''
-hbridge=hbc$(( $$ % 100000 )) htable=hoist_bc_$$ hbip=10.236.$(( $$ % 200 + 20 )).1/24
-[ -e /run/docker ] || made_run_docker=1
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$H" "$D" "$tmp/tmp"
-export TMPDIR=$tmp/tmp
+bench_init bc 236
 
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null
 rootfs=$tmp/fixtures/busybox-rootfs.tar img=bench-base:1

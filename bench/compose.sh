@@ -26,29 +26,14 @@ while [ $# -gt 0 ]; do
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
-for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 docker_cli=docker
 for t in hyperfine jq dockerd containerd docker-compose "$docker_cli"; do command -v "$t" >/dev/null || die "missing $t"; done
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG HOIST_HOST COMPOSE_PROJECT_NAME COMPOSE_FILE
 
-tmp=$(mktemp -d /tmp/hoist-cmp.XXXXXX)
-chmod 711 "$tmp"
-H=$tmp/h D=$tmp/d
-cg_hoist=/hoist-bench-compose-$$ cg_docker=/docker-bench-compose-$$
-hc=("$cli" -H "unix://$H/hoist.sock")
-dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
-docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
-hoistd_pid='' made_run_docker=''
-hbridge=hbm$(( $$ % 100000 )) htable=hoist_bm_$$ hbip=10.233.$(( $$ % 200 + 20 )).1/24
-[ -e /run/docker ] || made_run_docker=1
-trap bench_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$H" "$D" "$tmp/tmp" "$tmp/app"
-export TMPDIR=$tmp/tmp
+bench_init bm 233
+mkdir -p "$tmp/app"
 
 # --- the engines and the image (hoistd loads the busybox layout, dockerd loads hoistd's save) ---
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null

@@ -46,30 +46,13 @@ if [ -n "$cases_arg" ]; then
     die "--cases: unknown case '$c'"; done
 fi
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
-for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 for t in jq python3 dockerd containerd "$docker_cli"; do command -v "$t" >/dev/null || die "missing $t"; done
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_CONFIG HOIST_HOST
 
-tmp=$(mktemp -d /tmp/hoist-fsb.XXXXXX)
-chmod 711 "$tmp"
-H=$tmp/h D=$tmp/d
-cg_hoist=/hoist-fsbench-$$ cg_docker=/docker-fsbench-$$
-hc=("$cli" -H "unix://$H/hoist.sock")
-dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
-docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
 # shellcheck source=bench/lib.sh
 source "$repo/bench/lib.sh"
-hoistd_pid=''
-hbridge=hfb$(( $$ % 100000 )) htable=hoist_fsbench_$$ hbip=10.237.$(( $$ % 200 + 20 )).1/24
-made_run_docker=''
-[ -e /run/docker ] || made_run_docker=1
-
-trap bench_cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkdir -p "$H" "$D" "$tmp/tmp" "$tmp/out"
-export TMPDIR=$tmp/tmp
+bench_init fs 237
+mkdir -p "$tmp/out"
 
 # --- the engines and the image (as network.sh: hoistd loads the busybox layout, docker loads hoistd's save) ---
 "$repo/scripts/make-busybox-fixtures.sh" "$tmp/fixtures" >/dev/null

@@ -1,10 +1,12 @@
-# Helpers shared by the benchmark scripts (sourced). The caller sets:
+# Helpers shared by the benchmark scripts (sourced). A script that runs hoistd and dockerd side by
+# side calls bench_init (below), which sets everything these helpers use; a script with set-up of
+# its own (engine.sh, network.sh) sets these itself:
 #   tmp           its private temp dir: processes whose command line names it are "ours"
 #   D             the private dockerd's dir (daemon.json, sockets, exec root, client config)
 #   docker_data   the private dockerd's data root
 #   docker_flags  extra dockerd flags (an array; may be empty)
 #   dk            the docker client command (an array) pointed at unix://$D/docker.sock
-# and defines note() for messages.
+# The script defines note() and die() for messages.
 
 # Whether process $1 is one this script started: its command line names our temp dir.
 is_ours() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$tmp/"; }
@@ -66,10 +68,35 @@ stop_dockerd() {  # stop_dockerd [PID]: the daemon of the pidfile (or PID), then
 }
 
 # --- a private hoistd and dockerd side by side, and the clean-up after them ---
-# The caller sets, besides the above: H (hoistd's dir), hoistd shim runtime (binaries), hc (the hoist
-# CLI command, an array, pointed at unix://$H/hoist.sock), cg_hoist and cg_docker (cgroup parents),
-# hbridge, hbip, htable (hoistd's bridge, its address, its nft table); hoistd_pid='' and
-# made_run_docker (set when /run/docker did not exist before).
+# Besides the above: H (hoistd's dir), hoistd shim cli runtime (binaries), hc (the hoist CLI command,
+# an array, pointed at unix://$H/hoist.sock), cg_hoist and cg_docker (cgroup parents), hbridge, hbip,
+# htable (hoistd's bridge, its address, its nft table); hoistd_pid and made_run_docker (set when
+# /run/docker did not exist before).
+
+# bench_init TAG OCTET: the binaries of $build (checked), a private temp dir $tmp (/tmp/hoist-TAG.*,
+# short: unix socket paths have at most 107 bytes) with H, D, TMPDIR below it, cgroup parents,
+# bridge hb<TAG><n> on 10.OCTET.<n>.0/24 and nft table hoist_b<TAG>_<pid> of this run's own, the
+# client commands hc and dk (for $docker_cli), and bench_cleanup on exit, Ctrl-C or TERM.
+bench_init() {
+  local tag=$1 b
+  hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
+  for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
+  tmp=$(mktemp -d "/tmp/hoist-$tag.XXXXXX")
+  chmod 711 "$tmp"
+  H=$tmp/h D=$tmp/d
+  cg_hoist=/hoist-bench-$tag-$$ cg_docker=/docker-bench-$tag-$$
+  hc=("$cli" -H "unix://$H/hoist.sock")
+  dk=("$docker_cli" --config "$D/client" -H "unix://$D/docker.sock")
+  docker_data=$D/data docker_flags=(--cgroup-parent "$cg_docker")
+  hoistd_pid='' made_run_docker=''
+  hbridge=hb$tag$(( $$ % 100000 )) htable=hoist_b${tag}_$$ hbip=10.$2.$(( $$ % 200 + 20 )).1/24
+  [ -e /run/docker ] || made_run_docker=1
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  mkdir -p "$H" "$D" "$tmp/tmp"
+  export TMPDIR=$tmp/tmp
+}
 
 start_hoistd() {  # start_hoistd [HOISTD FLAGS...]: returns once it answers; sets hoistd_pid
   local i
