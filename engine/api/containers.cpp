@@ -323,9 +323,14 @@ std::string ps_network_fields(ContainerService& svc, const ContainerRecord& r) {
   return fields;
 }
 
+// The list's Command as dockerd writes it: the path, then the arguments, those with a space in
+// single quotes (`sh -c 'sleep 1; echo a'`).
 std::string command_line(const std::vector<std::string>& args) {
   std::string s;
-  for (auto& a : args) s += (s.empty() ? "" : " ") + a;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    bool quote = i > 0 && args[i].find(' ') != std::string::npos;
+    s += (i ? " " : "") + (quote ? "'" + args[i] + "'" : args[i]);
+  }
   return s;
 }
 

@@ -85,15 +85,29 @@ json summary(Daemon& d, const ImageRecord& rec, const json& cfg) {
           {"Containers", containers}};
 }
 
-bool ref_matches(const std::string& pattern, const Names& n) {
-  for (auto& t : n.tags) {
-    auto colon = t.rfind(':');
-    std::string name = t.substr(0, colon);
-    if (::fnmatch(pattern.c_str(), t.c_str(), 0) == 0 || ::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
-  }
+// Go's reference.FamiliarMatch: path.Match of the pattern against the whole reference, or its
+// name alone (without the tag or digest).
+bool ref_matches(const std::string& pattern, const std::string& ref) {
+  if (::fnmatch(pattern.c_str(), ref.c_str(), FNM_PATHNAME) == 0) return true;
+  auto at = ref.find('@');
+  auto name = at != std::string::npos ? ref.substr(0, at) : ref.substr(0, ref.rfind(':'));
+  return ::fnmatch(pattern.c_str(), name.c_str(), FNM_PATHNAME) == 0;
+}
+
+// dockerd's reference filter: the image's names that match one of the patterns (a name with its
+// tag, or without it); the image is listed with those names alone.
+Names matching_names(const std::vector<std::string>& patterns, const Names& n) {
+  Names out;
+  auto any = [&](const std::string& ref) {
+    for (auto& p : patterns)
+      if (ref_matches(p, ref)) return true;
+    return false;
+  };
+  for (auto& t : n.tags)
+    if (any(t)) out.tags.push_back(t);
   for (auto& t : n.digests)
-    if (::fnmatch(pattern.c_str(), t.c_str(), 0) == 0) return true;
-  return false;
+    if (any(t)) out.digests.push_back(t);
+  return out;
 }
 
 bool truthy(const std::string& v) { return v == "1" || v == "true" || v == "True"; }
@@ -331,9 +345,10 @@ std::string images_list_json(Daemon& d, const Filters& f, bool all) {
     if (!all && is_dangling && n.digests.empty() && parents.count(rec.id)) continue;
     if (dangling && *dangling != is_dangling) continue;
     if (auto it = f.find("reference"); it != f.end() && !it->second.empty()) {
-      bool any = false;
-      for (auto& p : it->second) any |= ref_matches(p, n);
-      if (!any) continue;
+      auto m = matching_names(it->second, n);
+      if (m.tags.empty() && m.digests.empty()) continue;
+      s["RepoTags"] = m.tags;
+      s["RepoDigests"] = m.digests.empty() ? json(nullptr) : json(m.digests);
     }
     if (auto it = f.find("label"); it != f.end()) {
       bool ok = true;

@@ -271,3 +271,32 @@ TEST_F(ApiFidelityTest, CreateChecksThePlatformAsked) {
   EXPECT_EQ(json::parse(r.body, nullptr, false).value("message", ""),
             "\"bogus/x/y/z\": cannot parse platform specifier: invalid argument");
 }
+
+// The lists' fields as dockerd writes them: an image found by the reference filter is listed
+// with its matching names alone (so `docker images -q a` prints one line for an image with
+// three names); a container's Command quotes the arguments that have a space.
+TEST_F(ApiFidelityTest, ListsShowMatchingNamesAndQuotedCommands) {
+  ASSERT_EQ(d_->docker({"tag", "bb:1", "lista:1"}).code, 0);
+  ASSERT_EQ(d_->docker({"tag", "bb:1", "listb:2"}).code, 0);
+  auto r = d_->http("GET", "/v1.43/images/json?filters=%7B%22reference%22%3A%5B%22lista%22%5D%7D");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto l = json::parse(r.body);
+  ASSERT_EQ(l.size(), 1u) << r.body;
+  EXPECT_EQ(l[0]["RepoTags"], json::array({"lista:1"}));
+  r = d_->http("GET", "/v1.43/images/json?filters=%7B%22reference%22%3A%5B%22list*%3A*%22%5D%7D");  // list*:*
+  ASSERT_EQ(r.status, 200) << r.body;
+  l = json::parse(r.body);
+  ASSERT_EQ(l.size(), 1u) << r.body;
+  EXPECT_EQ(l[0]["RepoTags"], json::array({"lista:1", "listb:2"}));
+  auto q = d_->docker({"images", "-q", "lista"});
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_EQ(q.out, l[0]["Id"].get<std::string>().substr(7, 12) + "\n");
+
+  auto c = create(R"({"Image":"bb:1","Cmd":["sh","-c","sleep 1; echo a b","x"]})", "quoted");
+  ASSERT_EQ(c.status, 201) << c.body;
+  r = d_->http("GET", "/v1.43/containers/json?all=1&filters=%7B%22name%22%3A%5B%22quoted%22%5D%7D");
+  ASSERT_EQ(r.status, 200) << r.body;
+  l = json::parse(r.body);
+  ASSERT_EQ(l.size(), 1u) << r.body;
+  EXPECT_EQ(l[0]["Command"], "sh -c 'sleep 1; echo a b' x");
+}
