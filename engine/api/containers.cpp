@@ -54,8 +54,10 @@ std::int64_t unix_of(const std::string& rfc3339) {
 bool is_zero_time(const std::string& t) { return t.empty() || t.rfind("0001-01-01", 0) == 0; }
 
 
-// LogConfig: json-file is the one driver; its max-size and max-file are applied, its other options are refused
-// until they work, and anything dockerd does not know is refused with dockerd's words.
+// LogConfig: json-file is the one driver; its max-size, max-file, compress, labels, labels-regex,
+// env, env-regex and tag are applied (their values checked at start, as dockerd does:
+// containers/log_attrs.h), mode and max-buffer-size refused until they work, and anything dockerd
+// does not know is refused with dockerd's words.
 void validate_log_config(const json& hc) {
   if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object()) return;
   const auto& lc = hc["LogConfig"];
@@ -67,8 +69,8 @@ void validate_log_config(const json& hc) {
     throw InvalidArgument("no log driver named '" + type + "' is registered");
   }
   if (!lc.contains("Config") || !lc["Config"].is_object()) return;
-  static const std::set<std::string> json_file_opts = {"compress", "labels", "labels-regex",
-                                                       "env", "env-regex", "tag", "mode", "max-buffer-size"};
+  static const std::set<std::string> applied = {"compress", "labels", "labels-regex", "env", "env-regex", "tag"};
+  static const std::set<std::string> json_file_opts = {"mode", "max-buffer-size"};
   for (const auto& [k, v] : lc["Config"].items()) {
     if (k == "max-size") {
       if (!v.is_string()) throw InvalidArgument("invalid value for max-size");
@@ -76,8 +78,11 @@ void validate_log_config(const json& hc) {
     } else if (k == "max-file") {
       if (!v.is_string()) throw InvalidArgument("invalid value for max-file");
       parse_log_max_file(v.get<std::string>());
+    } else if (applied.count(k)) {
+      if (!v.is_string()) throw InvalidArgument("invalid value for " + k);
     } else if (json_file_opts.count(k)) {
-      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size and max-file)");
+      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size, max-file, "
+                            "compress, labels, labels-regex, env, env-regex and tag)");
     } else {
       throw InvalidArgument("unknown log opt '" + k + "' for json-file log driver");
     }
@@ -932,8 +937,10 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     // Following a log that stays quiet: only a watch notices a client that hung up.
     std::optional<HangupWatch> watch;
     if (o.follow) watch.emplace(w, cancel);
+    bool details = req.qbool("details");
     m.logs(r.id, o, [&](const LogEntry& e) {
-      std::string line = o.timestamps ? e.time + " " + e.log : e.log;
+      std::string line = details ? log_details_prefix(e) + e.log : e.log;
+      if (o.timestamps) line = e.time + " " + line;
       bool ok = r.tty ? w.write(line) : w.write(frame(e.stream == "stderr" ? 2 : 1, line));
       return ok;
     }, &cancel);

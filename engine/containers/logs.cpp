@@ -8,12 +8,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <zlib.h>
 
 #include "common/clock.h"
 
@@ -87,14 +89,21 @@ void json_escape_append(std::string& out, std::string_view s) {
   }
 }
 
-std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time) {
+std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time,
+                             std::string_view attrs) {
   std::string out;
-  out.reserve(log.size() + 80);
+  out.reserve(log.size() + attrs.size() + 80);
   out += "{\"log\":\"";
   json_escape_append(out, log);
   out += "\",\"stream\":\"";
   out += stream;
-  out += "\",\"time\":\"";
+  if (!attrs.empty()) {
+    out += "\",\"attrs\":";
+    out += attrs;
+    out += ",\"time\":\"";
+  } else {
+    out += "\",\"time\":\"";
+  }
   out += time;
   out += "\"}\n";
   return out;
@@ -109,8 +118,12 @@ int parse_log_max_file(const std::string& s) {
   return n;
 }
 
-LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files)
-    : path_(std::move(path)), max_size_(max_size), max_files_(max_files < 1 ? 1 : max_files) {
+LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files, std::string attrs, bool compress)
+    : path_(std::move(path)),
+      max_size_(max_size),
+      max_files_(max_files < 1 ? 1 : max_files),
+      attrs_(std::move(attrs)),
+      compress_(compress && max_size > 0 && max_files > 1) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   struct stat st;
   if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = st.st_size;
@@ -119,23 +132,67 @@ LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files)
 LogWriter::~LogWriter() {
   flush();
   if (fd_ >= 0) ::close(fd_);
+  if (compressor_.joinable()) compressor_.join();
+}
+
+namespace {
+
+// `from` gzip-compressed into `to` (through to.tmp, renamed), then `from` removed; on a failure
+// `from` stays as it is (the readers take either form).
+void gzip_file(const std::string& from, const std::string& to) {
+  int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return;
+  std::string tmp = to + ".tmp";
+  int out_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  gzFile out = out_fd >= 0 ? ::gzdopen(out_fd, "wb") : nullptr;
+  if (out_fd >= 0 && !out) ::close(out_fd);
+  bool ok = out != nullptr;
+  char buf[65536];
+  while (ok) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    ok = ::gzwrite(out, buf, static_cast<unsigned>(n)) == n;
+  }
+  ::close(in);
+  if (out && ::gzclose(out) != Z_OK) ok = false;
+  if (ok && ::rename(tmp.c_str(), to.c_str()) == 0) {
+    ::unlink(from.c_str());
+  } else {
+    ::unlink(tmp.c_str());
+  }
+}
+
+}  // namespace
+
+void LogWriter::rotate() {
+  // path.<n-1> goes, each older file moves up one, the current one becomes path.1; with one file
+  // in all, it is dropped. Readers that follow see a new inode and read the old one out.
+  if (compressor_.joinable()) compressor_.join();
+  auto name = [&](int i, bool gz) { return path_ + "." + std::to_string(i) + (gz ? ".gz" : ""); };
+  for (int i = max_files_ - 1; i >= 2; --i)
+    for (bool gz : {false, true}) ::rename(name(i - 1, gz).c_str(), name(i, gz).c_str());
+  if (max_files_ >= 2) {
+    ::unlink(name(1, true).c_str());
+    ::rename(path_.c_str(), name(1, false).c_str());
+    if (compress_) compressor_ = std::thread(gzip_file, name(1, false), name(1, true));
+  } else {
+    ::unlink(path_.c_str());
+  }
+  ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  size_ = 0;
 }
 
 void LogWriter::emit(int stream, std::string_view line) {
   if (fd_ < 0) return;
-  std::string e = format_log_entry(line, stream == 2 ? "stderr" : "stdout", now_rfc3339());
-  if (max_size_ > 0 && size_ > 0 && size_ + static_cast<std::int64_t>(e.size()) > max_size_) {
-    // path.<n-1> goes, each older file moves up one, the current one becomes path.1; with one
-    // file in all, it is dropped. Readers that follow see a new inode and read the old one out.
-    for (int i = max_files_ - 1; i >= 2; --i)
-      ::rename((path_ + "." + std::to_string(i - 1)).c_str(), (path_ + "." + std::to_string(i)).c_str());
-    if (max_files_ >= 2)
-      ::rename(path_.c_str(), (path_ + ".1").c_str());
-    else
-      ::unlink(path_.c_str());
-    ::close(fd_);
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    size_ = 0;
+  std::string e = format_log_entry(line, stream == 2 ? "stderr" : "stdout", now_rfc3339(), attrs_);
+  // dockerd's rule: a file is rotated once it has reached max_size (its last entry may cross it).
+  if (max_size_ > 0 && size_ >= max_size_) {
+    rotate();
     if (fd_ < 0) return;
   }
   const char* p = e.data();
@@ -192,7 +249,36 @@ bool parse_log_entry(std::string_view line, LogEntry& out) {
   out.log = str("log");
   out.stream = str("stream");
   out.time = str("time");
+  out.attrs.clear();
+  if (auto it = j.find("attrs"); it != j.end() && it->is_object())
+    for (auto& [k, v] : it->items())  // nlohmann's objects are sorted by key
+      if (v.is_string()) out.attrs.emplace_back(k, v.get<std::string>());
   return true;
+}
+
+std::string log_details_prefix(const LogEntry& e) {
+  auto escape = [](std::string_view s) {  // Go's url.QueryEscape
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out += static_cast<char>(c);
+      } else if (c == ' ') {
+        out += '+';
+      } else {
+        out += '%';
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+    }
+    return out;
+  };
+  std::string out;
+  for (auto& [k, v] : e.attrs) {
+    if (!out.empty()) out += ',';
+    out += escape(k) + "=" + escape(v);
+  }
+  return out + " ";
 }
 
 std::int64_t parse_time_arg_ns(std::string_view v) {
@@ -265,14 +351,33 @@ void read_logs(const std::string& path, const LogReadOptions& opts, const std::f
     return !stopped;
   };
   {
-    int rotated = 0;  // path.1 ... path.<rotated> exist
-    while (::access((path + "." + std::to_string(rotated + 1)).c_str(), F_OK) == 0) ++rotated;
+    // path.1 ... path.<rotated> exist, each plain or compressed (path.N.gz; while it is being
+    // compressed, the plain one is read).
+    auto rotated_name = [&](int i, bool gz) { return path + "." + std::to_string(i) + (gz ? ".gz" : ""); };
+    int rotated = 0;
+    while (::access(rotated_name(rotated + 1, false).c_str(), F_OK) == 0 ||
+           ::access(rotated_name(rotated + 1, true).c_str(), F_OK) == 0)
+      ++rotated;
     for (int i = rotated; i >= 1; --i) {
-      int old = ::open((path + "." + std::to_string(i)).c_str(), O_RDONLY | O_CLOEXEC);
-      if (old < 0) continue;
       std::string buf;
-      drain(old, buf, take);
-      ::close(old);
+      int old = ::open(rotated_name(i, false).c_str(), O_RDONLY | O_CLOEXEC);
+      if (old >= 0) {
+        drain(old, buf, take);
+        ::close(old);
+      } else if (gzFile gz = ::gzopen(rotated_name(i, true).c_str(), "rb")) {
+        char chunk[65536];
+        int n;
+        while (!stopped && (n = ::gzread(gz, chunk, sizeof chunk)) > 0) {
+          buf.append(chunk, static_cast<std::size_t>(n));
+          std::size_t start = 0, nl;
+          while ((nl = buf.find('\n', start)) != std::string::npos) {
+            if (!take(std::string_view(buf).substr(start, nl - start))) break;
+            start = nl + 1;
+          }
+          buf.erase(0, start);
+        }
+        ::gzclose(gz);
+      }
       if (stopped) return;
     }
   }

@@ -1,6 +1,8 @@
 // Docker's json-file log driver: one JSON object per line,
 //   {"log":"hi\n","stream":"stdout","time":"2026-11-23T17:48:47.123456789Z"}
-// A line longer than 16 KiB is cut into partial entries (no trailing "\n" in "log").
+// with "attrs" (the labels, env and tag options' values, log_attrs.h) before "time" when the
+// container has any. A line longer than 16 KiB is cut into partial entries (no trailing "\n" in
+// "log"). Rotated files are path.1, path.2, ... or, with the compress option, path.1.gz, ...
 // The writer is used by hoist-shim (no JSON library, no allocation beyond the line buffer);
 // the reader (with tail/since/until/follow) by the container manager.
 #pragma once
@@ -10,6 +12,9 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace hoist::engine {
 
@@ -17,8 +22,10 @@ inline constexpr std::size_t kLogPartialMax = 16 * 1024;
 
 // Escapes `s` as the inside of a JSON string (quotes not included), appending to `out`.
 void json_escape_append(std::string& out, std::string_view s);
-// One json-file entry for `log` (already cut; ends with '\n' unless partial).
-std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time);
+// One json-file entry for `log` (already cut; ends with '\n' unless partial); `attrs`: a JSON
+// object's text, or empty for none.
+std::string format_log_entry(std::string_view log, std::string_view stream, std::string_view time,
+                             std::string_view attrs = {});
 
 // json-file's max-size option ("10m", "512k", "1g", binary units as Docker's RAMInBytes); -1 is
 // no limit (0 returned). Throws InvalidArgument for anything else.
@@ -30,10 +37,13 @@ int parse_log_max_file(const std::string& s);
 // Splits a stream into lines; each complete line (or a 16 KiB chunk) goes out as one entry.
 class LogWriter {
  public:
-  // `path`: the log file (opened O_APPEND, created 0640). max_size > 0: rotated when it would
-  // grow past max_size, keeping max_files files in all (path, path.1, ... path.<max_files-1>; the
-  // oldest goes); with max_files 1 the file starts over empty (dockerd's default).
-  LogWriter(std::string path, std::int64_t max_size = 0, int max_files = 1);
+  // `path`: the log file (opened O_APPEND, created 0640). max_size > 0: rotated once it has
+  // reached max_size (before the next entry), keeping max_files files in all (path, path.1, ... path.<max_files-1>; the
+  // oldest goes); with max_files 1 the file starts over empty (dockerd's default). compress: each
+  // rotated file becomes path.N.gz, compressed by a thread of its own while the writer goes on
+  // (as dockerd). `attrs`: every entry's "attrs" (a JSON object's text), or empty.
+  LogWriter(std::string path, std::int64_t max_size = 0, int max_files = 1, std::string attrs = {},
+            bool compress = false);
   ~LogWriter();
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
@@ -44,10 +54,14 @@ class LogWriter {
 
  private:
   void emit(int stream, std::string_view line);
+  void rotate();
   std::string path_;
   std::int64_t max_size_ = 0, size_ = 0;
   int max_files_ = 1;
   int fd_ = -1;
+  std::string attrs_;
+  bool compress_ = false;
+  std::thread compressor_;  // the last rotated file's compression, joined before the next rotation
   std::string pending_[3];
 };
 
@@ -55,7 +69,12 @@ struct LogEntry {
   std::string log;     // the text, with its "\n" unless partial
   std::string stream;  // "stdout" or "stderr"
   std::string time;    // RFC 3339 with nanoseconds
+  std::vector<std::pair<std::string, std::string>> attrs;  // sorted by key
 };
+
+// `docker logs --details`'s prefix of an entry: its attrs as k=v,k2=v2 (both query-escaped as Go's
+// url.QueryEscape), then a space.
+std::string log_details_prefix(const LogEntry& e);
 
 // Parses one line of a json-file log; false on junk.
 bool parse_log_entry(std::string_view line, LogEntry& out);
@@ -72,7 +91,7 @@ struct LogReadOptions {
 };
 
 // Calls `sink` for each selected entry of the log at `path` (and the rotated files before it,
-// oldest first: path.N ... path.1). With follow, keeps reading appended entries until `still_running()` is false and
+// oldest first: path.N ... path.1, each plain or gzip-compressed as path.N.gz). With follow, keeps reading appended entries until `still_running()` is false and
 // the file is drained, or `cancel` is set, or `sink` returns false.
 // A missing file is an empty log.
 void read_logs(const std::string& path, const LogReadOptions& opts,

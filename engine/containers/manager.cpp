@@ -26,6 +26,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/containers/log_attrs.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
 #include "engine/containers/resources.h"
@@ -563,18 +564,34 @@ UniqueFd ContainerManager::run_container(Entry& e) {
     }
     std::int64_t max_size = opts_.log_max_size;
     int max_files = 1;
+    std::map<std::string, std::string> log_opts;
     json hc = json::parse(r.host_config_json, nullptr, false);
     if (hc.is_object() && hc.contains("LogConfig") && hc["LogConfig"].is_object() &&
-        hc["LogConfig"].contains("Config") && hc["LogConfig"]["Config"].is_object()) {
-      const json& lc = hc["LogConfig"]["Config"];
-      if (lc.contains("max-size") && lc["max-size"].is_string()) max_size = parse_log_max_size(lc["max-size"].get<std::string>());
-      if (lc.contains("max-file") && lc["max-file"].is_string()) max_files = parse_log_max_file(lc["max-file"].get<std::string>());
-    }
+        hc["LogConfig"].contains("Config") && hc["LogConfig"]["Config"].is_object())
+      for (auto& [k, v] : hc["LogConfig"]["Config"].items())
+        if (v.is_string()) log_opts[k] = v.get<std::string>();
+    if (log_opts.count("max-size")) max_size = parse_log_max_size(log_opts["max-size"]);
+    if (log_opts.count("max-file")) max_files = parse_log_max_file(log_opts["max-file"]);
     if (max_size > 0) {
       argv.push_back("--log-max-size");
       argv.push_back(std::to_string(max_size));
       argv.push_back("--log-max-files");
       argv.push_back(std::to_string(max_files));
+    }
+    if (log_compress(log_opts, max_size, max_files)) argv.push_back("--log-compress");
+    {
+      LogContainerInfo info{r.id, r.name, r.image_id, r.image, {}, {}};
+      json cfg = json::parse(r.config_json, nullptr, false);
+      if (cfg.is_object() && cfg.contains("Labels") && cfg["Labels"].is_object())
+        for (auto& [k, v] : cfg["Labels"].items())
+          if (v.is_string()) info.labels[k] = v.get<std::string>();
+      if (cfg.is_object() && cfg.contains("Env") && cfg["Env"].is_array())
+        for (auto& v : cfg["Env"])
+          if (v.is_string()) info.env.push_back(v.get<std::string>());
+      if (auto attrs = log_attrs_json(log_opts, info); !attrs.empty()) {
+        argv.push_back("--log-attrs");
+        argv.push_back(attrs);
+      }
     }
     t_spec = monotonic_ms();
     r.pid = spawn_shim(argv, e.state_dir, "start " + r.id);

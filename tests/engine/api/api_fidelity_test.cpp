@@ -239,6 +239,53 @@ TEST_F(ApiFidelityTest, LogMaxSizeRotatesTheLog) {
   EXPECT_EQ(first + n, 300) << "not one run of consecutive lines";
 }
 
+// json-file's labels, env and tag options as each entry's attrs, shown by `logs --details`;
+// compress: the rotated files gzip-compressed, read back by `logs`; bad values fail the start
+// with dockerd's words (the expected text is a private dockerd's).
+TEST_F(ApiFidelityTest, LogOptionsAddAttrsAndCompressRotatedFiles) {
+  auto r = d_->docker({"run", "--name", "la", "--label", "a=1", "--label", "b=x y", "-e", "E1=v1", "--log-opt",
+                       "labels=a,b,zz", "--log-opt", "env=E1", "--log-opt", "tag={{.Name}}/{{.ImageName}}", "bb:1",
+                       "sh", "-c", "echo hi; echo err >&2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto logs = d_->docker({"logs", "--details", "la"});
+  ASSERT_EQ(logs.code, 0) << logs.err;
+  EXPECT_EQ(logs.out, "E1=v1,a=1,b=x+y,tag=la%2Fbb%3A1 hi\n");
+  EXPECT_EQ(logs.err, "E1=v1,a=1,b=x+y,tag=la%2Fbb%3A1 err\n");
+  auto path = inspect("la")["LogPath"].get<std::string>();
+  std::ifstream f(path);
+  std::string first;
+  std::getline(f, first);
+  EXPECT_NE(first.find(R"({"log":"hi\n","stream":"stdout","attrs":{"E1":"v1","a":"1","b":"x y","tag":"la/bb:1"},"time":")"),
+            std::string::npos) << first;
+  r = d_->docker({"run", "--name", "lplain", "bb:1", "echo", "hi"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(d_->docker({"logs", "--details", "lplain"}).out, " hi\n");  // no attrs: the space alone
+
+  r = d_->docker({"run", "--name", "lz", "--log-opt", "max-size=1k", "--log-opt", "max-file=3", "--log-opt",
+                  "compress=true", "bb:1", "sh", "-c", "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  path = inspect("lz")["LogPath"].get<std::string>();
+  // The last rotation's compression may still be under way for a moment.
+  for (int i = 0; i < 50 && !fs::exists(path + ".1.gz"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(fs::exists(path + ".1.gz") && fs::exists(path + ".2.gz"));
+  EXPECT_FALSE(fs::exists(path + ".3.gz"));
+  logs = d_->docker({"logs", "lz"});
+  ASSERT_EQ(logs.code, 0) << logs.err;
+  EXPECT_EQ(logs.out.substr(logs.out.size() - 8), "line-99\n");
+  int first_line = std::stoi(logs.out.substr(5, logs.out.find('\n') - 5)), n = 0;
+  for (char c : logs.out) n += c == '\n';
+  EXPECT_EQ(first_line + n, 100) << "not one run of consecutive lines";
+  EXPECT_GE(n, 25);  // three files of about 1 KiB: ~10 entries of ~70 bytes in the last one less
+
+  r = d_->docker({"run", "--name", "lbad", "--log-opt", "compress=true", "bb:1", "true"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("failed to initialize logging driver: compress cannot be true when max-file is less than 2 "
+                       "or max-size is not set"), std::string::npos) << r.err;
+  r = d_->docker({"run", "--name", "lbad2", "--log-opt", "tag={{.Bogus}}", "bb:1", "true"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("can't evaluate field Bogus in type *logger.Info"), std::string::npos) << r.err;
+}
+
 TEST_F(ApiFidelityTest, HugeMemoryLimitRunsWithoutOverflow) {
   // 2^63-1: twice of it must not wrap around into a negative swap limit.
   auto r = create(R"({"Image":"bb:1","Cmd":["sleep","300"],"HostConfig":{"Memory":9223372036854775807}})", "huge");

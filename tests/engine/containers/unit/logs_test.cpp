@@ -1,5 +1,6 @@
 // json-file log writer/reader (engine/containers/logs.h).
 #include "common/error.h"
+#include "engine/containers/log_attrs.h"
 #include "engine/containers/logs.h"
 
 #include <limits>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -134,17 +137,18 @@ TEST_F(JsonFileLogTest, ReaderFiltersTailSinceUntil) {
 }
 
 TEST_F(JsonFileLogTest, RotationKeepsMaxFilesAndTheReaderSeesThemInOrder) {
-  // Each entry is about 80 bytes: two to a 200-byte file.
+  // Each entry is about 80 bytes: a 200-byte file takes three (dockerd's rule: rotated once it
+  // has reached the size).
   {
     LogWriter w(path_, 200, 3);
-    for (int i = 0; i < 9; ++i) w.write(1, "line " + std::to_string(i) + "\n");
+    for (int i = 0; i < 11; ++i) w.write(1, "line " + std::to_string(i) + "\n");
   }
   EXPECT_TRUE(fs::exists(path_ + ".1"));
   EXPECT_TRUE(fs::exists(path_ + ".2"));
   EXPECT_FALSE(fs::exists(path_ + ".3"));
   auto all = read({});
-  ASSERT_EQ(all.size(), 5u);  // the last three files: 2 + 2 + 1 entries
-  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].log, "line " + std::to_string(i + 4) + "\n");
+  ASSERT_EQ(all.size(), 8u);  // the last three files: 3 + 3 + 2 entries
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].log, "line " + std::to_string(i + 3) + "\n");
 }
 
 TEST_F(JsonFileLogTest, OneFileStartsOverWhenFull) {
@@ -154,8 +158,36 @@ TEST_F(JsonFileLogTest, OneFileStartsOverWhenFull) {
   }
   EXPECT_FALSE(fs::exists(path_ + ".1"));
   auto all = read({});
-  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all.size(), 1u);  // [0 1] [2 3] [4]
   EXPECT_EQ(all[0].log, "line 4\n");
+}
+
+TEST_F(JsonFileLogTest, CompressedRotationsAreReadInOrderWithAttrs) {
+  {
+    // Entries of about 105 bytes: three to a 250-byte file.
+    LogWriter w(path_, 250, 3, R"({"a":"1","tag":"x y"})", true);
+    for (int i = 0; i < 11; ++i) w.write(i % 2 ? 2 : 1, "line " + std::to_string(i) + "\n");
+  }  // the writer waits for its last compression
+  EXPECT_TRUE(fs::exists(path_ + ".1.gz"));
+  EXPECT_TRUE(fs::exists(path_ + ".2.gz"));
+  EXPECT_FALSE(fs::exists(path_ + ".1"));
+  EXPECT_FALSE(fs::exists(path_ + ".3.gz"));
+  EXPECT_EQ(fs::status(path_ + ".1.gz").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  auto all = read({});
+  ASSERT_EQ(all.size(), 8u);  // [3 4 5] [6 7 8] [9 10]
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].log, "line " + std::to_string(i + 3) + "\n");
+    ASSERT_EQ(all[i].attrs.size(), 2u);
+    EXPECT_EQ(all[i].attrs[0], (std::pair<std::string, std::string>{"a", "1"}));
+    EXPECT_EQ(hoist::engine::log_details_prefix(all[i]), "a=1,tag=x+y ");
+  }
+  std::string first;
+  {
+    std::ifstream f(path_);
+    std::getline(f, first);
+  }
+  EXPECT_NE(first.find(R"({"log":"line 9\n","stream":"stderr","attrs":{"a":"1","tag":"x y"},"time":")"), std::string::npos) << first;
 }
 
 TEST(JsonFileLogOptions, MaxFileAsDockerd) {
@@ -189,3 +221,51 @@ TEST_F(JsonFileLogTest, FollowStopsWhenNotRunning) {
 
 }  // namespace
 }  // namespace hoist::engine
+
+namespace {
+hoist::engine::LogContainerInfo sample_info() {
+  return {std::string(64, 'c'), "web", "sha256:" + std::string(64, 'f'), "bb:1", {{"a", "1"}, {"b", "x y"}, {"c.d", "3"}},
+          {"E1=v1", "E2=v=2", "PATH=/bin"}};
+}
+std::string attrs_of(const std::map<std::string, std::string>& cfg) {
+  return hoist::engine::log_attrs_json(cfg, sample_info());
+}
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const hoist::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// The options' attrs as dockerd's logger.Info.ExtraAttributes and its tag template (the
+// expected values read from a private dockerd's json-file logs).
+TEST(JsonFileLogOptions, AttrsFromLabelsEnvAndTag) {
+  EXPECT_EQ(attrs_of({}), "");
+  EXPECT_EQ(attrs_of({{"max-size", "1m"}}), "");
+  EXPECT_EQ(attrs_of({{"labels", "a,b,zz"}}), R"({"a":"1","b":"x y"})");
+  EXPECT_EQ(attrs_of({{"labels-regex", "^c\\."}}), R"({"c.d":"3"})");
+  EXPECT_EQ(attrs_of({{"env", "E2,NOPE"}, {"env-regex", "^E1$"}}), R"({"E1":"v1","E2":"v=2"})");
+  EXPECT_EQ(attrs_of({{"tag", "{{.ID}}|{{ .Name }}|{{.ImageID}}|{{.ImageName}}|{{.DaemonName}}"}}),
+            R"({"tag":"cccccccccccc|web|sha256:fffff|bb:1|hoist"})");
+  EXPECT_EQ(attrs_of({{"tag", "{{.FullID}}"}}), R"({"tag":")" + std::string(64, 'c') + R"("})");
+  EXPECT_EQ(error_of([] { attrs_of({{"tag", "{{.Bogus}}"}}); }),
+            "failed to initialize logging driver: template: log-tag:1:2: executing \"log-tag\" at <.Bogus>: "
+            "can't evaluate field Bogus in type *logger.Info");
+  EXPECT_NE(error_of([] { attrs_of({{"tag", "{{.Name | printf \"%s\"}}"}}); }).find("not supported yet"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { attrs_of({{"labels-regex", "("}}); }).find("error parsing regexp"), std::string::npos);
+}
+
+TEST(JsonFileLogOptions, CompressNeedsRotation) {
+  using hoist::engine::log_compress;
+  EXPECT_FALSE(log_compress({}, 0, 1));
+  EXPECT_TRUE(log_compress({{"compress", "true"}}, 1024, 3));
+  EXPECT_FALSE(log_compress({{"compress", "0"}}, 0, 1));
+  EXPECT_EQ(error_of([] { log_compress({{"compress", "true"}}, 0, 3); }),
+            "failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set");
+  EXPECT_EQ(error_of([] { log_compress({{"compress", "maybe"}}, 1024, 3); }),
+            "failed to initialize logging driver: strconv.ParseBool: parsing \"maybe\": invalid syntax");
+}
