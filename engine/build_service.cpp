@@ -1012,7 +1012,8 @@ BuildService::BuildService(Daemon& d, ContainerService& svc)
     : d_(d),
       svc_(svc),
       cache_(d.config().data_root + "/builder/cache.json"),
-      cache_mounts_(d.config().data_root + "/builder/cache-mounts") {
+      cache_mounts_(d.config().data_root + "/builder/cache-mounts"),
+      contexts_(d.config().data_root + "/builder/contexts") {
   // What a build that hoistd's end interrupted left: its containers go (not the failed RUNs'
   // containers builds kept on purpose: builder/kept/<id>; a mark whose container is gone goes).
   std::string kept_dir = d.config().data_root + "/builder/kept";
@@ -1051,6 +1052,12 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   tmp.remove_in_background();  // the context's files go after the answer
   Run run{d_, svc_, cache_, cache_mounts_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
+  std::unique_ptr<ContextCache::Lease> kept_context;  // the context is a kept copy, updated by the body
+  if (!opts.context_cache.empty()) {
+    if (!opts.remote.empty()) throw InvalidArgument("X-Hoist-Context-Cache: not with a remote context");
+    kept_context = contexts_.acquire(opts.context_cache);
+    ctx_dir = kept_context->tree();
+  }
   mkdir_all(ctx_dir, 0755);
   {
     UniqueFd root(::open(ctx_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -1097,6 +1104,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     } catch (const TarApplyError& e) {
       throw InvalidArgument(std::string("failed to read the build context: ") + e.what());
     }
+    if (kept_context) kept_context->complete();
   }
   run.context = std::make_unique<SourceTree>(ctx_dir);
   std::optional<ContextStats> stats;

@@ -55,6 +55,7 @@
 
 #include "common/error.h"
 #include "engine/build_cache.h"
+#include "engine/build_context_cache.h"
 #include "engine/build_sources.h"
 #include "engine/build_mounts.h"
 #include "image/install.h"
@@ -78,6 +79,9 @@ struct BuildOptions {
   // The name of the context's entry (top level) in which hoist's CLI describes the context's files
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
   std::string context_stat_entry;
+  // X-Hoist-Context-Cache ("KEY TOKEN", build_context_cache.h): the body holds only what the
+  // kept copy of the context lacks; empty: the body is the whole context.
+  std::string context_cache;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
   bool pull = false;                      // pull every base image, even one in the store
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
@@ -115,6 +119,8 @@ class BuildService {
   // with `tags`. Throws InvalidArgument for a bad tag or Dockerfile (before any output),
   // StepFailed, or Error naming what failed.
   std::string build(const BuildOptions& opts, const image::ReadFn& context, const BuildOutput& out);
+  // The contexts kept for hoist's CLI (POST /hoist/build-context).
+  ContextCache& contexts() { return contexts_; }
 
  private:
   struct Run;
@@ -123,6 +129,7 @@ class BuildService {
   BuildCache cache_;
   HashMemo memo_;  // context files' hashes by the client's view of them, across builds
   CacheMounts cache_mounts_;
+  ContextCache contexts_;
 };
 
 }  // namespace hoist::engine

@@ -16,12 +16,14 @@
 #include <dirent.h>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "builder/dockerignore.h"
 #include "cli/archive_lib.h"
 #include "cli/commands/auth.h"
 #include "cli/commands/commands.h"
 #include "cli/format.h"
+#include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strings.h"
@@ -47,21 +49,100 @@ std::string absolute(const std::string& p) {
   return clean_path(std::string(cwd) + "/" + p);
 }
 
+// A context directory's entries as a walk finds them (in name order, .dockerignore applied).
+struct ContextScan {
+  struct Item {
+    std::string rel;
+    struct stat st;
+  };
+  std::string root;
+  std::vector<Item> items;
+
+  ContextScan(const std::string& dir, const builder::IgnoreMatcher& ignore) : root(dir) {
+    UniqueFd d(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d) throw_sys("open", root);
+    walk(d.get(), "", root, ignore);
+  }
+  // The identity the daemon compares (engine/build_sources.h ContextStats).
+  static json identity(const struct stat& st) {
+    auto ns = [](const struct timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+    return {std::int64_t(st.st_dev), std::int64_t(st.st_ino), std::int64_t(st.st_size), ns(st.st_mtim),
+            ns(st.st_ctim)};
+  }
+  // The stat list a hoistd that keeps contexts compares with its copy: {"files", "dirs"}.
+  std::string listing() const {
+    json l = {{"files", json::object()}, {"dirs", json::array()}};
+    for (const Item& it : items) {
+      if (S_ISDIR(it.st.st_mode)) l["dirs"].push_back(it.rel);
+      else if (S_ISREG(it.st.st_mode)) l["files"][it.rel] = identity(it.st);
+    }
+    return l.dump();
+  }
+
+ private:
+  static std::vector<std::string> names(int dfd, const std::string& shown) {
+    UniqueFd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_sys("open", shown);
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd.get()), ::closedir);
+    if (!d) throw_sys("opendir", shown);
+    fd.release();
+    std::vector<std::string> out;
+    while (struct dirent* de = ::readdir(d.get())) {
+      std::string_view n = de->d_name;
+      if (n != "." && n != "..") out.emplace_back(n);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  void walk(int dirfd, const std::string& rel, const std::string& shown, const builder::IgnoreMatcher& ignore) {
+    for (const std::string& name : names(dirfd, shown)) {
+      std::string r = rel.empty() ? name : rel + "/" + name;
+      std::string what = shown + "/" + name;
+      struct stat st;
+      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("lstat", what);
+      bool excluded = ignore.excluded(r);
+      if (excluded && !(S_ISDIR(st.st_mode) && ignore.has_exclusions())) continue;
+      if (S_ISSOCK(st.st_mode)) continue;
+      if (!excluded) items.push_back({r, st});
+      if (S_ISDIR(st.st_mode)) {
+        UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) throw_sys("open", what);
+        walk(sub.get(), r, what, ignore);
+      }
+    }
+  }
+};
+
 // The context as a tar, written into the upload as it is made.
 class ContextTar {
  public:
-  ContextTar(const Client::BodySink& send, const builder::IgnoreMatcher& ignore)
-      : lib_(archive_lib()), w_(send, kBuf), ignore_(ignore) {}
+  explicit ContextTar(const Client::BodySink& send) : lib_(archive_lib()), w_(send, kBuf) {}
   ContextTar(const ContextTar&) = delete;
   ContextTar& operator=(const ContextTar&) = delete;
 
-  void add_dir(const std::string& root) {
-    UniqueFd d(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!d) throw_sys("open", root);
+  // The scanned entries; the regular files of `have` (the daemon's kept copy has them: engine/
+  // build_context_cache.h) only in the stat list, unless they changed since the scan.
+  void add_scanned(const ContextScan& scan, const std::set<std::string>& have = {}) {
     struct timespec now {};
     ::clock_gettime(CLOCK_REALTIME, &now);
     stats_ = {{"started", std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec}, {"files", json::object()}};
-    walk(d.get(), "", root);
+    UniqueFd root(::open(scan.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_sys("open", scan.root);
+    std::string open_rel;
+    UniqueFd parent;
+    for (const ContextScan::Item& it : scan.items) {
+      auto slash = it.rel.rfind('/');
+      std::string dir_rel = slash == std::string::npos ? "" : it.rel.substr(0, slash);
+      std::string name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+      if (!parent || dir_rel != open_rel) {
+        parent = UniqueFd(::openat(root.get(), dir_rel.empty() ? "." : dir_rel.c_str(),
+                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!parent) throw_sys("open", scan.root + "/" + dir_rel);
+        open_rel = dir_rel;
+      }
+      entry(parent.get(), name, it.rel, scan.root + "/" + it.rel, it.st, have.count(it.rel) ? &it.st : nullptr);
+    }
   }
   // The regular files' identity and times as this walk saw them (engine/build_sources.h
   // ContextStats): hoistd then reuses the hashes of files it has seen unchanged.
@@ -83,42 +164,17 @@ class ContextTar {
   bool closed() const { return w_.closed(); }
 
  private:
-
-
-  static std::vector<std::string> names(int dfd, const std::string& shown) {
-    UniqueFd fd(::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw_sys("open", shown);
-    std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd.get()), ::closedir);
-    if (!d) throw_sys("opendir", shown);
-    fd.release();
-    std::vector<std::string> out;
-    while (struct dirent* de = ::readdir(d.get())) {
-      std::string_view n = de->d_name;
-      if (n != "." && n != "..") out.emplace_back(n);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-
-  void walk(int dirfd, const std::string& rel, const std::string& shown) {
-    for (const std::string& name : names(dirfd, shown)) {
-      std::string r = rel.empty() ? name : rel + "/" + name;
-      std::string what = shown + "/" + name;
-      struct stat st;
-      if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("lstat", what);
-      bool excluded = ignore_.excluded(r);
-      if (excluded && !(S_ISDIR(st.st_mode) && ignore_.has_exclusions())) continue;
-      if (S_ISSOCK(st.st_mode)) continue;
-      if (!excluded) entry(dirfd, name, r, what, st);
-      if (S_ISDIR(st.st_mode)) {
-        UniqueFd sub(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub) throw_sys("open", what);
-        walk(sub.get(), r, what);
+  // `kept`: the daemon has this file as the scan saw it: only its stat goes, unless it changed.
+  void entry(int dirfd, const std::string& name, const std::string& rel, const std::string& shown, struct stat st,
+             const struct stat* kept) {
+    if (kept && S_ISREG(st.st_mode)) {
+      struct stat now;
+      if (::fstatat(dirfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+          ContextScan::identity(now) == ContextScan::identity(*kept)) {
+        stats_["files"][rel] = ContextScan::identity(now);
+        return;
       }
     }
-  }
-
-  void entry(int dirfd, const std::string& name, const std::string& rel, const std::string& shown, struct stat st) {
     archive_entry* e = lib_.archive_entry_new();
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> guard(e, lib_.archive_entry_free);
     std::string n = S_ISDIR(st.st_mode) ? rel + "/" : rel;
@@ -144,9 +200,7 @@ class ContextTar {
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!f) throw_sys("open", shown);
     if (::fstat(f.get(), &st) != 0) throw_sys("stat", shown);
-    auto ns = [](const struct timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
-    stats_["files"][rel] = {std::int64_t(st.st_dev), std::int64_t(st.st_ino), std::int64_t(st.st_size),
-                            ns(st.st_mtim), ns(st.st_ctim)};
+    stats_["files"][rel] = ContextScan::identity(st);
     lib_.archive_entry_set_size(e, st.st_size);
     w_.check(lib_.archive_write_header(w_.get(), e));
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);
@@ -162,7 +216,6 @@ class ContextTar {
 
   const ArchiveLib& lib_;
   TarStream w_;
-  const builder::IgnoreMatcher& ignore_;
   std::unique_ptr<char[]> buf_;
   json stats_ = json::object();
 };
@@ -343,9 +396,8 @@ int build_from_stdin(Ctx& ctx, const Parsed& p) {
       return send(data) ? static_cast<std::int64_t>(data.size()) : std::int64_t{-1};
     }, print_stream, id, secrets_header(p)), id);
   }
-  builder::IgnoreMatcher none(std::vector<std::string>{});
   return finish(p, send_build(ctx, p.flag("quiet"), build_path("Dockerfile", build_query(p)), [&](const Client::BodySink& send) {
-    ContextTar tar(send, none);
+    ContextTar tar(send);
     try {
       tar.add_file("Dockerfile", data);
       tar.close();
@@ -417,19 +469,43 @@ int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(
     stat_name = random_name() + ".stat";
     headers["X-Hoist-Context-Stat"] = stat_name;
   }
-  return send_build(ctx, b.quiet, build_path(dockerfile, b.query), [&](const Client::BodySink& send) {
-    ContextTar tar(send, ignore);
-    try {
-      tar.add_dir(context);
-      if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
-      if (!stat_name.empty()) tar.add_file(stat_name, tar.stats_json());
-      tar.close();
-    } catch (const Error&) {
-      if (!tar.closed()) throw;
-      return std::int64_t{-1};  // the daemon stopped reading: its answer says why
+  ContextScan scan(context, ignore);
+  auto send_context = [&](const std::set<std::string>& have, const std::map<std::string, std::string>& hdrs) {
+    return send_build(ctx, b.quiet, build_path(dockerfile, b.query), [&](const Client::BodySink& send) {
+      ContextTar tar(send);
+      try {
+        tar.add_scanned(scan, have);
+        if (!extra_name.empty()) tar.add_file(extra_name, extra_data);
+        if (!stat_name.empty()) tar.add_file(stat_name, tar.stats_json());
+        tar.close();
+      } catch (const Error&) {
+        if (!tar.closed()) throw;
+        return std::int64_t{-1};  // the daemon stopped reading: its answer says why
+      }
+      return tar.bytes();
+    }, on_stream, id, hdrs);
+  };
+  // A hoistd that keeps contexts gets only what its copy lacks (engine/build_context_cache.h);
+  // when its copy changed meanwhile (another build of this context), the whole context goes.
+  if (!stat_name.empty() && ctx.c().has_capability("context-cache")) {
+    std::string key = digest_of(absolute(context) + "\n" + std::to_string(::getuid())).str().substr(7);
+    auto answer = json::parse(ctx.c().request("POST", "/hoist/build-context?key=" + key, scan.listing(),
+                                              {{"Content-Type", "application/json"}}).body, nullptr, false);
+    if (answer.is_object() && answer.contains("token") && answer["token"].is_string()) {
+      std::set<std::string> have;
+      if (answer.contains("have") && answer["have"].is_array())
+        for (auto& h : answer["have"])
+          if (h.is_string()) have.insert(h.get<std::string>());
+      std::map<std::string, std::string> cached = headers;
+      cached["X-Hoist-Context-Cache"] = key + " " + answer["token"].get<std::string>();
+      try {
+        return send_context(have, cached);
+      } catch (const ApiError& e) {
+        if (e.status() != 409 || std::string(e.what()).find("X-Hoist-Context-Cache") == std::string::npos) throw;
+      }
     }
-    return tar.bytes();
-  }, on_stream, id, headers);
+  }
+  return send_context({}, headers);
 }
 
 const Command kBuildCommand = {

@@ -154,6 +154,11 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
   auto builds = std::make_shared<BuildService>(d, svc);
+  // hoist's CLI: which of its context's files the kept copy has (engine/build_context_cache.h).
+  rt.post("/hoist/build-context", [builds](Request& req, Response& res) {
+    auto a = builds->contexts().compare(req.q("key"), req.body(64 << 20));
+    res.json(200, json{{"token", a.token}, {"have", a.have}}.dump() + "\n");
+  });
   rt.post("/build", [builds, &d](Request& req, Response& res) {
     BuildOptions o;
     check_unsupported(req);
@@ -170,6 +175,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.network_mode = req.q("networkmode", "default");
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");
+    o.context_cache = req.header("x-hoist-context-cache");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     o.pull = req.qbool("pull");
     o.remote = req.q("remote");

@@ -134,5 +134,70 @@ TEST_P(BuildCli, UrlContext) {
   EXPECT_NE(git.err.find("a git repository as the context is not supported"), std::string::npos) << git.err;
 }
 
+// Rebuilds of one context: the image always has the context as it is now (files changed,
+// removed, a symlink and a directory replaced, a new directory), against dockerd (which gets the
+// whole context each time) and hoistd (which keeps the context and gets only what changed:
+// engine/build_context_cache.h).
+TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
+  std::string c = dir_->path() + "/kept";
+  put(c + "/Dockerfile", "FROM bb:1\nCOPY . /ctx/\nRUN cd /ctx && find . | sort > /list && md5sum $(find . -type f | sort) > /sums\n");
+  put(c + "/a.txt", "a\n");
+  put(c + "/gone/g.txt", "g\n");
+  put(c + "/dir2file/x", "x\n");
+  put(c + "/big.bin", std::string(8 << 20, 'z'));
+  ASSERT_EQ(symlink("a.txt", (c + "/link").c_str()), 0);
+  auto listing = [&](const std::string& img) {
+    return docker({"run", "--rm", "--network", "none", img, "cat", "/list", "/sums"}).out;
+  };
+  auto sent = [](const std::string& out) {  // the "Sending build context" size's text
+    auto at = out.find("Sending build context to Docker daemon  ");
+    return at == std::string::npos ? std::string() : out.substr(at + 41, out.find('\n', at) - at - 41);
+  };
+  auto r = hoist({"build", "-t", "bc:1", c});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  std::string first = listing("bc:1");
+  EXPECT_NE(first.find("./gone/g.txt\n"), std::string::npos) << first;
+  EXPECT_NE(first.find("./link\n"), std::string::npos) << first;
+
+  // Unchanged: the same image (all cached), and hoistd got only the directories' entries.
+  r = hoist({"build", "-t", "bc:2", c});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:1"}).out),
+            trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:2"}).out));
+  if (hoistd_) EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+
+  put(c + "/a.txt", "changed\n");
+  run_cmd({"rm", "-rf", c + "/gone", c + "/dir2file", c + "/link"});
+  put(c + "/dir2file", "now a file\n");
+  ASSERT_EQ(symlink("gone-target", (c + "/link").c_str()), 0);
+  put(c + "/new/n.txt", "n\n");
+  r = hoist({"build", "-t", "bc:3", c});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  std::string now = listing("bc:3");
+  EXPECT_EQ(now, ".\n./Dockerfile\n./a.txt\n./big.bin\n./dir2file\n./link\n./new\n./new/n.txt\n" +
+                     now.substr(now.find("./new/n.txt\n") + 12)) << now;
+  EXPECT_EQ(now.find("gone"), std::string::npos) << now;
+  auto link = docker({"run", "--rm", "--network", "none", "bc:3", "readlink", "/ctx/link"});
+  EXPECT_EQ(link.out, "gone-target\n") << link.err;
+  auto content = docker({"run", "--rm", "--network", "none", "bc:3", "cat", "/ctx/a.txt", "/ctx/dir2file"});
+  EXPECT_EQ(content.out, "changed\nnow a file\n") << content.err;
+  if (hoistd_) EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+
+  if (hoistd_) {
+    // A token that another compare made stale: the daemon refuses the body; the CLI then sends
+    // the whole context (the retry is the same build).
+    std::string key(64, 'a');
+    auto a = hoistd_->http("POST", "/hoist/build-context?key=" + key, R"({"files":{},"dirs":[]})");
+    ASSERT_EQ(a.status, 200) << a.body;
+    auto b = hoistd_->http("POST", "/hoist/build-context?key=" + key, R"({"files":{},"dirs":[]})");
+    ASSERT_EQ(b.status, 200) << b.body;
+    auto stale = hoistd_->http("POST", "/build", "", {"X-Hoist-Context-Cache: " + key + " " +
+                                                     json::parse(a.body)["token"].get<std::string>()});
+    EXPECT_EQ(stale.status, 409) << stale.body;
+    auto bad = hoistd_->http("POST", "/hoist/build-context?key=../x", "{}");
+    EXPECT_EQ(bad.status, 400) << bad.body;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
