@@ -63,7 +63,8 @@ Listing parse_listing(const std::string& text) {
     throw InvalidArgument("build context: a stat list wants {\"files\": {...}, \"dirs\": [...]}");
   Listing l;
   for (auto& [p, v] : j["files"].items()) {
-    if (!valid_rel(p) || !v.is_array() || v.size() != 5)
+    if (!valid_rel(p) || !v.is_array() || v.size() != 5 ||
+        !std::all_of(v.begin(), v.end(), [](const json& n) { return n.is_number_integer(); }))
       throw InvalidArgument("build context: a bad entry in the stat list: " + p);
     l.files[p] = v;
   }

@@ -55,9 +55,11 @@ bool keep(const Filters& f, const net::NetworkInfo& n, bool in_use) {
 }
 
 void check_filters(const Filters& f, std::initializer_list<const char*> allowed) {
-  for (auto& [k, v] : f)
+  for (auto& entry : f) {
+    const std::string& k = entry.first;
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; }))
       throw InvalidArgument("invalid filter '" + k + "'");
+  }
   if (auto it = f.find("type"); it != f.end())
     for (auto& v : it->second)
       if (v != "custom" && v != "builtin") throw InvalidArgument("invalid filter: 'type'='" + v + "'");

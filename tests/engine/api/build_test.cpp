@@ -1043,3 +1043,54 @@ TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
   EXPECT_NE(anon.code, 0) << anon.out;
   EXPECT_NE(anon.err.find(reg.host()), std::string::npos) << anon.err;
 }
+
+// X-Hoist-Context-Stat (docs/api.md): the named entry is read and removed before the build sees
+// the context; a name that is not a top-level regular file, or an entry that is not the stat
+// list's JSON, is a 400 before any output.
+TEST_F(BuildTest, ContextStatEntryIsCheckedAndHidden) {
+  auto tar_with = [&](const std::string& stat_name, const std::string& stat) {
+    std::string tar = ctx_ + "/../stat-" + std::to_string(std::hash<std::string>{}(stat_name + stat)) + ".tar";
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_filename(a, tar.c_str());
+    std::vector<std::pair<std::string, std::string>> entries{{"Dockerfile", "FROM bb:1\nCOPY . /ctx/\n"},
+                                                             {"a.txt", "alpha\n"}};
+    if (!stat_name.empty()) entries.emplace_back(stat_name, stat);
+    for (auto& [name, data] : entries) {
+      archive_entry* e = archive_entry_new();
+      archive_entry_set_pathname(e, name.c_str());
+      archive_entry_set_filetype(e, AE_IFREG);
+      archive_entry_set_perm(e, 0644);
+      archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+      archive_write_header(a, e);
+      archive_write_data(a, data.data(), data.size());
+      archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    return tar;
+  };
+  auto post = [&](const std::string& tar, const std::string& header) {
+    return run_cmd({"curl", "-sS", "-o", "/dev/stdout", "-w", "\n%{http_code}", "--unix-socket", socket(true), "-X",
+                    "POST", "-H", "Content-Type: application/x-tar", "-H", "X-Hoist-Context-Stat: " + header,
+                    "--data-binary", "@" + tar, "http://localhost/v1.41/build?t=statctx:1"},
+                   "", 300);
+  };
+  std::string good = R"({"started": 1, "files": {"a.txt": [1, 2, 6, 3, 4]}})";
+  auto ok = post(tar_with(".st", good), ".st");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.out.substr(ok.out.rfind('\n') + 1), "200") << ok.out;
+  auto ls = d_->docker({"run", "--rm", "--network", "none", "statctx:1", "ls", "-a", "/ctx"});
+  EXPECT_EQ(ls.out, ".\n..\nDockerfile\na.txt\n") << ls.err;
+  for (auto [name, stat, header, words] : std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"", "", ".missing", "the context has no file .missing"},
+           {".st", good, "sub/.st", "not a top-level name"},
+           {".st", good, "..", "not a top-level name"},
+           {".st", "not json", ".st", "the build context's stat entry is malformed"}}) {
+    SCOPED_TRACE(header);
+    auto r = post(tar_with(name, stat), header);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out.substr(r.out.rfind('\n') + 1), "400") << r.out;
+    EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
+  }
+}
