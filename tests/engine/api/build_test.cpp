@@ -31,6 +31,7 @@
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "hoistd_harness.h"
+#include "tar_listing.h"
 #include "registry_harness.h"
 
 using hoist::trim;
@@ -55,30 +56,9 @@ std::string masked(const std::string& s) {
   return out;
 }
 
-// Each entry of a tar as "name type perm uid:gid [-> link] [size]" (no times).
+// Each entry of a tar (support/tar_listing.h), sorted.
 std::vector<std::string> tar_listing(const std::string& tar) {
-  std::vector<std::string> out;
-  archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  archive_read_support_format_empty(a);
-  if (archive_read_open_memory(a, tar.data(), tar.size()) != ARCHIVE_OK) {
-    archive_read_free(a);
-    ADD_FAILURE() << "not a tar";
-    return out;
-  }
-  archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(e);
-    while (name.size() > 1 && name.back() == '/') name.pop_back();
-    std::ostringstream line;
-    char type = archive_entry_hardlink(e) ? 'h' : "?pc?d?b?-?l?s"[(archive_entry_filetype(e) >> 12) & 0xf];
-    line << name << " " << type << " " << std::oct << archive_entry_perm(e) << std::dec << " " << archive_entry_uid(e)
-         << ":" << archive_entry_gid(e);
-    if (archive_entry_symlink(e)) line << " -> " << archive_entry_symlink(e);
-    if (type == '-') line << " " << archive_entry_size(e);
-    out.push_back(line.str());
-  }
-  archive_read_free(a);
+  auto out = hoist::test::tar_listing(tar);
   std::sort(out.begin(), out.end());
   return out;
 }

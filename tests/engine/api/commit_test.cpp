@@ -19,6 +19,7 @@
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "hoistd_harness.h"
+#include "tar_listing.h"
 
 using hoist::trim;
 using hoist::test::CmdResult;
@@ -27,42 +28,7 @@ using nlohmann::json;
 
 namespace {
 
-// Each entry of a tar as "name type perm uid:gid [-> link] [size]", the name without a trailing
-// "/", no times (those differ between any two runs).
-std::vector<std::string> tar_listing(const std::string& tar, std::map<std::string, std::string>* xattrs = nullptr) {
-  std::vector<std::string> out;
-  archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  archive_read_support_format_empty(a);
-  if (archive_read_open_memory(a, tar.data(), tar.size()) != ARCHIVE_OK) {
-    archive_read_free(a);
-    ADD_FAILURE() << "not a tar";
-    return out;
-  }
-  archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    std::string name = archive_entry_pathname(e);
-    while (name.size() > 1 && name.back() == '/') name.pop_back();
-    std::ostringstream line;
-    char type = archive_entry_hardlink(e) ? 'h' : "?pc?d?b?-?l?s"[(archive_entry_filetype(e) >> 12) & 0xf];
-    line << name << " " << type << " " << std::oct << archive_entry_perm(e) << std::dec << " " << archive_entry_uid(e)
-         << ":" << archive_entry_gid(e);
-    if (archive_entry_symlink(e)) line << " -> " << archive_entry_symlink(e);
-    if (archive_entry_hardlink(e)) line << " => " << archive_entry_hardlink(e);
-    if (type == '-') line << " " << archive_entry_size(e);
-    out.push_back(line.str());
-    if (xattrs) {
-      archive_entry_xattr_reset(e);
-      const char* n;
-      const void* v;
-      std::size_t len;
-      while (archive_entry_xattr_next(e, &n, &v, &len) == ARCHIVE_OK)
-        (*xattrs)[name + " " + n] = std::string(static_cast<const char*>(v), len);
-    }
-  }
-  archive_read_free(a);
-  return out;
-}
+using hoist::test::tar_listing;
 
 std::vector<std::string> sorted_lines(const std::string& s) {
   std::vector<std::string> out;
