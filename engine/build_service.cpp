@@ -26,6 +26,7 @@
 #include "common/strings.h"
 #include "engine/api/routes.h"
 #include "engine/build_fetch.h"
+#include "engine/build_platform.h"
 #include "engine/build_sources.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_changes.h"
@@ -220,7 +221,8 @@ struct BuildService::Run {
 
   // An image FROM or COPY --from names: the store's, else (or with --pull) pulled, the progress
   // in the output as dockerd's classic builder shows it.
-  image::ImageRecord base_image(const std::string& name) {
+  // `platform`: the one asked for (a pull's; engine/build_platform.h).
+  image::ImageRecord base_image(const std::string& name, const std::optional<builder::Platform>& platform = std::nullopt) {
     if (!opts.pull || pulled.count(name)) {
       try {
         return store().resolve(name);
@@ -239,8 +241,10 @@ struct BuildService::Run {
       if (out.progress) out.progress(e);
     };
     image::PullResult r;
+    image::PullOptions pull_opts;
+    if (platform) pull_opts.platform = to_image_platform(*platform);
     try {
-      r = image::pull_image(store(), settings, ref, {}, progress);
+      r = image::pull_image(store(), settings, ref, pull_opts, progress);
     } catch (const image::RegistryError& e) {
       if (e.status() == 404 || e.status() == 401) throw NotFound(e.what());
       throw;
@@ -1138,6 +1142,8 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   req.dockerfile = text;
   req.target = opts.target;
   req.args.values = opts.build_args;
+  req.args.build = host_build_platform();
+  req.args.target = opts.platform.empty() ? req.args.build : builder::Platform::parse(opts.platform, req.args.build);
   req.labels = opts.labels;
   std::unique_ptr<builder::Plan> plan = builder::plan_build(req);
   std::size_t parser_warnings = plan->dockerfile.warnings.size();
@@ -1184,8 +1190,12 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     run.say("\n");
     Run::StageResult sr;
     std::string platform = plan->options.target.str();
+    // The platform asked for (engine/build_platform.h): the stage's FROM --platform, else the build's.
+    std::optional<builder::Platform> want = ps.platform;
+    if (!want && !opts.platform.empty()) want = plan->options.target;
     switch (ps.from.kind) {
       case builder::SourceRef::Scratch:
+        if (want) check_scratch_platform(*want);
         sr.key = builder::base_cache_key("scratch", platform);
         break;
       case builder::SourceRef::Stage: {
@@ -1194,10 +1204,12 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
         break;
       }
       default: {
-        image::ImageRecord rec = run.base_image(ps.base);
+        image::ImageRecord rec = run.base_image(ps.base, want);
         sr.image = rec.id;
         sr.key = builder::base_cache_key(rec.id.str(), platform);
-        sr.config = builder::ImageConfig::from_json(image_config_of(d_, rec.id.str()).dump());
+        json base_config = image_config_of(d_, rec.id.str());
+        if (want) check_image_platform(ps.base, *want, base_config);
+        sr.config = builder::ImageConfig::from_json(base_config.dump());
         break;
       }
     }

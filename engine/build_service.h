@@ -74,6 +74,8 @@ struct BuildOptions {
   std::map<std::string, std::optional<std::string>> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
+  // The platform built for, normalised ("linux/arm64"; engine/build_platform.h); "": the host's.
+  std::string platform;
   std::string network_mode = "default";   // RUN's network: default (bridge) or none
   // The name of the context's entry (top level) in which hoist's CLI describes the context's files
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "engine/api/routes.h"
+#include "engine/build_platform.h"
 #include "engine/build_service.h"
 #include "engine/container_service.h"
 #include "engine/daemon.h"
@@ -128,8 +129,6 @@ void check_unsupported(const Request& req) {
     std::string v = req.q(k);
     if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
   }
-  std::string platform = req.q("platform");
-  if (!platform.empty() && platform != "linux" && platform != "linux/amd64") refuse("platform " + platform);
 }
 
 // RUN --mount=type=secret's secrets: Hoist's own header (the classic API has no field for them;
@@ -167,6 +166,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.build_args = string_map(req.q("buildargs"), "buildargs");
     for (auto& [k, v] : string_map(req.q("labels"), "labels")) o.labels[k] = v.value_or("");
     o.target = req.q("target");
+    o.platform = check_requested_platform(req.q("platform"));
     o.network_mode = req.q("networkmode", "default");
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");

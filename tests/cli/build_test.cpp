@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -132,6 +134,61 @@ TEST_P(BuildCli, UrlContext) {
   auto git = hoist({"build", "https://127.0.0.1:" + port + "/repo.git"});
   EXPECT_NE(git.code, 0);
   EXPECT_NE(git.err.find("a git repository as the context is not supported"), std::string::npos) << git.err;
+}
+
+// --progress: plain is the daemon's text as it comes (the default off a terminal); tty draws
+// BuildKit's live view on a terminal (a pty of script(1) here), ending with every step's final
+// state, the failing step's output and the cursor shown again; the modes hoist lacks are refused.
+TEST_P(BuildCli, ProgressModes) {
+  ASSERT_EQ(hoist({"build", "-t", "bc:1", ctx_}).code, 0);  // then both below all cached
+  auto plain = hoist({"build", "--progress=plain", "-t", "bc:1", ctx_});
+  ASSERT_EQ(plain.code, 0) << plain.err << plain.out;
+  auto dflt = hoist({"build", "-t", "bc:1", ctx_});
+  ASSERT_EQ(dflt.code, 0) << dflt.err << dflt.out;
+  EXPECT_EQ(plain.out, dflt.out);
+  EXPECT_NE(plain.out.find("Step 4/4 : RUN echo"), std::string::npos) << plain.out;
+  auto quiet = hoist({"build", "--progress=quiet", ctx_});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(trim(quiet.out), trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:1"}).out));
+  auto raw = hoist({"build", "--progress=rawjson", ctx_});
+  EXPECT_NE(raw.code, 0);
+  EXPECT_NE(raw.err.find("--progress=rawjson is not supported yet"), std::string::npos) << raw.err;
+  auto bad = hoist({"build", "--progress=fancy", ctx_});
+  EXPECT_NE(bad.err.find("invalid progress mode \"fancy\""), std::string::npos) << bad.err;
+  auto notty = hoist({"build", "--progress=tty", ctx_});
+  EXPECT_NE(notty.err.find("--progress=tty: stderr is not a terminal"), std::string::npos) << notty.err;
+
+  if (!hoist::test::have_tool("script")) GTEST_SKIP() << "script(1) is not installed";
+  auto in_tty = [&](const std::string& args) {
+    std::string cmd = "stty cols 60 rows 30; " + std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ +
+                      " build --progress=tty " + args;
+    return run_cmd({"script", "-qec", cmd, "/dev/null"}, "", 120);
+  };
+  auto tty = in_tty("--no-cache -t bc:1 " + ctx_);
+  ASSERT_EQ(tty.code, 0) << tty.out;
+  std::string o = tty.out;
+  EXPECT_EQ(o.find("Step 1/4"), std::string::npos) << "no classic text: " << o;
+  EXPECT_NE(o.find("[+] Building "), std::string::npos) << o;
+  EXPECT_NE(o.find("(4/4) FINISHED"), std::string::npos) << o;
+  EXPECT_NE(o.find(" => [1/4] FROM bb:1 "), std::string::npos) << o;
+  EXPECT_NE(o.find(" => => naming to bc:1"), std::string::npos) << o;
+  EXPECT_NE(o.find("\x1b[?25l"), std::string::npos) << "the cursor hidden while drawing";
+  EXPECT_EQ(o.substr(o.size() - 6), "\x1b[?25h") << "and shown again at the end";
+  // Every line fits in 60 columns.
+  std::istringstream lines(o);
+  for (std::string l; std::getline(lines, l);) {
+    std::size_t at = l.rfind("\x1b[2K");
+    if (at == std::string::npos) continue;
+    std::string shown = std::regex_replace(l.substr(at + 4), std::regex("\x1b\\[[0-9;?]*[A-Za-z]|\r"), "");
+    EXPECT_LE(shown.size(), 59u) << shown;
+  }
+
+  auto fail = in_tty("-f " + ctx_ + "/bad.Dockerfile " + ctx_);
+  EXPECT_EQ(fail.code, 7) << fail.out;
+  EXPECT_NE(fail.out.find("ERROR [2/2] RUN exit 7"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find(" > [2/2] RUN exit 7:"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find("The command '/bin/sh -c exit 7' returned a non-zero code: 7"), std::string::npos)
+      << fail.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),
