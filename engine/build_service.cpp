@@ -123,7 +123,6 @@ void check_supported(const Step& s) {
     case builder::Kind::Run:
       if (in.network != "default" && in.network != "none" && in.network != "host")
         refuse("RUN --network=" + in.network);
-      if (in.security != "sandbox") refuse("RUN --security=" + in.security);
       for (const builder::Mount& m : s.mounts)
         if (m.type == builder::MountType::Ssh) refuse("RUN --mount=type=ssh");
       break;
@@ -848,6 +847,9 @@ struct BuildService::Run {
   // One step; returns the image after it (`parent` when cached or config-only with no change).
   std::optional<Digest> step(const Step& s, const std::optional<Digest>& parent, std::string& key) {
     check_supported(s);
+    // RUN --security=insecure: BuildKit's entitlement, granted by the request (BuildOptions).
+    if (s.instruction.kind == builder::Kind::Run && s.instruction.security == "insecure" && !opts.allow_insecure)
+      throw InvalidArgument("security.insecure is not allowed");
     CopySources cs;
     RunMounts rm;
     std::vector<std::string>& hashes = cs.hashes;
@@ -921,6 +923,7 @@ struct BuildService::Run {
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
     json hc = json::object();
+    if (s.action == Step::Action::Run && in.security == "insecure") hc["Privileged"] = true;
     if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
     if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
     ContainerGuard c(svc, make_container(parent, config, network, hc));

@@ -13,7 +13,9 @@
 //     an image; the source resolved inside its tree, read-only, or a copy for rw whose writes
 //     are discarded), cache (build_mounts.h), tmpfs, secret (a file in the exec root, or env=;
 //     BuildOptions::secrets), and heredoc scripts read-only under /dev/pipes/; what binds read
-//     is hashed into the cache key as COPY's sources are; COPY/ADD and
+//     is hashed into the cache key as COPY's sources are; RUN --security=insecure runs the
+//     container privileged, only when the request grants the entitlement (allow_insecure, else
+//     BuildKit's "security.insecure is not allowed"); COPY/ADD and
 //     WORKDIR write into its root file system through ContainerFs (every destination resolved
 //     inside the container; the sources resolved inside the context or the source stage's root,
 //     build_sources.h); a metadata step only commits it;
@@ -42,7 +44,7 @@
 // FROM and COPY --from of an image not in the store (or any, with `pull`) pull it through
 // image::pull_image, the progress in the output as dockerd's JSON progress lines.
 //
-// Not supported yet, refused with an error naming them: RUN --mount=type=ssh, --security;
+// Not supported yet, refused with an error naming them: RUN --mount=type=ssh;
 // COPY/ADD of a git repository.
 #pragma once
 #include <functional>
@@ -81,6 +83,9 @@ struct BuildOptions {
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
   std::string context_stat_entry;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
+  // The entitlement security.insecure (header X-Hoist-Build-Entitlements): RUN --security=insecure
+  // runs privileged; without it such a RUN fails.
+  bool allow_insecure = false;
   bool pull = false;                      // pull every base image, even one in the store
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
   // or else a Dockerfile alone (dockerd's rule). A git repository is refused.

@@ -3,8 +3,10 @@
 // (no copy on the client), without what .dockerignore excludes (builder/dockerignore.h, the
 // same rules the daemon side knows); a Dockerfile outside the context (or `-f -`) is added to
 // the tar under a name of its own. The output is the daemon's stream as it comes (a base image's
-// pull shown as docker's client shows it off a terminal). An http(s) URL is the daemon's to fetch
-// (remote=); a git repository is refused.
+// pull shown as docker's client shows it off a terminal), or with --progress=tty (auto on a
+// terminal) BuildKit's live view of it on stderr (cli/build_progress.h). An http(s) URL is the
+// daemon's to fetch (remote=); a git repository is refused. --platform is sent as platform=,
+// --allow's entitlements in Hoist's X-Hoist-Build-Entitlements header (docs/api.md).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -290,6 +292,22 @@ std::map<std::string, std::string> secrets_header(const Parsed& p) {
   return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
 }
 
+// Hoist's own request headers of the command's flags: the secrets (above) and `--allow`'s
+// entitlements (X-Hoist-Build-Entitlements, docs/api.md; BuildKit's names, checked here).
+std::map<std::string, std::string> build_headers(const Parsed& p) {
+  std::map<std::string, std::string> h = secrets_header(p);
+  std::string allowed;
+  for (const std::string& list : p.all("allow"))
+    for (std::string e : split(list, ',')) {
+      e = std::string(trim(e));
+      if (e.empty()) continue;
+      if (e != "security.insecure" && e != "network.host") throw Error("invalid entitlement: " + e);
+      allowed += (allowed.empty() ? "" : ",") + e;
+    }
+  if (!allowed.empty()) h["X-Hoist-Build-Entitlements"] = allowed;
+  return h;
+}
+
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
 // and hands the daemon's stream to `on_stream`; a build error is printed to stderr, its code the
 // exit status. The image's id goes to `id`. `headers`: Hoist's own (secrets, the context's stat).
@@ -376,7 +394,7 @@ int build_from_stdin(Ctx& ctx, const Parsed& p) {
   std::string data = read_all_fd(0);
   std::string id;
   std::string query = build_query(p);
-  auto headers = secrets_header(p);
+  auto headers = build_headers(p);
   auto view = progress_view(p);
   if (looks_like_archive(data)) {
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
@@ -477,7 +495,8 @@ const Command kBuildCommand = {
     .use = "[OPTIONS] PATH | URL | -",
     .summary = "Build an image from a Dockerfile",
     .aliases = {"image build", "build", "builder build"},
-    .flags = {{"build-arg", 0, "list", "Set build-time variables"},
+    .flags = {{"allow", 0, "list", "Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")"},
+              {"build-arg", 0, "list", "Set build-time variables"},
               {"file", 'f', "string", "Name of the Dockerfile (Default is \"PATH/Dockerfile\")"},
               {"force-rm", 0, "", "Always remove intermediate containers"},
               {"iidfile", 0, "string", "Write the image ID to the file"},
@@ -512,7 +531,7 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
     std::string id;
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
     std::string path = build_path(dockerfile, build_query(p)) + "&remote=" + q(arg);
-    auto headers = secrets_header(p);
+    auto headers = build_headers(p);
     auto view = progress_view(p);
     return finish(p, send_build(ctx, quiet_mode(p), path, [](const Client::BodySink&) { return std::int64_t{-1}; },
                                 print_stream, id, headers, view.get()), id);
@@ -524,7 +543,7 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   if (::stat(b.context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
   b.quiet = quiet_mode(p);
   b.query = build_query(p);
-  b.headers = secrets_header(p);
+  b.headers = build_headers(p);
   if (p.has("file")) {
     // Relative to the working directory, as docker's client takes it.
     std::string f = p.get("file");

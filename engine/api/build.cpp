@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "engine/api/routes.h"
 #include "engine/build_platform.h"
 #include "engine/build_service.h"
@@ -149,6 +150,20 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
   return out;
 }
 
+// BuildKit's entitlements (`hoist build --allow`): Hoist's own header (docs/api.md),
+// X-Hoist-Build-Entitlements: a comma-separated list of security.insecure and network.host
+// (granted anyway: RUN --network=host needs none here). Returns whether security.insecure is.
+bool build_entitlements(const std::string& header) {
+  bool insecure = false;
+  for (std::string e : split(header, ',')) {
+    e = std::string(trim(e));
+    if (e.empty() || e == "network.host") continue;
+    if (e == "security.insecure") insecure = true;
+    else throw InvalidArgument("invalid X-Hoist-Build-Entitlements header: unknown entitlement \"" + e + "\"");
+  }
+  return insecure;
+}
+
 }  // namespace
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
@@ -171,6 +186,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
+    o.allow_insecure = build_entitlements(req.header("x-hoist-build-entitlements"));
     o.pull = req.qbool("pull");
     o.remote = req.q("remote");
     // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an

@@ -191,5 +191,47 @@ TEST_P(BuildCli, ProgressModes) {
       << fail.out;
 }
 
+// BuildKit's RUN --security=insecure: privileged only with `--allow security.insecure` (Hoist's
+// X-Hoist-Build-Entitlements header), BuildKit's error without it; dockerd's classic builder
+// knows no such flag.
+TEST_P(BuildCli, RunSecurityInsecure) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\nRUN grep CapEff /proc/self/status > /sandbox\n"
+      "RUN --security=insecure grep CapEff /proc/self/status > /insecure\n");
+  auto bogus = hoist({"build", "--allow", "bogus", ctx_});
+  EXPECT_NE(bogus.code, 0);
+  EXPECT_NE(bogus.err.find("invalid entitlement: bogus"), std::string::npos) << bogus.err;
+  if (dockerd_) {
+    auto r = hoist({"build", "--allow", "security.insecure", ctx_});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("Unknown flag: security"), std::string::npos) << r.err;
+    return;
+  }
+  auto denied = hoist({"build", ctx_});
+  EXPECT_NE(denied.code, 0) << denied.out;
+  EXPECT_NE(denied.err.find("security.insecure is not allowed"), std::string::npos) << denied.err << denied.out;
+  auto r = hoist({"build", "--allow", "security.insecure", "-t", "bc:1", ctx_});
+  // Where the host's bounding set lacks a capability, a privileged container cannot start (dockerd's
+  // `run --privileged` fails the same): the step fails as such a container does.
+  auto probe = docker({"run", "--rm", "--privileged", "--network", "none", "bb:1", "true"});
+  if (probe.code != 0) {
+    EXPECT_NE(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("Step 2/3 : RUN grep CapEff"), std::string::npos) << r.out;
+    EXPECT_NE((r.err + r.out).find("capset: Operation not permitted"), std::string::npos) << r.err << r.out;
+    GTEST_SKIP() << "privileged containers cannot start here: " << probe.err;
+  }
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  auto caps = docker({"run", "--rm", "--network", "none", "bc:1", "cat", "/sandbox", "/insecure"});
+  ASSERT_EQ(caps.code, 0) << caps.err;
+  std::istringstream in(caps.out);
+  std::string k1, sandbox, k2, insecure;
+  in >> k1 >> sandbox >> k2 >> insecure;
+  ASSERT_EQ(k1, "CapEff:") << caps.out;
+  EXPECT_EQ(sandbox, "00000000a80425fb") << "docker's default set";
+  std::uint64_t s = std::stoull(sandbox, nullptr, 16), i = std::stoull(insecure, nullptr, 16);
+  EXPECT_EQ(i & s, s) << caps.out;
+  EXPECT_NE(i & (1ull << 21), 0u) << "CAP_SYS_ADMIN: " << caps.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
