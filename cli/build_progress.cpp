@@ -103,6 +103,14 @@ void BuildProgress::end_running(double now) {
     }
 }
 
+void BuildProgress::context_started(double now) {
+  Step s;
+  s.name = "[internal] load build context";
+  s.started = now;
+  s.counted = false;
+  steps_.push_back(std::move(s));
+}
+
 void BuildProgress::stream(std::string_view text, double now) {
   partial_.append(text);
   std::size_t nl;
@@ -151,15 +159,18 @@ void BuildProgress::line(std::string l, double now) {
   }
   static const std::string kSending = "Sending build context to Docker daemon";
   if (starts(l, kSending)) {
-    Step s;
-    s.name = "[internal] load build context";
-    s.state = State::Done;
-    s.ended = now;
-    s.counted = false;
+    Step* s = nullptr;
+    for (Step& st : steps_)
+      if (st.name == "[internal] load build context" && st.state == State::Running) s = &st;
+    if (!s) {
+      context_started(0);
+      s = &steps_.back();
+    }
+    s->state = State::Done;
+    s->ended = now;
     std::string size = l.substr(kSending.size());
     size.erase(0, size.find_first_not_of(' '));
-    s.notes.push_back("transferring context: " + size);
-    steps_.push_back(std::move(s));
+    s->notes.push_back("transferring context: " + size);
     return;
   }
   if (starts(l, "Successfully built ")) {
@@ -355,6 +366,11 @@ TtyProgress::~TtyProgress() {
 }
 
 double TtyProgress::now() const { return monotonic() - start_; }
+
+void TtyProgress::context_started() {
+  std::lock_guard<std::mutex> lock(mu_);
+  model_.context_started(now());
+}
 
 void TtyProgress::stream(std::string_view text) {
   std::lock_guard<std::mutex> lock(mu_);

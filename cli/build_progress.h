@@ -38,6 +38,9 @@ class BuildProgress {
   // live frame keeps the header and the newest lines that fit; 0: no limit).
   explicit BuildProgress(int width = 80, int height = 0) : width_(width), height_(height) {}
 
+  // The context's upload began: "[internal] load build context" runs until the "Sending build
+  // context" line.
+  void context_started(double now);
   // A {"stream"} text as it comes (pieces of lines are joined).
   void stream(std::string_view text, double now);
   // A {"status"} line: `progress` is its progress bar text ("" without one).
@@ -95,6 +98,7 @@ class TtyProgress {
   TtyProgress(const TtyProgress&) = delete;
   TtyProgress& operator=(const TtyProgress&) = delete;
 
+  void context_started();
   void stream(std::string_view text);
   void status(const std::string& id, const std::string& status, const std::string& progress);
   // The build ended: the final frame drawn over the live one, the cursor shown again.

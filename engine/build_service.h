@@ -42,7 +42,9 @@
 // content in the sources' hashes).
 //
 // FROM and COPY --from of an image not in the store (or any, with `pull`) pull it through
-// image::pull_image, the progress in the output as dockerd's JSON progress lines.
+// image::pull_image, the progress in the output as dockerd's JSON progress lines. The platform
+// built for (BuildOptions::platform, FROM --platform) is checked against a stage's base image and
+// is the one pulled (engine/build_platform.h).
 //
 // Not supported yet, refused with an error naming them: RUN --mount=type=ssh;
 // COPY/ADD of a git repository.

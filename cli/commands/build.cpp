@@ -361,6 +361,7 @@ int send_build(Ctx& ctx, bool quiet, const std::string& path,
   ctx.c().stream_upload(
       "POST", path,
       [&](const Client::BodySink& send) {
+        if (tty && !quiet) tty->context_started();
         std::int64_t sent = produce(send);
         if (sent >= 0 && !quiet && tty)
           tty->stream("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");

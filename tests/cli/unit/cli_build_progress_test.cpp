@@ -71,6 +71,19 @@ TEST(BuildProgress, StepsCachedRunningAndTheirOutput) {
   EXPECT_EQ(join(fin), join(want));
 }
 
+TEST(BuildProgress, ContextUploadRunsUntilSent) {
+  BuildProgress p(60);
+  p.context_started(0.1);
+  std::vector<std::string> f = p.frame(1.5, false);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[1], row(" => [internal] load build context", "1.4s"));
+  p.stream("Sending build context to Docker daemon  1.5GB\n", 2.1);
+  f = p.frame(3, false);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[1], row(" => [internal] load build context", "2.0s"));
+  EXPECT_EQ(f[2], " => => transferring context: 1.5GB");
+}
+
 TEST(BuildProgress, StagesAreNamed) {
   BuildProgress p(80);
   p.stream("Step 1/5 : ARG V=1\n", 0);
