@@ -16,8 +16,17 @@ Platform Platform::parse(const std::string& s, const Platform& host) {
   Platform p;
   auto bad = [&] { throw InvalidArgument("\"" + s + "\": unknown operating system or architecture: invalid argument"); };
   if (parts.empty() || parts.size() > 3 || parts[0].empty()) bad();
+  // One component: an OS (the host's architecture then) or, as containerd reads it, a known
+  // architecture (the host's OS then): "linux", "amd64", "x86_64", "arm64".
+  static const std::set<std::string> kArches = {
+      "386",  "amd64",  "amd64p32", "arm",      "armbe",  "arm64",   "arm64be", "loong64", "mips",
+      "mipsle", "mips64", "mips64le", "ppc",    "ppc64",  "ppc64le", "riscv",   "riscv64", "s390",
+      "s390x", "sparc",  "sparc64",  "wasm",    "x86_64", "x86-64",  "aarch64", "i386",    "armhf", "armel"};
   p.os = parts[0];
-  if (parts.size() == 1) {
+  if (parts.size() == 1 && kArches.count(parts[0])) {
+    p.os = host.os;
+    p.arch = parts[0];
+  } else if (parts.size() == 1) {
     p.arch = host.arch;
     p.variant = host.variant;
   } else {
@@ -30,6 +39,12 @@ Platform Platform::parse(const std::string& s, const Platform& host) {
   if (p.arch == "aarch64") p.arch = "arm64";
   if (p.arch == "arm64" && p.variant == "v8") p.variant.clear();
   if (p.arch == "i386") p.arch = "386";
+  if (p.arch == "armhf") p.arch = "arm", p.variant = "v7";
+  if (p.arch == "armel") p.arch = "arm", p.variant = "v6";
+  if (p.arch == "arm" && p.variant.empty()) p.variant = "v7";
+  if (p.arch == "arm" && p.variant.size() == 1) p.variant = "v" + p.variant;
+  if (p.arch == "amd64" && p.variant == "v1") p.variant.clear();
+  if (p.os == "macos") p.os = "darwin";
   return p;
 }
 

@@ -26,6 +26,7 @@
 #include "common/strings.h"
 #include "engine/api/routes.h"
 #include "engine/build_fetch.h"
+#include "engine/build_platform.h"
 #include "engine/build_sources.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_changes.h"
@@ -122,7 +123,6 @@ void check_supported(const Step& s) {
     case builder::Kind::Run:
       if (in.network != "default" && in.network != "none" && in.network != "host")
         refuse("RUN --network=" + in.network);
-      if (in.security != "sandbox") refuse("RUN --security=" + in.security);
       for (const builder::Mount& m : s.mounts)
         if (m.type == builder::MountType::Ssh) refuse("RUN --mount=type=ssh");
       break;
@@ -220,7 +220,8 @@ struct BuildService::Run {
 
   // An image FROM or COPY --from names: the store's, else (or with --pull) pulled, the progress
   // in the output as dockerd's classic builder shows it.
-  image::ImageRecord base_image(const std::string& name) {
+  // `platform`: the one asked for (a pull's; engine/build_platform.h).
+  image::ImageRecord base_image(const std::string& name, const std::optional<builder::Platform>& platform = std::nullopt) {
     if (!opts.pull || pulled.count(name)) {
       try {
         return store().resolve(name);
@@ -239,8 +240,10 @@ struct BuildService::Run {
       if (out.progress) out.progress(e);
     };
     image::PullResult r;
+    image::PullOptions pull_opts;
+    if (platform) pull_opts.platform = to_image_platform(*platform);
     try {
-      r = image::pull_image(store(), settings, ref, {}, progress);
+      r = image::pull_image(store(), settings, ref, pull_opts, progress);
     } catch (const image::RegistryError& e) {
       if (e.status() == 404 || e.status() == 401) throw NotFound(e.what());
       throw;
@@ -844,6 +847,9 @@ struct BuildService::Run {
   // One step; returns the image after it (`parent` when cached or config-only with no change).
   std::optional<Digest> step(const Step& s, const std::optional<Digest>& parent, std::string& key) {
     check_supported(s);
+    // RUN --security=insecure: BuildKit's entitlement, granted by the request (BuildOptions).
+    if (s.instruction.kind == builder::Kind::Run && s.instruction.security == "insecure" && !opts.allow_insecure)
+      throw InvalidArgument("security.insecure is not allowed");
     CopySources cs;
     RunMounts rm;
     std::vector<std::string>& hashes = cs.hashes;
@@ -917,6 +923,7 @@ struct BuildService::Run {
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
     json hc = json::object();
+    if (s.action == Step::Action::Run && in.security == "insecure") hc["Privileged"] = true;
     if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
     if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
     ContainerGuard c(svc, make_container(parent, config, network, hc));
@@ -1146,6 +1153,8 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   req.dockerfile = text;
   req.target = opts.target;
   req.args.values = opts.build_args;
+  req.args.build = host_build_platform();
+  req.args.target = opts.platform.empty() ? req.args.build : builder::Platform::parse(opts.platform, req.args.build);
   req.labels = opts.labels;
   std::unique_ptr<builder::Plan> plan = builder::plan_build(req);
   std::size_t parser_warnings = plan->dockerfile.warnings.size();
@@ -1192,8 +1201,12 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     run.say("\n");
     Run::StageResult sr;
     std::string platform = plan->options.target.str();
+    // The platform asked for (engine/build_platform.h): the stage's FROM --platform, else the build's.
+    std::optional<builder::Platform> want = ps.platform;
+    if (!want && !opts.platform.empty()) want = plan->options.target;
     switch (ps.from.kind) {
       case builder::SourceRef::Scratch:
+        if (want) check_scratch_platform(*want);
         sr.key = builder::base_cache_key("scratch", platform);
         break;
       case builder::SourceRef::Stage: {
@@ -1202,10 +1215,12 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
         break;
       }
       default: {
-        image::ImageRecord rec = run.base_image(ps.base);
+        image::ImageRecord rec = run.base_image(ps.base, want);
         sr.image = rec.id;
         sr.key = builder::base_cache_key(rec.id.str(), platform);
-        sr.config = builder::ImageConfig::from_json(image_config_of(d_, rec.id.str()).dump());
+        json base_config = image_config_of(d_, rec.id.str());
+        if (want) check_image_platform(ps.base, *want, base_config);
+        sr.config = builder::ImageConfig::from_json(base_config.dump());
         break;
       }
     }

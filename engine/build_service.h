@@ -13,7 +13,9 @@
 //     an image; the source resolved inside its tree, read-only, or a copy for rw whose writes
 //     are discarded), cache (build_mounts.h), tmpfs, secret (a file in the exec root, or env=;
 //     BuildOptions::secrets), and heredoc scripts read-only under /dev/pipes/; what binds read
-//     is hashed into the cache key as COPY's sources are; COPY/ADD and
+//     is hashed into the cache key as COPY's sources are; RUN --security=insecure runs the
+//     container privileged, only when the request grants the entitlement (allow_insecure, else
+//     BuildKit's "security.insecure is not allowed"); COPY/ADD and
 //     WORKDIR write into its root file system through ContainerFs (every destination resolved
 //     inside the container; the sources resolved inside the context or the source stage's root,
 //     build_sources.h); a metadata step only commits it;
@@ -40,9 +42,11 @@
 // content in the sources' hashes).
 //
 // FROM and COPY --from of an image not in the store (or any, with `pull`) pull it through
-// image::pull_image, the progress in the output as dockerd's JSON progress lines.
+// image::pull_image, the progress in the output as dockerd's JSON progress lines. The platform
+// built for (BuildOptions::platform, FROM --platform) is checked against a stage's base image and
+// is the one pulled (engine/build_platform.h).
 //
-// Not supported yet, refused with an error naming them: RUN --mount=type=ssh, --security;
+// Not supported yet, refused with an error naming them: RUN --mount=type=ssh;
 // COPY/ADD of a git repository.
 #pragma once
 #include <functional>
@@ -75,6 +79,8 @@ struct BuildOptions {
   std::map<std::string, std::optional<std::string>> build_args;
   std::map<std::string, std::string> labels;
   std::string target;
+  // The platform built for, normalised ("linux/arm64"; engine/build_platform.h); "": the host's.
+  std::string platform;
   std::string network_mode = "default";   // RUN's network: default (bridge) or none
   // The name of the context's entry (top level) in which hoist's CLI describes the context's files
   // (header X-Hoist-Context-Stat; engine/build_sources.h ContextStats): read, then removed.
@@ -83,6 +89,9 @@ struct BuildOptions {
   // kept copy of the context lacks; empty: the body is the whole context.
   std::string context_cache;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
+  // The entitlement security.insecure (header X-Hoist-Build-Entitlements): RUN --security=insecure
+  // runs privileged; without it such a RUN fails.
+  bool allow_insecure = false;
   bool pull = false;                      // pull every base image, even one in the store
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
   // or else a Dockerfile alone (dockerd's rule). A git repository is refused.

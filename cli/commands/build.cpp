@@ -3,8 +3,10 @@
 // (no copy on the client), without what .dockerignore excludes (builder/dockerignore.h, the
 // same rules the daemon side knows); a Dockerfile outside the context (or `-f -`) is added to
 // the tar under a name of its own. The output is the daemon's stream as it comes (a base image's
-// pull shown as docker's client shows it off a terminal). An http(s) URL is the daemon's to fetch
-// (remote=); a git repository is refused.
+// pull shown as docker's client shows it off a terminal), or with --progress=tty (auto on a
+// terminal) BuildKit's live view of it on stderr (cli/build_progress.h). An http(s) URL is the
+// daemon's to fetch (remote=); a git repository is refused. --platform is sent as platform=,
+// --allow's entitlements in Hoist's X-Hoist-Build-Entitlements header (docs/api.md).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 
 #include "builder/dockerignore.h"
 #include "cli/archive_lib.h"
+#include "cli/build_progress.h"
 #include "cli/commands/auth.h"
 #include "cli/commands/commands.h"
 #include "cli/format.h"
@@ -250,16 +253,42 @@ std::string read_all_fd(int fd) {
   }
 }
 
+// --progress (default: $BUILDKIT_PROGRESS, else auto), as buildx takes it: auto (tty when stderr
+// is a terminal, else plain), plain (the daemon's text as it comes), tty (BuildKit's live view,
+// cli/build_progress.h), quiet (as -q). rawjson is refused.
+std::string progress_mode(const Parsed& p) {
+  std::string mode = p.get("progress");
+  if (!p.has("progress")) {
+    const char* env = std::getenv("BUILDKIT_PROGRESS");
+    mode = env && *env ? env : "auto";
+  }
+  if (mode == "rawjson") throw Error("--progress=rawjson is not supported yet by hoist build");
+  if (mode != "auto" && mode != "plain" && mode != "tty" && mode != "quiet")
+    throw Error("invalid progress mode \"" + mode + "\" (valid: auto, plain, tty, quiet)");
+  if (mode == "auto") mode = is_tty(2) ? "tty" : "plain";
+  if (mode == "tty" && !is_tty(2)) throw Error("--progress=tty: stderr is not a terminal");
+  return mode;
+}
+
+bool quiet_mode(const Parsed& p) { return p.flag("quiet") || progress_mode(p) == "quiet"; }
+
+// The live view on stderr for --progress=tty (none with -q).
+std::unique_ptr<TtyProgress> progress_view(const Parsed& p) {
+  if (quiet_mode(p) || progress_mode(p) != "tty") return nullptr;
+  return std::make_unique<TtyProgress>(2);
+}
+
 // The /build query of the command's flags, after the dockerfile ("&t=...").
 std::string build_query(const Parsed& p) {
   std::string path;
   for (const std::string& t : p.all("tag")) path += "&t=" + q(t);
-  if (p.flag("quiet")) path += "&q=1";
+  if (quiet_mode(p)) path += "&q=1";
   if (p.flag("no-cache")) path += "&nocache=1";
   path += std::string("&rm=") + (p.has("rm") && !p.flag("rm") ? "0" : "1");
   if (p.flag("force-rm")) path += "&forcerm=1";
   if (p.has("target")) path += "&target=" + q(p.get("target"));
   if (p.has("network")) path += "&networkmode=" + q(p.get("network"));
+  if (p.has("platform")) path += "&platform=" + q(p.get("platform"));
   if (p.flag("pull")) path += "&pull=1";
   path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
   path += "&labels=" + q(kv_object(p.all("label"), false).dump());
@@ -316,13 +345,30 @@ std::map<std::string, std::string> secrets_header(const Parsed& p) {
   return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
 }
 
+// Hoist's own request headers of the command's flags: the secrets (above) and `--allow`'s
+// entitlements (X-Hoist-Build-Entitlements, docs/api.md; BuildKit's names, checked here).
+std::map<std::string, std::string> build_headers(const Parsed& p) {
+  std::map<std::string, std::string> h = secrets_header(p);
+  std::string allowed;
+  for (const std::string& list : p.all("allow"))
+    for (std::string e : split(list, ',')) {
+      e = std::string(trim(e));
+      if (e.empty()) continue;
+      if (e != "security.insecure" && e != "network.host") throw Error("invalid entitlement: " + e);
+      allowed += (allowed.empty() ? "" : ",") + e;
+    }
+  if (!allowed.empty()) h["X-Hoist-Build-Entitlements"] = allowed;
+  return h;
+}
+
 // Sends the context `produce` writes (returning its size, -1 when the daemon stopped reading)
 // and hands the daemon's stream to `on_stream`; a build error is printed to stderr, its code the
 // exit status. The image's id goes to `id`. `headers`: Hoist's own (secrets, the context's stat).
+// `tty`: the live view the stream goes to instead (--progress=tty), ended before the error.
 int send_build(Ctx& ctx, bool quiet, const std::string& path,
                const std::function<std::int64_t(const Client::BodySink&)>& produce,
                const std::function<void(const std::string&)>& on_stream, std::string& id,
-               std::map<std::string, std::string> headers = {}) {
+               std::map<std::string, std::string> headers = {}, TtyProgress* tty = nullptr) {
   headers["Content-Type"] = "application/x-tar";
   std::string error, pending;
   int error_code = 0;
@@ -344,6 +390,13 @@ int send_build(Ctx& ctx, bool quiet, const std::string& path,
         continue;
       }
       if (j.contains("aux") && j["aux"].is_object()) id = j["aux"].value("ID", id);
+      if (tty) {
+        if (j.contains("stream") && j["stream"].is_string()) tty->stream(j["stream"].get<std::string>());
+        else if (j.contains("status") && j["status"].is_string())
+          tty->status(j.value("id", ""), j["status"].get<std::string>(),
+                      j.contains("progress") && j["progress"].is_string() ? j["progress"].get<std::string>() : "");
+        continue;
+      }
       if (j.contains("stream") && j["stream"].is_string()) on_stream(j["stream"].get<std::string>());
       // A base image's pull: its messages as docker's jsonmessage shows them off a terminal
       // ("id: status"; the progress bars left out).
@@ -361,11 +414,15 @@ int send_build(Ctx& ctx, bool quiet, const std::string& path,
   ctx.c().stream_upload(
       "POST", path,
       [&](const Client::BodySink& send) {
+        if (tty && !quiet) tty->context_started();
         std::int64_t sent = produce(send);
-        if (sent >= 0 && !quiet)
+        if (sent >= 0 && !quiet && tty)
+          tty->stream("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
+        else if (sent >= 0 && !quiet)
           on_stream("Sending build context to Docker daemon  " + human_size(static_cast<double>(sent)) + "\n");
       },
       on_data, headers);
+  if (tty) tty->finish(error.empty() ? std::nullopt : std::optional<std::string>(error));
   if (!error.empty()) {
     errp(error + "\n");
     return error_code ? error_code : 1;
@@ -390,13 +447,16 @@ bool looks_like_archive(const std::string& d) {
 int build_from_stdin(Ctx& ctx, const Parsed& p) {
   std::string data = read_all_fd(0);
   std::string id;
+  std::string query = build_query(p);
+  auto headers = build_headers(p);
+  auto view = progress_view(p);
   if (looks_like_archive(data)) {
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
-    return finish(p, send_build(ctx, p.flag("quiet"), build_path(dockerfile, build_query(p)), [&](const Client::BodySink& send) {
+    return finish(p, send_build(ctx, quiet_mode(p), build_path(dockerfile, query), [&](const Client::BodySink& send) {
       return send(data) ? static_cast<std::int64_t>(data.size()) : std::int64_t{-1};
-    }, print_stream, id, secrets_header(p)), id);
+    }, print_stream, id, headers, view.get()), id);
   }
-  return finish(p, send_build(ctx, p.flag("quiet"), build_path("Dockerfile", build_query(p)), [&](const Client::BodySink& send) {
+  return finish(p, send_build(ctx, quiet_mode(p), build_path("Dockerfile", query), [&](const Client::BodySink& send) {
     ContextTar tar(send);
     try {
       tar.add_file("Dockerfile", data);
@@ -406,13 +466,13 @@ int build_from_stdin(Ctx& ctx, const Parsed& p) {
       return std::int64_t{-1};
     }
     return tar.bytes();
-  }, print_stream, id, secrets_header(p)), id);
+  }, print_stream, id, headers, view.get()), id);
 }
 
 }  // namespace
 
 int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(const std::string&)>& on_stream,
-                      std::string& id) {
+                      std::string& id, TtyProgress* tty) {
   const std::string& context = b.context;
   struct stat st;
   if (::stat(context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + context + "\" not found");
@@ -483,7 +543,7 @@ int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(
         return std::int64_t{-1};  // the daemon stopped reading: its answer says why
       }
       return tar.bytes();
-    }, on_stream, id, hdrs);
+    }, on_stream, id, hdrs, tty);
   };
   // A hoistd that keeps contexts gets only what its copy lacks (engine/build_context_cache.h);
   // when its copy changed meanwhile (another build of this context), the whole context goes.
@@ -512,13 +572,19 @@ const Command kBuildCommand = {
     .use = "[OPTIONS] PATH | URL | -",
     .summary = "Build an image from a Dockerfile",
     .aliases = {"image build", "build", "builder build"},
-    .flags = {{"build-arg", 0, "list", "Set build-time variables"},
+    .flags = {{"allow", 0, "list", "Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")"},
+              {"build-arg", 0, "list", "Set build-time variables"},
               {"file", 'f', "string", "Name of the Dockerfile (Default is \"PATH/Dockerfile\")"},
               {"force-rm", 0, "", "Always remove intermediate containers"},
               {"iidfile", 0, "string", "Write the image ID to the file"},
               {"label", 0, "list", "Set metadata for an image"},
               {"network", 0, "string", "Set the networking mode for the RUN instructions during build", "default"},
               {"no-cache", 0, "", "Do not use cache when building the image"},
+              {"platform", 0, "string", "Set platform if server is multi-platform capable"},
+              {"progress", 0, "string",
+               "Set type of progress output (\"auto\", \"plain\", \"tty\", \"quiet\"). Use plain to show container "
+               "output",
+               "auto"},
               {"pull", 0, "", "Always attempt to pull a newer version of the image"},
               {"quiet", 'q', "", "Suppress the build output and print image ID on success"},
               {"rm", 0, "", "Remove intermediate containers after a successful build", "true"},
@@ -541,18 +607,20 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
     // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone): remote=.
     std::string id;
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
-    return finish(p, send_build(ctx, p.flag("quiet"), build_path(dockerfile, build_query(p)) + "&remote=" + q(arg),
-                                [](const Client::BodySink&) { return std::int64_t{-1}; }, print_stream, id,
-                                secrets_header(p)), id);
+    std::string path = build_path(dockerfile, build_query(p)) + "&remote=" + q(arg);
+    auto headers = build_headers(p);
+    auto view = progress_view(p);
+    return finish(p, send_build(ctx, quiet_mode(p), path, [](const Client::BodySink&) { return std::int64_t{-1}; },
+                                print_stream, id, headers, view.get()), id);
   }
   if (arg == "-") return build_from_stdin(ctx, p);
   ContextBuild b;
   b.context = absolute(arg);
   struct stat st;
   if (::stat(b.context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
-  b.quiet = p.flag("quiet");
+  b.quiet = quiet_mode(p);
   b.query = build_query(p);
-  b.headers = secrets_header(p);
+  b.headers = build_headers(p);
   if (p.has("file")) {
     // Relative to the working directory, as docker's client takes it.
     std::string f = p.get("file");
@@ -560,7 +628,8 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
     else b.dockerfile = absolute(f);
   }
   std::string id;
-  return finish(p, build_context_dir(ctx, b, print_stream, id), id);
+  auto view = progress_view(p);
+  return finish(p, build_context_dir(ctx, b, print_stream, id, view.get()), id);
 }
 
 }  // namespace hoist::cli

@@ -43,8 +43,10 @@ struct ContextBuild {
 };
 // The daemon's stream goes to `on_stream`, the image's id to `id`; a build error is printed to
 // stderr and its code (1 when it has none) returned, 0 on success.
+// `tty`: the live view (--progress=tty) the stream goes to instead of `on_stream`.
+class TtyProgress;
 int build_context_dir(Ctx& ctx, const ContextBuild& b, const std::function<void(const std::string&)>& on_stream,
-                      std::string& id);
+                      std::string& id, TtyProgress* tty = nullptr);
 // commit.cpp: a container's file system.
 extern const Command kCommitCommand, kDiffCommand, kExportCommand;
 CommandFn cmd_commit, cmd_diff, cmd_export;

@@ -11,7 +11,9 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "engine/api/routes.h"
+#include "engine/build_platform.h"
 #include "engine/build_service.h"
 #include "engine/container_service.h"
 #include "engine/daemon.h"
@@ -128,8 +130,6 @@ void check_unsupported(const Request& req) {
     std::string v = req.q(k);
     if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
   }
-  std::string platform = req.q("platform");
-  if (!platform.empty() && platform != "linux" && platform != "linux/amd64") refuse("platform " + platform);
 }
 
 // RUN --mount=type=secret's secrets: Hoist's own header (the classic API has no field for them;
@@ -148,6 +148,20 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
     out[id] = *data;
   }
   return out;
+}
+
+// BuildKit's entitlements (`hoist build --allow`): Hoist's own header (docs/api.md),
+// X-Hoist-Build-Entitlements: a comma-separated list of security.insecure and network.host
+// (granted anyway: RUN --network=host needs none here). Returns whether security.insecure is.
+bool build_entitlements(const std::string& header) {
+  bool insecure = false;
+  for (std::string e : split(header, ',')) {
+    e = std::string(trim(e));
+    if (e.empty() || e == "network.host") continue;
+    if (e == "security.insecure") insecure = true;
+    else throw InvalidArgument("invalid X-Hoist-Build-Entitlements header: unknown entitlement \"" + e + "\"");
+  }
+  return insecure;
 }
 
 }  // namespace
@@ -172,11 +186,13 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.build_args = string_map(req.q("buildargs"), "buildargs");
     for (auto& [k, v] : string_map(req.q("labels"), "labels")) o.labels[k] = v.value_or("");
     o.target = req.q("target");
+    o.platform = check_requested_platform(req.q("platform"));
     o.network_mode = req.q("networkmode", "default");
     if (o.network_mode.empty()) o.network_mode = "default";
     o.context_stat_entry = req.header("x-hoist-context-stat");
     o.context_cache = req.header("x-hoist-context-cache");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
+    o.allow_insecure = build_entitlements(req.header("x-hoist-build-entitlements"));
     o.pull = req.qbool("pull");
     o.remote = req.q("remote");
     // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -197,6 +199,101 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
     auto bad = hoistd_->http("POST", "/hoist/build-context?key=../x", "{}");
     EXPECT_EQ(bad.status, 400) << bad.body;
   }
+// --progress: plain is the daemon's text as it comes (the default off a terminal); tty draws
+// BuildKit's live view on a terminal (a pty of script(1) here), ending with every step's final
+// state, the failing step's output and the cursor shown again; the modes hoist lacks are refused.
+TEST_P(BuildCli, ProgressModes) {
+  ASSERT_EQ(hoist({"build", "-t", "bc:1", ctx_}).code, 0);  // then both below all cached
+  auto plain = hoist({"build", "--progress=plain", "-t", "bc:1", ctx_});
+  ASSERT_EQ(plain.code, 0) << plain.err << plain.out;
+  auto dflt = hoist({"build", "-t", "bc:1", ctx_});
+  ASSERT_EQ(dflt.code, 0) << dflt.err << dflt.out;
+  EXPECT_EQ(plain.out, dflt.out);
+  EXPECT_NE(plain.out.find("Step 4/4 : RUN echo"), std::string::npos) << plain.out;
+  auto quiet = hoist({"build", "--progress=quiet", ctx_});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(trim(quiet.out), trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:1"}).out));
+  auto raw = hoist({"build", "--progress=rawjson", ctx_});
+  EXPECT_NE(raw.code, 0);
+  EXPECT_NE(raw.err.find("--progress=rawjson is not supported yet"), std::string::npos) << raw.err;
+  auto bad = hoist({"build", "--progress=fancy", ctx_});
+  EXPECT_NE(bad.err.find("invalid progress mode \"fancy\""), std::string::npos) << bad.err;
+  auto notty = hoist({"build", "--progress=tty", ctx_});
+  EXPECT_NE(notty.err.find("--progress=tty: stderr is not a terminal"), std::string::npos) << notty.err;
+
+  if (!hoist::test::have_tool("script")) GTEST_SKIP() << "script(1) is not installed";
+  auto in_tty = [&](const std::string& args) {
+    std::string cmd = "stty cols 60 rows 30; " + std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ +
+                      " build --progress=tty " + args;
+    return run_cmd({"script", "-qec", cmd, "/dev/null"}, "", 120);
+  };
+  auto tty = in_tty("--no-cache -t bc:1 " + ctx_);
+  ASSERT_EQ(tty.code, 0) << tty.out;
+  std::string o = tty.out;
+  EXPECT_EQ(o.find("Step 1/4"), std::string::npos) << "no classic text: " << o;
+  EXPECT_NE(o.find("[+] Building "), std::string::npos) << o;
+  EXPECT_NE(o.find("(4/4) FINISHED"), std::string::npos) << o;
+  EXPECT_NE(o.find(" => [1/4] FROM bb:1 "), std::string::npos) << o;
+  EXPECT_NE(o.find(" => => naming to bc:1"), std::string::npos) << o;
+  EXPECT_NE(o.find("\x1b[?25l"), std::string::npos) << "the cursor hidden while drawing";
+  EXPECT_EQ(o.substr(o.size() - 6), "\x1b[?25h") << "and shown again at the end";
+  // Every line fits in 60 columns.
+  std::istringstream lines(o);
+  for (std::string l; std::getline(lines, l);) {
+    std::size_t at = l.rfind("\x1b[2K");
+    if (at == std::string::npos) continue;
+    std::string shown = std::regex_replace(l.substr(at + 4), std::regex("\x1b\\[[0-9;?]*[A-Za-z]|\r"), "");
+    EXPECT_LE(shown.size(), 59u) << shown;
+  }
+
+  auto fail = in_tty("-f " + ctx_ + "/bad.Dockerfile " + ctx_);
+  EXPECT_EQ(fail.code, 7) << fail.out;
+  EXPECT_NE(fail.out.find("ERROR [2/2] RUN exit 7"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find(" > [2/2] RUN exit 7:"), std::string::npos) << fail.out;
+  EXPECT_NE(fail.out.find("The command '/bin/sh -c exit 7' returned a non-zero code: 7"), std::string::npos)
+      << fail.out;
+}
+
+// BuildKit's RUN --security=insecure: privileged only with `--allow security.insecure` (Hoist's
+// X-Hoist-Build-Entitlements header), BuildKit's error without it; dockerd's classic builder
+// knows no such flag.
+TEST_P(BuildCli, RunSecurityInsecure) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\nRUN grep CapEff /proc/self/status > /sandbox\n"
+      "RUN --security=insecure grep CapEff /proc/self/status > /insecure\n");
+  auto bogus = hoist({"build", "--allow", "bogus", ctx_});
+  EXPECT_NE(bogus.code, 0);
+  EXPECT_NE(bogus.err.find("invalid entitlement: bogus"), std::string::npos) << bogus.err;
+  if (dockerd_) {
+    auto r = hoist({"build", "--allow", "security.insecure", ctx_});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("Unknown flag: security"), std::string::npos) << r.err;
+    return;
+  }
+  auto denied = hoist({"build", ctx_});
+  EXPECT_NE(denied.code, 0) << denied.out;
+  EXPECT_NE(denied.err.find("security.insecure is not allowed"), std::string::npos) << denied.err << denied.out;
+  auto r = hoist({"build", "--allow", "security.insecure", "-t", "bc:1", ctx_});
+  // Where the host's bounding set lacks a capability, a privileged container cannot start (dockerd's
+  // `run --privileged` fails the same): the step fails as such a container does.
+  auto probe = docker({"run", "--rm", "--privileged", "--network", "none", "bb:1", "true"});
+  if (probe.code != 0) {
+    EXPECT_NE(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("Step 2/3 : RUN grep CapEff"), std::string::npos) << r.out;
+    EXPECT_NE((r.err + r.out).find("capset: Operation not permitted"), std::string::npos) << r.err << r.out;
+    GTEST_SKIP() << "privileged containers cannot start here: " << probe.err;
+  }
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  auto caps = docker({"run", "--rm", "--network", "none", "bc:1", "cat", "/sandbox", "/insecure"});
+  ASSERT_EQ(caps.code, 0) << caps.err;
+  std::istringstream in(caps.out);
+  std::string k1, sandbox, k2, insecure;
+  in >> k1 >> sandbox >> k2 >> insecure;
+  ASSERT_EQ(k1, "CapEff:") << caps.out;
+  EXPECT_EQ(sandbox, "00000000a80425fb") << "docker's default set";
+  std::uint64_t s = std::stoull(sandbox, nullptr, 16), i = std::stoull(insecure, nullptr, 16);
+  EXPECT_EQ(i & s, s) << caps.out;
+  EXPECT_NE(i & (1ull << 21), 0u) << "CAP_SYS_ADMIN: " << caps.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),

@@ -1073,4 +1073,50 @@ TEST_F(BuildTest, ContextStatEntryIsCheckedAndHidden) {
     EXPECT_EQ(r.out.substr(r.out.rfind('\n') + 1), "400") << r.out;
     EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
   }
+// --platform: the host's, however spelled, is built (both daemons); one that does not parse is
+// dockerd's 400. Another platform than the base image's is refused with dockerd's words for an
+// image of another platform (dockerd 20.10's classic builder builds it on the amd64 image, with
+// no check); FROM --platform too. The platform ARGs have BuildKit's values (dockerd 20.10's
+// classic builder leaves them empty).
+TEST_F(BuildTest, PlatformAsDockerd) {
+  if (trim(run_cmd({"uname", "-m"}).out) != "x86_64") GTEST_SKIP() << "written for an amd64 host";
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN true\n");
+  for (const char* p : {"linux/amd64", "linux/x86_64", "amd64", "linux"}) {
+    auto want = build(false, {"--platform", p, "-q", ctx_});
+    EXPECT_EQ(want.code, 0) << p << want.err;
+    auto got = build(true, {"--platform", p, "-q", ctx_});
+    EXPECT_EQ(got.code, 0) << p << got.err << d_->log();
+  }
+  auto want = build(false, {"--platform", "foo/bar/baz/q", ctx_});
+  auto got = build(true, {"--platform", "foo/bar/baz/q", ctx_});
+  EXPECT_NE(got.code, 0);
+  EXPECT_EQ(got.err, want.err);
+  EXPECT_NE(got.err.find("\"foo/bar/baz/q\": cannot parse platform specifier: invalid argument"), std::string::npos)
+      << got.err;
+
+  auto arm = build(true, {"--platform", "linux/arm64", ctx_});
+  EXPECT_NE(arm.code, 0) << arm.out;
+  const std::string mismatch =
+      "image with reference bb:1 was found but does not match the specified platform: wanted linux/arm64, actual: "
+      "linux/amd64";
+  EXPECT_NE(arm.err.find(mismatch), std::string::npos) << arm.err << arm.out;
+  put(ctx_ + "/Dockerfile", "FROM --platform=linux/arm64 bb:1\nRUN true\n");
+  arm = build(true, {ctx_});
+  EXPECT_NE(arm.err.find(mismatch), std::string::npos) << arm.err << arm.out;
+  put(ctx_ + "/Dockerfile", "FROM scratch\nCOPY a /a\n");
+  arm = build(true, {"--platform", "linux/arm64", ctx_});
+  EXPECT_NE(arm.err.find("building FROM scratch for linux/arm64 on a linux/amd64 host is not supported yet"),
+            std::string::npos)
+      << arm.err << arm.out;
+
+  // The platform ARGs (BuildKit's): the target's from --platform, the builder's the host's.
+  put(ctx_ + "/Dockerfile",
+      "ARG BUILDPLATFORM\nFROM --platform=$BUILDPLATFORM bb:1\nARG TARGETPLATFORM\nARG TARGETOS\nARG TARGETARCH\n"
+      "ARG TARGETVARIANT\nARG BUILDPLATFORM\nARG BUILDOS\nARG BUILDARCH\n"
+      "RUN echo \"$TARGETPLATFORM $TARGETOS $TARGETARCH <$TARGETVARIANT> $BUILDPLATFORM $BUILDOS $BUILDARCH\" > /p\n");
+  auto args = build(true, {"--platform", "linux/x86_64", "-t", "plat:1", ctx_});
+  ASSERT_EQ(args.code, 0) << args.err << args.out;
+  auto r = d_->docker({"run", "--rm", "--network", "none", "plat:1", "cat", "/p"});
+  EXPECT_EQ(r.out, "linux/amd64 linux amd64 <> linux/amd64 linux amd64\n") << r.err;
+  d_->docker({"rmi", "plat:1"});
 }
