@@ -199,6 +199,8 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
     auto bad = hoistd_->http("POST", "/hoist/build-context?key=../x", "{}");
     EXPECT_EQ(bad.status, 400) << bad.body;
   }
+}
+
 // --progress: plain is the daemon's text as it comes (the default off a terminal); tty draws
 // BuildKit's live view on a terminal (a pty of script(1) here), ending with every step's final
 // state, the failing step's output and the cursor shown again; the modes hoist lacks are refused.

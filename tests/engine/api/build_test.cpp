@@ -1073,6 +1073,8 @@ TEST_F(BuildTest, ContextStatEntryIsCheckedAndHidden) {
     EXPECT_EQ(r.out.substr(r.out.rfind('\n') + 1), "400") << r.out;
     EXPECT_NE(r.out.find(words), std::string::npos) << r.out;
   }
+}
+
 // --platform: the host's, however spelled, is built (both daemons); one that does not parse is
 // dockerd's 400. Another platform than the base image's is refused with dockerd's words for an
 // image of another platform (dockerd 20.10's classic builder builds it on the amd64 image, with
