@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/commands/commands.h"
+#include "cli/commands/compose_create.h"
 #include "cli/commands/network.h"
 #include "cli/compose/orchestrate.h"
 #include "cli/format.h"
@@ -478,6 +479,7 @@ std::string create_container(Ctx& ctx, const Project& proj, const std::string& s
                              const std::vector<std::pair<std::string, std::string>>& old_volumes = {}) {
   auto plan = compose::container_create_plan(proj, service, number, image_id);
   if (!old_volumes.empty()) compose::inherit_anonymous_volumes(plan, old_volumes);
+  complete_create_plan(ctx, proj, service, number, plan);
   // Bind sources Compose creates when missing (create_host_path) are made by the daemon from Binds.
   progress("Container", plan.name, "Creating");
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
@@ -485,6 +487,7 @@ std::string create_container(Ctx& ctx, const Project& proj, const std::string& s
   for (const auto& a : plan.connect_after)
     ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
                     json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  inject_files(ctx, proj, service, id);
   progress("Container", plan.name, "Created");
   return id;
 }
@@ -1232,11 +1235,13 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
     wait_dependencies(ctx, proj, service, ids);
   }
   auto plan = compose::run_plan(proj, service, ro, image_id);
+  complete_create_plan(ctx, proj, service, 1, plan);
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
   std::string id = json::parse(r.body).value("Id", "");
   for (const auto& a : plan.connect_after)
     ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
                     json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  inject_files(ctx, proj, service, id);
   if (detach) {
     ctx.c().request("POST", "/containers/" + q(id) + "/start");
     out(id + "\n");

@@ -5,6 +5,7 @@
 // Pure: no HTTP, no daemon. Whatever field of a service the mapping does not carry is refused with
 // an Error naming the service and the key, never dropped.
 #pragma once
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -97,13 +98,48 @@ struct Attachment {
 
 // POST /containers/create's body for replica `number`, and the networks joined after the create
 // (the API before 1.44 takes one network at create: the primary, by priority then name).
+// `network_mode: service:NAME` and `volumes_from` of a service are left as written in the body:
+// resolve_references() names the containers once they exist. `links` are not in it:
+// set_links(service_links()) adds them. Secrets and configs of `environment` or `content` are not
+// mounts: file_injections() are copied in after the create.
 struct CreatePlan {
   std::string name;
   std::string body;  // JSON
   std::vector<Attachment> connect_after;
+  std::vector<std::string> warnings;  // Compose's, for stderr (a line each)
 };
 CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
                                  const std::string& image_id);
+
+// Compose v2's resolution of a service's references to other services' containers: NetworkMode
+// `service:NAME` → `container:<ID>`, VolumesFrom `NAME[:MODE]` → `<ID>[:MODE]` and
+// `container:NAME[:MODE]` → `NAME[:MODE]`, where ID is `first_container(NAME)`: the id of the
+// service's first container, "" when it has none (an Error, as Compose's "cannot share ... with
+// service NAME: container missing").
+void resolve_references(CreatePlan& plan, const std::function<std::string(const std::string&)>& first_container);
+
+// The legacy links of replica `number` of `service`, as Compose v2 makes them: for each container
+// of a linked service (`containers(SERVICE)`: their names), "NAME:ALIAS", "NAME:SERVICE-N" and
+// "NAME:<project>-SERVICE-N"; then `external_links` ("CONTAINER:ALIAS").
+std::vector<std::string> service_links(const Project& p, const std::string& service, int number,
+                                       const std::function<std::vector<std::string>(const std::string&)>& containers);
+// The links into the body: HostConfig.Links and each network endpoint's Links (none: unchanged).
+void set_links(CreatePlan& plan, const std::vector<std::string>& links);
+
+// A secret (`environment`) or config (`environment` or `content`) copied into a container after
+// its create and before its start, as Compose v2's injectSecrets/injectConfigs: a tar of the one
+// file, PUT to /containers/ID/archive?path=/ (copyUIDGID when uid or gid is set). Mode 0444 unless
+// `mode`. Error naming the variable when the project's environment does not have it.
+struct FileInjection {
+  std::string target;  // absolute
+  std::string content;
+  unsigned mode = 0444;
+  long uid = 0, gid = 0;
+  bool copy_uid_gid = false;
+};
+std::vector<FileInjection> file_injections(const Project& p, const std::string& service);
+// The tar (ustar, the target as its name, as Go's archive/tar writes Compose's) of the injection.
+std::string injection_tar(const FileInjection& f, long long mtime_s);
 
 // `compose run`'s one-off container: the service's create plan changed as Compose v2 changes it.
 inline constexpr const char* kLabelSlug = "com.docker.compose.slug";

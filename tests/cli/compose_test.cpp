@@ -633,6 +633,75 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(summary(), json::object());
 }
 
+// Secrets and configs of `environment` and `content` copied in after the create (long syntax:
+// target, uid, gid, mode), network_mode service:, volumes_from (the dependencies implied: `up app`
+// starts base), devices, deploy's restart_policy and memory reservation, links.
+TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
+  std::ofstream(dir_ + "/.env") << "PROJECT=" << project_ << "\nSECRET_VALUE=from-env\n";
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: ${PROJECT}\nservices:\n"
+      << "  base:\n    image: bb:1\n    command: [sleep, '1000']\n    volumes: [/shared]\n    networks: [n]\n"
+      << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    network_mode: service:base\n"
+      << "    volumes_from: ['base:ro']\n"
+      << "    secrets:\n      - envsec\n      - {source: envsec, target: other, uid: '123', gid: '456', mode: 0400}\n"
+      << "    configs:\n      - cfg\n      - {source: cfg, target: /etc/cfg2, mode: 0600}\n"
+      << "      - {source: envcfg, target: rel}\n"
+      << "    devices: ['/dev/null:/dev/xnull']\n"
+      << "    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 2, delay: 5s}\n"
+      << "      resources: {reservations: {memory: 64m, cpus: '0.5'}}\n"
+      << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
+      << "secrets:\n  envsec: {environment: SECRET_VALUE}\n"
+      << "configs:\n  cfg: {content: 'hello $${X}'}\n  envcfg: {environment: SECRET_VALUE}\n";
+  auto up = compose({"up", "-d", "app"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  json base = inspect("container", project_ + "-base-1");
+  EXPECT_EQ(base["State"]["Status"], "running");
+  json app = inspect("container", project_ + "-app-1");
+  EXPECT_EQ(app["State"]["Status"], "running");
+  EXPECT_EQ(app["HostConfig"]["NetworkMode"], "container:" + base["Id"].get<std::string>());
+  EXPECT_EQ(app["HostConfig"]["VolumesFrom"], json({base["Id"].get<std::string>() + ":ro"}));
+  EXPECT_EQ(app["HostConfig"]["Devices"],
+            json::parse(R"([{"PathOnHost":"/dev/null","PathInContainer":"/dev/xnull","CgroupPermissions":"rwm"}])"));
+  EXPECT_EQ(app["HostConfig"]["RestartPolicy"], json::parse(R"({"Name":"on-failure","MaximumRetryCount":2})"));
+  EXPECT_EQ(app["HostConfig"]["MemoryReservation"], 64 << 20);
+  auto sh = [&](const std::string& cmd) { return compose({"exec", "-T", "app", "sh", "-c", cmd}); };
+  EXPECT_EQ(sh("cat /run/secrets/envsec; echo; stat -c '%a %u %g' /run/secrets/envsec").out, "from-env\n444 0 0\n");
+  EXPECT_EQ(sh("cat /run/secrets/other; echo; stat -c '%a %u %g' /run/secrets/other").out, "from-env\n400 123 456\n");
+  EXPECT_EQ(sh("cat /cfg; echo; stat -c '%a' /cfg /etc/cfg2; cat /rel").out, "hello ${X}\n444\n600\nfrom-env");
+  // The base's volume, read-only; its network namespace.
+  EXPECT_EQ(sh("mount | grep ' /shared ' | grep -c '(ro'").out, "1\n");
+  EXPECT_EQ(sh("ls -l /dev/xnull | cut -c1").out, "c\n");
+  EXPECT_EQ(sh("cat /sys/class/net/eth0/address").out,
+            compose({"exec", "-T", "base", "cat", "/sys/class/net/eth0/address"}).out);
+
+  // A missing variable fails the create, naming it; links: the endpoint's Links as Compose v2
+  // makes them (hoistd refuses legacy links).
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: ${PROJECT}\nservices:\n"
+      << "  db: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n"
+      << "  web: {image: bb:1, command: [sleep, '1000'], networks: [n], links: ['db:database']}\n"
+      << "  bad: {image: bb:1, command: [sleep, '1000'], networks: [n], secrets: [nope]}\n"
+      << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
+      << "secrets:\n  nope: {environment: NOT_SET_ANYWHERE}\n";
+  auto bad = compose({"up", "-d", "bad"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("environment variable \"NOT_SET_ANYWHERE\" required by file \"" + project_ +
+                         "_nope\" is not set"),
+            std::string::npos)
+      << bad.err;
+  auto web = compose({"up", "-d", "--remove-orphans", "web"});
+  if (GetParam() == std::string("hoistd")) {
+    EXPECT_EQ(web.code, 1);
+    EXPECT_NE(web.err.find("legacy links"), std::string::npos) << web.err;
+  } else {
+    ASSERT_EQ(web.code, 0) << web.err;
+    std::string db = project_ + "-db-1";
+    EXPECT_EQ(inspect("container", project_ + "-web-1")["NetworkSettings"]["Networks"][project_ + "_n"]["Links"],
+              json({db + ":database", db + ":db-1", db + ":" + project_ + "-db-1"}));
+    EXPECT_EQ(compose({"exec", "-T", "web", "ping", "-c1", "-W2", "database"}).code, 0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
 

@@ -1,0 +1,65 @@
+// See compose_create.h.
+#include "cli/commands/compose_create.h"
+
+#include <algorithm>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace hoist::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+// The service's containers (not one-off ones) as the daemon lists them: (number, id, name),
+// lowest number first.
+std::vector<std::tuple<int, std::string, std::string>> service_containers(Ctx& ctx, const compose::Project& proj,
+                                                                          const std::string& service) {
+  json f = {{"label",
+             {std::string(compose::kLabelProject) + "=" + proj.name, std::string(compose::kLabelService) + "=" + service,
+              std::string(compose::kLabelOneoff) + "=False"}}};
+  auto r = ctx.c().request("GET", "/containers/json?all=1&filters=" + q(f.dump()));
+  std::vector<std::tuple<int, std::string, std::string>> v;
+  for (const auto& c : json::parse(r.body)) {
+    const json l = c.value("Labels", json::object());
+    if (l.value(compose::kLabelProject, "") != proj.name || l.value(compose::kLabelService, "") != service ||
+        l.value(compose::kLabelOneoff, "") != "False")
+      continue;
+    int n = 0;
+    try {
+      n = std::stoi(l.value(compose::kLabelNumber, "0"));
+    } catch (...) {
+    }
+    std::string name = c["Names"][0].get<std::string>();
+    if (!name.empty() && name[0] == '/') name = name.substr(1);
+    v.emplace_back(n, c.value("Id", ""), name);
+  }
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+void complete_create_plan(Ctx& ctx, const compose::Project& proj, const std::string& service, int number,
+                          compose::CreatePlan& plan) {
+  for (const auto& w : plan.warnings) errp(w + "\n");
+  compose::resolve_references(plan, [&](const std::string& svc) {
+    auto v = service_containers(ctx, proj, svc);
+    return v.empty() ? std::string() : std::get<1>(v.front());
+  });
+  compose::set_links(plan, compose::service_links(proj, service, number, [&](const std::string& svc) {
+                       std::vector<std::string> names;
+                       for (const auto& c : service_containers(ctx, proj, svc)) names.push_back(std::get<2>(c));
+                       return names;
+                     }));
+}
+
+void inject_files(Ctx& ctx, const compose::Project& proj, const std::string& service, const std::string& id) {
+  for (const auto& f : compose::file_injections(proj, service)) {
+    std::string tar = compose::injection_tar(f, static_cast<long long>(std::time(nullptr)));
+    ctx.c().request("PUT", "/containers/" + q(id) + "/archive?path=%2F" + (f.copy_uid_gid ? "&copyUIDGID=true" : ""),
+                    tar, {{"Content-Type", "application/x-tar"}});
+  }
+}
+
+}  // namespace hoist::cli
