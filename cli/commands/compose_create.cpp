@@ -62,4 +62,46 @@ void inject_files(Ctx& ctx, const compose::Project& proj, const std::string& ser
   }
 }
 
+bool remove_diverged_network(Ctx& ctx, const compose::Project& proj, const std::string& key, const json& info) {
+  const json labels = info.value("Labels", json::object());
+  if (!labels.is_object() || labels.value(compose::kLabelProject, "") != proj.name) return false;
+  std::string hash = labels.value(compose::kLabelConfigHash, "");
+  if (hash.empty() || hash == compose::network_hash(proj, key)) return false;
+  std::string name = compose::network_name(proj, key);
+  for (const auto& service : compose::stop_order(proj)) {
+    const json& s = compose::service_of(proj, service);
+    if (!s.contains("networks") || !s["networks"].contains(key)) continue;
+    for (const auto& [n, id, cname] : service_containers(ctx, proj, service)) {
+      json c = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+      if (!c["State"].value("Running", false)) continue;
+      errp(" Container " + cname + "  Stopping\n");
+      ctx.c().request("POST", "/containers/" + q(id) + "/stop", "", {}, true);
+      errp(" Container " + cname + "  Stopped\n");
+    }
+  }
+  ctx.c().request("DELETE", "/networks/" + q(info.value("Id", name)));
+  errp(" Network " + name + "  Removed\n");
+  return true;
+}
+
+void existing_networks_and_volumes(const json& listed, compose::Existing& e) {
+  if (listed.contains("NetworkSettings") && listed["NetworkSettings"].is_object() &&
+      listed["NetworkSettings"].contains("Networks") && listed["NetworkSettings"]["Networks"].is_object())
+    for (const auto& [n, ep] : listed["NetworkSettings"]["Networks"].items())
+      e.networks[n] = ep.is_object() ? ep.value("NetworkID", "") : "";
+  for (const auto& m : listed.value("Mounts", json::array()))
+    if (m.value("Type", "") == "volume") e.volumes.push_back(m.value("Name", ""));
+}
+
+void expected_networks_and_volumes(const compose::Project& proj, const std::string& service,
+                                   const std::map<std::string, std::string>& network_ids, compose::ConvergeOptions& o) {
+  const json& s = compose::service_of(proj, service);
+  if (s.contains("networks") && s["networks"].is_object() && !s.contains("network_mode"))
+    for (const auto& [key, cfg] : s["networks"].items()) {
+      std::string name = compose::network_name(proj, key);
+      if (auto it = network_ids.find(name); it != network_ids.end() && !it->second.empty()) o.networks[name] = it->second;
+    }
+  o.volumes = compose::service_volume_names(proj, service);
+}
+
 }  // namespace hoist::cli

@@ -3,6 +3,8 @@
 // the daemon has (network_mode service:, volumes_from, links), Compose's warnings printed, and
 // after the create the secrets and configs of `environment`/`content` copied in.
 #pragma once
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands/commands.h"
@@ -16,5 +18,17 @@ void complete_create_plan(Ctx& ctx, const compose::Project& proj, const std::str
 // After it (and the network connects), before the start: PUT /containers/ID/archive of each
 // compose::file_injections() item.
 void inject_files(Ctx& ctx, const compose::Project& proj, const std::string& service, const std::string& id);
+
+// A network of the project (inspected: `info`) whose config-hash label differs from its
+// definition's: the containers of the services on it stopped and the network removed, as Compose
+// v2.32's removeDivergedNetwork (the caller makes it anew; `up` then recreates the containers,
+// which are no longer on it). False, doing nothing, when it has no such label or the same.
+bool remove_diverged_network(Ctx& ctx, const compose::Project& proj, const std::string& key,
+                             const nlohmann::json& info);
+// For compose::converge(): a listed container's networks and volume names; what the service's
+// containers must be on (`network_ids`: engine name → id, from the networks' ensure).
+void existing_networks_and_volumes(const nlohmann::json& listed, compose::Existing& e);
+void expected_networks_and_volumes(const compose::Project& proj, const std::string& service,
+                                   const std::map<std::string, std::string>& network_ids, compose::ConvergeOptions& o);
 
 }  // namespace hoist::cli

@@ -425,12 +425,16 @@ int compose_build(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<st
   return 0;
 }
 
-void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
+// The networks `used` (keys), made when missing, made anew when their definition changed; their
+// engine name → id.
+std::map<std::string, std::string> ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
+  std::map<std::string, std::string> ids;
   for (const auto& key : used) {
     std::string name = compose::network_name(proj, key);
     auto r = ctx.c().request("GET", "/networks/" + q(name), "", {}, true);
     if (compose::network_is_external(proj, key)) {
       if (r.status == 404) throw ExitError{1, "network " + name + " declared as external, but could not be found"};
+      if (r.status == 200) ids[name] = json::parse(r.body).value("Id", "");
       continue;
     }
     if (r.status == 200) {
@@ -439,13 +443,18 @@ void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>&
           info["Labels"].value(compose::kLabelProject, "") != proj.name)
         errp("WARNING: a network with name " + name + " exists but was not created for project \"" + proj.name +
              "\".\nSet `external: true` to use an existing network\n");
-      continue;
+      if (!remove_diverged_network(ctx, proj, key, info)) {
+        ids[name] = info.value("Id", "");
+        continue;
+      }
     }
     json body = compose::network_create_body(proj, key);
     progress("Network", name, "Creating");
-    ctx.c().request("POST", "/networks/create", body.dump());
+    auto c = ctx.c().request("POST", "/networks/create", body.dump());
+    ids[name] = json::parse(c.body).value("Id", "");
     progress("Network", name, "Created");
   }
+  return ids;
 }
 
 void ensure_volumes(Ctx& ctx, const Project& proj) {
@@ -643,7 +652,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
            "this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n");
     }
   }
-  ensure_networks(ctx, proj, networks);
+  auto network_ids = ensure_networks(ctx, proj, networks);
   ensure_volumes(ctx, proj);
 
   compose::ConvergeOptions co{p.flag("force-recreate"), p.flag("no-recreate")};
@@ -668,10 +677,13 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
       e.config_hash = label(c, compose::kLabelConfigHash);
       e.image_id = label(c, compose::kLabelImage);
       e.state = c.value("State", "");
+      existing_networks_and_volumes(c, e);
       existing.push_back(e);
     }
     int want = scale.count(service) ? scale[service] : compose::replicas(proj, service);
-    auto steps = compose::converge(existing, want, proj.config_hash(service), image_id, co);
+    auto sco = co;
+    expected_networks_and_volumes(proj, service, network_ids, sco);
+    auto steps = compose::converge(existing, want, proj.config_hash(service), image_id, sco);
     std::vector<std::pair<std::string, std::string>> to_start;  // id, name
     for (const auto& st : steps) {
       std::string name = compose::container_name(proj, service, st.number);

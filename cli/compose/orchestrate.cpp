@@ -10,6 +10,7 @@
 
 #include "cli/compose/internal.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
 
@@ -244,6 +245,26 @@ std::string volume_name(const Project& p, const std::string& key) {
   return v.is_object() && v.contains("name") ? v["name"].get<std::string>() : p.name + "_" + key;
 }
 
+std::string network_hash(const Project& p, const std::string& key) {
+  return digest_of(top(p, "networks", key).dump()).hex;
+}
+std::string volume_hash(const Project& p, const std::string& key) {
+  return digest_of(top(p, "volumes", key).dump()).hex;
+}
+
+std::vector<std::string> service_volume_names(const Project& p, const std::string& service) {
+  const json& s = service_of(p, service);
+  const json& m = *p.model;
+  std::vector<std::string> out;
+  if (s.contains("volumes"))
+    for (const auto& v : s["volumes"]) {
+      std::string src = v.value("source", "");
+      if (v.value("type", "volume") == "volume" && m.contains("volumes") && m["volumes"].contains(src))
+        out.push_back(volume_name(p, src));
+    }
+  return out;
+}
+
 json network_create_body(const Project& p, const std::string& key) {
   const json& n = top(p, "networks", key);
   std::string what = "networks." + key;
@@ -252,6 +273,7 @@ json network_create_body(const Project& p, const std::string& key) {
   labels[kLabelNetwork] = key;
   labels[kLabelProject] = p.name;
   labels[kLabelVersion] = kComposeVersion;
+  labels[kLabelConfigHash] = network_hash(p, key);
   b["Labels"] = labels;
   if (n.is_object())
     for (const auto& [k, v] : n.items()) {
@@ -300,6 +322,7 @@ json volume_create_body(const Project& p, const std::string& key) {
   labels[kLabelVolume] = key;
   labels[kLabelProject] = p.name;
   labels[kLabelVersion] = kComposeVersion;
+  labels[kLabelConfigHash] = volume_hash(p, key);
   b["Labels"] = labels;
   if (v.is_object())
     for (const auto& [k, x] : v.items()) {
@@ -826,6 +849,12 @@ std::vector<Step> converge(std::vector<Existing> existing, int want, const std::
     }
     ++kept;
     bool changed = e.config_hash != config_hash || (!image_id.empty() && e.image_id != image_id);
+    for (const auto& [net, id] : opts.networks) {
+      auto it = e.networks.find(net);
+      if (it == e.networks.end() || (!it->second.empty() && it->second != id)) changed = true;
+    }
+    for (const auto& v : opts.volumes)
+      if (std::find(e.volumes.begin(), e.volumes.end(), v) == e.volumes.end()) changed = true;
     if (opts.force_recreate || (changed && !opts.no_recreate)) steps.push_back({Step::Recreate, e.number, e.id});
     else if (e.state == "running") steps.push_back({Step::Keep, e.number, e.id});
     else steps.push_back({Step::Start, e.number, e.id});

@@ -84,11 +84,19 @@ std::map<std::string, std::string> container_labels(const Project& p, const std:
 // (not for external ones). Error for a field not mapped.
 nlohmann::json network_create_body(const Project& p, const std::string& key);
 nlohmann::json volume_create_body(const Project& p, const std::string& key);
+// The com.docker.compose.config-hash label of a network / volume compose creates (as Compose
+// v2.32 and later label them): sha256 of its normalised definition. `up` recreates a network whose
+// label differs (a changed definition), and the containers on it.
+std::string network_hash(const Project& p, const std::string& key);
+std::string volume_hash(const Project& p, const std::string& key);
 bool network_is_external(const Project& p, const std::string& key);
 bool volume_is_external(const Project& p, const std::string& key);
 // The engine name of the top-level network / volume `key`.
 std::string network_name(const Project& p, const std::string& key);
 std::string volume_name(const Project& p, const std::string& key);
+
+// The engine names of the project's named volumes the service mounts.
+std::vector<std::string> service_volume_names(const Project& p, const std::string& service);
 
 // One network a container joins: the engine's network name and its EndpointSettings.
 struct Attachment {
@@ -172,6 +180,8 @@ struct Existing {
   int number = 0;
   std::string config_hash, image_id;  // from its labels
   std::string state;                  // "running", "exited", "created", ...
+  std::map<std::string, std::string> networks;  // engine name → NetworkID ("" when the daemon lists none)
+  std::vector<std::string> volumes;             // the names of its volume mounts
 };
 // One step of `up` for a service.
 struct Step {
@@ -182,9 +192,15 @@ struct Step {
 struct ConvergeOptions {
   bool force_recreate = false;
   bool no_recreate = false;
+  // What the service's containers must be on: its networks (engine name → the network's id now)
+  // and named volumes (engine names). A container of an unchanged config that is not on one
+  // (a network recreated, a volume renamed) is recreated, as Compose v2.32 and later.
+  std::map<std::string, std::string> networks;
+  std::vector<std::string> volumes;
 };
 // Compose v2's convergence: the `want` lowest-numbered containers are kept (started when not
-// running) or recreated when their config hash or image changed; the others are removed; missing
+// running) or recreated when their config hash or image changed, or they are not on the networks
+// and volumes of `opts`; the others are removed; missing
 // replicas are created with numbers after the highest existing one.
 std::vector<Step> converge(std::vector<Existing> existing, int want, const std::string& config_hash,
                            const std::string& image_id, const ConvergeOptions& opts = {});

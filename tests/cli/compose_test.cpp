@@ -138,6 +138,13 @@ class ComposeApp : public hoist::test::CliDaemonTest {
       if (v == subnet(1)) v = "NET_B";
       return v;
     };
+    auto hashed = [](json labels) {  // the config hash's value differs by nature (names, subnets)
+      if (labels.contains("com.docker.compose.config-hash")) {
+        EXPECT_EQ(labels["com.docker.compose.config-hash"].get<std::string>().size(), 64u);
+        labels["com.docker.compose.config-hash"] = "HASH";
+      }
+      return labels;
+    };
     for (const auto& [name, id] : ids()) {
       json c = inspect("container", name);
       json labels = json::object();
@@ -187,13 +194,13 @@ class ComposeApp : public hoist::test::CliDaemonTest {
       json j = inspect("network", n);
       json cfg = json::array();
       for (auto& c : j["IPAM"].value("Config", json::array())) cfg.push_back(norm(c.value("Subnet", "")));
-      s["networks"][norm(n)] = {{"Driver", j["Driver"]}, {"Labels", j["Labels"]}, {"Subnets", cfg}};
+      s["networks"][norm(n)] = {{"Driver", j["Driver"]}, {"Labels", hashed(j["Labels"])}, {"Subnets", cfg}};
     }
     for (auto& v : lines(docker({"volume", "ls", "--filter", "label=com.docker.compose.project=" + project_, "--format",
                                  "{{.Name}}"})
                              .out)) {
       json j = inspect("volume", v);
-      s["volumes"][norm(v)] = {{"Driver", j["Driver"]}, {"Labels", j["Labels"]}};
+      s["volumes"][norm(v)] = {{"Driver", j["Driver"]}, {"Labels", hashed(j["Labels"])}};
     }
     return json::parse(norm(s.dump()));
   }
@@ -247,11 +254,11 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
     "RestartPolicy":{"MaximumRetryCount":0,"Name":"unless-stopped"},
     "PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},"Status":"running"}},
   "networks":{
-   "P_back":{"Driver":"bridge","Labels":{"com.docker.compose.network":"back","com.docker.compose.project":"P",
+   "P_back":{"Driver":"bridge","Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.network":"back","com.docker.compose.project":"P",
     "com.docker.compose.version":"2.29.7"},"Subnets":["NET_B"]},
-   "P_default":{"Driver":"bridge","Labels":{"com.docker.compose.network":"default","com.docker.compose.project":"P",
+   "P_default":{"Driver":"bridge","Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.network":"default","com.docker.compose.project":"P",
     "com.docker.compose.version":"2.29.7"},"Subnets":["NET_A"]}},
-  "volumes":{"P_data":{"Driver":"local","Labels":{"com.docker.compose.project":"P",
+  "volumes":{"P_data":{"Driver":"local","Labels":{"com.docker.compose.config-hash":"HASH","com.docker.compose.project":"P",
    "com.docker.compose.version":"2.29.7","com.docker.compose.volume":"data"}}}})");
   EXPECT_EQ(s, expected) << "DIFF " << json::diff(expected, s).dump();
   // Several label filters must all match (what compose's tools rely on to tell projects and
@@ -700,6 +707,56 @@ TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
               json({db + ":database", db + ":db-1", db + ":" + project_ + "-db-1"}));
     EXPECT_EQ(compose({"exec", "-T", "web", "ping", "-c1", "-W2", "database"}).code, 0);
   }
+}
+
+// A network's definition changed alone (a label, then its subnet): `up` removes and makes it anew
+// and recreates the containers on it; the other service's stay; `up` again changes nothing.
+TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
+  auto file = [&](const std::string& label, const std::string& net) {
+    std::ofstream(dir_ + "/compose.yaml")
+        << "name: " << project_ << "\nservices:\n"
+        << "  a: {image: bb:1, command: [sleep, '1000'], networks: [n1]}\n"
+        << "  b: {image: bb:1, command: [sleep, '1000'], networks: [n2]}\n"
+        << "networks:\n  n1: {labels: {v: '" << label << "'}, ipam: {config: [{subnet: '" << net << "'}]}}\n"
+        << "  n2: {ipam: {config: [{subnet: '" << subnet(1) << "'}]}}\n";
+  };
+  file("1", subnet(0));
+  ASSERT_EQ(compose({"up", "-d"}).code, 0);
+  auto id = [&](const std::string& kind, const std::string& name) { return inspect(kind, name)["Id"].get<std::string>(); };
+  std::string a1 = id("container", project_ + "-a-1"), b1 = id("container", project_ + "-b-1");
+  std::string n1 = id("network", project_ + "_n1"), n2 = id("network", project_ + "_n2");
+  // Unchanged: nothing made anew.
+  auto up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.err.find("Removed"), std::string::npos) << up.err;
+  EXPECT_EQ(id("container", project_ + "-a-1"), a1);
+  // The label changed.
+  file("2", subnet(0));
+  up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find(" Network " + project_ + "_n1  Removed"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find(" Container " + project_ + "-a-1  Recreate"), std::string::npos) << up.err;
+  json net = inspect("network", project_ + "_n1");
+  EXPECT_NE(net["Id"], n1);
+  EXPECT_EQ(net["Labels"]["v"], "2");
+  json a = inspect("container", project_ + "-a-1");
+  EXPECT_NE(a["Id"], a1);
+  EXPECT_EQ(a["State"]["Status"], "running");
+  EXPECT_EQ(a["NetworkSettings"]["Networks"][project_ + "_n1"]["NetworkID"], net["Id"]);
+  EXPECT_EQ(id("container", project_ + "-b-1"), b1);
+  EXPECT_EQ(id("network", project_ + "_n2"), n2);
+  // The subnet changed: the container's address is in the new one.
+  std::string other = "10.196." + std::to_string(octet_ + 2) + ".0/24";
+  file("2", other);
+  up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  a = inspect("container", project_ + "-a-1");
+  EXPECT_EQ(a["NetworkSettings"]["Networks"][project_ + "_n1"]["IPAddress"].get<std::string>().rfind(
+                "10.196." + std::to_string(octet_ + 2) + ".", 0),
+            0u)
+      << a["NetworkSettings"].dump();
+  EXPECT_EQ(inspect("container", project_ + "-b-1")["State"]["Status"], "running");
+  EXPECT_EQ(id("container", project_ + "-b-1"), b1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),

@@ -141,13 +141,14 @@ TEST_F(Orchestrate, NetworkAndVolumeBodies) {
   EXPECT_EQ(n["Options"], json({{"com.docker.network.bridge.name", "appback"}}));
   EXPECT_EQ(n["IPAM"], json({{"Driver", "default"}, {"Config", {{{"Subnet", "10.99.0.0/24"}}}}}));
   EXPECT_EQ(n["Labels"], json({{"x", "y"},
+                               {kLabelConfigHash, network_hash(p, "back")},
                                {kLabelNetwork, "back"},
                                {kLabelProject, "app"},
                                {kLabelVersion, kComposeVersion}}));
   EXPECT_EQ(network_create_body(p, "default")["Labels"][kLabelNetwork], "default");
   json v = volume_create_body(p, "data");
   EXPECT_EQ(v["Name"], "app_data");
-  EXPECT_EQ(v["Labels"], json({{"keep", "yes"}, {kLabelVolume, "data"}, {kLabelProject, "app"},
+  EXPECT_EQ(v["Labels"], json({{"keep", "yes"}, {kLabelConfigHash, volume_hash(p, "data")}, {kLabelVolume, "data"}, {kLabelProject, "app"},
                                {kLabelVersion, kComposeVersion}}));
   Project e = load("services:\n  a: {image: bb:1, networks: [x], volumes: [v:/v]}\nnetworks:\n  x: {external: true, name: shared}\n"
                    "volumes:\n  v: {external: true}\n");
@@ -462,6 +463,33 @@ TEST_F(Orchestrate, RecreateInheritsAnonymousVolumes) {
     {"Type":"volume","Source":"anon1","Target":"/cache","ReadOnly":false},
     {"Type":"volume","Source":"app_data","Target":"/data","ReadOnly":false},
     {"Type":"volume","Source":"anon2","Target":"/img","ReadOnly":false}])"));
+}
+
+// A network's or volume's definition in its hash; a container not on the service's networks (by
+// id) or volumes (by name) is recreated.
+TEST_F(Orchestrate, NetworkAndVolumeHashesAndConvergeOnThem) {
+  Project p = load("services:\n  a: {image: bb:1, networks: [n], volumes: [d:/d]}\nnetworks:\n  n: {labels: {v: '1'}}\n"
+                   "volumes:\n  d: {}\n");
+  Project q = load("services:\n  a: {image: bb:1, networks: [n], volumes: [d:/d]}\nnetworks:\n  n: {labels: {v: '2'}}\n"
+                   "volumes:\n  d: {name: other}\n");
+  EXPECT_EQ(network_hash(p, "n").size(), 64u);
+  EXPECT_NE(network_hash(p, "n"), network_hash(q, "n"));
+  EXPECT_NE(volume_hash(p, "d"), volume_hash(q, "d"));
+  EXPECT_EQ(p.config_hash("a"), q.config_hash("a"));
+  EXPECT_EQ(service_volume_names(q, "a"), std::vector<std::string>{"other"});
+  Existing e{"c1", "app-a-1", 1, p.config_hash("a"), "img", "running", {{"app_n", "N1"}}, {"app_d"}};
+  ConvergeOptions o;
+  o.networks = {{"app_n", "N1"}};
+  o.volumes = {"app_d"};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Keep);
+  o.networks = {{"app_n", "N2"}};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Recreate);
+  e.networks = {{"app_n", ""}};  // a daemon that lists no id for a stopped container
+  e.state = "exited";
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Start);
+  o.networks.clear();
+  o.volumes = {"other"};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Recreate);
 }
 
 TEST_F(Orchestrate, ConvergeKeepsStartsRecreatesCreatesRemoves) {
