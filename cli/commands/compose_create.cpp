@@ -104,4 +104,34 @@ void expected_networks_and_volumes(const compose::Project& proj, const std::stri
   o.volumes = compose::service_volume_names(proj, service);
 }
 
+void pull_buildable_images(Ctx& ctx, const compose::Project& proj, const std::vector<std::string>& services) {
+  for (const auto& service : services) {
+    const json& svc = compose::service_of(proj, service);
+    if (!compose::has_build(proj, service) || !svc.contains("image")) continue;
+    std::string policy = svc.value("pull_policy", std::string("missing"));
+    if (policy == "never" || policy == "build") continue;
+    if (policy != "missing" && policy != "if_not_present" && policy != "always")
+      throw ExitError{1, "services." + service + ": pull_policy \"" + policy + "\" is not supported yet by hoist compose"};
+    std::string image = svc["image"].get<std::string>();
+    if (policy != "always" && ctx.c().request("GET", "/images/" + q(image) + "/json", "", {}, true).status == 200) continue;
+    errp(" Image " + image + "  Pulling\n");
+    try {
+      show_pull(image, ctx, true, "", true);
+      errp(" Image " + image + "  Pulled\n");
+    } catch (const std::exception& e) {
+      errp(" " + service + " Warning " + e.what() + "\n");  // built next
+    }
+  }
+}
+
+compose::Project project_from_daemon(Ctx& ctx, const std::string& name) {
+  std::string f = q(json{{"label", {std::string(compose::kLabelProject) + "=" + name}}}.dump());
+  json containers = json::parse(ctx.c().request("GET", "/containers/json?all=1&filters=" + f).body);
+  json networks = json::parse(ctx.c().request("GET", "/networks?filters=" + f).body);
+  json volumes = json::parse(ctx.c().request("GET", "/volumes?filters=" + f).body).value("Volumes", json::array());
+  if (containers.empty() && networks.empty() && (volumes.is_null() || volumes.empty()))
+    errp("Warning: No resource found to remove for project \"" + name + "\".\n");
+  return compose::project_from_resources(name, containers, networks, volumes.is_null() ? json::array() : volumes);
+}
+
 }  // namespace hoist::cli

@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/commands/commands.h"
 #include "cli/compose/orchestrate.h"
@@ -30,5 +31,14 @@ bool remove_diverged_network(Ctx& ctx, const compose::Project& proj, const std::
 void existing_networks_and_volumes(const nlohmann::json& listed, compose::Existing& e);
 void expected_networks_and_volumes(const compose::Project& proj, const std::string& service,
                                    const std::map<std::string, std::string>& network_ids, compose::ConvergeOptions& o);
+
+// The images of `services` that have both `image:` and `build:` pulled first, as Compose v2's
+// pullRequiredImages: when missing (pull_policy missing/if_not_present) or always (`always`), not
+// with `never` or `build`; a failed pull is a warning (the build that follows makes the image).
+void pull_buildable_images(Ctx& ctx, const compose::Project& proj, const std::vector<std::string>& services);
+
+// `-p NAME` without -f: the project from the daemon's containers, networks and volumes
+// (compose::project_from_resources()), for `down`.
+compose::Project project_from_daemon(Ctx& ctx, const std::string& name);
 
 }  // namespace hoist::cli

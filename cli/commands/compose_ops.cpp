@@ -627,6 +627,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     for (const auto& [k, v] : (*proj.model)["volumes"].items())
       if (!compose::volume_is_external(proj, k)) compose::volume_create_body(proj, k);
 
+  pull_buildable_images(ctx, proj, std::vector<std::string>(services.begin(), services.end()));
   if (!p.flag("no-build"))
     build_images(ctx, proj, std::vector<std::string>(services.begin(), services.end()), p.flag("build"), {}, {},
                  false);
@@ -764,7 +765,8 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   Parsed p = parse(ctx, kComposeDown, argv);
   if (p.has("rmi") && p.get("rmi") != "local" && p.get("rmi") != "all")
     throw ExitError{1, "invalid --rmi option \"" + p.get("rmi") + "\": expected \"local\" or \"all\""};
-  Project proj = load(lo);
+  // -p without -f: the project from its resources' labels, as Compose v2 (no file read).
+  Project proj = lo.files.empty() && !lo.project_name.empty() ? project_from_daemon(ctx, lo.project_name) : load(lo);
   auto containers = project_containers(ctx, proj.name, true, true);  // one-off ones (run) too
   auto names = proj.service_names();
   auto remove = [&](const json& c) {
@@ -1239,6 +1241,7 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
     for (const auto& [k, v] : svc["networks"].items()) networks.insert(k);
   ensure_networks(ctx, proj, networks);
   ensure_volumes(ctx, proj);
+  pull_buildable_images(ctx, proj, {service});
   build_images(ctx, proj, {service}, p.flag("build"), {}, {}, false);
   std::string image_id = ensure_image(ctx, proj, service, svc);
   if (!deps.empty()) {

@@ -35,6 +35,14 @@ inline constexpr const char* kLabelVersion = "com.docker.compose.version";
 inline constexpr const char* kLabelNetwork = "com.docker.compose.network";
 inline constexpr const char* kLabelVolume = "com.docker.compose.volume";
 
+// `compose -p NAME down` without a compose file (Compose v2's getProjectWithResources): the
+// project as the daemon's resources with its label tell it: a service per com.docker.compose.service
+// of `containers` (not one-off ones; image: the container's, depends_on: its depends_on label,
+// not required), the networks and volumes listed (by their network/volume label, with their name).
+// The JSON arrays of GET /containers/json, /networks and /volumes' "Volumes".
+Project project_from_resources(const std::string& name, const nlohmann::json& containers, const nlohmann::json& networks,
+                               const nlohmann::json& volumes);
+
 // The service's JSON in the model; Error "no such service: X" when absent.
 const nlohmann::json& service_of(const Project& p, const std::string& service);
 

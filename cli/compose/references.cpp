@@ -3,6 +3,8 @@
 // Compose v2 copies into a created container (injectSecrets/injectConfigs).
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "cli/compose/orchestrate.h"
@@ -165,6 +167,53 @@ std::string injection_tar(const FileInjection& f, long long mtime_s) {
   out.append((512 - f.content.size() % 512) % 512, '\0');
   out.append(1024, '\0');
   return out;
+}
+
+Project project_from_resources(const std::string& name, const json& containers, const json& networks,
+                               const json& volumes) {
+  json model = {{"name", name}, {"services", json::object()}};
+  auto labels_of = [](const json& o) { return o.contains("Labels") && o["Labels"].is_object() ? o["Labels"] : json::object(); };
+  for (const auto& c : containers) {
+    json l = labels_of(c);
+    if (l.value(kLabelProject, "") != name || l.value(kLabelOneoff, "") == "True") continue;
+    std::string service = l.value(kLabelService, "");
+    if (service.empty() || model["services"].contains(service)) continue;
+    json s = {{"image", c.value("Image", "")}};
+    std::string deps = l.value(kLabelDependsOn, "");
+    for (std::size_t start = 0; start < deps.size();) {
+      auto comma = deps.find(',', start);
+      std::string d = deps.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      start = comma == std::string::npos ? deps.size() : comma + 1;
+      if (d.empty()) continue;
+      auto c1 = d.find(':');
+      std::string dep = d.substr(0, c1), cond = "service_started";
+      bool restart = true;
+      if (c1 != std::string::npos) {
+        auto c2 = d.find(':', c1 + 1);
+        cond = d.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+        if (c2 != std::string::npos) restart = d.substr(c2 + 1) == "true";
+      }
+      s["depends_on"][dep] = {{"condition", cond}, {"restart", restart}, {"required", false}};
+    }
+    model["services"][service] = s;
+  }
+  for (const auto& [kind, list, key_label] :
+       {std::tuple<const char*, const json*, const char*>{"networks", &networks, kLabelNetwork},
+        std::tuple<const char*, const json*, const char*>{"volumes", &volumes, kLabelVolume}}) {
+    if (!list->is_array()) continue;
+    for (const auto& r : *list) {
+      json l = labels_of(r);
+      if (l.value(kLabelProject, "") != name) continue;
+      json def = {{"name", r.value("Name", "")}, {"labels", json::object()}};
+      for (const auto& [k, v] : l.items())
+        if (k.rfind("com.docker.compose.", 0) != 0) def["labels"][k] = v;
+      model[kind][l.value(key_label, r.value("Name", ""))] = def;
+    }
+  }
+  Project p;
+  p.name = name;
+  p.model = std::make_shared<const json>(std::move(model));
+  return p;
 }
 
 }  // namespace hoist::compose

@@ -759,6 +759,46 @@ TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
   EXPECT_EQ(id("container", project_ + "-b-1"), b1);
 }
 
+// A service with both image and build: the image pulled first, built only when the pull fails
+// (or with pull_policy: build), as Compose v2; then `compose -p NAME down` with no file: the
+// project from its resources' labels.
+TEST_P(ComposeApp, PullBeforeBuildAndDownWithoutFile) {
+  fs::create_directories(dir_ + "/ctx");
+  std::ofstream(dir_ + "/ctx/Dockerfile") << "FROM bb:1\nRUN echo built > /built\n";
+  const std::string unreachable = "127.0.0.1:1/hoist-nope:1";
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  built: {image: '" << unreachable << "', build: ./ctx, command: [sleep, '1000'], volumes: [data:/d]}\n"
+      << "  present: {image: 'bb:1', build: ./ctx, command: [sleep, '1000'], depends_on: [built]}\n"
+      << "volumes:\n  data: {}\n";
+  auto up = compose({"up", "-d"});
+  EXPECT_EQ(up.code, 0) << up.err;
+  EXPECT_NE(up.err.find(" Image " + unreachable + "  Pulling"), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find(" built Warning "), std::string::npos) << up.err;
+  EXPECT_NE(up.err.find(" Service built  Building"), std::string::npos) << up.err;
+  EXPECT_EQ(up.err.find(" Service present  Building"), std::string::npos) << up.err;
+  EXPECT_EQ(compose({"exec", "-T", "built", "cat", "/built"}).out, "built\n");
+  EXPECT_NE(compose({"exec", "-T", "present", "cat", "/built"}).code, 0);
+
+  // down with -p alone, from a directory without a compose file: containers (dependents first),
+  // networks and, with -v, volumes of the project.
+  auto down = hoist({"compose", "-p", project_, "down", "-v", "-t", "1"});
+  EXPECT_EQ(down.code, 0) << down.err;
+  auto present_at = down.err.find(" Container " + project_ + "-present-1  Removed");
+  auto built_at = down.err.find(" Container " + project_ + "-built-1  Removed");
+  EXPECT_NE(present_at, std::string::npos) << down.err;
+  EXPECT_NE(built_at, std::string::npos) << down.err;
+  EXPECT_LT(present_at, built_at) << down.err;
+  EXPECT_NE(down.err.find(" Network " + project_ + "_default  Removed"), std::string::npos) << down.err;
+  EXPECT_NE(down.err.find(" Volume " + project_ + "_data  Removed"), std::string::npos) << down.err;
+  EXPECT_EQ(summary(), json::object());
+  auto again = hoist({"compose", "-p", project_, "down"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.err.find("No resource found to remove for project \"" + project_ + "\""), std::string::npos)
+      << again.err;
+  docker({"rmi", "-f", unreachable});
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
 

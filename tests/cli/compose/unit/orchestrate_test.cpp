@@ -492,6 +492,33 @@ TEST_F(Orchestrate, NetworkAndVolumeHashesAndConvergeOnThem) {
   EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Recreate);
 }
 
+// `-p NAME down` without a file: the project from the labels of what the daemon lists.
+TEST_F(Orchestrate, ProjectFromResources) {
+  json containers = json::parse(R"([
+    {"Image":"bb:1","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web",
+      "com.docker.compose.oneoff":"False","com.docker.compose.depends_on":"db:service_healthy:false"}},
+    {"Image":"bb:1","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web",
+      "com.docker.compose.oneoff":"False"}},
+    {"Image":"pg","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"db",
+      "com.docker.compose.oneoff":"False","com.docker.compose.depends_on":""}},
+    {"Image":"x","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"job",
+      "com.docker.compose.oneoff":"True"}},
+    {"Image":"x","Labels":{"com.docker.compose.project":"other","com.docker.compose.service":"z"}}])");
+  json networks = json::parse(R"([{"Name":"p_default","Labels":{"com.docker.compose.project":"p",
+    "com.docker.compose.network":"default","k":"v"}}])");
+  json volumes = json::parse(R"([{"Name":"p_data","Labels":{"com.docker.compose.project":"p",
+    "com.docker.compose.volume":"data"}}])");
+  Project p = project_from_resources("p", containers, networks, volumes);
+  EXPECT_EQ(p.service_names(), (std::vector<std::string>{"db", "web"}));
+  EXPECT_EQ(stop_order(p), (std::vector<std::string>{"web", "db"}));
+  EXPECT_EQ(service_image(p, "db"), "pg");
+  EXPECT_EQ(network_name(p, "default"), "p_default");
+  EXPECT_EQ(volume_name(p, "data"), "p_data");
+  EXPECT_FALSE(network_is_external(p, "default"));
+  EXPECT_EQ((*p.model)["services"]["web"]["depends_on"]["db"],
+            json::parse(R"({"condition":"service_healthy","restart":false,"required":false})"));
+}
+
 TEST_F(Orchestrate, ConvergeKeepsStartsRecreatesCreatesRemoves) {
   using K = Step::Kind;
   auto kinds = [](const std::vector<Step>& s) {
