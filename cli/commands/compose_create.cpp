@@ -1,6 +1,8 @@
 // See compose_create.h.
 #include "cli/commands/compose_create.h"
 
+#include "cli/commands/auth.h"
+
 #include <algorithm>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -122,6 +124,61 @@ void pull_buildable_images(Ctx& ctx, const compose::Project& proj, const std::ve
       errp(" " + service + " Warning " + e.what() + "\n");  // built next
     }
   }
+}
+
+int push_service_images(Ctx& ctx, const compose::Project& proj, const std::vector<std::string>& services, bool quiet,
+                        bool ignore_failures) {
+  for (const auto& service : services) {
+    const json& svc = compose::service_of(proj, service);
+    if (!svc.contains("build") || !svc.contains("image")) {
+      if (!quiet) errp(" " + service + " Skipped\n");
+      continue;
+    }
+    std::vector<std::string> tags = {svc["image"].get<std::string>()};
+    if (svc["build"].contains("tags"))
+      for (const auto& t : svc["build"]["tags"]) tags.push_back(t.get<std::string>());
+    for (const auto& tag : tags) {
+      std::string repo = tag, t;
+      // NAME[:TAG] (a ':' after the last '/'); a digest is pushed by name.
+      auto at = repo.find('@');
+      if (at != std::string::npos) repo = repo.substr(0, at);
+      auto colon = repo.rfind(':');
+      if (colon != std::string::npos && repo.find('/', colon) == std::string::npos) {
+        t = repo.substr(colon + 1);
+        repo = repo.substr(0, colon);
+      }
+      std::string error, pending;
+      auto line = [&](const std::string& text) {
+        json m = json::parse(text, nullptr, false);
+        if (m.is_discarded() || !m.is_object()) return;
+        if (m.contains("error")) {
+          error = m["error"].is_string() ? m["error"].get<std::string>() : m["error"].dump();
+          return;
+        }
+        if (quiet || m.value("id", "").empty()) return;
+        std::string progress = m.contains("progress") && m["progress"].is_string() ? m["progress"].get<std::string>() : "";
+        errp(" Pushing " + tag + ": " + m.value("id", "") + " " + m.value("status", "") +
+             (progress.empty() ? "" : " " + progress) + "\n");
+      };
+      try {
+        ctx.c().stream("POST", "/images/" + q(repo) + "/push" + (t.empty() ? "" : "?tag=" + q(t)), "",
+                       [&](std::string_view d) {
+                         pending.append(d);
+                         for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1))
+                           line(pending.substr(0, nl));
+                         return true;
+                       },
+                       auth_header(ctx, repo));
+        if (!pending.empty()) line(pending);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      if (error.empty()) continue;
+      if (!ignore_failures) throw ExitError{1, error};
+      errp("Pushing " + service + ": " + error + "\n");
+    }
+  }
+  return 0;
 }
 
 compose::Project project_from_daemon(Ctx& ctx, const std::string& name) {

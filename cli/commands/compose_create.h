@@ -37,6 +37,13 @@ void expected_networks_and_volumes(const compose::Project& proj, const std::stri
 // with `never` or `build`; a failed pull is a warning (the build that follows makes the image).
 void pull_buildable_images(Ctx& ctx, const compose::Project& proj, const std::vector<std::string>& services);
 
+// `compose push` as Compose v2: a service without both `build` and `image` is " SERVICE Skipped";
+// the others' image and build.tags pushed, a line per progress message of a layer
+// (" Pushing TAG: LAYER STATUS [PROGRESS]", none with `quiet`). A failure stops it, unless
+// `ignore_failures` ("Pushing SERVICE: ERROR"). Returns the exit code.
+int push_service_images(Ctx& ctx, const compose::Project& proj, const std::vector<std::string>& services, bool quiet,
+                        bool ignore_failures);
+
 // `-p NAME` without -f: the project from the daemon's containers, networks and volumes
 // (compose::project_from_resources()), for `down`.
 compose::Project project_from_daemon(Ctx& ctx, const std::string& name);

@@ -1306,29 +1306,8 @@ int compose_push(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   ctx.path = "compose push";
   Parsed p = parse(ctx, kComposePush, argv);
   Project proj = load(lo);
-  int rc = 0;
-  std::set<std::string> done;
-  for (const auto& s : selected_with_deps(proj, p.args, p.flag("include-deps"))) {
-    const json& svc = compose::service_of(proj, s);
-    if (!svc.contains("image")) continue;  // <project>-<service>: no registry to push to
-    std::vector<std::string> images = {svc["image"].get<std::string>()};
-    if (svc.contains("build") && svc["build"].contains("tags"))
-      for (const auto& t : svc["build"]["tags"]) images.push_back(t.get<std::string>());
-    for (const auto& image : images) {
-      if (!done.insert(image).second) continue;
-      if (!p.flag("quiet")) progress("Image", image, "Pushing");
-      ctx.path = "push";
-      int r = cmd_push(ctx, {"--quiet", image});
-      ctx.path = "compose push";
-      if (r != 0) {
-        if (!p.flag("ignore-push-failures")) return r;
-        rc = 0;
-        continue;
-      }
-      if (!p.flag("quiet")) progress("Image", image, "Pushed");
-    }
-  }
-  return rc;
+  return push_service_images(ctx, proj, selected_with_deps(proj, p.args, p.flag("include-deps")), p.flag("quiet"),
+                             p.flag("ignore-push-failures"));
 }
 
 // The project's containers of the selected services, in start order.
