@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/commands/commands.h"
+#include "cli/commands/compose_create.h"
 #include "cli/commands/network.h"
 #include "cli/compose/orchestrate.h"
 #include "cli/format.h"
@@ -424,12 +425,16 @@ int compose_build(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<st
   return 0;
 }
 
-void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
+// The networks `used` (keys), made when missing, made anew when their definition changed; their
+// engine name → id.
+std::map<std::string, std::string> ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used) {
+  std::map<std::string, std::string> ids;
   for (const auto& key : used) {
     std::string name = compose::network_name(proj, key);
     auto r = ctx.c().request("GET", "/networks/" + q(name), "", {}, true);
     if (compose::network_is_external(proj, key)) {
       if (r.status == 404) throw ExitError{1, "network " + name + " declared as external, but could not be found"};
+      if (r.status == 200) ids[name] = json::parse(r.body).value("Id", "");
       continue;
     }
     if (r.status == 200) {
@@ -438,13 +443,18 @@ void ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>&
           info["Labels"].value(compose::kLabelProject, "") != proj.name)
         errp("WARNING: a network with name " + name + " exists but was not created for project \"" + proj.name +
              "\".\nSet `external: true` to use an existing network\n");
-      continue;
+      if (!remove_diverged_network(ctx, proj, key, info)) {
+        ids[name] = info.value("Id", "");
+        continue;
+      }
     }
     json body = compose::network_create_body(proj, key);
     progress("Network", name, "Creating");
-    ctx.c().request("POST", "/networks/create", body.dump());
+    auto c = ctx.c().request("POST", "/networks/create", body.dump());
+    ids[name] = json::parse(c.body).value("Id", "");
     progress("Network", name, "Created");
   }
+  return ids;
 }
 
 void ensure_volumes(Ctx& ctx, const Project& proj) {
@@ -478,6 +488,7 @@ std::string create_container(Ctx& ctx, const Project& proj, const std::string& s
                              const std::vector<std::pair<std::string, std::string>>& old_volumes = {}) {
   auto plan = compose::container_create_plan(proj, service, number, image_id);
   if (!old_volumes.empty()) compose::inherit_anonymous_volumes(plan, old_volumes);
+  complete_create_plan(ctx, proj, service, number, plan);
   // Bind sources Compose creates when missing (create_host_path) are made by the daemon from Binds.
   progress("Container", plan.name, "Creating");
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
@@ -485,6 +496,7 @@ std::string create_container(Ctx& ctx, const Project& proj, const std::string& s
   for (const auto& a : plan.connect_after)
     ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
                     json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  inject_files(ctx, proj, service, id);
   progress("Container", plan.name, "Created");
   return id;
 }
@@ -615,6 +627,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     for (const auto& [k, v] : (*proj.model)["volumes"].items())
       if (!compose::volume_is_external(proj, k)) compose::volume_create_body(proj, k);
 
+  pull_buildable_images(ctx, proj, std::vector<std::string>(services.begin(), services.end()));
   if (!p.flag("no-build"))
     build_images(ctx, proj, std::vector<std::string>(services.begin(), services.end()), p.flag("build"), {}, {},
                  false);
@@ -640,7 +653,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
            "this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n");
     }
   }
-  ensure_networks(ctx, proj, networks);
+  auto network_ids = ensure_networks(ctx, proj, networks);
   ensure_volumes(ctx, proj);
 
   compose::ConvergeOptions co{p.flag("force-recreate"), p.flag("no-recreate")};
@@ -665,10 +678,13 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
       e.config_hash = label(c, compose::kLabelConfigHash);
       e.image_id = label(c, compose::kLabelImage);
       e.state = c.value("State", "");
+      existing_networks_and_volumes(c, e);
       existing.push_back(e);
     }
     int want = scale.count(service) ? scale[service] : compose::replicas(proj, service);
-    auto steps = compose::converge(existing, want, proj.config_hash(service), image_id, co);
+    auto sco = co;
+    expected_networks_and_volumes(proj, service, network_ids, sco);
+    auto steps = compose::converge(existing, want, proj.config_hash(service), image_id, sco);
     std::vector<std::pair<std::string, std::string>> to_start;  // id, name
     for (const auto& st : steps) {
       std::string name = compose::container_name(proj, service, st.number);
@@ -749,7 +765,8 @@ int compose_down(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   Parsed p = parse(ctx, kComposeDown, argv);
   if (p.has("rmi") && p.get("rmi") != "local" && p.get("rmi") != "all")
     throw ExitError{1, "invalid --rmi option \"" + p.get("rmi") + "\": expected \"local\" or \"all\""};
-  Project proj = load(lo);
+  // -p without -f: the project from its resources' labels, as Compose v2 (no file read).
+  Project proj = lo.files.empty() && !lo.project_name.empty() ? project_from_daemon(ctx, lo.project_name) : load(lo);
   auto containers = project_containers(ctx, proj.name, true, true);  // one-off ones (run) too
   auto names = proj.service_names();
   auto remove = [&](const json& c) {
@@ -1224,6 +1241,7 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
     for (const auto& [k, v] : svc["networks"].items()) networks.insert(k);
   ensure_networks(ctx, proj, networks);
   ensure_volumes(ctx, proj);
+  pull_buildable_images(ctx, proj, {service});
   build_images(ctx, proj, {service}, p.flag("build"), {}, {}, false);
   std::string image_id = ensure_image(ctx, proj, service, svc);
   if (!deps.empty()) {
@@ -1232,11 +1250,13 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
     wait_dependencies(ctx, proj, service, ids);
   }
   auto plan = compose::run_plan(proj, service, ro, image_id);
+  complete_create_plan(ctx, proj, service, 1, plan);
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
   std::string id = json::parse(r.body).value("Id", "");
   for (const auto& a : plan.connect_after)
     ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
                     json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
+  inject_files(ctx, proj, service, id);
   if (detach) {
     ctx.c().request("POST", "/containers/" + q(id) + "/start");
     out(id + "\n");
@@ -1286,29 +1306,8 @@ int compose_push(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   ctx.path = "compose push";
   Parsed p = parse(ctx, kComposePush, argv);
   Project proj = load(lo);
-  int rc = 0;
-  std::set<std::string> done;
-  for (const auto& s : selected_with_deps(proj, p.args, p.flag("include-deps"))) {
-    const json& svc = compose::service_of(proj, s);
-    if (!svc.contains("image")) continue;  // <project>-<service>: no registry to push to
-    std::vector<std::string> images = {svc["image"].get<std::string>()};
-    if (svc.contains("build") && svc["build"].contains("tags"))
-      for (const auto& t : svc["build"]["tags"]) images.push_back(t.get<std::string>());
-    for (const auto& image : images) {
-      if (!done.insert(image).second) continue;
-      if (!p.flag("quiet")) progress("Image", image, "Pushing");
-      ctx.path = "push";
-      int r = cmd_push(ctx, {"--quiet", image});
-      ctx.path = "compose push";
-      if (r != 0) {
-        if (!p.flag("ignore-push-failures")) return r;
-        rc = 0;
-        continue;
-      }
-      if (!p.flag("quiet")) progress("Image", image, "Pushed");
-    }
-  }
-  return rc;
+  return push_service_images(ctx, proj, selected_with_deps(proj, p.args, p.flag("include-deps")), p.flag("quiet"),
+                             p.flag("ignore-push-failures"));
 }
 
 // The project's containers of the selected services, in start order.

@@ -581,17 +581,29 @@ Project load_project(const LoadOptions& opts) {
         }
       }
 
-  // links imply dependencies; environment; defaults.
+  // links, network_mode/ipc/pid `service:NAME` and volumes_from imply dependencies (as compose-go's
+  // inferImplicitDependencies); environment; defaults.
   bool uses_default = false;
   for (auto& [sname, s] : services.items()) {
+    std::vector<std::string> implied;
+    for (const char* k : {"network_mode", "ipc", "pid"})
+      if (s.contains(k) && s[k].is_string() && s[k].get<std::string>().starts_with("service:"))
+        implied.push_back(s[k].get<std::string>().substr(8));
+    if (s.contains("volumes_from"))
+      for (const auto& v : s["volumes_from"]) {
+        std::string from = v.get<std::string>();
+        if (!from.starts_with("container:")) implied.push_back(from.substr(0, from.find(':')));
+      }
     if (s.contains("links"))
       for (const auto& link : s["links"]) {
         std::string target = link.get<std::string>();
-        target = target.substr(0, target.find(':'));
-        if (!s.contains("depends_on")) s["depends_on"] = json::object();
-        if (!s["depends_on"].contains(target))
-          s["depends_on"][target] = {{"condition", "service_started"}, {"restart", true}, {"required", true}};
+        implied.push_back(target.substr(0, target.find(':')));
       }
+    for (const auto& target : implied) {
+      if (!s.contains("depends_on")) s["depends_on"] = json::object();
+      if (!s["depends_on"].contains(target))
+        s["depends_on"][target] = {{"condition", "service_started"}, {"restart", true}, {"required", true}};
+    }
     resolve_environment(s, l, opts.resolve_env_files);
     if (!s.contains("network_mode") && (!s.contains("networks") || s["networks"].empty())) s["networks"] = {{"default", nullptr}};
     if (s.contains("networks") && s["networks"].contains("default")) uses_default = true;

@@ -10,6 +10,7 @@
 
 #include "cli/compose/internal.h"
 #include "common/clock.h"
+#include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
 
@@ -244,6 +245,26 @@ std::string volume_name(const Project& p, const std::string& key) {
   return v.is_object() && v.contains("name") ? v["name"].get<std::string>() : p.name + "_" + key;
 }
 
+std::string network_hash(const Project& p, const std::string& key) {
+  return digest_of(top(p, "networks", key).dump()).hex;
+}
+std::string volume_hash(const Project& p, const std::string& key) {
+  return digest_of(top(p, "volumes", key).dump()).hex;
+}
+
+std::vector<std::string> service_volume_names(const Project& p, const std::string& service) {
+  const json& s = service_of(p, service);
+  const json& m = *p.model;
+  std::vector<std::string> out;
+  if (s.contains("volumes"))
+    for (const auto& v : s["volumes"]) {
+      std::string src = v.value("source", "");
+      if (v.value("type", "volume") == "volume" && m.contains("volumes") && m["volumes"].contains(src))
+        out.push_back(volume_name(p, src));
+    }
+  return out;
+}
+
 json network_create_body(const Project& p, const std::string& key) {
   const json& n = top(p, "networks", key);
   std::string what = "networks." + key;
@@ -252,6 +273,7 @@ json network_create_body(const Project& p, const std::string& key) {
   labels[kLabelNetwork] = key;
   labels[kLabelProject] = p.name;
   labels[kLabelVersion] = kComposeVersion;
+  labels[kLabelConfigHash] = network_hash(p, key);
   b["Labels"] = labels;
   if (n.is_object())
     for (const auto& [k, v] : n.items()) {
@@ -300,6 +322,7 @@ json volume_create_body(const Project& p, const std::string& key) {
   labels[kLabelVolume] = key;
   labels[kLabelProject] = p.name;
   labels[kLabelVersion] = kComposeVersion;
+  labels[kLabelConfigHash] = volume_hash(p, key);
   b["Labels"] = labels;
   if (v.is_object())
     for (const auto& [k, x] : v.items()) {
@@ -336,6 +359,7 @@ json healthcheck_of(const json& h, const std::string& what) {
 struct Mapped {
   json config = json::object();
   json host = json::object();
+  json restart_policy;  // deploy.restart_policy's, over `restart`
 };
 
 void map_volumes(const Project& p, const json& vols, const std::string& what, Mapped& m) {
@@ -392,38 +416,102 @@ void map_volumes(const Project& p, const json& vols, const std::string& what, Ma
   }
 }
 
-// `secrets` and `configs` of a service: those backed by a file become read-only bind mounts (as
-// Compose v2 makes them), at /run/secrets/<target|source> and /<source> (or the target given).
-void map_file_mounts(const Project& p, const char* kind, const json& list, const std::string& what, Mapped& m) {
+// Where a service's secret / config `item` appears in the container.
+std::string file_target(const std::string& kind, const json& item) {
+  std::string source = item.value("source", ""), target = item.value("target", "");
+  std::string base = kind == "secrets" ? "/run/secrets/" : "/";
+  if (target.empty()) return base + source;
+  return target[0] == '/' ? target : base + target;
+}
+
+// `secrets` and `configs` of a service, as Compose v2 maps them: those backed by a file become
+// read-only bind mounts at their target (secrets: /run/secrets/<target|source>, a relative target
+// under /run/secrets; configs: /<source>, a relative target under /); those backed by
+// `environment` (or a config's `content`) are no mount: the orchestrator copies them into the
+// container after its create (file_injections()). A file-backed one ignores uid, gid and mode, with
+// Compose's warning; external ones, `driver` and `template_driver` are Compose's errors.
+void map_file_mounts(const Project& p, const char* kind, const json& list, const std::string& what, Mapped& m,
+                     std::vector<std::string>& warnings) {
+  const bool secrets = std::string(kind) == "secrets";
   const json& top_level = (*p.model).value(kind, json::object());
   for (const auto& item : list) {
     std::string source = item.value("source", "");
     for (const auto& [k, x] : item.items())
-      if (k != "source" && k != "target") refuse(what + "." + kind + "[" + source + "]", k);
+      if (k != "source" && k != "target" && k != "uid" && k != "gid" && k != "mode")
+        refuse(what + "." + kind + "[" + source + "]", k);
     const json def = top_level.value(source, json::object());
+    std::string name = def.value("name", source);
+    if (def.value("external", false))
+      throw Error(std::string("unsupported external ") + (secrets ? "secret " : "config ") + name);
+    if (def.contains("driver")) throw Error(std::string("Docker Compose does not support ") + kind + ".*.driver");
+    if (def.contains("template_driver"))
+      throw Error(std::string("Docker Compose does not support ") + kind + ".*.template_driver");
+    if (def.contains("environment") || (!secrets && def.contains("content"))) continue;  // file_injections()
     if (!def.contains("file"))
-      throw Error(std::string(kind) + "." + source + ": only file-backed " + kind +
-                  " are supported yet by hoist compose (not environment, content or external)");
-    std::string target = item.value("target", "");
-    if (std::string(kind) == "secrets")
-      target = target.empty() ? "/run/secrets/" + source : target[0] == '/' ? target : "/run/secrets/" + target;
-    else
-      target = target.empty() ? "/" + source : target;
-    m.host["Mounts"].push_back({{"Type", "bind"}, {"Source", def["file"]}, {"Target", target}, {"ReadOnly", true}});
+      throw Error(std::string(kind) + "." + source + ": neither `file`, `environment` nor `content` is set");
+    if (item.contains("uid") || item.contains("gid") || item.contains("mode"))
+      warnings.push_back(secrets ? "secrets `uid`, `gid` and `mode` are not supported, they will be ignored"
+                                 : "config `uid`, `gid` and `mode` are not supported, they will be ignored");
+    m.host["Mounts"].push_back(
+        {{"Type", "bind"}, {"Source", def["file"]}, {"Target", file_target(kind, item)}, {"ReadOnly", true}});
   }
 }
 
+// deploy: what Compose v2 applies to a plain engine: resources.limits (memory, cpus, pids),
+// resources.reservations (memory; devices as DeviceRequests), restart_policy (condition and
+// max_attempts; after `restart`, which it overrides). The swarm's keys (mode, placement,
+// endpoint_mode, labels, update_config, rollback_config, restart_policy's delay and window, a
+// reservation's cpus and pids, generic_resources) are ignored, as Compose v2 ignores them.
 void map_deploy(const json& d, const std::string& what, Mapped& m) {
+  static const std::set<std::string> kSwarm = {"mode", "placement", "endpoint_mode", "labels", "update_config",
+                                               "rollback_config"};
   for (const auto& [k, v] : d.items()) {
-    if (k == "replicas") continue;
+    if (k == "replicas" || kSwarm.count(k) || k.rfind("x-", 0) == 0) continue;
+    if (k == "restart_policy") {
+      for (const auto& [rk, rv] : v.items())
+        if (rk != "condition" && rk != "max_attempts" && rk != "delay" && rk != "window" && rk.rfind("x-", 0) != 0)
+          refuse(what + ".deploy.restart_policy", rk);
+      std::string c = v.value("condition", std::string());
+      std::string name = c == "none" ? "no" : c == "any" ? "always" : c;
+      m.restart_policy = {{"Name", name}, {"MaximumRetryCount", v.value("max_attempts", 0)}};
+      continue;
+    }
     if (k != "resources") refuse(what + ".deploy", k);
     for (const auto& [rk, rv] : v.items()) {
-      if (rk != "limits") refuse(what + ".deploy.resources", rk);
+      if (rk.rfind("x-", 0) == 0) continue;
+      if (rk != "limits" && rk != "reservations") refuse(what + ".deploy.resources", rk);
+      const std::string at = what + ".deploy.resources." + rk;
       for (const auto& [lk, lv] : rv.items()) {
-        if (lk == "cpus") m.host["NanoCpus"] = static_cast<long long>(std::llround(std::stod(scalar(lv)) * 1e9));
-        else if (lk == "memory") m.host["Memory"] = lv;
-        else if (lk == "pids") m.host["PidsLimit"] = lv;
-        else refuse(what + ".deploy.resources.limits", lk);
+        if (lk.rfind("x-", 0) == 0 || lk == "generic_resources") continue;
+        if (rk == "limits") {
+          if (lk == "cpus") m.host["NanoCpus"] = static_cast<long long>(std::llround(std::stod(scalar(lv)) * 1e9));
+          else if (lk == "memory") m.host["Memory"] = lv;
+          else if (lk == "pids") m.host["PidsLimit"] = lv;
+          else if (lk == "devices") continue;  // not applied by Compose v2
+          else refuse(at, lk);
+        } else {
+          if (lk == "memory") m.host["MemoryReservation"] = lv;
+          else if (lk == "cpus" || lk == "pids") continue;  // a swarm's reservation, a limit only
+          else if (lk == "devices") {
+            json reqs = m.host.value("DeviceRequests", json::array());
+            for (const auto& dev : lv) {
+              json count = dev.value("count", json(0));  // a number, or "all" (-1)
+              json r = {{"Driver", dev.value("driver", std::string())},
+                        {"Count", count.is_number_integer() ? count.get<long long>() : count == "all" ? -1 : 0},
+                        {"DeviceIDs", dev.value("device_ids", json::array())},
+                        {"Capabilities", json::array({dev.value("capabilities", json::array())})},
+                        {"Options", json::object()}};
+              for (const auto& [dk, dv] : dev.items())
+                if (dk != "driver" && dk != "count" && dk != "device_ids" && dk != "capabilities" &&
+                    dk != "options")
+                  refuse(at + ".devices", dk);
+              if (dev.contains("options"))
+                for (const auto& [ok, ov] : dev["options"].items()) r["Options"][ok] = scalar(ov);
+              reqs.push_back(r);
+            }
+            m.host["DeviceRequests"] = reqs;
+          } else refuse(at, lk);
+        }
       }
     }
   }
@@ -505,7 +593,7 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
         t[x.substr(0, colon)] = colon == std::string::npos ? "" : x.substr(colon + 1);
       }
       h["Tmpfs"] = t;
-    } else if (k == "secrets" || k == "configs") map_file_mounts(p, k.c_str(), v, what, m);
+    } else if (k == "secrets" || k == "configs") map_file_mounts(p, k.c_str(), v, what, m, plan.warnings);
     else if (k == "network_mode") network_mode = v.get<std::string>();
     else if (k == "healthcheck") c["Healthcheck"] = healthcheck_of(v, what);
     else if (k == "restart") {
@@ -558,17 +646,37 @@ CreatePlan container_create_plan(const Project& p, const std::string& service, i
       if (v.contains("options"))
         for (const auto& [ok, ov] : v["options"].items()) lc["Config"][ok] = scalar(ov);
       h["LogConfig"] = lc;
+    } else if (k == "devices") {
+      json devs = json::array();
+      for (const auto& e : v) {
+        // SOURCE[:TARGET[:PERMISSIONS]]
+        std::string x = scalar(e);
+        std::vector<std::string> parts;
+        for (std::size_t start = 0, i = 0; i <= x.size(); ++i)
+          if (i == x.size() || x[i] == ':') parts.push_back(x.substr(start, i - start)), start = i + 1;
+        if (parts.size() > 3 || parts[0].empty()) throw Error(what + ".devices: invalid device \"" + x + "\"");
+        devs.push_back({{"PathOnHost", parts[0]},
+                        {"PathInContainer", parts.size() > 1 && !parts[1].empty() ? parts[1] : parts[0]},
+                        {"CgroupPermissions", parts.size() > 2 ? parts[2] : "rwm"}});
+      }
+      h["Devices"] = devs;
+    } else if (k == "volumes_from") {
+      // service:NAME (and NAME) and container:NAME; resolve_references() names the containers.
+      json vf = json::array();
+      for (const auto& e : v) vf.push_back(scalar(e));
+      h["VolumesFrom"] = vf;
+    } else if (k == "links" || k == "external_links") {
+      continue;  // service_links(): the linked services' containers, known at create time
     } else refuse(what, k);
   }
+  if (!m.restart_policy.is_null()) h["RestartPolicy"] = m.restart_policy;
   if (!exposed.empty()) c["ExposedPorts"] = exposed;
   h["PortBindings"] = bindings;  // {} when none, as Compose v2 and docker's CLI send it
 
   auto nets = service_networks(s);
   if (!network_mode.empty()) {
     if (!nets.empty()) throw Error(what + ": `network_mode` and `networks` cannot be combined");
-    if (network_mode.rfind("service:", 0) == 0)
-      refuse(what, "network_mode: " + network_mode);
-    h["NetworkMode"] = network_mode;
+    h["NetworkMode"] = network_mode;  // service:NAME: resolve_references() names the container
   } else {
     for (std::size_t i = 0; i < nets.size(); ++i) {
       const auto& [key, cfg] = nets[i];
@@ -741,6 +849,12 @@ std::vector<Step> converge(std::vector<Existing> existing, int want, const std::
     }
     ++kept;
     bool changed = e.config_hash != config_hash || (!image_id.empty() && e.image_id != image_id);
+    for (const auto& [net, id] : opts.networks) {
+      auto it = e.networks.find(net);
+      if (it == e.networks.end() || (!it->second.empty() && it->second != id)) changed = true;
+    }
+    for (const auto& v : opts.volumes)
+      if (std::find(e.volumes.begin(), e.volumes.end(), v) == e.volumes.end()) changed = true;
     if (opts.force_recreate || (changed && !opts.no_recreate)) steps.push_back({Step::Recreate, e.number, e.id});
     else if (e.state == "running") steps.push_back({Step::Keep, e.number, e.id});
     else steps.push_back({Step::Start, e.number, e.id});

@@ -5,6 +5,7 @@
 // Pure: no HTTP, no daemon. Whatever field of a service the mapping does not carry is refused with
 // an Error naming the service and the key, never dropped.
 #pragma once
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,14 @@ inline constexpr const char* kLabelImage = "com.docker.compose.image";
 inline constexpr const char* kLabelVersion = "com.docker.compose.version";
 inline constexpr const char* kLabelNetwork = "com.docker.compose.network";
 inline constexpr const char* kLabelVolume = "com.docker.compose.volume";
+
+// `compose -p NAME down` without a compose file (Compose v2's getProjectWithResources): the
+// project as the daemon's resources with its label tell it: a service per com.docker.compose.service
+// of `containers` (not one-off ones; image: the container's, depends_on: its depends_on label,
+// not required), the networks and volumes listed (by their network/volume label, with their name).
+// The JSON arrays of GET /containers/json, /networks and /volumes' "Volumes".
+Project project_from_resources(const std::string& name, const nlohmann::json& containers, const nlohmann::json& networks,
+                               const nlohmann::json& volumes);
 
 // The service's JSON in the model; Error "no such service: X" when absent.
 const nlohmann::json& service_of(const Project& p, const std::string& service);
@@ -83,11 +92,19 @@ std::map<std::string, std::string> container_labels(const Project& p, const std:
 // (not for external ones). Error for a field not mapped.
 nlohmann::json network_create_body(const Project& p, const std::string& key);
 nlohmann::json volume_create_body(const Project& p, const std::string& key);
+// The com.docker.compose.config-hash label of a network / volume compose creates (as Compose
+// v2.32 and later label them): sha256 of its normalised definition. `up` recreates a network whose
+// label differs (a changed definition), and the containers on it.
+std::string network_hash(const Project& p, const std::string& key);
+std::string volume_hash(const Project& p, const std::string& key);
 bool network_is_external(const Project& p, const std::string& key);
 bool volume_is_external(const Project& p, const std::string& key);
 // The engine name of the top-level network / volume `key`.
 std::string network_name(const Project& p, const std::string& key);
 std::string volume_name(const Project& p, const std::string& key);
+
+// The engine names of the project's named volumes the service mounts.
+std::vector<std::string> service_volume_names(const Project& p, const std::string& service);
 
 // One network a container joins: the engine's network name and its EndpointSettings.
 struct Attachment {
@@ -97,13 +114,48 @@ struct Attachment {
 
 // POST /containers/create's body for replica `number`, and the networks joined after the create
 // (the API before 1.44 takes one network at create: the primary, by priority then name).
+// `network_mode: service:NAME` and `volumes_from` of a service are left as written in the body:
+// resolve_references() names the containers once they exist. `links` are not in it:
+// set_links(service_links()) adds them. Secrets and configs of `environment` or `content` are not
+// mounts: file_injections() are copied in after the create.
 struct CreatePlan {
   std::string name;
   std::string body;  // JSON
   std::vector<Attachment> connect_after;
+  std::vector<std::string> warnings;  // Compose's, for stderr (a line each)
 };
 CreatePlan container_create_plan(const Project& p, const std::string& service, int number,
                                  const std::string& image_id);
+
+// Compose v2's resolution of a service's references to other services' containers: NetworkMode
+// `service:NAME` → `container:<ID>`, VolumesFrom `NAME[:MODE]` → `<ID>[:MODE]` and
+// `container:NAME[:MODE]` → `NAME[:MODE]`, where ID is `first_container(NAME)`: the id of the
+// service's first container, "" when it has none (an Error, as Compose's "cannot share ... with
+// service NAME: container missing").
+void resolve_references(CreatePlan& plan, const std::function<std::string(const std::string&)>& first_container);
+
+// The legacy links of replica `number` of `service`, as Compose v2 makes them: for each container
+// of a linked service (`containers(SERVICE)`: their names), "NAME:ALIAS", "NAME:SERVICE-N" and
+// "NAME:<project>-SERVICE-N"; then `external_links` ("CONTAINER:ALIAS").
+std::vector<std::string> service_links(const Project& p, const std::string& service, int number,
+                                       const std::function<std::vector<std::string>(const std::string&)>& containers);
+// The links into the body: HostConfig.Links and each network endpoint's Links (none: unchanged).
+void set_links(CreatePlan& plan, const std::vector<std::string>& links);
+
+// A secret (`environment`) or config (`environment` or `content`) copied into a container after
+// its create and before its start, as Compose v2's injectSecrets/injectConfigs: a tar of the one
+// file, PUT to /containers/ID/archive?path=/ (copyUIDGID when uid or gid is set). Mode 0444 unless
+// `mode`. Error naming the variable when the project's environment does not have it.
+struct FileInjection {
+  std::string target;  // absolute
+  std::string content;
+  unsigned mode = 0444;
+  long uid = 0, gid = 0;
+  bool copy_uid_gid = false;
+};
+std::vector<FileInjection> file_injections(const Project& p, const std::string& service);
+// The tar (ustar, the target as its name, as Go's archive/tar writes Compose's) of the injection.
+std::string injection_tar(const FileInjection& f, long long mtime_s);
 
 // `compose run`'s one-off container: the service's create plan changed as Compose v2 changes it.
 inline constexpr const char* kLabelSlug = "com.docker.compose.slug";
@@ -136,6 +188,8 @@ struct Existing {
   int number = 0;
   std::string config_hash, image_id;  // from its labels
   std::string state;                  // "running", "exited", "created", ...
+  std::map<std::string, std::string> networks;  // engine name → NetworkID ("" when the daemon lists none)
+  std::vector<std::string> volumes;             // the names of its volume mounts
 };
 // One step of `up` for a service.
 struct Step {
@@ -146,9 +200,15 @@ struct Step {
 struct ConvergeOptions {
   bool force_recreate = false;
   bool no_recreate = false;
+  // What the service's containers must be on: its networks (engine name → the network's id now)
+  // and named volumes (engine names). A container of an unchanged config that is not on one
+  // (a network recreated, a volume renamed) is recreated, as Compose v2.32 and later.
+  std::map<std::string, std::string> networks;
+  std::vector<std::string> volumes;
 };
 // Compose v2's convergence: the `want` lowest-numbered containers are kept (started when not
-// running) or recreated when their config hash or image changed; the others are removed; missing
+// running) or recreated when their config hash or image changed, or they are not on the networks
+// and volumes of `opts`; the others are removed; missing
 // replicas are created with numbers after the highest existing one.
 std::vector<Step> converge(std::vector<Existing> existing, int want, const std::string& config_hash,
                            const std::string& image_id, const ConvergeOptions& opts = {});

@@ -24,7 +24,7 @@ struct Converter {
     throw Error("failed to parse " + file + ": yaml: line " + std::to_string(n.Mark().line + 1) + ": " + what);
   }
 
-  // YAML 1.2 core schema resolution of a plain scalar.
+  // YAML 1.2 core schema resolution of a plain scalar (and YAML 1.1's octal 0777, as go-yaml v3).
   static json plain(const std::string& s) {
     if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -35,6 +35,15 @@ struct Converter {
     if (s.size() > 64) return s;
     errno = 0;
     if (std::regex_match(s, dec)) {
+      // A leading 0 makes it octal, as for go-yaml v3 (compose-go's parser: Go's ParseInt with base
+      // 0): `mode: 0440` is 288; with an 8 or 9 it is a float.
+      std::size_t d = s[0] == '-' || s[0] == '+' ? 1 : 0;
+      if (s.size() > d + 1 && s[d] == '0') {
+        if (s.find_first_of("89") != std::string::npos) return std::strtod(s.c_str(), nullptr);
+        unsigned long long v = std::strtoull(s.c_str() + d, nullptr, 8);
+        if (errno == ERANGE || v > 0x7fffffffffffffffULL) return std::strtod(s.c_str(), nullptr);
+        return s[0] == '-' ? -static_cast<long long>(v) : static_cast<long long>(v);
+      }
       char* end = nullptr;
       long long v = std::strtoll(s.c_str(), &end, 10);
       if (errno == ERANGE) return std::strtod(s.c_str(), nullptr);

@@ -63,6 +63,29 @@ TEST_F(Compose, DiscoveryUpwardOverrideAndDefaults) {
             json({{"mode", "ingress"}, {"target", 80}, {"published", "8080"}, {"protocol", "tcp"}}));
 }
 
+// YAML 1.1's octal (0440), as go-yaml v3 reads it: a secret's mode; a leading 0 with an 8 or 9 is
+// a float; 0o is YAML 1.2's.
+TEST_F(Compose, LeadingZeroIntegersAreOctal) {
+  EXPECT_EQ(parse_yaml("[0440, 0o17, 017, -010, 0, 10, 09, 0x1f]", "f"), json::parse("[288, 15, 15, -8, 0, 10, 9.0, 31]"));
+  write("compose.yaml", "services:\n  a: {image: x, secrets: [{source: s, mode: 0440}]}\nsecrets:\n  s: {file: ./s}\n");
+  EXPECT_EQ(svc(load(), "a")["secrets"][0]["mode"], 288);
+}
+
+// network_mode/ipc/pid `service:`, volumes_from and links are dependencies (compose-go's
+// inferImplicitDependencies).
+TEST_F(Compose, ImplicitDependencies) {
+  write("compose.yaml",
+        "services:\n  a: {image: x, network_mode: 'service:b', volumes_from: ['c:ro', 'container:z'], links: [d]}\n"
+        "  b: {image: x}\n  c: {image: x}\n  d: {image: x, pid: 'service:b'}\n");
+  Project p = load();
+  json dep = {{"condition", "service_started"}, {"restart", true}, {"required", true}};
+  EXPECT_EQ(svc(p, "a")["depends_on"], json({{"b", dep}, {"c", dep}, {"d", dep}}));
+  EXPECT_EQ(svc(p, "d")["depends_on"], json({{"b", dep}}));
+  EXPECT_EQ(p.start_order(), (std::vector<std::string>{"b", "c", "d", "a"}));
+  write("compose.yaml", "services:\n  a: {image: x, volumes_from: [nope]}\n");
+  EXPECT_EQ(error(), "service \"a\" depends on undefined service \"nope\": invalid compose project");
+}
+
 TEST_F(Compose, NoFile) {
   EXPECT_EQ(error(), "no configuration file provided: not found");
 }

@@ -44,6 +44,13 @@ class Orchestrate : public ::testing::Test {
   fs::path dir;
 };
 
+// A service's dependencies, by name.
+std::string svc_deps(const Project& p) {
+  std::string r;
+  for (const auto& [d, c] : dependency_conditions(p, "web")) r += (r.empty() ? "" : " ") + d;
+  return r;
+}
+
 const char* const kApp = R"(
 services:
   web:
@@ -134,13 +141,14 @@ TEST_F(Orchestrate, NetworkAndVolumeBodies) {
   EXPECT_EQ(n["Options"], json({{"com.docker.network.bridge.name", "appback"}}));
   EXPECT_EQ(n["IPAM"], json({{"Driver", "default"}, {"Config", {{{"Subnet", "10.99.0.0/24"}}}}}));
   EXPECT_EQ(n["Labels"], json({{"x", "y"},
+                               {kLabelConfigHash, network_hash(p, "back")},
                                {kLabelNetwork, "back"},
                                {kLabelProject, "app"},
                                {kLabelVersion, kComposeVersion}}));
   EXPECT_EQ(network_create_body(p, "default")["Labels"][kLabelNetwork], "default");
   json v = volume_create_body(p, "data");
   EXPECT_EQ(v["Name"], "app_data");
-  EXPECT_EQ(v["Labels"], json({{"keep", "yes"}, {kLabelVolume, "data"}, {kLabelProject, "app"},
+  EXPECT_EQ(v["Labels"], json({{"keep", "yes"}, {kLabelConfigHash, volume_hash(p, "data")}, {kLabelVolume, "data"}, {kLabelProject, "app"},
                                {kLabelVersion, kComposeVersion}}));
   Project e = load("services:\n  a: {image: bb:1, networks: [x], volumes: [v:/v]}\nnetworks:\n  x: {external: true, name: shared}\n"
                    "volumes:\n  v: {external: true}\n");
@@ -293,21 +301,146 @@ TEST_F(Orchestrate, RunPlans) {
 }
 
 TEST_F(Orchestrate, WhatIsNotMappedIsRefused) {
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, devices: [/dev/fuse]}\n"),
-            "services.a: `devices` is not supported yet by hoist compose");
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, deploy: {placement: {constraints: [x]}}}\n"),
-            "services.a.deploy: `placement` is not supported yet by hoist compose");
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, network_mode: 'service:b'}\n  b: {image: bb:1}\n"),
-            "services.a: `network_mode: service:b` is not supported yet by hoist compose");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, runtime: runc}\n"),
+            "services.a: `runtime` is not supported yet by hoist compose");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, healthcheck: {test: [CMD, 'true']}}\n"), "(no error)");
   EXPECT_EQ(refusal("services:\n  a: {image: bb:1, x-tool: {k: v}}\n"), "(no error)");
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {environment: HOME}\n"),
-            "secrets.s: only file-backed secrets are supported yet by hoist compose (not environment, content or "
-            "external)");
-  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [{source: s, mode: 0400}]}\nsecrets:\n  s: {file: ./s}\n"),
-            "services.a.secrets[s]: `mode` is not supported yet by hoist compose");
+  // Compose's own errors for secrets it cannot give a plain engine.
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {external: true}\n"),
+            "unsupported external secret s");
+  EXPECT_EQ(refusal("services:\n  a: {image: bb:1, configs: [c]}\nconfigs:\n  c: {file: ./c, template_driver: x}\n"),
+            "Docker Compose does not support configs.*.template_driver");
   Project p = load("services:\n  a: {image: bb:1}\nnetworks:\n  n: {driver: bridge, external: false, enable_ipv6: true}\n");
   EXPECT_EQ(network_create_body(p, "n")["EnableIPv6"], true);
+}
+
+TEST_F(Orchestrate, DeployDevicesAndReferences) {
+  Project p = load(R"(
+services:
+  a:
+    image: bb:1
+    network_mode: service:b
+    volumes_from: ['b:ro', 'container:other', c]
+    devices: [/dev/fuse, '/dev/null:/dev/n', '/dev/zero:/dev/z:r']
+    restart: always
+    deploy:
+      mode: replicated
+      placement: {constraints: [x]}
+      labels: {k: v}
+      restart_policy: {condition: any, max_attempts: 0, delay: 5s}
+      resources:
+        limits: {cpus: '0.5', memory: 64m, pids: 10}
+        reservations: {cpus: '0.25', memory: 32m, devices: [{capabilities: [gpu], count: all, driver: nvidia}]}
+  b: {image: bb:1}
+  c: {image: bb:1}
+)");
+  // The services referred to are dependencies (as compose-go infers them).
+  EXPECT_EQ(dependency_conditions(p, "a"),
+            (std::map<std::string, std::string>{{"b", "service_started"}, {"c", "service_started"}}));
+  auto plan = container_create_plan(p, "a", 1, "i");
+  json h = json::parse(plan.body)["HostConfig"];
+  EXPECT_EQ(h["NetworkMode"], "service:b");
+  EXPECT_EQ(h["RestartPolicy"], json::parse(R"({"Name":"always","MaximumRetryCount":0})"));
+  EXPECT_EQ(h["NanoCpus"], 500000000);
+  EXPECT_EQ(h["Memory"], 64 << 20);
+  EXPECT_EQ(h["PidsLimit"], 10);
+  EXPECT_EQ(h["MemoryReservation"], 32 << 20);
+  EXPECT_EQ(h["DeviceRequests"], json::parse(R"([{"Driver":"nvidia","Count":-1,"DeviceIDs":[],
+                                                  "Capabilities":[["gpu"]],"Options":{}}])"));
+  EXPECT_EQ(h["Devices"], json::parse(R"([
+    {"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"},
+    {"PathOnHost":"/dev/null","PathInContainer":"/dev/n","CgroupPermissions":"rwm"},
+    {"PathOnHost":"/dev/zero","PathInContainer":"/dev/z","CgroupPermissions":"r"}])"));
+  resolve_references(plan, [](const std::string& s) { return s == "b" ? std::string("B1") : std::string("C1"); });
+  h = json::parse(plan.body)["HostConfig"];
+  EXPECT_EQ(h["NetworkMode"], "container:B1");
+  EXPECT_EQ(h["VolumesFrom"], json({"B1:ro", "other", "C1"}));
+  auto missing = container_create_plan(p, "a", 1, "i");
+  try {
+    resolve_references(missing, [](const std::string&) { return std::string(); });
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "cannot share network namespace with service b: container missing");
+  }
+  // deploy.restart_policy's condition mapped; it wins over `restart`.
+  Project q = load("services:\n  a: {image: bb:1, restart: always, deploy: {restart_policy: {condition: none}}}\n");
+  EXPECT_EQ(json::parse(container_create_plan(q, "a", 1, "i").body)["HostConfig"]["RestartPolicy"],
+            json::parse(R"({"Name":"no","MaximumRetryCount":0})"));
+}
+
+TEST_F(Orchestrate, Links) {
+  Project p = load("services:\n  web: {image: bb:1, links: ['db:database', cache], external_links: [ext, 'x:y']}\n"
+                   "  db: {image: bb:1}\n  cache: {image: bb:1}\n");
+  EXPECT_EQ(svc_deps(p), "cache db");
+  auto links = service_links(p, "web", 2, [](const std::string& s) {
+    return s == "db" ? std::vector<std::string>{"app-db-1"} : std::vector<std::string>{"app-cache-1", "app-cache-2"};
+  });
+  EXPECT_EQ(links, (std::vector<std::string>{"app-db-1:database", "app-db-1:db-2", "app-db-1:app-db-2",
+                                             "app-cache-1:cache", "app-cache-1:cache-2", "app-cache-1:app-cache-2",
+                                             "app-cache-2:cache", "app-cache-2:cache-2", "app-cache-2:app-cache-2",
+                                             "ext:ext", "x:y"}));
+  auto plan = container_create_plan(p, "web", 2, "i");
+  set_links(plan, {"a:b"});
+  json body = json::parse(plan.body);
+  EXPECT_EQ(body["HostConfig"]["Links"], json({"a:b"}));
+  EXPECT_EQ(body["NetworkingConfig"]["EndpointsConfig"]["app_default"]["Links"], json({"a:b"}));
+}
+
+TEST_F(Orchestrate, SecretsAndConfigsOfEnvironmentAndContentAreCopiedIn) {
+  std::ofstream(dir / ".env") << "PW=s3cret\n";
+  Project p = load(R"(
+services:
+  a:
+    image: bb:1
+    secrets: [pw, {source: pw, target: other, uid: '1', gid: '2', mode: 0400}, {source: f, mode: 0400}]
+    configs: [c, {source: c, target: etc/c.conf, mode: 0600}, {source: e, target: /e}]
+secrets:
+  pw: {environment: PW}
+  f: {file: ./f}
+configs:
+  c: {content: "line $${X}"}
+  e: {environment: PW}
+)");
+  auto plan = container_create_plan(p, "a", 1, "i");
+  // Only the file-backed one is a mount; its mode is ignored with Compose's warning.
+  EXPECT_EQ(json::parse(plan.body)["HostConfig"]["Mounts"],
+            json::parse(R"([{"Type":"bind","Source":")" + dir.string() +
+                        R"(/f","Target":"/run/secrets/f","ReadOnly":true}])"));
+  EXPECT_EQ(plan.warnings,
+            std::vector<std::string>{"secrets `uid`, `gid` and `mode` are not supported, they will be ignored"});
+  auto f = file_injections(p, "a");
+  ASSERT_EQ(f.size(), 5u);
+  auto row = [](const FileInjection& i) {
+    return i.target + " " + i.content + " " + std::to_string(i.mode) + " " + std::to_string(i.uid) + ":" +
+           std::to_string(i.gid) + (i.copy_uid_gid ? " copy" : "");
+  };
+  EXPECT_EQ(row(f[0]), "/run/secrets/pw s3cret 292 0:0");
+  EXPECT_EQ(row(f[1]), "/run/secrets/other s3cret 256 1:2 copy");
+  EXPECT_EQ(row(f[2]), "/c line ${X} 292 0:0");
+  EXPECT_EQ(row(f[3]), "/etc/c.conf line ${X} 384 0:0");
+  EXPECT_EQ(row(f[4]), "/e s3cret 292 0:0");
+  // The tar: one ustar header (checksum right), the data padded to 512, two zero blocks.
+  std::string tar = injection_tar(f[1], 1700000000);
+  ASSERT_EQ(tar.size(), 512u + 512u + 1024u);
+  EXPECT_EQ(tar.substr(0, 19), std::string("/run/secrets/other\0", 19));
+  EXPECT_EQ(tar.substr(100, 8), std::string("0000400\0", 8));
+  EXPECT_EQ(tar.substr(108, 8), std::string("0000001\0", 8));
+  EXPECT_EQ(tar.substr(116, 8), std::string("0000002\0", 8));
+  EXPECT_EQ(tar.substr(124, 12), std::string("00000000006\0", 12));
+  EXPECT_EQ(tar.substr(257, 8), std::string("ustar\0" "00", 8));
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < 512; ++i) sum += i >= 148 && i < 156 ? ' ' : static_cast<unsigned char>(tar[i]);
+  EXPECT_EQ(std::strtoul(tar.substr(148, 6).c_str(), nullptr, 8), sum);
+  EXPECT_EQ(tar.substr(512, 6), "s3cret");
+  EXPECT_EQ(tar.find_first_not_of('\0', 518), std::string::npos);
+  // A variable the project's environment lacks: Compose's error.
+  Project q = load("services:\n  a: {image: bb:1, secrets: [s]}\nsecrets:\n  s: {environment: HOIST_NOT_SET_X}\n");
+  try {
+    file_injections(q, "a");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "environment variable \"HOIST_NOT_SET_X\" required by file \"app_s\" is not set");
+  }
 }
 
 TEST_F(Orchestrate, FileSecretsAndConfigsAreReadOnlyBinds) {
@@ -330,6 +463,60 @@ TEST_F(Orchestrate, RecreateInheritsAnonymousVolumes) {
     {"Type":"volume","Source":"anon1","Target":"/cache","ReadOnly":false},
     {"Type":"volume","Source":"app_data","Target":"/data","ReadOnly":false},
     {"Type":"volume","Source":"anon2","Target":"/img","ReadOnly":false}])"));
+}
+
+// A network's or volume's definition in its hash; a container not on the service's networks (by
+// id) or volumes (by name) is recreated.
+TEST_F(Orchestrate, NetworkAndVolumeHashesAndConvergeOnThem) {
+  Project p = load("services:\n  a: {image: bb:1, networks: [n], volumes: [d:/d]}\nnetworks:\n  n: {labels: {v: '1'}}\n"
+                   "volumes:\n  d: {}\n");
+  Project q = load("services:\n  a: {image: bb:1, networks: [n], volumes: [d:/d]}\nnetworks:\n  n: {labels: {v: '2'}}\n"
+                   "volumes:\n  d: {name: other}\n");
+  EXPECT_EQ(network_hash(p, "n").size(), 64u);
+  EXPECT_NE(network_hash(p, "n"), network_hash(q, "n"));
+  EXPECT_NE(volume_hash(p, "d"), volume_hash(q, "d"));
+  EXPECT_EQ(p.config_hash("a"), q.config_hash("a"));
+  EXPECT_EQ(service_volume_names(q, "a"), std::vector<std::string>{"other"});
+  Existing e{"c1", "app-a-1", 1, p.config_hash("a"), "img", "running", {{"app_n", "N1"}}, {"app_d"}};
+  ConvergeOptions o;
+  o.networks = {{"app_n", "N1"}};
+  o.volumes = {"app_d"};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Keep);
+  o.networks = {{"app_n", "N2"}};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Recreate);
+  e.networks = {{"app_n", ""}};  // a daemon that lists no id for a stopped container
+  e.state = "exited";
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Start);
+  o.networks.clear();
+  o.volumes = {"other"};
+  EXPECT_EQ(converge({e}, 1, p.config_hash("a"), "img", o)[0].kind, Step::Recreate);
+}
+
+// `-p NAME down` without a file: the project from the labels of what the daemon lists.
+TEST_F(Orchestrate, ProjectFromResources) {
+  json containers = json::parse(R"([
+    {"Image":"bb:1","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web",
+      "com.docker.compose.oneoff":"False","com.docker.compose.depends_on":"db:service_healthy:false"}},
+    {"Image":"bb:1","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"web",
+      "com.docker.compose.oneoff":"False"}},
+    {"Image":"pg","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"db",
+      "com.docker.compose.oneoff":"False","com.docker.compose.depends_on":""}},
+    {"Image":"x","Labels":{"com.docker.compose.project":"p","com.docker.compose.service":"job",
+      "com.docker.compose.oneoff":"True"}},
+    {"Image":"x","Labels":{"com.docker.compose.project":"other","com.docker.compose.service":"z"}}])");
+  json networks = json::parse(R"([{"Name":"p_default","Labels":{"com.docker.compose.project":"p",
+    "com.docker.compose.network":"default","k":"v"}}])");
+  json volumes = json::parse(R"([{"Name":"p_data","Labels":{"com.docker.compose.project":"p",
+    "com.docker.compose.volume":"data"}}])");
+  Project p = project_from_resources("p", containers, networks, volumes);
+  EXPECT_EQ(p.service_names(), (std::vector<std::string>{"db", "web"}));
+  EXPECT_EQ(stop_order(p), (std::vector<std::string>{"web", "db"}));
+  EXPECT_EQ(service_image(p, "db"), "pg");
+  EXPECT_EQ(network_name(p, "default"), "p_default");
+  EXPECT_EQ(volume_name(p, "data"), "p_data");
+  EXPECT_FALSE(network_is_external(p, "default"));
+  EXPECT_EQ((*p.model)["services"]["web"]["depends_on"]["db"],
+            json::parse(R"({"condition":"service_healthy","restart":false,"required":false})"));
 }
 
 TEST_F(Orchestrate, ConvergeKeepsStartsRecreatesCreatesRemoves) {
