@@ -244,12 +244,15 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
     auto sb = opts_.networks ? opts_.networks->sandbox(target.id) : std::nullopt;
     in.netns_path = sb && !sb->netns_path.empty() ? sb->netns_path : "/proc/" + std::to_string(target.pid) + "/ns/net";
     auto tdir = mgr_->container_dir(target.id);
-    // The files of the container whose network it shares, as dockerd binds them.
+    // The files of the container whose network it shares, as dockerd binds them, and its host
+    // and domain names (dockerd's initializeNetworking).
     in.hosts_path = tdir + "/hosts";
     in.resolv_conf_path = tdir + "/resolv.conf";
-    auto dir = mgr_->container_dir(r.id);
-    in.hostname_path = dir + "/hostname";
-    write_file_atomic(in.hostname_path, in.hostname + "\n", 0644, false);
+    in.hostname_path = tdir + "/hostname";
+    auto tconfig = object_or_empty(target.config_json);
+    in.hostname = tconfig.value("Hostname", "");
+    if (in.hostname.empty()) in.hostname = target.id.substr(0, 12);
+    in.config["Domainname"] = tconfig.value("Domainname", "");
     return;
   }
   auto dir = mgr_->container_dir(r.id);

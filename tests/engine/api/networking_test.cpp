@@ -316,6 +316,12 @@ TEST_F(NetworkingTest, NetworksAreIsolatedAndInternalHasNoWayOut) {
   // container:<name>: the same stack (srv's httpd on its 127.0.0.1).
   r = docker({"run", "--rm", "--network", "container:srv", "bb:1", "wget", "-qO-", "http://127.0.0.1/"});
   EXPECT_EQ(r.out, "n1-only\n") << r.err;
+  // ... and srv's host name, /etc/hostname and /etc/hosts, as dockerd gives them.
+  auto srv_host = docker({"exec", "srv", "sh", "-c", "hostname; cat /etc/hostname /etc/hosts"});
+  ASSERT_EQ(srv_host.code, 0) << srv_host.err;
+  EXPECT_EQ(srv_host.out.substr(0, 13), inspect("srv")["Id"].get<std::string>().substr(0, 12) + "\n");
+  r = docker({"run", "--rm", "--network", "container:srv", "bb:1", "sh", "-c", "hostname; cat /etc/hostname /etc/hosts"});
+  EXPECT_EQ(r.out, srv_host.out) << r.err;
 }
 
 TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
