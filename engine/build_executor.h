@@ -11,7 +11,8 @@
 //     config and history entry as the classic builder writes them; the container is removed
 //     (" ---> Running in <id>" and "Removing intermediate container <id>" for RUN, WORKDIR and
 //     metadata steps), also when the step fails, except a RUN that exited non-zero: kept unless
-//     forcerm (StepFailed), as the classic builder keeps it, or when the build was cancelled.
+//     forcerm (StepFailed), as the classic builder keeps it; a RUN another stage's failure
+//     stopped (cancel(): killed, Cancelled) is removed.
 //   - COPY --link: copied into an empty root, its layer taken again from an image made before
 //     under the step's link key when the snapshots are overlay ones (whose layers are diffs).
 // The images the build made and kept under no cache key (--no-cache) go with finish(), but the

@@ -40,6 +40,7 @@ class FakeExecutor : public Executor {
   std::map<std::string, std::string> file_hashes;     // COPY source → its hash (default file:<name>)
   std::string fail_on;                                // a RUN whose text contains it fails
   std::chrono::milliseconds run_time{0};              // how long a RUN takes
+  std::map<std::string, std::chrono::milliseconds> run_times;  // ... by its text
   std::atomic<bool> cancelled{false};
 
   std::vector<Call> calls() {
@@ -112,7 +113,8 @@ class FakeExecutor : public Executor {
       exec.log("exec " + text);
       if (step.action == Step::Action::Run) {
         out.text(" ---> Running in " + text.substr(4) + "\n");
-        auto until = start + exec.run_time;
+        auto t = exec.run_times.find(text);
+        auto until = start + (t != exec.run_times.end() ? t->second : exec.run_time);
         while (std::chrono::steady_clock::now() < until && !exec.cancelled)
           std::this_thread::sleep_for(std::chrono::milliseconds(5));
         if (exec.cancelled) throw hoist::Error("stopped");
@@ -166,7 +168,8 @@ struct Result {
   }
 };
 
-Result run(FakeExecutor& exec, const std::string& dockerfile, const std::string& target = "", bool nocache = false) {
+Result run(FakeExecutor& exec, const std::string& dockerfile, const std::string& target = "", bool nocache = false,
+           unsigned parallel = 0) {
   auto p = plan(dockerfile, target);
   Result r;
   RunOutput out;
@@ -174,6 +177,7 @@ Result run(FakeExecutor& exec, const std::string& dockerfile, const std::string&
   out.aux = [&](const std::string& id) { r.aux.push_back(id); };
   RunOptions o;
   o.nocache = nocache;
+  o.parallel = parallel;
   r.id = run_build(*p, exec, o, out);
   return r;
 }
@@ -217,7 +221,12 @@ TEST(BuildRunner, StepOrderAndStagesInTheDockerfilesOrder) {
       "COPY --from=b /x /y\n"
       "RUN echo c\n";
   Result r = run(exec, df);
-  EXPECT_EQ(exec.executed(), (std::vector<std::string>{"RUN echo a", "RUN echo b", "COPY --from=b /x /y", "RUN echo c"}));
+  // a and b in any order (they may run at the same time), the last stage after both.
+  std::vector<std::string> ran = exec.executed();
+  ASSERT_EQ(ran.size(), 4u);
+  EXPECT_EQ(std::set<std::string>(ran.begin(), ran.begin() + 2), (std::set<std::string>{"RUN echo a", "RUN echo b"}));
+  EXPECT_EQ(std::vector<std::string>(ran.begin() + 2, ran.end()),
+            (std::vector<std::string>{"COPY --from=b /x /y", "RUN echo c"}));
   // The final stage starts from stage a's image; COPY --from=b gets b's image.
   EXPECT_EQ(exec.parents_["COPY --from=b /x /y"], exec.image_of("RUN echo a"));
   for (auto& c : exec.calls())
@@ -367,6 +376,146 @@ TEST(BuildRunner, NoImageFromScratchAlone) {
     FAIL() << "no error";
   } catch (const hoist::Error& e) {
     EXPECT_EQ(std::string(e.what()), "No image was generated. Is your Dockerfile empty?");
+  }
+}
+
+const char* kTwoAndOne =
+    "FROM busybox AS a\n"
+    "RUN echo a\n"
+    "FROM busybox AS b\n"
+    "RUN echo b\n"
+    "FROM busybox\n"
+    "COPY --from=a /a /a\n"
+    "COPY --from=b /b /b\n";
+
+// The stages' lines in the output, in the Dockerfile's order: all of a's, then all of b's, then the last
+// stage's.
+void expect_in_order(const std::string& text) {
+  std::vector<std::string> want = {"Step 1/7 : FROM busybox AS a", " ---> Running in echo a", "Step 3/7 : FROM busybox AS b",
+                                   " ---> Running in echo b", "Step 5/7 : FROM busybox", "Step 7/7 : COPY --from=b /b /b"};
+  std::size_t at = 0;
+  for (const std::string& w : want) {
+    std::size_t found = text.find(w, at);
+    ASSERT_NE(found, std::string::npos) << w << " after " << at << " in\n" << text;
+    at = found;
+  }
+}
+
+TEST(BuildRunner, IndependentStagesRunAtTheSameTime) {
+  FakeExecutor exec;
+  exec.run_time = std::chrono::milliseconds(300);
+  Result r = run(exec, kTwoAndOne, "", false, 2);
+  auto t = exec.times();
+  auto a = t.at("RUN echo a"), b = t.at("RUN echo b");
+  EXPECT_LT(a.first, b.second);  // they overlapped
+  EXPECT_LT(b.first, a.second);
+  // The last stage after both.
+  EXPECT_GE(t.at("COPY --from=a /a /a").first, a.second);
+  EXPECT_GE(t.at("COPY --from=a /a /a").first, b.second);
+  expect_in_order(r.joined());
+  // Each stage's image as an aux message, in the Dockerfile's order.
+  EXPECT_EQ(r.aux, (std::vector<std::string>{exec.image_of("RUN echo a"), exec.image_of("RUN echo b"), r.id}));
+}
+
+TEST(BuildRunner, ALaterStagesOutputWaitsForTheEarlierOnes) {
+  FakeExecutor exec;
+  exec.run_times["RUN echo a"] = std::chrono::milliseconds(400);  // b is done long before a
+  Result r = run(exec, kTwoAndOne, "", false, 2);
+  auto t = exec.times();
+  EXPECT_LT(t.at("RUN echo b").second, t.at("RUN echo a").second);
+  expect_in_order(r.joined());
+  // The text is the same as one stage after the other would give.
+  FakeExecutor seq;
+  seq.run_times = exec.run_times;
+  Result one = run(seq, kTwoAndOne, "", false, 1);
+  ASSERT_EQ(one.text.size(), r.text.size());
+  for (std::size_t i = 0; i < r.text.size(); ++i)
+    if (r.text[i].rfind(" ---> ", 0) != 0 || r.text[i].rfind(" ---> Running", 0) == 0) {
+      EXPECT_EQ(r.text[i], one.text[i]);
+    }
+}
+
+TEST(BuildRunner, OneAtATimeWhenParallelIsOne) {
+  FakeExecutor exec;
+  exec.run_time = std::chrono::milliseconds(50);
+  run(exec, kTwoAndOne, "", false, 1);
+  auto t = exec.times();
+  EXPECT_LE(t.at("RUN echo a").second, t.at("RUN echo b").first);
+  EXPECT_EQ(exec.executed(), (std::vector<std::string>{"RUN echo a", "RUN echo b", "COPY --from=a /a /a", "COPY --from=b /b /b"}));
+}
+
+TEST(BuildRunner, AFailingStageStopsTheOthers) {
+  FakeExecutor exec;
+  exec.run_times["RUN echo a"] = std::chrono::seconds(20);
+  exec.fail_on = "echo b";
+  exec.run_times["RUN echo b"] = std::chrono::milliseconds(200);  // a is running by then
+  auto p = plan(kTwoAndOne);
+  std::string text;
+  RunOutput out;
+  out.text = [&](std::string_view t) { text += t; };
+  RunOptions o;
+  o.parallel = 2;
+  auto start = std::chrono::steady_clock::now();
+  try {
+    run_build(*p, exec, o, out);
+    FAIL() << "no error";
+  } catch (const hoist::Error& e) {
+    EXPECT_EQ(std::string(e.what()), "The command 'echo b' returned a non-zero code: 1");  // b's, not a's "stopped"
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_TRUE(exec.cancelled);
+  // The last stage never started; the output: a's so far, then b's up to its failure.
+  for (auto& c : exec.calls()) EXPECT_EQ(c.what.find("COPY"), std::string::npos) << c.what;
+  std::size_t a_at = text.find(" ---> Running in echo a"), b_at = text.find(" ---> Running in echo b");
+  ASSERT_NE(a_at, std::string::npos) << text;
+  ASSERT_NE(b_at, std::string::npos) << text;
+  EXPECT_LT(a_at, b_at);
+  EXPECT_EQ(text.find("Step 5/7"), std::string::npos);
+}
+
+TEST(BuildRunner, AStageWaitingForAnotherLeavesItsPlace) {
+  // b's base has an ONBUILD COPY --from=a: b waits for a, which the plan did not know. With two
+  // places, a and b start; b waiting leaves its place to c, which runs while a does.
+  FakeExecutor exec;
+  ImageConfig parent;
+  parent.on_build = std::vector<std::string>{"COPY --from=a /a /a"};
+  exec.base_configs["parent"] = parent;
+  exec.run_times["RUN echo a"] = std::chrono::milliseconds(300);
+  exec.run_times["RUN echo c"] = std::chrono::milliseconds(100);
+  Result r = run(exec,
+                 "FROM busybox AS a\n"
+                 "RUN echo a\n"
+                 "FROM parent AS b\n"
+                 "RUN echo b\n"
+                 "FROM busybox AS c\n"
+                 "RUN echo c\n"
+                 "FROM busybox\n"
+                 "COPY --from=a /a /x\n"
+                 "COPY --from=b /b /b\n"
+                 "COPY --from=c /c /c\n",
+                 "", false, 2);
+  auto t = exec.times();
+  EXPECT_LT(t.at("RUN echo c").first, t.at("RUN echo a").second);
+  EXPECT_GE(t.at("COPY --from=a /a /a").first, t.at("RUN echo a").second);  // the trigger after a
+  for (auto& c : exec.calls())
+    if (c.what == "prepare COPY --from=a /a /a") {
+      EXPECT_EQ(c.stages.at(0), exec.image_of("RUN echo a"));
+    }
+  std::string text = r.joined();
+  EXPECT_LT(text.find("# Executing 1 build trigger"), text.find("Step 5/10 : FROM busybox AS c"));
+}
+
+TEST(BuildRunner, AnOnbuildCopyFromAStageTheTargetDoesNotNeedIsAnError) {
+  FakeExecutor exec;
+  ImageConfig parent;
+  parent.on_build = std::vector<std::string>{"COPY --from=a /a /a"};
+  exec.base_configs["parent"] = parent;
+  try {
+    run(exec, "FROM busybox AS a\nRUN echo a\nFROM parent\nRUN echo b\n");
+    FAIL() << "no error";
+  } catch (const hoist::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "stage 0 (a) is not built for this target (an ONBUILD trigger of a later stage names it)");
   }
 }
 
