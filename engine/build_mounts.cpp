@@ -1,11 +1,17 @@
 #include "engine/build_mounts.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/log.h"
+#include "builder/go_match.h"
+#include "builder/go_text.h"
+#include "engine/containers/container_fs.h"
+#include "engine/daemon.h"
 
 namespace hoist::engine {
 
@@ -76,6 +82,179 @@ CacheMounts::Lease CacheMounts::acquire(const std::string& id, const std::string
     }
   }
   return lease;
+}
+
+namespace {
+
+using builder::Step;
+using nlohmann::json;
+
+std::string secret_id(const builder::Mount& m) {
+  if (!m.source.empty()) return m.source;
+  if (!m.cache_id.empty()) return m.cache_id;
+  return base_name(builder::go_clean(m.target));
+}
+
+// Where a mount goes in the container: BuildKit's target, relative ones below WORKDIR.
+std::string mount_target(const builder::Mount& m, const Step& s) {
+  std::string t = m.target;
+  if (t.empty() && m.type == builder::MountType::Secret) {
+    if (m.env) return "";
+    t = "/run/secrets/" + base_name(secret_id(m));
+  }
+  if (t.empty() || t[0] != '/') t = (s.workdir.empty() ? "/" : s.workdir) + "/" + t;
+  t = builder::go_clean(t);
+  if (t == "/") throw Error("invalid mount target " + builder::go::quote(t));  // BuildKit's words
+  return t;
+}
+
+// A copy of a resolved source in a new directory of the build (rw binds, caches made from a
+// stage); returns the copy's top.
+std::string copy_of(const ResolvedSource& r, const std::string& dir) {
+  UniqueFd d(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!d) throw_sys("open", dir);
+  ContainerFs fs(d.get(), false, {});
+  std::string name = r.dir ? "" : base_name(r.resolved);
+  extract_made(fs, [&](int fd) { write_copy_tar(fd, {}, {TarPart{&r, name}}, std::nullopt); });
+  return name.empty() ? dir : dir + "/" + name;
+}
+
+std::string host_path(const SourceTree& tree, const ResolvedSource& r) {
+  return r.resolved == "." ? tree.real() : tree.real() + "/" + r.resolved;
+}
+
+}  // namespace
+
+void RunMounts::release() {
+  caches.clear();
+  sources.clear();
+  tree_of.clear();
+  for (auto& t : trees)
+    if (t) t->reset();
+  trees.clear();
+  for (const std::string& d : dirs) {
+    try {
+      remove_all(d);
+    } catch (const std::exception& e) {
+      log::warn("build: remove " + d + ": " + e.what());
+    }
+  }
+  dirs.clear();
+}
+
+void resolve_mounts(const StepTrees& trees, const Step& s, RunMounts& rm, std::vector<std::string>& hashes) {
+  for (std::size_t i = 0; i < s.mounts.size(); ++i) {
+    const builder::Mount& m = s.mounts[i];
+    rm.trees.emplace_back();
+    rm.sources.emplace_back();
+    rm.tree_of.push_back(nullptr);
+    bool reads = m.type == builder::MountType::Bind || (m.type == builder::MountType::Cache && !m.from.empty());
+    if (!reads) continue;
+    const builder::SourceRef& ref = s.mount_sources[i];
+    rm.trees[i] = std::make_unique<TreeHold>();
+    const SourceTree* tree = rm.tree_of[i] = trees.hold(ref, *rm.trees[i]);
+    std::string rel = rel_of(m.source);
+    try {
+      bool ctx = ref.kind == builder::SourceRef::Context;
+      rm.sources[i] = resolve_source(*tree, rel, ctx, nullptr, ctx ? trees.ws.stats() : nullptr);
+    } catch (const NotFound&) {
+      throw Error("failed to compute cache key: \"/" + rel + "\" not found: not found");
+    }
+    hashes.push_back(std::to_string(i) + ":" + rm.sources[i]->hash);
+  }
+}
+
+void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunMounts& rm) {
+  auto bind = [&](const std::string& src, const std::string& target, bool ro) {
+    rm.mounts.push_back({{"Type", "bind"}, {"Source", src}, {"Target", target}, {"ReadOnly", ro}});
+  };
+  for (std::size_t i = 0; i < s.mounts.size(); ++i) {
+    const builder::Mount& m = s.mounts[i];
+    std::string target = mount_target(m, s);
+    switch (m.type) {
+      case builder::MountType::Bind: {
+        const ResolvedSource& r = *rm.sources[i];
+        std::string src = host_path(*rm.tree_of[i], r);
+        if (!m.read_only) {  // writes go to a copy the step's end removes
+          std::string dir = ws.new_path();
+          if (::mkdir(dir.c_str(), 0755) != 0) throw_sys("mkdir", dir);
+          rm.dirs.push_back(dir);
+          src = copy_of(r, dir);
+        }
+        bind(src, target, m.read_only);
+        if (!r.dir) rm.file_targets.push_back(target);
+        break;
+      }
+      case builder::MountType::Cache: {
+        CacheMounts::NewDir nd;
+        nd.mode = m.mode ? static_cast<unsigned>(*m.mode) : 0755;
+        nd.uid = m.uid ? static_cast<uid_t>(*m.uid) : 0;
+        nd.gid = m.gid ? static_cast<gid_t>(*m.gid) : 0;
+        if (rm.sources[i]) {
+          const ResolvedSource* r = &*rm.sources[i];
+          nd.init = [r](const std::string& dir) {
+            if (r->dir) {
+              copy_of(*r, dir);
+            } else {
+              throw Error("RUN --mount=type=cache: source " + r->name + " is not a directory");
+            }
+          };
+        }
+        std::string id = m.cache_id.empty() ? m.target : m.cache_id;
+        // --no-cache: the cache starts empty (and stays so for later builds), as BuildKit's.
+        rm.caches.push_back(caches.acquire(id, m.sharing, nd, ws.options().nocache));
+        bind(rm.caches.back().path(), target, m.read_only);
+        break;
+      }
+      case builder::MountType::Tmpfs: {
+        // BuildKit's tmpfs is nosuid only (Docker's --mount type=tmpfs adds noexec and nodev).
+        std::string o = "exec,dev,nosuid";
+        if (m.size_limit > 0) o += ",size=" + std::to_string(m.size_limit / 1024) + "k";
+        rm.tmpfs[target] = o;
+        break;
+      }
+      case builder::MountType::Secret: {
+        std::string id = secret_id(m);
+        auto it = ws.options().secrets.find(id);
+        if (it == ws.options().secrets.end()) {
+          if (m.required) throw Error("secret " + id + " not found: not found");
+          break;
+        }
+        if (m.env) rm.env.push_back(*m.env + "=" + it->second);
+        if (target.empty()) break;
+        // In the daemon's run directory (memory, never the data root), the step's own.
+        std::string base = ws.daemon().config().exec_root + "/build-secrets";
+        mkdir_all(base, 0700);
+        std::string tmpl = base + "/XXXXXX";
+        if (!::mkdtemp(tmpl.data())) throw_sys("mkdtemp", base);
+        rm.dirs.push_back(tmpl);
+        std::string file = tmpl + "/secret";
+        UniqueFd f(::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (!f) throw_sys("open", file);
+        write_all(f.get(), it->second, file);
+        if (::fchown(f.get(), m.uid ? static_cast<uid_t>(*m.uid) : 0, m.gid ? static_cast<gid_t>(*m.gid) : 0) != 0)
+          throw_sys("fchown", file);
+        if (::fchmod(f.get(), m.mode ? static_cast<mode_t>(*m.mode & 07777) : 0400) != 0) throw_sys("fchmod", file);
+        bind(file, target, true);
+        rm.file_targets.push_back(target);
+        break;
+      }
+      case builder::MountType::Ssh:
+        break;  // refused by check_supported
+    }
+  }
+  if (!s.inline_files.empty()) {  // heredoc scripts, read-only under /dev/pipes/ (BuildKit's way)
+    std::string dir = ws.new_path();
+    if (::mkdir(dir.c_str(), 0755) != 0) throw_sys("mkdir", dir);
+    rm.dirs.push_back(dir);
+    for (const builder::InlineFile& f : s.inline_files) {
+      std::string path = dir + "/" + base_name(f.path);
+      UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      write_all(fd.get(), f.data, path);
+      if (::fchmod(fd.get(), f.mode & 07777) != 0) throw_sys("fchmod", path);
+    }
+    bind(dir, "/dev/pipes", true);
+  }
 }
 
 }  // namespace hoist::engine

@@ -1,3 +1,14 @@
+// RUN --mount and heredoc scripts, as BuildKit gives them to a step (the step's container gets
+// them as HostConfig.Mounts and Tmpfs of the container service):
+//   - bind: the context, a stage's or an image's root; the source resolved inside its tree,
+//     read-only, or a copy for rw whose writes are discarded; what binds read is hashed into the
+//     step's cache key as COPY's sources are (resolve_mounts, before the cache lookup);
+//   - cache: below (CacheMounts), made from a stage's directory with from=;
+//   - tmpfs (nosuid only, as BuildKit's); secret (a file in the exec root, or env=, from
+//     BuildOptions::secrets); heredoc scripts read-only under /dev/pipes/.
+// The empty files the runtime makes to mount files on are listed (file_targets), so that the
+// step's layer does not keep them.
+//
 // RUN --mount=type=cache's directories: kept by hoistd across builds and restarts under
 // <data-root>/builder/cache-mounts/<sha256 of the cache id>/<instance>, never part of a layer
 // (the step's container gets them as bind mounts of the container service). Who uses which
@@ -16,6 +27,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/stage_eval.h"
+#include "engine/build_sources.h"
+#include "engine/build_workspace.h"
 
 namespace hoist::engine {
 
@@ -62,5 +80,29 @@ class CacheMounts {
   std::condition_variable cv_;
   std::map<std::string, std::map<int, Use>> uses_;
 };
+
+// RUN --mount and heredoc scripts: what the step's container mounts (HostConfig.Mounts of the
+// container service), the env it adds, and what holds the mounts' sources until the step ends.
+struct RunMounts {
+  std::vector<std::unique_ptr<TreeHold>> trees;            // per mount (null: none)
+  std::vector<const SourceTree*> tree_of;                  // per mount: where its source is
+  std::vector<std::optional<ResolvedSource>> sources;      // per mount: bind's or cache from='s source
+  nlohmann::json mounts = nlohmann::json::array();       // HostConfig.Mounts
+  nlohmann::json tmpfs = nlohmann::json::object();      // HostConfig.Tmpfs: destination → options
+  std::vector<std::string> env;                            // secrets as env=
+  std::vector<CacheMounts::Lease> caches;
+  std::vector<std::string> dirs;                           // removed when the step ends
+  std::vector<std::string> file_targets;                   // file binds: the stubs the runtime makes
+  ~RunMounts() { release(); }
+  void release();
+};
+
+// Before the cache lookup: the sources of bind mounts (and of caches made from a stage), resolved
+// inside their tree and held; their hashes ("<mount index>:<hash>") added to `hashes`.
+void resolve_mounts(const StepTrees& trees, const builder::Step& s, RunMounts& rm, std::vector<std::string>& hashes);
+
+// After a cache miss: the mounts themselves (`caches`: the cache mounts' directories, emptied
+// first with `nocache`).
+void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const builder::Step& s, RunMounts& rm);
 
 }  // namespace hoist::engine

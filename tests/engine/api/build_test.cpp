@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fcntl.h>
 #include <fstream>
 #include <iostream>
@@ -267,6 +268,64 @@ TEST_F(BuildTest, FailingRunAsDockerdKeepsItsContainer) {
   EXPECT_NE(got.out.find("Removing intermediate container "), std::string::npos) << got.out;
   EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
   EXPECT_EQ(trim(dockerd_->docker({"ps", "-aq"}).out), "");
+}
+
+// Two independent stages run at the same time (their RUNs' uptimes overlap), the last stage after
+// both; the output is dockerd's, one stage after the other in the Dockerfile's order.
+TEST_F(BuildTest, IndependentStagesRunTogetherOutputInOrder) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1 AS a\n"
+      "RUN cut -d' ' -f1 /proc/uptime > /a.start && sleep 1 && cut -d' ' -f1 /proc/uptime > /a.end && echo a done\n"
+      "FROM bb:1 AS b\n"
+      "RUN cut -d' ' -f1 /proc/uptime > /b.start && sleep 1 && cut -d' ' -f1 /proc/uptime > /b.end && echo b done\n"
+      "FROM bb:1\n"
+      "COPY --from=a /a.start /a.end /t/\n"
+      "COPY --from=b /b.start /b.end /t/\n"
+      "RUN cut -d' ' -f1 /proc/uptime > /t/last\n");
+  auto want = build(false, {"-t", "par:1", ctx_});
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  auto got = build(true, {"-t", "par:1", ctx_});
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  EXPECT_EQ(masked(got.out), masked(want.out));
+  EXPECT_LT(got.out.find("a done"), got.out.find("Step 3/8 : FROM bb:1 AS b")) << got.out;
+  auto r = d_->docker({"run", "--rm", "--network", "none", "par:1", "cat", "/t/a.start", "/t/a.end", "/t/b.start",
+                       "/t/b.end", "/t/last"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream in(r.out);
+  double a_start, a_end, b_start, b_end, last;
+  ASSERT_TRUE(in >> a_start >> a_end >> b_start >> b_end >> last) << r.out;
+  EXPECT_LT(a_start, b_end) << r.out;  // the two RUNs overlapped
+  EXPECT_LT(b_start, a_end) << r.out;
+  EXPECT_GE(last, std::max(a_end, b_end)) << r.out;
+  EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "") << "no intermediate container left";
+}
+
+// A stage that fails stops the others: the running RUN of the other stage is killed and its
+// container removed; the failed RUN's container is kept, as dockerd keeps it; the build's error is
+// the failed step's.
+TEST_F(BuildTest, AFailingStageStopsTheOthers) {
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1 AS slow\n"
+      "RUN echo slow started; sleep 60\n"
+      "FROM bb:1 AS bad\n"
+      "RUN sleep 1; exit 3\n"
+      "FROM bb:1\n"
+      "COPY --from=slow /etc/passwd /a\n"
+      "COPY --from=bad /etc/passwd /b\n");
+  auto start = std::chrono::steady_clock::now();
+  auto got = build(true, {"-t", "stop:1", ctx_});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(got.code, 3) << got.err << got.out;
+  EXPECT_NE(got.err.find("The command '/bin/sh -c sleep 1; exit 3' returned a non-zero code: 3"), std::string::npos)
+      << got.err;
+  // The output: the slow stage's so far, then the failed one's; not the last stage's.
+  EXPECT_LT(got.out.find("slow started"), got.out.find("Step 3/7 : FROM bb:1 AS bad")) << got.out;
+  EXPECT_EQ(got.out.find("Step 5/7"), std::string::npos) << got.out;
+  std::string ids(trim(d_->docker({"ps", "-aq"}).out));
+  ASSERT_EQ(ids.find('\n'), std::string::npos) << "one container left: " << ids;
+  EXPECT_EQ(d_->docker({"inspect", "-f", "{{json .Config.Cmd}} {{.State.ExitCode}}", ids}).out,
+            "[\"/bin/sh\",\"-c\",\"sleep 1; exit 3\"] 3\n");
+  EXPECT_NE(d_->docker({"image", "inspect", "stop:1"}).code, 0);
 }
 
 // COPY never reads outside the context: a symlink to "/" leads to the context's root, ".." is
