@@ -916,7 +916,7 @@ struct BuildService::Run {
       config["Entrypoint"] = json::array({""});
     }
     config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
-    json hc = json::object();
+    json hc = json::parse(step_host_config_json(opts.resources));
     if (!rm.mounts.empty()) hc["Mounts"] = rm.mounts;
     if (!rm.tmpfs.empty()) hc["Tmpfs"] = rm.tmpfs;
     ContainerGuard c(svc, make_container(parent, config, network, hc));

@@ -8,7 +8,7 @@
 //   - every step is looked up in the build cache first (its key: builder/cache_key.h over the
 //     parent's key, the step's text and, for COPY/ADD, the hashes of the files it reads);
 //   - else it gets a container of the engine (ContainerService) made from the previous step's
-//     image: RUN starts it (network `default`, `none` or `host`) and streams its output, with
+//     image, with the build's resources in its HostConfig (build_resources.h): RUN starts it (network `default`, `none` or `host`) and streams its output, with
 //     BuildKit's RUN --mount as the container's HostConfig.Mounts: bind (the context, a stage or
 //     an image; the source resolved inside its tree, read-only, or a copy for rw whose writes
 //     are discarded), cache (build_mounts.h), tmpfs, secret (a file in the exec root, or env=;
@@ -57,6 +57,7 @@
 #include "engine/build_cache.h"
 #include "engine/build_sources.h"
 #include "engine/build_mounts.h"
+#include "engine/build_resources.h"
 #include "image/install.h"
 #include "image/layer.h"
 #include "image/registry.h"
@@ -80,6 +81,7 @@ struct BuildOptions {
   std::string context_stat_entry;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
   bool pull = false;                      // pull every base image, even one in the store
+  BuildResources resources;               // every step container's limits, hosts, cgroup parent
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
   // or else a Dockerfile alone (dockerd's rule). A git repository is refused.
   std::string remote;

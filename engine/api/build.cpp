@@ -108,11 +108,6 @@ std::map<std::string, std::optional<std::string>> string_map(const std::string& 
   return out;
 }
 
-bool nonzero(const Request& req, const std::string& key) {
-  std::string v = req.q(key);
-  return !v.empty() && v != "0";
-}
-
 // The parameters hoist build does not honour yet: refused when they ask for something.
 void check_unsupported(const Request& req) {
   auto refuse = [](const std::string& what) {
@@ -120,11 +115,9 @@ void check_unsupported(const Request& req) {
   };
   if (req.q("version") == "2") refuse("BuildKit (version=2)");
   if (req.qbool("squash")) refuse("squash");
-  for (const char* k : {"memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"})
-    if (nonzero(req, k)) refuse(k);
-  for (const char* k : {"cpusetcpus", "cpusetmems", "cgroupparent", "isolation", "outputs"})
+  for (const char* k : {"isolation", "outputs"})
     if (!req.q(k).empty()) refuse(k);
-  for (const char* k : {"cachefrom", "extrahosts", "ulimits"}) {
+  for (const char* k : {"cachefrom"}) {
     std::string v = req.q(k);
     if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
   }
@@ -150,6 +143,44 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
   return out;
 }
 
+// httputils.Int64ValueOrZero: a number, else 0.
+std::int64_t int64_or_zero(const Request& req, const std::string& key) {
+  std::string v = req.q(key);
+  if (v.empty()) return 0;
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(v, &used, 10);
+    return used == v.size() ? n : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The step containers' resources, read as dockerd's newImageBuildOptions reads them.
+BuildResources build_resources(const Request& req) {
+  BuildResources r;
+  r.memory = int64_or_zero(req, "memory");
+  r.memory_swap = int64_or_zero(req, "memswap");
+  r.cpu_shares = int64_or_zero(req, "cpushares");
+  r.cpu_period = int64_or_zero(req, "cpuperiod");
+  r.cpu_quota = int64_or_zero(req, "cpuquota");
+  r.cpuset_cpus = req.q("cpusetcpus");
+  r.cpuset_mems = req.q("cpusetmems");
+  r.cgroup_parent = req.q("cgroupparent");
+  if (std::string v = req.q("shmsize"); !v.empty()) {
+    std::size_t used = 0;
+    try {
+      r.shm_size = std::stoll(v, &used, 10);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size()) throw Error("strconv.ParseInt: parsing \"" + v + "\": invalid syntax");  // dockerd: a 500
+  }
+  r.ulimits = BuildResources::parse_ulimits(req.q("ulimits"));
+  r.extra_hosts = query_values(req.target, "extrahosts");
+  return r;
+}
+
 }  // namespace
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
@@ -172,6 +203,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.context_stat_entry = req.header("x-hoist-context-stat");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     o.pull = req.qbool("pull");
+    o.resources = build_resources(req);
     o.remote = req.q("remote");
     // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an
     // auth file of the request's own, removed with it).
