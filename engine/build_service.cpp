@@ -184,7 +184,7 @@ image::ReadFn fd_reader(int fd) {
 struct BuildService::Run {
   Daemon& d;
   ContainerService& svc;
-  BuildCache& cache;
+  BuildCache::Session& cache;  // this build's hits and entries, held until it ends
   CacheMounts& cache_mounts;
   const BuildOptions& opts;
   const BuildOutput& out;
@@ -784,6 +784,7 @@ struct BuildService::Run {
               }
             };
           }
+          nd.description = "cached mount " + target + " from exec " + join(s.argv, " ");  // BuildKit's
           std::string id = m.cache_id.empty() ? m.target : m.cache_id;
           // --no-cache: the cache starts empty (and stays so for later builds), as BuildKit's.
           rm.caches.push_back(cache_mounts.acquire(id, m.sharing, nd, opts.nocache));
@@ -1049,7 +1050,8 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
 
   image::Store::TempDir tmp = d_.store().temp_dir();
   tmp.remove_in_background();  // the context's files go after the answer
-  Run run{d_, svc_, cache_, cache_mounts_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
+  BuildCache::Session session(cache_);
+  Run run{d_, svc_, session, cache_mounts_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
   mkdir_all(ctx_dir, 0755);
   {

@@ -57,6 +57,7 @@
 #include "engine/build_cache.h"
 #include "engine/build_sources.h"
 #include "engine/build_mounts.h"
+#include "engine/build_prune.h"
 #include "engine/build_resources.h"
 #include "image/install.h"
 #include "image/layer.h"
@@ -117,6 +118,10 @@ class BuildService {
   // with `tags`. Throws InvalidArgument for a bad tag or Dockerfile (before any output),
   // StepFailed, or Error naming what failed.
   std::string build(const BuildOptions& opts, const image::ReadFn& context, const BuildOutput& out);
+
+  // The build cache (build_prune.h): its records for /system/df, and /build/prune.
+  std::vector<BuildCacheRecord> cache_records();
+  BuildPruneReport prune_cache(const BuildPruneOptions& opts);
 
  private:
   struct Run;

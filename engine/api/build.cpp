@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -181,10 +182,74 @@ BuildResources build_resources(const Request& req) {
   return r;
 }
 
+// Go's RFC3339Nano of a time in nanoseconds (UTC, the fraction's trailing zeros dropped).
+std::string rfc3339_nano(std::int64_t ns) {
+  std::time_t sec = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  ::gmtime_r(&sec, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  long frac = static_cast<long>(ns % 1000000000);
+  if (frac) {
+    char f[16];
+    std::snprintf(f, sizeof f, ".%09ld", frac);
+    std::string fs = f;
+    while (fs.back() == '0') fs.pop_back();
+    out += fs;
+  }
+  return out + "Z";
+}
+
+// dockerd's BuildCache objects: Parent below API 1.42, Parents from it (each omitted when empty).
+json build_cache_json(const std::vector<BuildCacheRecord>& records, const std::string& version) {
+  bool old = !version.empty() && compare_versions(version, "1.42") < 0;
+  json out = json::array();
+  for (const BuildCacheRecord& r : records) {
+    json b = {{"ID", r.id}};
+    if (!r.parent.empty()) {
+      if (old) b["Parent"] = r.parent;
+      else b["Parents"] = json::array({r.parent});
+    }
+    b["Type"] = r.type;
+    b["Description"] = r.description;
+    b["InUse"] = r.in_use;
+    b["Shared"] = r.shared;
+    b["Size"] = r.size;
+    b["CreatedAt"] = rfc3339_nano(r.created_ns);
+    b["LastUsedAt"] = r.last_used_ns ? json(rfc3339_nano(r.last_used_ns)) : json(nullptr);
+    b["UsageCount"] = r.usage;
+    out.push_back(b);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
   auto builds = std::make_shared<BuildService>(d, svc);
+  d.hooks().df_build_cache = [builds](const std::string& version) {
+    return build_cache_json(builds->cache_records(), version).dump();
+  };
+  // dockerd's /build/prune: all, keep-storage, filters (build_prune.h).
+  rt.post("/build/prune", [builds](Request& req, Response& res) {
+    BuildPruneOptions o;
+    o.all = req.qbool("all");
+    if (std::string ks = req.q("keep-storage"); !ks.empty()) {
+      try {
+        std::size_t used = 0;
+        o.keep_storage = std::stoll(ks, &used, 10);
+        if (used != ks.size()) throw InvalidArgument("");
+      } catch (const std::exception&) {
+        throw InvalidArgument("strconv.ParseInt: parsing \"" + ks + "\": invalid syntax");
+      }
+    }
+    o.read_filters(parse_filters(req.q("filters")));
+    BuildPruneReport rep = builds->prune_cache(o);
+    json out = {{"CachesDeleted", rep.deleted.empty() ? json(nullptr) : json(rep.deleted)},
+                {"SpaceReclaimed", rep.reclaimed}};
+    res.json(200, out.dump() + "\n");
+  });
   rt.post("/build", [builds, &d](Request& req, Response& res) {
     BuildOptions o;
     check_unsupported(req);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -154,4 +155,135 @@ TEST_F(BuildOptionsTest, ResourcesOfRunStepsAsDockerd) {
   EXPECT_NE(bad.err.find("invalid argument \"bogus=1\" for \"--ulimit\" flag: invalid ulimit type: bogus"),
             std::string::npos)
       << bad.err;
+}
+
+namespace {
+
+// `curl` of hoistd's or dockerd's API: the body, the status on the last line.
+std::pair<int, std::string> api(const std::string& sock, const std::string& method, const std::string& path) {
+  auto r = run_cmd({"curl", "-s", "-w", "\n%{http_code}", "-X", method, "--unix-socket", sock, "http://x" + path});
+  std::size_t nl = r.out.rfind('\n');
+  if (nl == std::string::npos) return {0, r.out};
+  return {std::atoi(r.out.c_str() + nl + 1), r.out.substr(0, nl)};
+}
+
+json records(const json& df, const std::string& type) {
+  json out = json::array();
+  if (df.contains("BuildCache") && df["BuildCache"].is_array())
+    for (const json& b : df["BuildCache"])
+      if (b.value("Type", "") == type) out.push_back(b);
+  return out;
+}
+
+}  // namespace
+
+// The build cache in /system/df and POST /build/prune: the step entries (regular, shared while a
+// tagged image needs them) and the RUN cache mounts (exec.cachemount), pruned as dockerd's API
+// answers (its shapes and words compared), with docker's CLIs (20.10 and 28) against hoistd; a
+// cache mount a running build uses is never pruned.
+TEST_F(BuildOptionsTest, BuildCachePruneAndDf) {
+  std::string hs = socket(true), ds = socket(false);
+  // The empty cache's answers, and a bad filter's, as dockerd's.
+  {
+    auto dp = api(ds, "POST", "/v1.41/build/prune"), hp = api(hs, "POST", "/v1.41/build/prune");
+    EXPECT_EQ(hp.first, dp.first);
+    EXPECT_EQ(hp.second, dp.second);
+  }
+  auto dbad = api(ds, "POST", "/v1.41/build/prune?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D");
+  auto hbad = api(hs, "POST", "/v1.41/build/prune?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D");
+  EXPECT_EQ(hbad.first, dbad.first);
+  EXPECT_EQ(hbad.second, dbad.second);
+  json ddf = json::parse(api(ds, "GET", "/v1.41/system/df").second, nullptr, false);
+  json hdf = json::parse(api(hs, "GET", "/v1.41/system/df").second, nullptr, false);
+  EXPECT_EQ(hdf["BuildCache"], ddf["BuildCache"]) << "an empty cache";
+  EXPECT_EQ(hdf.contains("BuilderSize"), ddf.contains("BuilderSize"));
+
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "RUN --mount=type=cache,target=/cache dd if=/dev/zero of=/cache/big bs=1024 count=200 2>/dev/null\n"
+      "RUN echo one > /one\n");
+  auto b = hoist_cli({"build", "-t", "c:1", ctx_});
+  ASSERT_EQ(b.code, 0) << b.out << b.err;
+  json df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+  json mounts = records(df, "exec.cachemount"), steps = records(df, "regular");
+  ASSERT_EQ(mounts.size(), 1u) << df.dump(1);
+  EXPECT_GE(mounts[0].value("Size", 0), 200 * 1024);
+  EXPECT_EQ(mounts[0].value("Description", ""),
+            "cached mount /cache from exec /bin/sh -c dd if=/dev/zero of=/cache/big bs=1024 count=200 2>/dev/null");
+  EXPECT_FALSE(mounts[0].value("InUse", true));
+  EXPECT_FALSE(mounts[0].value("Shared", true));
+  ASSERT_EQ(steps.size(), 2u) << df.dump(1);
+  for (const json& s : steps) {
+    EXPECT_TRUE(s.value("Shared", false)) << "c:1 needs it: " << s.dump();
+    EXPECT_EQ(s["ID"].get<std::string>().size(), 25u);
+    EXPECT_FALSE(s.contains("Parent"));
+    EXPECT_TRUE(s["CreatedAt"].is_string());
+  }
+  bool linked = steps[1].value("Parents", json::array()) == json::array({steps[0]["ID"]}) ||
+                steps[0].value("Parents", json::array()) == json::array({steps[1]["ID"]});
+  EXPECT_TRUE(linked) << steps.dump(1);
+  json old = json::parse(api(hs, "GET", "/v1.41/system/df").second, nullptr, false);
+  std::int64_t sum = 0;
+  for (const json& r : old["BuildCache"]) {
+    sum += r.value("Size", std::int64_t{0});
+    EXPECT_FALSE(r.contains("Parents"));
+  }
+  EXPECT_EQ(old.value("BuilderSize", std::int64_t{0}), sum);
+  // A second build uses the entries: counted, and shown by docker's system df -v.
+  ASSERT_EQ(hoist_cli({"build", "-t", "c:1", ctx_}).code, 0);
+  df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+  for (const json& s : records(df, "regular")) {
+    EXPECT_EQ(s.value("UsageCount", 0), 1) << s.dump();
+    EXPECT_TRUE(s["LastUsedAt"].is_string()) << s.dump();
+  }
+  auto dfv = d_->docker({"system", "df", "-v"});
+  EXPECT_EQ(dfv.code, 0) << dfv.err;
+  EXPECT_NE(dfv.out.find("Build cache usage:"), std::string::npos) << dfv.out;
+  EXPECT_NE(dfv.out.find(mounts[0]["ID"].get<std::string>().substr(0, 12)), std::string::npos) << dfv.out;
+  auto old_cli = run_cmd({"/usr/bin/docker", "-H", d_->host(), "system", "df"});
+  EXPECT_EQ(old_cli.code, 0) << old_cli.err;
+  EXPECT_NE(old_cli.out.find("Build Cache"), std::string::npos) << old_cli.out;
+
+  // An orphaned step (c:1 now names another image): unshared, pruned with its image.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN echo one > /one\nRUN echo two > /two\n");
+  std::string orphan(trim(d_->docker({"image", "inspect", "-f", "{{.Id}}", "c:1"}).out));
+  ASSERT_EQ(hoist_cli({"build", "-t", "c:1", ctx_}).code, 0);
+  // A build that holds its cache mount while prune runs.
+  put(d_->dir() + "/ctx2/Dockerfile", "FROM bb:1\nRUN --mount=type=cache,target=/held,id=held sh -c 'echo x > /held/x; sleep 4'\n");
+  CmdResult held;
+  std::thread bg([&] { held = hoist_cli({"build", d_->dir() + "/ctx2"}); });
+  bool saw_in_use = false;
+  for (int i = 0; i < 60 && !saw_in_use; ++i) {
+    json now = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+    for (const json& m : records(now, "exec.cachemount")) saw_in_use = saw_in_use || m.value("InUse", false);
+    if (!saw_in_use) ::usleep(100000);
+  }
+  EXPECT_TRUE(saw_in_use);
+  auto pr = run_cmd({"docker", "-H", d_->host(), "builder", "prune", "-f"});
+  EXPECT_EQ(pr.code, 0) << pr.err;
+  EXPECT_NE(pr.out.find("Deleted build cache objects:"), std::string::npos) << pr.out;
+  EXPECT_NE(pr.out.find(mounts[0]["ID"].get<std::string>()), std::string::npos) << pr.out;
+  EXPECT_NE(pr.out.find("Total reclaimed space:"), std::string::npos) << pr.out;
+  bg.join();
+  EXPECT_EQ(held.code, 0) << held.out << held.err;
+  EXPECT_NE(d_->docker({"image", "inspect", orphan}).code, 0) << "the orphaned step's image went with its entry";
+  df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+  mounts = records(df, "exec.cachemount");
+  ASSERT_EQ(mounts.size(), 1u) << "the held one stayed: " << df.dump(1);
+  for (const json& s : records(df, "regular"))  // c:1's, and the held build's own step
+    EXPECT_TRUE(s.value("Shared", false) || s.value("Description", "").find("/held") != std::string::npos) << s.dump();
+  // A filter: only the cache mounts.
+  auto f = run_cmd({"/usr/bin/docker", "-H", d_->host(), "builder", "prune", "-f", "--filter", "type=exec.cachemount"});
+  EXPECT_EQ(f.code, 0) << f.err;
+  df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+  EXPECT_TRUE(records(df, "exec.cachemount").empty()) << df.dump(1);
+  EXPECT_FALSE(records(df, "regular").empty());
+  // -a: every entry (the images c:1 needs stay); the next build runs its steps again.
+  auto a = hoist_cli({"builder", "prune", "-a", "-f"});
+  EXPECT_EQ(a.code, 0) << a.err;
+  df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+  EXPECT_TRUE(df["BuildCache"].empty()) << df.dump(1);
+  EXPECT_EQ(d_->docker({"run", "--rm", "--network", "none", "c:1", "cat", "/two"}).out, "two\n");
+  auto again = hoist_cli({"build", "-t", "c:1", ctx_});
+  EXPECT_EQ(again.out.find("Using cache"), std::string::npos) << again.out;
 }
