@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "image/commit.h"
 
 namespace hoist::engine {
 
@@ -132,6 +133,100 @@ void BuildCache::Session::put(const std::string& key, const std::string& image_i
   e.created_ns = now_ns();
   hold(key);  // before a prune can see it
   c_.save_locked();
+}
+
+CacheFrom::CacheFrom(image::Store& store, const std::vector<std::string>& refs) : store_(store) {
+  for (const std::string& r : refs) {
+    try {
+      sources_.push_back(store_.resolve(r).id);
+    } catch (const std::exception& e) {
+      log::warn("build: could not look up cache source image " + r + ": " + e.what());  // dockerd skips it too
+    }
+  }
+}
+
+bool CacheFrom::vouches(const Digest& image) const {
+  for (const Digest& s : sources_) {
+    std::optional<Digest> at = s;
+    for (int depth = 0; at && depth < 10000; ++depth) {
+      if (*at == image) return true;
+      auto rec = store_.get(*at);
+      at = rec ? rec->parent : std::nullopt;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+struct ImageView {
+  nlohmann::json history = nlohmann::json::array();
+  std::vector<std::string> diff_ids;
+};
+
+ImageView view_of(image::Store& store, const Digest& id) {
+  ImageView v;
+  auto c = nlohmann::json::parse(store.content().read(id), nullptr, false);
+  if (!c.is_object()) return v;
+  if (c.contains("history") && c["history"].is_array()) v.history = c["history"];
+  if (c.contains("rootfs") && c["rootfs"].is_object() && c["rootfs"].contains("diff_ids") &&
+      c["rootfs"]["diff_ids"].is_array())
+    for (auto& d : c["rootfs"]["diff_ids"])
+      if (d.is_string()) v.diff_ids.push_back(d.get<std::string>());
+  return v;
+}
+
+// A history entry as Go's image.History compares (its fields; a missing one is its zero value).
+bool same_entry(const nlohmann::json& a, const nlohmann::json& b) {
+  for (const char* k : {"created", "created_by", "author", "comment"})
+    if (a.value(k, "") != b.value(k, "")) return false;
+  return a.value("empty_layer", false) == b.value("empty_layer", false);
+}
+
+}  // namespace
+
+std::optional<Digest> CacheFrom::probe(const std::optional<Digest>& parent, const std::string& created_by,
+                                       const std::string& config_json) {
+  ImageView p;
+  if (parent) p = view_of(store_, *parent);
+  std::size_t n = p.history.size();
+  for (const Digest& src : sources_) {
+    ImageView t = view_of(store_, src);
+    if (t.history.empty()) continue;
+    // isValidParent
+    bool valid = true;
+    if (parent && !(p.history.empty() && p.diff_ids.empty())) {
+      valid = n < t.history.size() && p.diff_ids.size() <= t.diff_ids.size();
+      for (std::size_t i = 0; valid && i < n; ++i) valid = same_entry(p.history[i], t.history[i]);
+      for (std::size_t i = 0; valid && i < p.diff_ids.size(); ++i) valid = p.diff_ids[i] == t.diff_ids[i];
+    }
+    if (!valid || n >= t.history.size() || t.history[n].value("created_by", "") != created_by) continue;
+    if (n + 1 == t.history.size()) return src;  // its last step: the source itself
+    // The layer of entry n: the (number of non-empty entries before it)th.
+    std::optional<image::LayerInfo> layer;
+    if (!t.history[n].value("empty_layer", false)) {
+      std::size_t li = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        if (!t.history[i].value("empty_layer", false)) ++li;
+      auto rec = store_.get(src);
+      if (!rec || li >= rec->layers.size()) continue;
+      layer = rec->layers[li];
+      std::size_t below = 0;
+      if (parent)
+        if (auto pr = store_.get(*parent)) below = pr->layers.size();
+      if (li != below) continue;  // the parent's layers are not those below it
+    }
+    image::CommitInput in;
+    in.parent = parent;
+    in.reuse_layer = layer;
+    in.history_entry_json = t.history[n].dump();
+    in.config_json = config_json;
+    in.compression = image::LayerCompression::None;
+    Digest id = image::commit_image(store_, in).record.id;
+    sources_ = {src};  // dockerd: no jumping to another source afterwards
+    return id;
+  }
+  return std::nullopt;
 }
 
 }  // namespace hoist::engine

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "common/digest.h"
+#include "image/store.h"
+
 namespace hoist::engine {
 
 struct BuildCacheEntry {
@@ -63,6 +66,27 @@ class BuildCache {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
   std::map<std::string, int> held_;  // key → how many sessions hold it
+};
+
+// --cache-from, as dockerd's classic builder (daemon/images/cache.go): the named images that are
+// in the store (a missing one is skipped; nothing is pulled) are the cache's sources. A step on
+// `parent` matches a source whose history and layers begin with the parent's and whose next
+// history entry's created_by is the step's; the step's image is then made from the parent, that
+// entry (its times) and its layer (the same blob and snapshot), with the step's config; a source
+// whose last entry it is gives the source itself. After a match only that source is used. With
+// sources, a step of the local cache is used only when its image is a source or an ancestor of
+// one (dockerd's isParent).
+class CacheFrom {
+ public:
+  CacheFrom(image::Store& store, const std::vector<std::string>& refs);
+  bool empty() const { return sources_.empty(); }
+  bool vouches(const Digest& image) const;
+  std::optional<Digest> probe(const std::optional<Digest>& parent, const std::string& created_by,
+                              const std::string& config_json);
+
+ private:
+  image::Store& store_;
+  std::vector<Digest> sources_;
 };
 
 }  // namespace hoist::engine

@@ -195,6 +195,7 @@ struct BuildService::Run {
   int file_seq = 0;
   std::optional<Digest> final_image;
   const ContextStats* stats = nullptr;  // what hoist's CLI said of the context's files
+  CacheFrom* cache_from = nullptr;      // --cache-from's sources (none: null)
 
   struct StageResult {
     std::optional<Digest> image;  // nullopt: scratch with no step
@@ -842,6 +843,22 @@ struct BuildService::Run {
     }
   }
 
+  // --cache-from: the step's image from a source's history (build_cache.h), or nullopt.
+  std::optional<Digest> probe_cache_from(const Step& s, const std::optional<Digest>& parent,
+                                         const std::vector<std::string>& hashes) {
+    if (!cache_from) return std::nullopt;
+    std::vector<std::string> cmd = s.container_cmd;
+    if (s.action == Step::Action::Copy)
+      cmd = builder::nop_cmd_one(shell_of(s.config), builder::copy_text(builder::kind_name(s.instruction.kind),
+                                                                         s.instruction.chown,
+                                                                         builder::combined_source_hash(hashes),
+                                                                         s.instruction.dest));
+    json c = config_view(json::parse(s.config.to_json()));
+    c["Image"] = parent ? parent->str() : "";
+    c["Cmd"] = cmd;  // dockerd's restored image has the probe's config
+    return cache_from->probe(parent, builder::history_entry(s, false, hashes).created_by, json{{"config", c}}.dump());
+  }
+
   // One step; returns the image after it (`parent` when cached or config-only with no change).
   std::optional<Digest> step(const Step& s, const std::optional<Digest>& parent, std::string& key) {
     check_supported(s);
@@ -886,11 +903,16 @@ struct BuildService::Run {
           id = Digest::parse(*hit);
         } catch (const std::exception&) {
         }
-        if (id && store().get(*id)) {
+        if (id && store().get(*id) && (!cache_from || cache_from->vouches(*id))) {
           say(" ---> Using cache\n");
           return id;
         }
-        cache.drop(key);
+        if (!id || !store().get(*id)) cache.drop(key);
+      }
+      if (auto id = probe_cache_from(s, parent, hashes)) {
+        cache.put(key, id->str());
+        say(" ---> Using cache\n");
+        return id;
       }
     }
 
@@ -1051,6 +1073,8 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   image::Store::TempDir tmp = d_.store().temp_dir();
   tmp.remove_in_background();  // the context's files go after the answer
   BuildCache::Session session(cache_);
+  std::optional<CacheFrom> cache_from;
+  if (!opts.cache_from.empty()) cache_from.emplace(d_.store(), opts.cache_from);
   Run run{d_, svc_, session, cache_mounts_, opts, out, tmp.path(), nullptr, std::nullopt, {}, 0, std::nullopt, {}};
   std::string ctx_dir = tmp.path() + "/context";
   mkdir_all(ctx_dir, 0755);
@@ -1100,6 +1124,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
       throw InvalidArgument(std::string("failed to read the build context: ") + e.what());
     }
   }
+  if (cache_from && !cache_from->empty()) run.cache_from = &*cache_from;
   run.context = std::make_unique<SourceTree>(ctx_dir);
   std::optional<ContextStats> stats;
   if (const std::string& name = opts.context_stat_entry; !name.empty()) {

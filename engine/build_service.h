@@ -6,7 +6,8 @@
 // crash); the Dockerfile is read from it and planned (builder/planner.h). The stages the target
 // needs run in the Dockerfile's order, each step of a stage through builder::StageEvaluator:
 //   - every step is looked up in the build cache first (its key: builder/cache_key.h over the
-//     parent's key, the step's text and, for COPY/ADD, the hashes of the files it reads);
+//     parent's key, the step's text and, for COPY/ADD, the hashes of the files it reads), then
+//     in the history of the --cache-from images (build_cache.h CacheFrom, dockerd's rule);
 //   - else it gets a container of the engine (ContainerService) made from the previous step's
 //     image, with the build's resources in its HostConfig (build_resources.h): RUN starts it (network `default`, `none` or `host`) and streams its output, with
 //     BuildKit's RUN --mount as the container's HostConfig.Mounts: bind (the context, a stage or
@@ -83,6 +84,7 @@ struct BuildOptions {
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
   bool pull = false;                      // pull every base image, even one in the store
   BuildResources resources;               // every step container's limits, hosts, cgroup parent
+  std::vector<std::string> cache_from;    // images whose history serves as cache (build_cache.h CacheFrom)
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
   // or else a Dockerfile alone (dockerd's rule). A git repository is refused.
   std::string remote;

@@ -294,6 +294,13 @@ std::string build_query(const Parsed& p) {
   path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
   path += "&labels=" + q(kv_object(p.all("label"), false).dump());
   path += resources_query(p);
+  if (p.has("cache-from")) {  // docker's: a comma-separated list too
+    json refs = json::array();
+    for (const std::string& v : p.all("cache-from"))
+      for (const std::string& r : split(v, ','))
+        if (!r.empty()) refs.push_back(r);
+    path += "&cachefrom=" + q(refs.dump());
+  }
   return path;
 }
 
@@ -522,6 +529,7 @@ const Command kBuildCommand = {
     .aliases = {"image build", "build", "builder build"},
     .flags = {{"add-host", 0, "list", "Add a custom host-to-IP mapping (host:ip)"},
               {"build-arg", 0, "list", "Set build-time variables"},
+              {"cache-from", 0, "strings", "Images to consider as cache sources"},
               {"cgroup-parent", 0, "string", "Optional parent cgroup for the container"},
               {"cpu-period", 0, "int", "Limit the CPU CFS (Completely Fair Scheduler) period"},
               {"cpu-quota", 0, "int", "Limit the CPU CFS (Completely Fair Scheduler) quota"},

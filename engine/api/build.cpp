@@ -118,10 +118,6 @@ void check_unsupported(const Request& req) {
   if (req.qbool("squash")) refuse("squash");
   for (const char* k : {"isolation", "outputs"})
     if (!req.q(k).empty()) refuse(k);
-  for (const char* k : {"cachefrom"}) {
-    std::string v = req.q(k);
-    if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
-  }
   std::string platform = req.q("platform");
   if (!platform.empty() && platform != "linux" && platform != "linux/amd64") refuse("platform " + platform);
 }
@@ -269,6 +265,16 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     o.pull = req.qbool("pull");
     o.resources = build_resources(req);
+    if (std::string cf = req.q("cachefrom"); !cf.empty()) {  // dockerd: a JSON array of references
+      json j = json::parse(cf, nullptr, false);
+      if (j.is_discarded() || !(j.is_array() || j.is_null()))
+        throw InvalidArgument("invalid cachefrom parameter: not a JSON array of strings");
+      if (j.is_array())
+        for (auto& v : j) {
+          if (!v.is_string()) throw InvalidArgument("invalid cachefrom parameter: not a JSON array of strings");
+          o.cache_from.push_back(v.get<std::string>());
+        }
+    }
     o.remote = req.q("remote");
     // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an
     // auth file of the request's own, removed with it).

@@ -287,3 +287,51 @@ TEST_F(BuildOptionsTest, BuildCachePruneAndDf) {
   auto again = hoist_cli({"build", "-t", "c:1", ctx_});
   EXPECT_EQ(again.out.find("Using cache"), std::string::npos) << again.out;
 }
+
+// --cache-from: an image built by dockerd, saved and loaded on a clean daemon, serves every step
+// of the same build as cache ("Using cache", the same final image); both daemons alike; a
+// missing cache source is skipped; a changed file runs the steps from its COPY on.
+TEST_F(BuildOptionsTest, CacheFromLoadedImageAsDockerd) {
+  put(ctx_ + "/a.txt", "alpha\n");
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\n"
+      "ENV A=1\n"
+      "COPY a.txt /a.txt\n"
+      "RUN echo built > /built\n"
+      "WORKDIR /w\n"
+      "CMD [\"cat\", \"/built\"]\n");
+  auto first = build(false, {"-t", "app:1", ctx_});
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  std::string want_id(trim(dockerd_->docker({"image", "inspect", "-f", "{{.Id}}", "app:1"}).out));
+  std::string tar = d_->dir() + "/app.tar";
+  ASSERT_EQ(dockerd_->docker({"save", "-o", tar, "app:1", "bb:1"}).code, 0);
+  std::map<bool, std::string> outs;
+  for (bool hoist : {false, true}) {
+    SCOPED_TRACE(hoist ? "hoistd" : "dockerd");
+    if (!hoist) {
+      ASSERT_EQ(docker(false, {"rmi", "app:1", "bb:1"}).code, 0);
+    } else {
+      docker(true, {"rmi", "bb:1"});
+    }
+    auto l = docker(hoist, {"load", "-i", tar});
+    ASSERT_EQ(l.code, 0) << l.err;
+    auto r = build(hoist, {"--cache-from", "app:1", "--cache-from", "missing:1", "-t", "app:2", ctx_});
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    std::size_t hits = 0;
+    for (std::size_t at = 0; (at = r.out.find(" ---> Using cache\n", at)) != std::string::npos; ++at) ++hits;
+    EXPECT_EQ(hits, 5u) << r.out;
+    EXPECT_EQ(r.out.find("Running in"), std::string::npos) << r.out;
+    EXPECT_EQ(trim(docker(hoist, {"image", "inspect", "-f", "{{.Id}}", "app:2"}).out), want_id);
+    EXPECT_EQ(docker(hoist, {"run", "--rm", "--network", "none", "app:2"}).out, "built\n");
+    outs[hoist] = masked(r.out);
+  }
+  EXPECT_EQ(outs[true], outs[false]);
+  // A changed file: the steps from its COPY on run.
+  put(ctx_ + "/a.txt", "changed\n");
+  auto changed = hoist_cli({"build", "--cache-from", "app:1", "-t", "app:3", ctx_});
+  ASSERT_EQ(changed.code, 0) << changed.out << changed.err;
+  std::size_t hits = 0;
+  for (std::size_t at = 0; (at = changed.out.find(" ---> Using cache\n", at)) != std::string::npos; ++at) ++hits;
+  EXPECT_EQ(hits, 1u) << "ENV only: " << changed.out;
+  EXPECT_EQ(d_->docker({"run", "--rm", "--network", "none", "app:3", "cat", "/a.txt"}).out, "changed\n");
+}
