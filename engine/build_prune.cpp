@@ -102,6 +102,8 @@ void BuildPruneOptions::read_filters(const std::map<std::string, std::vector<std
     auto it = filters.find(k);
     if (it == filters.end()) continue;
     if (it->second.size() > 1) throw InvalidArgument("failed to prune build cache: filters expect only one value");
+    if (!it->second.empty() && it->second[0].size() > 1024)
+      throw InvalidArgument("failed to prune build cache: filter " + k + ": value too long");
     this->fields[k] = it->second.empty() ? std::nullopt : std::optional<std::string>(it->second[0]);
   }
 }

@@ -286,6 +286,20 @@ TEST_F(BuildOptionsTest, BuildCachePruneAndDf) {
   EXPECT_EQ(d_->docker({"run", "--rm", "--network", "none", "c:1", "cat", "/two"}).out, "two\n");
   auto again = hoist_cli({"build", "-t", "c:1", ctx_});
   EXPECT_EQ(again.out.find("Using cache"), std::string::npos) << again.out;
+  // system prune takes the build cache too (hoist's CLI and docker 20.10's).
+  for (bool docker_cli : {false, true}) {
+    put(d_->dir() + "/ctx3/Dockerfile", std::string("FROM bb:1\nRUN --mount=type=cache,target=/sp,id=sp") +
+                                            (docker_cli ? "2" : "1") + " touch /sp/f\n");
+    ASSERT_EQ(hoist_cli({"build", d_->dir() + "/ctx3"}).code, 0);
+    df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+    ASSERT_EQ(records(df, "exec.cachemount").size(), 1u) << df.dump(1);
+    auto sp = docker_cli ? run_cmd({"/usr/bin/docker", "-H", d_->host(), "system", "prune", "-f"})
+                         : hoist_cli({"system", "prune", "-f"});
+    EXPECT_EQ(sp.code, 0) << sp.err;
+    EXPECT_NE(sp.out.find(records(df, "exec.cachemount")[0]["ID"].get<std::string>()), std::string::npos) << sp.out;
+    df = json::parse(api(hs, "GET", "/v1.43/system/df").second, nullptr, false);
+    EXPECT_TRUE(records(df, "exec.cachemount").empty()) << df.dump(1);
+  }
 }
 
 // --cache-from: an image built by dockerd, saved and loaded on a clean daemon, serves every step
