@@ -286,6 +286,21 @@ TEST_F(BuildOptionsTest, BuildCachePruneAndDf) {
   EXPECT_EQ(d_->docker({"run", "--rm", "--network", "none", "c:1", "cat", "/two"}).out, "two\n");
   auto again = hoist_cli({"build", "-t", "c:1", ctx_});
   EXPECT_EQ(again.out.find("Using cache"), std::string::npos) << again.out;
+  // hoist builder prune prints what docker 28's does (ids masked), with and without anything to remove.
+  std::map<bool, std::string> printed, printed_empty;
+  for (bool docker_cli : {false, true}) {
+    put(d_->dir() + "/ctx4/Dockerfile", std::string("FROM bb:1\nRUN --mount=type=cache,target=/bp,id=bp") +
+                                            (docker_cli ? "2" : "1") + " touch /bp/f\n");
+    ASSERT_EQ(hoist_cli({"build", d_->dir() + "/ctx4"}).code, 0);
+    std::vector<std::string> args{"builder", "prune", "-f", "--filter", "type=exec.cachemount"};
+    auto r = docker_cli ? d_->docker(args) : hoist_cli(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    printed[docker_cli] = std::regex_replace(r.out, std::regex("[0-9a-f]{25}"), "<id>");
+    auto e = docker_cli ? d_->docker(args) : hoist_cli(args);
+    printed_empty[docker_cli] = e.out;
+  }
+  EXPECT_EQ(printed[false], printed[true]);
+  EXPECT_EQ(printed_empty[false], printed_empty[true]);
   // system prune takes the build cache too (hoist's CLI and docker 20.10's).
   for (bool docker_cli : {false, true}) {
     put(d_->dir() + "/ctx3/Dockerfile", std::string("FROM bb:1\nRUN --mount=type=cache,target=/sp,id=sp") +
