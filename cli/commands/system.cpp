@@ -417,7 +417,7 @@ const Command kBuilderPruneCommand = {
     .use = "",
     .summary = "Remove build cache",
     .flags = {{"all", 'a', "", "Remove all unused build cache, not just dangling ones"},
-              {"filter", 0, "filter", "Provide filter values (e.g. 'until=24h')"},
+              {"filter", 0, "filter", "Provide filter values (e.g. \"until=24h\")"},
               {"force", 'f', "", "Do not prompt for confirmation"},
               {"keep-storage", 0, "bytes", "Amount of disk space to keep for cache"}},
     .max_args = 0};
