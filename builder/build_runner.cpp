@@ -373,6 +373,13 @@ class Runner {
           nop_cmd_one(shell_of(s.config), copy_text(kind_name(in.kind), in.chown, combined_source_hash(hashes), in.dest));
     }
     c.history = history_entry(s, false, source_hashes);
+    if (!opts_.nocache) {
+      if (std::optional<std::string> hit = exec_.from_cache_sources(s, c)) {
+        exec_.remember(key, *hit);
+        out.text(" ---> Using cache\n");
+        return *hit;
+      }
+    }
     if (link && !opts_.nocache) c.link_key = link_key;
     std::string id = prepared->execute(c, out);
     prepared.reset();

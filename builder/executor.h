@@ -85,6 +85,13 @@ class Executor {
   virtual void scratch(const Platform& platform) { (void)platform; }
   // The image a step made before under `key`, if the cache has it and the image is still there.
   virtual std::optional<std::string> cached(const std::string& key) = 0;
+  // A step the cache has not: its image from another source of cache (--cache-from's images'
+  // history), made for the step as `c` describes it; nullopt when none has it.
+  virtual std::optional<std::string> from_cache_sources(const Step& step, const StepCommit& c) {
+    (void)step;
+    (void)c;
+    return std::nullopt;
+  }
   // Keeps `image_id` under `key` for later builds. An image a build made and kept under no key
   // (--no-cache) goes when the build ends, unless it is the build's result.
   virtual void remember(const std::string& key, const std::string& image_id) = 0;

@@ -227,17 +227,35 @@ void ContextCache::evict_locked(const std::string& keep) {
   }
 }
 
-std::int64_t ContextCache::prune() {
+std::vector<ContextCache::Kept> ContextCache::list() {
+  std::vector<Kept> out;
   std::lock_guard lk(mu_);
-  std::int64_t freed = 0;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
     std::string k = e.path().filename().string();
-    if (held_.count(k)) continue;
-    freed += tree_size(e.path().string());
-    pending_.erase(k);
-    remove_all(e.path().string());
+    if (!valid_key(k)) continue;
+    Kept kept;
+    kept.key = k;
+    kept.in_use = held_.count(k) > 0;
+    kept.size = tree_size(e.path().string());
+    struct stat st;
+    if (::stat(e.path().c_str(), &st) == 0) {
+      kept.created_ns = std::int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+      kept.last_used_ns = std::int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+    }
+    out.push_back(kept);
   }
+  return out;
+}
+
+std::optional<std::int64_t> ContextCache::remove(const std::string& key) {
+  std::lock_guard lk(mu_);
+  if (!valid_key(key) || held_.count(key)) return std::nullopt;
+  std::string path = dir_ + "/" + key;
+  if (!path_exists(path)) return std::nullopt;
+  std::int64_t freed = tree_size(path);
+  pending_.erase(key);
+  remove_all(path);
   return freed;
 }
 

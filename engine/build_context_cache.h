@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,8 +61,15 @@ class ContextCache {
   // Throws InvalidArgument for a malformed header value, Conflict for a stale token.
   std::unique_ptr<Lease> acquire(const std::string& header);
 
-  // Every kept copy not held by a build goes; returns the bytes freed.
-  std::int64_t prune();
+  // The kept copies, for /system/df's BuildCache (build_prune.h: Type "source.local").
+  struct Kept {
+    std::string key;
+    bool in_use = false;  // a build holds it
+    std::int64_t size = 0, created_ns = 0, last_used_ns = 0;
+  };
+  std::vector<Kept> list();
+  // Removes the copy unless a build holds it; the bytes freed, or nullopt when held or gone.
+  std::optional<std::int64_t> remove(const std::string& key);
 
  private:
   struct Pending {

@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "engine/api/routes.h"
 #include "engine/build_copy.h"
+#include "engine/build_resources.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_changes.h"
 #include "engine/daemon.h"
@@ -121,7 +122,7 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
     config["Entrypoint"] = json::array({""});
   }
   config["Healthcheck"] = json{{"Test", json::array({"NONE"})}};  // no health checks in a build's containers
-  json hc = json::object();
+  json hc = json::parse(step_host_config_json(opts.resources));  // build_resources.h
   // RUN --security=insecure (the runner checked the entitlement): a privileged container.
   if (s.action == Step::Action::Run && in.security == "insecure") hc["Privileged"] = true;
   if (!rm_.mounts.empty()) hc["Mounts"] = rm_.mounts;
@@ -213,8 +214,9 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
 
 }  // namespace
 
-BuildExecutor::BuildExecutor(BuildWorkspace& ws, BuildCache& cache, CacheMounts& cache_mounts)
-    : ws_(ws), cache_(cache), cache_mounts_(cache_mounts) {}
+BuildExecutor::BuildExecutor(BuildWorkspace& ws, BuildCache::Session& cache, CacheMounts& cache_mounts,
+                             CacheFrom* cache_from)
+    : ws_(ws), cache_(cache), cache_mounts_(cache_mounts), cache_from_(cache_from) {}
 
 BuildExecutor::~BuildExecutor() { finish(std::nullopt); }
 
@@ -292,9 +294,23 @@ std::optional<std::string> BuildExecutor::cached(const std::string& key) {
     id = Digest::parse(*hit);
   } catch (const std::exception&) {
   }
-  if (id && ws_.store().get(*id)) return id->str();
-  cache_.drop(key);
+  bool there = id && ws_.store().get(*id);
+  // With --cache-from, a local entry counts only when a source vouches for it (dockerd's isParent).
+  if (there && (!cache_from_ || cache_from_->vouches(*id))) return id->str();
+  if (!there) cache_.drop(key);
   return std::nullopt;
+}
+
+std::optional<std::string> BuildExecutor::from_cache_sources(const builder::Step& s, const builder::StepCommit& c) {
+  if (!cache_from_) return std::nullopt;
+  json config = config_view(json::parse(s.config.to_json()));
+  config["Image"] = c.parent.value_or("");
+  config["Cmd"] = c.container_cmd;  // dockerd's restored image has the probe's config
+  std::optional<Digest> parent;
+  if (c.parent) parent = Digest::parse(*c.parent);
+  auto id = cache_from_->probe(parent, c.history.created_by, json{{"config", config}}.dump());
+  if (!id) return std::nullopt;
+  return id->str();
 }
 
 void BuildExecutor::remember(const std::string& key, const std::string& image_id) {

@@ -36,13 +36,16 @@ namespace hoist::engine {
 
 class BuildExecutor : public builder::Executor {
  public:
-  BuildExecutor(BuildWorkspace& ws, BuildCache& cache, CacheMounts& cache_mounts);
+  // `cache`: this build's session of the cache; `cache_from`: --cache-from's sources (or null).
+  BuildExecutor(BuildWorkspace& ws, BuildCache::Session& cache, CacheMounts& cache_mounts,
+                CacheFrom* cache_from = nullptr);
   ~BuildExecutor() override;  // finish() unless done
 
   builder::BaseImage base_image(const std::string& name, const std::optional<builder::Platform>& platform,
                                 builder::Output& out) override;
   void scratch(const builder::Platform& platform) override;
   std::optional<std::string> cached(const std::string& key) override;
+  std::optional<std::string> from_cache_sources(const builder::Step& step, const builder::StepCommit& c) override;
   void remember(const std::string& key, const std::string& image_id) override;
   std::unique_ptr<builder::PreparedStep> prepare(const builder::Step& step, const builder::StageImages& stages,
                                                  builder::Output& out) override;
@@ -53,7 +56,7 @@ class BuildExecutor : public builder::Executor {
 
   // For the steps (build_executor.cpp).
   BuildWorkspace& workspace() { return ws_; }
-  BuildCache& cache() { return cache_; }
+  BuildCache::Session& cache() { return cache_; }
   CacheMounts& cache_mounts() { return cache_mounts_; }
   void made(const Digest& id);  // an image a step committed
 
@@ -63,8 +66,9 @@ class BuildExecutor : public builder::Executor {
                                     const std::optional<builder::Platform>& platform = std::nullopt);
 
   BuildWorkspace& ws_;
-  BuildCache& cache_;
+  BuildCache::Session& cache_;
   CacheMounts& cache_mounts_;
+  CacheFrom* cache_from_;
   std::mutex mu_;
   std::set<std::string> pulled_;                              // the references this build pulled
   std::map<std::string, std::shared_ptr<std::mutex>> pulls_;  // one base image's resolution at a time

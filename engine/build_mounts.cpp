@@ -1,21 +1,133 @@
 #include "engine/build_mounts.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "builder/go_match.h"
 #include "builder/go_text.h"
 #include "engine/containers/container_fs.h"
 #include "engine/daemon.h"
+#include "volumes/volume_store.h"
 
 namespace hoist::engine {
 
-CacheMounts::CacheMounts(std::string root) : root_(std::move(root)) {}
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+CacheMounts::CacheMounts(std::string root) : root_(std::move(root)) { load_index(); }
+
+void CacheMounts::load_index() {
+  std::string path = root_ + "/index.json";
+  if (!path_exists(path)) return;
+  try {
+    auto j = nlohmann::json::parse(read_file(path));
+    for (auto& [k, v] : j.items()) {
+      if (!v.is_object()) continue;
+      Meta m;
+      m.cache_id = v.value("id", "");
+      m.sharing = v.value("sharing", "");
+      m.description = v.value("description", "");
+      m.created_ns = v.value("created", std::int64_t{0});
+      m.last_used_ns = v.value("last_used", std::int64_t{0});
+      m.usage = v.value("usage", 0);
+      meta_[k] = m;
+    }
+  } catch (const std::exception& e) {
+    log::warn("build cache mounts " + path + ": " + e.what() + " (their times are lost)");
+  }
+}
+
+void CacheMounts::save_index_locked() {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto& [k, m] : meta_)
+    j[k] = {{"id", m.cache_id}, {"sharing", m.sharing}, {"description", m.description}, {"created", m.created_ns},
+            {"last_used", m.last_used_ns}, {"usage", m.usage}};
+  try {
+    mkdir_all(root_, 0700);
+    write_file_atomic(root_ + "/index.json", j.dump(), 0600, false);
+  } catch (const std::exception& e) {
+    log::warn(std::string("build cache mounts: ") + e.what());
+  }
+}
+
+std::vector<CacheMounts::Record> CacheMounts::list() {
+  std::vector<Record> out;
+  std::error_code ec;
+  for (const auto& k : std::filesystem::directory_iterator(root_, ec)) {
+    if (!k.is_directory(ec)) continue;
+    std::string key = k.path().filename().string();
+    for (const auto& i : std::filesystem::directory_iterator(k.path(), ec)) {
+      std::string name = i.path().filename().string();
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;  // new-*, *.old-*
+      Record r;
+      r.key = key;
+      r.instance = std::stoi(name);
+      r.path = i.path().string();
+      out.push_back(r);
+    }
+  }
+  std::lock_guard lk(mu_);
+  for (Record& r : out) {
+    auto m = meta_.find(r.key + "/" + std::to_string(r.instance));
+    if (m != meta_.end()) {
+      r.cache_id = m->second.cache_id;
+      r.sharing = m->second.sharing;
+      r.description = m->second.description;
+      r.created_ns = m->second.created_ns;
+      r.last_used_ns = m->second.last_used_ns;
+      r.usage = m->second.usage;
+    }
+    if (r.created_ns == 0) {  // made before the index: the directory's times
+      struct stat st {};
+      if (::stat(r.path.c_str(), &st) == 0) r.created_ns = std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    auto u = uses_.find(r.key);
+    if (u != uses_.end()) {
+      auto i = u->second.find(r.instance);
+      r.in_use = i != u->second.end() && i->second.users > 0;
+    }
+  }
+  return out;
+}
+
+std::optional<std::int64_t> CacheMounts::remove(const std::string& key, int instance) {
+  std::string path = root_ + "/" + key + "/" + std::to_string(instance);
+  std::string aside = root_ + "/" + key + "/" + std::to_string(instance) + ".old-prune-" + std::to_string(::getpid());
+  {
+    std::lock_guard lk(mu_);
+    auto u = uses_.find(key);
+    if (u != uses_.end()) {
+      auto i = u->second.find(instance);
+      if (i != u->second.end() && i->second.users > 0) return std::nullopt;
+    }
+    if (!path_exists(path)) return std::nullopt;
+    remove_all(aside);
+    if (::rename(path.c_str(), aside.c_str()) != 0) throw_sys("rename", path);
+    meta_.erase(key + "/" + std::to_string(instance));
+    save_index_locked();
+  }
+  std::int64_t size = volumes::VolumeStore::disk_usage(aside);
+  remove_all(aside);
+  ::rmdir((root_ + "/" + key).c_str());  // the last instance of the id: its directory too
+  return size;
+}
 
 CacheMounts::Lease::Lease(Lease&& o) noexcept
     : owner_(o.owner_), key_(std::move(o.key_)), instance_(o.instance_), path_(std::move(o.path_)) {
@@ -57,6 +169,22 @@ CacheMounts::Lease CacheMounts::acquire(const std::string& id, const std::string
       ++uses[0].users;
     }
     alone = uses[instance].users == 1;
+  }
+  {
+    std::lock_guard lk(mu_);
+    Meta& m = meta_[key + "/" + std::to_string(instance)];
+    std::int64_t now = now_ns();
+    if (m.created_ns == 0 || !path_exists(root_ + "/" + key + "/" + std::to_string(instance))) {
+      m = Meta{};
+      m.created_ns = now;
+    } else {
+      m.last_used_ns = now;
+      ++m.usage;
+    }
+    m.cache_id = id;
+    m.sharing = sharing.empty() ? "shared" : sharing;
+    if (m.description.empty()) m.description = made.description;
+    save_index_locked();
   }
   Lease lease(this, key, instance, root_ + "/" + key + "/" + std::to_string(instance));
   if (fresh && alone && path_exists(lease.path())) {
@@ -200,6 +328,7 @@ void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunM
             }
           };
         }
+        nd.description = "cached mount " + target + " from exec " + join(s.argv, " ");  // BuildKit's
         std::string id = m.cache_id.empty() ? m.target : m.cache_id;
         // --no-cache: the cache starts empty (and stays so for later builds), as BuildKit's.
         rm.caches.push_back(caches.acquire(id, m.sharing, nd, ws.options().nocache));

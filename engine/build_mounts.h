@@ -18,10 +18,18 @@
 //   - private: the first instance nobody uses, a new one when all are busy.
 // A directory made for the first time gets the mount's mode and owner (0755 0:0 by default) and,
 // when the mount names `from`, the caller's initial content (init).
+// Each instance is a record of the build cache (/system/df's BuildCache, /build/prune): what it is
+// (the mount's target and the RUN that made it), when it was made and last used and how often,
+// kept in <root>/index.json (atomic writes, not synced: a lost index only loses those times). An
+// instance in use by a step is never removed; one removed is renamed aside under the lock first,
+// so that no step gets it half removed.
 #pragma once
 #include <sys/types.h>
 
 #include <condition_variable>
+#include <cstdint>
+#include <optional>
+#include <vector>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,11 +71,25 @@ class CacheMounts {
     uid_t uid = 0;
     gid_t gid = 0;
     std::function<void(const std::string& dir)> init;  // fills a directory just made
+    std::string description;  // BuildKit's: "cached mount /root/.cache from exec /bin/sh -c ..."
+  };
+  struct Record {
+    std::string key;  // the sha256 hex of the cache id
+    int instance = 0;
+    std::string path, cache_id, sharing, description;
+    std::int64_t created_ns = 0, last_used_ns = 0;
+    int usage = 0;
+    bool in_use = false;
   };
   // The directory of cache `id` for a step with `sharing` ("shared", "private", "locked"; ""
   // is shared), held until the lease goes. `fresh`: emptied first (made anew) unless another
   // step uses it at the moment.
   Lease acquire(const std::string& id, const std::string& sharing, const NewDir& made, bool fresh = false);
+  // Every instance on disk, with its use and times.
+  std::vector<Record> list();
+  // Removes an instance nobody uses (renamed aside under the lock, then deleted); returns the bytes
+  // it held, or nullopt when it is in use or gone.
+  std::optional<std::int64_t> remove(const std::string& key, int instance);
 
  private:
   struct Use {
@@ -75,7 +97,15 @@ class CacheMounts {
     bool exclusive = false;
   };
   void release(const std::string& key, int instance);
+  void load_index();
+  void save_index_locked();
+  struct Meta {
+    std::string cache_id, sharing, description;
+    std::int64_t created_ns = 0, last_used_ns = 0;
+    int usage = 0;
+  };
   std::string root_;
+  std::map<std::string, Meta> meta_;  // "<key>/<instance>" → its record
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::map<int, Use>> uses_;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "engine/build_resources.h"
 #include "image/install.h"
 #include "image/registry.h"
 
@@ -37,6 +38,8 @@ struct BuildOptions {
   // runs privileged; without it such a RUN fails.
   bool allow_insecure = false;
   bool pull = false;                      // pull every base image, even one in the store
+  BuildResources resources;               // every step container's limits, hosts, cgroup parent
+  std::vector<std::string> cache_from;    // images whose history serves as cache (build_cache.h CacheFrom)
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
   // or else a Dockerfile alone (dockerd's rule). A git repository is refused.
   std::string remote;

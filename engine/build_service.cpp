@@ -109,7 +109,10 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   req.labels = opts.labels;
   std::unique_ptr<builder::Plan> plan = builder::plan_build(req);
 
-  BuildExecutor exec(ws, cache_, cache_mounts_);
+  BuildCache::Session session(cache_);  // the entries this build hits or makes: in use until it ends
+  std::optional<CacheFrom> cache_from;
+  if (!opts.cache_from.empty()) cache_from.emplace(d_.store(), opts.cache_from);
+  BuildExecutor exec(ws, session, cache_mounts_, cache_from && !cache_from->empty() ? &*cache_from : nullptr);
   builder::RunOptions ro;
   ro.nocache = opts.nocache;
   ro.platform_asked = !opts.platform.empty();

@@ -6,7 +6,10 @@
 // build_context.h); the Dockerfile planned (builder/planner.h) and run by the builder's runner
 // (builder/build_runner.h: stage and step order, cache keys and lookups, the classic builder's
 // text "Step 1/5 : FROM busybox", " ---> Using cache", " ---> <id>") through the engine's
-// executor (build_executor.h: pulls, the build cache, the steps' containers and commits;
+// executor (build_executor.h: pulls, the build cache (a session of it: what the build hits or
+// makes is in use until it ends) and then the --cache-from images' history (build_cache.h
+// CacheFrom, dockerd's rule), the steps' containers with the build's resources in their
+// HostConfig (build_resources.h) and their commits;
 // build_copy.h: COPY/ADD/WORKDIR into a container; build_mounts.h: RUN --mount; build_workspace.h:
 // the build's directory and containers); the result tagged. The API wraps the text in its JSON
 // stream.
@@ -49,6 +52,7 @@
 #include "engine/build_cache.h"
 #include "engine/build_context_cache.h"
 #include "engine/build_mounts.h"
+#include "engine/build_prune.h"
 #include "engine/build_options.h"
 #include "engine/build_sources.h"
 #include "image/install.h"
@@ -68,6 +72,9 @@ class BuildService {
   std::string build(const BuildOptions& opts, const image::ReadFn& context, const BuildOutput& out);
   // The contexts kept for hoist's CLI (POST /hoist/build-context).
   ContextCache& contexts() { return contexts_; }
+  // The build cache (build_prune.h): its records for /system/df, and /build/prune.
+  std::vector<BuildCacheRecord> cache_records();
+  BuildPruneReport prune_cache(const BuildPruneOptions& opts);
 
  private:
   Daemon& d_;

@@ -67,6 +67,8 @@ class Daemon {
     std::function<std::string()> df_containers;
     // The "Volumes" part of /system/df, serialized JSON array.
     std::function<std::string()> df_volumes;
+    // The "BuildCache" part of /system/df for an API version ("" for the newest), serialized JSON array.
+    std::function<std::string(const std::string& version)> df_build_cache;
   };
 
   explicit Daemon(DaemonConfig cfg);

@@ -369,7 +369,14 @@ CommitResult commit(Store& store, const CommitInput& in) {
   }
   std::optional<LayerInfo> added;
   bool durable = true;
-  if (in.changes)
+  if (in.reuse_layer) {
+    lease.add_blob(in.reuse_layer->digest);
+    lease.add_snapshot(in.reuse_layer->chain_id);
+    if (!store.has_snapshot(in.reuse_layer->chain_id) || !store.content().has(in.reuse_layer->digest))
+      throw NotFound("layer " + in.reuse_layer->diff_id.str() + " is not in the store");
+    added = *in.reuse_layer;
+    added->media_type = oci_layer_type(added->media_type);
+  } else if (in.changes)
     added = make_layer(store, lease, *in.changes, layers.empty() ? std::nullopt : std::optional(layers.back()), in,
                        durable);
   if (added) {
@@ -387,6 +394,10 @@ CommitResult commit(Store& store, const CommitInput& in) {
   if (!in.created_by.empty()) entry["created_by"] = in.created_by;
   if (!in.comment.empty()) entry["comment"] = in.comment;
   if (result.empty_layer) entry["empty_layer"] = true;
+  if (!in.history_entry_json.empty()) {
+    entry = parse_json(in.history_entry_json, "history entry");
+    if (entry.contains("created") && entry["created"].is_string()) now = entry["created"].get<std::string>();
+  }
   history.push_back(entry);
   Platform host = Platform::host();
   for (const char* k : {"architecture", "os", "variant"}) {

@@ -34,6 +34,12 @@ struct CommitInput {
   std::string config_json = "{}";
   // The new history entry's fields (each left out when empty).
   std::string author, created_by, comment;
+  // Instead of `changes` and the fields above: a layer already in the store (its blob and
+  // snapshot, on top of the parent's layers) or none, with a history entry given whole (a JSON
+  // object), whose "created" is the image's too: the classic builder's image made from a
+  // --cache-from image's step.
+  std::optional<LayerInfo> reuse_layer;
+  std::string history_entry_json;
   // Names for the new image (a name taken from another image moves, leaving that one dangling).
   std::vector<Reference> refs;
   LayerCompression compression = LayerCompression::Gzip;

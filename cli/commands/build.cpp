@@ -278,6 +278,89 @@ std::unique_ptr<TtyProgress> progress_view(const Parsed& p) {
   return std::make_unique<TtyProgress>(2);
 }
 
+// --ulimit's value as go-units' ParseUlimit reads it: name=soft[:hard] (hard = soft when not given).
+json ulimit_of(const std::string& val) {
+  static const char* const kNames[] = {"core",   "cpu",    "data",   "fsize",  "locks",      "memlock", "msgqueue", "nice",
+                                       "nofile", "nproc",  "rss",    "rtprio", "rttime",     "sigpending", "stack"};
+  auto bad = [&](const std::string& why) {
+    return FlagError("invalid argument \"" + val + "\" for \"--ulimit\" flag: " + why);
+  };
+  std::size_t eq = val.find('=');
+  if (eq == std::string::npos) throw bad("invalid ulimit argument: " + val);
+  std::string name = val.substr(0, eq), limits = val.substr(eq + 1);
+  if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames)) throw bad("invalid ulimit type: " + name);
+  std::vector<std::string> parts = split(limits, ':');
+  if (parts.size() > 2)
+    throw bad("too many limit value arguments - " + limits + ", can only have up to two, `soft[:hard]`");
+  auto number = [&](const std::string& v) {
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+      n = std::stoll(v, &used, 10);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (v.empty() || used != v.size()) throw bad("strconv.ParseInt: parsing \"" + v + "\": invalid syntax");
+    return n;
+  };
+  long long hard = parts.size() == 2 ? number(parts[1]) : 0;
+  long long soft = number(parts[0]);
+  if (parts.size() == 1) hard = soft;
+  if (hard != -1 && soft > hard)
+    throw bad("ulimit soft limit must be less than or equal to hard limit: " + std::to_string(soft) + " > " +
+              std::to_string(hard));
+  return json{{"Name", name}, {"Hard", hard}, {"Soft", soft}};
+}
+
+// The step containers' resources of `docker build` (its flags, the query keys of its client).
+std::string resources_query(const Parsed& p) {
+  std::string path;
+  auto bytes = [&](const char* flag, const char* key, bool swap) {
+    if (!p.has(flag)) return;
+    std::string v = p.get(flag);
+    long long n = swap && v == "-1" ? -1 : 0;
+    if (n == 0) {
+      try {
+        n = parse_ram_size(v);
+      } catch (const std::exception& e) {
+        throw FlagError("invalid argument \"" + v + "\" for \"--" + flag + "\" flag: " + e.what());
+      }
+    }
+    path += std::string("&") + key + "=" + std::to_string(n);
+  };
+  bytes("memory", "memory", false);
+  bytes("memory-swap", "memswap", true);
+  bytes("shm-size", "shmsize", false);
+  auto integer = [&](const char* flag, const char* key) {
+    if (!p.has(flag)) return;
+    std::string v = p.get(flag);
+    try {
+      path += std::string("&") + key + "=" + std::to_string(parse_int(v, flag));
+    } catch (const std::exception&) {
+      throw FlagError("invalid argument \"" + v + "\" for \"--" + flag + "\" flag: strconv.ParseInt: parsing \"" +
+                      v + "\": invalid syntax");
+    }
+  };
+  integer("cpu-shares", "cpushares");
+  integer("cpu-period", "cpuperiod");
+  integer("cpu-quota", "cpuquota");
+  if (p.has("cpuset-cpus")) path += "&cpusetcpus=" + q(p.get("cpuset-cpus"));
+  if (p.has("cpuset-mems")) path += "&cpusetmems=" + q(p.get("cpuset-mems"));
+  if (p.has("cgroup-parent")) path += "&cgroupparent=" + q(p.get("cgroup-parent"));
+  for (const std::string& h : p.all("add-host")) path += "&extrahosts=" + q(extra_host(h));
+  if (p.has("ulimit")) {
+    std::map<std::string, json> by_name;  // docker's UlimitOpt: the last of a name wins
+    for (const std::string& u : p.all("ulimit")) {
+      json l = ulimit_of(u);
+      by_name[l["Name"].get<std::string>()] = l;
+    }
+    json list = json::array();
+    for (auto& [name, l] : by_name) list.push_back(l);
+    path += "&ulimits=" + q(list.dump());
+  }
+  return path;
+}
+
 // The /build query of the command's flags, after the dockerfile ("&t=...").
 std::string build_query(const Parsed& p) {
   std::string path;
@@ -292,6 +375,14 @@ std::string build_query(const Parsed& p) {
   if (p.flag("pull")) path += "&pull=1";
   path += "&buildargs=" + q(kv_object(p.all("build-arg"), true).dump());
   path += "&labels=" + q(kv_object(p.all("label"), false).dump());
+  path += resources_query(p);
+  if (p.has("cache-from")) {  // docker's: a comma-separated list too
+    json refs = json::array();
+    for (const std::string& v : p.all("cache-from"))
+      for (const std::string& r : split(v, ','))
+        if (!r.empty()) refs.push_back(r);
+    path += "&cachefrom=" + q(refs.dump());
+  }
   return path;
 }
 
@@ -572,12 +663,22 @@ const Command kBuildCommand = {
     .use = "[OPTIONS] PATH | URL | -",
     .summary = "Build an image from a Dockerfile",
     .aliases = {"image build", "build", "builder build"},
-    .flags = {{"allow", 0, "list", "Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")"},
+    .flags = {{"add-host", 0, "list", "Add a custom host-to-IP mapping (\"host:ip\")"},
+              {"allow", 0, "list", "Allow extra privileged entitlement (e.g., \"network.host\", \"security.insecure\")"},
               {"build-arg", 0, "list", "Set build-time variables"},
+              {"cache-from", 0, "strings", "Images to consider as cache sources"},
+              {"cgroup-parent", 0, "string", "Set the parent cgroup for the \"RUN\" instructions during build"},
+              {"cpu-period", 0, "int", "Limit the CPU CFS (Completely Fair Scheduler) period"},
+              {"cpu-quota", 0, "int", "Limit the CPU CFS (Completely Fair Scheduler) quota"},
+              {"cpu-shares", 'c', "int", "CPU shares (relative weight)"},
+              {"cpuset-cpus", 0, "string", "CPUs in which to allow execution (0-3, 0,1)"},
+              {"cpuset-mems", 0, "string", "MEMs in which to allow execution (0-3, 0,1)"},
               {"file", 'f', "string", "Name of the Dockerfile (Default is \"PATH/Dockerfile\")"},
               {"force-rm", 0, "", "Always remove intermediate containers"},
               {"iidfile", 0, "string", "Write the image ID to the file"},
               {"label", 0, "list", "Set metadata for an image"},
+              {"memory", 'm', "bytes", "Memory limit"},
+              {"memory-swap", 0, "bytes", "Swap limit equal to memory plus swap: -1 to enable unlimited swap"},
               {"network", 0, "string", "Set the networking mode for the RUN instructions during build", "default"},
               {"no-cache", 0, "", "Do not use cache when building the image"},
               {"platform", 0, "string", "Set platform if server is multi-platform capable"},
@@ -590,8 +691,10 @@ const Command kBuildCommand = {
               {"rm", 0, "", "Remove intermediate containers after a successful build", "true"},
               {"secret", 0, "list",
                "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or \"id=x,env=VAR\")"},
+              {"shm-size", 0, "bytes", "Size of \"/dev/shm\""},
               {"tag", 't', "list", "Name and optionally a tag in the \"name:tag\" format"},
-              {"target", 0, "string", "Set the target build stage to build."}},
+              {"target", 0, "string", "Set the target build stage to build."},
+              {"ulimit", 0, "ulimit", "Ulimit options", "[]"}},
     .min_args = 1,
     .max_args = 1};
 

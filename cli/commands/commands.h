@@ -86,9 +86,10 @@ CommandFn cmd_volume_create, cmd_volume_ls, cmd_volume_inspect, cmd_volume_rm, c
 
 // system.cpp
 extern const Command kInspectCommand, kContainerInspectCommand, kImageInspectCommand, kLoginCommand, kLogoutCommand,
-    kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand;
+    kVersionCommand, kInfoCommand, kEventsCommand, kSystemDfCommand, kSystemPruneCommand, kBuilderPruneCommand;
 // `type` "container" or "image": `hoist container inspect` / `hoist image inspect`.
 int cmd_inspect(Ctx& ctx, const std::vector<std::string>& argv, std::string type = "");
 CommandFn cmd_login, cmd_logout, cmd_version, cmd_info, cmd_events, cmd_system_df, cmd_system_prune;
+CommandFn cmd_builder_prune;
 
 }  // namespace hoist::cli

@@ -45,6 +45,9 @@ bool is_tty(int fd);
 int term_width();
 std::string daemon_err(const std::exception& e);
 std::string filters_json(const std::vector<std::string>& fl);
+// --add-host's value as the API takes it, "host:ip" (docker's ValidateExtraHost); FlagError with
+// docker's words (container.cpp; run, create and build share it).
+std::string extra_host(const std::string& val);
 double now_s();
 
 // One flag of a command: what the parser needs and what `--help` prints, as docker's (pflag) tables.

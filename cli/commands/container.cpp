@@ -302,6 +302,8 @@ Streams attached_streams(const Parsed& p) {
   return s;
 }
 
+}  // namespace
+
 // An IP address as Go's net.ParseIP takes it (surrounding spaces trimmed), in its canonical form;
 // "" when it is not one.
 std::string canonical_ip(std::string_view text) {
@@ -331,6 +333,8 @@ std::string extra_host(const std::string& val) {
   }
   return host + ":" + ip;
 }
+
+namespace {
 
 // --dns's value, canonical; throws FlagError with docker's words.
 std::string dns_server(const std::string& val) {

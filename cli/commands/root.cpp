@@ -44,6 +44,10 @@ int inspect_images(Ctx& c, const Args& a) { return cmd_inspect(c, a, "image"); }
 
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
+      {"builder",
+       "Manage builds",
+       {{{"build"}, &kBuildCommand, cmd_build},
+        {{"prune"}, &kBuilderPruneCommand, cmd_builder_prune}}},
       {"container",
        "Manage containers",
        {{{"attach"}, &kAttachCommand, cmd_attach},

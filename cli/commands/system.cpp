@@ -316,24 +316,27 @@ int cmd_system_df(Ctx& ctx, const std::vector<std::string>& argv) {
     if (v.contains("UsageData") && v["UsageData"].value("RefCount", 0LL) > 0) ++vactive;
     else vreclaim += s;
   }
+  // docker's: the size of what is not shared with images, reclaimable all of it not in use.
   long long bsize = 0, breclaim = 0, bactive = 0;
   for (auto& b : j.value("BuildCache", json::array())) {
-    bsize += b.value("Size", 0LL);
     if (b.value("InUse", false)) ++bactive;
-    else breclaim += b.value("Size", 0LL);
+    if (b.value("Shared", false)) continue;
+    bsize += b.value("Size", 0LL);
+    if (!b.value("InUse", false)) breclaim += b.value("Size", 0LL);
   }
   auto pct = [](long long r, long long t) {
     if (t <= 0) return std::string();
     return " (" + std::to_string((int)(100.0 * r / t)) + "%)";
   };
-  auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim) {
+  auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim, bool percent = true) {
     rows.push_back({{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
-                    {"Size", human_size((double)size, 3)}, {"Reclaimable", human_size((double)reclaim, 3) + pct(reclaim, size)}});
+                    {"Size", human_size((double)size, 3)},
+                    {"Reclaimable", human_size((double)reclaim, 3) + (percent ? pct(reclaim, size) : "")}});
   };
   row("Images", j.value("Images", json::array()).size(), iactive, isize, ireclaim);
   row("Containers", j.value("Containers", json::array()).size(), cactive, csize, creclaim);
   row("Local Volumes", j.value("Volumes", json::array()).size(), vactive, vsize, vreclaim);
-  row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim);
+  row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim, false);
   out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"), rows,
                   {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"}, {"Reclaimable", "RECLAIMABLE"}}));
   return 0;
@@ -400,7 +403,46 @@ int cmd_system_prune(Ctx& ctx, const std::vector<std::string>& argv) {
     out("\n");
   }
   reclaimed += i.value("SpaceReclaimed", 0LL);
+  // The build cache, as docker's: all of it with --all, its filters (until, ...) too.
+  auto bj = json::parse(ctx.c().request("POST", std::string("/build/prune?") + (p.flag("all") ? "all=1&" : "") +
+                                                     "filters=" + q(json::parse(filters_json(p.all("filter"))).dump()))
+                            .body);
+  print_deleted("Deleted build cache objects", bj["CachesDeleted"]);
+  reclaimed += bj.value("SpaceReclaimed", 0LL);
   out("Total reclaimed space: " + human_size((double)reclaimed, 3) + "\n");
+  return 0;
+}
+
+const Command kBuilderPruneCommand = {
+    .use = "",
+    .summary = "Remove build cache",
+    .flags = {{"all", 'a', "", "Remove all unused build cache, not just dangling ones"},
+              {"filter", 0, "filter", "Provide filter values (e.g. \"until=24h\")"},
+              {"force", 'f', "", "Do not prompt for confirmation"},
+              {"keep-storage", 0, "bytes", "Amount of disk space to keep for cache"}},
+    .max_args = 0};
+
+int cmd_builder_prune(Ctx& ctx, const std::vector<std::string>& argv) {
+  auto p = parse(ctx, kBuilderPruneCommand, argv);
+  if (!p.flag("force") &&
+      !confirm(p.flag("all") ? "WARNING! This will remove all build cache. Are you sure you want to continue?"
+                             : "WARNING! This will remove all dangling build cache. Are you sure you want to continue?"))
+    return 0;
+  std::string path = "/build/prune?";
+  if (p.flag("all")) path += "all=1&";
+  if (p.has("keep-storage")) {
+    long long keep = 0;
+    try {
+      keep = parse_ram_size(p.get("keep-storage"));
+    } catch (const std::exception& e) {
+      throw FlagError("invalid argument \"" + p.get("keep-storage") + "\" for \"--keep-storage\" flag: " + e.what());
+    }
+    path += "keep-storage=" + std::to_string(keep) + "&";
+  }
+  path += "filters=" + q(json::parse(filters_json(p.all("filter"))).dump());
+  auto r = json::parse(ctx.c().request("POST", path).body);
+  print_deleted("Deleted build cache objects", r["CachesDeleted"]);
+  out("Total reclaimed space: " + human_size((double)r.value("SpaceReclaimed", 0LL), 3) + "\n");
   return 0;
 }
 

@@ -169,13 +169,12 @@ BuildPlan build_plan(const Project& p, const std::string& service, const BuildFl
     else if (k == "shm_size") query += "&shmsize=" + qenc(scalar(v));
     else if (k == "isolation") query += "&isolation=" + qenc(v.get<std::string>());
     else if (k == "extra_hosts") {
-      json eh = json::array();
+      // One extrahosts parameter per host, as docker's client sends them (dockerd reads r.Form).
       for (const auto& e : v) {
         std::string x = e.get<std::string>();
         auto eq = x.find('=');
-        eh.push_back(eq == std::string::npos ? x : x.substr(0, eq) + ":" + x.substr(eq + 1));
+        query += "&extrahosts=" + qenc(eq == std::string::npos ? x : x.substr(0, eq) + ":" + x.substr(eq + 1));
       }
-      query += "&extrahosts=" + qenc(eh.dump());
     } else if (k == "ulimits") {
       json ul = json::array();
       for (const auto& [uk, uv] : v.items()) {

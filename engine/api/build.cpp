@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -110,11 +111,6 @@ std::map<std::string, std::optional<std::string>> string_map(const std::string& 
   return out;
 }
 
-bool nonzero(const Request& req, const std::string& key) {
-  std::string v = req.q(key);
-  return !v.empty() && v != "0";
-}
-
 // The parameters hoist build does not honour yet: refused when they ask for something.
 void check_unsupported(const Request& req) {
   auto refuse = [](const std::string& what) {
@@ -122,14 +118,8 @@ void check_unsupported(const Request& req) {
   };
   if (req.q("version") == "2") refuse("BuildKit (version=2)");
   if (req.qbool("squash")) refuse("squash");
-  for (const char* k : {"memory", "memswap", "cpushares", "cpuperiod", "cpuquota", "shmsize"})
-    if (nonzero(req, k)) refuse(k);
-  for (const char* k : {"cpusetcpus", "cpusetmems", "cgroupparent", "isolation", "outputs"})
+  for (const char* k : {"isolation", "outputs"})
     if (!req.q(k).empty()) refuse(k);
-  for (const char* k : {"cachefrom", "extrahosts", "ulimits"}) {
-    std::string v = req.q(k);
-    if (!v.empty() && v != "[]" && v != "null" && v != "{}") refuse(k);
-  }
 }
 
 // RUN --mount=type=secret's secrets: Hoist's own header (the classic API has no field for them;
@@ -164,6 +154,86 @@ bool build_entitlements(const std::string& header) {
   return insecure;
 }
 
+// httputils.Int64ValueOrZero: a number, else 0.
+std::int64_t int64_or_zero(const Request& req, const std::string& key) {
+  std::string v = req.q(key);
+  if (v.empty()) return 0;
+  try {
+    std::size_t used = 0;
+    long long n = std::stoll(v, &used, 10);
+    return used == v.size() ? n : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The step containers' resources, read as dockerd's newImageBuildOptions reads them.
+BuildResources build_resources(const Request& req) {
+  BuildResources r;
+  r.memory = int64_or_zero(req, "memory");
+  r.memory_swap = int64_or_zero(req, "memswap");
+  r.cpu_shares = int64_or_zero(req, "cpushares");
+  r.cpu_period = int64_or_zero(req, "cpuperiod");
+  r.cpu_quota = int64_or_zero(req, "cpuquota");
+  r.cpuset_cpus = req.q("cpusetcpus");
+  r.cpuset_mems = req.q("cpusetmems");
+  r.cgroup_parent = req.q("cgroupparent");
+  if (std::string v = req.q("shmsize"); !v.empty()) {
+    std::size_t used = 0;
+    try {
+      r.shm_size = std::stoll(v, &used, 10);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size()) throw Error("strconv.ParseInt: parsing \"" + v + "\": invalid syntax");  // dockerd: a 500
+  }
+  r.ulimits = BuildResources::parse_ulimits(req.q("ulimits"));
+  r.extra_hosts = query_values(req.target, "extrahosts");
+  return r;
+}
+
+// Go's RFC3339Nano of a time in nanoseconds (UTC, the fraction's trailing zeros dropped).
+std::string rfc3339_nano(std::int64_t ns) {
+  std::time_t sec = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  ::gmtime_r(&sec, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  long frac = static_cast<long>(ns % 1000000000);
+  if (frac) {
+    char f[16];
+    std::snprintf(f, sizeof f, ".%09ld", frac);
+    std::string fs = f;
+    while (fs.back() == '0') fs.pop_back();
+    out += fs;
+  }
+  return out + "Z";
+}
+
+// dockerd's BuildCache objects: Parent below API 1.42, Parents from it (each omitted when empty).
+json build_cache_json(const std::vector<BuildCacheRecord>& records, const std::string& version) {
+  bool old = !version.empty() && compare_versions(version, "1.42") < 0;
+  json out = json::array();
+  for (const BuildCacheRecord& r : records) {
+    json b = {{"ID", r.id}};
+    if (!r.parent.empty()) {
+      if (old) b["Parent"] = r.parent;
+      else b["Parents"] = json::array({r.parent});
+    }
+    b["Type"] = r.type;
+    b["Description"] = r.description;
+    b["InUse"] = r.in_use;
+    b["Shared"] = r.shared;
+    b["Size"] = r.size;
+    b["CreatedAt"] = rfc3339_nano(r.created_ns);
+    b["LastUsedAt"] = r.last_used_ns ? json(rfc3339_nano(r.last_used_ns)) : json(nullptr);
+    b["UsageCount"] = r.usage;
+    out.push_back(b);
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
@@ -172,6 +242,28 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
   rt.post("/hoist/build-context", [builds](Request& req, Response& res) {
     auto a = builds->contexts().compare(req.q("key"), req.body(64 << 20));
     res.json(200, json{{"token", a.token}, {"have", a.have}}.dump() + "\n");
+  });
+  d.hooks().df_build_cache = [builds](const std::string& version) {
+    return build_cache_json(builds->cache_records(), version).dump();
+  };
+  // dockerd's /build/prune: all, keep-storage, filters (build_prune.h).
+  rt.post("/build/prune", [builds](Request& req, Response& res) {
+    BuildPruneOptions o;
+    o.all = req.qbool("all");
+    if (std::string ks = req.q("keep-storage"); !ks.empty()) {
+      try {
+        std::size_t used = 0;
+        o.keep_storage = std::stoll(ks, &used, 10);
+        if (used != ks.size()) throw InvalidArgument("");
+      } catch (const std::exception&) {
+        throw InvalidArgument("strconv.ParseInt: parsing \"" + ks + "\": invalid syntax");
+      }
+    }
+    o.read_filters(parse_filters(req.q("filters")));
+    BuildPruneReport rep = builds->prune_cache(o);
+    json out = {{"CachesDeleted", rep.deleted.empty() ? json(nullptr) : json(rep.deleted)},
+                {"SpaceReclaimed", rep.reclaimed}};
+    res.json(200, out.dump() + "\n");
   });
   rt.post("/build", [builds, &d](Request& req, Response& res) {
     BuildOptions o;
@@ -194,6 +286,17 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     o.allow_insecure = build_entitlements(req.header("x-hoist-build-entitlements"));
     o.pull = req.qbool("pull");
+    o.resources = build_resources(req);
+    if (std::string cf = req.q("cachefrom"); !cf.empty()) {  // dockerd: a JSON array of references
+      json j = json::parse(cf, nullptr, false);
+      if (j.is_discarded() || !(j.is_array() || j.is_null()))
+        throw InvalidArgument("invalid cachefrom parameter: not a JSON array of strings");
+      if (j.is_array())
+        for (auto& v : j) {
+          if (!v.is_string()) throw InvalidArgument("invalid cachefrom parameter: not a JSON array of strings");
+          o.cache_from.push_back(v.get<std::string>());
+        }
+    }
     o.remote = req.q("remote");
     // X-Registry-Config: the client's credentials for every registry, used by the pulls (in an
     // auth file of the request's own, removed with it).

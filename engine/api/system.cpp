@@ -288,14 +288,20 @@ void register_system_routes(Router& r, Daemon& d) {
     res.json(200, json{{"Status", "Login Succeeded"}, {"IdentityToken", ""}}.dump() + "\n");
   });
 
-  r.get("/system/df", [&d](Request&, Response& res) {
+  r.get("/system/df", [&d](Request& req, Response& res) {
     json df;
     df["LayersSize"] = images_layers_size(d);
     df["Images"] = json::parse(images_list_json(d, {}, true));
     df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
     df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
-    df["BuildCache"] = json::array();
-    df["BuilderSize"] = 0;
+    // As dockerd: null for no record; BuilderSize (the records' sum) only below API 1.42.
+    json cache = d.hooks().df_build_cache ? json::parse(d.hooks().df_build_cache(req.version)) : json::array();
+    df["BuildCache"] = cache.empty() ? json(nullptr) : cache;
+    if (!req.version.empty() && compare_versions(req.version, "1.42") < 0) {
+      std::int64_t builder_size = 0;
+      for (const json& b : cache) builder_size += b.value("Size", std::int64_t{0});
+      df["BuilderSize"] = builder_size;
+    }
     res.json(200, df.dump() + "\n");
   });
 }

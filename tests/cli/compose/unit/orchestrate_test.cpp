@@ -205,7 +205,7 @@ TEST_F(Orchestrate, BuildPlans) {
       "services:\n"
       "  web:\n    build:\n      context: ./src\n      dockerfile: docker/Dockerfile.dev\n"
       "      args: {A: '1', UNSET: null}\n      labels: {own: x}\n      target: final\n"
-      "      cache_from: [c:1]\n      network: host\n"
+      "      cache_from: [c:1]\n      network: host\n      extra_hosts: ['a:10.0.0.1', 'b=10.0.0.2']\n"
       "  named: {image: reg/x:2, build: {dockerfile_inline: 'FROM scratch'}}\n"
       "  plain: {image: bb:1}\n");
   EXPECT_EQ(service_image(p, "web"), "app-web");
@@ -218,7 +218,8 @@ TEST_F(Orchestrate, BuildPlans) {
   EXPECT_EQ(b.dockerfile, "docker/Dockerfile.dev");
   EXPECT_FALSE(b.has_inline);
   EXPECT_EQ(b.query,
-            "&t=app-web&cachefrom=%5B%22c%3A1%22%5D&networkmode=host&target=final&nocache=1&rm=1"
+            "&t=app-web&cachefrom=%5B%22c%3A1%22%5D&extrahosts=a%3A10.0.0.1&extrahosts=b%3A10.0.0.2"
+            "&networkmode=host&target=final&nocache=1&rm=1"
             "&buildargs=%7B%22A%22%3A%221%22%7D"
             "&labels=%7B%22com.docker.compose.project%22%3A%22app%22%2C%22com.docker.compose.service%22%3A%22web%22%2C"
             "%22com.docker.compose.version%22%3A%222.29.7%22%2C%22own%22%3A%22x%22%7D");
