@@ -72,8 +72,8 @@ namespace hoist::compose {
 struct LoadOptions;
 }
 namespace hoist::cli {
-// compose_ops.cpp: the orchestration commands (up, down, ps, logs, start, stop, restart, kill, rm,
-// exec) and their summaries; -1 when `sub` is none of them.
+// compose_ops.cpp: the orchestration commands (compose_lifecycle.cpp, compose_run.cpp,
+// compose_info.cpp, compose_build.cpp) and their summaries; -1 when `sub` is none of them.
 const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands();
 int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
                         const std::vector<std::string>& argv);
