@@ -48,7 +48,8 @@ const Command kComposeUp = {
      {"attach-dependencies", 0, "", "Automatically attach to log output of dependent services"},
      {"no-color", 0, "", "Produce monochrome output"},
      {"no-log-prefix", 0, "", "Don't print prefix in logs"},
-     {"timestamps", 0, "", "Show timestamps"}},
+     {"timestamps", 0, "", "Show timestamps"},
+     {"watch", 'w', "", "Watch source code and rebuild/refresh containers when files are updated."}},
     true,
     0,
     -1};
@@ -132,6 +133,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     }
   }
   // Everything that can be refused is refused before anything is made.
+  if (p.flag("watch")) check_watch(proj, std::vector<std::string>(services.begin(), services.end()));
   std::set<std::string> networks;
   for (const auto& s : services) {
     compose::container_create_plan(proj, s, 1, "");
@@ -261,7 +263,40 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     in_parallel(todo, up_service);
   }
   if (p.flag("wait") && !p.flag("no-start")) wait_ready(ctx, ids, p.has("wait-timeout") ? std::stoi(p.get("wait-timeout")) : 0);
-  if (detached || p.flag("no-start")) return 0;
+  if (p.flag("no-start")) return 0;
+  std::vector<std::string> watched(services.begin(), services.end());
+  if (detached && p.flag("watch")) {  // the watch in the foreground, without the containers' output
+    static std::atomic<bool> interrupted{false};
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { interrupted = true; };
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    return watch_project(ctx, lo, proj, watched, {}, [] { return interrupted.load(); });
+  }
+  if (detached) return 0;
+  // --watch: the watch in a thread of its own (its own client) while the output is followed.
+  std::atomic<bool> stop_watch{false};
+  std::thread watcher;
+  if (p.flag("watch"))
+    watcher = std::thread([&] {
+      Ctx wctx{ctx.host, ctx.config_dir, "compose up", nullptr};
+      try {
+        watch_project(wctx, lo, proj, watched, {}, [&] { return stop_watch.load(); });
+      } catch (const ExitError& e) {
+        errp(e.msg + "\n");
+      } catch (const std::exception& e) {
+        errp(daemon_err(e) + "\n");
+      }
+    });
+  struct JoinWatch {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~JoinWatch() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } join_watch{stop_watch, watcher};
   AttachOptions ao;
   if (p.args.empty() || p.flag("attach-dependencies")) ao.services = services;
   else ao.services = std::set<std::string>(wanted.begin(), wanted.end());

@@ -2,7 +2,8 @@
 // images, networks and volumes made when missing, the dependency waits, the log streams), and the
 // dispatch of `hoist compose SUB` to the command files: compose_lifecycle.cpp (up, create, down,
 // start, stop, restart, kill, rm, pause, unpause), compose_run.cpp (run, exec), compose_info.cpp
-// (ps, logs, top, images, port, ls, version), compose_build.cpp (build, pull, push). The commands
+// (ps, logs, top, images, port, ls, version), compose_build.cpp (build, pull, push), compose_io.cpp
+// (attach, cp, events, stats, wait, scale), compose_watch.cpp (watch). The commands
 // are clients of the Docker Engine API (they work against hoistd and dockerd alike); what to send
 // comes from cli/compose/orchestrate.h.
 #include <signal.h>
@@ -314,7 +315,9 @@ const std::vector<std::pair<std::string, std::string>>& compose_orchestration_co
       {"down", kComposeDown.summary},  {"exec", kComposeExec.summary},     {"kill", kComposeKill.summary},
       {"logs", kComposeLogs.summary},  {"ps", kComposePs.summary},         {"restart", kComposeRestart.summary},
       {"rm", kComposeRm.summary},      {"start", kComposeStart.summary},   {"stop", kComposeStop.summary},
-      {"up", kComposeUp.summary}};
+      {"up", kComposeUp.summary},      {"attach", kComposeAttach.summary}, {"cp", kComposeCp.summary},
+      {"events", kComposeEvents.summary}, {"stats", kComposeStats.summary}, {"wait", kComposeWait.summary},
+      {"scale", kComposeScale.summary}, {"watch", kComposeWatch.summary}};
   return v;
 }
 
@@ -338,6 +341,13 @@ int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::str
   if (sub == "exec") return compose_exec(ctx, lo, argv);
   if (sub == "stop" || sub == "start" || sub == "restart" || sub == "kill" || sub == "rm")
     return compose_each(ctx, lo, sub, argv);
+  if (sub == "attach") return compose_attach(ctx, lo, argv);
+  if (sub == "cp") return compose_cp(ctx, lo, argv);
+  if (sub == "events") return compose_events(ctx, lo, argv);
+  if (sub == "stats") return compose_stats(ctx, lo, argv);
+  if (sub == "wait") return compose_wait(ctx, lo, argv);
+  if (sub == "scale") return compose_scale(ctx, lo, argv);
+  if (sub == "watch") return compose_watch(ctx, lo, argv);
   return -1;
 }
 

@@ -3,6 +3,7 @@
 // and volumes made when missing, the dependency waits and the containers' log streams.
 #pragma once
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -65,6 +66,28 @@ std::string ensure_image(Ctx& ctx, const Project& proj, const std::string& servi
 // else those whose image is missing or whose pull_policy is "build"), as `compose build`.
 void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>& services, bool always,
                   const compose::BuildFlags& flags, const std::vector<std::string>& build_args, bool quiet);
+
+// compose_io.cpp
+extern const Command kComposeAttach, kComposeCp, kComposeEvents, kComposeStats, kComposeWait, kComposeScale;
+int compose_attach(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+int compose_cp(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+int compose_events(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+int compose_stats(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+int compose_wait(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+int compose_scale(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+
+// compose_watch.cpp
+extern const Command kComposeWatch;
+int compose_watch(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::string>& argv);
+struct WatchOptions {
+  bool quiet = false;  // no build output
+  bool prune = true;   // the images a rebuild left dangling removed
+};
+// Throws ExitError when the services' develop.watch rules are refused, or none has any.
+void check_watch(const Project& proj, const std::vector<std::string>& services);
+// Acts on the services' develop.watch rules until `stop` returns true (asked every 100 ms).
+int watch_project(Ctx& ctx, const compose::LoadOptions& lo, const Project& proj, const std::vector<std::string>& services,
+                  const WatchOptions& o, const std::function<bool()>& stop);
 
 // compose_ops.cpp: the helpers.
 extern std::mutex g_out;  // held while a line goes out (stdout and stderr are shared by threads)
