@@ -307,6 +307,7 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
   ao.timestamps = p.flag("timestamps");
   ao.stop_query = stop_query(p);
   ao.since = started;
+  ao.until_interrupted = p.flag("watch");
   return attach_up(ctx, proj, ao);
 }
 
@@ -433,6 +434,7 @@ int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
     double ended = 0;       // when the last stream ended (the next one starts there)
     bool reported = false;  // "exited with code" printed for the current stop
     bool streamed = false;  // a stream was started (a stopped container's output is read once)
+    std::string started_at;  // the container's StartedAt when the last stream started
   };
   std::map<std::string, std::unique_ptr<Follow>> follows;  // by id
   std::size_t width = 0;
@@ -467,10 +469,27 @@ int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
       }
       if (f->done.load() && (live || !f->streamed)) {  // (again) running: from where the last stream ended
         f->reported = false;
-        f->streamed = true;
         f->done = false;
         char since[32];
         std::snprintf(since, sizeof since, "%.9f", f->ended);
+        {
+          // A new run (another StartedAt than the last stream's): its output from the last stop
+          // (FinishedAt) on, whenever the last stream ended (the loop may see the stop only after
+          // the new start; the first output may be logged before StartedAt is set).
+          json info = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+          std::string at = info["State"].value("StartedAt", "");
+          std::string stop = info["State"].value("FinishedAt", "");
+          struct tm tm {};
+          if (f->streamed && at != f->started_at && stop.size() >= 19 &&
+              ::strptime(stop.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) {
+            std::string frac =
+                stop.size() > 20 && stop[19] == '.' ? stop.substr(20, stop.find_first_not_of("0123456789", 20) - 20) : "";
+            frac = (frac + "000000000").substr(0, 9);
+            std::snprintf(since, sizeof since, "%lld.%s", static_cast<long long>(::timegm(&tm)), frac.c_str());
+          }
+          f->started_at = at;
+        }
+        f->streamed = true;
         std::string query = std::string("stdout=1&stderr=1&follow=1&since=") + since;
         if (o.timestamps) query += "&timestamps=1";
         std::string prefix = o.no_prefix ? "" : log_prefix(f->shown, width, f->index, o.color);
@@ -501,7 +520,7 @@ int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o) {
         if (o.abort_on_exit) abort = true;
       }
     }
-    if (abort || !any_live) break;
+    if (abort || (!any_live && !o.until_interrupted)) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   bool interrupted = g_interrupts.load() > 0;

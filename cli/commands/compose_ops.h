@@ -36,6 +36,7 @@ struct AttachOptions {
   bool color = false, no_prefix = false, timestamps = false;
   std::string stop_query;  // "?t=N" or ""
   double since = 0;        // output from then on (the start of `up`)
+  bool until_interrupted = false;  // --watch: followed until Ctrl-C, also while none runs
 };
 int attach_up(Ctx& ctx, const Project& proj, const AttachOptions& o);
 

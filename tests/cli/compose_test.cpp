@@ -804,6 +804,58 @@ TEST_P(ComposeApp, WatchSyncAndRebuild) {
   EXPECT_NE(file("watch.out").find("service(s) [\"web\"] successfully built"), std::string::npos) << file("watch.out");
 }
 
+// `up --watch`: the output followed and the sync rule acted on at once; Ctrl-C stops both.
+TEST_P(ComposeApp, UpWatchSyncs) {
+  fs::create_directories(dir_ + "/src");
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  web:\n    image: bb:1\n    command: [sh, -c, 'echo web-up; exec sleep 1000']\n    develop:\n"
+      << "      watch: [{action: sync+restart, path: ./src, target: /srv}]\n";
+  std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
+                    dir_ + " -f " + dir_ + "/compose.yaml up -t 1 --watch";
+  auto started = hoist::test::run_cmd(
+      {"sh", "-c", cmd + " > " + dir_ + "/up.out 2> " + dir_ + "/up.err < /dev/null & echo $!"}, "", 10);
+  int pid = std::atoi(started.out.c_str());
+  ASSERT_GT(pid, 0) << started.err;
+  struct Stop {
+    int pid;
+    ~Stop() {
+      ::kill(pid, SIGKILL);
+    }
+  } stop{pid};
+  auto file = [&](const std::string& f) {
+    std::ifstream in(dir_ + "/" + f);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  auto until = [&](const std::function<bool()>& ok, int seconds) {
+    for (int i = 0; i < seconds * 5; ++i) {
+      if (ok()) return true;
+      ::usleep(200000);
+    }
+    return ok();
+  };
+  ASSERT_TRUE(until([&] { return file("up.out").find("Watch enabled") != std::string::npos || ::kill(pid, 0) != 0; }, 60));
+  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
+  EXPECT_TRUE(until([&] { return file("up.out").find("web-1  | web-up\n") != std::string::npos; }, 10)) << file("up.out");
+  std::string started_at = inspect("container", project_ + "-web-1")["State"]["StartedAt"];
+  std::ofstream(dir_ + "/src/page.html") << "hi\n";
+  EXPECT_TRUE(until([&] { return compose({"exec", "-T", "web", "cat", "/srv/page.html"}).out == "hi\n"; }, 15))
+      << file("up.out") << file("up.err");
+  // sync+restart: restarted after the copy (its output followed again).
+  EXPECT_TRUE(until([&] { return file("up.out").find("service(s) [\"web\"] restarted") != std::string::npos; }, 15))
+      << file("up.out") << file("up.err");
+  EXPECT_NE(inspect("container", project_ + "-web-1")["State"]["StartedAt"], started_at);
+  // Still attached and watching after the restart.
+  EXPECT_TRUE(until([&] { return file("up.out").rfind("web-1  | web-up\n") > file("up.out").find("restarted"); }, 10))
+      << file("up.out") << file("up.err") << docker({"logs", "-t", project_ + "-web-1"}).out
+      << inspect("container", project_ + "-web-1")["State"].dump();
+  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
+  ::kill(pid, SIGINT);
+  EXPECT_TRUE(until([&] { return ::kill(pid, 0) != 0 || file("up.out").find("Gracefully stopping") != std::string::npos; }, 10));
+  EXPECT_TRUE(until([&] { return inspect("container", project_ + "-web-1")["State"]["Status"] == "exited"; }, 20))
+      << file("up.out") << file("up.err");
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),
                          [](const auto& info) { return info.param; });
 
