@@ -23,6 +23,9 @@ extern const Command kRunCommand, kCreateCommand, kStartCommand, kAttachCommand,
 int cmd_run(Ctx& ctx, const std::vector<std::string>& argv, bool create_only);
 int cmd_stop(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);    // stop, restart
 int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string& what);  // pause, unpause
+// docker stats' table (or --format, --no-stream, --no-trunc of `p`) of the containers `containers`
+// lists, asked again before each round: `stats` and `compose stats`.
+int show_stats(Ctx& ctx, const Parsed& p, const std::function<std::vector<std::string>()>& containers);
 CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps, cmd_logs, cmd_exec, cmd_top, cmd_stats;
 
 // cp.cpp: `cp` (container cp), files between a container and the local file system.
@@ -74,8 +77,8 @@ namespace hoist::compose {
 struct LoadOptions;
 }
 namespace hoist::cli {
-// compose_ops.cpp: the orchestration commands (up, down, ps, logs, start, stop, restart, kill, rm,
-// exec) and their summaries; -1 when `sub` is none of them.
+// compose_ops.cpp: the orchestration commands (compose_lifecycle.cpp, compose_run.cpp,
+// compose_info.cpp, compose_build.cpp) and their summaries; -1 when `sub` is none of them.
 const std::vector<std::pair<std::string, std::string>>& compose_orchestration_commands();
 int compose_orchestrate(Ctx& ctx, const compose::LoadOptions& lo, const std::string& sub,
                         const std::vector<std::string>& argv);

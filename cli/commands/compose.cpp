@@ -1,6 +1,6 @@
 // `hoist compose`: the compose project's flags (-f, -p, --project-directory, --env-file, --profile)
-// and its commands: `config` here, which needs no daemon; the orchestration (up, down, ps, logs,
-// start, stop, restart, kill, rm, exec) in compose_ops.cpp; the others are refused until they land.
+// and its commands: `config` here, which needs no daemon; the others, clients of the daemon, in
+// compose_ops.cpp and the files it dispatches to.
 #include <unistd.h>
 
 #include <algorithm>

@@ -1123,13 +1123,17 @@ int cmd_stats(Ctx& ctx, const std::vector<std::string>& argv) {
     auto list = json::parse(ctx.c().request("GET", std::string("/containers/json?all=") + (p.flag("all") ? "1" : "0")).body);
     for (auto& c : list) ids.push_back(c["Id"]);
   }
+  return show_stats(ctx, p, [&] { return ids; });
+}
+
+int show_stats(Ctx& ctx, const Parsed& p, const std::function<std::vector<std::string>()>& containers) {
   std::map<std::string, std::string> hdr = {{"ID", "CONTAINER ID"}, {"Container", "CONTAINER"}, {"Name", "NAME"},
                                             {"CPUPerc", "CPU %"},     {"MemUsage", "MEM USAGE / LIMIT"}, {"MemPerc", "MEM %"},
                                             {"NetIO", "NET I/O"},     {"BlockIO", "BLOCK I/O"},  {"PIDs", "PIDS"}};
   std::string fmt = p.get("format", "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}");
   for (;;) {
     std::vector<json> rows;
-    for (auto& id : ids) {
+    for (auto& id : containers()) {
       auto r = ctx.c().request("GET", "/containers/" + q(id) + "/stats?stream=0", "", {}, true);
       if (r.status != 200) continue;
       auto s = json::parse(r.body);

@@ -6,16 +6,19 @@
 // `down -v` leaves nothing. Also: port, top, images, pause, ls, version, and hoist as docker 28's
 // compose CLI plugin; `build:` (compose build, up --build/--no-build, down --rmi, push and pull
 // through a registry on loopback), attached up (prefixed output, --exit-code-from, Ctrl-C twice);
-// run (one-off containers) and create.
+// run (one-off containers) and create; scale, cp, stats, events, wait, attach; watch (sync and
+// rebuild rules acting on edits in the project directory).
 //
 // Isolation: the project name has a random suffix, the project's two networks random subnets in
 // 10.196.0.0/16; TearDown runs `compose down -v --remove-orphans` and removes whatever is left with
 // the project's label, also when the test failed.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -800,6 +803,226 @@ TEST_P(ComposeApp, PullBeforeBuildAndDownWithoutFile) {
   EXPECT_NE(again.err.find("No resource found to remove for project \"" + project_ + "\""), std::string::npos)
       << again.err;
   docker({"rmi", "-f", unreachable});
+}
+
+TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  app: {image: bb:1, command: [sleep, '1000']}\n"
+      << "  job: {image: bb:1, command: [sh, -c, 'sleep 2; exit 4']}\n"
+      << "  talk: {image: bb:1, command: [sh, -c, 'sleep 2; echo from-talk; exit 3']}\n";
+  ASSERT_EQ(compose({"up", "-d", "app"}).code, 0);
+  // scale: SERVICE=N, as up --scale; a bad specifier is refused.
+  auto sc = compose({"scale", "app=2"});
+  ASSERT_EQ(sc.code, 0) << sc.err;
+  EXPECT_EQ(compose({"ps", "--format", "{{.Name}}", "app"}).out, project_ + "-app-1\n" + project_ + "-app-2\n");
+  sc = compose({"scale", "app=x"});
+  EXPECT_EQ(sc.code, 1);
+  EXPECT_NE(sc.err.find("Invalid scale specifier: can't parse replica value as int: app=x"), std::string::npos) << sc.err;
+  EXPECT_EQ(compose({"scale", "app"}).code, 1);
+
+  // cp: into every replica; out of the first one; --index picks one.
+  std::ofstream(dir_ + "/f.txt") << "hello\n";
+  auto cp = compose({"cp", dir_ + "/f.txt", "app:/tmp/"});
+  ASSERT_EQ(cp.code, 0) << cp.err;
+  EXPECT_NE(cp.err.find(project_ + "-app-2  Copied " + dir_ + "/f.txt to " + project_ + "-app-2:/tmp/"), std::string::npos)
+      << cp.err;
+  EXPECT_EQ(compose({"exec", "-T", "--index", "1", "app", "cat", "/tmp/f.txt"}).out, "hello\n");
+  EXPECT_EQ(compose({"exec", "-T", "--index", "2", "app", "cat", "/tmp/f.txt"}).out, "hello\n");
+  ASSERT_EQ(compose({"exec", "-T", "--index", "2", "app", "sh", "-c", "echo two > /tmp/g"}).code, 0);
+  cp = compose({"cp", "--index", "2", "app:/tmp/g", dir_ + "/g"});
+  ASSERT_EQ(cp.code, 0) << cp.err;
+  std::ifstream g(dir_ + "/g");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(g)), {}), "two\n");
+  EXPECT_EQ(compose({"cp", "--index", "2", "app:/tmp/g", "app:/tmp/h"}).err,
+            "copying between services is not supported\n");
+  EXPECT_EQ(compose({"cp", "app:/tmp/nothing-such", dir_ + "/n"}).code, 1);
+  EXPECT_EQ(compose({"cp", dir_ + "/f.txt", "job:/tmp/"}).err, "no container found for service \"job\"\n");
+
+  // stats: the project's containers only.
+  auto st = compose({"stats", "--no-stream", "--format", "{{.Name}}"});
+  ASSERT_EQ(st.code, 0) << st.err;
+  EXPECT_EQ(st.out, project_ + "-app-1\n" + project_ + "-app-2\n");
+
+  // events: the project's container events, in Compose v2's text and JSON forms.
+  {
+    std::string base = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ +
+                       " compose --project-directory " + dir_ + " -f " + dir_ + "/compose.yaml ";
+    std::string script = base + "events > " + dir_ + "/ev.txt 2>&1 & a=$!; " + base + "events --json app > " + dir_ +
+                         "/ev.json 2>&1 & b=$!; sleep 1.5; " + base + "stop -t 1 app > /dev/null 2>&1; sleep 1; kill $a $b";
+    hoist::test::run_cmd({"sh", "-c", script}, "", 30);
+    std::ifstream t(dir_ + "/ev.txt"), j(dir_ + "/ev.json");
+    std::string text((std::istreambuf_iterator<char>(t)), {}), js((std::istreambuf_iterator<char>(j)), {});
+    std::string id1 = inspect("container", project_ + "-app-1")["Id"];
+    bool found = false;
+    for (const auto& l : lines(js)) {
+      json e = json::parse(l);
+      EXPECT_EQ(e["type"], "container");
+      EXPECT_EQ(e["service"], "app");
+      for (auto& [k, v] : e["attributes"].items()) EXPECT_NE(k.rfind("com.docker.compose.", 0), 0u) << k;
+      if (e["action"] == "stop" && e["id"] == id1) {
+        found = true;
+        EXPECT_EQ(e["attributes"]["name"], project_ + "-app-1");
+        EXPECT_EQ(e["attributes"]["image"], "bb:1");
+        EXPECT_EQ(e["time"].get<std::string>().size() >= 20, true) << e["time"];
+      }
+    }
+    EXPECT_TRUE(found) << js;
+    // "2006-01-02 15:04:05.000000 container stop <id> (image=bb:1, name=...)", then a blank line.
+    auto at = text.find(" container stop " + id1 + " (");
+    ASSERT_NE(at, std::string::npos) << text;
+    ASSERT_GE(at, 26u);
+    std::string stamp = text.substr(at - 26, 26);
+    EXPECT_EQ(stamp[4], '-');
+    EXPECT_EQ(stamp[10], ' ');
+    EXPECT_EQ(stamp[19], '.');
+    std::string rest = text.substr(at + 16 + id1.size());
+    EXPECT_NE(rest.find("image=bb:1"), std::string::npos) << rest;
+    EXPECT_NE(rest.find("name=" + project_ + "-app-1"), std::string::npos) << rest;
+    EXPECT_NE(rest.find(")\n\n"), std::string::npos) << rest;
+  }
+
+  // wait: the code of the containers' exit; --down-project removes the project then.
+  ASSERT_EQ(compose({"up", "-d", "job"}).code, 0);
+  std::string job = inspect("container", project_ + "-job-1")["Id"];
+  auto w = compose({"wait", "job"}, 60);
+  EXPECT_EQ(w.code, 4) << w.err;
+  EXPECT_EQ(w.out, "container \"" + job + "\" exited with status code 4\n");
+  EXPECT_EQ(compose({"wait", "job"}).err, "no containers for project \"" + project_ + "\"\n");
+
+  // attach: the service's container's output until it exits; its exit code.
+  ASSERT_EQ(compose({"up", "-d", "talk"}).code, 0);
+  auto att = compose({"attach", "--no-stdin", "talk"}, 30);
+  EXPECT_EQ(att.code, 3) << att.err;
+  EXPECT_EQ(att.out, "from-talk\n");
+  EXPECT_EQ(compose({"attach", "--no-stdin", "talk"}).err, "service \"talk\" is not running\n");
+
+  ASSERT_EQ(compose({"up", "-d", "job"}).code, 0);
+  w = compose({"wait", "--down-project", "job"}, 60);
+  EXPECT_EQ(w.code, 4) << w.err;
+  EXPECT_EQ(summary(), json::object());
+}
+
+// `compose watch`: a sync rule (an edit, a new directory, an ignored file, a removal seen in the
+// running container within seconds) and a rebuild rule (the image built again, the container
+// recreated from it).
+TEST_P(ComposeApp, WatchSyncAndRebuild) {
+  fs::create_directories(dir_ + "/app/src");
+  std::ofstream(dir_ + "/app/Dockerfile") << "FROM bb:1\nCOPY version /version\n";
+  std::ofstream(dir_ + "/app/version") << "v1\n";
+  std::ofstream(dir_ + "/app/src/a.txt") << "one\n";
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  web:\n    build: {context: ./app}\n    command: [sleep, '1000']\n    develop:\n      watch:\n"
+      << "        - {action: sync, path: ./app/src, target: /src, ignore: ['*.tmp']}\n"
+      << "        - {action: rebuild, path: ./app/version}\n"
+      << "  plain: {image: bb:1, command: [sleep, '1000']}\n";
+  auto none = compose({"watch", "--no-up", "plain"});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("none of the selected services is configured for watch"), std::string::npos) << none.err;
+
+  std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
+                    dir_ + " -f " + dir_ + "/compose.yaml watch web";
+  auto started = hoist::test::run_cmd(
+      {"sh", "-c", cmd + " > " + dir_ + "/watch.out 2> " + dir_ + "/watch.err < /dev/null & echo $!"}, "", 10);
+  int pid = std::atoi(started.out.c_str());
+  ASSERT_GT(pid, 0) << started.err;
+  struct Stop {
+    int pid;
+    ~Stop() {
+      ::kill(pid, SIGINT);
+      for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) ::usleep(100000);
+      ::kill(pid, SIGKILL);
+    }
+  } stop{pid};
+  auto file = [&](const std::string& f) {
+    std::ifstream in(dir_ + "/" + f);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  auto until = [&](const std::function<bool()>& ok, int seconds) {
+    for (int i = 0; i < seconds * 5; ++i) {
+      if (ok()) return true;
+      ::usleep(200000);
+    }
+    return ok();
+  };
+  ASSERT_TRUE(until([&] { return file("watch.out").find("Watch enabled") != std::string::npos; }, 120))
+      << file("watch.out") << file("watch.err");
+  auto in_web = [&](const std::string& path) { return compose({"exec", "-T", "web", "cat", path}).out; };
+  std::string first_id = inspect("container", project_ + "-web-1")["Id"];
+
+  std::ofstream(dir_ + "/app/src/a.txt") << "two\n";
+  EXPECT_TRUE(until([&] { return in_web("/src/a.txt") == "two\n"; }, 10)) << file("watch.out") << file("watch.err");
+  EXPECT_NE(file("watch.out").find("Syncing service \"web\" after 1 changes were detected"), std::string::npos)
+      << file("watch.out");
+  fs::create_directories(dir_ + "/app/src/sub");
+  std::ofstream(dir_ + "/app/src/x.tmp") << "ignored\n";
+  std::ofstream(dir_ + "/app/src/sub/b.txt") << "bee\n";
+  EXPECT_TRUE(until([&] { return in_web("/src/sub/b.txt") == "bee\n"; }, 10)) << file("watch.out") << file("watch.err");
+  EXPECT_EQ(compose({"exec", "-T", "web", "test", "-e", "/src/x.tmp"}).code, 1);
+  fs::remove(dir_ + "/app/src/a.txt");
+  EXPECT_TRUE(until([&] { return compose({"exec", "-T", "web", "test", "-e", "/src/a.txt"}).code == 1; }, 10))
+      << file("watch.out") << file("watch.err");
+  EXPECT_EQ(in_web("/version"), "v1\n");
+
+  std::ofstream(dir_ + "/app/version") << "v2\n";
+  EXPECT_TRUE(until([&] { return in_web("/version") == "v2\n"; }, 90)) << file("watch.out") << file("watch.err");
+  EXPECT_NE(inspect("container", project_ + "-web-1")["Id"], first_id);
+  EXPECT_NE(file("watch.out").find("Rebuilding service(s) [\"web\"] after changes were detected..."), std::string::npos)
+      << file("watch.out");
+  EXPECT_NE(file("watch.out").find("service(s) [\"web\"] successfully built"), std::string::npos) << file("watch.out");
+}
+
+// `up --watch`: the output followed and the sync rule acted on at once; Ctrl-C stops both.
+TEST_P(ComposeApp, UpWatchSyncs) {
+  fs::create_directories(dir_ + "/src");
+  std::ofstream(dir_ + "/compose.yaml")
+      << "name: " << project_ << "\nservices:\n"
+      << "  web:\n    image: bb:1\n    command: [sh, -c, 'echo web-up; exec sleep 1000']\n    develop:\n"
+      << "      watch: [{action: sync+restart, path: ./src, target: /srv}]\n";
+  std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
+                    dir_ + " -f " + dir_ + "/compose.yaml up -t 1 --watch";
+  auto started = hoist::test::run_cmd(
+      {"sh", "-c", cmd + " > " + dir_ + "/up.out 2> " + dir_ + "/up.err < /dev/null & echo $!"}, "", 10);
+  int pid = std::atoi(started.out.c_str());
+  ASSERT_GT(pid, 0) << started.err;
+  struct Stop {
+    int pid;
+    ~Stop() {
+      ::kill(pid, SIGKILL);
+    }
+  } stop{pid};
+  auto file = [&](const std::string& f) {
+    std::ifstream in(dir_ + "/" + f);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  auto until = [&](const std::function<bool()>& ok, int seconds) {
+    for (int i = 0; i < seconds * 5; ++i) {
+      if (ok()) return true;
+      ::usleep(200000);
+    }
+    return ok();
+  };
+  ASSERT_TRUE(until([&] { return file("up.out").find("Watch enabled") != std::string::npos || ::kill(pid, 0) != 0; }, 60));
+  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
+  EXPECT_TRUE(until([&] { return file("up.out").find("web-1  | web-up\n") != std::string::npos; }, 10)) << file("up.out");
+  std::string started_at = inspect("container", project_ + "-web-1")["State"]["StartedAt"];
+  std::ofstream(dir_ + "/src/page.html") << "hi\n";
+  EXPECT_TRUE(until([&] { return compose({"exec", "-T", "web", "cat", "/srv/page.html"}).out == "hi\n"; }, 15))
+      << file("up.out") << file("up.err");
+  // sync+restart: restarted after the copy (its output followed again).
+  EXPECT_TRUE(until([&] { return file("up.out").find("service(s) [\"web\"] restarted") != std::string::npos; }, 15))
+      << file("up.out") << file("up.err");
+  EXPECT_NE(inspect("container", project_ + "-web-1")["State"]["StartedAt"], started_at);
+  // Still attached and watching after the restart.
+  EXPECT_TRUE(until([&] { return file("up.out").rfind("web-1  | web-up\n") > file("up.out").find("restarted"); }, 10))
+      << file("up.out") << file("up.err") << docker({"logs", "-t", project_ + "-web-1"}).out
+      << inspect("container", project_ + "-web-1")["State"].dump();
+  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
+  ::kill(pid, SIGINT);
+  EXPECT_TRUE(until([&] { return ::kill(pid, 0) != 0 || file("up.out").find("Gracefully stopping") != std::string::npos; }, 10));
+  EXPECT_TRUE(until([&] { return inspect("container", project_ + "-web-1")["State"]["Status"] == "exited"; }, 20))
+      << file("up.out") << file("up.err");
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, ComposeApp, ::testing::Values("dockerd", "hoistd"),

@@ -67,9 +67,20 @@ TEST_F(ComposeCli, ErrorsAndRefusals) {
   std::ofstream(dir / "bad.yaml") << "services:\n  web:\n    image: x\n    networks: [nope]\n";
   EXPECT_EQ(run({"-f", (dir / "bad.yaml").string(), "config"}, out, err), 1);
   EXPECT_EQ(err, "service \"web\" refers to undefined network nope: invalid compose project\n");
+  // watch: refused before the daemon is asked anything when no service has rules, or a rule's
+  // action is one hoist does not have yet.
   EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "watch"}, out, err), 1);
-  EXPECT_NE(err.find("hoist compose watch is not supported yet"), std::string::npos) << err;
-  EXPECT_NE(err.find(", run, "), std::string::npos) << err;  // what works is listed
+  EXPECT_EQ(err, "none of the selected services is configured for watch, consider setting an 'develop' section\n");
+  std::ofstream(dir / "w.yaml") << "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
+                                << "        - {action: sync+exec, path: ., target: /x, exec: {command: [true]}}\n";
+  EXPECT_EQ(run({"-f", (dir / "w.yaml").string(), "watch", "--no-up"}, out, err), 1);
+  EXPECT_EQ(err, "services.web.develop.watch: action \"sync+exec\" is not supported yet by hoist compose\n");
+  std::ofstream(dir / "w.yaml") << "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
+                                << "        - {action: rebuild, path: .}\n";
+  EXPECT_EQ(run({"-f", (dir / "w.yaml").string(), "watch", "--no-up"}, out, err), 1);
+  EXPECT_EQ(err, "can't watch service \"web\" with action rebuild without a build context\n");
+  EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "scale", "web"}, out, err), 1);
+  EXPECT_EQ(err, "Invalid scale specifier: web\n");
   EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "config", "--format", "toml"}, out, err), 125);
   EXPECT_EQ(run({"--bogus", "config"}, out, err), 125);
 }
