@@ -161,16 +161,22 @@ std::string create_container(Ctx& ctx, const Project& proj, const std::string& s
                              const std::vector<std::pair<std::string, std::string>>& old_volumes) {
   auto plan = compose::container_create_plan(proj, service, number, image_id);
   if (!old_volumes.empty()) compose::inherit_anonymous_volumes(plan, old_volumes);
+  progress("Container", plan.name, "Creating");
+  std::string id = create_planned(ctx, proj, service, number, plan);
+  progress("Container", plan.name, "Created");
+  return id;
+}
+
+std::string create_planned(Ctx& ctx, const Project& proj, const std::string& service, int number,
+                           compose::CreatePlan& plan) {
   complete_create_plan(ctx, proj, service, number, plan);
   // Bind sources Compose creates when missing (create_host_path) are made by the daemon from Binds.
-  progress("Container", plan.name, "Creating");
   auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
   std::string id = json::parse(r.body).value("Id", "");
   for (const auto& a : plan.connect_after)
     ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
                     json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
   inject_files(ctx, proj, service, id);
-  progress("Container", plan.name, "Created");
   return id;
 }
 

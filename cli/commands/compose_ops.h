@@ -119,6 +119,10 @@ void ensure_volumes(Ctx& ctx, const Project& proj);
 std::string create_container(Ctx& ctx, const Project& proj, const std::string& service, int number,
                              const std::string& image_id,
                              const std::vector<std::pair<std::string, std::string>>& old_volumes = {});
+// A planned container made: the plan completed (compose_create.h: references, secrets), created,
+// connected to its other networks, its files copied in; returns its id.
+std::string create_planned(Ctx& ctx, const Project& proj, const std::string& service, int number,
+                           compose::CreatePlan& plan);
 // "?t=N" for --timeout, else "".
 std::string stop_query(const Parsed& p);
 // Waits for what `service` needs of each dependency's containers before it starts.

@@ -139,13 +139,7 @@ int compose_run(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std:
     wait_dependencies(ctx, proj, service, ids);
   }
   auto plan = compose::run_plan(proj, service, ro, image_id);
-  complete_create_plan(ctx, proj, service, 1, plan);
-  auto r = ctx.c().request("POST", "/containers/create?name=" + q(plan.name), plan.body);
-  std::string id = json::parse(r.body).value("Id", "");
-  for (const auto& a : plan.connect_after)
-    ctx.c().request("POST", "/networks/" + q(a.network) + "/connect",
-                    json{{"Container", id}, {"EndpointConfig", json::parse(a.endpoint)}}.dump());
-  inject_files(ctx, proj, service, id);
+  std::string id = create_planned(ctx, proj, service, 1, plan);
   if (detach) {
     ctx.c().request("POST", "/containers/" + q(id) + "/start");
     out(id + "\n");

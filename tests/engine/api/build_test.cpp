@@ -57,6 +57,25 @@ std::string masked(const std::string& s) {
   return out;
 }
 
+// A tar at `path` of regular files (name, content), mode 0644.
+void write_tar(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files) {
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_filename(a, path.c_str());
+  for (const auto& [name, data] : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, data.data(), data.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
 // Each entry of a tar (support/tar_listing.h), sorted.
 std::vector<std::string> tar_listing(const std::string& tar) {
   auto out = hoist::test::tar_listing(tar);
@@ -360,24 +379,7 @@ TEST_F(BuildTest, CopyStaysInsideTheContext) {
 TEST_F(BuildTest, RawStreamAsDockerd) {
   put(ctx_ + "/Dockerfile", "FROM bb:1\nENV X=<y>\nCOPY a.txt /\nRUN cat /a.txt\n");
   std::string tar = ctx_ + "/../ctx.tar";
-  {
-    archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open_filename(a, tar.c_str());
-    for (auto [name, data] : std::vector<std::pair<std::string, std::string>>{
-             {"Dockerfile", "FROM bb:1\nENV X=<y>\nCOPY a.txt /\nRUN cat /a.txt\n"}, {"a.txt", "alpha\n"}}) {
-      archive_entry* e = archive_entry_new();
-      archive_entry_set_pathname(e, name.c_str());
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, 0644);
-      archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-      archive_write_header(a, e);
-      archive_write_data(a, data.data(), data.size());
-      archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-  }
+  write_tar(tar, {{"Dockerfile", "FROM bb:1\nENV X=<y>\nCOPY a.txt /\nRUN cat /a.txt\n"}, {"a.txt", "alpha\n"}});
   auto post = [&](bool hoist, const std::string& query) {
     return run_cmd({"curl", "-sS", "--unix-socket", socket(hoist), "-X", "POST", "-H", "Content-Type: application/x-tar",
                     "--data-binary", "@" + tar, "http://localhost/v1.41/build?" + query},
@@ -1089,24 +1091,10 @@ TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
 TEST_F(BuildTest, ContextStatEntryIsCheckedAndHidden) {
   auto tar_with = [&](const std::string& stat_name, const std::string& stat) {
     std::string tar = ctx_ + "/../stat-" + std::to_string(std::hash<std::string>{}(stat_name + stat)) + ".tar";
-    archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open_filename(a, tar.c_str());
     std::vector<std::pair<std::string, std::string>> entries{{"Dockerfile", "FROM bb:1\nCOPY . /ctx/\n"},
                                                              {"a.txt", "alpha\n"}};
     if (!stat_name.empty()) entries.emplace_back(stat_name, stat);
-    for (auto& [name, data] : entries) {
-      archive_entry* e = archive_entry_new();
-      archive_entry_set_pathname(e, name.c_str());
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, 0644);
-      archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-      archive_write_header(a, e);
-      archive_write_data(a, data.data(), data.size());
-      archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
+    write_tar(tar, entries);
     return tar;
   };
   auto post = [&](const std::string& tar, const std::string& header) {
