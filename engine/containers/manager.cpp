@@ -579,7 +579,9 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       argv.push_back(std::to_string(max_files));
     }
     if (log_compress(log_opts, max_size, max_files)) argv.push_back("--log-compress");
-    {
+    // attrs only for a container that asks for them: no JSON parsed on other starts.
+    if (log_opts.count("labels") || log_opts.count("labels-regex") || log_opts.count("env") ||
+        log_opts.count("env-regex") || log_opts.count("tag")) {
       LogContainerInfo info{r.id, r.name, r.image_id, r.image, {}, {}};
       json cfg = json::parse(r.config_json, nullptr, false);
       if (cfg.is_object() && cfg.contains("Labels") && cfg["Labels"].is_object())
