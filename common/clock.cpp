@@ -22,6 +22,28 @@ std::string now_rfc3339() {
   return buf;
 }
 
+std::string rfc3339_nano(std::int64_t ns) {
+  time_t sec = static_cast<time_t>(ns / 1000000000);
+  long frac = static_cast<long>(ns % 1000000000);
+  if (frac < 0) {
+    frac += 1000000000;
+    --sec;
+  }
+  struct tm tm {};
+  gmtime_r(&sec, &tm);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (frac) {
+    char f[16];
+    snprintf(f, sizeof f, ".%09ld", frac);
+    std::string fs = f;
+    while (fs.back() == '0') fs.pop_back();
+    out += fs;
+  }
+  return out + "Z";
+}
+
 long long monotonic_ms() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

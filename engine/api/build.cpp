@@ -10,6 +10,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/strings.h"
@@ -190,25 +191,6 @@ BuildResources build_resources(const Request& req) {
   r.ulimits = BuildResources::parse_ulimits(req.q("ulimits"));
   r.extra_hosts = query_values(req.target, "extrahosts");
   return r;
-}
-
-// Go's RFC3339Nano of a time in nanoseconds (UTC, the fraction's trailing zeros dropped).
-std::string rfc3339_nano(std::int64_t ns) {
-  std::time_t sec = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  ::gmtime_r(&sec, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  long frac = static_cast<long>(ns % 1000000000);
-  if (frac) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09ld", frac);
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    out += fs;
-  }
-  return out + "Z";
 }
 
 // dockerd's BuildCache objects: Parent below API 1.42, Parents from it (each omitted when empty).

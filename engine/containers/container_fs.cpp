@@ -20,6 +20,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/strings.h"
 #include "image/layer_internal.h"
@@ -74,24 +75,6 @@ std::string read_link(int fd, const std::string& shown) {
   return target;
 }
 
-// RFC 3339 with nanoseconds, trailing zeros dropped (Go's time.RFC3339Nano), in UTC.
-std::string rfc3339_nano(const timespec& t) {
-  struct tm tm {};
-  time_t s = t.tv_sec;
-  ::gmtime_r(&s, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (t.tv_nsec > 0) {
-    char frac[32];
-    std::snprintf(frac, sizeof frac, ".%09ld", static_cast<long>(t.tv_nsec));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();
-    out += f;
-  }
-  return out + "Z";
-}
-
 struct ArchiveReadFree {
   void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -128,7 +111,7 @@ std::string path_stat_header(const PathStat& s) {
   j["name"] = s.name;
   j["size"] = s.size;
   j["mode"] = s.mode;
-  j["mtime"] = rfc3339_nano(s.mtime);
+  j["mtime"] = rfc3339_nano(std::int64_t{s.mtime.tv_sec} * 1000000000 + s.mtime.tv_nsec);
   j["linkTarget"] = s.link_target;
   return image::detail::base64_encode(j.dump());
 }

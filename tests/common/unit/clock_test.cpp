@@ -27,3 +27,10 @@ TEST(GoDuration, AnythingElseIsRefused) {
                 ThrowsMessage<InvalidArgument>(HasSubstr(std::string("invalid duration \"") + bad + "\"")))
         << bad;
 }
+
+TEST(Rfc3339Nano, AsGosRFC3339NanoInUtc) {
+  EXPECT_EQ(hoist::rfc3339_nano(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(hoist::rfc3339_nano(1764009999123400000), "2025-11-24T18:46:39.1234Z");
+  EXPECT_EQ(hoist::rfc3339_nano(1764009999000000001), "2025-11-24T18:46:39.000000001Z");
+  EXPECT_EQ(hoist::rfc3339_nano(-500000000), "1969-12-31T23:59:59.5Z");
+}
