@@ -6,7 +6,11 @@
 //                 removed, with exec mkdir -p / rm -rf);
 //   rebuild       the service's image built again, its containers recreated (dangling images
 //                 of the project removed unless --prune=false);
-//   sync+restart  synced, then the containers restarted;  restart  restarted.
+//   sync+restart  synced, then the containers restarted;  restart  restarted;
+//   sync+exec     synced, then the rule's `exec` hook (command, user, privileged, working_dir,
+//                 environment) run in each running container of the service, its output shown.
+// A sync rule's `initial_sync` copies the whole path into the containers when the watch starts
+// (but the Dockerfile, the compose files and what its ignores exclude).
 // A rule's `ignore` (and `include`) patterns are .dockerignore patterns relative to its path; the
 // build context's .dockerignore, `.git/` and editors' temporary files are ignored too.
 #include <poll.h>
@@ -57,8 +61,17 @@ const std::vector<std::string> kEphemeral = {"**/.*.swp", "**/.*.swx", "**/4913"
                                              "**/.#*",    "**/#*#",    "**/*___jb_tmp___", "**/*___jb_old___",
                                              "**/.DS_Store"};
 
+// A sync+exec rule's hook.
+struct Hook {
+  std::vector<std::string> command, env;
+  std::string user, working_dir;
+  bool privileged = false;
+};
+
 struct Rule {
   std::string service, action, path, target;
+  bool initial_sync = false;
+  Hook exec;
   std::unique_ptr<builder::IgnoreMatcher> ignore, include, ephemeral;
   std::unique_ptr<builder::IgnoreMatcher> dockerignore;  // the build context's, relative to it
   std::string context;
@@ -87,6 +100,10 @@ bool matches(const Rule& r, const std::string& host) {
   for (std::size_t at = 0; (at = host.find("/.git", at)) != std::string::npos; at += 5)
     if (at + 5 == host.size() || host[at + 5] == '/') return false;
   return true;
+}
+
+bool is_sync(const std::string& action) {
+  return action == "sync" || action == "sync+restart" || action == "sync+exec";
 }
 
 std::vector<std::string> strings_of(const json& j) {
@@ -246,6 +263,70 @@ void sync_service(Ctx& ctx, const Project& proj, const std::string& service, std
   }
 }
 
+// A sync+exec rule's hook run in each running container of its service (as `exec`, its output
+// shown); the first failure thrown.
+void run_hook(Ctx& ctx, const Project& proj, const Rule& r) {
+  for (const auto& c : project_containers(ctx, proj.name, false)) {
+    if (label(c, compose::kLabelService) != r.service) continue;
+    std::vector<std::string> args;
+    for (const auto& e : r.exec.env) args.insert(args.end(), {"-e", e});
+    if (r.exec.privileged) args.push_back("--privileged");
+    if (!r.exec.user.empty()) args.insert(args.end(), {"-u", r.exec.user});
+    if (!r.exec.working_dir.empty()) args.insert(args.end(), {"-w", r.exec.working_dir});
+    args.push_back(c["Id"].get<std::string>());
+    args.insert(args.end(), r.exec.command.begin(), r.exec.command.end());
+    Ctx sub{ctx.host, ctx.config_dir, "exec", nullptr};
+    int rc = cmd_exec(sub, args);
+    if (rc != 0) throw ExitError{1, "exit status " + std::to_string(rc)};
+  }
+}
+
+// Compose's own files and the service's Dockerfile, never synced by an initial sync.
+std::set<std::string> never_synced(const Project& proj, const std::string& service) {
+  std::set<std::string> names = {"Dockerfile",
+                                 "compose.yaml",
+                                 "compose.yml",
+                                 "docker-compose.yml",
+                                 "docker-compose.yaml",
+                                 "compose.override.yml",
+                                 "compose.override.yaml",
+                                 "docker-compose.override.yml",
+                                 "docker-compose.override.yaml"};
+  if (compose::has_build(proj, service))
+    names.insert(fs::path(compose::build_plan(proj, service).dockerfile).filename());
+  return names;
+}
+
+// `initial_sync`: every file below the rule's path (or the file it names) that the rule would
+// sync, into the service's running containers.
+void initial_sync(Ctx& ctx, const Project& proj, const Rule& r) {
+  const json& svc = compose::service_of(proj, r.service);
+  auto mounted = [&](const std::string& p) {
+    for (const auto& v : svc.value("volumes", json::array()))
+      if (v.is_object() && v.value("type", "") == "bind" && below(v.value("source", ""), p)) return true;
+    return false;
+  };
+  auto skipped = never_synced(proj, r.service);
+  std::vector<Mapping> files;
+  std::error_code ec;
+  if (fs::is_regular_file(r.path, ec)) {
+    if (!skipped.count(fs::path(r.path).filename()) && !mounted(r.path)) files.push_back({r.path, r.target});
+  } else if (fs::is_directory(r.path, ec)) {
+    for (auto it = fs::recursive_directory_iterator(r.path, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      std::string host = it->path().string();
+      bool dir = it->is_directory(ec) && !it->is_symlink(ec);
+      if (!matches(r, host) || skipped.count(it->path().filename()) || mounted(host)) {
+        if (dir) it.disable_recursion_pending();
+        continue;
+      }
+      if (dir) continue;
+      files.push_back({host, (fs::path(r.target) / *below(r.path, host)).string()});
+    }
+  }
+  if (!files.empty()) sync_service(ctx, proj, r.service, files);
+}
+
 struct WatchSetup {
   std::vector<Rule> rules;
   std::vector<std::string> paths;  // what inotify watches (directories)
@@ -275,11 +356,25 @@ WatchSetup watch_rules(const Project& proj, const std::vector<std::string>& serv
       r.service = service;
       r.action = t.value("action", "");
       std::string where = "services." + service + ".develop.watch";
-      if (r.action != "sync" && r.action != "rebuild" && r.action != "sync+restart" && r.action != "restart")
-        throw ExitError{1, where + ": action \"" + r.action + "\" is not supported yet by hoist compose"};
-      if (t.value("initial_sync", false))
-        throw ExitError{1, where + ": `initial_sync` is not supported yet by hoist compose"};
-      if (t.contains("exec")) throw ExitError{1, where + ": `exec` is not supported yet by hoist compose"};
+      if (!is_sync(r.action) && r.action != "rebuild" && r.action != "restart")
+        throw ExitError{1, where + ": invalid action \"" + r.action + "\"" +
+                               " (rebuild, restart, sync, sync+restart or sync+exec)"};
+      r.initial_sync = t.value("initial_sync", false);
+      if (r.initial_sync && !is_sync(r.action))
+        throw ExitError{1, where + ": `initial_sync` applies to sync actions, not to \"" + r.action + "\""};
+      if (t.contains("exec") && r.action != "sync+exec")
+        throw ExitError{1, where + ": `exec` applies to action sync+exec, not to \"" + r.action + "\""};
+      if (r.action == "sync+exec") {
+        const json x = t.value("exec", json::object());
+        r.exec.command = strings_of(x.value("command", json::array()));
+        if (r.exec.command.empty())
+          throw ExitError{1, "can't watch with action \"sync+exec\" on service " + service + " without a command"};
+        r.exec.user = x.value("user", "");
+        r.exec.working_dir = x.value("working_dir", "");
+        r.exec.privileged = x.value("privileged", false);
+        for (const auto& [k, v] : x.value("environment", json::object()).items())
+          if (v.is_string()) r.exec.env.push_back(k + "=" + v.get<std::string>());
+      }
       r.path = t.value("path", "");
       if (r.path.empty()) throw ExitError{1, "watch rules MUST define a path"};
       if (r.path[0] != '/') r.path = proj.working_dir + "/" + r.path;
@@ -288,7 +383,7 @@ WatchSetup watch_rules(const Project& proj, const std::vector<std::string>& serv
       r.path = ec ? fs::path(r.path).lexically_normal().string() : canon.string();
       while (r.path.size() > 1 && r.path.ends_with('/')) r.path.pop_back();
       r.target = t.value("target", "");
-      if ((r.action == "sync" || r.action == "sync+restart") && r.target.empty())
+      if (is_sync(r.action) && r.target.empty())
         throw ExitError{1, where + ": a `" + r.action + "` rule needs a target"};
       if (r.action == "rebuild" && !compose::has_build(proj, service))
         throw ExitError{1, "can't watch service \"" + service + "\" with action rebuild without a build context"};
@@ -328,6 +423,8 @@ WatchSetup watch_rules(const Project& proj, const std::vector<std::string>& serv
 int watch_project(Ctx& ctx, const compose::LoadOptions& lo, const Project& proj, const std::vector<std::string>& services,
                   const WatchOptions& o, const std::function<bool()>& stop) {
   WatchSetup w = watch_rules(proj, services);
+  for (const auto& r : w.rules)
+    if (r.initial_sync) initial_sync(ctx, proj, r);
   Inotify ino;
   for (const auto& p : w.paths) ino.add_tree(p);
   say_line("Watch enabled");
@@ -347,12 +444,15 @@ int watch_project(Ctx& ctx, const compose::LoadOptions& lo, const Project& proj,
     batch.swap(pending);
     std::map<std::string, std::vector<Mapping>> sync;
     std::set<std::string> rebuild, restart;
+    std::set<std::size_t> hooks;  // the sync+exec rules hit, each run once per batch
     for (const auto& host : batch)
-      for (const auto& r : w.rules) {
+      for (std::size_t i = 0; i < w.rules.size(); ++i) {
+        const Rule& r = w.rules[i];
         if (!matches(r, host)) continue;
         if (r.action == "rebuild") rebuild.insert(r.service);
         if (r.action == "restart" || r.action == "sync+restart") restart.insert(r.service);
-        if (r.action == "sync" || r.action == "sync+restart") {
+        if (r.action == "sync+exec") hooks.insert(i);
+        if (is_sync(r.action)) {
           std::string rel = *below(r.path, host);
           sync[r.service].push_back({host, rel.empty() ? r.target : (fs::path(r.target) / rel).string()});
         }
@@ -396,6 +496,7 @@ int watch_project(Ctx& ctx, const compose::LoadOptions& lo, const Project& proj,
         compose_each(sub, lo, "restart", svcs);
         say_line("service(s) " + go_quoted(svcs) + " restarted");
       }
+      for (std::size_t i : hooks) run_hook(ctx, proj, w.rules[i]);
     } catch (const ExitError& e) {
       errp("WARN[0000] Error handling changed files: " + e.msg + "\n");
     } catch (const std::exception& e) {

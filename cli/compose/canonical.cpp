@@ -406,6 +406,36 @@ json deploy(const json& v, const std::string& path) {
   return d;
 }
 
+// develop.watch[]: include/ignore as lists, initial_sync a boolean, the exec hook's command split
+// (its shell form) and environment a mapping, as compose-go reads them.
+json develop(const json& v, const std::string& path) {
+  if (!v.is_object()) type_error(path, "mapping");
+  json d = v;
+  if (!d.contains("watch") || d["watch"].is_null()) return d;
+  if (!d["watch"].is_array()) type_error(path + ".watch", "array");
+  for (std::size_t i = 0; i < d["watch"].size(); ++i) {
+    json& t = d["watch"][i];
+    std::string at = path + ".watch[" + std::to_string(i) + "]";
+    if (!t.is_object()) type_error(at, "mapping");
+    for (const char* k : {"ignore", "include"})
+      if (t.contains(k)) t[k] = string_or_list(t[k], at + "." + k);
+    for (const char* k : {"path", "action", "target"})
+      if (t.contains(k)) t[k] = scalar_string(t[k], at + "." + k);
+    if (t.contains("initial_sync")) t["initial_sync"] = to_bool(t["initial_sync"], at + ".initial_sync");
+    if (!t.contains("exec")) continue;
+    json& x = t["exec"];
+    if (!x.is_object()) type_error(at + ".exec", "mapping");
+    if (x.contains("command"))
+      x["command"] = x["command"].is_string() ? json(shell_split(x["command"].get<std::string>(), at + ".exec.command"))
+                                              : string_or_list(x["command"], at + ".exec.command");
+    if (x.contains("environment")) x["environment"] = to_mapping(x["environment"], at + ".exec.environment");
+    if (x.contains("privileged")) x["privileged"] = to_bool(x["privileged"], at + ".exec.privileged");
+    for (const char* k : {"user", "working_dir"})
+      if (x.contains(k)) x[k] = scalar_string(x[k], at + ".exec." + k);
+  }
+  return d;
+}
+
 json service(const json& in, const std::string& path) {
   json s = in;
   auto each = [&](const char* key, auto&& fn) {
@@ -472,6 +502,7 @@ json service(const json& in, const std::string& path) {
     }
     return out;
   });
+  each("develop", develop);
   each("depends_on", depends_on);
   for (const char* k : {"secrets", "configs"})
     each(k, [](const json& v, const std::string& p) {

@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -29,8 +29,9 @@
 #include <vector>
 
 #include "cli_daemon_test.h"
-#include "registry_harness.h"
 #include "common/strings.h"
+#include "registry_harness.h"
+#include "test_files.h"
 
 namespace {
 
@@ -85,7 +86,7 @@ class ComposeApp : public hoist::test::CliDaemonTest {
     char tmpl[] = "/tmp/hoist-compose-e2e.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    std::ofstream(dir_ + "/compose.yaml") << kComposeFile;
+    write("compose.yaml", kComposeFile);
     write_env("hello");
   }
 
@@ -102,10 +103,24 @@ class ComposeApp : public hoist::test::CliDaemonTest {
   }
 
   void write_env(const std::string& greeting) {
-    std::ofstream(dir_ + "/.env") << "PROJECT=" << project_ << "\nGREETING=" << greeting << "\nNET_A=" << subnet(0)
-                                  << "\nNET_B=" << subnet(1) << "\n";
+    write(".env", std::string() + "PROJECT=" + project_ + "\nGREETING=" + greeting + "\nNET_A=" + subnet(0) +
+                      "\nNET_B=" + subnet(1) + "\n");
   }
   std::string subnet(int k) const { return "10.196." + std::to_string(octet_ + k) + ".0/24"; }
+  // A file of the project directory written (its directories made) or read.
+  void write(const std::string& name, const std::string& text) { hoist::test::write_file(dir_ + "/" + name, text); }
+  std::string file(const std::string& name) { return hoist::test::read_file(dir_ + "/" + name); }
+
+  // `hoist compose ARGS...` in the background, its output in OUT_NAME.out and OUT_NAME.err of the
+  // project directory; stopped when the returned object goes.
+  std::unique_ptr<hoist::test::Background> compose_background(const std::vector<std::string>& args,
+                                                              const std::string& out_name, int stop_signal = SIGINT) {
+    std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ +
+                      " compose --project-directory " + dir_ + " -f " + dir_ + "/compose.yaml";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    return std::make_unique<hoist::test::Background>(cmd, dir_ + "/" + out_name + ".out",
+                                                     dir_ + "/" + out_name + ".err", stop_signal);
+  }
 
   hoist::test::CmdResult compose(std::vector<std::string> args, int timeout_s = 120) {
     args.insert(args.begin(), {"compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml"});
@@ -431,14 +446,14 @@ TEST_P(ComposeApp, UpPsLogsExecRecreateDown) {
 }
 
 TEST_P(ComposeApp, RefusalsBuildAndImages) {
-  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
-                                        << "\nservices:\n  a: {image: bb:1}\n  b: {image: bb:1, runtime: runc}\n";
+  write("compose.yaml",
+        std::string() + "name: " + project_ + "\nservices:\n  a: {image: bb:1}\n  b: {image: bb:1, runtime: runc}\n");
   auto up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
   EXPECT_EQ(up.err, "services.b: `runtime` is not supported yet by hoist compose\n");
   EXPECT_EQ(summary(), json::object());
-  std::ofstream(dir_ + "/compose.yaml") << "name: " << project_
-                                        << "\nservices:\n  a: {build: {context: ., secrets: [s]}}\nsecrets:\n  s: {file: ./s}\n";
+  write("compose.yaml", std::string() + "name: " + project_ +
+                            "\nservices:\n  a: {build: {context: ., secrets: [s]}}\nsecrets:\n  s: {file: ./s}\n");
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
   EXPECT_EQ(up.err, "services.a.build: `secrets` is not supported yet by hoist compose (it needs BuildKit; hoist builds "
@@ -453,17 +468,17 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   // build: a context with args, a target stage, labels; an inline Dockerfile with an image name.
   fs::create_directories(dir_ + "/app");
   auto dockerfile = [&](const std::string& extra) {
-    std::ofstream(dir_ + "/app/Dockerfile") << "FROM bb:1 AS base\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\n"
-                                            << extra << "FROM base AS final\nLABEL stage=final\n";
+    write("app/Dockerfile", std::string() + "FROM bb:1 AS base\nARG GREETING\nRUN echo \"$GREETING\" > /greeting\n" +
+                                extra + "FROM base AS final\nLABEL stage=final\n");
   };
   dockerfile("");
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: " << project_ << "\nservices:\n"
-      << "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n"
-      << "      target: final\n    command: [sleep, '1000']\n"
-      << "  inline:\n    image: " << custom << "\n    build:\n"
-      << "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n"
-      << "  job: {image: bb:1, command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n";
+  write("compose.yaml",
+        std::string() + "name: " + project_ + "\nservices:\n" +
+            "  app:\n    build:\n      context: ./app\n      args: {GREETING: hi}\n      labels: {own: x}\n" +
+            "      target: final\n    command: [sleep, '1000']\n" + "  inline:\n    image: " + custom +
+            "\n    build:\n" +
+            "      dockerfile_inline: \"FROM bb:1\\nRUN echo inline > /x\\n\"\n    command: [cat, /x]\n" +
+            "  job: {image: bb:1, command: [sh, -c, 'echo out; echo err >&2; exit 3']}\n");
   auto built = compose({"build"});
   ASSERT_EQ(built.code, 0) << built.err;
   EXPECT_NE(built.err.find(" Service app  Built"), std::string::npos) << built.err;
@@ -556,27 +571,26 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
 }
 
 TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
-  auto file = [&](const std::string& job_cmd, bool with_extra) {
-    std::ofstream(dir_ + "/compose.yaml")
-        << "name: " << project_ << "\nservices:\n"
-        << "  job: {image: bb:1, command: [sh, -c, '" << job_cmd << "'], networks: [n]}\n"
-        << "  opt: {image: bb:1, command: [sh, -c, 'exit 1'], networks: [n]}\n"
-        << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n    secrets: [pw]\n"
-        << "    depends_on:\n      job: {condition: service_completed_successfully}\n"
-        << "      opt: {condition: service_completed_successfully, required: false}\n"
-        << (with_extra ? "  extra: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" : "")
-        << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
-        << "secrets:\n  pw: {file: ./pw.txt}\n";
+  auto write_compose = [&](const std::string& job_cmd, bool with_extra) {
+    write("compose.yaml",
+          std::string() + "name: " + project_ + "\nservices:\n" + "  job: {image: bb:1, command: [sh, -c, '" + job_cmd +
+              "'], networks: [n]}\n" + "  opt: {image: bb:1, command: [sh, -c, 'exit 1'], networks: [n]}\n" +
+              "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    networks: [n]\n    secrets: [pw]\n" +
+              "    depends_on:\n      job: {condition: service_completed_successfully}\n" +
+              "      opt: {condition: service_completed_successfully, required: false}\n" +
+              (with_extra ? "  extra: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" : "") +
+              "networks:\n  n: {ipam: {config: [{subnet: '" + subnet(0) + "'}]}}\n" +
+              "secrets:\n  pw: {file: ./pw.txt}\n");
   };
-  std::ofstream(dir_ + "/pw.txt") << "s3cret\n";
+  write("pw.txt", "s3cret\n");
   // The job fails: up fails naming it, and the app is created but not started.
-  file("exit 3", true);
+  write_compose("exit 3", true);
   auto up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
   EXPECT_NE(up.err.find("service \"job\" didn't complete successfully: exit 3"), std::string::npos) << up.err;
   EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["Status"], "created");
   // The job succeeds: the app starts; the optional dependency's failure is only a warning.
-  file("echo job-done", true);
+  write_compose("echo job-done", true);
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 0) << up.err;
   EXPECT_NE(up.err.find("WARNING: optional dependency \"opt\" failed"), std::string::npos) << up.err;
@@ -634,7 +648,7 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
   EXPECT_EQ(docker({"inspect", project_ + "-job-1"}).code, 1);
 
   // A service gone from the file: an orphan, warned about, then removed with --remove-orphans.
-  file("echo job-done", false);
+  write_compose("echo job-done", false);
   auto down = compose({"down", "-t", "1"});
   EXPECT_EQ(down.code, 0) << down.err;
   EXPECT_NE(down.err.find("Found orphan containers ([" + project_ + "-extra-1])"), std::string::npos) << down.err;
@@ -650,21 +664,21 @@ TEST_P(ComposeApp, CompletedSuccessfullyOptionalDependenciesAndOrphans) {
 // target, uid, gid, mode), network_mode service:, volumes_from (the dependencies implied: `up app`
 // starts base), devices, deploy's restart_policy and memory reservation, links.
 TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
-  std::ofstream(dir_ + "/.env") << "PROJECT=" << project_ << "\nSECRET_VALUE=from-env\n";
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: ${PROJECT}\nservices:\n"
-      << "  base:\n    image: bb:1\n    command: [sleep, '1000']\n    volumes: [/shared]\n    networks: [n]\n"
-      << "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    network_mode: service:base\n"
-      << "    volumes_from: ['base:ro']\n"
-      << "    secrets:\n      - envsec\n      - {source: envsec, target: other, uid: '123', gid: '456', mode: 0400}\n"
-      << "    configs:\n      - cfg\n      - {source: cfg, target: /etc/cfg2, mode: 0600}\n"
-      << "      - {source: envcfg, target: rel}\n"
-      << "    devices: ['/dev/null:/dev/xnull']\n"
-      << "    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 2, delay: 5s}\n"
-      << "      resources: {reservations: {memory: 64m, cpus: '0.5'}}\n"
-      << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
-      << "secrets:\n  envsec: {environment: SECRET_VALUE}\n"
-      << "configs:\n  cfg: {content: 'hello $${X}'}\n  envcfg: {environment: SECRET_VALUE}\n";
+  write(".env", std::string() + "PROJECT=" + project_ + "\nSECRET_VALUE=from-env\n");
+  write("compose.yaml",
+        std::string() + "name: ${PROJECT}\nservices:\n" +
+            "  base:\n    image: bb:1\n    command: [sleep, '1000']\n    volumes: [/shared]\n    networks: [n]\n" +
+            "  app:\n    image: bb:1\n    command: [sleep, '1000']\n    network_mode: service:base\n" +
+            "    volumes_from: ['base:ro']\n" +
+            "    secrets:\n      - envsec\n      - {source: envsec, target: other, uid: '123', gid: '456', mode: "
+            "0400}\n" +
+            "    configs:\n      - cfg\n      - {source: cfg, target: /etc/cfg2, mode: 0600}\n" +
+            "      - {source: envcfg, target: rel}\n" + "    devices: ['/dev/null:/dev/xnull']\n" +
+            "    deploy:\n      restart_policy: {condition: on-failure, max_attempts: 2, delay: 5s}\n" +
+            "      resources: {reservations: {memory: 64m, cpus: '0.5'}}\n" +
+            "networks:\n  n: {ipam: {config: [{subnet: '" + subnet(0) + "'}]}}\n" +
+            "secrets:\n  envsec: {environment: SECRET_VALUE}\n" +
+            "configs:\n  cfg: {content: 'hello $${X}'}\n  envcfg: {environment: SECRET_VALUE}\n");
   auto up = compose({"up", "-d", "app"});
   ASSERT_EQ(up.code, 0) << up.err;
   json base = inspect("container", project_ + "-base-1");
@@ -689,13 +703,12 @@ TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
 
   // A missing variable fails the create, naming it; links: the endpoint's Links as Compose v2
   // makes them (hoistd refuses legacy links).
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: ${PROJECT}\nservices:\n"
-      << "  db: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n"
-      << "  web: {image: bb:1, command: [sleep, '1000'], networks: [n], links: ['db:database']}\n"
-      << "  bad: {image: bb:1, command: [sleep, '1000'], networks: [n], secrets: [nope]}\n"
-      << "networks:\n  n: {ipam: {config: [{subnet: '" << subnet(0) << "'}]}}\n"
-      << "secrets:\n  nope: {environment: NOT_SET_ANYWHERE}\n";
+  write("compose.yaml", std::string() + "name: ${PROJECT}\nservices:\n" +
+                            "  db: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" +
+                            "  web: {image: bb:1, command: [sleep, '1000'], networks: [n], links: ['db:database']}\n" +
+                            "  bad: {image: bb:1, command: [sleep, '1000'], networks: [n], secrets: [nope]}\n" +
+                            "networks:\n  n: {ipam: {config: [{subnet: '" + subnet(0) + "'}]}}\n" +
+                            "secrets:\n  nope: {environment: NOT_SET_ANYWHERE}\n");
   auto bad = compose({"up", "-d", "bad"});
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("environment variable \"NOT_SET_ANYWHERE\" required by file \"" + project_ +
@@ -718,15 +731,14 @@ TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
 // A network's definition changed alone (a label, then its subnet): `up` removes and makes it anew
 // and recreates the containers on it; the other service's stay; `up` again changes nothing.
 TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
-  auto file = [&](const std::string& label, const std::string& net) {
-    std::ofstream(dir_ + "/compose.yaml")
-        << "name: " << project_ << "\nservices:\n"
-        << "  a: {image: bb:1, command: [sleep, '1000'], networks: [n1]}\n"
-        << "  b: {image: bb:1, command: [sleep, '1000'], networks: [n2]}\n"
-        << "networks:\n  n1: {labels: {v: '" << label << "'}, ipam: {config: [{subnet: '" << net << "'}]}}\n"
-        << "  n2: {ipam: {config: [{subnet: '" << subnet(1) << "'}]}}\n";
+  auto write_compose = [&](const std::string& label, const std::string& net) {
+    write("compose.yaml", std::string() + "name: " + project_ + "\nservices:\n" +
+                              "  a: {image: bb:1, command: [sleep, '1000'], networks: [n1]}\n" +
+                              "  b: {image: bb:1, command: [sleep, '1000'], networks: [n2]}\n" +
+                              "networks:\n  n1: {labels: {v: '" + label + "'}, ipam: {config: [{subnet: '" + net +
+                              "'}]}}\n" + "  n2: {ipam: {config: [{subnet: '" + subnet(1) + "'}]}}\n");
   };
-  file("1", subnet(0));
+  write_compose("1", subnet(0));
   ASSERT_EQ(compose({"up", "-d"}).code, 0);
   auto id = [&](const std::string& kind, const std::string& name) { return inspect(kind, name)["Id"].get<std::string>(); };
   std::string a1 = id("container", project_ + "-a-1"), b1 = id("container", project_ + "-b-1");
@@ -737,7 +749,7 @@ TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
   EXPECT_EQ(up.err.find("Removed"), std::string::npos) << up.err;
   EXPECT_EQ(id("container", project_ + "-a-1"), a1);
   // The label changed.
-  file("2", subnet(0));
+  write_compose("2", subnet(0));
   up = compose({"up", "-d"});
   ASSERT_EQ(up.code, 0) << up.err;
   EXPECT_NE(up.err.find(" Network " + project_ + "_n1  Removed"), std::string::npos) << up.err;
@@ -753,7 +765,7 @@ TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
   EXPECT_EQ(id("network", project_ + "_n2"), n2);
   // The subnet changed: the container's address is in the new one.
   std::string other = "10.196." + std::to_string(octet_ + 2) + ".0/24";
-  file("2", other);
+  write_compose("2", other);
   up = compose({"up", "-d"});
   ASSERT_EQ(up.code, 0) << up.err;
   a = inspect("container", project_ + "-a-1");
@@ -770,13 +782,13 @@ TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
 // project from its resources' labels.
 TEST_P(ComposeApp, PullBeforeBuildAndDownWithoutFile) {
   fs::create_directories(dir_ + "/ctx");
-  std::ofstream(dir_ + "/ctx/Dockerfile") << "FROM bb:1\nRUN echo built > /built\n";
+  write("ctx/Dockerfile", "FROM bb:1\nRUN echo built > /built\n");
   const std::string unreachable = "127.0.0.1:1/hoist-nope:1";
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: " << project_ << "\nservices:\n"
-      << "  built: {image: '" << unreachable << "', build: ./ctx, command: [sleep, '1000'], volumes: [data:/d]}\n"
-      << "  present: {image: 'bb:1', build: ./ctx, command: [sleep, '1000'], depends_on: [built]}\n"
-      << "volumes:\n  data: {}\n";
+  write("compose.yaml",
+        std::string() + "name: " + project_ + "\nservices:\n" + "  built: {image: '" + unreachable +
+            "', build: ./ctx, command: [sleep, '1000'], volumes: [data:/d]}\n" +
+            "  present: {image: 'bb:1', build: ./ctx, command: [sleep, '1000'], depends_on: [built]}\n" +
+            "volumes:\n  data: {}\n");
   auto up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 0) << up.err;
   EXPECT_NE(up.err.find(" Image " + unreachable + "  Pulling"), std::string::npos) << up.err;
@@ -806,11 +818,10 @@ TEST_P(ComposeApp, PullBeforeBuildAndDownWithoutFile) {
 }
 
 TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: " << project_ << "\nservices:\n"
-      << "  app: {image: bb:1, command: [sleep, '1000']}\n"
-      << "  job: {image: bb:1, command: [sh, -c, 'sleep 2; exit 4']}\n"
-      << "  talk: {image: bb:1, command: [sh, -c, 'sleep 2; echo from-talk; exit 3']}\n";
+  write("compose.yaml", std::string() + "name: " + project_ + "\nservices:\n" +
+                            "  app: {image: bb:1, command: [sleep, '1000']}\n" +
+                            "  job: {image: bb:1, command: [sh, -c, 'sleep 2; exit 4']}\n" +
+                            "  talk: {image: bb:1, command: [sh, -c, 'sleep 2; echo from-talk; exit 3']}\n");
   ASSERT_EQ(compose({"up", "-d", "app"}).code, 0);
   // scale: SERVICE=N, as up --scale; a bad specifier is refused.
   auto sc = compose({"scale", "app=2"});
@@ -822,7 +833,7 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
   EXPECT_EQ(compose({"scale", "app"}).code, 1);
 
   // cp: into every replica; out of the first one; --index picks one.
-  std::ofstream(dir_ + "/f.txt") << "hello\n";
+  write("f.txt", "hello\n");
   auto cp = compose({"cp", dir_ + "/f.txt", "app:/tmp/"});
   ASSERT_EQ(cp.code, 0) << cp.err;
   EXPECT_NE(cp.err.find(project_ + "-app-2  Copied " + dir_ + "/f.txt to " + project_ + "-app-2:/tmp/"), std::string::npos)
@@ -907,57 +918,32 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
 // running container within seconds) and a rebuild rule (the image built again, the container
 // recreated from it).
 TEST_P(ComposeApp, WatchSyncAndRebuild) {
-  fs::create_directories(dir_ + "/app/src");
-  std::ofstream(dir_ + "/app/Dockerfile") << "FROM bb:1\nCOPY version /version\n";
-  std::ofstream(dir_ + "/app/version") << "v1\n";
-  std::ofstream(dir_ + "/app/src/a.txt") << "one\n";
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: " << project_ << "\nservices:\n"
-      << "  web:\n    build: {context: ./app}\n    command: [sleep, '1000']\n    develop:\n      watch:\n"
-      << "        - {action: sync, path: ./app/src, target: /src, ignore: ['*.tmp']}\n"
-      << "        - {action: rebuild, path: ./app/version}\n"
-      << "  plain: {image: bb:1, command: [sleep, '1000']}\n";
+  write("app/Dockerfile", "FROM bb:1\nCOPY version /version\n");
+  write("app/version", "v1\n");
+  write("app/src/a.txt", "one\n");
+  write("compose.yaml",
+        "name: " + project_ + "\nservices:\n" +
+            "  web:\n    build: {context: ./app}\n    command: [sleep, '1000']\n    develop:\n" +
+            "      watch:\n        - {action: sync, path: ./app/src, target: /src, ignore: ['*.tmp']}\n" +
+            "        - {action: rebuild, path: ./app/version}\n" +
+            "  plain: {image: bb:1, command: [sleep, '1000']}\n");
   auto none = compose({"watch", "--no-up", "plain"});
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.err.find("none of the selected services is configured for watch"), std::string::npos) << none.err;
 
-  std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
-                    dir_ + " -f " + dir_ + "/compose.yaml watch web";
-  auto started = hoist::test::run_cmd(
-      {"sh", "-c", cmd + " > " + dir_ + "/watch.out 2> " + dir_ + "/watch.err < /dev/null & echo $!"}, "", 10);
-  int pid = std::atoi(started.out.c_str());
-  ASSERT_GT(pid, 0) << started.err;
-  struct Stop {
-    int pid;
-    ~Stop() {
-      ::kill(pid, SIGINT);
-      for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) ::usleep(100000);
-      ::kill(pid, SIGKILL);
-    }
-  } stop{pid};
-  auto file = [&](const std::string& f) {
-    std::ifstream in(dir_ + "/" + f);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-  };
-  auto until = [&](const std::function<bool()>& ok, int seconds) {
-    for (int i = 0; i < seconds * 5; ++i) {
-      if (ok()) return true;
-      ::usleep(200000);
-    }
-    return ok();
-  };
+  using hoist::test::until;
+  auto watch = compose_background({"watch", "web"}, "watch");
   ASSERT_TRUE(until([&] { return file("watch.out").find("Watch enabled") != std::string::npos; }, 120))
       << file("watch.out") << file("watch.err");
   auto in_web = [&](const std::string& path) { return compose({"exec", "-T", "web", "cat", path}).out; };
   std::string first_id = inspect("container", project_ + "-web-1")["Id"];
 
-  std::ofstream(dir_ + "/app/src/a.txt") << "two\n";
+  write("app/src/a.txt", "two\n");
   EXPECT_TRUE(until([&] { return in_web("/src/a.txt") == "two\n"; }, 10)) << file("watch.out") << file("watch.err");
   EXPECT_NE(file("watch.out").find("Syncing service \"web\" after 1 changes were detected"), std::string::npos)
       << file("watch.out");
-  fs::create_directories(dir_ + "/app/src/sub");
-  std::ofstream(dir_ + "/app/src/x.tmp") << "ignored\n";
-  std::ofstream(dir_ + "/app/src/sub/b.txt") << "bee\n";
+  write("app/src/x.tmp", "ignored\n");
+  write("app/src/sub/b.txt", "bee\n");
   EXPECT_TRUE(until([&] { return in_web("/src/sub/b.txt") == "bee\n"; }, 10)) << file("watch.out") << file("watch.err");
   EXPECT_EQ(compose({"exec", "-T", "web", "test", "-e", "/src/x.tmp"}).code, 1);
   fs::remove(dir_ + "/app/src/a.txt");
@@ -965,7 +951,7 @@ TEST_P(ComposeApp, WatchSyncAndRebuild) {
       << file("watch.out") << file("watch.err");
   EXPECT_EQ(in_web("/version"), "v1\n");
 
-  std::ofstream(dir_ + "/app/version") << "v2\n";
+  write("app/version", "v2\n");
   EXPECT_TRUE(until([&] { return in_web("/version") == "v2\n"; }, 90)) << file("watch.out") << file("watch.err");
   EXPECT_NE(inspect("container", project_ + "-web-1")["Id"], first_id);
   EXPECT_NE(file("watch.out").find("Rebuilding service(s) [\"web\"] after changes were detected..."), std::string::npos)
@@ -973,41 +959,59 @@ TEST_P(ComposeApp, WatchSyncAndRebuild) {
   EXPECT_NE(file("watch.out").find("service(s) [\"web\"] successfully built"), std::string::npos) << file("watch.out");
 }
 
+// `watch`: `initial_sync` copies the rule's path into the running container before the watch
+// starts (but what the rule ignores, the Dockerfile and the compose files), without running the
+// hook; then a `sync+exec` rule copies the change and runs its `exec` hook in the container with
+// the hook's user, working directory and environment, its output shown.
+TEST_P(ComposeApp, WatchInitialSyncAndSyncExec) {
+  write("conf/a.conf", "one\n");
+  write("conf/sub/b.conf", "bee\n");
+  write("conf/skip.tmp", "no\n");
+  write("conf/Dockerfile", "FROM scratch\n");
+  write("conf/compose.yaml", "services: {}\n");
+  write("compose.yaml",
+        "name: " + project_ + "\nservices:\n" +
+            "  web:\n    image: bb:1\n    command: [sleep, '1000']\n    develop:\n      watch:\n" +
+            "        - action: sync+exec\n          path: ./conf\n          target: /etc/app\n" +
+            "          initial_sync: true\n          ignore: ['*.tmp']\n          exec:\n" +
+            "            command: sh -c 'echo \"reload $$MODE $$(id -u) $$(pwd)\"; cat a.conf > /tmp/done'\n" +
+            "            user: '1234'\n            working_dir: /etc/app\n" +
+            "            environment: {MODE: fast}\n");
+  using hoist::test::until;
+  auto watch = compose_background({"watch"}, "watch");
+  ASSERT_TRUE(until([&] { return file("watch.out").find("Watch enabled") != std::string::npos; }, 120))
+      << file("watch.out") << file("watch.err");
+  auto in_web = [&](const std::string& path) { return compose({"exec", "-T", "web", "cat", path}).out; };
+  auto exists = [&](const std::string& path) { return compose({"exec", "-T", "web", "test", "-e", path}).code == 0; };
+  EXPECT_EQ(in_web("/etc/app/a.conf"), "one\n");
+  EXPECT_EQ(in_web("/etc/app/sub/b.conf"), "bee\n");
+  EXPECT_FALSE(exists("/etc/app/skip.tmp"));
+  EXPECT_FALSE(exists("/etc/app/Dockerfile"));
+  EXPECT_FALSE(exists("/etc/app/compose.yaml"));
+  EXPECT_FALSE(exists("/tmp/done"));  // the hook runs after a change's sync only
+
+  write("conf/a.conf", "two\n");
+  EXPECT_TRUE(until([&] { return in_web("/tmp/done") == "two\n"; }, 15)) << file("watch.out") << file("watch.err");
+  EXPECT_TRUE(until([&] { return file("watch.out").find("reload fast 1234 /etc/app\n") != std::string::npos; }, 5))
+      << file("watch.out") << file("watch.err");
+  EXPECT_NE(file("watch.out").find("Syncing service \"web\" after 1 changes were detected"), std::string::npos)
+      << file("watch.out");
+}
+
 // `up --watch`: the output followed and the sync rule acted on at once; Ctrl-C stops both.
 TEST_P(ComposeApp, UpWatchSyncs) {
   fs::create_directories(dir_ + "/src");
-  std::ofstream(dir_ + "/compose.yaml")
-      << "name: " << project_ << "\nservices:\n"
-      << "  web:\n    image: bb:1\n    command: [sh, -c, 'echo web-up; exec sleep 1000']\n    develop:\n"
-      << "      watch: [{action: sync+restart, path: ./src, target: /srv}]\n";
-  std::string cmd = std::string(HOIST_CLI_BIN) + " -H " + host_ + " --config " + cfg_ + " compose --project-directory " +
-                    dir_ + " -f " + dir_ + "/compose.yaml up -t 1 --watch";
-  auto started = hoist::test::run_cmd(
-      {"sh", "-c", cmd + " > " + dir_ + "/up.out 2> " + dir_ + "/up.err < /dev/null & echo $!"}, "", 10);
-  int pid = std::atoi(started.out.c_str());
-  ASSERT_GT(pid, 0) << started.err;
-  struct Stop {
-    int pid;
-    ~Stop() {
-      ::kill(pid, SIGKILL);
-    }
-  } stop{pid};
-  auto file = [&](const std::string& f) {
-    std::ifstream in(dir_ + "/" + f);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-  };
-  auto until = [&](const std::function<bool()>& ok, int seconds) {
-    for (int i = 0; i < seconds * 5; ++i) {
-      if (ok()) return true;
-      ::usleep(200000);
-    }
-    return ok();
-  };
-  ASSERT_TRUE(until([&] { return file("up.out").find("Watch enabled") != std::string::npos || ::kill(pid, 0) != 0; }, 60));
-  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
+  write("compose.yaml", "name: " + project_ + "\nservices:\n" +
+                            "  web:\n    image: bb:1\n    command: [sh, -c, 'echo web-up; exec sleep 1000']\n" +
+                            "    develop:\n      watch: [{action: sync+restart, path: ./src, target: /srv}]\n");
+  using hoist::test::until;
+  auto up_watch = compose_background({"up", "-t", "1", "--watch"}, "up", SIGKILL);
+  ASSERT_TRUE(
+      until([&] { return file("up.out").find("Watch enabled") != std::string::npos || !up_watch->running(); }, 60));
+  ASSERT_TRUE(up_watch->running()) << file("up.out") << file("up.err");
   EXPECT_TRUE(until([&] { return file("up.out").find("web-1  | web-up\n") != std::string::npos; }, 10)) << file("up.out");
   std::string started_at = inspect("container", project_ + "-web-1")["State"]["StartedAt"];
-  std::ofstream(dir_ + "/src/page.html") << "hi\n";
+  write("src/page.html", "hi\n");
   EXPECT_TRUE(until([&] { return compose({"exec", "-T", "web", "cat", "/srv/page.html"}).out == "hi\n"; }, 15))
       << file("up.out") << file("up.err");
   // sync+restart: restarted after the copy (its output followed again).
@@ -1018,9 +1022,10 @@ TEST_P(ComposeApp, UpWatchSyncs) {
   EXPECT_TRUE(until([&] { return file("up.out").rfind("web-1  | web-up\n") > file("up.out").find("restarted"); }, 10))
       << file("up.out") << file("up.err") << docker({"logs", "-t", project_ + "-web-1"}).out
       << inspect("container", project_ + "-web-1")["State"].dump();
-  ASSERT_EQ(::kill(pid, 0), 0) << file("up.out") << file("up.err");
-  ::kill(pid, SIGINT);
-  EXPECT_TRUE(until([&] { return ::kill(pid, 0) != 0 || file("up.out").find("Gracefully stopping") != std::string::npos; }, 10));
+  ASSERT_TRUE(up_watch->running()) << file("up.out") << file("up.err");
+  up_watch->signal(SIGINT);
+  EXPECT_TRUE(until(
+      [&] { return !up_watch->running() || file("up.out").find("Gracefully stopping") != std::string::npos; }, 10));
   EXPECT_TRUE(until([&] { return inspect("container", project_ + "-web-1")["State"]["Status"] == "exited"; }, 20))
       << file("up.out") << file("up.err");
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "cli/commands/commands.h"
+#include "test_files.h"
 
 namespace hoist::cli {
 namespace {
@@ -18,9 +19,10 @@ class ComposeCli : public ::testing::Test {
     char tmpl[] = "/tmp/hoist-cli-compose.XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir = tmpl;
-    std::ofstream(dir / "a.yaml") << "services:\n  web:\n    image: \"nginx:${TAG:-1}\"\n    volumes: [data:/d]\n"
-                                     "  dev:\n    image: x\n    profiles: [dev]\nvolumes:\n  data: {}\n";
-    std::ofstream(dir / "b.yaml") << "services:\n  web:\n    ports: ['80']\n";
+    hoist::test::write_file((dir / "a.yaml").string(),
+                            "services:\n  web:\n    image: \"nginx:${TAG:-1}\"\n    volumes: [data:/d]\n"
+                            "  dev:\n    image: x\n    profiles: [dev]\nvolumes:\n  data: {}\n");
+    hoist::test::write_file((dir / "b.yaml").string(), "services:\n  web:\n    ports: ['80']\n");
   }
   void TearDown() override { fs::remove_all(dir); }
   // Runs `hoist compose ARGS...`: its status, stdout and stderr.
@@ -64,21 +66,30 @@ TEST_F(ComposeCli, ConfigListsAndRenders) {
 
 TEST_F(ComposeCli, ErrorsAndRefusals) {
   std::string out, err;
-  std::ofstream(dir / "bad.yaml") << "services:\n  web:\n    image: x\n    networks: [nope]\n";
+  hoist::test::write_file((dir / "bad.yaml").string(), "services:\n  web:\n    image: x\n    networks: [nope]\n");
   EXPECT_EQ(run({"-f", (dir / "bad.yaml").string(), "config"}, out, err), 1);
   EXPECT_EQ(err, "service \"web\" refers to undefined network nope: invalid compose project\n");
   // watch: refused before the daemon is asked anything when no service has rules, or a rule's
   // action is one hoist does not have yet.
   EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "watch"}, out, err), 1);
   EXPECT_EQ(err, "none of the selected services is configured for watch, consider setting an 'develop' section\n");
-  std::ofstream(dir / "w.yaml") << "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
-                                << "        - {action: sync+exec, path: ., target: /x, exec: {command: [true]}}\n";
-  EXPECT_EQ(run({"-f", (dir / "w.yaml").string(), "watch", "--no-up"}, out, err), 1);
-  EXPECT_EQ(err, "services.web.develop.watch: action \"sync+exec\" is not supported yet by hoist compose\n");
-  std::ofstream(dir / "w.yaml") << "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
-                                << "        - {action: rebuild, path: .}\n";
-  EXPECT_EQ(run({"-f", (dir / "w.yaml").string(), "watch", "--no-up"}, out, err), 1);
-  EXPECT_EQ(err, "can't watch service \"web\" with action rebuild without a build context\n");
+  auto watch_error = [&](const std::string& rule) {
+    hoist::test::write_file((dir / "w.yaml").string(),
+                            "services:\n  web:\n    image: x\n    develop:\n      watch:\n        - " + rule + "\n");
+    EXPECT_EQ(run({"-f", (dir / "w.yaml").string(), "watch", "--no-up"}, out, err), 1) << rule;
+    return err;
+  };
+  EXPECT_EQ(watch_error("{action: sync+exec, path: ., target: /x}"),
+            "can't watch with action \"sync+exec\" on service web without a command\n");
+  EXPECT_EQ(watch_error("{action: sync, path: ., target: /x, exec: {command: [\"true\"]}}"),
+            "services.web.develop.watch: `exec` applies to action sync+exec, not to \"sync\"\n");
+  EXPECT_EQ(watch_error("{action: rebuild, path: ., initial_sync: true}"),
+            "services.web.develop.watch: `initial_sync` applies to sync actions, not to \"rebuild\"\n");
+  EXPECT_EQ(
+      watch_error("{action: copy, path: ., target: /x}"),
+      "services.web.develop.watch: invalid action \"copy\" (rebuild, restart, sync, sync+restart or sync+exec)\n");
+  EXPECT_EQ(watch_error("{action: rebuild, path: .}"),
+            "can't watch service \"web\" with action rebuild without a build context\n");
   EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "scale", "web"}, out, err), 1);
   EXPECT_EQ(err, "Invalid scale specifier: web\n");
   EXPECT_EQ(run({"-f", (dir / "a.yaml").string(), "config", "--format", "toml"}, out, err), 125);

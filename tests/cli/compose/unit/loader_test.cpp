@@ -8,6 +8,7 @@
 #include "cli/compose/project.h"
 #include "cli/compose/yaml.h"
 #include "common/error.h"
+#include "test_files.h"
 
 namespace hoist::compose {
 namespace {
@@ -24,10 +25,7 @@ class Compose : public ::testing::Test {
     fs::create_directories(dir);
   }
   void TearDown() override { fs::remove_all(dir.parent_path()); }
-  void write(const std::string& name, const std::string& text) {
-    fs::create_directories((dir / name).parent_path());
-    std::ofstream(dir / name) << text;
-  }
+  void write(const std::string& name, const std::string& text) { hoist::test::write_file((dir / name).string(), text); }
   Project load(std::vector<std::string> files = {}, LoadOptions o = {}) {
     o.files = std::move(files);
     if (o.cwd.empty()) o.cwd = dir.string();
@@ -294,6 +292,21 @@ TEST_F(Compose, ShortAndLongSyntax) {
   EXPECT_EQ((*p.model)["volumes"]["data"]["name"], "my_app_data");
   EXPECT_EQ((*p.model)["secrets"]["token"]["file"], (dir / "token.txt").string());
   EXPECT_EQ(p.start_order(), (std::vector<std::string>{"cache", "db", "web"}));
+}
+
+// develop.watch[]: a string include a list of one, initial_sync a boolean, the exec hook's shell
+// form split into words and its environment a mapping.
+TEST_F(Compose, DevelopWatchShortSyntax) {
+  write("compose.yaml",
+        "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
+        "        - {action: sync+exec, path: ./src, target: /src, include: '*.conf', initial_sync: 'true',\n"
+        "           exec: {command: \"sh -c 'kill -HUP 1'\", environment: [A=1, B], privileged: 'yes'}}\n");
+  const json& t = svc(load(), "web")["develop"]["watch"][0];
+  EXPECT_EQ(t["include"], json({"*.conf"}));
+  EXPECT_EQ(t["initial_sync"], true);
+  EXPECT_EQ(t["exec"]["command"], json({"sh", "-c", "kill -HUP 1"}));
+  EXPECT_EQ(t["exec"]["environment"], json({{"A", "1"}, {"B", nullptr}}));
+  EXPECT_EQ(t["exec"]["privileged"], true);
 }
 
 TEST_F(Compose, YamlOutputQuotesWhatWouldReadBackOtherwise) {

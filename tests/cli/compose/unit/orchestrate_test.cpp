@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "test_files.h"
 
 namespace hoist::compose {
 namespace {
@@ -26,7 +27,7 @@ class Orchestrate : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir); }
   Project load(const std::string& text) {
-    std::ofstream(dir / "compose.yaml") << text;
+    hoist::test::write_file((dir / "compose.yaml").string(), text);
     LoadOptions o;
     o.cwd = dir.string();
     o.project_name = "app";
@@ -388,7 +389,7 @@ TEST_F(Orchestrate, Links) {
 }
 
 TEST_F(Orchestrate, SecretsAndConfigsOfEnvironmentAndContentAreCopiedIn) {
-  std::ofstream(dir / ".env") << "PW=s3cret\n";
+  hoist::test::write_file((dir / ".env").string(), "PW=s3cret\n");
   Project p = load(R"(
 services:
   a:
