@@ -1,11 +1,13 @@
 // See compose_create.h.
 #include "cli/commands/compose_create.h"
 
-#include "cli/commands/auth.h"
-
 #include <algorithm>
 #include <ctime>
+#include <iostream>
 #include <nlohmann/json.hpp>
+
+#include "cli/commands/auth.h"
+#include "common/strings.h"
 
 namespace hoist::cli {
 
@@ -83,6 +85,62 @@ bool remove_diverged_network(Ctx& ctx, const compose::Project& proj, const std::
   }
   ctx.c().request("DELETE", "/networks/" + q(info.value("Id", name)));
   errp(" Network " + name + "  Removed\n");
+  return true;
+}
+
+namespace {
+
+// Compose v2's prompt: on a terminal "? MESSAGE (y/N) " and a line (y or yes); else MESSAGE
+// alone on stdout (no newline) and a word read from stdin (y, 1, t, true; nothing read is a no).
+bool compose_confirm(const std::string& message) {
+  bool tty = is_tty(0);
+  out(tty ? "? " + message + " (y/N) " : message);
+  fflush(stdout);
+  std::string ans;
+  std::getline(std::cin, ans);
+  std::string a(trim(ans));
+  std::transform(a.begin(), a.end(), a.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (tty) return a == "y" || a == "yes";
+  return a == "y" || a == "1" || a == "t" || a == "true";
+}
+
+}  // namespace
+
+bool remove_diverged_volume(Ctx& ctx, const compose::Project& proj, const std::string& key, const json& info,
+                            bool assume_yes) {
+  const json labels = info.value("Labels", json::object());
+  if (!labels.is_object() || !labels.contains(compose::kLabelConfigHash)) return false;
+  if (labels.value(compose::kLabelConfigHash, "") == compose::volume_hash(proj, key)) return false;
+  std::string name = compose::volume_name(proj, key);
+  if (!assume_yes &&
+      !compose_confirm("Volume \"" + name + "\" exists but doesn't match configuration in compose file. " +
+                       "Recreate (data will be lost)?"))
+    return false;
+  std::vector<std::string> services;
+  for (const auto& service : compose::stop_order(proj)) {
+    const json& s = compose::service_of(proj, service);
+    for (const auto& v : s.value("volumes", json::array()))
+      if (v.value("type", "volume") == "volume" && v.value("source", "") == key) {
+        services.push_back(service);
+        break;
+      }
+  }
+  std::vector<std::tuple<int, std::string, std::string>> containers;
+  for (const auto& service : services)
+    for (const auto& c : service_containers(ctx, proj, service)) containers.push_back(c);
+  for (const auto& [n, id, cname] : containers) {
+    json c = json::parse(ctx.c().request("GET", "/containers/" + q(id) + "/json").body);
+    if (!c["State"].value("Running", false)) continue;
+    errp(" Container " + cname + "  Stopping\n");
+    ctx.c().request("POST", "/containers/" + q(id) + "/stop", "", {}, true);
+    errp(" Container " + cname + "  Stopped\n");
+  }
+  for (const auto& [n, id, cname] : containers) {
+    errp(" Container " + cname + "  Removing\n");
+    ctx.c().request("DELETE", "/containers/" + q(id) + "?force=1");
+    errp(" Container " + cname + "  Removed\n");
+  }
+  ctx.c().request("DELETE", "/volumes/" + q(info.value("Name", name)) + "?force=1");
   return true;
 }
 

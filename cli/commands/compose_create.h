@@ -26,6 +26,14 @@ void inject_files(Ctx& ctx, const compose::Project& proj, const std::string& ser
 // which are no longer on it). False, doing nothing, when it has no such label or the same.
 bool remove_diverged_network(Ctx& ctx, const compose::Project& proj, const std::string& key,
                              const nlohmann::json& info);
+// A volume of the project (inspected: `info`) whose config-hash label differs from its
+// definition's: Compose v2 asks "Volume NAME exists but doesn't match configuration in compose
+// file. Recreate (data will be lost)?" (not when `assume_yes`: up/create -y); confirmed, the
+// containers of the services mounting it are stopped and removed and the volume removed (the
+// caller makes it anew). Returns whether it was removed; false, doing nothing, when it has no such
+// label, the same, or the answer is no.
+bool remove_diverged_volume(Ctx& ctx, const compose::Project& proj, const std::string& key, const nlohmann::json& info,
+                            bool assume_yes);
 // For compose::converge(): a listed container's networks and volume names; what the service's
 // containers must be on (`network_ids`: engine name → id, from the networks' ensure).
 void existing_networks_and_volumes(const nlohmann::json& listed, compose::Existing& e);

@@ -50,7 +50,8 @@ const Command kComposeUp = {
      {"no-color", 0, "", "Produce monochrome output"},
      {"no-log-prefix", 0, "", "Don't print prefix in logs"},
      {"timestamps", 0, "", "Show timestamps"},
-     {"watch", 'w', "", "Watch source code and rebuild/refresh containers when files are updated."}},
+     {"watch", 'w', "", "Watch source code and rebuild/refresh containers when files are updated."},
+     {"yes", 'y', "", "Assume \"yes\" as answer to all prompts and run non-interactively"}},
     true,
     0,
     -1};
@@ -66,7 +67,8 @@ const Command kComposeCreate = {
      {"no-build", 0, "", "Don't build an image, even if it's policy"},
      {"no-recreate", 0, "", "If containers already exist, don't recreate them. Incompatible with --force-recreate."},
      {"remove-orphans", 0, "", "Remove containers for services not defined in the Compose file"},
-     {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."}},
+     {"scale", 0, "stringArray", "Scale SERVICE to NUM instances. Overrides the `scale` setting in the Compose file if present."},
+     {"yes", 'y', "", "Assume \"yes\" as answer to all prompts and run non-interactively"}},
     true,
     0,
     -1};
@@ -176,7 +178,8 @@ int compose_up(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std::
     }
   }
   auto network_ids = ensure_networks(ctx, proj, networks);
-  ensure_volumes(ctx, proj);
+  // A volume made anew took its containers with it.
+  if (ensure_volumes(ctx, proj, p.flag("yes"))) existing_all = project_containers(ctx, proj.name, true);
 
   compose::ConvergeOptions co{p.flag("force-recreate"), p.flag("no-recreate")};
   // service → its containers, for the dependency waits. Every entry exists before the threads
@@ -586,7 +589,7 @@ int compose_create(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<s
   ctx.path = "compose create";
   Parsed p = parse(ctx, kComposeCreate, argv);
   std::vector<std::string> up = {"--no-start"};
-  for (const char* f : {"build", "force-recreate", "no-build", "no-recreate", "remove-orphans"})
+  for (const char* f : {"build", "force-recreate", "no-build", "no-recreate", "remove-orphans", "yes"})
     if (p.flag(f)) up.push_back(std::string("--") + f);
   for (const auto& s : p.all("scale")) up.insert(up.end(), {"--scale", s});
   up.insert(up.end(), p.args.begin(), p.args.end());

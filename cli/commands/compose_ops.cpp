@@ -130,9 +130,10 @@ std::map<std::string, std::string> ensure_networks(Ctx& ctx, const Project& proj
   return ids;
 }
 
-void ensure_volumes(Ctx& ctx, const Project& proj) {
+bool ensure_volumes(Ctx& ctx, const Project& proj, bool assume_yes) {
   const json& m = *proj.model;
-  if (!m.contains("volumes")) return;
+  bool removed = false;
+  if (!m.contains("volumes")) return removed;
   for (const auto& [key, v] : m["volumes"].items()) {
     std::string name = compose::volume_name(proj, key);
     auto r = ctx.c().request("GET", "/volumes/" + q(name), "", {}, true);
@@ -146,13 +147,15 @@ void ensure_volumes(Ctx& ctx, const Project& proj) {
           info["Labels"].value(compose::kLabelProject, "") != proj.name)
         errp("WARNING: volume \"" + name + "\" already exists but was not created by Docker Compose. Use " +
              "`external: true` to use an existing volume\n");
-      continue;
+      if (!remove_diverged_volume(ctx, proj, key, info, assume_yes)) continue;
+      removed = true;
     }
     json body = compose::volume_create_body(proj, key);
     progress("Volume", name, "Creating");
     ctx.c().request("POST", "/volumes/create", body.dump());
     progress("Volume", name, "Created");
   }
+  return removed;
 }
 
 // `old_volumes`: the anonymous volumes a recreated container hands on (target, name).

@@ -114,7 +114,9 @@ std::vector<json> selected_containers(Ctx& ctx, const Project& proj, const std::
 // The networks `used` (keys), made when missing, made anew when their definition changed; their
 // engine name → id.
 std::map<std::string, std::string> ensure_networks(Ctx& ctx, const Project& proj, const std::set<std::string>& used);
-void ensure_volumes(Ctx& ctx, const Project& proj);
+// The project's volumes made when missing; one whose definition changed made anew when confirmed
+// (remove_diverged_volume(); `assume_yes`: up/create -y). Whether containers were removed for it.
+bool ensure_volumes(Ctx& ctx, const Project& proj, bool assume_yes = false);
 // `old_volumes`: the anonymous volumes a recreated container hands on (target, name).
 std::string create_container(Ctx& ctx, const Project& proj, const std::string& service, int number,
                              const std::string& image_id,

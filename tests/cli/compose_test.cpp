@@ -777,6 +777,55 @@ TEST_P(ComposeApp, ChangedNetworkIsRecreatedWithItsContainers) {
   EXPECT_EQ(id("container", project_ + "-b-1"), b1);
 }
 
+// A named volume's definition changed (a label): `up` asks whether to make it anew; with nothing
+// answered (no terminal) the volume and its data stay; answered "y" or with -y, the containers
+// mounting it are removed, the volume made anew (empty, the new label) and the containers made
+// again; the other service's container stays; `up` again asks nothing.
+TEST_P(ComposeApp, ChangedVolumeIsRecreatedWhenConfirmed) {
+  auto write_compose = [&](const std::string& label) {
+    write("compose.yaml",
+          "name: " + project_ + "\nservices:\n" + "  a: {image: bb:1, command: [sleep, '1000'], volumes: [data:/d]}\n" +
+              "  b: {image: bb:1, command: [sleep, '1000']}\n" + "volumes:\n  data: {labels: {v: '" + label + "'}}\n");
+  };
+  auto id = [&](const std::string& name) { return inspect("container", name)["Id"].get<std::string>(); };
+  const std::string question = "Volume \"" + project_ + "_data\" exists but doesn't match configuration in compose " +
+                               "file. Recreate (data will be lost)?";
+  write_compose("1");
+  ASSERT_EQ(compose({"up", "-d"}).code, 0);
+  ASSERT_EQ(compose({"exec", "-T", "a", "sh", "-c", "echo kept > /d/f"}).code, 0);
+  std::string a1 = id(project_ + "-a-1"), b1 = id(project_ + "-b-1");
+
+  write_compose("2");
+  auto up = compose({"up", "-d"});  // stdin: nothing
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.out, question);
+  EXPECT_EQ(inspect("volume", project_ + "_data")["Labels"]["v"], "1");
+  EXPECT_EQ(id(project_ + "-a-1"), a1);
+  EXPECT_EQ(compose({"exec", "-T", "a", "cat", "/d/f"}).out, "kept\n");
+
+  up = hoist({"compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml", "up", "-d"}, "y\n");
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.out, question);
+  EXPECT_NE(up.err.find(" Container " + project_ + "-a-1  Removed"), std::string::npos) << up.err;
+  EXPECT_EQ(inspect("volume", project_ + "_data")["Labels"]["v"], "2");
+  EXPECT_NE(id(project_ + "-a-1"), a1);
+  EXPECT_EQ(inspect("container", project_ + "-a-1")["State"]["Status"], "running");
+  EXPECT_EQ(compose({"exec", "-T", "a", "test", "-e", "/d/f"}).code, 1);
+  EXPECT_EQ(id(project_ + "-b-1"), b1);
+
+  ASSERT_EQ(compose({"exec", "-T", "a", "sh", "-c", "echo again > /d/f"}).code, 0);
+  write_compose("3");
+  up = compose({"up", "-d", "-y"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.out, "");
+  EXPECT_EQ(inspect("volume", project_ + "_data")["Labels"]["v"], "3");
+  EXPECT_EQ(compose({"exec", "-T", "a", "test", "-e", "/d/f"}).code, 1);
+  up = compose({"up", "-d"});
+  ASSERT_EQ(up.code, 0) << up.err;
+  EXPECT_EQ(up.out, "");
+  EXPECT_EQ(up.err.find("Removed"), std::string::npos) << up.err;
+}
+
 // A service with both image and build: the image pulled first, built only when the pull fails
 // (or with pull_policy: build), as Compose v2; then `compose -p NAME down` with no file: the
 // project from its resources' labels.
