@@ -260,12 +260,15 @@ int compose_wait(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<std
   ctx.path = "compose wait";
   Parsed p = parse(ctx, kComposeWait, argv);
   Project proj = load(lo);
-  auto wanted = selected(proj, p.args);
+  // The running containers of the services named (one-off ones too; a name that is no service
+  // matches none: Compose v2 does not check them).
+  const auto& wanted = p.args;
   std::vector<json> cs;
   for (const auto& c : project_containers(ctx, proj.name, false, true))
     if (std::find(wanted.begin(), wanted.end(), label(c, compose::kLabelService)) != wanted.end()) cs.push_back(c);
   if (cs.empty()) throw ExitError{1, "no containers for project \"" + proj.name + "\""};
-  // Each container waited for at once; the code is that of the last one to stop (as Compose v2).
+  // Each container waited for at once, each stop reported as it comes; the code is that of the
+  // last one to stop (Compose v2 keeps the code of each wait that returns, the last one stays).
   std::mutex m;
   long code = 0;
   in_parallel(cs, [&](const json& c) {

@@ -529,8 +529,7 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
                          "/up.err & p=$!; w Attaching; kill -INT $p; w Gracefully; sleep 0.5; kill -INT $p; wait $p; echo $?";
     auto r = hoist::test::run_cmd({"sh", "-c", script}, "", 25);
     EXPECT_EQ(r.out, "130\n") << r.err;
-    std::ifstream o(dir_ + "/up.out"), e(dir_ + "/up.err");
-    std::string so((std::istreambuf_iterator<char>(o)), {}), se((std::istreambuf_iterator<char>(e)), {});
+    std::string so = file("up.out"), se = file("up.err");
     EXPECT_EQ(so, "Attaching to app-1\nGracefully stopping... (press Ctrl+C again to force)\n");
     EXPECT_NE(se.find(" Container " + project_ + "-app-1  Killed"), std::string::npos) << se;
     EXPECT_EQ(inspect("container", project_ + "-app-1")["State"]["ExitCode"], 137);
@@ -870,7 +869,8 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
   write("compose.yaml", std::string() + "name: " + project_ + "\nservices:\n" +
                             "  app: {image: bb:1, command: [sleep, '1000']}\n" +
                             "  job: {image: bb:1, command: [sh, -c, 'sleep 2; exit 4']}\n" +
-                            "  talk: {image: bb:1, command: [sh, -c, 'sleep 2; echo from-talk; exit 3']}\n");
+                            "  talk: {image: bb:1, command: [sh, -c, 'sleep 2; echo from-talk; exit 3']}\n" +
+                            "  late: {image: bb:1, command: [sh, -c, 'sleep 4; exit 5']}\n");
   ASSERT_EQ(compose({"up", "-d", "app"}).code, 0);
   // scale: SERVICE=N, as up --scale; a bad specifier is refused.
   auto sc = compose({"scale", "app=2"});
@@ -892,8 +892,7 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
   ASSERT_EQ(compose({"exec", "-T", "--index", "2", "app", "sh", "-c", "echo two > /tmp/g"}).code, 0);
   cp = compose({"cp", "--index", "2", "app:/tmp/g", dir_ + "/g"});
   ASSERT_EQ(cp.code, 0) << cp.err;
-  std::ifstream g(dir_ + "/g");
-  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(g)), {}), "two\n");
+  EXPECT_EQ(file("g"), "two\n");
   EXPECT_EQ(compose({"cp", "--index", "2", "app:/tmp/g", "app:/tmp/h"}).err,
             "copying between services is not supported\n");
   EXPECT_EQ(compose({"cp", "app:/tmp/nothing-such", dir_ + "/n"}).code, 1);
@@ -911,8 +910,7 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
     std::string script = base + "events > " + dir_ + "/ev.txt 2>&1 & a=$!; " + base + "events --json app > " + dir_ +
                          "/ev.json 2>&1 & b=$!; sleep 1.5; " + base + "stop -t 1 app > /dev/null 2>&1; sleep 1; kill $a $b";
     hoist::test::run_cmd({"sh", "-c", script}, "", 30);
-    std::ifstream t(dir_ + "/ev.txt"), j(dir_ + "/ev.json");
-    std::string text((std::istreambuf_iterator<char>(t)), {}), js((std::istreambuf_iterator<char>(j)), {});
+    std::string text = file("ev.txt"), js = file("ev.json");
     std::string id1 = inspect("container", project_ + "-app-1")["Id"];
     bool found = false;
     for (const auto& l : lines(js)) {
@@ -949,6 +947,19 @@ TEST_P(ComposeApp, ScaleCpStatsEventsWaitAttach) {
   EXPECT_EQ(w.code, 4) << w.err;
   EXPECT_EQ(w.out, "container \"" + job + "\" exited with status code 4\n");
   EXPECT_EQ(compose({"wait", "job"}).err, "no containers for project \"" + project_ + "\"\n");
+  // Several services: each container waited for at once, each stop reported as it comes; the code
+  // is that of the last one to stop, whatever the order they are named in (as Compose v2).
+  ASSERT_EQ(compose({"up", "-d", "job", "late"}).code, 0);
+  job = inspect("container", project_ + "-job-1")["Id"];
+  std::string late = inspect("container", project_ + "-late-1")["Id"];
+  w = compose({"wait", "late", "job"}, 60);
+  EXPECT_EQ(w.code, 5) << w.err;
+  EXPECT_EQ(w.out, "container \"" + job + "\" exited with status code 4\ncontainer \"" + late +
+                       "\" exited with status code 5\n");
+  // A name that is no service finds no container either (Compose v2 does not check it).
+  w = compose({"wait", "nosuch"});
+  EXPECT_EQ(w.code, 1);
+  EXPECT_EQ(w.err, "no containers for project \"" + project_ + "\"\n");
 
   // attach: the service's container's output until it exits; its exit code.
   ASSERT_EQ(compose({"up", "-d", "talk"}).code, 0);
