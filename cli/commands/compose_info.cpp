@@ -5,10 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <mutex>
-#include <random>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -98,6 +99,39 @@ const Command kComposeLogs = {
     0,
     -1};
 
+namespace {
+
+// A table column: its header and a row's cell.
+struct Column {
+  std::string header;
+  std::function<std::string(const json&)> cell;
+};
+
+// `--format` of a listing that takes table or json (images, ls): `rows` as one JSON array, or
+// the columns aligned as docker's tabwriter does; any other value refused.
+void print_table_or_json(const std::string& fmt, const std::vector<json>& rows, const std::vector<Column>& columns) {
+  if (fmt == "json") {
+    out(json(rows).dump() + "\n");
+    return;
+  }
+  if (fmt != "table") throw ExitError{1, "unsupported format \"" + fmt + "\": expected table or json"};
+  std::vector<std::string> header, lines;
+  for (const auto& c : columns) header.push_back(c.header);
+  lines.push_back(join(header, "\t"));
+  for (const auto& r : rows) {
+    std::vector<std::string> cells;
+    for (const auto& c : columns) cells.push_back(c.cell(r));
+    lines.push_back(join(cells, "\t"));
+  }
+  out(tabwrite(lines));
+}
+
+// A column showing the string field `key` of a row.
+Column field(const std::string& header, const std::string& key) {
+  return {header, [key](const json& r) { return r[key].get<std::string>(); }};
+}
+
+}  // namespace
 
 std::string quoted_command(const std::string& cmd, bool trunc) {
   std::string c = trunc ? ellipsis(cmd, 20) : cmd;
@@ -276,21 +310,18 @@ int compose_images(Ctx& ctx, const compose::LoadOptions& lo, const std::vector<s
       if (seen.insert(r["ID"]).second) out(r["ID"].get<std::string>() + "\n");
     return 0;
   }
-  std::string fmt = p.get("format", "table");
-  if (fmt == "json") {
-    out(json(rows).dump() + "\n");
-    return 0;
-  }
-  if (fmt != "table") throw ExitError{1, "unsupported format \"" + fmt + "\": expected table or json"};
-  std::vector<std::string> lines = {"CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE"};
-  for (const auto& r : rows) {
-    std::string id = r["ID"];
-    if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
-    lines.push_back(r["ContainerName"].get<std::string>() + "\t" + r["Repository"].get<std::string>() + "\t" +
-                    r["Tag"].get<std::string>() + "\t" + id.substr(0, 12) + "\t" +
-                    human_size(static_cast<double>(r["Size"].get<long long>()), 3));
-  }
-  out(tabwrite(lines));
+  print_table_or_json(
+      p.get("format", "table"), rows,
+      {field("CONTAINER", "ContainerName"),
+       field("REPOSITORY", "Repository"),
+       field("TAG", "Tag"),
+       {"IMAGE ID",
+        [](const json& r) {
+          std::string id = r["ID"];
+          if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
+          return id.substr(0, 12);
+        }},
+       {"SIZE", [](const json& r) { return human_size(static_cast<double>(r["Size"].get<long long>()), 3); }}});
   return 0;
 }
 
@@ -359,17 +390,8 @@ int compose_ls(Ctx& ctx, const std::vector<std::string>& argv) {
     for (const auto& row : rows) out(row["Name"].get<std::string>() + "\n");
     return 0;
   }
-  std::string fmt = p.get("format", "table");
-  if (fmt == "json") {
-    out(json(rows).dump() + "\n");
-    return 0;
-  }
-  if (fmt != "table") throw ExitError{1, "unsupported format \"" + fmt + "\": expected table or json"};
-  std::vector<std::string> lines = {"NAME\tSTATUS\tCONFIG FILES"};
-  for (const auto& row : rows)
-    lines.push_back(row["Name"].get<std::string>() + "\t" + row["Status"].get<std::string>() + "\t" +
-                    row["ConfigFiles"].get<std::string>());
-  out(tabwrite(lines));
+  print_table_or_json(p.get("format", "table"), rows,
+                      {field("NAME", "Name"), field("STATUS", "Status"), field("CONFIG FILES", "ConfigFiles")});
   return 0;
 }
 
