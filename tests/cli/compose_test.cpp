@@ -1029,14 +1029,13 @@ TEST_P(ComposeApp, WatchInitialSyncAndSyncExec) {
   write("conf/skip.tmp", "no\n");
   write("conf/Dockerfile", "FROM scratch\n");
   write("conf/compose.yaml", "services: {}\n");
-  write("compose.yaml",
-        "name: " + project_ + "\nservices:\n" +
-            "  web:\n    image: bb:1\n    command: [sleep, '1000']\n    develop:\n      watch:\n" +
-            "        - action: sync+exec\n          path: ./conf\n          target: /etc/app\n" +
-            "          initial_sync: true\n          ignore: ['*.tmp']\n          exec:\n" +
-            "            command: sh -c 'echo \"reload $$MODE $$(id -u) $$(pwd)\"; cat a.conf > /tmp/done'\n" +
-            "            user: '1234'\n            working_dir: /etc/app\n" +
-            "            environment: {MODE: fast}\n");
+  write("compose.yaml", "name: " + project_ + "\nservices:\n" +
+                            "  web:\n    image: bb:1\n    command: [sleep, '1000']\n    develop:\n      watch:\n" +
+                            "        - action: sync+exec\n          path: ./conf\n          target: /etc/app\n" +
+                            "          initial_sync: true\n          ignore: ['*.tmp']\n          exec:\n" +
+                            "            command: sh -c 'echo \"reload $$MODE $$(id -u) $$(pwd) $$(cat a.conf)\"'\n" +
+                            "            user: '1234'\n            working_dir: /etc/app\n" +
+                            "            environment: {MODE: fast}\n");
   using hoist::test::until;
   auto watch = compose_background({"watch"}, "watch");
   ASSERT_TRUE(until([&] { return file("watch.out").find("Watch enabled") != std::string::npos; }, 120))
@@ -1048,12 +1047,12 @@ TEST_P(ComposeApp, WatchInitialSyncAndSyncExec) {
   EXPECT_FALSE(exists("/etc/app/skip.tmp"));
   EXPECT_FALSE(exists("/etc/app/Dockerfile"));
   EXPECT_FALSE(exists("/etc/app/compose.yaml"));
-  EXPECT_FALSE(exists("/tmp/done"));  // the hook runs after a change's sync only
+  EXPECT_EQ(file("watch.out").find("reload"), std::string::npos);  // the hook runs after a change's sync only
 
   write("conf/a.conf", "two\n");
-  EXPECT_TRUE(until([&] { return in_web("/tmp/done") == "two\n"; }, 15)) << file("watch.out") << file("watch.err");
-  EXPECT_TRUE(until([&] { return file("watch.out").find("reload fast 1234 /etc/app\n") != std::string::npos; }, 5))
+  EXPECT_TRUE(until([&] { return file("watch.out").find("reload fast 1234 /etc/app two\n") != std::string::npos; }, 15))
       << file("watch.out") << file("watch.err");
+  EXPECT_EQ(in_web("/etc/app/a.conf"), "two\n");
   EXPECT_NE(file("watch.out").find("Syncing service \"web\" after 1 changes were detected"), std::string::npos)
       << file("watch.out");
 }
