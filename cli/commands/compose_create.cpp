@@ -2,6 +2,7 @@
 #include "cli/commands/compose_create.h"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -293,7 +293,7 @@ std::set<std::string> never_synced(const Project& proj, const std::string& servi
                                  "docker-compose.override.yml",
                                  "docker-compose.override.yaml"};
   if (compose::has_build(proj, service))
-    names.insert(fs::path(compose::build_plan(proj, service).dockerfile).filename());
+    names.insert(fs::path(compose::build_plan(proj, service).dockerfile).filename().string());
   return names;
 }
 
@@ -310,13 +310,13 @@ void initial_sync(Ctx& ctx, const Project& proj, const Rule& r) {
   std::vector<Mapping> files;
   std::error_code ec;
   if (fs::is_regular_file(r.path, ec)) {
-    if (!skipped.count(fs::path(r.path).filename()) && !mounted(r.path)) files.push_back({r.path, r.target});
+    if (!skipped.count(fs::path(r.path).filename().string()) && !mounted(r.path)) files.push_back({r.path, r.target});
   } else if (fs::is_directory(r.path, ec)) {
     for (auto it = fs::recursive_directory_iterator(r.path, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       std::string host = it->path().string();
       bool dir = it->is_directory(ec) && !it->is_symlink(ec);
-      if (!matches(r, host) || skipped.count(it->path().filename()) || mounted(host)) {
+      if (!matches(r, host) || skipped.count(it->path().filename().string()) || mounted(host)) {
         if (dir) it.disable_recursion_pending();
         continue;
       }
