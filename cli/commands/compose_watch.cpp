@@ -372,7 +372,8 @@ WatchSetup watch_rules(const Project& proj, const std::vector<std::string>& serv
         r.exec.user = x.value("user", "");
         r.exec.working_dir = x.value("working_dir", "");
         r.exec.privileged = x.value("privileged", false);
-        for (const auto& [k, v] : x.value("environment", json::object()).items())
+        const json env = x.value("environment", json::object());
+        for (const auto& [k, v] : env.items())
           if (v.is_string()) r.exec.env.push_back(k + "=" + v.get<std::string>());
       }
       r.path = t.value("path", "");
