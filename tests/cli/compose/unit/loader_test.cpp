@@ -301,7 +301,8 @@ TEST_F(Compose, DevelopWatchShortSyntax) {
         "services:\n  web:\n    image: x\n    develop:\n      watch:\n"
         "        - {action: sync+exec, path: ./src, target: /src, include: '*.conf', initial_sync: 'true',\n"
         "           exec: {command: \"sh -c 'kill -HUP 1'\", environment: [A=1, B], privileged: 'yes'}}\n");
-  const json& t = svc(load(), "web")["develop"]["watch"][0];
+  Project p = load();
+  const json& t = svc(p, "web")["develop"]["watch"][0];
   EXPECT_EQ(t["include"], json({"*.conf"}));
   EXPECT_EQ(t["initial_sync"], true);
   EXPECT_EQ(t["exec"]["command"], json({"sh", "-c", "kill -HUP 1"}));
