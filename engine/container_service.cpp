@@ -66,7 +66,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
   mo.runtime = d.config().runtime;
   mo.runtime_root = opts_.runtime_root.empty() ? d.config().exec_root + "/runtime" : opts_.runtime_root;
   mo.shim = opts_.shim;
-  mo.spec_builder = [this](const ContainerRecord& r, const std::string& rootfs) {
+  mo.spec_builder = [this](ContainerRecord& r, const std::string& rootfs) {
     SpecInput in;
     in.id = r.id;
     in.config = object_or_empty(r.config_json);
@@ -156,7 +156,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
 
 ContainerService::~ContainerService() { health_.reset(); }
 
-void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
+void ContainerService::setup_network(ContainerRecord& r, SpecInput& in) {
   const std::string mode_text = json_str(in.host_config, "NetworkMode");
   auto mode = network::parse_mode(mode_text);
   in.hostname = in.config.value("Hostname", "");
@@ -253,6 +253,10 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
     in.hostname = tconfig.value("Hostname", "");
     if (in.hostname.empty()) in.hostname = target.id.substr(0, 12);
     in.config["Domainname"] = tconfig.value("Domainname", "");
+    auto own = object_or_empty(r.config_json);
+    own["Hostname"] = in.hostname;
+    own["Domainname"] = in.config["Domainname"];
+    r.config_json = own.dump();
     return;
   }
   auto dir = mgr_->container_dir(r.id);

@@ -322,6 +322,17 @@ TEST_F(NetworkingTest, NetworksAreIsolatedAndInternalHasNoWayOut) {
   EXPECT_EQ(srv_host.out.substr(0, 13), inspect("srv")["Id"].get<std::string>().substr(0, 12) + "\n");
   r = docker({"run", "--rm", "--network", "container:srv", "bb:1", "sh", "-c", "hostname; cat /etc/hostname /etc/hosts"});
   EXPECT_EQ(r.out, srv_host.out) << r.err;
+  // Inspect's Config: its own default names once created, srv's (with its domain) once started.
+  ASSERT_EQ(docker({"run", "-d", "--name", "named", "--hostname", "foo", "--domainname", "dom.x", "--network", "n1",
+                    "bb:1", "sleep", "60"}).code, 0);
+  ASSERT_EQ(docker({"create", "--name", "joiner", "--network", "container:named", "bb:1", "sleep", "60"}).code, 0);
+  auto joiner = inspect("joiner");
+  EXPECT_EQ(joiner["Config"]["Hostname"], joiner["Id"].get<std::string>().substr(0, 12));
+  ASSERT_EQ(docker({"start", "joiner"}).code, 0);
+  joiner = inspect("joiner");
+  EXPECT_EQ(joiner["Config"]["Hostname"], "foo");
+  EXPECT_EQ(joiner["Config"]["Domainname"], "dom.x");
+  EXPECT_EQ(docker({"exec", "joiner", "hostname"}).out, "foo\n");
 }
 
 TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
