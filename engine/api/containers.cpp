@@ -70,7 +70,14 @@ void validate_log_config(const json& hc) {
   }
   if (!lc.contains("Config") || !lc["Config"].is_object()) return;
   static const std::set<std::string> applied = {"compress", "labels", "labels-regex", "env", "env-regex", "tag"};
-  static const std::set<std::string> json_file_opts = {"mode", "max-buffer-size"};
+  // Every driver's generic options first, as dockerd checks them.
+  auto opt = [&](const char* k) -> const std::string* {
+    auto it = lc["Config"].find(k);
+    if (it == lc["Config"].end()) return nullptr;
+    if (!it->is_string()) throw InvalidArgument(std::string("invalid value for ") + k);
+    return it->get_ptr<const std::string*>();
+  };
+  log_ring_bytes(opt("mode"), opt("max-buffer-size"));
   for (const auto& [k, v] : lc["Config"].items()) {
     if (k == "max-size") {
       if (!v.is_string()) throw InvalidArgument("invalid value for max-size");
@@ -80,9 +87,8 @@ void validate_log_config(const json& hc) {
       parse_log_max_file(v.get<std::string>());
     } else if (applied.count(k)) {
       if (!v.is_string()) throw InvalidArgument("invalid value for " + k);
-    } else if (json_file_opts.count(k)) {
-      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size, max-file, "
-                            "compress, labels, labels-regex, env, env-regex and tag)");
+    } else if (k == "mode" || k == "max-buffer-size") {
+      continue;  // checked above
     } else {
       throw InvalidArgument("unknown log opt '" + k + "' for json-file log driver");
     }

@@ -579,6 +579,11 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       argv.push_back(std::to_string(max_files));
     }
     if (log_compress(log_opts, max_size, max_files)) argv.push_back("--log-compress");
+    auto given = [&](const char* k) { return log_opts.count(k) ? &log_opts[k] : nullptr; };
+    if (auto ring = log_ring_bytes(given("mode"), given("max-buffer-size")); ring >= 0) {
+      argv.push_back("--log-buffer");  // mode=non-blocking
+      argv.push_back(std::to_string(ring));
+    }
     // attrs only for a container that asks for them: no JSON parsed on other starts.
     if (log_opts.count("labels") || log_opts.count("labels-regex") || log_opts.count("env") ||
         log_opts.count("env-regex") || log_opts.count("tag")) {
