@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/api/routes.h"
+#include "engine/container_links.h"
 #include "engine/containers/oci_spec.h"
 #include "engine/volume_service.h"
 #include "network/container_files.h"
@@ -190,16 +191,7 @@ void ContainerService::setup_network(ContainerRecord& r, SpecInput& in) {
     ar.dns_servers = dns.servers;  // the embedded DNS forwards there on a user-defined network
     auto eps = object_or_empty(r.endpoints_json);
     for (auto& [name, es] : eps.items()) {
-      network::EndpointRequest er;
-      if (es.contains("IPAMConfig") && es["IPAMConfig"].is_object()) {
-        auto ip = json_str(es["IPAMConfig"], "IPv4Address");
-        if (!ip.empty()) {
-          er.ip = network::parse_ipv4(ip);
-          if (!er.ip) throw InvalidArgument("invalid IPv4 address: " + ip);
-        }
-      }
-      er.aliases = json_str_list(es, "Aliases").value_or(std::vector<std::string>{});
-      er.mac = json_str(es, "MacAddress");
+      auto er = network::endpoint_request(es);
       ar.endpoints[name] = er;
     }
     // Config.MacAddress (what clients send below API 1.44): the first network's endpoint.
@@ -230,6 +222,9 @@ void ContainerService::setup_network(ContainerRecord& r, SpecInput& in) {
             ar.ports.push_back(pr);
           }
     }
+    auto links = start_links(*mgr_, *opts_.networks, r);
+    extra.insert(extra.end(), links.hosts.begin(), links.hosts.end());
+    in.link_env = std::move(links.env);
     auto sb = opts_.networks->attach(ar);
     in.netns_path = sb.netns_path;
     embedded_dns = sb.user_dns;
@@ -289,7 +284,16 @@ void ContainerService::publish(const ContainerRecord& r, const std::string& acti
       if (v.is_string() && !e.attributes.count(k)) e.attributes[k] = v.get<std::string>();
   if (action == "die") e.attributes["exitCode"] = std::to_string(r.exit_code);
   d_.events().publish(std::move(e));
-  if (action == "start") start_health(r);
+  if (action == "start") {
+    start_health(r);
+    if (opts_.networks) {
+      try {
+        refresh_linking_hosts(*mgr_, *opts_.networks, r);
+      } catch (const std::exception& ex) {
+        log::warn("container " + r.id.substr(0, 12) + ": the /etc/hosts of the containers linked to it: " + ex.what());
+      }
+    }
+  }
   if (action == "die" || action == "destroy") health_->stop(r.id);
   if (action == "destroy") {
     forget_container_summary(r.id);

@@ -142,9 +142,7 @@ void check_host_config(const json& hc) {
   if (mode == Mode::Container && (!json_str_list(hc, "Dns").value_or(std::vector<std::string>{}).empty() ||
                                   !json_str_list(hc, "ExtraHosts").value_or(std::vector<std::string>{}).empty()))
     throw Conflict("conflicting options: dns and the network mode");
-  if (auto links = json_str_list(hc, "Links"); links && !links->empty())
-    throw InvalidArgument("legacy links (--link) are not supported: put the containers on a user-defined network, "
-                          "where they reach each other by name");
+  json_str_list(hc, "Links");
 }
 
 std::string hosts_file(Mode mode, std::string_view host_hosts, const std::vector<HostEntry>& extra,

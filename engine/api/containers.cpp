@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "engine/api/prune_filters.h"
 #include "engine/api/routes.h"
+#include "engine/container_links.h"
 #include "engine/container_service.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
@@ -220,6 +221,7 @@ json networks_view(ContainerService& svc, const ContainerRecord& r, const std::o
       if ((k == name || k == network_id) && v.is_object()) {
         if (v.contains("IPAMConfig") && v["IPAMConfig"].is_object() && !v["IPAMConfig"].empty()) es["IPAMConfig"] = v["IPAMConfig"];
         if (v.contains("Aliases") && v["Aliases"].is_array() && !v["Aliases"].empty()) es["Aliases"] = v["Aliases"];
+        if (v.contains("Links") && v["Links"].is_array() && !v["Links"].empty()) es["Links"] = v["Links"];
       }
     return es;
   };
@@ -713,6 +715,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       endpoints.erase("default");
     }
     check_container_networks(svc.networks(), host_config, endpoints);
+    check_create_links(svc.manager(), host_config);
     if (network::parse_mode(json_str(host_config, "NetworkMode")) == network::Mode::Container) {
       if (!json_str(body, "Hostname").empty()) throw InvalidArgument("conflicting options: hostname and the network mode");
       svc.manager().inspect(network::mode_container(json_str(host_config, "NetworkMode")));  // No such container
@@ -809,6 +812,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     // The log driver is json-file, always: said as dockerd says it (docker-py reads it to know
     // whether it can get the output of containers.run).
     auto host_config = host_config_view(object_or_empty(r.host_config_json), dm.config().runtime);
+    host_config["Links"] = links_view(r.name, host_config);
     json graph_data = nullptr;
     if (r.snapshot_mode != "copy") {
       std::string lower;
@@ -894,12 +898,22 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     res.send(204, "");
   });
   rt.post("/containers/{id}/rename", [&](Request& req, Response& res) {
-    m.rename(req.param("id"), req.q("name"));
+    auto id = m.resolve(req.param("id"));
+    auto before = m.inspect(id).name;
+    m.rename(id, req.q("name"));
+    rename_links(m, before, m.inspect(id).name);  // the links to it follow it, as dockerd's
     res.send(204, "");
   });
   rt.post("/containers/{id}/update", [&](Request& req, Response& res) { update_container(m, req, res); });
   rt.del("/containers/{id}", [&](Request& req, Response& res) {
-    svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
+    if (req.qbool("link")) remove_link(m, req.param("id"));
+    else svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
+    res.send(204, "");
+  });
+  // A link's name, "/LINKING/ALIAS" (docker rm --link): the only container name with a '/'.
+  rt.del("/containers/{name...}", [&](Request& req, Response& res) {
+    if (!req.qbool("link")) throw NotFound("No such container: " + req.param("name"));
+    remove_link(m, req.param("name"));
     res.send(204, "");
   });
 

@@ -1582,6 +1582,20 @@ bool ContainerManager::set_health(const std::string& id, const std::string& heal
   return true;
 }
 
+void ContainerManager::set_host_config(const std::string& ref, const std::string& host_config_json) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  std::string before = e->rec.host_config_json;
+  e->rec.host_config_json = host_config_json;
+  try {
+    persist(*e);
+  } catch (...) {
+    e->rec.host_config_json = before;
+    throw;
+  }
+}
+
 void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached) {
   auto e = get(ref);
   std::lock_guard lk(e->mu);

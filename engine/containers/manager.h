@@ -198,6 +198,9 @@ class ContainerManager {
   // Replaces the networks a container joins at start (network connect/disconnect), persisted.
   // `mode_detached`: sets ContainerRecord::network_mode_detached too.
   void set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached = false);
+  // Replaces the record's HostConfig (no runtime change: for fields read at the next start, such
+  // as the links `docker rm --link` removes), persisted.
+  void set_host_config(const std::string& ref, const std::string& host_config_json);
 
 
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).

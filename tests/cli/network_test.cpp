@@ -319,10 +319,11 @@ TEST_P(NetworkCli, ConnectDisconnect) {
   EXPECT_EQ(nets.out, a + " \n");
   auto [hf, df] = both({"network", "disconnect", "-f", b, c});
   EXPECT_EQ(hf.code, df.code) << hf.err << df.err;
-  // docker's refused flags of connect.
+  // --link: the endpoint's Links (on a user-defined network, names for this container alone).
   auto link = hoist({"network", "connect", "--link", "x:y", b, c});
-  EXPECT_EQ(link.code, 125);
-  EXPECT_NE(link.err.find("hoist: --link is not supported"), std::string::npos) << link.err;
+  EXPECT_EQ(link.code, 0) << link.err;
+  auto links = docker({"inspect", "--format", "{{json (index .NetworkSettings.Networks \"" + b + "\").Links}}", c});
+  EXPECT_EQ(links.out, "[\"x:y\"]\n") << links.err;
 }
 
 // A container leaves the network of its --network while stopped and comes back with an alias, as
@@ -440,7 +441,8 @@ TEST_P(NetworkCli, RunFlagErrorsAsDocker) {
         {"--network", net, "--network", "host"},
         {"--network", net, "--network", net},
         {"--network", ""},
-        {"--mac-address", "bad"}}) {
+        {"--mac-address", "bad"},
+        {"--link", "a:b:c"}}) {
     for (std::string cmd : {"run", "create"}) {
       std::vector<std::string> args = {cmd};
       args.insert(args.end(), flags.begin(), flags.end());
@@ -459,6 +461,11 @@ TEST_P(NetworkCli, RunFlagErrorsAsDocker) {
     auto [h, d] = both({cmd, "--network", net, "--ip", "not-an-ip", "bb:1", "true"});
     EXPECT_EQ(h.code, d.code) << cmd << ": " << h.err;
     EXPECT_EQ(h.err, as_hoist(d.err)) << cmd;
+    auto [hl, dl] = both({cmd, "--link", "nosuch-" + suffix_ + ":x", "bb:1", "true"});
+    EXPECT_EQ(hl.code, dl.code) << cmd << ": " << hl.err;
+    EXPECT_EQ(hl.err, as_hoist(dl.err)) << cmd;
+    EXPECT_NE(hl.err.find("could not get container for nosuch-" + suffix_ + ": No such container: nosuch-" + suffix_),
+              std::string::npos) << hl.err;
   }
 }
 
