@@ -366,6 +366,7 @@ void check_create_flags(const Parsed& p) {
   for (auto& h : p.all("add-host")) extra_host(h);
   for (auto& d : p.all("dns")) dns_server(d);
   for (auto& d : p.all("dns-search")) dns_search_domain(d);
+  link_values(p);
   for (auto& a : p.all("attach")) {
     auto name = lower(a);
     if (name != "stdin" && name != "stdout" && name != "stderr")

@@ -751,7 +751,11 @@ int cmd_network_connect(Ctx& ctx, const std::vector<std::string>& argv) {
   json ipam = json::object();
   if (!p.get("ip").empty()) ipam["IPv4Address"] = p.get("ip");
   json ep = {{"IPAMConfig", ipam}, {"Aliases", csv_values(p.all("alias"))}, {"DriverOpts", json::object()}};
-  if (auto links = link_values(p); !links.empty()) ep["Links"] = links;
+  try {
+    if (auto links = link_values(p); !links.empty()) ep["Links"] = links;
+  } catch (const FlagError& e) {
+    usage_error(ctx.path, e.what());  // docker's flag parser's error
+  }
   json body = {{"Container", p.args[1]}, {"EndpointConfig", ep}};
   ctx.c().request("POST", "/networks/" + q(p.args[0]) + "/connect", body.dump());
   return 0;
