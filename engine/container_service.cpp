@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/api/routes.h"
+#include "engine/container_links.h"
 #include "engine/containers/oci_spec.h"
 #include "engine/volume_service.h"
 #include "network/container_files.h"
@@ -66,7 +67,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
   mo.runtime = d.config().runtime;
   mo.runtime_root = opts_.runtime_root.empty() ? d.config().exec_root + "/runtime" : opts_.runtime_root;
   mo.shim = opts_.shim;
-  mo.spec_builder = [this](const ContainerRecord& r, const std::string& rootfs) {
+  mo.spec_builder = [this](ContainerRecord& r, const std::string& rootfs) {
     SpecInput in;
     in.id = r.id;
     in.config = object_or_empty(r.config_json);
@@ -156,7 +157,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
 
 ContainerService::~ContainerService() { health_.reset(); }
 
-void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
+void ContainerService::setup_network(ContainerRecord& r, SpecInput& in) {
   const std::string mode_text = json_str(in.host_config, "NetworkMode");
   auto mode = network::parse_mode(mode_text);
   in.hostname = in.config.value("Hostname", "");
@@ -190,16 +191,7 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
     ar.dns_servers = dns.servers;  // the embedded DNS forwards there on a user-defined network
     auto eps = object_or_empty(r.endpoints_json);
     for (auto& [name, es] : eps.items()) {
-      network::EndpointRequest er;
-      if (es.contains("IPAMConfig") && es["IPAMConfig"].is_object()) {
-        auto ip = json_str(es["IPAMConfig"], "IPv4Address");
-        if (!ip.empty()) {
-          er.ip = network::parse_ipv4(ip);
-          if (!er.ip) throw InvalidArgument("invalid IPv4 address: " + ip);
-        }
-      }
-      er.aliases = json_str_list(es, "Aliases").value_or(std::vector<std::string>{});
-      er.mac = json_str(es, "MacAddress");
+      auto er = network::endpoint_request(es);
       ar.endpoints[name] = er;
     }
     // Config.MacAddress (what clients send below API 1.44): the first network's endpoint.
@@ -230,6 +222,9 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
             ar.ports.push_back(pr);
           }
     }
+    auto links = start_links(*mgr_, *opts_.networks, r);
+    extra.insert(extra.end(), links.hosts.begin(), links.hosts.end());
+    in.link_env = std::move(links.env);
     auto sb = opts_.networks->attach(ar);
     in.netns_path = sb.netns_path;
     embedded_dns = sb.user_dns;
@@ -253,6 +248,10 @@ void ContainerService::setup_network(const ContainerRecord& r, SpecInput& in) {
     in.hostname = tconfig.value("Hostname", "");
     if (in.hostname.empty()) in.hostname = target.id.substr(0, 12);
     in.config["Domainname"] = tconfig.value("Domainname", "");
+    auto own = object_or_empty(r.config_json);
+    own["Hostname"] = in.hostname;
+    own["Domainname"] = in.config["Domainname"];
+    r.config_json = own.dump();
     return;
   }
   auto dir = mgr_->container_dir(r.id);
@@ -285,7 +284,16 @@ void ContainerService::publish(const ContainerRecord& r, const std::string& acti
       if (v.is_string() && !e.attributes.count(k)) e.attributes[k] = v.get<std::string>();
   if (action == "die") e.attributes["exitCode"] = std::to_string(r.exit_code);
   d_.events().publish(std::move(e));
-  if (action == "start") start_health(r);
+  if (action == "start") {
+    start_health(r);
+    if (opts_.networks) {
+      try {
+        refresh_linking_hosts(*mgr_, *opts_.networks, r);
+      } catch (const std::exception& ex) {
+        log::warn("container " + r.id.substr(0, 12) + ": the /etc/hosts of the containers linked to it: " + ex.what());
+      }
+    }
+  }
   if (action == "die" || action == "destroy") health_->stop(r.id);
   if (action == "destroy") {
     forget_container_summary(r.id);

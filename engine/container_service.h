@@ -72,8 +72,9 @@ class ContainerService {
   std::unique_ptr<HealthMonitor> health_;  // destroyed before mgr_
   void start_health(const ContainerRecord& r);
   // The container's network: its sandbox (bridge modes) or the namespace it joins; fills
-  // in.netns_path and writes /etc/hosts and /etc/resolv.conf.
-  void setup_network(const ContainerRecord& r, SpecInput& in);
+  // in.netns_path and writes /etc/hosts and /etc/resolv.conf. With `container:<X>`, the record's
+  // Config takes X's Hostname and Domainname (what inspect shows then, as with dockerd).
+  void setup_network(ContainerRecord& r, SpecInput& in);
   std::mutex remove_mu_;
   std::set<std::string> remove_volumes_;  // containers being removed with their anonymous volumes
   std::mutex start_env_mu_;

@@ -38,8 +38,9 @@ std::pair<std::uint16_t, std::string> parse_port_key(const std::string& key);
 std::vector<PortBindingSpec> port_bindings(const nlohmann::json& host_config);
 
 // Checks the network fields of a HostConfig with dockerd's messages: NetworkMode, ExtraHosts,
-// Dns* (each Dns entry an IPv4 or IPv6 address), PortBindings; Links are refused (InvalidArgument: legacy links are not supported; user
-// networks give names). `network_mode` ports on "host"/"none"/"container:" are dockerd's errors.
+// Dns* (each Dns entry an IPv4 or IPv6 address), PortBindings, Links (a list of strings: the
+// engine checks the links themselves). `network_mode` ports on "host"/"none"/"container:" are
+// dockerd's errors.
 void check_host_config(const nlohmann::json& host_config);
 
 struct HostEntry {

@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "network/links.h"
 
 namespace hoist::network {
 
@@ -107,6 +108,7 @@ json sandbox_to_json(const Sandbox& sb) {
                {"gateway", ipv4_str(e.gateway)}, {"prefix", e.prefix},         {"mac", e.mac},
                {"aliases", e.aliases},       {"dns_names", e.dns_names}};
     if (e.requested_ip) je["requested_ip"] = ipv4_str(*e.requested_ip);
+    if (!e.links.empty()) je["links"] = e.links;
     eps.push_back(je);
   }
   json ports = json::array();
@@ -144,6 +146,10 @@ Sandbox sandbox_from_json(const json& j) {
       e.aliases = str_vec(je.value("aliases", json::array()));
       e.dns_names = str_vec(je.value("dns_names", json::array()));
       if (je.contains("requested_ip")) e.requested_ip = parse_ipv4(json_str(je, "requested_ip"));
+      if (je.contains("links") && je["links"].is_array())
+        for (auto& l : je["links"])
+          if (l.is_array() && l.size() == 2 && l[0].is_string() && l[1].is_string())
+            e.links.emplace_back(l[0].get<std::string>(), l[1].get<std::string>());
       sb.endpoints.push_back(std::move(e));
     }
   if (j.contains("ports") && j["ports"].is_array())
@@ -184,6 +190,25 @@ bool parse_bool_option(const std::string& key, const std::string& v) {
 }
 
 }  // namespace
+
+EndpointRequest endpoint_request(const json& es) {
+  EndpointRequest er;
+  if (!es.is_object()) return er;
+  if (es.contains("IPAMConfig") && es["IPAMConfig"].is_object()) {
+    auto ip = json_str(es["IPAMConfig"], "IPv4Address");
+    if (!ip.empty()) {
+      er.ip = parse_ipv4(ip);
+      if (!er.ip) throw InvalidArgument("invalid IPv4 address: " + ip);
+    }
+    if (!json_str(es["IPAMConfig"], "IPv6Address").empty())
+      throw InvalidArgument("IPv6 addresses are not supported: networks are IPv4 only");
+  }
+  er.aliases = json_str_list(es, "Aliases").value_or(std::vector<std::string>{});
+  er.mac = json_str(es, "MacAddress");
+  er.links = json_str_list(es, "Links").value_or(std::vector<std::string>{});
+  for (auto& l : er.links) parse_link(l);
+  return er;
+}
 
 std::string mac_for(std::uint32_t ip) {
   char buf[32];
@@ -342,6 +367,11 @@ struct NetworkController::State {
     e.prefix = n.subnet->prefix;
     e.gateway = n.internal ? 0 : n.gateway;
     e.dns_names = dns_names(n, sb.container_id, sb.container_name, req.aliases);
+    if (!n.default_bridge)  // dockerd: on the default bridge they are /etc/hosts lines instead
+      for (auto& l : req.links) {
+        auto spec = parse_link(l);
+        e.links.emplace_back(spec.alias, spec.name);
+      }
     try {
       e.address = ipam.allocate(n.id, sb.container_id, req.ip);
     } catch (const Conflict&) {
@@ -902,6 +932,11 @@ std::vector<std::uint32_t> NetworkController::lookup(const std::string& containe
     std::string suffix = "." + lower(nit->second.first);
     if (want.size() > suffix.size() && want.compare(want.size() - suffix.size(), suffix.size(), suffix) == 0)
       want = want.substr(0, want.size() - suffix.size());
+    for (auto& [alias, target] : mine.links)  // a link's alias: its container's names, for this one alone
+      if (lower(alias) == want) {
+        want = lower(target);
+        break;
+      }
     for (auto& [cid, sb] : v->boxes)
       for (auto& e : sb.endpoints) {
         if (e.network_id != mine.network_id) continue;

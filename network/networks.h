@@ -81,6 +81,9 @@ struct EndpointRequest {
   std::optional<std::uint32_t> ip;   // IPAMConfig.IPv4Address
   std::vector<std::string> aliases;  // Aliases (--network-alias)
   std::string mac;                   // MacAddress
+  // Links ("NAME:ALIAS", network/links.h): on a user-defined network the embedded DNS answers
+  // ALIAS with NAME's addresses, to this container alone (dockerd's legacy links there).
+  std::vector<std::string> links;
 };
 
 // One container port to publish: HostConfig.PortBindings' entry, or an exposed port with -P.
@@ -99,6 +102,7 @@ struct Endpoint {
   std::string mac;
   std::vector<std::string> aliases;  // as asked (inspect's Aliases)
   std::vector<std::string> dns_names;  // what the embedded DNS answers for it
+  std::vector<std::pair<std::string, std::string>> links;  // alias → name, for its own queries
   std::optional<std::uint32_t> requested_ip;
 };
 
@@ -212,6 +216,10 @@ class NetworkController {
 };
 
 // Helpers shared with the API.
+// One of NetworkingConfig.EndpointsConfig (Docker's EndpointSettings): IPAMConfig.IPv4Address,
+// Aliases, MacAddress, Links (each checked: network/links.h); InvalidArgument for a bad address
+// or any IPv6 one.
+EndpointRequest endpoint_request(const nlohmann::json& es);
 std::string mac_for(std::uint32_t ip);  // Docker's 02:42:<ip bytes>
 nlohmann::json network_json(const NetworkInfo& n, const std::map<std::string, Endpoint>& eps,
                             const std::map<std::string, std::string>& names);

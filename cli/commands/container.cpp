@@ -215,9 +215,7 @@ Flags container_create_flags(bool run) {
       {"ip6", 0, "string", "IPv6 address (e.g., 2001:db8::33)", "", true,
        "is not supported: hoist's networks give containers IPv4 addresses only"},
       {"label", 'l', "list", "Set meta data on a container"},
-      {"link", 0, "list", "Add link to another container", "", true,
-       "is not supported: hoist has no links between containers (docker's legacy --link); on a user-defined network "
-       "containers find each other by name and --network-alias"},
+      {"link", 0, "list", "Add link to another container"},
       {"link-local-ip", 0, "list", "Container IPv4/IPv6 link-local addresses", "", true,
        "is not supported: hoist gives containers no link-local addresses"},
       {"mac-address", 0, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"},
@@ -368,6 +366,7 @@ void check_create_flags(const Parsed& p) {
   for (auto& h : p.all("add-host")) extra_host(h);
   for (auto& d : p.all("dns")) dns_server(d);
   for (auto& d : p.all("dns-search")) dns_search_domain(d);
+  link_values(p);
   for (auto& a : p.all("attach")) {
     auto name = lower(a);
     if (name != "stdin" && name != "stdout" && name != "stderr")
@@ -486,6 +485,7 @@ json create_body(const Parsed& p, std::string& image, const std::string& api_ver
   if (p.flag("publish-all")) h["PublishAllPorts"] = true;
   auto net = networking_config(p, api_version);
   h["NetworkMode"] = net.mode;
+  if (auto links = link_values(p); !links.empty()) h["Links"] = links;
   if (!net.config_mac.empty()) b["MacAddress"] = net.config_mac;
   b["NetworkingConfig"] = {{"EndpointsConfig", net.endpoints}};
   apply_mount_flags(mount_flags(p), b, h);
@@ -827,14 +827,14 @@ const Command kRmCommand = {
     .summary = "Remove one or more containers",
     .aliases = {"container rm", "container remove", "rm"},
     .flags = {{"force", 'f', "", "Force the removal of a running container (uses SIGKILL)"},
-              {"link", 'l', "", "Remove the specified link", "", true,
-               "is not supported: hoist has no links between containers (docker's legacy --link), so none to remove"},
+              {"link", 'l', "", "Remove the specified link"},
               {"volumes", 'v', "", "Remove anonymous volumes associated with the container"}},
     .min_args = 1};
 
 int cmd_rm(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kRmCommand, argv);
-  std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0");
+  std::string qs = std::string("?force=") + (p.flag("force") ? "1" : "0") + "&v=" + (p.flag("volumes") ? "1" : "0") +
+                   "&link=" + (p.flag("link") ? "1" : "0");
   return for_each(p.args, [&](const std::string& n) { ctx.c().request("DELETE", "/containers/" + q(n) + qs); });
 }
 

@@ -199,7 +199,7 @@ bool valid_mac(std::string s) {
 // One --network value as docker's NetworkAttachmentOpts, with what applies to it.
 struct Attachment {
   std::string target;
-  std::vector<std::string> aliases;
+  std::vector<std::string> aliases, links;
   std::string ip, mac;
 };
 
@@ -393,6 +393,15 @@ std::vector<std::string> port_lines(const json& ports) {
   return lines;
 }
 
+std::vector<std::string> link_values(const Parsed& p) {
+  auto links = p.all("link");
+  for (auto& l : links)
+    if (l.empty() || std::count(l.begin(), l.end(), ':') > 1)
+      throw FlagError("invalid argument \"" + l + "\" for \"--link\" flag: " +
+                      (l.empty() ? "empty string specified for links" : "bad format for links: " + l));
+  return links;
+}
+
 bool user_defined_network(std::string_view mode) {
   return mode != "default" && mode != "bridge" && mode != "host" && mode != "none" && mode.rfind("container:", 0) != 0;
 }
@@ -404,6 +413,7 @@ Networking networking_config(const Parsed& p, const std::string& api_version) {
   for (auto* flag : {"network", "net"})
     for (auto& v : p.all(flag)) nets.push_back(parse_network_value(v));
   auto aliases = p.all("network-alias");
+  auto links = link_values(p);
   std::string ip = p.get("ip");
   // docker's applyContainerOptions: the plain flags go to the first network.
   auto apply = [&](Attachment& a) {
@@ -414,6 +424,8 @@ Networking networking_config(const Parsed& p, const std::string& api_version) {
     if (!a.mac.empty() && !mac.empty())
       throw InvalidArgument("conflicting options: cannot specify both --mac-address and per-network MAC address");
     if (!aliases.empty()) a.aliases = aliases;
+    // --link: HostConfig.Links (container.cpp), and the links of a user-defined network's endpoint.
+    if (!links.empty() && user_defined_network(a.target)) a.links = links;
     if (!ip.empty()) a.ip = ip;
     if (!mac.empty()) a.mac = mac;
   };
@@ -425,6 +437,7 @@ Networking networking_config(const Parsed& p, const std::string& api_version) {
     json ep = json::object();
     if (!a.ip.empty()) ep["IPAMConfig"] = {{"IPv4Address", a.ip}};
     if (!a.aliases.empty()) ep["Aliases"] = a.aliases;
+    if (!a.links.empty()) ep["Links"] = a.links;
     if (!a.mac.empty()) {
       if (!valid_mac(a.mac)) throw InvalidArgument(a.mac + " is not a valid mac address");
       ep["MacAddress"] = a.mac;
@@ -727,9 +740,7 @@ const Command kNetworkConnectCommand = {
                "", true, "is not supported: hoist picks the default gateway itself"},
               {"ip", 0, "string", "IPv4 address (e.g., \"172.30.100.104\")"},
               {"ip6", 0, "string", "IPv6 address (e.g., \"2001:db8::33\")", "", true, kNoIpv6},
-              {"link", 0, "list", "Add link to another container", "", true,
-               "is not supported: hoist has no links between containers (docker's legacy --link); on a user-defined "
-               "network containers find each other by name and --alias"},
+              {"link", 0, "list", "Add link to another container"},
               {"link-local-ip", 0, "strings", "Add a link-local address for the container", "", true,
                "is not supported: hoist gives containers no link-local addresses"}},
     .min_args = 2,
@@ -740,6 +751,11 @@ int cmd_network_connect(Ctx& ctx, const std::vector<std::string>& argv) {
   json ipam = json::object();
   if (!p.get("ip").empty()) ipam["IPv4Address"] = p.get("ip");
   json ep = {{"IPAMConfig", ipam}, {"Aliases", csv_values(p.all("alias"))}, {"DriverOpts", json::object()}};
+  try {
+    if (auto links = link_values(p); !links.empty()) ep["Links"] = links;
+  } catch (const FlagError& e) {
+    usage_error(ctx.path, e.what());  // docker's flag parser's error
+  }
   json body = {{"Container", p.args[1]}, {"EndpointConfig", ep}};
   ctx.c().request("POST", "/networks/" + q(p.args[0]) + "/connect", body.dump());
   return 0;

@@ -49,6 +49,8 @@ struct Networking {
 };
 // `api_version` "" means the newest.
 Networking networking_config(const Parsed& p, const std::string& api_version);
+// The --link values (docker's ValidateLink: "NAME[:ALIAS]"; its words for a bad one).
+std::vector<std::string> link_values(const Parsed& p);
 // A network mode that names a network of the user's ("mynet"), not bridge/default/host/none/container:X.
 bool user_defined_network(std::string_view mode);
 

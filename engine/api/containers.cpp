@@ -28,6 +28,7 @@
 #include "common/strings.h"
 #include "engine/api/prune_filters.h"
 #include "engine/api/routes.h"
+#include "engine/container_links.h"
 #include "engine/container_service.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
@@ -70,7 +71,14 @@ void validate_log_config(const json& hc) {
   }
   if (!lc.contains("Config") || !lc["Config"].is_object()) return;
   static const std::set<std::string> applied = {"compress", "labels", "labels-regex", "env", "env-regex", "tag"};
-  static const std::set<std::string> json_file_opts = {"mode", "max-buffer-size"};
+  // Every driver's generic options first, as dockerd checks them.
+  auto opt = [&](const char* k) -> const std::string* {
+    auto it = lc["Config"].find(k);
+    if (it == lc["Config"].end()) return nullptr;
+    if (!it->is_string()) throw InvalidArgument(std::string("invalid value for ") + k);
+    return it->get_ptr<const std::string*>();
+  };
+  log_ring_bytes(opt("mode"), opt("max-buffer-size"));
   for (const auto& [k, v] : lc["Config"].items()) {
     if (k == "max-size") {
       if (!v.is_string()) throw InvalidArgument("invalid value for max-size");
@@ -80,9 +88,8 @@ void validate_log_config(const json& hc) {
       parse_log_max_file(v.get<std::string>());
     } else if (applied.count(k)) {
       if (!v.is_string()) throw InvalidArgument("invalid value for " + k);
-    } else if (json_file_opts.count(k)) {
-      throw InvalidArgument("log opt '" + k + "' is not supported yet (json-file supports max-size, max-file, "
-                            "compress, labels, labels-regex, env, env-regex and tag)");
+    } else if (k == "mode" || k == "max-buffer-size") {
+      continue;  // checked above
     } else {
       throw InvalidArgument("unknown log opt '" + k + "' for json-file log driver");
     }
@@ -214,6 +221,7 @@ json networks_view(ContainerService& svc, const ContainerRecord& r, const std::o
       if ((k == name || k == network_id) && v.is_object()) {
         if (v.contains("IPAMConfig") && v["IPAMConfig"].is_object() && !v["IPAMConfig"].empty()) es["IPAMConfig"] = v["IPAMConfig"];
         if (v.contains("Aliases") && v["Aliases"].is_array() && !v["Aliases"].empty()) es["Aliases"] = v["Aliases"];
+        if (v.contains("Links") && v["Links"].is_array() && !v["Links"].empty()) es["Links"] = v["Links"];
       }
     return es;
   };
@@ -707,6 +715,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
       endpoints.erase("default");
     }
     check_container_networks(svc.networks(), host_config, endpoints);
+    check_create_links(svc.manager(), host_config);
     if (network::parse_mode(json_str(host_config, "NetworkMode")) == network::Mode::Container) {
       if (!json_str(body, "Hostname").empty()) throw InvalidArgument("conflicting options: hostname and the network mode");
       svc.manager().inspect(network::mode_container(json_str(host_config, "NetworkMode")));  // No such container
@@ -803,6 +812,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     // The log driver is json-file, always: said as dockerd says it (docker-py reads it to know
     // whether it can get the output of containers.run).
     auto host_config = host_config_view(object_or_empty(r.host_config_json), dm.config().runtime);
+    host_config["Links"] = links_view(r.name, host_config);
     json graph_data = nullptr;
     if (r.snapshot_mode != "copy") {
       std::string lower;
@@ -888,12 +898,22 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     res.send(204, "");
   });
   rt.post("/containers/{id}/rename", [&](Request& req, Response& res) {
-    m.rename(req.param("id"), req.q("name"));
+    auto id = m.resolve(req.param("id"));
+    auto before = m.inspect(id).name;
+    m.rename(id, req.q("name"));
+    rename_links(m, before, m.inspect(id).name);  // the links to it follow it, as dockerd's
     res.send(204, "");
   });
   rt.post("/containers/{id}/update", [&](Request& req, Response& res) { update_container(m, req, res); });
   rt.del("/containers/{id}", [&](Request& req, Response& res) {
-    svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
+    if (req.qbool("link")) remove_link(m, req.param("id"));
+    else svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
+    res.send(204, "");
+  });
+  // A link's name, "/LINKING/ALIAS" (docker rm --link): the only container name with a '/'.
+  rt.del("/containers/{name...}", [&](Request& req, Response& res) {
+    if (!req.qbool("link")) throw NotFound("No such container: " + req.param("name"));
+    remove_link(m, req.param("name"));
     res.send(204, "");
   });
 

@@ -80,25 +80,6 @@ std::map<std::string, std::string> string_map(const json& body, const char* key)
   return m;
 }
 
-net::EndpointRequest endpoint_request(const json& es) {
-  net::EndpointRequest er;
-  if (!es.is_object()) return er;
-  if (es.contains("IPAMConfig") && es["IPAMConfig"].is_object()) {
-    auto ip = json_str(es["IPAMConfig"], "IPv4Address");
-    if (!ip.empty()) {
-      er.ip = net::parse_ipv4(ip);
-      if (!er.ip) throw InvalidArgument("invalid IPv4 address: " + ip);
-    }
-    if (!json_str(es["IPAMConfig"], "IPv6Address").empty())
-      throw InvalidArgument("IPv6 addresses are not supported: networks are IPv4 only");
-  }
-  er.aliases = json_str_list(es, "Aliases").value_or(std::vector<std::string>{});
-  er.mac = json_str(es, "MacAddress");
-  if (auto links = json_str_list(es, "Links"); links && !links->empty())
-    throw InvalidArgument("legacy links are not supported: containers of a user-defined network reach each other by name");
-  return er;
-}
-
 }  // namespace
 
 // Checks a container create's network settings against the networks (dockerd's words): the
@@ -129,7 +110,7 @@ void check_container_networks(net::NetworkController& ctl, const json& host_conf
     } catch (const NotFound&) {
       continue;
     }
-    auto er = endpoint_request(es);
+    auto er = net::endpoint_request(es);
     if (en.default_bridge && er.ip) throw InvalidArgument("user specified IP address is supported on user defined networks only");
     if (en.default_bridge && !er.aliases.empty())
       throw InvalidArgument("network-scoped alias is supported only for containers in user defined networks");
@@ -239,7 +220,7 @@ void register_network_routes(Router& rt, ContainerService& svc) {
     auto n = ctl.get(req.param("id"));
     auto c = svc.manager().inspect(json_str(body, "Container"));
     json es = body.contains("EndpointConfig") && body["EndpointConfig"].is_object() ? body["EndpointConfig"] : json::object();
-    auto er = endpoint_request(es);
+    auto er = net::endpoint_request(es);
     auto mode = net::parse_mode(json_str(object_or_empty(c.host_config_json), "NetworkMode"));
     if (n.driver == "host" || n.driver == "null" || mode == net::Mode::Host || mode == net::Mode::None)
       throw Forbidden("container cannot be disconnected from host network or connected to host network");

@@ -21,8 +21,10 @@
 
 namespace hoist::engine {
 
-std::int64_t parse_log_max_size(const std::string& s) {
-  if (s == "-1") return 0;
+namespace {
+
+// Docker's units.RAMInBytes: a number (a fraction allowed), then an optional binary unit.
+std::int64_t ram_in_bytes(const std::string& s) {
   auto bad = [&] { return InvalidArgument("invalid size: '" + s + "'"); };
   std::size_t i = 0;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
@@ -49,8 +51,35 @@ std::int64_t parse_log_max_size(const std::string& s) {
   }
   if (unit != "" && unit != "b" && unit != "ib" && unit != "i") throw bad();
   double bytes = n * mult;
-  if (bytes < 1 || bytes > 9.0e18) throw bad();
+  if (bytes > 9.0e18) throw bad();
   return static_cast<std::int64_t>(bytes);
+}
+
+}  // namespace
+
+std::int64_t parse_log_max_size(const std::string& s) {
+  if (s == "-1") return 0;
+  auto n = ram_in_bytes(s);
+  if (n < 1) throw InvalidArgument("invalid size: '" + s + "'");
+  return n;
+}
+
+std::int64_t parse_log_buffer_size(const std::string& s) { return ram_in_bytes(s); }
+
+std::int64_t log_ring_bytes(const std::string* mode, const std::string* max_buffer_size) {
+  std::string m = mode ? *mode : "";
+  if (m != "" && m != "blocking" && m != "non-blocking")
+    throw InvalidArgument("logger: logging mode not supported: " + m);
+  if (max_buffer_size) {
+    if (m != "non-blocking")
+      throw InvalidArgument("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+    try {
+      return parse_log_buffer_size(*max_buffer_size);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string("error parsing option max-buffer-size: ") + e.what());
+    }
+  }
+  return m == "non-blocking" ? kLogRingDefaultBytes : -1;
 }
 
 
@@ -118,7 +147,8 @@ int parse_log_max_file(const std::string& s) {
   return n;
 }
 
-LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files, std::string attrs, bool compress)
+LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files, std::string attrs, bool compress,
+                     std::int64_t ring_bytes)
     : path_(std::move(path)),
       max_size_(max_size),
       max_files_(max_files < 1 ? 1 : max_files),
@@ -127,10 +157,12 @@ LogWriter::LogWriter(std::string path, std::int64_t max_size, int max_files, std
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   struct stat st;
   if (fd_ >= 0 && fstat(fd_, &st) == 0) size_ = st.st_size;
+  if (ring_bytes >= 0) ring_ = std::make_unique<LogRing>(ring_bytes, [this](const std::string& e) { write_entry(e); });
 }
 
 LogWriter::~LogWriter() {
   flush();
+  ring_.reset();
   if (fd_ >= 0) ::close(fd_);
   if (compressor_.joinable()) compressor_.join();
 }
@@ -190,6 +222,11 @@ void LogWriter::rotate() {
 void LogWriter::emit(int stream, std::string_view line) {
   if (fd_ < 0) return;
   std::string e = format_log_entry(line, stream == 2 ? "stderr" : "stdout", now_rfc3339(), attrs_);
+  if (ring_) ring_->push(std::move(e), line.size());  // dropped when the ring is full
+  else write_entry(e);
+}
+
+void LogWriter::write_entry(const std::string& e) {
   // dockerd's rule: a file is rotated once it has reached max_size (its last entry may cross it).
   if (max_size_ > 0 && size_ >= max_size_) {
     rotate();
@@ -237,6 +274,7 @@ void LogWriter::flush() {
       emit(s, pending_[s]);
       pending_[s].clear();
     }
+  if (ring_) ring_->drain();
 }
 
 bool parse_log_entry(std::string_view line, LogEntry& out) {

@@ -7,9 +7,11 @@
 // the reader (with tail/since/until/follow) by the container manager.
 #pragma once
 #include "common/clock.h"
+#include "engine/containers/log_ring.h"
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -30,6 +32,13 @@ std::string format_log_entry(std::string_view log, std::string_view stream, std:
 // json-file's max-size option ("10m", "512k", "1g", binary units as Docker's RAMInBytes); -1 is
 // no limit (0 returned). Throws InvalidArgument for anything else.
 std::int64_t parse_log_max_size(const std::string& s);
+// The size of the log option max-buffer-size (Docker's RAMInBytes: "1m", "1.5m", "10kb", "0");
+// InvalidArgument "invalid size: 'X'" for anything else.
+std::int64_t parse_log_buffer_size(const std::string& s);
+// The generic log options every driver takes, checked with dockerd's words: mode
+// (blocking|non-blocking) and max-buffer-size (mode=non-blocking only). The ring's size for
+// LogWriter: -1 for blocking, else max-buffer-size (dockerd's 1e6 bytes when not given).
+std::int64_t log_ring_bytes(const std::string* mode, const std::string* max_buffer_size);
 // json-file's max-file option: a whole number of at least 1, else InvalidArgument with dockerd's
 // words.
 int parse_log_max_file(const std::string& s);
@@ -42,18 +51,22 @@ class LogWriter {
   // oldest goes); with max_files 1 the file starts over empty (dockerd's default). compress: each
   // rotated file becomes path.N.gz, compressed by a thread of its own while the writer goes on
   // (as dockerd). `attrs`: every entry's "attrs" (a JSON object's text), or empty.
+  // `ring_bytes` >= 0 (mode=non-blocking, log_ring.h): entries go through a ring buffer of that
+  // many bytes to a thread of their own, and those that do not fit are dropped; -1: written at
+  // once (mode=blocking, the caller waits for the disk).
   LogWriter(std::string path, std::int64_t max_size = 0, int max_files = 1, std::string attrs = {},
-            bool compress = false);
+            bool compress = false, std::int64_t ring_bytes = -1);
   ~LogWriter();
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
   // stream: 1 = stdout, 2 = stderr.
   void write(int stream, std::string_view data);
-  // Writes out what is buffered (a partial line at EOF), as Docker does on close.
+  // Writes out what is buffered (a partial line at EOF; the ring's entries), as Docker does on close.
   void flush();
 
  private:
   void emit(int stream, std::string_view line);
+  void write_entry(const std::string& e);
   void rotate();
   std::string path_;
   std::int64_t max_size_ = 0, size_ = 0;
@@ -63,6 +76,7 @@ class LogWriter {
   bool compress_ = false;
   std::thread compressor_;  // the last rotated file's compression, joined before the next rotation
   std::string pending_[3];
+  std::unique_ptr<LogRing> ring_;  // mode=non-blocking; declared last: stopped first
 };
 
 struct LogEntry {

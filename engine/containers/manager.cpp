@@ -579,6 +579,11 @@ UniqueFd ContainerManager::run_container(Entry& e) {
       argv.push_back(std::to_string(max_files));
     }
     if (log_compress(log_opts, max_size, max_files)) argv.push_back("--log-compress");
+    auto given = [&](const char* k) { return log_opts.count(k) ? &log_opts[k] : nullptr; };
+    if (auto ring = log_ring_bytes(given("mode"), given("max-buffer-size")); ring >= 0) {
+      argv.push_back("--log-buffer");  // mode=non-blocking
+      argv.push_back(std::to_string(ring));
+    }
     // attrs only for a container that asks for them: no JSON parsed on other starts.
     if (log_opts.count("labels") || log_opts.count("labels-regex") || log_opts.count("env") ||
         log_opts.count("env-regex") || log_opts.count("tag")) {
@@ -1575,6 +1580,20 @@ bool ContainerManager::set_health(const std::string& id, const std::string& heal
   e->rec.health_json = health_json;
   persist(*e);
   return true;
+}
+
+void ContainerManager::set_host_config(const std::string& ref, const std::string& host_config_json) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  std::string before = e->rec.host_config_json;
+  e->rec.host_config_json = host_config_json;
+  try {
+    persist(*e);
+  } catch (...) {
+    e->rec.host_config_json = before;
+    throw;
+  }
 }
 
 void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached) {

@@ -36,8 +36,10 @@ struct ManagerOptions {
   std::string shim;          // hoist-shim binary
   std::int64_t log_max_size = 0;  // json-file rotation (0: never)
   // Builds the OCI spec (JSON) at each start, with root.path = `rootfs`. When unset, the
-  // CreateParams::oci_spec_json stored in the record is used (its root.path replaced).
-  std::function<std::string(const ContainerRecord&, const std::string& rootfs)> spec_builder;
+  // CreateParams::oci_spec_json stored in the record is used (its root.path replaced). It may
+  // change the record's Config (persisted with the start), as dockerd does at a start: the host
+  // and domain names of the container whose network namespace it joins.
+  std::function<std::string(ContainerRecord&, const std::string& rootfs)> spec_builder;
   // Hook after a state change is persisted ("create", "start", "die", "stop", "kill", "pause",
   // "unpause", "destroy", "rename", "exec_create: CMD", "exec_start: CMD", "exec_die",
   // "health_status: STATUS"): events. `attrs`: extra event attributes (execID, exitCode).
@@ -196,6 +198,9 @@ class ContainerManager {
   // Replaces the networks a container joins at start (network connect/disconnect), persisted.
   // `mode_detached`: sets ContainerRecord::network_mode_detached too.
   void set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached = false);
+  // Replaces the record's HostConfig (no runtime change: for fields read at the next start, such
+  // as the links `docker rm --link` removes), persisted.
+  void set_host_config(const std::string& ref, const std::string& host_config_json);
 
 
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).

@@ -405,6 +405,7 @@ json build_oci_spec(const SpecInput& in) {
   if (hostname.empty()) hostname = in.hostname.empty() ? in.id.substr(0, 12) : in.hostname;
   std::vector<std::string> env = {kDefaultPath, "HOSTNAME=" + hostname};
   if (tty) env.push_back("TERM=xterm");
+  env.insert(env.end(), in.link_env.begin(), in.link_env.end());
   auto merged = merge_env(img.contains("Env") ? img["Env"] : json(), cfg.contains("Env") ? cfg["Env"] : json());
   for (const auto& kv : merged) {
     std::string key = kv.substr(0, kv.find('='));

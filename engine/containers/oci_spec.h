@@ -25,6 +25,9 @@ struct SpecInput {
   // The container's own mounts, resolved (binds and volumes by host path); null → HostConfig's
   // binds and tmpfs.
   const std::vector<volumes::MountPoint>* mounts = nullptr;
+  // Variables of the container's legacy links (engine/container_links.h): after PATH, HOSTNAME
+  // and TERM, before the image's and the container's own, which replace them by name (dockerd's).
+  std::vector<std::string> link_env;
 };
 
 // Merges image and container config (Entrypoint/Cmd, Env, WorkingDir, User) and builds the spec.

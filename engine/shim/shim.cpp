@@ -648,7 +648,8 @@ int Shim::run() {
   sigfd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd_) throw_sys("signalfd");
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  if (!o_.log_path.empty()) log_ = std::make_unique<LogWriter>(o_.log_path, o_.log_max_size, o_.log_max_files, o_.log_attrs, o_.log_compress);
+  if (!o_.log_path.empty()) log_ = std::make_unique<LogWriter>(o_.log_path, o_.log_max_size, o_.log_max_files, o_.log_attrs, o_.log_compress,
+                                                          o_.log_ring_bytes);
   try {
     // Known from the start (init pid 0 until there is one): an engine restarted while this start
     // is under way finds the shim, and its runtime in the same process group, to stop them.
@@ -743,6 +744,7 @@ int shim_main(int argc, char** argv) {
     else if (a == "--log-max-files") o.log_max_files = std::atoi(val().c_str());
     else if (a == "--log-attrs") o.log_attrs = val();
     else if (a == "--log-compress") o.log_compress = true;
+    else if (a == "--log-buffer") o.log_ring_bytes = std::atoll(val().c_str());
     else if (a == "--ready-fd") o.ready_fd = std::atoi(val().c_str());
     else if (a == "--attach-wait") o.attach_wait_ms = std::atoi(val().c_str());
     else if (a == "--exec-process") o.exec_process = val();
@@ -758,7 +760,7 @@ int shim_main(int argc, char** argv) {
       o.state_dir.empty() || (o.log_path.empty() && o.exec_process.empty())) {
     std::fprintf(stderr,
                  "usage: hoist-shim --id ID --bundle DIR --runtime PATH --runtime-root DIR --state-dir DIR "
-                 "--log-path FILE [--exec-process FILE] [--tty] [--stdin] [--log-max-size N] [--log-max-files N] [--log-attrs JSON] [--log-compress] [--ready-fd N] [--attach-wait MS] [--foreground]\n");
+                 "--log-path FILE [--exec-process FILE] [--tty] [--stdin] [--log-max-size N] [--log-max-files N] [--log-attrs JSON] [--log-compress] [--log-buffer BYTES] [--ready-fd N] [--attach-wait MS] [--foreground]\n");
     return 2;
   }
   // Nothing of the manager's but stdio and the ready fd.

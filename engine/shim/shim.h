@@ -21,6 +21,7 @@ struct ShimOptions {
   int log_max_files = 1;  // json-file max-file
   std::string log_attrs;  // every entry's "attrs" (a JSON object's text), or empty
   bool log_compress = false;  // rotated files gzip-compressed
+  std::int64_t log_ring_bytes = -1;  // mode=non-blocking: the ring's size (LogWriter); -1: blocking
   int ready_fd = -1;  // written "ok <init pid>\n" or "error <msg>\n", then closed
   bool foreground = false;  // don't daemonize (debugging)
   // A client is about to attach (docker run without -d attaches before it starts the container):

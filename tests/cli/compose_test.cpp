@@ -701,7 +701,7 @@ TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
             compose({"exec", "-T", "base", "cat", "/sys/class/net/eth0/address"}).out);
 
   // A missing variable fails the create, naming it; links: the endpoint's Links as Compose v2
-  // makes them (hoistd refuses legacy links).
+  // makes them, the alias a name on the network.
   write("compose.yaml", std::string() + "name: ${PROJECT}\nservices:\n" +
                             "  db: {image: bb:1, command: [sleep, '1000'], networks: [n]}\n" +
                             "  web: {image: bb:1, command: [sleep, '1000'], networks: [n], links: ['db:database']}\n" +
@@ -715,16 +715,12 @@ TEST_P(ComposeApp, SecretsConfigsReferencesDeploy) {
             std::string::npos)
       << bad.err;
   auto web = compose({"up", "-d", "--remove-orphans", "web"});
-  if (GetParam() == std::string("hoistd")) {
-    EXPECT_EQ(web.code, 1);
-    EXPECT_NE(web.err.find("legacy links"), std::string::npos) << web.err;
-  } else {
-    ASSERT_EQ(web.code, 0) << web.err;
-    std::string db = project_ + "-db-1";
-    EXPECT_EQ(inspect("container", project_ + "-web-1")["NetworkSettings"]["Networks"][project_ + "_n"]["Links"],
-              json({db + ":database", db + ":db-1", db + ":" + project_ + "-db-1"}));
-    EXPECT_EQ(compose({"exec", "-T", "web", "ping", "-c1", "-W2", "database"}).code, 0);
-  }
+  ASSERT_EQ(web.code, 0) << web.err;
+  std::string db = project_ + "-db-1";
+  EXPECT_EQ(inspect("container", project_ + "-web-1")["NetworkSettings"]["Networks"][project_ + "_n"]["Links"],
+            json({db + ":database", db + ":db-1", db + ":" + project_ + "-db-1"}));
+  EXPECT_EQ(compose({"exec", "-T", "web", "ping", "-c1", "-W2", "database"}).code, 0);
+  EXPECT_NE(compose({"exec", "-T", "db", "ping", "-c1", "-W1", "database"}).code, 0);  // the linking container's alone
 }
 
 // A network's definition changed alone (a label, then its subnet): `up` removes and makes it anew

@@ -1,12 +1,17 @@
 // POST /containers/create body → the OCI spec builder (engine/containers/oci_spec.h), as the create handler
-// decodes it (engine/api/request_json.h, then the spec builder): the body is the container Config, its HostConfig apart.
+// decodes it (engine/api/request_json.h, then the spec builder): the body is the container Config, its HostConfig apart;
+// and the HostConfig's network checks, legacy links (network/links.h) and generic log options (logs.h).
 #include <unistd.h>
 
 #include <filesystem>
 
 #include "common/file.h"
 #include "common/error.h"
+#include "common/json.h"
+#include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
+#include "network/container_files.h"
+#include "network/links.h"
 #include "engine/api/request_json.h"
 #include "fuzz.h"
 
@@ -57,6 +62,26 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     hoist::engine::resolve_command(in.config, in.image_config);
     auto spec = hoist::engine::build_oci_spec(in);
     (void)spec.dump();
+  });
+  // The HostConfig's links (each as a link's variables and /etc/hosts line would be made of it)
+  // and the generic log options.
+  hoist::fuzz::expect_only_input_errors([&] {
+    const json hc = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
+    hoist::network::check_host_config(hc);
+    for (const auto& l : hoist::json_str_list(hc, "Links").value_or(std::vector<std::string>{})) {
+      auto spec = hoist::network::parse_link(l);
+      hoist::network::LinkedContainer c{spec.name, "0123456789ab", "10.0.0.2", {"A=b", "HOME=/"}, {{80, "tcp"}, {81, "udp"}}};
+      (void)hoist::network::link_env("linking", spec.alias, c);
+      (void)hoist::network::link_host_entry(spec.alias, c);
+    }
+  });
+  hoist::fuzz::expect_only_input_errors([&] {
+    const json hc = body.contains("HostConfig") && body["HostConfig"].is_object() ? body["HostConfig"] : json::object();
+    if (!hc.contains("LogConfig") || !hc["LogConfig"].is_object()) return;
+    auto cfg = hc["LogConfig"].value("Config", json::object());
+    if (!cfg.is_object()) return;
+    auto opt = [&](const char* k) { return cfg.contains(k) && cfg[k].is_string() ? cfg[k].get_ptr<const std::string*>() : nullptr; };
+    (void)hoist::engine::log_ring_bytes(opt("mode"), opt("max-buffer-size"));
   });
   return 0;
 }

@@ -183,6 +183,13 @@ TEST_F(ApiFidelityTest, CreateRefusesWhatItCannotHonour) {
   expect_refused({"--log-opt", "bogus=1"}, "unknown log opt 'bogus' for json-file log driver");
   expect_refused({"--log-opt", "max-size=lots"}, "invalid size");
   expect_refused({"--log-opt", "max-file=0"}, "max-file cannot be less than 1");
+  expect_refused({"--log-opt", "mode=bogus"}, "logger: logging mode not supported: bogus");
+  expect_refused({"--log-opt", "max-buffer-size=1m"},
+                 "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  expect_refused({"--log-opt", "mode=blocking", "--log-opt", "max-buffer-size=1m"},
+                 "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  expect_refused({"--log-opt", "mode=non-blocking", "--log-opt", "max-buffer-size=abc"},
+                 "error parsing option max-buffer-size: invalid size: 'abc'");
   expect_refused({"--storage-opt", "size=1G"}, "--storage-opt is supported only for overlay over xfs");
   expect_refused({"--runtime", "nosuch"}, "unknown or invalid runtime name: nosuch");
   auto r = create(R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"DeviceCgroupRules":["c 1:3 xyz"]}})");
@@ -190,6 +197,22 @@ TEST_F(ApiFidelityTest, CreateRefusesWhatItCannotHonour) {
   EXPECT_NE(r.body.find("invalid device cgroup format 'c 1:3 xyz'"), std::string::npos) << r.body;
   // Nothing was left behind by the refusals.
   EXPECT_EQ(trim(d_->docker({"ps", "-aq"}).out), "");
+}
+
+// mode=non-blocking (with max-buffer-size) and mode=blocking: taken, shown by inspect as given,
+// and the output logged as ever.
+TEST_F(ApiFidelityTest, LogModesAreTakenAndShown) {
+  auto r = d_->docker({"run", "--name", "nb", "--log-opt", "mode=non-blocking", "--log-opt", "max-buffer-size=4k",
+                       "bb:1", "sh", "-c", "for i in $(seq 1 200); do echo line $i; done"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(inspect("nb")["HostConfig"]["LogConfig"],
+            json::parse(R"({"Type":"json-file","Config":{"mode":"non-blocking","max-buffer-size":"4k"}})"));
+  auto logs = d_->docker({"logs", "nb"});
+  EXPECT_EQ(logs.out.rfind("line 1\n", 0), 0u) << logs.out;  // a ring of 4k may drop, never reorder
+  r = d_->docker({"run", "--name", "bl", "--log-opt", "mode=blocking", "bb:1", "echo", "hi"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(d_->docker({"logs", "bl"}).out, "hi\n");
+  EXPECT_EQ(inspect("bl")["HostConfig"]["LogConfig"]["Config"], json({{"mode", "blocking"}}));
 }
 
 TEST_F(ApiFidelityTest, InspectNamesTheRuntime) {

@@ -322,6 +322,87 @@ TEST_F(NetworkingTest, NetworksAreIsolatedAndInternalHasNoWayOut) {
   EXPECT_EQ(srv_host.out.substr(0, 13), inspect("srv")["Id"].get<std::string>().substr(0, 12) + "\n");
   r = docker({"run", "--rm", "--network", "container:srv", "bb:1", "sh", "-c", "hostname; cat /etc/hostname /etc/hosts"});
   EXPECT_EQ(r.out, srv_host.out) << r.err;
+  // Inspect's Config: its own default names once created, srv's (with its domain) once started.
+  ASSERT_EQ(docker({"run", "-d", "--name", "named", "--hostname", "foo", "--domainname", "dom.x", "--network", "n1",
+                    "bb:1", "sleep", "60"}).code, 0);
+  ASSERT_EQ(docker({"create", "--name", "joiner", "--network", "container:named", "bb:1", "sleep", "60"}).code, 0);
+  auto joiner = inspect("joiner");
+  EXPECT_EQ(joiner["Config"]["Hostname"], joiner["Id"].get<std::string>().substr(0, 12));
+  ASSERT_EQ(docker({"start", "joiner"}).code, 0);
+  joiner = inspect("joiner");
+  EXPECT_EQ(joiner["Config"]["Hostname"], "foo");
+  EXPECT_EQ(joiner["Config"]["Domainname"], "dom.x");
+  EXPECT_EQ(docker({"exec", "joiner", "hostname"}).out, "foo\n");
+}
+
+// Legacy links on the default bridge: /etc/hosts lines and variables as dockerd makes them, the
+// line following the linked container to its new address, `rm --link`, dockerd's errors; on a
+// user-defined network the alias is a name for the linking container alone.
+TEST_F(NetworkingTest, LegacyLinksAsDockerdMakesThem) {
+  ASSERT_EQ(docker({"run", "-d", "--name", "db", "-e", "FOO=bar", "--expose", "5432", "bb:1", "sleep", "60"}).code, 0);
+  auto db = inspect("db");
+  std::string ip = db["NetworkSettings"]["Networks"]["bridge"]["IPAddress"];
+  std::string id12 = db["Id"].get<std::string>().substr(0, 12);
+  auto r = docker({"run", "-d", "--name", "web", "--link", "db:database", "bb:1", "sleep", "60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto web = inspect("web");
+  EXPECT_EQ(web["HostConfig"]["Links"], json({"/db:/web/database"}));
+  EXPECT_EQ(web["Config"]["Env"].dump().find("DATABASE"), std::string::npos) << web["Config"]["Env"];
+  r = docker({"exec", "web", "cat", "/etc/hosts"});
+  EXPECT_NE(r.out.find("\n" + ip + "\tdatabase " + id12 + " db\n"), std::string::npos) << r.out;
+  r = docker({"run", "--rm", "--name", "w2", "--link", "db", "bb:1", "env"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string& v : std::vector<std::string>{"DB_NAME=/w2/db\n", "DB_PORT=tcp://" + ip + ":5432\n", "DB_PORT_5432_TCP_ADDR=" + ip + "\n",
+                               "DB_PORT_5432_TCP_PROTO=tcp\n", "DB_ENV_FOO=bar\n"})
+    EXPECT_NE(r.out.find(v), std::string::npos) << v << " in " << r.out;
+  EXPECT_EQ(r.out.find("DB_ENV_PATH"), std::string::npos) << r.out;
+  // The linked container back with another address: the linking one's line follows it.
+  ASSERT_EQ(docker({"stop", "-t", "0", "db"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "filler", "bb:1", "sleep", "60"}).code, 0);
+  ASSERT_EQ(docker({"start", "db"}).code, 0);
+  std::string ip2 = inspect("db")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"];
+  ASSERT_NE(ip2, ip);
+  r = docker({"exec", "web", "cat", "/etc/hosts"});
+  EXPECT_NE(r.out.find("\n" + ip2 + "\tdatabase " + id12 + " db\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(ip + "\t"), std::string::npos) << r.out;
+  // Renamed, the linked container stays linked; so does the linking one.
+  ASSERT_EQ(docker({"rename", "db", "db2"}).code, 0);
+  ASSERT_EQ(docker({"rename", "web", "web2"}).code, 0);
+  EXPECT_EQ(inspect("web2")["HostConfig"]["Links"], json({"/db2:/web2/database"}));
+  ASSERT_EQ(docker({"rename", "db2", "db"}).code, 0);
+  ASSERT_EQ(docker({"rename", "web2", "web"}).code, 0);
+  // rm --link: the link and its line go.
+  r = docker({"rm", "--link", "/web/database"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(inspect("web")["HostConfig"]["Links"].is_null());
+  EXPECT_EQ(docker({"exec", "web", "cat", "/etc/hosts"}).out.find("database"), std::string::npos);
+  EXPECT_NE(docker({"rm", "--link", "/web/database"}).err.find("No such container: web/database"), std::string::npos);
+  EXPECT_NE(docker({"rm", "--link", "web"}).err.find("Conflict, cannot remove the default link name of the container"),
+            std::string::npos);
+  // dockerd's errors.
+  ASSERT_EQ(docker({"create", "--name", "stopped", "bb:1", "true"}).code, 0);
+  ASSERT_EQ(docker({"create", "--name", "linker", "--link", "stopped:x", "bb:1", "true"}).code, 0);
+  EXPECT_EQ(inspect("linker")["HostConfig"]["Links"], json({"/stopped:/linker/x"}));
+  r = docker({"start", "linker"});
+  EXPECT_NE(r.err.find("Cannot link to a non running container: /stopped AS /linker/x"), std::string::npos) << r.err;
+  r = docker({"run", "--rm", "--link", "nope:x", "bb:1", "true"});
+  EXPECT_NE(r.err.find("could not get container for nope: No such container: nope"), std::string::npos) << r.err;
+  r = docker({"run", "--rm", "--network", "host", "--link", "db", "bb:1", "true"});
+  EXPECT_NE(r.err.find("conflicting options: host type networking can't be used with links"), std::string::npos)
+      << r.err;
+  // A user-defined network: the alias answers for the linking container alone; no variables.
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(7), "ln"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "udb", "--network", "ln", "bb:1", "sleep", "60"}).code, 0);
+  r = docker({"run", "-d", "--name", "uweb", "--network", "ln", "--link", "udb:xdb", "bb:1", "sleep", "60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto uweb = inspect("uweb");
+  EXPECT_TRUE(uweb["HostConfig"]["Links"].is_null());
+  EXPECT_EQ(uweb["NetworkSettings"]["Networks"]["ln"]["Links"], json({"udb:xdb"}));
+  r = docker({"exec", "uweb", "ping", "-c", "1", "-W", "2", "xdb"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(addr(7, 2)), std::string::npos) << r.out;
+  EXPECT_EQ(docker({"exec", "uweb", "env"}).out.find("XDB_"), std::string::npos);
+  EXPECT_NE(docker({"exec", "udb", "ping", "-c", "1", "-W", "1", "xdb"}).code, 0);
 }
 
 TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {

@@ -89,7 +89,8 @@ TEST(NetworkHostConfig, WhatCannotBeHonouredIsRefused) {
            {"Dns", {"1.1.1.1"}}, {"Links", nullptr}}));
   EXPECT_NO_THROW(net::check_host_config(json{{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}));
   EXPECT_NO_THROW(net::check_host_config(json{{"PublishAllPorts", true}}));
-  EXPECT_THROW(net::check_host_config(json{{"Links", {"db:db"}}}), InvalidArgument);
+  EXPECT_NO_THROW(net::check_host_config(json{{"Links", {"db:db"}}}));  // the engine checks the links
+  EXPECT_THROW(net::check_host_config(json{{"Links", "db:db"}}), InvalidArgument);
   EXPECT_NO_THROW(net::check_host_config(json{{"NetworkMode", "bridge"}}));
   EXPECT_THROW(net::check_host_config(json{{"NetworkMode", "container:x"}, {"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}),
                hoist::Conflict);

@@ -8,12 +8,16 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "common/file.h"
 
 namespace net = hoist::network;
 using ::testing::HasSubstr;
+using ::testing::StrEq;
 using ::testing::ThrowsMessage;
+using nlohmann::json;
 
 namespace {
 
@@ -259,6 +263,27 @@ TEST_F(NetworksTest, NamesAliasesAndReverseLookupsOnUserNetworksOnly) {
   ctl_->disconnect(a.container_id, "db");
   EXPECT_TRUE(ctl_->lookup(a.container_id, "pg").empty());
   EXPECT_THAT([&] { ctl_->disconnect(a.container_id, "db"); }, ThrowsMessage<hoist::Forbidden>(HasSubstr("is not connected")));
+}
+
+// A link on a user-defined network: its alias names the linked container to the linking one
+// alone (as dockerd's embedded DNS), kept across a restart of the controller; none on the
+// default bridge (/etc/hosts lines there).
+TEST_F(NetworksTest, ALinksAliasIsKnownToTheLinkingContainerAlone) {
+  create("app", "10.190.12.0/24");
+  auto db = attach("aa", "db", "app");
+  auto web = attach("bb", "web", "app", {{"app", {.links = {"db:database"}}}});
+  auto other = attach("cc", "other", "app");
+  auto plain = attach("dd", "plain", "bridge", {{"bridge", {.links = {"db:database"}}}});
+  ASSERT_EQ(ctl_->lookup(web.container_id, "database").size(), 1u);
+  EXPECT_EQ(ctl_->lookup(web.container_id, "DATABASE.app")[0], db.endpoints[0].address);
+  EXPECT_TRUE(ctl_->lookup(other.container_id, "database").empty());
+  EXPECT_TRUE(ctl_->lookup(db.container_id, "database").empty());
+  EXPECT_TRUE(ctl_->lookup(plain.container_id, "database").empty());
+  EXPECT_EQ(ctl_->lookup(web.container_id, "db").size(), 1u);  // its own name still answers
+  ctl_ = make();
+  EXPECT_EQ(ctl_->lookup(web.container_id, "database").size(), 1u);
+  EXPECT_THAT([&] { net::endpoint_request(json{{"Links", {"a:b:c"}}}); },
+              ThrowsMessage<hoist::Error>(StrEq("bad format for links: a:b:c")));
 }
 
 TEST_F(NetworksTest, ARestartKeepsLiveSandboxesAndReleasesTheRest) {

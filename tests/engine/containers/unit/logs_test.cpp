@@ -1,6 +1,7 @@
 // json-file log writer/reader (engine/containers/logs.h).
 #include "common/error.h"
 #include "engine/containers/log_attrs.h"
+#include "engine/containers/log_ring.h"
 #include "engine/containers/logs.h"
 
 #include <limits>
@@ -8,7 +9,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 #include <functional>
 #include <map>
 #include <fstream>
@@ -199,6 +204,77 @@ TEST(JsonFileLogOptions, MaxFileAsDockerd) {
   } catch (const hoist::InvalidArgument& e) {
     EXPECT_STREQ(e.what(), "strconv.Atoi: parsing \"x\": invalid syntax");
   }
+}
+
+TEST(JsonFileLogOptions, ModeAndMaxBufferSizeAsDockerd) {
+  auto ring = [](const char* mode, const char* size) {
+    std::string m = mode ? mode : "", sz = size ? size : "";
+    return log_ring_bytes(mode ? &m : nullptr, size ? &sz : nullptr);
+  };
+  auto error = [&](const char* mode, const char* size) {
+    try {
+      ring(mode, size);
+    } catch (const hoist::InvalidArgument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(ring(nullptr, nullptr), -1);
+  EXPECT_EQ(ring("", nullptr), -1);
+  EXPECT_EQ(ring("blocking", nullptr), -1);
+  EXPECT_EQ(ring("non-blocking", nullptr), 1000000);
+  EXPECT_EQ(ring("non-blocking", "2k"), 2048);
+  EXPECT_EQ(ring("non-blocking", "1.5m"), 1572864);
+  EXPECT_EQ(ring("non-blocking", "0"), 0);
+  EXPECT_EQ(error("bogus", nullptr), "logger: logging mode not supported: bogus");
+  EXPECT_EQ(error("NON-BLOCKING", nullptr), "logger: logging mode not supported: NON-BLOCKING");
+  EXPECT_EQ(error(nullptr, "1m"), "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  EXPECT_EQ(error("blocking", ""), "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  EXPECT_EQ(error("non-blocking", "abc"), "error parsing option max-buffer-size: invalid size: 'abc'");
+  EXPECT_EQ(error("non-blocking", "-1"), "error parsing option max-buffer-size: invalid size: '-1'");
+}
+
+// A stuck log path (its writer blocked) does not block the writes: what does not fit in the ring
+// is dropped; the rest is written in order once the log moves again.
+TEST(LogRingTest, AStuckSinkDropsWhatDoesNotFitAndNeverBlocks) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::vector<std::string> written;
+  LogRing ring(10, [&](const std::string& e) {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return open; });
+    written.push_back(e);
+  });
+  EXPECT_TRUE(ring.push("first", 5));  // taken by the writer, which is stuck on it
+  int taken = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 1000; ++i) taken += ring.push("m" + std::to_string(i), 4);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_EQ(taken, 1);  // 5 + 4 bytes fit in 10, the next 4 do not
+  EXPECT_EQ(ring.dropped(), 999u);
+  {
+    std::lock_guard lk(mu);
+    open = true;
+  }
+  cv.notify_all();
+  ring.drain();
+  ASSERT_EQ(written.size(), static_cast<std::size_t>(taken) + 1);
+  EXPECT_EQ(written[0], "first");
+  EXPECT_EQ(written[1], "m0");
+  // An empty ring takes an entry of any size.
+  EXPECT_TRUE(ring.push(std::string(100, 'x'), 100));
+}
+
+TEST_F(JsonFileLogTest, NonBlockingWriterWritesEverythingWhenTheDiskKeepsUp) {
+  {
+    LogWriter w(path_, 0, 1, {}, false, 1000000);
+    for (int i = 0; i < 100; ++i) w.write(i % 2 ? 2 : 1, "line " + std::to_string(i) + "\n");
+  }
+  auto l = lines();
+  ASSERT_EQ(l.size(), 100u);
+  EXPECT_EQ(l[99]["log"], "line 99\n");
+  EXPECT_EQ(l[99]["stream"], "stderr");
 }
 
 TEST_F(JsonFileLogTest, FollowStopsWhenNotRunning) {
