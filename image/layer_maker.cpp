@@ -407,7 +407,12 @@ void strip_tree(int dirfd, const std::string& rel) {
     struct stat st;
     if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("stat", path);
     if (S_ISSOCK(st.st_mode)) {
+      // The directory keeps the times the tar gave it.
+      struct stat dst;
+      if (::fstat(dirfd, &dst) != 0) throw_sys("stat", rel.empty() ? "." : rel);
       if (::unlinkat(dirfd, name.c_str(), 0) != 0) throw_sys("remove", path);
+      timespec times[2] = {dst.st_atim, dst.st_mtim};
+      if (::futimens(dirfd, times) != 0) throw_sys("utimensat", rel.empty() ? "." : rel);
       continue;
     }
     if (S_ISDIR(st.st_mode)) {

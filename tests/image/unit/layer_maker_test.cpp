@@ -284,6 +284,44 @@ TEST_F(LayerMaker, UnpackedWhileWrittenAsExtractionUnpacksTheTar) {
   EXPECT_EQ(again, tar);
 }
 
+TEST_F(LayerMaker, AdoptedUpperIsWhatTheUnpackerMakes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root (trusted.* xattrs, owners)";
+  change_everything();
+  // What overlayfs and the container leave that the tar does not hold: overlay's own xattrs, a
+  // socket, xattrs on the root.
+  ASSERT_EQ(::setxattr((upper + "/etc").c_str(), "trusted.overlay.impure", "y", 1, 0), 0);
+  ASSERT_EQ(::setxattr((upper + "/etc/passwd").c_str(), "trusted.overlay.origin", "x", 1, 0), 0);
+  ASSERT_EQ(::setxattr(upper.c_str(), "trusted.overlay.impure", "y", 1, 0), 0);
+  ASSERT_EQ(::chmod(upper.c_str(), 0700), 0);
+  struct stat a_before;
+  ASSERT_EQ(::stat((upper + "/a").c_str(), &a_before), 0);
+  std::string sock = upper + "/a/sock";
+  ASSERT_EQ(::mknod(sock.c_str(), S_IFSOCK | 0644, 0), 0);
+  timespec keep[2] = {a_before.st_atim, a_before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (upper + "/a").c_str(), keep, 0), 0);
+  std::string mirrored = t.path + "/mirrored", adopted = t.path + "/adopted";
+  mkdirp(mirrored);
+  mkdirp(adopted);
+  LayerTarOptions opts;
+  opts.unpack_to = mirrored;
+  std::string tar;
+  write_layer_tar({upper, false, {lower}}, [&](const char* p, std::size_t n) { tar.append(p, n); }, opts);
+  adopt_upper(upper, adopted);
+  EXPECT_FALSE(path_exists(upper));
+  std::string want = describe_tree(mirrored);
+  EXPECT_EQ(describe_tree(adopted), want);
+  EXPECT_NE(want.find("overlay.opaque=y"), std::string::npos);
+  EXPECT_EQ(want.find("overlay.impure"), std::string::npos);
+  struct stat root;
+  ASSERT_EQ(::stat(adopted.c_str(), &root), 0);
+  EXPECT_EQ(root.st_mode & 07777, 0755u);
+  EXPECT_EQ(::listxattr(adopted.c_str(), nullptr, 0), 0);
+  // The same tar again from the adopted tree: nothing the layer holds was lost.
+  std::string again;
+  write_layer_tar({adopted, false, {lower}}, [&](const char* p, std::size_t n) { again.append(p, n); });
+  EXPECT_EQ(again, tar);
+}
+
 TEST_F(LayerMaker, EmptyChangeSetIsTheEndMarkerAlone) {
   std::string tar;
   LayerTar info = write_layer_tar({upper, false, {lower}}, [&](const char* p, std::size_t n) { tar.append(p, n); });
