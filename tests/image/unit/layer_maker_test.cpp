@@ -614,6 +614,57 @@ TEST_P(Commit, AnImageWrittenWithoutASyncIsCheckedAtTheNextOpen) {
   EXPECT_FALSE(path_exists(rec_path));
 }
 
+TEST_P(Commit, AMovableUpperBecomesTheSnapshot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root";
+  if (GetParam() != SnapshotMode::Overlay) GTEST_SKIP() << "copy mode has no upper directory";
+  mkdirp(upper + "/etc");
+  put(upper + "/etc/new", "new\n");
+  CommitInput in;
+  in.parent = base.id;
+  in.changes = changes();
+  in.changes->movable = true;
+  in.compression = LayerCompression::None;
+  CommitResult r = commit_image(*store, in);
+  ASSERT_EQ(r.record.layers.size(), base.layers.size() + 1);
+  EXPECT_FALSE(path_exists(upper));
+  EXPECT_EQ(read_file(store->layer_paths(r.record).back() + "/etc/new"), "new\n");
+  EXPECT_EQ(r.record.layers.back().diff_id, r.record.layers.back().digest);
+}
+
+TEST_P(Commit, AnImageWithoutANewLayerIsCheckedAtTheNextOpen) {
+  CommitInput in;
+  in.parent = base.id;
+  in.refs = {Reference::parse("meta:1")};
+  CommitResult r = commit_image(*store, in);
+  ASSERT_TRUE(r.empty_layer);
+  Digest id = r.record.id;
+  std::string root = t.path + "/store", rec_path = root + "/images/" + id.hex + ".json";
+  std::string config = store->content().path(id);
+  EXPECT_NE(read_file(rec_path).find("unsynced"), std::string::npos);  // written without a sync
+  store.reset();  // the syncer has run: the record is no longer marked
+  EXPECT_EQ(read_file(rec_path).find("unsynced"), std::string::npos);
+
+  // As if the process had died before the sync: checked, and kept when its blobs are whole.
+  auto mark = [&] {
+    json j = json::parse(read_file(rec_path));
+    j["unsynced"] = json::array({id.str()});
+    write_file(rec_path, j.dump(), O_TRUNC);
+  };
+  mark();
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_EQ(store->resolve("meta:1").id, id);
+  EXPECT_EQ(read_file(rec_path).find("unsynced"), std::string::npos);
+
+  // A config that did not reach the disk whole: the image is dropped, with its name.
+  store.reset();
+  mark();
+  ASSERT_EQ(::truncate(config.c_str(), 10), 0);
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_FALSE(store->get(id));
+  EXPECT_THROW(store->resolve("meta:1"), NotFound);
+  EXPECT_TRUE(store->get(base.id));
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, Commit, ::testing::Values(SnapshotMode::Overlay, SnapshotMode::Copy),
                          [](const auto& info) { return info.param == SnapshotMode::Overlay ? "Overlay" : "Copy"; });
 
