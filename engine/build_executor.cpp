@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/history.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "engine/api/routes.h"
@@ -17,6 +18,7 @@
 #include "engine/build_resources.h"
 #include "engine/container_service.h"
 #include "engine/containers/container_changes.h"
+#include "engine/containers/rootfs_mount.h"
 #include "engine/daemon.h"
 #include "image/commit.h"
 #include "image/layer_internal.h"
@@ -101,6 +103,7 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   const builder::Instruction& in = s.instruction;
   const BuildOptions& opts = ws_.options();
   if (ws_.cancelled()) throw Cancelled();
+  long long t0 = monotonic_ms();
   std::optional<Digest> parent;
   if (commit.parent) parent = Digest::parse(*commit.parent);
   bool link = s.action == Step::Action::Copy && in.link;
@@ -131,6 +134,7 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   // Secrets as env= reach the process only: never the container's record or inspect.
   if (!rm_.env.empty()) ws_.containers().set_start_env(c.id(), rm_.env);
   std::unique_ptr<ContainerGuard> link_container;  // --link: the empty root the copy goes into
+  long long t_made = monotonic_ms();
   if (visible) out.text(" ---> Running in " + c.id().substr(0, 12) + "\n");
   switch (s.action) {
     case Step::Action::Run: {
@@ -191,6 +195,7 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   // The source container goes before the commit.
   cs_.release();
   rm_.release();
+  long long t_done = monotonic_ms();
 
   image::CommitInput ci;
   ci.parent = parent;
@@ -198,7 +203,11 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
     ci.changes = linked;
   } else if (s.action != Step::Action::Config) {
     ContainerRecord r = manager().inspect(link_container ? link_container->id() : c.id());
-    ci.changes = container_change_source(r, manager().container_dir(r.id));
+    std::string dir = manager().container_dir(r.id);
+    ci.changes = container_change_source(r, dir);
+    // The step's container goes after the commit, never mounted again: its upper directory can
+    // become the layer's snapshot.
+    if (ci.changes && !is_mounted(dir + "/rootfs")) ci.changes->movable = true;
   }
   ci.created_by = commit.history.created_by;
   ci.author = commit.history.author;
@@ -206,8 +215,13 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   ci.compression = image::LayerCompression::None;
   Digest id = image::commit_image(store(), ci).record.id;
   exec_.made(id);
+  long long t_commit = monotonic_ms();
   std::string cid = c.id();
   c.release();
+  log::debug("build step " + std::string(builder::kind_name(in.kind)) + ": container " + std::to_string(t_made - t0) +
+             " ms, " + (s.action == Step::Action::Run ? "run " : "write ") + std::to_string(t_done - t_made) +
+             " ms, commit " + std::to_string(t_commit - t_done) + " ms, removal " +
+             std::to_string(monotonic_ms() - t_commit) + " ms");
   if (visible && (opts.rm || opts.forcerm)) out.text("Removing intermediate container " + short_id(cid) + "\n");
   return id.str();
 }
@@ -327,9 +341,13 @@ void BuildExecutor::made(const Digest& id) {
 std::unique_ptr<builder::PreparedStep> BuildExecutor::prepare(const builder::Step& step,
                                                               const builder::StageImages& stages,
                                                               builder::Output& out) {
+  long long t0 = monotonic_ms();
   auto s = std::make_unique<EngineStep>(*this, step);
   StepTrees trees{ws_, stages, [this, &out](const std::string& name) { return pull_if_needed(name, out).id; }};
   s->prepare(trees, out);
+  if (long long ms = monotonic_ms() - t0; ms > 0)
+    log::debug("build step " + std::string(builder::kind_name(step.instruction.kind)) + ": inputs " +
+               std::to_string(ms) + " ms");
   return s;
 }
 

@@ -10,6 +10,7 @@
 
 #include "builder/build_runner.h"
 #include "builder/planner.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "engine/build_context.h"
 #include "engine/build_executor.h"
@@ -85,6 +86,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
       opts.network_mode != "host")
     throw InvalidArgument("networkmode " + opts.network_mode + " is not supported yet by hoist build (default, none, host)");
 
+  long long t0 = monotonic_ms();
   image::Store::TempDir tmp = d_.store().temp_dir();
   tmp.remove_in_background();  // the context's files go after the answer
   std::string ctx_dir = tmp.path() + "/context";
@@ -97,6 +99,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
   BuildContext ctx = read_context(opts, read, out, tmp.path(), ctx_dir, &memo_, [&] {
     if (kept_context) kept_context->complete();
   });
+  long long t_context = monotonic_ms();
   BuildWorkspace ws(d_, svc_, opts, out, tmp.path());
   ws.set_context(std::move(ctx.tree), ctx.stats ? &*ctx.stats : nullptr);
 
@@ -127,6 +130,7 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     exec.finish(std::nullopt);
     throw;
   }
+  long long t_run = monotonic_ms();
   exec.finish(id);
   Digest result = Digest::parse(id);
   for (const image::Reference& ref : refs) {
@@ -134,6 +138,8 @@ std::string BuildService::build(const BuildOptions& opts, const image::ReadFn& r
     d_.publish_image_event("tag", id, ref.familiar());
   }
   for (std::size_t i = plan->dockerfile.warnings.size(); i < plan->warnings.size(); ++i) out.stream(plan->warnings[i]);
+  log::debug("build " + result.short_id() + ": context " + std::to_string(t_context - t0) + " ms, steps " +
+             std::to_string(t_run - t_context) + " ms, end " + std::to_string(monotonic_ms() - t_run) + " ms");
   return id;
 }
 

@@ -1,6 +1,7 @@
 #include "image/commit.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -239,6 +240,11 @@ class ChunkPipe {
   std::string why_;
 };
 
+bool same_file_system(const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
 bool nothing_changed(const ChangeSource& src) {
   if (src.full_tree) return list_changes(src).empty();
   UniqueFd up = open_file(src.upper, O_RDONLY | O_DIRECTORY);
@@ -259,6 +265,8 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
   if (copy && nothing_changed(src)) return std::nullopt;
   auto snap = store.new_snapshot();
   bool privileged = ::geteuid() == 0;
+  // A movable upper directory becomes the snapshot itself (one write of the files fewer).
+  bool adopt = !copy && privileged && src.movable && !src.full_tree && same_file_system(src.upper, snap.fs());
   if (copy && parent) copy_tree(store.snapshot_path(parent->chain_id), snap.fs());
   auto blob = store.content().writer();
   bool compressed = in.compression != LayerCompression::None;
@@ -297,7 +305,7 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
     extractor.emplace([&, xo](const ReadFn& read) { unpacked = extract_layer(snap.fs(), read, xo); });
   }
   LayerTarOptions lo;
-  if (!copy) lo.unpack_to = snap.fs();
+  if (!copy && !adopt) lo.unpack_to = snap.fs();
   lo.privileged = privileged;
   lo.hash = false;  // the storer hashes (the blob writer does, for an uncompressed blob)
   LayerTar tar;
@@ -324,6 +332,7 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
   tar.diff_id = compressed ? diff_hasher.digest() : blob.digest();
   if (extractor && unpacked.diff_id != tar.diff_id)
     throw Error("commit: the layer unpacked to " + unpacked.diff_id.str() + ", written as " + tar.diff_id.str());
+  if (adopt) adopt_upper(src.upper, snap.fs());
   Digest chain = parent ? digest_of(parent->chain_id.str() + " " + tar.diff_id.str()) : tar.diff_id;
   LayerInfo layer{blob.digest(), layer_media_type(in.compression), blob.written(), tar.diff_id, chain};
   lease.add_blob(layer.digest);
@@ -332,7 +341,7 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
   long long t_blob = monotonic_ms();
   snap.commit(chain, tar.diff_id, tar.size, durable);
   log::debug("commit layer " + tar.diff_id.short_id() + ": " + std::to_string(tar.size) + " bytes, tar " +
-             std::to_string(t_tar - t0) + " ms, stored" + (copy ? " and unpacked" : "") + " +" +
+             std::to_string(t_tar - t0) + " ms" + (adopt ? " (upper adopted)" : "") + ", stored" + (copy ? " and unpacked" : "") + " +" +
              std::to_string(t_done - t_tar) + " ms, blob +" + std::to_string(t_blob - t_done) + " ms, snapshot +" +
              std::to_string(monotonic_ms() - t_blob) + " ms");
   return layer;
@@ -384,6 +393,10 @@ CommitResult commit(Store& store, const CommitInput& in) {
     size += store.snapshot_size(added->chain_id);
   }
   result.empty_layer = !added;
+  // Without a new layer, the config and manifest are written without a sync too: the record is
+  // marked with the image's own id (the store's syncer makes them durable; an open after a crash
+  // checks them first), so a metadata step costs no fsync.
+  if (!added && !in.reuse_layer) durable = false;
 
   std::string now = now_rfc3339();
   json diff_ids = json::array();
@@ -438,11 +451,12 @@ CommitResult commit(Store& store, const CommitInput& in) {
   rec.created = now;
   rec.size = size;
   if (parent) rec.parent = parent->id;
-  // Without a new layer the image stands on its parent's: durable already, or still marked for
-  // the syncer (the marks carry over), so no syncfs (which would also flush whatever else is
-  // dirty on the file system, a build's context say).
-  if (!added && parent) rec.unsynced = parent->unsynced;
-  if (added && !durable) rec.unsynced = {added->chain_id};
+  // The image stands on its parent's layers: durable already, or still marked for the syncer
+  // (the marks carry over), so no syncfs for them (which would also flush whatever else is dirty
+  // on the file system, a build's context say).
+  if (parent) rec.unsynced = parent->unsynced;
+  if (added && !durable) rec.unsynced.push_back(added->chain_id);
+  if (!durable) rec.unsynced.push_back(rec.id);  // its config and manifest
   long long t_record = monotonic_ms();
   store.add_image(rec, in.refs, !added);
   log::debug("commit image " + rec.id.short_id() + ": record " + std::to_string(monotonic_ms() - t_record) + " ms");

@@ -5,7 +5,8 @@
 // hashed (the diff ID), compressed into the content store and unpacked into a new snapshot at the
 // same time (a thread each), so the image runs as soon as it is published, with its snapshot made
 // the way a pulled layer's is (overlay form, or in copy mode the parent's tree with the layer
-// applied). When nothing changed no layer is added and the history entry says "empty_layer", as
+// applied). A movable upper directory (ChangeSource::movable: a build step's) becomes the
+// snapshot itself instead, once its tar is written (adopt_upper). When nothing changed no layer is added and the history entry says "empty_layer", as
 // dockerd does. The store changes in its usual order (blobs, snapshot, syncfs, record,
 // references): a kill -9 at any point leaves the old state or the new one plus pieces the next
 // open removes.

@@ -374,7 +374,71 @@ class Unpacker : public TarMirror {
   std::string file_rel_;
 };
 
+// An xattr the layer tar leaves out (TarBuilder): overlayfs' own and system.* (ACLs).
+bool left_out_of_tar(const std::string& name) {
+  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") || name.starts_with("system.");
+}
+
+// The xattrs of the object `fd` (an O_PATH fd, or `dir`'s fd) that the tar leaves out, removed;
+// an opaque directory keeps (or gets) trusted.overlay.opaque=y, as the unpacker marks it. `all`:
+// every xattr goes (the root, which the tar does not hold).
+void strip_xattrs(int fd, bool path_fd, bool dir, bool all, const std::string& shown) {
+  std::vector<Xattr> xattrs = read_xattrs(fd, path_fd, shown);
+  bool opaque = false, marked = false;
+  for (const Xattr& x : xattrs) {
+    if ((x.name == "trusted.overlay.opaque" || x.name == "user.overlay.opaque") && x.value == "y") opaque = true;
+    if (x.name == "trusted.overlay.opaque" && x.value == "y") marked = true;
+  }
+  bool keep_mark = dir && opaque && !all;
+  std::string proc = proc_fd_path(fd);
+  for (const Xattr& x : xattrs) {
+    if (!all && !left_out_of_tar(x.name)) continue;
+    if (keep_mark && marked && x.name == "trusted.overlay.opaque") continue;
+    int r = path_fd ? ::removexattr(proc.c_str(), x.name.c_str()) : ::fremovexattr(fd, x.name.c_str());
+    if (r != 0 && errno != ENODATA) throw_sys("removexattr " + x.name, shown);
+  }
+  if (keep_mark && !marked) write_xattr(fd, path_fd, {"trusted.overlay.opaque", "y"}, shown);
+}
+
+// Below the directory `dirfd` (`rel`): what strip_xattrs says, and the sockets gone.
+void strip_tree(int dirfd, const std::string& rel) {
+  for (const std::string& name : list_dir(dirfd, rel.empty() ? "." : rel)) {
+    std::string path = join(rel, name);
+    struct stat st;
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_sys("stat", path);
+    if (S_ISSOCK(st.st_mode)) {
+      // The directory keeps the times the tar gave it.
+      struct stat dst;
+      if (::fstat(dirfd, &dst) != 0) throw_sys("stat", rel.empty() ? "." : rel);
+      if (::unlinkat(dirfd, name.c_str(), 0) != 0) throw_sys("remove", path);
+      timespec times[2] = {dst.st_atim, dst.st_mtim};
+      if (::futimens(dirfd, times) != 0) throw_sys("utimensat", rel.empty() ? "." : rel);
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub = open_at(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, path);
+      strip_xattrs(sub.get(), false, true, false, path);
+      strip_tree(sub.get(), path);
+    } else {
+      UniqueFd node = open_at(dirfd, name, O_PATH | O_NOFOLLOW, path);
+      strip_xattrs(node.get(), true, false, false, path);
+    }
+  }
+}
+
 }  // namespace
+
+void adopt_upper(const std::string& upper, const std::string& dest) {
+  UniqueFd root = open_file(upper, O_RDONLY | O_DIRECTORY);
+  struct stat want;
+  if (::stat(dest.c_str(), &want) != 0) throw_sys("stat", dest);
+  strip_tree(root.get(), "");
+  strip_xattrs(root.get(), false, true, true, upper);
+  if (::fchown(root.get(), want.st_uid, want.st_gid) != 0) throw_sys("chown", upper);
+  if (::fchmod(root.get(), want.st_mode & 07777) != 0) throw_sys("chmod", upper);
+  if (::rmdir(dest.c_str()) != 0) throw_sys("remove", dest);
+  if (::rename(upper.c_str(), dest.c_str()) != 0) throw_sys("rename " + upper + " to", dest);
+}
 
 std::optional<struct stat> LayerStack::lookup(const std::string& rel) const {
   Dirs dirs = root_dirs(layers_);

@@ -63,6 +63,11 @@ struct ChangeSource {
   bool full_tree = false;
   // The layers below, lowest first.
   std::vector<std::string> lowers;
+  // The upper directory (overlay form) is the caller's to give away: it is not mounted and never
+  // will be again (a build step's container, removed after the commit). A commit into an overlay
+  // store on the same file system then makes it the layer's snapshot (adopt_upper) once its tar
+  // is written, instead of unpacking the tar into a copy.
+  bool movable = false;
 };
 
 // The change list, depth first with the names of each directory in byte order (a deterministic
@@ -92,5 +97,13 @@ struct LayerTarOptions {
 // first, names sorted; in the full-tree form, the change list's order). A file that a running
 // container changes while it is read fails the tar ("changed while being read").
 LayerTar write_layer_tar(const ChangeSource& src, const WriteFn& write, const LayerTarOptions& opts = {});
+
+// Makes the upper directory `upper` (overlay form, not mounted) what LayerTarOptions::unpack_to
+// makes of its layer tar (run as root), and renames it to `dest`, an empty directory on the same
+// file system, which it replaces: the xattrs the tar leaves out go (overlayfs' own, but an opaque
+// directory's trusted.overlay.opaque; system.*), and so do sockets; the root takes `dest`'s owner
+// and mode, without xattrs. Every entry is reached as write_layer_tar reaches it (*at() calls,
+// O_NOFOLLOW).
+void adopt_upper(const std::string& upper, const std::string& dest);
 
 }  // namespace hoist::image

@@ -224,7 +224,17 @@ void Store::repair_unsynced() {
   }
   for (ImageRecord& rec : marked) {
     std::string why;
+    // The config and manifest were written without a sync too (any marked record's may have been).
+    for (const Digest& d : {rec.id, rec.manifest_digest}) {
+      try {
+        if (digest_of(content_.read(d), d.algo) != d) why = "blob " + d.str() + " does not match its digest";
+      } catch (const std::exception& e) {
+        why = "blob " + d.str() + ": " + e.what();
+      }
+      if (!why.empty()) break;
+    }
     for (const Digest& chain : rec.unsynced) {
+      if (!why.empty()) break;
       auto l = std::find_if(rec.layers.begin(), rec.layers.end(), [&](const LayerInfo& x) { return x.chain_id == chain; });
       if (l == rec.layers.end()) continue;
       try {

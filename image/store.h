@@ -50,7 +50,8 @@ struct ImageRecord {
   std::int64_t size = 0;  // unpacked size of all layers
   std::optional<Digest> parent;  // the image a commit was made on (inspect's Parent)
   // Layers (chain ids) whose blob and snapshot were written without a sync of the file system
-  // yet (Store::add_image with `unsynced`); empty once the store's background sync has run.
+  // yet, and the image's own id when its config and manifest blobs were (Store::add_image with
+  // `unsynced`); empty once the store's background sync has run.
   std::vector<Digest> unsynced;
 };
 
@@ -90,9 +91,9 @@ class Store {
   // record is written, unless rec.unsynced names layers written without a sync (blob and
   // snapshot committed with durable = false): then the record is written at once, marked, and a
   // background thread of the store makes everything durable and clears the mark. A store opened
-  // with a marked record (the machine or the process went down before that) checks those layers'
-  // blobs against their digests and unpacks their snapshots again; an image whose blob is not
-  // whole is dropped, as if it had never been added.
+  // with a marked record (the machine or the process went down before that) checks its config
+  // and manifest blobs and those layers' blobs against their digests and unpacks the layers'
+  // snapshots again; an image whose blob is not whole is dropped, as if it had never been added.
   // `layers_durable`: the caller knows every layer is durable already or named in rec.unsynced
   // (an image on the layers of another, as a commit without a new layer): no syncfs then.
   void add_image(const ImageRecord& rec, const std::vector<Reference>& refs, bool layers_durable = false);

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1229,8 +1230,10 @@ void ContainerManager::restore() {
     auto e = std::make_shared<Entry>();
     e->dir = root + "/" + id;
     e->state_dir = state_dir(id);
-    if (!path_exists(e->dir + "/config.json")) {
-      // A create cut short before its record was written (atomically): never acknowledged.
+    struct stat rst {};
+    if (::stat((e->dir + "/config.json").c_str(), &rst) != 0 || rst.st_size == 0) {
+      // A create cut short before its record was written (atomically): never acknowledged. An
+      // empty record is one written without fsync (a build step's) that the crash cut short.
       try {
         remove_all(e->dir);
       } catch (const std::exception& ex) {

@@ -97,7 +97,9 @@ ContainerRecord ContainerRecord::from_json(const std::string& text) {
   return r;
 }
 
-void ContainerRecord::save(const std::string& dir) const { write_file_atomic(dir + "/config.json", to_json(), 0600, true); }
+void ContainerRecord::save(const std::string& dir) const {
+  write_file_atomic(dir + "/config.json", to_json(), 0600, !volatile_upper);
+}
 
 ContainerRecord ContainerRecord::load(const std::string& dir) {
   std::string path = dir + "/config.json";

@@ -21,7 +21,9 @@ struct ContainerRecord {
   std::vector<std::string> layer_paths;  // lowest first
   std::string snapshot_mode = "overlay";  // or "copy"
   // The overlay is mounted `volatile` (no sync of the upper file system at unmount, nor at
-  // syncfs): for containers whose writable layer nobody needs after a crash, a build's steps.
+  // syncfs), and the record is written without fsync: for containers nobody needs after a crash,
+  // a build's steps (the build service removes those an interrupted build left; a record cut
+  // short by a crash is an empty file, which restore takes for a create that did not finish).
   bool volatile_upper = false;
   // Disconnected from its NetworkMode's network while stopped: that network is joined at start
   // only when the endpoints name it again (AttachRequest::join_mode).
@@ -53,7 +55,7 @@ struct ContainerRecord {
 
   std::string to_json() const;
   static ContainerRecord from_json(const std::string& text);
-  // Atomic (durable) write to <dir>/config.json.
+  // Atomic write to <dir>/config.json, durable unless volatile_upper.
   void save(const std::string& dir) const;
   static ContainerRecord load(const std::string& dir);
 };

@@ -421,6 +421,20 @@ TEST_F(ContainerManagerTest, LiveRestoreAfterManagerDestroyed) {
   EXPECT_EQ(mgr_->inspect(id).exit_code, 137);
 }
 
+TEST_F(ContainerManagerTest, RestoreDropsACreateCutShort) {
+  CreateParams p = params("cut", {"true"});
+  p.volatile_upper = true;  // a build step's: its record is written without fsync
+  std::string id = mgr_->create(p);
+  std::string dir = mgr_->container_dir(id);
+  EXPECT_EQ(mgr_->inspect(id).name, "cut");
+  mgr_.reset();
+  write_file(dir + "/config.json", "", O_TRUNC);  // what a crash can leave of such a record
+  mgr_ = make_manager();
+  mgr_->restore();
+  EXPECT_THROW(mgr_->inspect(id), NotFound);
+  EXPECT_FALSE(path_exists(dir));
+}
+
 TEST_F(ContainerManagerTest, ExitWhileNoManager) {
   std::string id = mgr_->create(params("gone", {"sh", "-c", "sleep 1; echo bye; exit 4"}));
   mgr_->start(id);

@@ -284,6 +284,44 @@ TEST_F(LayerMaker, UnpackedWhileWrittenAsExtractionUnpacksTheTar) {
   EXPECT_EQ(again, tar);
 }
 
+TEST_F(LayerMaker, AdoptedUpperIsWhatTheUnpackerMakes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root (trusted.* xattrs, owners)";
+  change_everything();
+  // What overlayfs and the container leave that the tar does not hold: overlay's own xattrs, a
+  // socket, xattrs on the root.
+  ASSERT_EQ(::setxattr((upper + "/etc").c_str(), "trusted.overlay.impure", "y", 1, 0), 0);
+  ASSERT_EQ(::setxattr((upper + "/etc/passwd").c_str(), "trusted.overlay.origin", "x", 1, 0), 0);
+  ASSERT_EQ(::setxattr(upper.c_str(), "trusted.overlay.impure", "y", 1, 0), 0);
+  ASSERT_EQ(::chmod(upper.c_str(), 0700), 0);
+  struct stat a_before;
+  ASSERT_EQ(::stat((upper + "/a").c_str(), &a_before), 0);
+  std::string sock = upper + "/a/sock";
+  ASSERT_EQ(::mknod(sock.c_str(), S_IFSOCK | 0644, 0), 0);
+  timespec keep[2] = {a_before.st_atim, a_before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (upper + "/a").c_str(), keep, 0), 0);
+  std::string mirrored = t.path + "/mirrored", adopted = t.path + "/adopted";
+  mkdirp(mirrored);
+  mkdirp(adopted);
+  LayerTarOptions opts;
+  opts.unpack_to = mirrored;
+  std::string tar;
+  write_layer_tar({upper, false, {lower}}, [&](const char* p, std::size_t n) { tar.append(p, n); }, opts);
+  adopt_upper(upper, adopted);
+  EXPECT_FALSE(path_exists(upper));
+  std::string want = describe_tree(mirrored);
+  EXPECT_EQ(describe_tree(adopted), want);
+  EXPECT_NE(want.find("overlay.opaque=y"), std::string::npos);
+  EXPECT_EQ(want.find("overlay.impure"), std::string::npos);
+  struct stat root;
+  ASSERT_EQ(::stat(adopted.c_str(), &root), 0);
+  EXPECT_EQ(root.st_mode & 07777, 0755u);
+  EXPECT_EQ(::listxattr(adopted.c_str(), nullptr, 0), 0);
+  // The same tar again from the adopted tree: nothing the layer holds was lost.
+  std::string again;
+  write_layer_tar({adopted, false, {lower}}, [&](const char* p, std::size_t n) { again.append(p, n); });
+  EXPECT_EQ(again, tar);
+}
+
 TEST_F(LayerMaker, EmptyChangeSetIsTheEndMarkerAlone) {
   std::string tar;
   LayerTar info = write_layer_tar({upper, false, {lower}}, [&](const char* p, std::size_t n) { tar.append(p, n); });
@@ -574,6 +612,57 @@ TEST_P(Commit, AnImageWrittenWithoutASyncIsCheckedAtTheNextOpen) {
   EXPECT_THROW(store->resolve("new:1"), NotFound);
   EXPECT_TRUE(store->get(base.id));
   EXPECT_FALSE(path_exists(rec_path));
+}
+
+TEST_P(Commit, AMovableUpperBecomesTheSnapshot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root";
+  if (GetParam() != SnapshotMode::Overlay) GTEST_SKIP() << "copy mode has no upper directory";
+  mkdirp(upper + "/etc");
+  put(upper + "/etc/new", "new\n");
+  CommitInput in;
+  in.parent = base.id;
+  in.changes = changes();
+  in.changes->movable = true;
+  in.compression = LayerCompression::None;
+  CommitResult r = commit_image(*store, in);
+  ASSERT_EQ(r.record.layers.size(), base.layers.size() + 1);
+  EXPECT_FALSE(path_exists(upper));
+  EXPECT_EQ(read_file(store->layer_paths(r.record).back() + "/etc/new"), "new\n");
+  EXPECT_EQ(r.record.layers.back().diff_id, r.record.layers.back().digest);
+}
+
+TEST_P(Commit, AnImageWithoutANewLayerIsCheckedAtTheNextOpen) {
+  CommitInput in;
+  in.parent = base.id;
+  in.refs = {Reference::parse("meta:1")};
+  CommitResult r = commit_image(*store, in);
+  ASSERT_TRUE(r.empty_layer);
+  Digest id = r.record.id;
+  std::string root = t.path + "/store", rec_path = root + "/images/" + id.hex + ".json";
+  std::string config = store->content().path(id);
+  EXPECT_NE(read_file(rec_path).find("unsynced"), std::string::npos);  // written without a sync
+  store.reset();  // the syncer has run: the record is no longer marked
+  EXPECT_EQ(read_file(rec_path).find("unsynced"), std::string::npos);
+
+  // As if the process had died before the sync: checked, and kept when its blobs are whole.
+  auto mark = [&] {
+    json j = json::parse(read_file(rec_path));
+    j["unsynced"] = json::array({id.str()});
+    write_file(rec_path, j.dump(), O_TRUNC);
+  };
+  mark();
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_EQ(store->resolve("meta:1").id, id);
+  EXPECT_EQ(read_file(rec_path).find("unsynced"), std::string::npos);
+
+  // A config that did not reach the disk whole: the image is dropped, with its name.
+  store.reset();
+  mark();
+  ASSERT_EQ(::truncate(config.c_str(), 10), 0);
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_FALSE(store->get(id));
+  EXPECT_THROW(store->resolve("meta:1"), NotFound);
+  EXPECT_TRUE(store->get(base.id));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Commit, ::testing::Values(SnapshotMode::Overlay, SnapshotMode::Copy),
