@@ -289,18 +289,37 @@ void register_system_routes(Router& r, Daemon& d) {
   });
 
   r.get("/system/df", [&d](Request& req, Response& res) {
-    json df;
-    df["LayersSize"] = images_layers_size(d);
-    df["Images"] = json::parse(images_list_json(d, {}, true));
-    df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
-    df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
-    // As dockerd: null for no record; BuilderSize (the records' sum) only below API 1.42.
-    json cache = d.hooks().df_build_cache ? json::parse(d.hooks().df_build_cache(req.version)) : json::array();
-    df["BuildCache"] = cache.empty() ? json(nullptr) : cache;
-    if (!req.version.empty() && compare_versions(req.version, "1.42") < 0) {
-      std::int64_t builder_size = 0;
-      for (const json& b : cache) builder_size += b.value("Size", std::int64_t{0});
-      df["BuilderSize"] = builder_size;
+    // API 1.42's type= (repeatable): only the parts asked for are computed; the others are null
+    // (LayersSize 0), as dockerd 28's. Before 1.42, or without type=, all of them.
+    bool legacy = !req.version.empty() && compare_versions(req.version, "1.42") < 0;
+    std::vector<std::string> types = legacy ? std::vector<std::string>{} : query_values(req.target, "type");
+    bool all = types.empty();
+    bool images = all, containers = all, volumes = all, cache = all;
+    for (const std::string& t : types) {
+      if (t == "container") containers = true;
+      else if (t == "image") images = true;
+      else if (t == "volume") volumes = true;
+      else if (t == "build-cache") cache = true;
+      else throw InvalidArgument("unknown object type: " + t);
+    }
+    json df = {{"LayersSize", 0}, {"Images", nullptr}, {"Containers", nullptr}, {"Volumes", nullptr},
+               {"BuildCache", nullptr}};
+    if (images) {
+      df["LayersSize"] = images_layers_size(d);
+      df["Images"] = json::parse(images_list_json(d, {}, true));
+    }
+    if (containers) df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
+    if (volumes) df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
+    if (cache) {
+      // dockerd 20.10 (API < 1.42): null for no record and BuilderSize, the records' sum;
+      // dockerd 28: [] for no record.
+      json records = d.hooks().df_build_cache ? json::parse(d.hooks().df_build_cache(req.version)) : json::array();
+      df["BuildCache"] = records.empty() && legacy ? json(nullptr) : records;
+      if (legacy) {
+        std::int64_t builder_size = 0;
+        for (const json& b : records) builder_size += b.value("Size", std::int64_t{0});
+        df["BuilderSize"] = builder_size;
+      }
     }
     res.json(200, df.dump() + "\n");
   });
