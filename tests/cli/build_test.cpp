@@ -257,8 +257,8 @@ TEST_P(BuildCli, ProgressModes) {
 }
 
 // BuildKit's RUN --security=insecure: privileged only with `--allow security.insecure` (Hoist's
-// X-Hoist-Build-Entitlements header), BuildKit's error without it; dockerd's classic builder
-// knows no such flag.
+// X-Hoist-Build-Entitlements header) to a daemon that allows it (daemon.json's builder
+// entitlements), BuildKit's errors without either; dockerd's classic builder knows no such flag.
 TEST_P(BuildCli, RunSecurityInsecure) {
   put(ctx_ + "/Dockerfile",
       "FROM bb:1\nRUN grep CapEff /proc/self/status > /sandbox\n"
@@ -275,6 +275,14 @@ TEST_P(BuildCli, RunSecurityInsecure) {
   auto denied = hoist({"build", ctx_});
   EXPECT_NE(denied.code, 0) << denied.out;
   EXPECT_NE(denied.err.find("security.insecure is not allowed"), std::string::npos) << denied.err << denied.out;
+  // The client's --allow is not enough: the daemon must allow the entitlement too (BuildKit's rule).
+  auto daemon_denied = hoist({"build", "--allow", "security.insecure", ctx_});
+  EXPECT_NE(daemon_denied.code, 0) << daemon_denied.out;
+  EXPECT_NE(daemon_denied.err.find("granting entitlement security.insecure is not allowed by build daemon configuration"),
+            std::string::npos)
+      << daemon_denied.err;
+  std::ofstream(hoistd_->dir() + "/daemon.json") << R"({"builder": {"entitlements": {"security-insecure": true}}})";
+  hoistd_->restart();
   auto r = hoist({"build", "--allow", "security.insecure", "-t", "bc:1", ctx_});
   // Where the host's bounding set lacks a capability, a privileged container cannot start (dockerd's
   // `run --privileged` fails the same): the step fails as such a container does.
