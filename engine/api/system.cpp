@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -23,6 +25,25 @@ std::string images_list_json(Daemon& d, const Filters& f, bool all);  // api_ima
 std::int64_t images_layers_size(Daemon& d);                            // api_images.cpp
 
 namespace {
+
+// dockerd's SharedSize of /system/df's images: the size of each image's layers that another image
+// has too, by image id.
+std::map<std::string, std::int64_t> images_shared_size(Daemon& d) {
+  std::vector<image::ImageRecord> recs = d.store().list();
+  std::map<Digest, int> users;
+  for (const auto& rec : recs) {
+    std::set<Digest> chains;
+    for (const auto& l : rec.layers) chains.insert(l.chain_id);
+    for (const Digest& c : chains) ++users[c];
+  }
+  std::map<std::string, std::int64_t> out;
+  for (const auto& rec : recs) {
+    std::int64_t& size = out[rec.id.str()];
+    for (const auto& l : rec.layers)
+      if (users[l.chain_id] > 1) size += d.store().snapshot_size(l.chain_id);
+  }
+  return out;
+}
 
 std::string kernel_version() {
   utsname u{};
@@ -307,6 +328,8 @@ void register_system_routes(Router& r, Daemon& d) {
     if (images) {
       df["LayersSize"] = images_layers_size(d);
       df["Images"] = json::parse(images_list_json(d, {}, true));
+      std::map<std::string, std::int64_t> shared = images_shared_size(d);
+      for (json& im : df["Images"]) im["SharedSize"] = shared[im.value("Id", "")];
     }
     if (containers) df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
     if (volumes) df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
