@@ -143,6 +143,59 @@ std::string cache_table(const json& df, double now) {
                       {"LastUsedSince", "LAST USED"}, {"UsageCount", "USAGE"}, {"Shared", "SHARED"}});
 }
 
+// docker 28's summary rows (its diskUsage*Context): sizes in go-units' HumanSize, the
+// reclaimable share in whole percent.
+std::vector<json> summary_rows(const json& df) {
+  auto with_pct = [](long long reclaim, long long total) {
+    std::string s = human_size((double)reclaim);
+    return total > 0 ? s + " (" + std::to_string(reclaim * 100 / total) + "%)" : s;
+  };
+  auto row = [](const char* type, std::size_t total, long long active, const std::string& size,
+                const std::string& reclaim) {
+    return json{{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
+                {"Size", size}, {"Reclaimable", reclaim}};
+  };
+  std::vector<json> rows;
+  json images = array_of(df, "Images"), containers = array_of(df, "Containers"), volumes = array_of(df, "Volumes"),
+       cache = array_of(df, "BuildCache");
+  long long layers = num(df, "LayersSize"), iactive = 0, iused = 0;
+  for (const json& im : images) {
+    if (num(im, "Containers") > 0) ++iactive;
+    if (num(im, "Containers") != 0 && num(im, "Size") != -1 && num(im, "SharedSize", -1) != -1)
+      iused += num(im, "Size") - num(im, "SharedSize");
+  }
+  rows.push_back(row("Images", images.size(), iactive, human_size((double)layers), with_pct(layers - iused, layers)));
+  long long csize = 0, cactive = 0, creclaim = 0;
+  for (const json& c : containers) {
+    std::string state = c.value("State", "");
+    bool active = state == "running" || state == "paused" || state == "restarting";
+    if (active) ++cactive;
+    else creclaim += num(c, "SizeRw");
+    csize += num(c, "SizeRw");
+  }
+  rows.push_back(row("Containers", containers.size(), cactive, human_size((double)csize), with_pct(creclaim, csize)));
+  long long vsize = 0, vactive = 0, vreclaim = 0;
+  for (const json& v : volumes) {
+    json usage = v.contains("UsageData") && v["UsageData"].is_object() ? v["UsageData"] : json::object();
+    if (num(usage, "RefCount") > 0) ++vactive;
+    long long size = num(usage, "Size", -1);
+    if (size == -1) continue;
+    if (num(usage, "RefCount") == 0) vreclaim += size;
+    vsize += size;
+  }
+  rows.push_back(row("Local Volumes", volumes.size(), vactive, human_size((double)vsize), with_pct(vreclaim, vsize)));
+  // The build cache: what is not shared with images; reclaimable all of it not in use.
+  long long bsize = 0, bactive = 0, bin_use = 0;
+  for (const json& b : cache) {
+    bool in_use = b.value("InUse", false), shared = b.value("Shared", false);
+    if (in_use) ++bactive;
+    if (!shared) bsize += num(b, "Size");
+    if (in_use && !shared) bin_use += num(b, "Size");
+  }
+  rows.push_back(row("Build Cache", cache.size(), bactive, human_size((double)bsize), human_size((double)(bsize - bin_use))));
+  return rows;
+}
+
 // docker 28's `system df -v`.
 std::string verbose_tables(const json& df) {
   double now = now_s();
@@ -173,51 +226,11 @@ int cmd_system_df(Ctx& ctx, const std::vector<std::string>& argv) {
     out(verbose_tables(j));
     return 0;
   }
-  std::vector<json> rows;
-  long long isize = 0, iactive = 0, ireclaim = 0;
-  for (auto& im : j.value("Images", json::array())) {
-    isize += im.value("Size", 0LL);
-    if (im.value("Containers", 0LL) > 0) ++iactive;
-    else ireclaim += im.value("Size", 0LL);
-  }
-  long long csize = 0, cactive = 0, creclaim = 0;
-  for (auto& c : j.value("Containers", json::array())) {
-    csize += c.value("SizeRw", 0LL);
-    if (c.value("State", "") == "running") ++cactive;
-    else creclaim += c.value("SizeRw", 0LL);
-  }
-  long long vsize = 0, vactive = 0, vreclaim = 0;
-  for (auto& v : j.value("Volumes", json::array())) {
-    long long s = v.contains("UsageData") ? v["UsageData"].value("Size", 0LL) : 0;
-    vsize += s;
-    if (v.contains("UsageData") && v["UsageData"].value("RefCount", 0LL) > 0) ++vactive;
-    else vreclaim += s;
-  }
-  // docker's: the size of what is not shared with images, reclaimable all of it not in use.
-  long long bsize = 0, breclaim = 0, bactive = 0;
-  for (auto& b : j.value("BuildCache", json::array())) {
-    if (b.value("InUse", false)) ++bactive;
-    if (b.value("Shared", false)) continue;
-    bsize += b.value("Size", 0LL);
-    if (!b.value("InUse", false)) breclaim += b.value("Size", 0LL);
-  }
-  auto pct = [](long long r, long long t) {
-    if (t <= 0) return std::string();
-    return " (" + std::to_string((int)(100.0 * r / t)) + "%)";
-  };
-  auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim, bool percent = true) {
-    rows.push_back({{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
-                    {"Size", human_size((double)size, 3)},
-                    {"Reclaimable", human_size((double)reclaim, 3) + (percent ? pct(reclaim, size) : "")}});
-  };
-  row("Images", j.value("Images", json::array()).size(), iactive, isize, ireclaim);
-  row("Containers", j.value("Containers", json::array()).size(), cactive, csize, creclaim);
-  row("Local Volumes", j.value("Volumes", json::array()).size(), vactive, vsize, vreclaim);
-  row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim, false);
-  out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"), rows,
-                  {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"}, {"Reclaimable", "RECLAIMABLE"}}));
+  out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"),
+                  summary_rows(j),
+                  {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"},
+                   {"Reclaimable", "RECLAIMABLE"}}));
   return 0;
 }
-
 
 }  // namespace hoist::cli
