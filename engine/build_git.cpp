@@ -27,7 +27,14 @@ using Submodule = std::unique_ptr<git_submodule, Freer<git_submodule, git_submod
 
 void init_libgit2() {
   static std::once_flag once;
-  std::call_once(once, [] { git_libgit2_init(); });
+  std::call_once(once, [] {
+    git_libgit2_init();
+    // The host's git configuration stays out (dockerd's WithIsolatedConfig): no system, XDG or
+    // global files.
+    for (git_config_level_t level : {GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
+                                     GIT_CONFIG_LEVEL_GLOBAL})
+      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
+  });
 }
 
 std::string last_error() {
