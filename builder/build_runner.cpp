@@ -60,7 +60,8 @@ void check_supported(const Step& s) {
     case Kind::Copy:
     case Kind::Add:
       for (auto& src : in.sources)
-        if (is_git_url(src)) refuse(std::string(kind_name(in.kind)) + " of a git repository (" + src + ")");
+        // "github.com/..." is a path in the context here, as BuildKit reads it.
+        if (is_git_url(src) && src.rfind("github.com/", 0) != 0) refuse(std::string(kind_name(in.kind)) + " of a git repository (" + src + ")");
       break;
     default:
       break;
