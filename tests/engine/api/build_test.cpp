@@ -1084,7 +1084,7 @@ TEST_F(BuildTest, GitContextAsDockerd) {
     EXPECT_EQ(masked(got.out), masked(want.out));
     EXPECT_EQ(got_files(true), got_files(false));
   }
-  EXPECT_EQ(got_files(true), "one\n");  // the first commit's sub/
+  EXPECT_EQ(got_files(true), "==> a.txt <==\none\n\n==> l.txt <==\nfrom the submodule\n");  // the first commit's
   // dockerd's words (its git's "exit status" and its temporary directory aside), status 500.
   auto words = [](std::string out) {
     out = std::regex_replace(out, std::regex("\\\\n: exit status 128"), "");
