@@ -984,9 +984,12 @@ TEST_F(BuildTest, RemoteContextAsDockerd) {
   }
   auto r = d_->docker({"run", "--rm", "--network", "none", "rem:1", "sh", "-c", "echo $ONLY"});
   EXPECT_EQ(r.out, "1\n");
-  auto odd = post(true, "remote=ftp://127.0.0.1/ctx.tar");
-  EXPECT_EQ(odd.out, post(false, "remote=ftp://127.0.0.1/ctx.tar").out);
-  EXPECT_NE(odd.out.find("could not be recognized as URL"), std::string::npos) << odd.out;
+  // Neither a URL nor a git repository (a path to a bare repository included): dockerd's words.
+  for (const std::string& odd : {std::string("ftp://127.0.0.1/ctx.tar"), www + "/repo.git"}) {
+    auto got_odd = post(true, "remote=" + odd);
+    EXPECT_EQ(got_odd.out, post(false, "remote=" + odd).out);
+    EXPECT_NE(got_odd.out.find("could not be recognized as URL"), std::string::npos) << got_odd.out;
+  }
   auto gone = post(true, "remote=" + srv.url("/missing.tar"));
   EXPECT_NE(gone.out.find("failed to GET " + srv.url("/missing.tar") + " with status 404"), std::string::npos)
       << gone.out;
