@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "builder/cache_key.h"
+#include "builder/git_remote.h"
 #include "builder/history.h"
 #include "builder/stage_eval.h"
 #include "common/error.h"
@@ -22,14 +23,6 @@
 namespace hoist::builder {
 
 bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
-
-bool is_git_url(const std::string& s) {
-  if (s.rfind("git@", 0) == 0 || s.rfind("git://", 0) == 0) return true;
-  if (!is_url(s)) return false;
-  std::string path = s.substr(0, s.find('#'));
-  path = path.substr(0, path.find('?'));
-  return path.ends_with(".git") || path.ends_with(".git/");
-}
 
 std::map<int, std::size_t> step_numbers(const Plan& plan, std::size_t* total) {
   std::map<int, std::size_t> first;
@@ -67,7 +60,8 @@ void check_supported(const Step& s) {
     case Kind::Copy:
     case Kind::Add:
       for (auto& src : in.sources)
-        if (is_git_url(src)) refuse(std::string(kind_name(in.kind)) + " of a git repository (" + src + ")");
+        // "github.com/..." is a path in the context here, as BuildKit reads it.
+        if (is_git_url(src) && src.rfind("github.com/", 0) != 0) refuse(std::string(kind_name(in.kind)) + " of a git repository (" + src + ")");
       break;
     default:
       break;

@@ -60,9 +60,7 @@ std::string run_build(const Plan& plan, Executor& exec, const RunOptions& opts, 
 // instructions): the first number of each needed stage's FROM line, by stage index.
 std::map<int, std::size_t> step_numbers(const Plan& plan, std::size_t* total = nullptr);
 
-// COPY/ADD sources that are not files: an http(s) URL, a git repository (git@..., git://..., an
-// http(s) URL whose path ends in .git).
+// COPY/ADD sources that are not files: an http(s) URL (a git repository: builder/git_remote.h).
 bool is_url(const std::string& source);
-bool is_git_url(const std::string& source);
 
 }  // namespace hoist::builder

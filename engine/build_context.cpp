@@ -10,9 +10,11 @@
 
 #include "builder/build_runner.h"
 #include "builder/dockerignore.h"
+#include "builder/git_remote.h"
 #include "builder/go_match.h"
 #include "common/file.h"
 #include "engine/build_fetch.h"
+#include "engine/build_git.h"
 #include "engine/build_workspace.h"
 #include "engine/containers/container_fs.h"
 
@@ -21,7 +23,7 @@ namespace hoist::engine {
 namespace {
 
 using nlohmann::json;
-using builder::is_git_url;
+using builder::is_git_url;  // builder/git_remote.h
 using builder::is_url;
 
 // go-units' HumanSize: decimal units, 4 significant digits ("154B", "1.234kB").
@@ -43,17 +45,21 @@ BuildContext read_context(const BuildOptions& opts, const image::ReadFn& read, c
                           const std::string& dir, const std::string& ctx_dir, HashMemo* memo,
                           const std::function<void()>& extracted) {
   BuildContext ctx;
+  bool git = !opts.remote.empty() && is_git_url(opts.remote);
+  if (git) {
+    // The checkout (or its subdirectory) is the context; the rest of it goes with `dir`.
+    std::string src = clone_git_context(builder::parse_git_remote(opts.remote), dir + "/git");
+    if (::rename(src.c_str(), ctx_dir.c_str()) != 0) throw_sys("rename", src);
+  }
   mkdir_all(ctx_dir, 0755);
   {
     UniqueFd root(::open(ctx_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_sys("open", ctx_dir);
     ContainerFs fs(root.get(), false, {});
     UniqueFd remote;
-    if (!opts.remote.empty()) {
-      if (is_git_url(opts.remote) || !is_url(opts.remote))
-        throw InvalidArgument("remote " + opts.remote +
-                              ": hoist build fetches a context from an http(s) URL of a tar or a Dockerfile, not "
-                              "from a git repository");
+    if (!opts.remote.empty() && !git) {
+      if (!is_url(opts.remote))
+        throw Error("remoteURL (" + opts.remote + ") could not be recognized as URL");  // a 500, as dockerd's
       std::string path = dir + "/remote";
       try {
         fetch_url(opts.remote, path);

@@ -150,6 +150,10 @@ CacheMounts::Lease CacheMounts::acquire(const std::string& id, const std::string
                                         bool fresh) {
   Hasher h;
   h.update(id);
+  if (!made.seed.empty()) {
+    h.update(std::string_view("\0", 1));
+    h.update(made.seed);
+  }
   std::string key = h.digest().hex;
   int instance = 0;
   bool alone = false;
@@ -320,6 +324,7 @@ void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunM
         nd.gid = m.gid ? static_cast<gid_t>(*m.gid) : 0;
         if (rm.sources[i]) {
           const ResolvedSource* r = &*rm.sources[i];
+          nd.seed = r->hash;
           nd.init = [r](const std::string& dir) {
             if (r->dir) {
               copy_of(*r, dir);

@@ -10,7 +10,7 @@
 // step's layer does not keep them.
 //
 // RUN --mount=type=cache's directories: kept by hoistd across builds and restarts under
-// <data-root>/builder/cache-mounts/<sha256 of the cache id>/<instance>, never part of a layer
+// <data-root>/builder/cache-mounts/<sha256 of the cache id (and from='s source)>/<instance>, never part of a layer
 // (the step's container gets them as bind mounts of the container service). Who uses which
 // instance is known to this process only (a restart ends every build anyway):
 //   - shared: instance 0, any number of steps at once;
@@ -71,6 +71,9 @@ class CacheMounts {
     uid_t uid = 0;
     gid_t gid = 0;
     std::function<void(const std::string& dir)> init;  // fills a directory just made
+    // A cache made from= a stage or image: its source's hash ("dir:<hex>"). Part of the cache's
+    // key, as BuildKit keys such a cache by its id and its source: another source, another cache.
+    std::string seed;
     std::string description;  // BuildKit's: "cached mount /root/.cache from exec /bin/sh -c ..."
   };
   struct Record {

@@ -185,9 +185,14 @@ void BuildWorkspace::cancel() {
 
 void BuildWorkspace::keep_container(const std::string& id) {
   try {
+    // As dockerd's kept container: the build's label goes (the mark below keeps it from the
+    // cleanup of interrupted builds meanwhile).
     std::string dir = d_.config().data_root + "/builder/kept";
     mkdir_all(dir, 0700);
     open_file(dir + "/" + id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    json config = json::parse(manager().inspect(id).config_json);
+    if (config.contains("Labels") && config["Labels"].is_object()) config["Labels"].erase(kBuildLabel);
+    manager().set_config(id, config.dump());
   } catch (const std::exception& e) {
     log::warn("build: keep " + id.substr(0, 12) + ": " + e.what());
   }

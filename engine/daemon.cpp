@@ -28,6 +28,21 @@ std::vector<RouteRegistrar>& global_registrars() {
 
 void add_route_registrar(RouteRegistrar r) { global_registrars().push_back(std::move(r)); }
 
+// daemon.json's "builder": {"entitlements": {"security-insecure": bool}}; any other key is refused
+// (dockerd's gc and history settings have no counterpart in hoistd yet).
+void DaemonConfig::merge_builder(const std::string& path, const json& b, bool flag_given) {
+  auto only = [&](const json& o, const char* key, const std::string& where) {
+    if (!o.is_object()) throw InvalidArgument("config file " + path + ": " + where + " is not an object");
+    for (auto& [k, v] : o.items())
+      if (k != key) throw InvalidArgument("config file " + path + ": unknown key \"" + where + "." + k + "\"");
+  };
+  only(b, "entitlements", "builder");
+  if (!b.contains("entitlements")) return;
+  only(b["entitlements"], "security-insecure", "builder.entitlements");
+  if (b["entitlements"].contains("security-insecure") && !flag_given)
+    allow_security_insecure = b["entitlements"]["security-insecure"].get<bool>();
+}
+
 void DaemonConfig::merge_file(const std::string& path, const std::vector<std::string>& explicit_keys) {
   std::string text = read_file(path);
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) return;  // empty file: no settings
@@ -38,7 +53,8 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
   };
   static const std::vector<std::string> known = {"data-root", "exec-root", "hosts",  "runtime",
                                                  "insecure-registries", "log-level", "debug", "config-dir",
-                                                 "bridge", "bip", "default-address-pools", "mtu", "nft-table"};
+                                                 "bridge", "bip", "default-address-pools", "mtu", "nft-table",
+                                                 "builder"};
   for (auto& [k, v] : j.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw InvalidArgument("config file " + path + ": unknown key \"" + k + "\"");
@@ -61,6 +77,7 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
     if (j.contains("bip") && !given("bip")) bip = j["bip"].get<std::string>();
     if (j.contains("mtu") && !given("mtu")) mtu = j["mtu"].get<int>();
     if (j.contains("nft-table") && !given("nft-table")) nft_table = j["nft-table"].get<std::string>();
+    if (j.contains("builder")) merge_builder(path, j["builder"], given("allow-insecure-entitlement"));
     if (j.contains("default-address-pools") && !given("default-address-pool"))
       for (auto& p : j["default-address-pools"])  // [{"base": "10.10.0.0/16", "size": 24}]
         default_address_pools.push_back("base=" + p.at("base").get<std::string>() +

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,11 +41,19 @@ struct DaemonConfig {
   int mtu = 1500;
   std::string nft_table = "hoist";     // the nftables table (family ip) of this daemon
   std::string resolv_conf = "/etc/resolv.conf";  // the host's: upstreams of the embedded DNS
+  // The builder: whether a build may be granted BuildKit's security.insecure (the client asks with
+  // --allow; the daemon allows it with --allow-insecure-entitlement security.insecure or
+  // daemon.json's "builder": {"entitlements": {"security-insecure": true}}, as dockerd's).
+  bool allow_security_insecure = false;
 
   // Merges a daemon.json (keys: data-root, exec-root, hosts, runtime, insecure-registries,
-  // log-level, debug) under the values set explicitly (`explicit_keys` lists flags given).
+  // log-level, debug, ..., builder.entitlements.security-insecure) under the values set explicitly
+  // (`explicit_keys` lists flags given).
   void merge_file(const std::string& path, const std::vector<std::string>& explicit_keys);
   std::string socket_path() const;  // host without unix://
+
+ private:
+  void merge_builder(const std::string& path, const nlohmann::json& builder, bool flag_given);
 };
 
 class Daemon;

@@ -83,6 +83,9 @@ int main(int argc, char** argv) {
   app.add_option("--nft-table", cfg.nft_table, "nftables table (family ip) of this daemon's NAT and filtering");
   app.add_option("--resolv-conf", cfg.resolv_conf, "the host's resolv.conf (the embedded DNS forwards to its nameservers)");
   // Hidden: tests shorten it.
+  std::vector<std::string> entitlements;
+  app.add_option("--allow-insecure-entitlement", entitlements,
+                 "BuildKit entitlement a build may be granted (security.insecure)");
   app.add_option("--http-header-timeout", cfg.http_header_timeout_s, "seconds a client has to send a request head")
       ->check(CLI::PositiveNumber)
       ->group("");
@@ -98,12 +101,18 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> given;
     for (const char* k : {"host", "data-root", "exec-root", "config-dir", "runtime", "debug", "log-level",
-                          "insecure-registry", "bridge", "bip", "default-address-pool", "mtu", "nft-table"})
+                          "insecure-registry", "bridge", "bip", "default-address-pool", "mtu", "nft-table",
+                          "allow-insecure-entitlement"})
       if (app.count(std::string("--") + k) > 0) given.push_back(k);
     bool explicit_file = app.get_option("--config-file")->count() > 0;
     if (explicit_file || ::access(config_file.c_str(), F_OK) == 0) {
       cfg.config_file = config_file;
       cfg.merge_file(config_file, given);
+    }
+    for (const std::string& e : entitlements) {
+      if (e != "security.insecure")
+        throw InvalidArgument("--allow-insecure-entitlement: unknown entitlement " + e + " (security.insecure)");
+      cfg.allow_security_insecure = true;
     }
     log::Options lo;
     lo.min = cfg.debug || cfg.log_level == "debug" ? log::Level::Debug

@@ -2,7 +2,7 @@
 # Checks the dependency rule of docs/architecture.md on the sources: which module's headers each
 # module includes. Prints every include that breaks it and exits 1; run by ctest (label unit).
 #   common ← runtime;  common ← image, network, volumes ← builder ← engine;  cli: common only
-#   (and builder/dockerignore.h, pure, for build's context)
+#   (and builder/dockerignore.h and builder/git_remote.h, pure, for build's context)
 #   inside engine/: containers/ and shim/ never include api/ or the wiring at engine/'s top;
 #   shim/ includes no more of containers/ than the log format;
 #   cli/compose/ (the compose loader, a library of its own) includes only common/ and itself.
@@ -28,8 +28,10 @@ for dir in common runtime image network volumes builder engine cli; do
     target=${target%%\"*}
     top=${target%%/*}
     [ "$top" = "$target" ] && continue  # a header of the same directory or a system one
-    # The CLI's build applies .dockerignore with the builder's matcher (pure, common/ only).
+    # The CLI's build applies .dockerignore with the builder's matcher and tells a git context
+    # from a directory as the daemon does (pure, common/ only).
     [ "$dir" = cli ] && [ "$target" = builder/dockerignore.h ] && continue
+    [ "$dir" = cli ] && [ "$target" = builder/git_remote.h ] && continue
     [[ $ok == *" $top "* ]] || report "$file" "$target" "$dir/ may include only:$ok"
     case $file in
       engine/containers/* | engine/shim/*)

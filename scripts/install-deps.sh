@@ -6,11 +6,13 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev
   libssl-dev libcurl4-openssl-dev libarchive-dev libzstd-dev zlib1g-dev libboost-dev
-  libnl-route-3-dev libnl-nf-3-dev libnftables-dev libyaml-cpp-dev
+  libnl-route-3-dev libnl-nf-3-dev libnftables-dev libyaml-cpp-dev libgit2-dev
   # tests
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
   # a real registry for the image tests (plain, TLS, htpasswd, token), its tools, the test servers
   docker-registry openssl apache2-utils python3 curl zstd
+  # git: the tests' repositories and their git daemon (the build's git contexts)
+  git
   # image tools used as oracles and benchmark peers; debootstrap builds the benchmark's Debian image
   skopeo umoci docker.io debootstrap
   # real Docker API clients the engine is tested with

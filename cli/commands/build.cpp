@@ -5,7 +5,7 @@
 // the tar under a name of its own. The output is the daemon's stream as it comes (a base image's
 // pull shown as docker's client shows it off a terminal), or with --progress=tty (auto on a
 // terminal) BuildKit's live view of it on stderr (cli/build_progress.h). An http(s) URL is the
-// daemon's to fetch (remote=); a git repository is refused. --platform is sent as platform=,
+// daemon's to fetch (remote=), and so is a git repository (the daemon clones it). --platform is sent as platform=,
 // --allow's entitlements in Hoist's X-Hoist-Build-Entitlements header (docs/api.md).
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,6 +21,7 @@
 #include <set>
 
 #include "builder/dockerignore.h"
+#include "builder/git_remote.h"
 #include "cli/archive_lib.h"
 #include "cli/build_progress.h"
 #include "cli/commands/auth.h"
@@ -702,12 +703,9 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kBuildCommand, argv);
   const std::string& arg = p.args[0];
   bool url = arg.rfind("http://", 0) == 0 || arg.rfind("https://", 0) == 0;
-  std::string url_path = url ? arg.substr(0, arg.find('#')) : "";
-  if (arg.rfind("git://", 0) == 0 || arg.rfind("git@", 0) == 0 || arg.rfind("github.com/", 0) == 0 ||
-      (url && url_path.ends_with(".git")))
-    throw Error("hoist build: a git repository as the context is not supported (clone it and build the directory)");
-  if (url) {
-    // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone): remote=.
+  if (url || builder::is_git_url(arg)) {
+    // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone) or clones the
+    // git repository: remote=.
     std::string id;
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
     std::string path = build_path(dockerfile, build_query(p)) + "&remote=" + q(arg);

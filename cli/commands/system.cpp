@@ -1,4 +1,4 @@
-// System commands: version, info, events, system (df, prune, info, events), login, logout, and
+// System commands: version, info, events, system (prune, info, events; df: system_df.cpp), login, logout, and
 // inspect, which looks a name up as a container and then as an image.
 #include <cstdio>
 #include <ctime>
@@ -282,63 +282,6 @@ int cmd_events(Ctx& ctx, const std::vector<std::string>& argv) {
     }
     return true;
   });
-  return 0;
-}
-
-const Command kSystemDfCommand = {
-    .use = "[OPTIONS]",
-    .summary = "Show hoist disk usage",
-    .flags = {{"format", 0, "string", kFormatTableUsage},
-              {"verbose", 'v', "", "Show detailed information on space usage", "", true,
-               "is not supported yet: hoist shows the summary table only (hoist images, hoist ps -a --size have the rest)"}},
-    .max_args = 0};
-
-int cmd_system_df(Ctx& ctx, const std::vector<std::string>& argv) {
-  auto p = parse(ctx, kSystemDfCommand, argv);
-  auto j = json::parse(ctx.c().request("GET", "/system/df").body);
-  std::vector<json> rows;
-  long long isize = 0, iactive = 0, ireclaim = 0;
-  for (auto& im : j.value("Images", json::array())) {
-    isize += im.value("Size", 0LL);
-    if (im.value("Containers", 0LL) > 0) ++iactive;
-    else ireclaim += im.value("Size", 0LL);
-  }
-  long long csize = 0, cactive = 0, creclaim = 0;
-  for (auto& c : j.value("Containers", json::array())) {
-    csize += c.value("SizeRw", 0LL);
-    if (c.value("State", "") == "running") ++cactive;
-    else creclaim += c.value("SizeRw", 0LL);
-  }
-  long long vsize = 0, vactive = 0, vreclaim = 0;
-  for (auto& v : j.value("Volumes", json::array())) {
-    long long s = v.contains("UsageData") ? v["UsageData"].value("Size", 0LL) : 0;
-    vsize += s;
-    if (v.contains("UsageData") && v["UsageData"].value("RefCount", 0LL) > 0) ++vactive;
-    else vreclaim += s;
-  }
-  // docker's: the size of what is not shared with images, reclaimable all of it not in use.
-  long long bsize = 0, breclaim = 0, bactive = 0;
-  for (auto& b : j.value("BuildCache", json::array())) {
-    if (b.value("InUse", false)) ++bactive;
-    if (b.value("Shared", false)) continue;
-    bsize += b.value("Size", 0LL);
-    if (!b.value("InUse", false)) breclaim += b.value("Size", 0LL);
-  }
-  auto pct = [](long long r, long long t) {
-    if (t <= 0) return std::string();
-    return " (" + std::to_string((int)(100.0 * r / t)) + "%)";
-  };
-  auto row = [&](const char* type, size_t total, long long active, long long size, long long reclaim, bool percent = true) {
-    rows.push_back({{"Type", type}, {"TotalCount", std::to_string(total)}, {"Active", std::to_string(active)},
-                    {"Size", human_size((double)size, 3)},
-                    {"Reclaimable", human_size((double)reclaim, 3) + (percent ? pct(reclaim, size) : "")}});
-  };
-  row("Images", j.value("Images", json::array()).size(), iactive, isize, ireclaim);
-  row("Containers", j.value("Containers", json::array()).size(), cactive, csize, creclaim);
-  row("Local Volumes", j.value("Volumes", json::array()).size(), vactive, vsize, vreclaim);
-  row("Build Cache", j.value("BuildCache", json::array()).size(), bactive, bsize, breclaim, false);
-  out(format_list(p.get("format", "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"), rows,
-                  {{"Type", "TYPE"}, {"TotalCount", "TOTAL"}, {"Active", "ACTIVE"}, {"Size", "SIZE"}, {"Reclaimable", "RECLAIMABLE"}}));
   return 0;
 }
 

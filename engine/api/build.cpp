@@ -143,8 +143,10 @@ std::map<std::string, std::string> build_secrets(const std::string& header) {
 
 // BuildKit's entitlements (`hoist build --allow`): Hoist's own header (docs/api.md),
 // X-Hoist-Build-Entitlements: a comma-separated list of security.insecure and network.host
-// (granted anyway: RUN --network=host needs none here). Returns whether security.insecure is.
-bool build_entitlements(const std::string& header) {
+// (granted anyway: RUN --network=host needs none here). security.insecure only where the daemon
+// allows it (DaemonConfig::allow_security_insecure), else BuildKit's words. Returns whether it is
+// granted.
+bool build_entitlements(const std::string& header, bool daemon_allows_insecure) {
   bool insecure = false;
   for (std::string e : split(header, ',')) {
     e = std::string(trim(e));
@@ -152,6 +154,8 @@ bool build_entitlements(const std::string& header) {
     if (e == "security.insecure") insecure = true;
     else throw InvalidArgument("invalid X-Hoist-Build-Entitlements header: unknown entitlement \"" + e + "\"");
   }
+  if (insecure && !daemon_allows_insecure)
+    throw Forbidden("granting entitlement security.insecure is not allowed by build daemon configuration");
   return insecure;
 }
 
@@ -266,7 +270,8 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.context_stat_entry = req.header("x-hoist-context-stat");
     o.context_cache = req.header("x-hoist-context-cache");
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
-    o.allow_insecure = build_entitlements(req.header("x-hoist-build-entitlements"));
+    o.allow_insecure =
+        build_entitlements(req.header("x-hoist-build-entitlements"), d.config().allow_security_insecure);
     o.pull = req.qbool("pull");
     o.resources = build_resources(req);
     if (std::string cf = req.q("cachefrom"); !cf.empty()) {  // dockerd: a JSON array of references
@@ -323,7 +328,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
       else send(stream_line(text));
     };
     out.progress = [&](const image::ProgressEvent& e) {
-      std::string line = progress_json(e).dump();
+      std::string line = progress_line(e);
       if (quiet) held += line + "\r\n";
       else send(line);
     };

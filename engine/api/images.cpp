@@ -136,16 +136,19 @@ std::string progress_bar(std::int64_t cur, std::int64_t total) {
 
 }  // namespace
 
-json progress_json(const image::ProgressEvent& e) {
-  json j = {{"status", e.status}};
+std::string progress_line(const image::ProgressEvent& e) {
+  // dockerd's JSONMessage: its fields in the struct's order. A message (no id, or the pull's
+  // "Pulling from" line) has no progressDetail; a layer's status has one, {} without a total.
+  nlohmann::ordered_json j = {{"status", e.status}};
+  bool message = e.id.empty() || e.status.rfind("Pulling from ", 0) == 0;
   if (e.total > 0) {
     j["progressDetail"] = {{"current", e.current}, {"total", e.total}};
     j["progress"] = progress_bar(e.current, e.total);
-  } else {
-    j["progressDetail"] = json::object();
+  } else if (!message) {
+    j["progressDetail"] = nlohmann::ordered_json::object();
   }
   if (!e.id.empty()) j["id"] = e.id;
-  return j;
+  return j.dump();
 }
 
 namespace {
@@ -205,17 +208,18 @@ void apply_auth(Daemon& d, const Request& req, const std::string& host, RequestA
 class ProgressStream {
  public:
   ProgressStream(Response& res) : res_(res) {}
-  void send(const json& j) {
+  void send(const json& j) { send_line(j.dump()); }
+  void send_line(const std::string& line) {
     std::lock_guard lk(mu_);
     if (!w_) w_ = &res_.stream(200, "application/json");
-    write_json_line(*w_, j.dump());
+    write_json_line(*w_, line);
   }
   bool started() {
     std::lock_guard lk(mu_);
     return w_ != nullptr;
   }
   image::ProgressFn fn() {
-    return [this](const image::ProgressEvent& e) { send(progress_json(e)); };
+    return [this](const image::ProgressEvent& e) { send_line(progress_line(e)); };
   }
 
  private:

@@ -67,8 +67,8 @@ void register_swarm_routes(Router& r, Daemon& d);
 // The credentials of an X-Registry-Auth header (base64url JSON: username, password,
 // identitytoken); none for an empty, undecodable or credential-less header, as Docker.
 std::optional<image::Credentials> decode_registry_auth(std::string_view header);
-// A pull's progress event as the API's JSON message ({"status","progressDetail","progress","id"}).
-nlohmann::json progress_json(const image::ProgressEvent& e);
+// A pull's progress event as the API's JSON line, as dockerd's ({"status","progressDetail","progress","id"}).
+std::string progress_line(const image::ProgressEvent& e);
 // X-Registry-Config (POST /build): base64url JSON of registry key -> auth config; undecodable or
 // empty entries are left out (anonymous, as Docker).
 std::map<std::string, image::Credentials> decode_registry_config(std::string_view header);

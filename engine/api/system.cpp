@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -23,6 +25,25 @@ std::string images_list_json(Daemon& d, const Filters& f, bool all);  // api_ima
 std::int64_t images_layers_size(Daemon& d);                            // api_images.cpp
 
 namespace {
+
+// dockerd's SharedSize of /system/df's images: the size of each image's layers that another image
+// has too, by image id.
+std::map<std::string, std::int64_t> images_shared_size(Daemon& d) {
+  std::vector<image::ImageRecord> recs = d.store().list();
+  std::map<Digest, int> users;
+  for (const auto& rec : recs) {
+    std::set<Digest> chains;
+    for (const auto& l : rec.layers) chains.insert(l.chain_id);
+    for (const Digest& c : chains) ++users[c];
+  }
+  std::map<std::string, std::int64_t> out;
+  for (const auto& rec : recs) {
+    std::int64_t& size = out[rec.id.str()];
+    for (const auto& l : rec.layers)
+      if (users[l.chain_id] > 1) size += d.store().snapshot_size(l.chain_id);
+  }
+  return out;
+}
 
 std::string kernel_version() {
   utsname u{};
@@ -289,18 +310,39 @@ void register_system_routes(Router& r, Daemon& d) {
   });
 
   r.get("/system/df", [&d](Request& req, Response& res) {
-    json df;
-    df["LayersSize"] = images_layers_size(d);
-    df["Images"] = json::parse(images_list_json(d, {}, true));
-    df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
-    df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
-    // As dockerd: null for no record; BuilderSize (the records' sum) only below API 1.42.
-    json cache = d.hooks().df_build_cache ? json::parse(d.hooks().df_build_cache(req.version)) : json::array();
-    df["BuildCache"] = cache.empty() ? json(nullptr) : cache;
-    if (!req.version.empty() && compare_versions(req.version, "1.42") < 0) {
-      std::int64_t builder_size = 0;
-      for (const json& b : cache) builder_size += b.value("Size", std::int64_t{0});
-      df["BuilderSize"] = builder_size;
+    // API 1.42's type= (repeatable): only the parts asked for are computed; the others are null
+    // (LayersSize 0), as dockerd 28's. Before 1.42, or without type=, all of them.
+    bool legacy = !req.version.empty() && compare_versions(req.version, "1.42") < 0;
+    std::vector<std::string> types = legacy ? std::vector<std::string>{} : query_values(req.target, "type");
+    bool all = types.empty();
+    bool images = all, containers = all, volumes = all, cache = all;
+    for (const std::string& t : types) {
+      if (t == "container") containers = true;
+      else if (t == "image") images = true;
+      else if (t == "volume") volumes = true;
+      else if (t == "build-cache") cache = true;
+      else throw InvalidArgument("unknown object type: " + t);
+    }
+    json df = {{"LayersSize", 0}, {"Images", nullptr}, {"Containers", nullptr}, {"Volumes", nullptr},
+               {"BuildCache", nullptr}};
+    if (images) {
+      df["LayersSize"] = images_layers_size(d);
+      df["Images"] = json::parse(images_list_json(d, {}, true));
+      std::map<std::string, std::int64_t> shared = images_shared_size(d);
+      for (json& im : df["Images"]) im["SharedSize"] = shared[im.value("Id", "")];
+    }
+    if (containers) df["Containers"] = d.hooks().df_containers ? json::parse(d.hooks().df_containers()) : json::array();
+    if (volumes) df["Volumes"] = d.hooks().df_volumes ? json::parse(d.hooks().df_volumes()) : json::array();
+    if (cache) {
+      // dockerd 20.10 (API < 1.42): null for no record and BuilderSize, the records' sum;
+      // dockerd 28: [] for no record.
+      json records = d.hooks().df_build_cache ? json::parse(d.hooks().df_build_cache(req.version)) : json::array();
+      df["BuildCache"] = records.empty() && legacy ? json(nullptr) : records;
+      if (legacy) {
+        std::int64_t builder_size = 0;
+        for (const json& b : records) builder_size += b.value("Size", std::int64_t{0});
+        df["BuilderSize"] = builder_size;
+      }
     }
     res.json(200, df.dump() + "\n");
   });

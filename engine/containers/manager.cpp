@@ -1029,6 +1029,15 @@ void ContainerManager::update(const std::string& ref,
   event(copy, "update");
 }
 
+void ContainerManager::set_config(const std::string& ref, const std::string& config_json) {
+  auto e = get(ref);
+  std::lock_guard lk(e->mu);
+  if (e->removed) throw NotFound("No such container: " + ref);
+  if (running_state(e->rec.state)) throw Conflict("container " + e->rec.id + " is running");
+  e->rec.config_json = config_json;
+  persist(*e);
+}
+
 void ContainerManager::rename(const std::string& ref, const std::string& new_name_in) {
   std::string name = strip_slash(new_name_in);
   if (!valid_name(name))

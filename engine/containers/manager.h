@@ -143,6 +143,9 @@ class ContainerManager {
   // its resources at once (runtime update). The record changes only once they applied; the
   // next start builds its spec from it. Conflict for a container being removed or dead.
   void update(const std::string& ref, const std::function<std::string(const ContainerRecord&)>& merge);
+  // Replaces the record's Config (JSON) of a container that is not running, persisted at once
+  // (no event: the builder's own bookkeeping, e.g. a kept step container losing its build label).
+  void set_config(const std::string& ref, const std::string& config_json);
   // Blocks until the condition holds; returns the exit code. `cancel` is polled (every 100 ms);
   // a cancelled wait throws Error("wait cancelled").
   int wait(const std::string& ref, WaitCondition cond, const std::atomic<bool>* cancel = nullptr);

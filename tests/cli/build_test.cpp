@@ -109,7 +109,7 @@ TEST_P(BuildCli, DockerfileElsewhereAndFailures) {
 }
 
 // `hoist build URL`: the daemon fetches the context (a gzip-compressed tar from a loopback
-// server; dockerd does the same with remote=); a git repository is refused by the client.
+// server; dockerd does the same with remote=), or clones the git repository.
 TEST_P(BuildCli, UrlContext) {
   std::string www = dir_->path() + "/www";
   put(www + "/src/Dockerfile", "FROM bb:1\nCOPY a.txt /a\nCMD [\"cat\", \"/a\"]\n");
@@ -131,9 +131,27 @@ TEST_P(BuildCli, UrlContext) {
   EXPECT_NE(r.out.find("Step 2/3 : COPY a.txt /a\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nSuccessfully tagged bc:1\n"), std::string::npos) << r.out;
   EXPECT_EQ(docker({"run", "--rm", "--network", "none", "bc:1"}).out, "from a url\n");
-  auto git = hoist({"build", "https://127.0.0.1:" + port + "/repo.git"});
-  EXPECT_NE(git.code, 0);
-  EXPECT_NE(git.err.find("a git repository as the context is not supported"), std::string::npos) << git.err;
+  // A git repository is the daemon's to clone too (remote=). Served by a plain file server (git's
+  // dumb http protocol), dockerd's git clones it; hoistd's libgit2 speaks only the smart
+  // protocols and says so (the git:// and smart cases: tests/engine/api/build_test.cpp).
+  std::string work = dir_->path() + "/work";
+  put(work + "/Dockerfile", "FROM bb:1\nCOPY a.txt /a\n");
+  put(work + "/a.txt", "from git\n");
+  for (std::vector<std::string> args : {std::vector<std::string>{"init", "-q"}, {"add", "."}, {"commit", "-qm", "one"}}) {
+    args.insert(args.begin(), {"git", "-C", work, "-c", "user.name=t", "-c", "user.email=t@t", "-c",
+                               "init.defaultBranch=master"});
+    ASSERT_EQ(run_cmd(args).code, 0);
+  }
+  ASSERT_EQ(run_cmd({"git", "clone", "-q", "--bare", work, www + "/repo.git"}).code, 0);
+  ASSERT_EQ(run_cmd({"git", "-C", www + "/repo.git", "update-server-info"}).code, 0);
+  auto git = hoist({"build", "-t", "bc:2", "http://127.0.0.1:" + port + "/repo.git"});
+  if (dockerd_) {
+    ASSERT_EQ(git.code, 0) << git.err;
+    EXPECT_EQ(docker({"run", "--rm", "--network", "none", "bc:2", "cat", "/a"}).out, "from git\n");
+  } else {
+    EXPECT_NE(git.code, 0);
+    EXPECT_NE(git.err.find("error fetching: "), std::string::npos) << git.err;
+  }
 }
 
 // Rebuilds of one context: the image always has the context as it is now (files changed,
@@ -257,8 +275,8 @@ TEST_P(BuildCli, ProgressModes) {
 }
 
 // BuildKit's RUN --security=insecure: privileged only with `--allow security.insecure` (Hoist's
-// X-Hoist-Build-Entitlements header), BuildKit's error without it; dockerd's classic builder
-// knows no such flag.
+// X-Hoist-Build-Entitlements header) to a daemon that allows it (daemon.json's builder
+// entitlements), BuildKit's errors without either; dockerd's classic builder knows no such flag.
 TEST_P(BuildCli, RunSecurityInsecure) {
   put(ctx_ + "/Dockerfile",
       "FROM bb:1\nRUN grep CapEff /proc/self/status > /sandbox\n"
@@ -275,6 +293,14 @@ TEST_P(BuildCli, RunSecurityInsecure) {
   auto denied = hoist({"build", ctx_});
   EXPECT_NE(denied.code, 0) << denied.out;
   EXPECT_NE(denied.err.find("security.insecure is not allowed"), std::string::npos) << denied.err << denied.out;
+  // The client's --allow is not enough: the daemon must allow the entitlement too (BuildKit's rule).
+  auto daemon_denied = hoist({"build", "--allow", "security.insecure", ctx_});
+  EXPECT_NE(daemon_denied.code, 0) << daemon_denied.out;
+  EXPECT_NE(daemon_denied.err.find("granting entitlement security.insecure is not allowed by build daemon configuration"),
+            std::string::npos)
+      << daemon_denied.err;
+  std::ofstream(hoistd_->dir() + "/daemon.json") << R"({"builder": {"entitlements": {"security-insecure": true}}})";
+  hoistd_->restart();
   auto r = hoist({"build", "--allow", "security.insecure", "-t", "bc:1", ctx_});
   // Where the host's bounding set lacks a capability, a privileged container cannot start (dockerd's
   // `run --privileged` fails the same): the step fails as such a container does.

@@ -438,9 +438,6 @@ TEST_F(CliFlagsTest, RefusedFlagsOfOtherCommandsSayWhy) {
   EXPECT_EQ(link.code, 1);
   EXPECT_NE(link.err.find("Conflict, cannot remove the default link name of the container"), std::string::npos) << link.err;
   EXPECT_EQ(containers().size(), 1u) << "--link must not remove the container";
-  auto df = hoist({"system", "df", "-v"});
-  EXPECT_EQ(df.code, 125);
-  EXPECT_NE(df.err.find("--verbose (-v) is not supported yet"), std::string::npos) << df.err;
   auto pull = hoist({"pull", "-a", "busybox"});
   EXPECT_EQ(pull.code, 125);
   EXPECT_NE(pull.err.find("--all-tags (-a) is not supported yet"), std::string::npos) << pull.err;

@@ -16,26 +16,19 @@
 #include <string>
 #include <vector>
 
+#include "build_test_support.h"
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "hoistd_harness.h"
 
 using hoist::trim;
 using hoist::test::CmdResult;
+using hoist::test::masked;
+using hoist::test::put;
 using hoist::test::run_cmd;
 using nlohmann::json;
 
 namespace {
-
-void put(const std::string& path, const std::string& data) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
-
-std::string masked(const std::string& s) {
-  std::string out = std::regex_replace(s, std::regex("sha256:[0-9a-f]{64}"), "<digest>");
-  return std::regex_replace(out, std::regex("\\b[0-9a-f]{12}\\b"), "<id>");
-}
 
 // A cgroup made under `parent` in any hierarchy: removed, children first.
 void remove_cgroup_tree(const std::string& parent) {
@@ -52,18 +45,10 @@ void remove_cgroup_tree(const std::string& parent) {
   }
 }
 
-class BuildOptionsTest : public hoist::test::DaemonTest {
+class BuildOptionsTest : public hoist::test::BuildOracleTest {
  protected:
-  BuildOptionsTest() : DaemonTest("bopts") {}
+  BuildOptionsTest() : BuildOracleTest("bopts") {}
 
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (IsSkipped()) return;
-    if (!hoist::test::PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
-    dockerd_ = std::make_unique<hoist::test::PrivateDockerd>();
-    ASSERT_EQ(dockerd_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
-    ctx_ = d_->dir() + "/ctx";
-  }
   void TearDown() override {
     for (bool hoist : {false, true}) {
       if (hoist && !d_) continue;
@@ -74,27 +59,9 @@ class BuildOptionsTest : public hoist::test::DaemonTest {
     }
     dockerd_.reset();
     for (const std::string& p : cgroups_) remove_cgroup_tree(p);
-    DaemonTest::TearDown();
+    BuildOracleTest::TearDown();
   }
 
-  std::string socket(bool hoist) const { return hoist ? d_->socket() : dockerd_->dir() + "/docker.sock"; }
-  CmdResult build(bool hoist, const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"env", "DOCKER_BUILDKIT=0", "DOCKER_CONFIG=" + d_->dir() + "/docker-config",
-                                  "docker", "-H", "unix://" + socket(hoist), "build"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, "", 300);
-  }
-  CmdResult docker(bool hoist, const std::vector<std::string>& args) {
-    return hoist ? d_->docker(args) : dockerd_->docker(args);
-  }
-  CmdResult hoist_cli(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", d_->host()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, "", 300);
-  }
-
-  std::unique_ptr<hoist::test::PrivateDockerd> dockerd_;
-  std::string ctx_;
   std::vector<std::string> cgroups_;
 };
 
@@ -239,6 +206,37 @@ TEST_F(BuildOptionsTest, BuildCachePruneAndDf) {
   auto dfv = d_->docker({"system", "df", "-v"});
   EXPECT_EQ(dfv.code, 0) << dfv.err;
   EXPECT_NE(dfv.out.find("Build cache usage:"), std::string::npos) << dfv.out;
+  // hoist system df (and -v) prints docker 28's tables byte for byte (once more when a second
+  // ticked between the two).
+  ASSERT_EQ(d_->docker({"volume", "create", "dfvol"}).code, 0);
+  ASSERT_EQ(d_->docker({"create", "--name", "dfc", "-v", "dfvol:/v", "c:1", "true"}).code, 0);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"system", "df"}, std::vector<std::string>{"system", "df", "-v"}})
+    for (int i = 0; i < 2; ++i) {
+      auto want = d_->docker(args);
+      auto got = hoist_cli(args);
+      ASSERT_EQ(got.code, 0) << got.err;
+      if (got.out == want.out && i == 0) break;
+      EXPECT_EQ(got.out, want.out);
+    }
+  EXPECT_NE(hoist_cli({"system", "df", "-v", "--format", "{{.Images}}"}).code, 0);
+  // type= (API 1.42): only the parts asked for, the others null; an unknown type is a 400.
+  json vols = json::parse(api(hs, "GET", "/v1.43/system/df?type=volume&type=container").second, nullptr, false);
+  EXPECT_TRUE(vols["Images"].is_null()) << vols.dump();
+  EXPECT_TRUE(vols["BuildCache"].is_null()) << vols.dump();
+  EXPECT_EQ(vols["LayersSize"], 0);
+  EXPECT_EQ(vols["Volumes"].size(), 1u) << vols.dump();
+  EXPECT_EQ(vols["Containers"].size(), 1u) << vols.dump();
+  json cached = json::parse(api(hs, "GET", "/v1.43/system/df?type=build-cache").second, nullptr, false);
+  EXPECT_TRUE(cached["Volumes"].is_null() && cached["Containers"].is_null()) << cached.dump();
+  EXPECT_FALSE(cached["BuildCache"].empty()) << cached.dump();
+  json before = json::parse(api(hs, "GET", "/v1.41/system/df?type=volume").second, nullptr, false);
+  EXPECT_TRUE(before["Images"].is_array()) << "type= is API 1.42's";
+  auto bogus = api(hs, "GET", "/v1.43/system/df?type=bogus");
+  EXPECT_EQ(bogus.first, 400);
+  EXPECT_EQ(bogus.second, "{\"message\":\"unknown object type: bogus\"}\n");
+  ASSERT_EQ(d_->docker({"rm", "-v", "dfc"}).code, 0);
+  ASSERT_EQ(d_->docker({"volume", "rm", "dfvol"}).code, 0);
   EXPECT_NE(dfv.out.find(mounts[0]["ID"].get<std::string>().substr(0, 12)), std::string::npos) << dfv.out;
   auto old_cli = run_cmd({"/usr/bin/docker", "-H", d_->host(), "system", "df"});
   EXPECT_EQ(old_cli.code, 0) << old_cli.err;

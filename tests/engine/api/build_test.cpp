@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "build_test_support.h"
 #include "common/strings.h"
 #include "docker_harness.h"
 #include "hoistd_harness.h"
@@ -37,44 +38,13 @@
 
 using hoist::trim;
 using hoist::test::CmdResult;
+using hoist::test::masked;
+using hoist::test::put;
+using hoist::test::write_tar;
 using hoist::test::run_cmd;
 using nlohmann::json;
 
 namespace {
-
-void put(const std::string& path, const std::string& data, mode_t mode = 0644) {
-  std::string dir = path.substr(0, path.rfind('/'));
-  run_cmd({"mkdir", "-p", dir});
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-  ::chmod(path.c_str(), mode);
-}
-
-// Ids and digests (which differ between any two daemons) as <id>; the context's size line too
-// (the same context, but the docker CLI's tar and hoist's differ in padding).
-std::string masked(const std::string& s) {
-  std::string out = std::regex_replace(s, std::regex("sha256:[0-9a-f]{64}"), "<digest>");
-  out = std::regex_replace(out, std::regex("\\b[0-9a-f]{12}\\b"), "<id>");
-  return out;
-}
-
-// A tar at `path` of regular files (name, content), mode 0644.
-void write_tar(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files) {
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open_filename(a, path.c_str());
-  for (const auto& [name, data] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-}
 
 // Each entry of a tar (support/tar_listing.h), sorted.
 std::vector<std::string> tar_listing(const std::string& tar) {
@@ -120,35 +90,16 @@ void make_context(const std::string& dir) {
       "STOPSIGNAL SIGUSR1\n");
 }
 
-class BuildTest : public hoist::test::DaemonTest {
+class BuildTest : public hoist::test::BuildOracleTest {
  protected:
-  BuildTest() : DaemonTest("build") {}
+  BuildTest() : BuildOracleTest("build") {}
 
   void SetUp() override {
-    DaemonTest::SetUp();
-    if (IsSkipped()) return;
-    if (!hoist::test::PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
-    dockerd_ = std::make_unique<hoist::test::PrivateDockerd>();
-    ASSERT_EQ(dockerd_->docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
-    ctx_ = d_->dir() + "/ctx";
+    BuildOracleTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     make_context(ctx_);
   }
-  void TearDown() override {
-    dockerd_.reset();
-    DaemonTest::TearDown();
-  }
 
-  std::string socket(bool hoist) const { return hoist ? d_->socket() : dockerd_->dir() + "/docker.sock"; }
-  // docker's legacy builder client against one daemon.
-  CmdResult build(bool hoist, const std::vector<std::string>& args) {
-    std::vector<std::string> argv{"env", "DOCKER_BUILDKIT=0", "DOCKER_CONFIG=" + d_->dir() + "/docker-config",
-                                  "docker", "-H", "unix://" + socket(hoist), "build"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, "", 300);
-  }
-  CmdResult docker(bool hoist, const std::vector<std::string>& args) {
-    return hoist ? d_->docker(args) : dockerd_->docker(args);
-  }
   json inspect(bool hoist, const std::string& what) {
     auto r = docker(hoist, {"image", "inspect", what});
     EXPECT_EQ(r.code, 0) << r.err;
@@ -172,8 +123,6 @@ class BuildTest : public hoist::test::DaemonTest {
     return tar_listing(r.out);
   }
 
-  std::unique_ptr<hoist::test::PrivateDockerd> dockerd_;
-  std::string ctx_;
 };
 
 }  // namespace
@@ -271,6 +220,11 @@ TEST_F(BuildTest, FailingRunAsDockerdKeepsItsContainer) {
   };
   EXPECT_EQ(kept(true), kept(false));
   EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n");
+  auto labels = [&](bool hoist) {
+    std::string id(trim(docker(hoist, {"ps", "-aq"}).out));
+    return docker(hoist, {"inspect", "-f", "{{json .Config.Labels}}", id}).out;
+  };
+  EXPECT_EQ(labels(true), labels(false)) << "no label of the build's own";
   EXPECT_EQ(d_->docker({"images", "-aq"}).out, images_before);
   d_->restart();
   EXPECT_EQ(kept(true), "[\"/bin/sh\",\"-c\",\"echo going; exit 3\"] exited 3\n") << "kept across a restart";
@@ -501,10 +455,9 @@ class BuildMountTest : public BuildTest {
     argv.insert(argv.end(), args.begin(), args.end());
     return run_cmd(argv, "", 300);
   }
-  CmdResult hoist_build(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{HOIST_CLI_BIN, "-H", d_->host(), "build"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_cmd(argv, "", 300);
+  CmdResult hoist_build(std::vector<std::string> args) {
+    args.insert(args.begin(), "build");
+    return hoist_cli(args);
   }
   // Every byte of the image as `docker save` gives it (layers, config, manifest).
   std::string saved(bool hoist, const std::string& image) { return docker(hoist, {"save", image}).out; }
@@ -727,6 +680,30 @@ TEST_F(BuildMountTest, HeredocsHostNetworkSecretEnvAndCacheKeys) {
   EXPECT_EQ(two.code, 0) << two.out << two.err;
 }
 
+// A cache mount seeded from= a stage: keyed by its id and its source, as BuildKit's. Two builds
+// whose stages differ get a cache each (the second is not handed the first one's seed); the same
+// source again finds its cache, with what the first RUN added.
+TEST_F(BuildMountTest, CacheMountFromIsKeyedBySource) {
+  auto dockerfile = [&](const std::string& seed) {
+    put(ctx_ + "/Dockerfile", "FROM bb:1 AS seed\nRUN mkdir /s && echo " + seed +
+                                  " > /s/f\nFROM bb:1\nARG N\n"
+                                  "RUN --mount=type=cache,id=cfk,target=/c,from=seed,source=/s "
+                                  "echo $N >> /c/f && cat /c/f > /out\n");
+  };
+  std::vector<std::tuple<std::string, std::string>> runs = {{"one", "1"}, {"two", "2"}, {"one", "3"}};
+  for (auto& [seed, n] : runs) {
+    SCOPED_TRACE(seed + " " + n);
+    dockerfile(seed);
+    std::vector<std::string> a{"--build-arg", "N=" + n, "-t", "cfk:1", ctx_};
+    auto w = buildkit(a);
+    ASSERT_EQ(w.code, 0) << w.err;
+    auto g = hoist_build(a);
+    ASSERT_EQ(g.code, 0) << g.err << g.out;
+    EXPECT_EQ(cat(true, "cfk:1", "cat /out"), cat(false, "cfk:1", "cat /out"));
+  }
+  EXPECT_EQ(cat(true, "cfk:1", "cat /out"), "one\n1\n3\n");
+}
+
 namespace {
 
 // A file server on a free loopback port for ADD's URLs and remote contexts: the files of `root`
@@ -775,30 +752,6 @@ srv.serve_forever()
   std::string port_;
 };
 
-// A tar (gzip-compressed when `gz`) of `files` (name, data) at `path`.
-void write_tar(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files, bool gz) {
-  run_cmd({"mkdir", "-p", path.substr(0, path.rfind('/'))});
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (gz) archive_write_add_filter_gzip(a);
-  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) {
-    archive_write_free(a);
-    FAIL() << "cannot write " << path;
-  }
-  for (auto& [name, data] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, 1700000000, 0);
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-}
 
 std::string gzip_of(const std::string& data) {
   return run_cmd({"gzip", "-c", "-n"}, data).out;
@@ -1008,7 +961,7 @@ TEST_F(BuildTest, AddUrlsAndArchivesAsDockerd) {
 }
 
 // POST /build?remote=: a URL of a context tar (gzip-compressed) or of a Dockerfile alone, fetched
-// by the daemon; the same stream as dockerd's. A git repository is refused by hoistd.
+// by the daemon; the same stream as dockerd's. A remote that is no URL: dockerd's words.
 TEST_F(BuildTest, RemoteContextAsDockerd) {
   std::string www = d_->dir() + "/www";
   write_tar(www + "/ctx.tar.gz", {{"Dockerfile", "FROM bb:1\nCOPY a.txt /\n"}, {"a.txt", "alpha\n"}}, true);
@@ -1031,11 +984,128 @@ TEST_F(BuildTest, RemoteContextAsDockerd) {
   }
   auto r = d_->docker({"run", "--rm", "--network", "none", "rem:1", "sh", "-c", "echo $ONLY"});
   EXPECT_EQ(r.out, "1\n");
-  auto git = post(true, "remote=https://127.0.0.1:1/x/repo.git");
-  EXPECT_NE(git.out.find("not from a git repository"), std::string::npos) << git.out;
+  // Neither a URL nor a git repository (a path to a bare repository included): dockerd's words.
+  for (const std::string& odd : {std::string("ftp://127.0.0.1/ctx.tar"), www + "/repo.git"}) {
+    auto got_odd = post(true, "remote=" + odd);
+    EXPECT_EQ(got_odd.out, post(false, "remote=" + odd).out);
+    EXPECT_NE(got_odd.out.find("could not be recognized as URL"), std::string::npos) << got_odd.out;
+  }
   auto gone = post(true, "remote=" + srv.url("/missing.tar"));
   EXPECT_NE(gone.out.find("failed to GET " + srv.url("/missing.tar") + " with status 404"), std::string::npos)
       << gone.out;
+}
+
+namespace {
+
+// `git daemon` on a free loopback port serving the bare repositories under `root` (git://).
+class GitServer {
+ public:
+  explicit GitServer(const std::string& root) : dir_("hoist-build-git") {
+    auto port = run_cmd({"python3", "-c",
+                         "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"});
+    port_ = trim(port.out);
+    proc_ = hoist::test::ChildProcess({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
+                                       "--port=" + port_, "--base-path=" + root, root},
+                                      dir_.path() + "/log");
+    for (int i = 0; i < 100; ++i) {
+      if (run_cmd({"git", "ls-remote", url("/none")}).err.find("Connection refused") == std::string::npos) return;
+      usleep(50000);
+    }
+    port_.clear();
+  }
+  std::string url(const std::string& path) const { return "git://127.0.0.1:" + port_ + path; }
+  bool up() const { return !port_.empty(); }
+
+ private:
+  hoist::test::TempDir dir_;
+  hoist::test::ChildProcess proc_;
+  std::string port_;
+};
+
+CmdResult git(const std::string& dir, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"git", "-C", dir, "-c", "user.name=t", "-c", "user.email=t@t",
+                                "-c", "protocol.file.allow=always", "-c", "init.defaultBranch=master"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run_cmd(argv, "", 60);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return r;
+}
+
+}  // namespace
+
+// POST /build?remote=<git URL> and `hoist build <git URL>`: the repository cloned by the daemon
+// (git:// here), the fragment's branch, tag, commit and subdirectory, a submodule; the images'
+// files and the stream as dockerd's, and a missing ref or subdirectory in dockerd's words.
+TEST_F(BuildTest, GitContextAsDockerd) {
+  if (::access("/usr/bin/git", X_OK) != 0) GTEST_SKIP() << "git is not installed";
+  std::string www = d_->dir() + "/git", work = d_->dir() + "/work", lib = d_->dir() + "/libwork";
+  run_cmd({"mkdir", "-p", www});
+  GitServer srv(www);
+  ASSERT_TRUE(srv.up());
+  put(lib + "/l.txt", "from the submodule\n");
+  git(lib, {"init", "-q"});
+  git(lib, {"add", "."});
+  git(lib, {"commit", "-qm", "lib"});
+  git(d_->dir(), {"clone", "-q", "--bare", lib, www + "/lib.git"});
+  put(work + "/Dockerfile", "FROM bb:1\nCOPY a.txt lib/l.txt /got/\n");
+  put(work + "/a.txt", "one\n");
+  put(work + "/sub/Dockerfile", "FROM bb:1\nCOPY s.txt /got/\n");
+  put(work + "/sub/s.txt", "sub one\n");
+  git(work, {"init", "-q"});
+  git(work, {"submodule", "add", "-q", srv.url("/lib.git"), "lib"});
+  git(work, {"add", "."});
+  git(work, {"commit", "-qm", "one"});
+  git(work, {"tag", "v1"});
+  std::string first(trim(git(work, {"rev-parse", "HEAD"}).out));
+  put(work + "/a.txt", "two\n");
+  put(work + "/sub/s.txt", "sub two\n");
+  git(work, {"commit", "-qam", "two"});
+  git(work, {"checkout", "-qb", "dev"});
+  put(work + "/a.txt", "dev\n");
+  git(work, {"commit", "-qam", "dev"});
+  git(work, {"checkout", "-q", "master"});
+  git(d_->dir(), {"clone", "-q", "--bare", work, www + "/repo.git"});
+
+  auto post = [&](bool hoist, std::string remote) {
+    for (std::size_t at; (at = remote.find('#')) != std::string::npos;) remote.replace(at, 1, "%23");
+    return run_cmd({"curl", "-sS", "--unix-socket", socket(hoist), "-w", "\n%{http_code}", "-X", "POST",
+                    "http://localhost/v1.41/build?t=g:1&remote=" + remote},
+                   "", 300);
+  };
+  auto got_files = [&](bool hoist) {
+    auto r = docker(hoist, {"run", "--rm", "--network", "none", "g:1", "sh", "-c", "cd /got && head *"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+  };
+  std::string repo = srv.url("/repo.git");
+  for (const std::string& frag : {std::string(""), std::string("#dev"), std::string("#v1"), std::string("#:sub"),
+                                  std::string("#v1:sub"), "#" + first}) {
+    SCOPED_TRACE(frag);
+    auto want = post(false, repo + frag);
+    auto got = post(true, repo + frag);
+    ASSERT_EQ(got.code, 0) << got.err;
+    EXPECT_EQ(masked(got.out), masked(want.out));
+    EXPECT_EQ(got_files(true), got_files(false));
+  }
+  EXPECT_EQ(got_files(true), "==> a.txt <==\none\n\n==> l.txt <==\nfrom the submodule\n");  // the first commit's
+  // dockerd's words (its git's "exit status" and its temporary directory aside), status 500.
+  auto words = [](std::string out) {
+    out = std::regex_replace(out, std::regex("\\\\n: exit status 128"), "");
+    return std::regex_replace(out, std::regex("stat /[^ ]*/none"), "stat <dir>/none");
+  };
+  for (const std::string& bad : {std::string("#nope"), std::string("#v1:none"), std::string("#-x")}) {
+    SCOPED_TRACE(bad);
+    auto want = post(false, repo + bad);
+    auto got = post(true, repo + bad);
+    EXPECT_EQ(words(got.out), words(want.out));
+    EXPECT_EQ(got.out.substr(got.out.rfind('\n') + 1), "500");
+  }
+
+  // The CLI sends the URL as remote=.
+  auto cli = hoist_cli({"build", "-q", "-t", "g:2", repo + "#dev"});
+  ASSERT_EQ(cli.code, 0) << cli.err;
+  auto r = docker(true, {"run", "--rm", "--network", "none", "g:2", "cat", "/got/a.txt", "/got/l.txt"});
+  EXPECT_EQ(r.out, "dev\nfrom the submodule\n");
 }
 
 // FROM and COPY --from of images that are not in the store: pulled from a registry that wants a
@@ -1077,6 +1147,37 @@ TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("Status: Image is up to date for " + one + "\n"), std::string::npos) << again.out;
   EXPECT_NE(again.out.find(" ---> Using cache\n"), std::string::npos) << again.out;
+  // The raw stream of a FROM that pulls: dockerd's JSON lines, their keys in its order. The
+  // lines of the layer itself differ in number and kind (hoistd unpacks while it downloads): they
+  // have dockerd's shape; every other line is dockerd's, byte for byte (ids masked).
+  {
+    json config = {{reg.host(), {{"username", reg.user()}, {"password", reg.password()}}}};
+    std::string auth(trim(run_cmd({"base64", "-w0"}, config.dump()).out));
+    std::string tar = d_->dir() + "/from-two.tar";
+    write_tar(tar, {{"Dockerfile", "FROM " + two + "\n"}});
+    std::regex layer_line(R"(\{"status":"[A-Za-z ]+","progressDetail":\{("current":[0-9]+,"total":[0-9]+)?\})"
+                          R"((,"progress":"[^"]*")?,"id":"<id>"\}\r?)");
+    auto raw = [&](bool hoist) {
+      EXPECT_EQ(docker(hoist, {"rmi", two}).code, 0);
+      auto r = run_cmd({"curl", "-sS", "--unix-socket", socket(hoist), "-X", "POST", "-H",
+                        "Content-Type: application/x-tar", "-H", "X-Registry-Config: " + auth, "--data-binary",
+                        "@" + tar, "http://localhost/v1.41/build?t=rawpull:1"},
+                       "", 300);
+      std::vector<std::string> lines;
+      std::istringstream in(masked(r.out));
+      for (std::string l; std::getline(in, l);) {
+        if (l.find("\"id\":\"<id>\"") != std::string::npos) {
+          EXPECT_TRUE(std::regex_match(l, layer_line)) << l;
+          continue;
+        }
+        lines.push_back(l);
+      }
+      return joined(lines);
+    };
+    std::string want_raw = raw(false), got_raw = raw(true);
+    EXPECT_EQ(got_raw, want_raw);
+    EXPECT_NE(got_raw.find("{\"status\":\"Pulling from priv/bb\",\"id\":\"2\"}"), std::string::npos) << got_raw;
+  }
   // Without the login the registry refuses: the build says so.
   d_->docker({"logout", reg.host()});
   ASSERT_EQ(d_->docker({"rmi", one}).code, 0);

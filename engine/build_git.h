@@ -1,0 +1,19 @@
+// A git repository as a build's context, fetched by the daemon with libgit2 as dockerd's classic
+// builder fetches it with git: a new repository with the remote as "origin", a fetch of the one
+// ref the fragment names (a branch, a tag, any ref, or a commit reachable from a branch or tag),
+// its tree checked out, submodules initialised and updated recursively, and the fragment's
+// subdirectory as the context. libgit2 speaks git's smart protocols (git://, ssh, smart http);
+// a dumb http server is refused with libgit2's words.
+#pragma once
+#include <string>
+
+#include "builder/git_remote.h"
+
+namespace hoist::engine {
+
+// Clones `remote` into `root` (a new, empty directory) and returns the context's directory (root
+// or its subdirectory). Errors as dockerd's ("error fetching: ...", "error checking out ...",
+// "error setting git context, ...") (500s, as dockerd's).
+std::string clone_git_context(const builder::GitRemote& remote, const std::string& root);
+
+}  // namespace hoist::engine
