@@ -167,13 +167,16 @@ SecurityOpts parse_security_opts(const json& host_config) {
   return so;
 }
 
-std::string normalize_cap(const std::string& c) {
+std::string normalize_cap(const std::string& c, const std::vector<std::string>& available) {
   std::string u = upper(c);
   if (u == "ALL") return u;
   if (u.rfind("CAP_", 0) != 0) u = "CAP_" + u;
   const auto& all = all_capabilities();
   if (std::find(all.begin(), all.end(), u) == all.end())
     throw InvalidArgument("unknown capability: \"" + c + "\"");
+  if (std::find(available.begin(), available.end(), u) == available.end())
+    throw InvalidArgument("capability not supported by your kernel or not available in the current environment: \"" +
+                          u + "\"");
   return u;
 }
 
@@ -300,12 +303,16 @@ std::vector<std::string> merge_env(const json& image_env, const json& container_
 }
 
 std::vector<std::string> effective_capabilities(const json& cap_add, const json& cap_drop, bool privileged) {
-  const auto& all = all_capabilities();
-  if (privileged) return all;
-  auto norm_list = [](const json& j) {
+  return effective_capabilities(cap_add, cap_drop, privileged, available_capabilities());
+}
+
+std::vector<std::string> effective_capabilities(const json& cap_add, const json& cap_drop, bool privileged,
+                                                const std::vector<std::string>& available) {
+  if (privileged) return available;
+  auto norm_list = [&](const json& j) {
     std::vector<std::string> out;
     if (j.is_array())
-      for (const auto& c : j) if (c.is_string()) out.push_back(normalize_cap(c.get<std::string>()));
+      for (const auto& c : j) if (c.is_string()) out.push_back(normalize_cap(c.get<std::string>(), available));
     return out;
   };
   auto adds = norm_list(cap_add), drops = norm_list(cap_drop);
@@ -313,10 +320,10 @@ std::vector<std::string> effective_capabilities(const json& cap_add, const json&
     return std::find(v.begin(), v.end(), s) != v.end();
   };
   std::vector<std::string> base;
-  if (has(adds, "ALL")) base = all;
+  if (has(adds, "ALL")) base = available;
   else if (!has(drops, "ALL")) base = default_capabilities();
   std::vector<std::string> out;
-  for (const auto& c : all) {  // canonical order
+  for (const auto& c : all_capabilities()) {  // canonical order
     bool in = has(base, c) || has(adds, c);
     if (has(drops, "ALL") && !has(adds, "ALL")) in = has(adds, c);
     if (has(drops, c)) in = false;

@@ -48,10 +48,13 @@ std::vector<std::string> resolve_command(const nlohmann::json& config, const nlo
 // Docker's Env merge: image first, container entries replace by key.
 std::vector<std::string> merge_env(const nlohmann::json& image_env, const nlohmann::json& container_env);
 
-// Effective capability list: defaults (or all when privileged) + add - drop. "ALL" supported,
-// names case-insensitive with or without "CAP_". Throws InvalidArgument for unknown names.
+// Effective capability list: defaults (or all available when privileged) + add - drop. "ALL"
+// supported (the available ones), names case-insensitive with or without "CAP_". Throws
+// InvalidArgument for unknown names and for names not in `available` (dockerd's words for both).
 std::vector<std::string> effective_capabilities(const nlohmann::json& cap_add, const nlohmann::json& cap_drop,
                                                 bool privileged);
+std::vector<std::string> effective_capabilities(const nlohmann::json& cap_add, const nlohmann::json& cap_drop,
+                                                bool privileged, const std::vector<std::string>& available);
 
 struct ResolvedUser {
   uint32_t uid = 0, gid = 0;

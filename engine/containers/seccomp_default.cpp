@@ -2,6 +2,7 @@
 // oci/caps), expressed in Docker's profile format and converted to OCI form for the host.
 #include "engine/containers/seccomp_default.h"
 
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -139,6 +140,23 @@ const std::vector<std::string>& all_capabilities() {
       "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
       "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
       "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  return caps;
+}
+
+const std::vector<std::string>& available_capabilities() {
+  static const std::vector<std::string> caps = [] {
+    const auto& all = all_capabilities();
+    int last = static_cast<int>(all.size()) - 1;
+    if (FILE* f = std::fopen("/proc/sys/kernel/cap_last_cap", "re")) {
+      int v = 0;
+      if (std::fscanf(f, "%d", &v) == 1 && v >= 0) last = std::min(last, v);
+      std::fclose(f);
+    }
+    std::vector<std::string> out;
+    for (int c = 0; c <= last; ++c)
+      if (::prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) out.push_back(all[static_cast<size_t>(c)]);
+    return out;
+  }();
   return caps;
 }
 

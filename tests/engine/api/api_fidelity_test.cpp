@@ -370,3 +370,39 @@ TEST_F(ApiFidelityTest, ListsShowMatchingNamesAndQuotedCommands) {
   ASSERT_EQ(l.size(), 1u) << r.body;
   EXPECT_EQ(l[0]["Command"], "sh -c 'sleep 1; echo a b' x");
 }
+
+// Privileged and `--cap-add ALL` give every capability hoistd itself holds in its bounding set (a
+// daemon inside a container may lack some), as dockerd 23+ does; naming one it lacks is refused
+// with dockerd's words instead of failing in the runtime's capset.
+TEST_F(ApiFidelityTest, PrivilegedGetsTheCapabilitiesTheDaemonHas) {
+  std::string bounding;
+  for (const auto& line : hoist::split(hoist::read_file("/proc/self/status"), '\n'))
+    if (line.rfind("CapBnd:", 0) == 0) bounding = trim(line.substr(7));
+  ASSERT_FALSE(bounding.empty());
+  for (const char* flag : {"--privileged", "--cap-add=ALL"}) {
+    auto r = d_->docker({"run", "--rm", "--network", "none", flag, "bb:1", "grep", "CapEff", "/proc/self/status"});
+    ASSERT_EQ(r.code, 0) << flag << ": " << r.err;
+    EXPECT_EQ(trim(r.out.substr(r.out.find(':') + 1)), bounding) << flag;
+  }
+  const char* names[] = {"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+                         "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST",
+                         "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO",
+                         "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+                         "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
+                         "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+                         "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"};
+  const std::uint64_t have = std::stoull(bounding, nullptr, 16);
+  const int last = std::stoi(hoist::read_file("/proc/sys/kernel/cap_last_cap"));
+  for (int c = 0; c <= last && c < static_cast<int>(std::size(names)); ++c) {
+    if (have & (1ull << c)) continue;
+    std::string name = std::string("CAP_") + names[c];
+    auto r = create(R"({"Image":"bb:1","Cmd":["true"],"HostConfig":{"CapAdd":[")" + name + R"("]}})", "lacking");
+    if (r.status == 201) r = d_->http("POST", "/v1.43/containers/lacking/start");
+    EXPECT_EQ(r.status, 400) << name << ": " << r.body;
+    EXPECT_NE(r.body.find("capability not supported by your kernel or not available in the current environment: \\\"" +
+                          name + "\\\""),
+              std::string::npos)
+        << r.body;
+    return;  // one is enough
+  }
+}
