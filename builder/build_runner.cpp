@@ -54,8 +54,6 @@ void check_supported(const Step& s) {
     case Kind::Run:
       if (in.network != "default" && in.network != "none" && in.network != "host") refuse("RUN --network=" + in.network);
       if (in.security != "sandbox" && in.security != "insecure") refuse("RUN --security=" + in.security);
-      for (const Mount& m : s.mounts)
-        if (m.type == MountType::Ssh) refuse("RUN --mount=type=ssh");
       break;
     case Kind::Copy:
     case Kind::Add:

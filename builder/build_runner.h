@@ -21,7 +21,7 @@
 // the later ones is not.
 //
 // Refused before a step runs, as not supported yet: RUN --network other than default, none and
-// host, RUN --security, RUN --mount=type=ssh, COPY/ADD of a git repository.
+// host, RUN --security other than sandbox and insecure, COPY/ADD of a git repository.
 #pragma once
 #include <cstddef>
 #include <functional>

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 
 #include <string>
+#include <string_view>
 
 #include "common/fd.h"
 
@@ -24,5 +25,8 @@ UnixAddress unix_address(const std::string& path);
 
 // A connected SOCK_STREAM socket (close-on-exec); throws SysError("connect <path>: ...").
 UniqueFd unix_connect(const std::string& path);
+
+// All of `data` to a connected socket, without SIGPIPE; false when the peer is gone.
+bool send_all(int fd, std::string_view data);
 
 }  // namespace hoist

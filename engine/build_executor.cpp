@@ -139,14 +139,20 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   switch (s.action) {
     case Step::Action::Run: {
       // The empty files the runtime makes to mount files on are not the step's (BuildKit's
-      // layers have no such stub): those that were not there go after the run.
-      std::vector<std::string> stubs;
+      // layers have no such stub): those that were not there go after the run, and so do the
+      // directories made for them (/run/buildkit/ of an ssh mount) when they are left empty.
+      std::vector<std::string> stubs, stub_dirs;  // stub_dirs: deepest first per stub
       if (!rm_.file_targets.empty()) {
         auto lease = manager().lease_rootfs(c.id());
         SourceTree root(image::layer_detail::proc_fd_path(lease.fd()));
         for (const std::string& t : rm_.file_targets) {
           UniqueFd f(root.open(rel_of(t), O_PATH | O_NOFOLLOW));
-          if (!f) stubs.push_back(t);
+          if (f) continue;
+          stubs.push_back(t);
+          for (std::string d = parent_path(t); d != "/" && !d.empty(); d = parent_path(d)) {
+            if (UniqueFd(root.open(rel_of(d), O_PATH | O_NOFOLLOW))) break;
+            stub_dirs.push_back(d);
+          }
         }
       }
       int code = ws_.run_container(c.id(), out);
@@ -160,6 +166,10 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
           if (dir && ::fstatat(dir.get(), base_name(t).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
               st.st_size == 0)
             ::unlinkat(dir.get(), base_name(t).c_str(), 0);
+        }
+        for (const std::string& d : stub_dirs) {
+          UniqueFd up(root.open(rel_of(parent_path(d)), O_PATH | O_DIRECTORY));
+          if (up) ::unlinkat(up.get(), base_name(d).c_str(), AT_REMOVEDIR);  // fails when not empty: kept
         }
       }
       if (code != 0) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -227,9 +228,11 @@ std::string secret_id(const builder::Mount& m) {
   return base_name(builder::go_clean(m.target));
 }
 
-// Where a mount goes in the container: BuildKit's target, relative ones below WORKDIR.
-std::string mount_target(const builder::Mount& m, const Step& s) {
+// Where a mount goes in the container: BuildKit's target, relative ones below WORKDIR. `ssh_index`:
+// the mount's place among the step's ssh mounts (BuildKit's default target).
+std::string mount_target(const builder::Mount& m, const Step& s, std::size_t ssh_index) {
   std::string t = m.target;
+  if (t.empty() && m.type == builder::MountType::Ssh) t = "/run/buildkit/ssh_agent." + std::to_string(ssh_index);
   if (t.empty() && m.type == builder::MountType::Secret) {
     if (m.env) return "";
     t = "/run/secrets/" + base_name(secret_id(m));
@@ -258,6 +261,7 @@ std::string host_path(const SourceTree& tree, const ResolvedSource& r) {
 }  // namespace
 
 void RunMounts::release() {
+  ssh.clear();
   caches.clear();
   sources.clear();
   tree_of.clear();
@@ -300,9 +304,10 @@ void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunM
   auto bind = [&](const std::string& src, const std::string& target, bool ro) {
     rm.mounts.push_back({{"Type", "bind"}, {"Source", src}, {"Target", target}, {"ReadOnly", ro}});
   };
+  std::size_t ssh_mounts = 0;
   for (std::size_t i = 0; i < s.mounts.size(); ++i) {
     const builder::Mount& m = s.mounts[i];
-    std::string target = mount_target(m, s);
+    std::string target = mount_target(m, s, ssh_mounts);
     switch (m.type) {
       case builder::MountType::Bind: {
         const ResolvedSource& r = *rm.sources[i];
@@ -373,8 +378,28 @@ void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunM
         rm.file_targets.push_back(target);
         break;
       }
-      case builder::MountType::Ssh:
-        break;  // refused by check_supported
+      case builder::MountType::Ssh: {
+        // BuildKit's SSH_AUTH_SOCK: the first ssh mount's target, unless the step's env has one
+        // (set whether or not the client forwards the id).
+        if (ssh_mounts++ == 0 && std::none_of(s.env.begin(), s.env.end(), [](const std::string& e) {
+              return e.rfind("SSH_AUTH_SOCK=", 0) == 0;
+            }))
+          rm.env.push_back("SSH_AUTH_SOCK=" + target);
+        std::string id = m.cache_id.empty() ? "default" : m.cache_id;
+        const std::shared_ptr<SshSession>& ssh = ws.options().ssh;
+        if (!ssh || !ssh->forwards(id)) {
+          if (!m.required) break;  // BuildKit's optional ssh mount: none
+          if (!ssh || !ssh->forwards_any())
+            throw Error("no SSH key " + builder::go::quote(id) + " forwarded from the client");
+          throw Error("unset ssh forward key " + id);  // BuildKit's agent provider's words
+        }
+        rm.ssh.push_back(ssh->listen(id, ws.daemon().config().exec_root + "/build-ssh",
+                                     m.uid ? static_cast<uid_t>(*m.uid) : 0, m.gid ? static_cast<gid_t>(*m.gid) : 0,
+                                     m.mode ? static_cast<mode_t>(*m.mode) : 0600));
+        bind(rm.ssh.back()->path(), target, true);
+        rm.file_targets.push_back(target);
+        break;
+      }
     }
   }
   if (!s.inline_files.empty()) {  // heredoc scripts, read-only under /dev/pipes/ (BuildKit's way)

@@ -5,7 +5,9 @@
 //     step's cache key as COPY's sources are (resolve_mounts, before the cache lookup);
 //   - cache: below (CacheMounts), made from a stage's directory with from=;
 //   - tmpfs (nosuid only, as BuildKit's); secret (a file in the exec root, or env=, from
-//     BuildOptions::secrets); heredoc scripts read-only under /dev/pipes/.
+//     BuildOptions::secrets); ssh (a socket of the client's session, build_ssh.h, at the target,
+//     /run/buildkit/ssh_agent.<n> by default, and SSH_AUTH_SOCK the first one's unless the step's
+//     env has it); heredoc scripts read-only under /dev/pipes/.
 // The empty files the runtime makes to mount files on are listed (file_targets), so that the
 // step's layer does not keep them.
 //
@@ -41,6 +43,7 @@
 
 #include "builder/stage_eval.h"
 #include "engine/build_sources.h"
+#include "engine/build_ssh.h"
 #include "engine/build_workspace.h"
 
 namespace hoist::engine {
@@ -122,7 +125,8 @@ struct RunMounts {
   std::vector<std::optional<ResolvedSource>> sources;      // per mount: bind's or cache from='s source
   nlohmann::json mounts = nlohmann::json::array();       // HostConfig.Mounts
   nlohmann::json tmpfs = nlohmann::json::object();      // HostConfig.Tmpfs: destination → options
-  std::vector<std::string> env;                            // secrets as env=
+  std::vector<std::string> env;                            // secrets as env=, SSH_AUTH_SOCK
+  std::vector<std::unique_ptr<SshSession::Socket>> ssh;    // ssh mounts' sockets
   std::vector<CacheMounts::Lease> caches;
   std::vector<std::string> dirs;                           // removed when the step ends
   std::vector<std::string> file_targets;                   // file binds: the stubs the runtime makes

@@ -4,6 +4,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@
 #include "image/registry.h"
 
 namespace hoist::engine {
+
+class SshSession;
 
 struct BuildOptions {
   std::string dockerfile = "Dockerfile";  // its path in the context
@@ -34,6 +37,9 @@ struct BuildOptions {
   // kept copy of the context lacks; empty: the body is the whole context.
   std::string context_cache;
   std::map<std::string, std::string> secrets;  // RUN --mount=type=secret: id → the secret's bytes
+  // RUN --mount=type=ssh: the client's session (header X-Hoist-Build-Session, build_ssh.h); null:
+  // the client forwards no ssh id.
+  std::shared_ptr<SshSession> ssh;
   // The entitlement security.insecure (header X-Hoist-Build-Entitlements): RUN --security=insecure
   // runs privileged; without it such a RUN fails.
   bool allow_insecure = false;

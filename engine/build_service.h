@@ -37,8 +37,8 @@
 // BuildKit's "security.insecure is not allowed"). The context may be the copy kept from the
 // last build of the same directory, updated by the body (build_context_cache.h).
 //
-// Not supported yet, refused with an error naming them: RUN --mount=type=ssh; COPY/ADD of a git
-// repository.
+// RUN --mount=type=ssh reaches the client's agent through the session the request names
+// (build_ssh.h). Not supported yet, refused with an error naming it: COPY/ADD of a git repository.
 #pragma once
 #include <functional>
 #include <map>

@@ -9,6 +9,8 @@ packages=(
   libnl-route-3-dev libnl-nf-3-dev libnftables-dev libyaml-cpp-dev libgit2-dev
   # tests
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
+  # an SSH agent and a key for the RUN --mount=type=ssh tests
+  openssh-client
   # a real registry for the image tests (plain, TLS, htpasswd, token), its tools, the test servers
   docker-registry openssl apache2-utils python3 curl zstd
   # git: the tests' repositories and their git daemon (the build's git contexts)

@@ -6,7 +6,8 @@
 // pull shown as docker's client shows it off a terminal), or with --progress=tty (auto on a
 // terminal) BuildKit's live view of it on stderr (cli/build_progress.h). An http(s) URL is the
 // daemon's to fetch (remote=), and so is a git repository (the daemon clones it). --platform is sent as platform=,
-// --allow's entitlements in Hoist's X-Hoist-Build-Entitlements header (docs/api.md).
+// --allow's entitlements in Hoist's X-Hoist-Build-Entitlements header, --ssh's agents through a
+// build session (cli/ssh_forward.h, X-Hoist-Build-Session; docs/api.md).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "cli/build_progress.h"
 #include "cli/commands/auth.h"
 #include "cli/commands/commands.h"
+#include "cli/ssh_forward.h"
 #include "cli/format.h"
 #include "common/digest.h"
 #include "common/error.h"
@@ -437,10 +439,12 @@ std::map<std::string, std::string> secrets_header(const Parsed& p) {
   return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
 }
 
-// Hoist's own request headers of the command's flags: the secrets (above) and `--allow`'s
-// entitlements (X-Hoist-Build-Entitlements, docs/api.md; BuildKit's names, checked here).
-std::map<std::string, std::string> build_headers(const Parsed& p) {
+// Hoist's own request headers of the command's flags: the secrets (above), `--allow`'s
+// entitlements (X-Hoist-Build-Entitlements, docs/api.md; BuildKit's names, checked here) and the
+// session of `--ssh` (X-Hoist-Build-Session).
+std::map<std::string, std::string> build_headers(const Parsed& p, const SshForwarder* ssh) {
   std::map<std::string, std::string> h = secrets_header(p);
+  if (ssh) h["X-Hoist-Build-Session"] = ssh->session_id();
   std::string allowed;
   for (const std::string& list : p.all("allow"))
     for (std::string e : split(list, ',')) {
@@ -536,11 +540,11 @@ bool looks_like_archive(const std::string& d) {
 }
 
 // `build -`: stdin is the context as a tar (sent as it is), or a Dockerfile (sent alone).
-int build_from_stdin(Ctx& ctx, const Parsed& p) {
+int build_from_stdin(Ctx& ctx, const Parsed& p, const SshForwarder* ssh) {
   std::string data = read_all_fd(0);
   std::string id;
   std::string query = build_query(p);
-  auto headers = build_headers(p);
+  auto headers = build_headers(p, ssh);
   auto view = progress_view(p);
   if (looks_like_archive(data)) {
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
@@ -693,6 +697,8 @@ const Command kBuildCommand = {
               {"secret", 0, "list",
                "Secret to expose to the build (format: \"id=mysecret[,src=/local/secret]\" or \"id=x,env=VAR\")"},
               {"shm-size", 0, "bytes", "Size of \"/dev/shm\""},
+              {"ssh", 0, "list",
+               "SSH agent socket or keys to expose to the build (format: \"default|<id>[=<socket>|<key>[,<key>]]\")"},
               {"tag", 't', "list", "Name and optionally a tag in the \"name:tag\" format"},
               {"target", 0, "string", "Set the target build stage to build."},
               {"ulimit", 0, "ulimit", "Ulimit options", "[]"}},
@@ -703,25 +709,28 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   auto p = parse(ctx, kBuildCommand, argv);
   const std::string& arg = p.args[0];
   bool url = arg.rfind("http://", 0) == 0 || arg.rfind("https://", 0) == 0;
+  // --ssh: a session with the daemon for the build's length (its agents' connections go through it).
+  std::unique_ptr<SshForwarder> ssh;
+  if (p.has("ssh")) ssh = std::make_unique<SshForwarder>(ctx.c(), parse_ssh_specs(p.all("ssh"), std::getenv("SSH_AUTH_SOCK")));
   if (url || builder::is_git_url(arg)) {
     // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone) or clones the
     // git repository: remote=.
     std::string id;
     std::string dockerfile = p.has("file") ? p.get("file") : "Dockerfile";
     std::string path = build_path(dockerfile, build_query(p)) + "&remote=" + q(arg);
-    auto headers = build_headers(p);
+    auto headers = build_headers(p, ssh.get());
     auto view = progress_view(p);
     return finish(p, send_build(ctx, quiet_mode(p), path, [](const Client::BodySink&) { return std::int64_t{-1}; },
                                 print_stream, id, headers, view.get()), id);
   }
-  if (arg == "-") return build_from_stdin(ctx, p);
+  if (arg == "-") return build_from_stdin(ctx, p, ssh.get());
   ContextBuild b;
   b.context = absolute(arg);
   struct stat st;
   if (::stat(b.context.c_str(), &st) != 0) throw Error("unable to prepare context: path \"" + arg + "\" not found");
   b.quiet = quiet_mode(p);
   b.query = build_query(p);
-  b.headers = build_headers(p);
+  b.headers = build_headers(p, ssh.get());
   if (p.has("file")) {
     // Relative to the working directory, as docker's client takes it.
     std::string f = p.get("file");

@@ -6,7 +6,10 @@
 // dockerd sends it while its output is still unflushed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <set>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +20,7 @@
 #include "engine/api/routes.h"
 #include "engine/build_platform.h"
 #include "engine/build_service.h"
+#include "engine/build_ssh.h"
 #include "engine/container_service.h"
 #include "engine/daemon.h"
 #include "image/reference.h"
@@ -159,6 +163,14 @@ bool build_entitlements(const std::string& header, bool daemon_allows_insecure) 
   return insecure;
 }
 
+// A session id as the client names it (docs/api.md): 16 to 64 letters, digits, '-' or '_'.
+bool valid_session_id(const std::string& id) {
+  if (id.size() < 16 || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
 // httputils.Int64ValueOrZero: a number, else 0.
 std::int64_t int64_or_zero(const Request& req, const std::string& key) {
   std::string v = req.q(key);
@@ -224,6 +236,28 @@ json build_cache_json(const std::vector<BuildCacheRecord>& records, const std::s
 
 void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
   auto builds = std::make_shared<BuildService>(d, svc);
+  auto sessions = std::make_shared<SshSessions>();
+  // hoist's CLI: a session for RUN --mount=type=ssh (engine/build_ssh.h, docs/api.md), open until
+  // the client hangs up or the build that names it ends.
+  rt.post("/hoist/session", [sessions](Request& req, Response& res) {
+    std::string id = req.q("id");
+    if (!valid_session_id(id))
+      throw InvalidArgument("invalid session id \"" + id + "\": 16 to 64 letters, digits, '-' or '_'");
+    std::set<std::string> ssh;
+    for (const std::string& v : query_values(req.target, "ssh")) {
+      if (v.empty()) throw InvalidArgument("invalid ssh parameter: an empty id");
+      ssh.insert(v);
+    }
+    auto s = sessions->open(id, ssh);
+    try {
+      res.hijack(req.header("upgrade").empty() ? 200 : 101, "application/vnd.hoist.session",
+                 [&](UniqueFd conn, std::string already) { s->serve(std::move(conn), std::move(already)); });
+    } catch (...) {
+      sessions->close(id);
+      throw;
+    }
+    sessions->close(id);
+  });
   // hoist's CLI: which of its context's files the kept copy has (engine/build_context_cache.h).
   rt.post("/hoist/build-context", [builds](Request& req, Response& res) {
     auto a = builds->contexts().compare(req.q("key"), req.body(64 << 20));
@@ -251,7 +285,7 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
                 {"SpaceReclaimed", rep.reclaimed}};
     res.json(200, out.dump() + "\n");
   });
-  rt.post("/build", [builds, &d](Request& req, Response& res) {
+  rt.post("/build", [builds, sessions, &d](Request& req, Response& res) {
     BuildOptions o;
     check_unsupported(req);
     o.dockerfile = req.q("dockerfile", "Dockerfile");
@@ -272,6 +306,17 @@ void register_build_routes(Router& rt, Daemon& d, ContainerService& svc) {
     o.secrets = build_secrets(req.header("x-hoist-build-secrets"));
     o.allow_insecure =
         build_entitlements(req.header("x-hoist-build-entitlements"), d.config().allow_security_insecure);
+    if (std::string sid = req.header("x-hoist-build-session"); !sid.empty()) {
+      o.ssh = sessions->find(sid);
+      if (!o.ssh) throw InvalidArgument("invalid X-Hoist-Build-Session header: no session \"" + sid + "\" is open");
+    }
+    // The session serves this build only: it ends with it (whatever way the build ends).
+    struct EndSession {
+      std::shared_ptr<SshSession> s;
+      ~EndSession() {
+        if (s) s->end();
+      }
+    } end_session{o.ssh};
     o.pull = req.qbool("pull");
     o.resources = build_resources(req);
     if (std::string cf = req.q("cachefrom"); !cf.empty()) {  // dockerd: a JSON array of references

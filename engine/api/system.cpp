@@ -145,8 +145,9 @@ void register_system_routes(Router& r, Daemon& d) {
     res.headers["Cache-Control"] = "no-cache, no-store, must-revalidate";
     res.headers["Pragma"] = "no-cache";
     res.headers["Builder-Version"] = "1";
-    // What hoist's own CLI may use beyond Docker's API (docs/api.md): the build context's stat entry.
-    res.headers["Hoist-Capabilities"] = "context-stat,context-cache";
+    // What hoist's own CLI may use beyond Docker's API (docs/api.md): the build context's stat entry,
+    // the kept contexts, build sessions (RUN --mount=type=ssh).
+    res.headers["Hoist-Capabilities"] = "context-stat,context-cache,session";
     if (req.method == "HEAD") {
       res.send(200, "", "text/plain; charset=utf-8");  // Content-Length: 0
       return;

@@ -18,6 +18,7 @@
 #include "common/strings.h"
 #include "harness.h"
 #include "registry_harness.h"
+#include "ssh_agent.h"
 
 namespace {
 
@@ -323,6 +324,75 @@ TEST_P(BuildCli, RunSecurityInsecure) {
   std::uint64_t s = std::stoull(sandbox, nullptr, 16), i = std::stoull(insecure, nullptr, 16);
   EXPECT_EQ(i & s, s) << caps.out;
   EXPECT_NE(i & (1ull << 21), 0u) << "CAP_SYS_ADMIN: " << caps.out;
+}
+
+// BuildKit's RUN --mount=type=ssh with `hoist build --ssh` (Hoist's build session, docs/api.md):
+// the step's agent at /run/buildkit/ssh_agent.0 (SSH_AUTH_SOCK) reaches the client's agent; an
+// optional id the client does not forward is not mounted (SSH_AUTH_SOCK still names its target);
+// a required one fails with BuildKit's words (also for docker's own CLI, which forwards nothing);
+// nothing of the socket stays in the image, nor in hoistd's exec root. dockerd's classic builder has no session: hoist's CLI says so.
+TEST_P(BuildCli, RunMountSsh) {
+  if (!hoist::test::TestSshAgent::available())
+    GTEST_SKIP() << "openssh-client is not installed (scripts/install-deps.sh)";
+  hoist::test::TestSshAgent agent(dir_->path(), "hoist-ssh-test@key");
+  auto with_agent = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"env", "SSH_AUTH_SOCK=" + agent.socket(), HOIST_CLI_BIN, "-H", host_, "--config", cfg_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_cmd(argv, "", 120);
+  };
+  run_cmd({"cp", HOIST_AGENT_LIST_BIN, ctx_ + "/agent_list"});
+  put(ctx_ + "/Dockerfile",
+      "FROM bb:1\nCOPY agent_list /bin/agent_list\n"
+      "RUN --mount=type=ssh agent_list > /listed\n"
+      "RUN --mount=type=ssh,id=other,target=/run/other.sock,required=false "
+      "sh -c 'test -e /run/other.sock || echo \"not mounted, SSH_AUTH_SOCK=$SSH_AUTH_SOCK\"' > /optional\n");
+  if (dockerd_) {
+    auto r = with_agent({"build", "--ssh", "default", ctx_});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("the daemon forwards no SSH agent"), std::string::npos) << r.err;
+    return;
+  }
+  auto bad = with_agent({"build", "--ssh", "default=" + dir_->path() + "/nothing", ctx_});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("failed to stat " + dir_->path() + "/nothing"), std::string::npos) << bad.err;
+  auto keyfile = with_agent({"build", "--ssh", "default=" + agent.key(), ctx_});
+  EXPECT_NE(keyfile.code, 0);
+  EXPECT_NE(keyfile.err.find("key files are not supported"), std::string::npos) << keyfile.err;
+
+  auto r = with_agent({"build", "--ssh", "default", "-t", "bc:1", ctx_});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  auto listed = docker({"run", "--rm", "--network", "none", "bc:1", "cat", "/listed", "/optional"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_EQ(listed.out,
+            "socket: /run/buildkit/ssh_agent.0\nidentities: 1\nhoist-ssh-test@key\n"
+            "not mounted, SSH_AUTH_SOCK=/run/other.sock\n");
+  // Nothing of the sockets in the image: no mount point, no variable, no history.
+  auto left = docker({"run", "--rm", "--network", "none", "bc:1", "sh", "-c",
+                      "ls -d /run/buildkit /run/other.sock 2>/dev/null; true"});
+  EXPECT_EQ(left.out, "") << left.out;
+  auto env = docker({"image", "inspect", "-f", "{{json .Config.Env}}", "bc:1"});
+  EXPECT_EQ(env.out.find("SSH_AUTH_SOCK"), std::string::npos) << env.out;
+  auto history = docker({"history", "--no-trunc", "bc:1"});
+  EXPECT_EQ(history.out.find("ssh_agent"), std::string::npos) << history.out;
+  // The step's socket and its directory are gone, and so is the session.
+  auto sockets = run_cmd({"sh", "-c", "ls -A " + hoistd_->exec_root() + "/build-ssh 2>/dev/null; true"});
+  EXPECT_EQ(sockets.out, "") << sockets.out;
+
+  // A required id: BuildKit's words when the client forwards nothing (hoist without --ssh,
+  // docker's own CLI), and when it forwards other ids.
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=ssh,id=deploy,required agent_list\n");
+  auto none = hoist({"build", ctx_});
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find("no SSH key \"deploy\" forwarded from the client"), std::string::npos) << none.err << none.out;
+  auto classic = docker({"build", ctx_});
+  EXPECT_NE(classic.code, 0);
+  EXPECT_NE((classic.err + classic.out).find("no SSH key \"deploy\" forwarded from the client"), std::string::npos)
+      << classic.err << classic.out;
+  auto other = with_agent({"build", "--ssh", "default", ctx_});
+  EXPECT_NE(other.code, 0);
+  EXPECT_NE(other.err.find("unset ssh forward key deploy"), std::string::npos) << other.err << other.out;
+  sockets = run_cmd({"sh", "-c", "ls -A " + hoistd_->exec_root() + "/build-ssh 2>/dev/null; true"});
+  EXPECT_EQ(sockets.out, "") << sockets.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, BuildCli, ::testing::Values("dockerd", "hoistd"),

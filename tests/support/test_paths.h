@@ -13,6 +13,7 @@ extern const char* const hoistd;
 extern const char* const shim;
 extern const char* const image;
 extern const char* const cli;
+extern const char* const agent_list;  // tools/agent_list.cpp's static binary
 }  // namespace hoist::test::paths
 
 #define HOIST_RUNTIME_BIN ::hoist::test::paths::runtime
@@ -22,3 +23,4 @@ extern const char* const cli;
 #define HOIST_SHIM_BIN ::hoist::test::paths::shim
 #define HOIST_IMAGE_BIN ::hoist::test::paths::image
 #define HOIST_CLI_BIN ::hoist::test::paths::cli
+#define HOIST_AGENT_LIST_BIN ::hoist::test::paths::agent_list
