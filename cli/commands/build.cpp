@@ -725,6 +725,13 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   // --ssh: a session with the daemon for the build's length (its agents' connections go through it).
   std::unique_ptr<SshForwarder> ssh;
   if (p.has("ssh")) ssh = std::make_unique<SshForwarder>(ctx.c(), parse_ssh_specs(p.all("ssh"), std::getenv("SSH_AUTH_SOCK")));
+  // --secret: only hoistd takes them (X-Hoist-Build-Secrets); the classic builder would build without.
+  if (p.has("secret")) {
+    ctx.c().negotiate();
+    if (!ctx.c().has_capability("session"))
+      throw Error("hoist build --secret: the daemon takes no build secrets (it is not a hoistd with build sessions; "
+                  "the classic builder has none)");
+  }
   if (url || builder::is_git_url(arg)) {
     // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone) or clones the
     // git repository: remote=.

@@ -825,7 +825,7 @@ TEST_P(ComposeApp, ChangedVolumeIsRecreatedWhenConfirmed) {
 // build.secrets and build.ssh, as Compose v2 gives them to BuildKit: against hoistd a secret from a
 // file (short form) and one from the project's environment (long form, under its target's id) reach
 // RUN --mount=type=secret, the client's agent (SSH_AUTH_SOCK) RUN --mount=type=ssh; no secret stays
-// in the image (files, history). dockerd's classic builder has neither: refused before any build,
+// in the image (files, history, saved layers). dockerd's classic builder has neither: refused before any build,
 // naming the service and the key.
 TEST_P(ComposeApp, BuildSecretsAndSsh) {
   if (!hoist::test::TestSshAgent::available())
@@ -886,6 +886,7 @@ TEST_P(ComposeApp, BuildSecretsAndSsh) {
   EXPECT_EQ(history.out.find("s3cret"), std::string::npos) << history.out;
   auto env = docker({"image", "inspect", "-f", "{{json .Config.Env}}", project_ + "-app"});
   EXPECT_EQ(env.out.find("s3cret"), std::string::npos) << env.out;
+  EXPECT_EQ(docker({"save", project_ + "-app"}).out.find("s3cret"), std::string::npos) << "a layer or the config";
   // A variable the project does not set: Compose's error, before the build.
   write(".env", file(".env").substr(0, file(".env").find("SECRET_TOKEN=")));
   auto unset = with_agent({"build"});
