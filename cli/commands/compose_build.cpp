@@ -89,11 +89,16 @@ std::string ensure_image(Ctx& ctx, const Project& proj, const std::string& servi
   return json::parse(r.body).value("Id", "");
 }
 
+namespace {
+
 // build.secrets and build.ssh go to hoistd (X-Hoist-Build-Secrets, a build session); a daemon
-// without build sessions (dockerd's classic builder) would build without them: refused before
-// any build, naming the service and the key.
-void check_build_features(Ctx& ctx, const std::vector<std::pair<std::string, compose::BuildPlan>>& builds) {
-  for (const auto& [service, plan] : builds)
+// without build sessions (dockerd's classic builder) would build without them: refused, naming the
+// service and the key. Returns each build's secrets header, read (files, the project's variables)
+// before any build.
+std::vector<std::map<std::string, std::string>> secret_headers(
+    Ctx& ctx, const Project& proj, const std::vector<std::pair<std::string, compose::BuildPlan>>& builds) {
+  std::vector<std::map<std::string, std::string>> headers;
+  for (const auto& [service, plan] : builds) {
     for (const char* key : {"secrets", "ssh"}) {
       if (key == std::string("secrets") ? plan.secrets.empty() : plan.ssh.empty()) continue;
       ctx.c().negotiate();
@@ -102,7 +107,29 @@ void check_build_features(Ctx& ctx, const std::vector<std::pair<std::string, com
                                " is not supported by the daemon (its classic builder, POST /build, has no BuildKit "
                                "secrets or SSH forwarding; hoistd has)"};
     }
+    std::vector<SecretSource> secrets;
+    for (const auto& sec : plan.secrets) {
+      // An `environment` secret: the project's variable (the shell's over .env's), as at run time.
+      std::optional<std::string> data;
+      if (!sec.env.empty()) {
+        auto it = proj.environment.find(sec.env);
+        if (it == proj.environment.end())
+          throw ExitError{1, "service \"" + service + "\": build.secrets: environment variable \"" + sec.env +
+                                 "\" required by secret \"" + sec.id + "\" is not set"};
+        data = it->second;
+      }
+      secrets.push_back({sec.id, sec.file, sec.env, data});
+    }
+    try {
+      headers.push_back(secrets_header(secrets));
+    } catch (const Error& e) {
+      throw ExitError{1, "service \"" + service + "\": build.secrets: " + e.what()};
+    }
+  }
+  return headers;
 }
+
+}  // namespace
 
 // Builds the image of each service of `services` that has `build:` (all of them with `always`,
 // else those whose image is missing or whose pull_policy is "build"), as `compose build`.
@@ -117,8 +144,9 @@ void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>&
       continue;
     builds.emplace_back(service, std::move(plan));
   }
-  check_build_features(ctx, builds);
-  for (auto& [service, plan] : builds) {
+  auto headers = secret_headers(ctx, proj, builds);
+  for (std::size_t i = 0; i < builds.size(); ++i) {
+    auto& [service, plan] = builds[i];
     if (!build_args.empty()) {
       // --build-arg: over the file's args (KEY alone: the environment's value, unset: left out).
       json args = json::object();
@@ -141,20 +169,7 @@ void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>&
     if (plan.has_inline) b.dockerfile_text = plan.dockerfile_inline;
     b.query = plan.query;
     b.quiet = quiet;
-    std::vector<SecretSource> secrets;
-    for (const auto& sec : plan.secrets) {
-      // An `environment` secret: the project's variable (the shell's over .env's), as at run time.
-      std::optional<std::string> data;
-      if (!sec.env.empty()) {
-        auto it = proj.environment.find(sec.env);
-        if (it == proj.environment.end())
-          throw ExitError{1, "service \"" + service + "\": build.secrets: environment variable \"" + sec.env +
-                                 "\" required by secret \"" + sec.id + "\" is not set"};
-        data = it->second;
-      }
-      secrets.push_back({sec.id, sec.file, sec.env, data});
-    }
-    b.headers = secrets_header(secrets);
+    b.headers = headers[i];
     // build.ssh: a session with the daemon for the build's length, as `hoist build --ssh`.
     std::unique_ptr<SshForwarder> ssh;
     if (!plan.ssh.empty()) {
