@@ -393,11 +393,33 @@ std::string build_path(const std::string& dockerfile, const std::string& query) 
   return "/build?dockerfile=" + q(dockerfile) + query;
 }
 
-// `--secret id=x,src=file` / `id=x,env=VAR` / `type=env|file` / `id=x` (the env var x when set,
-// else the file x), as buildx reads them; sent in Hoist's X-Hoist-Build-Secrets header
-// (docs/api.md): base64 of {"<id>": "<base64 of the secret>"}.
-std::map<std::string, std::string> secrets_header(const Parsed& p) {
+}  // namespace
+
+std::map<std::string, std::string> secrets_header(const std::vector<SecretSource>& secrets) {
   json all = json::object();
+  for (const SecretSource& s : secrets) {
+    std::string data;
+    if (s.data) {
+      data = *s.data;
+    } else if (!s.env.empty()) {
+      const char* v = std::getenv(s.env.c_str());
+      if (!v) throw Error("secret " + s.id + ": environment variable " + s.env + " is not set");
+      data = v;
+    } else {
+      data = read_file(s.file);
+    }
+    all[s.id] = b64(data);
+  }
+  if (all.empty()) return {};
+  return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
+}
+
+namespace {
+
+// `--secret id=x,src=file` / `id=x,env=VAR` / `type=env|file` / `id=x` (the env var x when set,
+// else the file x), as buildx reads them.
+std::map<std::string, std::string> secrets_header(const Parsed& p) {
+  std::vector<SecretSource> secrets;
   for (const std::string& spec : p.all("secret")) {
     std::string id, src, env, type;
     for (const std::string& field : split(spec, ',')) {
@@ -425,18 +447,9 @@ std::map<std::string, std::string> secrets_header(const Parsed& p) {
       if (std::getenv(id.c_str())) env = id;
       else src = id;
     }
-    std::string data;
-    if (!env.empty()) {
-      const char* v = std::getenv(env.c_str());
-      if (!v) throw Error("secret " + id + ": environment variable " + env + " is not set");
-      data = v;
-    } else {
-      data = read_file(src);
-    }
-    all[id] = b64(data);
+    secrets.push_back({id, src, env, std::nullopt});
   }
-  if (all.empty()) return {};
-  return {{"X-Hoist-Build-Secrets", b64(all.dump())}};
+  return secrets_header(secrets);
 }
 
 // Hoist's own request headers of the command's flags: the secrets (above), `--allow`'s
@@ -712,6 +725,13 @@ int cmd_build(Ctx& ctx, const std::vector<std::string>& argv) {
   // --ssh: a session with the daemon for the build's length (its agents' connections go through it).
   std::unique_ptr<SshForwarder> ssh;
   if (p.has("ssh")) ssh = std::make_unique<SshForwarder>(ctx.c(), parse_ssh_specs(p.all("ssh"), std::getenv("SSH_AUTH_SOCK")));
+  // --secret: only hoistd takes them (X-Hoist-Build-Secrets); the classic builder would build without.
+  if (p.has("secret")) {
+    ctx.c().negotiate();
+    if (!ctx.c().has_capability("session"))
+      throw Error("hoist build --secret: the daemon takes no build secrets (it is not a hoistd with build sessions; "
+                  "the classic builder has none)");
+  }
   if (url || builder::is_git_url(arg)) {
     // The daemon fetches the URL (a tar, plain or compressed, or a Dockerfile alone) or clones the
     // git repository: remote=.

@@ -34,6 +34,16 @@ CommandFn cmd_cp;
 // build.cpp: an image from a Dockerfile (the daemon's classic /build API).
 extern const Command kBuildCommand;
 CommandFn cmd_build;
+// Build secrets (RUN --mount=type=secret) in Hoist's X-Hoist-Build-Secrets header (docs/api.md:
+// base64 of {"<id>": "<base64 of the secret>"}), each read from its file or environment variable
+// (Error when it cannot be) or given; none: no header.
+struct SecretSource {
+  std::string id;
+  std::string file;  // or
+  std::string env;   // or
+  std::optional<std::string> data;  // the secret itself
+};
+std::map<std::string, std::string> secrets_header(const std::vector<SecretSource>& secrets);
 // A build of a context directory as `hoist build DIR` sends it (.dockerignore honoured, the
 // Dockerfile added to the tar when it is outside the context or given as text).
 struct ContextBuild {

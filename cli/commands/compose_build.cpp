@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "cli/commands/network.h"
 #include "cli/compose/orchestrate.h"
 #include "cli/format.h"
+#include "cli/ssh_forward.h"
 #include "common/strings.h"
 
 namespace hoist::cli::composecmd {
@@ -87,16 +89,64 @@ std::string ensure_image(Ctx& ctx, const Project& proj, const std::string& servi
   return json::parse(r.body).value("Id", "");
 }
 
+namespace {
+
+// build.secrets and build.ssh go to hoistd (X-Hoist-Build-Secrets, a build session); a daemon
+// without build sessions (dockerd's classic builder) would build without them: refused, naming the
+// service and the key. Returns each build's secrets header, read (files, the project's variables)
+// before any build.
+std::vector<std::map<std::string, std::string>> secret_headers(
+    Ctx& ctx, const Project& proj, const std::vector<std::pair<std::string, compose::BuildPlan>>& builds) {
+  std::vector<std::map<std::string, std::string>> headers;
+  for (const auto& [service, plan] : builds) {
+    for (const char* key : {"secrets", "ssh"}) {
+      if (key == std::string("secrets") ? plan.secrets.empty() : plan.ssh.empty()) continue;
+      ctx.c().negotiate();
+      if (!ctx.c().has_capability("session"))
+        throw ExitError{1, "service \"" + service + "\": build." + key +
+                               " is not supported by the daemon (its classic builder, POST /build, has no BuildKit "
+                               "secrets or SSH forwarding; hoistd has)"};
+    }
+    std::vector<SecretSource> secrets;
+    for (const auto& sec : plan.secrets) {
+      // An `environment` secret: the project's variable (the shell's over .env's), as at run time.
+      std::optional<std::string> data;
+      if (!sec.env.empty()) {
+        auto it = proj.environment.find(sec.env);
+        if (it == proj.environment.end())
+          throw ExitError{1, "service \"" + service + "\": build.secrets: environment variable \"" + sec.env +
+                                 "\" required by secret \"" + sec.id + "\" is not set"};
+        data = it->second;
+      }
+      secrets.push_back({sec.id, sec.file, sec.env, data});
+    }
+    try {
+      headers.push_back(secrets_header(secrets));
+    } catch (const Error& e) {
+      throw ExitError{1, "service \"" + service + "\": build.secrets: " + e.what()};
+    }
+  }
+  return headers;
+}
+
+}  // namespace
+
 // Builds the image of each service of `services` that has `build:` (all of them with `always`,
 // else those whose image is missing or whose pull_policy is "build"), as `compose build`.
 void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>& services, bool always,
                   const compose::BuildFlags& flags, const std::vector<std::string>& build_args, bool quiet) {
+  std::vector<std::pair<std::string, compose::BuildPlan>> builds;
   for (const auto& service : services) {
     if (!compose::has_build(proj, service)) continue;
     compose::BuildPlan plan = compose::build_plan(proj, service, flags);
     if (!always && compose::service_of(proj, service).value("pull_policy", "") != "build" &&
         ctx.c().request("GET", "/images/" + q(plan.image) + "/json", "", {}, true).status == 200)
       continue;
+    builds.emplace_back(service, std::move(plan));
+  }
+  auto headers = secret_headers(ctx, proj, builds);
+  for (std::size_t i = 0; i < builds.size(); ++i) {
+    auto& [service, plan] = builds[i];
     if (!build_args.empty()) {
       // --build-arg: over the file's args (KEY alone: the environment's value, unset: left out).
       json args = json::object();
@@ -119,6 +169,13 @@ void build_images(Ctx& ctx, const Project& proj, const std::vector<std::string>&
     if (plan.has_inline) b.dockerfile_text = plan.dockerfile_inline;
     b.query = plan.query;
     b.quiet = quiet;
+    b.headers = headers[i];
+    // build.ssh: a session with the daemon for the build's length, as `hoist build --ssh`.
+    std::unique_ptr<SshForwarder> ssh;
+    if (!plan.ssh.empty()) {
+      ssh = std::make_unique<SshForwarder>(ctx.c(), parse_ssh_specs(plan.ssh, std::getenv("SSH_AUTH_SOCK")));
+      b.headers["X-Hoist-Build-Session"] = ssh->session_id();
+    }
     progress("Service", service, "Building");
     std::string id;
     int rc = build_context_dir(ctx, b, [&](const std::string& line) {

@@ -329,6 +329,30 @@ json ulimits(const json& v, const std::string& path) {
   return out;
 }
 
+// build.ssh as Compose v2 prints it (compose-go's SSHKey): a list of "<id>", or "<id>: <path>"
+// for an entry with a path (the list form's "<id>=<path>", the mapping's <id>: <path>; a null or
+// empty path is none).
+json build_ssh(const json& v, const std::string& path) {
+  json out = json::array();
+  auto add = [&](const std::string& id, const std::string& where) { out.push_back(where.empty() ? id : id + ": " + where); };
+  if (v.is_object()) {
+    for (const auto& [id, p] : v.items()) {
+      if (!p.is_null() && !p.is_string()) type_error(path + "." + id, "string");
+      add(id, p.is_null() ? "" : p.get<std::string>());
+    }
+  } else if (v.is_array()) {
+    for (const auto& e : v) {
+      if (!e.is_string()) type_error(path, "list of strings");
+      std::string s = e.get<std::string>();
+      auto eq = s.find('=');
+      add(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+    }
+  } else {
+    type_error(path, "list or mapping");
+  }
+  return out;
+}
+
 json build(const json& v, const std::string& path) {
   json b = v.is_string() ? json{{"context", v}} : v;
   if (!b.is_object()) type_error(path, "string or mapping");
@@ -345,6 +369,7 @@ json build(const json& v, const std::string& path) {
     for (const auto& item : b["secrets"]) s.push_back(file_mount(item, path + ".secrets"));
     b["secrets"] = s;
   }
+  if (b.contains("ssh")) b["ssh"] = build_ssh(b["ssh"], path + ".ssh");
   if (b.contains("ulimits")) b["ulimits"] = ulimits(b["ulimits"], path + ".ulimits");
   if (b.contains("shm_size")) b["shm_size"] = parse_bytes(b["shm_size"], path + ".shm_size");
   for (const char* k : {"no_cache", "pull", "privileged"})

@@ -134,6 +134,28 @@ std::string qenc(const std::string& v) {
   return r;
 }
 
+// build.secrets: each the top-level secret's file or environment variable (Compose v2's rule:
+// the id is the target when set, else the source).
+std::vector<BuildSecret> build_secrets(const Project& p, const json& list, const std::string& what) {
+  std::vector<BuildSecret> out;
+  const json& top_level = (*p.model).value("secrets", json::object());
+  for (const auto& item : list) {
+    std::string source = item.value("source", "");
+    for (const auto& [k, x] : item.items())
+      if (k != "source" && k != "target" && k.rfind("x-", 0) != 0)
+        refuse(what + ".secrets[" + source + "]", k, "a build secret's uid, gid and mode are its RUN --mount's options");
+    const json def = top_level.value(source, json::object());
+    BuildSecret s;
+    s.id = item.value("target", source);
+    if (def.value("external", false)) throw Error("unsupported external secret " + def.value("name", source));
+    if (def.contains("environment")) s.env = def["environment"].get<std::string>();
+    else if (def.contains("file")) s.file = def["file"].get<std::string>();
+    else throw Error("secrets." + source + ": neither `file` nor `environment` is set");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 }  // namespace
 
 BuildPlan build_plan(const Project& p, const std::string& service, const BuildFlags& flags) {
@@ -187,7 +209,15 @@ BuildPlan build_plan(const Project& p, const std::string& service, const BuildFl
     } else if (k == "platforms") {
       if (v.size() > 1) refuse(what, "platforms", "several platforms need BuildKit");
       if (v.size() == 1) query += "&platform=" + qenc(v[0].get<std::string>());
-    } else if (k == "secrets" || k == "ssh" || k == "cache_to" || k == "additional_contexts" || k == "entitlements" ||
+    } else if (k == "secrets") {
+      plan.secrets = build_secrets(p, v, what);
+    } else if (k == "ssh") {
+      for (const auto& e : v) {  // the model's "<id>: <path>" as --ssh's "<id>=<path>"
+        std::string entry = e.get<std::string>();
+        auto colon = entry.find(": ");
+        plan.ssh.push_back(colon == std::string::npos ? entry : entry.substr(0, colon) + "=" + entry.substr(colon + 2));
+      }
+    } else if (k == "cache_to" || k == "additional_contexts" || k == "entitlements" ||
                k == "privileged" || k == "no_cache_filter" || k == "provenance" || k == "sbom") {
       refuse(what, k, "it needs BuildKit; hoist builds with the classic builder (POST /build)");
     } else refuse(what, k);

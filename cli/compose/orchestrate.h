@@ -67,8 +67,16 @@ bool has_build(const Project& p, const std::string& service);
 // What `compose build` sends to the classic POST /build for a service with `build:`: the context
 // directory, the Dockerfile (relative to the context or absolute, or its text for
 // dockerfile_inline) and the query after `dockerfile=` (t, buildargs, labels with Compose's
-// com.docker.compose.{project,service,version}, target, cachefrom, networkmode, ...). BuildKit's
-// keys (secrets, ssh, cache_to, additional_contexts, ...) are refused with an Error.
+// com.docker.compose.{project,service,version}, target, cachefrom, networkmode, ...), and the
+// BuildKit features Hoist's builder has: `secrets` (each the top-level secret's file or environment
+// variable, under its target's id, else its source's, as Compose v2 sends them) and `ssh` (values
+// as `hoist build --ssh` takes them). BuildKit's other keys (cache_to, additional_contexts, ...)
+// are refused with an Error.
+struct BuildSecret {
+  std::string id;
+  std::string file;  // the secret's file, or
+  std::string env;   // the environment variable holding it
+};
 struct BuildPlan {
   std::string image;  // the tag the containers use
   std::string context;
@@ -76,6 +84,8 @@ struct BuildPlan {
   bool has_inline = false;
   std::string dockerfile_inline;
   std::string query;
+  std::vector<BuildSecret> secrets;
+  std::vector<std::string> ssh;  // "default", "<id>" or "<id>=<path>", as --ssh takes them
 };
 struct BuildFlags {
   bool no_cache = false;

@@ -326,6 +326,25 @@ TEST_P(BuildCli, RunSecurityInsecure) {
   EXPECT_NE(i & (1ull << 21), 0u) << "CAP_SYS_ADMIN: " << caps.out;
 }
 
+// BuildKit's RUN --mount=type=secret with `hoist build --secret` (Hoist's X-Hoist-Build-Secrets):
+// the step reads the file's secret, the image keeps none of it; dockerd's classic builder takes no
+// secrets: hoist's CLI says so before building.
+TEST_P(BuildCli, RunMountSecret) {
+  put(dir_->path() + "/pw.txt", "file-s3cret");
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=secret,id=pw md5sum < /run/secrets/pw > /pw.md5\n");
+  auto r = hoist({"build", "--secret", "id=pw,src=" + dir_->path() + "/pw.txt", "-t", "bc:1", ctx_});
+  if (dockerd_) {
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find("hoist build --secret: the daemon takes no build secrets"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("Step 1/2"), std::string::npos) << r.out;
+    return;
+  }
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  auto sum = docker({"run", "--rm", "--network", "none", "bc:1", "cat", "/pw.md5"});
+  EXPECT_EQ(sum.out, run_cmd({"sh", "-c", "printf %s file-s3cret | md5sum"}).out);
+  EXPECT_EQ(docker({"save", "bc:1"}).out.find("s3cret"), std::string::npos);
+}
+
 // BuildKit's RUN --mount=type=ssh with `hoist build --ssh` (Hoist's build session, docs/api.md):
 // the step's agent at /run/buildkit/ssh_agent.0 (SSH_AUTH_SOCK) reaches the client's agent; an
 // optional id the client does not forward is not mounted (SSH_AUTH_SOCK still names its target);

@@ -31,6 +31,7 @@
 #include "cli_daemon_test.h"
 #include "common/strings.h"
 #include "registry_harness.h"
+#include "ssh_agent.h"
 #include "test_files.h"
 
 namespace {
@@ -453,10 +454,10 @@ TEST_P(ComposeApp, RefusalsBuildAndImages) {
   EXPECT_EQ(up.err, "services.b: `runtime` is not supported yet by hoist compose\n");
   EXPECT_EQ(summary(), json::object());
   write("compose.yaml", std::string() + "name: " + project_ +
-                            "\nservices:\n  a: {build: {context: ., secrets: [s]}}\nsecrets:\n  s: {file: ./s}\n");
+                            "\nservices:\n  a: {build: {context: ., cache_to: [type=inline]}}\n");
   up = compose({"up", "-d"});
   EXPECT_EQ(up.code, 1);
-  EXPECT_EQ(up.err, "services.a.build: `secrets` is not supported yet by hoist compose (it needs BuildKit; hoist builds "
+  EXPECT_EQ(up.err, "services.a.build: `cache_to` is not supported yet by hoist compose (it needs BuildKit; hoist builds "
                     "with the classic builder (POST /build))\n");
   EXPECT_EQ(summary(), json::object());
 
@@ -819,6 +820,80 @@ TEST_P(ComposeApp, ChangedVolumeIsRecreatedWhenConfirmed) {
   ASSERT_EQ(up.code, 0) << up.err;
   EXPECT_EQ(up.out, "");
   EXPECT_EQ(up.err.find("Removed"), std::string::npos) << up.err;
+}
+
+// build.secrets and build.ssh, as Compose v2 gives them to BuildKit: against hoistd a secret from a
+// file (short form) and one from the project's environment (long form, under its target's id) reach
+// RUN --mount=type=secret, the client's agent (SSH_AUTH_SOCK) RUN --mount=type=ssh; no secret stays
+// in the image (files, history, saved layers). dockerd's classic builder has neither: refused before any build,
+// naming the service and the key.
+TEST_P(ComposeApp, BuildSecretsAndSsh) {
+  if (!hoist::test::TestSshAgent::available())
+    GTEST_SKIP() << "openssh-client is not installed (scripts/install-deps.sh)";
+  hoist::test::TestSshAgent agent(dir_, "hoist-compose-ssh@key");
+  fs::create_directories(dir_ + "/app");
+  hoist::test::run_cmd({"cp", HOIST_AGENT_LIST_BIN, dir_ + "/app/agent_list"});
+  write("app/Dockerfile",
+        "FROM bb:1\nCOPY agent_list /bin/agent_list\n"
+        "RUN --mount=type=secret,id=pw --mount=type=secret,id=tok,env=TOK "
+        "sh -c 'md5sum < /run/secrets/pw > /pw.md5; printf %s \"$TOK\" | md5sum > /tok.md5'\n"
+        "RUN --mount=type=ssh agent_list > /listed\n");
+  write("pw.txt", "file-s3cret");
+  write(".env", file(".env") + "SECRET_TOKEN=env-s3cret\n");
+  write("compose.yaml", "name: " + project_ +
+                            "\nservices:\n  app:\n    build:\n      context: ./app\n"
+                            "      secrets: [pw, {source: token, target: tok}]\n      ssh: [default]\n"
+                            "    command: [sleep, '1000']\n"
+                            "secrets:\n  pw: {file: ./pw.txt}\n  token: {environment: SECRET_TOKEN}\n");
+  auto with_agent = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv{"env", "SSH_AUTH_SOCK=" + agent.socket(), HOIST_CLI_BIN, "-H", host_, "--config", cfg_,
+                                  "compose", "--project-directory", dir_, "-f", dir_ + "/compose.yaml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return hoist::test::run_cmd(argv, "", 120);
+  };
+  // config: as Compose v2 prints them (the short form long, the file absolute).
+  auto config = with_agent({"config", "--format", "json"});
+  ASSERT_EQ(config.code, 0) << config.err;
+  json build = json::parse(config.out)["services"]["app"]["build"];
+  EXPECT_EQ(build["secrets"], json::parse(R"([{"source":"pw"},{"source":"token","target":"tok"}])"));
+  EXPECT_EQ(build["ssh"], json::array({"default"}));
+  EXPECT_EQ(json::parse(config.out)["secrets"]["pw"]["file"], dir_ + "/pw.txt");
+  if (dockerd_) {
+    auto r = with_agent({"up", "-d"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("service \"app\": build.secrets is not supported by the daemon"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("Building"), std::string::npos) << r.err;
+    write("compose.yaml", "name: " + project_ + "\nservices:\n  app: {build: {context: ./app, ssh: [default]}}\n");
+    r = with_agent({"build"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("service \"app\": build.ssh is not supported by the daemon"), std::string::npos) << r.err;
+    EXPECT_NE(docker({"image", "inspect", project_ + "-app"}).code, 0);
+    return;
+  }
+  auto built = with_agent({"build"});
+  ASSERT_EQ(built.code, 0) << built.err << built.out;
+  auto md5 = [](const std::string& s) { return hoist::test::run_cmd({"sh", "-c", "printf %s '" + s + "' | md5sum"}).out; };
+  auto got = docker({"run", "--rm", "--network", "none", project_ + "-app", "cat", "/pw.md5", "/tok.md5", "/listed"});
+  ASSERT_EQ(got.code, 0) << got.err;
+  EXPECT_EQ(got.out, md5("file-s3cret") + md5("env-s3cret") +
+                         "socket: /run/buildkit/ssh_agent.0\nidentities: 1\nhoist-compose-ssh@key\n");
+  // Nothing of the secrets in the image: no file holds them, no mount point, no history.
+  auto left = docker({"run", "--rm", "--network", "none", project_ + "-app", "sh", "-c",
+                      "find / -xdev -type f | xargs grep -l s3cret; ls -d /run/secrets /run/buildkit 2>/dev/null; true"});
+  EXPECT_EQ(left.out, "") << left.out;
+  auto history = docker({"history", "--no-trunc", project_ + "-app"});
+  ASSERT_EQ(history.code, 0) << history.err;
+  EXPECT_EQ(history.out.find("s3cret"), std::string::npos) << history.out;
+  auto env = docker({"image", "inspect", "-f", "{{json .Config.Env}}", project_ + "-app"});
+  EXPECT_EQ(env.out.find("s3cret"), std::string::npos) << env.out;
+  EXPECT_EQ(docker({"save", project_ + "-app"}).out.find("s3cret"), std::string::npos) << "a layer or the config";
+  // A variable the project does not set: Compose's error, before the build.
+  write(".env", file(".env").substr(0, file(".env").find("SECRET_TOKEN=")));
+  auto unset = with_agent({"build"});
+  EXPECT_EQ(unset.code, 1);
+  EXPECT_NE(unset.err.find("environment variable \"SECRET_TOKEN\" required by secret \"tok\" is not set"),
+            std::string::npos)
+      << unset.err;
 }
 
 // A service with both image and build: the image pulled first, built only when the pull fails

@@ -200,7 +200,8 @@ TEST_F(Orchestrate, CreateBodyOfAService) {
 }
 
 // `build:`: the image's name, the /build query (args, labels with Compose's, target, cache_from,
-// flags), the Dockerfile forms; BuildKit's keys refused.
+// flags), the Dockerfile forms; secrets (ids, files, variables) and ssh for hoistd; BuildKit's
+// other keys refused.
 TEST_F(Orchestrate, BuildPlans) {
   Project p = load(
       "services:\n"
@@ -238,9 +239,33 @@ TEST_F(Orchestrate, BuildPlans) {
     }
     return std::string("accepted");
   };
-  EXPECT_EQ(refused("{context: ., ssh: [default]}"),
-            "services.a.build: `ssh` is not supported yet by hoist compose (it needs BuildKit; hoist builds with the "
-            "classic builder (POST /build))");
+  EXPECT_EQ(refused("{context: ., cache_to: [type=inline]}"),
+            "services.a.build: `cache_to` is not supported yet by hoist compose (it needs BuildKit; hoist builds with "
+            "the classic builder (POST /build))");
+  EXPECT_EQ(refused("{context: ., secrets: [{source: s, mode: 0400}]}\nsecrets:\n  s: {file: ./s}"),
+            "services.a.build.secrets[s]: `mode` is not supported yet by hoist compose (a build secret's uid, gid and "
+            "mode are its RUN --mount's options)");
+  // secrets: the target's id, else the source's; files absolute, variables named. ssh: the model
+  // as Compose v2 prints it ("<id>: <path>"), the plan as --ssh takes it.
+  Project k = load(
+      "services:\n  a:\n    build:\n      context: .\n      secrets: [f, {source: e, target: tok}]\n"
+      "      ssh: {default: null, deploy: /run/agent.sock}\n"
+      "secrets:\n  f: {file: ./f.txt}\n  e: {environment: TOKEN}\n");
+  BuildPlan kp = build_plan(k, "a");
+  ASSERT_EQ(kp.secrets.size(), 2u);
+  EXPECT_EQ(kp.secrets[0].id, "f");
+  EXPECT_EQ(kp.secrets[0].file, (dir / "f.txt").string());
+  EXPECT_EQ(kp.secrets[0].env, "");
+  EXPECT_EQ(kp.secrets[1].id, "tok");
+  EXPECT_EQ(kp.secrets[1].file, "");
+  EXPECT_EQ(kp.secrets[1].env, "TOKEN");
+  EXPECT_EQ((*k.model)["services"]["a"]["build"]["ssh"], json::parse(R"(["default", "deploy: /run/agent.sock"])"));
+  EXPECT_EQ((*k.model)["services"]["a"]["build"]["secrets"],
+            json::parse(R"([{"source": "f"}, {"source": "e", "target": "tok"}])"));
+  EXPECT_EQ(kp.ssh, (std::vector<std::string>{"default", "deploy=/run/agent.sock"}));
+  Project l = load("services:\n  a: {build: {context: ., ssh: [default, 'x=/a.sock']}}\n");
+  EXPECT_EQ((*l.model)["services"]["a"]["build"]["ssh"], json::parse(R"(["default", "x: /a.sock"])"));
+  EXPECT_EQ(build_plan(l, "a").ssh, (std::vector<std::string>{"default", "x=/a.sock"}));
   EXPECT_EQ(refused("{context: 'https://github.com/x/y.git'}"),
             "services.a.build: `context: https://github.com/x/y.git` is not supported yet by hoist compose (a remote "
             "context: hoist's builder takes a directory)");
