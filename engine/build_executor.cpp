@@ -227,7 +227,8 @@ std::string EngineStep::execute(const builder::StepCommit& commit, builder::Outp
   exec_.made(id);
   long long t_commit = monotonic_ms();
   std::string cid = c.id();
-  c.release();
+  c.keep();
+  ws_.remove_later(cid);
   log::debug("build step " + std::string(builder::kind_name(in.kind)) + ": container " + std::to_string(t_made - t0) +
              " ms, " + (s.action == Step::Action::Run ? "run " : "write ") + std::to_string(t_done - t_made) +
              " ms, commit " + std::to_string(t_commit - t_done) + " ms, removal " +
@@ -364,6 +365,7 @@ std::unique_ptr<builder::PreparedStep> BuildExecutor::prepare(const builder::Ste
 void BuildExecutor::cancel() { ws_.cancel(); }
 
 void BuildExecutor::finish(const std::optional<std::string>& result) {
+  ws_.wait_removals();  // the steps' containers go before their images
   std::vector<Digest> made;
   {
     std::lock_guard lk(mu_);

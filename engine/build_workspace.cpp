@@ -51,12 +51,49 @@ BuildWorkspace::BuildWorkspace(Daemon& d, ContainerService& svc, const BuildOpti
     : d_(d), svc_(svc), opts_(opts), out_(out), dir_(std::move(dir)) {}
 
 BuildWorkspace::~BuildWorkspace() {
+  wait_removals();
   if (scratch_) {
     try {
       store().remove(scratch_->str(), true);
     } catch (const std::exception& e) {
       log::debug(std::string("build: remove the scratch image: ") + e.what());
     }
+  }
+}
+
+void BuildWorkspace::remove_later(std::string id) {
+  std::lock_guard one(reap_join_mu_);
+  {
+    std::lock_guard lk(reap_mu_);
+    reap_queue_.push_back(std::move(id));
+    if (!reaper_.joinable()) reaper_ = std::thread([this] { reap(); });
+  }
+  reap_cv_.notify_one();
+}
+
+void BuildWorkspace::wait_removals() {
+  std::lock_guard one(reap_join_mu_);
+  if (!reaper_.joinable()) return;
+  {
+    std::lock_guard lk(reap_mu_);
+    reap_stop_ = true;
+  }
+  reap_cv_.notify_one();
+  reaper_.join();
+  std::lock_guard lk(reap_mu_);
+  reap_stop_ = false;
+}
+
+void BuildWorkspace::reap() {
+  std::unique_lock lk(reap_mu_);
+  for (;;) {
+    reap_cv_.wait(lk, [this] { return reap_stop_ || !reap_queue_.empty(); });
+    if (reap_queue_.empty()) return;  // stopping, nothing left
+    std::string id = std::move(reap_queue_.front());
+    reap_queue_.pop_front();
+    lk.unlock();
+    ContainerGuard(svc_, std::move(id)).release();
+    lk.lock();
   }
 }
 

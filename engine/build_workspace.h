@@ -7,16 +7,23 @@
 // tree a step reads from (COPY --from, RUN --mount from=) is the root file system of a container
 // of the stage's or image's that never starts, leased while the step holds it.
 //
+// A step's container whose work is done (committed) is removed on a thread of the workspace's
+// own (remove_later), so that its unmount and deletion overlap the next steps; the workspace
+// waits for every such removal before it goes, so none outlives the build's answer.
+//
 // cancel(): another stage failed; the RUN containers running now are killed and every later
 // run_container() refuses to start (Cancelled).
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -77,7 +84,7 @@ struct TreeHold {
 class BuildWorkspace {
  public:
   BuildWorkspace(Daemon& d, ContainerService& svc, const BuildOptions& opts, const BuildOutput& out, std::string dir);
-  ~BuildWorkspace();  // removes the scratch image
+  ~BuildWorkspace();  // waits for remove_later's removals, removes the scratch image
   BuildWorkspace(const BuildWorkspace&) = delete;
   BuildWorkspace& operator=(const BuildWorkspace&) = delete;
 
@@ -112,6 +119,12 @@ class BuildWorkspace {
   // start leaves it.
   void keep_container(const std::string& id);
 
+  // Removes the container `id` (a step's, committed or not needed any more) on the workspace's
+  // removal thread.
+  void remove_later(std::string id);
+  // Returns once every remove_later removal so far is done.
+  void wait_removals();
+
   void cancel();
   bool cancelled() const { return cancelled_; }
 
@@ -133,6 +146,14 @@ class BuildWorkspace {
   std::optional<Digest> scratch_;  // an empty image to make containers on scratch from
   std::set<std::string> running_;  // RUN containers started and not yet waited for
   std::atomic<bool> cancelled_{false};
+  // remove_later's queue and thread (started at the first removal, joined by the destructor).
+  void reap();
+  std::mutex reap_join_mu_;  // guards reaper_ (its start and its join)
+  std::mutex reap_mu_;
+  std::condition_variable reap_cv_;
+  std::deque<std::string> reap_queue_;
+  bool reap_stop_ = false;
+  std::thread reaper_;
 };
 
 // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view: through a

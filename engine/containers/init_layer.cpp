@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
+#include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/strings.h"
@@ -142,13 +144,13 @@ void apply_dir(int src, int dst, const std::string& rel) {
 
 }  // namespace
 
-std::string ensure_init_layer(const std::string& container_dir, const std::vector<std::string>& layers) {
-  std::string dir = container_dir + "/init";
-  if (path_exists(dir)) return dir;
-  // A directory of this call's own (a start and an export may make it at once); the first rename
-  // wins, the other's copy goes.
+namespace {
+
+// Makes the layer for `layers` in a temp dir of `parent` and renames it to `dir`; a rename that
+// finds `dir` made meanwhile (a start and an export may make it at once) keeps that one.
+void make_layer(const std::string& parent, const std::string& dir, const std::vector<std::string>& layers) {
   char tmpl[] = "init.tmp.XXXXXX";
-  std::string tmp = container_dir + "/" + tmpl;
+  std::string tmp = parent + "/" + tmpl;
   if (!::mkdtemp(tmp.data())) throw_sys("mkdtemp", tmp);
   try {
     if (::chmod(tmp.c_str(), 0755) != 0) throw_sys("chmod", tmp);
@@ -163,7 +165,74 @@ std::string ensure_init_layer(const std::string& container_dir, const std::vecto
     remove_all(tmp);
     throw;
   }
-  return dir;
+}
+
+// What make_entries' result depends on: for each entry and each of its parents, whether the
+// image has it as a directory, and then its owner and mode.
+std::string layer_key(const std::vector<std::string>& layers) {
+  image::LayerStack view(layers);
+  std::string key = "init-layer-v1\n";
+  std::set<std::string> seen;
+  for (const InitEntry& e : kEntries) {
+    std::string rel;
+    for (const std::string& part : split(e.path, '/')) {
+      rel = rel.empty() ? part : rel + "/" + part;
+      if (!seen.insert(rel).second) continue;
+      std::optional<struct stat> st = view.lookup(rel);
+      key += rel;
+      if (st && S_ISDIR(st->st_mode))
+        key += " dir " + std::to_string(st->st_uid) + ":" + std::to_string(st->st_gid) + " " +
+               std::to_string(st->st_mode & 07777);
+      key += "\n";
+    }
+  }
+  return digest_of(key).hex.substr(0, 32);
+}
+
+}  // namespace
+
+std::string ensure_init_layer(const std::string& container_dir, const std::vector<std::string>& layers,
+                              const std::string& shared_dir) {
+  std::string dir = container_dir + "/init";
+  if (std::string made = init_layer_of(container_dir); !made.empty()) return made;
+  if (shared_dir.empty()) {
+    make_layer(container_dir, dir, layers);
+    return dir;
+  }
+  mkdir_all(shared_dir, 0700);
+  std::string shared = shared_dir + "/" + layer_key(layers);
+  if (!path_exists(shared)) make_layer(shared_dir, shared, layers);
+  if (::symlink(shared.c_str(), dir.c_str()) != 0 && errno != EEXIST) throw_sys("symlink", dir);
+  return init_layer_of(container_dir);
+}
+
+std::string init_layer_of(const std::string& container_dir) {
+  std::string dir = container_dir + "/init";
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) return "";
+  if (!S_ISLNK(st.st_mode)) return dir;
+  char target[4096];
+  ssize_t n = ::readlink(dir.c_str(), target, sizeof target - 1);
+  if (n <= 0) throw_sys("readlink", dir);
+  return std::string(target, static_cast<std::size_t>(n));
+}
+
+void collect_init_layers(const std::string& shared_dir, const std::vector<std::string>& container_dirs) {
+  std::set<std::string> used;
+  for (const std::string& d : container_dirs) {
+    char target[4096];
+    ssize_t n = ::readlink((d + "/init").c_str(), target, sizeof target - 1);
+    if (n > 0) used.insert(std::filesystem::path(std::string(target, static_cast<std::size_t>(n))).filename());
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(shared_dir, ec)) {
+    std::string name = e.path().filename();
+    if (used.count(name)) continue;
+    try {
+      remove_all(e.path());
+    } catch (const std::exception&) {
+    }
+  }
 }
 
 void apply_init_layer(const std::string& init_dir, const std::string& target) {

@@ -27,6 +27,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "engine/containers/init_layer.h"
 #include "engine/containers/log_attrs.h"
 #include "engine/containers/logs.h"
 #include "engine/containers/oci_spec.h"
@@ -531,7 +532,7 @@ bool ContainerManager::start(const std::string& ref) {
 UniqueFd ContainerManager::run_container(Entry& e) {
   ContainerRecord& r = e.rec;
   long long t0 = monotonic_ms();
-  RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy", r.volatile_upper};
+  RootfsLayout layout{e.dir, r.layer_paths, r.snapshot_mode == "copy", r.volatile_upper, init_layers_dir()};
   mount_rootfs(layout);
   long long t_mount = monotonic_ms();
   long long t_spec = 0;
@@ -1235,6 +1236,12 @@ void ContainerManager::restore() {
     if (n.size() == 64) dirs.push_back(n);
   }
   ::closedir(d);
+  {
+    // Shared init layers no container links to any more (and a kill -9's temp dirs) go.
+    std::vector<std::string> container_dirs;
+    for (const std::string& id : dirs) container_dirs.push_back(root + "/" + id);
+    collect_init_layers(init_layers_dir(), container_dirs);
+  }
   for (auto& id : dirs) {
     auto e = std::make_shared<Entry>();
     e->dir = root + "/" + id;
@@ -1634,7 +1641,8 @@ ContainerManager::RootfsLease ContainerManager::lease_rootfs(const std::string& 
   std::lock_guard lk(e->mu);
   if (e->removed) throw NotFound("No such container: " + ref);
   RootfsLease lease(nullptr);
-  RootfsLayout layout{e->dir, e->rec.layer_paths, e->rec.snapshot_mode == "copy", e->rec.volatile_upper};
+  RootfsLayout layout{e->dir, e->rec.layer_paths, e->rec.snapshot_mode == "copy", e->rec.volatile_upper,
+                      init_layers_dir()};
   // Running (or paused, or between restarts): mounted already. Otherwise mounted here, kept
   // while leased (mount_rootfs keeps a mount that is there).
   bool mounted_here = !running_state(e->rec.state) && e->rootfs_leases == 0 && !layout.copy;

@@ -209,6 +209,8 @@ class ContainerManager {
   // <exec_root>/<id>: the shim's state dir (attach.sock etc.).
   std::string state_dir(const std::string& id) const { return opts_.exec_root + "/" + id; }
   std::string container_dir(const std::string& id) const { return opts_.data_root + "/containers/" + id; }
+  // <data_root>/init-layers: the init layers containers share (init_layer.h).
+  std::string init_layers_dir() const { return opts_.data_root + "/init-layers"; }
   // The shim's pid (0 if unknown) — for tests and diagnostics.
   pid_t shim_pid(const std::string& ref) const;
 

@@ -104,14 +104,14 @@ void mount_rootfs(const RootfsLayout& l) {
     if (rootfs_copied(l.dir) || l.layers.empty()) return;
     // The top snapshot holds the whole tree.
     image::copy_tree(l.layers.back(), target);
-    apply_init_layer(ensure_init_layer(l.dir, {l.layers.back()}), target);
+    apply_init_layer(ensure_init_layer(l.dir, {l.layers.back()}, l.init_layers), target);
     write_file_atomic(marker, "", 0644, false);
     return;
   }
   if (is_mounted(target)) return;
   // The init layer goes between the image and the writable layer.
   RootfsLayout with_init = l;
-  with_init.layers.push_back(ensure_init_layer(l.dir, l.layers));
+  with_init.layers.push_back(ensure_init_layer(l.dir, l.layers, l.init_layers));
   return mount_overlay(with_init);
 }
 

@@ -15,6 +15,7 @@ struct RootfsLayout {
   std::vector<std::string> layers;  // the image's, lowest first (mount_rootfs adds the init layer)
   bool copy = false;  // copy snapshotter: no mount
   bool volatile_upper = false;  // overlay option volatile (ContainerRecord::volatile_upper)
+  std::string init_layers;  // where shared init layers live (init_layer.h); empty: one of its own
   std::string rootfs() const { return dir + "/rootfs"; }
 };
 

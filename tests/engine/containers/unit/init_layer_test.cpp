@@ -98,5 +98,40 @@ TEST_F(InitLayer, OnAFullTreeItComparesEqualToTheLayerOnTheImage) {
   EXPECT_EQ(changes[1].path, "/etc/new");
 }
 
+TEST_F(InitLayer, ContainersWhoseImagesAgreeShareOneLayer) {
+  std::string shared = t.path + "/shared";
+  mkdir_all(t.path + "/c2", 0710);
+  mkdir_all(t.path + "/c3", 0710);
+  std::string a = ensure_init_layer(t.path + "/c", {image}, shared);
+  // The same paths in another image (other files elsewhere): the same layer.
+  std::string image2 = t.path + "/image2";
+  image::copy_tree(image, image2);
+  write_file(image2 + "/etc/other", "x", O_CREAT);
+  std::string b = ensure_init_layer(t.path + "/c2", {image2}, shared);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.rfind(shared + "/", 0), 0u) << a;
+  EXPECT_EQ(init_layer_of(t.path + "/c"), a);
+  auto st = lstat_of(t.path + "/c/init");
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  st = lstat_of(a + "/etc");  // copied up from the image, as a layer of its own would be
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(st.st_uid, 7u);
+  // /etc with another mode: another layer.
+  std::string image3 = t.path + "/image3";
+  image::copy_tree(image, image3);
+  ASSERT_EQ(::chmod((image3 + "/etc").c_str(), 0755), 0);
+  std::string c = ensure_init_layer(t.path + "/c3", {image3}, shared);
+  EXPECT_NE(c, a);
+  EXPECT_EQ(lstat_of(c + "/etc").st_mode & 07777, 0755u);
+  // Removing a container leaves the layer the others use; collecting drops the unused one and
+  // a crash's temp dir.
+  remove_all(t.path + "/c3");
+  mkdir_all(shared + "/init.tmp.abcdef", 0700);
+  collect_init_layers(shared, {t.path + "/c", t.path + "/c2"});
+  EXPECT_TRUE(path_exists(a + "/.dockerenv"));
+  EXPECT_FALSE(path_exists(c));
+  EXPECT_FALSE(path_exists(shared + "/init.tmp.abcdef"));
+}
+
 }  // namespace
 }  // namespace hoist::engine
