@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace hoist {
@@ -22,7 +23,7 @@ std::string now_rfc3339() {
   return buf;
 }
 
-std::string rfc3339_nano(std::int64_t ns) {
+std::string rfc3339_nano(std::int64_t ns, bool local) {
   time_t sec = static_cast<time_t>(ns / 1000000000);
   long frac = static_cast<long>(ns % 1000000000);
   if (frac < 0) {
@@ -30,7 +31,8 @@ std::string rfc3339_nano(std::int64_t ns) {
     --sec;
   }
   struct tm tm {};
-  gmtime_r(&sec, &tm);
+  if (local) localtime_r(&sec, &tm);
+  else gmtime_r(&sec, &tm);
   char buf[64];
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   std::string out = buf;
@@ -41,7 +43,11 @@ std::string rfc3339_nano(std::int64_t ns) {
     while (fs.back() == '0') fs.pop_back();
     out += fs;
   }
-  return out + "Z";
+  long off = local ? tm.tm_gmtoff : 0;
+  if (off == 0) return out + "Z";
+  char z[32];
+  snprintf(z, sizeof z, "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 3600, (labs(off) % 3600) / 60);
+  return out + z;
 }
 
 long long monotonic_ms() {

@@ -14,6 +14,7 @@
 #include "cli/commands/commands.h"
 #include "cli/commands/compose_ops.h"
 #include "cli/compose/orchestrate.h"
+#include "common/clock.h"
 #include "common/strings.h"
 
 namespace hoist::cli::composecmd {
@@ -166,30 +167,16 @@ namespace {
 // Go's time formats of an event's time (ns since the epoch), in local time:
 // "2006-01-02 15:04:05.000000" and RFC 3339 with nanoseconds (time.Time's JSON).
 std::string event_time(long long ns, bool rfc3339) {
+  if (rfc3339) return rfc3339_nano(ns, true);
   time_t s = static_cast<time_t>(ns / 1000000000);
   long frac = static_cast<long>(ns % 1000000000);
   struct tm tm {};
   localtime_r(&s, &tm);
   char buf[64];
-  std::strftime(buf, sizeof buf, rfc3339 ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
-  std::string r = buf;
-  if (!rfc3339) {
-    char f[16];
-    std::snprintf(f, sizeof f, ".%06ld", frac / 1000);
-    return r + f;
-  }
-  if (frac != 0) {  // RFC3339Nano: trailing zeros dropped
-    char f[16];
-    std::snprintf(f, sizeof f, ".%09ld", frac);
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    r += fs;
-  }
-  long off = tm.tm_gmtoff;
-  if (off == 0) return r + "Z";
-  char z[32];
-  std::snprintf(z, sizeof z, "%c%02ld:%02ld", off < 0 ? '-' : '+', std::labs(off) / 3600, (std::labs(off) % 3600) / 60);
-  return r + z;
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  char f[16];
+  std::snprintf(f, sizeof f, ".%06ld", frac / 1000);
+  return buf + std::string(f);
 }
 
 }  // namespace

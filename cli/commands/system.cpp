@@ -7,6 +7,7 @@
 #include "cli/commands/auth.h"
 #include "cli/commands/commands.h"
 #include "cli/format.h"
+#include "common/clock.h"
 #include "common/file.h"
 #include "common/strings.h"
 
@@ -202,28 +203,7 @@ int cmd_info(Ctx& ctx, const std::vector<std::string>& argv) {
 
 namespace {
 
-std::string event_time(long long nanos) {
-  time_t secs = nanos / 1000000000LL;
-  long long frac = nanos % 1000000000LL;
-  struct tm tm {};
-  localtime_r(&secs, &tm);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string s = buf;
-  if (frac) {
-    char f[16];
-    snprintf(f, sizeof f, ".%09lld", frac);
-    std::string fs = f;
-    while (fs.back() == '0') fs.pop_back();
-    s += fs;
-  }
-  char z[16];
-  strftime(z, sizeof z, "%z", &tm);
-  std::string zs = z;
-  if (zs == "+0000") s += "Z";
-  else s += zs.substr(0, 3) + ":" + zs.substr(3);
-  return s;
-}
+std::string event_time(long long nanos) { return rfc3339_nano(nanos, true); }
 
 }  // namespace
 
