@@ -180,6 +180,11 @@ Store::~Store() {
   if (syncer_.joinable()) syncer_.join();
 }
 
+void Store::set_sync_delay(std::chrono::milliseconds d) {
+  std::lock_guard lk(mu_);
+  sync_delay_ = d;
+}
+
 void Store::syncer_loop() {
   std::unique_lock lk(mu_);
   for (;;) {
@@ -188,7 +193,7 @@ void Store::syncer_loop() {
     // A moment's delay gathers a burst of commits (a build's steps) into one syncfs, and lets
     // short-lived files die unwritten: a syncfs flushes everything dirty on the file system, a
     // build's context that is about to be deleted too. A stop syncs at once.
-    sync_cv_.wait_for(lk, kSyncDelay, [&] { return sync_stop_; });
+    sync_cv_.wait_for(lk, sync_delay_, [&] { return sync_stop_; });
     std::set<Digest> ids = unsynced_;
     lk.unlock();
     int r = ::syncfs(lock_.get());

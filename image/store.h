@@ -70,6 +70,9 @@ class Store {
   // Opens (creating) the store at `root`; takes the lock or throws "image store ... in use by
   // another process". Clears tmp/, ingest leftovers, and anything no image record needs.
   explicit Store(std::string root, std::optional<SnapshotMode> mode = std::nullopt);
+  // The background sync's delay after the first unsynced record (2 s; a test holds the sync
+  // back with a long one). A stop (the destructor) syncs at once whatever the delay.
+  void set_sync_delay(std::chrono::milliseconds d);
   ~Store();
 
   ContentStore& content() { return content_; }
@@ -189,7 +192,7 @@ class Store {
   bool remove_stop_ = false;
   std::thread remover_;
   std::set<Digest> unsynced_;  // image ids whose record is marked
-  static constexpr std::chrono::seconds kSyncDelay{2};  // from the first mark to the syncfs
+  std::chrono::milliseconds sync_delay_{2000};  // from the first mark to the syncfs
   std::thread syncer_;
   std::condition_variable sync_cv_;
   bool sync_stop_ = false;
