@@ -27,6 +27,7 @@
 #include "image/pull.h"
 #include "image/store.h"
 #include "registry_harness.h"
+#include "test_tar.h"
 
 namespace fs = std::filesystem;
 using namespace hoist;
@@ -71,42 +72,7 @@ std::string skopeo_raw_manifest(const LocalRegistry& reg, const std::string& rep
 // A tar (optionally gzip-compressed) of the given entries: name -> content; names ending in '/'
 // are directories, "name -> target" entries (content starting with "->") are symlinks.
 std::string make_tar(const std::vector<std::pair<std::string, std::string>>& entries, bool gzip) {
-  std::string out;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (gzip) archive_write_add_filter_gzip(a);
-  archive_write_open(
-      a, &out, nullptr,
-      [](archive*, void* p, const void* buf, size_t n) -> la_ssize_t {
-        static_cast<std::string*>(p)->append(static_cast<const char*>(buf), n);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  for (auto& [name, content] : entries) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_mtime(e, 1700000000, 0);
-    if (!name.empty() && name.back() == '/') {
-      archive_entry_set_filetype(e, AE_IFDIR);
-      archive_entry_set_perm(e, 0755);
-      archive_write_header(a, e);
-    } else if (content.rfind("->", 0) == 0) {
-      archive_entry_set_filetype(e, AE_IFLNK);
-      archive_entry_set_perm(e, 0777);
-      archive_entry_set_symlink(e, content.substr(2).c_str());
-      archive_write_header(a, e);
-    } else {
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_perm(e, 0644);
-      archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-      archive_write_header(a, e);
-      archive_write_data(a, content.data(), content.size());
-    }
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
+  return test::make_tar(test::tar_items(entries), {.filter = gzip ? "gzip" : ""});
 }
 
 std::string gunzip(const std::string& gz) {

@@ -16,6 +16,7 @@
 
 #include "docker_harness.h"
 #include "hoistd_harness.h"
+#include "test_tar.h"
 
 namespace hoist::test {
 
@@ -36,26 +37,9 @@ inline std::string masked(const std::string& s) {
 inline void write_tar(const std::string& path, const std::vector<std::pair<std::string, std::string>>& files,
                       bool gz = false) {
   run_cmd({"mkdir", "-p", path.substr(0, path.rfind('/'))});
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (gz) archive_write_add_filter_gzip(a);
-  if (archive_write_open_filename(a, path.c_str()) != ARCHIVE_OK) {
-    archive_write_free(a);
-    FAIL() << "cannot write " << path;
-  }
-  for (auto& [name, data] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, 1700000000, 0);
-    archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
-    archive_write_header(a, e);
-    archive_write_data(a, data.data(), data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
+  std::vector<test::TarItem> items;
+  for (const auto& [name, data] : files) items.push_back({.path = name, .data = data});
+  test::write_tar_file(path, items, {.filter = gz ? "gzip" : ""});
 }
 
 // A private hoistd (DaemonTest's) and a private dockerd with bb:1; ctx_ a context directory of

@@ -26,6 +26,7 @@
 #include "common/digest.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "test_tar.h"
 
 namespace hoist::image {
 namespace {
@@ -33,21 +34,7 @@ namespace {
 // ---- building inputs ----
 
 // One tar entry to write.
-struct E {
-  std::string path;
-  mode_t type = AE_IFREG;
-  mode_t perm = 0644;
-  std::string data;  // regular files
-  std::string link;  // symlink target, or hardlink target when `hardlink`
-  bool hardlink = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  time_t mtime = 1600000000;
-  long mtime_nsec = 0;
-  time_t atime = 0;  // 0: not in the header
-  dev_t rdev = 0;
-  std::vector<std::pair<std::string, std::string>> xattrs;
-};
+using E = test::TarItem;
 
 E file(std::string path, std::string data, mode_t perm = 0644) {
   E e{.path = std::move(path), .perm = perm};
@@ -70,45 +57,8 @@ la_ssize_t append_cb(archive*, void* out, const void* buf, std::size_t len) {
   return static_cast<la_ssize_t>(len);
 }
 
-// Writes names as UTF-8 pax records, as Go's archive/tar does (libarchive cannot under "C").
-struct Utf8Locale {
-  Utf8Locale() : loc(newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr)), old(uselocale(loc)) {}
-  ~Utf8Locale() {
-    uselocale(old);
-    freelocale(loc);
-  }
-  locale_t loc, old;
-};
-
 // A pax tar, padded to libarchive's 10 KiB blocks like bsdtar output.
-std::string make_tar(const std::vector<E>& entries) {
-  Utf8Locale utf8;
-  std::string out;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax(a);
-  archive_write_open(a, &out, nullptr, append_cb, nullptr);
-  for (const E& x : entries) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, x.path.c_str());
-    archive_entry_set_filetype(e, x.type);
-    archive_entry_set_perm(e, x.perm);
-    archive_entry_set_uid(e, x.uid);
-    archive_entry_set_gid(e, x.gid);
-    archive_entry_set_mtime(e, x.mtime, x.mtime_nsec);
-    if (x.atime) archive_entry_set_atime(e, x.atime, 0);
-    if (x.type == AE_IFLNK) archive_entry_set_symlink(e, x.link.c_str());
-    if (x.hardlink) archive_entry_set_hardlink(e, x.link.c_str());
-    if (x.type == AE_IFCHR || x.type == AE_IFBLK) archive_entry_set_rdev(e, x.rdev);
-    for (const auto& [k, v] : x.xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
-    archive_entry_set_size(e, x.type == AE_IFREG && !x.hardlink ? static_cast<la_int64_t>(x.data.size()) : 0);
-    EXPECT_EQ(archive_write_header(a, e), ARCHIVE_OK) << x.path << ": " << archive_error_string(a);
-    if (!x.data.empty()) archive_write_data(a, x.data.data(), x.data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
-}
+std::string pax_tar(const std::vector<E>& entries) { return test::make_tar(entries, {.pax = true}); }
 
 // `data` through libarchive's "gzip" or "zstd" filter.
 std::string compress(const std::string& data, const char* filter) {
@@ -270,7 +220,7 @@ class LayerTest : public ::testing::Test {
     return extract_layer(dest_, src.fn(), opts);
   }
   ExtractResult extract(const std::vector<E>& entries, ExtractOptions opts = {}) {
-    return extract(make_tar(entries), opts);
+    return extract(pax_tar(entries), opts);
   }
   // Extracts and returns the error message, or "" when it succeeded.
   std::string try_extract(const std::vector<E>& entries, ExtractOptions opts = {}) {
@@ -344,7 +294,7 @@ TEST_F(LayerExtract, FilesDirectoriesModesOwnersAndTimes) {
 }
 
 TEST_F(LayerExtract, DiffIdIsTheDigestOfTheUncompressedTarForEveryCompression) {
-  std::string tar = make_tar({dir("a"), file("a/b", random_bytes(300000, 1)), file("c", "hello")});
+  std::string tar = pax_tar({dir("a"), file("a/b", random_bytes(300000, 1)), file("c", "hello")});
   ASSERT_EQ(tar.size() % 10240, 0u);  // padded after the end marker: part of the diff_id
   for (const char* kind : {"plain", "gzip", "zstd"}) {
     SCOPED_TRACE(kind);
@@ -364,7 +314,7 @@ TEST_F(LayerExtract, DiffIdIsTheDigestOfTheUncompressedTarForEveryCompression) {
 
 TEST_F(LayerExtract, LargeFilesAndShortReadsCrossChunkBoundaries) {
   std::string big = random_bytes(3 * 1024 * 1024 + 17, 2);
-  std::string tar = make_tar({file("big", big), file("small", "s")});
+  std::string tar = pax_tar({file("big", big), file("small", "s")});
   for (const char* kind : {"plain", "gzip", "zstd"}) {
     for (std::size_t chunk : {std::size_t{1} << 30, std::size_t{4093}}) {
       SCOPED_TRACE(std::string(kind) + " " + std::to_string(chunk));
@@ -382,7 +332,7 @@ TEST_F(LayerExtract, LargeFilesAndShortReadsCrossChunkBoundaries) {
 }
 
 TEST_F(LayerExtract, OneByteReads) {
-  std::string tar = make_tar({file("a", "alpha"), file("b", random_bytes(3000, 11))});
+  std::string tar = pax_tar({file("a", "alpha"), file("b", random_bytes(3000, 11))});
   for (const char* kind : {"plain", "gzip", "zstd"}) {
     SCOPED_TRACE(kind);
     std::string input = std::string(kind) == "plain" ? tar : compress(tar, kind);
@@ -397,7 +347,7 @@ TEST_F(LayerExtract, OneByteReads) {
 }
 
 TEST_F(LayerExtract, GzipMembersAndTrailingBytesAreAllRead) {
-  std::string tar = make_tar({file("one", "1"), file("two", random_bytes(50000, 3))});
+  std::string tar = pax_tar({file("one", "1"), file("two", random_bytes(50000, 3))});
   std::size_t half = tar.size() / 2;
   std::string input =
       compress(tar.substr(0, half), "gzip") + compress(tar.substr(half), "gzip") + std::string(700, '\0');
@@ -562,7 +512,7 @@ TEST_F(LayerEscape, DotDotNamesAreRefused) {
   for (const char* name : {"../outside/passwd", "a/../../outside/passwd", "../../../../../../tmp/evil", ".."}) {
     SCOPED_TRACE(name);
     std::vector<E> layer = {dir("a"), file(name, "pwned")};
-    ASSERT_EQ(names_in(make_tar(layer)).back(), name);
+    ASSERT_EQ(names_in(pax_tar(layer)).back(), name);
     std::string err = try_extract(layer);
     EXPECT_NE(err.find("layer entry \"" + std::string(name) + "\": path escapes the layer root"), std::string::npos)
         << err;
@@ -578,7 +528,7 @@ TEST_F(LayerEscape, DotDotInsideTheRootIsCleaned) {
 
 TEST_F(LayerEscape, AbsoluteNamesLandInsideTheRoot) {
   std::vector<E> layer = {file(outside_ + "/passwd", "pwned"), file("/abs", "a")};
-  ASSERT_EQ(names_in(make_tar(layer)).front(), outside_ + "/passwd");
+  ASSERT_EQ(names_in(pax_tar(layer)).front(), outside_ + "/passwd");
   extract(layer);
   EXPECT_EQ(read_file(dest_ + outside_ + "/passwd"), "pwned");
   EXPECT_EQ(read_file(d("abs")), "a");
@@ -729,7 +679,7 @@ std::string error_of(const std::string& dest, const std::string& input, ExtractO
 }
 
 TEST_F(LayerErrors, TruncatedCompressedInput) {
-  std::string tar = make_tar({file("f", random_bytes(200000, 4))});
+  std::string tar = pax_tar({file("f", random_bytes(200000, 4))});
   for (const char* kind : {"gzip", "zstd"}) {
     std::string c = compress(tar, kind);
     // Cut in the middle, or just before the end (gzip: inside the CRC trailer).
@@ -744,7 +694,7 @@ TEST_F(LayerErrors, TruncatedCompressedInput) {
 }
 
 TEST_F(LayerErrors, CorruptOrGarbageInput) {
-  std::string gz = compress(make_tar({file("f", random_bytes(100000, 5))}), "gzip");
+  std::string gz = compress(pax_tar({file("f", random_bytes(100000, 5))}), "gzip");
   gz[gz.size() / 2] ^= 0x55;
   EXPECT_NE(error_of(dest_, gz), "");
   std::string garbage;
@@ -752,12 +702,12 @@ TEST_F(LayerErrors, CorruptOrGarbageInput) {
   EXPECT_NE(error_of(dest_, garbage).find("extract layer"), std::string::npos) << error_of(dest_, garbage);
   EXPECT_NE(error_of(dest_, random_bytes(5000, 6)), "");
   // A tar cut inside a file's data.
-  std::string tar = make_tar({file("f", random_bytes(100000, 7))});
+  std::string tar = pax_tar({file("f", random_bytes(100000, 7))});
   EXPECT_NE(error_of(dest_, tar.substr(0, 50000)), "");
 }
 
 TEST_F(LayerErrors, ErrorsNameTheEntry) {
-  std::string err = error_of(dest_, make_tar({file("ok", "1"), hardlink("usr/bin/x", "missing/target")}));
+  std::string err = error_of(dest_, pax_tar({file("ok", "1"), hardlink("usr/bin/x", "missing/target")}));
   EXPECT_NE(err.find("extract layer entry \"usr/bin/x\": "), std::string::npos) << err;
   EXPECT_NE(err.find("No such file or directory"), std::string::npos) << err;
 }
@@ -768,7 +718,7 @@ struct Cancelled : Error {
 };
 
 TEST_F(LayerErrors, ReadFailuresPropagateUnchanged) {
-  std::string tar = make_tar({file("a", "1"), file("f", random_bytes(3 << 20, 8)), file("z", "2")});
+  std::string tar = pax_tar({file("a", "1"), file("f", random_bytes(3 << 20, 8)), file("z", "2")});
   for (const char* kind : {"plain", "gzip"}) {
     std::string input = std::string(kind) == "plain" ? tar : compress(tar, kind);
     // At the start, inside a file's data, and past the end marker.
@@ -795,7 +745,7 @@ TEST_F(LayerErrors, ReadFailuresPropagateUnchanged) {
 }
 
 TEST_F(LayerErrors, MissingDestination) {
-  std::string err = error_of(dest_ + "/nope", make_tar({file("f", "")}));
+  std::string err = error_of(dest_ + "/nope", pax_tar({file("f", "")}));
   EXPECT_NE(err.find(dest_ + "/nope"), std::string::npos) << err;
 }
 

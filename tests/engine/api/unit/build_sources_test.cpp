@@ -17,6 +17,7 @@
 #include "builder/source_hash.h"
 #include "common/error.h"
 #include "engine/build_cache.h"
+#include "test_tar.h"
 
 namespace hoist::engine {
 namespace {
@@ -124,24 +125,9 @@ TEST_F(BuildSources, CopyTarNamesEntriesAtTheDestination) {
 // A tar at `path`, compressed with `filter` (archive_write_add_filter_by_name; "" for none), of
 // `entries` files.
 void make_tar(const std::string& path, const std::string& filter, int entries) {
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (!filter.empty()) {
-    ASSERT_EQ(archive_write_add_filter_by_name(a, filter.c_str()), ARCHIVE_OK) << filter;
-  }
-  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
-  for (int i = 0; i < entries; ++i) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, ("f" + std::to_string(i)).c_str());
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, 2);
-    archive_write_header(a, e);
-    archive_write_data(a, "x\n", 2);
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
+  std::vector<test::TarItem> items;
+  for (int i = 0; i < entries; ++i) items.push_back({.path = "f" + std::to_string(i), .data = "x\n"});
+  test::write_tar_file(path, items, {.filter = filter});
 }
 
 // A compressed file of `data` (not a tar), with `filter`.

@@ -20,6 +20,7 @@
 
 #include "common/fd.h"
 #include "image/registry_internal.h"
+#include "test_tar.h"
 
 namespace hoist::engine {
 namespace {
@@ -43,33 +44,11 @@ struct TarEntry {
 
 // A tar of `entries` (owned by the caller's uid/gid, so a test needs no root).
 std::string make_tar(const std::vector<TarEntry>& entries) {
-  std::string out;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open(a, &out, nullptr,
-                     [](archive*, void* o, const void* b, size_t n) -> la_ssize_t {
-                       static_cast<std::string*>(o)->append(static_cast<const char*>(b), n);
-                       return static_cast<la_ssize_t>(n);
-                     },
-                     nullptr);
-  for (const auto& t : entries) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, t.name.c_str());
-    archive_entry_set_filetype(e, t.type);
-    archive_entry_set_perm(e, t.perm);
-    archive_entry_set_uid(e, getuid());
-    archive_entry_set_gid(e, getgid());
-    archive_entry_set_mtime(e, 1700000000, 0);
-    if (t.hardlink) archive_entry_set_hardlink(e, t.link.c_str());
-    else if (t.type == AE_IFLNK) archive_entry_set_symlink(e, t.link.c_str());
-    if (t.type == AE_IFREG && !t.hardlink) archive_entry_set_size(e, static_cast<la_int64_t>(t.data.size()));
-    archive_write_header(a, e);
-    if (t.type == AE_IFREG && !t.hardlink) archive_write_data(a, t.data.data(), t.data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
+  std::vector<test::TarItem> items;
+  for (const TarEntry& t : entries)
+    items.push_back({.path = t.name, .type = t.type, .perm = t.perm, .data = t.data, .link = t.link,
+                     .hardlink = t.hardlink, .uid = getuid(), .gid = getgid()});
+  return test::make_tar(items);
 }
 
 // Entry names of a tar ("name" or "name -> target").
