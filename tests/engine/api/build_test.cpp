@@ -10,8 +10,6 @@
 // --mount of each type, secrets (hoist's CLI sends them in X-Hoist-Build-Secrets, docs/api.md);
 // what that frontend cannot parse (heredocs, secret env=, tmpfs size=) against BuildKit's
 // documented behaviour.
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -364,35 +362,10 @@ TEST_F(BuildTest, RawStreamAsDockerd) {
 // Two stages (a stage's files copied into a scratch one), ADD of a local tar (extracted, its
 // owners kept), --target: the same output, history and files as dockerd's.
 TEST_F(BuildTest, StagesAndAddTarAsDockerd) {
-  {
-    std::string tar = ctx_ + "/files.tar";
-    archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open_filename(a, tar.c_str());
-    struct Entry {
-      std::string name, data;
-      mode_t type, perm;
-      int uid;
-    };
-    for (const Entry& x : std::vector<Entry>{{"t/", "", AE_IFDIR, 0750, 0},
-                                             {"t/f.txt", "in a tar\n", AE_IFREG, 0640, 1000},
-                                             {"t/l", "", AE_IFLNK, 0777, 0}}) {
-      archive_entry* e = archive_entry_new();
-      archive_entry_set_pathname(e, x.name.c_str());
-      archive_entry_set_filetype(e, x.type);
-      archive_entry_set_perm(e, x.perm);
-      archive_entry_set_uid(e, x.uid);
-      archive_entry_set_gid(e, x.uid);
-      archive_entry_set_mtime(e, 1700000000, 0);
-      if (x.type == AE_IFLNK) archive_entry_set_symlink(e, "f.txt");
-      archive_entry_set_size(e, static_cast<la_int64_t>(x.data.size()));
-      archive_write_header(a, e);
-      if (!x.data.empty()) archive_write_data(a, x.data.data(), x.data.size());
-      archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-  }
+  hoist::test::write_tar_file(ctx_ + "/files.tar",
+                       {{.path = "t/", .type = AE_IFDIR, .perm = 0750},
+                        {.path = "t/f.txt", .perm = 0640, .data = "in a tar\n", .uid = 1000, .gid = 1000},
+                        {.path = "t/l", .type = AE_IFLNK, .perm = 0777, .link = "f.txt"}});
   put(ctx_ + "/Dockerfile",
       "FROM bb:1 AS base\n"
       "RUN echo one > /one && echo to stderr >&2\n"
