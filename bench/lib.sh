@@ -81,7 +81,8 @@ bench_init() {
   local tag=$1 b
   hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
   for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
-  tmp=$(mktemp -d "/tmp/hoist-$tag.XXXXXX")
+  mkdir -p "${HOIST_BENCH_DIR:-/tmp}"
+  tmp=$(mktemp -d "${HOIST_BENCH_DIR:-/tmp}/hoist-$tag.XXXXXX")
   chmod 711 "$tmp"
   H=$tmp/h D=$tmp/d
   cg_hoist=/hoist-bench-$tag-$$ cg_docker=/docker-bench-$tag-$$

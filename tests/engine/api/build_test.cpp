@@ -363,9 +363,9 @@ TEST_F(BuildTest, RawStreamAsDockerd) {
 // owners kept), --target: the same output, history and files as dockerd's.
 TEST_F(BuildTest, StagesAndAddTarAsDockerd) {
   hoist::test::write_tar_file(ctx_ + "/files.tar",
-                       {{.path = "t/", .type = AE_IFDIR, .perm = 0750},
-                        {.path = "t/f.txt", .perm = 0640, .data = "in a tar\n", .uid = 1000, .gid = 1000},
-                        {.path = "t/l", .type = AE_IFLNK, .perm = 0777, .link = "f.txt"}});
+                              {{.path = "t/", .type = AE_IFDIR, .perm = 0750},
+                               {.path = "t/f.txt", .perm = 0640, .data = "in a tar\n", .uid = 1000, .gid = 1000},
+                               {.path = "t/l", .type = AE_IFLNK, .perm = 0777, .link = "f.txt"}});
   put(ctx_ + "/Dockerfile",
       "FROM bb:1 AS base\n"
       "RUN echo one > /one && echo to stderr >&2\n"
