@@ -988,6 +988,38 @@ TEST_P(ComposeApp, WatchInitialSyncAndSyncExec) {
       << file("watch.out");
 }
 
+// A `sync+exec` hook runs in all the service's containers at the same time: each replica's hook
+// waits (up to 10 s) for the other's mark in a shared volume, which one after the other would not
+// see; and the watch goes on after a hook (a second change runs it again).
+TEST_P(ComposeApp, WatchExecHooksRunInParallel) {
+  write("conf/a.conf", "one\n");
+  write("compose.yaml", "name: " + project_ + "\nservices:\n" +
+                            "  web:\n    image: bb:1\n    command: [sleep, '1000']\n    deploy: {replicas: 2}\n" +
+                            "    volumes: [marks:/marks]\n    develop:\n      watch:\n" +
+                            "        - action: sync+exec\n          path: ./conf\n          target: /etc/app\n" +
+                            "          exec:\n            command: sh -c 'r=$$(cat /etc/app/a.conf); touch /marks/$$r-$$HOSTNAME; "
+                            "i=0; while [ $$(ls /marks | grep -c ^$$r-) -lt 2 ] && [ $$i -lt 100 ]; do sleep 0.1; "
+                            "i=$$((i+1)); done; echo \"hook $$r saw $$(ls /marks | grep -c ^$$r-)\"'\n" +
+                            "volumes:\n  marks: {}\n");
+  using hoist::test::until;
+  auto watch = compose_background({"watch"}, "watch");
+  ASSERT_TRUE(until([&] { return file("watch.out").find("Watch enabled") != std::string::npos; }, 120))
+      << file("watch.out") << file("watch.err");
+  auto count = [&](const std::string& needle) {
+    std::string out = file("watch.out");
+    std::size_t n = 0;
+    for (std::size_t at = 0; (at = out.find(needle, at)) != std::string::npos; at += needle.size()) ++n;
+    return n;
+  };
+  write("conf/a.conf", "two\n");
+  EXPECT_TRUE(until([&] { return count("hook two saw") == 2; }, 30)) << file("watch.out") << file("watch.err");
+  EXPECT_EQ(count("hook two saw 2\n"), 2u) << file("watch.out");
+  write("conf/a.conf", "three\n");
+  EXPECT_TRUE(until([&] { return count("hook three saw") == 2; }, 30)) << file("watch.out") << file("watch.err");
+  EXPECT_EQ(count("hook three saw 2\n"), 2u) << file("watch.out");
+  EXPECT_TRUE(watch->running());
+}
+
 // `up --watch`: the output followed and the sync rule acted on at once; Ctrl-C stops both.
 TEST_P(ComposeApp, UpWatchSyncs) {
   fs::create_directories(dir_ + "/src");
