@@ -56,7 +56,7 @@ if [ ! -f "$cached" ]; then
   mv "$tmp/rootfs.tar.gz" "$cached"
   echo "$mirror" >"${cached%.tar.gz}.mirror"
 fi
-if [ ! "$target" -ef "$cached" ]; then
+if [ ! "$target" -ef "$cached" ] && ! cmp -s "$target" "$cached"; then
   rm -f "$target"
   ln "$cached" "$target" 2>/dev/null || cp "$cached" "$target"
 fi
