@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian test fixture: a Debian 12 root filesystem (`debootstrap --variant=minbase
-# bookworm` with redis-server, redis-tools and busybox from Debian's packages), packed as a gzip
-# tarball for `docker import` / `hoist import`: OUTDIR/debian-rootfs.tar.gz.
+# bookworm` with redis-server, redis-tools and busybox from Debian's packages; without docs,
+# manuals and translations), packed as a gzip tarball for `docker import` / `hoist import`:
+# OUTDIR/debian-rootfs.tar.gz.
 #
 # debootstrap takes minutes and the mirror's bandwidth, so the tarball is cached outside the build
 # tree, in $HOIST_FIXTURE_CACHE (default /var/cache/hoist-fixtures), under a name keyed on the
@@ -15,7 +16,7 @@ die() { echo "make-debian-fixtures: $*" >&2; exit 1; }
 out=${1:-build/fixtures}
 here=$(cd "$(dirname "$0")" && pwd)
 suite=bookworm variant=minbase packages=busybox,redis-server,redis-tools
-key=$(printf '%s %s %s v1\n' "$suite" "$variant" "$packages" | sha256sum | cut -c1-16)
+key=$(printf '%s %s %s v2\n' "$suite" "$variant" "$packages" | sha256sum | cut -c1-16)
 cache=${HOIST_FIXTURE_CACHE:-/var/cache/hoist-fixtures}
 cached=$cache/debian-$suite-$key.tar.gz
 mkdir -p "$out" "$cache"
@@ -46,9 +47,11 @@ if [ ! -f "$cached" ]; then
     "(once; cached in $cache)" >&2
   debootstrap --variant="$variant" --include="$packages" "$suite" "$tmp/rootfs" "$mirror" \
     >"$tmp/debootstrap.log" 2>&1 || { tail -n 20 "$tmp/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
-  # A container image carries no device nodes, no apt lists or caches, no debootstrap leftovers.
+  # A container image carries no device nodes, no apt lists or caches, no debootstrap leftovers;
+  # and, as Debian's slim images, no documentation, manuals or translations (a third of the size:
+  # a daemon with the vfs storage driver copies the whole tree for each container).
   rm -rf "$tmp/rootfs/debootstrap" "$tmp/rootfs/var/log/bootstrap.log" "$tmp/rootfs/var/cache/apt/"*.bin \
-    "$tmp/rootfs/var/lib/apt/lists/"*
+    "$tmp/rootfs/var/lib/apt/lists/"* "$tmp/rootfs/usr/share/"{doc,man,info,locale}/*
   find "$tmp/rootfs/var/cache/apt/archives" -name '*.deb' -delete
   (cd "$tmp/rootfs" && find . -mindepth 1 \( -path ./dev/\* -o -path ./proc/\* -o -path ./sys/\* \) -prune -o \
     -printf '%P\0' | LC_ALL=C sort -z) |
