@@ -9,7 +9,7 @@
 # Layers 2-4 are reproducible (fixed data, mtimes, owners, order; gzip -n). Layer 1 is whatever
 # debootstrap produced the first time; its tarball is cached, so rebuilding the layout gives the
 # same digests. Does nothing if OUTDIR/layout already holds the image. Needs root (debootstrap)
-# and the Debian mirror (the one in /etc/apt/sources.list*, or $MIRROR).
+# and the Debian mirror (the one apt uses: scripts/debian-mirror.sh, or $MIRROR).
 #   bench/make-pull-image.sh OUTDIR
 set -euo pipefail
 umask 022  # the modes in the layers, hence their digests, must not depend on the caller
@@ -70,23 +70,7 @@ prng() {
 
 # Layer 1: Debian 12 minbase, built once and cached as the gzip layer itself.
 if [ ! -f "$rootfs_tgz" ]; then
-  mirror=${MIRROR:-}
-  sources() { local f; for f in "$@"; do [ -r "$f" ] && cat "$f"; done; true; }
-  if [ -z "$mirror" ]; then
-    # First Debian mirror with a plain "bookworm" suite, from one-line or deb822 sources.
-    mirror=$(sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-      awk '$1 == "deb" { sub(/\[[^\]]*\]/, ""); $0 = $0; if ($3 == "bookworm") { print $2; exit } }')
-  fi
-  if [ -z "$mirror" ]; then
-    mirror=$(sources /etc/apt/sources.list.d/*.sources |
-      awk 'function flush() { if (deb && suite && uri != "" && !found) { found = 1; print uri; exit } deb = suite = 0; uri = "" }
-           /^[ \t]*$/ { flush(); next }
-           tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-           tolower($1) == "uris:" { uri = $2 }
-           tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
-           END { flush() }')
-  fi
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=$("$(dirname "$0")/../scripts/debian-mirror.sh")
   [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
   echo "make-pull-image: debootstrap --variant=minbase bookworm from $mirror (once; cached in $cache)"
   debootstrap --variant=minbase bookworm "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||

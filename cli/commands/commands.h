@@ -27,6 +27,10 @@ int cmd_simple(Ctx& ctx, const std::vector<std::string>& argv, const std::string
 // lists, asked again before each round: `stats` and `compose stats`.
 int show_stats(Ctx& ctx, const Parsed& p, const std::function<std::vector<std::string>()>& containers);
 CommandFn cmd_start, cmd_attach, cmd_kill, cmd_rm, cmd_rename, cmd_wait, cmd_ps, cmd_logs, cmd_exec, cmd_top, cmd_stats;
+// Starts the created exec `eid` attached: its output to ours (our stdin to it when `in`; a raw
+// terminal when both `tty` and `in`); returns its exit code. Safe to run from several threads, each
+// with its own Ctx, when none sends stdin or has a tty.
+int exec_attached(Ctx& ctx, const std::string& eid, bool tty, bool in);
 
 // cp.cpp: `cp` (container cp), files between a container and the local file system.
 extern const Command kCpCommand;

@@ -8,7 +8,7 @@
 //                 of the project removed unless --prune=false);
 //   sync+restart  synced, then the containers restarted;  restart  restarted;
 //   sync+exec     synced, then the rule's `exec` hook (command, user, privileged, working_dir,
-//                 environment) run in each running container of the service, its output shown.
+//                 environment) run in all running containers of the service at once, their output shown.
 // A sync rule's `initial_sync` copies the whole path into the containers when the watch starts
 // (but the Dockerfile, the compose files and what its ignores exclude).
 // A rule's `ignore` (and `include`) patterns are .dockerignore patterns relative to its path; the
@@ -263,22 +263,35 @@ void sync_service(Ctx& ctx, const Project& proj, const std::string& service, std
   }
 }
 
-// A sync+exec rule's hook run in each running container of its service (as `exec`, its output
-// shown); the first failure thrown.
+// A sync+exec rule's hook run in every running container of its service at the same time (as
+// compose does; as `exec -T`, the output shown); the first failure, in the containers' order, thrown.
 void run_hook(Ctx& ctx, const Project& proj, const Rule& r) {
-  for (const auto& c : project_containers(ctx, proj.name, false)) {
-    if (label(c, compose::kLabelService) != r.service) continue;
-    std::vector<std::string> args;
-    for (const auto& e : r.exec.env) args.insert(args.end(), {"-e", e});
-    if (r.exec.privileged) args.push_back("--privileged");
-    if (!r.exec.user.empty()) args.insert(args.end(), {"-u", r.exec.user});
-    if (!r.exec.working_dir.empty()) args.insert(args.end(), {"-w", r.exec.working_dir});
-    args.push_back(c["Id"].get<std::string>());
-    args.insert(args.end(), r.exec.command.begin(), r.exec.command.end());
-    Ctx sub{ctx.host, ctx.config_dir, "exec", nullptr};
-    int rc = cmd_exec(sub, args);
-    if (rc != 0) throw ExitError{1, "exit status " + std::to_string(rc)};
-  }
+  json body = {{"AttachStdin", false}, {"AttachStdout", true}, {"AttachStderr", true}, {"Tty", false},
+               {"Cmd", r.exec.command},    {"Privileged", r.exec.privileged}};
+  if (!r.exec.env.empty()) body["Env"] = r.exec.env;
+  if (!r.exec.user.empty()) body["User"] = r.exec.user;
+  if (!r.exec.working_dir.empty()) body["WorkingDir"] = r.exec.working_dir;
+  std::vector<std::string> ids;
+  for (const auto& c : project_containers(ctx, proj.name, false))
+    if (label(c, compose::kLabelService) == r.service) ids.push_back(c["Id"].get<std::string>());
+  std::vector<std::string> errors(ids.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        Ctx own{ctx.host, ctx.config_dir, "exec", nullptr};  // a connection of its own
+        auto created = own.c().request("POST", "/containers/" + q(ids[i]) + "/exec", body.dump());
+        int rc = exec_attached(own, json::parse(created.body).value("Id", ""), false, false);
+        if (rc != 0) errors[i] = "exit status " + std::to_string(rc);
+      } catch (const ExitError& e) {
+        errors[i] = e.msg.empty() ? "exit status " + std::to_string(e.code) : e.msg;
+      } catch (const std::exception& e) {
+        errors[i] = daemon_err(e);
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (!e.empty()) throw ExitError{1, e};
 }
 
 // Compose's own files and the service's Dockerfile, never synced by an initial sync.

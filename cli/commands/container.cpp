@@ -1022,6 +1022,10 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
     ctx.c().request("POST", "/exec/" + eid + "/start", json{{"Detach", true}, {"Tty", tty}}.dump());
     return 0;
   }
+  exit_now(exec_attached(ctx, eid, tty, in));
+}
+
+int exec_attached(Ctx& ctx, const std::string& eid, bool tty, bool in) {
   std::string leftover;
   auto sock = ctx.c().hijack("/exec/" + eid + "/start", json{{"Detach", false}, {"Tty", tty}}.dump(), leftover);
   RawTerminal raw;
@@ -1038,7 +1042,7 @@ int cmd_exec(Ctx& ctx, const std::vector<std::string>& argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  exit_now(code);
+  return code;
 }
 
 const Command kTopCommand = {.use = "CONTAINER [ps OPTIONS]", .summary = "Display the running processes of a container",

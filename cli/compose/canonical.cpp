@@ -738,6 +738,14 @@ void resolve_service(json& s, const std::string& dir) {
     std::string c = s["build"]["context"];
     if (!remote_context(c)) s["build"]["context"] = absolute(c, dir);
   }
+  // build.ssh's "<id>: <path>" (canonical form): the path, as compose-go resolves it.
+  if (s.contains("build") && s["build"].is_object() && s["build"].contains("ssh") && s["build"]["ssh"].is_array())
+    for (auto& e : s["build"]["ssh"]) {
+      if (!e.is_string()) continue;
+      std::string entry = e.get<std::string>();
+      auto colon = entry.find(": ");
+      if (colon != std::string::npos) e = entry.substr(0, colon + 2) + absolute(entry.substr(colon + 2), dir);
+    }
   if (s.contains("env_file") && s["env_file"].is_array())
     for (auto& e : s["env_file"])
       if (e.is_object() && e.contains("path") && e["path"].is_string()) e["path"] = absolute(e["path"], dir);

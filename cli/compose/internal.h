@@ -31,8 +31,8 @@ void check_schema(const json& file);
 // canonical.cpp: short syntaxes to their long forms, types cast (a string that interpolation made
 // of a number or boolean), durations and sizes parsed, per file. Throws Error naming the key path.
 void canonicalize(json& file);
-// Paths relative to `dir` made absolute: build contexts, bind sources, env_file, extends.file,
-// secrets/configs files. Run on canonical forms.
+// Paths relative to `dir` made absolute (a leading ~ is $HOME): build contexts, build.ssh paths,
+// bind sources, env_file, extends.file, secrets/configs files. Run on canonical forms.
 void resolve_paths(json& file, const std::string& dir);
 // Go's time.Duration.String() of `ns`: "1m30s", "500ms", "0s".
 std::string format_duration(std::int64_t ns);

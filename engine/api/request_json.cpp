@@ -179,8 +179,16 @@ void canonicalize(json& j, const Schema& s) {
       j.erase(k);
     }
   }
-  for (auto& f : s.fields)
-    if (auto it = j.find(f.name); it != j.end()) canonicalize_value(*it, f);
+  for (auto& f : s.fields) {
+    auto it = j.find(f.name);
+    if (it == j.end()) continue;
+    // Go leaves a field it reads `null` for as it was (the zero value): the same as no key at all
+    // (docker-compose 1.29 sends {"Healthcheck": {"StartPeriod": null, ...}}).
+    if (it->is_null())
+      j.erase(it);
+    else
+      canonicalize_value(*it, f);
+  }
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // case-insensitively ("CPURealtimePeriod" fills CpuRealtimePeriod, "dns" fills Dns); keys of maps
 // (Labels, ExposedPorts, Sysctls, ...) are data and keep their case. decode_body() parses once,
 // with the depth and size limits of common/json.h, and renames every key that names a known field
-// to the field's canonical spelling, so handlers look up keys by their Docker names only.
+// to the field's canonical spelling, so handlers look up keys by their Docker names only. A known
+// field given as `null` is removed: Go leaves the field at its zero value, as when it is absent.
 #pragma once
 #include <string_view>
 

@@ -1,4 +1,5 @@
-// A test of hoist's CLI that runs against one daemon, named by the test's parameter: "dockerd" (a
+// A test of hoist's CLI that runs against one daemon, named by the test's parameter (or by its part
+// before a "_", for tests with more parameters, e.g. "hoistd_v1"): "dockerd" (a
 // private dockerd, the reference, with docker's own CLI as the oracle) or "hoistd" (a private
 // hoistd, cgroup parent /hoist-test-<pid>-<suffix>). The busybox image is imported as bb:1 by
 // `hoist import`. TearDown removes the containers (with their anonymous volumes) and stops the
@@ -25,7 +26,7 @@ class CliDaemonTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (a private daemon)";
     if (!have_tool("docker")) GTEST_SKIP() << "the docker CLI is not installed";
-    if (GetParam() == "dockerd") {
+    if (daemon() == "dockerd") {
       if (!PrivateDockerd::available()) GTEST_SKIP() << "dockerd is not installed";
       dockerd_ = std::make_unique<PrivateDockerd>();
       host_ = "unix://" + dockerd_->dir() + "/docker.sock";
@@ -50,6 +51,8 @@ class CliDaemonTest : public ::testing::TestWithParam<std::string> {
     dockerd_.reset();
   }
 
+  // The daemon the test runs against: the parameter up to its first "_".
+  std::string daemon() const { return GetParam().substr(0, GetParam().find('_')); }
   std::string cgroup_parent() const { return "/hoist-test-" + std::to_string(getpid()) + "-" + suffix_; }
 
   static std::vector<std::string> lines(const std::string& s) {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -30,6 +31,19 @@ std::vector<std::string> cgroup_dirs(const std::string& cgroup_parent);
 }  // namespace
 
 std::string fixtures_dir() { return fs::path(busybox_rootfs()).parent_path().parent_path().string(); }
+
+std::string debian_rootfs_tar() {
+  static std::once_flag once;
+  static std::string tar;
+  std::call_once(once, [] {
+    std::string dir = fixtures_dir();
+    // Quick when the machine's cache has it; the first time, debootstrap runs (minutes).
+    auto r = run_cmd({std::string(HOIST_SOURCE_DIR) + "/scripts/make-debian-fixtures.sh", dir}, "", 1200);
+    if (r.code != 0) throw std::runtime_error("make-debian-fixtures failed: " + r.err);
+    tar = dir + "/debian-rootfs.tar.gz";
+  });
+  return tar;
+}
 
 Hoistd::Hoistd(const std::vector<std::string>& extra_args) : dir_("hoist-engine-test") {
   fs::create_directories(dir() + "/docker-config");

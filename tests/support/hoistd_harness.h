@@ -78,6 +78,10 @@ class Hoistd {
 
 // The fixtures dir (busybox-rootfs.tar, busybox-oci/), made once per test binary.
 std::string fixtures_dir();
+// A Debian 12 rootfs with redis-server, redis-tools and busybox, as a tarball for `docker import`
+// (scripts/make-debian-fixtures.sh; in the fixtures dir, made once per test binary; throws when
+// it cannot be made).
+std::string debian_rootfs_tar();
 
 // A connected Unix stream socket to `sock` (-1 on failure); the caller closes it.
 int connect_unix(const std::string& sock);

@@ -266,6 +266,12 @@ TEST_F(Orchestrate, BuildPlans) {
   Project l = load("services:\n  a: {build: {context: ., ssh: [default, 'x=/a.sock']}}\n");
   EXPECT_EQ((*l.model)["services"]["a"]["build"]["ssh"], json::parse(R"(["default", "x: /a.sock"])"));
   EXPECT_EQ(build_plan(l, "a").ssh, (std::vector<std::string>{"default", "x=/a.sock"}));
+  // A relative path is the project directory's, ~ the home directory (as compose-go resolves them).
+  Project r = load("services:\n  a: {build: {context: ., ssh: [default, 'k=keys/id_ed25519', 'h=~/agent.sock']}}\n");
+  const char* home = std::getenv("HOME");
+  EXPECT_EQ(build_plan(r, "a").ssh,
+            (std::vector<std::string>{"default", "k=" + (dir / "keys/id_ed25519").string(),
+                                      "h=" + std::string(home ? home : "") + "/agent.sock"}));
   EXPECT_EQ(refused("{context: 'https://github.com/x/y.git'}"),
             "services.a.build: `context: https://github.com/x/y.git` is not supported yet by hoist compose (a remote "
             "context: hoist's builder takes a directory)");

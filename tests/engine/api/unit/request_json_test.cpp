@@ -45,6 +45,21 @@ TEST(RequestJson, MapKeysAndUnknownKeysAreLeftAlone) {
   EXPECT_EQ(j["HostConfig"]["Sysctls"], json({{"Net.X", "1"}}));
 }
 
+TEST(RequestJson, NullFieldsAreAbsentAtEveryLevel) {
+  // What docker-compose 1.29 sends: a healthcheck's unset durations as null.
+  auto j = decode_json(R"({"Image":"bb","Entrypoint":null,"Healthcheck":{"Test":["CMD","true"],"Interval":1000000000,
+    "StartPeriod":null,"timeout":null},"HostConfig":{"RestartPolicy":null,"Mounts":[{"Type":"volume","Target":"/d",
+    "VolumeOptions":null}]},"Labels":{"k":null},"Unknown":null})",
+                       BodyType::ContainerCreate);
+  EXPECT_EQ(j["Healthcheck"], json({{"Test", {"CMD", "true"}}, {"Interval", 1000000000}}));
+  EXPECT_FALSE(j.contains("Entrypoint"));
+  EXPECT_FALSE(j["HostConfig"].contains("RestartPolicy"));
+  EXPECT_EQ(j["HostConfig"]["Mounts"][0], json({{"Type", "volume"}, {"Target", "/d"}}));
+  // Map values are data, unknown keys are left alone.
+  EXPECT_TRUE(j["Labels"]["k"].is_null());
+  EXPECT_TRUE(j.contains("Unknown"));
+}
+
 TEST(RequestJson, ExactKeyWinsOverFoldedOne) {
   auto j = decode_json(R"({"memory":1,"Memory":2,"cpushares":3})", BodyType::ContainerUpdate);
   EXPECT_EQ(j["Memory"], 2);
