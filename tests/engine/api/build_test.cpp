@@ -564,7 +564,9 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
 // through its build session, docs/api.md; BuildKit's through its own), listed from inside the
 // step by tests/tools/agent_list.cpp at the default target (SSH_AUTH_SOCK), an optional id that
 // is not forwarded not mounted (SSH_AUTH_SOCK still names its target), the same file tree left
-// (no mount point, nor the directory made for it); a required id BuildKit's messages when nothing or other ids are forwarded.
+// (no mount point, nor the directory made for it); key files (ed25519, rsa, ecdsa) served by the
+// client's own agent, listed and signing as BuildKit's, an encrypted one refused in its words;
+// a required id BuildKit's messages when nothing or other ids are forwarded.
 TEST_F(BuildMountTest, RunMountSshAsBuildKit) {
   if (!hoist::test::TestSshAgent::available()) GTEST_SKIP() << "openssh-client is not installed";
   hoist::test::TestSshAgent agent(d_->dir(), "hoist-ssh-oracle@key");
@@ -591,6 +593,34 @@ TEST_F(BuildMountTest, RunMountSshAsBuildKit) {
     EXPECT_EQ(docker(hoist, {"image", "inspect", "-f", "{{json .Config.Env}}", "ssh:1"}).out.find("SSH_AUTH_SOCK"),
               std::string::npos);
   EXPECT_EQ(run_cmd({"sh", "-c", "ls -A " + d_->exec_root() + "/build-ssh 2>/dev/null; true"}).out, "");
+
+  // Key files instead of an agent: each client loads them into an agent of its own, which lists
+  // them without comments and signs with them; an encrypted key is refused before building.
+  std::string rsa = d_->dir() + "/rsa", ec = d_->dir() + "/ec", enc = d_->dir() + "/enc";
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", rsa}).code, 0);
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ec}).code, 0);
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "passw0rd", "-f", enc}).code, 0);
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY agent_list /bin/agent_list\n"
+                            "RUN --mount=type=ssh agent_list -s > /listed\n"
+                            "RUN --mount=type=ssh,id=k2 agent_list -s >> /listed\n");
+  std::vector<std::string> keys = {"--ssh", "default=" + agent.key() + "," + rsa, "--ssh", "k2=" + ec, "-t", "ssh:2", ctx_};
+  want = buildkit(keys);
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  got = hoist_build(keys);
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  w = cat(false, "ssh:2", "cat /listed");
+  g = cat(true, "ssh:2", "cat /listed");
+  EXPECT_EQ(g, w);
+  EXPECT_EQ(g, "socket: /run/buildkit/ssh_agent.0\nidentities: 2\nssh-ed25519 \nsigned: ssh-ed25519\n"
+               "ssh-rsa \nsigned: rsa-sha2-512\n"
+               "socket: /run/buildkit/ssh_agent.0\nidentities: 1\necdsa-sha2-nistp256 \nsigned: ecdsa-sha2-nistp256\n");
+  want = buildkit({"--ssh", "default=" + enc, ctx_});
+  got = hoist_build({"--ssh", "default=" + enc, ctx_});
+  std::string refused = "failed to parse " + enc + ": ssh: this private key is passphrase protected";
+  EXPECT_NE(want.code, 0);
+  EXPECT_NE(got.code, 0);
+  EXPECT_NE((want.out + want.err).find(refused), std::string::npos) << want.out << want.err;
+  EXPECT_NE(got.err.find(refused), std::string::npos) << got.err << got.out;
 
   put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=ssh,id=deploy,required echo hi\n");
   for (auto [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
