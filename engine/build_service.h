@@ -38,7 +38,8 @@
 // last build of the same directory, updated by the body (build_context_cache.h).
 //
 // RUN --mount=type=ssh reaches the client's agent through the session the request names
-// (build_ssh.h). Not supported yet, refused with an error naming it: COPY/ADD of a git repository.
+// (build_ssh.h). ADD of a git repository is BuildKit's (build_copy.h); not supported yet, refused
+// with an error naming it: COPY of a git repository.
 #pragma once
 #include <functional>
 #include <map>
