@@ -103,6 +103,7 @@ SshKey load_key_file(const std::string& p) {
       if (n == 0) break;
       text.append(buf, static_cast<std::size_t>(n));
     }
+    WipeOnExit wipe(text);  // the key lives on in OpenSSL's memory only
     try {
       return parse_private_key(text);
     } catch (const Error& e) {

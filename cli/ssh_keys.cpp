@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -137,6 +138,7 @@ std::string base64_decode(std::string_view text) {
 // The "openssh-key-v1" format (OpenSSH's PROTOCOL.key).
 Pkey openssh_key(std::string_view body) {
   std::string data = base64_decode(body);
+  WipeOnExit wipe(data);
   static constexpr std::string_view kMagic("openssh-key-v1\0", 15);
   if (data.compare(0, kMagic.size(), kMagic) != 0) refuse("invalid openssh private key format");
   ssh_wire::Reader r(std::string_view(data).substr(kMagic.size()), "ssh: malformed OpenSSH key");
@@ -295,6 +297,8 @@ std::string SshKey::sign(std::string_view data, std::uint32_t flags) const {
   ssh_wire::put_str(out, sig);
   return out;
 }
+
+WipeOnExit::~WipeOnExit() { OPENSSL_cleanse(s_.data(), s_.size()); }
 
 SshKey parse_private_key(std::string_view text) {
   // The first PEM block, as Go's pem.Decode finds it.

@@ -35,6 +35,18 @@ class SshKey {
   std::string blob_;
 };
 
+// Wipes a buffer of key material (a key file's bytes, a decoded private section) when it goes.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& s) : s_(s) {}
+  ~WipeOnExit();
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  std::string& s_;
+};
+
 // A key file's content (the first PEM block in it). Throws InvalidArgument with Go's words:
 // "ssh: no key found", "ssh: this private key is passphrase protected" (an encrypted key),
 // "ssh: unsupported key type ..." and others for what cannot be read.
