@@ -56,10 +56,9 @@ void check_supported(const Step& s) {
       if (in.security != "sandbox" && in.security != "insecure") refuse("RUN --security=" + in.security);
       break;
     case Kind::Copy:
-    case Kind::Add:
+      // BuildKit's COPY reads a git URL as a path in the context; ADD fetches the repository.
       for (auto& src : in.sources)
-        // "github.com/..." is a path in the context here, as BuildKit reads it.
-        if (is_git_url(src) && src.rfind("github.com/", 0) != 0) refuse(std::string(kind_name(in.kind)) + " of a git repository (" + src + ")");
+        if (is_git_source(src)) refuse("COPY of a git repository (" + src + ")");
       break;
     default:
       break;

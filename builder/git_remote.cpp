@@ -58,4 +58,13 @@ GitRemote parse_git_remote(const std::string& url) {
   return r;
 }
 
+bool is_git_source(const std::string& source) { return is_git_url(source) && !starts(source, "github.com/"); }
+
+GitRemote parse_git_source(const std::string& source) {
+  GitRemote r = parse_git_remote(source);
+  std::size_t hash = source.find('#');
+  if (hash == std::string::npos || hash + 1 == source.size() || source[hash + 1] == ':') r.ref = "HEAD";
+  return r;
+}
+
 }  // namespace hoist::builder

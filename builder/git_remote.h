@@ -19,4 +19,12 @@ bool is_git_url(const std::string& source);
 // for a ref that starts with "-".
 GitRemote parse_git_remote(const std::string& url);
 
+// A COPY/ADD source that is a git repository as BuildKit reads ADD's sources: a git URL but a
+// "github.com/..." one (a path in the context there).
+bool is_git_source(const std::string& source);
+
+// ADD's git source: parse_git_remote's parts, but a fragment that names no ref takes the
+// remote's HEAD (its default branch), as BuildKit's git source does.
+GitRemote parse_git_source(const std::string& source);
+
 }  // namespace hoist::builder

@@ -285,8 +285,6 @@ void parse_copy_add(const Node& n, Flags& flags, Instruction& in) {
     keep_git = &flags.add("keep-git-dir", Flags::Bool);
   }
   flags.parse();
-  if (keep_git && keep_git->used)
-    throw Problem{"ADD --keep-git-dir is not supported: Hoist's ADD does not fetch git repositories"};
   sources_and_dest(n, cmd, in);
   in.chown = chown.value;
   in.chmod = chmod.value;
@@ -296,6 +294,7 @@ void parse_copy_add(const Node& n, Flags& flags, Instruction& in) {
   if (parents) in.parents = parents->value == "true";
   if (checksum) in.checksum = checksum->value;
   if (unpack && unpack->used) in.unpack = unpack->value == "true";
+  if (keep_git) in.keep_git_dir = keep_git->value == "true";
 }
 
 bool valid_stage_name(const std::string& s) {

@@ -4,8 +4,7 @@
 // Flags per instruction (anything else: dockerd's "Unknown flag: x"):
 //   FROM --platform                      RUN --mount (repeatable) --network --security
 //   COPY --from --chown --chmod --link --exclude (repeatable) --parents
-//   ADD  --chown --chmod --link --exclude (repeatable) --checksum --unpack; --keep-git-dir is
-//        refused (Hoist's ADD fetches no git repositories)
+//   ADD  --chown --chmod --link --exclude (repeatable) --checksum --unpack --keep-git-dir
 //   HEALTHCHECK CMD --interval --timeout --start-period --start-interval --retries
 // Unlike Docker, ARG, STOPSIGNAL and HEALTHCHECK NONE refuse flags too (Docker ignores them).
 // No variable is substituted here: the stage evaluator does that with the stage's environment.
@@ -99,6 +98,7 @@ struct Instruction {
   std::string dest;
   std::string from, chown, chmod, checksum;
   bool link = false, parents = false;
+  bool keep_git_dir = false;  // ADD of a git repository: its .git directory copied too
   std::optional<bool> unpack;
   std::vector<std::string> excludes;
 

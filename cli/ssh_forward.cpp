@@ -13,6 +13,7 @@
 #include <set>
 
 #include "cli/client.h"
+#include "cli/ssh_key_agent.h"
 #include "common/error.h"
 #include "common/session_frames.h"
 #include "common/session_streams.h"
@@ -36,13 +37,20 @@ std::vector<SshSpec> parse_ssh_specs(const std::vector<std::string>& values, con
       paths = {ssh_auth_sock ? ssh_auth_sock : ""};
     if (paths[0].empty()) throw Error("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set");
     if (!seen.insert(s.id).second) throw Error("invalid duplicate id " + s.id);
-    struct stat st {};
-    if (::stat(paths[0].c_str(), &st) != 0)
-      throw Error("failed to stat " + paths[0] + ": " + std::strerror(errno));
-    if (!S_ISSOCK(st.st_mode) || paths.size() > 1)
-      throw Error("hoist build --ssh " + s.id + ": key files are not supported (" + paths[0] +
-                  " is not an agent's socket); load the keys into an ssh-agent and give its socket");
-    s.socket = paths[0];
+    // As BuildKit's client: one agent's socket, or key files loaded into an agent of its own.
+    std::vector<SshKey> keys;
+    for (const std::string& path : paths) {
+      if (!s.socket.empty()) throw Error("only single socket allowed");
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) throw Error("failed to stat " + path + ": " + std::strerror(errno));
+      if (S_ISSOCK(st.st_mode)) {
+        if (!keys.empty()) throw Error("invalid combination of keys and sockets");
+        s.socket = path;
+        continue;
+      }
+      keys.push_back(load_key_file(path));
+    }
+    if (s.socket.empty()) s.agent = std::make_shared<KeyAgent>(std::move(keys));
     out.push_back(s);
   }
   return out;
@@ -87,8 +95,28 @@ SshForwarder::~SshForwarder() {
 }
 
 void SshForwarder::relay(std::string already_read) {
-  std::map<std::string, std::string> socket_of;
-  for (const SshSpec& s : specs_) socket_of[s.id] = s.socket;
+  std::vector<std::thread> agents;
+  relay_streams(std::move(already_read), agents);
+  // The streams are closed: each in-process agent has seen its end.
+  for (std::thread& t : agents) t.join();
+}
+
+void SshForwarder::relay_streams(std::string already_read, std::vector<std::thread>& agents) {
+  std::map<std::string, const SshSpec*> spec_of;
+  for (const SshSpec& s : specs_) spec_of[s.id] = &s;
+  // A connection to the id's agent: its socket's, or one end of a socket pair whose other end
+  // the in-process agent serves on a thread of its own.
+  auto open_agent = [&](const std::string& id) {
+    auto it = spec_of.find(id);
+    if (it == spec_of.end()) return UniqueFd();
+    if (!it->second->agent) return connect_agent(it->second->socket);
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return UniqueFd();
+    UniqueFd ours(sv[0]), theirs(sv[1]);
+    std::shared_ptr<const KeyAgent> agent = it->second->agent;
+    agents.emplace_back([agent, fd = std::make_shared<UniqueFd>(std::move(theirs))] { agent->serve(fd->get()); });
+    return ours;
+  };
   session::FrameDecoder frames;
   frames.feed(already_read);
   session::Streams streams(conn_.get());
@@ -99,8 +127,7 @@ void SshForwarder::relay(std::string already_read) {
         if (!streams.apply(*f)) return false;
         continue;
       }
-      auto sock = socket_of.find(f->payload);
-      UniqueFd c = sock == socket_of.end() ? UniqueFd() : connect_agent(sock->second);
+      UniqueFd c = open_agent(f->payload);
       if (!c) {
         if (!streams.send(FrameType::Close, f->stream)) return false;
       } else {

@@ -6,15 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <optional>
 
 #include "builder/build_runner.h"
 #include "builder/dockerignore.h"
+#include "builder/git_remote.h"
 #include "builder/go_match.h"
 #include "common/file.h"
 #include "common/strings.h"
 #include "engine/build_fetch.h"
+#include "engine/build_git.h"
 #include "engine/containers/container_fs.h"
 #include "engine/containers/oci_spec.h"
 #include "image/install.h"
@@ -92,6 +95,39 @@ void fetch_source(BuildWorkspace& ws, const Step& s, const std::string& url, Own
   out.text("\n");
 }
 
+// The .git entries of a checkout (the repository's directory, a submodule's file).
+void remove_git_entries(const std::string& root) {
+  std::vector<std::filesystem::path> found;
+  for (auto it = std::filesystem::recursive_directory_iterator(root); it != std::filesystem::recursive_directory_iterator();
+       ++it)
+    if (it->path().filename() == ".git") {
+      found.push_back(it->path());
+      it.disable_recursion_pending();
+    }
+  for (const auto& p : found) std::filesystem::remove_all(p);
+}
+
+// ADD of a git repository, as BuildKit's: the fragment's ref (the remote's HEAD when it names
+// none) fetched and checked out by the daemon with its submodules (build_git.h), the checkout's
+// content (or the fragment's subdirectory's) copied as a directory of the context is (owners
+// root), without its .git entries unless --keep-git-dir; hashed by the commit the ref names, so
+// the step's cache holds while the ref does not move.
+void git_source(BuildWorkspace& ws, const Step& s, const std::string& src, CopySources& cs) {
+  const builder::Instruction& in = s.instruction;
+  if (!in.checksum.empty()) throw InvalidArgument("ADD --checksum of a git repository is not supported yet by hoist build");
+  builder::GitRemote g = builder::parse_git_source(src);
+  std::string d = ws.own_dir();
+  GitCheckout co = clone_git(g, d + "/repo");
+  if (!in.keep_git_dir) remove_git_entries(d + "/repo");
+  std::string top = std::filesystem::canonical(d).string();
+  std::string rel = co.dir.size() > top.size() ? co.dir.substr(top.size() + 1) : "repo";
+  cs.own.push_back(std::make_unique<SourceTree>(d));
+  cs.list.push_back(resolve_source(*cs.own.back(), rel, true));
+  cs.info.push_back({});
+  cs.list.back().hash = "git:" + co.commit + (g.subdir.empty() ? "" : ":" + g.subdir) +
+                        (in.keep_git_dir ? " with .git" : "");
+}
+
 }  // namespace
 
 void find_sources(const StepTrees& trees, const Step& s, CopySources& cs, builder::Output& out) {
@@ -127,6 +163,10 @@ void find_sources(const StepTrees& trees, const Step& s, CopySources& cs, builde
     cs.info.push_back({});
   };
   for (const std::string& src : in.sources) {
+    if (add && builder::is_git_source(src)) {
+      git_source(ws, s, src, cs);
+      continue;
+    }
     if (is_url(src)) {
       fetch_source(ws, s, src, own_file, cs, out);
       continue;

@@ -3,8 +3,9 @@
 //   - the sources, found in the context or the root of the stage or image --from names
 //     (build_sources.h: resolved inside their tree, hashed as dockerd hashes them), heredocs
 //     (files 0644) and ADD's http(s) URLs (build_fetch.h: mode 0600, mtime from Last-Modified,
-//     --checksum=sha256:... checked; the classic builder's "Downloading" progress), each in a
-//     directory of the build's own;
+//     --checksum=sha256:... checked; the classic builder's "Downloading" progress) and ADD's git
+//     repositories (BuildKit's: the ref's checkout, without .git unless --keep-git-dir, hashed
+//     by its commit), each in a directory of the build's own;
 //   - copied as the classic builder copies them (owner root for the context's files, the
 //     source's own for a stage's or an image's, --chown's names looked up in the container's
 //     /etc/passwd and /etc/group), with BuildKit's --chmod, --exclude, --parents; ADD extracts

@@ -144,7 +144,7 @@ std::string context_dir(const std::string& root, const std::string& subdir) {
 
 }  // namespace
 
-std::string clone_git_context(const builder::GitRemote& g, const std::string& root) {
+GitCheckout clone_git(const builder::GitRemote& g, const std::string& root) {
   init_libgit2();
   git_repository* r = nullptr;
   if (git_repository_init(&r, root.c_str(), 0) < 0)
@@ -161,7 +161,7 @@ std::string clone_git_context(const builder::GitRemote& g, const std::string& ro
       git_repository_set_head_detached(repo.get(), git_object_id(commit.get())) < 0)
     throw Error("error checking out " + g.ref + ": " + last_error());
   update_submodules(repo.get());
-  return context_dir(root, g.subdir);
+  return {context_dir(root, g.subdir), git_oid_tostr_s(git_object_id(commit.get()))};
 }
 
 }  // namespace hoist::engine

@@ -196,7 +196,10 @@ BuildPruneReport BuildService::prune_cache(const BuildPruneOptions& o) {
   std::vector<const BuildCacheRecord*> picked;
   for (const BuildCacheRecord& r : all) {
     if (r.in_use) continue;
-    if (!o.all && r.shared) continue;
+    // A shared record, a step entry whose image a user's image needs, stays even with `all`:
+    // removing it would free nothing and only lose the step for the next build, whereas dockerd's
+    // classic builder's prune leaves its step images, which its next build uses again.
+    if (r.shared) continue;
     if (o.keep_duration_ns > 0) {
       std::int64_t used = r.last_used_ns ? r.last_used_ns : r.created_ns;
       if (used > now - o.keep_duration_ns) continue;

@@ -11,7 +11,10 @@
 // A record a running build uses is InUse and never pruned. Pruning an index entry removes the
 // entry, then its image when nothing else needs it (no tag, no container, no child image, no
 // other entry): the step images are the cache's storage, as dockerd's classic builder's.
-// dockerd 20.10's prune rules (BuildKit's): without `all`, shared records stay; `until` (or
+// dockerd 20.10's prune rules (BuildKit's): shared records stay, with `all` too (the only shared
+// records are step entries whose images a user's image needs: removing one frees nothing and only
+// loses the step, which dockerd's classic builder's prune never does; `all` then changes nothing
+// for Hoist's records, whose others are never shared); `until` (or
 // `unused-for`) keeps what was used within that duration; `keep-storage` prunes the least
 // recently used first until the cache is no larger; filters id (a regexp), parent, type,
 // description (exact), inuse, shared, private.

@@ -52,17 +52,9 @@ BuildService::BuildService(Daemon& d, ContainerService& svc)
       cache_(d.config().data_root + "/builder/cache.json"),
       cache_mounts_(d.config().data_root + "/builder/cache-mounts"),
       contexts_(d.config().data_root + "/builder/contexts") {
-  // What a build that hoistd's end interrupted left: its containers go (not the failed RUNs'
-  // containers builds kept on purpose: builder/kept/<id>; a mark whose container is gone goes).
-  std::string kept_dir = d.config().data_root + "/builder/kept";
-  std::set<std::string> kept, seen;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(kept_dir, ec)) kept.insert(e.path().filename().string());
+  // What a build that hoistd's end interrupted left: its containers go, found by their label (a
+  // failed RUN's container a build kept on purpose has lost it, build_workspace.h).
   for (const ContainerRecord& r : svc_.manager().list()) {
-    if (kept.count(r.id)) {
-      seen.insert(r.id);
-      continue;
-    }
     json c = json::parse(r.config_json, nullptr, false);
     if (!c.is_object() || !c.contains("Labels") || !c["Labels"].is_object() || !c["Labels"].contains(kBuildLabel))
       continue;
@@ -73,8 +65,9 @@ BuildService::BuildService(Daemon& d, ContainerService& svc)
       log::warn("build: remove the intermediate container " + r.id.substr(0, 12) + ": " + e.what());
     }
   }
-  for (const std::string& id : kept)
-    if (!seen.count(id)) ::unlink((kept_dir + "/" + id).c_str());
+  // The marks of kept containers an older hoistd made (the label's removal says as much).
+  std::error_code ec;
+  std::filesystem::remove_all(d.config().data_root + "/builder/kept", ec);
 }
 
 BuildService::~BuildService() = default;

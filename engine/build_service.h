@@ -15,8 +15,8 @@
 // stream.
 //
 // The step containers carry the label io.hoist.build: those an interrupted build left (hoistd
-// killed) are removed when the service starts, but the failed RUNs' containers builds kept on
-// purpose (<data-root>/builder/kept/<id>).
+// killed) are removed when the service starts; a failed RUN's container a build keeps on purpose
+// loses the label (BuildWorkspace::keep_container).
 //
 // COPY/ADD (BuildKit's flags, which dockerd 20.10's classic builder refuses, as BuildKit reads
 // them): --chmod=<octal> (every copied entry but symlinks and the directories the copy makes),
@@ -38,7 +38,8 @@
 // last build of the same directory, updated by the body (build_context_cache.h).
 //
 // RUN --mount=type=ssh reaches the client's agent through the session the request names
-// (build_ssh.h). Not supported yet, refused with an error naming it: COPY/ADD of a git repository.
+// (build_ssh.h). ADD of a git repository is BuildKit's (build_copy.h); not supported yet, refused
+// with an error naming it: COPY of a git repository.
 #pragma once
 #include <functional>
 #include <map>

@@ -222,11 +222,9 @@ void BuildWorkspace::cancel() {
 
 void BuildWorkspace::keep_container(const std::string& id) {
   try {
-    // As dockerd's kept container: the build's label goes (the mark below keeps it from the
-    // cleanup of interrupted builds meanwhile).
-    std::string dir = d_.config().data_root + "/builder/kept";
-    mkdir_all(dir, 0700);
-    open_file(dir + "/" + id, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    // As dockerd's kept container: the build's label goes, and with it the cleanup of interrupted
+    // builds at hoistd's start passes it by (the config is written atomically; a hoistd killed
+    // before that removes it as the container of the build the kill interrupted).
     json config = json::parse(manager().inspect(id).config_json);
     if (config.contains("Labels") && config["Labels"].is_object()) config["Labels"].erase(kBuildLabel);
     manager().set_config(id, config.dump());

@@ -115,8 +115,8 @@ class BuildWorkspace {
   // RUN: starts the container, its output to `out` as it comes (stderr in red, as the classic
   // builder's), returns its exit code. Throws Cancelled after cancel().
   int run_container(const std::string& id, builder::Output& out);
-  // A kept container (a failed RUN's) is not one an interrupted build left: the service's
-  // start leaves it.
+  // A kept container (a failed RUN's) is not one an interrupted build left: its build label
+  // goes, so the service's start leaves it.
   void keep_container(const std::string& id);
 
   // Removes the container `id` (a step's, committed or not needed any more) on the workspace's

@@ -374,9 +374,11 @@ TEST_P(BuildCli, RunMountSsh) {
   auto bad = with_agent({"build", "--ssh", "default=" + dir_->path() + "/nothing", ctx_});
   EXPECT_NE(bad.code, 0);
   EXPECT_NE(bad.err.find("failed to stat " + dir_->path() + "/nothing"), std::string::npos) << bad.err;
-  auto keyfile = with_agent({"build", "--ssh", "default=" + agent.key(), ctx_});
+  put(dir_->path() + "/garbage", "not a key\n");
+  auto keyfile = with_agent({"build", "--ssh", "default=" + dir_->path() + "/garbage", ctx_});
   EXPECT_NE(keyfile.code, 0);
-  EXPECT_NE(keyfile.err.find("key files are not supported"), std::string::npos) << keyfile.err;
+  EXPECT_NE(keyfile.err.find("failed to parse " + dir_->path() + "/garbage: ssh: no key found"), std::string::npos)
+      << keyfile.err;
 
   auto r = with_agent({"build", "--ssh", "default", "-t", "bc:1", ctx_});
   ASSERT_EQ(r.code, 0) << r.err << r.out;

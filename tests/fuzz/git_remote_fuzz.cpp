@@ -14,5 +14,10 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     if (r.remote.find('#') != std::string::npos) hoist::fuzz::fail("the fragment left in the remote: " + r.remote);
     if (r.ref.find(':') != std::string::npos) hoist::fuzz::fail("the subdirectory left in the ref: " + r.ref);
   });
+  (void)hoist::builder::is_git_source(url);
+  hoist::fuzz::expect_only_input_errors([&] {
+    hoist::builder::GitRemote r = hoist::builder::parse_git_source(url);
+    if (r.ref.empty() || r.ref[0] == '-') hoist::fuzz::fail("an ADD source's ref: " + r.ref);
+  });
   return 0;
 }

@@ -361,11 +361,11 @@ TEST(BuildRunner, RefusesWhatIsNotSupportedBeforeTheStepRuns) {
     EXPECT_EQ(std::string(e.what()), "security.insecure is not allowed");
   }
   try {
-    run(exec, "FROM busybox\nADD git@github.com:a/b.git /src\n");
+    run(exec, "FROM busybox\nCOPY git@github.com:a/b.git /src\n");
     FAIL() << "no error";
   } catch (const hoist::InvalidArgument& e) {
     EXPECT_EQ(std::string(e.what()),
-              "Dockerfile line 2: ADD of a git repository (git@github.com:a/b.git) is not supported yet by hoist build");
+              "Dockerfile line 2: COPY of a git repository (git@github.com:a/b.git) is not supported yet by hoist build");
   }
   for (auto& c : exec.calls()) EXPECT_EQ(c.what.rfind("prepare", 0), std::string::npos) << c.what;
 }

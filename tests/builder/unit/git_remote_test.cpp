@@ -42,3 +42,21 @@ TEST(GitRemote, RefAndSubdirectory) {
     EXPECT_STREQ(e.what(), "invalid refspec: --upload-pack=x");
   }
 }
+
+// ADD's git sources (BuildKit's reading): "github.com/..." is a context path; no ref is the
+// remote's HEAD.
+TEST(GitRemote, AddSources) {
+  using hoist::builder::is_git_source;
+  using hoist::builder::parse_git_source;
+  EXPECT_TRUE(is_git_source("git://h/r.git"));
+  EXPECT_TRUE(is_git_source("git@h:a/b.git"));
+  EXPECT_TRUE(is_git_source("https://h/r.git#v1"));
+  EXPECT_FALSE(is_git_source("github.com/a/b"));
+  EXPECT_FALSE(is_git_source("https://h/r.tar"));
+  EXPECT_EQ(parse_git_source("git://h/r.git").ref, "HEAD");
+  EXPECT_EQ(parse_git_source("git://h/r.git#").ref, "HEAD");
+  auto r = parse_git_source("git://h/r.git#:sub");
+  EXPECT_EQ(r.ref, "HEAD");
+  EXPECT_EQ(r.subdir, "sub");
+  EXPECT_EQ(parse_git_source("git://h/r.git#dev").ref, "dev");
+}

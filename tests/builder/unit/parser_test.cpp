@@ -238,8 +238,11 @@ TEST(DockerfileParser, CopyAndAddFlags) {
   EXPECT_EQ(parse_error("FROM busybox\nCOPY --link= a b\n"), "dockerfile parse error line 2: Missing a value on flag: link");
   EXPECT_EQ(parse_error("FROM busybox\nCOPY --checksum=x a b\n"), "dockerfile parse error line 2: Unknown flag: checksum");
   EXPECT_EQ(parse_error("FROM busybox\nADD --from=x a b\n"), "dockerfile parse error line 2: Unknown flag: from");
-  EXPECT_EQ(parse_error("FROM busybox\nADD --keep-git-dir=true https://x/r.git /r\n"),
-            "dockerfile parse error line 2: ADD --keep-git-dir is not supported: Hoist's ADD does not fetch git repositories");
+  EXPECT_EQ(parse_error("FROM busybox\nADD --keep-git-dir=maybe https://x/r.git /r\n"),
+            "dockerfile parse error line 2: Expecting boolean value for flag keep-git-dir, not: maybe");
+  EXPECT_TRUE(one("ADD --keep-git-dir https://x/r.git /r").keep_git_dir);
+  EXPECT_FALSE(one("ADD --keep-git-dir=false https://x/r.git /r").keep_git_dir);
+  EXPECT_FALSE(one("ADD https://x/r.git /r").keep_git_dir);
 }
 
 TEST(DockerfileParser, RunFlags) {

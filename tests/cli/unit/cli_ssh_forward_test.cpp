@@ -61,9 +61,26 @@ TEST_F(SshSpecs, RefusalsInBuildxWords) {
   EXPECT_EQ(error_of({"default", "default=" + sock_}, sock_.c_str()), "invalid duplicate id default");
   EXPECT_EQ(error_of({"a=" + dir_ + "/none"}, nullptr),
             "failed to stat " + dir_ + "/none: No such file or directory");
-  EXPECT_NE(error_of({"a=" + dir_ + "/key"}, nullptr).find("key files are not supported"), std::string::npos);
-  EXPECT_NE(error_of({"a=" + sock_ + "," + dir_ + "/key"}, nullptr).find("key files are not supported"),
-            std::string::npos);
+  EXPECT_EQ(error_of({"a=" + dir_ + "/key"}, nullptr), "failed to parse " + dir_ + "/key: ssh: no key found");
+  EXPECT_EQ(error_of({"a=" + sock_ + "," + dir_ + "/key"}, nullptr), "only single socket allowed");
+  EXPECT_EQ(error_of({"a=" + sock_ + "," + sock_}, nullptr), "only single socket allowed");
+}
+
+// Key files, as BuildKit's client: loaded into an agent of the spec's own; mixed with a socket
+// refused.
+TEST_F(SshSpecs, KeyFilesLoadedIntoAnAgent) {
+  std::string key = dir_ + "/id";
+  ASSERT_EQ(std::system(("ssh-keygen -q -t ed25519 -N '' -f " + key + " >/dev/null 2>&1").c_str()), 0)
+      << "ssh-keygen (openssh-client) is needed";
+  auto s = parse_ssh_specs({"default=" + key + "," + key, "other=" + sock_}, nullptr);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].socket, "");
+  ASSERT_TRUE(s[0].agent);
+  std::string answer = s[0].agent->answer(std::string(1, '\x0b'));  // REQUEST_IDENTITIES
+  EXPECT_EQ(answer.substr(0, 5), std::string("\x0c\0\0\0\x02", 5));
+  EXPECT_EQ(s[1].socket, sock_);
+  EXPECT_FALSE(s[1].agent);
+  EXPECT_EQ(error_of({"a=" + key + "," + sock_}, nullptr), "invalid combination of keys and sockets");
 }
 
 }  // namespace

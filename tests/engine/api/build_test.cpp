@@ -537,7 +537,9 @@ TEST_F(BuildMountTest, RunMountsAsBuildKit) {
 // through its build session, docs/api.md; BuildKit's through its own), listed from inside the
 // step by tests/tools/agent_list.cpp at the default target (SSH_AUTH_SOCK), an optional id that
 // is not forwarded not mounted (SSH_AUTH_SOCK still names its target), the same file tree left
-// (no mount point, nor the directory made for it); a required id BuildKit's messages when nothing or other ids are forwarded.
+// (no mount point, nor the directory made for it); key files (ed25519, rsa, ecdsa) served by the
+// client's own agent, listed and signing as BuildKit's, an encrypted one refused in its words;
+// a required id BuildKit's messages when nothing or other ids are forwarded.
 TEST_F(BuildMountTest, RunMountSshAsBuildKit) {
   if (!hoist::test::TestSshAgent::available()) GTEST_SKIP() << "openssh-client is not installed";
   hoist::test::TestSshAgent agent(d_->dir(), "hoist-ssh-oracle@key");
@@ -564,6 +566,34 @@ TEST_F(BuildMountTest, RunMountSshAsBuildKit) {
     EXPECT_EQ(docker(hoist, {"image", "inspect", "-f", "{{json .Config.Env}}", "ssh:1"}).out.find("SSH_AUTH_SOCK"),
               std::string::npos);
   EXPECT_EQ(run_cmd({"sh", "-c", "ls -A " + d_->exec_root() + "/build-ssh 2>/dev/null; true"}).out, "");
+
+  // Key files instead of an agent: each client loads them into an agent of its own, which lists
+  // them without comments and signs with them; an encrypted key is refused before building.
+  std::string rsa = d_->dir() + "/rsa", ec = d_->dir() + "/ec", enc = d_->dir() + "/enc";
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", rsa}).code, 0);
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ec}).code, 0);
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "passw0rd", "-f", enc}).code, 0);
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY agent_list /bin/agent_list\n"
+                            "RUN --mount=type=ssh agent_list -s > /listed\n"
+                            "RUN --mount=type=ssh,id=k2 agent_list -s >> /listed\n");
+  std::vector<std::string> keys = {"--ssh", "default=" + agent.key() + "," + rsa, "--ssh", "k2=" + ec, "-t", "ssh:2", ctx_};
+  want = buildkit(keys);
+  ASSERT_EQ(want.code, 0) << want.err << want.out;
+  got = hoist_build(keys);
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log();
+  w = cat(false, "ssh:2", "cat /listed");
+  g = cat(true, "ssh:2", "cat /listed");
+  EXPECT_EQ(g, w);
+  EXPECT_EQ(g, "socket: /run/buildkit/ssh_agent.0\nidentities: 2\nssh-ed25519 \nsigned: ssh-ed25519\n"
+               "ssh-rsa \nsigned: rsa-sha2-512\n"
+               "socket: /run/buildkit/ssh_agent.0\nidentities: 1\necdsa-sha2-nistp256 \nsigned: ecdsa-sha2-nistp256\n");
+  want = buildkit({"--ssh", "default=" + enc, ctx_});
+  got = hoist_build({"--ssh", "default=" + enc, ctx_});
+  std::string refused = "failed to parse " + enc + ": ssh: this private key is passphrase protected";
+  EXPECT_NE(want.code, 0);
+  EXPECT_NE(got.code, 0);
+  EXPECT_NE((want.out + want.err).find(refused), std::string::npos) << want.out << want.err;
+  EXPECT_NE(got.err.find(refused), std::string::npos) << got.err << got.out;
 
   put(ctx_ + "/Dockerfile", "FROM bb:1\nRUN --mount=type=ssh,id=deploy,required echo hi\n");
   for (auto [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
@@ -981,11 +1011,12 @@ TEST_F(BuildTest, AddUrlsAndArchivesAsDockerd) {
   EXPECT_EQ(second.out.find("Using cache"), std::string::npos) << second.out;
   auto r = d_->docker({"run", "--rm", "--network", "none", "url:2", "cat", "/dl/r.txt"});
   EXPECT_EQ(r.out, "remote file, changed\n");
-  // A git repository is refused, never fetched.
+  // A git repository's URL is cloned over git's protocols, which a plain file server does not
+  // speak: libgit2's words.
   put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + srv.url("/repo.git") + " /src/\n");
   auto git = build(true, {ctx_});
   EXPECT_NE(git.code, 0);
-  EXPECT_NE(git.err.find("ADD of a git repository"), std::string::npos) << git.err;
+  EXPECT_NE(git.err.find("error fetching: "), std::string::npos) << git.err;
 }
 
 // POST /build?remote=: a URL of a context tar (gzip-compressed) or of a Dockerfile alone, fetched
@@ -1134,6 +1165,87 @@ TEST_F(BuildTest, GitContextAsDockerd) {
   ASSERT_EQ(cli.code, 0) << cli.err;
   auto r = docker(true, {"run", "--rm", "--network", "none", "g:2", "cat", "/got/a.txt", "/got/l.txt"});
   EXPECT_EQ(r.out, "dev\nfrom the submodule\n");
+}
+
+// ADD of a git repository (BuildKit's; dockerd 20.10's built-in BuildKit frontend reads the URL
+// as a context path, so the expected trees are written out here): the remote's HEAD, a branch's
+// subdirectory, a tag with --keep-git-dir, each checked out with its submodule, copied as a
+// directory of the context is (owners root, git's modes, symbolic links kept), without .git
+// entries unless kept; the step cached while the ref names the same commit and run again when
+// it moves; a missing ref fails; COPY of a git URL is refused.
+TEST_F(BuildTest, AddGitRepositoryAsBuildKit) {
+  if (::access("/usr/bin/git", X_OK) != 0) GTEST_SKIP() << "git is not installed";
+  std::string www = d_->dir() + "/git", work = d_->dir() + "/work", lib = d_->dir() + "/libwork";
+  run_cmd({"mkdir", "-p", www});
+  GitServer srv(www);
+  ASSERT_TRUE(srv.up());
+  put(lib + "/l.txt", "from the submodule\n");
+  git(lib, {"init", "-q"});
+  git(lib, {"add", "."});
+  git(lib, {"commit", "-qm", "lib"});
+  git(d_->dir(), {"clone", "-q", "--bare", lib, www + "/lib.git"});
+  put(work + "/a.txt", "one\n");
+  put(work + "/sub/run.sh", "echo hi\n");
+  run_cmd({"chmod", "0755", work + "/sub/run.sh"});
+  run_cmd({"ln", "-s", "a.txt", work + "/link"});
+  git(work, {"init", "-q"});
+  git(work, {"submodule", "add", "-q", srv.url("/lib.git"), "lib"});
+  git(work, {"add", "."});
+  git(work, {"commit", "-qm", "one"});
+  git(work, {"tag", "v1"});
+  git(work, {"checkout", "-qb", "dev"});
+  put(work + "/sub/dev.txt", "dev\n");
+  git(work, {"add", "."});
+  git(work, {"commit", "-qm", "dev"});
+  git(work, {"checkout", "-q", "master"});
+  git(d_->dir(), {"clone", "-q", "--bare", work, www + "/repo.git"});
+  std::string repo = srv.url("/repo.git");
+  put(ctx_ + "/Dockerfile", "FROM bb:1\n"
+                            "ADD " + repo + "#dev:sub /branch/\n"
+                            "ADD --keep-git-dir " + repo + "#v1 /kept\n"
+                            "ADD " + repo + " /src\n");
+  auto first = build(true, {"-t", "ag:1", ctx_});
+  ASSERT_EQ(first.code, 0) << first.err << first.out << d_->log();
+  auto tree = docker(true, {"run", "--rm", "--network", "none", "ag:1", "sh", "-c",
+                            "cd /src && find . | sort | xargs stat -c '%n %a %u:%g %F'; cat /branch/dev.txt; ls -A /branch; "
+                            "test -d /kept/.git && test -e /kept/lib/.git && echo kept; ls /kept/lib"});
+  ASSERT_EQ(tree.code, 0) << tree.err;
+  EXPECT_EQ(tree.out,
+            ". 755 0:0 directory\n"
+            "./.gitmodules 644 0:0 regular file\n"
+            "./a.txt 644 0:0 regular file\n"
+            "./lib 755 0:0 directory\n"
+            "./lib/l.txt 644 0:0 regular file\n"
+            "./link 777 0:0 symbolic link\n"
+            "./sub 755 0:0 directory\n"
+            "./sub/run.sh 755 0:0 regular file\n"
+            "dev\ndev.txt\nrun.sh\nkept\nl.txt\n");
+  // Cached by the commit: the same build again; then master moves and its step runs again.
+  auto again = build(true, {"-t", "ag:1", ctx_});
+  ASSERT_EQ(again.code, 0) << again.err;
+  std::size_t hits = 0;
+  for (std::size_t at = 0; (at = again.out.find(" ---> Using cache", at)) != std::string::npos; ++at) ++hits;
+  EXPECT_EQ(hits, 3u) << again.out;
+  std::string head(trim(git(work, {"rev-parse", "HEAD"}).out));
+  EXPECT_NE(docker(true, {"history", "--no-trunc", "ag:1"}).out.find("ADD git:" + head + " in /src"), std::string::npos);
+  put(work + "/a.txt", "two\n");
+  git(work, {"commit", "-qam", "two"});
+  git(work, {"push", "-q", www + "/repo.git", "master"});
+  auto moved = build(true, {"-t", "ag:2", ctx_});
+  ASSERT_EQ(moved.code, 0) << moved.err;
+  hits = 0;
+  for (std::size_t at = 0; (at = moved.out.find(" ---> Using cache", at)) != std::string::npos; ++at) ++hits;
+  EXPECT_EQ(hits, 2u) << moved.out;
+  EXPECT_EQ(docker(true, {"run", "--rm", "--network", "none", "ag:2", "cat", "/src/a.txt"}).out, "two\n");
+
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + repo + "#nope /src\n");
+  auto missing = build(true, {ctx_});
+  EXPECT_NE(missing.code, 0);
+  EXPECT_NE(missing.err.find("couldn't find remote ref nope"), std::string::npos) << missing.err << missing.out;
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY " + repo + " /src\n");
+  auto copy = build(true, {ctx_});
+  EXPECT_NE(copy.code, 0);
+  EXPECT_NE(copy.err.find("COPY of a git repository (" + repo + ") is not supported yet"), std::string::npos) << copy.err;
 }
 
 // FROM and COPY --from of images that are not in the store: pulled from a registry that wants a
