@@ -47,7 +47,8 @@ struct BuildOptions {
   BuildResources resources;               // every step container's limits, hosts, cgroup parent
   std::vector<std::string> cache_from;    // images whose history serves as cache (build_cache.h CacheFrom)
   // An http(s) URL the context is fetched from instead of the body: a tar (plain or compressed),
-  // or else a Dockerfile alone (dockerd's rule). A git repository is refused.
+  // or else a Dockerfile alone (dockerd's rule); or a git repository (dockerd's test of the URL),
+  // cloned (build_git.h).
   std::string remote;
   // The registry settings (credentials) for a registry host; unset: the daemon's.
   std::function<image::RegistrySettings(const std::string& host)> registry;

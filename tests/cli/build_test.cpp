@@ -185,7 +185,9 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_EQ(trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:1"}).out),
             trim(docker({"image", "inspect", "-f", "{{.Id}}", "bc:2"}).out));
-  if (hoistd_) EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+  if (hoistd_) {
+    EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+  }
 
   put(c + "/a.txt", "changed\n");
   run_cmd({"rm", "-rf", c + "/gone", c + "/dir2file", c + "/link"});
@@ -202,7 +204,9 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
   EXPECT_EQ(link.out, "gone-target\n") << link.err;
   auto content = docker({"run", "--rm", "--network", "none", "bc:3", "cat", "/ctx/a.txt", "/ctx/dir2file"});
   EXPECT_EQ(content.out, "changed\nnow a file\n") << content.err;
-  if (hoistd_) EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+  if (hoistd_) {
+    EXPECT_EQ(sent(r.out).find("MB"), std::string::npos) << r.out;
+  }
 
   if (hoistd_) {
     // A token that another compare made stale: the daemon refuses the body; the CLI then sends
