@@ -280,7 +280,7 @@ struct NetworkController::State {
           ++matches;
         }
     if (matches > 1)
-      throw NotFound("network " + ref + " is ambiguous (" + std::to_string(matches) + " matches found based on ID prefix)");
+      throw AmbiguousNetwork(ref, matches);
     return hit;
   }
   const NetworkInfo& get(const std::string& ref) const {

@@ -24,12 +24,25 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/error.h"
 #include "network/dns.h"
 #include "network/ipam.h"
 #include "network/nat.h"
 #include "network/netlink.h"
 
 namespace hoist::network {
+
+// A reference that is the prefix of several networks' ids (dockerd's 400): what() in the words
+// of dockerd's lookup for run, rm, connect...; the inspect route words it its own way.
+class AmbiguousNetwork : public InvalidArgument {
+ public:
+  AmbiguousNetwork(const std::string& ref, std::size_t matches)
+      : InvalidArgument("network " + ref + " is ambiguous (" + std::to_string(matches) +
+                        " matches found based on ID prefix)"),
+        ref(ref), matches(matches) {}
+  std::string ref;
+  std::size_t matches;
+};
 
 // The kernel operations the controller needs (network/netlink.h, nat.h, dns.h); a fake in tests.
 class DataPlane {
@@ -177,7 +190,8 @@ class NetworkController {
   // errors for overlapping pools (see api), InvalidArgument for bad input.
   NetworkInfo create(const CreateRequest& r);
   std::vector<NetworkInfo> list() const;
-  // By full id, name, or unique id prefix (Docker's order); NotFound "network X not found".
+  // By full id, name, or unique id prefix (Docker's order); NotFound "network X not found",
+  // AmbiguousNetwork for a prefix of several ids.
   NetworkInfo get(const std::string& ref) const;
   // Forbidden ("... is a pre-defined network and cannot be removed"), or Conflict for one in use.
   void remove(const std::string& ref);
