@@ -44,13 +44,22 @@ class AmbiguousNetwork : public InvalidArgument {
   std::size_t matches;
 };
 
+// A container's scope of the embedded DNS server: its id, and its own upstreams (--dns; empty: the
+// server's).
+struct DnsScope {
+  std::string scope;
+  std::vector<std::string> upstreams;
+};
+
 // The kernel operations the controller needs (network/netlink.h, nat.h, dns.h); a fake in tests.
 class DataPlane {
  public:
   virtual ~DataPlane() = default;
   virtual void ensure_bridge(const BridgeConfig& c) = 0;
   virtual void delete_link(const std::string& name) = 0;
-  virtual void create_netns(const std::string& path) = 0;
+  // With `dns`, the embedded DNS server serves that scope in the new namespace from the start (its
+  // sockets made by the thread that made the namespace: dns_add without entering it again).
+  virtual void create_netns(const std::string& path, const DnsScope* dns) = 0;
   virtual void remove_netns(const std::string& path) = 0;
   virtual bool is_netns(const std::string& path) = 0;
   virtual void add_veth(const VethConfig& c) = 0;
