@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
