@@ -284,15 +284,23 @@ UniqueFd bound_socket(int type, const sockaddr_in& sa, const std::string& what) 
   return s;
 }
 
-// The scope's sockets, opened on a short-lived thread that entered the namespace at
-// `netns_path` (a socket stays in the namespace it was created in). Not netlink.h's in_netns:
-// this file needs nothing else of it.
-ScopeSockets open_in_netns(const std::string& netns_path, std::uint32_t address, std::uint16_t port) {
+// The scope's sockets, opened in the calling thread's network namespace (the one at `netns_path`).
+ScopeSockets open_here(std::uint32_t address, std::uint16_t port, const std::string& netns_path) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(address);
   sa.sin_port = htons(port);
   const std::string where = ipv4_str(address) + ":" + std::to_string(port) + " in " + netns_path;
+  ScopeSockets out;
+  out.udp = bound_socket(SOCK_DGRAM, sa, "udp " + where);
+  out.tcp = bound_socket(SOCK_STREAM, sa, "tcp " + where);
+  return out;
+}
+
+// The scope's sockets, opened on a short-lived thread that entered the namespace at
+// `netns_path` (a socket stays in the namespace it was created in). Not netlink.h's in_netns:
+// this file needs nothing else of it.
+ScopeSockets open_in_netns(const std::string& netns_path, std::uint32_t address, std::uint16_t port) {
   ScopeSockets out;
   std::exception_ptr err;
   std::thread t([&] {
@@ -300,8 +308,7 @@ ScopeSockets open_in_netns(const std::string& netns_path, std::uint32_t address,
       UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
       if (!ns) throw_sys("open", netns_path);
       if (::setns(ns.get(), CLONE_NEWNET) != 0) throw_sys("setns", netns_path);
-      out.udp = bound_socket(SOCK_DGRAM, sa, "udp " + where);
-      out.tcp = bound_socket(SOCK_STREAM, sa, "tcp " + where);
+      out = open_here(address, port, netns_path);
     } catch (...) {
       err = std::current_exception();
     }
@@ -412,6 +419,19 @@ struct DnsServer::Impl {
     }
     notify();
     done.get();
+  }
+
+  // add() and add_here(): checks the address and upstreams, closes the scope's sockets before
+  // (they may hold the same address), then serves the ones `open` makes.
+  void add_scope(const std::string& scope, const std::string& address, const std::vector<std::string>& upstreams,
+                 const std::function<ScopeSockets(std::uint32_t)>& open) {
+    const auto ip = parse_ipv4(address);
+    if (!ip) throw InvalidArgument("invalid DNS server address \"" + address + "\"");
+    std::shared_ptr<const std::vector<Upstream>> own;
+    if (!upstreams.empty()) own = parse_upstreams(upstreams);
+    std::lock_guard lk(api_mu);
+    post({Command::Remove, scope, {}, {}, {}});
+    post({Command::Add, scope, open(*ip), std::move(own), {}});
   }
 
   void watch(int fd, std::uint64_t token, std::uint32_t events) {
@@ -815,14 +835,12 @@ DnsServer::~DnsServer() = default;
 
 void DnsServer::add(const std::string& scope, const std::string& netns_path, const std::string& address,
                     std::uint16_t port, std::vector<std::string> upstreams) {
-  const auto ip = parse_ipv4(address);
-  if (!ip) throw InvalidArgument("invalid DNS server address \"" + address + "\"");
-  std::shared_ptr<const std::vector<Upstream>> own;
-  if (!upstreams.empty()) own = parse_upstreams(upstreams);
-  std::lock_guard lk(impl_->api_mu);
-  // The scope's sockets before are closed first: they may hold the same address.
-  impl_->post({Impl::Command::Remove, scope, {}, {}, {}});
-  impl_->post({Impl::Command::Add, scope, open_in_netns(netns_path, *ip, port), std::move(own), {}});
+  impl_->add_scope(scope, address, upstreams, [&](std::uint32_t ip) { return open_in_netns(netns_path, ip, port); });
+}
+
+void DnsServer::add_here(const std::string& scope, const std::string& netns_path, const std::string& address,
+                         std::uint16_t port, std::vector<std::string> upstreams) {
+  impl_->add_scope(scope, address, upstreams, [&](std::uint32_t ip) { return open_here(ip, port, netns_path); });
 }
 
 void DnsServer::remove(const std::string& scope) {

@@ -77,6 +77,10 @@ class DnsServer {
   // those, not a scope's own). InvalidArgument for a malformed one, before anything is closed.
   void add(const std::string& scope, const std::string& netns_path, const std::string& address = "127.0.0.11",
            std::uint16_t port = 53, std::vector<std::string> upstreams = {});
+  // add() in the calling thread's network namespace, which must be the one at `netns_path` (a
+  // thread that made or entered it; the path names it in errors): no thread of its own to enter it.
+  void add_here(const std::string& scope, const std::string& netns_path, const std::string& address = "127.0.0.11",
+                std::uint16_t port = 53, std::vector<std::string> upstreams = {});
   // Closes the scope's sockets and TCP connections before returning; nothing for an unknown one.
   void remove(const std::string& scope);
   // The server's upstreams from now on (queries in flight keep theirs).

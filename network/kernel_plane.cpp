@@ -13,7 +13,10 @@ class KernelPlane : public DataPlane {
       : nft_(table), dns_(std::move(resolver), std::move(upstreams)) {}
   void ensure_bridge(const BridgeConfig& c) override { network::ensure_bridge(c); }
   void delete_link(const std::string& name) override { network::delete_link(name); }
-  void create_netns(const std::string& path) override { network::create_netns(path); }
+  void create_netns(const std::string& path, const DnsScope* dns) override {
+    if (!dns) return network::create_netns(path);
+    network::create_netns(path, [&] { dns_.add_here(dns->scope, path, "127.0.0.11", 53, dns->upstreams); });
+  }
   void remove_netns(const std::string& path) override { network::remove_netns(path); }
   bool is_netns(const std::string& path) override { return network::is_netns(path); }
   void add_veth(const VethConfig& c) override { network::add_veth(c); }

@@ -325,7 +325,7 @@ void make_private_mount(const std::string& dir) {
 }
 
 // On the dedicated thread: a new namespace for this thread alone, mounted at `path`, lo up.
-void unshare_and_mount(const std::string& path) {
+void unshare_and_mount(const std::string& path, const std::function<void()>& inside) {
   if (::unshare(CLONE_NEWNET) != 0) throw_sys("create network namespace", path);
   if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0)
     throw_sys("mount network namespace on", path);
@@ -334,6 +334,7 @@ void unshare_and_mount(const std::string& path) {
   const std::string what = "set lo up in " + path;
   LinkPtr lo = must_find_link(sk, "lo", what);
   change_link(sk, lo.get(), {.up = true}, what);
+  if (inside) inside();
   unmount.commit();
 }
 
@@ -407,7 +408,7 @@ bool same_words(const std::string& a, const std::string& b) {
 
 // ---- namespaces ----
 
-void create_netns(const std::string& path) {
+void create_netns(const std::string& path, const std::function<void()>& inside) {
   if (is_netns(path)) throw Conflict("create network namespace " + path + ": already a network namespace");
   std::string dir = std::filesystem::path(path).parent_path().string();
   make_private_mount(dir.empty() ? "." : dir);
@@ -419,7 +420,7 @@ void create_netns(const std::string& path) {
   Undo remove_file([&] {
     if (created) ::unlink(path.c_str());
   });
-  on_thread([&] { unshare_and_mount(path); });
+  on_thread([&] { unshare_and_mount(path, inside); });
   remove_file.commit();
 }
 

@@ -22,7 +22,10 @@ namespace hoist::network {
 // The directory is made a private mount of its own the first time (a bind mount of itself, as
 // `ip netns` does with /run/netns), so the namespace's mount never propagates to other mount
 // namespaces, where a copy would keep it alive after remove_netns.
-void create_netns(const std::string& path);
+// `inside`, when given, runs on that thread in the new namespace once lo is up (what has to be
+// made in the namespace, such as sockets, without entering it again); when it throws, the
+// namespace is removed and the error passed on.
+void create_netns(const std::string& path, const std::function<void()>& inside = {});
 // Unmounts (detached) and unlinks `path`; nothing when it is absent. The kernel frees the
 // namespace, and the container ends of its veth pairs with it, once no process is left in it.
 void remove_netns(const std::string& path);

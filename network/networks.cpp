@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
@@ -280,7 +281,7 @@ struct NetworkController::State {
           ++matches;
         }
     if (matches > 1)
-      throw NotFound("network " + ref + " is ambiguous (" + std::to_string(matches) + " matches found based on ID prefix)");
+      throw AmbiguousNetwork(ref, matches);
     return hit;
   }
   const NetworkInfo& get(const std::string& ref) const {
@@ -736,9 +737,10 @@ namespace {
 struct DebugTimer {
   const char* what;
   std::string id;
-  long long t0 = monotonic_ms();
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
   ~DebugTimer() {
-    log::debug(std::string("network: ") + what + " " + id.substr(0, 12) + ": " + std::to_string(monotonic_ms() - t0) + " ms");
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    log::debug(std::string("network: ") + what + " " + id.substr(0, 12) + ": " + std::to_string(us) + " us");
   }
 };
 }  // namespace
@@ -783,7 +785,10 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
   sb.mode = mode;
   sb.dns_servers = r.dns_servers;
   sb.netns_path = s.o.netns_dir + "/" + sb.sandbox_id.substr(0, 12);
-  s.plane->create_netns(sb.netns_path);
+  // On a user-defined network the DNS sockets are made with the namespace, by its thread.
+  for (auto& j : joins) sb.user_dns = sb.user_dns || !j.first->default_bridge;
+  const DnsScope dns{sb.container_id, sb.dns_servers};
+  s.plane->create_netns(sb.netns_path, sb.user_dns ? &dns : nullptr);
   try {
     for (std::size_t i = 0; i < joins.size(); ++i)
       sb.endpoints.push_back(s.add_endpoint(sb, *joins[i].first, joins[i].second, i == 0));
@@ -806,11 +811,9 @@ Sandbox NetworkController::attach(const AttachRequest& r) {
         sb.ports.push_back(b);
       }
     }
-    sb.user_dns = s.on_user_network(sb);
     s.boxes[sb.container_id] = sb;
     s.publish_view();
     s.apply_nat();
-    if (sb.user_dns) s.plane->dns_add(sb.container_id, sb.netns_path, sb.dns_servers);
     s.save_box(sb);
   } catch (...) {
     s.boxes.erase(sb.container_id);

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "common/error.h"
 #include "network/dns.h"
 #include "network/ipam.h"
 #include "network/nat.h"
@@ -31,13 +32,34 @@
 
 namespace hoist::network {
 
+// A reference that is the prefix of several networks' ids (dockerd's 400): what() in the words
+// of dockerd's lookup for run, rm, connect...; the inspect route words it its own way.
+class AmbiguousNetwork : public InvalidArgument {
+ public:
+  AmbiguousNetwork(const std::string& ref, std::size_t matches)
+      : InvalidArgument("network " + ref + " is ambiguous (" + std::to_string(matches) +
+                        " matches found based on ID prefix)"),
+        ref(ref), matches(matches) {}
+  std::string ref;
+  std::size_t matches;
+};
+
+// A container's scope of the embedded DNS server: its id, and its own upstreams (--dns; empty: the
+// server's).
+struct DnsScope {
+  std::string scope;
+  std::vector<std::string> upstreams;
+};
+
 // The kernel operations the controller needs (network/netlink.h, nat.h, dns.h); a fake in tests.
 class DataPlane {
  public:
   virtual ~DataPlane() = default;
   virtual void ensure_bridge(const BridgeConfig& c) = 0;
   virtual void delete_link(const std::string& name) = 0;
-  virtual void create_netns(const std::string& path) = 0;
+  // With `dns`, the embedded DNS server serves that scope in the new namespace from the start (its
+  // sockets made by the thread that made the namespace: dns_add without entering it again).
+  virtual void create_netns(const std::string& path, const DnsScope* dns) = 0;
   virtual void remove_netns(const std::string& path) = 0;
   virtual bool is_netns(const std::string& path) = 0;
   virtual void add_veth(const VethConfig& c) = 0;
@@ -177,7 +199,8 @@ class NetworkController {
   // errors for overlapping pools (see api), InvalidArgument for bad input.
   NetworkInfo create(const CreateRequest& r);
   std::vector<NetworkInfo> list() const;
-  // By full id, name, or unique id prefix (Docker's order); NotFound "network X not found".
+  // By full id, name, or unique id prefix (Docker's order); NotFound "network X not found",
+  // AmbiguousNetwork for a prefix of several ids.
   NetworkInfo get(const std::string& ref) const;
   // Forbidden ("... is a pre-defined network and cannot be removed"), or Conflict for one in use.
   void remove(const std::string& ref);

@@ -139,7 +139,12 @@ void register_network_routes(Router& rt, ContainerService& svc) {
   rt.get("/networks/{id}", [&](Request& req, Response& res) {
     auto scope = req.q("scope");
     if (!scope.empty() && scope != "local") throw NotFound("network " + req.param("id") + " not found");
-    res.json(200, inspect_json(ctl, ctl.get(req.param("id"))).dump());
+    try {
+      res.json(200, inspect_json(ctl, ctl.get(req.param("id"))).dump());
+    } catch (const net::AmbiguousNetwork& e) {  // dockerd's inspect words it so
+      throw InvalidArgument(std::to_string(e.matches) + " matches found based on ID prefix: network " + e.ref +
+                            " is ambiguous");
+    }
   });
   rt.post("/networks/create", [&](Request& req, Response& res) {
     auto body = decode_body(req, BodyType::NetworkCreate, false);

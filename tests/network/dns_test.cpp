@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -566,6 +567,35 @@ TEST_F(DnsServerTest, RemoveClosesTheSocketsAddAgainReplaces) {
   server_->remove("c1");  // nothing
   server_->add("c1", ns_);
   EXPECT_EQ(decode(tcp_ask(query(33, "web", kA))).records, 1);
+}
+
+// add_here: the sockets of a thread already in the namespace (the one that made it), no thread
+// of the server's own; an address taken there is an error naming the namespace.
+TEST_F(DnsServerTest, AddHereServesTheCallingThreadsNamespace) {
+  start();
+  auto in_ns = [&](const std::function<void()>& fn) {
+    std::exception_ptr err;
+    std::thread t([&] {
+      try {
+        UniqueFd ns(::open(ns_.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) throw hoist::SysError("setns", ns_, errno);
+        fn();
+      } catch (...) {
+        err = std::current_exception();
+      }
+    });
+    t.join();
+    if (err) std::rethrow_exception(err);
+  };
+  EXPECT_THAT([&] { in_ns([&] { server_->add_here("c2", ns_); }); },
+              ::testing::ThrowsMessage<hoist::SysError>(
+                  HasSubstr("bind tcp 127.0.0.11:53 in " + ns_ + ": Address already in use")));
+  server_->remove("c1");
+  in_ns([&] { server_->add_here("c1", ns_); });
+  EXPECT_EQ(decode(udp_ask(query(51, "web", kA))).addresses, std::vector<std::uint32_t>{ip("172.18.0.2")});
+  EXPECT_EQ(decode(tcp_ask(query(52, "web", kA))).addresses, std::vector<std::uint32_t>{ip("172.18.0.2")});
+  server_->remove("c1");
+  EXPECT_THROW(udp_ask(query(53, "web", kA), 2000), hoist::SysError);
 }
 
 TEST_F(DnsServerTest, Errors) {

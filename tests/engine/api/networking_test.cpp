@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -452,6 +453,32 @@ TEST_F(NetworkingTest, BadInputGetsDockersErrorsAndLeavesNothing) {
   h = d_->http("GET", "/v1.41/networks/nope");
   EXPECT_EQ(h.status, 404) << h.body;
   EXPECT_EQ(json::parse(h.body)["message"], "network nope not found");
+}
+
+// A prefix of several networks' ids: dockerd's 400 and words, inspect's (the route's own lookup)
+// and the others' (the daemon's), with the count of networks it matches.
+TEST_F(NetworkingTest, AnAmbiguousIdPrefixIsRefusedInDockerdsWords) {
+  // Networks until three ids share their first digit (16 digits: at most 33 networks).
+  std::map<char, int> firsts;
+  for (auto& id : hoist::split(docker({"network", "ls", "-q", "--no-trunc"}).out, '\n'))
+    if (!id.empty()) ++firsts[id[0]];
+  char shared = 0;
+  for (int i = 0; !shared && i < 33; ++i) {
+    auto r = docker({"network", "create", "--internal", "--subnet", subnet(100 + i), "amb" + std::to_string(i)});
+    ASSERT_EQ(r.code, 0) << r.err;
+    if (++firsts[r.out[0]] == 3) shared = r.out[0];
+  }
+  ASSERT_NE(shared, 0);
+  const std::string p(1, shared);
+  auto h = d_->http("GET", "/v1.41/networks/" + p);
+  EXPECT_EQ(h.status, 400) << h.body;
+  EXPECT_EQ(json::parse(h.body)["message"], "3 matches found based on ID prefix: network " + p + " is ambiguous");
+  h = d_->http("DELETE", "/v1.41/networks/" + p);
+  EXPECT_EQ(h.status, 400) << h.body;
+  EXPECT_EQ(json::parse(h.body)["message"], "network " + p + " is ambiguous (3 matches found based on ID prefix)");
+  auto r = docker({"run", "--rm", "--network", p, "bb:1", "true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("network " + p + " is ambiguous (3 matches found based on ID prefix)"), std::string::npos) << r.err;
 }
 
 TEST_F(NetworkingTest, NothingIsLeftAfterContainersAndNetworksGo) {

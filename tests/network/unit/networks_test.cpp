@@ -39,8 +39,9 @@ class FakePlane : public net::DataPlane {
     w_.bridges.erase(name);
     w_.veths.erase(name);
   }
-  void create_netns(const std::string& path) override {
+  void create_netns(const std::string& path, const net::DnsScope* dns) override {
     if (!w_.netns.insert(path).second) throw hoist::Error("netns " + path + " exists");
+    if (dns) w_.dns[dns->scope] = dns->upstreams;
   }
   void remove_netns(const std::string& path) override {
     w_.netns.erase(path);
