@@ -73,16 +73,20 @@ stop_dockerd() {  # stop_dockerd [PID]: the daemon of the pidfile (or PID), then
 # htable (hoistd's bridge, its address, its nft table); hoistd_pid and made_run_docker (set when
 # /run/docker did not exist before).
 
-# bench_init TAG OCTET: the binaries of $build (checked), a private temp dir $tmp (/tmp/hoist-TAG.*,
-# short: unix socket paths have at most 107 bytes) with H, D, TMPDIR below it, cgroup parents,
+# bench_init TAG OCTET: the binaries of $build (checked), a private temp dir $tmp
+# ($HOIST_BENCH_DIR/hoist-TAG.*, short: unix socket paths have at most 107 bytes; the daemons' data
+# roots go there: /var/lib/hoist-bench by default, beside where data roots live in production, as
+# a file system's inode allocation can cost far more in /tmp's much-churned directories, see
+# README.md "Build") with H, D, TMPDIR below it, cgroup parents,
 # bridge hb<TAG><n> on 10.OCTET.<n>.0/24 and nft table hoist_b<TAG>_<pid> of this run's own, the
 # client commands hc and dk (for $docker_cli), and bench_cleanup on exit, Ctrl-C or TERM.
 bench_init() {
   local tag=$1 b
   hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
   for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
-  mkdir -p "${HOIST_BENCH_DIR:-/tmp}"
-  tmp=$(mktemp -d "${HOIST_BENCH_DIR:-/tmp}/hoist-$tag.XXXXXX")
+  bench_dir=${HOIST_BENCH_DIR:-/var/lib/hoist-bench}
+  mkdir -p "$bench_dir"
+  tmp=$(mktemp -d "$bench_dir/hoist-$tag.XXXXXX")
   chmod 711 "$tmp"
   H=$tmp/h D=$tmp/d
   cg_hoist=/hoist-bench-$tag-$$ cg_docker=/docker-bench-$tag-$$
@@ -154,6 +158,7 @@ bench_cleanup() {  # the engines' containers, the daemons, cgroups, our processe
   nft delete table ip "$htable" >/dev/null 2>&1
   umount_under "$tmp"
   rm -rf --one-file-system "$tmp"
+  [ -z "${HOIST_BENCH_DIR:-}" ] && rmdir "$bench_dir" 2>/dev/null  # the default dir, when no other run uses it
   [ -d "$tmp" ] && note "could not remove $tmp"
   [ -n "$made_run_docker" ] && rmdir /run/docker/plugins /run/docker 2>/dev/null
   true
