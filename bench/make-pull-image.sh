@@ -33,18 +33,9 @@ for t in jq openssl gzip sha256sum skopeo; do command -v "$t" >/dev/null || miss
 mkdir -p "$out" "$cache"
 out=$(cd "$out" && pwd)
 layout=$out/layout cache=$out/cache rootfs_tgz=$out/cache/bookworm-minbase.tar.gz
-tmp=$(mktemp -d "$out/.build.XXXXXX")
-cleanup() {
-  # debootstrap mounts proc/sys in the target while it works; a failed run may leave them there.
-  local m
-  findmnt -rno TARGET | awk -v p="$tmp/" 'index($0, p) == 1' | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null || true
-  done
-  rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=scripts/debootstrap-tmp.sh
+source "$(dirname "$0")/../scripts/debootstrap-tmp.sh"
+debootstrap_tmp "$out"
 
 epoch=1700000000  # mtime of every file in layers 2-4, and the clamp for layer 1
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)

@@ -31,18 +31,9 @@ if [ ! -f "$cached" ]; then
 fi
 if [ ! -f "$cached" ]; then
   mirror=$("$here/debian-mirror.sh")
-  tmp=$(mktemp -d "$cache/.build.XXXXXX")
-  cleanup() {
-    # debootstrap mounts proc/sys in the target while it works; a failed run may leave them there.
-    local m
-    findmnt -rno TARGET | awk -v p="$tmp/" 'index($0, p) == 1' | sort -r | while read -r m; do
-      umount -l "$m" 2>/dev/null || true
-    done
-    rm -rf --one-file-system "$tmp"
-  }
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
+  # shellcheck source=scripts/debootstrap-tmp.sh
+  source "$here/debootstrap-tmp.sh"
+  debootstrap_tmp "$cache"
   echo "make-debian-fixtures: debootstrap --variant=$variant --include=$packages $suite from $mirror" \
     "(once; cached in $cache)" >&2
   debootstrap --variant="$variant" --include="$packages" "$suite" "$tmp/rootfs" "$mirror" \

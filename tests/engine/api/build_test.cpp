@@ -1090,6 +1090,26 @@ CmdResult git(const std::string& dir, const std::vector<std::string>& args) {
   return r;
 }
 
+// <dir>/git served by a git daemon on loopback, holding lib.git (one commit of l.txt, for a
+// submodule); `work` and `lib` are the paths of the working trees beside it.
+struct GitSite {
+  std::string www, work, lib;
+  GitServer srv;
+  explicit GitSite(const std::string& dir)
+      : www(dir + "/git"), work(dir + "/work"), lib(dir + "/libwork"), srv(made(www)) {
+    if (!srv.up()) return;
+    put(lib + "/l.txt", "from the submodule\n");
+    git(lib, {"init", "-q"});
+    git(lib, {"add", "."});
+    git(lib, {"commit", "-qm", "lib"});
+    git(dir, {"clone", "-q", "--bare", lib, www + "/lib.git"});
+  }
+  static const std::string& made(const std::string& d) {
+    run_cmd({"mkdir", "-p", d});
+    return d;
+  }
+};
+
 }  // namespace
 
 // POST /build?remote=<git URL> and `hoist build <git URL>`: the repository cloned by the daemon
@@ -1097,15 +1117,10 @@ CmdResult git(const std::string& dir, const std::vector<std::string>& args) {
 // files and the stream as dockerd's, and a missing ref or subdirectory in dockerd's words.
 TEST_F(BuildTest, GitContextAsDockerd) {
   if (::access("/usr/bin/git", X_OK) != 0) GTEST_SKIP() << "git is not installed";
-  std::string www = d_->dir() + "/git", work = d_->dir() + "/work", lib = d_->dir() + "/libwork";
-  run_cmd({"mkdir", "-p", www});
-  GitServer srv(www);
-  ASSERT_TRUE(srv.up());
-  put(lib + "/l.txt", "from the submodule\n");
-  git(lib, {"init", "-q"});
-  git(lib, {"add", "."});
-  git(lib, {"commit", "-qm", "lib"});
-  git(d_->dir(), {"clone", "-q", "--bare", lib, www + "/lib.git"});
+  GitSite site(d_->dir());
+  ASSERT_TRUE(site.srv.up());
+  const std::string &www = site.www, &work = site.work;
+  const GitServer& srv = site.srv;
   put(work + "/Dockerfile", "FROM bb:1\nCOPY a.txt lib/l.txt /got/\n");
   put(work + "/a.txt", "one\n");
   put(work + "/sub/Dockerfile", "FROM bb:1\nCOPY s.txt /got/\n");
@@ -1175,15 +1190,10 @@ TEST_F(BuildTest, GitContextAsDockerd) {
 // it moves; a missing ref fails; COPY of a git URL is refused.
 TEST_F(BuildTest, AddGitRepositoryAsBuildKit) {
   if (::access("/usr/bin/git", X_OK) != 0) GTEST_SKIP() << "git is not installed";
-  std::string www = d_->dir() + "/git", work = d_->dir() + "/work", lib = d_->dir() + "/libwork";
-  run_cmd({"mkdir", "-p", www});
-  GitServer srv(www);
-  ASSERT_TRUE(srv.up());
-  put(lib + "/l.txt", "from the submodule\n");
-  git(lib, {"init", "-q"});
-  git(lib, {"add", "."});
-  git(lib, {"commit", "-qm", "lib"});
-  git(d_->dir(), {"clone", "-q", "--bare", lib, www + "/lib.git"});
+  GitSite site(d_->dir());
+  ASSERT_TRUE(site.srv.up());
+  const std::string &www = site.www, &work = site.work;
+  const GitServer& srv = site.srv;
   put(work + "/a.txt", "one\n");
   put(work + "/sub/run.sh", "echo hi\n");
   run_cmd({"chmod", "0755", work + "/sub/run.sh"});
