@@ -2,8 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <memory>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -49,6 +53,38 @@ void write_all(int fd, std::string_view data, std::string_view what) {
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+std::int64_t copy_data(int in, int out, std::int64_t len, std::string_view from, std::string_view to) {
+  constexpr std::size_t kStep = 1 << 20;
+  std::int64_t done = 0;
+  auto step = [&] { return static_cast<std::size_t>(std::min<std::int64_t>(len - done, kStep)); };
+  // copy_file_range within a file system; sendfile across them (one copy in the kernel).
+  for (int how = 0; how < 2 && done < len; ++how) {
+    for (;;) {
+      if (done == len) return done;
+      ssize_t n = how == 0 ? ::copy_file_range(in, nullptr, out, nullptr, step(), 0)
+                           : ::sendfile(out, in, nullptr, step());
+      if (n == 0) return done;
+      if (n > 0) {
+        done += n;
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
+      throw_sys(how == 0 ? "copy" : "sendfile", std::string(from) + " to " + std::string(to));
+    }
+  }
+  auto buf = std::make_unique_for_overwrite<char[]>(kStep);
+  while (done < len) {
+    ssize_t n = ::read(in, buf.get(), step());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_sys("read", from);
+    if (n == 0) break;
+    write_all(out, std::string_view(buf.get(), static_cast<std::size_t>(n)), to);
+    done += n;
+  }
+  return done;
 }
 
 void write_file(const std::string& path, std::string_view data, int extra_flags) {

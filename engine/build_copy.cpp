@@ -288,8 +288,13 @@ void copy_into(BuildWorkspace& ws, const std::string& id, const Step& s, const C
   }
   std::vector<std::string> make;
   if (rel_of(dir) != "" && !exists_in(fs, dir)) make.push_back(rel_of(dir));
-  if (!parts.empty() || !make.empty())
-    extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner, chmod); });
+  if (!parts.empty() || !make.empty()) {
+    // The files' data go straight from the sources into the new files, the tar holds the rest.
+    CopyFiles files(parts);
+    CopyInOptions o;
+    o.file_data = [&files](int fd, const std::string& path) { files.fill(fd, path); };
+    extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner, chmod, true); }, o);
+  }
   for (const ResolvedSource* r : archives) {
     UniqueFd f(::open(image::layer_detail::proc_fd_path(r->top.get()).c_str(), O_RDONLY | O_CLOEXEC));
     if (!f) throw_sys("open", r->name);

@@ -23,6 +23,7 @@
 #include "builder/go_match.h"
 #include "builder/source_hash.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/strings.h"
 #include "image/layer_internal.h"
 
@@ -184,6 +185,9 @@ class TarOut {
     if (!a_) throw Error("copy: out of memory");
     check(archive_write_set_format_pax_restricted(a_.get()));
     check(archive_write_add_filter_none(a_.get()));
+    // Unblocked: each header and data chunk goes to the fd as it is given (libarchive's default
+    // 10 KiB blocks would copy the data once more and cut it into a hundred writes per MiB).
+    check(archive_write_set_bytes_per_block(a_.get(), static_cast<int>(kDataChunk)));
     check(archive_write_open_fd(a_.get(), fd));
   }
   void check(int r) {
@@ -205,21 +209,23 @@ class TarOut {
     archive_entry_set_size(e.get(), S_ISREG(st.st_mode) ? st.st_size : 0);
     check(archive_write_header(a_.get(), e.get()));
     if (!S_ISREG(st.st_mode)) return;
-    auto buf = std::make_unique_for_overwrite<char[]>(kChunk);
+    if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kDataChunk);
     std::int64_t left = st.st_size;
     while (left > 0) {
-      ssize_t n = ::read(data_fd, buf.get(), static_cast<std::size_t>(std::min<std::int64_t>(left, kChunk)));
+      ssize_t n = ::read(data_fd, buf_.get(), static_cast<std::size_t>(std::min<std::int64_t>(left, kDataChunk)));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw_sys("read", name);
       if (n == 0) throw Error("copy: " + name + ": file changed while being read");
-      if (archive_write_data(a_.get(), buf.get(), static_cast<std::size_t>(n)) < 0) check(ARCHIVE_FATAL);
+      if (archive_write_data(a_.get(), buf_.get(), static_cast<std::size_t>(n)) < 0) check(ARCHIVE_FATAL);
       left -= n;
     }
   }
   void close() { check(archive_write_close(a_.get())); }
 
  private:
+  static constexpr std::size_t kDataChunk = 1 << 20;  // the build's tar pipe holds as much
   std::unique_ptr<archive, ArchiveWriteFree> a_;
+  std::unique_ptr<char[]> buf_;
 };
 
 }  // namespace
@@ -336,8 +342,36 @@ ResolvedSource resolve_source(const SourceTree& tree, const std::string& rel, bo
   return s;
 }
 
+namespace {
+// The tar name of one item of a part (a directory's top is the destination itself: no entry).
+std::optional<std::string> entry_name(const TarPart& p, const SourceItem& it) {
+  const ResolvedSource& s = *p.src;
+  if (s.dir && it.rel.empty()) return std::nullopt;
+  std::string name = s.dir ? join_rel(p.dest, it.rel) : p.dest;
+  if (S_ISDIR(it.st.st_mode)) name += "/";
+  return name;
+}
+}  // namespace
+
+CopyFiles::CopyFiles(const std::vector<TarPart>& parts) {
+  for (const TarPart& p : parts)
+    for (const SourceItem& it : p.src->items)
+      if (auto name = entry_name(p, it); name && S_ISREG(it.st.st_mode))
+        files_.push_back({p.src, &it, builder::go_clean("/" + *name)});
+}
+
+void CopyFiles::fill(int out, const std::string& path) {
+  if (next_ >= files_.size() || files_[next_].path != path)
+    throw Error("copy: " + path + ": not the next file of the copy");
+  const File& f = files_[next_++];
+  UniqueFd in = open_item(*f.src, *f.item);
+  std::string name = f.src->name + (f.item->rel.empty() ? "" : "/" + f.item->rel);
+  if (copy_data(in.get(), out, f.item->st.st_size, name, path) != f.item->st.st_size)
+    throw Error("copy: " + name + ": file changed while being read");
+}
+
 void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
-                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod) {
+                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod, bool data_apart) {
   TarOut out(fd);
   auto moded = [&](struct stat st) {
     if (chmod && !S_ISLNK(st.st_mode)) st.st_mode = (st.st_mode & S_IFMT) | (*chmod & 07777);
@@ -354,12 +388,13 @@ void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std
       out.entry(it.rel + "/", moded(it.st), "", owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), -1);
     for (const SourceItem& it : s.items) {
       // A directory's top is the destination itself: made (or kept) by the extraction.
-      if (s.dir && it.rel.empty()) continue;
-      std::string name = s.dir ? join_rel(p.dest, it.rel) : p.dest;
-      if (S_ISDIR(it.st.st_mode)) name += "/";
+      auto name = entry_name(p, it);
+      if (!name) continue;
+      struct stat st = moded(it.st);
       UniqueFd data;
-      if (S_ISREG(it.st.st_mode)) data = open_item(s, it);
-      out.entry(name, moded(it.st), it.link, owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), data.get());
+      if (S_ISREG(it.st.st_mode) && data_apart) st.st_size = 0;
+      else if (S_ISREG(it.st.st_mode)) data = open_item(s, it);
+      out.entry(*name, st, it.link, owner.value_or(std::make_pair(it.st.st_uid, it.st.st_gid)), data.get());
     }
   }
   out.close();

@@ -119,8 +119,30 @@ struct TarPart {
 // owner), modes and mtimes kept (`chmod`, COPY --chmod: the permission bits of every entry but
 // symlinks and `make_dirs`), the given directories (`make_dirs`, paths below "/", 0755, owned by
 // `owner` or root) first.
+// `data_apart`: the regular files go without their data (size 0), which CopyFiles gives the
+// extraction instead.
 void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,
-                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod = std::nullopt);
+                    std::optional<std::pair<uid_t, gid_t>> owner, std::optional<mode_t> chmod = std::nullopt,
+                    bool data_apart = false);
+
+// The regular files of the copy tar of `parts`, in the tar's order, for a tar written with
+// `data_apart`: fill() writes the next one's data into the new file `out` (`path`: its name in
+// the view, checked), in the kernel (copy_file_range or sendfile) rather than through the tar
+// pipe. For ContainerFs's CopyInOptions::file_data; `parts` must outlive it.
+class CopyFiles {
+ public:
+  explicit CopyFiles(const std::vector<TarPart>& parts);
+  void fill(int out, const std::string& path);
+
+ private:
+  struct File {
+    const ResolvedSource* src;
+    const SourceItem* item;
+    std::string path;
+  };
+  std::vector<File> files_;
+  std::size_t next_ = 0;
+};
 
 // Whether the regular file `fd` is an archive ADD extracts, as dockerd decides it: a tar (plain,
 // or compressed with gzip, bzip2, xz or zstd) with at least one entry. A compressed file that

@@ -237,7 +237,7 @@ void BuildWorkspace::progress(builder::Output& out, const image::ProgressEvent& 
   if (out_.progress) out.post([p = out_.progress, e] { p(e); });
 }
 
-void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill) {
+void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill, const CopyInOptions& opts) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) throw_sys("pipe2", "build copy");
   UniqueFd rd(p[0]), wr(p[1]);
@@ -254,7 +254,7 @@ void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill) {
     wr.reset();  // the reader's end of file
   });
   try {
-    fs.extract("/", image::fd_reader(rd.get(), "build file"), {});
+    fs.extract("/", image::fd_reader(rd.get(), "build file"), opts);
   } catch (...) {
     rd.reset();  // a writer blocked on a full pipe gets EPIPE
     writer.join();

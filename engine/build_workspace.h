@@ -158,7 +158,7 @@ class BuildWorkspace {
 
 // Extracts the tar made by `fill` (which writes it into an fd) at "/" of the view: through a
 // pipe, `fill` on a thread of its own, so the tar is never stored.
-void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill);
+void extract_made(const ContainerFs& fs, const std::function<void(int)>& fill, const CopyInOptions& opts = {});
 
 // The trees one step reads: the context, a stage's image (the builder's StageImages), or an image
 // by name, pulled when missing (`pull`).

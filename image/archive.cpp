@@ -178,6 +178,7 @@ void save_docker(Store& store, const std::vector<SaveItem>& items, TarWriter& ta
     json layer_names = json::array();
     for (auto& l : rec.layers) {
       auto name = blob_name(l.diff_id);
+      store.ensure_layer_blob(l);
       std::string path = store.content().path(l.digest);
       if (sniff_layer_type(file_head(path)) != media::kOciLayer) {
         auto tmp = work.path() + "/" + l.diff_id.hex;
@@ -231,7 +232,10 @@ void save_oci(Store& store, const std::vector<SaveItem>& items, TarWriter& tar) 
   for (auto& item : items) {
     auto& rec = item.rec;
     add_blob(rec.id);
-    for (auto& l : rec.layers) add_blob(l.digest);
+    for (auto& l : rec.layers) {
+      store.ensure_layer_blob(l);
+      add_blob(l.digest);
+    }
     add_blob(rec.manifest_digest);
     json desc = {{"mediaType", rec.manifest_media_type},
                  {"digest", rec.manifest_digest.str()},

@@ -268,15 +268,28 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
   // A movable upper directory becomes the snapshot itself (one write of the files fewer).
   bool adopt = !copy && privileged && src.movable && !src.full_tree && same_file_system(src.upper, snap.fs());
   if (copy && parent) copy_tree(store.snapshot_path(parent->chain_id), snap.fs());
-  auto blob = store.content().writer();
   bool compressed = in.compression != LayerCompression::None;
-  Hasher diff_hasher;  // the uncompressed stream, when the blob is compressed
-  // The storer: compresses (or not) and writes the blob, on a thread of its own.
+  // An adopted upper is the layer's tar exactly (adopt_upper): an uncompressed blob would be the
+  // same bytes again, so it is not written; the store makes it from the snapshot when a push or
+  // a save needs it (Store::ensure_layer_blob).
+  bool keep_blob = compressed || !adopt;
+  std::optional<ContentStore::Writer> blob;
+  if (keep_blob) blob.emplace(store.content().writer());
+  Hasher diff_hasher;  // the uncompressed stream, when the blob is compressed or not kept
+  std::int64_t tar_bytes = 0;
+  // The storer: hashes, compresses (or not) and writes the blob, on a thread of its own.
   ChunkPipe pipe;
   std::exception_ptr store_error;
   std::thread storer([&] {
     try {
-      Compressor c(in.compression, in.level, blob);
+      if (!blob) {
+        pipe.drain([&](const char* p, std::size_t n) {
+          diff_hasher.update(p, n);
+          tar_bytes += static_cast<std::int64_t>(n);
+        });
+        return;
+      }
+      Compressor c(in.compression, in.level, *blob);
       pipe.drain([&](const char* p, std::size_t n) {
         if (compressed) diff_hasher.update(p, n);
         c.write(p, n);
@@ -329,15 +342,16 @@ std::optional<LayerInfo> make_layer(Store& store, Store::Lease& lease, const Cha
   if (extractor) extractor->finish();
   long long t_done = monotonic_ms();
   if (tar.entries == 0) return std::nullopt;
-  tar.diff_id = compressed ? diff_hasher.digest() : blob.digest();
+  tar.diff_id = compressed || !blob ? diff_hasher.digest() : blob->digest();
   if (extractor && unpacked.diff_id != tar.diff_id)
     throw Error("commit: the layer unpacked to " + unpacked.diff_id.str() + ", written as " + tar.diff_id.str());
   if (adopt) adopt_upper(src.upper, snap.fs());
   Digest chain = parent ? digest_of(parent->chain_id.str() + " " + tar.diff_id.str()) : tar.diff_id;
-  LayerInfo layer{blob.digest(), layer_media_type(in.compression), blob.written(), tar.diff_id, chain};
+  LayerInfo layer{blob ? blob->digest() : tar.diff_id, layer_media_type(in.compression),
+                  blob ? blob->written() : tar_bytes, tar.diff_id, chain};
   lease.add_blob(layer.digest);
   lease.add_snapshot(chain);
-  blob.commit(layer.digest, std::nullopt, durable);
+  if (blob) blob->commit(layer.digest, std::nullopt, durable);
   long long t_blob = monotonic_ms();
   snap.commit(chain, tar.diff_id, tar.size, durable);
   log::debug("commit layer " + tar.diff_id.short_id() + ": " + std::to_string(tar.size) + " bytes, tar " +
@@ -381,7 +395,7 @@ CommitResult commit(Store& store, const CommitInput& in) {
   if (in.reuse_layer) {
     lease.add_blob(in.reuse_layer->digest);
     lease.add_snapshot(in.reuse_layer->chain_id);
-    if (!store.has_snapshot(in.reuse_layer->chain_id) || !store.content().has(in.reuse_layer->digest))
+    if (!store.has_snapshot(in.reuse_layer->chain_id) || !store.has_layer_blob(*in.reuse_layer))
       throw NotFound("layer " + in.reuse_layer->diff_id.str() + " is not in the store");
     added = *in.reuse_layer;
     added->media_type = oci_layer_type(added->media_type);

@@ -155,7 +155,8 @@ class Installer {
   }
 
   bool done(const LayerJob& j) {
-    return store_.has_snapshot(j.chain_id) && store_.content().has(j.desc->digest);
+    return store_.has_snapshot(j.chain_id) &&
+           store_.has_layer_blob(LayerInfo{j.desc->digest, j.desc->media_type, j.desc->size, j.diff_id, j.chain_id});
   }
 
   void check_diff_id(const LayerJob& j, const Digest& got) {

@@ -9,6 +9,7 @@
 
 #include <climits>
 #include <exception>
+#include <limits>
 #include <map>
 
 #include "common/error.h"
@@ -328,31 +329,13 @@ class TreeCopier {
     apply_meta_fd(out.get(), meta_of(st, read_xattrs(in.get(), false, src_path(rel))), true, dst_path(rel));
   }
 
-  // copy_file_range: in-kernel, and a reflink on file systems that share extents; plain
-  // read/write where it is not available (across file systems on old kernels, some fs).
   void copy_data(int in, int out, const std::string& rel) {
-    for (;;) {
-      ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, kBufSize, 0);
-      if (n == 0) return;
-      if (n > 0) continue;
-      if (errno == EINTR) continue;
-      if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) break;
-      throw_sys("copy", src_path(rel));
-    }
-    if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBufSize);
-    for (;;) {
-      ssize_t n = ::read(in, buf_.get(), kBufSize);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_sys("read", src_path(rel));
-      if (n == 0) return;
-      write_all(out, std::string_view(buf_.get(), static_cast<std::size_t>(n)), dst_path(rel));
-    }
+    hoist::copy_data(in, out, std::numeric_limits<std::int64_t>::max(), src_path(rel), dst_path(rel));
   }
 
   std::string src_, dst_;
   UniqueFd dst_root_;
   std::map<InodeKey, std::string> links_;  // first copied path of each multiply-linked inode
-  std::unique_ptr<char[]> buf_;
 };
 
 }  // namespace

@@ -114,6 +114,8 @@ Digest push_image(Store& store, const RegistrySettings& settings, const Referenc
         log::debug("mount " + d.digest.str() + " from " + from + ": " + e.what());
       }
     }
+    for (const LayerInfo& l : rec.layers)
+      if (l.digest == d.digest) store.ensure_layer_blob(l);  // a build step's layer: made now
     auto path = content.path(d.digest);
     auto size = content.size(d.digest);
     if (!size) throw Error("push " + ref.familiar() + ": blob " + d.digest.str() + " is not in the store");

@@ -22,6 +22,7 @@
 #include "common/strings.h"
 #include "image/install.h"
 #include "image/layer.h"
+#include "image/layer_maker.h"
 
 namespace hoist::image {
 
@@ -220,6 +221,17 @@ void Store::syncer_loop() {
   }
 }
 
+namespace {
+// The tar of an overlay-form snapshot, byte for byte the one its commit wrote (the walk and the
+// tar writer are deterministic; commit.cpp adopts an upper only as write_layer_tar reads it).
+LayerTar snapshot_tar(const std::string& fs, const WriteFn& write, bool hash) {
+  LayerTarOptions o;
+  o.privileged = ::geteuid() == 0;
+  o.hash = hash;
+  return write_layer_tar({fs, false, {}, false}, write, o);
+}
+}  // namespace
+
 void Store::repair_unsynced() {
   std::vector<ImageRecord> marked;
   {
@@ -243,6 +255,12 @@ void Store::repair_unsynced() {
       auto l = std::find_if(rec.layers.begin(), rec.layers.end(), [&](const LayerInfo& x) { return x.chain_id == chain; });
       if (l == rec.layers.end()) continue;
       try {
+        if (!content_.has(l->digest) && has_layer_blob(*l)) {
+          // A layer kept without its blob: the snapshot must still make the tar of the digest.
+          LayerTar again = snapshot_tar(snapshot_path(chain), [](const char*, std::size_t) {}, true);
+          if (again.diff_id != l->diff_id) throw Error("the snapshot makes " + again.diff_id.str());
+          continue;
+        }
         // The blob must be whole; the snapshot, written from the same bytes, is made again from it.
         UniqueFd fd = content_.open(l->digest);
         Hasher h(l->digest.algo);
@@ -518,6 +536,27 @@ RemoveReport Store::prune(bool all, const std::function<bool(const Digest&)>& ke
 }
 
 // --- snapshots -----------------------------------------------------------------------------------
+
+bool Store::has_layer_blob(const LayerInfo& l) const {
+  if (content_.has(l.digest)) return true;
+  return mode_ == SnapshotMode::Overlay && l.digest == l.diff_id && has_snapshot(l.chain_id);
+}
+
+void Store::ensure_layer_blob(const LayerInfo& l) {
+  if (content_.has(l.digest)) return;
+  auto hold = lease();  // the snapshot stays while it is read
+  hold.add_snapshot(l.chain_id);
+  hold.add_blob(l.digest);
+  if (!has_layer_blob(l)) throw Error("layer " + l.digest.str() + ": its blob is not in the image store");
+  std::string fs = snapshot_path(l.chain_id);
+  try {
+    auto w = content_.writer(l.digest.algo);
+    snapshot_tar(fs, [&](const char* p, std::size_t n) { w.write(p, n); }, false);
+    w.commit(l.digest, l.size);
+  } catch (const std::exception& e) {
+    throw Error("layer " + l.digest.str() + ": making its blob from " + fs + ": " + e.what());
+  }
+}
 
 bool Store::has_snapshot(const Digest& chain_id) const {
   return path_exists(root_ + "/snapshots/" + chain_id.hex + "/meta.json");

@@ -2,7 +2,7 @@
 //
 // On disk, under the store root (e.g. /var/lib/hoist/image):
 //   lock                      flock: one process owns the store
-//   content/                  ContentStore (manifests, configs, layer blobs)
+//   content/                  ContentStore (manifests, configs, layer blobs; see has_layer_blob)
 //   snapshots/<chain-id>/     fs/ (the unpacked layer) and meta.json, published by renaming a
 //                             finished directory from tmp/; overlay mode: each holds one layer's diff;
 //                             copy mode: each holds the full tree up to that layer
@@ -107,6 +107,16 @@ class Store {
   // Removes dangling images (all unused images when `all`); returns what was removed.
   // Removes unnamed images (every image unused when `all`), except those `keep` keeps.
   RemoveReport prune(bool all, const std::function<bool(const Digest&)>& keep = {});
+
+  // --- layer blobs
+  // A layer's blob is in the content store, or it is made from the layer's snapshot when it is
+  // first needed (push, save): in overlay mode, an uncompressed layer (digest = diff ID) whose
+  // snapshot holds exactly its tar (a build step's, image/commit.h) may be stored without its
+  // blob. has_layer_blob: the blob is there, or can be made.
+  bool has_layer_blob(const LayerInfo& l) const;
+  // Makes sure the blob of `l` is in the content store: made from the snapshot (and checked
+  // against the digest) if it is not. Throws Error when it is neither there nor can be made.
+  void ensure_layer_blob(const LayerInfo& l);
 
   // --- snapshots
   bool has_snapshot(const Digest& chain_id) const;

@@ -775,19 +775,23 @@ class CopyIn {
     std::size_t len;
     la_int64_t off;
     std::int64_t end = 0;
-    for (;;) {
-      int r = archive_read_data_block(a, &buf, &len, &off);
-      if (r == ARCHIVE_EOF) break;
-      check(a, r);
-      for (std::size_t done = 0; done < len;) {
-        ssize_t n = ::pwrite(fd, static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_sys("write", joined);
-        done += static_cast<std::size_t>(n);
+    if (opts_.file_data) {
+      opts_.file_data(fd, joined);
+    } else {
+      for (;;) {
+        int r = archive_read_data_block(a, &buf, &len, &off);
+        if (r == ARCHIVE_EOF) break;
+        check(a, r);
+        for (std::size_t done = 0; done < len;) {
+          ssize_t n = ::pwrite(fd, static_cast<const char*>(buf) + done, len - done, off + static_cast<off_t>(done));
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0) throw_sys("write", joined);
+          done += static_cast<std::size_t>(n);
+        }
+        end = std::max<std::int64_t>(end, off + static_cast<std::int64_t>(len));
       }
-      end = std::max<std::int64_t>(end, off + static_cast<std::int64_t>(len));
+      if (archive_entry_size(e) > end && ::ftruncate(fd, archive_entry_size(e)) != 0) throw_sys("truncate", joined);
     }
-    if (archive_entry_size(e) > end && ::ftruncate(fd, archive_entry_size(e)) != 0) throw_sys("truncate", joined);
     bool chown = m.uid != ::geteuid() || m.gid != new_gid_;
     if (chown && ::fchown(fd, m.uid, m.gid) != 0) throw_sys("chown", joined);
     // The create applied the umask; a chown cleared setuid/setgid.

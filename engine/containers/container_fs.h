@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,10 @@ struct CopyInOptions {
   bool no_overwrite_dir_non_dir = false;
   // Every entry owned by this uid/gid (copyUIDGID with the container's user); unset: the tar's.
   std::optional<std::pair<uid_t, gid_t>> owner;
+  // For a tar of hoistd's own only (a build's COPY, engine/build_sources.h CopyFiles): its
+  // regular files come without data, which this writes into each new file (`path`: its name in
+  // the view), in the tar's order, before the file gets its owner, mode and times.
+  std::function<void(int fd, const std::string& path)> file_data;
 };
 
 // One mount of the view. `source` is a host path (a directory, or a file for a file bind).

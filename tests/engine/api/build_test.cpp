@@ -154,6 +154,17 @@ TEST_F(BuildTest, MatchesDockerdsClassicBuilder) {
   // The same layers: the steps that changed files (WORKDIR, the COPYs, RUN), none for the rest.
   EXPECT_EQ(inspect(true, "app:1")["RootFS"]["Layers"].size(), inspect(false, "app:1")["RootFS"]["Layers"].size());
   EXPECT_EQ(joined(files(true, "app:1")), joined(files(false, "app:1")));
+  // Saved by hoistd (the steps' layer blobs made then, from their snapshots), the image loads
+  // into dockerd, which checks every layer against its diff ID, with the same files.
+  ASSERT_EQ(docker(true, {"tag", "app:1", "fromhoist:1"}).code, 0);
+  std::string archive = d_->dir() + "/app.tar";
+  auto save = docker(true, {"save", "-o", archive, "fromhoist:1"});
+  ASSERT_EQ(save.code, 0) << save.err;
+  auto load = docker(false, {"load", "-i", archive});
+  ASSERT_EQ(load.code, 0) << load.err << load.out;
+  EXPECT_EQ(joined(files(false, "fromhoist:1")), joined(files(false, "app:1")));
+  docker(false, {"rmi", "fromhoist:1"});
+  ASSERT_EQ(docker(true, {"rmi", "fromhoist:1"}).code, 0);
   // The context's etc/passwd, reached through its symlink to "/": never the host's.
   auto r = d_->docker({"run", "--rm", "--network", "none", "--user", "0", "app:1", "cat", "/fake", "/app/out"});
   EXPECT_EQ(r.out, "fake\n1 3\n") << r.err;
@@ -1297,6 +1308,19 @@ TEST_F(BuildTest, PullsMissingImagesAsDockerd) {
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("Status: Image is up to date for " + one + "\n"), std::string::npos) << again.out;
   EXPECT_NE(again.out.find(" ---> Using cache\n"), std::string::npos) << again.out;
+  // Pushed (the COPY step's layer blob made then, from its snapshot) and pulled by dockerd.
+  {
+    std::string built = reg.host() + "/priv/built:1";
+    ASSERT_EQ(d_->docker({"tag", "pulled:1", built}).code, 0);
+    auto push = d_->docker({"push", built});
+    ASSERT_EQ(push.code, 0) << push.err << push.out;
+    ASSERT_EQ(dockerd_->docker({"login", "-u", reg.user(), "--password-stdin", reg.host()}, reg.password() + "\n").code, 0);
+    auto pull = dockerd_->docker({"pull", built});
+    ASSERT_EQ(pull.code, 0) << pull.err << pull.out;
+    auto cmp = dockerd_->docker({"run", "--rm", "--network", "none", built, "cmp", "/bin/busybox", "/bb2"});
+    EXPECT_EQ(cmp.code, 0) << cmp.err << cmp.out;
+    dockerd_->docker({"rmi", built});
+  }
   // The raw stream of a FROM that pulls: dockerd's JSON lines, their keys in its order. The
   // lines of the layer itself differ in number and kind (hoistd unpacks while it downloads): they
   // have dockerd's shape; every other line is dockerd's, byte for byte (ids masked).

@@ -628,7 +628,63 @@ TEST_P(Commit, AMovableUpperBecomesTheSnapshot) {
   ASSERT_EQ(r.record.layers.size(), base.layers.size() + 1);
   EXPECT_FALSE(path_exists(upper));
   EXPECT_EQ(read_file(store->layer_paths(r.record).back() + "/etc/new"), "new\n");
-  EXPECT_EQ(r.record.layers.back().diff_id, r.record.layers.back().digest);
+  const LayerInfo top = r.record.layers.back();
+  EXPECT_EQ(top.diff_id, top.digest);
+  // Its blob, the same bytes as the snapshot, is not written; the store makes it when needed.
+  EXPECT_FALSE(store->content().has(top.digest));
+  EXPECT_TRUE(store->has_layer_blob(top));
+  store->ensure_layer_blob(top);
+  ASSERT_TRUE(store->content().has(top.digest));
+  EXPECT_EQ(store->content().size(top.digest), top.size);
+  std::string tar = read_file(store->content().path(top.digest));
+  EXPECT_EQ(digest_of(tar), top.diff_id);
+  EXPECT_NE(tar.find("etc/new"), std::string::npos);
+}
+
+TEST_P(Commit, AKeptLayerWithoutItsBlobIsCheckedAgainstItsSnapshot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root";
+  if (GetParam() != SnapshotMode::Overlay) GTEST_SKIP() << "copy mode has no upper directory";
+  store->set_sync_delay(std::chrono::hours(1));  // the record stays marked as unsynced
+  mkdirp(upper + "/etc");
+  put(upper + "/etc/new", "new\n");
+  CommitInput in;
+  in.parent = base.id;
+  in.changes = changes();
+  in.changes->movable = true;
+  in.compression = LayerCompression::None;
+  in.refs = {Reference::parse("new:1")};
+  CommitResult r = commit_image(*store, in);
+  const LayerInfo top = r.record.layers.back();
+  Digest id = r.record.id;
+  std::string root = t.path + "/store", rec_path = root + "/images/" + id.hex + ".json";
+  std::string snap = store->snapshot_path(top.chain_id);
+  ASSERT_NE(read_file(rec_path).find("unsynced"), std::string::npos);
+  auto marked = read_file(rec_path);
+
+  // As if the machine had gone down before the sync, the snapshot whole: kept.
+  store.reset();
+  write_file(rec_path, marked, O_TRUNC);
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_EQ(store->resolve("new:1").id, id);
+  EXPECT_EQ(read_file(rec_path).find("unsynced"), std::string::npos);
+
+  // A snapshot that changed: its blob cannot be made any more.
+  put(snap + "/etc/new", "changed\n");
+  try {
+    store->ensure_layer_blob(top);
+    ADD_FAILURE() << "a changed snapshot made a blob";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("making its blob from " + snap), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(store->content().has(top.digest));
+
+  // ... and, marked, the image is dropped at the next open, with its name.
+  store.reset();
+  write_file(rec_path, marked, O_TRUNC);
+  store = std::make_unique<Store>(root, GetParam());
+  EXPECT_FALSE(store->get(id));
+  EXPECT_THROW(store->resolve("new:1"), NotFound);
+  EXPECT_TRUE(store->get(base.id));
 }
 
 TEST_P(Commit, AnImageWithoutANewLayerIsCheckedAtTheNextOpen) {
