@@ -69,16 +69,27 @@ struct ContextScan {
     if (!d) throw_sys("open", root);
     walk(d.get(), "", root, ignore);
   }
+  // Whether JSON can hold the name (UTF-8).
+  static bool json_safe(const std::string& name) {
+    try {
+      (void)json(name).dump();
+      return true;
+    } catch (const json::type_error&) {
+      return false;
+    }
+  }
   // The identity the daemon compares (engine/build_sources.h ContextStats).
   static json identity(const struct stat& st) {
     auto ns = [](const struct timespec& t) { return std::int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
     return {std::int64_t(st.st_dev), std::int64_t(st.st_ino), std::int64_t(st.st_size), ns(st.st_mtim),
             ns(st.st_ctim)};
   }
-  // The stat list a hoistd that keeps contexts compares with its copy: {"files", "dirs"}.
+  // The stat list a hoistd that keeps contexts compares with its copy: {"files", "dirs"}. A name
+  // that is not UTF-8 (JSON cannot hold it) is left out: such a file is always sent.
   std::string listing() const {
     json l = {{"files", json::object()}, {"dirs", json::array()}};
     for (const Item& it : items) {
+      if (!json_safe(it.rel)) continue;
       if (S_ISDIR(it.st.st_mode)) l["dirs"].push_back(it.rel);
       else if (S_ISREG(it.st.st_mode)) l["files"][it.rel] = identity(it.st);
     }
@@ -206,7 +217,7 @@ class ContextTar {
     UniqueFd f(::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!f) throw_sys("open", shown);
     if (::fstat(f.get(), &st) != 0) throw_sys("stat", shown);
-    stats_["files"][rel] = ContextScan::identity(st);
+    if (ContextScan::json_safe(rel)) stats_["files"][rel] = ContextScan::identity(st);
     lib_.archive_entry_set_size(e, st.st_size);
     w_.check(lib_.archive_write_header(w_.get(), e));
     if (!buf_) buf_ = std::make_unique_for_overwrite<char[]>(kBuf);

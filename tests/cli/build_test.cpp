@@ -166,6 +166,7 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
   put(c + "/gone/g.txt", "g\n");
   put(c + "/dir2file/x", "x\n");
   put(c + "/big.bin", std::string(8 << 20, 'z'));
+  put(c + "/raw\xff.name", "not UTF-8\n");  // a name JSON cannot hold (the CLI's stat list)
   ASSERT_EQ(symlink("a.txt", (c + "/link").c_str()), 0);
   auto listing = [&](const std::string& img) {
     return docker({"run", "--rm", "--network", "none", img, "cat", "/list", "/sums"}).out;
@@ -179,6 +180,7 @@ TEST_P(BuildCli, RebuildsSeeTheContextAsItIsNow) {
   std::string first = listing("bc:1");
   EXPECT_NE(first.find("./gone/g.txt\n"), std::string::npos) << first;
   EXPECT_NE(first.find("./link\n"), std::string::npos) << first;
+  EXPECT_NE(first.find("./raw\xff.name\n"), std::string::npos) << first;
 
   // Unchanged: the same image (all cached), and hoistd got only the directories' entries.
   r = hoist({"build", "-t", "bc:2", c});
