@@ -432,6 +432,19 @@ class Commit : public LayerMaker, public ::testing::WithParamInterface<SnapshotM
     return {tree, true, {paths.back()}};
   }
 
+  // A build step's commit (overlay mode): /etc/new added, the upper given away, no compression.
+  CommitResult commit_movable(std::vector<Reference> refs = {}) {
+    mkdirp(upper + "/etc");
+    put(upper + "/etc/new", "new\n");
+    CommitInput in;
+    in.parent = base.id;
+    in.changes = changes();
+    in.changes->movable = true;
+    in.compression = LayerCompression::None;
+    in.refs = std::move(refs);
+    return commit_image(*store, in);
+  }
+
   std::unique_ptr<Store> store;
   ImageRecord base;
 };
@@ -617,14 +630,7 @@ TEST_P(Commit, AnImageWrittenWithoutASyncIsCheckedAtTheNextOpen) {
 TEST_P(Commit, AMovableUpperBecomesTheSnapshot) {
   if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root";
   if (GetParam() != SnapshotMode::Overlay) GTEST_SKIP() << "copy mode has no upper directory";
-  mkdirp(upper + "/etc");
-  put(upper + "/etc/new", "new\n");
-  CommitInput in;
-  in.parent = base.id;
-  in.changes = changes();
-  in.changes->movable = true;
-  in.compression = LayerCompression::None;
-  CommitResult r = commit_image(*store, in);
+  CommitResult r = commit_movable();
   ASSERT_EQ(r.record.layers.size(), base.layers.size() + 1);
   EXPECT_FALSE(path_exists(upper));
   EXPECT_EQ(read_file(store->layer_paths(r.record).back() + "/etc/new"), "new\n");
@@ -645,15 +651,7 @@ TEST_P(Commit, AKeptLayerWithoutItsBlobIsCheckedAgainstItsSnapshot) {
   if (::geteuid() != 0) GTEST_SKIP() << "adopt_upper is for root";
   if (GetParam() != SnapshotMode::Overlay) GTEST_SKIP() << "copy mode has no upper directory";
   store->set_sync_delay(std::chrono::hours(1));  // the record stays marked as unsynced
-  mkdirp(upper + "/etc");
-  put(upper + "/etc/new", "new\n");
-  CommitInput in;
-  in.parent = base.id;
-  in.changes = changes();
-  in.changes->movable = true;
-  in.compression = LayerCompression::None;
-  in.refs = {Reference::parse("new:1")};
-  CommitResult r = commit_image(*store, in);
+  CommitResult r = commit_movable({Reference::parse("new:1")});
   const LayerInfo top = r.record.layers.back();
   Digest id = r.record.id;
   std::string root = t.path + "/store", rec_path = root + "/images/" + id.hex + ".json";
