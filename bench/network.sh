@@ -295,6 +295,34 @@ for t in "${targets[@]}"; do
   [[ $t == *-direct ]] || listener[$t]=$(ss -Htlnp "sport = :${port[$t]}" | { grep -o 'users:(("[^"]*"' || true; } | cut -d'"' -f2 | sort -u | paste -sd, -)
 done
 
+# The processes on each target's path, for the CPU time a bulk GET costs: the server container's first
+# process (httpserve's parent, or busybox httpd) and its children (httpserve's workers), docker-proxy
+# for docker's port, and the kernel's softirq threads (ksoftirqd/N: network work deferred to them).
+# Softirq work done in the context of some other process on the machine is not counted.
+declare -A path_pids
+softirqd=''
+for p in /proc/[0-9]*; do
+  if [[ $(cat "$p/comm" 2>/dev/null) == ksoftirqd/* ]]; then softirqd+=" ${p#/proc/}"; fi
+done
+for t in "${targets[@]}"; do
+  c=web
+  [[ $t == *-direct ]] && c=webd
+  p=$(eng "${t%-direct}" inspect -f '{{.State.Pid}}' "$c") || die "$t: inspect $c failed"
+  [[ $p =~ ^[1-9][0-9]*$ ]] || die "$t: $c has pid '$p'"
+  path_pids[$t]="$p $(cat /proc/"$p"/task/*/children 2>/dev/null || true)$softirqd"
+  [ "$t" = docker ] && path_pids[$t]+=" $(our_proxies | paste -sd' ' -)"
+done
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {  # cpu_ticks PID...: their user and system time and that of their waited-for children, in clock ticks
+  local p f s=0 a
+  for p in "$@"; do
+    f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    read -ra a <<<"${f##*) }"  # from the state on: utime is the 12th field, then stime, cutime, cstime
+    s=$((s + a[11] + a[12] + a[13] + a[14]))
+  done
+  echo "$s"
+}
+
 ab_rps() {  # ab_rps URL N: requests per second; fails on any failed or non-2xx request
   local o
   o=$(ab -q -r -n "$2" -c "$conc" "$1" 2>&1) || { note "ab failed: $(tail -n 3 <<<"$o")"; return 1; }
@@ -304,15 +332,22 @@ ab_rps() {  # ab_rps URL N: requests per second; fails on any failed or non-2xx 
     END { if (c != n || f != 0 || x != 0 || r == "") { printf "complete %s failed %s non-2xx %s\n", c, f, x > "/dev/stderr"; exit 1 }
           print r }' <<<"$o"
 }
-bulk_mbs() {  # bulk_mbs URL: "MB/s CPU" of one GET of the big file: MB/s (10^6 bytes), and the client's
-  # CPU time over the wall time (httpget; curl: null)
-  local o
+bulk_mbs() {  # bulk_mbs TARGET: "MB/s SHARE CPU" of one GET of the big file: MB/s (10^6 bytes); with
+  # httpget, the client's CPU time over the wall time, and the CPU seconds per GB (10^9 bytes) of the
+  # client and the processes on the path (path_pids); with curl, null null
+  local o t0 t1
+  # shellcheck disable=SC2086  # one argument per pid
+  t0=$(cpu_ticks ${path_pids[$1]})
   case $bulk_client in
-    httpget) o=$("$tmp/httpget" -t 120 "$1") || return 1 ;;  # STATUS BYTES SECONDS MB/S CPU-SECONDS
-    curl) o=$(curl -sS -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' "$1") || return 1 ;;
+    httpget) o=$("$tmp/httpget" -t 120 "${base[$1]}/big") || return 1 ;;  # STATUS BYTES SECONDS MB/S CPU-SECONDS
+    curl) o=$(curl -sS -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' "${base[$1]}/big") || return 1 ;;
   esac
-  awk -v want=$((bulk_mb * 1048576)) '{ if ($1 != 200 || $2 != want) { print "HTTP " $1 ", " $2 " bytes" > "/dev/stderr"; exit 1 }
-    if (NF >= 5) printf "%.1f %.3f\n", $2 / $3 / 1e6, $5 / $3; else printf "%.1f null\n", $2 / $3 / 1e6 }' <<<"$o"
+  # shellcheck disable=SC2086
+  t1=$(cpu_ticks ${path_pids[$1]})
+  awk -v want=$((bulk_mb * 1048576)) -v path=$((t1 - t0)) -v hz="$clk_tck" '
+    { if ($1 != 200 || $2 != want) { print "HTTP " $1 ", " $2 " bytes" > "/dev/stderr"; exit 1 }
+      if (NF >= 5) printf "%.1f %.3f %.3f\n", $2 / $3 / 1e6, $5 / $3, ($5 + path / hz) / ($2 / 1e9)
+      else printf "%.1f null null\n", $2 / $3 / 1e6 }' <<<"$o"
 }
 echo
 echo "a. published port 127.0.0.1:PORT -> $server_name :80 on a user-defined bridge network"
@@ -322,9 +357,9 @@ done
 echo "   warm-up: ab -n $((nreq / 10)) and one bulk GET each"
 for t in "${targets[@]}"; do
   ab_rps "${base[$t]}/index.html" $((nreq / 10)) >/dev/null || die "$t: ab warm-up failed"
-  bulk_mbs "${base[$t]}/big" >/dev/null || die "$t: bulk warm-up failed"
+  bulk_mbs "$t" >/dev/null || die "$t: bulk warm-up failed"
 done
-declare -A rps mbs cpu
+declare -A rps mbs cpu cpugb
 for ((r = 1; r <= runs; r++)); do
   for t in "${targets[@]}"; do
     v=$(ab_rps "${base[$t]}/index.html" "$nreq") || die "$t: ab run $r failed"
@@ -335,13 +370,13 @@ for ((r = 1; r <= runs; r++)); do
 done
 for ((r = 1; r <= runs; r++)); do
   for t in "${targets[@]}"; do
-    if ! read -r v c < <(bulk_mbs "${base[$t]}/big") || [ -z "$c" ]; then die "$t: bulk GET $r failed"; fi
-    mbs[$t]+="$v " cpu[$t]+="$c "
+    if ! read -r v c g < <(bulk_mbs "$t") || [ -z "$g" ]; then die "$t: bulk GET $r failed"; fi
+    mbs[$t]+="$v " cpu[$t]+="$c " cpugb[$t]+="$g "
   done
 done
 for t in "${targets[@]}"; do
   printf '   %-13s req/s %s; bulk MB/s %s%s\n' "$t" "${rps[$t]}" "${mbs[$t]}" \
-    "$([ "$bulk_client" = httpget ] && echo "; client CPU share ${cpu[$t]}")"
+    "$([ "$bulk_client" = httpget ] && echo "; client CPU share ${cpu[$t]}; CPU s/GB ${cpugb[$t]}")"
 done
 for t in "${want[@]}"; do eng "$t" rm -f web webd >/dev/null || die "$t: could not remove the server containers"; done
 
@@ -486,9 +521,11 @@ objs() {  # objs ARRAY-NAME: {tool: value, ...} of an associative array of JSON 
 http=$(for t in "${targets[@]}"; do
   jq -n --arg t "$t" --arg url "${base[$t]}" --arg l "${listener[$t]:-}" --argjson rps "$(nums "${rps[$t]}")" \
     --argjson mbs "$(nums "${mbs[$t]}")" --argjson cpu "$(nums "${cpu[$t]}")" \
+    --argjson cpugb "$(nums "${cpugb[$t]}")" \
     'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
      {($t): ({url: $url, host_listener: $l, rps: $rps, rps_median: ($rps | median), bulk_mb_s: $mbs, bulk_mb_s_median: ($mbs | median)}
-             + (if $cpu[0] == null then {} else {bulk_client_cpu_share: $cpu, bulk_client_cpu_share_median: ($cpu | median)} end))}'
+             + (if $cpu[0] == null then {} else {bulk_client_cpu_share: $cpu, bulk_client_cpu_share_median: ($cpu | median),
+                                                     bulk_cpu_s_per_gb: $cpugb, bulk_cpu_s_per_gb_median: ($cpugb | median)} end))}'
 done | jq -s add)
 notes=$(for t in "${!dns_note[@]}"; do jq -n --arg t "$t" --arg v "${dns_note[$t]}" '{($t): $v}'; done | jq -s 'add // {}')
 summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson each "$(objs dns_each)" \
@@ -503,6 +540,7 @@ summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson
     dns: {from_one: $one, from_each: $each, concurrent: $conc, notes: $notes},
     ratio: ({ rps_hoist_docker: r($http.hoist.rps_median; $http.docker.rps_median),
               bulk_hoist_docker: r($http.hoist.bulk_mb_s_median; $http.docker.bulk_mb_s_median),
+              bulk_cpu_per_byte_docker_hoist: r($http.docker.bulk_cpu_s_per_gb_median; $http.hoist.bulk_cpu_s_per_gb_median),
               rps_control_docker: r($http["hoist-direct"].rps_median; $http.docker.rps_median),
               bulk_control_docker: r($http["hoist-direct"].bulk_mb_s_median; $http.docker.bulk_mb_s_median),
               rps_hoist_direct: r($http.hoist.rps_median; $http["hoist-direct"].rps_median),
@@ -516,18 +554,23 @@ summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson
 
 echo
 echo "a. published port on 127.0.0.1, $server_name ($runs runs each, alternating; medians)"
-printf '%-14s %-26s %16s %18s %11s\n' target 'path' "req/s (ab -c $conc)" "bulk MB/s (${bulk_mb} MiB)" "client CPU"
+printf '%-14s %-26s %16s %18s %11s %9s\n' target 'path' "req/s (ab -c $conc)" "bulk MB/s (${bulk_mb} MiB)" "client CPU" "CPU s/GB"
 jq -r '.http | to_entries[] | [.key, (if (.key | endswith("-direct")) then "container address, no NAT"
   elif .value.host_listener == "" then "127.0.0.1, nftables DNAT" else "127.0.0.1, " + .value.host_listener end),
-  .value.rps_median, .value.bulk_mb_s_median, (.value.bulk_client_cpu_share_median // "-")] | @tsv' <<<"$summary" |
-  while IFS=$'\t' read -r t l r m c; do printf '%-14s %-26s %16.0f %18.0f %11s\n' "$t" "$l" "$r" "$m" "$c"; done
-echo "   (client CPU: $bulk_client's CPU time over the bulk GET's wall time, median; 1: the client sets the rate)"
+  .value.rps_median, .value.bulk_mb_s_median, (.value.bulk_client_cpu_share_median // "-"),
+  (.value.bulk_cpu_s_per_gb_median // "-")] | @tsv' <<<"$summary" |
+  while IFS=$'\t' read -r t l r m c g; do printf '%-14s %-26s %16.0f %18.0f %11s %9s\n' "$t" "$l" "$r" "$m" "$c" "$g"; done
+if [ "$bulk_client" = httpget ]; then
+  echo "   (bulk, medians: client CPU: httpget's CPU time over the GET's wall time, 1 if the client sets the rate;"
+  echo "    CPU s/GB: CPU seconds of the client, the server, docker-proxy and ksoftirqd per 10^9 bytes)"
+fi
 jq -r '.ratio | [ (if .rps_hoist_docker then "req/s hoist/docker \(.rps_hoist_docker * 100 | round / 100)" else empty end),
   (if .bulk_hoist_docker then "bulk hoist/docker \(.bulk_hoist_docker * 100 | round / 100)" else empty end) ]
   | join("  ") | if . == "" then empty else "ratios (above 1: hoist faster): " + . end' <<<"$summary"
 jq -r '.ratio | [ (if .rps_control_docker then "req/s \(.rps_control_docker * 100 | round / 100)" else empty end),
   (if .bulk_control_docker then "bulk \(.bulk_control_docker * 100 | round / 100)" else empty end) ]
   | join("  ") | if . == "" then empty else "the ceiling, hoist-direct/docker (a port that costs nothing): " + . end' <<<"$summary"
+jq -r '.ratio | if .bulk_cpu_per_byte_docker_hoist then "bulk CPU per byte, docker/hoist: \(.bulk_cpu_per_byte_docker_hoist * 100 | round / 100)" else empty end' <<<"$summary"
 jq -r '.ratio | to_entries | map(select(.key | endswith("_direct")) | "\(.key | sub("_"; " ") | sub("_direct"; "/direct")) \(.value * 100 | round / 100)")
   | join("  ") | if . == "" then empty else "published over direct (1: the port costs nothing): " + . end' <<<"$summary"
 if [ "$ndns" -gt 0 ]; then
