@@ -7,9 +7,12 @@
 #     with gcc -static and added to the busybox image, or busybox httpd (--server busybox: a fork
 #     per connection, which caps the requests/s of every path near its own rate).
 #     Requests/s over short connections (ab -n N -c C, no keep-alive, a 1 KiB file) and one bulk
-#     stream (curl GETs a sparse file of --bulk-mb MiB), each --runs times, targets alternating; medians.
+#     stream (one GET of a sparse file of --bulk-mb MiB by --bulk-client: httpget, bench/tools/httpget.c,
+#     which reads 1 MiB at a time and reports its own CPU time, or curl -o /dev/null), each --runs
+#     times, targets alternating; medians.
 #     Control: the same against a twin container at its own address (no DNAT, no proxy): the ceiling.
-#  b. the embedded DNS at 127.0.0.11 of a user-defined network with --dns-containers sleepers d1..dN:
+#  b. the embedded DNS at 127.0.0.11 of a user-defined network with --dns-containers sleepers d1..dN
+#     (--dns-containers 0: no DNS part):
 #     a python UDP client in a container's network namespace (nsenter from the host) sends an A query
 #     for every other container's name, timing each; from one container, from a few one after the other,
 #     and from the same few at once. Median and p99 in microseconds.
@@ -19,22 +22,22 @@
 # nowhere); the networks are 10.235.<n>.0/24 on bridge hnn<pid> (hoist) and 10.234.<n>.0/24 on dnn<pid>
 # (docker). All traffic is on 127.0.0.1 or to the script's own containers. Everything is removed on
 # exit, failure or Ctrl-C: containers, networks, bridges, the nftables table, docker-proxy processes.
-#   bench/network.sh [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--dns-containers N]
-#                    [--dns-rounds N] [--dns-from N] [--server httpserve|busybox] [--build DIR]
-#                    [--tools hoist,docker] [--docker-cli PATH] [--out FILE.json]
+#   bench/network.sh [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--bulk-client httpget|curl]
+#                    [--dns-containers N] [--dns-rounds N] [--dns-from N] [--server httpserve|busybox]
+#                    [--build DIR] [--tools hoist,docker] [--docker-cli PATH] [--out FILE.json]
 set -euo pipefail
 self=$(readlink -f "${BASH_SOURCE[0]}")
 repo=$(cd "$(dirname "$self")/.." && pwd)
 die() { echo "network: $*" >&2; exit 1; }
 note() { echo "network: $*" >&2; }
 
-runs=5 nreq=20000 conc=8 bulk_mb=200 ndns=50 dns_rounds=20 dns_from=5 build=$repo/build tools=hoist,docker out=''
-server=httpserve
+runs=5 nreq=20000 conc=8 bulk_mb=1000 ndns=50 dns_rounds=20 dns_from=5 build=$repo/build tools=hoist,docker out=''
+server=httpserve bulk_client=httpget
 docker_cli=docker
 usage() {
-  echo "usage: $0 [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--dns-containers N] [--dns-rounds N]" \
-       "[--dns-from N] [--server httpserve|busybox] [--build DIR] [--tools hoist,docker] [--docker-cli PATH]" \
-       "[--out FILE.json]" >&2
+  echo "usage: $0 [--runs N] [--requests N] [--concurrency N] [--bulk-mb N] [--bulk-client httpget|curl]" \
+       "[--dns-containers N] [--dns-rounds N] [--dns-from N] [--server httpserve|busybox] [--build DIR]" \
+       "[--tools hoist,docker] [--docker-cli PATH] [--out FILE.json]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -43,6 +46,7 @@ while [ $# -gt 0 ]; do
     --requests) [ $# -ge 2 ] || usage; nreq=$2; shift 2 ;;
     --concurrency) [ $# -ge 2 ] || usage; conc=$2; shift 2 ;;
     --bulk-mb) [ $# -ge 2 ] || usage; bulk_mb=$2; shift 2 ;;
+    --bulk-client) [ $# -ge 2 ] || usage; bulk_client=$2; shift 2 ;;
     --dns-containers) [ $# -ge 2 ] || usage; ndns=$2; shift 2 ;;
     --dns-rounds) [ $# -ge 2 ] || usage; dns_rounds=$2; shift 2 ;;
     --dns-from) [ $# -ge 2 ] || usage; dns_from=$2; shift 2 ;;
@@ -54,12 +58,14 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-for v in runs nreq conc bulk_mb ndns dns_rounds dns_from; do
+for v in runs nreq conc bulk_mb dns_rounds dns_from; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v wants a positive integer"
 done
-[ "$ndns" -ge 2 ] || die "--dns-containers wants at least 2"
-[ "$dns_from" -le "$ndns" ] || die "--dns-from wants at most --dns-containers"
+[[ $ndns =~ ^(0|[1-9][0-9]*)$ ]] || die "--dns-containers wants a number"
+[ "$ndns" -eq 0 ] || [ "$ndns" -ge 2 ] || die "--dns-containers wants 0 (no DNS part) or at least 2"
+[ "$ndns" -eq 0 ] || [ "$dns_from" -le "$ndns" ] || die "--dns-from wants at most --dns-containers"
 case $server in httpserve | busybox) ;; *) die "--server: unknown server '$server' (httpserve or busybox)" ;; esac
+case $bulk_client in httpget | curl) ;; *) die "--bulk-client: unknown client '$bulk_client' (httpget or curl)" ;; esac
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 want=() list=()
 IFS=, read -ra list <<<"$tools"
@@ -71,7 +77,7 @@ on hoist || die "--tools must include hoist (every figure is a ratio to it)"
 hoistd=$build/engine/hoistd shim=$build/engine/hoist-shim cli=$build/cli/hoist runtime=$build/runtime/hoist-runtime
 for b in "$hoistd" "$shim" "$cli" "$runtime"; do [ -x "$b" ] || die "no $b (build first, or pass --build DIR)"; done
 need=(jq python3 busybox ab curl nsenter nft ip ss)
-[ "$server" = httpserve ] && need+=(gcc)
+{ [ "$server" = httpserve ] || [ "$bulk_client" = httpget ]; } && need+=(gcc)
 on docker && need+=(dockerd containerd containerd-shim-runc-v2 docker-proxy "$docker_cli")
 missing=()
 for t in "${need[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
@@ -174,6 +180,9 @@ if [ "$server" = httpserve ]; then
   img=localhost/hoist-netbench:latest
 else
   img=localhost/hoist-busybox:latest
+fi
+if [ "$bulk_client" = httpget ]; then
+  gcc -O2 -o "$tmp/httpget" "$repo/bench/tools/httpget.c" || die "could not build bench/tools/httpget.c"
 fi
 
 echo '{}' >"$H/daemon.json"
@@ -286,6 +295,34 @@ for t in "${targets[@]}"; do
   [[ $t == *-direct ]] || listener[$t]=$(ss -Htlnp "sport = :${port[$t]}" | { grep -o 'users:(("[^"]*"' || true; } | cut -d'"' -f2 | sort -u | paste -sd, -)
 done
 
+# The processes on each target's path, for the CPU time a bulk GET costs: the server container's first
+# process (httpserve's parent, or busybox httpd) and its children (httpserve's workers), docker-proxy
+# for docker's port, and the kernel's softirq threads (ksoftirqd/N: network work deferred to them).
+# Softirq work done in the context of some other process on the machine is not counted.
+declare -A path_pids
+softirqd=''
+for p in /proc/[0-9]*; do
+  if [[ $(cat "$p/comm" 2>/dev/null) == ksoftirqd/* ]]; then softirqd+=" ${p#/proc/}"; fi
+done
+for t in "${targets[@]}"; do
+  c=web
+  [[ $t == *-direct ]] && c=webd
+  p=$(eng "${t%-direct}" inspect -f '{{.State.Pid}}' "$c") || die "$t: inspect $c failed"
+  [[ $p =~ ^[1-9][0-9]*$ ]] || die "$t: $c has pid '$p'"
+  path_pids[$t]="$p $(cat /proc/"$p"/task/*/children 2>/dev/null || true)$softirqd"
+  [ "$t" = docker ] && path_pids[$t]+=" $(our_proxies | paste -sd' ' -)"
+done
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {  # cpu_ticks PID...: their user and system time and that of their waited-for children, in clock ticks
+  local p f s=0 a
+  for p in "$@"; do
+    f=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    read -ra a <<<"${f##*) }"  # from the state on: utime is the 12th field, then stime, cutime, cstime
+    s=$((s + a[11] + a[12] + a[13] + a[14]))
+  done
+  echo "$s"
+}
+
 ab_rps() {  # ab_rps URL N: requests per second; fails on any failed or non-2xx request
   local o
   o=$(ab -q -r -n "$2" -c "$conc" "$1" 2>&1) || { note "ab failed: $(tail -n 3 <<<"$o")"; return 1; }
@@ -295,11 +332,22 @@ ab_rps() {  # ab_rps URL N: requests per second; fails on any failed or non-2xx 
     END { if (c != n || f != 0 || x != 0 || r == "") { printf "complete %s failed %s non-2xx %s\n", c, f, x > "/dev/stderr"; exit 1 }
           print r }' <<<"$o"
 }
-bulk_mbs() {  # bulk_mbs URL: MB/s (10^6 bytes) of one GET of the big file
-  local o
-  o=$(curl -sS -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' "$1") || return 1
-  awk -v want=$((bulk_mb * 1048576)) '{ if ($1 != 200 || $2 != want) { print "HTTP " $1 ", " $2 " bytes" > "/dev/stderr"; exit 1 }
-    printf "%.1f\n", $2 / $3 / 1e6 }' <<<"$o"
+bulk_mbs() {  # bulk_mbs TARGET: "MB/s SHARE CPU" of one GET of the big file: MB/s (10^6 bytes); with
+  # httpget, the client's CPU time over the wall time, and the CPU seconds per GB (10^9 bytes) of the
+  # client and the processes on the path (path_pids); with curl, null null
+  local o t0 t1
+  # shellcheck disable=SC2086  # one argument per pid
+  t0=$(cpu_ticks ${path_pids[$1]})
+  case $bulk_client in
+    httpget) o=$("$tmp/httpget" -t 120 "${base[$1]}/big") || return 1 ;;  # STATUS BYTES SECONDS MB/S CPU-SECONDS
+    curl) o=$(curl -sS -o /dev/null --max-time 120 -w '%{http_code} %{size_download} %{time_total}' "${base[$1]}/big") || return 1 ;;
+  esac
+  # shellcheck disable=SC2086
+  t1=$(cpu_ticks ${path_pids[$1]})
+  awk -v want=$((bulk_mb * 1048576)) -v path=$((t1 - t0)) -v hz="$clk_tck" '
+    { if ($1 != 200 || $2 != want) { print "HTTP " $1 ", " $2 " bytes" > "/dev/stderr"; exit 1 }
+      if (NF >= 5) printf "%.1f %.3f %.3f\n", $2 / $3 / 1e6, $5 / $3, ($5 + path / hz) / ($2 / 1e9)
+      else printf "%.1f null null\n", $2 / $3 / 1e6 }' <<<"$o"
 }
 echo
 echo "a. published port 127.0.0.1:PORT -> $server_name :80 on a user-defined bridge network"
@@ -309,9 +357,9 @@ done
 echo "   warm-up: ab -n $((nreq / 10)) and one bulk GET each"
 for t in "${targets[@]}"; do
   ab_rps "${base[$t]}/index.html" $((nreq / 10)) >/dev/null || die "$t: ab warm-up failed"
-  bulk_mbs "${base[$t]}/big" >/dev/null || die "$t: bulk warm-up failed"
+  bulk_mbs "$t" >/dev/null || die "$t: bulk warm-up failed"
 done
-declare -A rps mbs
+declare -A rps mbs cpu cpugb
 for ((r = 1; r <= runs; r++)); do
   for t in "${targets[@]}"; do
     v=$(ab_rps "${base[$t]}/index.html" "$nreq") || die "$t: ab run $r failed"
@@ -322,14 +370,20 @@ for ((r = 1; r <= runs; r++)); do
 done
 for ((r = 1; r <= runs; r++)); do
   for t in "${targets[@]}"; do
-    v=$(bulk_mbs "${base[$t]}/big") || die "$t: bulk GET $r failed"
-    mbs[$t]+="$v "
+    if ! read -r v c g < <(bulk_mbs "$t") || [ -z "$g" ]; then die "$t: bulk GET $r failed"; fi
+    mbs[$t]+="$v " cpu[$t]+="$c " cpugb[$t]+="$g "
   done
 done
-for t in "${targets[@]}"; do printf '   %-13s req/s %s; bulk MB/s %s\n' "$t" "${rps[$t]}" "${mbs[$t]}"; done
+for t in "${targets[@]}"; do
+  printf '   %-13s req/s %s; bulk MB/s %s%s\n' "$t" "${rps[$t]}" "${mbs[$t]}" \
+    "$([ "$bulk_client" = httpget ] && echo "; client CPU share ${cpu[$t]}; CPU s/GB ${cpugb[$t]}")"
+done
 for t in "${want[@]}"; do eng "$t" rm -f web webd >/dev/null || die "$t: could not remove the server containers"; done
 
-# --- b. embedded DNS ---
+# --- b. embedded DNS (not with --dns-containers 0) ---
+declare -A pid_of dns_ok dns_note dns_one dns_each dns_conc
+from=()
+if [ "$ndns" -gt 0 ]; then  # to "fi  # b." below; not indented, for the here-documents
 cat >"$tmp/dnsq.py" <<'PY'
 # dnsq.py EXPECT.json SELF ROUNDS WARMUP OUT.json: from inside a container's network namespace, an A query
 # to 127.0.0.11:53 for every name of EXPECT (name -> address) but SELF, ROUNDS times after WARMUP rounds;
@@ -405,7 +459,6 @@ for t in "${want[@]}"; do
     eng "$t" run -d --name "d$i" --network benchnet "$img" sleep 3600 >/dev/null || die "$t: could not start d$i"
   done
 done
-declare -A pid_of dns_ok dns_note
 for t in "${want[@]}"; do
   for ((i = 1; i <= ndns; i++)); do
     read -r p a < <(eng "$t" inspect -f '{{.State.Pid}} {{.NetworkSettings.Networks.benchnet.IPAddress}}' "d$i") ||
@@ -432,9 +485,7 @@ for t in "${want[@]}"; do
   fi
 done
 # The same few containers in each engine, spread over d1..dN.
-from=()
 for ((k = 0; k < dns_from; k++)); do from+=("d$(( dns_from > 1 ? 1 + k * (ndns - 1) / (dns_from - 1) : 1 ))"); done
-declare -A dns_one dns_each dns_conc
 for t in "${want[@]}"; do
   [ -n "${dns_ok[$t]}" ] || continue
   dnsq "$t" d1 "$dns_rounds" 2 "$tmp/one-$t.json" || die "$t: DNS client failed"
@@ -457,6 +508,7 @@ for t in "${want[@]}"; do
     [ "$(jq '.errors' <<<"$j")" -eq 0 ] || die "$t: DNS errors: $(jq -r '.first_error' <<<"$j")"
   done
 done
+fi  # b.
 
 # --- summary ---
 # shellcheck disable=SC2086  # one number per word
@@ -468,22 +520,29 @@ objs() {  # objs ARRAY-NAME: {tool: value, ...} of an associative array of JSON 
 }
 http=$(for t in "${targets[@]}"; do
   jq -n --arg t "$t" --arg url "${base[$t]}" --arg l "${listener[$t]:-}" --argjson rps "$(nums "${rps[$t]}")" \
-    --argjson mbs "$(nums "${mbs[$t]}")" \
+    --argjson mbs "$(nums "${mbs[$t]}")" --argjson cpu "$(nums "${cpu[$t]}")" \
+    --argjson cpugb "$(nums "${cpugb[$t]}")" \
     'def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-     {($t): {url: $url, host_listener: $l, rps: $rps, rps_median: ($rps | median), bulk_mb_s: $mbs, bulk_mb_s_median: ($mbs | median)}}'
+     {($t): ({url: $url, host_listener: $l, rps: $rps, rps_median: ($rps | median), bulk_mb_s: $mbs, bulk_mb_s_median: ($mbs | median)}
+             + (if $cpu[0] == null then {} else {bulk_client_cpu_share: $cpu, bulk_client_cpu_share_median: ($cpu | median),
+                                                     bulk_cpu_s_per_gb: $cpugb, bulk_cpu_s_per_gb_median: ($cpugb | median)} end))}'
 done | jq -s add)
 notes=$(for t in "${!dns_note[@]}"; do jq -n --arg t "$t" --arg v "${dns_note[$t]}" '{($t): $v}'; done | jq -s 'add // {}')
 summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson each "$(objs dns_each)" \
   --argjson conc "$(objs dns_conc)" --argjson notes "$notes" --arg img "$image_id" --arg server "$server" \
+  --arg client "$bulk_client" \
   --argjson runs "$runs" --argjson nreq "$nreq" --argjson conc_ab "$conc" --argjson bulk "$bulk_mb" \
   --argjson ndns "$ndns" --argjson rounds "$dns_rounds" --arg from "${from[*]}" '
   def r(a; b): if a and b then a / b else null end;
-  { params: {server: $server, runs: $runs, ab_requests: $nreq, ab_concurrency: $conc_ab, small_bytes: 1024, bulk_mib: $bulk,
+  { params: {server: $server, runs: $runs, ab_requests: $nreq, ab_concurrency: $conc_ab, small_bytes: 1024, bulk_mib: $bulk, bulk_client: $client,
              dns_containers: $ndns, dns_rounds: $rounds, dns_from: ($from | split(" "))},
     http: $http,
     dns: {from_one: $one, from_each: $each, concurrent: $conc, notes: $notes},
     ratio: ({ rps_hoist_docker: r($http.hoist.rps_median; $http.docker.rps_median),
               bulk_hoist_docker: r($http.hoist.bulk_mb_s_median; $http.docker.bulk_mb_s_median),
+              bulk_cpu_per_byte_docker_hoist: r($http.docker.bulk_cpu_s_per_gb_median; $http.hoist.bulk_cpu_s_per_gb_median),
+              rps_control_docker: r($http["hoist-direct"].rps_median; $http.docker.rps_median),
+              bulk_control_docker: r($http["hoist-direct"].bulk_mb_s_median; $http.docker.bulk_mb_s_median),
               rps_hoist_direct: r($http.hoist.rps_median; $http["hoist-direct"].rps_median),
               rps_docker_direct: r($http.docker.rps_median; $http["docker-direct"].rps_median),
               bulk_hoist_direct: r($http.hoist.bulk_mb_s_median; $http["hoist-direct"].bulk_mb_s_median),
@@ -495,16 +554,26 @@ summary=$(jq -n --argjson http "$http" --argjson one "$(objs dns_one)" --argjson
 
 echo
 echo "a. published port on 127.0.0.1, $server_name ($runs runs each, alternating; medians)"
-printf '%-14s %-26s %16s %18s\n' target 'path' "req/s (ab -c $conc)" "bulk MB/s (${bulk_mb} MiB)"
+printf '%-14s %-26s %16s %18s %11s %9s\n' target 'path' "req/s (ab -c $conc)" "bulk MB/s (${bulk_mb} MiB)" "client CPU" "CPU s/GB"
 jq -r '.http | to_entries[] | [.key, (if (.key | endswith("-direct")) then "container address, no NAT"
   elif .value.host_listener == "" then "127.0.0.1, nftables DNAT" else "127.0.0.1, " + .value.host_listener end),
-  .value.rps_median, .value.bulk_mb_s_median] | @tsv' <<<"$summary" |
-  while IFS=$'\t' read -r t l r m; do printf '%-14s %-26s %16.0f %18.0f\n' "$t" "$l" "$r" "$m"; done
+  .value.rps_median, .value.bulk_mb_s_median, (.value.bulk_client_cpu_share_median // "-"),
+  (.value.bulk_cpu_s_per_gb_median // "-")] | @tsv' <<<"$summary" |
+  while IFS=$'\t' read -r t l r m c g; do printf '%-14s %-26s %16.0f %18.0f %11s %9s\n' "$t" "$l" "$r" "$m" "$c" "$g"; done
+if [ "$bulk_client" = httpget ]; then
+  echo "   (bulk, medians: client CPU: httpget's CPU time over the GET's wall time, 1 if the client sets the rate;"
+  echo "    CPU s/GB: CPU seconds of the client, the server, docker-proxy and ksoftirqd per 10^9 bytes)"
+fi
 jq -r '.ratio | [ (if .rps_hoist_docker then "req/s hoist/docker \(.rps_hoist_docker * 100 | round / 100)" else empty end),
   (if .bulk_hoist_docker then "bulk hoist/docker \(.bulk_hoist_docker * 100 | round / 100)" else empty end) ]
   | join("  ") | if . == "" then empty else "ratios (above 1: hoist faster): " + . end' <<<"$summary"
+jq -r '.ratio | [ (if .rps_control_docker then "req/s \(.rps_control_docker * 100 | round / 100)" else empty end),
+  (if .bulk_control_docker then "bulk \(.bulk_control_docker * 100 | round / 100)" else empty end) ]
+  | join("  ") | if . == "" then empty else "the ceiling, hoist-direct/docker (a port that costs nothing): " + . end' <<<"$summary"
+jq -r '.ratio | if .bulk_cpu_per_byte_docker_hoist then "bulk CPU per byte, docker/hoist: \(.bulk_cpu_per_byte_docker_hoist * 100 | round / 100)" else empty end' <<<"$summary"
 jq -r '.ratio | to_entries | map(select(.key | endswith("_direct")) | "\(.key | sub("_"; " ") | sub("_direct"; "/direct")) \(.value * 100 | round / 100)")
   | join("  ") | if . == "" then empty else "published over direct (1: the port costs nothing): " + . end' <<<"$summary"
+if [ "$ndns" -gt 0 ]; then
 echo
 echo "b. embedded DNS, A queries for the $((ndns - 1)) other names x $dns_rounds rounds, microseconds per query (python client)"
 printf '%-8s %-34s %8s %10s %10s %10s\n' tool 'from' queries 'median µs' 'p99 µs' 'max µs'
@@ -522,4 +591,5 @@ echo "   (one at a time, medians by container: $(for t in "${want[@]}"; do [ -n 
 jq -r '.ratio | [ (if .dns_median_hoist_docker then "median hoist/docker \(.dns_median_hoist_docker * 100 | round / 100)" else empty end),
   (if .dns_concurrent_median_hoist_docker then "at once hoist/docker \(.dns_concurrent_median_hoist_docker * 100 | round / 100)" else empty end) ]
   | join("  ") | if . == "" then empty else "ratios (below 1: hoist faster): " + . end' <<<"$summary"
+fi
 if [ -n "$out" ]; then jq '.' <<<"$summary" >"$out"; echo "json: $out"; fi
