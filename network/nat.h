@@ -78,7 +78,8 @@ struct NatRules {
 };
 
 // The nft script that replaces table `table` (family ip, and family bridge when a network has
-// icc off; none otherwise) with these rules in one transaction (pure; the unit tests read it). Includes the sysctl-free parts only. InvalidArgument for a table or device
+// icc off; none otherwise) with these rules in one transaction (pure; the unit tests read it).
+// Includes the sysctl-free parts only. InvalidArgument for a table or device
 // name that is not plain (letters, digits, '_', '.', '-'; a device at most 15 bytes, a table a
 // letter first and at most 64), a protocol other than tcp and udp, or a mapping without host port,
 // container address or container port: no input can add syntax to the script.

@@ -188,7 +188,7 @@ bool valid_device_name(const std::string& n) {
 bool parse_bool_option(const std::string& key, const std::string& v) {
   if (v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True") return true;
   if (v == "false" || v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "False") return false;
-  throw InvalidArgument("failed to parse " + key + " value: strconv.ParseBool: parsing \"" + v + "\": invalid syntax");
+  throw InvalidArgument("failed to parse " + key + " value: " + v + " (strconv.ParseBool: parsing \"" + v + "\": invalid syntax)");
 }
 
 }  // namespace

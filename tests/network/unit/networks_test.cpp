@@ -255,7 +255,7 @@ TEST_F(NetworksTest, IccOffNetworksListTheirContainersPortsForTheRules) {
   r.options = {{"com.docker.network.bridge.enable_icc", "maybe"}};
   EXPECT_THAT([&] { ctl_->create(r); },
               ThrowsMessage<hoist::InvalidArgument>(StrEq(
-                  "failed to parse com.docker.network.bridge.enable_icc value: strconv.ParseBool: parsing \"maybe\": invalid syntax")));
+                  "failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing \"maybe\": invalid syntax)")));
   r.name = "quiet";
   r.subnet = "10.190.9.0/24";
   r.options = {{"com.docker.network.bridge.enable_icc", "false"}};
