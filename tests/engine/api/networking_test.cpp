@@ -495,6 +495,48 @@ TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
   EXPECT_NE(r.err.find("is not connected"), std::string::npos) << r.err;
 }
 
+// Disconnected from the network of its mode while running, a container stays off it through
+// restarts, stop and start, and a restart of hoistd (kill -9 included), as dockerd keeps it:
+// NetworkMode unchanged, the network gone from NetworkSettings.Networks; connecting again brings
+// it back.
+TEST_F(NetworkingTest, LeavingTheModesNetworkWhileRunningLastsAcrossStarts) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(8), "home"}).code, 0);
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(9), "away"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "solo", "--network", "home", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "pair", "--network", "home", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "dflt", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"network", "connect", "away", "pair"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "home", "solo"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "home", "pair"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "bridge", "dflt"}).code, 0);
+  const std::string dflt_mode = inspect("dflt")["HostConfig"].value("NetworkMode", "?");
+  auto networks = [&](const std::string& c) {
+    auto j = inspect(c);
+    std::string out;
+    for (auto& [k, v] : j["NetworkSettings"]["Networks"].items()) out += k + " ";
+    return out + "| " + j["HostConfig"].value("NetworkMode", "?") + " " + docker({"exec", c, "ls", "/sys/class/net"}).out;
+  };
+  auto check = [&](const std::string& when, const std::string& pair_if = "eth0") {
+    EXPECT_EQ(networks("solo"), "| home lo\n") << when;
+    EXPECT_EQ(networks("pair"), "away | home " + pair_if + "\nlo\n") << when;
+    EXPECT_EQ(networks("dflt"), "| " + dflt_mode + " lo\n") << when;
+  };
+  check("disconnected", "eth1");  // the interface it had
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  check("after restart");
+  ASSERT_EQ(docker({"stop", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  ASSERT_EQ(docker({"start", "solo", "pair", "dflt"}).code, 0);
+  check("after stop and start");
+  d_->kill9();
+  d_->restart();
+  check("after hoistd was killed");
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  check("after hoistd was killed and a restart");
+  ASSERT_EQ(docker({"network", "connect", "home", "solo"}).code, 0);
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo"}).code, 0);
+  EXPECT_EQ(networks("solo"), "home | home eth0\nlo\n");
+}
+
 TEST_F(NetworkingTest, BadInputGetsDockersErrorsAndLeavesNothing) {
   ASSERT_EQ(docker({"network", "create", "--subnet", subnet(7), "first"}).code, 0);
   auto r = docker({"network", "create", "--subnet", subnet(7), "overlap"});
