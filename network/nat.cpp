@@ -73,6 +73,13 @@ std::string hex_mark(std::uint32_t m) {
   return buf;
 }
 
+// "a, b, c": a set's elements.
+std::string listed(const std::set<std::string>& items) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
+  return s;
+}
+
 std::string trimmed(const char* s) {
   std::string out = s ? s : "";
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -151,13 +158,9 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
   s += "delete table ip " + table + "\n";
   s += "table ip " + table + " {\n";
   if (!bridges.empty()) {
-    s += "\tset bridges {\n\t\ttype ifname\n\t\telements = { ";
-    bool first = true;
-    for (const auto& b : bridges) {
-      s += (first ? "" : ", ") + dev(b);
-      first = false;
-    }
-    s += " }\n\t}\n\n";
+    std::set<std::string> quoted;
+    for (const auto& b : bridges) quoted.insert(dev(b));
+    s += "\tset bridges {\n\t\ttype ifname\n\t\telements = { " + listed(quoted) + " }\n\t}\n\n";
   }
   s += "\tchain prerouting_raw {\n"
        "\t\ttype filter hook prerouting priority raw; policy accept;\n" +
@@ -189,15 +192,7 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
     // chain (br_netfilter runs it at priority -1 of this hook: this chain comes after).
     s += "table bridge " + table + " {\n";
     s += "\tset no_icc_ports {\n\t\ttype ifname\n";
-    if (!no_icc_ports.empty()) {
-      s += "\t\telements = { ";
-      bool first = true;
-      for (const auto& p : no_icc_ports) {
-        s += (first ? "" : ", ") + p;
-        first = false;
-      }
-      s += " }\n";
-    }
+    if (!no_icc_ports.empty()) s += "\t\telements = { " + listed(no_icc_ports) + " }\n";
     s += "\t}\n\n";
     s += "\tchain forward {\n"
          "\t\ttype filter hook forward priority 100; policy accept;\n"
