@@ -53,8 +53,8 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
   };
   static const std::vector<std::string> known = {"data-root", "exec-root", "hosts",  "runtime",
                                                  "insecure-registries", "log-level", "debug", "config-dir",
-                                                 "bridge", "bip", "default-address-pools", "mtu", "nft-table",
-                                                 "builder"};
+                                                 "bridge", "bip", "default-address-pools", "mtu", "icc",
+                                                 "nft-table", "builder"};
   for (auto& [k, v] : j.items())
     if (std::find(known.begin(), known.end(), k) == known.end())
       throw InvalidArgument("config file " + path + ": unknown key \"" + k + "\"");
@@ -76,6 +76,7 @@ void DaemonConfig::merge_file(const std::string& path, const std::vector<std::st
     if (j.contains("bridge") && !given("bridge")) bridge_name = j["bridge"].get<std::string>();
     if (j.contains("bip") && !given("bip")) bip = j["bip"].get<std::string>();
     if (j.contains("mtu") && !given("mtu")) mtu = j["mtu"].get<int>();
+    if (j.contains("icc") && !given("icc")) icc = j["icc"].get<bool>();
     if (j.contains("nft-table") && !given("nft-table")) nft_table = j["nft-table"].get<std::string>();
     if (j.contains("builder")) merge_builder(path, j["builder"], given("allow-insecure-entitlement"));
     if (j.contains("default-address-pools") && !given("default-address-pool"))

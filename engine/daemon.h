@@ -39,6 +39,7 @@ struct DaemonConfig {
   std::string bip;                     // --bip: the default bridge's gateway/prefix ("" → a free pool)
   std::vector<std::string> default_address_pools;  // "base=10.10.0.0/16,size=24" (dockerd's form)
   int mtu = 1500;
+  bool icc = true;                     // --icc: the default bridge's containers reach each other
   std::string nft_table = "hoist";     // the nftables table (family ip) of this daemon
   std::string resolv_conf = "/etc/resolv.conf";  // the host's: upstreams of the embedded DNS
   // The builder: whether a build may be granted BuildKit's security.insecure (the client asks with

@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
   app.add_option("--default-address-pool", cfg.default_address_pools,
                  "pool new networks' subnets come from (base=10.10.0.0/16,size=24)");
   app.add_option("--mtu", cfg.mtu, "MTU of the default bridge's containers")->check(CLI::Range(68, 65535));
-  app.add_option("--nft-table", cfg.nft_table, "nftables table (family ip) of this daemon's NAT and filtering");
+  app.add_flag("--icc", cfg.icc, "whether the default bridge's containers reach each other (--icc=false: only through published ports)");
+  app.add_option("--nft-table", cfg.nft_table, "nftables tables (family ip, and bridge for networks with icc off) of this daemon's NAT and filtering");
   app.add_option("--resolv-conf", cfg.resolv_conf, "the host's resolv.conf (the embedded DNS forwards to its nameservers)");
   // Hidden: tests shorten it.
   std::vector<std::string> entitlements;
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
   try {
     std::vector<std::string> given;
     for (const char* k : {"host", "data-root", "exec-root", "config-dir", "runtime", "debug", "log-level",
-                          "insecure-registry", "bridge", "bip", "default-address-pool", "mtu", "nft-table",
+                          "insecure-registry", "bridge", "bip", "default-address-pool", "mtu", "icc", "nft-table",
                           "allow-insecure-entitlement"})
       if (app.count(std::string("--") + k) > 0) given.push_back(k);
     bool explicit_file = app.get_option("--config-file")->count() > 0;

@@ -85,6 +85,7 @@ NetworkService::NetworkService(Daemon& d) : d_(d) {
   for (auto& p : cfg.default_address_pools)
     for (auto& s : parse_address_pool(p)) o.pools.push_back(s);
   o.mtu = cfg.mtu;
+  o.icc = cfg.icc;
   o.on_event = [this](const std::string& action, const network::NetworkInfo& n, const std::string& container) {
     Event e;
     e.type = "network";

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <set>
 
 // libnftables.h defines _GNU_SOURCE itself, which the compiler has defined already.
@@ -66,6 +67,19 @@ void check_proto(const std::string& proto) {
 
 std::string endpoint(std::uint32_t ip, std::uint16_t port) { return ipv4_str(ip) + ":" + std::to_string(port); }
 
+std::string hex_mark(std::uint32_t m) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", m);
+  return buf;
+}
+
+// "a, b, c": a set's elements.
+std::string listed(const std::set<std::string>& items) {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
+  return s;
+}
+
 std::string trimmed(const char* s) {
   std::string out = s ? s : "";
   while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -76,11 +90,15 @@ std::string trimmed(const char* s) {
 
 std::string render_ruleset(const std::string& table, const NatRules& rules) {
   check_table(table);
-  std::set<std::string> internal, bridges;
+  std::set<std::string> internal, bridges, no_icc, no_icc_ports;
   for (const auto& n : rules.networks) {
     dev(n.bridge);
     bridges.insert(n.bridge);
     if (n.internal) internal.insert(n.bridge);
+    if (!n.icc) {
+      no_icc.insert(n.bridge);
+      for (const auto& p : n.ports) no_icc_ports.insert(dev(p));
+    }
   }
 
   std::string ports;
@@ -123,24 +141,26 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
     forward += "\t\tiifname " + dev(b) + " oifname != " + dev(b) + " drop\n";
     forward += "\t\toifname " + dev(b) + " iifname != " + dev(b) + " drop\n";
   }
+  // Inter-container communication off: a hairpin connection (DNAT'ed) is marked for the bridge
+  // table (with br_netfilter this chain sees the bridged frames too), the rest is dropped.
+  for (const auto& b : no_icc)
+    forward += "\t\tiifname " + dev(b) + " oifname " + dev(b) + " ct status dnat meta mark set meta mark or " +
+               hex_mark(kIccHairpinMark) + "\n";
   // A published port is open to every network (as docker-proxy makes it), the isolation of
   // bridges from each other is for everything else.
   forward += "\t\tct status dnat accept\n";
   for (const auto& b : bridges)
     if (!internal.count(b)) forward += "\t\tiifname " + dev(b) + " oifname != " + dev(b) + " oifname @bridges drop\n";
+  for (const auto& b : no_icc) forward += "\t\tiifname " + dev(b) + " oifname " + dev(b) + " drop\n";
 
   std::string s;
   s += "table ip " + table + "\n";
   s += "delete table ip " + table + "\n";
   s += "table ip " + table + " {\n";
   if (!bridges.empty()) {
-    s += "\tset bridges {\n\t\ttype ifname\n\t\telements = { ";
-    bool first = true;
-    for (const auto& b : bridges) {
-      s += (first ? "" : ", ") + dev(b);
-      first = false;
-    }
-    s += " }\n\t}\n\n";
+    std::set<std::string> quoted;
+    for (const auto& b : bridges) quoted.insert(dev(b));
+    s += "\tset bridges {\n\t\ttype ifname\n\t\telements = { " + listed(quoted) + " }\n\t}\n\n";
   }
   s += "\tchain prerouting_raw {\n"
        "\t\ttype filter hook prerouting priority raw; policy accept;\n" +
@@ -164,6 +184,24 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
        "\t\ttype filter hook forward priority filter; policy accept;\n" +
        forward + "\t}\n";
   s += "}\n";
+  s += "table bridge " + table + "\n";
+  s += "delete table bridge " + table + "\n";
+  if (!no_icc.empty()) {
+    // Frames switched from a container port of an icc=false bridge to another of its ports (or
+    // back to itself): dropped, unless marked as a hairpin connection's by the ip table's forward
+    // chain (br_netfilter runs it at priority -1 of this hook: this chain comes after).
+    s += "table bridge " + table + " {\n";
+    s += "\tset no_icc_ports {\n\t\ttype ifname\n";
+    if (!no_icc_ports.empty()) s += "\t\telements = { " + listed(no_icc_ports) + " }\n";
+    s += "\t}\n\n";
+    s += "\tchain forward {\n"
+         "\t\ttype filter hook forward priority 100; policy accept;\n"
+         "\t\tmeta mark and " + hex_mark(kIccHairpinMark) + " != 0 meta mark set meta mark and " +
+         hex_mark(~kIccHairpinMark) + " accept\n"
+         "\t\tiifname @no_icc_ports drop\n"
+         "\t}\n";
+    s += "}\n";
+  }
   return s;
 }
 
@@ -254,7 +292,9 @@ std::size_t delete_conntrack(const std::string& proto, std::uint32_t host_ip, st
 
 void Nftables::remove() {
   // Declaring the table first makes the delete succeed when it is absent; one transaction.
-  exec("table ip " + table_ + "\ndelete table ip " + table_ + "\n", "remove table " + table_);
+  exec("table ip " + table_ + "\ndelete table ip " + table_ + "\ntable bridge " + table_ + "\ndelete table bridge " +
+           table_ + "\n",
+       "remove table " + table_);
 }
 
 std::string Nftables::run(const std::string& cmd) { return exec(cmd, "run '" + cmd + "'"); }

@@ -14,7 +14,17 @@
 // - isolation: nothing is forwarded between two different networks' bridges, except to a
 //   published port (DNAT'ed: open to every network, as with dockerd's userland proxy); an
 //   --internal network's bridge forwards nothing to or from any other device, published ports
-//   included; nothing from a bridge reaches the host's 127.0.0.0/8.
+//   included; nothing from a bridge reaches the host's 127.0.0.0/8;
+// - inter-container communication off (com.docker.network.bridge.enable_icc=false, hoistd --icc
+//   for the default bridge): the containers of that bridge do not reach each other, except
+//   through a published port (hairpin). Frames between two ports of one bridge are switched, not
+//   routed: a table of family bridge of the same name drops every frame forwarded from one of
+//   that bridge's container ports (listed by name: NatNetwork.ports); the ip table drops what is
+//   routed from the bridge back to it. A hairpin connection is routed with br_netfilter off, but
+//   bridged with it on (the kernel bridges a packet DNAT'ed to a neighbour of its own bridge): the
+//   ip table's forward chain (which br_netfilter runs for bridged frames) sets kIccHairpinMark on
+//   DNAT'ed packets of such a bridge, and the bridge table lets marked frames through (clearing
+//   the mark).
 //
 // What the table needs of the devices (the data plane's part, not done here): each bridge has
 // net.ipv4.conf.<bridge>.route_localnet=1 (the replies to 127.0.0.1's connections come from the
@@ -42,8 +52,14 @@ struct NatNetwork {
   Subnet subnet;
   bool internal = false;    // no way out (and no published ports)
   bool masquerade = true;   // com.docker.network.bridge.enable_ip_masquerade
+  bool icc = true;          // com.docker.network.bridge.enable_icc
+  std::vector<std::string> ports;  // with icc off: the bridge's container ports (host veth names)
   bool operator==(const NatNetwork&) const = default;
 };
+
+// The packet mark bit that lets a hairpin connection of an icc=false bridge through the bridge
+// table when br_netfilter is on (set and cleared again within the forward hook).
+inline constexpr std::uint32_t kIccHairpinMark = 0x00100000;
 
 struct PortMapping {
   std::string proto;            // "tcp" or "udp"
@@ -61,8 +77,9 @@ struct NatRules {
   bool operator==(const NatRules&) const = default;
 };
 
-// The nft script that replaces table `table` with these rules in one transaction (pure; the
-// unit tests read it). Includes the sysctl-free parts only. InvalidArgument for a table or device
+// The nft script that replaces table `table` (family ip, and family bridge when a network has
+// icc off; none otherwise) with these rules in one transaction (pure; the unit tests read it).
+// Includes the sysctl-free parts only. InvalidArgument for a table or device
 // name that is not plain (letters, digits, '_', '.', '-'; a device at most 15 bytes, a table a
 // letter first and at most 64), a protocol other than tcp and udp, or a mapping without host port,
 // container address or container port: no input can add syntax to the script.
@@ -77,7 +94,7 @@ std::size_t delete_conntrack(const std::string& proto, std::uint32_t host_ip, st
 
 // The table of one daemon. apply() replaces the whole table atomically, then deletes the conntrack
 // entries of each UDP mapping that is new or changed (as dockerd does when it maps a UDP port);
-// remove() deletes it (nothing when absent). Errors carry libnftables' message.
+// remove() deletes it (and the bridge table of that name; nothing when absent). Errors carry libnftables' message.
 class Nftables {
  public:
   explicit Nftables(std::string table);

@@ -72,7 +72,7 @@ std::vector<std::string> str_vec(const json& j) {
 json network_to_json(const NetworkInfo& n) {
   json j = {{"id", n.id},         {"name", n.name},         {"driver", n.driver},
             {"created", n.created}, {"bridge", n.bridge},   {"gateway", ipv4_str(n.gateway)},
-            {"internal", n.internal}, {"attachable", n.attachable}, {"masquerade", n.masquerade},
+            {"internal", n.internal}, {"attachable", n.attachable}, {"masquerade", n.masquerade}, {"icc", n.icc},
             {"predefined", n.predefined}, {"default_bridge", n.default_bridge}, {"mtu", n.mtu},
             {"labels", str_map(n.labels)}, {"options", str_map(n.options)}};
   if (n.subnet) j["subnet"] = n.subnet->str();
@@ -93,6 +93,7 @@ NetworkInfo network_from_json(const json& j) {
   n.internal = json_flag(j, "internal");
   n.attachable = json_flag(j, "attachable");
   n.masquerade = j.value("masquerade", true);
+  n.icc = j.value("icc", true);
   n.predefined = json_flag(j, "predefined");
   n.default_bridge = json_flag(j, "default_bridge");
   n.mtu = static_cast<int>(json_num(j, "mtu", 1500));
@@ -187,7 +188,7 @@ bool valid_device_name(const std::string& n) {
 bool parse_bool_option(const std::string& key, const std::string& v) {
   if (v == "true" || v == "1" || v == "t" || v == "T" || v == "TRUE" || v == "True") return true;
   if (v == "false" || v == "0" || v == "f" || v == "F" || v == "FALSE" || v == "False") return false;
-  throw InvalidArgument("failed to parse " + key + " value: strconv.ParseBool: parsing \"" + v + "\": invalid syntax");
+  throw InvalidArgument("failed to parse " + key + " value: " + v + " (strconv.ParseBool: parsing \"" + v + "\": invalid syntax)");
 }
 
 }  // namespace
@@ -308,7 +309,14 @@ struct NetworkController::State {
   NatRules nat_rules() const {
     NatRules r;
     for (auto& [id, n] : nets)
-      if (n.driver == "bridge" && n.subnet) r.networks.push_back({n.bridge, *n.subnet, n.internal, n.masquerade});
+      if (n.driver == "bridge" && n.subnet) {
+        NatNetwork nn{n.bridge, *n.subnet, n.internal, n.masquerade, n.icc, {}};
+        if (!n.icc)
+          for (auto& [cid, sb] : boxes)
+            for (auto& e : sb.endpoints)
+              if (e.network_id == id) nn.ports.push_back(e.host_ifname);
+        r.networks.push_back(std::move(nn));
+      }
     for (auto& [cid, sb] : boxes) {
       if (sb.endpoints.empty()) continue;
       auto& ep = sb.endpoints.front();
@@ -427,6 +435,13 @@ struct NetworkController::State {
     for (auto& e : sb.endpoints) drop_endpoint(sb, e, false);
   }
 
+  // Whether one of the sandbox's endpoints is on a network with icc off (the rules list its port).
+  bool on_no_icc_network(const Sandbox& sb) const {
+    for (auto& e : sb.endpoints)
+      if (auto it = nets.find(e.network_id); it != nets.end() && !it->second.icc) return true;
+    return false;
+  }
+
   bool on_user_network(const Sandbox& sb) const {
     for (auto& e : sb.endpoints)
       if (auto it = nets.find(e.network_id); it != nets.end() && !it->second.default_bridge) return true;
@@ -503,8 +518,9 @@ void NetworkController::start() {
     re_pool = true;
   }
   br->mtu = s.o.mtu;
+  br->icc = s.o.icc;
   br->options = {{"com.docker.network.bridge.default_bridge", "true"},
-                 {"com.docker.network.bridge.enable_icc", "true"},
+                 {"com.docker.network.bridge.enable_icc", s.o.icc ? "true" : "false"},
                  {"com.docker.network.bridge.enable_ip_masquerade", "true"},
                  {"com.docker.network.bridge.host_binding_ipv4", "0.0.0.0"},
                  {"com.docker.network.bridge.name", br->bridge},
@@ -621,8 +637,7 @@ NetworkInfo NetworkController::create(const CreateRequest& r) {
     } else if (k == "com.docker.network.bridge.enable_ip_masquerade") {
       n.masquerade = parse_bool_option(k, v);
     } else if (k == "com.docker.network.bridge.enable_icc") {
-      if (!parse_bool_option(k, v))
-        throw InvalidArgument("com.docker.network.bridge.enable_icc=false is not supported: containers of one network always reach each other");
+      n.icc = parse_bool_option(k, v);
     } else if (k.rfind("com.docker.network.", 0) != 0) {
       // Not an option of Docker's bridge driver: kept and shown by inspect, as dockerd does.
     } else {
@@ -838,10 +853,10 @@ void NetworkController::release(const std::string& container_id) {
   Sandbox sb = it->second;
   s.boxes.erase(it);
   s.publish_view();
-  bool had_ports = !sb.ports.empty();
+  bool had_rules = !sb.ports.empty() || s.on_no_icc_network(sb);
   s.teardown(sb);
   s.drop_box_file(container_id);
-  if (had_ports) {
+  if (had_rules) {
     try {
       s.apply_nat();
     } catch (const std::exception& ex) {
@@ -874,6 +889,7 @@ Endpoint NetworkController::connect(const std::string& container_id, const std::
   bool had_dns = sb.user_dns;
   sb.user_dns = s.on_user_network(sb);
   try {
+    if (!n.icc) s.apply_nat();  // its port joins the ones that reach no neighbour
     if (sb.user_dns && !had_dns) s.plane->dns_add(sb.container_id, sb.netns_path, sb.dns_servers);
     s.save_box(sb);
   } catch (...) {
@@ -881,6 +897,12 @@ Endpoint NetworkController::connect(const std::string& container_id, const std::
     sb.user_dns = had_dns;
     s.publish_view();
     s.drop_endpoint(sb, e, true);
+    if (!n.icc) {
+      try {
+        s.apply_nat();
+      } catch (...) {
+      }
+    }
     throw;
   }
   s.event("connect", n, container_id);
@@ -906,6 +928,8 @@ void NetworkController::disconnect(const std::string& container_id, const std::s
     for (auto& p : sb.ports) s.plane->release_port(p.proto, p.host_ip, p.host_port);
     sb.ports.clear();
     s.apply_nat();
+  } else if (!n.icc) {
+    s.apply_nat();  // its port leaves the network's list
   }
   bool had_dns = sb.user_dns;
   sb.user_dns = s.on_user_network(sb);

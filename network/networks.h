@@ -92,6 +92,7 @@ struct NetworkInfo {
   std::uint32_t gateway = 0;
   std::optional<Subnet> ip_range;
   bool internal = false, attachable = false, masquerade = true;
+  bool icc = true;  // com.docker.network.bridge.enable_icc: its containers reach each other
   bool predefined = false;  // bridge, host, none: never removed
   bool default_bridge = false;
   int mtu = 1500;
@@ -169,6 +170,7 @@ struct ControllerOptions {
   std::uint32_t bip_gateway = 0;        // ... and the gateway address
   std::vector<Subnet> pools;            // address pools for new networks (Docker's by default)
   int mtu = 1500;
+  bool icc = true;                      // --icc: the default bridge's containers reach each other
   std::string bridge_prefix = "br-";    // user networks' devices: prefix + 12 hex of the id
   // A network event: "create", "destroy", "connect", "disconnect" (container: its id).
   std::function<void(const std::string& action, const NetworkInfo& n, const std::string& container)> on_event;

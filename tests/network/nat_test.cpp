@@ -463,23 +463,12 @@ class NatDataPath : public ::testing::TestWithParam<HostNs> {
       n.gateway = n.subnet.base + 1;
       n.container = n.subnet.base + 2;
       nets_.push_back(n);
-      sh({"ip", "netns", "add", n.ns});
       sh({"ip", "link", "add", n.bridge, "type", "bridge"});
       sh({"ip", "addr", "add", net::ipv4_str(n.gateway) + "/24", "dev", n.bridge});
       sh({"ip", "link", "set", n.bridge, "up"});
-      sh({"ip", "link", "add", n.veth, "type", "veth", "peer", "name", "eth0", "netns", n.ns});
-      sh({"ip", "link", "set", n.veth, "master", n.bridge});
-      // As the daemon does: with br_netfilter a packet DNAT'ed back to its own container is
-      // bridged back out of the port it came in by.
-      sh({"ip", "link", "set", n.veth, "type", "bridge_slave", "hairpin", "on"});
-      sh({"ip", "link", "set", n.veth, "up"});
-      sh({"ip", "-n", n.ns, "addr", "add", net::ipv4_str(n.container) + "/24", "dev", "eth0"});
-      sh({"ip", "-n", n.ns, "link", "set", "eth0", "up"});
-      sh({"ip", "-n", n.ns, "link", "set", "lo", "up"});
-      sh({"ip", "-n", n.ns, "route", "add", "default", "via", net::ipv4_str(n.gateway)});
       // For the replies to 127.0.0.1 (un-masqueraded in prerouting, from the bridge).
       write_sysctl("/proc/sys/net/ipv4/conf/" + n.bridge + "/route_localnet", "1");
-      echo_.push_back(std::make_unique<EchoServer>(n.ns));
+      add_container(n, n.ns, n.veth, n.container);
     }
 
     tcp_port_ = ports_.reserve("tcp", 0, 0);
@@ -499,16 +488,34 @@ class NatDataPath : public ::testing::TestWithParam<HostNs> {
       }
     }
     nft_.reset();
-    for (const auto& n : nets_) {
-      hoist::test::run_cmd({"ip", "link", "del", n.bridge});
-      hoist::test::run_cmd({"ip", "link", "del", n.veth});  // gone with the namespace, normally
-      hoist::test::run_cmd({"ip", "netns", "del", n.ns});
+    for (const auto& [ns, veth] : containers_) {
+      hoist::test::run_cmd({"ip", "link", "del", veth});  // gone with the namespace, normally
+      hoist::test::run_cmd({"ip", "netns", "del", ns});
     }
+    for (const auto& n : nets_) hoist::test::run_cmd({"ip", "link", "del", n.bridge});
     if (!restore_forward_.empty()) write_sysctl("/proc/sys/net/ipv4/ip_forward", restore_forward_);
     if (joined_) {
       EXPECT_EQ(setns(own_ns_.get(), CLONE_NEWNET), 0);
     }
     if (!host_ns_.empty()) hoist::test::run_cmd({"ip", "netns", "del", host_ns_});
+  }
+
+  // A container on network n: namespace `ns` with eth0 at `addr`, its host end `veth` a port of
+  // n's bridge, and an echo server on 8080.
+  void add_container(const Net& n, const std::string& ns, const std::string& veth, std::uint32_t addr) {
+    sh({"ip", "netns", "add", ns});
+    containers_.emplace_back(ns, veth);
+    sh({"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns});
+    sh({"ip", "link", "set", veth, "master", n.bridge});
+    // As the daemon does: with br_netfilter a packet DNAT'ed back to its own container is
+    // bridged back out of the port it came in by.
+    sh({"ip", "link", "set", veth, "type", "bridge_slave", "hairpin", "on"});
+    sh({"ip", "link", "set", veth, "up"});
+    sh({"ip", "-n", ns, "addr", "add", net::ipv4_str(addr) + "/24", "dev", "eth0"});
+    sh({"ip", "-n", ns, "link", "set", "eth0", "up"});
+    sh({"ip", "-n", ns, "link", "set", "lo", "up"});
+    sh({"ip", "-n", ns, "route", "add", "default", "via", net::ipv4_str(n.gateway)});
+    echo_.push_back(std::make_unique<EchoServer>(ns));
   }
 
   // The first network publishes its container's 8080 three ways: TCP on every host address, TCP
@@ -530,6 +537,7 @@ class NatDataPath : public ::testing::TestWithParam<HostNs> {
   bool joined_ = false;
   std::string restore_forward_;
   std::vector<Net> nets_;
+  std::vector<std::pair<std::string, std::string>> containers_;  // namespace, host end of its veth
   std::vector<std::unique_ptr<EchoServer>> echo_;
   net::PortReservations ports_;
   std::uint16_t tcp_port_ = 0, local_port_ = 0, udp_port_ = 0;
@@ -614,6 +622,48 @@ TEST_P(NatDataPath, NetworksAreIsolatedButPublishedPortsAreOpenToAll) {
     nft_->remove();
     in_netns(b.ns, [&] { EXPECT_EQ(tcp_echo(a.container, 8080), "hi from " + net::ipv4_str(b.container)); });
   }
+}
+
+// Inter-container communication off on the first network: its two containers do not reach each
+// other (TCP, UDP), but a published port of one stays open to the other through the host's
+// addresses (hairpin: routed with br_netfilter off, bridged with it on), and the host reaches
+// both. The second network (icc on) is unchanged.
+TEST_P(NatDataPath, IccOffKeepsABridgesContainersApartButNotFromPublishedPorts) {
+  const auto& a = nets_[0];
+  const auto& b = nets_[1];
+  const std::string hex = a.ns.substr(4, 6);
+  const std::uint32_t a2 = a.subnet.base + 3, b2 = b.subnet.base + 3;
+  add_container(a, "hnt-" + hex + "c", "hnv" + hex + "c", a2);
+  add_container(b, "hnt-" + hex + "d", "hnv" + hex + "d", b2);
+  const std::string from_a2 = "hi from " + net::ipv4_str(a2);
+  in_netns("hnt-" + hex + "c", [&] { EXPECT_EQ(tcp_echo(a.container, 8080), from_a2); });  // icc on
+
+  auto r = rules();
+  r.networks[0].icc = false;
+  r.networks[0].ports = {a.veth, "hnv" + hex + "c"};
+  nft_->apply(r);
+  in_netns("hnt-" + hex + "c", [&] {
+    EXPECT_EQ(tcp_echo(a.container, 8080, 1000), std::nullopt);
+    EXPECT_EQ(udp_echo(a.container, 8080, 1000), std::nullopt);
+    EXPECT_EQ(tcp_echo(a.gateway, tcp_port_), from(a));  // its neighbour's published ports
+    EXPECT_EQ(udp_echo(a.gateway, udp_port_), from(a));
+    EXPECT_EQ(tcp_echo(b.gateway, tcp_port_), from(a));
+  });
+  in_netns(a.ns, [&] {
+    EXPECT_EQ(tcp_echo(a2, 8080, 1000), std::nullopt);
+    EXPECT_EQ(tcp_echo(a.gateway, tcp_port_), from(a));  // its own
+  });
+  EXPECT_EQ(tcp_echo(a.container, 8080), "hi from " + net::ipv4_str(a.gateway));
+  EXPECT_EQ(tcp_echo(a2, 8080), "hi from " + net::ipv4_str(a.gateway));
+  EXPECT_EQ(tcp_echo(kLoopback, tcp_port_), from(a));
+  in_netns("hnt-" + hex + "d", [&] {
+    EXPECT_EQ(tcp_echo(b.container, 8080), "hi from " + net::ipv4_str(b2));
+    EXPECT_EQ(tcp_echo(b.gateway, tcp_port_), from(a));
+  });
+
+  // icc on again: they reach each other.
+  nft_->apply(rules());
+  in_netns("hnt-" + hex + "c", [&] { EXPECT_EQ(tcp_echo(a.container, 8080), from_a2); });
 }
 
 // A bridge has route_localnet (for the replies of 127.0.0.1's connections): a container that

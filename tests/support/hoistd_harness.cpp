@@ -91,6 +91,7 @@ void Hoistd::cleanup_network() {
     }
   for (auto& b : bridges) std::system(("ip link del " + b + " >/dev/null 2>&1").c_str());
   std::system(("nft delete table ip " + table_ + " >/dev/null 2>&1").c_str());
+  std::system(("nft delete table bridge " + table_ + " >/dev/null 2>&1").c_str());  // icc off
   if (fs::is_directory(exec_root() + "/netns", ec))
     for (auto& e : fs::directory_iterator(exec_root() + "/netns", ec)) ::umount2(e.path().c_str(), MNT_DETACH);
   ::umount2((exec_root() + "/netns").c_str(), MNT_DETACH);

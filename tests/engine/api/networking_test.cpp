@@ -291,6 +291,77 @@ TEST_F(NetworkingTest, UdpPortsAndPublishAll) {
   EXPECT_NE(ports["80/tcp"][0]["HostPort"], "0");
 }
 
+// enable_icc=false: the network's containers do not reach each other, but a published port of
+// one is open to the others through a host address, and the embedded DNS still answers.
+TEST_F(NetworkingTest, IccOffKeepsContainersApartButNotFromPublishedPortsOrDns) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(5), "-o", "com.docker.network.bridge.enable_icc=false", "quiet"}).code, 0);
+  auto net = json::parse(docker({"network", "inspect", "quiet"}).out)[0];
+  EXPECT_EQ(net["Options"], json({{"com.docker.network.bridge.enable_icc", "false"}}));
+  EXPECT_EQ(json::parse(docker({"network", "inspect", "bridge"}).out)[0]["Options"]["com.docker.network.bridge.enable_icc"], "true");
+  int port = free_tcp_port();
+  std::vector<std::string> run = {"run", "-d", "--name", "srv", "--network", "quiet", "-p", std::to_string(port) + ":80"};
+  auto h = httpd("quiet");
+  run.insert(run.end(), h.begin(), h.end());
+  ASSERT_EQ(docker(run).code, 0);
+  EXPECT_EQ(http_get("127.0.0.1", port), "quiet\n");
+  auto r = docker({"run", "--rm", "--network", "quiet", "bb:1", "sh", "-c",
+                   "nslookup srv && wget -qO- http://" + addr(5, 1) + ":" + std::to_string(port) + "/"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Address: " + addr(5, 2)), std::string::npos) << r.out;  // DNS
+  EXPECT_NE(r.out.find("quiet\n"), std::string::npos) << r.out;                 // hairpin
+  r = docker({"run", "--rm", "--network", "quiet", "bb:1", "sh", "-c",
+              "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 " + addr(5, 2) + " 80"});
+  EXPECT_NE(r.code, 0) << "a neighbour reached it: " << r.out;
+  r = docker({"run", "--rm", "--network", "quiet", "bb:1", "ping", "-c", "1", "-W", "1", addr(5, 2)});
+  EXPECT_NE(r.code, 0) << "a neighbour pinged it: " << r.out;
+  ASSERT_EQ(docker({"rm", "-f", "srv"}).code, 0);
+  EXPECT_EQ(docker({"network", "rm", "quiet"}).code, 0);
+}
+
+// hoistd --icc=false (or daemon.json's "icc": false): the same on the default bridge.
+TEST(NetworkingDaemonIcc, IccFalseAppliesToTheDefaultBridge) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  const std::string cgroup = "/hoist-test-icc-" + std::to_string(getpid());
+  hoist::test::Hoistd d({"--icc=false", "--cgroup-parent", cgroup});
+  struct Cleanup {
+    hoist::test::Hoistd& d;
+    std::string cgroup;
+    ~Cleanup() {
+      hoist::test::remove_all_containers(d);
+      hoist::test::force_cleanup(d, cgroup);
+    }
+  } cleanup{d, cgroup};
+  auto icc_option = [](hoist::test::Hoistd& h) {
+    auto r = h.docker({"network", "inspect", "bridge"});
+    auto j = json::parse(r.out, nullptr, false);
+    return j.is_array() && !j.empty() ? j[0]["Options"].value("com.docker.network.bridge.enable_icc", "?") : r.err;
+  };
+  EXPECT_EQ(icc_option(d), "false");
+  ASSERT_EQ(d.docker({"import", hoist::test::fixtures_dir() + "/busybox-rootfs.tar", "bb:1"}).code, 0);
+  ASSERT_EQ(d.docker({"run", "-d", "--name", "srv", "-p", "80", "bb:1", "sh", "-c",
+                      "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"}).code, 0);
+  auto port = std::string(hoist::trim(d.docker({"port", "srv", "80"}).out));
+  port = port.substr(port.rfind(':') + 1);
+  auto srv = std::string(hoist::trim(d.docker({"inspect", "-f", "{{.NetworkSettings.IPAddress}}", "srv"}).out));
+  const std::string gw = d.bip().substr(0, d.bip().find('/'));
+  auto r = d.docker({"run", "--rm", "bb:1", "wget", "-qO-", "http://" + gw + ":" + port + "/"});
+  EXPECT_EQ(r.out, "hi\n") << r.err;
+  r = d.docker({"run", "--rm", "bb:1", "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 " + srv + " 80"});
+  EXPECT_NE(r.code, 0) << "a neighbour reached it: " << r.out;
+  ASSERT_EQ(d.docker({"rm", "-f", "srv"}).code, 0);
+  // The flag wins over the config file, as dockerd's.
+  std::ofstream(d.dir() + "/daemon.json") << "{\"icc\": true}\n";
+  d.restart();
+  EXPECT_EQ(icc_option(d), "false");
+
+  // The config file alone, taken at each start.
+  hoist::test::Hoistd f({"--cgroup-parent", cgroup});
+  EXPECT_EQ(icc_option(f), "true");
+  std::ofstream(f.dir() + "/daemon.json") << "{\"icc\": false}\n";
+  f.restart();
+  EXPECT_EQ(icc_option(f), "false");
+}
+
 TEST_F(NetworkingTest, NetworksAreIsolatedAndInternalHasNoWayOut) {
   ASSERT_EQ(docker({"network", "create", "--subnet", subnet(2), "n1"}).code, 0);
   ASSERT_EQ(docker({"network", "create", "--subnet", subnet(3), "n2"}).code, 0);
@@ -422,6 +493,48 @@ TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
   r = docker({"network", "disconnect", "back", "cx"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("is not connected"), std::string::npos) << r.err;
+}
+
+// Disconnected from the network of its mode while running, a container stays off it through
+// restarts, stop and start, and a restart of hoistd (kill -9 included), as dockerd keeps it:
+// NetworkMode unchanged, the network gone from NetworkSettings.Networks; connecting again brings
+// it back.
+TEST_F(NetworkingTest, LeavingTheModesNetworkWhileRunningLastsAcrossStarts) {
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(8), "home"}).code, 0);
+  ASSERT_EQ(docker({"network", "create", "--subnet", subnet(9), "away"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "solo", "--network", "home", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "pair", "--network", "home", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"run", "-d", "--name", "dflt", "bb:1", "sleep", "600"}).code, 0);
+  ASSERT_EQ(docker({"network", "connect", "away", "pair"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "home", "solo"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "home", "pair"}).code, 0);
+  ASSERT_EQ(docker({"network", "disconnect", "bridge", "dflt"}).code, 0);
+  const std::string dflt_mode = inspect("dflt")["HostConfig"].value("NetworkMode", "?");
+  auto networks = [&](const std::string& c) {
+    auto j = inspect(c);
+    std::string out;
+    for (auto& [k, v] : j["NetworkSettings"]["Networks"].items()) out += k + " ";
+    return out + "| " + j["HostConfig"].value("NetworkMode", "?") + " " + docker({"exec", c, "ls", "/sys/class/net"}).out;
+  };
+  auto check = [&](const std::string& when, const std::string& pair_if = "eth0") {
+    EXPECT_EQ(networks("solo"), "| home lo\n") << when;
+    EXPECT_EQ(networks("pair"), "away | home " + pair_if + "\nlo\n") << when;
+    EXPECT_EQ(networks("dflt"), "| " + dflt_mode + " lo\n") << when;
+  };
+  check("disconnected", "eth1");  // the interface it had
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  check("after restart");
+  ASSERT_EQ(docker({"stop", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  ASSERT_EQ(docker({"start", "solo", "pair", "dflt"}).code, 0);
+  check("after stop and start");
+  d_->kill9();
+  d_->restart();
+  check("after hoistd was killed");
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo", "pair", "dflt"}).code, 0);
+  check("after hoistd was killed and a restart");
+  ASSERT_EQ(docker({"network", "connect", "home", "solo"}).code, 0);
+  ASSERT_EQ(docker({"restart", "-t", "0", "solo"}).code, 0);
+  EXPECT_EQ(networks("solo"), "home | home eth0\nlo\n");
 }
 
 TEST_F(NetworkingTest, BadInputGetsDockersErrorsAndLeavesNothing) {

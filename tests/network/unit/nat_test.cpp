@@ -149,6 +149,55 @@ TEST(NatRuleset, InternalNetworkForwardsNothingAndPublishesNothing) {
   EXPECT_THAT(chain(s, "prerouting_raw"), HasSubstr("iifname \"hbr-two\" ip daddr 127.0.0.0/8 drop\n"));
 }
 
+// The body of the bridge table (from its opening line to its closing brace), or "".
+std::string bridge_table(const std::string& script, const std::string& table) {
+  auto at = script.find("table bridge " + table + " {\n");
+  if (at == std::string::npos) return "";
+  return script.substr(at, script.find("\n}\n", at) + 3 - at);
+}
+
+TEST(NatRuleset, IccOffDropsFramesBetweenTheBridgesPortsButNotHairpins) {
+  auto r = two_networks();
+  r.networks[0].icc = false;
+  r.networks[0].ports = {"vethb", "vetha"};
+  auto s = net::render_ruleset("hoist", r);
+  // The bridge table: declared and deleted first (a stale one goes), then made.
+  EXPECT_THAT(s, HasSubstr("}\ntable bridge hoist\ndelete table bridge hoist\ntable bridge hoist {\n"));
+  auto br = bridge_table(s, "hoist");
+  EXPECT_THAT(br, HasSubstr("set no_icc_ports {\n\t\ttype ifname\n\t\telements = { \"vetha\", \"vethb\" }\n"));
+  // After br_netfilter's hook (priority -1): a marked hairpin passes, its mark cleared.
+  EXPECT_THAT(br, HasSubstr("type filter hook forward priority 100; policy accept;\n"
+                            "\t\tmeta mark and 0x00100000 != 0 meta mark set meta mark and 0xffefffff accept\n"
+                            "\t\tiifname @no_icc_ports drop\n"));
+  EXPECT_EQ(net::kIccHairpinMark, 0x00100000u);
+  // The ip table: what is routed from the bridge back to it is dropped, a DNAT'ed connection
+  // (hairpin) marked and accepted first.
+  auto fwd = chain(s, "forward");
+  const std::string mark = "iifname \"hbr-one\" oifname \"hbr-one\" ct status dnat meta mark set meta mark or 0x00100000\n";
+  const std::string drop = "iifname \"hbr-one\" oifname \"hbr-one\" drop\n";
+  EXPECT_THAT(fwd, AllOf(HasSubstr(mark), HasSubstr(drop)));
+  EXPECT_LT(fwd.find(mark), fwd.find("ct status dnat accept"));
+  EXPECT_LT(fwd.find("ct status dnat accept"), fwd.find(drop));
+  EXPECT_THAT(fwd, Not(HasSubstr("oifname \"hbr-two\" drop")));
+  EXPECT_THAT(fwd, Not(HasSubstr("oifname \"hbr-two\" ct status")));
+
+  // No container yet: the set is empty, the chain the same.
+  r.networks[0].ports.clear();
+  br = bridge_table(net::render_ruleset("hoist", r), "hoist");
+  EXPECT_THAT(br, HasSubstr("set no_icc_ports {\n\t\ttype ifname\n\t}\n"));
+  EXPECT_THAT(br, HasSubstr("iifname @no_icc_ports drop\n"));
+
+  // icc on everywhere: no bridge table, only the delete of a stale one.
+  s = net::render_ruleset("hoist", two_networks());
+  EXPECT_THAT(s, HasSubstr("table bridge hoist\ndelete table bridge hoist\n"));
+  EXPECT_EQ(bridge_table(s, "hoist"), "");
+  EXPECT_THAT(s, Not(HasSubstr("meta mark")));
+
+  // A port name is checked like any device name.
+  r.networks[0].ports = {"veth\" accept"};
+  EXPECT_THROW(net::render_ruleset("hoist", r), InvalidArgument);
+}
+
 TEST(NatRuleset, EmptyRulesStillMakeTheTable) {
   auto s = net::render_ruleset("hoist", {});
   EXPECT_THAT(s, StartsWith("table ip hoist\ndelete table ip hoist\ntable ip hoist {\n"));
@@ -199,14 +248,26 @@ TEST(NatRuleset, TheKernelTakesTheScript) {
   internal.networks[1].internal = true;
   auto no_masquerade = two_networks();
   no_masquerade.networks[0].masquerade = false;
+  auto no_icc = two_networks();
+  no_icc.networks[0].icc = false;
+  no_icc.networks[0].ports = {"vetha", "vethb"};
   auto c = in_private_netns([&] {
     net::Nftables nft("hoist_unit");
     nft.apply({});
     nft.apply(two_networks());
     nft.apply(internal);
     nft.apply(no_masquerade);
+    nft.apply(no_icc);
+    nft.apply(no_icc);
+    auto bridge = nft.run("list table bridge hoist_unit");
     nft.apply(two_networks());
-    return nft.run("list table ip hoist_unit");
+    std::string gone = "bridge table stayed";
+    try {
+      nft.run("list table bridge hoist_unit");
+    } catch (const hoist::Error&) {
+      gone = "bridge table gone";
+    }
+    return bridge + gone + "\n" + nft.run("list table ip hoist_unit");
   });
   if (!c) GTEST_SKIP() << "no user namespaces here";
   ASSERT_EQ(c->status, 0) << c->out;
@@ -214,6 +275,11 @@ TEST(NatRuleset, TheKernelTakesTheScript) {
   EXPECT_THAT(c->out, HasSubstr("udp dport 5353 dnat to 172.19.0.5:53"));
   EXPECT_THAT(c->out, HasSubstr("oifname \"hbr-one\" ip saddr 172.18.0.0/16 ct status dnat masquerade"));
   EXPECT_THAT(c->out, HasSubstr("iifname \"hbr-two\" oifname != \"hbr-two\" oifname @bridges drop"));
+  EXPECT_THAT(c->out, HasSubstr("table bridge hoist_unit {"));
+  EXPECT_THAT(c->out, ::testing::ContainsRegex("elements = \\{ \"vetha\",[\t\n ]+\"vethb\" \\}"));
+  EXPECT_THAT(c->out, HasSubstr("meta mark & 0x00100000 != 0x00000000 meta mark set meta mark & 0xffefffff accept\n"
+                                "\t\tiifname @no_icc_ports drop"));
+  EXPECT_THAT(c->out, HasSubstr("bridge table gone\n"));
 }
 
 // An error is libnftables' message, and the table stays as it was: one transaction.

@@ -96,6 +96,7 @@ class NetworksTest : public ::testing::Test {
     o.state_dir = dir_ + "/state";
     o.netns_dir = dir_ + "/netns";
     o.bridge_name = "hoisttest0";
+    o.icc = icc_;
     o.on_event = [this](const std::string& a, const net::NetworkInfo& n, const std::string& c) {
       events_.push_back(a + " " + n.name + (c.empty() ? "" : " " + c.substr(0, 4)));
     };
@@ -122,7 +123,15 @@ class NetworksTest : public ::testing::Test {
     r.subnet = subnet;
     return ctl_->create(r);
   }
+  // The NAT rules' entry of a bridge (its icc and ports).
+  net::NatNetwork nat_of(const std::string& bridge) const {
+    for (auto& n : w_.nat.networks)
+      if (n.bridge == bridge) return n;
+    ADD_FAILURE() << "no rules for " << bridge;
+    return {};
+  }
   std::string dir_;
+  bool icc_ = true;  // hoistd --icc
   FakeWorld w_;
   std::vector<std::string> events_;
   std::unique_ptr<net::NetworkController> ctl_;
@@ -237,6 +246,58 @@ TEST_F(NetworksTest, PublishedPortsAreHeldAndBecomeNatRules) {
   ctl_->release(t.container_id);
   EXPECT_TRUE(w_.ports.empty());
   EXPECT_TRUE(w_.nat.ports.empty());
+}
+
+TEST_F(NetworksTest, IccOffNetworksListTheirContainersPortsForTheRules) {
+  net::NetworkController::CreateRequest r;
+  r.name = "bad";
+  r.subnet = "10.190.8.0/24";
+  r.options = {{"com.docker.network.bridge.enable_icc", "maybe"}};
+  EXPECT_THAT([&] { ctl_->create(r); },
+              ThrowsMessage<hoist::InvalidArgument>(StrEq(
+                  "failed to parse com.docker.network.bridge.enable_icc value: maybe (strconv.ParseBool: parsing \"maybe\": invalid syntax)")));
+  r.name = "quiet";
+  r.subnet = "10.190.9.0/24";
+  r.options = {{"com.docker.network.bridge.enable_icc", "false"}};
+  auto q = ctl_->create(r);
+  EXPECT_FALSE(q.icc);
+  EXPECT_EQ(q.options, r.options);  // shown by inspect as given
+  EXPECT_FALSE(nat_of(q.bridge).icc);
+  EXPECT_TRUE(nat_of(q.bridge).ports.empty());
+
+  auto one = attach("a1", "one", "quiet");
+  auto two = attach("b2", "two", "bridge");
+  auto e = ctl_->connect(two.container_id, "quiet", {});
+  EXPECT_EQ(nat_of(q.bridge).ports, (std::vector<std::string>{one.endpoints[0].host_ifname, e.host_ifname}));
+  EXPECT_TRUE(nat_of("hoisttest0").icc);
+  EXPECT_TRUE(nat_of("hoisttest0").ports.empty());  // icc on: its ports are not listed
+  ctl_->disconnect(two.container_id, "quiet");
+  EXPECT_EQ(nat_of(q.bridge).ports, (std::vector<std::string>{one.endpoints[0].host_ifname}));
+  ctl_->release(one.container_id);
+  EXPECT_TRUE(nat_of(q.bridge).ports.empty());
+
+  // Kept across a restart, its sandboxes' ports listed again.
+  auto three = attach("c3", "three", "quiet");
+  ctl_ = make();
+  EXPECT_FALSE(ctl_->get("quiet").icc);
+  EXPECT_EQ(nat_of(q.bridge).ports, (std::vector<std::string>{three.endpoints[0].host_ifname}));
+}
+
+TEST_F(NetworksTest, TheDefaultBridgeTakesIccFromTheDaemon) {
+  EXPECT_EQ(ctl_->get("bridge").options.at("com.docker.network.bridge.enable_icc"), "true");
+  icc_ = false;
+  ctl_ = make();
+  auto br = ctl_->get("bridge");
+  EXPECT_FALSE(br.icc);
+  EXPECT_EQ(br.options.at("com.docker.network.bridge.enable_icc"), "false");
+  auto one = attach("a1", "one", "bridge");
+  EXPECT_FALSE(nat_of("hoisttest0").icc);
+  EXPECT_EQ(nat_of("hoisttest0").ports, (std::vector<std::string>{one.endpoints[0].host_ifname}));
+  ctl_->release(one.container_id);
+  icc_ = true;  // the flag of each start
+  ctl_ = make();
+  EXPECT_TRUE(ctl_->get("bridge").icc);
+  EXPECT_EQ(ctl_->get("bridge").options.at("com.docker.network.bridge.enable_icc"), "true");
 }
 
 TEST_F(NetworksTest, NamesAliasesAndReverseLookupsOnUserNetworksOnly) {
