@@ -6,10 +6,23 @@
 #include <nftables/libnftables.h>
 #pragma pop_macro("_GNU_SOURCE")
 
+#include <cstddef>
+
 #include "common/error.h"
 #include "common/shared_lib.h"
 
 namespace hoist::network {
+
+namespace {
+
+// libgmp's allocator (gmp.h's mp_get_memory_functions and mp_set_memory_functions).
+using GmpAlloc = void* (*)(std::size_t);
+using GmpRealloc = void* (*)(void*, std::size_t, std::size_t);
+using GmpFree = void (*)(void*, std::size_t);
+using GmpMemoryFunctions = void (*)(GmpAlloc*, GmpRealloc*, GmpFree*);
+using GmpSetMemoryFunctions = void (*)(GmpAlloc, GmpRealloc, GmpFree);
+
+}  // namespace
 
 // One libnftables context with buffered output and error, and the library under it.
 class NftSession {
@@ -45,7 +58,19 @@ NftSession::NftSession() : so_("libnftables.so.1") {
   so_.bind("nft_ctx_new", ctx_new);
   so_.bind("nft_ctx_buffer_output", buffer_output);
   so_.bind("nft_ctx_buffer_error", buffer_error);
+  // nft_ctx_new points libgmp's allocator at libnftables' own functions, which would dangle once
+  // libnftables is unloaded while libgmp stays (libcurl's GnuTLS keeps it after a pull): the
+  // previous ones are put back at once (both sets are malloc, realloc and free).
+  GmpMemoryFunctions gmp_get = nullptr;
+  GmpSetMemoryFunctions gmp_set = nullptr;
+  so_.bind("__gmp_get_memory_functions", gmp_get);
+  so_.bind("__gmp_set_memory_functions", gmp_set);
+  GmpAlloc alloc = nullptr;
+  GmpRealloc realloc = nullptr;
+  GmpFree free = nullptr;
+  gmp_get(&alloc, &realloc, &free);
   ctx_ = ctx_new(NFT_CTX_DEFAULT);
+  gmp_set(alloc, realloc, free);
   if (!ctx_) throw Error("nftables: create a context: out of memory");
   if (buffer_output(ctx_) != 0 || buffer_error(ctx_) != 0) {
     ctx_free_(ctx_);
