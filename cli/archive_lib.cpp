@@ -1,29 +1,23 @@
 #include "cli/archive_lib.h"
 
-#include <dlfcn.h>
-
 #include <mutex>
 #include <string>
 
 #include "common/error.h"
+#include "common/shared_lib.h"
 
 namespace hoist::cli {
 
 namespace {
 
 ArchiveLib load() {
-  void* so = ::dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-  if (!so) {
-    const char* why = ::dlerror();
-    throw Error(std::string("load libarchive.so.13: ") + (why ? why : "unknown error"));
-  }
+  SharedLib so("libarchive.so.13");
   ArchiveLib lib{};
-#define HOIST_ARCHIVE_BIND(f)                                                       \
-  if (void* p = ::dlsym(so, #f)) lib.f = reinterpret_cast<decltype(lib.f)>(p);      \
-  else throw Error(std::string("load libarchive.so.13: no symbol ") + #f);
+#define HOIST_ARCHIVE_BIND(f) so.bind(#f, lib.f);
   HOIST_ARCHIVE_FUNCTIONS(HOIST_ARCHIVE_BIND)
 #undef HOIST_ARCHIVE_BIND
-  return lib;  // the library stays loaded for the process's life
+  so.keep();  // the library stays loaded for the process's life
+  return lib;
 }
 
 }  // namespace

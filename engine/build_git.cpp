@@ -1,44 +1,31 @@
 // See build_git.h.
 #include "engine/build_git.h"
 
-#include <git2.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "common/error.h"
+#include "engine/git_lib.h"
 
 namespace hoist::engine {
 
 namespace {
 
-template <typename T, void (*Free)(T*)>
+template <typename T, auto GitLib::*Free>
 struct Freer {
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const { (git_lib().*Free)(p); }
 };
-using Repo = std::unique_ptr<git_repository, Freer<git_repository, git_repository_free>>;
-using Remote = std::unique_ptr<git_remote, Freer<git_remote, git_remote_free>>;
-using Object = std::unique_ptr<git_object, Freer<git_object, git_object_free>>;
-using Submodule = std::unique_ptr<git_submodule, Freer<git_submodule, git_submodule_free>>;
-
-void init_libgit2() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    git_libgit2_init();
-    // The host's git configuration stays out (dockerd's WithIsolatedConfig): no system, XDG or
-    // global files.
-    for (git_config_level_t level : {GIT_CONFIG_LEVEL_PROGRAMDATA, GIT_CONFIG_LEVEL_SYSTEM, GIT_CONFIG_LEVEL_XDG,
-                                     GIT_CONFIG_LEVEL_GLOBAL})
-      git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, level, "");
-  });
-}
+using Repo = std::unique_ptr<git_repository, Freer<git_repository, &GitLib::git_repository_free>>;
+using Remote = std::unique_ptr<git_remote, Freer<git_remote, &GitLib::git_remote_free>>;
+using Object = std::unique_ptr<git_object, Freer<git_object, &GitLib::git_object_free>>;
+using Submodule = std::unique_ptr<git_submodule, Freer<git_submodule, &GitLib::git_submodule_free>>;
 
 std::string last_error() {
-  const git_error* e = git_error_last();
+  const git_error* e = git_lib().git_error_last();
   return e && e->message ? e->message : "unknown libgit2 error";
 }
 
@@ -58,7 +45,7 @@ bool is_hex(const std::string& s) {
 std::string remote_ref(git_remote* remote, const std::string& ref) {
   const git_remote_head** heads = nullptr;
   size_t n = 0;
-  check(git_remote_ls(&heads, &n, remote), "error fetching: ");
+  check(git_lib().git_remote_ls(&heads, &n, remote), "error fetching: ");
   for (const std::string& name : {ref, "refs/" + ref, "refs/tags/" + ref, "refs/heads/" + ref,
                                   "refs/remotes/" + ref, "refs/remotes/" + ref + "/HEAD"})
     for (size_t i = 0; i < n; ++i)
@@ -72,15 +59,15 @@ void fetch(git_remote* remote, const std::vector<std::string>& specs) {
   git_strarray arr{ptrs.data(), ptrs.size()};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-  check(git_remote_fetch(remote, &arr, &opts, nullptr), "error fetching: ");
+  check(git_lib().git_remote_fetch(remote, &arr, &opts, nullptr), "error fetching: ");
 }
 
 // Fetches `ref` from origin and returns the commit it names.
 Object fetch_ref(git_repository* repo, git_remote* remote, const std::string& ref) {
   git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
-  check(git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, nullptr, nullptr), "error fetching: ");
+  check(git_lib().git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, nullptr, nullptr), "error fetching: ");
   std::string name = remote_ref(remote, ref);
-  git_remote_disconnect(remote);
+  git_lib().git_remote_disconnect(remote);
   std::string local;
   if (!name.empty()) {
     local = name.rfind("refs/heads/", 0) == 0 ? "refs/remotes/origin/" + name.substr(11)
@@ -94,11 +81,11 @@ Object fetch_ref(git_repository* repo, git_remote* remote, const std::string& re
     throw Error("error fetching: fatal: couldn't find remote ref " + ref);
   }
   git_object* obj = nullptr;
-  if (git_revparse_single(&obj, repo, local.empty() ? ref.c_str() : local.c_str()) < 0)
+  if (git_lib().git_revparse_single(&obj, repo, local.empty() ? ref.c_str() : local.c_str()) < 0)
     throw Error("error checking out " + ref + ": " + last_error());
   Object target(obj);
   git_object* commit = nullptr;
-  if (git_object_peel(&commit, target.get(), GIT_OBJECT_COMMIT) < 0)
+  if (git_lib().git_object_peel(&commit, target.get(), GIT_OBJECT_COMMIT) < 0)
     throw Error("error checking out " + ref + ": " + last_error());
   return Object(commit);
 }
@@ -111,16 +98,16 @@ int collect_submodule(git_submodule*, const char* name, void* payload) {
 // `git submodule update --init --recursive`.
 void update_submodules(git_repository* repo) {
   std::vector<std::string> names;
-  check(git_submodule_foreach(repo, collect_submodule, &names), "error initializing submodules: ");
+  check(git_lib().git_submodule_foreach(repo, collect_submodule, &names), "error initializing submodules: ");
   for (const std::string& name : names) {
     git_submodule* sm = nullptr;
-    check(git_submodule_lookup(&sm, repo, name.c_str()), "error initializing submodules: ");
+    check(git_lib().git_submodule_lookup(&sm, repo, name.c_str()), "error initializing submodules: ");
     Submodule owned(sm);
     git_submodule_update_options opts = GIT_SUBMODULE_UPDATE_OPTIONS_INIT;
     opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
-    check(git_submodule_update(sm, 1, &opts), "error initializing submodules: ");
+    check(git_lib().git_submodule_update(sm, 1, &opts), "error initializing submodules: ");
     git_repository* sub = nullptr;
-    check(git_submodule_open(&sub, sm), "error initializing submodules: ");
+    check(git_lib().git_submodule_open(&sub, sm), "error initializing submodules: ");
     Repo sub_owned(sub);
     update_submodules(sub);
   }
@@ -145,23 +132,22 @@ std::string context_dir(const std::string& root, const std::string& subdir) {
 }  // namespace
 
 GitCheckout clone_git(const builder::GitRemote& g, const std::string& root) {
-  init_libgit2();
   git_repository* r = nullptr;
-  if (git_repository_init(&r, root.c_str(), 0) < 0)
+  if (git_lib().git_repository_init(&r, root.c_str(), 0) < 0)
     throw Error("failed to init repo at " + root + ": " + last_error());
   Repo repo(r);
   git_remote* rem = nullptr;
-  if (git_remote_create(&rem, repo.get(), "origin", g.remote.c_str()) < 0)
+  if (git_lib().git_remote_create(&rem, repo.get(), "origin", g.remote.c_str()) < 0)
     throw Error("failed add origin repo at " + g.remote + ": " + last_error());
   Remote remote(rem);
   Object commit = fetch_ref(repo.get(), remote.get(), g.ref);
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   co.checkout_strategy = GIT_CHECKOUT_FORCE;
-  if (git_checkout_tree(repo.get(), commit.get(), &co) < 0 ||
-      git_repository_set_head_detached(repo.get(), git_object_id(commit.get())) < 0)
+  if (git_lib().git_checkout_tree(repo.get(), commit.get(), &co) < 0 ||
+      git_lib().git_repository_set_head_detached(repo.get(), git_lib().git_object_id(commit.get())) < 0)
     throw Error("error checking out " + g.ref + ": " + last_error());
   update_submodules(repo.get());
-  return {context_dir(root, g.subdir), git_oid_tostr_s(git_object_id(commit.get()))};
+  return {context_dir(root, g.subdir), git_lib().git_oid_tostr_s(git_lib().git_object_id(commit.get()))};
 }
 
 }  // namespace hoist::engine

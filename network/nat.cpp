@@ -10,11 +10,6 @@
 #include <cstdio>
 #include <set>
 
-// libnftables.h defines _GNU_SOURCE itself, which the compiler has defined already.
-#pragma push_macro("_GNU_SOURCE")
-#undef _GNU_SOURCE
-#include <nftables/libnftables.h>
-#pragma pop_macro("_GNU_SOURCE")
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/errno.h>
@@ -27,6 +22,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "network/nft_lib.h"
 
 namespace hoist::network {
 
@@ -205,17 +201,7 @@ std::string render_ruleset(const std::string& table, const NatRules& rules) {
   return s;
 }
 
-Nftables::Nftables(std::string table) : table_(std::move(table)) {
-  check_table(table_);
-  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (!ctx_) throw Error("nftables: create a context: out of memory");
-  if (nft_ctx_buffer_output(ctx_) != 0 || nft_ctx_buffer_error(ctx_) != 0) {
-    nft_ctx_free(ctx_);
-    throw Error("nftables: buffer the output of a context: out of memory");
-  }
-}
-
-Nftables::~Nftables() { nft_ctx_free(ctx_); }
+Nftables::Nftables(std::string table) : table_(std::move(table)) { check_table(table_); }
 
 std::string Nftables::exec(const std::string& script, const std::string& what) {
   // The script is read from a file: libnftables (1.0.6) quotes the line of an error right for a
@@ -231,16 +217,14 @@ std::string Nftables::exec(const std::string& script, const std::string& what) {
   const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
 
   std::lock_guard lk(mu_);
-  int rc = nft_run_cmd_from_filename(ctx_, path.c_str());
-  // Both buffers are read (and so emptied) after every command.
-  std::string out = nft_ctx_get_output_buffer(ctx_);
-  std::string err = trimmed(nft_ctx_get_error_buffer(ctx_));
-  if (rc != 0) {
+  NftRunner::Result r = nft_.run_file(path);
+  std::string err = trimmed(r.error.c_str());
+  if (r.rc != 0) {
     // "/proc/self/fd/N:5:12-22: Error: ..." → "line 5:12-22: Error: ..."
     for (std::size_t at; (at = err.find(path + ":")) != std::string::npos;) err.replace(at, path.size() + 1, "line ");
     throw Error("nftables: " + what + ": " + (err.empty() ? "failed" : err));
   }
-  return out;
+  return r.output;
 }
 
 void Nftables::apply(const NatRules& rules) {

@@ -42,8 +42,7 @@
 
 #include "common/fd.h"
 #include "network/ipam.h"
-
-struct nft_ctx;  // libnftables
+#include "network/nft_lib.h"
 
 namespace hoist::network {
 
@@ -98,7 +97,6 @@ std::size_t delete_conntrack(const std::string& proto, std::uint32_t host_ip, st
 class Nftables {
  public:
   explicit Nftables(std::string table);
-  ~Nftables();
   Nftables(const Nftables&) = delete;
   Nftables& operator=(const Nftables&) = delete;
   void apply(const NatRules& rules);
@@ -110,8 +108,8 @@ class Nftables {
   std::string exec(const std::string& script, const std::string& what);  // the output buffer
 
   std::string table_;
-  std::mutex mu_;  // one libnftables context: one command at a time
-  ::nft_ctx* ctx_ = nullptr;
+  std::mutex mu_;  // one command at a time
+  NftRunner nft_;
   std::optional<NatRules> applied_;  // what the table holds (for the UDP mappings' conntrack)
 };
 
