@@ -185,6 +185,24 @@ void rename_links(ContainerManager& m, const std::string& old_name, const std::s
   }
 }
 
+std::optional<std::string> link_target(const std::string& host_config_json, const std::string& alias) {
+  if (host_config_json.find("\"Links\":[") == std::string::npos) return std::nullopt;  // most have none
+  for (auto& l : stored_links(object_or_empty(host_config_json)))
+    if (l.alias == alias) return l.name;
+  return std::nullopt;
+}
+
+std::map<std::string, std::vector<std::string>> link_names(const std::vector<ContainerRecord>& all) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (auto& r : all) {
+    if (r.host_config_json.find("\"Links\":[") == std::string::npos) continue;
+    for (auto& l : stored_links(object_or_empty(r.host_config_json)))
+      out[l.name].push_back("/" + r.name + "/" + l.alias);
+  }
+  for (auto& [name, names] : out) std::sort(names.begin(), names.end());
+  return out;
+}
+
 void remove_link(ContainerManager& m, const std::string& name_in) {
   std::string name = name_in;
   if (!name.empty() && name.front() == '/') name.erase(0, 1);

@@ -6,6 +6,8 @@
 // On a user-defined network HostConfig.Links are dropped, as dockerd does (EndpointSettings.Links
 // give names there: network/networks.h).
 #pragma once
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,13 @@ void refresh_linking_hosts(ContainerManager& m, network::NetworkController& ctl,
 
 // A container renamed: the links to it follow it (the linking containers' HostConfig.Links).
 void rename_links(ContainerManager& m, const std::string& old_name, const std::string& new_name);
+
+// A link's name, as dockerd gives one: the container a linking container links as `alias` is
+// also named "/LINKING/ALIAS" (in lookups and in the list's Names).
+// The name `host_config_json` (a linking container's stored HostConfig) links as `alias`.
+std::optional<std::string> link_target(const std::string& host_config_json, const std::string& alias);
+// Each linked container's link names, "/LINKING/ALIAS" sorted, by the linked container's name.
+std::map<std::string, std::vector<std::string>> link_names(const std::vector<ContainerRecord>& all);
 
 // DELETE /containers/{name}?link=1: `name` is "/LINKING/ALIAS" (or without the first "/");
 // NotFound "No such container: NAME" when no such link is there, Error "Conflict, cannot remove

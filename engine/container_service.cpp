@@ -99,6 +99,7 @@ ContainerService::ContainerService(Daemon& d, Options opts) : d_(d), opts_(std::
     if (opts_.networks) opts_.networks->release(r.id);
     if (opts_.volumes) opts_.volumes->detach(r.id);
   };
+  mo.link_target = link_target;
   mgr_ = std::make_unique<ContainerManager>(mo);
   health_ = std::make_unique<HealthMonitor>(*mgr_, [this](const std::string& id, const std::string& status) {
     if (status == "starting") return;  // Docker reports what probes decide

@@ -367,10 +367,17 @@ void forget_container_summary(const std::string& id) {
 
 namespace {
 
-std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r) {
+// The list's Names of `r`: its name, then its links' names (`links`: link_names() of them all).
+std::vector<std::string> ps_names(const ContainerRecord& r, const std::map<std::string, std::vector<std::string>>& links) {
+  std::vector<std::string> names = {"/" + r.name};
+  if (auto it = links.find(r.name); it != links.end()) names.insert(names.end(), it->second.begin(), it->second.end());
+  return names;
+}
+
+std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r, const std::vector<std::string>& names) {
   auto& mu = ps_mu;
   auto& cache = ps_cache;
-  std::string key = r.name + '\n' + r.image + '\n' + r.image_id + '\n' + r.created + '\n' + r.config_json;
+  std::string key = join(names, ",") + '\n' + r.image + '\n' + r.image_id + '\n' + r.created + '\n' + r.config_json;
   {
     std::lock_guard lk(mu);
     if (auto it = cache.find(r.id); it != cache.end() && it->second->key == key) return it->second;
@@ -381,7 +388,7 @@ std::shared_ptr<const PsSummary> ps_summary(Daemon& d, const ContainerRecord& r)
   s->labels = config.contains("Labels") && config["Labels"].is_object() ? config["Labels"] : json::object();
   auto cmd = resolve_command(config, image_config_of(d, r.image_id));
   json j = {{"Id", r.id},
-            {"Names", {"/" + r.name}},
+            {"Names", names},
             {"Image", r.image},
             {"ImageID", r.image_id},
             {"Command", command_line(cmd)},
@@ -678,10 +685,11 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     auto now = static_cast<std::int64_t>(std::time(nullptr));
     auto list = svc.manager().list();
     std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
+    auto links = link_names(list);
     std::string out = "[";
     for (auto& r : list) {
       out += out.size() > 1 ? ",{" : "{";
-      out += ps_summary(d, r)->fields;
+      out += ps_summary(d, r, ps_names(r, links))->fields;
       out += "," + ps_network_fields(svc, r);
       out += ",\"State\":" + json(state_name(r.state)).dump();
       out += ",\"Status\":" + json(container_status(r, now)).dump();
@@ -753,6 +761,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
     std::string out = "[";
     auto list = m.list();
     std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.created > b.created; });
+    auto links = link_names(list);
     for (auto& r : list) {
       bool running = r.state == ContainerState::Running || r.state == ContainerState::Paused ||
                      r.state == ContainerState::Restarting;
@@ -764,7 +773,7 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
           if (f(v)) return true;
         return false;
       };
-      auto summary = ps_summary(dm, r);
+      auto summary = ps_summary(dm, r, ps_names(r, links));
       const json& labels = summary->labels;
       if (!keep("status", [&](auto& v) { return v == state_name(r.state); })) continue;
       if (!keep("name", [&](auto& v) { return r.name.find(v.rfind("/", 0) == 0 ? v.substr(1) : v) != std::string::npos; }))
@@ -908,12 +917,6 @@ void register_container_routes(Router& rt, Daemon& d, ContainerService& svc) {
   rt.del("/containers/{id}", [&](Request& req, Response& res) {
     if (req.qbool("link")) remove_link(m, req.param("id"));
     else svc.remove(req.param("id"), req.qbool("force"), req.qbool("v"));
-    res.send(204, "");
-  });
-  // A link's name, "/LINKING/ALIAS" (docker rm --link): the only container name with a '/'.
-  rt.del("/containers/{name...}", [&](Request& req, Response& res) {
-    if (!req.qbool("link")) throw NotFound("No such container: " + req.param("name"));
-    remove_link(m, req.param("name"));
     res.send(204, "");
   });
 

@@ -197,14 +197,24 @@ const Handler* Router::match(const std::string& method, const std::string& path,
                              std::map<std::string, std::string>& params) const {
   auto segs = segments(path);
   // Exact routes (no "..." segment) win over rest routes: "/images/json" before "/images/{name...}".
-  for (int pass = 0; pass < 2; ++pass) {
-    for (auto& r : routes_) {
-      bool has_rest = false;
-      for (auto& s : r.segs) has_rest |= is_rest(s);
-      if (has_rest != (pass == 1)) continue;
-      if (r.method != method) continue;
-      if (match_route(r, segs, params)) return &r.handler;
+  auto find = [&]() -> const Handler* {
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& r : routes_) {
+        bool has_rest = false;
+        for (auto& s : r.segs) has_rest |= is_rest(s);
+        if (has_rest != (pass == 1)) continue;
+        if (r.method != method) continue;
+        if (match_route(r, segs, params)) return &r.handler;
+      }
     }
+    return nullptr;
+  };
+  if (auto h = find()) return h;
+  // A container named by a link's name, "/containers/LINKING/ALIAS/...": dockerd's {name:.*}.
+  if (segs.size() >= 3 && segs[0] == "containers") {
+    segs[1] += "/" + segs[2];
+    segs.erase(segs.begin() + 2);
+    return find();
   }
   return nullptr;
 }

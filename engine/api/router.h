@@ -61,7 +61,8 @@ class Router {
 
   // Finds the route for method + path (no version prefix); fills params. nullptr: no route (Docker
   // answers 404 "page not found" for a wrong method too). Routes without a "{x...}" segment are
-  // tried first, so "/images/json" wins over "/images/{name...}/json".
+  // tried first, so "/images/json" wins over "/images/{name...}/json". When none matches,
+  // "/containers/A/B/..." is tried as "/containers/{A/B}/...": a container's link name.
   const Handler* match(const std::string& method, const std::string& path,
                        std::map<std::string, std::string>& params) const;
 

@@ -52,6 +52,9 @@ struct ContainerManager::Entry {
   bool restart_cancel = false;  // stop/kill/rm during the back-off of a restart
   int restart_delay_ms = 0;     // the back-off: 100 ms doubling up to 1 min; reset after 10 s up
   int rootfs_leases = 0;        // RootfsLease holders: the rootfs stays mounted while > 0
+  // rec.host_config_json under the manager's mu_ (not mu): what get_linked() reads, so that a
+  // lookup never waits for a container's lock (its holder may be the one looking up).
+  std::string shared_host_config;
 };
 
 struct ContainerManager::Exec {
@@ -331,17 +334,38 @@ void ContainerManager::runtime_cmd(const std::vector<std::string>& args, bool ch
 }
 
 std::shared_ptr<ContainerManager::Entry> ContainerManager::get(const std::string& ref) const {
-  std::lock_guard lk(mu_);
-  if (ref.empty()) throw NotFound("No such container: " + ref);
-  if (auto it = ids_.find(ref); it != ids_.end()) return it->second;
-  if (auto it = names_.find(strip_slash(ref)); it != names_.end()) return ids_.at(it->second);
-  std::shared_ptr<Entry> found;
-  for (auto it = ids_.lower_bound(ref); it != ids_.end() && it->first.rfind(ref, 0) == 0; ++it) {
-    if (found) throw InvalidArgument("multiple IDs found with provided prefix: " + ref);
-    found = it->second;
+  {
+    std::lock_guard lk(mu_);
+    if (ref.empty()) throw NotFound("No such container: " + ref);
+    if (auto it = ids_.find(ref); it != ids_.end()) return it->second;
+    if (auto it = names_.find(strip_slash(ref)); it != names_.end()) return ids_.at(it->second);
+    std::shared_ptr<Entry> found;
+    for (auto it = ids_.lower_bound(ref); it != ids_.end() && it->first.rfind(ref, 0) == 0; ++it) {
+      if (found) throw InvalidArgument("multiple IDs found with provided prefix: " + ref);
+      found = it->second;
+    }
+    if (found) return found;
   }
-  if (!found) throw NotFound("No such container: " + ref);
-  return found;
+  if (auto e = get_linked(ref)) return e;
+  throw NotFound("No such container: " + ref);
+}
+
+std::shared_ptr<ContainerManager::Entry> ContainerManager::get_linked(const std::string& ref) const {
+  std::string path = strip_slash(ref);
+  auto slash = path.find('/');
+  if (!opts_.link_target || slash == std::string::npos) return nullptr;
+  std::lock_guard lk(mu_);
+  auto it = names_.find(path.substr(0, slash));
+  if (it == names_.end()) return nullptr;
+  auto target = opts_.link_target(ids_.at(it->second)->shared_host_config, path.substr(slash + 1));
+  if (!target) return nullptr;
+  it = names_.find(*target);
+  return it == names_.end() ? nullptr : ids_.at(it->second);
+}
+
+void ContainerManager::share_host_config(Entry& e) {
+  std::lock_guard lk(mu_);
+  e.shared_host_config = e.rec.host_config_json;
 }
 
 std::string ContainerManager::resolve(const std::string& ref) const {
@@ -395,6 +419,7 @@ std::string ContainerManager::create(const CreateParams& p) {
     r.name = name;
     names_[name] = r.id;  // reserved; released below on failure
     ids_[r.id] = e;
+    e->shared_host_config = p.host_config_json;
   }
   try {
     r.image = p.image;
@@ -1025,6 +1050,7 @@ void ContainerManager::update(const std::string& ref,
   }
   e->rec.host_config_json = std::move(host_config);
   persist(*e);
+  share_host_config(*e);
   ContainerRecord copy = e->rec;
   lk.unlock();
   event(copy, "update");
@@ -1269,6 +1295,7 @@ void ContainerManager::restore() {
       if (ids_.count(id)) continue;
       ids_[id] = e;
       names_[e->rec.name] = id;
+      e->shared_host_config = e->rec.host_config_json;
     }
     std::unique_lock lk(e->mu);
     if (e->rec.state == ContainerState::Removing) {
@@ -1613,6 +1640,7 @@ void ContainerManager::set_host_config(const std::string& ref, const std::string
     e->rec.host_config_json = before;
     throw;
   }
+  share_host_config(*e);
 }
 
 void ContainerManager::set_endpoints(const std::string& ref, const std::string& endpoints_json, bool mode_detached) {

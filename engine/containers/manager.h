@@ -49,6 +49,11 @@ struct ManagerOptions {
   // Called once a container's run is over (it exited, its start failed, it is removed, or it was
   // found gone at restore), with the container's lock held: its network goes.
   std::function<void(const ContainerRecord&)> on_stopped;
+  // Legacy links: the name a container's stored HostConfig links as `alias`, if any. The linked
+  // container is then also found as "LINKING/ALIAS" (or "/LINKING/ALIAS"), as in dockerd.
+  // Called with the manager's lock held: it must not call the manager.
+  std::function<std::optional<std::string>(const std::string& host_config_json, const std::string& alias)>
+      link_target;
 };
 
 // A process run in a running container (docker exec).
@@ -121,7 +126,8 @@ class ContainerManager {
 
   // Returns the new id (64 hex). Conflict when the name is taken, InvalidArgument when invalid.
   std::string create(const CreateParams& p);
-  // Full id of an id, a unique id prefix or a name ("x" or "/x"); NotFound "No such container: x".
+  // Full id of an id, a unique id prefix, a name ("x" or "/x") or a link's name ("/LINKING/ALIAS"
+  // or "LINKING/ALIAS": ManagerOptions::link_target); NotFound "No such container: x".
   std::string resolve(const std::string& ref) const;
   ContainerRecord inspect(const std::string& ref) const;
   std::vector<ContainerRecord> list() const;
@@ -218,6 +224,10 @@ class ContainerManager {
   struct Entry;
   struct Exec;
   std::shared_ptr<Entry> get(const std::string& ref) const;
+  // The container `ref` names as a link's name ("LINKING/ALIAS"); null when none. Takes mu_ alone.
+  std::shared_ptr<Entry> get_linked(const std::string& ref) const;
+  // Entry::shared_host_config = its record's HostConfig (after a change; e.mu held).
+  void share_host_config(Entry& e);
   std::shared_ptr<Exec> get_exec(const std::string& id) const;
   void persist(Entry& e);
   // Spawns a shim (argv without --ready-fd) and waits for its "ok <pid>"; returns the pid.

@@ -477,6 +477,52 @@ TEST_F(NetworkingTest, LegacyLinksAsDockerdMakesThem) {
   EXPECT_NE(docker({"exec", "udb", "ping", "-c", "1", "-W", "1", "xdb"}).code, 0);
 }
 
+// A linked container is also named "/LINKING/ALIAS", as in dockerd: in the list's Names and
+// wherever a container is named (with or without the leading "/"); the name follows a rename of
+// the linking container and goes with `rm --link` or the linking container.
+TEST_F(NetworkingTest, LinkNamesNameTheLinkedContainer) {
+  ASSERT_EQ(docker({"create", "--name", "db", "bb:1", "sleep", "60"}).code, 0);
+  auto r = docker({"create", "--name", "web", "--link", "db:alias", "--link", "db:al2", "bb:1", "true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto names = [&] { return docker({"ps", "-a", "--no-trunc", "--format", "{{.Names}}"}).out; };
+  EXPECT_EQ(names(), "web\ndb,web/al2,web/alias\n");
+  EXPECT_EQ(docker({"ps", "-a", "--format", "{{.Names}}"}).out, "web\ndb\n");
+  auto list = json::parse(d_->http("GET", "/v1.41/containers/json?all=1").body, nullptr, false);
+  ASSERT_TRUE(list.is_array() && list.size() == 2) << list;
+  EXPECT_EQ(list[1]["Names"], json({"/db", "/web/al2", "/web/alias"}));
+  EXPECT_EQ(inspect("/web/alias")["Name"], "/db");
+  EXPECT_EQ(inspect("web/al2")["Name"], "/db");
+  r = docker({"inspect", "web/nope"});
+  EXPECT_NE(r.err.find("No such object: web/nope"), std::string::npos) << r.err;
+  EXPECT_EQ(d_->http("GET", "/v1.41/containers/web%2Fnope/json").body, "{\"message\":\"No such container: web/nope\"}\n");
+  EXPECT_EQ(docker({"inspect", "alias"}).code, 1);
+  r = docker({"start", "web/alias"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(inspect("db")["State"]["Status"], "running");
+  EXPECT_EQ(docker({"logs", "/web/alias"}).code, 0);
+  EXPECT_EQ(docker({"stop", "-t", "0", "/web/alias"}).code, 0);
+  EXPECT_EQ(inspect("db")["State"]["Status"], "exited");
+  // Renaming the linking container moves its link names; the linked one renamed by one keeps them.
+  ASSERT_EQ(docker({"rename", "web", "web2"}).code, 0);
+  EXPECT_EQ(inspect("web2/alias")["Name"], "/db");
+  EXPECT_EQ(docker({"inspect", "web/alias"}).code, 1);
+  r = docker({"rename", "web2/alias", "foo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(names(), "web2\nfoo,web2/al2,web2/alias\n");
+  d_->restart();  // they are still there for a new daemon
+  EXPECT_EQ(inspect("/web2/al2")["Name"], "/foo");
+  // rm --link takes one name away; rm by a link name removes the linked container.
+  ASSERT_EQ(docker({"rm", "--link", "web2/al2"}).code, 0);
+  EXPECT_EQ(names(), "web2\nfoo,web2/alias\n");
+  ASSERT_EQ(docker({"create", "--name", "web3", "--link", "foo:x", "bb:1", "true"}).code, 0);
+  EXPECT_EQ(names(), "web3\nweb2\nfoo,web2/alias,web3/x\n");
+  ASSERT_EQ(docker({"rm", "web3"}).code, 0);
+  EXPECT_EQ(names(), "web2\nfoo,web2/alias\n");
+  r = docker({"rm", "web2/alias"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(names(), "web2\n");
+}
+
 TEST_F(NetworkingTest, ConnectAndDisconnectARunningContainer) {
   ASSERT_EQ(docker({"network", "create", "--subnet", subnet(5), "front"}).code, 0);
   ASSERT_EQ(docker({"network", "create", "--subnet", subnet(6), "back"}).code, 0);

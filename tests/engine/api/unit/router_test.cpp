@@ -33,7 +33,12 @@ TEST(Router, MatchesParamsAndRestSegments) {
   h = r.match("GET", "/containers/abc/json", p);
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(p["id"], "abc");
-  EXPECT_EQ(r.match("GET", "/containers/a/b/json", p), nullptr);
+  // A container's link name ("/LINKING/ALIAS", dockerd's {name:.*}): one container reference.
+  h = r.match("GET", "/containers/web/alias/json", p);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(p["id"], "web/alias");
+  EXPECT_EQ(r.match("GET", "/containers/a/b/c/json", p), nullptr);
+  EXPECT_EQ(r.match("GET", "/volumes/a/b/json", p), nullptr);
   EXPECT_EQ(r.match("POST", "/images/json", p), nullptr);
   EXPECT_EQ(r.match("GET", "/nope", p), nullptr);
 }
