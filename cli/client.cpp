@@ -117,7 +117,15 @@ std::string url_escape(std::string_view s) {
 
 Client::Client(std::string socket_path) : sock_(std::move(socket_path)) {}
 
-std::string Client::url(const std::string& path) const { return (version_.empty() ? "" : "/v" + version_) + path; }
+std::string Client::url(const std::string& path_in) const {
+  // Repeated '/' folded in the path, as docker's client does (dockerd redirects such a path):
+  // "/containers/" + "/web/alias" names the container "web/alias".
+  std::string path;
+  auto query = path_in.find('?');
+  for (std::size_t i = 0; i < path_in.size(); ++i)
+    if (i >= query || path_in[i] != '/' || path.empty() || path.back() != '/') path += path_in[i];
+  return (version_.empty() ? "" : "/v" + version_) + path;
+}
 
 void Client::negotiate() {
   if (!version_.empty()) return;

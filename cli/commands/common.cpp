@@ -28,7 +28,11 @@ void errp(std::string_view s) {
   fwrite(s.data(), 1, s.size(), stderr);
 }
 
-std::string q(std::string_view s) { return url_escape(s); }
+std::string q(std::string_view s) {
+  std::string out = url_escape(s);
+  for (auto at = out.find("%2F"); at != std::string::npos; at = out.find("%2F", at + 1)) out.replace(at, 3, "/");
+  return out;
+}
 
 std::string top_table(const nlohmann::json& top) {
   std::vector<std::string> lines;

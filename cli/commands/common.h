@@ -38,6 +38,8 @@ struct ExitError {
 
 void out(std::string_view s);
 void errp(std::string_view s);
+// A path segment or query value percent-encoded as docker's client sends it: '/' kept (an
+// image's repository, a container's link name "/LINKING/ALIAS"; Client folds the "//").
 std::string q(std::string_view s);
 // A /containers/{id}/top answer (Titles, Processes) as docker's table.
 std::string top_table(const nlohmann::json& top);

@@ -476,6 +476,38 @@ TEST_P(NetworkCli, RunFlagErrorsAsDocker) {
   }
 }
 
+// A linked container's link names ("/LINKING/ALIAS") in ps and as references, each CLI alike.
+TEST_P(NetworkCli, LinkNamesAreContainerNames) {
+  auto db = name("db"), web = name("web");
+  ASSERT_EQ(docker({"create", "--name", db, "bb:1", "true"}).code, 0);
+  auto r = docker({"create", "--name", web, "--link", db + ":alias", "--link", db + ":al2", "bb:1", "true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto filter = std::vector<std::string>{"ps", "-a", "--filter", "name=" + db, "--format", "{{.Names}}"};
+  auto [h, d] = both(filter);
+  EXPECT_EQ(h.out, db + "\n");
+  EXPECT_EQ(h.out, d.out);
+  filter.insert(filter.begin() + 2, "--no-trunc");
+  std::tie(h, d) = both(filter);
+  EXPECT_EQ(h.out, db + "," + web + "/al2," + web + "/alias\n");
+  EXPECT_EQ(h.out, d.out);
+  for (const std::string& ref : {"/" + web + "/alias", web + "/al2"}) {
+    std::tie(h, d) = both({"inspect", "--format", "{{.Name}}", ref});
+    EXPECT_EQ(h.out, "/" + db + "\n") << ref << ": " << h.err;
+    EXPECT_EQ(h.out, d.out);
+  }
+  std::tie(h, d) = both({"inspect", web + "/nope"});
+  EXPECT_EQ(h.code, 1);
+  EXPECT_EQ(h.err, as_hoist(d.err));
+  r = hoist({"rm", "--link", web + "/al2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::tie(h, d) = both(filter);
+  EXPECT_EQ(h.out, db + "," + web + "/alias\n");
+  EXPECT_EQ(h.out, d.out);
+  r = hoist({"rm", web + "/alias"});  // the linked container
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(docker({"ps", "-a", "--filter", "name=" + db, "-q"}).out, "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, NetworkCli, ::testing::Values("dockerd", "hoistd"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
