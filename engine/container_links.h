@@ -2,7 +2,8 @@
 // them: checked at create, stored as "NAME:ALIAS" (the linked container's name when linked) and
 // shown by inspect as "/NAME:/LINKING/ALIAS"; at a start on the default bridge each linked
 // container must run and gives the linking one an /etc/hosts line and ALIAS_* variables
-// (network/links.h); its later starts move that line to its new address; `rm --link` removes one.
+// (network/links.h); its later starts move that line to its new address; `rm --link` removes one;
+// the linked container is also named "/LINKING/ALIAS" (link_target, link_names).
 // On a user-defined network HostConfig.Links are dropped, as dockerd does (EndpointSettings.Links
 // give names there: network/networks.h).
 #pragma once
