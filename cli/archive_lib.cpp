@@ -1,6 +1,5 @@
 #include "cli/archive_lib.h"
 
-#include <mutex>
 #include <string>
 
 #include "common/error.h"
@@ -22,12 +21,7 @@ ArchiveLib load() {
 
 }  // namespace
 
-const ArchiveLib& archive_lib() {
-  static std::once_flag once;
-  static ArchiveLib lib;
-  std::call_once(once, [] { lib = load(); });  // a throw leaves the flag unset: the next call retries
-  return lib;
-}
+const ArchiveLib& archive_lib() { return load_once<ArchiveLib, load>(); }
 
 TarStream::TarStream(const Sink& send, std::size_t block) : lib_(archive_lib()), send_(send), a_(lib_.archive_write_new()) {
   if (!a_) throw Error("archive: out of memory");

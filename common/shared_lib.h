@@ -3,6 +3,7 @@
 // is done rather than from the start (see docs/dependencies.md for which and why).
 #pragma once
 
+#include <mutex>
 #include <string>
 
 namespace hoist {
@@ -30,5 +31,15 @@ class SharedLib {
   void* so_ = nullptr;
   bool kept_ = false;
 };
+
+// What `Load` makes (a library's function table), made at the first call, once per process; a
+// load that throws is tried again by the next call.
+template <typename T, T (*Load)()>
+const T& load_once() {
+  static std::once_flag once;
+  static T value;
+  std::call_once(once, [] { value = Load(); });
+  return value;
+}
 
 }  // namespace hoist

@@ -1,6 +1,5 @@
 #include "engine/git_lib.h"
 
-#include <mutex>
 
 #include "common/shared_lib.h"
 
@@ -24,11 +23,6 @@ GitLib load() {
 
 }  // namespace
 
-const GitLib& git_lib() {
-  static std::once_flag once;
-  static GitLib lib;
-  std::call_once(once, [] { lib = load(); });  // a throw leaves the flag unset: the next call retries
-  return lib;
-}
+const GitLib& git_lib() { return load_once<GitLib, load>(); }
 
 }  // namespace hoist::engine

@@ -1,6 +1,5 @@
 #include "image/curl_lib.h"
 
-#include <mutex>
 #include <string>
 
 #include "common/error.h"
@@ -41,11 +40,6 @@ CurlLib load() {
 
 }  // namespace
 
-const CurlLib& curl_lib() {
-  static std::once_flag once;
-  static CurlLib lib;
-  std::call_once(once, [] { lib = load(); });  // a throw leaves the flag unset: the next call retries
-  return lib;
-}
+const CurlLib& curl_lib() { return load_once<CurlLib, load>(); }
 
 }  // namespace hoist::image
