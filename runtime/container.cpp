@@ -266,6 +266,15 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   bool userns = spec.has_namespace("user");
   auto become_init = [&]() { exec_init(child_ch, new_flags, userns, {ls, console.get()}); };
 
+  // The cgroup exists before the clone, so that the child is born in its cgroup2 directory: a
+  // move would cost an RCU grace period (see cgroups::Manager::add_pid_to). The limits are
+  // written below, while the init re-executes and mounts.
+  cg = cgroups::open(layout, st.cgroup_path);
+  cg->create();
+  guard.set_cgroup(cg.get());
+  UniqueFd cg_v2 = cg->open_v2();
+  bool born_in_v2 = false;
+
   // Namespaces we create at clone time. The cgroup namespace waits until the cgroup is joined;
   // the time namespace (and anything joined by path) needs the two-step path.
   int clone_flags = new_flags & ~(CLONE_NEWCGROUP | CLONE_NEWTIME);
@@ -277,7 +286,7 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
       if (!own_net) throw_sys("open", "/proc/self/ns/net");
       if (::setns(joins.front().fd.get(), CLONE_NEWNET) != 0) throw_sys("setns", joins.front().path);
     }
-    child = static_cast<pid_t>(::syscall(SYS_clone, clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    child = clone_child(clone_flags, cg_v2.get(), &born_in_v2);
     if (child == 0) {
       parent_ch.close();
       become_init();
@@ -290,8 +299,9 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
     }
     if (child < 0) throw_sys("clone", "container init", clone_errno);
   } else {
-    // Intermediate process: join namespaces by path, unshare the new ones, fork the init.
-    child = ::fork();
+    // Intermediate process: join namespaces by path, unshare the new ones, fork the init (which
+    // is born in the intermediate's cgroups).
+    child = clone_child(0, cg_v2.get(), &born_in_v2);
     if (child < 0) throw_sys("fork", "container init");
     if (child == 0) {
       parent_ch.close();
@@ -344,15 +354,14 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
   parent_ch.send(SyncType::Go);
   parent_ch.send(SyncType::Init, ip.serialize());
 
-  // The cgroup and its limits, while the init re-executes and mounts; it waits for Joined only
-  // where it needs the cgroup (its cgroup mount and namespace).
-  cg = cgroups::open(layout, st.cgroup_path);
-  cg->create();
-  guard.set_cgroup(cg.get());
+  // The limits, while the init re-executes and mounts; it waits for Joined only where it needs
+  // the cgroup (its cgroup mount and namespace). An init in the host's user namespace moves
+  // itself into the v1 hierarchies, which costs no grace period; one in a user namespace of its
+  // own cannot write the host's cgroup files, so it is moved.
   if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
-
-  cg->add_pid(init_pid);
-  parent_ch.send(SyncType::Joined);
+  bool init_joins_v1 = !userns;
+  cg->add_pid_to(init_pid, !init_joins_v1, !born_in_v2);
+  parent_ch.send(SyncType::Joined, init_joins_v1 ? kJoinYourself : "");
 
   // Recorded while still creating, so that a `create` killed from here on leaves a container
   // that `delete` can find and clean up (its init, its cgroup).
@@ -645,12 +654,19 @@ int cmd_exec(const GlobalOptions& g, const ExecOptions2& o) {
   int ep[2];
   if (::pipe2(ep, O_CLOEXEC) != 0) throw_sys("pipe");
   UniqueFd err_rd(ep[0]), err_wr(ep[1]);
-  pid_t pid = ::fork();
+  // The process is born in the container's cgroup2 directory and moves itself into the v1
+  // hierarchies, before it enters the container's mount and user namespaces: neither costs the
+  // RCU grace period that moving it from here would (see cgroups::Manager::add_pid_to).
+  auto cg = open_cgroup(s);
+  UniqueFd cg_v2 = cg->open_v2();
+  bool born_in_v2 = false;
+  pid_t pid = clone_child(0, cg_v2.get(), &born_in_v2);
   if (pid < 0) throw_sys("fork", "exec process");
   if (pid == 0) {
     parent_ch.close();
     err_rd.reset();
     try {
+      cg->join_self_v1();
       for (auto& n : nss)
         if (n.flag != CLONE_NEWPID && n.flag != CLONE_NEWTIME && ::setns(n.fd.get(), n.flag) != 0)
           throw_sys("setns", n.path);
@@ -684,7 +700,7 @@ int cmd_exec(const GlobalOptions& g, const ExecOptions2& o) {
   err_wr.reset();
   console.reset();
   try {
-    open_cgroup(s)->add_pid(pid);
+    cg->add_pid_to(pid, false, !born_in_v2);
     parent_ch.send(SyncType::Go);
   } catch (...) {
     ::kill(pid, SIGKILL);

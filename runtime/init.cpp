@@ -36,13 +36,13 @@ using nlohmann::json;
   try {
     oci::Spec spec = oci::parse_spec(a.config_text, a.bundle);
     bool userns = a.new_flags & CLONE_NEWUSER || spec.has_namespace("user");
-    // Joining the cgroup costs the runtime an RCU grace period; we mount meanwhile. The cgroup
-    // namespace must wait for it (its root is our cgroup at unshare time), and so must a cgroup2
-    // mount in it (on v1 the cgroup mounts are binds of the cgroup directories).
+    // The runtime writes the cgroup's limits while we mount. The cgroup namespace must wait for
+    // the cgroup (its root is our cgroup at unshare time), and so must a cgroup2 mount in it (on
+    // v1 the cgroup mounts are binds of the cgroup directories).
     bool joined = false;
     auto wait_joined = [&] {
       if (joined) return;
-      sync.expect(SyncType::Joined);
+      if (sync.expect(SyncType::Joined).payload == kJoinYourself) cgroups::open(a.layout, a.cgroup_path)->join_self_v1();
       joined = true;
       if (a.new_flags & CLONE_NEWCGROUP && ::unshare(CLONE_NEWCGROUP) != 0) throw_sys("unshare", "cgroup namespace");
     };

@@ -31,4 +31,10 @@ void join_namespaces(std::vector<NsJoin>& joins);
 // Namespaces of process `pid` that differ from ours (for exec), in join order.
 std::vector<NsJoin> open_process_namespaces(pid_t pid);
 
+// fork() with CLONE_NEW* flags, born in the cgroup2 directory cgroup_fd when it is a valid fd
+// (clone3's CLONE_INTO_CGROUP, Linux 5.7). *into tells whether it was: a kernel without
+// CLONE_INTO_CGROUP gets a plain clone, and the caller moves the child itself. Returns as fork()
+// does (-1 with errno set). For a process of one thread: no fork handlers run.
+pid_t clone_child(int ns_flags, int cgroup_fd, bool* into);
+
 }  // namespace hoist::runtime

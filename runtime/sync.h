@@ -11,7 +11,8 @@ namespace hoist::runtime {
 enum class SyncType : char {
   Go = 'g',          // runtime -> init: ids mapped; carry on
   Init = 'i',        // runtime -> init: its parameters (InitParams), after Go
-  Joined = 'j',      // runtime -> init: now in the container's cgroup
+  Joined = 'j',      // runtime -> init: in the container's cgroup; payload kJoinYourself: the
+                     // cgroup is ready, and the init moves itself into the v1 hierarchies
   Hooks = 'h',       // init -> runtime: run createRuntime/prestart hooks now
   HooksDone = 'H',   // runtime -> init
   State = 's',       // runtime -> init: state JSON for the container's own hooks
@@ -20,6 +21,8 @@ enum class SyncType : char {
   Pid = 'P',         // intermediate -> runtime: pid of the container init (payload)
   Err = 'e',         // either way: an error message; the sender gives up
 };
+
+inline constexpr std::string_view kJoinYourself = "join";
 
 struct SyncMsg {
   SyncType type;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fd.h"
 #include "runtime/spec.h"
 
 namespace hoist::runtime::cgroups {
@@ -45,7 +46,21 @@ class Manager {
   // the host set it).
   virtual void create() = 0;
   // Moves a process into the cgroup (every hierarchy).
-  virtual void add_pid(pid_t pid) = 0;
+  void add_pid(pid_t pid) { add_pid_to(pid, true, true); }
+  // Moves a process into the cgroup in the v1 hierarchies (v1) and the cgroup2 one (v2). Moving
+  // another process takes the kernel's global cgroup_threadgroup_rwsem for writing, which waits
+  // for an RCU grace period (8-15 ms here) unless another move just did: see join_self_v1() and
+  // open_v2() for the ways around it.
+  virtual void add_pid_to(pid_t pid, bool v1, bool v2) = 0;
+  // Moves the calling thread into the cgroup in every v1 hierarchy by writing 0 to `tasks`, which
+  // moves one thread and takes no global lock: no grace period. For a process of one thread
+  // (the runtime's init or exec child, before it starts others), in the host's user namespace
+  // and with the host's cgroup mounts in view. Nothing to do on a v2 host.
+  virtual void join_self_v1() = 0;
+  // This cgroup's directory in the cgroup2 hierarchy (create() first), for clone3's
+  // CLONE_INTO_CGROUP: a child born there needs no move, so no grace period. An empty fd when
+  // the host has no cgroup2 hierarchy.
+  virtual UniqueFd open_v2() const = 0;
   // Writes the resource limits; an unsupported setting throws Error naming the file and value.
   virtual void apply(const oci::Resources& r) = 0;
   virtual void freeze(bool frozen) = 0;

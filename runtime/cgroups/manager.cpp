@@ -1,6 +1,7 @@
 // The cgroup managers: V2Manager for the unified hierarchy, V1Manager for v1 hierarchies (with a
 // V2Manager for the unified part of a hybrid host). Resource writing lives in controllers.cpp.
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -211,7 +212,15 @@ class V2Manager final : public Base {
     }
   }
 
-  void add_pid(pid_t pid) override { write_value(dir_, "cgroup.procs", std::to_string(pid)); }
+  void add_pid_to(pid_t pid, bool, bool v2) override {
+    if (v2) write_value(dir_, "cgroup.procs", std::to_string(pid));
+  }
+  void join_self_v1() override {}
+  UniqueFd open_v2() const override {
+    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_sys("open", dir_);
+    return UniqueFd(fd);
+  }
 
   void apply(const oci::Resources& r) override {
     for (const auto& g : detail::groups())
@@ -317,10 +326,15 @@ class V1Manager final : public Base {
     if (unified_) unified_->create();
   }
 
-  void add_pid(pid_t pid) override {
-    for (const auto& d : dirs_) write_value(d, "cgroup.procs", std::to_string(pid));
-    if (unified_) unified_->add_pid(pid);
+  void add_pid_to(pid_t pid, bool v1, bool v2) override {
+    if (v1)
+      for (const auto& d : dirs_) write_value(d, "cgroup.procs", std::to_string(pid));
+    if (unified_ && v2) unified_->add_pid(pid);
   }
+  void join_self_v1() override {
+    for (const auto& d : dirs_) write_value(d, "tasks", "0");
+  }
+  UniqueFd open_v2() const override { return unified_ ? unified_->open_v2() : UniqueFd(); }
 
   // Each group goes to its v1 hierarchy, else (hybrid host) to the unified one.
   void apply(const oci::Resources& r) override {

@@ -475,6 +475,40 @@ TEST_F(RuntimeMore, PauseFreezesAndResumeThaws) {
   EXPECT_FALSE(cgroup_exists("frz")) << "cgroup left after delete";
 }
 
+// The init and an exec'd process are in the container's cgroup in every hierarchy, whichever
+// way they got there: moved by the runtime (a user namespace), or moving themselves into the v1
+// hierarchies and born in the cgroup2 one.
+TEST_F(RuntimeMore, InitAndExecAreInTheCgroupOfEveryHierarchy) {
+  for (bool userns : {false, true}) {
+    std::string id = userns ? "cgus" : "cgin";
+    SCOPED_TRACE(id);
+    std::string b = make_bundle(id, [&](json& j) {
+      if (userns) add_userns(j);
+      j["process"]["args"] = {"sleep", "100"};
+    });
+    track(id);
+    ASSERT_EQ(rt({"run", "--detach", "--bundle", b, id}).code, 0);
+    auto r = rt({"exec", "--detach", "--pid-file", dir_ + "/" + id + ".exec", id, "sleep", "100"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string exec_pid;
+    std::ifstream(dir_ + "/" + id + ".exec") >> exec_pid;
+    std::string want = cgroup_parent() + "/" + id;
+    for (std::string pid : {std::to_string(state(id)["pid"].get<int>()), exec_pid}) {
+      std::ifstream in("/proc/" + pid + "/cgroup");
+      std::string line;
+      int lines = 0;
+      while (std::getline(in, line)) {
+        ++lines;
+        auto path = line.substr(line.find(':', line.find(':') + 1) + 1);
+        EXPECT_EQ(path, want) << "process " << pid << ": " << line;
+      }
+      EXPECT_GT(lines, 0) << "process " << pid;
+    }
+    EXPECT_EQ(rt({"delete", "--force", id}).code, 0);
+    EXPECT_FALSE(cgroup_exists(id)) << "cgroup left after delete";
+  }
+}
+
 TEST_F(RuntimeMore, KillAllSignalsEveryProcess) {
   std::string b = make_bundle("kall", [](json& j) {
     j["process"]["args"] = {"sh", "-c", "sleep 100 & sleep 100 & wait"};

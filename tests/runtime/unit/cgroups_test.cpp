@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
@@ -274,6 +275,31 @@ TEST_F(CgroupV1, AddPidWritesEveryHierarchy) {
   m->add_pid(4242);
   for (const char* h : {"cpu,cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio", "net_cls", "systemd", "unified"})
     EXPECT_EQ(file(h, "cgroup.procs"), "4242") << h;
+}
+
+// The ways into the cgroup without a move of another process (no RCU grace period): the
+// process writes 0 to each v1 hierarchy's `tasks` itself, and is born in the unified directory.
+TEST_F(CgroupV1, AProcessJoinsTheV1HierarchiesItselfAndIsBornInTheUnifiedOne) {
+  make_hybrid();
+  for (const char* h : {"cpu,cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio", "net_cls", "systemd"})
+    touch(leaf(h), {"tasks"});
+  auto m = cg::open(layout, kPath);
+  m->join_self_v1();
+  for (const char* h : {"cpu,cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio", "net_cls", "systemd"}) {
+    EXPECT_EQ(file(h, "tasks"), "0") << h;
+    EXPECT_EQ(file(h, "cgroup.procs"), "") << h;
+  }
+  EXPECT_EQ(file("unified", "cgroup.procs"), "");
+  // A kernel without CLONE_INTO_CGROUP: the runtime moves the child into the unified one only.
+  m->add_pid_to(4242, false, true);
+  EXPECT_EQ(file("unified", "cgroup.procs"), "4242");
+  EXPECT_EQ(file("pids", "cgroup.procs"), "");
+  hoist::UniqueFd fd = m->open_v2();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd.get())), leaf("unified"));
+  // No cgroup2 hierarchy: nothing to be born in.
+  layout.unified.clear();
+  EXPECT_FALSE(cg::open(layout, kPath)->open_v2());
 }
 
 TEST_F(CgroupV1, ApplyWritesLimits) {
@@ -656,6 +682,19 @@ TEST_F(CgroupV2, FreezeTimesOutAndThaws) {
   auto m = cg::open(layout, kPath);
   EXPECT_THROW(m->freeze(true), Error);
   EXPECT_EQ(file("cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2, AProcessIsBornInTheCgroupAndHasNoV1HierarchyToJoin) {
+  populate_leaf();
+  auto m = cg::open(layout, kPath);
+  m->join_self_v1();
+  m->add_pid_to(5, true, false);
+  EXPECT_EQ(file("cgroup.procs"), "");
+  m->add_pid_to(6, false, true);
+  EXPECT_EQ(file("cgroup.procs"), "6");
+  hoist::UniqueFd fd = m->open_v2();
+  ASSERT_TRUE(fd);
+  EXPECT_EQ(std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd.get())), leaf());
 }
 
 TEST_F(CgroupV2, KillAllUsesCgroupKill) {
