@@ -188,6 +188,8 @@ class TarOut {
     // Unblocked: each header and data chunk goes to the fd as it is given (libarchive's default
     // 10 KiB blocks would copy the data once more and cut it into a hundred writes per MiB).
     check(archive_write_set_bytes_per_block(a_.get(), static_cast<int>(kDataChunk)));
+    // Nor is the last block padded to that size: the tar's end is the two zero records.
+    check(archive_write_set_bytes_in_last_block(a_.get(), 1));
     check(archive_write_open_fd(a_.get(), fd));
   }
   void check(int r) {
