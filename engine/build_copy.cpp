@@ -292,8 +292,11 @@ void copy_into(BuildWorkspace& ws, const std::string& id, const Step& s, const C
     // The files' data go straight from the sources into the new files, the tar holds the rest.
     CopyFiles files(parts);
     CopyInOptions o;
-    o.file_data = [&files](int fd, const std::string& path) { files.fill(fd, path); };
+    o.file_data = [&files](int fd, const std::string& path, const struct timespec* times) {
+      files.fill(fd, path, times);
+    };
     extract_made(fs, [&](int fd) { write_copy_tar(fd, make, parts, owner, chmod, true); }, o);
+    files.finish();
   }
   for (const ResolvedSource* r : archives) {
     UniqueFd f(::open(image::layer_detail::proc_fd_path(r->top.get()).c_str(), O_RDONLY | O_CLOEXEC));

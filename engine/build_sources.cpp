@@ -362,14 +362,76 @@ CopyFiles::CopyFiles(const std::vector<TarPart>& parts) {
         files_.push_back({p.src, &it, builder::go_clean("/" + *name)});
 }
 
-void CopyFiles::fill(int out, const std::string& path) {
+CopyFiles::~CopyFiles() {
+  {
+    std::lock_guard lk(mu_);
+    jobs_.clear();  // a failed extraction: what is left is not needed
+  }
+  stop();
+}
+
+void CopyFiles::stop() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+  worker_.join();
+}
+
+void CopyFiles::copy(const File& f, int out) const {
+  UniqueFd in = open_item(*f.src, *f.item);
+  std::string name = f.src->name + (f.item->rel.empty() ? "" : "/" + f.item->rel);
+  if (copy_data(in.get(), out, f.item->st.st_size, name, f.path) != f.item->st.st_size)
+    throw Error("copy: " + name + ": file changed while being read");
+}
+
+void CopyFiles::work() {
+  for (;;) {
+    Job j;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return closing_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      j = std::move(jobs_.front());
+      jobs_.pop_front();
+      if (error_) continue;
+    }
+    try {
+      copy(*j.file, j.out.get());
+      if (::futimens(j.out.get(), j.times) != 0) throw_sys("utimensat", j.file->path);
+    } catch (...) {
+      std::lock_guard lk(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+}
+
+void CopyFiles::fill(int out, const std::string& path, const struct timespec* times) {
   if (next_ >= files_.size() || files_[next_].path != path)
     throw Error("copy: " + path + ": not the next file of the copy");
   const File& f = files_[next_++];
-  UniqueFd in = open_item(*f.src, *f.item);
-  std::string name = f.src->name + (f.item->rel.empty() ? "" : "/" + f.item->rel);
-  if (copy_data(in.get(), out, f.item->st.st_size, name, path) != f.item->st.st_size)
-    throw Error("copy: " + name + ": file changed while being read");
+  std::int64_t size = f.item->st.st_size;
+  if (other_bytes_ >= own_bytes_ || next_ == files_.size()) {
+    own_bytes_ += size;
+    return copy(f, out);
+  }
+  Job j{&f, UniqueFd(::fcntl(out, F_DUPFD_CLOEXEC, 0)), {times[0], times[1]}};
+  if (!j.out) throw_sys("dup", path);
+  other_bytes_ += size;
+  {
+    std::lock_guard lk(mu_);
+    if (error_) std::rethrow_exception(error_);
+    jobs_.push_back(std::move(j));
+  }
+  cv_.notify_one();
+  if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+}
+
+void CopyFiles::finish() {
+  stop();
+  if (error_) std::rethrow_exception(error_);
 }
 
 void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std::vector<TarPart>& parts,

@@ -11,11 +11,15 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -129,10 +133,18 @@ void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std
 // `data_apart`: fill() writes the next one's data into the new file `out` (`path`: its name in
 // the view, checked), in the kernel (copy_file_range or sendfile) rather than through the tar
 // pipe. For ContainerFs's CopyInOptions::file_data; `parts` must outlive it.
+// Two cores copy: a file goes to a thread of its own when that thread has fewer bytes to copy
+// than the caller has copied; it sets the file's `times` again after writing (a write changes
+// the mtime). finish() waits for it.
 class CopyFiles {
  public:
   explicit CopyFiles(const std::vector<TarPart>& parts);
-  void fill(int out, const std::string& path);
+  ~CopyFiles();
+  CopyFiles(const CopyFiles&) = delete;
+  CopyFiles& operator=(const CopyFiles&) = delete;
+  void fill(int out, const std::string& path, const struct timespec* times);
+  // Waits for the other thread's files; throws the first error it met.
+  void finish();
 
  private:
   struct File {
@@ -140,8 +152,24 @@ class CopyFiles {
     const SourceItem* item;
     std::string path;
   };
+  struct Job {
+    const File* file;
+    UniqueFd out;
+    struct timespec times[2];
+  };
+  void copy(const File& f, int out) const;
+  void work();
+  void stop();
+
   std::vector<File> files_;
   std::size_t next_ = 0;
+  std::int64_t own_bytes_ = 0, other_bytes_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  bool closing_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
 };
 
 // Whether the regular file `fd` is an archive ADD extracts, as dockerd decides it: a tar (plain,

@@ -776,7 +776,7 @@ class CopyIn {
     la_int64_t off;
     std::int64_t end = 0;
     if (opts_.file_data) {
-      opts_.file_data(fd, joined);
+      opts_.file_data(fd, joined, m.times);
     } else {
       for (;;) {
         int r = archive_read_data_block(a, &buf, &len, &off);

@@ -22,6 +22,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <string>
@@ -215,6 +216,37 @@ TEST_F(BuildTest, CacheAsDockerd) {
     ASSERT_EQ(nocache.code, 0) << nocache.err;
     EXPECT_EQ(nocache.out.find("Using cache"), std::string::npos) << nocache.out;
   }
+}
+
+// COPY of a directory whose files hoistd copies on two threads: every file's bytes, size and
+// mtime (set again after the other thread's write) as dockerd's classic builder makes them.
+TEST_F(BuildTest, CopiedFilesKeepTheirBytesAndTimesAsDockerd) {
+  std::string many = ctx_ + "/many";
+  std::mt19937 rng(7);
+  for (int i = 0; i < 24; ++i) {
+    // Empty, small and large files, unevenly mixed, so that both threads get several.
+    std::size_t n = static_cast<std::size_t>(i);
+    std::size_t size = i % 5 == 0 ? 0 : i % 3 == 0 ? (std::size_t{1} << 20) + 4099 * n : 100 * n;
+    std::string data(size, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    std::string f = many + "/f" + std::to_string(i);
+    put(f, data, i % 2 ? 0755 : 0644);
+    struct timespec times[2] = {{1500000000 + i, 123456789}, {1600000000 + i * 1000, 987654321}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), times, 0), 0) << f;
+  }
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nCOPY many/ /many/\n");
+  std::string script = "cd /many && for f in $(ls | sort); do stat -c '%n %s %a %y' $f; md5sum $f; done";
+  std::string want;
+  for (bool hoist : {false, true}) {
+    SCOPED_TRACE(hoist ? "hoistd" : "dockerd");
+    auto b = build(hoist, {"-t", "many:1", ctx_});
+    ASSERT_EQ(b.code, 0) << b.err << b.out;
+    auto r = docker(hoist, {"run", "--rm", "--network", "none", "many:1", "sh", "-c", script});
+    ASSERT_EQ(r.code, 0) << r.err;
+    if (!hoist) want = r.out;
+    else EXPECT_EQ(r.out, want);
+  }
+  EXPECT_NE(want.find("f3 1060873 755 2020-09-13"), std::string::npos) << want;
 }
 
 // A failing RUN: dockerd's words and exit code; hoistd keeps no container and no new image.
