@@ -2,11 +2,14 @@
 # hoist-runtime vs crun vs runc, measured in one hyperfine session, on a busybox OCI bundle. Needs root.
 #   --op run  (default) start-to-exit latency of `RUNTIME run` of a container running `true`
 #   --op exec latency of `RUNTIME exec ID true` into a running container
-#   bench/runtime-run.sh [--op run|exec] [--runs N] [--hoist PATH] [--out FILE.json]
+#   --gap MS  a pause before each timed run (default 0: back to back). Starts spaced like a build's
+#             steps pay for what back-to-back ones share, e.g. the RCU grace period of a cgroup move
+#             (a move within one grace period of the last one does not wait for another).
+#   bench/runtime-run.sh [--op run|exec] [--runs N] [--gap MS] [--hoist PATH] [--out FILE.json]
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-runs=100 warmup=10 out='' hoist=$repo/build/runtime/hoist-runtime op=run
-usage() { echo "usage: $0 [--op run|exec] [--runs N] [--hoist PATH] [--out FILE.json]" >&2; exit 2; }
+runs=100 warmup=10 out='' hoist=$repo/build/runtime/hoist-runtime op=run gap=0
+usage() { echo "usage: $0 [--op run|exec] [--runs N] [--gap MS] [--hoist PATH] [--out FILE.json]" >&2; exit 2; }
 die() { echo "runtime-run: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case $1 in
@@ -14,11 +17,13 @@ while [ $# -gt 0 ]; do
     --hoist) [ $# -ge 2 ] || usage; hoist=$2; shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     --op) [ $# -ge 2 ] || usage; op=$2; shift 2 ;;
+    --gap) [ $# -ge 2 ] || usage; gap=$2; shift 2 ;;
     *) usage ;;
   esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs wants a positive integer"
 [[ $op == run || $op == exec ]] || die "--op wants run or exec"
+[[ $gap =~ ^[0-9]+$ ]] || die "--gap wants milliseconds"
 [ "$(id -u)" -eq 0 ] || die "must run as root"
 missing=()
 for t in hyperfine jq crun runc; do command -v "$t" >/dev/null || missing+=("$t"); done
@@ -81,8 +86,10 @@ done
 [ "$failed" -eq 0 ] || exit 1
 
 echo "hoist: $hoist ($("$hoist" --version | head -1)); $(crun --version | head -1); $(runc --version | head -1)"
-echo "op: $op; bundle: busybox, process.args $process; runs $runs, warm-up $warmup"
-hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$tmp/hf.json" "${cmds[@]}"
+echo "op: $op; bundle: busybox, process.args $process; runs $runs, warm-up $warmup, gap $gap ms"
+spacing=()
+[ "$gap" -gt 0 ] && spacing=(--prepare "sleep $(printf '%d.%03d' $((gap / 1000)) $((gap % 1000)))")
+hyperfine -N -i --runs "$runs" --warmup "$warmup" "${spacing[@]}" --export-json "$tmp/hf.json" "${cmds[@]}"
 
 # Medians (hyperfine reports seconds) and ratios; a runtime whose any run exited non-zero is FAILED.
 summary=$(jq '(.results | map({key: .command, value: .}) | from_entries) as $r
