@@ -1136,7 +1136,8 @@ class SshServer {
  public:
   explicit SshServer(const std::string& authorized_keys) : dir_("hoist-build-sshd") {
     const std::string& d = dir_.path();
-    ::mkdir("/run/sshd", 0755);  // sshd's privilege separation directory (its service makes it)
+    // sshd's privilege separation directory (its service makes it): removed again if made here.
+    made_privsep_ = ::mkdir("/run/sshd", 0755) == 0;
     if (run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d + "/host_key"}).code != 0) return;
     std::string port = free_loopback_port();
     put(d + "/sshd_config", "Port " + port + "\nListenAddress 127.0.0.1\nHostKey " + d + "/host_key\n" +
@@ -1152,6 +1153,12 @@ class SshServer {
       usleep(50000);
     }
   }
+  ~SshServer() {
+    proc_.stop();
+    if (made_privsep_) ::rmdir("/run/sshd");
+  }
+  SshServer(const SshServer&) = delete;
+  SshServer& operator=(const SshServer&) = delete;
   bool up() const { return !port_.empty(); }
   const std::string& port() const { return port_; }
   std::string log() const { return run_cmd({"cat", dir_.path() + "/log"}).out; }
@@ -1160,6 +1167,7 @@ class SshServer {
   hoist::test::TempDir dir_;
   hoist::test::ChildProcess proc_;
   std::string port_;
+  bool made_privsep_ = false;
 };
 
 CmdResult git(const std::string& dir, const std::vector<std::string>& args) {
