@@ -58,7 +58,11 @@ GitRemote parse_git_remote(const std::string& url) {
   return r;
 }
 
-bool is_git_source(const std::string& source) { return is_git_url(source) && !starts(source, "github.com/"); }
+bool is_git_source(const std::string& source) {
+  return (is_git_url(source) && !starts(source, "github.com/")) || scheme(source) == "ssh";
+}
+
+bool is_ssh_git_remote(const std::string& remote) { return starts(remote, "git@") || scheme(remote) == "ssh"; }
 
 GitRemote parse_git_source(const std::string& source) {
   GitRemote r = parse_git_remote(source);

@@ -20,8 +20,10 @@ bool is_git_url(const std::string& source);
 GitRemote parse_git_remote(const std::string& url);
 
 // A COPY/ADD source that is a git repository as BuildKit reads ADD's sources: a git URL but a
-// "github.com/..." one (a path in the context there).
+// "github.com/..." one (a path in the context there), or an "ssh://" URL.
 bool is_git_source(const std::string& source);
+// Whether a remote (GitRemote::remote) is reached over ssh: "git@host:path" or "ssh://...".
+bool is_ssh_git_remote(const std::string& remote);
 
 // ADD's git source: parse_git_remote's parts, but a fragment that names no ref takes the
 // remote's HEAD (its default branch), as BuildKit's git source does.

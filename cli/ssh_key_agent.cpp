@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "cli/ssh_wire.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/ssh_wire.h"
 
 namespace hoist::cli {
 

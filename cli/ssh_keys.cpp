@@ -12,8 +12,8 @@
 
 #include <vector>
 
-#include "cli/ssh_wire.h"
 #include "common/error.h"
+#include "common/ssh_wire.h"
 
 namespace hoist::cli {
 

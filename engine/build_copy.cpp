@@ -18,8 +18,10 @@
 #include "common/strings.h"
 #include "engine/build_fetch.h"
 #include "engine/build_git.h"
+#include "engine/build_ssh.h"
 #include "engine/containers/container_fs.h"
 #include "engine/containers/oci_spec.h"
+#include "engine/daemon.h"
 #include "image/install.h"
 #include "image/layer_internal.h"
 
@@ -108,7 +110,8 @@ void remove_git_entries(const std::string& root) {
 }
 
 // ADD of a git repository, as BuildKit's: the fragment's ref (the remote's HEAD when it names
-// none) fetched and checked out by the daemon with its submodules (build_git.h), the checkout's
+// none) fetched and checked out by the daemon with its submodules (build_git.h; an ssh remote
+// with the client's forwarded default agent, build_git_ssh.h), the checkout's
 // content (or the fragment's subdirectory's) copied as a directory of the context is (owners
 // root), without its .git entries unless --keep-git-dir; hashed by the commit the ref names, so
 // the step's cache holds while the ref does not move.
@@ -117,7 +120,15 @@ void git_source(BuildWorkspace& ws, const Step& s, const std::string& src, CopyS
   if (!in.checksum.empty()) throw InvalidArgument("ADD --checksum of a git repository is not supported yet by hoist build");
   builder::GitRemote g = builder::parse_git_source(src);
   std::string d = ws.own_dir();
-  GitCheckout co = clone_git(g, d + "/repo");
+  // An ssh remote: the client's default agent, as BuildKit's (ADD has no ssh id of its own).
+  std::unique_ptr<SshSession::Socket> agent;
+  if (builder::is_ssh_git_remote(g.remote)) {
+    const std::shared_ptr<SshSession>& ssh = ws.options().ssh;
+    require_ssh_forward(ssh.get(), "default");
+    agent = ssh->listen("default", ws.daemon().config().exec_root + "/build-ssh", 0, 0, 0600);
+  }
+  GitCheckout co = clone_git(g, d + "/repo", agent ? agent->path() : "");
+  agent.reset();
   if (!in.keep_git_dir) remove_git_entries(d + "/repo");
   std::string top = std::filesystem::canonical(d).string();
   std::string rel = co.dir.size() > top.size() ? co.dir.substr(top.size() + 1) : "repo";

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "engine/build_git_ssh.h"
 #include "engine/git_lib.h"
 
 namespace hoist::engine {
@@ -53,18 +54,20 @@ std::string remote_ref(git_remote* remote, const std::string& ref) {
   return "";
 }
 
-void fetch(git_remote* remote, const std::vector<std::string>& specs) {
+void fetch(git_remote* remote, const std::vector<std::string>& specs, GitSshAuth& auth) {
   std::vector<char*> ptrs;
   for (const std::string& s : specs) ptrs.push_back(const_cast<char*>(s.c_str()));
   git_strarray arr{ptrs.data(), ptrs.size()};
   git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
   opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  auth.install(opts.callbacks);
   check(git_lib().git_remote_fetch(remote, &arr, &opts, nullptr), "error fetching: ");
 }
 
 // Fetches `ref` from origin and returns the commit it names.
-Object fetch_ref(git_repository* repo, git_remote* remote, const std::string& ref) {
+Object fetch_ref(git_repository* repo, git_remote* remote, const std::string& ref, GitSshAuth& auth) {
   git_remote_callbacks cb = GIT_REMOTE_CALLBACKS_INIT;
+  auth.install(cb);
   check(git_lib().git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, nullptr, nullptr), "error fetching: ");
   std::string name = remote_ref(remote, ref);
   git_lib().git_remote_disconnect(remote);
@@ -73,10 +76,10 @@ Object fetch_ref(git_repository* repo, git_remote* remote, const std::string& re
     local = name.rfind("refs/heads/", 0) == 0 ? "refs/remotes/origin/" + name.substr(11)
             : name.rfind("refs/tags/", 0) == 0 ? name
                                                : "refs/hoist/fetched";
-    fetch(remote, {"+" + name + ":" + local});
+    fetch(remote, {"+" + name + ":" + local}, auth);
   } else if (is_hex(ref)) {
     // A commit: fetched with the branches and tags that reach it.
-    fetch(remote, {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"});
+    fetch(remote, {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"}, auth);
   } else {
     throw Error("error fetching: fatal: couldn't find remote ref " + ref);
   }
@@ -96,7 +99,7 @@ int collect_submodule(git_submodule*, const char* name, void* payload) {
 }
 
 // `git submodule update --init --recursive`.
-void update_submodules(git_repository* repo) {
+void update_submodules(git_repository* repo, GitSshAuth& auth) {
   std::vector<std::string> names;
   check(git_lib().git_submodule_foreach(repo, collect_submodule, &names), "error initializing submodules: ");
   for (const std::string& name : names) {
@@ -105,11 +108,12 @@ void update_submodules(git_repository* repo) {
     Submodule owned(sm);
     git_submodule_update_options opts = GIT_SUBMODULE_UPDATE_OPTIONS_INIT;
     opts.checkout_opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+    auth.install(opts.fetch_opts.callbacks);
     check(git_lib().git_submodule_update(sm, 1, &opts), "error initializing submodules: ");
     git_repository* sub = nullptr;
     check(git_lib().git_submodule_open(&sub, sm), "error initializing submodules: ");
     Repo sub_owned(sub);
-    update_submodules(sub);
+    update_submodules(sub, auth);
   }
 }
 
@@ -131,7 +135,8 @@ std::string context_dir(const std::string& root, const std::string& subdir) {
 
 }  // namespace
 
-GitCheckout clone_git(const builder::GitRemote& g, const std::string& root) {
+GitCheckout clone_git(const builder::GitRemote& g, const std::string& root, const std::string& ssh_agent) {
+  GitSshAuth auth(ssh_agent);
   git_repository* r = nullptr;
   if (git_lib().git_repository_init(&r, root.c_str(), 0) < 0)
     throw Error("failed to init repo at " + root + ": " + last_error());
@@ -140,13 +145,13 @@ GitCheckout clone_git(const builder::GitRemote& g, const std::string& root) {
   if (git_lib().git_remote_create(&rem, repo.get(), "origin", g.remote.c_str()) < 0)
     throw Error("failed add origin repo at " + g.remote + ": " + last_error());
   Remote remote(rem);
-  Object commit = fetch_ref(repo.get(), remote.get(), g.ref);
+  Object commit = fetch_ref(repo.get(), remote.get(), g.ref, auth);
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   co.checkout_strategy = GIT_CHECKOUT_FORCE;
   if (git_lib().git_checkout_tree(repo.get(), commit.get(), &co) < 0 ||
       git_lib().git_repository_set_head_detached(repo.get(), git_lib().git_object_id(commit.get())) < 0)
     throw Error("error checking out " + g.ref + ": " + last_error());
-  update_submodules(repo.get());
+  update_submodules(repo.get(), auth);
   return {context_dir(root, g.subdir), git_lib().git_oid_tostr_s(git_lib().git_object_id(commit.get()))};
 }
 

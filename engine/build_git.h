@@ -18,8 +18,9 @@ struct GitCheckout {
 
 // Clones `remote` into `root` (a new, empty directory): the checkout. Errors as dockerd's
 // ("error fetching: ...", "error checking out ...", "error setting git context, ...") (500s, as
-// dockerd's).
-GitCheckout clone_git(const builder::GitRemote& remote, const std::string& root);
+// dockerd's). `ssh_agent`: the socket of the agent an ssh remote authenticates with
+// (build_git_ssh.h), "" for none.
+GitCheckout clone_git(const builder::GitRemote& remote, const std::string& root, const std::string& ssh_agent = "");
 // clone_git's directory: the context.
 inline std::string clone_git_context(const builder::GitRemote& remote, const std::string& root) {
   return clone_git(remote, root).dir;

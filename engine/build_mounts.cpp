@@ -389,9 +389,7 @@ void prepare_mounts(BuildWorkspace& ws, CacheMounts& caches, const Step& s, RunM
         const std::shared_ptr<SshSession>& ssh = ws.options().ssh;
         if (!ssh || !ssh->forwards(id)) {
           if (!m.required) break;  // BuildKit's optional ssh mount: none
-          if (!ssh || !ssh->forwards_any())
-            throw Error("no SSH key " + builder::go::quote(id) + " forwarded from the client");
-          throw Error("unset ssh forward key " + id);  // BuildKit's agent provider's words
+          require_ssh_forward(ssh.get(), id);
         }
         rm.ssh.push_back(ssh->listen(id, ws.daemon().config().exec_root + "/build-ssh",
                                      m.uid ? static_cast<uid_t>(*m.uid) : 0, m.gid ? static_cast<gid_t>(*m.gid) : 0,

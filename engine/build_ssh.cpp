@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "builder/go_text.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -150,6 +151,13 @@ void SshSession::serve(UniqueFd conn, std::string already_read) {
   over_ = true;
   to_close_.clear();
   for (auto& [fd, l] : listeners_) l.fd.reset();  // no agent any more: connections are refused
+}
+
+void require_ssh_forward(const SshSession* session, const std::string& ssh_id) {
+  if (session && session->forwards(ssh_id)) return;
+  if (!session || !session->forwards_any())
+    throw Error("no SSH key " + builder::go::quote(ssh_id) + " forwarded from the client");
+  throw Error("unset ssh forward key " + ssh_id);  // BuildKit's agent provider's words
 }
 
 std::shared_ptr<SshSession> SshSessions::open(const std::string& id, std::set<std::string> ssh_ids) {

@@ -77,6 +77,11 @@ class SshSession : public std::enable_shared_from_this<SshSession> {
   std::vector<UniqueFd> to_close_;     // removed listeners, closed by the relay between polls
 };
 
+// Throws Error with BuildKit's words unless `session` forwards `ssh_id`: `no SSH key "<id>"
+// forwarded from the client` when it forwards nothing (or there is none), `unset ssh forward key
+// <id>` when it forwards other ids.
+void require_ssh_forward(const SshSession* session, const std::string& ssh_id);
+
 // The sessions open at the moment, by id.
 class SshSessions {
  public:

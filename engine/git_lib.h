@@ -12,7 +12,8 @@ namespace hoist::engine {
   X(git_repository_set_head_detached) X(git_remote_create) X(git_remote_connect) X(git_remote_ls)                  \
   X(git_remote_disconnect) X(git_remote_fetch) X(git_remote_free) X(git_revparse_single) X(git_object_peel)         \
   X(git_object_id) X(git_object_free) X(git_oid_tostr_s) X(git_checkout_tree) X(git_submodule_foreach)             \
-  X(git_submodule_lookup) X(git_submodule_update) X(git_submodule_open) X(git_submodule_free)
+  X(git_submodule_lookup) X(git_submodule_update) X(git_submodule_open) X(git_submodule_free)                     \
+  X(git_error_set_str) X(git_credential_username_new) X(git_credential_ssh_custom_new)
 
 // The libgit2 functions the build calls; every member is set. Named as the C functions.
 struct GitLib {

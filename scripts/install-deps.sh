@@ -9,8 +9,9 @@ packages=(
   libnl-route-3-dev libnl-nf-3-dev libnftables-dev libyaml-cpp-dev libgit2-dev
   # tests
   libgtest-dev libgmock-dev busybox-static jq file procps bsdutils
-  # an SSH agent and a key for the RUN --mount=type=ssh tests
-  openssh-client
+  # an SSH agent and a key for the RUN --mount=type=ssh tests; a private sshd serving a git
+  # repository for ADD of an ssh git URL (the system's own sshd is disabled below)
+  openssh-client openssh-server
   # a real registry for the image tests (plain, TLS, htpasswd, token), its tools, the test servers
   docker-registry openssl apache2-utils python3 curl zstd
   # git: the tests' repositories and their git daemon (the build's git contexts)
@@ -39,4 +40,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}"
+# openssh-server is for the tests' private sshd: the service Debian's postinst starts is not kept.
+if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+fi
 echo "install-deps: installed ${missing[*]}"

@@ -3,7 +3,7 @@
 // documented ones; a key that is read lists itself and its signature names its algorithm.
 #include "cli/ssh_key_agent.h"
 #include "cli/ssh_keys.h"
-#include "cli/ssh_wire.h"
+#include "common/ssh_wire.h"
 #include "fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
@@ -12,9 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
   hoist::fuzz::expect_only_input_errors([&] { keys.push_back(hoist::cli::parse_private_key(text)); });
   if (!keys.empty()) {
     std::string request(1, '\x0d');  // SIGN_REQUEST of a few bytes with the key just read
-    hoist::cli::ssh_wire::put_str(request, keys[0].public_blob());
-    hoist::cli::ssh_wire::put_str(request, "data");
-    hoist::cli::ssh_wire::put_u32(request, hoist::cli::kSshAgentRsaSha256);
+    hoist::ssh_wire::put_str(request, keys[0].public_blob());
+    hoist::ssh_wire::put_str(request, "data");
+    hoist::ssh_wire::put_u32(request, hoist::cli::kSshAgentRsaSha256);
     hoist::cli::KeyAgent agent(std::move(keys));
     std::string answer = agent.answer(request);
     if (answer.empty() || (answer[0] != '\x0e' && answer[0] != '\x05')) hoist::fuzz::fail("a sign answer of another type");

@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t siz
     if (r.ref.find(':') != std::string::npos) hoist::fuzz::fail("the subdirectory left in the ref: " + r.ref);
   });
   (void)hoist::builder::is_git_source(url);
+  (void)hoist::builder::is_ssh_git_remote(url);
   hoist::fuzz::expect_only_input_errors([&] {
     hoist::builder::GitRemote r = hoist::builder::parse_git_source(url);
     if (r.ref.empty() || r.ref[0] == '-') hoist::fuzz::fail("an ADD source's ref: " + r.ref);

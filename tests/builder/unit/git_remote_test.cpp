@@ -53,6 +53,11 @@ TEST(GitRemote, AddSources) {
   EXPECT_TRUE(is_git_source("https://h/r.git#v1"));
   EXPECT_FALSE(is_git_source("github.com/a/b"));
   EXPECT_FALSE(is_git_source("https://h/r.tar"));
+  EXPECT_TRUE(is_git_source("ssh://git@h:2222/r#dev"));
+  EXPECT_TRUE(hoist::builder::is_ssh_git_remote("ssh://h/r.git"));
+  EXPECT_TRUE(hoist::builder::is_ssh_git_remote("git@h:a/b.git"));
+  EXPECT_FALSE(hoist::builder::is_ssh_git_remote("https://h/r.git"));
+  EXPECT_FALSE(hoist::builder::is_ssh_git_remote("git://h/r.git"));
   EXPECT_EQ(parse_git_source("git://h/r.git").ref, "HEAD");
   EXPECT_EQ(parse_git_source("git://h/r.git#").ref, "HEAD");
   auto r = parse_git_source("git://h/r.git#:sub");

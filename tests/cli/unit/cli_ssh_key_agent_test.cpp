@@ -19,11 +19,12 @@
 
 #include <gtest/gtest.h>
 
-#include "cli/ssh_wire.h"
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/ssh_wire.h"
 
 using namespace hoist::cli;
+namespace ssh_wire = hoist::ssh_wire;
 
 namespace {
 

@@ -1100,12 +1100,17 @@ TEST_F(BuildTest, RemoteContextAsDockerd) {
 namespace {
 
 // `git daemon` on a free loopback port serving the bare repositories under `root` (git://).
+// A TCP port of the loopback that was free a moment ago.
+std::string free_loopback_port() {
+  auto port = run_cmd({"python3", "-c",
+                       "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"});
+  return std::string(trim(port.out));
+}
+
 class GitServer {
  public:
   explicit GitServer(const std::string& root) : dir_("hoist-build-git") {
-    auto port = run_cmd({"python3", "-c",
-                         "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"});
-    port_ = trim(port.out);
+    port_ = free_loopback_port();
     proc_ = hoist::test::ChildProcess({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
                                        "--port=" + port_, "--base-path=" + root, root},
                                       dir_.path() + "/log");
@@ -1122,6 +1127,47 @@ class GitServer {
   hoist::test::TempDir dir_;
   hoist::test::ChildProcess proc_;
   std::string port_;
+};
+
+// A private sshd (openssh-server) on a free loopback port, in the foreground: its own host key
+// and configuration (keys only, root allowed, no PAM), `authorized_keys` the keys it lets in;
+// killed with the object, its directory removed.
+class SshServer {
+ public:
+  explicit SshServer(const std::string& authorized_keys) : dir_("hoist-build-sshd") {
+    const std::string& d = dir_.path();
+    // sshd's privilege separation directory (its service makes it): removed again if made here.
+    made_privsep_ = ::mkdir("/run/sshd", 0755) == 0;
+    if (run_cmd({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d + "/host_key"}).code != 0) return;
+    std::string port = free_loopback_port();
+    put(d + "/sshd_config", "Port " + port + "\nListenAddress 127.0.0.1\nHostKey " + d + "/host_key\n" +
+                                "AuthorizedKeysFile " + authorized_keys + "\nUsePAM no\nStrictModes no\n" +
+                                "PermitRootLogin prohibit-password\nPasswordAuthentication no\n" +
+                                "KbdInteractiveAuthentication no\nPidFile none\n");
+    proc_ = hoist::test::ChildProcess({"/usr/sbin/sshd", "-D", "-e", "-f", d + "/sshd_config"}, d + "/log");
+    for (int i = 0; i < 100; ++i) {
+      if (run_cmd({"ssh-keyscan", "-T", "1", "-p", port, "127.0.0.1"}).out.find("ssh-ed25519") != std::string::npos) {
+        port_ = port;
+        return;
+      }
+      usleep(50000);
+    }
+  }
+  ~SshServer() {
+    proc_.stop();
+    if (made_privsep_) ::rmdir("/run/sshd");
+  }
+  SshServer(const SshServer&) = delete;
+  SshServer& operator=(const SshServer&) = delete;
+  bool up() const { return !port_.empty(); }
+  const std::string& port() const { return port_; }
+  std::string log() const { return run_cmd({"cat", dir_.path() + "/log"}).out; }
+
+ private:
+  hoist::test::TempDir dir_;
+  hoist::test::ChildProcess proc_;
+  std::string port_;
+  bool made_privsep_ = false;
 };
 
 CmdResult git(const std::string& dir, const std::vector<std::string>& args) {
@@ -1299,6 +1345,88 @@ TEST_F(BuildTest, AddGitRepositoryAsBuildKit) {
   auto copy = build(true, {ctx_});
   EXPECT_NE(copy.code, 0);
   EXPECT_NE(copy.err.find("COPY of a git repository (" + repo + ") is not supported yet"), std::string::npos) << copy.err;
+}
+
+// ADD of an ssh git URL as BuildKit's: fetched with the client's default agent, which `hoist
+// build --ssh` forwards (its identities listed and signing through the build's session), the
+// host key not checked; a private sshd serves a bare repository to the agent's key only. The
+// branch's tree is in the image and the step is cached by the commit; the agent's identities are
+// tried in turn (an RSA key is refused: libssh2 1.10 signs ssh-rsa); without --ssh (hoist's CLI or
+// docker's), BuildKit's words, and no socket of the build is left.
+TEST_F(BuildTest, AddSshGitRepositoryWithTheForwardedAgent) {
+  if (::access("/usr/bin/git", X_OK) != 0 || ::access("/usr/sbin/sshd", X_OK) != 0 ||
+      !hoist::test::TestSshAgent::available())
+    GTEST_SKIP() << "git, openssh-server or openssh-client is not installed";
+  hoist::test::TestSshAgent agent(d_->dir(), "hoist-git@key");
+  std::string keys = d_->dir() + "/authorized_keys";
+  ASSERT_EQ(run_cmd({"cp", agent.key() + ".pub", keys}).code, 0);
+  SshServer sshd(keys);
+  ASSERT_TRUE(sshd.up()) << sshd.log();
+  std::string work = d_->dir() + "/sshwork", bare = d_->dir() + "/ssh/repo.git";
+  put(work + "/a.txt", "one\n");
+  git(work, {"init", "-q"});
+  git(work, {"add", "."});
+  git(work, {"commit", "-qm", "one"});
+  git(work, {"checkout", "-qb", "dev"});
+  put(work + "/sub/dev.txt", "dev\n");
+  git(work, {"add", "."});
+  git(work, {"commit", "-qm", "dev"});
+  git(d_->dir(), {"clone", "-q", "--bare", work, bare});
+  std::string url = "ssh://root@127.0.0.1:" + sshd.port() + bare;
+  put(ctx_ + "/Dockerfile", "FROM bb:1\nADD " + url + "#dev /src\n");
+  std::vector<std::string> args{"build", "--ssh", "default=" + agent.socket(), "-t", "sg:1", ctx_};
+  auto got = hoist_cli(args);
+  ASSERT_EQ(got.code, 0) << got.err << got.out << d_->log() << sshd.log();
+  auto tree = docker(true, {"run", "--rm", "--network", "none", "sg:1", "sh", "-c",
+                            "cd /src && find . | sort | xargs stat -c '%n %a %u:%g %F'; cat sub/dev.txt"});
+  ASSERT_EQ(tree.code, 0) << tree.err;
+  EXPECT_EQ(tree.out,
+            ". 755 0:0 directory\n"
+            "./a.txt 644 0:0 regular file\n"
+            "./sub 755 0:0 directory\n"
+            "./sub/dev.txt 644 0:0 regular file\n"
+            "dev\n");
+  std::string dev(trim(git(work, {"rev-parse", "dev"}).out));
+  EXPECT_NE(docker(true, {"history", "--no-trunc", "sg:1"}).out.find("ADD git:" + dev + " in /src"), std::string::npos);
+  auto id = [&](const std::string& image) {
+    return docker(true, {"image", "inspect", "-f", "{{.Id}}", image}).out;
+  };
+  auto cat_file = [&](const std::string& image, const std::string& path) {
+    return docker(true, {"run", "--rm", "--network", "none", image, "cat", path}).out;
+  };
+  args[4] = "sg:2";
+  got = hoist_cli(args);
+  ASSERT_EQ(got.code, 0) << got.err << got.out;
+  EXPECT_EQ(id("sg:2"), id("sg:1"));  // cached: the same commit
+  EXPECT_EQ(run_cmd({"sh", "-c", "ls -A " + d_->exec_root() + "/build-ssh 2>/dev/null; true"}).out, "");
+
+  // An agent holding an RSA key the server knows: refused, as libssh2 1.10 signs with SHA-1
+  // (ssh-rsa), which OpenSSH refuses; with an ECDSA key after it, that one is tried next and let in.
+  std::string rsa = d_->dir() + "/rsa", ec = d_->dir() + "/ec";
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsa}).code, 0);
+  ASSERT_EQ(run_cmd({"ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ec}).code, 0);
+  ASSERT_EQ(run_cmd({"sh", "-c", "cat " + rsa + ".pub " + ec + ".pub >> " + keys}).code, 0);
+  std::string add = "SSH_AUTH_SOCK=" + agent.socket() + " ssh-add -q ";
+  ASSERT_EQ(run_cmd({"sh", "-c", add + "-D && " + add + rsa}).code, 0);
+  std::vector<std::string> again{"build", "--no-cache", "--ssh", "default=" + agent.socket(), "-t", "sg:3", ctx_};
+  got = hoist_cli(again);
+  EXPECT_NE(got.code, 0);
+  EXPECT_NE(got.err.find("Permission denied (publickey): no identity of the forwarded SSH agent was accepted (an "
+                         "RSA key signs with SHA-1"),
+            std::string::npos)
+      << got.err << got.out;
+  ASSERT_EQ(run_cmd({"sh", "-c", add + ec}).code, 0);
+  got = hoist_cli(again);
+  ASSERT_EQ(got.code, 0) << got.err << got.out << sshd.log();
+  EXPECT_EQ(cat_file("sg:3", "/src/sub/dev.txt"), "dev\n");
+
+  std::string refused = "no SSH key \"default\" forwarded from the client";
+  auto none = hoist_cli({"build", ctx_});
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find(refused), std::string::npos) << none.err << none.out;
+  auto classic = build(true, {ctx_});
+  EXPECT_NE(classic.code, 0);
+  EXPECT_NE(classic.err.find(refused), std::string::npos) << classic.err << classic.out;
 }
 
 // FROM and COPY --from of images that are not in the store: pulled from a registry that wants a

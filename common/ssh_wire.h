@@ -7,7 +7,7 @@
 
 #include "common/error.h"
 
-namespace hoist::cli::ssh_wire {
+namespace hoist::ssh_wire {
 
 // Reads fields in order; throws InvalidArgument(`what` + ": short") past the end.
 class Reader {
@@ -58,4 +58,4 @@ inline void put_mpint(std::string& out, std::string_view magnitude) {
   put_str(out, v);
 }
 
-}  // namespace hoist::cli::ssh_wire
+}  // namespace hoist::ssh_wire
