@@ -356,10 +356,13 @@ Launched launch(const GlobalOptions& g, const CreateOptions& o, bool foreground)
 
   // The limits, while the init re-executes and mounts; it waits for Joined only where it needs
   // the cgroup (its cgroup mount and namespace). An init in the host's user namespace moves
-  // itself into the v1 hierarchies, which costs no grace period; one in a user namespace of its
-  // own cannot write the host's cgroup files, so it is moved.
+  // itself into the v1 hierarchies, which costs no grace period. One in a user namespace of its
+  // own cannot write the host's cgroup files, and one in a mount namespace joined by path may
+  // not see them: those are moved.
   if (spec.linux && spec.linux->resources) cg->apply(with_default_devices(*spec.linux));
-  bool init_joins_v1 = !userns;
+  bool init_joins_v1 = !userns && std::none_of(joins.begin(), joins.end(), [](const NsJoin& j) {
+    return j.flag == CLONE_NEWNS;
+  });
   cg->add_pid_to(init_pid, !init_joins_v1, !born_in_v2);
   parent_ch.send(SyncType::Joined, init_joins_v1 ? kJoinYourself : "");
 
