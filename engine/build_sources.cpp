@@ -413,7 +413,7 @@ void CopyFiles::fill(int out, const std::string& path, const struct timespec* ti
     throw Error("copy: " + path + ": not the next file of the copy");
   const File& f = files_[next_++];
   std::int64_t size = f.item->st.st_size;
-  if (other_bytes_ >= own_bytes_ || next_ == files_.size()) {
+  if (!times || other_bytes_ >= own_bytes_ || next_ == files_.size()) {
     own_bytes_ += size;
     return copy(f, out);
   }

@@ -134,8 +134,8 @@ void write_copy_tar(int fd, const std::vector<std::string>& make_dirs, const std
 // the view, checked), in the kernel (copy_file_range or sendfile) rather than through the tar
 // pipe. For ContainerFs's CopyInOptions::file_data; `parts` must outlive it.
 // Two cores copy: a file goes to a thread of its own when that thread has fewer bytes to copy
-// than the caller has copied; it sets the file's `times` again after writing (a write changes
-// the mtime). finish() waits for it.
+// than the caller has copied (and `times` is given); it sets the file's `times` again after
+// writing (a write changes the mtime). finish() waits for it.
 class CopyFiles {
  public:
   explicit CopyFiles(const std::vector<TarPart>& parts);

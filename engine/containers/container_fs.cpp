@@ -776,7 +776,10 @@ class CopyIn {
     la_int64_t off;
     std::int64_t end = 0;
     if (opts_.file_data) {
-      opts_.file_data(fd, joined, m.times);
+      // A write drops security.capability and, without CAP_FSETID, setuid/setgid: such a file's
+      // data is written before its metadata, never later.
+      bool now = !m.xattrs.empty() || (m.perm & 06000) != 0;
+      opts_.file_data(fd, joined, now ? nullptr : m.times);
     } else {
       for (;;) {
         int r = archive_read_data_block(a, &buf, &len, &off);

@@ -75,8 +75,9 @@ struct CopyInOptions {
   std::optional<std::pair<uid_t, gid_t>> owner;
   // For a tar of hoistd's own only (a build's COPY, engine/build_sources.h CopyFiles): its
   // regular files come without data, which this writes into each new file (`path`: its name in
-  // the view), in the tar's order, before the file gets its owner, mode and `times`. It may
-  // write later, on another thread, and then set `times` again; its caller waits for that.
+  // the view), in the tar's order, before the file gets its owner, mode and `times`. Unless
+  // `times` is null, it may write later, on another thread, and then set `times` again; its
+  // caller waits for that.
   std::function<void(int fd, const std::string& path, const struct timespec* times)> file_data;
 };
 
