@@ -15,13 +15,7 @@ namespace hoist::cli {
 
 namespace {
 
-// The agent protocol's message numbers (draft-miller-ssh-agent).
-constexpr std::uint8_t kFailure = 5;
-constexpr std::uint8_t kRequestIdentities = 11;
-constexpr std::uint8_t kIdentitiesAnswer = 12;
-constexpr std::uint8_t kSignRequest = 13;
-constexpr std::uint8_t kSignResponse = 14;
-constexpr std::uint32_t kMaxMessage = 256 * 1024;
+using namespace ssh_wire::agent;
 
 bool read_full(int fd, char* p, std::size_t n) {
   while (n > 0) {

@@ -1,5 +1,5 @@
 // The SSH wire encoding (RFC 4251 §5) that OpenSSH key files and the agent protocol share:
-// big-endian u32, length-prefixed strings, mpints. Pure.
+// big-endian u32, length-prefixed strings, mpints; the agent protocol's message numbers. Pure.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -57,5 +57,16 @@ inline void put_mpint(std::string& out, std::string_view magnitude) {
   if (!v.empty() && (static_cast<std::uint8_t>(v[0]) & 0x80)) v.insert(v.begin(), '\0');
   put_str(out, v);
 }
+
+// The agent protocol's message numbers (draft-miller-ssh-agent) and the largest message either
+// side of Hoist's accepts.
+namespace agent {
+inline constexpr std::uint8_t kFailure = 5;
+inline constexpr std::uint8_t kRequestIdentities = 11;
+inline constexpr std::uint8_t kIdentitiesAnswer = 12;
+inline constexpr std::uint8_t kSignRequest = 13;
+inline constexpr std::uint8_t kSignResponse = 14;
+inline constexpr std::uint32_t kMaxMessage = 256 * 1024;
+}  // namespace agent
 
 }  // namespace hoist::ssh_wire

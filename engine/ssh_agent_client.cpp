@@ -14,12 +14,7 @@ namespace hoist::engine {
 
 namespace {
 
-constexpr std::uint8_t kFailure = 5;
-constexpr std::uint8_t kRequestIdentities = 11;
-constexpr std::uint8_t kIdentitiesAnswer = 12;
-constexpr std::uint8_t kSignRequest = 13;
-constexpr std::uint8_t kSignResponse = 14;
-constexpr std::uint32_t kMaxMessage = 256 * 1024;
+using namespace ssh_wire::agent;
 
 // The reader of a reply of type `want`.
 ssh_wire::Reader reply_of(std::string_view reply, std::uint8_t want, const char* what) {
